@@ -1,0 +1,116 @@
+/* simbench: kernel benchmarks. `simbench phold ...` runs PHOLD and prints
+ * events, wall time, events per second, ns per event, peak RSS and the
+ * execution-order checksum. Wall time is read here, in the front end, and
+ * never on the simulation path. */
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "sim/bench/phold.h"
+
+static gint opt_lps = 1000, opt_population = 1;
+static gdouble opt_remote = 0.9;
+static gchar *opt_lookahead = NULL, *opt_mean = NULL, *opt_end = NULL, *opt_queue = NULL;
+static gint64 opt_seed = 1;
+
+static GOptionEntry simbench_entries[] = {
+    {"lps", 0, 0, G_OPTION_ARG_INT, &opt_lps, "Logical processes (default 1000)", "N"},
+    {"population", 0, 0, G_OPTION_ARG_INT, &opt_population, "Initial events per LP (default 1)", "P"},
+    {"remote", 0, 0, G_OPTION_ARG_DOUBLE, &opt_remote, "Share of events sent to another LP (default 0.9)", "F"},
+    {"lookahead", 0, 0, G_OPTION_ARG_STRING, &opt_lookahead, "Minimum delay (default 1s; bare numbers are seconds)", "L"},
+    {"mean", 0, 0, G_OPTION_ARG_STRING, &opt_mean, "Mean of the exponential extra delay (default 1s)", "M"},
+    {"end", 0, 0, G_OPTION_ARG_STRING, &opt_end, "Virtual end time (default 100s)", "T"},
+    {"seed", 0, 0, G_OPTION_ARG_INT64, &opt_seed, "Master seed (default 1)", "S"},
+    {"queue", 0, 0, G_OPTION_ARG_STRING, &opt_queue, "Event queue: heap or ladder (default: ladder)", "Q"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static double simbench_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static TimeNs simbench_duration(const char *flag, const char *text, const char *dflt)
+{
+    GError *err = NULL;
+    TimeNs t;
+    if (!timens_parse(text ? text : dflt, TIMENS_S, &t, &err)) {
+        fprintf(stderr, "simbench: --%s: %s\n", flag, err->message);
+        exit(2);
+    }
+    if (t < 0) {
+        fprintf(stderr, "simbench: --%s: expected a duration >= 0; found \"%s\"\n", flag, text);
+        exit(2);
+    }
+    return t;
+}
+
+static int simbench_phold(void)
+{
+    PholdConfig cfg = {
+        .lps = (uint32_t)opt_lps,
+        .population = (uint32_t)opt_population,
+        .remote = opt_remote,
+        .lookahead = simbench_duration("lookahead", opt_lookahead, "1s"),
+        .mean = simbench_duration("mean", opt_mean, "1s"),
+        .end = simbench_duration("end", opt_end, "100s"),
+        .seed = (uint64_t)opt_seed,
+        .queue = EVQ_LADDER,
+    };
+    if (opt_lps < 1 || opt_population < 0 || !(opt_remote >= 0 && opt_remote <= 1)) {
+        fprintf(stderr, "simbench: expected --lps >= 1, --population >= 0, 0 <= --remote <= 1; "
+                        "found %d, %d, %g\n", opt_lps, opt_population, opt_remote);
+        return 2;
+    }
+    if (opt_queue && !evq_kind_parse(opt_queue, &cfg.queue)) {
+        fprintf(stderr, "simbench: --queue: expected \"heap\" or \"ladder\"; found \"%s\"\n", opt_queue);
+        return 2;
+    }
+    char la[TIMENS_FORMAT_MAX], mean[TIMENS_FORMAT_MAX], end[TIMENS_FORMAT_MAX];
+    printf("phold lps=%u population=%u remote=%g lookahead=%s mean=%s end=%s seed=%llu queue=%s\n",
+           cfg.lps, cfg.population, cfg.remote, timens_format(cfg.lookahead, la, sizeof la),
+           timens_format(cfg.mean, mean, sizeof mean), timens_format(cfg.end, end, sizeof end),
+           (unsigned long long)cfg.seed, evq_kind_name(cfg.queue));
+    PholdResult res;
+    double t0 = simbench_wall();
+    phold_run(&cfg, &res);
+    double wall = simbench_wall() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("events executed:   %llu\n", (unsigned long long)res.events);
+    printf("wall seconds:      %.3f\n", wall);
+    printf("events per second: %.0f\n", wall > 0 ? (double)res.events / wall : 0.0);
+    printf("ns per event:      %.1f\n", res.events ? wall * 1e9 / (double)res.events : 0.0);
+    printf("peak RSS:          %ld KiB\n", ru.ru_maxrss);
+    printf("peak event records: %zu\n", res.events_high);
+    printf("checksum:          %016llx\n", (unsigned long long)res.checksum);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    GOptionContext *ctx = g_option_context_new("phold - run a kernel benchmark");
+    g_option_context_set_summary(ctx,
+        "Benchmarks of the skysim event kernel.\n\n"
+        "  phold   the PHOLD benchmark: --lps N logical processes with --population P\n"
+        "          events each; every event schedules one more, to another LP with\n"
+        "          probability --remote, after --lookahead + Exp(--mean).\n\n"
+        "Example: simbench phold --lps 100000 --population 16 --end 12.5");
+    g_option_context_add_main_entries(ctx, simbench_entries, NULL);
+    GError *err = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "simbench: %s\n", err->message);
+        return 2;
+    }
+    g_option_context_free(ctx);
+    if (argc != 2 || strcmp(argv[1], "phold") != 0) {
+        fprintf(stderr, "simbench: expected the benchmark name \"phold\"; found %s\n",
+                argc < 2 ? "nothing" : argv[1]);
+        return 2;
+    }
+    return simbench_phold();
+}
