@@ -23,7 +23,7 @@ static void log_event(Sim *sim, void *ctx, uint64_t arg)
 
 static void test_sim_cancel_before_after_twice(void)
 {
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < EVQ_KINDS; k++) {
         Sim *sim = sim_new(TEST_SEED, (EvqKind)k);
         Log l = {0};
         SimEventId a = sim_at(sim, 10, log_event, &l, 1);
@@ -38,16 +38,15 @@ static void test_sim_cancel_before_after_twice(void)
         T_EQ_I64(l.order[0], 1);
         T_FALSE(sim_cancel(sim, a)); /* after firing: harmless */
         T_FALSE(sim_cancel(sim, SIM_EVENT_NONE));
-        /* A stale id must not cancel the event that reuses its record. */
-        SimEventId c = sim_at(sim, 30, log_event, &l, 3);
-        T_TRUE(c.idx == a.idx || c.idx == b.idx);
+        /* A stale id must not cancel a later event. */
+        sim_at(sim, 30, log_event, &l, 3);
         T_FALSE(sim_cancel(sim, a));
         T_FALSE(sim_cancel(sim, b));
         sim_run_until(sim, TIMENS_MAX);
         T_EQ_I64(l.n, 2);
         T_EQ_I64(l.order[1], 3);
         T_EQ_I64(sim_events_cancelled(sim), 1);
-        T_EQ_I64(sim_events_live(sim), 0); /* pools empty at teardown */
+        T_EQ_I64(sim_events_pending(sim), 0);
         sim_free(sim);
     }
 }
@@ -91,7 +90,7 @@ static void chain_spawn(Sim *sim, void *ctx, uint64_t arg)
 
 static void test_sim_same_time_fifo_from_handler(void)
 {
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < EVQ_KINDS; k++) {
         Sim *sim = sim_new(TEST_SEED, (EvqKind)k);
         Chain c = {.sim = sim};
         sim_at(sim, 5, chain_spawn, &c, 1);
@@ -142,7 +141,7 @@ static void test_sim_teardown_with_pending(void)
     sim_cancel(sim, x);
     sim_run_until(sim, 10);
     T_EQ_I64(sim_events_pending(sim), 10000 - l.n);
-    T_EQ_I64(sim_events_live(sim), 10000 - l.n + 1); /* the cancelled record waits, dead */
+    T_EQ_I64(evq_size(sim_evq(sim)), 10000 - l.n + 1); /* the cancelled one waits, dead */
     sim_free(sim);
 }
 

@@ -33,7 +33,6 @@ typedef struct PholdResult {
     uint64_t checksum;     /* order-sensitive hash of (time, LP) */
     size_t pending_end;    /* events still pending at the end */
     size_t queue_bytes;    /* event queue storage at the end, bytes */
-    size_t events_high;    /* most event records out at once */
 } PholdResult;
 
 /* Runs PHOLD; fills *res. The Sim is created and freed inside. */

@@ -24,7 +24,7 @@ static GOptionEntry simbench_entries[] = {
     {"mean", 0, 0, G_OPTION_ARG_STRING, &opt_mean, "Mean of the exponential extra delay (default 1s)", "M"},
     {"end", 0, 0, G_OPTION_ARG_STRING, &opt_end, "Virtual end time (default 100s)", "T"},
     {"seed", 0, 0, G_OPTION_ARG_INT64, &opt_seed, "Master seed (default 1)", "S"},
-    {"queue", 0, 0, G_OPTION_ARG_STRING, &opt_queue, "Event queue: heap or ladder (default: ladder)", "Q"},
+    {"queue", 0, 0, G_OPTION_ARG_STRING, &opt_queue, "Event queue: heap, ladder or bucket (default: bucket)", "Q"},
     {NULL, 0, 0, 0, NULL, NULL, NULL}};
 
 static double simbench_wall(void)
@@ -59,7 +59,7 @@ static int simbench_phold(void)
         .mean = simbench_duration("mean", opt_mean, "1s"),
         .end = simbench_duration("end", opt_end, "100s"),
         .seed = (uint64_t)opt_seed,
-        .queue = EVQ_LADDER,
+        .queue = EVQ_BUCKET,
     };
     if (opt_lps < 1 || opt_population < 0 || !(opt_remote >= 0 && opt_remote <= 1)) {
         fprintf(stderr, "simbench: expected --lps >= 1, --population >= 0, 0 <= --remote <= 1; "
@@ -67,7 +67,7 @@ static int simbench_phold(void)
         return 2;
     }
     if (opt_queue && !evq_kind_parse(opt_queue, &cfg.queue)) {
-        fprintf(stderr, "simbench: --queue: expected \"heap\" or \"ladder\"; found \"%s\"\n", opt_queue);
+        fprintf(stderr, "simbench: --queue: expected \"heap\", \"ladder\" or \"bucket\"; found \"%s\"\n", opt_queue);
         return 2;
     }
     char la[TIMENS_FORMAT_MAX], mean[TIMENS_FORMAT_MAX], end[TIMENS_FORMAT_MAX];
@@ -86,7 +86,7 @@ static int simbench_phold(void)
     printf("events per second: %.0f\n", wall > 0 ? (double)res.events / wall : 0.0);
     printf("ns per event:      %.1f\n", res.events ? wall * 1e9 / (double)res.events : 0.0);
     printf("peak RSS:          %ld KiB\n", ru.ru_maxrss);
-    printf("peak event records: %zu\n", res.events_high);
+    printf("queue bytes at end: %zu\n", res.queue_bytes);
     printf("checksum:          %016llx\n", (unsigned long long)res.checksum);
     return 0;
 }

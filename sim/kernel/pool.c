@@ -6,6 +6,8 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "protocol/base/check.h"
@@ -41,12 +43,31 @@ void pool_free(Pool *p)
 {
     if (!p) return;
     CHECK(p->live == 0, "pool %s freed with %zu objects still out", p->name, p->live);
-    for (uint32_t i = 0; i < p->nslabs; i++) g_free(p->slabs[i]);
+    for (uint32_t i = 0; i < p->nslabs; i++) free(p->slabs[i]);
     g_free(p->slabs);
 #ifdef POOL_DEBUG
     g_free(p->out);
 #endif
     g_free(p);
+}
+
+/* Large slabs are 2 MiB-aligned and, where the kernel allows, backed by
+ * transparent huge pages, so random access over a big pool (a million
+ * packets) does not miss the TLB on nearly every touch. */
+static void *pool_slab_alloc(size_t bytes)
+{
+    size_t huge = (size_t)2 << 20;
+    if (bytes < huge) {
+        void *small = calloc(1, bytes);
+        if (!small) g_error("pool: out of memory");
+        return small;
+    }
+    void *mem = NULL;
+    size_t rounded = (bytes + huge - 1) & ~(huge - 1);
+    if (posix_memalign(&mem, huge, rounded) != 0) g_error("pool: out of memory");
+    madvise(mem, rounded, MADV_HUGEPAGE);
+    memset(mem, 0, bytes);
+    return mem;
 }
 
 /* Adds one slab and threads its objects onto the free list in address
@@ -61,7 +82,7 @@ static void pool_grow(Pool *p)
         p->out = g_realloc(p->out, (size_t)p->slabs_cap * POOL_SLAB_OBJECTS);
 #endif
     }
-    char *slab = g_malloc0(p->obj_size * POOL_SLAB_OBJECTS);
+    char *slab = pool_slab_alloc(p->obj_size * POOL_SLAB_OBJECTS);
     p->slabs[p->nslabs++] = slab;
 #ifdef POOL_DEBUG
     memset(p->out + (size_t)(p->nslabs - 1) * POOL_SLAB_OBJECTS, 0, POOL_SLAB_OBJECTS);

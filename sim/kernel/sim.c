@@ -1,10 +1,12 @@
 /* sim: the simulation object and its run loop; see sim.h.
  *
- * Event records come from a pool; the queue holds (time, seq, record)
- * entries. A record's generation (kept across pool put/get) makes ids
- * stale once the event ran or was cancelled, so a late cancel is harmless.
- * A cancelled record stays queued with fn == NULL and is recycled when
- * popped: cancel is O(1), and the queue never needs a delete operation.
+ * Events live by value in the queue (evq.h), so scheduling allocates
+ * nothing and running an event touches no record outside the queue.
+ * Cancelling is O(1): the id's sequence number goes into a set of cancelled
+ * events, and the loop drops a popped entry found in the set. An id names a
+ * (time, seq) key; since the loop pops keys in increasing order, an id at or
+ * below the last popped key has already run (or was dropped), which makes a
+ * late or repeated cancel harmless and keeps the set to pending events only.
  */
 #include "sim/kernel/sim.h"
 
@@ -12,57 +14,42 @@
 #include <stdio.h>
 
 #include "protocol/base/check.h"
-#include "sim/kernel/pool.h"
-
-typedef struct SimEvent {
-    uint32_t gen;  /* generation; bumped when the record is recycled (kept by the pool) */
-    uint32_t idx;  /* index of this record in the event pool (kept by the pool) */
-    TimeNs time;   /* when it fires, ns */
-    SimEventFn fn; /* handler; NULL once cancelled */
-    void *ctx;     /* handler context, borrowed */
-    uint64_t arg;  /* inline payload */
-    uint64_t pad;  /* reserved (keeps the record at 48 bytes) */
-} SimEvent;
-
-_Static_assert(sizeof(SimEvent) <= 48, "event record budget is 48 bytes");
 
 struct Sim {
     TimeNs now;                       /* virtual clock, ns */
     uint64_t seed;                    /* master seed */
-    uint64_t next_seq;                /* next scheduling sequence number */
-    Evq *evq;                         /* pending entries, owned */
-    Pool *events;                     /* SimEvent records, owned */
-    size_t dead;                      /* cancelled records still queued */
+    uint64_t next_seq;                /* next scheduling sequence number (from 1) */
+    Evq *evq;                         /* pending events, owned */
+    GHashTable *cancelled;            /* seq (as a pointer-sized key) of cancelled pending events */
+    size_t ncancelled_pending;        /* size of cancelled (read on every event) */
+    TimeNs front_time;                /* key of the last popped entry: time, ns */
+    uint64_t front_seq;               /* ... and sequence number (0: none yet) */
     uint64_t executed;                /* handlers run */
-    uint64_t cancelled;               /* cancels that took effect */
+    uint64_t ncancelled;              /* cancels that took effect */
     uint64_t entity;                  /* entity being run, for diagnostics */
     bool stop;                        /* sim_stop() was called */
     volatile sig_atomic_t *stop_flag; /* external stop request, borrowed */
 };
 
+_Static_assert(sizeof(void *) >= sizeof(uint64_t), "sequence numbers are kept as pointer keys");
+
 Sim *sim_new(uint64_t seed, EvqKind kind)
 {
     Sim *sim = g_new0(Sim, 1);
     sim->seed = seed;
+    sim->next_seq = 1;
     sim->evq = evq_new(kind);
-    sim->events = pool_new("events", sizeof(SimEvent), 2 * sizeof(uint32_t));
+    sim->cancelled = g_hash_table_new(g_direct_hash, g_direct_equal);
+    sim->front_time = TIMENS_MIN_VALUE;
     sim->entity = UINT64_MAX;
     return sim;
-}
-
-static void sim_event_recycle(Sim *sim, SimEvent *ev)
-{
-    if (++ev->gen == 0) ev->gen = 1; /* gen 0 means "none" in ids */
-    pool_put(sim->events, ev);
 }
 
 void sim_free(Sim *sim)
 {
     if (!sim) return;
-    EvqEntry e;
-    while (evq_pop(sim->evq, &e)) sim_event_recycle(sim, e.item);
     evq_free(sim->evq);
-    pool_free(sim->events); /* CHECKs that no record is out */
+    g_hash_table_destroy(sim->cancelled);
     g_free(sim);
 }
 
@@ -74,38 +61,31 @@ SimEventId sim_at(Sim *sim, TimeNs at, SimEventFn fn, void *ctx, uint64_t arg)
     CHECK(at >= sim->now, "scheduling into the past: at=%lld now=%lld", (long long)at,
           (long long)sim->now);
     CHECK(fn != NULL, "event without a handler");
-    SimEvent *ev = pool_get(sim->events);
-    if (G_UNLIKELY(ev->gen == 0)) { /* fresh from a new slab */
-        ev->gen = 1;
-        ev->idx = pool_index(sim->events, ev);
-    }
-    ev->time = at;
-    ev->fn = fn;
-    ev->ctx = ctx;
-    ev->arg = arg;
-    evq_push(sim->evq, (EvqEntry){.time = at, .seq = sim->next_seq++, .item = ev});
-    return (SimEventId){.idx = ev->idx, .gen = ev->gen};
+    EvqEntry e = {.time = at, .seq = sim->next_seq++, .fn = fn, .ctx = ctx, .arg = arg};
+    evq_push(sim->evq, &e);
+    return (SimEventId){.seq = e.seq, .time = at};
 }
 
-/* The pending record named by id, or NULL. */
-static SimEvent *sim_event_find(const Sim *sim, SimEventId id)
+/* True if the event named by id was popped already (ran or was dropped). */
+static bool sim_event_is_past(const Sim *sim, SimEventId id)
 {
-    if (id.gen == 0 || (size_t)id.idx >= pool_capacity(sim->events)) return NULL;
-    SimEvent *ev = pool_at(sim->events, id.idx);
-    return (ev->gen == id.gen && ev->fn != NULL) ? ev : NULL;
+    return id.time < sim->front_time || (id.time == sim->front_time && id.seq <= sim->front_seq);
+}
+
+bool sim_is_pending(const Sim *sim, SimEventId id)
+{
+    if (id.seq == 0 || id.seq >= sim->next_seq || sim_event_is_past(sim, id)) return false;
+    return !g_hash_table_contains(sim->cancelled, GSIZE_TO_POINTER(id.seq));
 }
 
 bool sim_cancel(Sim *sim, SimEventId id)
 {
-    SimEvent *ev = sim_event_find(sim, id);
-    if (!ev) return false;
-    ev->fn = NULL;
-    sim->dead++;
-    sim->cancelled++;
+    if (!sim_is_pending(sim, id)) return false;
+    g_hash_table_add(sim->cancelled, GSIZE_TO_POINTER(id.seq));
+    sim->ncancelled_pending++;
+    sim->ncancelled++;
     return true;
 }
-
-bool sim_is_pending(const Sim *sim, SimEventId id) { return sim_event_find(sim, id) != NULL; }
 
 /* Labels CHECK output with the virtual time and entity of the running Sim. */
 static void sim_check_context(void *ctx, char *buf, size_t size)
@@ -119,12 +99,18 @@ static void sim_check_context(void *ctx, char *buf, size_t size)
         snprintf(buf, size, "t=%s", t);
 }
 
+/* Prefetches the first two cache lines of the handler context of the event
+ * SIM_PREFETCH pops ahead (its node, socket or LP): on large worlds that
+ * state is cold, and fetching it early overlaps the misses of several
+ * events. */
+#define SIM_PREFETCH 16
+
 SimRunResult sim_run_until(Sim *sim, TimeNs end)
 {
     CheckContextFn prev_fn;
     void *prev_ctx;
     check_context_set(sim_check_context, sim, &prev_fn, &prev_ctx);
-    SimRunResult result = SIM_RUN_EMPTY;
+    SimRunResult result;
     EvqEntry e;
     sim->stop = false;
     for (;;) {
@@ -137,19 +123,21 @@ SimRunResult sim_run_until(Sim *sim, TimeNs end)
             if (end != TIMENS_MAX && end > sim->now) sim->now = end; /* never backwards */
             break;
         }
-        SimEvent *ev = e.item;
-        SimEventFn fn = ev->fn;
-        if (G_UNLIKELY(fn == NULL)) { /* cancelled */
-            sim->dead--;
-            sim_event_recycle(sim, ev);
+        const EvqEntry *ahead = evq_peek_ahead(sim->evq, SIM_PREFETCH);
+        if (ahead) {
+            __builtin_prefetch(ahead->ctx);
+            __builtin_prefetch((const char *)ahead->ctx + 64);
+        }
+        sim->front_time = e.time;
+        sim->front_seq = e.seq;
+        if (G_UNLIKELY(sim->ncancelled_pending > 0) &&
+            g_hash_table_remove(sim->cancelled, GSIZE_TO_POINTER(e.seq))) {
+            sim->ncancelled_pending--;
             continue;
         }
         sim->now = e.time;
-        void *ctx = ev->ctx;
-        uint64_t arg = ev->arg;
-        sim_event_recycle(sim, ev); /* before fn: the handler may reuse the record */
         sim->executed++;
-        fn(sim, ctx, arg);
+        e.fn(sim, e.ctx, e.arg);
     }
     check_context_set(prev_fn, prev_ctx, NULL, NULL);
     return result;
@@ -165,8 +153,11 @@ void sim_rng_init(const Sim *sim, Rng *r, uint64_t entity, uint64_t stream)
 
 void sim_set_entity(Sim *sim, uint64_t entity) { sim->entity = entity; }
 uint64_t sim_events_executed(const Sim *sim) { return sim->executed; }
-uint64_t sim_events_cancelled(const Sim *sim) { return sim->cancelled; }
-size_t sim_events_pending(const Sim *sim) { return evq_size(sim->evq) - sim->dead; }
-size_t sim_events_live(const Sim *sim) { return pool_live(sim->events); }
-size_t sim_events_high_water(const Sim *sim) { return pool_high_water(sim->events); }
+uint64_t sim_events_cancelled(const Sim *sim) { return sim->ncancelled; }
+
+size_t sim_events_pending(const Sim *sim)
+{
+    return evq_size(sim->evq) - sim->ncancelled_pending;
+}
+
 const Evq *sim_evq(const Sim *sim) { return sim->evq; }

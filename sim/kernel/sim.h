@@ -5,13 +5,14 @@
  * can run in one process one after the other or side by side.
  *
  * Events: a handler fn(sim, ctx, arg) scheduled at a virtual time. Equal
- * times run in scheduling order. The event record (48 bytes, from a pool) is
- * owned by the Sim; the 16 bytes of inline payload (ctx, arg) are the
- * caller's: larger payloads come from the caller's own pools (packets from
- * the packet pool) and travel through ctx. Cancelling is O(1) through a
- * generation-checked id; a cancelled event stays in the queue, dead, until
- * its time comes (DESIGN.md: the queue skips dead entries). Cancelling an
- * event that already ran or was already cancelled is harmless.
+ * times run in scheduling order. The event record (40 bytes: time, sequence
+ * number, fn, ctx, arg) lives by value in the queue's reused arrays, so
+ * scheduling allocates nothing; ctx and arg are the caller's 16 bytes of
+ * inline payload. Larger payloads come from the caller's own pools (packets
+ * from the packet pool) and travel through ctx. Cancelling is O(1) through
+ * the id; a cancelled event stays queued, dead, until its time comes
+ * (DESIGN.md: the queue skips dead entries). Cancelling an event that
+ * already ran or was already cancelled is harmless.
  */
 #ifndef SKYSIM_SIM_H
 #define SKYSIM_SIM_H
@@ -27,12 +28,12 @@
 typedef struct Sim Sim;
 
 /* An event handler. ctx and arg are what was passed to sim_at(). */
-typedef void (*SimEventFn)(Sim *sim, void *ctx, uint64_t arg);
+typedef EvqFn SimEventFn;
 
 /* Names a scheduled event for sim_cancel(). {0, 0} names none. */
 typedef struct SimEventId {
-    uint32_t idx; /* event record index in the event pool */
-    uint32_t gen; /* generation of the record when scheduled; 0 = none */
+    uint64_t seq; /* scheduling sequence number, from 1; 0 = none */
+    TimeNs time;  /* when it was scheduled to run, ns */
 } SimEventId;
 
 #define SIM_EVENT_NONE ((SimEventId){0, 0})
@@ -48,8 +49,7 @@ typedef enum SimRunResult {
 Sim *sim_new(uint64_t seed, EvqKind kind);
 
 /* Frees the simulation. Pending events are discarded (their payloads are
- * their owners' business: free those first). CHECKs that the event pool is
- * empty afterwards. NULL is a no-op. */
+ * their owners' business: free those first). NULL is a no-op. */
 void sim_free(Sim *sim);
 
 TimeNs sim_now(const Sim *sim);     /* current virtual time */
@@ -89,9 +89,7 @@ void sim_set_entity(Sim *sim, uint64_t entity);
 
 uint64_t sim_events_executed(const Sim *sim); /* handlers run so far */
 uint64_t sim_events_cancelled(const Sim *sim); /* cancels that took effect */
-size_t sim_events_pending(const Sim *sim);   /* live events in the queue */
-size_t sim_events_live(const Sim *sim);      /* event records out of the pool */
-size_t sim_events_high_water(const Sim *sim); /* most event records out at once */
+size_t sim_events_pending(const Sim *sim);   /* live (not cancelled) events queued */
 const Evq *sim_evq(const Sim *sim);
 
 static inline SimEventId sim_after(Sim *sim, TimeNs delay, SimEventFn fn, void *ctx, uint64_t arg)
