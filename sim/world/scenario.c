@@ -1,0 +1,663 @@
+/* scenario: the scenario file format, its validation, overrides and the
+ * resolved ScenarioSpec; see scenario.h and scenarios/README.md.
+ *
+ * Layer: sim/world (uses protocol/base only). How it works: the file is
+ * parsed with cJSON into a document; --set overrides edit that document; a
+ * resolve pass then walks the document section by section with a small
+ * reader (Rd) that knows the JSON path of the value it reads, fills a fresh
+ * ScenarioSpec that starts from the defaults, and stops at the first error.
+ * Checks come in two kinds: per-value (type, range, unknown keys, files) run
+ * on every resolve, so scenario_set() can reject a bad value at once;
+ * cross-key checks (sums, references between sections, keys required by
+ * another key's value) run only in scenario_validate(), after the last
+ * override, so overrides may pass through states that are inconsistent.
+ * Defaults come from the literature where it has a number (Baset and
+ * Schulzrinne, "An Analysis of the Skype Peer-to-Peer Internet Telephony
+ * Protocol", 2004: host cache of 200, seven bootstrap supernodes, login
+ * retry every 6 s; NAT timeouts from RFC 4787 REQ-5 and RFC 5382 REQ-5).
+ */
+#include "sim/world/scenario.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/base/check.h"
+#include "sim/world/scenario_int.h"
+
+G_DEFINE_QUARK(skysim - scenario - error - quark, scenario_error)
+
+/* ------------------------------------------------------------------------ */
+/* Reader: typed getters that know the JSON path and report the first error */
+
+/* Optimal-string-alignment edit distance (insertions, deletions,
+ * substitutions, adjacent transpositions), for "did you mean". O(n*m) on
+ * keys of at most 63 characters; longer ones never match. */
+static size_t scn_edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63) return SIZE_MAX;
+    size_t d[64][64];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t v = MIN(MIN(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                v = MIN(v, d[i - 2][j - 2] + 1);
+            d[i][j] = v;
+        }
+    }
+    return d[n][m];
+}
+
+const char *scenario__suggest(const char *word, const char *const *choices)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; choices[i]; i++) {
+        size_t d = scn_edit_distance(word, choices[i]);
+        if (d <= 1 + strlen(choices[i]) / 4 && d < best_d) {
+            best = choices[i];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+char *scenario__choices(const char *const *choices)
+{
+    GString *s = g_string_new(NULL);
+    for (size_t i = 0; choices[i]; i++)
+        g_string_append_printf(s, "%s\"%s\"", i ? ", " : "", choices[i]);
+    return g_string_free(s, FALSE);
+}
+
+int scenario__choice_find(const char *word, const char *const *choices)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(word, choices[i]) == 0) return i;
+    return -1;
+}
+
+char *scenario__found(const cJSON *v)
+{
+    if (!v) return g_strdup("nothing");
+    if (cJSON_IsObject(v)) return g_strdup("an object");
+    if (cJSON_IsArray(v)) return g_strdup_printf("an array of %d", cJSON_GetArraySize(v));
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) return g_strdup("a number out of range");
+    char *text = cJSON_PrintUnformatted(v);
+    char *r = g_strdup(text);
+    cJSON_free(text);
+    return r;
+}
+
+size_t scenario__push_key(Rd *rd, const char *key)
+{
+    size_t mark = rd->path->len;
+    g_string_append_printf(rd->path, ".%s", key);
+    return mark;
+}
+
+size_t scenario__push_index(Rd *rd, size_t i)
+{
+    size_t mark = rd->path->len;
+    g_string_append_printf(rd->path, "[%zu]", i);
+    return mark;
+}
+
+void scenario__pop(Rd *rd, size_t mark)
+{
+    g_string_truncate(rd->path, mark);
+}
+
+/* True when path b continues path a at a component boundary (or equals it). */
+static bool scn_path_within(const char *b, const char *a)
+{
+    size_t n = strlen(a);
+    return strncmp(b, a, n) == 0 && (b[n] == '\0' || b[n] == '.' || b[n] == '[');
+}
+
+/* The note naming the most recent override involved in an error at path:
+ * " (from --set X)" when the error is inside the value set, " (after --set
+ * X)" when it is about a container of it; "" otherwise. Owned by the caller. */
+static char *scn_override_note(const Scenario *s, const char *path)
+{
+    if (!s->overrides || strcmp(path, "$") == 0) return g_strdup("");
+    for (guint i = s->overrides->len; i-- > 0;) {
+        const ScenarioOverride *o = g_ptr_array_index(s->overrides, i);
+        if (scn_path_within(path, o->path))
+            return g_strdup_printf(" (from --set %s)", o->assignment);
+        if (scn_path_within(o->path, path))
+            return g_strdup_printf(" (after --set %s)", o->assignment);
+    }
+    return g_strdup("");
+}
+
+void scenario__failf(Rd *rd, const char *fmt, ...)
+{
+    if (rd->failed) return;
+    rd->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    char *note = scn_override_note(rd->s, rd->path->str);
+    g_set_error(rd->err, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s: %s: %s%s", rd->s->origin,
+                rd->path->str, msg, note);
+    g_free(note);
+    g_free(msg);
+}
+
+void scenario__expect(Rd *rd, const cJSON *found, const char *fmt, ...)
+{
+    if (rd->failed) return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *expected = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    char *what = scenario__found(found);
+    scenario__failf(rd, "expected %s; found %s", expected, what);
+    g_free(what);
+    g_free(expected);
+}
+
+void scenario__unknown_key(Rd *rd, const char *key, const char *const *known)
+{
+    const char *near = scenario__suggest(key, known);
+    if (near) {
+        scenario__failf(rd, "unknown key (did you mean \"%s\"?)", near);
+        return;
+    }
+    char *list = scenario__choices(known);
+    scenario__failf(rd, "unknown key; expected one of %s", list);
+    g_free(list);
+}
+
+bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known)
+{
+    if (!cJSON_IsObject(obj)) {
+        scenario__expect(rd, obj, "an object");
+        return false;
+    }
+    for (const cJSON *it = obj->child; it && !rd->failed; it = it->next) {
+        size_t mark = scenario__push_key(rd, it->string);
+        if (scenario__choice_find(it->string, known) < 0)
+            scenario__unknown_key(rd, it->string, known);
+        for (const cJSON *prev = obj->child; prev != it && !rd->failed; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                scenario__failf(rd, "duplicate key; each key may appear once");
+        scenario__pop(rd, mark);
+    }
+    return !rd->failed;
+}
+
+const cJSON *scenario__item(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsNull(v) ? NULL : v;
+}
+
+const cJSON *scenario__section(Rd *rd, const cJSON *parent, const char *key,
+                               const char *const *known)
+{
+    const cJSON *v = scenario__item(parent, key);
+    if (!v || rd->failed) return NULL;
+    size_t mark = scenario__push_key(rd, key);
+    bool ok = scenario__keys(rd, v, known);
+    scenario__pop(rd, mark);
+    return ok ? v : NULL;
+}
+
+void scenario__missing(Rd *rd, const char *key, const char *why)
+{
+    if (!rd->cross) return;
+    size_t mark = scenario__push_key(rd, key);
+    scenario__failf(rd, "expected a value (%s); found nothing", why);
+    scenario__pop(rd, mark);
+}
+
+bool scenario__get_int(Rd *rd, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
+                       int64_t *out)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return false;
+    size_t mark = scenario__push_key(rd, key);
+    double d = v->valuedouble;
+    if (!cJSON_IsNumber(v) || d != floor(d) || d < (double)lo || d > (double)hi) {
+        if (hi == INT64_MAX)
+            scenario__expect(rd, v, "an integer >= %lld", (long long)lo);
+        else
+            scenario__expect(rd, v, "an integer from %lld to %lld", (long long)lo, (long long)hi);
+    } else {
+        *out = (int64_t)d;
+    }
+    scenario__pop(rd, mark);
+    return !rd->failed;
+}
+
+bool scenario__get_u32(Rd *rd, const cJSON *obj, const char *key, uint32_t lo, uint32_t hi,
+                       uint32_t *out)
+{
+    int64_t v = *out;
+    if (!scenario__get_int(rd, obj, key, lo, hi, &v)) return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* The range text of scenario__get_num(): "a number > 0", "a number from 0 to 1"... */
+static char *scn_num_range(double lo, bool lo_open, double hi, bool hi_open)
+{
+    bool lo_inf = isinf(lo), hi_inf = isinf(hi);
+    if (lo_inf && hi_inf) return g_strdup("a number");
+    if (hi_inf) return g_strdup_printf("a number %s %g", lo_open ? ">" : ">=", lo);
+    if (lo_inf) return g_strdup_printf("a number %s %g", hi_open ? "<" : "<=", hi);
+    if (!lo_open && !hi_open) return g_strdup_printf("a number from %g to %g", lo, hi);
+    return g_strdup_printf("a number in %c%g, %g%c", lo_open ? '(' : '[', lo, hi,
+                           hi_open ? ')' : ']');
+}
+
+bool scenario__get_num(Rd *rd, const cJSON *obj, const char *key, double lo, bool lo_open,
+                       double hi, bool hi_open, double *out)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return false;
+    size_t mark = scenario__push_key(rd, key);
+    double d = v->valuedouble;
+    bool ok = cJSON_IsNumber(v) && isfinite(d) && (lo_open ? d > lo : d >= lo) &&
+              (hi_open ? d < hi : d <= hi);
+    if (ok) {
+        *out = d;
+    } else {
+        char *range = scn_num_range(lo, lo_open, hi, hi_open);
+        scenario__expect(rd, v, "%s", range);
+        g_free(range);
+    }
+    scenario__pop(rd, mark);
+    return ok;
+}
+
+bool scenario__get_bool(Rd *rd, const cJSON *obj, const char *key, bool *out)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return false;
+    size_t mark = scenario__push_key(rd, key);
+    if (cJSON_IsBool(v))
+        *out = cJSON_IsTrue(v);
+    else
+        scenario__expect(rd, v, "true or false");
+    scenario__pop(rd, mark);
+    return !rd->failed;
+}
+
+bool scenario__get_str(Rd *rd, const cJSON *obj, const char *key, char **out)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return false;
+    size_t mark = scenario__push_key(rd, key);
+    if (cJSON_IsString(v) && v->valuestring[0] != '\0') {
+        g_free(*out);
+        *out = g_strdup(v->valuestring);
+    } else {
+        scenario__expect(rd, v, "a non-empty string");
+    }
+    scenario__pop(rd, mark);
+    return !rd->failed;
+}
+
+bool scenario__get_enum(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
+                        int *out)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return false;
+    size_t mark = scenario__push_key(rd, key);
+    int i = cJSON_IsString(v) ? scenario__choice_find(v->valuestring, names) : -1;
+    if (i >= 0) {
+        *out = i;
+    } else {
+        char *list = scenario__choices(names);
+        scenario__expect(rd, v, "one of %s", list);
+        g_free(list);
+    }
+    scenario__pop(rd, mark);
+    return !rd->failed;
+}
+
+/* A duration value: a number of seconds or a string timens_parse() reads. */
+static bool scn_duration_of(const cJSON *v, TimeNs *out)
+{
+    if (cJSON_IsNumber(v)) {
+        if (!isfinite(v->valuedouble) || fabs(v->valuedouble) > 9.2e9) return false;
+        *out = timens_from_s(v->valuedouble);
+        return true;
+    }
+    return cJSON_IsString(v) && timens_parse(v->valuestring, TIMENS_S, out, NULL);
+}
+
+bool scenario__get_duration(Rd *rd, const cJSON *obj, const char *key, TimeNs lo, TimeNs *out)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return false;
+    size_t mark = scenario__push_key(rd, key);
+    TimeNs t = 0;
+    if (!scn_duration_of(v, &t)) {
+        scenario__expect(rd, v, "a duration (seconds, or a string such as \"90s\" or \"2h\")");
+    } else if (t < lo) {
+        char buf[TIMENS_FORMAT_MAX];
+        if (lo == 1)
+            scenario__expect(rd, v, "a duration > 0");
+        else if (lo == 0)
+            scenario__expect(rd, v, "a duration >= 0");
+        else
+            scenario__expect(rd, v, "a duration >= %s", timens_format(lo, buf, sizeof buf));
+    } else {
+        *out = t;
+    }
+    scenario__pop(rd, mark);
+    return !rd->failed;
+}
+
+bool scenario__bitrate_parse(const char *text, double *bps)
+{
+    static const struct {
+        const char *unit; /* suffix as written */
+        double factor;    /* bits per second per unit */
+    } units[] = {{"", 1},       {"bit", 1},    {"bps", 1},    {"kbit", 1e3}, {"kbps", 1e3},
+                 {"Mbit", 1e6}, {"Mbps", 1e6}, {"Gbit", 1e9}, {"Gbps", 1e9}};
+    char *end = NULL;
+    double v = g_ascii_strtod(text, &end);
+    if (end == text || !isfinite(v) || !g_ascii_isdigit(text[0])) return false;
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            *bps = v * units[i].factor;
+            return true;
+        }
+    }
+    return false;
+}
+
+char *scenario__bitrate_format(uint64_t bps, char *buf, size_t size)
+{
+    static const struct {
+        const char *unit; /* suffix written */
+        uint64_t factor;  /* bits per second per unit */
+    } units[] = {{"Gbit", 1000000000}, {"Mbit", 1000000}, {"kbit", 1000}};
+    for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+        if (bps != 0 && bps % units[i].factor == 0) {
+            snprintf(buf, size, "%llu%s", (unsigned long long)(bps / units[i].factor),
+                     units[i].unit);
+            return buf;
+        }
+    }
+    snprintf(buf, size, "%llubit", (unsigned long long)bps);
+    return buf;
+}
+
+bool scenario__get_bitrate(Rd *rd, const cJSON *obj, const char *key, uint64_t lo, uint64_t hi,
+                           uint64_t *out)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return false;
+    size_t mark = scenario__push_key(rd, key);
+    double bps = -1;
+    if (cJSON_IsNumber(v))
+        bps = v->valuedouble;
+    else if (cJSON_IsString(v) && !scenario__bitrate_parse(v->valuestring, &bps))
+        bps = -1;
+    bps = isfinite(bps) ? round(bps) : -1;
+    if (bps < (double)lo || bps > (double)hi) {
+        char a[32], b[32];
+        scenario__expect(rd, v,
+                         "a bit rate from %s to %s (bits per second, or a string such as "
+                         "\"512kbit\" or \"1Mbit\")",
+                         scenario__bitrate_format(lo, a, sizeof a),
+                         scenario__bitrate_format(hi, b, sizeof b));
+    } else {
+        *out = (uint64_t)bps;
+    }
+    scenario__pop(rd, mark);
+    return !rd->failed;
+}
+
+bool scenario__get_file(Rd *rd, const cJSON *obj, const char *key, char **given, char **resolved)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return false;
+    size_t mark = scenario__push_key(rd, key);
+    if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
+        scenario__expect(rd, v, "a file name (relative to the scenario's directory)");
+        scenario__pop(rd, mark);
+        return false;
+    }
+    const char *dir = rd->s->base_dir;
+    char *path = g_path_is_absolute(v->valuestring) || strcmp(dir, ".") == 0
+                     ? g_strdup(v->valuestring)
+                     : g_build_filename(dir, v->valuestring, NULL);
+    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+        scenario__failf(rd,
+                        "expected an existing file (relative to the scenario's directory); "
+                        "found \"%s\" (no such file: %s)",
+                        v->valuestring, path);
+        g_free(path);
+    } else {
+        g_free(*given);
+        g_free(*resolved);
+        *given = g_strdup(v->valuestring);
+        *resolved = path;
+    }
+    scenario__pop(rd, mark);
+    return !rd->failed;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading, overrides, validation */
+
+/* Line and column (1-based, columns in characters) of byte offset pos. */
+static void scn_line_col(const char *text, size_t pos, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < pos && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+            (*col)++;
+        }
+    }
+}
+
+/* Where the JSON error really is. cJSON reports one byte past the culprit
+ * when an object key does not start with a quote (it has already stepped
+ * over it): detect that case, the byte before `at` following "{" or "," and
+ * not being a quote, and step back. */
+static const char *scn_error_at(const char *text, const char *at)
+{
+    if (at == text || at[-1] == '"' || g_ascii_isspace(at[-1])) return at;
+    const char *p = at - 1;
+    while (p > text && g_ascii_isspace(p[-1]))
+        p--;
+    return p > text && (p[-1] == '{' || p[-1] == ',') ? at - 1 : at;
+}
+
+/* The error for malformed JSON at `at` in text: "file:line:col: ...". */
+static void scn_syntax_error(const char *origin, const char *text, const char *at, GError **err)
+{
+    int line, col;
+    at = scn_error_at(text, at);
+    scn_line_col(text, (size_t)(at - text), &line, &col);
+    if (*at == '\0') {
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_SYNTAX,
+                    "%s:%d:%d: malformed JSON; found the end of the file", origin, line, col);
+        return;
+    }
+    size_t n = strcspn(at, "\r\n");
+    if (n == 0) {
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_SYNTAX,
+                    "%s:%d:%d: malformed JSON; found the end of the line", origin, line, col);
+        return;
+    }
+    char *snippet = g_strndup(at, MIN(n, 20));
+    cJSON *js = cJSON_CreateString(snippet);
+    char *quoted = cJSON_PrintUnformatted(js);
+    const char *before = at;
+    while (before > text && g_ascii_isspace(before[-1]))
+        before--;
+    const char *hint = g_str_has_prefix(at, "//") || g_str_has_prefix(at, "/*")
+                           ? " (JSON has no comments)"
+                       : (*at == '}' || *at == ']') && before > text && before[-1] == ','
+                           ? " (JSON allows no comma before it)"
+                           : "";
+    g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_SYNTAX, "%s:%d:%d: malformed JSON; found %s%s",
+                origin, line, col, quoted, hint);
+    cJSON_free(quoted);
+    cJSON_Delete(js);
+    g_free(snippet);
+}
+
+/* A Scenario holding the parsed text, not yet resolved. */
+static Scenario *scn_open(const char *text, const char *origin, const char *base_dir, GError **err)
+{
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithOpts(text, &end, true);
+    if (!doc) {
+        scn_syntax_error(origin, text, end ? end : text, err);
+        return NULL;
+    }
+    Scenario *s = g_new0(Scenario, 1);
+    s->origin = g_strdup(origin);
+    s->base_dir = g_strdup(base_dir && base_dir[0] ? base_dir : ".");
+    char *base = g_path_get_basename(origin);
+    s->default_name =
+        g_str_has_suffix(base, ".json") ? g_strndup(base, strlen(base) - 5) : g_strdup(base);
+    g_free(base);
+    s->doc = doc;
+    s->overrides = g_ptr_array_new_with_free_func(scenario__override_free);
+    return s;
+}
+
+/* Reads the file at path into a new Scenario; NULL with err set. */
+static Scenario *scn_open_file(const char *path, GError **err)
+{
+    char *text = NULL;
+    GError *ferr = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &ferr)) {
+        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_READ, "%s: cannot read the scenario: %s",
+                    path,
+                    g_strerror(ferr->code == G_FILE_ERROR_NOENT   ? ENOENT
+                               : ferr->code == G_FILE_ERROR_ACCES ? EACCES
+                               : ferr->code == G_FILE_ERROR_ISDIR ? EISDIR
+                                                                  : EIO));
+        g_error_free(ferr);
+        return NULL;
+    }
+    char *dir = g_path_get_dirname(path);
+    Scenario *s = scn_open(text, path, dir, err);
+    g_free(dir);
+    g_free(text);
+    return s;
+}
+
+/* Resolves s->doc; on success the new resolution replaces the old one. */
+static bool scn_resolve(Scenario *s, bool cross, GError **err)
+{
+    ScenarioResolved *r = scenario__resolve(s, cross, err);
+    if (!r) return false;
+    scenario__resolved_free(s->resolved);
+    s->resolved = r;
+    s->validated = cross;
+    return true;
+}
+
+Scenario *scenario_load(const char *path, GError **err)
+{
+    return scenario_load_with(path, NULL, err);
+}
+
+Scenario *scenario_load_with(const char *path, const char *const *sets, GError **err)
+{
+    Scenario *s = scn_open_file(path, err);
+    if (!s) return NULL;
+    for (size_t i = 0; sets && sets[i]; i++) {
+        if (!scenario_set(s, sets[i], err)) {
+            scenario_free(s);
+            return NULL;
+        }
+    }
+    if (!scenario_validate(s, err)) {
+        scenario_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+Scenario *scenario_load_text(const char *text, const char *origin, const char *base_dir,
+                             GError **err)
+{
+    Scenario *s = scn_open(text, origin, base_dir, err);
+    if (s && !scenario_validate(s, err)) {
+        scenario_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+bool scenario_set(Scenario *s, const char *assignment, GError **err)
+{
+    cJSON *backup = cJSON_Duplicate(s->doc, true);
+    char *path = NULL;
+    if (!scenario__doc_set(s->doc, assignment, &path, err)) {
+        cJSON_Delete(s->doc);
+        s->doc = backup;
+        return false;
+    }
+    ScenarioOverride *o = g_new0(ScenarioOverride, 1);
+    o->assignment = g_strdup(assignment);
+    o->path = path;
+    g_ptr_array_add(s->overrides, o);
+    if (!scn_resolve(s, false, err)) {
+        g_ptr_array_remove_index(s->overrides, s->overrides->len - 1);
+        cJSON_Delete(s->doc);
+        s->doc = backup;
+        return false;
+    }
+    cJSON_Delete(backup);
+    return true;
+}
+
+bool scenario_validate(Scenario *s, GError **err)
+{
+    return scn_resolve(s, true, err);
+}
+
+const ScenarioSpec *scenario_spec_get(const Scenario *s)
+{
+    CHECK(s->validated, "scenario %s: call scenario_validate() after scenario_set()", s->origin);
+    return &s->resolved->spec;
+}
+
+void scenario__override_free(gpointer p)
+{
+    ScenarioOverride *o = p;
+    g_free(o->assignment);
+    g_free(o->path);
+    g_free(o);
+}
+
+void scenario_free(Scenario *s)
+{
+    if (!s) return;
+    scenario__resolved_free(s->resolved);
+    cJSON_Delete(s->doc);
+    g_ptr_array_free(s->overrides, TRUE);
+    g_free(s->origin);
+    g_free(s->base_dir);
+    g_free(s->default_name);
+    g_free(s);
+}

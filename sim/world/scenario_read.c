@@ -1,0 +1,1178 @@
+/* scenario_read: the sections of a scenario, their defaults and the
+ * cross-key checks; part of the scenario module (see scenario.h).
+ *
+ * Layer: sim/world. Each section reader starts from the defaults already in
+ * the spec and overwrites what the document gives; every key it accepts is
+ * listed in its `*_keys` table, which is also what "did you mean" searches.
+ * Values a later cross-key check needs to know were absent are NAN until
+ * then (group fractions, region shares and centres). Every default here is
+ * documented in scenarios/README.md; change both together.
+ */
+#include "sim/world/scenario_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/base/check.h"
+
+const char *const scenario__latency_models[] = {"region", "coordinates", "matrix", NULL};
+const char *const scenario__nat_presets[] = {
+    "none", "full_cone", "restricted_cone", "port_restricted_cone", "symmetric", NULL};
+const char *const scenario__nat_mappings[] = {"eim", "adm", "apdm", NULL};
+const char *const scenario__nat_filterings[] = {"eif", "adf", "apdf", NULL};
+const char *const scenario__nat_ports[] = {"preserving", "sequential", "random", NULL};
+const char *const scenario__firewalls[] = {"open", "stateful", "udp_blocked", "tcp_80_443_only",
+                                           NULL};
+const char *const scenario__cpu_classes[] = {"embedded", "mobile", "laptop",
+                                             "desktop",  "server", NULL};
+const double scenario__cpu_speeds[] = {0.25, 0.5, 0.75, 1.0, 2.0};
+const char *const scenario__sn_modes[] = {"elected", "dedicated", NULL};
+const char *const scenario__dists[] = {"constant", "exponential", "pareto",
+                                       "weibull",  "lognormal",   NULL};
+const char *const scenario__churn_models[] = {"none", "distribution", "trace", NULL};
+const char *const scenario__trace_formats[] = {"fta", "avail", "csv", NULL};
+const char *const scenario__searches[] = {"expanding", "dht", NULL};
+const char *const scenario__codecs[] = {"opus", "skype2004", "g729", NULL};
+const char *const scenario__actions[] = {"crash", "logout", "login", NULL};
+const char *const scenario__whos[] = {"all", "clients", "supernodes", NULL};
+
+/* Parameter keys of each distribution family, in scenario__dists order. */
+const char *const scenario__dist_params[][3] = {{"value", NULL},
+                                                {"mean", NULL},
+                                                {"shape", "scale", NULL},
+                                                {"shape", "scale", NULL},
+                                                {"mu", "sigma", NULL}};
+
+/* Default regions: a three-continent Internet; one-way delays in ms,
+ * roughly half the round-trip times between continents. */
+static const struct {
+    const char *name; /* region name */
+    double share;     /* share of "any" hosts */
+    double x_ms;      /* centre for the coordinates model */
+    double y_ms;      /* centre for the coordinates model */
+} scn_default_regions[] = {{"na", 0.40, 0, 0}, {"eu", 0.35, 45, 0}, {"as", 0.25, -40, 75}};
+static const int scn_default_delay_ms[3][3] = {{15, 45, 85}, {45, 12, 120}, {85, 120, 25}};
+
+/* The seven bootstrap supernodes and the login server Baset and
+ * Schulzrinne observed (2004). */
+static const char *const scn_default_bootstrap[] = {
+    "66.235.180.9:33033", "66.235.181.9:33033", "80.161.91.25:33033", "80.160.91.12:33033",
+    "64.246.49.60:33033", "64.246.49.61:33033", "64.246.48.23:33033"};
+static const char *const scn_default_login_server = "80.160.91.11:33033";
+
+#define SCN_MAX_GROUPS 256
+#define SCN_MAX_REGIONS 64
+#define SCN_MAX_EVENTS 10000
+
+/* ------------------------------------------------------------------------ */
+/* Small value types */
+
+bool scenario__endpoint_parse(const char *text, ScenarioEndpoint *out)
+{
+    uint32_t ip = 0;
+    const char *p = text;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = 0, digits = 0;
+        for (; g_ascii_isdigit(*p) && digits < 4; p++, digits++)
+            v = v * 10 + (unsigned)(*p - '0');
+        if (digits == 0 || digits > 3 || v > 255) return false;
+        ip = ip << 8 | v;
+        if (*p++ != (i < 3 ? '.' : ':')) return false;
+    }
+    unsigned port = 0, digits = 0;
+    for (; g_ascii_isdigit(*p) && digits < 6; p++, digits++)
+        port = port * 10 + (unsigned)(*p - '0');
+    if (*p != '\0' || digits == 0 || port == 0 || port > 65535) return false;
+    out->ip = ip;
+    out->port = (uint16_t)port;
+    return true;
+}
+
+char *scenario__endpoint_format(ScenarioEndpoint e, char *buf, size_t size)
+{
+    snprintf(buf, size, "%u.%u.%u.%u:%u", e.ip >> 24, (e.ip >> 16) & 255, (e.ip >> 8) & 255,
+             e.ip & 255, e.port);
+    return buf;
+}
+
+/* cpu: a class name or a speed factor in (0, 64]. class_out may be NULL. */
+static void scn_read_cpu(Rd *rd, const cJSON *obj, const char *key, char **class_out, double *speed)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, key);
+    int i = cJSON_IsString(v) ? scenario__choice_find(v->valuestring, scenario__cpu_classes) : -1;
+    if (i >= 0) {
+        *speed = scenario__cpu_speeds[i];
+        if (class_out) {
+            g_free(*class_out);
+            *class_out = g_strdup(scenario__cpu_classes[i]);
+        }
+    } else if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble <= 64) {
+        *speed = v->valuedouble;
+        if (class_out) g_clear_pointer(class_out, g_free);
+    } else {
+        char *list = scenario__choices(scenario__cpu_classes);
+        scenario__expect(rd, v, "one of %s or a speed factor in (0, 64]", list);
+        g_free(list);
+    }
+    scenario__pop(rd, mark);
+}
+
+/* ------------------------------------------------------------------------ */
+/* network */
+
+/* Installs the default regions and their delay table. */
+static void scn_default_network(ScenarioNetwork *n)
+{
+    n->n_regions = G_N_ELEMENTS(scn_default_regions);
+    n->regions = g_new0(ScenarioRegion, n->n_regions);
+    n->delay_ns = g_new0(TimeNs, n->n_regions * n->n_regions);
+    for (size_t i = 0; i < n->n_regions; i++) {
+        n->regions[i].name = g_strdup(scn_default_regions[i].name);
+        n->regions[i].share = scn_default_regions[i].share;
+        n->regions[i].center_x_ms = scn_default_regions[i].x_ms;
+        n->regions[i].center_y_ms = scn_default_regions[i].y_ms;
+        n->regions[i].spread_ns = 10 * TIMENS_MS;
+        for (size_t j = 0; j < n->n_regions; j++)
+            n->delay_ns[i * n->n_regions + j] = scn_default_delay_ms[i][j] * TIMENS_MS;
+    }
+    n->model = SCENARIO_LATENCY_REGION;
+    n->loss = 0;
+    n->access_delay_ns = 5 * TIMENS_MS;
+    n->jitter_ns = 0;
+    n->queue_limit_ns = 250 * TIMENS_MS;
+    n->icmp_unreachable = true;
+}
+
+static void scn_free_regions(ScenarioNetwork *n)
+{
+    for (size_t i = 0; i < n->n_regions; i++)
+        g_free(n->regions[i].name);
+    g_clear_pointer(&n->regions, g_free);
+    g_clear_pointer(&n->delay_ns, g_free);
+    n->n_regions = 0;
+}
+
+/* center: [x_ms, y_ms]. */
+static void scn_read_center(Rd *rd, const cJSON *obj, ScenarioRegion *r)
+{
+    const cJSON *v = scenario__item(obj, "center");
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, "center");
+    const cJSON *x = cJSON_GetArrayItem(v, 0), *y = cJSON_GetArrayItem(v, 1);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(x) ||
+        !cJSON_IsNumber(y) || !isfinite(x->valuedouble) || !isfinite(y->valuedouble)) {
+        scenario__expect(rd, v, "[x_ms, y_ms], two numbers");
+    } else {
+        r->center_x_ms = x->valuedouble;
+        r->center_y_ms = y->valuedouble;
+    }
+    scenario__pop(rd, mark);
+}
+
+/* The name, share, centre and spread of one region; names are unique. */
+static void scn_read_region(Rd *rd, const cJSON *v, ScenarioNetwork *n, size_t i)
+{
+    static const char *const keys[] = {"name", "share", "center", "spread", "delays", NULL};
+    ScenarioRegion *r = &n->regions[i];
+    r->share = NAN;
+    r->center_x_ms = r->center_y_ms = NAN;
+    r->spread_ns = 10 * TIMENS_MS;
+    if (!scenario__keys(rd, v, keys)) return;
+    if (!scenario__get_str(rd, v, "name", &r->name) && !rd->failed) {
+        scenario__missing(rd, "name", "every region needs a name");
+        r->name = g_strdup_printf("region%zu", i); /* until the next override names it */
+    }
+    bool clash = !rd->failed && strcmp(r->name, "any") == 0;
+    for (size_t j = 0; j < i && !rd->failed; j++)
+        clash = clash || strcmp(n->regions[j].name, r->name) == 0;
+    if (clash) {
+        size_t mark = scenario__push_key(rd, "name");
+        scenario__expect(rd, scenario__item(v, "name"),
+                         "a region name not used before and not "
+                         "\"any\"");
+        scenario__pop(rd, mark);
+    }
+    scenario__get_num(rd, v, "share", 0, false, 1, false, &r->share);
+    scn_read_center(rd, v, r);
+    scenario__get_duration(rd, v, "spread", 0, &r->spread_ns);
+}
+
+/* delays of region i: {"other": duration}; fills row i, -1 where absent. */
+static void scn_read_delays(Rd *rd, const cJSON *v, ScenarioNetwork *n, size_t i,
+                            const char *const *names)
+{
+    const cJSON *d = scenario__section(rd, v, "delays", names);
+    for (const cJSON *it = d ? d->child : NULL; it && !rd->failed; it = it->next) {
+        int j = scenario__choice_find(it->string, names);
+        scenario__get_duration(rd, d, it->string, 0, &n->delay_ns[i * n->n_regions + (size_t)j]);
+    }
+}
+
+/* regions: replaces the default regions when given. */
+static void scn_read_regions(Rd *rd, const cJSON *lat, ScenarioNetwork *n)
+{
+    const cJSON *arr = scenario__item(lat, "regions");
+    if (!arr || rd->failed) return;
+    size_t mark = scenario__push_key(rd, "regions");
+    int count = cJSON_GetArraySize(arr);
+    if (!cJSON_IsArray(arr) || count < 1 || count > SCN_MAX_REGIONS) {
+        scenario__expect(rd, arr, "an array of 1 to %d regions", SCN_MAX_REGIONS);
+        scenario__pop(rd, mark);
+        return;
+    }
+    scn_free_regions(n);
+    n->n_regions = (size_t)count;
+    n->regions = g_new0(ScenarioRegion, n->n_regions);
+    n->delay_ns = g_new(TimeNs, n->n_regions * n->n_regions);
+    for (size_t k = 0; k < n->n_regions * n->n_regions; k++)
+        n->delay_ns[k] = -1;
+    const char **names = g_new0(const char *, n->n_regions + 1);
+    for (size_t i = 0; i < n->n_regions && !rd->failed; i++) {
+        size_t m = scenario__push_index(rd, i);
+        scn_read_region(rd, cJSON_GetArrayItem(arr, (int)i), n, i);
+        names[i] = n->regions[i].name;
+        scenario__pop(rd, m);
+    }
+    for (size_t i = 0; i < n->n_regions && !rd->failed; i++) {
+        size_t m = scenario__push_index(rd, i);
+        scn_read_delays(rd, cJSON_GetArrayItem(arr, (int)i), n, i, names);
+        scenario__pop(rd, m);
+    }
+    g_free(names);
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_latency(Rd *rd, const cJSON *net, ScenarioResolved *r)
+{
+    static const char *const keys[] = {"model", "file", "regions", NULL};
+    ScenarioNetwork *n = &r->spec.network;
+    const cJSON *lat = scenario__section(rd, net, "latency", keys);
+    size_t mark = scenario__push_key(rd, "latency");
+    int model = (int)n->model;
+    scenario__get_enum(rd, lat, "model", scenario__latency_models, &model);
+    n->model = (ScenarioLatencyModel)model;
+    scenario__get_file(rd, lat, "file", &r->latency_file_given, &n->latency_file);
+    scn_read_regions(rd, lat, n);
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_network(Rd *rd, const cJSON *root, ScenarioResolved *r)
+{
+    static const char *const keys[] = {
+        "latency", "loss", "access_delay", "jitter", "queue_limit", "icmp_unreachable", NULL};
+    ScenarioNetwork *n = &r->spec.network;
+    const cJSON *net = scenario__section(rd, root, "network", keys);
+    size_t mark = scenario__push_key(rd, "network");
+    scn_read_latency(rd, net, r);
+    scenario__get_num(rd, net, "loss", 0, false, 1, true, &n->loss);
+    scenario__get_duration(rd, net, "access_delay", 0, &n->access_delay_ns);
+    scenario__get_duration(rd, net, "jitter", 0, &n->jitter_ns);
+    scenario__get_duration(rd, net, "queue_limit", 1, &n->queue_limit_ns);
+    scenario__get_bool(rd, net, "icmp_unreachable", &n->icmp_unreachable);
+    scenario__pop(rd, mark);
+}
+
+/* ------------------------------------------------------------------------ */
+/* population */
+
+/* Sets nat to preset i of scenario__nat_presets (0 = "none"). */
+static void scn_nat_preset(ScenarioNat *nat, int i)
+{
+    static const struct {
+        ScenarioNatMapping m;   /* mapping */
+        ScenarioNatFiltering f; /* filtering */
+        ScenarioNatPorts p;     /* port assignment */
+    } b[] = {{SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_EIF, SCENARIO_NAT_PORTS_PRESERVING},
+             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_EIF, SCENARIO_NAT_PORTS_PRESERVING},
+             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_ADF, SCENARIO_NAT_PORTS_PRESERVING},
+             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_APDF, SCENARIO_NAT_PORTS_PRESERVING},
+             {SCENARIO_NAT_MAP_APDM, SCENARIO_NAT_FILTER_APDF, SCENARIO_NAT_PORTS_SEQUENTIAL}};
+    g_clear_pointer(&nat->preset, g_free);
+    nat->present = i != 0;
+    nat->preset = i != 0 ? g_strdup(scenario__nat_presets[i]) : NULL;
+    nat->mapping = b[i].m;
+    nat->filtering = b[i].f;
+    nat->ports = b[i].p;
+    nat->udp_timeout_ns = 120 * TIMENS_S;                /* RFC 4787 REQ-5: at least 2 min */
+    nat->tcp_timeout_ns = 2 * TIMENS_H + 4 * TIMENS_MIN; /* RFC 5382 REQ-5 */
+    nat->hairpin = false;
+}
+
+/* cgn: true: an RFC 6888 carrier-grade NAT (EIM, APDF, random ports, hairpinning). */
+static void scn_cgn_default(ScenarioNat *nat)
+{
+    scn_nat_preset(nat, 3);
+    nat->ports = SCENARIO_NAT_PORTS_RANDOM;
+    nat->hairpin = true;
+}
+
+/* The object form of a NAT: a preset to start from and/or explicit fields. */
+static void scn_read_nat_object(Rd *rd, const cJSON *v, ScenarioNat *nat)
+{
+    static const char *const keys[] = {"preset",      "mapping",     "filtering", "ports",
+                                       "udp_timeout", "tcp_timeout", "hairpin",   NULL};
+    if (!scenario__keys(rd, v, keys)) return;
+    int i = 0;
+    bool has_preset = scenario__get_enum(rd, v, "preset", scenario__nat_presets + 1, &i);
+    scn_nat_preset(nat, i + 1);
+    if (!has_preset) g_clear_pointer(&nat->preset, g_free);
+    int m = (int)nat->mapping, f = (int)nat->filtering, p = (int)nat->ports;
+    if (!scenario__get_enum(rd, v, "mapping", scenario__nat_mappings, &m) && !has_preset &&
+        !rd->failed)
+        scenario__missing(rd, "mapping", "required when there is no \"preset\"");
+    if (!scenario__get_enum(rd, v, "filtering", scenario__nat_filterings, &f) && !has_preset &&
+        !rd->failed)
+        scenario__missing(rd, "filtering", "required when there is no \"preset\"");
+    scenario__get_enum(rd, v, "ports", scenario__nat_ports, &p);
+    nat->mapping = (ScenarioNatMapping)m;
+    nat->filtering = (ScenarioNatFiltering)f;
+    nat->ports = (ScenarioNatPorts)p;
+    scenario__get_duration(rd, v, "udp_timeout", TIMENS_S, &nat->udp_timeout_ns);
+    scenario__get_duration(rd, v, "tcp_timeout", TIMENS_S, &nat->tcp_timeout_ns);
+    scenario__get_bool(rd, v, "hairpin", &nat->hairpin);
+}
+
+/* nat or cgn: a preset name, an object, and for cgn also true/false. */
+static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn, ScenarioNat *nat)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, key);
+    int i = cJSON_IsString(v) ? scenario__choice_find(v->valuestring, scenario__nat_presets) : -1;
+    if (is_cgn && cJSON_IsBool(v)) {
+        if (cJSON_IsTrue(v))
+            scn_cgn_default(nat);
+        else
+            scn_nat_preset(nat, 0);
+    } else if (i >= 0) {
+        scn_nat_preset(nat, i);
+    } else if (cJSON_IsObject(v)) {
+        scn_read_nat_object(rd, v, nat);
+    } else {
+        char *list = scenario__choices(scenario__nat_presets);
+        scenario__expect(rd, v, "%sone of %s or an object", is_cgn ? "true, false, " : "", list);
+        g_free(list);
+    }
+    scenario__pop(rd, mark);
+}
+
+/* A group's name: unique, and not one of the words events use. */
+static void scn_read_group_name(Rd *rd, const cJSON *v, ScenarioPopulation *p, size_t i)
+{
+    ScenarioGroup *g = &p->groups[i];
+    if (!scenario__get_str(rd, v, "name", &g->name)) return;
+    bool clash = scenario__choice_find(g->name, scenario__whos) >= 0;
+    for (size_t j = 0; j < i; j++)
+        clash = clash || strcmp(p->groups[j].name, g->name) == 0;
+    if (clash) {
+        size_t mark = scenario__push_key(rd, "name");
+        scenario__expect(rd, scenario__item(v, "name"),
+                         "a group name not used before and not "
+                         "\"all\", \"clients\" or \"supernodes\"");
+        scenario__pop(rd, mark);
+    }
+}
+
+/* The defaults of group i: 1 Mbit/s up, 8 Mbit/s down, a desktop, public. */
+static void scn_default_group(ScenarioGroup *g, size_t i)
+{
+    g->name = g_strdup_printf("group%zu", i);
+    g->fraction = NAN;
+    g->uplink_bps = 1000000;
+    g->downlink_bps = 8000000;
+    g->cpu_class = g_strdup("desktop");
+    g->cpu_speed = 1.0;
+    scn_nat_preset(&g->nat, 0);
+    scn_nat_preset(&g->cgn, 0);
+    g->cgn_subscribers = 64;
+    g->firewall = SCENARIO_FW_OPEN;
+    g->hosts_per_nat = 1;
+    g->region_name = g_strdup("any");
+    g->region = -1;
+}
+
+static void scn_read_group(Rd *rd, const cJSON *v, ScenarioPopulation *p, size_t i)
+{
+    static const char *const keys[] = {"name",     "fraction",      "uplink_bps", "downlink_bps",
+                                       "cpu",      "nat",           "cgn",        "cgn_subscribers",
+                                       "firewall", "hosts_per_nat", "region",     NULL};
+    ScenarioGroup *g = &p->groups[i];
+    if (!scenario__keys(rd, v, keys)) return;
+    scn_read_group_name(rd, v, p, i);
+    scenario__get_num(rd, v, "fraction", 0, true, 1, false, &g->fraction);
+    scenario__get_bitrate(rd, v, "uplink_bps", 1000, 100000000000ULL, &g->uplink_bps);
+    scenario__get_bitrate(rd, v, "downlink_bps", 1000, 100000000000ULL, &g->downlink_bps);
+    scn_read_cpu(rd, v, "cpu", &g->cpu_class, &g->cpu_speed);
+    scn_read_nat(rd, v, "nat", false, &g->nat);
+    scn_read_nat(rd, v, "cgn", true, &g->cgn);
+    scenario__get_u32(rd, v, "cgn_subscribers", 1, 1000000, &g->cgn_subscribers);
+    int fw = (int)g->firewall;
+    scenario__get_enum(rd, v, "firewall", scenario__firewalls, &fw);
+    g->firewall = (ScenarioFirewall)fw;
+    scenario__get_u32(rd, v, "hosts_per_nat", 1, 65536, &g->hosts_per_nat);
+    scenario__get_str(rd, v, "region", &g->region_name);
+}
+
+static void scn_free_groups(ScenarioPopulation *p)
+{
+    for (size_t i = 0; i < p->n_groups; i++) {
+        ScenarioGroup *g = &p->groups[i];
+        g_free(g->name);
+        g_free(g->cpu_class);
+        g_free(g->nat.preset);
+        g_free(g->cgn.preset);
+        g_free(g->region_name);
+    }
+    g_clear_pointer(&p->groups, g_free);
+    p->n_groups = 0;
+}
+
+static void scn_read_groups(Rd *rd, const cJSON *pop, ScenarioPopulation *p)
+{
+    const cJSON *arr = scenario__item(pop, "groups");
+    if (!arr || rd->failed) return;
+    size_t mark = scenario__push_key(rd, "groups");
+    int count = cJSON_GetArraySize(arr);
+    if (!cJSON_IsArray(arr) || count < 1 || count > SCN_MAX_GROUPS) {
+        scenario__expect(rd, arr, "an array of 1 to %d groups", SCN_MAX_GROUPS);
+    } else {
+        scn_free_groups(p);
+        p->n_groups = (size_t)count;
+        p->groups = g_new0(ScenarioGroup, p->n_groups);
+        for (size_t i = 0; i < p->n_groups; i++)
+            scn_default_group(&p->groups[i], i);
+        for (size_t i = 0; i < p->n_groups && !rd->failed; i++) {
+            size_t m = scenario__push_index(rd, i);
+            scn_read_group(rd, cJSON_GetArrayItem(arr, (int)i), p, i);
+            scenario__pop(rd, m);
+        }
+    }
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_population(Rd *rd, const cJSON *root, ScenarioPopulation *p)
+{
+    static const char *const keys[] = {"clients", "groups", NULL};
+    const cJSON *pop = scenario__section(rd, root, "population", keys);
+    size_t mark = scenario__push_key(rd, "population");
+    int64_t clients = (int64_t)p->clients;
+    scenario__get_int(rd, pop, "clients", 1, 100000000, &clients);
+    p->clients = (uint64_t)clients;
+    scn_read_groups(rd, pop, p);
+    scenario__pop(rd, mark);
+}
+
+/* ------------------------------------------------------------------------ */
+/* supernodes, churn, workload */
+
+static void scn_read_supernodes(Rd *rd, const cJSON *root, ScenarioSupernodes *sn)
+{
+    static const char *const keys[] = {"mode",       "count",          "min_uplink_bps", "min_cpu",
+                                       "min_uptime", "require_public", "capacity",       NULL};
+    const cJSON *v = scenario__section(rd, root, "supernodes", keys);
+    size_t mark = scenario__push_key(rd, "supernodes");
+    int mode = (int)sn->mode;
+    scenario__get_enum(rd, v, "mode", scenario__sn_modes, &mode);
+    sn->mode = (ScenarioSupernodeMode)mode;
+    int64_t count = (int64_t)sn->count;
+    scenario__get_int(rd, v, "count", 0, 10000000, &count);
+    sn->count = (uint64_t)count;
+    scenario__get_bitrate(rd, v, "min_uplink_bps", 0, 100000000000ULL, &sn->min_uplink_bps);
+    scn_read_cpu(rd, v, "min_cpu", NULL, &sn->min_cpu);
+    scenario__get_duration(rd, v, "min_uptime", 0, &sn->min_uptime_ns);
+    scenario__get_bool(rd, v, "require_public", &sn->require_public);
+    scenario__get_u32(rd, v, "capacity", 1, 1000000, &sn->capacity);
+    scenario__pop(rd, mark);
+}
+
+/* A distribution parameter: a duration in seconds when is_time (a number of
+ * seconds or a duration string), else a plain number; > 0 unless zero_ok. */
+static bool scn_read_param(Rd *rd, const cJSON *v, const char *key, bool is_time, bool zero_ok,
+                           double *out)
+{
+    if (!is_time || strcmp(key, "shape") == 0 || strcmp(key, "sigma") == 0 ||
+        strcmp(key, "mu") == 0) {
+        double lo = strcmp(key, "mu") == 0 ? -INFINITY : 0;
+        return scenario__get_num(rd, v, key, lo, !zero_ok && !isinf(lo), INFINITY, false, out);
+    }
+    TimeNs t = 0;
+    if (!scenario__get_duration(rd, v, key, zero_ok ? 0 : 1, &t)) return false;
+    *out = timens_to_s(t);
+    return true;
+}
+
+/* Where parameter `param` of a distribution goes. */
+static double *scn_dist_slot(ScenarioDist *d, const char *param)
+{
+    if (strcmp(param, "value") == 0) return &d->value;
+    if (strcmp(param, "mean") == 0) return &d->mean;
+    if (strcmp(param, "shape") == 0) return &d->shape;
+    if (strcmp(param, "scale") == 0) return &d->scale;
+    if (strcmp(param, "mu") == 0) return &d->mu;
+    return &d->sigma;
+}
+
+/* A distribution {dist, parameters..., max}; is_time: values are durations. */
+static void scn_read_dist(Rd *rd, const cJSON *obj, const char *key, bool is_time, ScenarioDist *d)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, key);
+    int kind = 0;
+    if (!cJSON_IsObject(v))
+        scenario__expect(rd, v,
+                         "a distribution object such as "
+                         "{\"dist\": \"exponential\", \"mean\": 10}");
+    else if (!scenario__get_enum(rd, v, "dist", scenario__dists, &kind) && !rd->failed)
+        scenario__missing(rd, "dist", "the distribution family");
+    if (rd->failed) {
+        scenario__pop(rd, mark);
+        return;
+    }
+    const char *const *params = scenario__dist_params[kind];
+    const char *keys[5] = {"dist", params[0], params[1] ? params[1] : "max",
+                           params[1] ? "max" : NULL, NULL};
+    memset(d, 0, sizeof *d);
+    d->kind = (ScenarioDistKind)kind;
+    if (scenario__keys(rd, v, keys)) {
+        char *why = g_strdup_printf("required by dist \"%s\"", scenario__dists[kind]);
+        for (size_t i = 0; params[i] && !rd->failed; i++) {
+            bool zero_ok = kind == SCENARIO_DIST_CONSTANT;
+            if (!scn_read_param(rd, v, params[i], is_time, zero_ok, scn_dist_slot(d, params[i])) &&
+                !rd->failed)
+                scenario__missing(rd, params[i], why);
+        }
+        g_free(why);
+        scn_read_param(rd, v, "max", is_time, false, &d->max);
+    }
+    scenario__pop(rd, mark);
+}
+
+/* diurnal: 24 hourly weights >= 0, not all zero. */
+static void scn_read_diurnal(Rd *rd, const cJSON *obj, double *w)
+{
+    const cJSON *v = scenario__item(obj, "diurnal");
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, "diurnal");
+    double sum = 0;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 24) {
+        scenario__expect(rd, v, "an array of 24 hourly weights >= 0");
+    } else {
+        for (int h = 0; h < 24 && !rd->failed; h++) {
+            const cJSON *x = cJSON_GetArrayItem(v, h);
+            size_t m = scenario__push_index(rd, (size_t)h);
+            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble < 0)
+                scenario__expect(rd, x, "a number >= 0");
+            else
+                sum += (w[h] = x->valuedouble);
+            scenario__pop(rd, m);
+        }
+        if (!rd->failed && sum <= 0)
+            scenario__failf(rd, "expected hourly weights with a sum > 0; "
+                                "found all zero");
+    }
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_trace(Rd *rd, const cJSON *churn, ScenarioResolved *r)
+{
+    static const char *const keys[] = {"file", "format", "scale", "offset", NULL};
+    ScenarioChurn *c = &r->spec.churn;
+    const cJSON *v = scenario__section(rd, churn, "trace", keys);
+    size_t mark = scenario__push_key(rd, "trace");
+    scenario__get_file(rd, v, "file", &r->trace_file_given, &c->trace_file);
+    int format = (int)c->trace_format;
+    scenario__get_enum(rd, v, "format", scenario__trace_formats, &format);
+    c->trace_format = (ScenarioTraceFormat)format;
+    scenario__get_num(rd, v, "scale", 0, true, INFINITY, false, &c->trace_scale);
+    scenario__get_duration(rd, v, "offset", 0, &c->trace_offset_ns);
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_churn(Rd *rd, const cJSON *root, ScenarioResolved *r)
+{
+    static const char *const keys[] = {"model",   "ramp",       "session", "off_time",
+                                       "diurnal", "start_hour", "trace",   NULL};
+    ScenarioChurn *c = &r->spec.churn;
+    const cJSON *v = scenario__section(rd, root, "churn", keys);
+    size_t mark = scenario__push_key(rd, "churn");
+    int model = (int)c->model;
+    scenario__get_enum(rd, v, "model", scenario__churn_models, &model);
+    c->model = (ScenarioChurnModel)model;
+    scenario__get_duration(rd, v, "ramp", 0, &c->ramp_ns);
+    scn_read_dist(rd, v, "session", true, &c->session);
+    scn_read_dist(rd, v, "off_time", true, &c->off_time);
+    scn_read_diurnal(rd, v, c->diurnal);
+    scenario__get_num(rd, v, "start_hour", 0, false, 24, true, &c->start_hour);
+    scn_read_trace(rd, v, r);
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
+{
+    static const char *const keys[] = {
+        "call_rate",        "call_duration",   "search_rate", "buddies",
+        "conference_share", "conference_size", "pstn_share",  NULL};
+    const cJSON *v = scenario__section(rd, root, "workload", keys);
+    size_t mark = scenario__push_key(rd, "workload");
+    scenario__get_num(rd, v, "call_rate", 0, false, INFINITY, false, &w->call_rate);
+    scn_read_dist(rd, v, "call_duration", true, &w->call_duration);
+    scenario__get_num(rd, v, "search_rate", 0, false, INFINITY, false, &w->search_rate);
+    scn_read_dist(rd, v, "buddies", false, &w->buddies);
+    scenario__get_num(rd, v, "conference_share", 0, false, 1, false, &w->conference_share);
+    scenario__get_u32(rd, v, "conference_size", 3, 25, &w->conference_size);
+    scenario__get_num(rd, v, "pstn_share", 0, false, 1, false, &w->pstn_share);
+    scenario__pop(rd, mark);
+}
+
+/* ------------------------------------------------------------------------ */
+/* protocol, media, cost, outputs, events */
+
+/* bootstrap: 1 to 64 distinct "a.b.c.d:port" strings. */
+static void scn_read_bootstrap(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
+{
+    const cJSON *v = scenario__item(obj, "bootstrap");
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, "bootstrap");
+    int count = cJSON_GetArraySize(v);
+    if (!cJSON_IsArray(v) || count < 1 || count > 64) {
+        scenario__expect(rd, v, "an array of 1 to 64 addresses such as \"66.235.180.9:33033\"");
+        scenario__pop(rd, mark);
+        return;
+    }
+    ScenarioEndpoint *e = g_new0(ScenarioEndpoint, (size_t)count);
+    for (int i = 0; i < count && !rd->failed; i++) {
+        const cJSON *x = cJSON_GetArrayItem(v, i);
+        size_t m = scenario__push_index(rd, (size_t)i);
+        if (!cJSON_IsString(x) || !scenario__endpoint_parse(x->valuestring, &e[i]))
+            scenario__expect(rd, x, "an address such as \"66.235.180.9:33033\"");
+        for (int j = 0; j < i && !rd->failed; j++)
+            if (e[j].ip == e[i].ip && e[j].port == e[i].port)
+                scenario__expect(rd, x, "an address not listed before");
+        scenario__pop(rd, m);
+    }
+    g_free(p->bootstrap);
+    p->bootstrap = e;
+    p->n_bootstrap = (size_t)count;
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_endpoint(Rd *rd, const cJSON *obj, const char *key, ScenarioEndpoint *out)
+{
+    const cJSON *v = scenario__item(obj, key);
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, key);
+    if (!cJSON_IsString(v) || !scenario__endpoint_parse(v->valuestring, out))
+        scenario__expect(rd, v, "an address such as \"80.160.91.11:33033\"");
+    scenario__pop(rd, mark);
+}
+
+/* search_fanout: 1 to 16 integers from 1 to 1000, one per wave. */
+static void scn_read_fanout(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
+{
+    const cJSON *v = scenario__item(obj, "search_fanout");
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, "search_fanout");
+    int count = cJSON_GetArraySize(v);
+    if (!cJSON_IsArray(v) || count < 1 || count > 16) {
+        scenario__expect(rd, v, "an array of 1 to 16 wave sizes such as [4, 8]");
+        scenario__pop(rd, mark);
+        return;
+    }
+    uint32_t *w = g_new0(uint32_t, (size_t)count);
+    for (int i = 0; i < count && !rd->failed; i++) {
+        const cJSON *x = cJSON_GetArrayItem(v, i);
+        size_t m = scenario__push_index(rd, (size_t)i);
+        if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || x->valuedouble < 1 ||
+            x->valuedouble > 1000)
+            scenario__expect(rd, x, "an integer from 1 to 1000");
+        else
+            w[i] = (uint32_t)x->valuedouble;
+        scenario__pop(rd, m);
+    }
+    g_free(p->search_fanout);
+    p->search_fanout = w;
+    p->n_fanout = (size_t)count;
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
+{
+    static const char *const keys[] = {"host_cache_size",  "bootstrap",     "login_server",
+                                       "search",           "search_fanout", "search_timeout",
+                                       "login_rounds",     "probe_timeout", "connect_timeout",
+                                       "login_retry_wait", "keepalive",     "keepalive_misses",
+                                       "alt_nodes",        "presence_ttl",  NULL};
+    const cJSON *v = scenario__section(rd, root, "protocol", keys);
+    size_t mark = scenario__push_key(rd, "protocol");
+    scenario__get_u32(rd, v, "host_cache_size", 1, 200, &p->host_cache_size);
+    scn_read_bootstrap(rd, v, p);
+    scn_read_endpoint(rd, v, "login_server", &p->login_server);
+    int search = (int)p->search;
+    scenario__get_enum(rd, v, "search", scenario__searches, &search);
+    p->search = (ScenarioSearch)search;
+    scn_read_fanout(rd, v, p);
+    scenario__get_duration(rd, v, "search_timeout", 1, &p->search_timeout_ns);
+    scenario__get_u32(rd, v, "login_rounds", 1, 100, &p->login_rounds);
+    scenario__get_duration(rd, v, "probe_timeout", 1, &p->probe_timeout_ns);
+    scenario__get_duration(rd, v, "connect_timeout", 1, &p->connect_timeout_ns);
+    scenario__get_duration(rd, v, "login_retry_wait", 1, &p->login_retry_wait_ns);
+    scenario__get_duration(rd, v, "keepalive", 1, &p->keepalive_ns);
+    scenario__get_u32(rd, v, "keepalive_misses", 1, 100, &p->keepalive_misses);
+    scenario__get_u32(rd, v, "alt_nodes", 0, 1000, &p->alt_nodes);
+    scenario__get_duration(rd, v, "presence_ttl", 1, &p->presence_ttl_ns);
+    scenario__pop(rd, mark);
+}
+
+/* Sets the defaults of codec profile c. */
+static void scn_codec_profile(ScenarioMedia *m, ScenarioCodec c)
+{
+    static const struct {
+        uint64_t bps; /* bit rate, bits per second */
+        int frame_ms; /* frame, milliseconds */
+        bool fec;     /* forward error correction */
+    } prof[] = {{24000, 20, false}, {32000, 20, true}, {8000, 20, false}};
+    m->codec = c;
+    m->bitrate_bps = prof[c].bps;
+    m->frame_ns = prof[c].frame_ms * TIMENS_MS;
+    m->fec = prof[c].fec;
+    m->silence_suppression = false;
+}
+
+/* frame: one of the frame durations libopus encodes. */
+static void scn_read_frame(Rd *rd, const cJSON *obj, ScenarioMedia *m)
+{
+    static const TimeNs frames_us[] = {2500, 5000, 10000, 20000, 40000, 60000};
+    TimeNs t = m->frame_ns;
+    if (!scenario__get_duration(rd, obj, "frame", 1, &t)) return;
+    for (size_t i = 0; i < G_N_ELEMENTS(frames_us); i++) {
+        if (t == frames_us[i] * TIMENS_US) {
+            m->frame_ns = t;
+            return;
+        }
+    }
+    size_t mark = scenario__push_key(rd, "frame");
+    scenario__expect(rd, scenario__item(obj, "frame"),
+                     "one of \"2.5ms\", \"5ms\", \"10ms\", \"20ms\", \"40ms\", \"60ms\"");
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_media(Rd *rd, const cJSON *root, ScenarioMedia *m)
+{
+    static const char *const keys[] = {"codec", "bitrate", "frame", "fec", "silence_suppression",
+                                       NULL};
+    const cJSON *v = scenario__section(rd, root, "media", keys);
+    size_t mark = scenario__push_key(rd, "media");
+    int codec = (int)m->codec;
+    if (scenario__get_enum(rd, v, "codec", scenario__codecs, &codec))
+        scn_codec_profile(m, (ScenarioCodec)codec);
+    scenario__get_bitrate(rd, v, "bitrate", 6000, 510000, &m->bitrate_bps);
+    scn_read_frame(rd, v, m);
+    scenario__get_bool(rd, v, "fec", &m->fec);
+    scenario__get_bool(rd, v, "silence_suppression", &m->silence_suppression);
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_cost(Rd *rd, const cJSON *root, ScenarioResolved *r)
+{
+    static const char *const keys[] = {"calibration", NULL};
+    const cJSON *v = scenario__section(rd, root, "cost", keys);
+    size_t mark = scenario__push_key(rd, "cost");
+    scenario__get_file(rd, v, "calibration", &r->calibration_given, &r->spec.calibration);
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_outputs(Rd *rd, const cJSON *root, ScenarioOutputs *o)
+{
+    static const char *const keys[] = {"timeseries_interval", "pcap", "trace", NULL};
+    const cJSON *v = scenario__section(rd, root, "outputs", keys);
+    size_t mark = scenario__push_key(rd, "outputs");
+    scenario__get_duration(rd, v, "timeseries_interval", 1, &o->timeseries_interval_ns);
+    scenario__get_str(rd, v, "pcap", &o->pcap);
+    scenario__get_str(rd, v, "trace", &o->trace);
+    scenario__pop(rd, mark);
+}
+
+static void scn_read_event(Rd *rd, const cJSON *v, ScenarioEvent *e)
+{
+    static const char *const keys[] = {"at", "action", "who", "fraction", "spread", NULL};
+    e->fraction = 1;
+    e->target = g_strdup("all");
+    if (!scenario__keys(rd, v, keys)) return;
+    if (!scenario__get_duration(rd, v, "at", 0, &e->at_ns) && !rd->failed)
+        scenario__missing(rd, "at", "the time of the event");
+    int action = 0;
+    if (!scenario__get_enum(rd, v, "action", scenario__actions, &action) && !rd->failed)
+        scenario__missing(rd, "action", "one of \"crash\", \"logout\", \"login\"");
+    e->action = (ScenarioEventAction)action;
+    scenario__get_str(rd, v, "who", &e->target);
+    scenario__get_num(rd, v, "fraction", 0, true, 1, false, &e->fraction);
+    scenario__get_duration(rd, v, "spread", 0, &e->spread_ns);
+}
+
+static void scn_read_events(Rd *rd, const cJSON *root, ScenarioSpec *sp)
+{
+    const cJSON *v = scenario__item(root, "events");
+    if (!v || rd->failed) return;
+    size_t mark = scenario__push_key(rd, "events");
+    int count = cJSON_GetArraySize(v);
+    if (!cJSON_IsArray(v) || count > SCN_MAX_EVENTS) {
+        scenario__expect(rd, v, "an array of at most %d events", SCN_MAX_EVENTS);
+    } else {
+        sp->n_events = (size_t)count;
+        sp->events = g_new0(ScenarioEvent, sp->n_events);
+        for (size_t i = 0; i < sp->n_events && !rd->failed; i++) {
+            size_t m = scenario__push_index(rd, i);
+            scn_read_event(rd, cJSON_GetArrayItem(v, (int)i), &sp->events[i]);
+            scenario__pop(rd, m);
+        }
+    }
+    scenario__pop(rd, mark);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The whole document */
+
+/* The protocol defaults (Baset and Schulzrinne where they give a number). */
+static void scn_default_protocol(ScenarioProtocol *p)
+{
+    *p = (ScenarioProtocol){.host_cache_size = 200,
+                            .search = SCENARIO_SEARCH_EXPANDING,
+                            .search_timeout_ns = 5 * TIMENS_S,
+                            .login_rounds = 3,
+                            .probe_timeout_ns = 2 * TIMENS_S,
+                            .connect_timeout_ns = 5 * TIMENS_S,
+                            .login_retry_wait_ns = 6 * TIMENS_S,
+                            .keepalive_ns = 60 * TIMENS_S,
+                            .keepalive_misses = 3,
+                            .alt_nodes = 22,
+                            .presence_ttl_ns = 72 * TIMENS_H};
+    p->n_bootstrap = G_N_ELEMENTS(scn_default_bootstrap);
+    p->bootstrap = g_new0(ScenarioEndpoint, p->n_bootstrap);
+    for (size_t i = 0; i < p->n_bootstrap; i++)
+        CHECK(scenario__endpoint_parse(scn_default_bootstrap[i], &p->bootstrap[i]), "%zu", i);
+    CHECK(scenario__endpoint_parse(scn_default_login_server, &p->login_server), "login server");
+    p->n_fanout = 2;
+    p->search_fanout = g_new0(uint32_t, 2);
+    p->search_fanout[0] = 4;
+    p->search_fanout[1] = 8;
+}
+
+/* Every default of the format (scenarios/README.md lists them). */
+static void scn_defaults(ScenarioSpec *sp, const char *name)
+{
+    sp->name = g_strdup(name);
+    sp->description = g_strdup("");
+    sp->seed = 1;
+    sp->duration_ns = TIMENS_H;
+    scn_default_network(&sp->network);
+    sp->population.clients = 1000;
+    sp->population.n_groups = 1;
+    sp->population.groups = g_new0(ScenarioGroup, 1);
+    scn_default_group(&sp->population.groups[0], 0);
+    sp->supernodes = (ScenarioSupernodes){.mode = SCENARIO_SN_ELECTED,
+                                          .min_uplink_bps = 1000000,
+                                          .min_cpu = 1.0,
+                                          .min_uptime_ns = 10 * TIMENS_MIN,
+                                          .require_public = true,
+                                          .capacity = 500};
+    ScenarioChurn *c = &sp->churn;
+    c->ramp_ns = 60 * TIMENS_S;
+    c->session = (ScenarioDist){.kind = SCENARIO_DIST_EXPONENTIAL, .mean = 3600};
+    c->off_time = (ScenarioDist){.kind = SCENARIO_DIST_EXPONENTIAL, .mean = 7200};
+    for (int h = 0; h < 24; h++)
+        c->diurnal[h] = 1;
+    c->trace_format = SCENARIO_TRACE_CSV;
+    c->trace_scale = 1;
+    ScenarioWorkload *w = &sp->workload;
+    w->call_rate = 0.5;
+    w->call_duration = (ScenarioDist){.kind = SCENARIO_DIST_EXPONENTIAL, .mean = 180};
+    w->search_rate = 0.2;
+    w->buddies =
+        (ScenarioDist){.kind = SCENARIO_DIST_LOGNORMAL, .mu = 2.7, .sigma = 0.9, .max = 500};
+    w->conference_size = 3;
+    scn_default_protocol(&sp->protocol);
+    scn_codec_profile(&sp->media, SCENARIO_CODEC_OPUS);
+    sp->outputs.timeseries_interval_ns = 60 * TIMENS_S;
+}
+
+static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
+{
+    static const char *const keys[] = {"name",   "description", "seed",       "duration",
+                                       "warmup", "network",     "population", "supernodes",
+                                       "churn",  "workload",    "protocol",   "media",
+                                       "cost",   "outputs",     "events",     NULL};
+    ScenarioSpec *sp = &r->spec;
+    if (!scenario__keys(rd, root, keys)) return;
+    scenario__get_str(rd, root, "name", &sp->name);
+    const cJSON *d = scenario__item(root, "description");
+    if (d && !cJSON_IsString(d)) {
+        size_t mark = scenario__push_key(rd, "description");
+        scenario__expect(rd, d, "a string");
+        scenario__pop(rd, mark);
+    } else if (d) {
+        g_free(sp->description);
+        sp->description = g_strdup(d->valuestring);
+    }
+    int64_t seed = (int64_t)sp->seed;
+    scenario__get_int(rd, root, "seed", 0, (int64_t)1 << 53, &seed);
+    sp->seed = (uint64_t)seed;
+    scenario__get_duration(rd, root, "duration", 1, &sp->duration_ns);
+    scenario__get_duration(rd, root, "warmup", 0, &sp->warmup_ns);
+    scn_read_network(rd, root, r);
+    scn_read_population(rd, root, &sp->population);
+    scn_read_supernodes(rd, root, &sp->supernodes);
+    scn_read_churn(rd, root, r);
+    scn_read_workload(rd, root, &sp->workload);
+    scn_read_protocol(rd, root, &sp->protocol);
+    scn_read_media(rd, root, &sp->media);
+    scn_read_cost(rd, root, r);
+    scn_read_outputs(rd, root, &sp->outputs);
+    scn_read_events(rd, root, sp);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cross-key checks: run by scenario_validate() only */
+
+/* Moves rd to an absolute path built from fmt. */
+G_GNUC_PRINTF(2, 3) static void scn_at(Rd *rd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_string_vprintf(rd->path, fmt, ap);
+    va_end(ap);
+}
+
+/* doc.a.b[i].c style lookups for "found ..." in cross-key messages. */
+static const cJSON *scn_doc_group(const Rd *rd, size_t i, const char *key)
+{
+    const cJSON *groups = scenario__item(scenario__item(rd->s->doc, "population"), "groups");
+    return scenario__item(cJSON_GetArrayItem(groups, (int)i), key);
+}
+
+/* Fractions of n items under path (key "fraction" or "share"): NAN means
+ * absent; a single item then gets 1, with more each must be given; they
+ * must sum to 1 within 1e-9. */
+static void scn_check_fractions(Rd *rd, const char *path, const char *key, const char *why,
+                                double **f, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n && !rd->failed; i++) {
+        if (isnan(*f[i]) && n == 1) *f[i] = 1;
+        scn_at(rd, "%s[%zu]", path, i);
+        if (isnan(*f[i])) scenario__missing(rd, key, why);
+        sum += *f[i];
+    }
+    scn_at(rd, "%s", path);
+    if (!rd->failed && fabs(sum - 1) > 1e-9)
+        scenario__failf(rd, "expected %ss summing to 1; found a sum of %.10g", key, sum);
+}
+
+static void scn_check_delays(Rd *rd, ScenarioNetwork *n)
+{
+    size_t k = n->n_regions;
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < k; j++)
+            if (n->delay_ns[i * k + j] < 0) n->delay_ns[i * k + j] = n->delay_ns[j * k + i];
+    for (size_t i = 0; i < k * k && !rd->failed; i++) {
+        if (n->delay_ns[i] >= 0) continue;
+        if (n->model != SCENARIO_LATENCY_REGION) {
+            n->delay_ns[i] = 0;
+            continue;
+        }
+        scn_at(rd, "$.network.latency.regions[%zu].delays", i / k);
+        scenario__failf(rd,
+                        "expected a one-way delay to region \"%s\" (or one from it, for "
+                        "model \"region\"); found nothing",
+                        n->regions[i % k].name);
+    }
+}
+
+static void scn_check_network(Rd *rd, ScenarioNetwork *n)
+{
+    double **shares = g_new(double *, n->n_regions);
+    for (size_t i = 0; i < n->n_regions; i++)
+        shares[i] = &n->regions[i].share;
+    scn_check_fractions(rd, "$.network.latency.regions", "share",
+                        "required when there is more than one region", shares, n->n_regions);
+    g_free(shares);
+    for (size_t i = 0; i < n->n_regions && !rd->failed; i++) {
+        ScenarioRegion *r = &n->regions[i];
+        if (!isnan(r->center_x_ms)) continue;
+        r->center_x_ms = r->center_y_ms = 0;
+        scn_at(rd, "$.network.latency.regions[%zu]", i);
+        if (n->model == SCENARIO_LATENCY_COORDINATES)
+            scenario__missing(rd, "center", "[x_ms, y_ms], required by model \"coordinates\"");
+    }
+    scn_check_delays(rd, n);
+    scn_at(rd, "$.network.latency");
+    if (!rd->failed && n->model == SCENARIO_LATENCY_MATRIX && !n->latency_file)
+        scenario__missing(rd, "file", "the delay matrix, required by model \"matrix\"");
+}
+
+/* Splits the clients over the groups by largest remainder (ties: first group). */
+static void scn_apportion(ScenarioPopulation *p)
+{
+    uint64_t given = 0;
+    for (size_t i = 0; i < p->n_groups; i++) {
+        p->groups[i].clients = (uint64_t)floor(p->groups[i].fraction * (double)p->clients);
+        given += p->groups[i].clients;
+    }
+    bool *bumped = g_new0(bool, p->n_groups);
+    for (; given < p->clients; given++) {
+        size_t best = 0;
+        double best_rem = -1;
+        for (size_t i = 0; i < p->n_groups; i++) {
+            double exact = p->groups[i].fraction * (double)p->clients;
+            double rem = exact - floor(exact);
+            if (!bumped[i] && rem > best_rem) best = i, best_rem = rem;
+        }
+        bumped[best] = true;
+        p->groups[best].clients++;
+    }
+    g_free(bumped);
+}
+
+/* A group's region name: "any" or a region. */
+static void scn_check_group_region(Rd *rd, const ScenarioNetwork *n, ScenarioGroup *g, size_t i)
+{
+    if (strcmp(g->region_name, "any") == 0) return;
+    const char **names = g_new0(const char *, n->n_regions + 2);
+    names[0] = "any";
+    for (size_t j = 0; j < n->n_regions; j++)
+        names[j + 1] = n->regions[j].name;
+    int k = scenario__choice_find(g->region_name, names);
+    if (k > 0) {
+        g->region = k - 1;
+    } else {
+        char *list = scenario__choices(names);
+        scn_at(rd, "$.population.groups[%zu].region", i);
+        scenario__expect(rd, scn_doc_group(rd, i, "region"),
+                         "one of %s (the regions of "
+                         "$.network.latency.regions)",
+                         list);
+        g_free(list);
+    }
+    g_free(names);
+}
+
+static void scn_check_population(Rd *rd, ScenarioSpec *sp)
+{
+    ScenarioPopulation *p = &sp->population;
+    double **fractions = g_new(double *, p->n_groups);
+    for (size_t i = 0; i < p->n_groups; i++)
+        fractions[i] = &p->groups[i].fraction;
+    scn_check_fractions(rd, "$.population.groups", "fraction",
+                        "required when there is more than one group", fractions, p->n_groups);
+    g_free(fractions);
+    for (size_t i = 0; i < p->n_groups && !rd->failed; i++) {
+        ScenarioGroup *g = &p->groups[i];
+        scn_check_group_region(rd, &sp->network, g, i);
+        scn_at(rd, "$.population.groups[%zu].hosts_per_nat", i);
+        if (g->hosts_per_nat > 1 && !g->nat.present)
+            scenario__expect(rd, scn_doc_group(rd, i, "hosts_per_nat"),
+                             "1 when \"nat\" is \"none\" (hosts sharing an address need a NAT)");
+    }
+    if (!rd->failed) scn_apportion(p);
+}
+
+/* Events: before the end, aimed at someone who exists; then sorted by time. */
+static void scn_check_events(Rd *rd, ScenarioSpec *sp)
+{
+    const cJSON *arr = scenario__item(rd->s->doc, "events");
+    for (size_t i = 0; i < sp->n_events && !rd->failed; i++) {
+        ScenarioEvent *e = &sp->events[i];
+        const cJSON *v = cJSON_GetArrayItem(arr, (int)i);
+        char buf[TIMENS_FORMAT_MAX];
+        scn_at(rd, "$.events[%zu].at", i);
+        if (e->at_ns >= sp->duration_ns)
+            scenario__expect(rd, scenario__item(v, "at"), "a time before $.duration (%s)",
+                             timens_format(sp->duration_ns, buf, sizeof buf));
+        int who = scenario__choice_find(e->target, scenario__whos);
+        e->who = who >= 0 ? (ScenarioEventWho)who : SCENARIO_WHO_GROUP;
+        for (size_t g = 0; who < 0 && g < sp->population.n_groups; g++)
+            if (strcmp(sp->population.groups[g].name, e->target) == 0) e->group = (int)g, who = 0;
+        scn_at(rd, "$.events[%zu].who", i);
+        if (who < 0)
+            scenario__expect(rd, scenario__item(v, "who"),
+                             "one of \"all\", \"clients\", "
+                             "\"supernodes\" or the name of a population group");
+    }
+    for (size_t i = 1; i < sp->n_events; i++) /* insertion sort: stable, few events */
+        for (size_t j = i; j > 0 && sp->events[j - 1].at_ns > sp->events[j].at_ns; j--) {
+            ScenarioEvent t = sp->events[j];
+            sp->events[j] = sp->events[j - 1];
+            sp->events[j - 1] = t;
+        }
+}
+
+static void scn_cross(Rd *rd, ScenarioResolved *r)
+{
+    ScenarioSpec *sp = &r->spec;
+    char buf[TIMENS_FORMAT_MAX];
+    scn_at(rd, "$.warmup");
+    if (sp->warmup_ns >= sp->duration_ns)
+        scenario__expect(rd, scenario__item(rd->s->doc, "warmup"),
+                         "a duration shorter than $.duration (%s)",
+                         timens_format(sp->duration_ns, buf, sizeof buf));
+    scn_check_network(rd, &sp->network);
+    scn_check_population(rd, sp);
+    const cJSON *sn = scenario__item(rd->s->doc, "supernodes");
+    scn_at(rd, "$.supernodes");
+    if (!rd->failed && sp->supernodes.mode == SCENARIO_SN_DEDICATED && sp->supernodes.count == 0) {
+        if (scenario__item(sn, "count")) {
+            scn_at(rd, "$.supernodes.count");
+            scenario__expect(rd, scenario__item(sn, "count"),
+                             "an integer >= 1 when mode is "
+                             "\"dedicated\"");
+        } else {
+            scenario__missing(rd, "count", "required when mode is \"dedicated\"");
+        }
+    }
+    scn_at(rd, "$.churn.trace");
+    if (!rd->failed && sp->churn.model == SCENARIO_CHURN_TRACE && !sp->churn.trace_file)
+        scenario__missing(rd, "file", "required when $.churn.model is \"trace\"");
+    scn_check_events(rd, sp);
+}
+
+ScenarioResolved *scenario__resolve(const Scenario *s, bool cross, GError **err)
+{
+    ScenarioResolved *r = g_new0(ScenarioResolved, 1);
+    scn_defaults(&r->spec, s->default_name);
+    Rd rd = {.s = s, .path = g_string_new("$"), .err = err, .failed = false, .cross = cross};
+    scn_read_root(&rd, s->doc, r);
+    if (cross && !rd.failed) scn_cross(&rd, r);
+    g_string_free(rd.path, TRUE);
+    if (rd.failed) {
+        scenario__resolved_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void scenario__resolved_free(ScenarioResolved *r)
+{
+    if (!r) return;
+    ScenarioSpec *sp = &r->spec;
+    g_free(sp->name);
+    g_free(sp->description);
+    scn_free_regions(&sp->network);
+    g_free(sp->network.latency_file);
+    scn_free_groups(&sp->population);
+    g_free(sp->churn.trace_file);
+    g_free(sp->protocol.bootstrap);
+    g_free(sp->protocol.search_fanout);
+    g_free(sp->calibration);
+    g_free(sp->outputs.pcap);
+    g_free(sp->outputs.trace);
+    for (size_t i = 0; i < sp->n_events; i++)
+        g_free(sp->events[i].target);
+    g_free(sp->events);
+    g_free(r->latency_file_given);
+    g_free(r->trace_file_given);
+    g_free(r->calibration_given);
+    g_free(r);
+}
