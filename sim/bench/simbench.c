@@ -11,21 +11,16 @@
 
 #include "sim/bench/phold.h"
 
-static gint opt_lps = 1000, opt_population = 1;
-static gdouble opt_remote = 0.9;
-static gchar *opt_lookahead = NULL, *opt_mean = NULL, *opt_end = NULL, *opt_queue = NULL;
-static gint64 opt_seed = 1;
-
-static GOptionEntry simbench_entries[] = {
-    {"lps", 0, 0, G_OPTION_ARG_INT, &opt_lps, "Logical processes (default 1000)", "N"},
-    {"population", 0, 0, G_OPTION_ARG_INT, &opt_population, "Initial events per LP (default 1)", "P"},
-    {"remote", 0, 0, G_OPTION_ARG_DOUBLE, &opt_remote, "Share of events sent to another LP (default 0.9)", "F"},
-    {"lookahead", 0, 0, G_OPTION_ARG_STRING, &opt_lookahead, "Minimum delay (default 1s; bare numbers are seconds)", "L"},
-    {"mean", 0, 0, G_OPTION_ARG_STRING, &opt_mean, "Mean of the exponential extra delay (default 1s)", "M"},
-    {"end", 0, 0, G_OPTION_ARG_STRING, &opt_end, "Virtual end time (default 100s)", "T"},
-    {"seed", 0, 0, G_OPTION_ARG_INT64, &opt_seed, "Master seed (default 1)", "S"},
-    {"queue", 0, 0, G_OPTION_ARG_STRING, &opt_queue, "Event queue: heap, ladder or bucket (default: bucket)", "Q"},
-    {NULL, 0, 0, 0, NULL, NULL, NULL}};
+typedef struct SimbenchOpts {
+    gint lps;         /* --lps */
+    gint population;  /* --population */
+    gdouble remote;   /* --remote */
+    gchar *lookahead; /* --lookahead, owned */
+    gchar *mean;      /* --mean, owned */
+    gchar *end;       /* --end, owned */
+    gint64 seed;      /* --seed */
+    gchar *queue;     /* --queue, owned */
+} SimbenchOpts;
 
 static double simbench_wall(void)
 {
@@ -49,25 +44,25 @@ static TimeNs simbench_duration(const char *flag, const char *text, const char *
     return t;
 }
 
-static int simbench_phold(void)
+static int simbench_phold(const SimbenchOpts *o)
 {
     PholdConfig cfg = {
-        .lps = (uint32_t)opt_lps,
-        .population = (uint32_t)opt_population,
-        .remote = opt_remote,
-        .lookahead = simbench_duration("lookahead", opt_lookahead, "1s"),
-        .mean = simbench_duration("mean", opt_mean, "1s"),
-        .end = simbench_duration("end", opt_end, "100s"),
-        .seed = (uint64_t)opt_seed,
+        .lps = (uint32_t)o->lps,
+        .population = (uint32_t)o->population,
+        .remote = o->remote,
+        .lookahead = simbench_duration("lookahead", o->lookahead, "1s"),
+        .mean = simbench_duration("mean", o->mean, "1s"),
+        .end = simbench_duration("end", o->end, "100s"),
+        .seed = (uint64_t)o->seed,
         .queue = EVQ_BUCKET,
     };
-    if (opt_lps < 1 || opt_population < 0 || !(opt_remote >= 0 && opt_remote <= 1)) {
+    if (o->lps < 1 || o->population < 0 || !(o->remote >= 0 && o->remote <= 1)) {
         fprintf(stderr, "simbench: expected --lps >= 1, --population >= 0, 0 <= --remote <= 1; "
-                        "found %d, %d, %g\n", opt_lps, opt_population, opt_remote);
+                        "found %d, %d, %g\n", o->lps, o->population, o->remote);
         return 2;
     }
-    if (opt_queue && !evq_kind_parse(opt_queue, &cfg.queue)) {
-        fprintf(stderr, "simbench: --queue: expected \"heap\", \"ladder\" or \"bucket\"; found \"%s\"\n", opt_queue);
+    if (o->queue && !evq_kind_parse(o->queue, &cfg.queue)) {
+        fprintf(stderr, "simbench: --queue: expected \"heap\", \"ladder\" or \"bucket\"; found \"%s\"\n", o->queue);
         return 2;
     }
     char la[TIMENS_FORMAT_MAX], mean[TIMENS_FORMAT_MAX], end[TIMENS_FORMAT_MAX];
@@ -93,6 +88,17 @@ static int simbench_phold(void)
 
 int main(int argc, char **argv)
 {
+    SimbenchOpts o = {.lps = 1000, .population = 1, .remote = 0.9, .seed = 1};
+    GOptionEntry entries[] = {
+        {"lps", 0, 0, G_OPTION_ARG_INT, &o.lps, "Logical processes (default 1000)", "N"},
+        {"population", 0, 0, G_OPTION_ARG_INT, &o.population, "Initial events per LP (default 1)", "P"},
+        {"remote", 0, 0, G_OPTION_ARG_DOUBLE, &o.remote, "Share of events sent to another LP (default 0.9)", "F"},
+        {"lookahead", 0, 0, G_OPTION_ARG_STRING, &o.lookahead, "Minimum delay (default 1s; bare numbers are seconds)", "L"},
+        {"mean", 0, 0, G_OPTION_ARG_STRING, &o.mean, "Mean of the exponential extra delay (default 1s)", "M"},
+        {"end", 0, 0, G_OPTION_ARG_STRING, &o.end, "Virtual end time (default 100s)", "T"},
+        {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Master seed (default 1)", "S"},
+        {"queue", 0, 0, G_OPTION_ARG_STRING, &o.queue, "Event queue: heap, ladder or bucket (default bucket)", "Q"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("phold - run a kernel benchmark");
     g_option_context_set_summary(ctx,
         "Benchmarks of the skysim event kernel.\n\n"
@@ -100,7 +106,7 @@ int main(int argc, char **argv)
         "          events each; every event schedules one more, to another LP with\n"
         "          probability --remote, after --lookahead + Exp(--mean).\n\n"
         "Example: simbench phold --lps 100000 --population 16 --end 12.5");
-    g_option_context_add_main_entries(ctx, simbench_entries, NULL);
+    g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "simbench: %s\n", err->message);
@@ -112,5 +118,10 @@ int main(int argc, char **argv)
                 argc < 2 ? "nothing" : argv[1]);
         return 2;
     }
-    return simbench_phold();
+    int rc = simbench_phold(&o);
+    g_free(o.lookahead);
+    g_free(o.mean);
+    g_free(o.end);
+    g_free(o.queue);
+    return rc;
 }
