@@ -1,0 +1,764 @@
+/* client: the ordinary client's state machines: install record, login
+ * rounds, authentication, alternate node table, keep-alive, polls,
+ * failover, promotion.
+ *
+ * Layer: protocol/, part of the node module (node_int.h).
+ *
+ * Login (PROTOCOL-NOTES a6, a9, a10, a11, a22, a23):
+ *   round r (1..login_rounds):
+ *     UDP PROBE to the best host-cache entries (first login: the bootstrap
+ *     SNs, at least probes_first_login of them, a6). An SN NAcks the first
+ *     probe, which was keyed with source IP 0.0.0.0, telling the client its
+ *     public address (a20); the client repeats it as U3 (a22). An accepting
+ *     PROBE_ACK (U4) lets the client go to TCP at once; otherwise it waits
+ *     probe_wait (~5 s, a10).
+ *     TCP to the candidates (accepting SNs first, then the silent ones, at
+ *     most tcp_targets_per_round), each on its own port, then 443, then 80
+ *     (a11; 0.97 tried 80 before 443: set fallback_ports to change it).
+ *     Every attempt is bounded by tcp_timeout.
+ *     Nothing worked: wait round_wait (~6 s, a10) and start the next
+ *     round; after the last round's wait, "login failure" (a10: five rounds
+ *     by default, so with instantly failing TCP that is 5 x (5 + 6) = 55 s).
+ *   SN accepted (CONNECT_ACK): authentication at the login server over TCP
+ *     (a14, a15): a per-login RSA key pair (user_key_bits, 1024), a random
+ *     AES-256 session key wrapped with the server's RSA key, username and
+ *     MD5 credential hash under AES; the server answers with a certificate
+ *     signed by its key, which the client verifies; connection closed.
+ *     NAT detection against the SN runs in parallel (natdet.c).
+ *   Logged in: PING to about 22 distinct host-cache nodes; those answering
+ *     within alt_wait form the alternate node table.
+ *
+ * Online: KEEPALIVE over TCP every ~60 s (a24), unanswered for
+ * keepalive_timeout = SN lost; UDP polls of a third of the alternate table
+ * every 20 s (a25), entries unanswered poll_miss_max times in a row are
+ * dropped. SN lost (closed, reset, keep-alive timeout, or shed): failover,
+ * TCP straight to the alternate table's nodes then the host cache (a13:
+ * "on SN loss the client reconnects to another node"); all failing, a full
+ * login. Failover time is a metric.
+ *
+ * Promotion (a40): a client with a public, unfiltered address (detected
+ * NAT_OPEN), enough uplink and CPU and uptime becomes a supernode; it
+ * cannot refuse.
+ */
+#include "protocol/node_int.h"
+
+#include <string.h>
+
+#define INSTALL_KEY "install"
+#define INSTALL_FORMAT 1
+#define INSTALL_LEN 5 /* format u8, port u16, installed u8, last NAT type u8 */
+
+static void client_tcp_try(Node *n);
+static void client_login_begin(Node *n);
+
+/* ---- Install record (a9: port chosen at install, never changed) ---- */
+
+static uint16_t client_random_port(Node *n)
+{
+    return (uint16_t)(1025 + env_random_below(&n->env, 64511));
+}
+
+static void client_install_load(Node *n)
+{
+    uint8_t b[INSTALL_LEN];
+    long len = env_store_get(&n->env, INSTALL_KEY, b, sizeof b);
+    if (len == INSTALL_LEN && b[0] == INSTALL_FORMAT && wire_get_u16(b + 1) > 1024 &&
+        b[4] < NAT_TYPE_COUNT) {
+        n->port = wire_get_u16(b + 1);
+        n->installed = b[3] != 0;
+        n->nat = b[4];
+        return;
+    }
+    if (!n->port) n->port = client_random_port(n); /* first install */
+    n->installed = false;
+}
+
+void client__install_save(Node *n)
+{
+    uint8_t b[INSTALL_LEN] = {INSTALL_FORMAT, 0, 0, n->installed, n->nat};
+    wire_put_u16(b + 1, n->port);
+    (void)env_store_put(&n->env, INSTALL_KEY, b, sizeof b);
+}
+
+/* ---- Start / stop ---- */
+
+void client__start(Node *n)
+{
+    client_install_load(n);
+    bool bound = node__bind(n);
+    for (int i = 0; i < 8 && !bound; i++) { /* the install port is taken: draw another */
+        n->port = client_random_port(n);
+        bound = node__bind(n);
+    }
+    CHECK(bound, "client %u found no free port", n->id);
+    client__install_save(n);
+    hostcache_init(&n->hc, &n->env, n->sh->p.hostcache_cap);
+    (void)hostcache_load(&n->hc, &n->env);
+    websrv__client_start(n);
+    client_login_begin(n);
+}
+
+static void client_timers_cancel(Node *n)
+{
+    ClientState *cl = &n->cl;
+    EnvTimer *all[] = {&cl->t_probe, &cl->t_round, &cl->t_tcp,     &cl->t_auth,
+                       &cl->t_alt,   &cl->t_ka,    &cl->t_ka_to,   &cl->t_poll,
+                       &cl->t_stun,  &cl->t_nat,   &cl->t_promote, &cl->t_http};
+    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
+        env_timer_cancel(&n->env, all[i]);
+}
+
+void client__stop(Node *n, bool graceful)
+{
+    (void)graceful;
+    client_timers_cancel(n);
+    natdet__stop(n);
+    env_mem_free(&n->env, n->cl.cert, n->cl.cert_len);
+    n->cl.cert = NULL;
+    n->cl.cert_len = 0;
+    n->cl.sn = n->cl.auth = -1; /* node_stop closes every connection */
+}
+
+/* ---- Login rounds ---- */
+
+static void client_login_begin(Node *n)
+{
+    ClientState *cl = &n->cl;
+    cl->failover = false;
+    cl->round = 0;
+    cl->contacted = 0;
+    cl->login_start = env_now(&n->env);
+    n->state = NODE_ST_LOGGING_IN;
+    node__count(n, NODE_M(n)->login_attempt, 1);
+    env_timer_cancel(&n->env, &cl->t_round);
+    cl->t_round = env_timer_start(&n->env, 0, TM_ROUND);
+}
+
+static void client_login_failed(Node *n, const char *why)
+{
+    ClientState *cl = &n->cl;
+    client_timers_cancel(n);
+    if (cl->sn >= 0) node__conn_close(n, cl->sn, true);
+    if (cl->auth >= 0) node__conn_close(n, cl->auth, true);
+    cl->sn = cl->auth = -1;
+    cl->ncand = 0;
+    n->state = NODE_ST_FAILED;
+    node__count(n, NODE_M(n)->login_fail, 1);
+    node__count(n, NODE_M(n)->login_fail_by[n->true_nat], 1);
+    env_metric_observe(&n->env, NODE_M(n)->login_rounds, cl->round);
+    env_log(&n->env, ENV_LOG_INFO, "login failure after %u rounds: %s", cl->round, why);
+}
+
+static void client_round_start(Node *n)
+{
+    ClientState *cl = &n->cl;
+    const NodeParams *p = &n->sh->p;
+    if (cl->round >= p->login_rounds) {
+        client_login_failed(n, "no supernode reachable");
+        return;
+    }
+    cl->round++;
+    if (n->hc.n == 0)
+        hostcache_add_bootstrap(&n->hc, p->bootstrap, p->n_bootstrap, env_now(&n->env));
+    cl->first_login = true;
+    for (uint16_t i = 0; i < n->hc.n; i++)
+        if (!(n->hc.e[i].flags & HOSTCACHE_F_BOOTSTRAP)) cl->first_login = false;
+    size_t want = MAX(p->probes_per_round, cl->first_login ? p->probes_first_login : 0);
+    cl->nprobe =
+        (uint8_t)hostcache_best(&n->hc, cl->probe, MIN(want, (size_t)CAND_MAX), 0, NULL, 0);
+    cl->frame_id = (uint16_t)node__random_u32(n);
+    cl->ncand = 0;
+    for (uint8_t i = 0; i < cl->nprobe; i++) {
+        WireMsg m = {.type = WIRE_PROBE, .u.probe = {0, n->port, 0}};
+        cl->probe_st[i] = 0;
+        node__udp_send_msg(n, n->udp, cl->probe[i], cl->frame_id, &m, PH_PROBE);
+    }
+    if (cl->round == 1) cl->contacted = (uint8_t)(cl->contacted + cl->nprobe);
+    cl->t_probe = env_timer_start(&n->env, p->probe_wait_ns, TM_PROBE);
+}
+
+/* The round's TCP attempts all failed: wait, then the next round. */
+static void client_round_failed(Node *n)
+{
+    ClientState *cl = &n->cl;
+    env_timer_cancel(&n->env, &cl->t_probe);
+    env_timer_cancel(&n->env, &cl->t_tcp);
+    cl->ncand = 0;
+    cl->t_round = env_timer_start(&n->env, n->sh->p.round_wait_ns, TM_ROUND);
+}
+
+/* Builds the TCP candidate list from the probe results and starts. */
+static void client_tcp_phase(Node *n)
+{
+    ClientState *cl = &n->cl;
+    env_timer_cancel(&n->env, &cl->t_probe);
+    cl->ncand = 0;
+    for (int pass = 1; pass >= 0; pass--) /* accepting SNs first, then silent ones */
+        for (uint8_t i = 0; i < cl->nprobe; i++)
+            if (cl->probe_st[i] == pass && cl->ncand < n->sh->p.tcp_targets_per_round)
+                cl->cand[cl->ncand++] = cl->probe[i];
+    cl->ci = cl->pi = 0;
+    if (cl->ncand == 0)
+        client_round_failed(n);
+    else
+        client_tcp_try(n);
+}
+
+static void client_tcp_next(ClientState *cl)
+{
+    if (++cl->pi > 2) cl->pi = 0, cl->ci++;
+}
+
+static void client_failover_exhausted(Node *n)
+{
+    node__count(n, NODE_M(n)->failover_relogin, 1);
+    client_login_begin(n);
+}
+
+/* Tries candidate ci on port step pi; steps on synchronous failures. */
+static void client_tcp_try(Node *n)
+{
+    ClientState *cl = &n->cl;
+    const NodeParams *p = &n->sh->p;
+    while (cl->ci < cl->ncand) {
+        EnvAddr to = cl->cand[cl->ci];
+        if (cl->pi > 0) to.port = p->fallback_ports[cl->pi - 1];
+        if ((cl->pi > 0 && to.port == cl->cand[cl->ci].port) || to.port == 0) {
+            client_tcp_next(cl);
+            continue;
+        }
+        int idx = node__connect(n, to, CONN_CL_SN, cl->failover ? PH_NONE : PH_SN);
+        if (idx >= 0) {
+            cl->sn = idx;
+            cl->t_tcp = env_timer_start(&n->env, p->tcp_timeout_ns, TM_TCP);
+            return;
+        }
+        client_tcp_next(cl);
+    }
+    cl->ncand = 0;
+    if (cl->failover)
+        client_failover_exhausted(n);
+    else
+        client_round_failed(n);
+}
+
+/* The current TCP attempt failed (refused, timed out, closed, rejected).
+ * next_target: skip the remaining ports of this candidate (it answered and
+ * said no). */
+static void client_tcp_attempt_failed(Node *n, bool next_target)
+{
+    ClientState *cl = &n->cl;
+    env_timer_cancel(&n->env, &cl->t_tcp);
+    if (cl->sn >= 0) node__conn_close(n, cl->sn, true);
+    cl->sn = -1;
+    if (!next_target && cl->pi == 2)
+        hostcache_entry_touch(&n->hc, cl->cand[cl->ci], env_now(&n->env), false);
+    if (next_target)
+        cl->pi = 0, cl->ci++;
+    else
+        client_tcp_next(cl);
+    client_tcp_try(n);
+}
+
+/* ---- Authentication (a14, a15) ---- */
+
+/* Connects to the login server on the port of attempt cl->auth_try: its
+ * own port first, then the fallback ports (443, 80), as for supernodes
+ * (a11): behind a firewall that passes only TCP to 80 and 443 the login
+ * server must be reached there too. False when no port is left. */
+static bool client_auth_connect(Node *n)
+{
+    ClientState *cl = &n->cl;
+    const NodeParams *p = &n->sh->p;
+    EnvAddr to = p->login_server;
+    for (; cl->auth_try <= G_N_ELEMENTS(p->fallback_ports); cl->auth_try++) {
+        if (cl->auth_try > 0) {
+            uint16_t port = p->fallback_ports[cl->auth_try - 1];
+            if (port == 0 || port == p->login_server.port) continue;
+            to.port = port;
+        }
+        cl->auth = node__connect(n, to, CONN_CL_AUTH, PH_AUTH);
+        if (cl->auth >= 0) {
+            env_timer_cancel(&n->env, &cl->t_auth); /* each attempt gets the full time */
+            cl->t_auth = env_timer_start(&n->env, p->auth_timeout_ns, TM_AUTH);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The current login-server attempt failed (refused, blocked, timed out):
+ * the next port, or login failure when none is left. */
+static void client_auth_attempt_failed(Node *n, const char *why)
+{
+    ClientState *cl = &n->cl;
+    if (cl->auth >= 0) node__conn_close(n, cl->auth, true);
+    cl->auth = -1;
+    cl->auth_try++;
+    if (!client_auth_connect(n)) client_login_failed(n, why);
+}
+
+static void client_auth_start(Node *n)
+{
+    ClientState *cl = &n->cl;
+    cl->contacted++;
+    cl->auth_try = 0;
+    if (!client_auth_connect(n)) client_login_failed(n, "login server unreachable");
+}
+
+/* Sends LOGIN_REQ: wrapped session key + AES(user, hash, public key). */
+static void client_auth_send(Node *n)
+{
+    ClientState *cl = &n->cl;
+    Crypto *c = n->sh->crypto;
+    CryptoKey *uk = crypto_rsa_keygen(c, &n->env, n->sh->p.user_key_bits);
+    uint8_t body[1 + WIRE_USER_MAX + 16 + 2 + CRYPTO_PUBDER_MAX], *p = body;
+    *p++ = n->ulen;
+    memcpy(p, n->user, n->ulen), p += n->ulen;
+    memcpy(p, n->pwhash, 16), p += 16;
+    size_t publen = crypto_key_pub_der(uk, p + 2, CRYPTO_PUBDER_MAX);
+    CHECK(publen > 0, "user key DER");
+    wire_put_u16(p, (uint16_t)publen), p += 2 + publen;
+    crypto_key_free(uk); /* the private half is not needed before the calls issue */
+    env_random_bytes(&n->env, cl->sess_key, sizeof cl->sess_key);
+    uint8_t wrapped[CRYPTO_RSA_MAX_BYTES], iv[16] = {0};
+    size_t klen = crypto_rsa_encrypt(c, &n->env, n->sh->server_key, cl->sess_key,
+                                     sizeof cl->sess_key, wrapped, sizeof wrapped);
+    size_t blen = (size_t)(p - body);
+    crypto_aes256(c, &n->env, cl->sess_key, iv, body, blen);
+    node__conn_hello(n, cl->auth, HELLO_CLIENT);
+    WireMsg m = {.type = WIRE_LOGIN_REQ,
+                 .u.login = {(uint16_t)klen, wrapped, (uint16_t)blen, body}};
+    node__send_msg(n, cl->auth, &m);
+}
+
+/* Decrypts and verifies a certificate: u8 version, u32 expiry (s), u8 ulen,
+ * user, u16 publen, public key DER, u16 siglen, signature over everything
+ * before siglen (loginsrv.c builds it). */
+static bool client_cert_check(Node *n, uint8_t *cert, size_t len)
+{
+    ClientState *cl = &n->cl;
+    uint8_t iv[16] = {0};
+    iv[15] = 1;
+    crypto_aes256(n->sh->crypto, &n->env, cl->sess_key, iv, cert, len);
+    if (len < 8 || cert[0] != 1) return false;
+    size_t ulen = cert[5], off = 6 + ulen;
+    if (ulen != n->ulen || off + 2 > len || memcmp(cert + 6, n->user, ulen) != 0) return false;
+    off += 2 + wire_get_u16(cert + off);
+    if (off + 2 > len) return false;
+    size_t siglen = wire_get_u16(cert + off);
+    if (off + 2 + siglen != len) return false;
+    return crypto_rsa_verify(n->sh->crypto, &n->env, n->sh->server_key, cert, off, cert + off + 2,
+                             siglen);
+}
+
+static void client_login_succeeded(Node *n);
+
+static void client_on_cert(Node *n, const WireMsg *m)
+{
+    ClientState *cl = &n->cl;
+    uint8_t cert[WIRE_BLOB_MAX];
+    memcpy(cert, m->u.login.data, m->u.login.len);
+    bool ok = client_cert_check(n, cert, m->u.login.len);
+    memset(cl->sess_key, 0, sizeof cl->sess_key);
+    node__conn_close(n, cl->auth, false); /* a14: no further contact with the login server */
+    cl->auth = -1;
+    env_timer_cancel(&n->env, &cl->t_auth);
+    if (!ok) {
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+        client_login_failed(n, "bad certificate");
+        return;
+    }
+    env_mem_free(&n->env, cl->cert, cl->cert_len);
+    cl->cert = env_mem_alloc(&n->env, m->u.login.len);
+    memcpy(cl->cert, cert, m->u.login.len);
+    cl->cert_len = m->u.login.len;
+    client_login_succeeded(n);
+}
+
+/* ---- Logged in ---- */
+
+size_t client__alt_add(Node *n, EnvAddr a)
+{
+    ClientState *cl = &n->cl;
+    for (uint8_t i = 0; i < cl->nalt; i++)
+        if (env_addr_eq(cl->alt[i].a, a)) {
+            cl->alt[i].miss = 0;
+            return i;
+        }
+    if (cl->nalt == NODE_ALT_MAX || env_addr_eq(a, cl->sn_addr)) return NODE_ALT_MAX;
+    cl->alt[cl->nalt].a = a;
+    cl->alt[cl->nalt].miss = 0;
+    return cl->nalt++;
+}
+
+static void client_alt_remove(Node *n, size_t i)
+{
+    ClientState *cl = &n->cl;
+    cl->alt[i] = cl->alt[--cl->nalt];
+}
+
+static void client_alt_start(Node *n)
+{
+    ClientState *cl = &n->cl;
+    EnvAddr t[NODE_ALT_MAX];
+    size_t k = hostcache_best(&n->hc, t, MIN((size_t)n->sh->p.alt_targets, (size_t)NODE_ALT_MAX), 0,
+                              &cl->sn_addr, 1);
+    cl->alt_nonce = node__random_u32(n);
+    cl->alt_phase = true;
+    for (size_t i = 0; i < k; i++) {
+        WireMsg m = {.type = WIRE_PING, .u.ping = {cl->alt_nonce, 0}};
+        node__udp_send_msg(n, n->udp, t[i], (uint16_t)node__random_u32(n), &m, PH_ALT);
+    }
+    cl->contacted = (uint8_t)MIN(255, cl->contacted + k);
+    cl->t_alt = env_timer_start(&n->env, n->sh->p.alt_wait_ns, TM_ALT);
+}
+
+static void client_login_succeeded(Node *n)
+{
+    ClientState *cl = &n->cl;
+    const NodeParams *p = &n->sh->p;
+    TimeNs now = env_now(&n->env);
+    double secs = timens_to_s(now - cl->login_start);
+    n->state = NODE_ST_ONLINE;
+    if (cl->sn >= 0) n->conns[cl->sn].phase = PH_NONE;
+    node__count(n, NODE_M(n)->login_ok, 1);
+    node__count(n, NODE_M(n)->login_ok_by[n->true_nat], 1);
+    env_metric_observe(&n->env, NODE_M(n)->login_time, secs);
+    env_metric_observe(&n->env, NODE_M(n)->login_time_by[n->true_nat], secs);
+    env_metric_observe(&n->env, NODE_M(n)->login_rounds, cl->round);
+    env_metric_observe(&n->env, NODE_M(n)->hc_size, n->hc.n);
+    hostcache_save(&n->hc, &n->env);
+    env_timer_cancel(&n->env, &cl->t_ka);
+    env_timer_cancel(&n->env, &cl->t_poll);
+    cl->t_ka = env_timer_start_periodic(&n->env, p->keepalive_ns, p->keepalive_ns, TM_KEEPALIVE);
+    cl->t_poll = env_timer_start_periodic(&n->env, p->poll_ns, p->poll_ns, TM_POLL);
+    if (p->promotion_enabled && !env_timer_is_set(cl->t_promote))
+        cl->t_promote =
+            env_timer_start_periodic(&n->env, p->promote_check_ns, p->promote_check_ns, TM_PROMOTE);
+    client_alt_start(n);
+    if (cl->sn < 0) client__sn_lost(n); /* the SN link died while we authenticated */
+}
+
+static void client_alt_done(Node *n)
+{
+    ClientState *cl = &n->cl;
+    cl->alt_phase = false;
+    env_metric_observe(&n->env, NODE_M(n)->login_nodes, cl->contacted);
+    size_t mem = sizeof(Node) + n->conns_cap * sizeof(NodeConn) + cl->cert_len;
+    env_metric_observe(&n->env, NODE_M(n)->mem_client, (double)mem);
+}
+
+static void client_keepalive(Node *n)
+{
+    ClientState *cl = &n->cl;
+    if (n->state != NODE_ST_ONLINE || cl->sn < 0) return;
+    WireMsg m = {.type = WIRE_KEEPALIVE, .u.keepalive = {++cl->ka_seq}};
+    node__send_msg(n, cl->sn, &m);
+    node__count(n, NODE_M(n)->keepalive_sent, 1);
+    if (!env_timer_is_set(cl->t_ka_to))
+        cl->t_ka_to = env_timer_start(&n->env, n->sh->p.keepalive_timeout_ns, TM_KA_TIMEOUT);
+}
+
+/* a25: poll about 1/poll_divisor of the alternate table. */
+static void client_poll(Node *n)
+{
+    ClientState *cl = &n->cl;
+    if (n->state != NODE_ST_ONLINE || cl->nalt == 0) return;
+    size_t k = (cl->nalt + n->sh->p.poll_divisor - 1) / n->sh->p.poll_divisor;
+    for (size_t j = 0; j < k && cl->nalt > 0; j++) {
+        size_t i = cl->alt_poll++ % cl->nalt;
+        AltEntry *x = &cl->alt[i];
+        if (x->miss >= n->sh->p.poll_miss_max) {
+            hostcache_entry_touch(&n->hc, x->a, env_now(&n->env), false);
+            node__count(n, NODE_M(n)->poll_lost, 1);
+            client_alt_remove(n, i);
+            continue;
+        }
+        x->miss++;
+        WireMsg m = {.type = WIRE_PING, .u.ping = {cl->alt_nonce, 0}};
+        node__udp_send_msg(n, n->udp, x->a, (uint16_t)node__random_u32(n), &m, PH_NONE);
+        node__count(n, NODE_M(n)->poll_sent, 1);
+    }
+}
+
+/* ---- Failover ---- */
+
+void client__sn_lost(Node *n)
+{
+    ClientState *cl = &n->cl;
+    if (n->state != NODE_ST_ONLINE) return;
+    TimeNs now = env_now(&n->env);
+    env_timer_cancel(&n->env, &cl->t_ka_to);
+    if (cl->sn >= 0) node__conn_close(n, cl->sn, true);
+    cl->sn = -1;
+    hostcache_entry_touch(&n->hc, cl->sn_addr, now, false);
+    for (uint8_t i = 0; i < cl->nalt; i++)
+        if (env_addr_eq(cl->alt[i].a, cl->sn_addr)) client_alt_remove(n, i);
+    n->state = NODE_ST_FAILOVER;
+    cl->failover = true;
+    cl->failover_start = now;
+    node__count(n, NODE_M(n)->failover_count, 1);
+    size_t max = MIN((size_t)n->sh->p.failover_targets, (size_t)CAND_MAX);
+    cl->ncand = 0;
+    for (uint8_t i = 0; i < cl->nalt && cl->ncand < max; i++)
+        cl->cand[cl->ncand++] = cl->alt[i].a;
+    EnvAddr skip[CAND_MAX + 1];
+    memcpy(skip, cl->cand, cl->ncand * sizeof *skip);
+    skip[cl->ncand] = cl->sn_addr;
+    cl->ncand = (uint8_t)(cl->ncand + hostcache_best(&n->hc, cl->cand + cl->ncand, max - cl->ncand,
+                                                     0, skip, cl->ncand + 1u));
+    cl->ci = cl->pi = 0;
+    cl->sn_addr = env_addr(0, 0);
+    client_tcp_try(n);
+}
+
+static void client_failover_done(Node *n)
+{
+    ClientState *cl = &n->cl;
+    cl->failover = false;
+    n->state = NODE_ST_ONLINE;
+    env_metric_observe(&n->env, NODE_M(n)->failover_time,
+                       timens_to_s(env_now(&n->env) - cl->failover_start));
+}
+
+/* ---- Promotion (a40) ---- */
+
+static void client_promote_check(Node *n)
+{
+    const NodeParams *p = &n->sh->p;
+    ClientState *cl = &n->cl;
+    if (!p->promotion_enabled || n->sn || n->state != NODE_ST_ONLINE) return;
+    if (n->nat != NAT_OPEN || n->uplink_kbps < p->sn_min_uplink_kbps ||
+        n->cpu_mhz < p->sn_min_cpu_mhz || env_now(&n->env) - n->started_at < p->sn_min_uptime_ns)
+        return;
+    /* Promoted: the node is its own supernode from now on. */
+    env_timer_cancel(&n->env, &cl->t_ka);
+    env_timer_cancel(&n->env, &cl->t_ka_to);
+    env_timer_cancel(&n->env, &cl->t_promote);
+    if (cl->sn >= 0) node__conn_close(n, cl->sn, false);
+    cl->sn = -1;
+    n->public_addr = env_addr(n->local.ip, n->port);
+    node__count(n, NODE_M(n)->sn_promotions, 1);
+    supernode__start(n);
+}
+
+/* ---- Events ---- */
+
+void client__on_timer(Node *n, uint32_t tag)
+{
+    ClientState *cl = &n->cl;
+    switch (tag) {
+    case TM_ROUND:
+        cl->t_round = ENV_TIMER_NONE;
+        client_round_start(n);
+        break;
+    case TM_PROBE:
+        cl->t_probe = ENV_TIMER_NONE;
+        client_tcp_phase(n);
+        break;
+    case TM_TCP:
+        cl->t_tcp = ENV_TIMER_NONE;
+        client_tcp_attempt_failed(n, false);
+        break;
+    case TM_AUTH:
+        cl->t_auth = ENV_TIMER_NONE;
+        client_auth_attempt_failed(n, "login server timeout");
+        break;
+    case TM_ALT:
+        cl->t_alt = ENV_TIMER_NONE;
+        client_alt_done(n);
+        break;
+    case TM_KEEPALIVE:
+        client_keepalive(n);
+        break;
+    case TM_KA_TIMEOUT:
+        cl->t_ka_to = ENV_TIMER_NONE;
+        client__sn_lost(n);
+        break;
+    case TM_POLL:
+        client_poll(n);
+        break;
+    case TM_STUN:
+        cl->t_stun = ENV_TIMER_NONE;
+        natdet__on_timer(n);
+        break;
+    case TM_NAT_REFRESH:
+        if (n->state == NODE_ST_ONLINE && !n->sn && cl->sn >= 0) natdet__start(n, cl->sn_addr);
+        break;
+    case TM_PROMOTE:
+        client_promote_check(n);
+        break;
+    default:
+        CHECK(false, "client timer tag %u", tag);
+    }
+}
+
+static int client_probe_index(const ClientState *cl, EnvAddr from)
+{
+    for (int i = 0; i < cl->nprobe; i++)
+        if (env_addr_eq(cl->probe[i], from)) return i;
+    return -1;
+}
+
+static void client_on_probe_ack(Node *n, EnvAddr from, uint16_t fid, const WireMsg *m)
+{
+    ClientState *cl = &n->cl;
+    int i = client_probe_index(cl, from);
+    if (n->state != NODE_ST_LOGGING_IN || fid != cl->frame_id || i < 0) return;
+    if (m->u.probe_ack.verdict != WIRE_ACCEPT) {
+        cl->probe_st[i] = 2;
+        for (uint8_t k = 0; k < m->u.probe_ack.n; k++)
+            hostcache_add(&n->hc, env_addr(m->u.probe_ack.e[k].ip, m->u.probe_ack.e[k].port),
+                          env_now(&n->env), 0);
+        return;
+    }
+    cl->probe_st[i] = 1;
+    hostcache_entry_touch(&n->hc, from, env_now(&n->env), true);
+    if (cl->ncand == 0 && env_timer_is_set(cl->t_probe)) client_tcp_phase(n); /* a22: U4 = go */
+}
+
+void client__on_udp(Node *n, EnvAddr from, uint16_t frame_id, const WireMsg *m, size_t len)
+{
+    ClientState *cl = &n->cl;
+    if (m->type == WIRE_PROBE_ACK) {
+        node__account(n, PH_PROBE, len);
+        client_on_probe_ack(n, from, frame_id, m);
+    } else if (m->type == WIRE_PONG && m->u.ping.nonce == cl->alt_nonce) {
+        if (cl->alt_phase) {
+            node__account(n, PH_ALT, len);
+            client__alt_add(n, from);
+        } else {
+            for (uint8_t i = 0; i < cl->nalt; i++)
+                if (env_addr_eq(cl->alt[i].a, from)) cl->alt[i].miss = 0;
+        }
+        hostcache_entry_touch(&n->hc, from, env_now(&n->env), true);
+    } else {
+        node__count(n, NODE_M(n)->malformed_udp, 1); /* a client serves nothing else */
+    }
+}
+
+void client__on_nack(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr seen)
+{
+    ClientState *cl = &n->cl;
+    node__account(n, PH_PROBE, WIRE_NACK_LEN);
+    n->public_addr = seen; /* a20: the NAck tells our public address */
+    int i = client_probe_index(cl, from);
+    if (n->state != NODE_ST_LOGGING_IN || frame_id != cl->frame_id || i < 0) return;
+    WireMsg m = {.type = WIRE_PROBE, .u.probe = {1, n->port, frame_id & 0xFF}}; /* a22 U3 */
+    node__udp_send_msg(n, n->udp, from, frame_id, &m, PH_PROBE);
+}
+
+void client__on_connected(Node *n, int idx, int status)
+{
+    ClientState *cl = &n->cl;
+    if (idx == cl->auth) {
+        if (status == ENV_OK) {
+            client_auth_send(n);
+            return;
+        }
+        client_auth_attempt_failed(n, "login server unreachable");
+        return;
+    }
+    if (idx != cl->sn) return;
+    if (status != ENV_OK) {
+        client_tcp_attempt_failed(n, false);
+        return;
+    }
+    node__conn_hello(n, idx, HELLO_CLIENT);
+    WireMsg m = {.type = WIRE_CONNECT,
+                 .u.connect = {n->udp.gen ? n->port : 0, n->nat, cl->failover, n->ulen,
+                               (const uint8_t *)n->user}};
+    node__send_msg(n, idx, &m);
+}
+
+static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
+{
+    ClientState *cl = &n->cl;
+    TimeNs now = env_now(&n->env);
+    for (uint8_t k = 0; k < m->u.connect_ack.n; k++)
+        hostcache_add(&n->hc, env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port), now,
+                      0);
+    if (m->u.connect_ack.verdict != WIRE_ACCEPT) {
+        client_tcp_attempt_failed(n, true);
+        return;
+    }
+    env_timer_cancel(&n->env, &cl->t_tcp);
+    cl->sn_addr = cl->cand[cl->ci];
+    cl->ncand = 0;
+    hostcache_add(&n->hc, cl->sn_addr, now, 0);
+    hostcache_entry_touch(&n->hc, cl->sn_addr, now, true);
+    if (n->public_addr.ip == 0) n->public_addr.ip = m->u.connect_ack.seen.ip;
+    (void)idx;
+    if (cl->failover) {
+        client_failover_done(n);
+    } else {
+        client_auth_start(n);
+        if (n->state == NODE_ST_LOGGING_IN) natdet__start(n, cl->sn_addr);
+    }
+}
+
+void client__on_frame(Node *n, int idx, const WireMsg *m)
+{
+    ClientState *cl = &n->cl;
+    if (idx == cl->auth) {
+        if (m->type == WIRE_LOGIN_CERT)
+            client_on_cert(n, m);
+        else if (m->type == WIRE_LOGIN_FAIL)
+            client_login_failed(n, "authentication refused");
+        else
+            node__count(n, NODE_M(n)->malformed_tcp, 1);
+        return;
+    }
+    switch (m->type) {
+    case WIRE_CONNECT_ACK:
+        if (n->state == NODE_ST_ONLINE) break; /* duplicate */
+        client_on_connect_ack(n, idx, m);
+        break;
+    case WIRE_KEEPALIVE_ACK:
+        if (m->u.keepalive.seq == cl->ka_seq) env_timer_cancel(&n->env, &cl->t_ka_to);
+        break;
+    case WIRE_HC_ENTRIES:
+        for (uint8_t k = 0; k < m->u.connect_ack.n; k++)
+            hostcache_add(&n->hc, env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port),
+                          env_now(&n->env), 0);
+        break;
+    case WIRE_SHED:
+        for (uint8_t k = 0; k < m->u.connect_ack.n; k++)
+            hostcache_add(&n->hc, env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port),
+                          env_now(&n->env), 0);
+        client__sn_lost(n);
+        break;
+    case WIRE_FORWARD:
+        node__count(n, NODE_M(n)->signal_received, 1); /* meaning: the calls issue */
+        break;
+    default:
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+    }
+}
+
+/* The connection in slot idx is gone (already released by node.c). */
+void client__on_closed(Node *n, int idx, int status)
+{
+    ClientState *cl = &n->cl;
+    (void)status;
+    if (idx == cl->auth) {
+        cl->auth = -1;
+        client_login_failed(n, "login server closed the connection");
+    } else if (idx == cl->sn) {
+        cl->sn = -1;
+        if (n->state == NODE_ST_ONLINE)
+            client__sn_lost(n);
+        else if (cl->ncand > 0)
+            client_tcp_attempt_failed(n, false);
+    }
+}
+
+bool node_signal_send(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
+{
+    ClientState *cl = &n->cl;
+    CHECK(len <= WIRE_BLOB_MAX, "signalling payload of %zu bytes", len);
+    if (n->state != NODE_ST_ONLINE || cl->sn < 0) return false;
+    WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
+    return node__send_msg(n, cl->sn, &m) == ENV_OK;
+}

@@ -1,0 +1,724 @@
+/* node: lifecycle, event dispatch and the plumbing every role uses: the
+ * connection table, TCP framing and encryption, UDP obfuscation, byte
+ * accounting per login phase, metric interning (see node.h, node_int.h).
+ *
+ * Dispatch: the env calls node_ops; datagrams are demultiplexed here (STUN
+ * by its header, NAcks by their function byte, the rest opened with RC4 and
+ * decoded), TCP bytes are reassembled into frames here, and decoded
+ * messages go to the role's handler by connection kind. Malformed input is
+ * counted ("wire.malformed.udp|tcp", "stun.malformed") and dropped; on TCP
+ * the stream cannot be resynchronised, so the connection is aborted.
+ *
+ * The connection table is a small array searched linearly: O(n) per event,
+ * fine for clients (a handful of connections) and for supernodes up to a
+ * few hundred clients (a47); a dedicated supernode with thousands of
+ * clients would want an index by handle.
+ */
+#include "protocol/node.h"
+
+#include "protocol/node_int.h"
+
+#include <string.h>
+
+/* ---- Parameters and shared state ---- */
+
+void node_params_default(NodeParams *p)
+{
+    static const uint8_t boot[7][4] = {{66, 235, 180, 9}, {66, 235, 181, 9}, {80, 161, 91, 25},
+                                       {80, 160, 91, 12}, {64, 246, 49, 60}, {64, 246, 49, 61},
+                                       {64, 246, 48, 23}}; /* a6, all on 33033 */
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < 7; i++)
+        p->bootstrap[i] = env_addr(ENV_IP(boot[i][0], boot[i][1], boot[i][2], boot[i][3]), 33033);
+    p->n_bootstrap = 7;
+    p->login_server = env_addr(ENV_IP(80, 160, 91, 11), 33033); /* a8 (0.97) */
+    p->web_server = env_addr(ENV_IP(212, 72, 49, 131), 80);     /* a46: illustrative */
+    p->server_key_bits = 1536;                                  /* a15 */
+    p->user_key_bits = 1024;                                    /* a15 */
+    p->login_rounds = 5;                                        /* a10 */
+    p->probes_per_round = 8;
+    p->probes_first_login = 4; /* a6 */
+    p->tcp_targets_per_round = 2;
+    p->probe_wait_ns = 5 * TIMENS_S; /* a10 */
+    p->round_wait_ns = 6 * TIMENS_S; /* a10 */
+    p->tcp_timeout_ns = 5 * TIMENS_S;
+    p->fallback_ports[0] = 443; /* a11, later clients: high port -> 443 -> 80 */
+    p->fallback_ports[1] = 80;
+    p->auth_timeout_ns = 15 * TIMENS_S;
+    p->alt_targets = NODE_ALT_MAX;
+    p->alt_wait_ns = 5 * TIMENS_S;
+    p->keepalive_ns = 60 * TIMENS_S; /* a24 */
+    p->keepalive_timeout_ns = 20 * TIMENS_S;
+    p->poll_ns = 20 * TIMENS_S; /* a25 */
+    p->poll_divisor = 3;        /* a25: about a third */
+    p->poll_miss_max = 3;
+    p->failover_targets = 8;
+    p->stun_rto_ns = 500 * TIMENS_MS;
+    p->stun_tries = 3;
+    p->nat_refresh_ns = TIMENS_H; /* a25 */
+    p->promotion_enabled = true;  /* a40 */
+    p->sn_min_uplink_kbps = 512;
+    p->sn_min_cpu_mhz = 1000;
+    p->sn_min_uptime_ns = 2 * TIMENS_H;
+    p->promote_check_ns = 5 * TIMENS_MIN;
+    p->sn_capacity = 300; /* a47: "up to several hundred" */
+    p->sn_peer_links = 3;
+    p->hc_handout = 8;
+    p->sn_maint_ns = 30 * TIMENS_S;
+    p->hostcache_cap = HOSTCACHE_MAX; /* a1 */
+}
+
+static const char *const node_phase_names[PH_COUNT] = {
+    [PH_NONE] = "none",     [PH_PROBE] = "udp_probe", [PH_SN] = "sn_connect", [PH_AUTH] = "auth",
+    [PH_ALT] = "alt_nodes", [PH_NAT] = "nat_detect",  [PH_HTTP] = "http",
+};
+
+static EnvMetric node_intern(const Env *e, EnvMetricKind kind, const char *fmt, const char *a,
+                             const char *b)
+{
+    char name[96];
+    g_snprintf(name, sizeof name, fmt, a, b);
+    return env_metric_intern(e, name, kind);
+}
+
+static void node_metrics_intern(NodeMetrics *m, const Env *e)
+{
+    const EnvMetricKind C = ENV_METRIC_COUNTER, G = ENV_METRIC_GAUGE, S = ENV_METRIC_SAMPLE;
+    m->login_attempt = env_metric_intern(e, "login.attempts", C);
+    m->login_ok = env_metric_intern(e, "login.success", C);
+    m->login_fail = env_metric_intern(e, "login.failure", C);
+    m->login_time = env_metric_intern(e, "login.time_s", S);
+    m->login_rounds = env_metric_intern(e, "login.rounds", S);
+    m->login_nodes = env_metric_intern(e, "login.nodes_contacted", S);
+    for (int t = 0; t < NAT_TYPE_COUNT; t++) {
+        const char *tn = stun_nat_name((NatType)t);
+        m->login_ok_by[t] = node_intern(e, C, "login.success.%s%s", tn, "");
+        m->login_fail_by[t] = node_intern(e, C, "login.failure.%s%s", tn, "");
+        m->login_time_by[t] = node_intern(e, S, "login.time_s.%s%s", tn, "");
+        for (int d = 0; d < NAT_TYPE_COUNT; d++)
+            m->nat_confusion[t][d] =
+                node_intern(e, C, "nat.detect.true=%s.detected=%s", tn, stun_nat_name((NatType)d));
+    }
+    for (int p = 1; p < PH_COUNT; p++) {
+        m->phase_bytes[p] = node_intern(e, C, "login.bytes.%s%s", node_phase_names[p], "");
+        m->phase_pkts[p] = node_intern(e, C, "login.packets.%s%s", node_phase_names[p], "");
+    }
+    m->nat_total = env_metric_intern(e, "nat.detect.total", C);
+    m->nat_correct = env_metric_intern(e, "nat.detect.correct", C);
+    m->sn_count = env_metric_intern(e, "supernode.count", G);
+    m->sn_promotions = env_metric_intern(e, "supernode.promotions", C);
+    m->sn_clients = env_metric_intern(e, "supernode.clients", G);
+    m->sn_rejected = env_metric_intern(e, "supernode.rejected", C);
+    m->sn_shed = env_metric_intern(e, "supernode.shed", C);
+    m->sn_forwarded = env_metric_intern(e, "supernode.forwarded", C);
+    m->sn_bytes_in = env_metric_intern(e, "supernode.bytes_in", C);
+    m->sn_bytes_out = env_metric_intern(e, "supernode.bytes_out", C);
+    m->sn_stun_answered = env_metric_intern(e, "supernode.stun_answered", C);
+    m->failover_time = env_metric_intern(e, "failover.time_s", S);
+    m->failover_count = env_metric_intern(e, "failover.count", C);
+    m->failover_relogin = env_metric_intern(e, "failover.relogin", C);
+    m->keepalive_sent = env_metric_intern(e, "keepalive.sent", C);
+    m->poll_sent = env_metric_intern(e, "poll.sent", C);
+    m->poll_lost = env_metric_intern(e, "poll.dropped_entries", C);
+    m->malformed_udp = env_metric_intern(e, "wire.malformed.udp", C);
+    m->malformed_tcp = env_metric_intern(e, "wire.malformed.tcp", C);
+    m->malformed_stun = env_metric_intern(e, "stun.malformed", C);
+    m->nack_sent = env_metric_intern(e, "wire.nack_sent", C);
+    m->signal_received = env_metric_intern(e, "signal.received", C);
+    m->hc_size = env_metric_intern(e, "hostcache.size", S);
+    m->mem_client = env_metric_intern(e, "memory.client_state_bytes", S);
+    m->http_installed = env_metric_intern(e, "http.installed", C);
+    m->http_version = env_metric_intern(e, "http.getlatestversion", C);
+    m->auth_ok = env_metric_intern(e, "loginserver.certified", C);
+    m->auth_refused = env_metric_intern(e, "loginserver.refused", C);
+}
+
+NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **err)
+{
+    Crypto *c = crypto_new(err);
+    if (!c) return NULL;
+    NodeShared *sh = g_new0(NodeShared, 1); /* not per node: one per world */
+    sh->p = *p;
+    sh->crypto = c;
+    sh->server_key = crypto_rsa_keygen(c, world_env, p->server_key_bits);
+    node_metrics_intern(&sh->m, world_env);
+    return sh;
+}
+
+void node_shared_free(NodeShared *sh)
+{
+    if (!sh) return;
+    crypto_key_free(sh->server_key);
+    crypto_free(sh->crypto);
+    g_free(sh);
+}
+
+const NodeParams *node_shared_params(const NodeShared *sh)
+{
+    return &sh->p;
+}
+
+/* ---- Node lifecycle ---- */
+
+Node *node_new(const Env *env, const NodeShared *sh, const NodeConfig *cfg)
+{
+    Node *n = env_mem_alloc(env, sizeof *n);
+    n->env = *env;
+    n->sh = sh;
+    n->id = cfg->id;
+    n->role = (uint8_t)cfg->role;
+    n->true_nat = (uint8_t)cfg->true_nat;
+    n->state = NODE_ST_OFFLINE;
+    n->nat = NAT_UNKNOWN;
+    n->uplink_kbps = cfg->uplink_kbps;
+    n->cpu_mhz = cfg->cpu_mhz;
+    n->cfg_capacity = cfg->sn_capacity;
+    n->port = cfg->port;
+    if (!n->port && cfg->role == NODE_ROLE_WEB_SERVER) n->port = 80;
+    if (!n->port && cfg->role != NODE_ROLE_CLIENT) n->port = 33033;
+    n->cl.sn = n->cl.auth = -1;
+    if (cfg->username) {
+        size_t ulen = strlen(cfg->username);
+        CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "username of %zu bytes", ulen);
+        memcpy(n->user, cfg->username, ulen);
+        n->ulen = (uint8_t)ulen;
+        const char *pw = cfg->password ? cfg->password : "";
+        char salted[WIRE_USER_MAX + 10];
+        g_snprintf(salted, sizeof salted, "%s\nskyper\n", n->user);
+        crypto_md5(sh->crypto, env, salted, strlen(salted), pw, strlen(pw), n->pwhash); /* a15 */
+    }
+    return n;
+}
+
+void node_free(Node *n)
+{
+    if (!n) return;
+    CHECK(n->state == NODE_ST_OFFLINE, "freeing a running node (state %u)", n->state);
+    Env e = n->env;
+    env_mem_free(&e, n->conns, n->conns_cap * sizeof(NodeConn));
+    env_mem_free(&e, n, sizeof *n);
+}
+
+/* Binds the main UDP socket and the TCP listeners (main port, 80, 443:
+ * a9; 80 and 443 only where the host lets us). Returns false when the main
+ * port is taken. */
+bool node__bind(Node *n)
+{
+    if (env_udp_bind(&n->env, n->port, &n->udp) != ENV_OK) return false;
+    if (env_tcp_listen(&n->env, n->port, &n->tcp_main) != ENV_OK) {
+        env_udp_close(&n->env, &n->udp);
+        return false;
+    }
+    n->local = env_sock_local(&n->env, n->udp);
+    if (n->port != 80) (void)env_tcp_listen(&n->env, 80, &n->tcp_80);
+    if (n->port != 443) (void)env_tcp_listen(&n->env, 443, &n->tcp_443);
+    return true;
+}
+
+static void node_start(Node *n)
+{
+    CHECK(n->state == NODE_ST_OFFLINE, "start of a running node");
+    n->started_at = env_now(&n->env);
+    switch ((NodeRole)n->role) {
+    case NODE_ROLE_CLIENT:
+        client__start(n); /* draws or loads its port, then binds */
+        return;
+    case NODE_ROLE_SUPERNODE:
+    case NODE_ROLE_BOOTSTRAP:
+        CHECK(node__bind(n), "supernode %u cannot bind port %u", n->id, n->port);
+        hostcache_init(&n->hc, &n->env, n->sh->p.hostcache_cap);
+        if (!hostcache_load(&n->hc, &n->env))
+            hostcache_add_bootstrap(&n->hc, n->sh->p.bootstrap, n->sh->p.n_bootstrap,
+                                    n->started_at);
+        n->public_addr = env_addr(n->local.ip, n->port);
+        n->nat = NAT_OPEN; /* dedicated supernodes are provisioned on public addresses */
+        n->state = NODE_ST_SERVING;
+        supernode__start(n);
+        return;
+    case NODE_ROLE_LOGIN_SERVER:
+    case NODE_ROLE_WEB_SERVER:
+        CHECK(node__bind(n), "server %u cannot bind port %u", n->id, n->port);
+        n->state = NODE_ST_SERVING;
+        return;
+    }
+}
+
+static void node_stop(Node *n, bool graceful)
+{
+    if (n->state == NODE_ST_OFFLINE) return;
+    if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
+    if (n->sn) supernode__stop(n, graceful);
+    if (n->hc.e) {
+        if (graceful) hostcache_save(&n->hc, &n->env);
+        hostcache_fini(&n->hc, &n->env);
+    }
+    for (int i = 0; i < n->nconns; i++)
+        if (n->conns[i].kind != CONN_FREE) node__conn_close(n, i, !graceful);
+    env_udp_close(&n->env, &n->udp);
+    env_tcp_unlisten(&n->env, &n->tcp_main);
+    env_tcp_unlisten(&n->env, &n->tcp_80);
+    env_tcp_unlisten(&n->env, &n->tcp_443);
+    n->state = NODE_ST_OFFLINE;
+}
+
+/* ---- Accounting ---- */
+
+void node__count(Node *n, EnvMetric id, int64_t delta)
+{
+    env_metric_add(&n->env, id, delta);
+}
+
+void node__account(Node *n, NodePhase ph, size_t bytes)
+{
+    if (ph == PH_NONE) return;
+    env_metric_add(&n->env, NODE_M(n)->phase_bytes[ph], (int64_t)bytes);
+    env_metric_add(&n->env, NODE_M(n)->phase_pkts[ph], 1);
+}
+
+uint32_t node__random_u32(Node *n)
+{
+    return (uint32_t)(env_random_u64(&n->env) >> 32);
+}
+
+/* ---- Connection table ---- */
+
+NodeConn *node__conn(Node *n, int idx)
+{
+    CHECK(idx >= 0 && idx < n->nconns && n->conns[idx].kind != CONN_FREE, "bad conn index %d", idx);
+    return &n->conns[idx];
+}
+
+int node__conn_add(Node *n, EnvConn h, EnvAddr peer, uint8_t kind, uint8_t phase)
+{
+    int idx = -1;
+    for (int i = 0; i < n->nconns && idx < 0; i++)
+        if (n->conns[i].kind == CONN_FREE) idx = i;
+    if (idx < 0) {
+        if (n->nconns == n->conns_cap) {
+            uint16_t cap = n->conns_cap ? (uint16_t)(n->conns_cap * 2) : 2;
+            CHECK(cap > n->conns_cap, "connection table overflow");
+            NodeConn *t = env_mem_alloc(&n->env, cap * sizeof *t);
+            if (n->conns) memcpy(t, n->conns, n->conns_cap * sizeof *t);
+            env_mem_free(&n->env, n->conns, n->conns_cap * sizeof *t);
+            n->conns = t;
+            n->conns_cap = cap;
+        }
+        idx = n->nconns++;
+    }
+    NodeConn *c = &n->conns[idx];
+    memset(c, 0, sizeof *c);
+    c->h = h;
+    c->peer = peer;
+    c->kind = kind;
+    c->phase = phase;
+    return idx;
+}
+
+int node__conn_find(const Node *n, EnvConn h)
+{
+    for (int i = 0; i < n->nconns; i++)
+        if (n->conns[i].kind != CONN_FREE && env_conn_eq(n->conns[i].h, h)) return i;
+    return -1;
+}
+
+static void node_conn_rx_free(Node *n, NodeConn *c)
+{
+    env_mem_free(&n->env, c->rx, NODE_RX_CAP);
+    c->rx = NULL;
+    c->rx_len = 0;
+}
+
+void node__conn_close(Node *n, int idx, bool abort)
+{
+    NodeConn *c = node__conn(n, idx);
+    if (abort)
+        env_tcp_abort(&n->env, &c->h);
+    else
+        env_tcp_close(&n->env, &c->h);
+    node_conn_rx_free(n, c);
+    c->kind = CONN_FREE;
+    while (n->nconns > 0 && n->conns[n->nconns - 1].kind == CONN_FREE)
+        n->nconns--;
+}
+
+int node__connect(Node *n, EnvAddr to, uint8_t kind, uint8_t phase)
+{
+    EnvConn h;
+    if (env_tcp_connect(&n->env, to, &h) != ENV_OK) return -1;
+    int idx = node__conn_add(n, h, to, kind, phase);
+    n->conns[idx].state = CS_CONNECTING;
+    return idx;
+}
+
+void node__conn_hello(Node *n, int idx, uint8_t role)
+{
+    NodeConn *c = node__conn(n, idx);
+    uint8_t buf[WIRE_HELLO_LEN];
+    uint32_t seed = node__random_u32(n);
+    size_t len = wire_hello_encode(seed, role, &n->env, buf, sizeof buf);
+    wire_stream_key(n->sh->crypto, &n->env, seed, c->tx_key);
+    if (c->state == CS_CONNECTING) c->state = CS_OPEN;
+    (void)node__send_raw(n, idx, buf, len);
+}
+
+int node__send_raw(Node *n, int idx, const uint8_t *buf, size_t len)
+{
+    NodeConn *c = node__conn(n, idx);
+    node__account(n, (NodePhase)c->phase, len);
+    if (n->sn && (c->kind == CONN_SN_CLIENT || c->kind == CONN_SN_PEER))
+        node__count(n, NODE_M(n)->sn_bytes_out, (int64_t)len);
+    return env_tcp_send(&n->env, c->h, buf, len);
+}
+
+int node__send_msg(Node *n, int idx, const WireMsg *m)
+{
+    uint8_t body[WIRE_FRAME_MAX], frame[WIRE_FRAME_MAX + 2];
+    size_t len = wire_encode(m, body, sizeof body);
+    NodeConn *c = node__conn(n, idx);
+    size_t flen = wire_frame_seal(n->sh->crypto, &n->env, c->tx_key, c->tx_ctr++, body, len, frame,
+                                  sizeof frame);
+    return node__send_raw(n, idx, frame, flen);
+}
+
+void node__udp_send_msg(Node *n, EnvSock s, EnvAddr to, uint16_t frame_id, const WireMsg *m,
+                        NodePhase ph)
+{
+    uint8_t body[ENV_UDP_MAX], pkt[ENV_UDP_MAX];
+    size_t len = wire_encode(m, body, sizeof body - WIRE_UDP_HDR - WIRE_UDP_TRAILER);
+    size_t plen = wire_udp_seal(n->sh->crypto, &n->env, frame_id, n->public_addr.ip, to.ip, body,
+                                len, pkt, sizeof pkt);
+    node__account(n, ph, plen);
+    if (n->sn) node__count(n, NODE_M(n)->sn_bytes_out, (int64_t)plen);
+    (void)env_udp_send(&n->env, s, to, pkt, plen);
+}
+
+/* ---- Datagrams ---- */
+
+static void node_on_stun(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, size_t len)
+{
+    StunMsg m;
+    if (!stun_decode(buf, len, &m)) {
+        node__count(n, NODE_M(n)->malformed_stun, 1);
+        return;
+    }
+    if (m.type == STUN_BINDING_REQUEST) {
+        if (n->sn) supernode__on_stun(n, s, from, &m);
+    } else if (n->role == NODE_ROLE_CLIENT) {
+        node__account(n, PH_NAT, len);
+        natdet__on_response(n, from, &m);
+    }
+}
+
+/* Opens a sealed datagram, trying our believed public IP, then our local
+ * IP as the destination the sender keyed with. */
+static long node_udp_open(Node *n, EnvAddr from, const uint8_t *buf, size_t len, uint8_t *body,
+                          uint16_t *frame_id)
+{
+    uint32_t dst[2] = {n->public_addr.ip ? n->public_addr.ip : n->local.ip, n->local.ip};
+    long r = WIRE_OPEN_SHORT;
+    for (int i = 0; i < 2 && (i == 0 || dst[1] != dst[0]); i++) {
+        r = wire_udp_open(n->sh->crypto, &n->env, buf, len, from.ip, dst[i], body, ENV_UDP_MAX,
+                          frame_id);
+        if (r != WIRE_OPEN_BADCRC) break;
+    }
+    return r;
+}
+
+static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, size_t len)
+{
+    if (n->state == NODE_ST_OFFLINE) return;
+    if (n->sn) node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)len);
+    if (stun_is_stun(buf, len)) {
+        node_on_stun(n, s, from, buf, len);
+        return;
+    }
+    uint16_t fid;
+    if (wire_udp_is_nack(buf, len)) {
+        EnvAddr seen;
+        if (wire_nack_decode(buf, len, &fid, &seen) && n->role == NODE_ROLE_CLIENT)
+            client__on_nack(n, from, fid, seen);
+        else if (n->role == NODE_ROLE_CLIENT)
+            node__count(n, NODE_M(n)->malformed_udp, 1);
+        return;
+    }
+    uint8_t body[ENV_UDP_MAX];
+    long blen = len <= ENV_UDP_MAX ? node_udp_open(n, from, buf, len, body, &fid) : WIRE_OPEN_SHORT;
+    WireMsg m;
+    if (blen == WIRE_OPEN_BADCRC && n->sn) {
+        /* a20: the sender keyed with a wrong source IP; tell it its address. */
+        uint8_t nack[WIRE_NACK_LEN];
+        wire_nack_encode(fid, from, &n->env, nack, sizeof nack);
+        node__count(n, NODE_M(n)->nack_sent, 1);
+        node__count(n, NODE_M(n)->sn_bytes_out, WIRE_NACK_LEN);
+        (void)env_udp_send(&n->env, s, from, nack, sizeof nack);
+        return;
+    }
+    if (blen < 0 || !wire_decode(body, (size_t)blen, &m) || m.type >= WIRE_UDP_TYPE_END) {
+        node__count(n, NODE_M(n)->malformed_udp, 1);
+        return;
+    }
+    if (m.type == WIRE_PING) { /* any online node answers a liveness ping */
+        WireMsg pong = {.type = WIRE_PONG, .u.ping = {m.u.ping.nonce, n->sn != NULL}};
+        node__udp_send_msg(n, s, from, fid, &pong, PH_NONE);
+        return;
+    }
+    if (n->sn)
+        supernode__on_udp(n, s, from, fid, &m);
+    else if (n->role == NODE_ROLE_CLIENT)
+        client__on_udp(n, from, fid, &m, len);
+}
+
+/* ---- TCP ---- */
+
+static void node_on_tcp_accept(Node *n, EnvSock l, EnvConn c, EnvAddr peer)
+{
+    (void)l;
+    uint8_t kind = CONN_FREE, role = HELLO_CLIENT;
+    if (n->role == NODE_ROLE_LOGIN_SERVER)
+        kind = CONN_LS_IN;
+    else if (n->role == NODE_ROLE_WEB_SERVER)
+        kind = CONN_WEB_IN;
+    else if (n->sn)
+        kind = CONN_IN_PENDING, role = HELLO_SN;
+    if (kind == CONN_FREE || n->state == NODE_ST_OFFLINE) {
+        /* Clients accept calls later (issue on calls); for now refuse. */
+        env_tcp_abort(&n->env, &c);
+        return;
+    }
+    int idx = node__conn_add(n, c, peer, kind, PH_NONE);
+    n->conns[idx].state = CS_OPEN;
+    if (kind != CONN_WEB_IN) node__conn_hello(n, idx, role);
+}
+
+static void node_on_tcp_connected(Node *n, EnvConn c, int status)
+{
+    int idx = node__conn_find(n, c);
+    if (idx < 0) return;
+    NodeConn *nc = &n->conns[idx];
+    if (status == ENV_OK)
+        nc->state = CS_OPEN;
+    else
+        nc->h = ENV_CONN_NONE; /* dead handle: nothing to close */
+    switch (nc->kind) {
+    case CONN_CL_SN:
+    case CONN_CL_AUTH:
+        client__on_connected(n, idx, status);
+        break;
+    case CONN_CL_HTTP:
+        websrv__client_on_connected(n, idx, status);
+        break;
+    case CONN_SN_PEER:
+        supernode__on_connected(n, idx, status);
+        break;
+    default:
+        CHECK(false, "connect event on conn kind %u", nc->kind);
+    }
+}
+
+/* Hands one decoded frame to the handler of the connection's kind. */
+static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
+{
+    switch (n->conns[idx].kind) {
+    case CONN_CL_SN:
+    case CONN_CL_AUTH:
+        client__on_frame(n, idx, m);
+        break;
+    case CONN_SN_CLIENT:
+    case CONN_SN_PEER:
+        supernode__on_frame(n, idx, m);
+        break;
+    case CONN_LS_IN:
+        loginsrv__on_frame(n, idx, m);
+        break;
+    default:
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+        node__conn_close(n, idx, true);
+    }
+}
+
+static void node_tcp_malformed(Node *n, int idx)
+{
+    node__count(n, NODE_M(n)->malformed_tcp, 1);
+    NodeConn *c = &n->conns[idx];
+    uint8_t kind = c->kind;
+    node__conn_close(n, idx, true);
+    if (kind == CONN_CL_SN || kind == CONN_CL_AUTH)
+        client__on_closed(n, idx, ENV_ERR_RESET);
+    else if (kind == CONN_SN_CLIENT || kind == CONN_SN_PEER)
+        supernode__on_closed(n, idx);
+}
+
+/* Removes used bytes from the front of the connection's rx buffer. */
+static void node_rx_consume(NodeConn *c, size_t used)
+{
+    memmove(c->rx, c->rx + used, c->rx_len - used);
+    c->rx_len = (uint16_t)(c->rx_len - used);
+}
+
+/* Whether slot idx still holds the connection h (a handler may close it). */
+static bool node_conn_alive(const Node *n, int idx, EnvConn h)
+{
+    return idx < n->nconns && n->conns[idx].kind != CONN_FREE && env_conn_eq(n->conns[idx].h, h);
+}
+
+enum { RX_MORE = 0, RX_DONE = 1, RX_BAD = -1, RX_GONE = -2 };
+
+/* Consumes one unit (the peer's hello or one frame) from the rx buffer and
+ * dispatches it. Returns RX_DONE (try the next), RX_MORE (incomplete),
+ * RX_BAD (malformed: the caller aborts) or RX_GONE (a handler closed it). */
+static int node_rx_one(Node *n, int idx, EnvConn h)
+{
+    NodeConn *c = &n->conns[idx];
+    if (c->state != CS_READY) {
+        if (c->rx_len < WIRE_HELLO_LEN) return RX_MORE;
+        uint32_t seed;
+        if (!wire_hello_decode(c->rx, WIRE_HELLO_LEN, &seed, &c->peer_role)) return RX_BAD;
+        wire_stream_key(n->sh->crypto, &n->env, seed, c->rx_key);
+        c->state = CS_READY;
+        node__account(n, (NodePhase)c->phase, WIRE_HELLO_LEN);
+        node_rx_consume(c, WIRE_HELLO_LEN);
+        if (c->kind == CONN_IN_PENDING) supernode__on_hello(n, idx);
+        return node_conn_alive(n, idx, h) ? RX_DONE : RX_GONE;
+    }
+    if (c->rx_len < 2) return RX_MORE;
+    size_t flen = wire_get_u16(c->rx);
+    if (flen == 0 || flen > WIRE_FRAME_MAX) return RX_BAD;
+    if (c->rx_len < 2 + flen) return RX_MORE;
+    uint8_t body[WIRE_FRAME_MAX]; /* decoded blobs borrow it; rx may be freed by the handler */
+    memcpy(body, c->rx + 2, flen);
+    node_rx_consume(c, 2 + flen);
+    wire_frame_open(n->sh->crypto, &n->env, c->rx_key, c->rx_ctr++, body, flen);
+    node__account(n, (NodePhase)c->phase, 2 + flen);
+    if (n->sn && c->kind != CONN_CL_SN && c->kind != CONN_CL_AUTH)
+        node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)(2 + flen));
+    WireMsg m;
+    if (!wire_decode(body, flen, &m) || m.type < WIRE_CONNECT) return RX_BAD;
+    node_dispatch_frame(n, idx, &m);
+    return node_conn_alive(n, idx, h) ? RX_DONE : RX_GONE;
+}
+
+static void node_on_tcp_data(Node *n, EnvConn h, const uint8_t *buf, size_t len)
+{
+    int idx = node__conn_find(n, h);
+    if (idx < 0) return;
+    if (n->conns[idx].kind == CONN_CL_HTTP || n->conns[idx].kind == CONN_WEB_IN) {
+        websrv__on_raw(n, idx, buf, len);
+        return;
+    }
+    while (len > 0) {
+        NodeConn *c = &n->conns[idx];
+        if (!c->rx) c->rx = env_mem_alloc(&n->env, NODE_RX_CAP);
+        size_t take = MIN(len, (size_t)NODE_RX_CAP - c->rx_len);
+        memcpy(c->rx + c->rx_len, buf, take);
+        c->rx_len = (uint16_t)(c->rx_len + take);
+        buf += take, len -= take;
+        int r;
+        while ((r = node_rx_one(n, idx, h)) == RX_DONE) {
+        }
+        if (r == RX_GONE) return;
+        if (r == RX_BAD) {
+            node_tcp_malformed(n, idx);
+            return;
+        }
+        c = &n->conns[idx];
+        if (c->rx_len == 0) node_conn_rx_free(n, c);
+    }
+}
+
+static void node_on_tcp_closed(Node *n, EnvConn h, int status)
+{
+    int idx = node__conn_find(n, h);
+    if (idx < 0) return;
+    NodeConn *c = &n->conns[idx];
+    uint8_t kind = c->kind;
+    c->h = ENV_CONN_NONE; /* dead: nothing to close */
+    node__conn_close(n, idx, false);
+    switch (kind) {
+    case CONN_CL_SN:
+    case CONN_CL_AUTH:
+        client__on_closed(n, idx, status);
+        break;
+    case CONN_CL_HTTP:
+        websrv__client_on_closed(n, idx);
+        break;
+    case CONN_SN_CLIENT:
+    case CONN_SN_PEER:
+        supernode__on_closed(n, idx);
+        break;
+    default:
+        break;
+    }
+}
+
+static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
+{
+    (void)t;
+    if (n->state == NODE_ST_OFFLINE) return;
+    if (tag == TM_SN_MAINT)
+        supernode__on_timer(n, tag);
+    else if (tag == TM_HTTP)
+        websrv__client_on_timer(n);
+    else
+        client__on_timer(n, tag);
+}
+
+const NodeOps node_ops = {
+    .version = ENV_VERSION,
+    .start = node_start,
+    .stop = node_stop,
+    .on_timer = node_on_timer,
+    .on_datagram = node_on_datagram,
+    .on_tcp_accept = node_on_tcp_accept,
+    .on_tcp_connected = node_on_tcp_connected,
+    .on_tcp_data = node_on_tcp_data,
+    .on_tcp_closed = node_on_tcp_closed,
+};
+
+/* ---- Queries ---- */
+
+NodeState node_state(const Node *n)
+{
+    return (NodeState)n->state;
+}
+bool node_is_supernode(const Node *n)
+{
+    return n->sn != NULL;
+}
+NatType node_nat_detected(const Node *n)
+{
+    return (NatType)n->nat;
+}
+EnvAddr node_supernode_addr(const Node *n)
+{
+    return n->cl.sn >= 0 ? n->cl.sn_addr : env_addr(0, 0);
+}
+EnvAddr node_public_addr(const Node *n)
+{
+    return n->public_addr;
+}
+uint16_t node_listen_port(const Node *n)
+{
+    return n->port;
+}
+const HostCache *node_hostcache(const Node *n)
+{
+    return &n->hc;
+}
+size_t node_alt_count(const Node *n)
+{
+    return n->cl.nalt;
+}
+EnvAddr node_alt_get(const Node *n, size_t i)
+{
+    CHECK(i < n->cl.nalt, "alt index %zu of %u", i, n->cl.nalt);
+    return n->cl.alt[i].a;
+}
+uint16_t node_sn_client_count(const Node *n)
+{
+    return n->sn ? n->sn->nclients : 0;
+}
+const uint8_t *node_cert(const Node *n, size_t *len)
+{
+    *len = n->cl.cert_len;
+    return n->cl.cert;
+}

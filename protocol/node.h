@@ -1,0 +1,196 @@
+/* node: the public face of the protocol: a node of the overlay in one of
+ * its roles, the NodeOps table through which the env delivers events, the
+ * per-world shared state and the parameters.
+ *
+ * Layer: protocol/. The host (sim/world, a real-sockets env, tests) does:
+ *
+ *     NodeShared *sh = node_shared_new(&world_env, &params, &err);   once
+ *     Node *n = node_new(&node_env, sh, &cfg);                       per node
+ *     node_ops.start(n);                 the node comes online
+ *     node_ops.on_datagram(n, ...) ...   events, from the env's loop only
+ *     node_ops.stop(n, graceful);        the node goes offline
+ *     node_free(n);
+ *     ... later: node_new + start again with the same store: the node comes
+ *     back with its persisted host cache, listening port and NAT type.
+ *
+ * Roles: clients (promoted to supernode when eligible, PROTOCOL-NOTES a40),
+ * dedicated supernodes, bootstrap supernodes (a6), the login server (a8,
+ * a14) and the web server (a46). See client.c, natdet.c, supernode.c,
+ * loginsrv.c and websrv.c for the behaviour and its sources.
+ *
+ * Which Skype version: the 0.97 behaviour of Baset & Schulzrinne's report is
+ * the default wherever sources differ (PROTOCOL-NOTES "Version and era
+ * caveat"), except where issue 4 asks otherwise (TCP fallback order port ->
+ * 443 -> 80 of later clients, a11; AES-256 on TCP).
+ */
+#ifndef SKYSIM_NODE_H
+#define SKYSIM_NODE_H
+
+#include "protocol/env.h"
+#include "protocol/hostcache.h"
+#include "protocol/stun.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum NodeRole {
+    NODE_ROLE_CLIENT = 0,       /* ordinary client; promoted when eligible */
+    NODE_ROLE_SUPERNODE = 1,    /* dedicated supernode: always a supernode */
+    NODE_ROLE_BOOTSTRAP = 2,    /* bootstrap supernode (a6): a dedicated SN on 33033 */
+    NODE_ROLE_LOGIN_SERVER = 3, /* authenticates users, certifies their keys (a14) */
+    NODE_ROLE_WEB_SERVER = 4,   /* answers "installed" and "getlatestversion" (a46) */
+} NodeRole;
+
+typedef enum NodeState {
+    NODE_ST_OFFLINE = 0,    /* not started, or stopped */
+    NODE_ST_LOGGING_IN = 1, /* login rounds running */
+    NODE_ST_ONLINE = 2,     /* logged in (a client attached to an SN, or a supernode) */
+    NODE_ST_FAILOVER = 3,   /* lost its supernode, reconnecting */
+    NODE_ST_FAILED = 4,     /* login failed (rounds exhausted or authentication refused) */
+    NODE_ST_SERVING = 5,    /* a server role (login server, web server, dedicated SN) */
+} NodeState;
+
+#define NODE_BOOTSTRAP_MAX 16
+#define NODE_ALT_MAX 22 /* alternate node table size (issue 4: "about 22") */
+
+/* Parameters shared by all nodes of a world (the scenario's protocol
+ * section). node_params_default() gives the measured defaults. */
+typedef struct NodeParams {
+    /* Addresses "hard-coded in the binary". */
+    EnvAddr bootstrap[NODE_BOOTSTRAP_MAX]; /* a6: seven on port 33033 */
+    uint8_t n_bootstrap;                   /* entries of bootstrap in use */
+    EnvAddr login_server;                  /* a8: 80.160.91.11:33033 (0.97) */
+    EnvAddr web_server;                    /* a46: the update server, port 80 */
+    unsigned server_key_bits;              /* login server RSA key: 1536 (a15) or 2048 (a16) */
+    unsigned user_key_bits;                /* per-login user key: 1024 (a15) */
+
+    /* Login (a10, a11). */
+    uint8_t login_rounds;          /* rounds before "login failure": 5 (a10) */
+    uint8_t probes_per_round;      /* UDP probes per round, best host-cache entries first: 8 */
+    uint8_t probes_first_login;    /* at least this many bootstrap SNs on a first login: 4 (a6) */
+    uint8_t tcp_targets_per_round; /* supernodes tried over TCP per round: 2 */
+    TimeNs probe_wait_ns;          /* wait for UDP answers before TCP: 5 s (a10) */
+    TimeNs round_wait_ns;          /* wait after a failed round: 6 s (a10) */
+    TimeNs tcp_timeout_ns;         /* our guard on one TCP attempt (connect + answer): 5 s */
+    uint16_t fallback_ports[2];    /* after the SN's own port: 443 then 80 (a11) */
+    TimeNs auth_timeout_ns;        /* login-server exchange: 15 s */
+    uint8_t alt_targets;           /* nodes pinged at the end of login: 22 */
+    TimeNs alt_wait_ns;            /* wait for their answers: 5 s */
+
+    /* Keep-alive, polls, failover (a13, a24, a25). */
+    TimeNs keepalive_ns;         /* client -> SN refresh: 60 s (a24) */
+    TimeNs keepalive_timeout_ns; /* no answer within: SN declared dead: 20 s */
+    TimeNs poll_ns;              /* UDP polls of known peers: every 20 s (a25) */
+    uint8_t poll_divisor;        /* poll 1/poll_divisor of the alternate table: 3 (a25) */
+    uint8_t poll_miss_max;       /* unanswered polls before an entry is dropped: 3 */
+    uint8_t failover_targets;    /* SNs tried (alternates first) before a full re-login: 8 */
+
+    /* NAT detection. */
+    TimeNs stun_rto_ns;    /* first retransmission timeout: 500 ms (RFC 5389 §7.2.1) */
+    uint8_t stun_tries;    /* requests per test before "no answer": 3 */
+    TimeNs nat_refresh_ns; /* periodic re-detection: 1 h (a25's hourly sweep) */
+
+    /* Supernodes (a40, a47). */
+    bool promotion_enabled;      /* false in dedicated-supernode mode */
+    uint32_t sn_min_uplink_kbps; /* promotion threshold on uplink */
+    uint32_t sn_min_cpu_mhz;     /* promotion threshold on CPU */
+    TimeNs sn_min_uptime_ns;     /* promotion threshold on uptime */
+    TimeNs promote_check_ns;     /* how often a client checks eligibility */
+    uint16_t sn_capacity;        /* clients per SN (a47: "several hundred"): 300 */
+    uint8_t sn_peer_links;       /* TCP links an SN keeps to other SNs: 3 */
+    uint8_t hc_handout;          /* host-cache entries handed out per answer: 8 */
+    TimeNs sn_maint_ns;          /* SN peer-link upkeep period: 30 s */
+    uint16_t hostcache_cap;      /* host cache entries: 200 (a1) */
+} NodeParams;
+
+/* Fills p with the defaults quoted above. */
+void node_params_default(NodeParams *p);
+
+/* Per-world state shared by all nodes: the parameters, the crypto context,
+ * the login server's RSA key (whose public half is "embedded in every
+ * client", a15) and the interned metric ids. Created once per world with
+ * the world's env (for interning and the key's random draws). */
+typedef struct NodeShared NodeShared;
+NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **err);
+void node_shared_free(NodeShared *sh); /* NULL is a no-op; after every node is freed */
+const NodeParams *node_shared_params(const NodeShared *sh);
+
+/* Per-node configuration, copied by node_new (strings too). */
+typedef struct NodeConfig {
+    NodeRole role;        /* what the node is */
+    uint32_t id;          /* node id, for logs and forwarding */
+    const char *username; /* clients: <= 31 bytes; borrowed by node_new only */
+    const char *password; /* clients: hashed by node_new (a15), not kept */
+    NatType true_nat;     /* the network situation, given by the environment; used only
+                             to label metrics (detected vs true) */
+    uint32_t uplink_kbps; /* promotion input */
+    uint32_t cpu_mhz;     /* promotion input */
+    uint16_t port;        /* listening port; 0: clients draw one at first install,
+                             servers use 33033 (SN, bootstrap, login) or 80 (web) */
+    uint16_t sn_capacity; /* supernode roles: clients; 0: the params' default */
+} NodeConfig;
+
+typedef struct Node Node;
+
+/* Creates a node (offline). env is copied (its ctx must outlive the node);
+ * sh is borrowed and must outlive the node. Memory comes from env_mem_alloc. */
+Node *node_new(const Env *env, const NodeShared *sh, const NodeConfig *cfg);
+/* Frees a stopped (or never started) node. NULL is a no-op. */
+void node_free(Node *n);
+
+/* Events from the env to the node. All handles are the env's; a node
+ * ignores events for handles it does not know (stale). */
+typedef struct NodeOps {
+    int version; /* ENV_VERSION this table matches */
+    /* Comes online: binds its ports, loads its store, starts its role. */
+    void (*start)(Node *n);
+    /* Goes offline. graceful: persists the host cache and closes
+     * connections with FIN; otherwise (crash) aborts them and persists
+     * nothing more. Afterwards the node holds no handle and no timer. */
+    void (*stop)(Node *n, bool graceful);
+    void (*on_timer)(Node *n, EnvTimer t, uint32_t tag);
+    /* A datagram for socket s from `from` (buf borrowed for the call). */
+    void (*on_datagram)(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, size_t len);
+    /* A connection accepted on listener l from peer. */
+    void (*on_tcp_accept)(Node *n, EnvSock l, EnvConn c, EnvAddr peer);
+    /* Outcome of tcp_connect: ENV_OK or ENV_ERR_REFUSED/TIMEOUT/UNREACH. */
+    void (*on_tcp_connected)(Node *n, EnvConn c, int status);
+    /* Bytes of the stream (any split). */
+    void (*on_tcp_data)(Node *n, EnvConn c, const uint8_t *buf, size_t len);
+    /* The peer closed (ENV_ERR_CLOSED) or reset (ENV_ERR_RESET), or the
+     * connection timed out (ENV_ERR_TIMEOUT). The handle is dead. */
+    void (*on_tcp_closed)(Node *n, EnvConn c, int status);
+} NodeOps;
+
+extern const NodeOps node_ops;
+
+/* ---- Read-only queries (world metrics, tests) ---- */
+NodeState node_state(const Node *n);
+bool node_is_supernode(const Node *n);
+NatType node_nat_detected(const Node *n);
+EnvAddr node_supernode_addr(const Node *n); /* client's SN; {0,0} when none */
+EnvAddr node_public_addr(const Node *n);    /* learned public UDP address; {0,0} if unknown */
+uint16_t node_listen_port(const Node *n);
+const HostCache *node_hostcache(const Node *n);
+size_t node_alt_count(const Node *n);
+EnvAddr node_alt_get(const Node *n, size_t i);
+uint16_t node_sn_client_count(const Node *n); /* supernodes: attached clients */
+/* Bytes of the client's certificate (0 before login); borrowed. */
+const uint8_t *node_cert(const Node *n, size_t *len);
+
+/* ---- Control ---- */
+/* Supernodes: sets the capacity; clients beyond it are shed (told to move,
+ * with alternatives, and disconnected), newest first. */
+void node_sn_set_capacity(Node *n, uint16_t cap);
+/* Clients: sends signalling (opaque payload, <= 700 bytes) to the node at
+ * dst through the supernodes (FORWARD, hop limit 3): the own SN delivers
+ * it to dst if dst is its client, else passes it to its peer SNs. Returns
+ * false when not attached to a supernode. The receiving client counts it
+ * ("signal.received"); the calls issue gives it a meaning. */
+bool node_signal_send(Node *n, EnvAddr dst, const uint8_t *buf, size_t len);
+/* Login server: adds or replaces a user in the server's store (persisted
+ * through env_store_put as the MD5 credential hash of a15). */
+void node_loginsrv_user_add(Node *n, const char *user, const char *password);
+
+#endif

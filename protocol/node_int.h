@@ -1,0 +1,284 @@
+/* node_int: internals shared by the files of the node module (node.c,
+ * client.c, natdet.c, supernode.c, loginsrv.c, websrv.c), like SQLite's
+ * btreeInt.h. Not for use outside protocol/.
+ *
+ * Memory budget (issue 4): an idle logged-in client's protocol state, host
+ * cache excluded, is at most 2 KiB: the Node struct (client state inline),
+ * its connection table (grown on demand) and its certificate, all counted
+ * through env_mem_alloc. Supernode state is a separate allocation made only
+ * on promotion. tests/test_node.c measures it.
+ */
+#ifndef SKYSIM_NODE_INT_H
+#define SKYSIM_NODE_INT_H
+
+#include "protocol/crypto.h"
+#include "protocol/node.h"
+#include "protocol/wire.h"
+
+/* Login phases, for bytes and packets per phase (issue 4 metrics). */
+typedef enum NodePhase {
+    PH_NONE = 0,
+    PH_PROBE, /* UDP probes to host-cache entries */
+    PH_SN,    /* TCP to a supernode: hello, connect */
+    PH_AUTH,  /* login server exchange */
+    PH_ALT,   /* UDP to ~22 nodes: alternate node table */
+    PH_NAT,   /* STUN NAT detection */
+    PH_HTTP,  /* installed / getlatestversion */
+    PH_COUNT
+} NodePhase;
+
+/* Timer tags (the tag is the kind; the env guarantees no event after a
+ * cancel, so no generation check is needed). */
+enum {
+    TM_PROBE = 1,   /* end of the UDP probe wait of a round */
+    TM_ROUND,       /* end of the wait between rounds */
+    TM_TCP,         /* one TCP attempt took too long */
+    TM_AUTH,        /* login server exchange took too long */
+    TM_ALT,         /* end of the alternate-table wait */
+    TM_KEEPALIVE,   /* periodic keep-alive */
+    TM_KA_TIMEOUT,  /* keep-alive unanswered */
+    TM_POLL,        /* periodic UDP polls */
+    TM_STUN,        /* STUN retransmission / test timeout */
+    TM_NAT_REFRESH, /* periodic NAT re-detection */
+    TM_PROMOTE,     /* periodic promotion check */
+    TM_SN_MAINT,    /* supernode peer-link upkeep */
+    TM_HTTP,        /* HTTP exchange timeout */
+};
+
+/* Connection kinds. */
+enum {
+    CONN_FREE = 0,
+    CONN_CL_SN,      /* client -> its supernode (login, then keep-alive) */
+    CONN_CL_AUTH,    /* client -> login server */
+    CONN_CL_HTTP,    /* client -> web server (raw HTTP) */
+    CONN_IN_PENDING, /* accepted, role known after the peer's hello */
+    CONN_SN_CLIENT,  /* supernode <- client */
+    CONN_SN_PEER,    /* supernode <-> supernode */
+    CONN_LS_IN,      /* login server <- client */
+    CONN_WEB_IN,     /* web server <- client (raw HTTP) */
+};
+/* Connection states. */
+enum { CS_CONNECTING = 0, CS_OPEN, CS_READY };
+/* Hello roles. */
+enum { HELLO_CLIENT = 1, HELLO_SN = 2 };
+
+#define NODE_RX_CAP (2 + WIRE_FRAME_MAX) /* reassembly buffer: one whole frame */
+
+typedef struct NodeConn {
+    EnvConn h;          /* env handle */
+    EnvAddr peer;       /* remote address */
+    uint8_t kind;       /* CONN_* */
+    uint8_t state;      /* CS_* */
+    uint8_t phase;      /* NodePhase charged with its bytes */
+    uint8_t peer_role;  /* HELLO_* from the peer's hello */
+    uint16_t rx_len;    /* bytes waiting in rx */
+    uint16_t aux;       /* per kind: SN client slot; HTTP step */
+    uint32_t tx_ctr;    /* frames sent (AES IV) */
+    uint32_t rx_ctr;    /* frames received (AES IV) */
+    uint8_t *rx;        /* NODE_RX_CAP bytes from env_mem_alloc while data is pending, or NULL */
+    uint8_t tx_key[32]; /* AES-256 key of our direction */
+    uint8_t rx_key[32]; /* AES-256 key of the peer's direction */
+} NodeConn;
+
+/* Interned metric ids (per world; see env.h). */
+typedef struct NodeMetrics {
+    EnvMetric login_attempt, login_ok, login_fail, login_time, login_rounds, login_nodes;
+    EnvMetric login_ok_by[NAT_TYPE_COUNT], login_fail_by[NAT_TYPE_COUNT];
+    EnvMetric login_time_by[NAT_TYPE_COUNT];
+    EnvMetric phase_bytes[PH_COUNT], phase_pkts[PH_COUNT];
+    EnvMetric nat_confusion[NAT_TYPE_COUNT][NAT_TYPE_COUNT], nat_total, nat_correct;
+    EnvMetric sn_count, sn_promotions, sn_clients, sn_rejected, sn_shed, sn_forwarded;
+    EnvMetric sn_bytes_in, sn_bytes_out, sn_stun_answered;
+    EnvMetric failover_time, failover_count, failover_relogin;
+    EnvMetric keepalive_sent, poll_sent, poll_lost;
+    EnvMetric malformed_udp, malformed_tcp, malformed_stun, nack_sent;
+    EnvMetric signal_received, hc_size, mem_client, http_installed, http_version, auth_ok,
+        auth_refused;
+} NodeMetrics;
+
+struct NodeShared {
+    NodeParams p;          /* parameters (copy) */
+    Crypto *crypto;        /* owned */
+    CryptoKey *server_key; /* owned: login server key pair; clients use the public half */
+    NodeMetrics m;         /* interned ids */
+};
+
+/* NAT detection state (client). */
+typedef struct NatDet {
+    StunResults r;     /* what the tests found so far */
+    EnvAddr server;    /* the SN answering as STUN server */
+    EnvAddr other;     /* its OTHER-ADDRESS */
+    EnvSock sock;      /* fresh UDP socket for the tests (no NAT permissions yet) */
+    uint8_t txid[12];  /* current transaction id */
+    uint8_t test;      /* test in flight (1, 2, 3, 4 = I'), 0 = idle */
+    uint8_t tries;     /* requests sent for this test */
+    uint8_t done_mask; /* tests finished, bit per test */
+    bool reported;     /* the confusion metric was counted this session */
+} NatDet;
+
+typedef struct AltEntry {
+    EnvAddr a;    /* node address */
+    uint8_t miss; /* polls unanswered in a row */
+} AltEntry;
+
+#define CAND_MAX 8
+/* Client state, inline in Node. */
+typedef struct ClientState {
+    uint8_t round;              /* login round, 1-based */
+    uint8_t nprobe;             /* probe targets this round */
+    uint8_t ncand;              /* TCP candidates */
+    uint8_t ci;                 /* candidate being tried */
+    uint8_t pi;                 /* port step: 0 own port, 1..2 fallback ports */
+    uint8_t nalt;               /* alternate node table entries */
+    uint8_t alt_poll;           /* round-robin poll position */
+    uint8_t contacted;          /* distinct nodes contacted during this login */
+    bool failover;              /* the TCP candidates serve a failover, not a login */
+    bool first_login;           /* host cache held only bootstrap entries */
+    bool alt_phase;             /* alternate-table pings outstanding */
+    uint16_t frame_id;          /* UDP frame id of this round's probes */
+    uint32_t alt_nonce;         /* nonce of PINGs (alt phase and polls) */
+    uint32_t ka_seq;            /* last keep-alive sequence */
+    int sn;                     /* conn index of the SN link, -1 none */
+    int auth;                   /* conn index of the login-server link, -1 none */
+    uint8_t auth_try;           /* login-server port tried: 0 its own, then fallback_ports */
+    EnvAddr sn_addr;            /* current supernode */
+    EnvAddr probe[CAND_MAX];    /* this round's probe targets */
+    uint8_t probe_st[CAND_MAX]; /* 0 sent, 1 accepted, 2 rejected */
+    EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
+    AltEntry alt[NODE_ALT_MAX]; /* alternate node table */
+    TimeNs login_start;         /* when this login began */
+    TimeNs failover_start;      /* when the SN was lost */
+    uint8_t *cert;              /* certificate from the login server (env_mem_alloc) */
+    uint16_t cert_len;          /* its bytes */
+    uint8_t sess_key[32];       /* AES key of the login-server exchange (zeroed after) */
+    NatDet nat;                 /* NAT detection */
+    EnvTimer t_probe, t_round, t_tcp, t_auth, t_alt, t_ka, t_ka_to, t_poll, t_stun, t_nat,
+        t_promote, t_http; /* timers in flight */
+} ClientState;
+
+typedef struct SnClient {
+    int conn;     /* conn index, -1 when free */
+    EnvAddr addr; /* client's address as seen */
+} SnClient;
+
+typedef struct SnPeer {
+    int conn;          /* conn index, -1 none */
+    EnvAddr main;      /* peer's main address (from SN_HELLO) */
+    uint16_t alt_port; /* peer's second UDP port */
+} SnPeer;
+
+#define SN_PEER_MAX 8
+/* Supernode state, allocated on promotion (or at start for SN roles). */
+typedef struct SnState {
+    uint16_t cap;             /* capacity in clients */
+    uint16_t nclients;        /* attached clients */
+    uint16_t slots;           /* allocated SnClient slots */
+    uint8_t npeers;           /* peer links (connected or connecting) */
+    EnvSock udp_alt;          /* second UDP socket (STUN change-port) */
+    uint16_t alt_port;        /* its port */
+    SnPeer peer[SN_PEER_MAX]; /* peer links */
+    SnClient *clients;        /* slots entries (env_mem_alloc) */
+    EnvTimer t_maint;         /* peer upkeep */
+} SnState;
+
+struct Node {
+    Env env;                      /* the node's env (copy) */
+    const NodeShared *sh;         /* world-shared state (borrowed) */
+    uint32_t id;                  /* node id */
+    uint8_t role;                 /* NodeRole */
+    uint8_t true_nat;             /* NatType of the environment (metrics only) */
+    uint8_t state;                /* NodeState */
+    uint8_t nat;                  /* detected NatType */
+    bool installed;               /* "installed" was acknowledged once (a46) */
+    uint8_t ulen;                 /* username bytes */
+    uint16_t port;                /* listening port (UDP and TCP) */
+    uint32_t uplink_kbps;         /* promotion input */
+    uint32_t cpu_mhz;             /* promotion input */
+    uint16_t cfg_capacity;        /* configured SN capacity, 0 default */
+    char user[WIRE_USER_MAX + 1]; /* username */
+    uint8_t pwhash[16];           /* MD5(user "\nskyper\n" password) (a15) */
+    EnvAddr public_addr;          /* believed public UDP address; ip 0 when unknown */
+    EnvAddr local;                /* local address of the main UDP socket */
+    TimeNs started_at;            /* start() time, for uptime */
+    EnvSock udp;                  /* main UDP socket */
+    EnvSock tcp_main;             /* TCP listener on port */
+    EnvSock tcp_80, tcp_443;      /* TCP listeners on 80 and 443 when bindable (a9) */
+    HostCache hc;                 /* host cache (clients and supernodes) */
+    NodeConn *conns;              /* connection table (env_mem_alloc) */
+    uint16_t nconns;              /* slots in use or free below this */
+    uint16_t conns_cap;           /* allocated slots */
+    ClientState cl;               /* client state (clients; unused by servers) */
+    SnState *sn;                  /* supernode state, NULL unless serving as SN */
+};
+
+/* ---- node.c: plumbing ---- */
+#define NODE_M(n) (&(n)->sh->m)
+void node__count(Node *n, EnvMetric id, int64_t delta);
+void node__account(Node *n, NodePhase ph, size_t bytes); /* one packet of bytes */
+/* Adds a connection slot; returns its index (the table may move). */
+int node__conn_add(Node *n, EnvConn h, EnvAddr peer, uint8_t kind, uint8_t phase);
+int node__conn_find(const Node *n, EnvConn h);
+NodeConn *node__conn(Node *n, int idx);
+/* Releases slot idx: graceful FIN, or RST when abort. */
+void node__conn_close(Node *n, int idx, bool abort);
+/* Sends our hello on an open connection (derives our key). */
+void node__conn_hello(Node *n, int idx, uint8_t role);
+/* Sends one message as an encrypted frame. Returns an EnvStatus. */
+int node__send_msg(Node *n, int idx, const WireMsg *m);
+/* Sends raw bytes (HTTP). */
+int node__send_raw(Node *n, int idx, const uint8_t *buf, size_t len);
+/* Sends one obfuscated UDP message from socket s. */
+void node__udp_send_msg(Node *n, EnvSock s, EnvAddr to, uint16_t frame_id, const WireMsg *m,
+                        NodePhase ph);
+/* Starts a TCP connection of a kind; returns the index or -1 on a synchronous
+ * failure. */
+int node__connect(Node *n, EnvAddr to, uint8_t kind, uint8_t phase);
+uint32_t node__random_u32(Node *n);
+/* Binds the main UDP port and the TCP listeners (port, 80, 443 where
+ * bindable, a9). False when the main port is taken. */
+bool node__bind(Node *n);
+
+/* ---- client.c ---- */
+void client__start(Node *n);
+void client__stop(Node *n, bool graceful);
+void client__on_timer(Node *n, uint32_t tag);
+void client__on_udp(Node *n, EnvAddr from, uint16_t frame_id, const WireMsg *m, size_t len);
+void client__on_nack(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr seen);
+void client__on_connected(Node *n, int idx, int status);
+void client__on_frame(Node *n, int idx, const WireMsg *m);
+void client__on_closed(Node *n, int idx, int status);
+void client__sn_lost(Node *n);
+/* Persists the install record (port, installed flag, NAT type). */
+void client__install_save(Node *n);
+size_t client__alt_add(Node *n, EnvAddr a);
+
+/* ---- natdet.c ---- */
+void natdet__start(Node *n, EnvAddr server);
+void natdet__on_timer(Node *n);
+void natdet__on_response(Node *n, EnvAddr from, const StunMsg *m);
+void natdet__stop(Node *n);
+
+/* ---- supernode.c ---- */
+void supernode__start(Node *n);
+void supernode__stop(Node *n, bool graceful);
+void supernode__on_timer(Node *n, uint32_t tag);
+void supernode__on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m);
+void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m);
+void supernode__on_hello(Node *n, int idx);
+void supernode__on_frame(Node *n, int idx, const WireMsg *m);
+void supernode__on_connected(Node *n, int idx, int status);
+void supernode__on_closed(Node *n, int idx);
+/* Random sample of up to max host-cache entries, skipping `skip`. */
+uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip);
+
+/* ---- loginsrv.c ---- */
+void loginsrv__on_frame(Node *n, int idx, const WireMsg *m);
+
+/* ---- websrv.c (both ends of HTTP) ---- */
+void websrv__client_start(Node *n);
+void websrv__client_on_connected(Node *n, int idx, int status);
+void websrv__on_raw(Node *n, int idx, const uint8_t *buf, size_t len);
+void websrv__client_on_timer(Node *n);
+void websrv__client_on_closed(Node *n, int idx);
+
+#endif

@@ -1,0 +1,405 @@
+/* supernode: the supernode role, for promoted clients, dedicated supernodes
+ * and the bootstrap supernodes.
+ *
+ * Layer: protocol/, part of the node module (node_int.h). What a supernode
+ * does (PROTOCOL-NOTES a13, a22, a40, a42, a47; DESIGN.md "The protocol"):
+ *   - keeps the TCP connections of its clients (a13) up to a capacity in
+ *     clients (a47: "several hundred"); a CONNECT beyond it is redirected
+ *     with host-cache entries, and lowering the capacity sheds the newest
+ *     clients (SHED with alternatives, then close);
+ *   - keeps TCP links to a few other supernodes (sn_peer_links), exchanging
+ *     host-cache entries over them (a42: "each supernode knows almost all
+ *     other supernodes");
+ *   - answers UDP probes (a22: accept = go ahead with TCP, or redirect),
+ *     NAcks datagrams keyed with a wrong source IP (a20), answers PINGs;
+ *   - hands out host-cache entries (random samples, so that clients spread
+ *     over supernodes instead of all taking the same best ones);
+ *   - forwards signalling (FORWARD) to a local client or to its peers,
+ *     with a hop limit;
+ *   - serves STUN for NAT detection. It has a second UDP socket (main port
+ *     + 1, or any free port) to answer "change port" (RFC 3489 test III)
+ *     from the same IP and another port. "Change IP" cannot be served by
+ *     one host with one address, so the supernode asks one of its peer
+ *     supernodes (STUN_ASSIST over UDP) to answer from the peer's own
+ *     address; that peer's address is the OTHER-ADDRESS it advertises. A
+ *     supernode with no peer yet cannot serve change-IP (the client then
+ *     sees no answer to test II and may report "unknown": documented
+ *     limitation, rare once the overlay has formed).
+ */
+#include "protocol/node_int.h"
+
+#include <string.h>
+
+static void supernode_maint(Node *n);
+
+void supernode__start(Node *n)
+{
+    const NodeParams *p = &n->sh->p;
+    SnState *s = env_mem_alloc(&n->env, sizeof *s);
+    s->cap = n->cfg_capacity ? n->cfg_capacity : p->sn_capacity;
+    for (int i = 0; i < SN_PEER_MAX; i++)
+        s->peer[i].conn = -1;
+    if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &s->udp_alt) != ENV_OK)
+        (void)env_udp_bind(&n->env, 0, &s->udp_alt);
+    if (env_sock_is_set(s->udp_alt)) s->alt_port = env_sock_local(&n->env, s->udp_alt).port;
+    n->sn = s;
+    if (n->role == NODE_ROLE_CLIENT) n->state = NODE_ST_ONLINE;
+    node__count(n, NODE_M(n)->sn_count, 1);
+    s->t_maint = env_timer_start_periodic(&n->env, p->sn_maint_ns, p->sn_maint_ns, TM_SN_MAINT);
+    supernode_maint(n);
+}
+
+void supernode__stop(Node *n, bool graceful)
+{
+    SnState *s = n->sn;
+    (void)graceful;
+    node__count(n, NODE_M(n)->sn_count, -1);
+    node__count(n, NODE_M(n)->sn_clients, -(int64_t)s->nclients);
+    env_timer_cancel(&n->env, &s->t_maint);
+    env_udp_close(&n->env, &s->udp_alt);
+    env_mem_free(&n->env, s->clients, s->slots * sizeof(SnClient));
+    env_mem_free(&n->env, s, sizeof *s);
+    n->sn = NULL;
+}
+
+uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip)
+{
+    uint8_t idx[HOSTCACHE_MAX];
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < n->hc.n; i++) {
+        const HostCacheEntry *x = &n->hc.e[i];
+        EnvAddr a = env_addr(x->ip, x->port);
+        if (x->score >= 0 && !env_addr_eq(a, skip) && !env_addr_eq(a, n->public_addr))
+            idx[k++] = (uint8_t)i;
+    }
+    uint8_t m = 0;
+    for (; m < max && m < k; m++) { /* partial Fisher-Yates */
+        uint16_t j = (uint16_t)(m + env_random_below(&n->env, (uint32_t)(k - m)));
+        uint8_t t = idx[m];
+        idx[m] = idx[j], idx[j] = t;
+        out[m].ip = n->hc.e[idx[m]].ip;
+        out[m].port = n->hc.e[idx[m]].port;
+    }
+    return m;
+}
+
+/* ---- Peer links ---- */
+
+static int supernode_peer_of_conn(SnState *s, int idx)
+{
+    for (int i = 0; i < SN_PEER_MAX; i++)
+        if (s->peer[i].conn == idx) return i;
+    return -1;
+}
+
+static int supernode_peer_free(SnState *s)
+{
+    return supernode_peer_of_conn(s, -1);
+}
+
+/* Opens links to more supernodes until sn_peer_links are up or tried. */
+static void supernode_maint(Node *n)
+{
+    SnState *s = n->sn;
+    EnvAddr skip[SN_PEER_MAX + 1];
+    size_t nskip = 0;
+    skip[nskip++] = n->public_addr;
+    for (int i = 0; i < SN_PEER_MAX; i++)
+        if (s->peer[i].conn >= 0) skip[nskip++] = s->peer[i].main;
+    while (s->npeers < MIN(n->sh->p.sn_peer_links, SN_PEER_MAX)) {
+        EnvAddr to;
+        if (hostcache_best(&n->hc, &to, 1, 0, skip, nskip) == 0) return;
+        skip[nskip++] = to;
+        int idx = node__connect(n, to, CONN_SN_PEER, PH_NONE);
+        if (idx < 0) continue;
+        int p = supernode_peer_free(s);
+        s->peer[p].conn = idx;
+        s->peer[p].main = to;
+        s->peer[p].alt_port = 0;
+        s->npeers++;
+    }
+}
+
+static void supernode_send_hello(Node *n, int idx)
+{
+    node__conn_hello(n, idx, HELLO_SN);
+    WireMsg m = {.type = WIRE_SN_HELLO,
+                 .u.sn_hello = {{n->public_addr.ip, n->port}, n->sn->alt_port}};
+    node__send_msg(n, idx, &m);
+}
+
+void supernode__on_connected(Node *n, int idx, int status)
+{
+    SnState *s = n->sn;
+    int p = s ? supernode_peer_of_conn(s, idx) : -1;
+    if (p < 0) {
+        node__conn_close(n, idx, true);
+        return;
+    }
+    if (status == ENV_OK) {
+        supernode_send_hello(n, idx);
+        return;
+    }
+    hostcache_entry_touch(&n->hc, s->peer[p].main, env_now(&n->env), false);
+    s->peer[p].conn = -1;
+    s->npeers--;
+    node__conn_close(n, idx, true);
+}
+
+void supernode__on_hello(Node *n, int idx)
+{
+    NodeConn *c = node__conn(n, idx);
+    SnState *s = n->sn;
+    if (c->peer_role != HELLO_SN) {
+        c->kind = CONN_SN_CLIENT; /* attached on CONNECT */
+        return;
+    }
+    c->kind = CONN_SN_PEER;
+    int p = supernode_peer_free(s);
+    if (p >= 0) {
+        s->peer[p].conn = idx;
+        s->peer[p].main = c->peer; /* corrected by its SN_HELLO */
+        s->npeers++;
+    }
+    WireMsg m = {.type = WIRE_SN_HELLO, .u.sn_hello = {{n->public_addr.ip, n->port}, s->alt_port}};
+    node__send_msg(n, idx, &m);
+}
+
+/* ---- Clients ---- */
+
+static void supernode_client_del(Node *n, uint16_t slot)
+{
+    SnState *s = n->sn;
+    s->clients[slot].conn = -1;
+    s->nclients--;
+    node__count(n, NODE_M(n)->sn_clients, -1);
+}
+
+static int supernode_client_add(Node *n, int idx)
+{
+    SnState *s = n->sn;
+    for (uint16_t i = 0; i < s->slots; i++)
+        if (s->clients[i].conn < 0) {
+            s->clients[i].conn = idx;
+            s->clients[i].addr = n->conns[idx].peer;
+            s->nclients++;
+            node__count(n, NODE_M(n)->sn_clients, 1);
+            return i;
+        }
+    uint16_t cap = s->slots ? (uint16_t)MIN(s->slots * 2, 65535) : 8;
+    SnClient *t = env_mem_alloc(&n->env, cap * sizeof *t);
+    if (s->clients) memcpy(t, s->clients, s->slots * sizeof *t);
+    for (uint16_t i = s->slots; i < cap; i++)
+        t[i].conn = -1;
+    env_mem_free(&n->env, s->clients, s->slots * sizeof *t);
+    s->clients = t;
+    s->slots = cap;
+    return supernode_client_add(n, idx);
+}
+
+static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
+{
+    SnState *s = n->sn;
+    NodeConn *c = node__conn(n, idx);
+    if (c->aux) return; /* already attached */
+    WireMsg r = {.type = WIRE_CONNECT_ACK};
+    r.u.connect_ack.seen.ip = c->peer.ip;
+    r.u.connect_ack.seen.port = c->peer.port;
+    bool full = s->nclients >= s->cap;
+    r.u.connect_ack.verdict = full ? WIRE_REDIRECT : WIRE_ACCEPT;
+    r.u.connect_ack.n = supernode__handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, c->peer);
+    node__send_msg(n, idx, &r);
+    if (full) {
+        node__count(n, NODE_M(n)->sn_rejected, 1);
+        node__conn_close(n, idx, false);
+        return;
+    }
+    int slot = supernode_client_add(n, idx);
+    s->clients[slot].addr.port = m->u.connect.udp_port; /* identity: (public IP, listening port) */
+    n->conns[idx].aux = (uint16_t)(slot + 1);
+}
+
+/* Forwards to a local client whose address is dst, else to the peers. */
+static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
+{
+    SnState *s = n->sn;
+    for (uint16_t i = 0; i < s->slots; i++)
+        if (s->clients[i].conn >= 0 && s->clients[i].addr.ip == m->u.forward.dst.ip &&
+            s->clients[i].addr.port == m->u.forward.dst.port) {
+            node__send_msg(n, s->clients[i].conn, m);
+            node__count(n, NODE_M(n)->sn_forwarded, 1);
+            return;
+        }
+    if (m->u.forward.ttl == 0) return;
+    WireMsg f = *m;
+    f.u.forward.ttl--;
+    for (int p = 0; p < SN_PEER_MAX; p++) {
+        int pc = s->peer[p].conn;
+        if (pc >= 0 && pc != from_idx && n->conns[pc].state == CS_READY) {
+            node__send_msg(n, pc, &f);
+            node__count(n, NODE_M(n)->sn_forwarded, 1);
+        }
+    }
+}
+
+static void supernode_add_entries(Node *n, const WireMsg *m)
+{
+    for (uint8_t k = 0; k < m->u.connect_ack.n; k++) {
+        EnvAddr a = env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port);
+        if (a.ip && a.port && !env_addr_eq(a, n->public_addr))
+            hostcache_add(&n->hc, a, env_now(&n->env), 0);
+    }
+}
+
+void supernode__on_frame(Node *n, int idx, const WireMsg *m)
+{
+    SnState *s = n->sn;
+    bool peer = n->conns[idx].kind == CONN_SN_PEER;
+    WireMsg r;
+    switch (m->type) {
+    case WIRE_CONNECT:
+        if (!peer) supernode_on_connect(n, idx, m);
+        return;
+    case WIRE_KEEPALIVE:
+        r = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {m->u.keepalive.seq}};
+        node__send_msg(n, idx, &r);
+        return;
+    case WIRE_HC_REQUEST:
+        r = (WireMsg){.type = WIRE_HC_ENTRIES};
+        r.u.connect_ack.n =
+            supernode__handout(n, r.u.connect_ack.e, m->u.hc_request.max, n->conns[idx].peer);
+        node__send_msg(n, idx, &r);
+        return;
+    case WIRE_SN_HELLO: {
+        int p = supernode_peer_of_conn(s, idx);
+        EnvAddr main = env_addr(m->u.sn_hello.main.ip, m->u.sn_hello.main.port);
+        if (!peer || main.ip == 0 || main.port == 0) break;
+        if (p >= 0) s->peer[p].main = main, s->peer[p].alt_port = m->u.sn_hello.alt_port;
+        hostcache_add(&n->hc, main, env_now(&n->env), 0);
+        hostcache_entry_touch(&n->hc, main, env_now(&n->env), true);
+        r = (WireMsg){.type = WIRE_HC_ENTRIES};
+        r.u.connect_ack.n = supernode__handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, main);
+        node__send_msg(n, idx, &r);
+        return;
+    }
+    case WIRE_HC_ENTRIES:
+        if (peer) supernode_add_entries(n, m);
+        return;
+    case WIRE_FORWARD:
+        supernode_forward(n, idx, m);
+        return;
+    default:
+        break;
+    }
+    node__count(n, NODE_M(n)->malformed_tcp, 1);
+}
+
+void supernode__on_closed(Node *n, int idx)
+{
+    SnState *s = n->sn;
+    if (!s) return;
+    for (uint16_t i = 0; i < s->slots; i++)
+        if (s->clients[i].conn == idx) supernode_client_del(n, i);
+    int p = supernode_peer_of_conn(s, idx);
+    if (p >= 0) {
+        s->peer[p].conn = -1;
+        s->npeers--;
+    }
+}
+
+void node_sn_set_capacity(Node *n, uint16_t cap)
+{
+    SnState *s = n->sn;
+    CHECK(s != NULL, "node %u is not a supernode", n->id);
+    s->cap = cap;
+    for (int i = (int)s->slots - 1; i >= 0 && s->nclients > cap; i--) {
+        int idx = s->clients[i].conn;
+        if (idx < 0) continue;
+        WireMsg r = {.type = WIRE_SHED};
+        r.u.connect_ack.n =
+            supernode__handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, s->clients[i].addr);
+        node__send_msg(n, idx, &r);
+        node__conn_close(n, idx, false);
+        supernode_client_del(n, (uint16_t)i);
+        node__count(n, NODE_M(n)->sn_shed, 1);
+    }
+}
+
+/* ---- UDP: probes and STUN ---- */
+
+void supernode__on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m)
+{
+    SnState *sn = n->sn;
+    if (m->type == WIRE_PROBE) {
+        WireMsg r = {.type = WIRE_PROBE_ACK};
+        bool full = sn->nclients >= sn->cap;
+        r.u.probe_ack.verdict = full ? WIRE_REDIRECT : WIRE_ACCEPT;
+        r.u.probe_ack.tcp_port = n->port;
+        r.u.probe_ack.load = sn->nclients;
+        if (full)
+            r.u.probe_ack.n = supernode__handout(n, r.u.probe_ack.e, n->sh->p.hc_handout, from);
+        node__udp_send_msg(n, s, from, frame_id, &r, PH_NONE);
+        return;
+    }
+    if (m->type == WIRE_STUN_ASSIST) {
+        bool known = false; /* only peers may make us send to third parties */
+        for (int p = 0; p < SN_PEER_MAX; p++)
+            if (sn->peer[p].conn >= 0 && sn->peer[p].main.ip == from.ip) known = true;
+        if (!known) return;
+        StunMsg r = {.type = STUN_BINDING_SUCCESS, .has_fingerprint = true};
+        memcpy(r.txid, m->u.assist.txid, sizeof r.txid);
+        r.has_xor_mapped = r.has_mapped = r.has_origin = true;
+        r.xor_mapped = r.mapped = env_addr(m->u.assist.target.ip, m->u.assist.target.port);
+        r.origin = n->local;
+        uint8_t buf[STUN_MSG_MAX];
+        size_t len = stun_encode(&r, buf, sizeof buf);
+        node__count(n, NODE_M(n)->sn_stun_answered, 1);
+        (void)env_udp_send(&n->env, n->udp, r.xor_mapped, buf, len);
+    }
+}
+
+/* The peer that serves "change IP": the first ready peer link. */
+static const SnPeer *supernode_assist_peer(Node *n)
+{
+    for (int p = 0; p < SN_PEER_MAX; p++) {
+        const SnPeer *x = &n->sn->peer[p];
+        if (x->conn >= 0 && n->conns[x->conn].state == CS_READY && x->main.ip) return x;
+    }
+    return NULL;
+}
+
+void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m)
+{
+    SnState *sn = n->sn;
+    const SnPeer *assist = supernode_assist_peer(n);
+    uint8_t flags = m->has_change ? m->change_flags : 0;
+    if (flags & STUN_CHANGE_IP) {
+        if (!assist) return; /* cannot change IP alone: see the file comment */
+        WireMsg a = {.type = WIRE_STUN_ASSIST};
+        memcpy(a.u.assist.txid, m->txid, sizeof a.u.assist.txid);
+        a.u.assist.target.ip = from.ip;
+        a.u.assist.target.port = from.port;
+        node__udp_send_msg(n, n->udp, assist->main, (uint16_t)node__random_u32(n), &a, PH_NONE);
+        return;
+    }
+    EnvSock out = s;
+    if (flags & STUN_CHANGE_PORT) out = env_sock_eq(s, n->udp) ? sn->udp_alt : n->udp;
+    if (!env_sock_is_set(out)) return;
+    StunMsg r = {.type = STUN_BINDING_SUCCESS, .has_fingerprint = true};
+    memcpy(r.txid, m->txid, sizeof r.txid);
+    r.has_xor_mapped = r.has_mapped = r.has_origin = true;
+    r.xor_mapped = r.mapped = from;
+    r.origin = env_sock_local(&n->env, out);
+    if (assist) r.has_other = true, r.other = assist->main;
+    uint8_t buf[STUN_MSG_MAX];
+    size_t len = stun_encode(&r, buf, sizeof buf);
+    node__count(n, NODE_M(n)->sn_stun_answered, 1);
+    node__count(n, NODE_M(n)->sn_bytes_out, (int64_t)len);
+    (void)env_udp_send(&n->env, out, from, buf, len);
+}
+
+void supernode__on_timer(Node *n, uint32_t tag)
+{
+    (void)tag;
+    if (n->sn) supernode_maint(n);
+}

@@ -1,0 +1,158 @@
+/* websrv: both ends of the start-up HTTP exchange (PROTOCOL-NOTES a46):
+ * "GET /ui/0/97/en/installed" on the first run only, then
+ * "getlatestversion?ver=..." on every start, to the web server role.
+ *
+ * Layer: protocol/, part of the node module (node_int.h). Plain HTTP/1.1
+ * over TCP port 80, not encrypted, one connection per start carrying both
+ * requests in turn. The client keeps no state beyond its install flag
+ * (persisted once "installed" was answered). Bytes count in the "http"
+ * login phase. Input is bounded: a request or response header longer than
+ * the reassembly buffer is malformed and the connection is aborted.
+ */
+#include "protocol/node_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HTTP_TIMEOUT_NS (30 * TIMENS_S)
+#define HTTP_VERSION "0.97.0.6"
+
+enum { HTTP_STEP_INSTALLED = 1, HTTP_STEP_VERSION = 2 };
+
+void websrv__client_start(Node *n)
+{
+    EnvAddr ws = n->sh->p.web_server;
+    if (ws.ip == 0) return;
+    int idx = node__connect(n, ws, CONN_CL_HTTP, PH_HTTP);
+    if (idx < 0) return;
+    n->conns[idx].aux = n->installed ? HTTP_STEP_VERSION : HTTP_STEP_INSTALLED;
+    n->cl.t_http = env_timer_start(&n->env, HTTP_TIMEOUT_NS, TM_HTTP);
+}
+
+static void websrv_request(Node *n, int idx)
+{
+    char req[256];
+    int len;
+    if (n->conns[idx].aux == HTTP_STEP_INSTALLED)
+        len = g_snprintf(req, sizeof req,
+                         "GET /ui/0/97/en/installed HTTP/1.1\r\nHost: ui.skype.com\r\n"
+                         "User-Agent: Skype/" HTTP_VERSION "\r\n\r\n");
+    else
+        len = g_snprintf(req, sizeof req,
+                         "GET /ui/0/97/en/getlatestversion?ver=" HTTP_VERSION
+                         " HTTP/1.1\r\nHost: ui.skype.com\r\nUser-Agent: Skype/" HTTP_VERSION
+                         "\r\n\r\n");
+    node__send_raw(n, idx, (const uint8_t *)req, (size_t)len);
+}
+
+static void websrv_client_done(Node *n, int idx)
+{
+    env_timer_cancel(&n->env, &n->cl.t_http);
+    if (idx >= 0) node__conn_close(n, idx, false);
+}
+
+void websrv__client_on_connected(Node *n, int idx, int status)
+{
+    if (status != ENV_OK)
+        websrv_client_done(n, idx);
+    else
+        websrv_request(n, idx);
+}
+
+void websrv__client_on_timer(Node *n)
+{
+    n->cl.t_http = ENV_TIMER_NONE;
+    for (int i = 0; i < n->nconns; i++)
+        if (n->conns[i].kind == CONN_CL_HTTP) node__conn_close(n, i, true);
+}
+
+void websrv__client_on_closed(Node *n, int idx)
+{
+    (void)idx;
+    env_timer_cancel(&n->env, &n->cl.t_http);
+}
+
+/* Length of a complete message at the front of buf (header + body of
+ * Content-Length), 0 when incomplete, -1 when malformed. */
+static long websrv_message_len(const char *buf, size_t len)
+{
+    const char *end = g_strstr_len(buf, (gssize)len, "\r\n\r\n");
+    if (!end) return len >= NODE_RX_CAP - 1 ? -1 : 0;
+    size_t hdr = (size_t)(end - buf) + 4, body = 0;
+    const char *cl = g_strstr_len(buf, (gssize)hdr, "Content-Length: ");
+    if (cl) {
+        char *e;
+        unsigned long v = strtoul(cl + 16, &e, 10);
+        if (e == cl + 16 || v > 1024) return -1;
+        body = v;
+    }
+    return hdr + body <= len ? (long)(hdr + body) : 0;
+}
+
+static void websrv_server_answer(Node *n, int idx, const char *msg)
+{
+    const char *body = "", *status = "404 Not Found";
+    if (g_str_has_prefix(msg, "GET /ui/0/97/en/installed ")) {
+        body = "OK", status = "200 OK";
+        node__count(n, NODE_M(n)->http_installed, 1);
+    } else if (g_str_has_prefix(msg, "GET /ui/0/97/en/getlatestversion?")) {
+        body = HTTP_VERSION, status = "200 OK";
+        node__count(n, NODE_M(n)->http_version, 1);
+    }
+    char resp[256];
+    int len = g_snprintf(resp, sizeof resp,
+                         "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s",
+                         status, strlen(body), body);
+    node__send_raw(n, idx, (const uint8_t *)resp, (size_t)len);
+}
+
+static void websrv_client_answer(Node *n, int idx, const char *msg)
+{
+    NodeConn *c = &n->conns[idx];
+    bool ok = g_str_has_prefix(msg, "HTTP/1.1 200 ");
+    if (c->aux == HTTP_STEP_INSTALLED && ok) {
+        n->installed = true;
+        client__install_save(n);
+    }
+    if (c->aux == HTTP_STEP_INSTALLED) {
+        c->aux = HTTP_STEP_VERSION;
+        websrv_request(n, idx);
+    } else {
+        websrv_client_done(n, idx);
+    }
+}
+
+void websrv__on_raw(Node *n, int idx, const uint8_t *buf, size_t len)
+{
+    NodeConn *c = &n->conns[idx];
+    EnvConn h = c->h;
+    if (!c->rx) c->rx = env_mem_alloc(&n->env, NODE_RX_CAP);
+    if (len > NODE_RX_CAP - 1u - c->rx_len) len = NODE_RX_CAP - 1u - c->rx_len; /* then malformed */
+    memcpy(c->rx + c->rx_len, buf, len);
+    c->rx_len = (uint16_t)(c->rx_len + len);
+    for (;;) {
+        c = &n->conns[idx];
+        c->rx[c->rx_len] = 0;
+        long mlen = websrv_message_len((const char *)c->rx, c->rx_len);
+        if (mlen < 0) {
+            node__count(n, NODE_M(n)->malformed_tcp, 1);
+            bool client = c->kind == CONN_CL_HTTP;
+            node__conn_close(n, idx, true);
+            if (client) websrv_client_done(n, -1);
+            return;
+        }
+        if (mlen == 0) return;
+        char msg[NODE_RX_CAP];
+        memcpy(msg, c->rx, (size_t)mlen);
+        msg[mlen] = 0;
+        memmove(c->rx, c->rx + mlen, c->rx_len - (size_t)mlen);
+        c->rx_len = (uint16_t)(c->rx_len - mlen);
+        node__account(n, (NodePhase)c->phase, (size_t)mlen);
+        if (c->kind == CONN_WEB_IN)
+            websrv_server_answer(n, idx, msg);
+        else
+            websrv_client_answer(n, idx, msg);
+        if (idx >= n->nconns || n->conns[idx].kind == CONN_FREE || !env_conn_eq(n->conns[idx].h, h))
+            return;
+    }
+}

@@ -1,0 +1,434 @@
+/* wire: encoders, strict decoders and envelopes (see wire.h for the format
+ * and its sources). Decoding goes through WireRd, a cursor that refuses to
+ * move past the end: once a read fails the cursor is marked bad and every
+ * later read fails too, so a decoder checks `ok` once at the end. */
+#include "protocol/wire.h"
+
+#include <string.h>
+
+typedef struct WireRd {
+    const uint8_t *p; /* next byte */
+    size_t left;      /* bytes left */
+    bool ok;          /* false after any failed read */
+} WireRd;
+
+static const uint8_t *rd_take(WireRd *r, size_t n)
+{
+    if (!r->ok || n > r->left) {
+        r->ok = false;
+        return NULL;
+    }
+    const uint8_t *p = r->p;
+    r->p += n, r->left -= n;
+    return p;
+}
+static uint8_t rd_u8(WireRd *r)
+{
+    const uint8_t *p = rd_take(r, 1);
+    return p ? p[0] : 0;
+}
+static uint16_t rd_u16(WireRd *r)
+{
+    const uint8_t *p = rd_take(r, 2);
+    return p ? wire_get_u16(p) : 0;
+}
+static uint32_t rd_u32(WireRd *r)
+{
+    const uint8_t *p = rd_take(r, 4);
+    return p ? wire_get_u32(p) : 0;
+}
+static WireEntry rd_entry(WireRd *r)
+{
+    WireEntry e;
+    e.ip = rd_u32(r);
+    e.port = rd_u16(r);
+    return e;
+}
+/* n entries, n <= WIRE_MAX_ENTRIES. */
+static uint8_t rd_entries(WireRd *r, WireEntry *e)
+{
+    uint8_t n = rd_u8(r);
+    if (n > WIRE_MAX_ENTRIES) r->ok = false;
+    for (uint8_t i = 0; r->ok && i < n; i++)
+        e[i] = rd_entry(r);
+    return r->ok ? n : 0;
+}
+
+typedef struct WireWr {
+    uint8_t *p;   /* next byte */
+    size_t left;  /* room left */
+    uint8_t *beg; /* start, for the length */
+} WireWr;
+
+static void wr_bytes(WireWr *w, const void *src, size_t n)
+{
+    CHECK(n <= w->left, "wire encode overflow: %zu bytes, %zu left", n, w->left);
+    if (n) memcpy(w->p, src, n);
+    w->p += n, w->left -= n;
+}
+static void wr_u8(WireWr *w, uint8_t v)
+{
+    wr_bytes(w, &v, 1);
+}
+static void wr_u16(WireWr *w, uint16_t v)
+{
+    uint8_t b[2];
+    wire_put_u16(b, v);
+    wr_bytes(w, b, 2);
+}
+static void wr_u32(WireWr *w, uint32_t v)
+{
+    uint8_t b[4];
+    wire_put_u32(b, v);
+    wr_bytes(w, b, 4);
+}
+static void wr_entry(WireWr *w, WireEntry e)
+{
+    wr_u32(w, e.ip);
+    wr_u16(w, e.port);
+}
+static void wr_entries(WireWr *w, uint8_t n, const WireEntry *e)
+{
+    CHECK(n <= WIRE_MAX_ENTRIES, "%u entries", n);
+    wr_u8(w, n);
+    for (uint8_t i = 0; i < n; i++)
+        wr_entry(w, e[i]);
+}
+
+/* ---- Plaintext bodies ---- */
+
+static void wire_encode_fields(const WireMsg *m, WireWr *w)
+{
+    switch ((WireType)m->type) {
+    case WIRE_PROBE:
+        wr_u16(w, m->u.probe.tcp_port);
+        if (m->u.probe.retry) { /* U3 = U1 + 5 bytes, its 4th byte 0x01 (a22) */
+            wr_u8(w, 0), wr_u8(w, 0), wr_u8(w, 0), wr_u8(w, 1);
+            wr_u8(w, (uint8_t)m->u.probe.nonce);
+        }
+        break;
+    case WIRE_PROBE_ACK:
+        wr_u8(w, m->u.probe_ack.verdict);
+        wr_u16(w, m->u.probe_ack.tcp_port);
+        if (m->u.probe_ack.verdict == WIRE_ACCEPT)
+            wr_u16(w, m->u.probe_ack.load);
+        else
+            wr_entries(w, m->u.probe_ack.n, m->u.probe_ack.e);
+        break;
+    case WIRE_PING:
+        wr_u32(w, m->u.ping.nonce);
+        break;
+    case WIRE_PONG:
+        wr_u32(w, m->u.ping.nonce);
+        wr_u8(w, m->u.ping.is_sn);
+        break;
+    case WIRE_STUN_ASSIST:
+        wr_bytes(w, m->u.assist.txid, 12);
+        wr_entry(w, m->u.assist.target);
+        break;
+    case WIRE_CONNECT:
+        CHECK(m->u.connect.ulen <= WIRE_USER_MAX, "username of %u bytes", m->u.connect.ulen);
+        wr_u16(w, m->u.connect.udp_port);
+        wr_u8(w, m->u.connect.nat);
+        wr_u8(w, m->u.connect.flags);
+        wr_u8(w, m->u.connect.ulen);
+        wr_bytes(w, m->u.connect.user, m->u.connect.ulen);
+        break;
+    case WIRE_CONNECT_ACK:
+        wr_u8(w, m->u.connect_ack.verdict);
+        wr_entry(w, m->u.connect_ack.seen);
+        /* fall through */
+    case WIRE_HC_ENTRIES:
+    case WIRE_SHED:
+        wr_entries(w, m->u.connect_ack.n, m->u.connect_ack.e);
+        break;
+    case WIRE_KEEPALIVE:
+    case WIRE_KEEPALIVE_ACK:
+        wr_u32(w, m->u.keepalive.seq);
+        break;
+    case WIRE_HC_REQUEST:
+        wr_u8(w, m->u.hc_request.max);
+        break;
+    case WIRE_SN_HELLO:
+        wr_entry(w, m->u.sn_hello.main);
+        wr_u16(w, m->u.sn_hello.alt_port);
+        break;
+    case WIRE_FORWARD:
+        CHECK(m->u.forward.len <= WIRE_BLOB_MAX, "forward of %u bytes", m->u.forward.len);
+        wr_entry(w, m->u.forward.dst);
+        wr_u8(w, m->u.forward.ttl);
+        wr_u16(w, m->u.forward.len);
+        wr_bytes(w, m->u.forward.data, m->u.forward.len);
+        break;
+    case WIRE_LOGIN_REQ:
+        CHECK(m->u.login.klen <= CRYPTO_RSA_MAX_BYTES, "wrapped key of %u", m->u.login.klen);
+        wr_u16(w, m->u.login.klen);
+        wr_bytes(w, m->u.login.key, m->u.login.klen);
+        /* fall through */
+    case WIRE_LOGIN_CERT:
+        CHECK(m->u.login.len <= WIRE_BLOB_MAX, "login blob of %u", m->u.login.len);
+        wr_u16(w, m->u.login.len);
+        wr_bytes(w, m->u.login.data, m->u.login.len);
+        break;
+    case WIRE_LOGIN_FAIL:
+        wr_u8(w, m->u.login_fail.reason);
+        break;
+    default:
+        CHECK(false, "encoding unknown message type %u", m->type);
+    }
+}
+
+size_t wire_encode(const WireMsg *m, uint8_t *buf, size_t cap)
+{
+    WireWr w = {buf, cap, buf};
+    wr_u8(&w, WIRE_VERSION);
+    wr_u8(&w, m->type);
+    wire_encode_fields(m, &w);
+    return (size_t)(w.p - w.beg);
+}
+
+/* Decodes the fields of m->type from r. Field-range checks live here;
+ * lengths are checked by WireRd. */
+static void wire_decode_fields(WireRd *r, WireMsg *m)
+{
+    switch ((WireType)m->type) {
+    case WIRE_PROBE:
+        m->u.probe.tcp_port = rd_u16(r);
+        m->u.probe.retry = r->left > 0;
+        if (m->u.probe.retry) {
+            const uint8_t *x = rd_take(r, 4);
+            if (x && (x[0] | x[1] | x[2] | (x[3] ^ 1))) r->ok = false;
+            m->u.probe.nonce = rd_u8(r);
+        }
+        break;
+    case WIRE_PROBE_ACK:
+        m->u.probe_ack.verdict = rd_u8(r);
+        m->u.probe_ack.tcp_port = rd_u16(r);
+        if (m->u.probe_ack.verdict > WIRE_REDIRECT) r->ok = false;
+        if (m->u.probe_ack.verdict == WIRE_ACCEPT)
+            m->u.probe_ack.load = rd_u16(r);
+        else
+            m->u.probe_ack.n = rd_entries(r, m->u.probe_ack.e);
+        break;
+    case WIRE_PING:
+        m->u.ping.nonce = rd_u32(r);
+        break;
+    case WIRE_PONG:
+        m->u.ping.nonce = rd_u32(r);
+        m->u.ping.is_sn = rd_u8(r);
+        if (m->u.ping.is_sn > 1) r->ok = false;
+        break;
+    case WIRE_STUN_ASSIST: {
+        const uint8_t *t = rd_take(r, 12);
+        if (t) memcpy(m->u.assist.txid, t, 12);
+        m->u.assist.target = rd_entry(r);
+        break;
+    }
+    case WIRE_CONNECT:
+        m->u.connect.udp_port = rd_u16(r);
+        m->u.connect.nat = rd_u8(r);
+        m->u.connect.flags = rd_u8(r);
+        m->u.connect.ulen = rd_u8(r);
+        if (m->u.connect.ulen > WIRE_USER_MAX) r->ok = false;
+        m->u.connect.user = rd_take(r, m->u.connect.ulen);
+        break;
+    case WIRE_CONNECT_ACK:
+        m->u.connect_ack.verdict = rd_u8(r);
+        if (m->u.connect_ack.verdict > WIRE_REDIRECT) r->ok = false;
+        m->u.connect_ack.seen = rd_entry(r);
+        /* fall through */
+    case WIRE_HC_ENTRIES:
+    case WIRE_SHED:
+        m->u.connect_ack.n = rd_entries(r, m->u.connect_ack.e);
+        break;
+    case WIRE_KEEPALIVE:
+    case WIRE_KEEPALIVE_ACK:
+        m->u.keepalive.seq = rd_u32(r);
+        break;
+    case WIRE_HC_REQUEST:
+        m->u.hc_request.max = rd_u8(r);
+        if (m->u.hc_request.max > WIRE_MAX_ENTRIES) r->ok = false;
+        break;
+    case WIRE_SN_HELLO:
+        m->u.sn_hello.main = rd_entry(r);
+        m->u.sn_hello.alt_port = rd_u16(r);
+        break;
+    case WIRE_FORWARD:
+        m->u.forward.dst = rd_entry(r);
+        m->u.forward.ttl = rd_u8(r);
+        m->u.forward.len = rd_u16(r);
+        if (m->u.forward.len > WIRE_BLOB_MAX) r->ok = false;
+        m->u.forward.data = rd_take(r, m->u.forward.len);
+        break;
+    case WIRE_LOGIN_REQ:
+        m->u.login.klen = rd_u16(r);
+        if (m->u.login.klen > CRYPTO_RSA_MAX_BYTES) r->ok = false;
+        m->u.login.key = rd_take(r, m->u.login.klen);
+        /* fall through */
+    case WIRE_LOGIN_CERT:
+        m->u.login.len = rd_u16(r);
+        if (m->u.login.len > WIRE_BLOB_MAX) r->ok = false;
+        m->u.login.data = rd_take(r, m->u.login.len);
+        break;
+    case WIRE_LOGIN_FAIL:
+        m->u.login_fail.reason = rd_u8(r);
+        break;
+    default:
+        r->ok = false;
+    }
+}
+
+bool wire_decode(const uint8_t *buf, size_t len, WireMsg *m)
+{
+    WireRd r = {buf, len, true};
+    memset(m, 0, sizeof *m);
+    if (rd_u8(&r) != WIRE_VERSION) return false;
+    m->type = rd_u8(&r);
+    if (!r.ok) return false;
+    wire_decode_fields(&r, m);
+    return r.ok && r.left == 0; /* trailing bytes are malformed too */
+}
+
+/* ---- UDP envelope ---- */
+
+bool wire_udp_is_nack(const uint8_t *buf, size_t len)
+{
+    return len == WIRE_NACK_LEN && buf[2] == WIRE_FUNC_NACK;
+}
+
+/* The 80-byte RC4 key from the 32-bit seed (splitmix64 expansion). */
+static void wire_rc4_key(uint32_t seed, uint8_t key[80])
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 80; i += 8) {
+        x += 0x9E3779B97F4A7C15ull;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        for (int j = 0; j < 8; j++)
+            key[i + j] = (uint8_t)(z >> (8 * j));
+    }
+}
+
+static uint32_t wire_udp_seed(uint32_t src_ip, uint32_t dst_ip, uint16_t frame_id, uint32_t iv)
+{
+    uint8_t b[10];
+    wire_put_u32(b, src_ip);
+    wire_put_u32(b + 4, dst_ip);
+    wire_put_u16(b + 8, frame_id);
+    return crypto_crc32(0, b, sizeof b) ^ iv;
+}
+
+size_t wire_udp_seal(Crypto *c, const Env *e, uint16_t frame_id, uint32_t src_ip, uint32_t dst_ip,
+                     const uint8_t *body, size_t len, uint8_t *out, size_t cap)
+{
+    size_t total = WIRE_UDP_HDR + len + WIRE_UDP_TRAILER;
+    CHECK(total <= cap && total <= ENV_UDP_MAX, "datagram of %zu bytes, cap %zu", total, cap);
+    uint32_t iv = (uint32_t)env_random_u64(e);
+    wire_put_u16(out, frame_id);
+    out[2] = (uint8_t)((WIRE_FUNC_SIGNAL & WIRE_FUNC_MASK) | (env_random_u64(e) & 0x70));
+    wire_put_u32(out + 3, iv);
+    memcpy(out + WIRE_UDP_HDR, body, len);
+    wire_put_u32(out + WIRE_UDP_HDR + len, crypto_crc32(0, body, len));
+    uint8_t key[80];
+    wire_rc4_key(wire_udp_seed(src_ip, dst_ip, frame_id, iv), key);
+    crypto_rc4(c, e, key, sizeof key, out + WIRE_UDP_HDR, len + WIRE_UDP_TRAILER);
+    return total;
+}
+
+long wire_udp_open(Crypto *c, const Env *e, const uint8_t *pkt, size_t len, uint32_t src_ip,
+                   uint32_t dst_ip, uint8_t *body, size_t cap, uint16_t *frame_id)
+{
+    if (len < WIRE_UDP_HDR + WIRE_UDP_TRAILER + 2) return WIRE_OPEN_SHORT;
+    if ((pkt[2] & WIRE_FUNC_MASK) != WIRE_FUNC_SIGNAL) return WIRE_OPEN_SHORT;
+    size_t n = len - WIRE_UDP_HDR;
+    CHECK(n <= cap, "open buffer of %zu for %zu bytes", cap, n);
+    *frame_id = wire_get_u16(pkt);
+    uint8_t key[80];
+    wire_rc4_key(wire_udp_seed(src_ip, dst_ip, *frame_id, wire_get_u32(pkt + 3)), key);
+    memcpy(body, pkt + WIRE_UDP_HDR, n);
+    crypto_rc4(c, e, key, sizeof key, body, n);
+    size_t blen = n - WIRE_UDP_TRAILER;
+    if (crypto_crc32(0, body, blen) != wire_get_u32(body + blen)) return WIRE_OPEN_BADCRC;
+    return (long)blen;
+}
+
+size_t wire_nack_encode(uint16_t frame_id, EnvAddr seen, const Env *e, uint8_t *out, size_t cap)
+{
+    CHECK(cap >= WIRE_NACK_LEN, "nack buffer %zu", cap);
+    (void)e;
+    wire_put_u16(out, frame_id);
+    out[2] = WIRE_FUNC_NACK;
+    out[3] = WIRE_VERSION;
+    out[4] = 0; /* reason: bad CRC */
+    wire_put_u32(out + 5, seen.ip);
+    wire_put_u16(out + 9, seen.port);
+    return WIRE_NACK_LEN;
+}
+
+bool wire_nack_decode(const uint8_t *buf, size_t len, uint16_t *frame_id, EnvAddr *seen)
+{
+    if (len != WIRE_NACK_LEN || buf[2] != WIRE_FUNC_NACK || buf[3] != WIRE_VERSION || buf[4] != 0)
+        return false;
+    *frame_id = wire_get_u16(buf);
+    seen->ip = wire_get_u32(buf + 5);
+    seen->port = wire_get_u16(buf + 9);
+    return seen->ip != 0 && seen->port != 0;
+}
+
+/* ---- TCP envelope ---- */
+
+#define WIRE_HELLO_MAGIC 0x5a
+
+size_t wire_hello_encode(uint32_t seed, uint8_t role, const Env *e, uint8_t *out, size_t cap)
+{
+    CHECK(cap >= WIRE_HELLO_LEN, "hello buffer %zu", cap);
+    wire_put_u32(out, seed);
+    out[4] = WIRE_HELLO_MAGIC;
+    out[5] = WIRE_VERSION;
+    out[6] = role;
+    env_random_bytes(e, out + 7, WIRE_HELLO_LEN - 7);
+    return WIRE_HELLO_LEN;
+}
+
+bool wire_hello_decode(const uint8_t *buf, size_t len, uint32_t *seed, uint8_t *role)
+{
+    if (len != WIRE_HELLO_LEN || buf[4] != WIRE_HELLO_MAGIC || buf[5] != WIRE_VERSION) return false;
+    *seed = wire_get_u32(buf);
+    *role = buf[6];
+    return true;
+}
+
+void wire_stream_key(Crypto *c, const Env *e, uint32_t seed, uint8_t key[32])
+{
+    uint8_t s[4];
+    wire_put_u32(s, seed);
+    crypto_sha256(c, e, s, sizeof s, "skysim-tcp", 10, key);
+}
+
+static void wire_frame_iv(uint32_t counter, uint8_t iv[16])
+{
+    memset(iv, 0, 16);
+    wire_put_u32(iv, counter); /* the low 8 bytes stay for the CTR block counter */
+}
+
+size_t wire_frame_seal(Crypto *c, const Env *e, const uint8_t key[32], uint32_t counter,
+                       const uint8_t *body, size_t len, uint8_t *out, size_t cap)
+{
+    CHECK(len > 0 && len <= WIRE_FRAME_MAX && len + 2 <= cap, "frame of %zu bytes", len);
+    uint8_t iv[16];
+    wire_frame_iv(counter, iv);
+    wire_put_u16(out, (uint16_t)len);
+    memcpy(out + 2, body, len);
+    crypto_aes256(c, e, key, iv, out + 2, len);
+    return len + 2;
+}
+
+void wire_frame_open(Crypto *c, const Env *e, const uint8_t key[32], uint32_t counter, uint8_t *buf,
+                     size_t len)
+{
+    uint8_t iv[16];
+    wire_frame_iv(counter, iv);
+    crypto_aes256(c, e, key, iv, buf, len);
+}

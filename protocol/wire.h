@@ -1,0 +1,232 @@
+/* wire: the binary encoding of every overlay message, and the obfuscation
+ * (UDP, RC4) and encryption (TCP, AES-256) envelopes around it.
+ *
+ * Layer: protocol/, above crypto, below the state machines. Every byte the
+ * protocol sends is produced here, so byte counts in results are counts of
+ * real bytes. Decoding is strict: every length is checked against the bytes
+ * that are really there, unknown types and versions are rejected, trailing
+ * garbage is rejected; a decoder never reads past its end. The caller drops
+ * and counts what a decoder rejects (metric "wire.malformed.*").
+ *
+ * Sources (PROTOCOL-NOTES.md):
+ *  - UDP frame ("start of message"): 2-byte frame ID, random in a query and
+ *    copied into the reply, then a function byte of which only the bits of
+ *    mask 0x8f are meaningful, the others random (a18).
+ *  - UDP obfuscation: RC4 keyed from CRC32(source IP, destination IP, frame
+ *    ID) XOR a 32-bit IV carried in clear (a19). The 32-bit seed is expanded
+ *    to an 80-byte RC4 key (BH-EU 2006 size, a19) by a fixed splitmix64
+ *    sequence; the real expansion is undocumented. A CRC32 of the plaintext
+ *    travels inside the ciphertext, so a receiver that computes a different
+ *    seed (the sender used a wrong public IP) sees a bad CRC.
+ *  - NAck: unencrypted answer to a datagram that does not decrypt, carrying
+ *    the sender's public address as seen by the receiver: 11 bytes (a20, a22
+ *    U2). Function 0x77 (0x77 & 0x8f = 0x07).
+ *  - TCP: the first segment of each direction is a 14-byte clear hello whose
+ *    first 4 bytes are the stream's key seed (a21). Unlike the measured
+ *    clients (RC4, a21) the stream is AES-256-CTR, as issue 4 asks: key =
+ *    SHA-256(seed || "skysim-tcp"), one IV per frame (direction-local frame
+ *    counter), frames are a 2-byte clear length plus ciphertext.
+ *
+ * Versioning: every plaintext body starts with WIRE_VERSION and its type; a
+ * receiver rejects a version it does not know.
+ */
+#ifndef SKYSIM_WIRE_H
+#define SKYSIM_WIRE_H
+
+#include "protocol/crypto.h"
+#include "protocol/env.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION 1
+#define WIRE_MAX_ENTRIES 8    /* host-cache entries carried by one message */
+#define WIRE_USER_MAX 31      /* username bytes */
+#define WIRE_BLOB_MAX 700     /* opaque blobs (login crypto material, forwarded payload) */
+#define WIRE_FRAME_MAX 1400   /* largest TCP frame ciphertext, bytes */
+#define WIRE_UDP_HDR 7        /* frame id 2 + function 1 + IV 4 */
+#define WIRE_UDP_TRAILER 4    /* CRC32 of the plaintext, inside the RC4 stream */
+#define WIRE_NACK_LEN 11      /* a20 */
+#define WIRE_HELLO_LEN 14     /* a21 */
+#define WIRE_FUNC_SIGNAL 0x02 /* a18 signalling function */
+#define WIRE_FUNC_NACK 0x77   /* a18 */
+#define WIRE_FUNC_MASK 0x8f   /* a18: meaningful bits of the function byte */
+
+/* Message types. UDP (RC4 envelope) below 16, TCP (AES envelope) from 16. */
+typedef enum WireType {
+    WIRE_PROBE = 1,       /* client -> SN: "may I connect?" (a22 U1; U3 after a NAck) */
+    WIRE_PROBE_ACK = 2,   /* SN -> client: accept / reject / redirect (a22 U4) */
+    WIRE_PING = 3,        /* any -> node: liveness (alternate node table, polls) */
+    WIRE_PONG = 4,        /* answer to PING */
+    WIRE_STUN_ASSIST = 5, /* SN -> peer SN: answer this STUN request from your address */
+    WIRE_UDP_TYPE_END,
+    WIRE_CONNECT = 16,     /* client -> SN over TCP: attach me */
+    WIRE_CONNECT_ACK = 17, /* SN -> client: verdict + host-cache entries */
+    WIRE_KEEPALIVE = 18,   /* client -> SN every ~60 s (a24) */
+    WIRE_KEEPALIVE_ACK = 19,
+    WIRE_HC_REQUEST = 20, /* ask for host-cache entries */
+    WIRE_HC_ENTRIES = 21, /* host-cache entries */
+    WIRE_SN_HELLO = 22,   /* SN -> SN link setup: my addresses */
+    WIRE_FORWARD = 23,    /* signalling to be forwarded by supernodes */
+    WIRE_SHED = 24,       /* SN -> client: I am over capacity, move (entries given) */
+    WIRE_LOGIN_REQ = 25,  /* client -> login server */
+    WIRE_LOGIN_CERT = 26, /* login server -> client: certificate (encrypted) */
+    WIRE_LOGIN_FAIL = 27, /* login server -> client: reason */
+    WIRE_TYPE_END
+} WireType;
+
+/* Verdicts of PROBE_ACK and CONNECT_ACK. */
+enum { WIRE_ACCEPT = 0, WIRE_REJECT = 1, WIRE_REDIRECT = 2 };
+/* LOGIN_FAIL reasons. */
+enum { WIRE_FAIL_AUTH = 1, WIRE_FAIL_MALFORMED = 2 };
+
+/* A host-cache entry on the wire: 6 bytes. */
+typedef struct WireEntry {
+    uint32_t ip;   /* IPv4, host order */
+    uint16_t port; /* the SN's port */
+} WireEntry;
+
+/* A decoded (or to-be-encoded) message. Only the fields of `type` are
+ * meaningful. Blobs point into the decoded buffer (borrowed, valid while it
+ * is). */
+typedef struct WireMsg {
+    uint8_t type; /* WireType */
+    union {
+        struct {
+            uint8_t retry;     /* 1 for the U3 retry after a NAck (5 more bytes, a22) */
+            uint16_t tcp_port; /* client's listening port */
+            uint32_t nonce;    /* retry only: low byte of the NAck'd frame id */
+        } probe;
+        struct {
+            uint8_t verdict;   /* WIRE_ACCEPT / REJECT / REDIRECT */
+            uint16_t tcp_port; /* SN's TCP port */
+            uint16_t load;     /* accept only: clients attached (makes U4 18 bytes, a22) */
+            uint8_t n;         /* entries used */
+            WireEntry e[WIRE_MAX_ENTRIES]; /* alternatives (reject/redirect) */
+        } probe_ack;
+        struct {
+            uint32_t nonce; /* echoed by PONG */
+            uint8_t is_sn;  /* PONG: the answerer is a supernode */
+        } ping;             /* PING and PONG */
+        struct {
+            uint8_t txid[12]; /* STUN transaction id (RFC 5389 §6) */
+            WireEntry target; /* client's mapped address to answer */
+        } assist;
+        struct {
+            uint16_t udp_port;   /* client's UDP port */
+            uint8_t nat;         /* client's detected NatType so far */
+            uint8_t flags;       /* bit 0: failover reconnect */
+            uint8_t ulen;        /* username length */
+            const uint8_t *user; /* username (not NUL-terminated) */
+        } connect;
+        struct {
+            uint8_t verdict;               /* accept/reject/redirect */
+            WireEntry seen;                /* client's address as the SN sees it */
+            uint8_t n;                     /* entries used */
+            WireEntry e[WIRE_MAX_ENTRIES]; /* host-cache entries */
+        } connect_ack;                     /* CONNECT_ACK, HC_ENTRIES and SHED (seen unused) */
+        struct {
+            uint32_t seq; /* echoed by the ACK */
+        } keepalive;      /* KEEPALIVE and KEEPALIVE_ACK */
+        struct {
+            uint8_t max; /* entries wanted */
+        } hc_request;
+        struct {
+            WireEntry main;    /* SN's main UDP/TCP address */
+            uint16_t alt_port; /* SN's second UDP port (STUN change-port) */
+        } sn_hello;
+        struct {
+            WireEntry dst;       /* destination node */
+            uint8_t ttl;         /* supernode hops left */
+            uint16_t len;        /* payload bytes */
+            const uint8_t *data; /* payload */
+        } forward;
+        struct {
+            uint16_t klen;       /* RSA-wrapped session key bytes */
+            const uint8_t *key;  /* RSA-wrapped session key */
+            uint16_t len;        /* AES-encrypted body bytes */
+            const uint8_t *data; /* body (LOGIN_REQ: credentials + public key;
+                                    LOGIN_CERT: certificate) */
+        } login;                 /* LOGIN_REQ (key, data) and LOGIN_CERT (data) */
+        struct {
+            uint8_t reason; /* WIRE_FAIL_* */
+        } login_fail;
+    } u;
+} WireMsg;
+
+/* Encodes m's plaintext body (version, type, fields) into buf (cap bytes).
+ * Returns the length; CHECKs that it fits (the caller sizes its buffer). */
+size_t wire_encode(const WireMsg *m, uint8_t *buf, size_t cap);
+
+/* Decodes exactly len bytes into *m. Returns false on an unknown version or
+ * type, a short or overlong body, or an out-of-range field. Blobs in *m
+ * borrow buf. */
+bool wire_decode(const uint8_t *buf, size_t len, WireMsg *m);
+
+/* ---- UDP envelope ---- */
+
+/* Whether a datagram is a NAck / looks like a STUN message (RFC 5389 §6:
+ * top two bits zero, magic cookie at offset 4). Cheap header checks. */
+bool wire_udp_is_nack(const uint8_t *buf, size_t len);
+
+/* Seals plaintext body (len bytes) into out as an obfuscated datagram: frame
+ * id, function byte, IV, RC4(body || CRC32(body)). src_ip is the sender's
+ * belief of its own public IP (0 when unknown: then the receiver will NAck,
+ * a20), dst_ip the receiver's address. Returns the datagram length. */
+size_t wire_udp_seal(Crypto *c, const Env *e, uint16_t frame_id, uint32_t src_ip, uint32_t dst_ip,
+                     const uint8_t *body, size_t len, uint8_t *out, size_t cap);
+
+/* Opens a sealed datagram into body (cap >= len). src_ip: the source address
+ * the receiver observed; dst_ip: the receiver's own address. Returns the body
+ * length, WIRE_OPEN_SHORT when too short to be a frame, WIRE_OPEN_BADCRC
+ * when it does not decrypt (wrong seed: answer with a NAck). */
+enum { WIRE_OPEN_SHORT = -1, WIRE_OPEN_BADCRC = -2 };
+long wire_udp_open(Crypto *c, const Env *e, const uint8_t *pkt, size_t len, uint32_t src_ip,
+                   uint32_t dst_ip, uint8_t *body, size_t cap, uint16_t *frame_id);
+
+/* NAck of frame_id carrying the observed public address `seen`: 11 bytes in
+ * out. Returns WIRE_NACK_LEN. */
+size_t wire_nack_encode(uint16_t frame_id, EnvAddr seen, const Env *e, uint8_t *out, size_t cap);
+/* Parses a NAck; false when malformed. */
+bool wire_nack_decode(const uint8_t *buf, size_t len, uint16_t *frame_id, EnvAddr *seen);
+
+/* ---- TCP envelope ---- */
+
+/* Hello: the seed and 10 more bytes (version, role, 8 random pad bytes). */
+size_t wire_hello_encode(uint32_t seed, uint8_t role, const Env *e, uint8_t *out, size_t cap);
+bool wire_hello_decode(const uint8_t *buf, size_t len, uint32_t *seed, uint8_t *role);
+
+/* The stream key of a direction from its hello seed (SHA-256, charged). */
+void wire_stream_key(Crypto *c, const Env *e, uint32_t seed, uint8_t key[32]);
+
+/* Seals body into a frame: 2-byte length, AES-256-CTR(body) with IV from
+ * (counter, direction-less: the key differs per direction). Returns the frame
+ * length (2 + len). */
+size_t wire_frame_seal(Crypto *c, const Env *e, const uint8_t key[32], uint32_t counter,
+                       const uint8_t *body, size_t len, uint8_t *out, size_t cap);
+/* Decrypts a frame's ciphertext in place. */
+void wire_frame_open(Crypto *c, const Env *e, const uint8_t key[32], uint32_t counter, uint8_t *buf,
+                     size_t len);
+
+/* Little helpers for protocol code: host-order integers into big-endian
+ * buffers, bounds checked by the caller. */
+static inline void wire_put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v;
+}
+static inline void wire_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[3] = (uint8_t)v;
+}
+static inline uint16_t wire_get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t wire_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+#endif

@@ -1,0 +1,660 @@
+/* Suite "client": the client's login, keep-alive and failover state
+ * machines, path by path, on a FakeWorld (fake env) with real supernodes,
+ * login server and web server nodes. */
+#include "faultenv.h"
+#include "fakeenv.h"
+#include "protocol/node.h"
+#include "protocol/wire.h"
+
+#include <stdio.h>
+#include "t_assert.h"
+
+#define CLIENT_IP ENV_IP(81, 10, 0, 1)
+
+typedef struct Wait {
+    FakeWorld *w;
+    unsigned i;
+    NodeState st;
+} Wait;
+static bool is_state(void *arg)
+{
+    Wait *x = arg;
+    return x->w->node[x->i] && node_state(x->w->node[x->i]) == x->st;
+}
+/* Runs until node i reaches st or `limit` of virtual time passes. */
+static bool run_to_state(FakeWorld *w, unsigned i, NodeState st, TimeNs limit)
+{
+    Wait x = {w, i, st};
+    return fakenet_run_while_not(w->net, is_state, &x, fakenet_now(w->net) + limit);
+}
+
+static bool is_boot(const FakeWorld *w, EnvAddr a)
+{
+    for (unsigned i = 0; i < w->p.n_bootstrap; i++)
+        if (env_addr_eq(w->p.bootstrap[i], a)) return true;
+    return false;
+}
+
+static void test_client_first_login_success(void)
+{
+    FakeWorld *w = fakeworld_new(101, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    Node *n = w->node[c];
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_TRUE(is_boot(w, node_supernode_addr(n)));
+    /* a6: a first login probes at least four bootstrap SNs over UDP on 33033. */
+    size_t probed = 0;
+    for (unsigned i = 0; i < w->p.n_bootstrap; i++)
+        probed += fakenet_record_count_to(w->net, FAKE_UDP, w->p.bootstrap[i].ip, 33033) > 0;
+    T_CMP_I64(probed, >=, 4);
+    size_t certlen;
+    T_TRUE(node_cert(n, &certlen) != NULL && certlen > 300);
+    T_EQ_I64(fakenet_metric(w->net, "login.success"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "login.success.open"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "loginserver.certified"), 1);
+    T_EQ_U64(fakenet_sample_count(w->net, "login.time_s"), 1);
+    T_CMP_I64(fakenet_sample_last(w->net, "login.time_s") * 1000, <, 2000);
+    T_CMP_I64(fakenet_metric(w->net, "login.bytes.udp_probe"), >, 0);
+    T_CMP_I64(fakenet_metric(w->net, "login.bytes.sn_connect"), >, 0);
+    T_CMP_I64(fakenet_metric(w->net, "login.bytes.auth"), >, 500);
+    T_CMP_I64(fakenet_metric(w->net, "login.packets.auth"), >=, 4);
+    /* RSA really ran: a 1024-bit key generated, a signature verified. */
+    T_EQ_U64(fakeenv_cpu_calls(w->h[c], ENV_COST_RSA_KEYGEN), 1);
+    T_EQ_U64(fakeenv_cpu_bytes(w->h[c], ENV_COST_RSA_KEYGEN), 128);
+    T_CMP_I64(fakeenv_cpu_calls(w->h[c], ENV_COST_RSA_VERIFY), >=, 2);
+    T_CMP_I64(fakeenv_cpu_calls(w->h[w->login], ENV_COST_RSA_SIGN), >=, 2);
+    /* The alternate node table: the other bootstrap SNs answer. */
+    fakenet_run_for(w->net, 10 * TIMENS_S);
+    T_EQ_U64(node_alt_count(n), w->p.n_bootstrap - 1);
+    T_CMP_I64(fakenet_metric(w->net, "login.packets.alt_nodes"), >=, 2 * (w->p.n_bootstrap - 1));
+    T_EQ_U64(fakenet_sample_count(w->net, "login.nodes_contacted"), 1);
+    /* a20: the first probe was NAck'd, which told the client its address. */
+    T_CMP_I64(fakenet_metric(w->net, "wire.nack_sent"), >=, 1);
+    T_EQ_U64(node_public_addr(n).ip, CLIENT_IP);
+    /* a46: "installed" on a first start, then "getlatestversion". */
+    T_EQ_I64(fakenet_metric(w->net, "http.installed"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "http.getlatestversion"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_login_with_2048_bit_server_key(void)
+{
+    NodeParams p;
+    node_params_default(&p);
+    p.server_key_bits = 2048; /* a16: "1536 to 2048 bit RSA" */
+    FakeWorld *w = fakeworld_new(125, &p, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_EQ_U64(fakeenv_cpu_bytes(w->h[w->login], ENV_COST_RSA_SIGN), 2 * 256); /* unwrap + sign */
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* All UDP to the bootstrap SNs is lost (a10's "UDP lost"). */
+static void drop_udp_to_boot(FakeWorld *w)
+{
+    for (unsigned i = 0; i < w->p.n_bootstrap; i++)
+        fakenet_rule(w->net, FAKE_UDP_DROP, w->p.bootstrap[i].ip, 0, -1);
+}
+
+/* Refuses (or blackholes) TCP to port on every bootstrap SN, for count
+ * matches each (< 0 forever). */
+static void tcp_rule_boot(FakeWorld *w, FakeRuleKind k, uint16_t port, int count)
+{
+    for (unsigned i = 0; i < w->p.n_bootstrap; i++)
+        fakenet_rule(w->net, k, w->p.bootstrap[i].ip, port, count);
+}
+
+/* The first TCP record (SYN) from the client to a bootstrap SN, from index
+ * `from`; returns its destination port, 0 when none. */
+static uint16_t first_tcp_port_to_boot(FakeWorld *w, size_t *from)
+{
+    for (size_t i = *from; i < fakenet_record_count(w->net); i++) {
+        const FakeRecord *r = fakenet_record_get(w->net, i);
+        if (r->proto == FAKE_TCP && r->len == 0 && r->from.ip == CLIENT_IP &&
+            is_boot(w, env_addr(r->to.ip, 33033))) {
+            *from = i + 1;
+            return r->to.port;
+        }
+    }
+    return 0;
+}
+
+static void test_client_udp_lost_tcp_own_port(void)
+{
+    FakeWorld *w = fakeworld_new(102, NULL, true);
+    drop_udp_to_boot(w);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    /* a10: the probes go unanswered, ~5 s later TCP to the SN's own port. */
+    double t = fakenet_sample_last(w->net, "login.time_s");
+    T_CMP_I64(t * 1000, >=, 5000);
+    T_CMP_I64(t * 1000, <, 6000);
+    size_t k = 0;
+    T_EQ_U64(first_tcp_port_to_boot(w, &k), 33033);
+    T_EQ_U64(fakenet_sample_last(w->net, "login.rounds"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_own_port_refused_then_443(void)
+{
+    FakeWorld *w = fakeworld_new(103, NULL, true);
+    drop_udp_to_boot(w);
+    tcp_rule_boot(w, FAKE_TCP_REFUSE, 33033, -1);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    size_t k = 0;
+    T_EQ_U64(first_tcp_port_to_boot(w, &k), 33033);
+    T_EQ_U64(first_tcp_port_to_boot(w, &k), 443);          /* a11: then 443 */
+    T_EQ_U64(node_supernode_addr(w->node[c]).port, 33033); /* the SN's identity */
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_own_port_and_443_refused_then_80(void)
+{
+    FakeWorld *w = fakeworld_new(104, NULL, true);
+    drop_udp_to_boot(w);
+    tcp_rule_boot(w, FAKE_TCP_REFUSE, 33033, -1);
+    tcp_rule_boot(w, FAKE_TCP_REFUSE, 443, -1);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    size_t k = 0;
+    T_EQ_U64(first_tcp_port_to_boot(w, &k), 33033);
+    T_EQ_U64(first_tcp_port_to_boot(w, &k), 443);
+    T_EQ_U64(first_tcp_port_to_boot(w, &k), 80); /* a11: then 80 */
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_each_tcp_timeout(void)
+{
+    /* Blackholed ports: each attempt ends at our tcp_timeout (5 s). */
+    FakeWorld *w = fakeworld_new(105, NULL, true);
+    drop_udp_to_boot(w);
+    tcp_rule_boot(w, FAKE_TCP_BLACKHOLE, 33033, -1);
+    tcp_rule_boot(w, FAKE_TCP_BLACKHOLE, 443, -1);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    double t = fakenet_sample_last(w->net, "login.time_s");
+    T_CMP_I64(t * 1000, >=, 15000); /* 5 s probes + 5 s + 5 s, then port 80 */
+    T_CMP_I64(t * 1000, <, 16000);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_all_bootstrap_refusing_fails_after_5_rounds(void)
+{
+    FakeWorld *w = fakeworld_new(106, NULL, true);
+    drop_udp_to_boot(w);
+    tcp_rule_boot(w, FAKE_TCP_REFUSE, 0, -1);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 200 * TIMENS_S));
+    /* a10: 5 rounds of (5 s wait, 2 SNs x 3 ports refused after one RTT of
+     * 40 ms, 6 s wait): 5 x 11.24 s = 56.2 s. */
+    T_EQ_I64(fakenet_now(w->net), 56200 * TIMENS_MS);
+    T_EQ_I64(fakenet_metric(w->net, "login.failure"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "login.failure.open"), 1);
+    T_EQ_U64(fakenet_sample_last(w->net, "login.rounds"), 5);
+    T_EQ_U64(fakenet_record_count_to(w->net, FAKE_UDP, w->p.bootstrap[0].ip, 33033), 5);
+    T_EQ_U64(fakeenv_live_timers(w->h[c]), 0); /* nothing left running */
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_all_bootstrap_down_fails_at_expected_time(void)
+{
+    FakeWorld *w = fakeworld_new(107, NULL, true);
+    for (unsigned i = 0; i < w->nboot; i++)
+        fakeworld_crash(w, w->boot0 + i);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 400 * TIMENS_S));
+    /* 5 rounds x (5 s + 2 SNs x 3 ports x 5 s timeouts + 6 s) = 205 s. */
+    T_EQ_I64(fakenet_now(w->net), 205 * TIMENS_S);
+    T_EQ_U64(fakenet_sample_last(w->net, "login.rounds"), 5);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_round_two_succeeds(void)
+{
+    /* The first round's TCP attempts are refused (2 SNs x 3 ports = 6);
+     * the second round works: login at 5 + 6 x 0.04 + 6 + ~0.2 s. */
+    FakeWorld *w = fakeworld_new(108, NULL, true);
+    drop_udp_to_boot(w);
+    fakenet_rule(w->net, FAKE_TCP_REFUSE, w->p.bootstrap[0].ip, 0, 3);
+    fakenet_rule(w->net, FAKE_TCP_REFUSE, w->p.bootstrap[1].ip, 0, 3);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_EQ_U64(fakenet_sample_last(w->net, "login.rounds"), 2);
+    double t = fakenet_sample_last(w->net, "login.time_s");
+    T_CMP_I64(t * 1000, >=, 16240);
+    T_CMP_I64(t * 1000, <, 22000);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_wrong_password_refused(void)
+{
+    FakeWorld *w = fakeworld_new(109, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    g_strlcpy(w->pass[c], "not-the-password", sizeof w->pass[c]);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 60 * TIMENS_S));
+    T_EQ_I64(fakenet_metric(w->net, "loginserver.refused"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "login.failure"), 1);
+    size_t len;
+    T_TRUE(node_cert(w->node[c], &len) == NULL);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_login_server_unreachable(void)
+{
+    FakeWorld *w = fakeworld_new(110, NULL, true);
+    fakeworld_crash(w, w->login);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 60 * TIMENS_S));
+    /* Three attempts (its port, then 443 and 80, a11), each cut by the
+     * auth timeout (15 s), which fires before the SYN timeout (21 s). */
+    T_CMP_I64(fakenet_now(w->net), >=, 45 * TIMENS_S);
+    T_CMP_I64(fakenet_now(w->net), <, 46 * TIMENS_S);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_udp_blocked_logs_in_over_tcp(void)
+{
+    FakeWorld *w = fakeworld_new(111, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_UDP_BLOCKED);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_EQ_I64(fakenet_metric(w->net, "login.success.udp_blocked"), 1);
+    fakenet_run_for(w->net, 30 * TIMENS_S);
+    T_EQ_I64(node_nat_detected(w->node[c]), NAT_UDP_BLOCKED);
+    T_EQ_U64(node_alt_count(w->node[c]), 0); /* nobody answers over UDP */
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_tcp_80_443_only_logs_in(void)
+{
+    FakeWorld *w = fakeworld_new(112, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_TCP_ONLY);
+    /* The login server stays on 33033: the client falls back to 443 for it
+     * as it does for supernodes (a11), and the server listens there too. */
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    size_t k = 0;
+    T_EQ_U64(first_tcp_port_to_boot(w, &k), 33033);
+    T_EQ_U64(first_tcp_port_to_boot(w, &k), 443);
+    T_EQ_I64(fakenet_metric(w->net, "login.success.tcp_80_443_only"), 1);
+    fakenet_run_for(w->net, 30 * TIMENS_S);
+    T_EQ_I64(fakenet_metric(w->net, "nat.detect.true=tcp_80_443_only.detected=udp_blocked"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "nat.detect.correct"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_fault_third_probe_lost_and_connect_unreachable(void)
+{
+    /* "The 3rd UDP probe is lost" and "the first TCP connect fails
+     * synchronously": login still succeeds. */
+    FakeWorld *w = fakeworld_new(113, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    Env inner = fakeenv_env(w->h[c]);
+    FaultEnv *fe = faultenv_new(&inner, w->h[c]);
+    faultenv_inject(fe, FAULT_UDP_SEND, 3, FAULT_DROP, 0, 0, false);
+    faultenv_inject(fe, FAULT_TCP_CONNECT, 2, FAULT_FAIL, ENV_ERR_UNREACH, 0, false);
+    fakeworld_set_env(w, c, faultenv_env(fe));
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_EQ_U64(faultenv_applied(fe), 2);
+    /* No probe, no NAck, no U3 for the third SN: only its alternate-table ping. */
+    T_EQ_U64(fakenet_record_count_to(w->net, FAKE_UDP, w->p.bootstrap[2].ip, 33033), 1);
+    T_CMP_I64(fakenet_record_count_to(w->net, FAKE_UDP, w->p.bootstrap[3].ip, 33033), >=, 3);
+    T_EQ_U64(fakeworld_free(w), 0);
+    faultenv_free(fe);
+}
+
+static void test_client_fault_delayed_probe_and_failed_store(void)
+{
+    /* Every probe delayed by 3 s, and the store refusing writes: login works
+     * (after the delay), nothing persists. */
+    FakeWorld *w = fakeworld_new(114, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    Env inner = fakeenv_env(w->h[c]);
+    FaultEnv *fe = faultenv_new(&inner, w->h[c]);
+    faultenv_inject(fe, FAULT_UDP_SEND, 1, FAULT_DELAY, 0, 3 * TIMENS_S, true);
+    faultenv_inject(fe, FAULT_STORE_PUT, 1, FAULT_FAIL, -1, 0, true);
+    fakeworld_set_env(w, c, faultenv_env(fe));
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_CMP_I64(fakenet_sample_last(w->net, "login.time_s") * 1000, >=, 3000);
+    uint8_t b[8];
+    T_EQ_I64(fakeenv_store_get(w->h[c], "hostcache", b, sizeof b), -1);
+    T_EQ_U64(fakeworld_free(w), 0);
+    faultenv_free(fe);
+}
+
+/* Time of the client's login, from its first start. */
+static TimeNs login_and_settle(FakeWorld *w, unsigned c)
+{
+    fakeworld_start(w, c);
+    CU_ASSERT_FATAL(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    TimeNs t = fakenet_now(w->net);
+    fakenet_run_for(w->net, 10 * TIMENS_S); /* alternate table */
+    return t;
+}
+
+static void test_client_keepalive_every_60s(void)
+{
+    FakeWorld *w = fakeworld_new(115, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    TimeNs t0 = login_and_settle(w, c);
+    fakenet_run_until(w->net, t0 + 59 * TIMENS_S);
+    T_EQ_I64(fakenet_metric(w->net, "keepalive.sent"), 0);
+    fakenet_run_until(w->net, t0 + 61 * TIMENS_S);
+    T_EQ_I64(fakenet_metric(w->net, "keepalive.sent"), 1);
+    fakenet_run_until(w->net, t0 + 10 * TIMENS_MIN + TIMENS_S);
+    T_EQ_I64(fakenet_metric(w->net, "keepalive.sent"), 10); /* a24 */
+    T_EQ_I64(fakenet_metric(w->net, "failover.count"), 0);  /* all answered */
+    T_EQ_I64(node_state(w->node[c]), NODE_ST_ONLINE);
+    /* a25: polls every 20 s, about a third of the alternates each time. */
+    T_CMP_I64(fakenet_metric(w->net, "poll.sent"), >=, 29 * 2);
+    T_EQ_I64(fakenet_metric(w->net, "poll.dropped_entries"), 0);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static unsigned boot_index_of(FakeWorld *w, EnvAddr a)
+{
+    for (unsigned i = 0; i < w->nboot; i++)
+        if (env_addr_eq(w->p.bootstrap[i], a)) return w->boot0 + i;
+    return FW_MAX;
+}
+
+static void test_client_failover_on_sn_crash(void)
+{
+    FakeWorld *w = fakeworld_new(116, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    TimeNs t0 = login_and_settle(w, c);
+    EnvAddr old = node_supernode_addr(w->node[c]);
+    fakeworld_crash(w, boot_index_of(w, old)); /* silent: no FIN, no RST */
+    /* Detected by the next keep-alive going unanswered: at t0 + 60 s the
+     * keep-alive, 20 s later the timeout, then TCP to an alternate. */
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILOVER, 2 * TIMENS_MIN));
+    T_EQ_I64(fakenet_now(w->net), t0 + 80 * TIMENS_S);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    EnvAddr now_sn = node_supernode_addr(w->node[c]);
+    T_FALSE(env_addr_eq(now_sn, old));
+    T_TRUE(is_boot(w, now_sn));
+    T_EQ_I64(fakenet_metric(w->net, "failover.count"), 1);
+    T_EQ_U64(fakenet_sample_count(w->net, "failover.time_s"), 1);
+    T_CMP_I64(fakenet_sample_last(w->net, "failover.time_s") * 1000, <, 500);
+    /* The dead SN left the alternate table. */
+    for (size_t i = 0; i < node_alt_count(w->node[c]); i++)
+        T_FALSE(env_addr_eq(node_alt_get(w->node[c], i), old));
+    /* Keep-alives go on with the new SN. */
+    int64_t ka = fakenet_metric(w->net, "keepalive.sent");
+    fakenet_run_for(w->net, 61 * TIMENS_S);
+    T_EQ_I64(fakenet_metric(w->net, "keepalive.sent"), ka + 1);
+    T_EQ_I64(node_state(w->node[c]), NODE_ST_ONLINE);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_failover_on_sn_close_is_immediate(void)
+{
+    FakeWorld *w = fakeworld_new(117, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    login_and_settle(w, c);
+    EnvAddr old = node_supernode_addr(w->node[c]);
+    TimeNs t1 = fakenet_now(w->net);
+    fakeworld_stop(w, boot_index_of(w, old), true); /* graceful: FIN reaches the client */
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILOVER, 10 * TIMENS_S));
+    T_EQ_I64(fakenet_now(w->net), t1 + 20 * TIMENS_MS);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 10 * TIMENS_S));
+    T_FALSE(env_addr_eq(node_supernode_addr(w->node[c]), old));
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_failover_exhausted_relogin(void)
+{
+    /* Only two alternates and two failover targets: both dead too, so the
+     * client falls back to a full login, which finds a live bootstrap SN. */
+    NodeParams p;
+    node_params_default(&p);
+    p.server_key_bits = 1024;
+    p.alt_targets = 2;
+    p.failover_targets = 2;
+    FakeWorld *w = fakeworld_new(118, &p, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    login_and_settle(w, c);
+    T_EQ_U64(node_alt_count(w->node[c]), 2);
+    EnvAddr a0 = node_alt_get(w->node[c], 0), a1 = node_alt_get(w->node[c], 1);
+    fakeworld_crash(w, boot_index_of(w, a0));
+    fakeworld_crash(w, boot_index_of(w, a1));
+    fakeworld_stop(w, boot_index_of(w, node_supernode_addr(w->node[c])), true);
+    T_TRUE(run_to_state(w, c, NODE_ST_LOGGING_IN, 2 * TIMENS_MIN));
+    T_EQ_I64(fakenet_metric(w->net, "failover.relogin"), 1);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 2 * TIMENS_MIN));
+    T_EQ_I64(fakenet_metric(w->net, "login.success"), 2);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_polls_drop_dead_alternate(void)
+{
+    FakeWorld *w = fakeworld_new(119, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    login_and_settle(w, c);
+    size_t before = node_alt_count(w->node[c]);
+    EnvAddr victim = node_alt_get(w->node[c], 0);
+    fakeworld_crash(w, boot_index_of(w, victim));
+    fakenet_run_for(w->net, 10 * TIMENS_MIN);
+    T_EQ_U64(node_alt_count(w->node[c]), before - 1);
+    T_EQ_I64(fakenet_metric(w->net, "poll.dropped_entries"), 1);
+    for (size_t i = 0; i < node_alt_count(w->node[c]); i++)
+        T_FALSE(env_addr_eq(node_alt_get(w->node[c], i), victim));
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_hostcache_persists_offline_online(void)
+{
+    /* A dedicated SN outside the bootstrap list joins; the client learns it
+     * at login, goes offline, all bootstrap SNs die, the client comes back
+     * and logs in through the SN it remembered. */
+    FakeWorld *w = fakeworld_new(120, NULL, true);
+    NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = 41000};
+    unsigned d = fakeworld_add(w, ENV_IP(90, 0, 0, 1), &dc, NAT_OPEN, 0);
+    fakeworld_start(w, d);
+    fakenet_run_for(w->net, 5 * TIMENS_S); /* peer links: bootstrap SNs learn it */
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    login_and_settle(w, c);
+    EnvAddr dsn = env_addr(ENV_IP(90, 0, 0, 1), 41000);
+    uint16_t port = node_listen_port(w->node[c]);
+    HostCache *hc = (HostCache *)node_hostcache(w->node[c]);
+    T_TRUE(hostcache_find(hc, dsn) != NULL);
+    fakeworld_stop(w, c, true);
+    for (unsigned i = 0; i < w->nboot; i++)
+        fakeworld_crash(w, w->boot0 + i);
+    fakeworld_start(w, c);
+    T_EQ_U64(node_listen_port(w->node[c]), port); /* a9: chosen at install, kept */
+    T_TRUE(hostcache_find((HostCache *)node_hostcache(w->node[c]), dsn) != NULL);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_TRUE(env_addr_eq(node_supernode_addr(w->node[c]), dsn));
+    /* a46: "installed" only once, "getlatestversion" at every start. */
+    T_EQ_I64(fakenet_metric(w->net, "http.installed"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "http.getlatestversion"), 2);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_port_random_above_1024(void)
+{
+    FakeWorld *w = fakeworld_new(121, NULL, true);
+    unsigned a = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    unsigned b = fakeworld_client(w, CLIENT_IP + 1, NAT_OPEN);
+    fakeworld_start(w, a);
+    fakeworld_start(w, b);
+    uint16_t pa = node_listen_port(w->node[a]), pb = node_listen_port(w->node[b]);
+    T_CMP_I64(pa, >, 1024);
+    T_CMP_I64(pb, >, 1024);
+    T_NE_U64(pa, pb);
+    /* Listeners on 80 and 443 where the host allows (a9). */
+    T_EQ_U64(fakeenv_live_socks(w->h[a]), 4); /* UDP + TCP on the port, TCP 80, 443 */
+    fakeenv_set_privileged(w->h[b], false);
+    fakeworld_stop(w, b, true);
+    fakeworld_start(w, b);
+    T_EQ_U64(fakeenv_live_socks(w->h[b]), 2);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_idle_memory_under_2k(void)
+{
+    FakeWorld *w = fakeworld_new(122, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_FULL_CONE);
+    login_and_settle(w, c);
+    fakenet_run_for(w->net, 5 * TIMENS_MIN); /* idle: keep-alives and polls */
+    size_t hc = hostcache_mem_bytes(node_hostcache(w->node[c]));
+    size_t state = fakeenv_mem_live(w->h[c]) - hc;
+    printf("\n    idle logged-in client: %zu bytes protocol state + %zu bytes host cache\n", state,
+           hc);
+    T_CMP_I64(state, <=, 2048);
+    T_CMP_I64(hc, <=, 200 * 16);
+    T_EQ_U64(fakenet_sample_count(w->net, "memory.client_state_bytes"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_malformed_datagrams_dropped(void)
+{
+    FakeWorld *w = fakeworld_new(123, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    login_and_settle(w, c);
+    Node *n = w->node[c];
+    uint16_t port = node_listen_port(n);
+    EnvAddr from = w->p.bootstrap[0];
+    TimeNs t = fakenet_now(w->net);
+    Crypto *cr = crypto_new(NULL);
+    Env env = fakeenv_env(w->h[c]);
+    unsigned sent = 0;
+    /* Every UDP message type, sealed correctly but truncated by one byte
+     * and more: decrypts, then fails decoding. */
+    for (uint8_t type = 1; type < WIRE_UDP_TYPE_END; type++) {
+        uint8_t body[64] = {WIRE_VERSION, type, 1,  2,  3,  4,  5, 6, 7, 8, 9,
+                            10,           11,   12, 13, 14, 15, 16};
+        for (size_t len = 2; len < 4; len++) {
+            uint8_t pkt[128];
+            size_t pl = wire_udp_seal(cr, &env, 1, from.ip, CLIENT_IP, body, len, pkt, sizeof pkt);
+            fakenet_inject_udp(w->net, t + (++sent) * TIMENS_MS, w->h[c], port, from, pkt, pl);
+        }
+    }
+    /* Garbage, a short frame, a bad NAck, a bad STUN message. */
+    uint8_t junk[40] = {1, 2, 0x02, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    fakenet_inject_udp(w->net, t + 100 * TIMENS_MS, w->h[c], port, from, junk, sizeof junk);
+    fakenet_inject_udp(w->net, t + 101 * TIMENS_MS, w->h[c], port, from, junk, 3);
+    uint8_t nack[11] = {0, 1, 0x77, 9, 0, 1, 2, 3, 4, 0, 5};
+    fakenet_inject_udp(w->net, t + 102 * TIMENS_MS, w->h[c], port, from, nack, sizeof nack);
+    uint8_t stun[24] = {0x01, 0x01, 0x00, 0x04, 0x21, 0x12, 0xa4, 0x42};
+    stun[20] = 0x00, stun[21] = 0x20, stun[22] = 0x00, stun[23] = 0x08; /* attr past the end */
+    fakenet_inject_udp(w->net, t + 103 * TIMENS_MS, w->h[c], port, from, stun, sizeof stun);
+    fakenet_run_for(w->net, TIMENS_S);
+    T_CMP_I64(fakeenv_metric(w->h[c], "wire.malformed.udp"), >=, sent + 3);
+    T_EQ_I64(fakeenv_metric(w->h[c], "stun.malformed"), 1);
+    T_EQ_I64(node_state(n), NODE_ST_ONLINE);
+    crypto_free(cr);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_client_corrupt_tcp_frame_aborts_connection(void)
+{
+    /* The client's next TCP frame (a keep-alive) is corrupted, or cut in
+     * half: the SN counts a malformed frame and aborts (or the client's
+     * keep-alive times out); either way the client fails over and is back. */
+    for (int action = FAULT_CORRUPT; action <= FAULT_TRUNCATE; action++) {
+        FakeWorld *w = fakeworld_new(124, NULL, true);
+        unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+        Env inner = fakeenv_env(w->h[c]);
+        FaultEnv *fe = faultenv_new(&inner, w->h[c]);
+        fakeworld_set_env(w, c, faultenv_env(fe));
+        login_and_settle(w, c);
+        unsigned s = boot_index_of(w, node_supernode_addr(w->node[c]));
+        faultenv_inject(fe, FAULT_TCP_SEND, 1, (FaultAction)action, 0, 0, false);
+        fakenet_run_for(w->net, 82 * TIMENS_S); /* keep-alive + its timeout */
+        if (action == FAULT_CORRUPT) {
+            T_EQ_I64(fakeenv_metric(w->h[s], "wire.malformed.tcp"), 1);
+            T_EQ_I64(fakeenv_metric(w->h[s], "supernode.clients"), 0);
+        }
+        T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+        T_EQ_I64(fakenet_metric(w->net, "failover.count"), 1);
+        T_EQ_U64(fakeworld_free(w), 0);
+        faultenv_free(fe);
+    }
+}
+
+/* Runs a first login for 30 s and returns a digest of every byte sent. */
+static uint32_t login_trace_digest(uint64_t seed, size_t *count)
+{
+    FakeWorld *w = fakeworld_new(seed, NULL, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_PORT_RESTRICTED);
+    fakeworld_start(w, c);
+    fakenet_run_for(w->net, 30 * TIMENS_S);
+    uint32_t crc = 0;
+    *count = fakenet_record_count(w->net);
+    for (size_t i = 0; i < *count; i++) {
+        const FakeRecord *r = fakenet_record_get(w->net, i);
+        uint8_t hdr[20];
+        wire_put_u32(hdr, (uint32_t)(r->t / TIMENS_US));
+        wire_put_u32(hdr + 4, r->from.ip), wire_put_u16(hdr + 8, r->from.port);
+        wire_put_u32(hdr + 10, r->to.ip), wire_put_u16(hdr + 14, r->to.port);
+        wire_put_u32(hdr + 16, r->len);
+        crc = crypto_crc32(crc, hdr, sizeof hdr);
+        crc = crypto_crc32(crc, r->data, r->len);
+    }
+    T_EQ_U64(fakeworld_free(w), 0);
+    return crc;
+}
+
+static void test_client_same_seed_same_bytes(void)
+{
+    /* DESIGN.md "Determinism": RSA keys, paddings, IVs, ports and nonces all
+     * come from the env's streams, so every byte on the wire repeats. */
+    size_t n1, n2, n3;
+    uint32_t a = login_trace_digest(777, &n1), b = login_trace_digest(777, &n2);
+    uint32_t c = login_trace_digest(778, &n3);
+    T_EQ_U64(n1, n2);
+    T_EQ_U64(a, b);
+    T_NE_U64(a, c);
+}
+
+T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_seed_same_bytes},
+             {"test_client_first_login_success", test_client_first_login_success},
+             {"test_client_login_with_2048_bit_server_key",
+              test_client_login_with_2048_bit_server_key},
+             {"test_client_udp_lost_tcp_own_port", test_client_udp_lost_tcp_own_port},
+             {"test_client_own_port_refused_then_443", test_client_own_port_refused_then_443},
+             {"test_client_own_port_and_443_refused_then_80",
+              test_client_own_port_and_443_refused_then_80},
+             {"test_client_each_tcp_timeout", test_client_each_tcp_timeout},
+             {"test_client_all_bootstrap_refusing_fails_after_5_rounds",
+              test_client_all_bootstrap_refusing_fails_after_5_rounds},
+             {"test_client_all_bootstrap_down_fails_at_expected_time",
+              test_client_all_bootstrap_down_fails_at_expected_time},
+             {"test_client_round_two_succeeds", test_client_round_two_succeeds},
+             {"test_client_wrong_password_refused", test_client_wrong_password_refused},
+             {"test_client_login_server_unreachable", test_client_login_server_unreachable},
+             {"test_client_udp_blocked_logs_in_over_tcp", test_client_udp_blocked_logs_in_over_tcp},
+             {"test_client_tcp_80_443_only_logs_in", test_client_tcp_80_443_only_logs_in},
+             {"test_client_fault_third_probe_lost_and_connect_unreachable",
+              test_client_fault_third_probe_lost_and_connect_unreachable},
+             {"test_client_fault_delayed_probe_and_failed_store",
+              test_client_fault_delayed_probe_and_failed_store},
+             {"test_client_keepalive_every_60s", test_client_keepalive_every_60s},
+             {"test_client_failover_on_sn_crash", test_client_failover_on_sn_crash},
+             {"test_client_failover_on_sn_close_is_immediate",
+              test_client_failover_on_sn_close_is_immediate},
+             {"test_client_failover_exhausted_relogin", test_client_failover_exhausted_relogin},
+             {"test_client_polls_drop_dead_alternate", test_client_polls_drop_dead_alternate},
+             {"test_client_hostcache_persists_offline_online",
+              test_client_hostcache_persists_offline_online},
+             {"test_client_port_random_above_1024", test_client_port_random_above_1024},
+             {"test_client_idle_memory_under_2k", test_client_idle_memory_under_2k},
+             {"test_client_malformed_datagrams_dropped", test_client_malformed_datagrams_dropped},
+             {"test_client_corrupt_tcp_frame_aborts_connection",
+              test_client_corrupt_tcp_frame_aborts_connection})

@@ -1,0 +1,193 @@
+/* Suite "hostcache": capacity, replacement, ordering, bootstrap fill,
+ * persistence through the env store (and corrupt stores), entry budget. */
+#include "faultenv.h"
+#include "fakeenv.h"
+#include "protocol/hostcache.h"
+#include "t_assert.h"
+
+typedef struct Fx {
+    FakeNet *net;
+    FakeEnv *h;
+    Env e;
+} Fx;
+static void fx_init(Fx *f)
+{
+    f->net = fakenet_new(3);
+    f->h = fakenet_host_add(f->net, ENV_IP(10, 0, 0, 9));
+    f->e = fakeenv_env(f->h);
+}
+static void fx_fini(Fx *f)
+{
+    T_EQ_U64(fakenet_free(f->net), 0);
+}
+
+static EnvAddr A(unsigned i)
+{
+    return env_addr(ENV_IP(20, 0, (i >> 8) & 255, i & 255), (uint16_t)(1000 + i));
+}
+
+static void test_hostcache_entry_budget_and_memory(void)
+{
+    Fx f;
+    fx_init(&f);
+    HostCache hc;
+    hostcache_init(&hc, &f.e, HOSTCACHE_MAX);
+    T_CMP_I64(sizeof(HostCacheEntry), <=, 16);
+    T_EQ_U64(hostcache_mem_bytes(&hc), HOSTCACHE_MAX * sizeof(HostCacheEntry));
+    T_EQ_U64(fakeenv_mem_live(f.h), hostcache_mem_bytes(&hc)); /* counted through env */
+    T_CMP_I64(fakeenv_mem_live(f.h), <=, 200 * 16);
+    hostcache_fini(&hc, &f.e);
+    T_EQ_U64(fakeenv_mem_live(f.h), 0);
+    fx_fini(&f);
+}
+
+static void test_hostcache_capacity_and_replacement(void)
+{
+    Fx f;
+    fx_init(&f);
+    HostCache hc;
+    hostcache_init(&hc, &f.e, HOSTCACHE_MAX);
+    for (unsigned i = 0; i < 300; i++)
+        hostcache_add(&hc, A(i), (TimeNs)i * TIMENS_S, 0);
+    T_EQ_U64(hc.n, HOSTCACHE_MAX);
+    /* Unproven entries are replaced oldest first: the newest 200 remain. */
+    T_TRUE(hostcache_find(&hc, A(299)) != NULL);
+    T_TRUE(hostcache_find(&hc, A(99)) == NULL);
+    T_TRUE(hostcache_find(&hc, A(100)) != NULL);
+    /* Proven entries are kept against newcomers. */
+    for (unsigned i = 100; i < 300; i++)
+        hostcache_entry_touch(&hc, A(i), 400 * TIMENS_S, true);
+    T_TRUE(hostcache_add(&hc, A(500), 500 * TIMENS_S, 0) == NULL);
+    hostcache_entry_touch(&hc, A(150), 500 * TIMENS_S, false);
+    hostcache_entry_touch(&hc, A(150), 500 * TIMENS_S, false);
+    T_TRUE(hostcache_add(&hc, A(501), 500 * TIMENS_S, 0) != NULL); /* took 150's place */
+    T_TRUE(hostcache_find(&hc, A(150)) == NULL);
+    hostcache_remove(&hc, A(501));
+    T_EQ_U64(hc.n, HOSTCACHE_MAX - 1);
+    hostcache_fini(&hc, &f.e);
+    fx_fini(&f);
+}
+
+static void test_hostcache_best_order_flags_and_skip(void)
+{
+    Fx f;
+    fx_init(&f);
+    HostCache hc;
+    hostcache_init(&hc, &f.e, 16);
+    for (unsigned i = 0; i < 5; i++)
+        hostcache_add(&hc, A(i), TIMENS_S, i == 4 ? HOSTCACHE_F_BOOTSTRAP : 0);
+    hostcache_entry_touch(&hc, A(2), 5 * TIMENS_S, true);
+    hostcache_entry_touch(&hc, A(3), 4 * TIMENS_S, true);
+    hostcache_entry_touch(&hc, A(0), 4 * TIMENS_S, false);
+    EnvAddr out[8];
+    T_EQ_U64(hostcache_best(&hc, out, 8, 0, NULL, 0), 5);
+    T_TRUE(env_addr_eq(out[0], A(2))); /* score 1, fresher */
+    T_TRUE(env_addr_eq(out[1], A(3)));
+    T_TRUE(env_addr_eq(out[4], A(0))); /* score -1 last */
+    T_EQ_U64(hostcache_best(&hc, out, 8, HOSTCACHE_F_BOOTSTRAP, NULL, 0), 1);
+    T_TRUE(env_addr_eq(out[0], A(4)));
+    EnvAddr skip[1] = {A(2)};
+    T_EQ_U64(hostcache_best(&hc, out, 2, 0, skip, 1), 2);
+    T_TRUE(env_addr_eq(out[0], A(3)));
+    hostcache_fini(&hc, &f.e);
+    fx_fini(&f);
+}
+
+static bool even_port(void *ctx, EnvAddr a)
+{
+    (void)ctx;
+    return a.port % 2 == 0;
+}
+
+static void test_hostcache_count_live(void)
+{
+    Fx f;
+    fx_init(&f);
+    HostCache hc;
+    hostcache_init(&hc, &f.e, 16);
+    for (unsigned i = 0; i < 10; i++)
+        hostcache_add(&hc, A(i), 0, 0);
+    T_EQ_U64(hostcache_count_live(&hc, even_port, NULL), 5);
+    hostcache_fini(&hc, &f.e);
+    fx_fini(&f);
+}
+
+static void test_hostcache_bootstrap_seven_on_33033(void)
+{
+    Fx f;
+    fx_init(&f);
+    NodeParams p;
+    node_params_default(&p);
+    T_EQ_U64(p.n_bootstrap, 7); /* a6 */
+    HostCache hc;
+    hostcache_init(&hc, &f.e, HOSTCACHE_MAX);
+    hostcache_add_bootstrap(&hc, p.bootstrap, p.n_bootstrap, 0);
+    T_EQ_U64(hc.n, 7);
+    for (unsigned i = 0; i < hc.n; i++) {
+        T_EQ_U64(hc.e[i].port, 33033);
+        T_TRUE(hc.e[i].flags & HOSTCACHE_F_BOOTSTRAP);
+    }
+    T_EQ_U64(hc.e[0].ip, ENV_IP(66, 235, 180, 9));
+    hostcache_fini(&hc, &f.e);
+    fx_fini(&f);
+}
+
+static void test_hostcache_persist_roundtrip(void)
+{
+    Fx f;
+    fx_init(&f);
+    HostCache hc, back;
+    hostcache_init(&hc, &f.e, HOSTCACHE_MAX);
+    for (unsigned i = 0; i < 200; i++)
+        hostcache_add(&hc, A(i), (TimeNs)i * TIMENS_S, i % 3);
+    hostcache_entry_touch(&hc, A(7), 9 * TIMENS_S, true);
+    T_EQ_I64(hostcache_save(&hc, &f.e), ENV_OK);
+    hostcache_init(&back, &f.e, HOSTCACHE_MAX);
+    T_TRUE(hostcache_load(&back, &f.e));
+    T_EQ_U64(back.n, 200);
+    T_TRUE(memcmp(back.e, hc.e, 200 * sizeof(HostCacheEntry)) == 0);
+    hostcache_fini(&hc, &f.e);
+    hostcache_fini(&back, &f.e);
+    fx_fini(&f);
+}
+
+static void test_hostcache_corrupt_or_missing_store(void)
+{
+    Fx f;
+    fx_init(&f);
+    HostCache hc;
+    hostcache_init(&hc, &f.e, HOSTCACHE_MAX);
+    T_FALSE(hostcache_load(&hc, &f.e)); /* nothing stored */
+    uint8_t junk[7] = {1, 0, 5, 1, 2, 3, 4};
+    fakeenv_store_put(f.h, HOSTCACHE_STORE_KEY, junk, sizeof junk); /* count says 5, has less */
+    T_FALSE(hostcache_load(&hc, &f.e));
+    T_EQ_U64(hc.n, 0);
+    for (unsigned i = 0; i < 10; i++)
+        hostcache_add(&hc, A(i), 0, 0);
+    hostcache_save(&hc, &f.e);
+    /* A store that corrupts the blob on read (fault env). */
+    FaultEnv *fe = faultenv_new(&f.e, f.h);
+    Env we = faultenv_env(fe);
+    faultenv_inject(fe, FAULT_STORE_GET, 1, FAULT_CORRUPT, 0, 0, false);
+    HostCache b;
+    hostcache_init(&b, &we, HOSTCACHE_MAX);
+    bool ok = hostcache_load(&b, &we);
+    /* Either rejected, or loaded with one entry's bytes changed; never a crash. */
+    T_TRUE(!ok || b.n == 10);
+    faultenv_inject(fe, FAULT_STORE_GET, 1, FAULT_FAIL, 0, 0, false);
+    T_FALSE(hostcache_load(&b, &we));
+    T_EQ_U64(b.n, 0);
+    hostcache_fini(&b, &we);
+    faultenv_free(fe);
+    hostcache_fini(&hc, &f.e);
+    fx_fini(&f);
+}
+
+T_SUITE_MAIN("hostcache",
+             {"test_hostcache_entry_budget_and_memory", test_hostcache_entry_budget_and_memory},
+             {"test_hostcache_capacity_and_replacement", test_hostcache_capacity_and_replacement},
+             {"test_hostcache_best_order_flags_and_skip", test_hostcache_best_order_flags_and_skip},
+             {"test_hostcache_bootstrap_seven_on_33033", test_hostcache_bootstrap_seven_on_33033},
+             {"test_hostcache_persist_roundtrip", test_hostcache_persist_roundtrip},
+             {"test_hostcache_count_live", test_hostcache_count_live},
+             {"test_hostcache_corrupt_or_missing_store", test_hostcache_corrupt_or_missing_store})

@@ -1,0 +1,244 @@
+/* Suite "wire": encoding of every message type, strict decoding
+ * (truncation, trailing bytes, bad version/type/fields), the RC4 UDP
+ * envelope with its CRC and NAck, the TCP hello and AES frames. */
+#include "fakeenv.h"
+#include "protocol/wire.h"
+#include "t_assert.h"
+
+/* One sample of every message type, fields filled. */
+static size_t samples(WireMsg *m)
+{
+    static const uint8_t user[] = "alice", blob[] = "0123456789abcdef";
+    size_t k = 0;
+    m[k++] = (WireMsg){.type = WIRE_PROBE, .u.probe = {0, 4321, 0}};
+    m[k++] = (WireMsg){.type = WIRE_PROBE, .u.probe = {1, 4321, 0xEF}};
+    m[k] = (WireMsg){.type = WIRE_PROBE_ACK, .u.probe_ack = {WIRE_REDIRECT, 33033, 0, 2, {{0}}}};
+    m[k].u.probe_ack.e[0] = (WireEntry){ENV_IP(1, 2, 3, 4), 5};
+    m[k++].u.probe_ack.e[1] = (WireEntry){ENV_IP(6, 7, 8, 9), 10};
+    m[k++] = (WireMsg){.type = WIRE_PROBE_ACK, .u.probe_ack = {WIRE_ACCEPT, 33033, 17, 0, {{0}}}};
+    m[k++] = (WireMsg){.type = WIRE_PING, .u.ping = {0x12345678, 0}};
+    m[k++] = (WireMsg){.type = WIRE_PONG, .u.ping = {0x12345678, 1}};
+    m[k] = (WireMsg){.type = WIRE_STUN_ASSIST};
+    memset(m[k].u.assist.txid, 0xAB, 12);
+    m[k++].u.assist.target = (WireEntry){ENV_IP(9, 9, 9, 9), 999};
+    m[k++] = (WireMsg){.type = WIRE_CONNECT, .u.connect = {5000, NAT_FULL_CONE, 1, 5, user}};
+    m[k] = (WireMsg){.type = WIRE_CONNECT_ACK};
+    m[k].u.connect_ack.verdict = WIRE_ACCEPT;
+    m[k].u.connect_ack.seen = (WireEntry){ENV_IP(5, 5, 5, 5), 55};
+    m[k].u.connect_ack.n = 1;
+    m[k++].u.connect_ack.e[0] = (WireEntry){ENV_IP(1, 1, 1, 1), 11};
+    m[k++] = (WireMsg){.type = WIRE_KEEPALIVE, .u.keepalive = {7}};
+    m[k++] = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {7}};
+    m[k++] = (WireMsg){.type = WIRE_HC_REQUEST, .u.hc_request = {8}};
+    m[k] = (WireMsg){.type = WIRE_HC_ENTRIES};
+    m[k].u.connect_ack.n = 3;
+    for (int i = 0; i < 3; i++)
+        m[k].u.connect_ack.e[i] = (WireEntry){ENV_IP(2, 2, 2, (uint8_t)i), 22};
+    k++;
+    m[k++] = (WireMsg){.type = WIRE_SN_HELLO, .u.sn_hello = {{ENV_IP(3, 3, 3, 3), 33033}, 33034}};
+    m[k++] = (WireMsg){.type = WIRE_FORWARD,
+                       .u.forward = {{ENV_IP(4, 4, 4, 4), 44}, 3, sizeof blob, blob}};
+    m[k] = (WireMsg){.type = WIRE_SHED};
+    m[k].u.connect_ack.n = 1;
+    m[k++].u.connect_ack.e[0] = (WireEntry){ENV_IP(8, 8, 8, 8), 88};
+    m[k++] = (WireMsg){.type = WIRE_LOGIN_REQ, .u.login = {16, blob, 10, blob}};
+    m[k++] = (WireMsg){.type = WIRE_LOGIN_CERT, .u.login = {0, NULL, 16, blob}};
+    m[k++] = (WireMsg){.type = WIRE_LOGIN_FAIL, .u.login_fail = {WIRE_FAIL_AUTH}};
+    return k;
+}
+
+static void test_wire_roundtrip_every_type(void)
+{
+    WireMsg m[32], d;
+    size_t k = samples(m);
+    uint8_t seen[WIRE_TYPE_END] = {0};
+    for (size_t i = 0; i < k; i++) {
+        uint8_t buf[WIRE_FRAME_MAX], again[WIRE_FRAME_MAX];
+        size_t len = wire_encode(&m[i], buf, sizeof buf);
+        T_TRUE(wire_decode(buf, len, &d));
+        T_EQ_U64(d.type, m[i].type);
+        T_EQ_U64(wire_encode(&d, again, sizeof again), len); /* decode-encode is identity */
+        T_TRUE(memcmp(buf, again, len) == 0);
+        seen[m[i].type] = 1;
+    }
+    for (int t = 1; t < WIRE_TYPE_END; t++)
+        if (t < WIRE_UDP_TYPE_END || t >= WIRE_CONNECT) T_TRUE(seen[t]); /* every type covered */
+}
+
+static void test_wire_truncated_and_padded_rejected(void)
+{
+    WireMsg m[32], d;
+    size_t k = samples(m);
+    for (size_t i = 0; i < k; i++) {
+        uint8_t buf[WIRE_FRAME_MAX + 1];
+        size_t len = wire_encode(&m[i], buf, sizeof buf - 1);
+        for (size_t cut = 0; cut < len; cut++) {
+            bool ok = wire_decode(buf, cut, &d);
+            /* A shorter PROBE is a valid U1 (the U3 retry is U1 + 5 bytes). */
+            bool u1 = m[i].type == WIRE_PROBE && m[i].u.probe.retry && cut == len - 5;
+            if (ok != u1) {
+                char msg[80];
+                g_snprintf(msg, sizeof msg, "type %u accepted at %zu of %zu bytes", m[i].type, cut,
+                           len);
+                CU_FAIL(msg);
+            }
+        }
+        buf[len] = 0;
+        T_FALSE(wire_decode(buf, len + 1, &d)); /* trailing garbage */
+    }
+}
+
+static void test_wire_bad_fields_rejected(void)
+{
+    WireMsg d;
+    uint8_t bad_version[] = {WIRE_VERSION + 1, WIRE_PING, 0, 0, 0, 1};
+    uint8_t bad_type[] = {WIRE_VERSION, 99, 0, 0, 0, 1};
+    uint8_t zero_type[] = {WIRE_VERSION, 0};
+    uint8_t too_many[] = {WIRE_VERSION, WIRE_HC_ENTRIES, WIRE_MAX_ENTRIES + 1};
+    uint8_t bad_verdict[] = {WIRE_VERSION, WIRE_PROBE_ACK, 7, 0x80, 0xE9};
+    uint8_t big_user[] = {WIRE_VERSION, WIRE_CONNECT, 0, 1, 0, 0, WIRE_USER_MAX + 1};
+    uint8_t big_blob[] = {WIRE_VERSION, WIRE_LOGIN_CERT, 0xFF, 0xFF};
+    uint8_t bad_u3[] = {WIRE_VERSION, WIRE_PROBE, 0, 1, 9, 9, 9, 9, 0, 0, 0, 0};
+    uint8_t bad_pong[] = {WIRE_VERSION, WIRE_PONG, 0, 0, 0, 1, 2};
+    T_FALSE(wire_decode(bad_version, sizeof bad_version, &d));
+    T_FALSE(wire_decode(bad_type, sizeof bad_type, &d));
+    T_FALSE(wire_decode(zero_type, sizeof zero_type, &d));
+    T_FALSE(wire_decode(too_many, sizeof too_many, &d));
+    T_FALSE(wire_decode(bad_verdict, sizeof bad_verdict, &d));
+    T_FALSE(wire_decode(big_user, sizeof big_user, &d));
+    T_FALSE(wire_decode(big_blob, sizeof big_blob, &d));
+    T_FALSE(wire_decode(bad_u3, sizeof bad_u3, &d));
+    T_FALSE(wire_decode(bad_pong, sizeof bad_pong, &d));
+    T_FALSE(wire_decode(NULL, 0, &d));
+}
+
+static void test_wire_random_bytes_never_crash(void)
+{
+    /* Seed 12345: adversarial garbage; decoding must stay in bounds (the
+     * sanitizer build checks that) and reject almost everything. */
+    uint64_t s = 12345;
+    WireMsg d;
+    for (int i = 0; i < 20000; i++) {
+        uint8_t buf[64];
+        size_t len = (size_t)(i % 64);
+        for (size_t j = 0; j < len; j++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            buf[j] = (uint8_t)(s >> 56);
+        }
+        if (len >= 2) buf[0] = WIRE_VERSION, buf[1] = (uint8_t)(1 + i % 30);
+        (void)wire_decode(buf, len, &d);
+    }
+    T_TRUE(true);
+}
+
+typedef struct Fx {
+    FakeNet *net;
+    FakeEnv *h;
+    Env e;
+    Crypto *c;
+} Fx;
+static void fx_init(Fx *f)
+{
+    f->net = fakenet_new(9);
+    f->h = fakenet_host_add(f->net, ENV_IP(10, 0, 0, 1));
+    f->e = fakeenv_env(f->h);
+    f->c = crypto_new(NULL);
+}
+static void fx_fini(Fx *f)
+{
+    crypto_free(f->c);
+    fakenet_free(f->net);
+}
+
+static void test_wire_udp_envelope_and_bad_crc(void)
+{
+    Fx f;
+    fx_init(&f);
+    uint32_t src = ENV_IP(1, 1, 1, 1), dst = ENV_IP(2, 2, 2, 2);
+    WireMsg m = {.type = WIRE_PING, .u.ping = {42, 0}};
+    uint8_t body[64], pkt[128], out[128];
+    size_t blen = wire_encode(&m, body, sizeof body);
+    size_t plen = wire_udp_seal(f.c, &f.e, 0xCAFE, src, dst, body, blen, pkt, sizeof pkt);
+    T_EQ_U64(plen, WIRE_UDP_HDR + blen + WIRE_UDP_TRAILER);
+    T_EQ_U64(wire_get_u16(pkt), 0xCAFE);
+    T_EQ_U64(pkt[2] & WIRE_FUNC_MASK, WIRE_FUNC_SIGNAL);
+    T_FALSE(memcmp(pkt + WIRE_UDP_HDR, body, blen) == 0); /* really obfuscated */
+    uint16_t fid = 0;
+    T_EQ_I64(wire_udp_open(f.c, &f.e, pkt, plen, src, dst, out, sizeof out, &fid), (long)blen);
+    T_EQ_U64(fid, 0xCAFE);
+    T_TRUE(memcmp(out, body, blen) == 0);
+    /* a20: keyed with another source IP (0.0.0.0) the CRC fails. */
+    T_EQ_I64(wire_udp_open(f.c, &f.e, pkt, plen, 0, dst, out, sizeof out, &fid), WIRE_OPEN_BADCRC);
+    T_EQ_I64(wire_udp_open(f.c, &f.e, pkt, 8, src, dst, out, sizeof out, &fid), WIRE_OPEN_SHORT);
+    pkt[WIRE_UDP_HDR] ^= 1; /* a flipped bit is caught too */
+    T_EQ_I64(wire_udp_open(f.c, &f.e, pkt, plen, src, dst, out, sizeof out, &fid),
+             WIRE_OPEN_BADCRC);
+    T_TRUE(fakeenv_cpu_calls(f.h, ENV_COST_RC4) >= 4);
+    fx_fini(&f);
+}
+
+static void test_wire_measured_sizes(void)
+{
+    /* a22: an accepting U4 is 18 bytes; a22/a21: U2 11 bytes, T1 14 bytes. */
+    Fx f;
+    fx_init(&f);
+    WireMsg m = {.type = WIRE_PROBE_ACK, .u.probe_ack = {WIRE_ACCEPT, 33033, 5, 0, {{0}}}};
+    uint8_t body[64], pkt[128];
+    size_t blen = wire_encode(&m, body, sizeof body);
+    T_EQ_U64(wire_udp_seal(f.c, &f.e, 1, 2, 3, body, blen, pkt, sizeof pkt), 18);
+    fx_fini(&f);
+}
+
+static void test_wire_nack_is_11_bytes(void)
+{
+    Fx f;
+    fx_init(&f);
+    uint8_t b[WIRE_NACK_LEN];
+    EnvAddr seen = env_addr(ENV_IP(7, 7, 7, 7), 7777), got;
+    uint16_t fid;
+    T_EQ_U64(wire_nack_encode(0x1234, seen, &f.e, b, sizeof b), 11); /* a20 */
+    T_TRUE(wire_udp_is_nack(b, sizeof b));
+    T_EQ_U64(b[2] & WIRE_FUNC_MASK, 0x07); /* a18: 0x77 & 0x8f */
+    T_TRUE(wire_nack_decode(b, sizeof b, &fid, &got));
+    T_EQ_U64(fid, 0x1234);
+    T_TRUE(env_addr_eq(got, seen));
+    T_FALSE(wire_nack_decode(b, 10, &fid, &got));
+    b[4] = 1;
+    T_FALSE(wire_nack_decode(b, sizeof b, &fid, &got));
+    fx_fini(&f);
+}
+
+static void test_wire_hello_and_frames(void)
+{
+    Fx f;
+    fx_init(&f);
+    uint8_t hello[WIRE_HELLO_LEN], role;
+    uint32_t seed;
+    T_EQ_U64(wire_hello_encode(0xA1B2C3D4, 2, &f.e, hello, sizeof hello), 14); /* a21 */
+    T_EQ_U64(wire_get_u32(hello), 0xA1B2C3D4);                                 /* seed first */
+    T_TRUE(wire_hello_decode(hello, sizeof hello, &seed, &role));
+    T_EQ_U64(seed, 0xA1B2C3D4);
+    T_EQ_U64(role, 2);
+    T_FALSE(wire_hello_decode(hello, 13, &seed, &role));
+    hello[4] ^= 1;
+    T_FALSE(wire_hello_decode(hello, sizeof hello, &seed, &role));
+    uint8_t key[32], body[] = "keep me secret", frame[64];
+    wire_stream_key(f.c, &f.e, seed, key);
+    size_t fl = wire_frame_seal(f.c, &f.e, key, 3, body, sizeof body, frame, sizeof frame);
+    T_EQ_U64(fl, sizeof body + 2);
+    T_EQ_U64(wire_get_u16(frame), sizeof body);
+    T_FALSE(memcmp(frame + 2, body, sizeof body) == 0);
+    wire_frame_open(f.c, &f.e, key, 3, frame + 2, sizeof body);
+    T_TRUE(memcmp(frame + 2, body, sizeof body) == 0);
+    T_TRUE(fakeenv_cpu_calls(f.h, ENV_COST_AES256) == 2);
+    fx_fini(&f);
+}
+
+T_SUITE_MAIN("wire", {"test_wire_roundtrip_every_type", test_wire_roundtrip_every_type},
+             {"test_wire_truncated_and_padded_rejected", test_wire_truncated_and_padded_rejected},
+             {"test_wire_bad_fields_rejected", test_wire_bad_fields_rejected},
+             {"test_wire_random_bytes_never_crash", test_wire_random_bytes_never_crash},
+             {"test_wire_udp_envelope_and_bad_crc", test_wire_udp_envelope_and_bad_crc},
+             {"test_wire_nack_is_11_bytes", test_wire_nack_is_11_bytes},
+             {"test_wire_measured_sizes", test_wire_measured_sizes},
+             {"test_wire_hello_and_frames", test_wire_hello_and_frames})
