@@ -3,9 +3,10 @@
  * Every validation error class has a broken scenario in tests/bad/ and the
  * exact message expected in bad_cases[] below (STYLE.md §8); a test checks
  * that every file there is listed. Good-path tests check defaults, units,
- * presets, overrides and that the resolved JSON loads back to the same
- * scenario. Tests run from the source directory (SKYSIM_SOURCE_DIR) so that
- * file names in messages are relative ones.
+ * presets, overrides, that the resolved JSON loads back to the same
+ * scenario, and that every file in scenarios/ loads and is small enough for
+ * CI. Tests run from the source directory (SKYSIM_SOURCE_DIR) so that file
+ * names in messages are relative ones.
  */
 #include "sim/world/scenario.h"
 
@@ -150,9 +151,9 @@ static const BadCase bad_cases[] = {
     {"dist_param_missing.json",
      BAD "dist_param_missing.json: $.churn.session.scale: expected a value (required by dist "
          "\"weibull\"); found nothing"},
-    {"coordinates_center.json",
-     BAD "coordinates_center.json: $.network.latency.regions[1].center: expected a value "
-         "([x_ms, y_ms], required by model \"coordinates\"); found nothing"},
+    {"coordinates_file_required.json",
+     BAD "coordinates_file_required.json: $.network.latency.file: expected a value (the "
+         "coordinate file, required by model \"coordinates\"); found nothing"},
     {"dedicated_count.json",
      BAD "dedicated_count.json: $.supernodes.count: expected a value (required when mode is "
          "\"dedicated\"); found nothing"},
@@ -207,6 +208,28 @@ static char *t_load_error(const char *text)
     return msg;
 }
 
+/* g_ptr_array_sort() order of two strings. */
+static gint t_str_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "scenarios/<name>.json" for every file there, sorted; NULL-terminated,
+ * owned (g_strfreev). Needs the source directory as cwd. */
+static char **t_shipped_scenarios(void)
+{
+    GPtrArray *files = g_ptr_array_new();
+    GDir *dir = g_dir_open("scenarios", 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    for (const char *name; (name = g_dir_read_name(dir));)
+        if (g_str_has_suffix(name, ".json"))
+            g_ptr_array_add(files, g_strconcat("scenarios/", name, NULL));
+    g_dir_close(dir);
+    g_ptr_array_sort(files, t_str_cmp);
+    g_ptr_array_add(files, NULL);
+    return (char **)g_ptr_array_free(files, FALSE);
+}
+
 /* Smaller cases kept in memory: the same checks, other keys. */
 static void test_scenario_inline_bad_cases(void)
 {
@@ -229,6 +252,9 @@ static void test_scenario_inline_bad_cases(void)
         {"{\"network\": {\"latency\": {\"regions\": [{\"share\": 1}]}}}",
          "t.json: $.network.latency.regions[0].name: expected a value (every region needs a "
          "name); found nothing"},
+        {"{\"network\": {\"latency\": {\"regions\": [{\"name\": \"w\", \"center\": [0, 0]}]}}}",
+         "t.json: $.network.latency.regions[0].center: unknown key; expected one of \"name\", "
+         "\"share\", \"delays\""},
         {"{\"population\": {\"groups\": [{\"cgn\": {\"preset\": \"none\"}}]}}",
          "t.json: $.population.groups[0].cgn.preset: expected one of \"full_cone\", "
          "\"restricted_cone\", \"port_restricted_cone\", \"symmetric\"; found \"none\""},
@@ -478,6 +504,54 @@ static void test_scenario_files_resolve_relative_to_scenario_dir(void)
     scenario_free(s);
 }
 
+/* The resolved JSON of s, loaded again, resolves to the same JSON. */
+static void t_round_trip(Scenario *s, const char *base_dir)
+{
+    cJSON *j = scenario_to_json(s);
+    char *text = cJSON_Print(j);
+    GError *err = NULL;
+    Scenario *again = scenario_load_text(text, "again.json", base_dir, &err);
+    T_STR_EQ(err ? err->message : "no error", "no error");
+    g_clear_error(&err);
+    if (again) {
+        cJSON *j2 = scenario_to_json(again);
+        char *text2 = cJSON_Print(j2);
+        T_STR_EQ(text2, text);
+        cJSON_free(text2);
+        cJSON_Delete(j2);
+    }
+    scenario_free(again);
+    cJSON_free(text);
+    cJSON_Delete(j);
+}
+
+/* Model "coordinates" takes a Vivaldi file next to the scenario; regions
+ * and their delays stay in the spec but do not place its hosts. */
+static void test_scenario_coordinates_model_reads_its_file(void)
+{
+    t_chdir_source();
+    GError *err = NULL;
+    Scenario *s = scenario_load_text("{\"network\": {\"latency\": {\"model\": "
+                                     "\"coordinates\", \"file\": \"coords_ok.syscoord\"}}}",
+                                     "t.json", "tests/data/net", &err);
+    T_STR_EQ(err ? err->message : "no error", "no error");
+    g_clear_error(&err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    const ScenarioSpec *sp = scenario_spec_get(s);
+    T_EQ_I64(sp->network.model, SCENARIO_LATENCY_COORDINATES);
+    T_STR_EQ(sp->network.latency_file, "tests/data/net/coords_ok.syscoord");
+    t_round_trip(s, "tests/data/net");
+    scenario_free(s);
+    s = scenario_load_text("{\"network\": {\"latency\": {\"model\": \"matrix\", "
+                           "\"file\": \"matrix_hdr.csv\"}}}",
+                           "t.json", "tests/data/net", &err);
+    T_STR_EQ(err ? err->message : "no error", "no error");
+    g_clear_error(&err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    T_EQ_I64(scenario_spec_get(s)->network.model, SCENARIO_LATENCY_MATRIX);
+    scenario_free(s);
+}
+
 static void test_scenario_null_means_default(void)
 {
     Scenario *s = t_load("{\"seed\": null, \"outputs\": {\"pcap\": null}, \"media\": null}");
@@ -628,40 +702,19 @@ static void test_scenario_load_with_applies_sets_in_order(void)
     g_clear_error(&err);
 }
 
-/* The resolved JSON of s, loaded again, resolves to the same JSON. */
-static void t_round_trip(Scenario *s, const char *base_dir)
-{
-    cJSON *j = scenario_to_json(s);
-    char *text = cJSON_Print(j);
-    GError *err = NULL;
-    Scenario *again = scenario_load_text(text, "again.json", base_dir, &err);
-    T_STR_EQ(err ? err->message : "no error", "no error");
-    g_clear_error(&err);
-    if (again) {
-        cJSON *j2 = scenario_to_json(again);
-        char *text2 = cJSON_Print(j2);
-        T_STR_EQ(text2, text);
-        cJSON_free(text2);
-        cJSON_Delete(j2);
-    }
-    scenario_free(again);
-    cJSON_free(text);
-    cJSON_Delete(j);
-}
-
 static void test_scenario_resolved_json_round_trips(void)
 {
     t_chdir_source();
-    static const char *const shipped[] = {"scenarios/baseline.json", "scenarios/nat_heavy.json",
-                                          "scenarios/firewall_heavy.json"};
-    for (size_t i = 0; i < G_N_ELEMENTS(shipped); i++) {
+    char **shipped = t_shipped_scenarios();
+    for (char **f = shipped; *f; f++) {
         GError *err = NULL;
-        Scenario *s = scenario_load(shipped[i], &err);
+        Scenario *s = scenario_load(*f, &err);
         T_STR_EQ(err ? err->message : "no error", "no error");
         g_clear_error(&err);
         if (s) t_round_trip(s, "scenarios");
         scenario_free(s);
     }
+    g_strfreev(shipped);
     Scenario *s = t_load("{\"churn\": {\"model\": \"distribution\", \"session\": {\"dist\": "
                          "\"pareto\", \"shape\": 1.1, \"scale\": \"7.5min\", \"max\": \"2d\"}},"
                          "\"population\": {\"groups\": [{\"cpu\": 1.7, \"nat\": {\"mapping\": "
@@ -671,6 +724,86 @@ static void test_scenario_resolved_json_round_trips(void)
                          "\"file\": \"t_main.c\"}}}");
     t_round_trip(s, "tests");
     scenario_free(s);
+}
+
+/* Every shipped scenario loads and validates, is small enough to run in
+ * CI (issue 6 item 6: 300 to 1,000 clients, 10 to 30 minutes, rows every 30
+ * or 60 s; nat_heavy is the one larger exception), and says what it studies. */
+static void test_scenario_shipped_files_load_and_are_small(void)
+{
+    t_chdir_source();
+    char **shipped = t_shipped_scenarios();
+    T_CMP_I64(g_strv_length(shipped), >=, 8);
+    for (char **f = shipped; *f; f++) {
+        GError *err = NULL;
+        Scenario *s = scenario_load(*f, &err);
+        T_STR_EQ(err ? err->message : "no error", "no error");
+        g_clear_error(&err);
+        if (!s) continue;
+        T_TRUE(scenario_validate(s, &err));
+        g_clear_error(&err);
+        const ScenarioSpec *sp = scenario_spec_get(s);
+        char *base = g_path_get_basename(*f);
+        char *name = g_strndup(base, strlen(base) - strlen(".json"));
+        T_STR_EQ(sp->name, name);
+        T_CMP_I64(strlen(sp->description), >, 20);
+        T_CMP_I64(sp->population.clients, >=, 300);
+        if (strcmp(name, "nat_heavy") != 0) T_CMP_I64(sp->population.clients, <=, 1000);
+        T_CMP_I64(sp->duration_ns, >=, 10 * TIMENS_MIN);
+        T_CMP_I64(sp->duration_ns, <=, 30 * TIMENS_MIN);
+        T_TRUE(sp->outputs.timeseries_interval_ns == 30 * TIMENS_S ||
+               sp->outputs.timeseries_interval_ns == 60 * TIMENS_S);
+        g_free(name);
+        g_free(base);
+        scenario_free(s);
+    }
+    g_strfreev(shipped);
+}
+
+/* The scenarios each study something specific: check the defining keys. */
+static void test_scenario_shipped_files_study_what_they_say(void)
+{
+    t_chdir_source();
+    GError *err = NULL;
+    Scenario *s = scenario_load("scenarios/flash_crowd.json", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    const ScenarioSpec *sp = scenario_spec_get(s);
+    T_EQ_I64(sp->n_events, 2);
+    T_EQ_I64(sp->events[0].action, SCENARIO_EVENT_CRASH);
+    T_EQ_I64(sp->events[1].action, SCENARIO_EVENT_LOGIN);
+    T_CMP_I64(sp->events[1].spread_ns, >, 0);
+    scenario_free(s);
+    s = scenario_load("scenarios/supernode_failure.json", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    sp = scenario_spec_get(s);
+    T_EQ_I64(sp->n_events, 1);
+    T_EQ_I64(sp->events[0].who, SCENARIO_WHO_SUPERNODES);
+    T_TRUE(sp->events[0].fraction < 1);
+    scenario_free(s);
+    s = scenario_load("scenarios/churn.json", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    sp = scenario_spec_get(s);
+    T_EQ_I64(sp->churn.model, SCENARIO_CHURN_DISTRIBUTION);
+    T_TRUE(sp->churn.session.kind == SCENARIO_DIST_PARETO ||
+           sp->churn.session.kind == SCENARIO_DIST_LOGNORMAL);
+    double lo = sp->churn.diurnal[0], hi = lo;
+    for (size_t h = 1; h < 24; h++) {
+        lo = MIN(lo, sp->churn.diurnal[h]);
+        hi = MAX(hi, sp->churn.diurnal[h]);
+    }
+    T_TRUE(hi > lo);
+    scenario_free(s);
+    s = scenario_load("scenarios/dedicated_supernodes.json", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    sp = scenario_spec_get(s);
+    T_EQ_I64(sp->supernodes.mode, SCENARIO_SN_DEDICATED);
+    T_CMP_I64(sp->supernodes.count, >=, 1);
+    scenario_free(s);
+    s = scenario_load("scenarios/conference.json", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    T_TRUE(scenario_spec_get(s)->workload.conference_share > 0);
+    scenario_free(s);
+    g_clear_error(&err);
 }
 
 static void test_scenario_nat_heavy_is_nat_heavy(void)
@@ -720,6 +853,8 @@ T_SUITE_MAIN(
      test_scenario_events_sorted_and_targets_resolved},
     {"test_scenario_files_resolve_relative_to_scenario_dir",
      test_scenario_files_resolve_relative_to_scenario_dir},
+    {"test_scenario_coordinates_model_reads_its_file",
+     test_scenario_coordinates_model_reads_its_file},
     {"test_scenario_null_means_default", test_scenario_null_means_default},
     {"test_scenario_set_overrides_values", test_scenario_set_overrides_values},
     {"test_scenario_set_creates_missing_objects", test_scenario_set_creates_missing_objects},
@@ -730,4 +865,8 @@ T_SUITE_MAIN(
     {"test_scenario_load_with_applies_sets_in_order",
      test_scenario_load_with_applies_sets_in_order},
     {"test_scenario_resolved_json_round_trips", test_scenario_resolved_json_round_trips},
+    {"test_scenario_shipped_files_load_and_are_small",
+     test_scenario_shipped_files_load_and_are_small},
+    {"test_scenario_shipped_files_study_what_they_say",
+     test_scenario_shipped_files_study_what_they_say},
     {"test_scenario_nat_heavy_is_nat_heavy", test_scenario_nat_heavy_is_nat_heavy})

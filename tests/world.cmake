@@ -1,2 +1,8 @@
 # sim/world suites.
 skysim_suite(scenario test_scenario.c LIBS skysim_world)
+skysim_suite(metrics test_metrics.c LIBS skysim_world)
+skysim_suite(results test_results.c LIBS skysim_world)
+
+# simrun end to end (bad input, atomic results, interrupt, determinism).
+add_test(NAME simrun COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_simrun.sh
+         $<TARGET_FILE:simrun> ${SKYSIM_ROOT})

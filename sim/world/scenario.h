@@ -40,21 +40,20 @@ enum {
 
 typedef enum ScenarioLatencyModel {
     SCENARIO_LATENCY_REGION,      /* one-way delay table between named regions */
-    SCENARIO_LATENCY_COORDINATES, /* hosts at 2-D points around region centres */
-    SCENARIO_LATENCY_MATRIX       /* measured host-to-host matrix from a file */
+    SCENARIO_LATENCY_COORDINATES, /* Vivaldi coordinates from a file (King/Meridian format) */
+    SCENARIO_LATENCY_MATRIX       /* measured RTT matrix from a file; one-way = RTT / 2 */
 } ScenarioLatencyModel;
 
+/* A region of the region model. The other models ignore regions: their
+ * sites sit at positions the network draws at random (sim/net/latency.h). */
 typedef struct ScenarioRegion {
-    char *name;         /* unique region name, e.g. "eu" */
-    double share;       /* fraction of region "any" hosts placed here, [0,1] */
-    double center_x_ms; /* coordinates model: centre, milliseconds of delay */
-    double center_y_ms; /* coordinates model: centre, milliseconds of delay */
-    TimeNs spread_ns;   /* coordinates model: hosts within this radius of the centre */
+    char *name;   /* unique region name, e.g. "eu" */
+    double share; /* fraction of region "any" hosts placed here, [0,1] */
 } ScenarioRegion;
 
 typedef struct ScenarioNetwork {
     ScenarioLatencyModel model; /* latency model */
-    char *latency_file;         /* matrix file, relative to the cwd; NULL if none */
+    char *latency_file;         /* coordinate or matrix file, relative to the cwd; NULL if none */
     size_t n_regions;           /* number of regions, >= 1 */
     ScenarioRegion *regions;    /* n_regions regions, in file order */
     TimeNs *delay_ns;           /* region model: one-way delay from region i to j at

@@ -235,9 +235,6 @@ static cJSON *scn_network_json(const ScenarioResolved *r)
         cJSON *o = cJSON_CreateObject(), *delays;
         cJSON_AddStringToObject(o, "name", g->name);
         cJSON_AddNumberToObject(o, "share", g->share);
-        const double c[2] = {g->center_x_ms, g->center_y_ms};
-        cJSON_AddItemToObject(o, "center", cJSON_CreateDoubleArray(c, 2));
-        scn_add_duration(o, "spread", g->spread_ns);
         delays = cJSON_AddObjectToObject(o, "delays");
         for (size_t j = 0; j < n->n_regions; j++)
             scn_add_duration(delays, n->regions[j].name, n->delay_ns[i * n->n_regions + j]);

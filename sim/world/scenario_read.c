@@ -5,7 +5,7 @@
  * the spec and overwrites what the document gives; every key it accepts is
  * listed in its `*_keys` table, which is also what "did you mean" searches.
  * Values a later cross-key check needs to know were absent are NAN until
- * then (group fractions, region shares and centres). Every default here is
+ * then (group fractions, region shares). Every default here is
  * documented in scenarios/README.md; change both together.
  */
 #include "sim/world/scenario_int.h"
@@ -49,9 +49,7 @@ const char *const scenario__dist_params[][3] = {{"value", NULL},
 static const struct {
     const char *name; /* region name */
     double share;     /* share of "any" hosts */
-    double x_ms;      /* centre for the coordinates model */
-    double y_ms;      /* centre for the coordinates model */
-} scn_default_regions[] = {{"na", 0.40, 0, 0}, {"eu", 0.35, 45, 0}, {"as", 0.25, -40, 75}};
+} scn_default_regions[] = {{"na", 0.40}, {"eu", 0.35}, {"as", 0.25}};
 static const int scn_default_delay_ms[3][3] = {{15, 45, 85}, {45, 12, 120}, {85, 120, 25}};
 
 /* The seven bootstrap supernodes and the login server Baset and
@@ -132,9 +130,6 @@ static void scn_default_network(ScenarioNetwork *n)
     for (size_t i = 0; i < n->n_regions; i++) {
         n->regions[i].name = g_strdup(scn_default_regions[i].name);
         n->regions[i].share = scn_default_regions[i].share;
-        n->regions[i].center_x_ms = scn_default_regions[i].x_ms;
-        n->regions[i].center_y_ms = scn_default_regions[i].y_ms;
-        n->regions[i].spread_ns = 10 * TIMENS_MS;
         for (size_t j = 0; j < n->n_regions; j++)
             n->delay_ns[i * n->n_regions + j] = scn_default_delay_ms[i][j] * TIMENS_MS;
     }
@@ -155,31 +150,12 @@ static void scn_free_regions(ScenarioNetwork *n)
     n->n_regions = 0;
 }
 
-/* center: [x_ms, y_ms]. */
-static void scn_read_center(Rd *rd, const cJSON *obj, ScenarioRegion *r)
-{
-    const cJSON *v = scenario__item(obj, "center");
-    if (!v || rd->failed) return;
-    size_t mark = scenario__push_key(rd, "center");
-    const cJSON *x = cJSON_GetArrayItem(v, 0), *y = cJSON_GetArrayItem(v, 1);
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(x) ||
-        !cJSON_IsNumber(y) || !isfinite(x->valuedouble) || !isfinite(y->valuedouble)) {
-        scenario__expect(rd, v, "[x_ms, y_ms], two numbers");
-    } else {
-        r->center_x_ms = x->valuedouble;
-        r->center_y_ms = y->valuedouble;
-    }
-    scenario__pop(rd, mark);
-}
-
-/* The name, share, centre and spread of one region; names are unique. */
+/* The name and share of one region; names are unique. */
 static void scn_read_region(Rd *rd, const cJSON *v, ScenarioNetwork *n, size_t i)
 {
-    static const char *const keys[] = {"name", "share", "center", "spread", "delays", NULL};
+    static const char *const keys[] = {"name", "share", "delays", NULL};
     ScenarioRegion *r = &n->regions[i];
     r->share = NAN;
-    r->center_x_ms = r->center_y_ms = NAN;
-    r->spread_ns = 10 * TIMENS_MS;
     if (!scenario__keys(rd, v, keys)) return;
     if (!scenario__get_str(rd, v, "name", &r->name) && !rd->failed) {
         scenario__missing(rd, "name", "every region needs a name");
@@ -196,8 +172,6 @@ static void scn_read_region(Rd *rd, const cJSON *v, ScenarioNetwork *n, size_t i
         scenario__pop(rd, mark);
     }
     scenario__get_num(rd, v, "share", 0, false, 1, false, &r->share);
-    scn_read_center(rd, v, r);
-    scenario__get_duration(rd, v, "spread", 0, &r->spread_ns);
 }
 
 /* delays of region i: {"other": duration}; fills row i, -1 where absent. */
@@ -999,18 +973,12 @@ static void scn_check_network(Rd *rd, ScenarioNetwork *n)
     scn_check_fractions(rd, "$.network.latency.regions", "share",
                         "required when there is more than one region", shares, n->n_regions);
     g_free(shares);
-    for (size_t i = 0; i < n->n_regions && !rd->failed; i++) {
-        ScenarioRegion *r = &n->regions[i];
-        if (!isnan(r->center_x_ms)) continue;
-        r->center_x_ms = r->center_y_ms = 0;
-        scn_at(rd, "$.network.latency.regions[%zu]", i);
-        if (n->model == SCENARIO_LATENCY_COORDINATES)
-            scenario__missing(rd, "center", "[x_ms, y_ms], required by model \"coordinates\"");
-    }
     scn_check_delays(rd, n);
     scn_at(rd, "$.network.latency");
     if (!rd->failed && n->model == SCENARIO_LATENCY_MATRIX && !n->latency_file)
         scenario__missing(rd, "file", "the delay matrix, required by model \"matrix\"");
+    if (!rd->failed && n->model == SCENARIO_LATENCY_COORDINATES && !n->latency_file)
+        scenario__missing(rd, "file", "the coordinate file, required by model \"coordinates\"");
 }
 
 /* Splits the clients over the groups by largest remainder (ties: first group). */

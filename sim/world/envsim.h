@@ -1,0 +1,88 @@
+/* envsim: protocol/env.h implemented on the simulated network.
+ *
+ * Layer: sim/world (may use sim/net, sim/kernel, protocol/). One EnvSim per
+ * world holds what all nodes share: the Net, the metric registry, the timer
+ * table, the persistent stores and the CPU calibration. One EnvSimNode per
+ * protocol node binds an Env to a host of the Net and routes the network's
+ * callbacks to the node's NodeOps.
+ *
+ * Mapping of handles: EnvSock is the NetSock of the socket or listener and
+ * EnvConn the NetTcp of the connection ({slot, gen} = {idx, gen}); EnvTimer
+ * is a slot of the world's timer table. All stale handles are harmless.
+ * A node's persistent store survives node_free() and host down/up: it is
+ * kept by the EnvSim under the node id, like a client's shared.xml.
+ * Events reach a node only while it is attached (between
+ * envsim_node_attach() and envsim_node_detach()).
+ */
+#ifndef SKYSIM_ENVSIM_H
+#define SKYSIM_ENVSIM_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/env.h"
+#include "protocol/node.h"
+#include "sim/net/net.h"
+#include "sim/world/metrics.h"
+
+typedef struct EnvSim EnvSim;
+typedef struct EnvSimNode EnvSimNode;
+
+/* CPU cost model: virtual ns charged for one operation = (per_op_ns +
+ * per_byte_ns * bytes) / cpu_speed. The numbers come from a calibration
+ * file (simrun --calibrate) or the built-in defaults. */
+typedef struct EnvSimCost {
+    double per_op_ns[ENV_COST_COUNT];   /* fixed cost of one operation, ns */
+    double per_byte_ns[ENV_COST_COUNT]; /* cost per byte, ns */
+} EnvSimCost;
+
+/* Built-in calibration (measured on the reference machine, see
+ * envsim.c). */
+void envsim_cost_default(EnvSimCost *c);
+
+/* Creates the shared part. net, metrics: borrowed, must outlive it. cost:
+ * copied; NULL for the default. Never NULL. */
+EnvSim *envsim_new(Net *net, Metrics *metrics, const EnvSimCost *cost);
+
+/* Frees it and every EnvSimNode still registered. Call after all nodes
+ * were freed and before net_free(). NULL is a no-op. */
+void envsim_free(EnvSim *es);
+
+/* An Env for world-wide work that belongs to no host (interning metrics,
+ * drawing the login server's key in node_shared_new). Socket calls on it
+ * are programming errors. Borrowed, valid as long as es. */
+const Env *envsim_world_env(EnvSim *es);
+
+/* Creates the env context of protocol node `id` (unique per world) on
+ * host (a host of the Net). cpu_speed: relative CPU speed (> 0) for cost
+ * charging. Owned by es. */
+EnvSimNode *envsim_node_new(EnvSim *es, uint32_t id, uint32_t host, double cpu_speed);
+
+/* The Env to give node_new(); borrowed, valid as long as the EnvSimNode. */
+const Env *envsim_node_env(EnvSimNode *en);
+
+/* Routes events to node from now on (node: borrowed). */
+void envsim_node_attach(EnvSimNode *en, Node *node);
+
+/* Stops routing events: cancels the node's timers and forgets its socket
+ * and connection handles (a node_ops.stop() before this closed them; after
+ * a crash the host went down and they are gone). */
+void envsim_node_detach(EnvSimNode *en);
+
+Node *envsim_node_get(const EnvSimNode *en);    /* attached node or NULL */
+uint32_t envsim_node_host(const EnvSimNode *en); /* the Net host */
+uint32_t envsim_node_id(const EnvSimNode *en);
+
+/* Per-node accounting. */
+size_t envsim_node_mem_live(const EnvSimNode *en); /* bytes from mem_alloc now */
+size_t envsim_node_mem_high(const EnvSimNode *en); /* most bytes at once */
+double envsim_node_cpu_ns(const EnvSimNode *en);   /* charged virtual CPU, ns */
+
+/* World totals: charged virtual CPU (ns) and live timers. */
+double envsim_cpu_ns_total(const EnvSim *es);
+size_t envsim_timers_live(const EnvSim *es);
+/* Warning lines logged by nodes (each counted; only the first few print). */
+uint64_t envsim_warnings(const EnvSim *es);
+
+#endif

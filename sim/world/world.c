@@ -1,0 +1,686 @@
+/* world: building and driving a scenario; see world.h.
+ *
+ * Topology built per population group (scenarios/README.md):
+ *   - no NAT: every client is a site (public host) with the group's access
+ *     link and firewall;
+ *   - NAT: hosts_per_nat clients share one home NAT, the home NAT is the
+ *     site and carries the group's access link; with "cgn", the home NATs
+ *     of cgn_subscribers subscribers sit in the private realm of one
+ *     carrier-grade NAT, which is then the site (its link is the ISP side:
+ *     unlimited rate) and the home NAT's link is the subscriber's line.
+ * Servers (login server, web server, the bootstrap supernodes, dedicated
+ * supernodes) are public hosts at their well-known addresses.
+ *
+ * Churn (issue 6 item 5): with model "none" every client logs in once,
+ * uniformly over the ramp. With "distribution", a client is online at the
+ * start with the steady-state probability E[on] / (E[on] + E[off]); each
+ * session length and off time is drawn from the scenario's distributions;
+ * a login time is accepted with probability w(hour) / max(w) of the
+ * arrival pattern, else the off time is drawn again (thinning). Logouts are
+ * graceful; scheduled "crash" events take the host down without goodbye.
+ * All churn draws come from the world's own random stream, so adding a
+ * node never changes another's protocol draws.
+ */
+#include "sim/world/world.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_sf_gamma.h>
+#include <math.h>
+#include <string.h>
+
+#include "protocol/base/check.h"
+#include "sim/kernel/rng.h"
+#include "sim/net/latency.h"
+#include "sim/net/nat.h"
+#include "sim/net/pcap.h"
+
+G_DEFINE_QUARK(skysim-world-error-quark, world_error)
+
+#define WORLD_STREAM_CHURN 2   /* rng stream of the churn process */
+#define WORLD_STREAM_EVENTS 3  /* rng stream of scheduled events */
+#define WORLD_STREAM_TOPO 4    /* rng stream of topology choices */
+#define WORLD_ENTITY UINT64_MAX - 1 /* entity id of world-wide processes */
+#define WORLD_CPU_MHZ_PER_SPEED 2000.0 /* CPU speed 1.0 = a 2 GHz core */
+#define WORLD_SERVER_BPS 100000000ULL  /* servers and dedicated supernodes: 100 Mbit/s */
+#define WORLD_SERVER_SPEED 2.0         /* their CPU speed factor */
+#define WORLD_THINNING_MAX 1000        /* redraws of an off time before giving up thinning */
+
+typedef struct WorldPeer {
+    EnvSimNode *en;       /* env context (owned by the EnvSim) */
+    Node *node;           /* protocol node while online, else NULL */
+    NodeRole role;        /* role */
+    uint32_t host;        /* Net host */
+    int32_t group;        /* population group, -1 for servers */
+    NatType true_nat;     /* network situation (label for metrics) */
+    uint32_t uplink_kbps; /* access uplink, kbit/s */
+    uint32_t cpu_mhz;     /* CPU, MHz-equivalent */
+    bool online;          /* node started and not stopped */
+    bool host_down;       /* host taken down by a crash */
+    SimEventId next;      /* pending churn event (login or logout) */
+} WorldPeer;
+
+struct World {
+    const ScenarioSpec *spec; /* borrowed */
+    Sim *sim;                 /* owned */
+    Latency *lat;             /* owned */
+    Net *net;                 /* owned */
+    Metrics *metrics;         /* owned */
+    EnvSim *es;               /* owned */
+    NodeShared *shared;       /* owned */
+    WorldPeer *peers;         /* servers first, then clients; owned */
+    size_t npeers;            /* entries of peers */
+    size_t first_client;      /* index of the first client in peers */
+    Rng churn_rng;            /* churn draws */
+    Rng event_rng;            /* scheduled-event draws */
+    double diurnal_max;       /* largest hourly arrival weight */
+    uint64_t logins;          /* logins started */
+    uint64_t logouts;         /* graceful logouts */
+    uint64_t crashes;         /* crashes */
+    uint32_t m_online;        /* metric: clients online (gauge) */
+    struct WorldActionArgs {
+        struct World *w;             /* back pointer */
+        ScenarioEventAction action;  /* what the event does */
+    } actions[3];             /* contexts of scheduled actions, by ScenarioEventAction */
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static gsl_rng *world_gsl(Rng *r, gsl_rng *g) { return rng_gsl(r, g); }
+
+/* One draw of d (in its unit), clipped to d->max when set. */
+static double world_dist_draw(const ScenarioDist *d, Rng *r)
+{
+    gsl_rng g;
+    double x = 0;
+    switch (d->kind) {
+    case SCENARIO_DIST_CONSTANT: x = d->value; break;
+    case SCENARIO_DIST_EXPONENTIAL: x = gsl_ran_exponential(world_gsl(r, &g), d->mean); break;
+    case SCENARIO_DIST_PARETO: x = gsl_ran_pareto(world_gsl(r, &g), d->shape, d->scale); break;
+    case SCENARIO_DIST_WEIBULL: x = gsl_ran_weibull(world_gsl(r, &g), d->scale, d->shape); break;
+    case SCENARIO_DIST_LOGNORMAL: x = gsl_ran_lognormal(world_gsl(r, &g), d->mu, d->sigma); break;
+    }
+    if (d->max > 0 && x > d->max) x = d->max;
+    return x < 0 ? 0 : x;
+}
+
+/* Mean of d (infinite for a Pareto with shape <= 1; the cap is ignored). */
+static double world_dist_mean(const ScenarioDist *d)
+{
+    switch (d->kind) {
+    case SCENARIO_DIST_CONSTANT: return d->value;
+    case SCENARIO_DIST_EXPONENTIAL: return d->mean;
+    case SCENARIO_DIST_PARETO: return d->shape > 1 ? d->shape * d->scale / (d->shape - 1) : INFINITY;
+    case SCENARIO_DIST_WEIBULL: return d->scale * gsl_sf_gamma(1 + 1 / d->shape);
+    case SCENARIO_DIST_LOGNORMAL: return exp(d->mu + d->sigma * d->sigma / 2);
+    }
+    return 0;
+}
+
+/* The RFC 3489 name of a group's situation, for labelling metrics. The
+ * effective NAT of a CGN chain is the more restrictive of the two. */
+static NatType world_true_nat(const ScenarioGroup *g)
+{
+    if (g->firewall == SCENARIO_FW_UDP_BLOCKED) return NAT_UDP_BLOCKED;
+    if (g->firewall == SCENARIO_FW_TCP_80_443_ONLY) return NAT_TCP_ONLY;
+    if (!g->nat.present && !g->cgn.present)
+        return g->firewall == SCENARIO_FW_STATEFUL ? NAT_SYMMETRIC_FIREWALL : NAT_OPEN;
+    int map = 0, filt = 0;
+    const ScenarioNat *n[2] = {&g->nat, &g->cgn};
+    for (int i = 0; i < 2; i++) {
+        if (!n[i]->present) continue;
+        if ((int)n[i]->mapping > map) map = (int)n[i]->mapping;
+        if ((int)n[i]->filtering > filt) filt = (int)n[i]->filtering;
+    }
+    if (map != SCENARIO_NAT_MAP_EIM) return NAT_SYMMETRIC;
+    if (filt == SCENARIO_NAT_FILTER_EIF) return NAT_FULL_CONE;
+    return filt == SCENARIO_NAT_FILTER_ADF ? NAT_RESTRICTED : NAT_PORT_RESTRICTED;
+}
+
+static void world_nat_config(const ScenarioNat *s, NatConfig *c)
+{
+    nat_config_default(c);
+    c->mapping = (NatMapping)s->mapping;
+    c->filtering = (NatFiltering)s->filtering;
+    c->port_alloc = (NatPortAlloc)s->ports;
+    c->udp_timeout_ns = s->udp_timeout_ns;
+    c->tcp_established_ns = s->tcp_timeout_ns;
+    c->hairpin = s->hairpin;
+}
+
+static FwType world_fw(ScenarioFirewall f)
+{
+    switch (f) {
+    case SCENARIO_FW_OPEN: return FW_OPEN;
+    case SCENARIO_FW_STATEFUL: return FW_STATEFUL;
+    case SCENARIO_FW_UDP_BLOCKED: return FW_UDP_BLOCKED;
+    case SCENARIO_FW_TCP_80_443_ONLY: return FW_TCP_80_443_ONLY;
+    }
+    return FW_OPEN;
+}
+
+/* ---- the network ------------------------------------------------------ */
+
+static Latency *world_latency(const ScenarioSpec *s, GError **err)
+{
+    const ScenarioNetwork *n = &s->network;
+    switch (n->model) {
+    case SCENARIO_LATENCY_MATRIX: return latency_matrix_load(n->latency_file, err);
+    case SCENARIO_LATENCY_COORDINATES: return latency_coords_load(n->latency_file, err);
+    case SCENARIO_LATENCY_REGION: break;
+    }
+    const char **names = g_new(const char *, n->n_regions);
+    for (size_t i = 0; i < n->n_regions; i++) names[i] = n->regions[i].name;
+    Latency *lat = latency_region_table_new(names, (uint32_t)n->n_regions, n->delay_ns);
+    g_free(names);
+    return lat;
+}
+
+/* A site's latency position: its group's region, or drawn by region share. */
+static uint32_t world_position(World *w, int region, Rng *r)
+{
+    const ScenarioNetwork *n = &w->spec->network;
+    if (n->model != SCENARIO_LATENCY_REGION) return NET_POSITION_AUTO;
+    if (region >= 0) return (uint32_t)region;
+    double u = rng_uniform(r), acc = 0;
+    for (size_t i = 0; i < n->n_regions; i++) {
+        acc += n->regions[i].share;
+        if (u < acc) return (uint32_t)i;
+    }
+    return (uint32_t)n->n_regions - 1;
+}
+
+/* The access link of a site or a home line with the given rates. */
+static void world_link(const World *w, NetLinkConfig *l, uint64_t up_bps, uint64_t down_bps)
+{
+    const ScenarioNetwork *n = &w->spec->network;
+    l->up_bps = up_bps;
+    l->down_bps = down_bps;
+    double qs = timens_to_s(n->queue_limit_ns);
+    l->up_queue_bytes = (uint32_t)fmax(3000, (double)up_bps / 8 * qs);
+    l->down_queue_bytes = (uint32_t)fmax(3000, (double)down_bps / 8 * qs);
+    l->up_loss = l->down_loss = n->loss;
+    l->delay_ns = n->model == SCENARIO_LATENCY_REGION ? n->access_delay_ns : 0;
+    l->jitter_ns = n->jitter_ns;
+}
+
+static uint32_t world_add_host(World *w, uint32_t parent, uint32_t addr, uint64_t up, uint64_t down,
+                               FwType fw, uint32_t pos, GError **err)
+{
+    NetNodeConfig c;
+    if (parent == NET_INTERNET) {
+        net_node_config_site(&c);
+        world_link(w, &c.link, up, down);
+        c.position = pos;
+    } else {
+        net_node_config_lan(&c);
+    }
+    c.addr = addr;
+    c.fw = fw;
+    c.icmp_unreachable = w->spec->network.icmp_unreachable;
+    return net_host_add(w->net, parent, &c, err);
+}
+
+/* ---- peers ------------------------------------------------------------ */
+
+static WorldPeer *world_peer_add(World *w, NodeRole role, uint32_t host, int32_t group, NatType nat,
+                                 uint64_t up_bps, double cpu_speed)
+{
+    WorldPeer *p = &w->peers[w->npeers];
+    *p = (WorldPeer){.role = role, .host = host, .group = group, .true_nat = nat,
+                     .uplink_kbps = (uint32_t)(up_bps / 1000),
+                     .cpu_mhz = (uint32_t)(cpu_speed * WORLD_CPU_MHZ_PER_SPEED)};
+    p->en = envsim_node_new(w->es, (uint32_t)w->npeers, host, cpu_speed);
+    w->npeers++;
+    return p;
+}
+
+static uint32_t world_server_host(World *w, uint32_t addr, Rng *r, GError **err)
+{
+    return world_add_host(w, NET_INTERNET, addr, WORLD_SERVER_BPS, WORLD_SERVER_BPS, FW_OPEN,
+                          world_position(w, -1, r), err);
+}
+
+static bool world_build_servers(World *w, Rng *r, GError **err)
+{
+    const ScenarioProtocol *p = &w->spec->protocol;
+    const NodeParams *np = node_shared_params(w->shared);
+    uint32_t h = world_server_host(w, p->login_server.ip, r, err);
+    if (h == NET_NODE_NONE) return false;
+    world_peer_add(w, NODE_ROLE_LOGIN_SERVER, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+    h = world_server_host(w, np->web_server.ip, r, err);
+    if (h == NET_NODE_NONE) return false;
+    world_peer_add(w, NODE_ROLE_WEB_SERVER, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+    for (size_t i = 0; i < p->n_bootstrap; i++) {
+        if (net_node_find(w->net, NET_INTERNET, p->bootstrap[i].ip) != NET_NODE_NONE) continue;
+        h = world_server_host(w, p->bootstrap[i].ip, r, err);
+        if (h == NET_NODE_NONE) return false;
+        world_peer_add(w, NODE_ROLE_BOOTSTRAP, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+    }
+    const ScenarioSupernodes *sn = &w->spec->supernodes;
+    for (uint64_t i = 0; sn->mode == SCENARIO_SN_DEDICATED && i < sn->count; i++) {
+        h = world_server_host(w, 0, r, err);
+        if (h == NET_NODE_NONE) return false;
+        world_peer_add(w, NODE_ROLE_SUPERNODE, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+    }
+    return true;
+}
+
+/* Adds the clients of group gi: sites, home NATs and CGNs as configured. */
+static bool world_build_group(World *w, size_t gi, Rng *r, GError **err)
+{
+    const ScenarioGroup *g = &w->spec->population.groups[gi];
+    NatType tn = world_true_nat(g);
+    FwType fw = world_fw(g->firewall);
+    uint32_t cgn = NET_NODE_NONE, home = NET_NODE_NONE;
+    uint32_t cgn_left = 0, home_left = 0;
+    for (uint64_t i = 0; i < g->clients; i++) {
+        uint32_t parent = NET_INTERNET;
+        if (g->cgn.present && cgn_left == 0 && (g->nat.present ? home_left == 0 : true)) {
+            NetNodeConfig c;
+            net_node_config_site(&c);
+            world_link(w, &c.link, 0, 0);
+            c.position = world_position(w, g->region, r);
+            NatConfig nc;
+            world_nat_config(&g->cgn, &nc);
+            nc.inside_net = ENV_IP(100, 64, 0, 0); /* RFC 6598 shared address space */
+            nc.inside_prefix_len = 10;
+            cgn = net_nat_add(w->net, NET_INTERNET, &c, &nc, err);
+            if (cgn == NET_NODE_NONE) return false;
+            cgn_left = g->cgn_subscribers;
+        }
+        if (g->nat.present && home_left == 0) {
+            NetNodeConfig c;
+            uint32_t up = g->cgn.present ? cgn : NET_INTERNET;
+            if (g->cgn.present) net_node_config_lan(&c);
+            else net_node_config_site(&c);
+            world_link(w, &c.link, g->uplink_bps, g->downlink_bps);
+            c.position = world_position(w, g->region, r);
+            NatConfig nc;
+            world_nat_config(&g->nat, &nc);
+            home = net_nat_add(w->net, up, &c, &nc, err);
+            if (home == NET_NODE_NONE) return false;
+            home_left = g->hosts_per_nat;
+            if (g->cgn.present) cgn_left--;
+        }
+        if (g->nat.present) {
+            parent = home;
+            home_left--;
+        } else if (g->cgn.present) {
+            parent = cgn;
+            cgn_left--;
+        }
+        uint32_t h;
+        if (parent == NET_INTERNET) {
+            h = world_add_host(w, NET_INTERNET, 0, g->uplink_bps, g->downlink_bps, fw,
+                               world_position(w, g->region, r), err);
+        } else {
+            h = world_add_host(w, parent, 0, 0, 0, fw, 0, err);
+        }
+        if (h == NET_NODE_NONE) return false;
+        world_peer_add(w, NODE_ROLE_CLIENT, h, (int32_t)gi, tn, g->uplink_bps, g->cpu_speed);
+    }
+    return true;
+}
+
+/* ---- node lifecycle --------------------------------------------------- */
+
+static void world_username(uint32_t id, char *buf, size_t size)
+{
+    g_snprintf(buf, size, "user%u", id);
+}
+
+static void world_peer_start(World *w, WorldPeer *p)
+{
+    if (p->online) return;
+    if (p->host_down) {
+        net_node_set_up(w->net, p->host, true);
+        p->host_down = false;
+    }
+    char user[32], pass[32];
+    uint32_t id = envsim_node_id(p->en);
+    world_username(id, user, sizeof user);
+    g_snprintf(pass, sizeof pass, "pw%u", id);
+    NodeConfig cfg = {.role = p->role, .id = id, .username = user, .password = pass,
+                      .true_nat = p->true_nat, .uplink_kbps = p->uplink_kbps,
+                      .cpu_mhz = p->cpu_mhz, .port = 0,
+                      .sn_capacity = (uint16_t)MIN(w->spec->supernodes.capacity, UINT16_MAX)};
+    p->node = node_new(envsim_node_env(p->en), w->shared, &cfg);
+    envsim_node_attach(p->en, p->node);
+    p->online = true;
+    sim_set_entity(w->sim, id);
+    node_ops.start(p->node);
+    if (p->role == NODE_ROLE_CLIENT) {
+        w->logins++;
+        metrics_add(w->metrics, w->m_online, 1, sim_now(w->sim));
+    }
+}
+
+/* Takes a peer offline: gracefully (logout) or as a crash (host down). */
+static void world_peer_stop(World *w, WorldPeer *p, bool graceful)
+{
+    if (!p->online) return;
+    if (!graceful) {
+        net_node_set_up(w->net, p->host, false); /* the machine dies: no packets */
+        p->host_down = true;
+    }
+    sim_set_entity(w->sim, envsim_node_id(p->en));
+    node_ops.stop(p->node, graceful);
+    envsim_node_detach(p->en);
+    node_free(p->node);
+    p->node = NULL;
+    p->online = false;
+    if (p->role == NODE_ROLE_CLIENT) {
+        if (graceful) w->logouts++;
+        else w->crashes++;
+        metrics_add(w->metrics, w->m_online, -1, sim_now(w->sim));
+    }
+}
+
+/* ---- churn ------------------------------------------------------------ */
+
+static double world_diurnal_weight(const World *w, TimeNs t)
+{
+    double h = fmod(w->spec->churn.start_hour + timens_to_s(t) / 3600.0, 24.0);
+    return w->spec->churn.diurnal[(int)h];
+}
+
+static void world_ev_login(Sim *sim, void *ctx, uint64_t arg);
+static void world_ev_logout(Sim *sim, void *ctx, uint64_t arg);
+
+/* Schedules the next login of peer i after an off time, thinned by the
+ * arrival pattern over the day. */
+static void world_schedule_login(World *w, size_t i, TimeNs from)
+{
+    const ScenarioChurn *c = &w->spec->churn;
+    TimeNs t = from;
+    for (int k = 0; k < WORLD_THINNING_MAX; k++) {
+        t = timens_add_sat(t, timens_from_s(world_dist_draw(&c->off_time, &w->churn_rng)));
+        if (w->diurnal_max <= 0 || rng_uniform(&w->churn_rng) * w->diurnal_max <= world_diurnal_weight(w, t))
+            break;
+    }
+    if (t <= w->spec->duration_ns) w->peers[i].next = sim_at(w->sim, t, world_ev_login, w, i);
+}
+
+static void world_schedule_logout(World *w, size_t i)
+{
+    double s = world_dist_draw(&w->spec->churn.session, &w->churn_rng);
+    TimeNs t = timens_add_sat(sim_now(w->sim), timens_from_s(s));
+    if (t <= w->spec->duration_ns) w->peers[i].next = sim_at(w->sim, t, world_ev_logout, w, i);
+}
+
+static void world_ev_login(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    World *w = ctx;
+    world_peer_start(w, &w->peers[arg]);
+    if (w->spec->churn.model == SCENARIO_CHURN_DISTRIBUTION) world_schedule_logout(w, arg);
+}
+
+static void world_ev_logout(Sim *sim, void *ctx, uint64_t arg)
+{
+    World *w = ctx;
+    world_peer_stop(w, &w->peers[arg], true);
+    if (w->spec->churn.model == SCENARIO_CHURN_DISTRIBUTION) world_schedule_login(w, arg, sim_now(sim));
+}
+
+/* Initial logins: uniformly over the ramp; with distribution churn only
+ * the steady-state share starts online, the rest after an off time. */
+static void world_schedule_initial(World *w)
+{
+    const ScenarioChurn *c = &w->spec->churn;
+    double p_on = 1.0;
+    if (c->model == SCENARIO_CHURN_DISTRIBUTION) {
+        double on = world_dist_mean(&c->session), off = world_dist_mean(&c->off_time);
+        p_on = isinf(on) ? 1.0 : isinf(off) ? 0.0 : on / (on + off);
+    }
+    for (size_t i = w->first_client; i < w->npeers; i++) {
+        if (rng_uniform(&w->churn_rng) < p_on) {
+            TimeNs t = (TimeNs)(rng_uniform(&w->churn_rng) * (double)c->ramp_ns);
+            w->peers[i].next = sim_at(w->sim, t, world_ev_login, w, i);
+        } else {
+            world_schedule_login(w, i, 0);
+        }
+    }
+}
+
+/* ---- scheduled events ------------------------------------------------- */
+
+typedef struct WorldActionArgs WorldActionArgs;
+
+static void world_ev_action(Sim *sim, void *ctx, uint64_t arg)
+{
+    const WorldActionArgs *a = ctx;
+    World *w = a->w;
+    WorldPeer *p = &w->peers[arg];
+    bool churn = w->spec->churn.model == SCENARIO_CHURN_DISTRIBUTION && p->role == NODE_ROLE_CLIENT;
+    switch (a->action) {
+    case SCENARIO_EVENT_CRASH:
+    case SCENARIO_EVENT_LOGOUT:
+        world_peer_stop(w, p, a->action == SCENARIO_EVENT_LOGOUT);
+        if (churn) world_schedule_login(w, arg, sim_now(sim));
+        break;
+    case SCENARIO_EVENT_LOGIN:
+        world_peer_start(w, p);
+        if (churn) world_schedule_logout(w, arg);
+        break;
+    }
+}
+
+static bool world_event_selects(const World *w, const ScenarioEvent *e, const WorldPeer *p)
+{
+    if (p->role != NODE_ROLE_CLIENT && p->role != NODE_ROLE_SUPERNODE) return false;
+    bool want_online = e->action != SCENARIO_EVENT_LOGIN;
+    if (p->online != want_online) return false;
+    switch (e->who) {
+    case SCENARIO_WHO_ALL: return true;
+    case SCENARIO_WHO_CLIENTS: return p->role == NODE_ROLE_CLIENT && !(p->node && node_is_supernode(p->node));
+    case SCENARIO_WHO_SUPERNODES: return p->node && node_is_supernode(p->node);
+    case SCENARIO_WHO_GROUP: return p->group == e->group;
+    }
+    (void)w;
+    return false;
+}
+
+/* At the event's time: selects the fraction of matching peers (a partial
+ * Fisher-Yates shuffle) and schedules the action for each over the spread. */
+static void world_ev_scheduled(Sim *sim, void *ctx, uint64_t arg)
+{
+    World *w = ctx;
+    const ScenarioEvent *e = &w->spec->events[arg];
+    GArray *sel = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    for (size_t i = 0; i < w->npeers; i++)
+        if (world_event_selects(w, e, &w->peers[i])) {
+            uint32_t v = (uint32_t)i;
+            g_array_append_val(sel, v);
+        }
+    size_t k = (size_t)llround(e->fraction * sel->len);
+    const WorldActionArgs *args = &w->actions[e->action];
+    for (size_t i = 0; i < k; i++) {
+        size_t j = i + rng_below(&w->event_rng, sel->len - i);
+        uint32_t t = g_array_index(sel, uint32_t, j);
+        g_array_index(sel, uint32_t, j) = g_array_index(sel, uint32_t, i);
+        g_array_index(sel, uint32_t, i) = t;
+        TimeNs d = e->spread_ns > 0 ? (TimeNs)rng_below(&w->event_rng, (uint64_t)e->spread_ns + 1) : 0;
+        WorldPeer *p = &w->peers[t];
+        sim_cancel(sim, p->next);
+        sim_after(sim, d, world_ev_action, (void *)args, t);
+    }
+    g_array_free(sel, TRUE);
+}
+
+/* ---- building and running --------------------------------------------- */
+
+/* NodeParams from the scenario's protocol and supernode sections. */
+static void world_params(const ScenarioSpec *s, NodeParams *p)
+{
+    const ScenarioProtocol *sp = &s->protocol;
+    node_params_default(p);
+    p->n_bootstrap = (uint8_t)MIN(sp->n_bootstrap, NODE_BOOTSTRAP_MAX);
+    for (size_t i = 0; i < p->n_bootstrap; i++)
+        p->bootstrap[i] = env_addr(sp->bootstrap[i].ip, sp->bootstrap[i].port);
+    p->login_server = env_addr(sp->login_server.ip, sp->login_server.port);
+    p->login_rounds = (uint8_t)MIN(sp->login_rounds, 255);
+    p->probe_wait_ns = sp->probe_timeout_ns;
+    p->tcp_timeout_ns = sp->connect_timeout_ns;
+    p->round_wait_ns = sp->login_retry_wait_ns;
+    p->keepalive_ns = sp->keepalive_ns;
+    p->alt_targets = (uint8_t)MIN(sp->alt_nodes, NODE_ALT_MAX);
+    p->hostcache_cap = (uint16_t)sp->host_cache_size;
+    const ScenarioSupernodes *sn = &s->supernodes;
+    p->promotion_enabled = sn->mode == SCENARIO_SN_ELECTED;
+    p->sn_min_uplink_kbps = (uint32_t)(sn->min_uplink_bps / 1000);
+    p->sn_min_cpu_mhz = (uint32_t)(sn->min_cpu * WORLD_CPU_MHZ_PER_SPEED);
+    p->sn_min_uptime_ns = sn->min_uptime_ns;
+    p->sn_capacity = (uint16_t)MIN(sn->capacity, UINT16_MAX);
+}
+
+static bool world_build(World *w, const char *pcap_path, GError **err)
+{
+    const ScenarioSpec *s = w->spec;
+    w->lat = world_latency(s, err);
+    if (!w->lat) return false;
+    w->net = net_new(w->sim, w->lat, NULL);
+    if (pcap_path && !net_pcap_open(w->net, pcap_path, err)) return false;
+    w->metrics = metrics_new(s->warmup_ns);
+    w->m_online = metrics_intern(w->metrics, "world.online", METRICS_GAUGE);
+    w->es = envsim_new(w->net, w->metrics, NULL);
+    NodeParams np;
+    world_params(s, &np);
+    w->shared = node_shared_new(envsim_world_env(w->es), &np, err);
+    if (!w->shared) return false;
+    size_t servers = 2 + s->protocol.n_bootstrap +
+                     (s->supernodes.mode == SCENARIO_SN_DEDICATED ? s->supernodes.count : 0);
+    w->peers = g_new0(WorldPeer, servers + s->population.clients);
+    Rng topo;
+    sim_rng_init(w->sim, &topo, WORLD_ENTITY, WORLD_STREAM_TOPO);
+    if (!world_build_servers(w, &topo, err)) return false;
+    w->first_client = w->npeers;
+    for (size_t g = 0; g < s->population.n_groups; g++)
+        if (!world_build_group(w, g, &topo, err)) return false;
+    return true;
+}
+
+/* Starts the servers, registers every user at the login server and
+ * schedules the churn and the scenario's events. */
+static void world_start(World *w)
+{
+    for (size_t i = 0; i < w->first_client; i++) world_peer_start(w, &w->peers[i]);
+    WorldPeer *login = &w->peers[0];
+    for (size_t i = w->first_client; i < w->npeers; i++) {
+        char user[32], pass[32];
+        uint32_t id = envsim_node_id(w->peers[i].en);
+        world_username(id, user, sizeof user);
+        g_snprintf(pass, sizeof pass, "pw%u", id);
+        node_loginsrv_user_add(login->node, user, pass);
+    }
+    world_schedule_initial(w);
+    for (size_t e = 0; e < w->spec->n_events; e++)
+        sim_at(w->sim, w->spec->events[e].at_ns, world_ev_scheduled, w, e);
+}
+
+World *world_new(const ScenarioSpec *spec, EvqKind queue, const char *pcap_path, GError **err)
+{
+    World *w = g_new0(World, 1);
+    w->spec = spec;
+    w->sim = sim_new(spec->seed, queue);
+    for (int a = 0; a < 3; a++) w->actions[a] = (WorldActionArgs){.w = w, .action = (ScenarioEventAction)a};
+    sim_rng_init(w->sim, &w->churn_rng, WORLD_ENTITY, WORLD_STREAM_CHURN);
+    sim_rng_init(w->sim, &w->event_rng, WORLD_ENTITY, WORLD_STREAM_EVENTS);
+    for (int h = 0; h < 24; h++) w->diurnal_max = fmax(w->diurnal_max, spec->churn.diurnal[h]);
+    if (!world_build(w, pcap_path, err)) {
+        world_free(w);
+        return NULL;
+    }
+    world_start(w);
+    return w;
+}
+
+void world_free(World *w)
+{
+    if (!w) return;
+    for (size_t i = 0; i < w->npeers; i++) {
+        WorldPeer *p = &w->peers[i];
+        if (!p->node) continue;
+        node_ops.stop(p->node, false); /* the run is over: the Sim will not run again */
+        envsim_node_detach(p->en);
+        node_free(p->node);
+    }
+    node_shared_free(w->shared);
+    envsim_free(w->es);
+    net_free(w->net);
+    latency_free(w->lat);
+    metrics_free(w->metrics);
+    sim_free(w->sim);
+    g_free(w->peers);
+    g_free(w);
+}
+
+SimRunResult world_run(World *w, TimeNs until) { return sim_run_until(w->sim, until); }
+Sim *world_sim(const World *w) { return w->sim; }
+Net *world_net(const World *w) { return w->net; }
+Metrics *world_metrics(const World *w) { return w->metrics; }
+EnvSim *world_envsim(const World *w) { return w->es; }
+
+void world_stats(const World *w, WorldStats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->clients = w->npeers - w->first_client;
+    double mem_sum = 0;
+    for (size_t i = 0; i < w->npeers; i++) {
+        const WorldPeer *p = &w->peers[i];
+        size_t hi = envsim_node_mem_high(p->en);
+        if (p->role == NODE_ROLE_CLIENT && hi > out->client_mem_high) out->client_mem_high = hi;
+        if (!p->node) continue;
+        bool sn = node_is_supernode(p->node);
+        if (sn) {
+            out->supernodes++;
+            out->sn_clients += node_sn_client_count(p->node);
+        }
+        if (p->role != NODE_ROLE_CLIENT) continue;
+        out->online++;
+        if (node_state(p->node) == NODE_ST_ONLINE) {
+            out->logged_in++;
+            mem_sum += (double)envsim_node_mem_live(p->en);
+        }
+    }
+    out->client_mem_mean = out->logged_in ? mem_sum / (double)out->logged_in : 0;
+    out->logins = w->logins;
+    out->logouts = w->logouts;
+    out->crashes = w->crashes;
+    out->packets_in_flight = net_packets_in_flight(w->net);
+}
+
+static const char *const world_ts_names[] = {
+    "online_users", "logged_in", "supernodes", "clients_per_supernode", "logins", "logouts", "crashes",
+};
+
+size_t world_ts_columns(const char *const **names)
+{
+    *names = world_ts_names;
+    return G_N_ELEMENTS(world_ts_names);
+}
+
+void world_ts_row(const World *w, double *v)
+{
+    WorldStats st;
+    world_stats(w, &st);
+    v[0] = (double)st.online;
+    v[1] = (double)st.logged_in;
+    v[2] = (double)st.supernodes;
+    v[3] = st.supernodes ? (double)st.sn_clients / (double)st.supernodes : 0;
+    v[4] = (double)st.logins;
+    v[5] = (double)st.logouts;
+    v[6] = (double)st.crashes;
+}
+
+void world_nat_confusion(const World *w, uint64_t *counts)
+{
+    memset(counts, 0, sizeof(uint64_t) * NAT_TYPE_COUNT * NAT_TYPE_COUNT);
+    for (size_t i = w->first_client; i < w->npeers; i++) {
+        const WorldPeer *p = &w->peers[i];
+        if (!p->node) continue;
+        NatType d = node_nat_detected(p->node);
+        if (d == NAT_UNKNOWN) continue;
+        counts[p->true_nat * NAT_TYPE_COUNT + d]++;
+    }
+}

@@ -1,0 +1,76 @@
+/* world: a scenario made into a running simulation.
+ *
+ * Layer: sim/world (uses sim/net, sim/kernel, protocol/). world_new()
+ * builds, from a validated ScenarioSpec, the latency model, the Net with
+ * its hosts, home NATs, carrier-grade NATs and firewalls, the protocol
+ * nodes (login server, web server, bootstrap supernodes, dedicated
+ * supernodes, clients) on EnvSim envs, and schedules the churn (logins,
+ * logouts, crashes from the scenario's distributions, arrival pattern over
+ * the day and scheduled events). world_run() advances it. Users come back
+ * with their persistent state (host cache, port, NAT type) intact: their
+ * store lives in the EnvSim under their node id.
+ *
+ * Who is where is decided here; whether they can reach each other is
+ * decided by sim/net's NAT and firewall mechanisms, never here.
+ */
+#ifndef SKYSIM_WORLD_H
+#define SKYSIM_WORLD_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sim/kernel/sim.h"
+#include "sim/net/net.h"
+#include "sim/world/envsim.h"
+#include "sim/world/metrics.h"
+#include "sim/world/scenario.h"
+
+typedef struct World World;
+
+#define WORLD_ERROR (world_error_quark())
+GQuark world_error_quark(void);
+
+/* Builds the world. spec: borrowed, must outlive the World. pcap_path: a
+ * capture file for every packet, or NULL. Returns NULL with err set on an
+ * input problem found while building (a latency file that does not parse,
+ * an address clash); nothing is left behind. */
+World *world_new(const ScenarioSpec *spec, EvqKind queue, const char *pcap_path, GError **err);
+
+/* Frees everything (nodes first, then the network, then the Sim). */
+void world_free(World *w);
+
+/* Runs until virtual time `until` (or a stop). */
+SimRunResult world_run(World *w, TimeNs until);
+
+Sim *world_sim(const World *w);
+Net *world_net(const World *w);
+Metrics *world_metrics(const World *w);
+EnvSim *world_envsim(const World *w);
+
+/* A snapshot of the world for the time series and the summary. */
+typedef struct WorldStats {
+    uint64_t clients;         /* client users */
+    uint64_t online;          /* clients online (started, whatever their login state) */
+    uint64_t logged_in;       /* clients in the ONLINE state */
+    uint64_t supernodes;      /* nodes acting as supernodes (promoted, dedicated, bootstrap) */
+    uint64_t sn_clients;      /* clients attached to supernodes, summed */
+    uint64_t logins;          /* logins started so far */
+    uint64_t logouts;         /* graceful logouts so far */
+    uint64_t crashes;         /* crashes so far */
+    uint64_t packets_in_flight; /* packets out of the Net's pools */
+    size_t client_mem_high;   /* largest per-node protocol memory seen, bytes */
+    double client_mem_mean;   /* mean protocol memory of logged-in clients, bytes */
+} WorldStats;
+
+void world_stats(const World *w, WorldStats *out);
+
+/* Columns of the time series (after the time column) and a row of them. */
+size_t world_ts_columns(const char *const **names);
+void world_ts_row(const World *w, double *values);
+
+/* NAT detection confusion matrix over clients that detected something:
+ * counts[true][detected], NAT_TYPE_COUNT x NAT_TYPE_COUNT. */
+void world_nat_confusion(const World *w, uint64_t *counts);
+
+#endif
