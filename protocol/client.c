@@ -311,7 +311,13 @@ static void client_auth_send(Node *n)
 {
     ClientState *cl = &n->cl;
     Crypto *c = n->sh->crypto;
-    CryptoKey *uk = crypto_rsa_keygen(c, &n->env, n->sh->p.user_key_bits);
+    CryptoKey *uk;
+    if (n->sh->n_user_keys) { /* a pooled key pair: the keygen is charged, not run */
+        uk = n->sh->user_keys[env_random_below(&n->env, n->sh->n_user_keys)];
+        env_charge_cpu(&n->env, ENV_COST_RSA_KEYGEN, n->sh->p.user_key_bits / 8);
+    } else {
+        uk = crypto_rsa_keygen(c, &n->env, n->sh->p.user_key_bits);
+    }
     uint8_t body[1 + WIRE_USER_MAX + 16 + 2 + CRYPTO_PUBDER_MAX], *p = body;
     *p++ = n->ulen;
     memcpy(p, n->user, n->ulen), p += n->ulen;
@@ -319,7 +325,7 @@ static void client_auth_send(Node *n)
     size_t publen = crypto_key_pub_der(uk, p + 2, CRYPTO_PUBDER_MAX);
     CHECK(publen > 0, "user key DER");
     wire_put_u16(p, (uint16_t)publen), p += 2 + publen;
-    crypto_key_free(uk); /* the private half is not needed before the calls issue */
+    if (!n->sh->n_user_keys) crypto_key_free(uk); /* the private half is not needed yet */
     env_random_bytes(&n->env, cl->sess_key, sizeof cl->sess_key);
     uint8_t wrapped[CRYPTO_RSA_MAX_BYTES], iv[16] = {0};
     size_t klen = crypto_rsa_encrypt(c, &n->env, n->sh->server_key, cl->sess_key,

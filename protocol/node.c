@@ -35,6 +35,7 @@ void node_params_default(NodeParams *p)
     p->web_server = env_addr(ENV_IP(212, 72, 49, 131), 80);     /* a46: illustrative */
     p->server_key_bits = 1536;                                  /* a15 */
     p->user_key_bits = 1024;                                    /* a15 */
+    p->user_key_pool = 32;
     p->login_rounds = 5;                                        /* a10 */
     p->probes_per_round = 8;
     p->probes_first_login = 4; /* a6 */
@@ -141,6 +142,10 @@ NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **
     sh->p = *p;
     sh->crypto = c;
     sh->server_key = crypto_rsa_keygen(c, world_env, p->server_key_bits);
+    sh->n_user_keys = p->user_key_pool;
+    sh->user_keys = g_new0(CryptoKey *, p->user_key_pool ? p->user_key_pool : 1); /* not per node */
+    for (uint16_t i = 0; i < sh->n_user_keys; i++)
+        sh->user_keys[i] = crypto_rsa_keygen(c, world_env, p->user_key_bits);
     node_metrics_intern(&sh->m, world_env);
     return sh;
 }
@@ -149,6 +154,8 @@ void node_shared_free(NodeShared *sh)
 {
     if (!sh) return;
     crypto_key_free(sh->server_key);
+    for (uint16_t i = 0; i < sh->n_user_keys; i++) crypto_key_free(sh->user_keys[i]);
+    g_free(sh->user_keys);
     crypto_free(sh->crypto);
     g_free(sh);
 }

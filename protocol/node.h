@@ -64,6 +64,10 @@ typedef struct NodeParams {
     EnvAddr web_server;                    /* a46: the update server, port 80 */
     unsigned server_key_bits;              /* login server RSA key: 1536 (a15) or 2048 (a16) */
     unsigned user_key_bits;                /* per-login user key: 1024 (a15) */
+    uint16_t user_key_pool; /* per-login keys are drawn from this many key pairs generated
+                               once per world (the keygen's CPU cost is still charged per
+                               login): 32. 0: a fresh key pair per login, as the client does,
+                               at ~10 ms of real CPU each, which dominates large runs */
 
     /* Login (a10, a11). */
     uint8_t login_rounds;          /* rounds before "login failure": 5 (a10) */

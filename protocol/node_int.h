@@ -100,6 +100,8 @@ struct NodeShared {
     NodeParams p;          /* parameters (copy) */
     Crypto *crypto;        /* owned */
     CryptoKey *server_key; /* owned: login server key pair; clients use the public half */
+    CryptoKey **user_keys; /* owned: pool of per-login key pairs (NodeParams.user_key_pool) */
+    uint16_t n_user_keys;  /* entries of user_keys */
     NodeMetrics m;         /* interned ids */
 };
 

@@ -91,6 +91,26 @@ static void test_client_login_with_2048_bit_server_key(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* With the key pool off, every login generates its own RSA-1024 pair; with
+ * it on, the pair comes from the pool. Both charge one keygen to the
+ * client and the login succeeds either way. */
+static void test_client_user_key_pool_and_fresh_keys(void)
+{
+    for (int pool = 0; pool <= 1; pool++) {
+        NodeParams p;
+        node_params_default(&p);
+        p.user_key_pool = (uint16_t)(pool ? 2 : 0);
+        FakeWorld *w = fakeworld_new(126, &p, true);
+        unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+        fakeworld_start(w, c);
+        T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+        T_EQ_U64(fakeenv_cpu_bytes(w->h[c], ENV_COST_RSA_KEYGEN), 1024 / 8);
+        size_t len;
+        T_TRUE(node_cert(w->node[c], &len) != NULL);
+        T_EQ_U64(fakeworld_free(w), 0);
+    }
+}
+
 /* All UDP to the bootstrap SNs is lost (a10's "UDP lost"). */
 static void drop_udp_to_boot(FakeWorld *w)
 {
@@ -641,6 +661,7 @@ T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_see
              {"test_client_login_server_unreachable", test_client_login_server_unreachable},
              {"test_client_udp_blocked_logs_in_over_tcp", test_client_udp_blocked_logs_in_over_tcp},
              {"test_client_tcp_80_443_only_logs_in", test_client_tcp_80_443_only_logs_in},
+             {"test_client_user_key_pool_and_fresh_keys", test_client_user_key_pool_and_fresh_keys},
              {"test_client_fault_third_probe_lost_and_connect_unreachable",
               test_client_fault_third_probe_lost_and_connect_unreachable},
              {"test_client_fault_delayed_probe_and_failed_store",

@@ -345,17 +345,17 @@ int main(int argc, char **argv)
         "  simrun scenarios/churn.json --set population.clients=20000 --set supernodes.capacity=500\n");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
+    int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "simrun: %s (see simrun --help)\n", err->message);
-        return 2;
+        g_error_free(err);
+    } else if (argc != 2) {
+        fprintf(stderr, "simrun: expected one scenario file; found %d arguments (see simrun --help)\n", argc - 1);
+    } else {
+        if (o.trace) fprintf(stderr, "simrun: --trace is not implemented yet; ignored\n");
+        rc = simrun_run(argv[1], &o);
     }
     g_option_context_free(ctx);
-    if (argc != 2) {
-        fprintf(stderr, "simrun: expected one scenario file; found %d arguments (see simrun --help)\n", argc - 1);
-        return 2;
-    }
-    if (o.trace) fprintf(stderr, "simrun: --trace is not implemented yet; ignored\n");
-    int rc = simrun_run(argv[1], &o);
     g_strfreev(o.sets);
     g_free(o.duration);
     g_free(o.out);
