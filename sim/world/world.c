@@ -537,10 +537,18 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
 static bool world_build(World *w, const char *pcap_path, GError **err)
 {
     const ScenarioSpec *s = w->spec;
+    if (s->churn.model == SCENARIO_CHURN_TRACE) {
+        g_set_error(err, WORLD_ERROR, 0, "%s: $.churn.model: trace replay is not implemented yet; "
+                    "use \"none\" or \"distribution\"", s->name);
+        return false;
+    }
     w->lat = world_latency(s, err);
     if (!w->lat) return false;
     w->net = net_new(w->sim, w->lat, NULL);
-    if (pcap_path && !net_pcap_open(w->net, pcap_path, err)) return false;
+    if (pcap_path) {
+        if (!net_pcap_open(w->net, pcap_path, err)) return false;
+        net_pcap_capture_all(w->net, true);
+    }
     w->metrics = metrics_new(s->warmup_ns);
     w->m_online = metrics_intern(w->metrics, "world.online", METRICS_GAUGE);
     w->es = envsim_new(w->net, w->metrics, NULL);
@@ -684,3 +692,10 @@ void world_nat_confusion(const World *w, uint64_t *counts)
         counts[p->true_nat * NAT_TYPE_COUNT + d]++;
     }
 }
+
+size_t world_peer_count(const World *w) { return w->npeers; }
+size_t world_first_client(const World *w) { return w->first_client; }
+Node *world_peer_node(const World *w, size_t i) { return i < w->npeers ? w->peers[i].node : NULL; }
+NodeRole world_peer_role(const World *w, size_t i) { return w->peers[i].role; }
+uint32_t world_peer_host(const World *w, size_t i) { return w->peers[i].host; }
+void world_peer_crash(World *w, size_t i) { world_peer_stop(w, &w->peers[i], false); }

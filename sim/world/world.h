@@ -69,6 +69,15 @@ void world_stats(const World *w, WorldStats *out);
 size_t world_ts_columns(const char *const **names);
 void world_ts_row(const World *w, double *values);
 
+/* Peers (servers first, then clients), for tests and tools. */
+size_t world_peer_count(const World *w);
+size_t world_first_client(const World *w);
+Node *world_peer_node(const World *w, size_t i);   /* NULL while offline; borrowed */
+NodeRole world_peer_role(const World *w, size_t i);
+uint32_t world_peer_host(const World *w, size_t i); /* Net host */
+/* Crashes peer i now (host down, no goodbye), as a scenario "crash" event. */
+void world_peer_crash(World *w, size_t i);
+
 /* NAT detection confusion matrix over clients that detected something:
  * counts[true][detected], NAT_TYPE_COUNT x NAT_TYPE_COUNT. */
 void world_nat_confusion(const World *w, uint64_t *counts);

@@ -1,0 +1,175 @@
+/* test_world: small worlds through the whole stack (scenario -> world ->
+ * envsim -> sim/net -> protocol): logins and NAT detection behind every
+ * NAT preset, login through a firewall that passes only TCP 80/443, and a
+ * supernode crash moving its clients elsewhere (issue 4, "in the
+ * simulator"). Outcomes come from the simulated network's mechanisms. */
+#include "sim/world/world.h"
+
+#include <glib/gstdio.h>
+
+#include "sim/net/pcap.h"
+#include "t_assert.h"
+
+#define TEST_SEED 11
+
+typedef struct TWorld {
+    Scenario *scn; /* owned */
+    World *w;      /* owned */
+} TWorld;
+
+static bool tworld_new(TWorld *t, const char *json, const char *pcap)
+{
+    GError *err = NULL;
+    t->scn = scenario_load_text(json, "test_world", NULL, &err);
+    if (!t->scn) {
+        fprintf(stderr, "scenario: %s\n", err->message);
+        g_error_free(err);
+        return false;
+    }
+    t->w = world_new(scenario_spec_get(t->scn), EVQ_BUCKET, pcap, &err);
+    if (!t->w) {
+        fprintf(stderr, "world: %s\n", err->message);
+        g_error_free(err);
+        return false;
+    }
+    return true;
+}
+
+static void tworld_free(TWorld *t)
+{
+    world_free(t->w);
+    scenario_free(t->scn);
+}
+
+static double metric(TWorld *t, const char *name)
+{
+    Metrics *m = world_metrics(t->w);
+    uint32_t id = metrics_find(m, name);
+    return id ? metrics_value(m, id) : 0;
+}
+
+static void test_world_public_client_logs_in(void)
+{
+    TWorld t;
+    T_TRUE(tworld_new(&t, "{\"seed\": 11, \"duration\": \"2min\", \"population\": {\"clients\": 1,"
+                          " \"groups\": [{\"fraction\": 1, \"nat\": \"none\"}]}}", NULL));
+    world_run(t.w, 2 * TIMENS_MIN);
+    T_EQ_I64(metric(&t, "login.success.open"), 1);
+    T_EQ_I64(metric(&t, "login.failure"), 0);
+    size_t c = world_first_client(t.w);
+    T_EQ_I64(node_state(world_peer_node(t.w, c)), NODE_ST_ONLINE);
+    T_EQ_I64(node_nat_detected(world_peer_node(t.w, c)), NAT_OPEN);
+    tworld_free(&t);
+}
+
+/* One client behind each NAT preset (each behind its own home NAT), plus a
+ * few public clients: every one logs in and detects its NAT type. */
+static void test_world_nat_presets_log_in_and_detect(void)
+{
+    static const char *const presets[] = {"full_cone", "restricted_cone", "port_restricted_cone",
+                                          "symmetric"};
+    GString *js = g_string_new("{\"seed\": 11, \"duration\": \"3min\", \"population\": "
+                               "{\"clients\": 8, \"groups\": [{\"name\": \"pub\", \"fraction\": 0.5, "
+                               "\"nat\": \"none\"}");
+    for (size_t i = 0; i < G_N_ELEMENTS(presets); i++)
+        g_string_append_printf(js, ", {\"name\": \"g%zu\", \"fraction\": 0.125, \"nat\": \"%s\"}", i,
+                               presets[i]);
+    g_string_append(js, "]}}");
+    TWorld t;
+    T_TRUE(tworld_new(&t, js->str, NULL));
+    world_run(t.w, 3 * TIMENS_MIN);
+    for (size_t i = 0; i < G_N_ELEMENTS(presets); i++) {
+        char name[96];
+        g_snprintf(name, sizeof name, "login.success.%s", presets[i]);
+        T_EQ_I64(metric(&t, name), 1);
+        g_snprintf(name, sizeof name, "nat.detect.true=%s.detected=%s", presets[i], presets[i]);
+        T_EQ_I64(metric(&t, name), 1);
+    }
+    T_EQ_I64(metric(&t, "login.success.open"), 4);
+    T_EQ_I64(metric(&t, "nat.detect.correct"), metric(&t, "nat.detect.total"));
+    g_string_free(js, TRUE);
+    tworld_free(&t);
+}
+
+/* Behind tcp_80_443_only the client logs in, and the capture shows its TCP
+ * payload going to ports 443 or 80 only: nothing else passes. */
+static void test_world_tcp_80_443_only_logs_in_over_443_or_80(void)
+{
+    char *dir = g_dir_make_tmp("skysim-world-XXXXXX", NULL);
+    char *cap = g_build_filename(dir, "c.pcap", NULL);
+    TWorld t;
+    T_TRUE(tworld_new(&t, "{\"seed\": 11, \"duration\": \"2min\", \"population\": {\"clients\": 3,"
+                          " \"groups\": [{\"name\": \"pub\", \"fraction\": 0.67, \"nat\": \"none\"},"
+                          " {\"name\": \"corp\", \"fraction\": 0.33, \"nat\": \"symmetric\","
+                          "  \"firewall\": \"tcp_80_443_only\"}]}}", cap));
+    world_run(t.w, 2 * TIMENS_MIN);
+    T_EQ_I64(metric(&t, "login.success.tcp_80_443_only"), 1);
+    size_t c = world_peer_count(t.w) - 1; /* the corp client is the last peer */
+    T_EQ_I64(node_state(world_peer_node(t.w, c)), NODE_ST_ONLINE);
+    /* Its packets as captured inside its NAT (private source) or outside. */
+    uint32_t pub = net_node_public_addr(world_net(t.w), world_peer_host(t.w, c));
+    uint32_t priv = net_node_addr(world_net(t.w), world_peer_host(t.w, c));
+    GError *err = NULL;
+    T_TRUE(net_pcap_close(world_net(t.w), &err));
+    tworld_free(&t);
+    PcapReader *r = pcap_reader_open(cap, &err);
+    T_TRUE(r != NULL);
+    PcapRecord rec;
+    size_t to_web = 0, to_other = 0, udp_out = 0;
+    while (r && pcap_reader_next(r, &rec, &err)) {
+        PcapIp ip;
+        if (!pcap_parse_ipv4(rec.data, rec.caplen, &ip) || (ip.src != pub && ip.src != priv)) continue;
+        if (ip.proto == 17) udp_out++;
+        if (ip.proto != 6 || ip.payload_len == 0) continue;
+        if (ip.dport == 443 || ip.dport == 80) to_web++;
+        else to_other++;
+    }
+    pcap_reader_free(r);
+    T_CMP_I64(to_web, >, 0);
+    T_EQ_I64(to_other, 0);
+    T_EQ_I64(udp_out, 0); /* the firewall lets no UDP out */
+    g_remove(cap);
+    g_rmdir(dir);
+    g_free(cap);
+    g_free(dir);
+}
+
+/* The supernode serving most clients crashes; its clients fail over to
+ * other supernodes and are logged in again. */
+static void test_world_supernode_crash_moves_clients(void)
+{
+    TWorld t;
+    T_TRUE(tworld_new(&t, "{\"seed\": 11, \"duration\": \"10min\", \"population\": {\"clients\": 30,"
+                          " \"groups\": [{\"fraction\": 1, \"nat\": \"port_restricted_cone\"}]},"
+                          " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 4}}", NULL));
+    world_run(t.w, 3 * TIMENS_MIN);
+    size_t best = 0;
+    unsigned most = 0;
+    for (size_t i = 0; i < world_first_client(t.w); i++) {
+        Node *n = world_peer_node(t.w, i);
+        if (n && node_is_supernode(n) && node_sn_client_count(n) > most) {
+            most = node_sn_client_count(n);
+            best = i;
+        }
+    }
+    T_CMP_I64(most, >, 0);
+    WorldStats st;
+    world_stats(t.w, &st);
+    T_EQ_I64(st.logged_in, 30);
+    world_peer_crash(t.w, best);
+    world_run(t.w, 10 * TIMENS_MIN);
+    world_stats(t.w, &st);
+    T_EQ_I64(st.logged_in, 30);
+    T_CMP_I64(metric(&t, "failover.count"), >=, most);
+    Metrics *m = world_metrics(t.w);
+    MetricsSummary s;
+    T_TRUE(metrics_summary(m, metrics_find(m, "failover.time_s"), &s));
+    T_CMP_I64(s.count, >=, most);
+    tworld_free(&t);
+}
+
+T_SUITE_MAIN("world", {"test_world_public_client_logs_in", test_world_public_client_logs_in},
+             {"test_world_nat_presets_log_in_and_detect", test_world_nat_presets_log_in_and_detect},
+             {"test_world_tcp_80_443_only_logs_in_over_443_or_80",
+              test_world_tcp_80_443_only_logs_in_over_443_or_80},
+             {"test_world_supernode_crash_moves_clients", test_world_supernode_crash_moves_clients})
