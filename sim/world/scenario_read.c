@@ -816,8 +816,8 @@ static void scn_default_protocol(ScenarioProtocol *p)
     *p = (ScenarioProtocol){.host_cache_size = 200,
                             .search = SCENARIO_SEARCH_EXPANDING,
                             .search_timeout_ns = 5 * TIMENS_S,
-                            .login_rounds = 3,
-                            .probe_timeout_ns = 2 * TIMENS_S,
+                            .login_rounds = 5,                 /* a10 */
+                            .probe_timeout_ns = 5 * TIMENS_S,  /* a10: ~5 s before TCP */
                             .connect_timeout_ns = 5 * TIMENS_S,
                             .login_retry_wait_ns = 6 * TIMENS_S,
                             .keepalive_ns = 60 * TIMENS_S,

@@ -52,6 +52,26 @@ static void simrun_on_signal(int sig)
     simrun_stop_requested = 1;
 }
 
+/* Log lines carry virtual time and node id (envsim puts them in the
+ * message), never wall time (STYLE.md §4): GLib's default handler would
+ * stamp debug lines with the wall clock. Debug and info lines show only
+ * when G_MESSAGES_DEBUG names the domain or says "all". */
+static void simrun_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+    (void)data;
+    const char *name = (level & G_LOG_LEVEL_ERROR)      ? "ERROR"
+                       : (level & G_LOG_LEVEL_CRITICAL) ? "CRITICAL"
+                       : (level & G_LOG_LEVEL_WARNING)  ? "WARNING"
+                       : (level & G_LOG_LEVEL_MESSAGE)  ? "Message"
+                       : (level & G_LOG_LEVEL_INFO)     ? "INFO"
+                                                        : "DEBUG";
+    if (level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) {
+        const char *want = g_getenv("G_MESSAGES_DEBUG");
+        if (!want || (!strstr(want, "all") && (!domain || !strstr(want, domain)))) return;
+    }
+    fprintf(stderr, "%s-%s: %s\n", domain ? domain : "skysim", name, msg);
+}
+
 static double simrun_wall(void)
 {
     struct timespec ts;
@@ -318,6 +338,7 @@ internal:
 int main(int argc, char **argv)
 {
     SimrunOpts o = {.seed = -1};
+    g_log_set_default_handler(simrun_log, NULL);
     GOptionEntry entries[] = {
         {"seed", 's', 0, G_OPTION_ARG_INT64, &o.seed, "Master seed (overrides the scenario's)", "N"},
         {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.sets,
