@@ -5,6 +5,7 @@
  */
 #include "sim/world/envsim.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,7 @@ struct EnvSimNode {
     size_t mem_live;   /* bytes allocated through mem_alloc and not freed */
     size_t mem_high;   /* high water of mem_live */
     uint32_t ntimers;  /* live timers of this node */
+    bool server;       /* a server role (login, web, bootstrap, dedicated SN) */
 };
 
 struct EnvSim {
@@ -55,6 +57,7 @@ struct EnvSim {
     GPtrArray *nodes;      /* every EnvSimNode, owned */
     EnvSimNode world;      /* the world env's context */
     uint64_t warnings;     /* warning lines logged */
+    uint32_t m_cpu[3];     /* metrics: charged CPU ns of clients, supernodes, servers */
 };
 
 static const EnvOps envsim_ops;
@@ -94,6 +97,9 @@ EnvSim *envsim_new(Net *net, Metrics *metrics, const EnvSimCost *cost)
     es->world = (EnvSimNode){.es = es, .env = {&envsim_ops, &es->world}, .id = ENVSIM_WORLD_ID,
                              .host = NET_NODE_NONE, .cpu_speed = 1.0};
     sim_rng_init(es->sim, &es->world.rng, UINT64_MAX, ENVSIM_STREAM_PROTOCOL);
+    es->m_cpu[0] = metrics_intern(metrics, "cpu.charged_ns.client", METRICS_COUNTER);
+    es->m_cpu[1] = metrics_intern(metrics, "cpu.charged_ns.supernode", METRICS_COUNTER);
+    es->m_cpu[2] = metrics_intern(metrics, "cpu.charged_ns.server", METRICS_COUNTER);
     return es;
 }
 
@@ -126,6 +132,7 @@ EnvSimNode *envsim_node_new(EnvSim *es, uint32_t id, uint32_t host, double cpu_s
 
 const Env *envsim_node_env(EnvSimNode *en) { return &en->env; }
 void envsim_node_attach(EnvSimNode *en, Node *node) { en->node = node; }
+void envsim_node_set_server(EnvSimNode *en, bool server) { en->server = server; }
 Node *envsim_node_get(const EnvSimNode *en) { return en->node; }
 uint32_t envsim_node_host(const EnvSimNode *en) { return en->host; }
 uint32_t envsim_node_id(const EnvSimNode *en) { return en->id; }
@@ -458,7 +465,10 @@ static void envsim_charge_cpu(void *ctx, EnvCost op, size_t bytes)
 {
     EnvSimNode *en = ctx;
     const EnvSimCost *c = &en->es->cost;
-    en->cpu_ns += (c->per_op_ns[op] + c->per_byte_ns[op] * (double)bytes) / en->cpu_speed;
+    double ns = (c->per_op_ns[op] + c->per_byte_ns[op] * (double)bytes) / en->cpu_speed;
+    en->cpu_ns += ns;
+    int who = en->server ? 2 : (en->node && node_is_supernode(en->node)) ? 1 : 0;
+    metrics_add(en->es->metrics, en->es->m_cpu[who], (int64_t)llround(ns), sim_now(en->es->sim));
 }
 
 static void *envsim_mem_alloc(void *ctx, size_t size)

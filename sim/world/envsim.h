@@ -62,6 +62,11 @@ EnvSimNode *envsim_node_new(EnvSim *es, uint32_t id, uint32_t host, double cpu_s
 /* The Env to give node_new(); borrowed, valid as long as the EnvSimNode. */
 const Env *envsim_node_env(EnvSimNode *en);
 
+/* Marks the node as a server role, for the per-role CPU metrics
+ * ("cpu.charged_ns.client|supernode|server"; a promoted client counts as a
+ * supernode while it is one). */
+void envsim_node_set_server(EnvSimNode *en, bool server);
+
 /* Routes events to node from now on (node: borrowed). */
 void envsim_node_attach(EnvSimNode *en, Node *node);
 

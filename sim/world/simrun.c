@@ -180,6 +180,12 @@ static cJSON *simrun_headline(World *w)
     cJSON_AddItemToObject(h, "clients_per_supernode",
                           simrun_num(st.supernodes ? (double)st.sn_clients / (double)st.supernodes : NAN));
     cJSON_AddNumberToObject(h, "online_at_end", (double)st.online);
+    cJSON_AddItemToObject(h, "hostcache_freshness", simrun_num(world_hostcache_freshness(w)));
+    uint32_t fo = metrics_find(m, "failover.time_s");
+    have = fo && metrics_summary(m, fo, &s);
+    cJSON_AddItemToObject(h, "failover_time_mean_s", simrun_num(have ? s.mean : NAN));
+    cJSON_AddNumberToObject(h, "supernode_cpu_charged_s",
+                            metrics_value(m, metrics_find(m, "cpu.charged_ns.supernode")) * 1e-9);
     cJSON_AddNumberToObject(h, "client_protocol_bytes_high", (double)st.client_mem_high);
     return h;
 }
@@ -233,6 +239,8 @@ static void simrun_summary(World *w, const cJSON *head, const char *dir, bool in
     printf("  NAT detection      %6.1f %% correct\n", 100 * SIMRUN_NUM("nat_detection_accuracy"));
     printf("  supernodes         %6.0f     %.1f clients each\n", SIMRUN_NUM("supernodes_at_end"),
            SIMRUN_NUM("clients_per_supernode"));
+    printf("  host-cache fresh   %6.1f %%   failover mean %.2f s\n",
+           100 * SIMRUN_NUM("hostcache_freshness"), SIMRUN_NUM("failover_time_mean_s"));
     printf("  online at end      %6llu of %llu clients\n", (unsigned long long)st.online,
            (unsigned long long)st.clients);
     printf("  results            %s\n", dir);

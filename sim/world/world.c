@@ -77,6 +77,8 @@ struct World {
     uint64_t logouts;         /* graceful logouts */
     uint64_t crashes;         /* crashes */
     uint32_t m_online;        /* metric: clients online (gauge) */
+    uint32_t *host_peer;      /* Net host id -> peer index (UINT32_MAX: none); owned */
+    uint32_t host_peer_cap;   /* entries of host_peer */
     struct WorldActionArgs {
         struct World *w;             /* back pointer */
         ScenarioEventAction action;  /* what the event does */
@@ -230,6 +232,15 @@ static WorldPeer *world_peer_add(World *w, NodeRole role, uint32_t host, int32_t
                      .uplink_kbps = (uint32_t)(up_bps / 1000),
                      .cpu_mhz = (uint32_t)(cpu_speed * WORLD_CPU_MHZ_PER_SPEED)};
     p->en = envsim_node_new(w->es, (uint32_t)w->npeers, host, cpu_speed);
+    envsim_node_set_server(p->en, role != NODE_ROLE_CLIENT);
+    if (host >= w->host_peer_cap) {
+        uint32_t cap = w->host_peer_cap ? w->host_peer_cap : 1024;
+        while (cap <= host) cap *= 2;
+        w->host_peer = g_renew(uint32_t, w->host_peer, cap);
+        for (uint32_t i = w->host_peer_cap; i < cap; i++) w->host_peer[i] = UINT32_MAX;
+        w->host_peer_cap = cap;
+    }
+    w->host_peer[host] = (uint32_t)w->npeers;
     w->npeers++;
     return p;
 }
@@ -466,8 +477,14 @@ static void world_ev_action(Sim *sim, void *ctx, uint64_t arg)
     }
 }
 
+/* Whether a scheduled event applies to peer p. "supernodes" means every
+ * node acting as one at the event's time: promoted clients, dedicated and
+ * bootstrap supernodes; the other targets name clients (and, for "all",
+ * dedicated supernodes). The login and web servers are never selected. */
 static bool world_event_selects(const World *w, const ScenarioEvent *e, const WorldPeer *p)
 {
+    if (e->who == SCENARIO_WHO_SUPERNODES && p->role == NODE_ROLE_BOOTSTRAP)
+        return p->online && node_is_supernode(p->node) && e->action != SCENARIO_EVENT_LOGIN;
     if (p->role != NODE_ROLE_CLIENT && p->role != NODE_ROLE_SUPERNODE) return false;
     bool want_online = e->action != SCENARIO_EVENT_LOGIN;
     if (p->online != want_online) return false;
@@ -620,6 +637,7 @@ void world_free(World *w)
     metrics_free(w->metrics);
     sim_free(w->sim);
     g_free(w->peers);
+    g_free(w->host_peer);
     g_free(w);
 }
 
@@ -658,8 +676,37 @@ void world_stats(const World *w, WorldStats *out)
     out->packets_in_flight = net_packets_in_flight(w->net);
 }
 
+/* True if a a live supernode listens at a (host-cache freshness). */
+static bool world_is_live_sn(void *ctx, EnvAddr a)
+{
+    const World *w = ctx;
+    uint32_t host = net_node_find(w->net, NET_INTERNET, a.ip);
+    if (host == NET_NODE_NONE || host >= w->host_peer_cap || w->host_peer[host] == UINT32_MAX)
+        return false;
+    const Node *n = w->peers[w->host_peer[host]].node;
+    return n && node_is_supernode(n) && node_listen_port(n) == a.port;
+}
+
+#define WORLD_FRESH_SAMPLE 500 /* clients whose host cache is checked per row, at most */
+
+double world_hostcache_freshness(const World *w)
+{
+    size_t clients = w->npeers - w->first_client;
+    size_t stride = clients > WORLD_FRESH_SAMPLE ? clients / WORLD_FRESH_SAMPLE : 1;
+    uint64_t live = 0, total = 0;
+    for (size_t i = w->first_client; i < w->npeers; i += stride) {
+        const Node *n = w->peers[i].node;
+        if (!n || node_state(n) != NODE_ST_ONLINE) continue;
+        const HostCache *hc = node_hostcache(n);
+        live += hostcache_count_live(hc, world_is_live_sn, (void *)w);
+        total += hc->n;
+    }
+    return total ? (double)live / (double)total : NAN;
+}
+
 static const char *const world_ts_names[] = {
     "online_users", "logged_in", "supernodes", "clients_per_supernode", "logins", "logouts", "crashes",
+    "hostcache_fresh",
 };
 
 size_t world_ts_columns(const char *const **names)
@@ -679,6 +726,7 @@ void world_ts_row(const World *w, double *v)
     v[4] = (double)st.logins;
     v[5] = (double)st.logouts;
     v[6] = (double)st.crashes;
+    v[7] = world_hostcache_freshness(w);
 }
 
 void world_nat_confusion(const World *w, uint64_t *counts)

@@ -65,6 +65,11 @@ typedef struct WorldStats {
 
 void world_stats(const World *w, WorldStats *out);
 
+/* Host-cache freshness: the share of host-cache entries of logged-in
+ * clients (a strided sample of at most 500 clients) that point to a live
+ * supernode; NaN when there is none. */
+double world_hostcache_freshness(const World *w);
+
 /* Columns of the time series (after the time column) and a row of them. */
 size_t world_ts_columns(const char *const **names);
 void world_ts_row(const World *w, double *values);
