@@ -66,6 +66,20 @@ for scn in "$src"/scenarios/*.json; do
        cmp -s "det-$n-a/timeseries.csv" "det-$n-b/timeseries.csv"; then ok; else bad "$n: runs differ"; fi
 done
 
+# Event trace and capture in the results directory; tshark (where installed)
+# reads the capture and dissects the STUN exchanges of NAT detection.
+"$simrun" "$src/scenarios/nat_heavy.json" --set population.clients=40 --duration 2min --quiet \
+    --out cap --trace events.csv --pcap run.pcap
+head -1 cap/events.csv | grep -qx 'time_s,node,event' && ok || bad "trace header"
+[ "$(grep -c ',login$' cap/events.csv)" = 40 ] && ok || bad "trace lacks the 40 logins"
+[ -s cap/run.pcap ] && ok || bad "capture missing"
+if command -v tshark >/dev/null 2>&1; then
+    n=$(tshark -r cap/run.pcap -Y stun 2>/dev/null | grep -c 'Binding')
+    [ "$n" -gt 0 ] && ok || bad "tshark finds no STUN in the capture"
+    tshark -r cap/run.pcap -Y 'ip.checksum.status == "Bad"' -o ip.check_checksum:TRUE 2>/dev/null |
+        grep -q . && bad "tshark reports bad IP checksums" || ok
+fi
+
 # Interrupt: SIGINT at 90 s of virtual time.
 "$simrun" "$src/scenarios/baseline.json" "${small[@]}" --seed 3 --out run4 --test-raise-sigint-at 90
 rc=$?

@@ -262,6 +262,7 @@ static GPtrArray *simrun_overrides(const SimrunOpts *o)
     if (o->seed >= 0) g_ptr_array_add(sets, g_strdup_printf("seed=%" G_GINT64_FORMAT, o->seed));
     if (o->duration) g_ptr_array_add(sets, g_strdup_printf("duration=\"%s\"", o->duration));
     if (o->pcap) g_ptr_array_add(sets, g_strdup_printf("outputs.pcap=\"%s\"", o->pcap));
+    if (o->trace) g_ptr_array_add(sets, g_strdup_printf("outputs.trace=\"%s\"", o->trace));
     g_ptr_array_add(sets, NULL);
     return sets;
 }
@@ -297,6 +298,16 @@ static int simrun_run(const char *path, const SimrunOpts *o)
     }
     SimrunSampler smp = {.w = w, .res = res, .interval = spec->outputs.timeseries_interval_ns,
                          .end = spec->duration_ns};
+    FILE *trace = NULL;
+    if (spec->outputs.trace) {
+        trace = fopen(results_path(res, spec->outputs.trace), "w");
+        if (!trace) {
+            err = g_error_new(RESULTS_ERROR, RESULTS_ERROR_IO, "cannot create %s: %s",
+                              results_path(res, spec->outputs.trace), g_strerror(errno));
+            goto internal;
+        }
+        world_set_trace(w, trace);
+    }
     if (!simrun_ts_header(res, &err)) goto internal;
     sim_at(world_sim(w), 0, simrun_sample, &smp, 0);
     if (o->raise_at) {
@@ -326,6 +337,14 @@ static int simrun_run(const char *path, const SimrunOpts *o)
     cJSON_AddItemToObject(root, "metrics", metrics_to_json(world_metrics(w), sim_now(world_sim(w))));
     cJSON_AddItemToObject(root, "engine", simrun_engine(w, wall, q));
     bool ok = results_write_json(res, root, &err);
+    if (trace) {
+        world_set_trace(w, NULL);
+        if (fclose(trace) != 0 && ok) {
+            ok = false;
+            err = g_error_new(RESULTS_ERROR, RESULTS_ERROR_IO, "writing the trace: %s", g_strerror(errno));
+        }
+        trace = NULL;
+    }
     if (ok && pcap) ok = net_pcap_close(world_net(w), &err);
     if (ok) ok = results_commit(res, &err);
     if (ok && !o->quiet) simrun_summary(w, head, dir, interrupted);
@@ -336,6 +355,7 @@ static int simrun_run(const char *path, const SimrunOpts *o)
     if (!ok) return simrun_fail("writing results: ", err, 1);
     return 0;
 internal:
+    if (trace) fclose(trace);
     results_abort(res);
     world_free(w);
     scenario_free(scn);
@@ -355,7 +375,7 @@ int main(int argc, char **argv)
         {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out, "Results directory (default results/NAME-SEED)", "DIR"},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No progress line and no summary", NULL},
         {"pcap", 0, 0, G_OPTION_ARG_STRING, &o.pcap, "Capture every packet into FILE in the results directory", "FILE"},
-        {"trace", 0, 0, G_OPTION_ARG_STRING, &o.trace, "Event trace into FILE in the results directory (not yet)", "FILE"},
+        {"trace", 0, 0, G_OPTION_ARG_STRING, &o.trace, "Event trace (logins, logouts, crashes) into FILE in the results directory", "FILE"},
         {"queue", 0, 0, G_OPTION_ARG_STRING, &o.queue, "Event queue: bucket (default), heap or ladder", "Q"},
         {"test-raise-sigint-at", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o.raise_at,
          "Raise SIGINT at this virtual time (tests)", "T"},
@@ -381,7 +401,6 @@ int main(int argc, char **argv)
     } else if (argc != 2) {
         fprintf(stderr, "simrun: expected one scenario file; found %d arguments (see simrun --help)\n", argc - 1);
     } else {
-        if (o.trace) fprintf(stderr, "simrun: --trace is not implemented yet; ignored\n");
         rc = simrun_run(argv[1], &o);
     }
     g_option_context_free(ctx);

@@ -77,6 +77,7 @@ struct World {
     uint64_t logouts;         /* graceful logouts */
     uint64_t crashes;         /* crashes */
     uint32_t m_online;        /* metric: clients online (gauge) */
+    FILE *trace;              /* event trace, borrowed; NULL: none */
     uint32_t *host_peer;      /* Net host id -> peer index (UINT32_MAX: none); owned */
     uint32_t host_peer_cap;   /* entries of host_peer */
     struct WorldActionArgs {
@@ -340,6 +341,18 @@ static void world_username(uint32_t id, char *buf, size_t size)
     g_snprintf(buf, size, "user%u", id);
 }
 
+static void world_trace(const World *w, const WorldPeer *p, const char *event)
+{
+    if (!w->trace) return;
+    fprintf(w->trace, "%.9f,%u,%s\n", timens_to_s(sim_now(w->sim)), envsim_node_id(p->en), event);
+}
+
+void world_set_trace(World *w, FILE *out)
+{
+    w->trace = out;
+    if (out) fputs("time_s,node,event\n", out);
+}
+
 static void world_peer_start(World *w, WorldPeer *p)
 {
     if (p->online) return;
@@ -358,6 +371,7 @@ static void world_peer_start(World *w, WorldPeer *p)
     p->node = node_new(envsim_node_env(p->en), w->shared, &cfg);
     envsim_node_attach(p->en, p->node);
     p->online = true;
+    world_trace(w, p, "login");
     sim_set_entity(w->sim, id);
     node_ops.start(p->node);
     if (p->role == NODE_ROLE_CLIENT) {
@@ -370,6 +384,7 @@ static void world_peer_start(World *w, WorldPeer *p)
 static void world_peer_stop(World *w, WorldPeer *p, bool graceful)
 {
     if (!p->online) return;
+    world_trace(w, p, graceful ? "logout" : "crash");
     if (!graceful) {
         net_node_set_up(w->net, p->host, false); /* the machine dies: no packets */
         p->host_down = true;

@@ -19,6 +19,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "sim/kernel/sim.h"
 #include "sim/net/net.h"
@@ -36,6 +37,11 @@ GQuark world_error_quark(void);
  * input problem found while building (a latency file that does not parse,
  * an address clash); nothing is left behind. */
 World *world_new(const ScenarioSpec *spec, EvqKind queue, const char *pcap_path, GError **err);
+
+/* Writes an event trace to out (borrowed; NULL stops): one CSV line per
+ * world event, "time_s,node,event" with event one of login, logout,
+ * crash, and a header line written now. */
+void world_set_trace(World *w, FILE *out);
 
 /* Frees everything (nodes first, then the network, then the Sim). */
 void world_free(World *w);
