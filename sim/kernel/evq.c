@@ -45,30 +45,46 @@ static void evq_sort(EvqEntry *a, size_t n)
     }
 }
 
-/* Grows an array to hold at least `need` elements (doubling). Arrays of
- * 2 MiB and more are 2 MiB-aligned and advised for transparent huge pages:
+/* Resizes an array to exactly newcap elements, keeping the first `used`
+ * (evq_resize), or grows it to hold at least `need` (doubling, evq_grow).
+ * Arrays of 2 MiB and more are 2 MiB-aligned and advised for transparent huge pages:
  * a million pending events span ~100 MB of queue arrays, and with 4 KiB
  * pages their first touch and their TLB misses cost more than the queue
  * operations themselves (measured with simbench). All queue arrays are
  * allocated with malloc/posix_memalign and released with free(). */
+static void *evq_resize(void *p, size_t *cap, size_t used, size_t newcap, size_t elem)
+{
+    if (newcap == 0) {
+        free(p);
+        *cap = 0;
+        return NULL;
+    }
+    size_t bytes = newcap * elem, huge = (size_t)2 << 20;
+    void *q;
+    if (bytes < huge && (*cap * elem) < huge) {
+        q = realloc(p, bytes);
+        if (!q) g_error("evq: out of memory");
+    } else {
+        if (bytes < huge) {
+            q = malloc(bytes);
+            if (!q) g_error("evq: out of memory");
+        } else {
+            if (posix_memalign(&q, huge, bytes) != 0) g_error("evq: out of memory");
+            madvise(q, bytes, MADV_HUGEPAGE);
+        }
+        if (p) memcpy(q, p, (used < newcap ? used : newcap) * elem);
+        free(p);
+    }
+    *cap = newcap;
+    return q;
+}
+
 static void *evq_grow(void *p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return p;
     size_t c = *cap ? *cap : 64;
     while (c < need) c *= 2;
-    size_t bytes = c * elem, huge = (size_t)2 << 20;
-    void *q;
-    if (bytes < huge) {
-        q = realloc(p, bytes);
-        if (!q) g_error("evq: out of memory");
-    } else {
-        if (posix_memalign(&q, huge, bytes) != 0) g_error("evq: out of memory");
-        madvise(q, bytes, MADV_HUGEPAGE);
-        if (p) memcpy(q, p, *cap * elem);
-        free(p);
-    }
-    *cap = c;
-    return q;
+    return evq_resize(p, cap, *cap, c, elem);
 }
 
 /* Smallest shift such that span >> shift < k (so at most k buckets). */
@@ -497,12 +513,28 @@ static void bucketq_refill_coarse(BucketQ *B)
     B->c_bound = lo;
     B->rung_end = overflow ? TIMENS_MAX : (TimeNs)((uint64_t)lo + ((uint64_t)nc << shift));
     B->have_rung = true;
+    /* Pass 1 counts each coarse bucket's share so that every bucket gets
+     * exactly its size (plus a quarter for later pushes): with a million
+     * pending events, doubling slack in 256 buckets would double the
+     * queue's memory. Pass 2 moves the entries. */
+    size_t count[BUCKETQ_COARSE] = {0};
+    for (size_t i = 0; i < B->top.n; i++) {
+        TimeNs t = B->top.a[i].time;
+        if (t < B->rung_end || overflow) count[((uint64_t)t - (uint64_t)lo) >> shift]++;
+    }
+    for (uint32_t c = 0; c < nc; c++) {
+        BucketVec *v = &B->coarse[c];
+        CHECK(v->n == 0, "coarse bucket %u not empty at refill", c);
+        size_t need = count[c] ? count[c] + count[c] / 4 + 16 : 0;
+        if (v->cap < need || v->cap > 2 * need) v->a = evq_resize(v->a, &v->cap, 0, need, sizeof *v->a);
+    }
     size_t keep = 0;
     TimeNs new_min = TIMENS_MAX, new_max = TIMENS_MIN_VALUE;
     for (size_t i = 0; i < B->top.n; i++) {
         const EvqEntry *e = &B->top.a[i];
         if (e->time < B->rung_end || overflow) {
-            bucketvec_add(&B->coarse[((uint64_t)e->time - (uint64_t)lo) >> shift], e);
+            BucketVec *v = &B->coarse[((uint64_t)e->time - (uint64_t)lo) >> shift];
+            v->a[v->n++] = *e;
             B->c_left++;
         } else {
             if (e->time < new_min) new_min = e->time;
@@ -513,6 +545,9 @@ static void bucketq_refill_coarse(BucketQ *B)
     B->top.n = keep;
     B->top_min = new_min;
     B->top_max = new_max;
+    /* Top keeps what it needs (and room to grow by a quarter). */
+    size_t top_want = keep + keep / 4 + 64;
+    if (B->top.cap > 2 * top_want) B->top.a = evq_resize(B->top.a, &B->top.cap, keep, top_want, sizeof *B->top.a);
 }
 
 /* Counting-sorts the indices of coarse bucket c's entries into the run, by
@@ -593,8 +628,10 @@ static bool bucketq_ready(BucketQ *B)
     for (;;) {
         heap_settle(&B->near);
         if (bucketq_run_ready(B) || B->near.n) return true;
-        if (B->run_src >= 0) { /* the run is used up: release its bucket */
-            B->coarse[B->run_src].n = 0;
+        if (B->run_src >= 0) { /* the run is used up: release its bucket and memory */
+            BucketVec *v = &B->coarse[B->run_src];
+            v->n = 0;
+            v->a = evq_resize(v->a, &v->cap, 0, 0, sizeof *v->a);
             B->run_src = -1;
         }
         if (B->c_left > 0) {
