@@ -1,0 +1,292 @@
+/* runner: one scenario run into a results directory; see runner.h.
+ * Wall-clock time is read here only for the progress line and the engine
+ * section of results.json, never inside the simulation: the run advances in
+ * chunks of virtual time between which the progress line is drawn, and chunk
+ * boundaries do not change the order of events. */
+#include "sim/world/runner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "sim/kernel/sim.h"
+#include "sim/net/net.h"
+#include "sim/net/pcap.h"
+#include "sim/world/metrics.h"
+#include "sim/world/results.h"
+#include "sim/world/world.h"
+
+static double runner_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Time-series sampling: an event every interval writes one row. */
+typedef struct RunnerSampler {
+    World *w;          /* the world */
+    Results *res;      /* where rows go */
+    TimeNs interval;   /* row spacing, ns */
+    TimeNs end;        /* last row at or before this */
+    GError *err;       /* first write error */
+} RunnerSampler;
+
+static void runner_sample(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)arg;
+    RunnerSampler *s = ctx;
+    const char *const *names;
+    size_t n = world_ts_columns(&names);
+    double v[32];
+    v[0] = timens_to_s(sim_now(sim));
+    world_ts_row(s->w, v + 1);
+    if (!s->err) results_ts_row(s->res, v, n + 1, &s->err);
+    if (sim_now(sim) + s->interval <= s->end) sim_after(sim, s->interval, runner_sample, s, 0);
+}
+
+/* Test hook: raises a real SIGINT at a virtual time, so the interrupt path
+ * (signal handler, stop at an event boundary, results marked interrupted)
+ * is tested deterministically. */
+static void runner_raise_sigint(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim;
+    (void)ctx;
+    (void)arg;
+    raise(SIGINT);
+}
+
+static bool runner_ts_header(Results *res, GError **err)
+{
+    const char *const *names;
+    size_t n = world_ts_columns(&names);
+    const char *cols[32] = {"time_s"};
+    for (size_t i = 0; i < n; i++) cols[i + 1] = names[i];
+    return results_ts_header(res, cols, n + 1, err);
+}
+
+/* Runs to the end in chunks of virtual time, drawing a progress line on a
+ * terminal a few times a second. Returns true when interrupted. */
+static bool runner_loop(World *w, TimeNs end, bool progress, volatile sig_atomic_t *stop)
+{
+    Sim *sim = world_sim(w);
+    sim_set_stop_flag(sim, stop);
+    double t0 = runner_wall(), last = t0;
+    TimeNs chunk = end / 1000 > 0 ? end / 1000 : 1;
+    for (;;) {
+        TimeNs until = timens_add_sat(sim_now(sim), chunk);
+        if (until > end) until = end;
+        SimRunResult r = world_run(w, until);
+        if (r == SIM_RUN_STOPPED) return true;
+        double now = runner_wall();
+        if (progress && now - last >= 0.25) {
+            double done = (double)sim_now(sim) / (double)end, el = now - t0;
+            char t[TIMENS_FORMAT_MAX];
+            fprintf(stderr, "\r  t=%-12s %5.1f%%  %8.0f events/s  ETA %5.0fs ",
+                    timens_format(sim_now(sim), t, sizeof t), 100 * done,
+                    (double)sim_events_executed(sim) / el, done > 0 ? el * (1 - done) / done : 0);
+            last = now;
+        }
+        if (sim_now(sim) >= end) break;
+    }
+    if (progress) fputs("\r\033[K", stderr);
+    return false;
+}
+
+/* Headline numbers computed from the metrics, for results.json and the
+ * summary. */
+static double runner_ratio(Metrics *m, const char *num, const char *den)
+{
+    uint32_t a = metrics_find(m, num), b = metrics_find(m, den);
+    double d = b ? metrics_value(m, b) : 0;
+    return d > 0 ? (a ? metrics_value(m, a) : 0) / d : NAN;
+}
+
+static cJSON *runner_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static cJSON *runner_headline(World *w)
+{
+    Metrics *m = world_metrics(w);
+    cJSON *h = cJSON_CreateObject();
+    double succ = metrics_value(m, metrics_find(m, "login.success"));
+    double fail = metrics_value(m, metrics_find(m, "login.failure"));
+    cJSON_AddItemToObject(h, "login_success_rate", runner_num(succ + fail > 0 ? succ / (succ + fail) : NAN));
+    MetricsSummary s;
+    uint32_t lt = metrics_find(m, "login.time_s");
+    bool have = lt && metrics_summary(m, lt, &s);
+    cJSON_AddItemToObject(h, "login_time_mean_s", runner_num(have ? s.mean : NAN));
+    cJSON_AddItemToObject(h, "login_time_p95_s", runner_num(have ? s.p95 : NAN));
+    cJSON_AddItemToObject(h, "nat_detection_accuracy",
+                          runner_num(runner_ratio(m, "nat.detect.correct", "nat.detect.total")));
+    WorldStats st;
+    world_stats(w, &st);
+    cJSON_AddNumberToObject(h, "supernodes_at_end", (double)st.supernodes);
+    cJSON_AddItemToObject(h, "clients_per_supernode",
+                          runner_num(st.supernodes ? (double)st.sn_clients / (double)st.supernodes : NAN));
+    cJSON_AddNumberToObject(h, "online_at_end", (double)st.online);
+    cJSON_AddItemToObject(h, "hostcache_freshness", runner_num(world_hostcache_freshness(w)));
+    uint32_t fo = metrics_find(m, "failover.time_s");
+    have = fo && metrics_summary(m, fo, &s);
+    cJSON_AddItemToObject(h, "failover_time_mean_s", runner_num(have ? s.mean : NAN));
+    cJSON_AddNumberToObject(h, "supernode_cpu_charged_s",
+                            metrics_value(m, metrics_find(m, "cpu.charged_ns.supernode")) * 1e-9);
+    cJSON_AddNumberToObject(h, "client_protocol_bytes_high", (double)st.client_mem_high);
+    return h;
+}
+
+static cJSON *runner_confusion(World *w)
+{
+    uint64_t c[NAT_TYPE_COUNT * NAT_TYPE_COUNT];
+    world_nat_confusion(w, c);
+    cJSON *o = cJSON_CreateObject();
+    for (int t = 0; t < NAT_TYPE_COUNT; t++) {
+        cJSON *row = NULL;
+        for (int d = 0; d < NAT_TYPE_COUNT; d++) {
+            if (!c[t * NAT_TYPE_COUNT + d]) continue;
+            if (!row) row = cJSON_AddObjectToObject(o, stun_nat_name((NatType)t));
+            cJSON_AddNumberToObject(row, stun_nat_name((NatType)d), (double)c[t * NAT_TYPE_COUNT + d]);
+        }
+    }
+    return o;
+}
+
+static cJSON *runner_engine(World *w, double wall, EvqKind q)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    Sim *sim = world_sim(w);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "events", (double)sim_events_executed(sim));
+    cJSON_AddNumberToObject(e, "wall_s", wall);
+    cJSON_AddNumberToObject(e, "events_per_s", wall > 0 ? (double)sim_events_executed(sim) / wall : 0);
+    cJSON_AddNumberToObject(e, "peak_rss_kib", (double)ru.ru_maxrss);
+    cJSON_AddNumberToObject(e, "charged_cpu_s", envsim_cpu_ns_total(world_envsim(w)) * 1e-9);
+    cJSON_AddStringToObject(e, "queue", evq_kind_name(q));
+    return e;
+}
+
+
+double runner_headline_get(const cJSON *head, const char *key)
+{
+    const cJSON *x = cJSON_GetObjectItem(head, key);
+    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+void runner_result_clear(RunnerResult *res)
+{
+    cJSON_Delete(res->headline);
+    res->headline = NULL;
+}
+
+/* Everything of a run that must be released whatever happens. */
+typedef struct RunnerRun {
+    Results *res;  /* open results, or NULL once committed/aborted */
+    World *w;      /* the world, or NULL */
+    FILE *trace;   /* open trace file, or NULL */
+} RunnerRun;
+
+static void runner_run_abort(RunnerRun *r)
+{
+    if (r->trace) fclose(r->trace);
+    if (r->w) world_set_trace(r->w, NULL);
+    results_abort(r->res);
+    world_free(r->w);
+}
+
+/* Opens the trace file in the results directory and hands it to the world. */
+static bool runner_trace_open(RunnerRun *r, const char *name, GError **err)
+{
+    const char *path = results_path(r->res, name);
+    r->trace = fopen(path, "w");
+    if (!r->trace) {
+        g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "cannot create %s: %s", path, g_strerror(errno));
+        return false;
+    }
+    world_set_trace(r->w, r->trace);
+    return true;
+}
+
+static cJSON *runner_results_json(const Scenario *scn, World *w, bool interrupted, double wall,
+                                  EvqKind q)
+{
+    const ScenarioSpec *spec = scenario_spec_get(scn);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "skysim_version", RUNNER_VERSION);
+    cJSON_AddItemToObject(root, "scenario", scenario_to_json(scn));
+    cJSON_AddNumberToObject(root, "seed", (double)spec->seed);
+    cJSON_AddBoolToObject(root, "interrupted", interrupted);
+    cJSON_AddNumberToObject(root, "simulated_s", timens_to_s(sim_now(world_sim(w))));
+    cJSON_AddItemToObject(root, "headline", runner_headline(w));
+    cJSON_AddItemToObject(root, "nat_detection", runner_confusion(w));
+    cJSON_AddItemToObject(root, "metrics", metrics_to_json(world_metrics(w), sim_now(world_sim(w))));
+    cJSON_AddItemToObject(root, "engine", runner_engine(w, wall, q));
+    return root;
+}
+
+/* Closes the trace and the capture and commits the directory. */
+static bool runner_finish(RunnerRun *r, const cJSON *root, bool pcap, GError **err)
+{
+    bool ok = results_write_json(r->res, root, err);
+    if (r->trace) {
+        world_set_trace(r->w, NULL);
+        if (fclose(r->trace) != 0 && ok) {
+            ok = false;
+            g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "writing the trace: %s", g_strerror(errno));
+        }
+        r->trace = NULL;
+    }
+    if (ok && pcap) ok = net_pcap_close(world_net(r->w), err);
+    if (ok) {
+        ok = results_commit(r->res, err);
+        r->res = NULL;
+    }
+    return ok;
+}
+
+RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResult *out, GError **err)
+{
+    const ScenarioSpec *spec = scenario_spec_get(scn);
+    RunnerRun r = {0};
+    r.res = results_open(o->out_dir, err);
+    if (!r.res) return RUNNER_BAD_INPUT;
+    const char *pcap = spec->outputs.pcap ? results_path(r.res, spec->outputs.pcap) : NULL;
+    r.w = world_new(spec, o->queue, pcap, err);
+    if (!r.w) {
+        runner_run_abort(&r);
+        return RUNNER_BAD_INPUT;
+    }
+    RunnerSampler smp = {.w = r.w, .res = r.res, .interval = spec->outputs.timeseries_interval_ns,
+                         .end = spec->duration_ns};
+    if ((spec->outputs.trace && !runner_trace_open(&r, spec->outputs.trace, err)) ||
+        !runner_ts_header(r.res, err)) {
+        runner_run_abort(&r);
+        return RUNNER_INTERNAL;
+    }
+    Sim *sim = world_sim(r.w);
+    sim_at(sim, 0, runner_sample, &smp, 0);
+    if (o->raise_sigint_at >= 0) sim_at(sim, o->raise_sigint_at, runner_raise_sigint, NULL, 0);
+    double t0 = runner_wall();
+    bool interrupted = runner_loop(r.w, spec->duration_ns, o->progress, o->stop_flag);
+    double wall = runner_wall() - t0;
+    if (smp.err) {
+        g_propagate_error(err, smp.err);
+        runner_run_abort(&r);
+        return RUNNER_INTERNAL;
+    }
+    cJSON *root = runner_results_json(scn, r.w, interrupted, wall, o->queue);
+    bool ok = runner_finish(&r, root, pcap != NULL, err);
+    if (ok) {
+        WorldStats st;
+        world_stats(r.w, &st);
+        *out = (RunnerResult){.interrupted = interrupted,
+                              .headline = cJSON_Duplicate(cJSON_GetObjectItem(root, "headline"), 1),
+                              .clients = st.clients, .online = st.online,
+                              .events = sim_events_executed(sim), .wall_s = wall};
+    }
+    cJSON_Delete(root);
+    runner_run_abort(&r); /* frees the world; the results are already committed when ok */
+    return ok ? RUNNER_OK : RUNNER_INTERNAL;
+}

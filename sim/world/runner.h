@@ -1,0 +1,57 @@
+/* runner: one scenario run into one results directory, as a library call.
+ *
+ * Layer: sim/world. simrun (one run) and the analysis tools (sweeps,
+ * regression checks) run scenarios through this same call, never by
+ * scraping simrun's output (DESIGN.md "analysis/"). The run writes
+ * results.json, timeseries.csv and the optional capture and trace into a
+ * temporary directory renamed when complete (results.h).
+ */
+#ifndef SKYSIM_RUNNER_H
+#define SKYSIM_RUNNER_H
+
+#include <cjson/cJSON.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim/kernel/evq.h"
+#include "sim/world/scenario.h"
+
+#define RUNNER_VERSION "0.1.0"
+
+typedef struct RunnerOptions {
+    const char *out_dir;              /* final results directory, borrowed */
+    EvqKind queue;                    /* event queue structure */
+    bool progress;                    /* progress line on stderr */
+    volatile sig_atomic_t *stop_flag; /* polled between events; NULL: none */
+    TimeNs raise_sigint_at;           /* test hook: raise SIGINT at this virtual time; < 0: never */
+} RunnerOptions;
+
+typedef enum RunnerStatus {
+    RUNNER_OK = 0,        /* results written (possibly interrupted: see the result) */
+    RUNNER_INTERNAL = 1,  /* could not write the results */
+    RUNNER_BAD_INPUT = 2, /* the scenario could not be built (a file that does not parse...) */
+} RunnerStatus;
+
+typedef struct RunnerResult {
+    bool interrupted;   /* stopped before the end */
+    cJSON *headline;    /* headline numbers as in results.json; owned */
+    uint64_t clients;   /* client users */
+    uint64_t online;    /* clients online at the end */
+    uint64_t events;    /* events executed */
+    double wall_s;      /* wall time of the run */
+} RunnerResult;
+
+/* Runs scn (validated; borrowed) with o; fills *res on RUNNER_OK.
+ * Otherwise err says why. */
+RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResult *res,
+                        GError **err);
+
+/* Frees what a result owns. */
+void runner_result_clear(RunnerResult *res);
+
+/* A headline number, or NaN when absent or null. */
+double runner_headline_get(const cJSON *headline, const char *key);
+
+#endif
