@@ -443,6 +443,7 @@ static void client_login_succeeded(Node *n)
         cl->t_promote =
             env_timer_start_periodic(&n->env, p->promote_check_ns, p->promote_check_ns, TM_PROMOTE);
     client_alt_start(n);
+    presence__on_login(n);
     if (cl->sn < 0) client__sn_lost(n); /* the SN link died while we authenticated */
 }
 
@@ -526,6 +527,7 @@ static void client_failover_done(Node *n)
     n->state = NODE_ST_ONLINE;
     env_metric_observe(&n->env, NODE_M(n)->failover_time,
                        timens_to_s(env_now(&n->env) - cl->failover_start));
+    presence__on_attach(n);
 }
 
 /* ---- Promotion (a40) ---- */
@@ -736,7 +738,8 @@ void client__on_frame(Node *n, int idx, const WireMsg *m)
         client__sn_lost(n);
         break;
     case WIRE_FORWARD:
-        node__count(n, NODE_M(n)->signal_received, 1); /* meaning: the calls issue */
+        node__count(n, NODE_M(n)->signal_received, 1);
+        call__on_signal(n, m->u.forward.data, m->u.forward.len); /* calls: signalling */
         break;
     default:
         node__count(n, NODE_M(n)->malformed_tcp, 1);

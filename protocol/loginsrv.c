@@ -99,6 +99,7 @@ void loginsrv__on_frame(Node *n, int idx, const WireMsg *m)
     }
     uint8_t cert[WIRE_BLOB_MAX];
     size_t clen = loginsrv_cert_build(n, body + 1, ulen, body + off + 2, len - off - 2, cert);
+    presence__loginsrv_send(n, idx, body + 1, ulen); /* the buddy list, before the certificate */
     iv[15] = 1;
     crypto_aes256(n->sh->crypto, &n->env, key, iv, cert, clen);
     WireMsg r = {.type = WIRE_LOGIN_CERT, .u.login = {0, NULL, (uint16_t)clen, cert}};

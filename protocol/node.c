@@ -67,6 +67,8 @@ void node_params_default(NodeParams *p)
     p->hc_handout = 8;
     p->sn_maint_ns = 30 * TIMENS_S;
     p->hostcache_cap = HOSTCACHE_MAX; /* a1 */
+    search__params_default(p);
+    call__params_default(p);
 }
 
 static const char *const node_phase_names[PH_COUNT] = {
@@ -147,12 +149,21 @@ NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **
     for (uint16_t i = 0; i < sh->n_user_keys; i++)
         sh->user_keys[i] = crypto_rsa_keygen(c, world_env, p->user_key_bits);
     node_metrics_intern(&sh->m, world_env);
+    search__metrics_intern(&sh->sm, world_env);
+    call__metrics_intern(&sh->cm, world_env);
+    conf__metrics_intern(&sh->fm, world_env);
+    sh->media = media_shared_new(world_env, err);
+    if (!sh->media) {
+        node_shared_free(sh);
+        return NULL;
+    }
     return sh;
 }
 
 void node_shared_free(NodeShared *sh)
 {
     if (!sh) return;
+    media_shared_free(sh->media);
     crypto_key_free(sh->server_key);
     for (uint16_t i = 0; i < sh->n_user_keys; i++) crypto_key_free(sh->user_keys[i]);
     g_free(sh->user_keys);
@@ -255,6 +266,9 @@ static void node_stop(Node *n, bool graceful)
     if (n->state == NODE_ST_OFFLINE) return;
     if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
     if (n->sn) supernode__stop(n, graceful);
+    search__stop(n);
+    call__stop(n);
+    conf__stop(n);
     if (n->hc.e) {
         if (graceful) hostcache_save(&n->hc, &n->env);
         hostcache_fini(&n->hc, &n->env);
@@ -435,6 +449,8 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
 {
     if (n->state == NODE_ST_OFFLINE) return;
     if (n->sn) node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)len);
+    if (n->conf && conf__on_media_udp(n, from, buf, len)) return; /* conference voice */
+    if (call__on_media_udp(n, from, buf, len)) return; /* voice (a18: function 0x0d) */
     if (stun_is_stun(buf, len)) {
         node_on_stun(n, s, from, buf, len);
         return;
@@ -467,6 +483,14 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
     if (m.type == WIRE_PING) { /* any online node answers a liveness ping */
         WireMsg pong = {.type = WIRE_PONG, .u.ping = {m.u.ping.nonce, n->sn != NULL}};
         node__udp_send_msg(n, s, from, fid, &pong, PH_NONE);
+        return;
+    }
+    if (m.type == WIRE_CALL_UDP) { /* calls: punching, relay binding */
+        call__on_udp(n, from, &m);
+        return;
+    }
+    if (m.type >= WIRE_SEARCH_Q && m.type <= WIRE_SN_NOTE) { /* search/presence */
+        search__on_udp(n, s, from, &m);
         return;
     }
     if (n->sn)
@@ -517,6 +541,9 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
     case CONN_SN_PEER:
         supernode__on_connected(n, idx, status);
         break;
+    case CONN_CALL_RELAY:
+        call__on_connected(n, idx, status);
+        break;
     default:
         CHECK(false, "connect event on conn kind %u", nc->kind);
     }
@@ -525,6 +552,10 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
 /* Hands one decoded frame to the handler of the connection's kind. */
 static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
 {
+    if (m->type >= WIRE_SEARCH_REQ && m->type <= WIRE_BUDDY_LIST) { /* search/presence */
+        search__on_frame(n, idx, m);
+        return;
+    }
     switch (n->conns[idx].kind) {
     case CONN_CL_SN:
     case CONN_CL_AUTH:
@@ -536,6 +567,9 @@ static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
         break;
     case CONN_LS_IN:
         loginsrv__on_frame(n, idx, m);
+        break;
+    case CONN_CALL_RELAY:
+        call__on_frame(n, idx, m);
         break;
     default:
         node__count(n, NODE_M(n)->malformed_tcp, 1);
@@ -553,6 +587,8 @@ static void node_tcp_malformed(Node *n, int idx)
         client__on_closed(n, idx, ENV_ERR_RESET);
     else if (kind == CONN_SN_CLIENT || kind == CONN_SN_PEER)
         supernode__on_closed(n, idx);
+    else if (kind == CONN_CALL_RELAY)
+        call__on_closed(n, idx);
 }
 
 /* Removes used bytes from the front of the connection's rx buffer. */
@@ -652,6 +688,9 @@ static void node_on_tcp_closed(Node *n, EnvConn h, int status)
     case CONN_SN_PEER:
         supernode__on_closed(n, idx);
         break;
+    case CONN_CALL_RELAY:
+        call__on_closed(n, idx);
+        break;
     default:
         break;
     }
@@ -661,10 +700,16 @@ static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
 {
     (void)t;
     if (n->state == NODE_ST_OFFLINE) return;
-    if (tag == TM_SN_MAINT)
+    if (tag >= SEARCH_TM_FIRST && tag < SEARCH_TM_END)
+        search__on_timer(n, tag);
+    else if (tag == TM_SN_MAINT)
         supernode__on_timer(n, tag);
     else if (tag == TM_HTTP)
         websrv__client_on_timer(n);
+    else if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
+        call__on_timer(n, tag);
+    else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_WATCH)
+        conf__on_timer(n, tag);
     else
         client__on_timer(n, tag);
 }

@@ -28,6 +28,7 @@
 
 #include "protocol/env.h"
 #include "protocol/hostcache.h"
+#include "protocol/media.h"
 #include "protocol/stun.h"
 
 #include <glib.h>
@@ -53,6 +54,10 @@ typedef enum NodeState {
 
 #define NODE_BOOTSTRAP_MAX 16
 #define NODE_ALT_MAX 22 /* alternate node table size (issue 4: "about 22") */
+#define NODE_SEARCH_WAVES_MAX 16 /* search waves (scenario: 1 to 16) */
+
+/* Index organisations of the global user index (search.c). */
+enum { NODE_SEARCH_EXPANDING = 0, NODE_SEARCH_DHT = 1 };
 
 /* Parameters shared by all nodes of a world (the scenario's protocol
  * section). node_params_default() gives the measured defaults. */
@@ -106,6 +111,27 @@ typedef struct NodeParams {
     uint8_t hc_handout;          /* host-cache entries handed out per answer: 8 */
     TimeNs sn_maint_ns;          /* SN peer-link upkeep period: 30 s */
     uint16_t hostcache_cap;      /* host cache entries: 200 (a1) */
+
+    /* ---- search/presence (search.c, presence.c; a27-a30, a42) ---- */
+    uint8_t search_mode;                           /* NODE_SEARCH_EXPANDING or NODE_SEARCH_DHT */
+    uint8_t search_waves;                          /* entries of search_fanout in use: 2 */
+    uint16_t search_fanout[NODE_SEARCH_WAVES_MAX]; /* SNs per wave: 4, then 8 (a27; 8/16 a28);
+                                                      dht: [0] is the lookup parallelism */
+    TimeNs search_timeout_ns;                      /* wait for answers per wave: 5 s */
+    TimeNs presence_ttl_ns;                        /* found if online within: 72 h (a29) */
+    uint8_t dht_replicas;                          /* SNs storing each DHT entry: 2 */
+
+    /* ---- calls and relays (call.c, relay.c; issue 5) ---- */
+    MediaConfig media;             /* the voice stream of calls */
+    TimeNs call_step_timeout_ns;   /* locate, invite, relay path: each step within: 10 s */
+    TimeNs punch_timeout_ns;       /* hole punching before relaying: 3 s */
+    TimeNs punch_interval_ns;      /* spacing of punching packets: 100 ms */
+    TimeNs relay_bind_timeout_ns;  /* one relay candidate answers within: 2 s */
+    TimeNs media_timeout_ns;       /* no media this long: the path is lost: 5 s */
+    uint32_t relay_call_bytes_per_s; /* a48: per relayed call and direction: 4 KB/s */
+    uint16_t relay_max_calls;      /* relayed calls one node carries at once: 16 */
+    uint8_t relay_candidates;      /* relays tried per (re)establishment: 4 */
+    bool conf_mesh;                /* conferences: full mesh instead of a mixing host (a43) */
 } NodeParams;
 
 /* Fills p with the defaults quoted above. */
@@ -196,5 +222,68 @@ bool node_signal_send(Node *n, EnvAddr dst, const uint8_t *buf, size_t len);
 /* Login server: adds or replaces a user in the server's store (persisted
  * through env_store_put as the MD5 credential hash of a15). */
 void node_loginsrv_user_add(Node *n, const char *user, const char *password);
+
+/* ---- search/presence (search.c, presence.c) ---- */
+/* Clients (and supernodes): searches the global index for user (borrowed,
+ * <= 31 bytes). The outcome arrives later and is counted: "search.success"
+ * or "search.failure", "search.latency_s", "search.messages",
+ * "search.supernodes_contacted". Returns false (nothing counted) when the
+ * node is not logged in or has PRESENCE/search slots all busy. */
+bool node_search(Node *n, const char *user);
+/* Login server: stores user's buddy list (n names, borrowed; at most
+ * NODE_BUDDY_MAX are kept), sent to the client at each login. */
+#define NODE_BUDDY_MAX 32
+void node_loginsrv_buddies_set(Node *n, const char *user, const char *const *buddies, size_t count);
+/* Clients: buddies in the list, and whether buddy `user` is seen online. */
+size_t node_buddy_count(const Node *n);
+bool node_buddy_online(const Node *n, const char *user);
+
+/* ---- Calls (issue 5 items 3, 6, 7: call.c, relay.c) ----
+ * One call at a time per node. node_call locates the callee through the
+ * supernodes, signals through them (INVITE/ANSWER with a17's 8-byte
+ * challenges and a session key), then tries the media paths in order:
+ * direct UDP, hole punching, UDP relay, TCP relay (a31, a32). */
+typedef enum NodeCallPath {
+    NODE_CALL_PATH_NONE = 0,
+    NODE_CALL_PATH_DIRECT = 1,       /* UDP, both ends public and unfiltered */
+    NODE_CALL_PATH_HOLE_PUNCHED = 2, /* UDP through NATs/firewalls after punching */
+    NODE_CALL_PATH_UDP_RELAY = 3,    /* UDP through a relay */
+    NODE_CALL_PATH_TCP_RELAY = 4,    /* through a relay, TCP on at least one leg */
+    NODE_CALL_PATH_COUNT
+} NodeCallPath;
+typedef enum NodeCallState {
+    NODE_CALL_IDLE = 0,   /* no call */
+    NODE_CALL_SETUP = 1,  /* locating, inviting, finding a path */
+    NODE_CALL_ACTIVE = 2, /* media flowing both ways */
+} NodeCallState;
+/* "direct", "hole_punched", "udp_relay", "tcp_relay" ("none" for NONE). */
+const char *node_call_path_name(NodeCallPath p);
+/* Calls user `callee` (NUL-terminated) for duration (> 0) once connected.
+ * False when the node is not online or already in a call. */
+bool node_call(Node *n, const char *callee, TimeNs duration);
+/* Ends the node's call (BYE to the peer); no-op without a call. */
+void node_call_hangup(Node *n);
+NodeCallState node_call_state(const Node *n);
+NodeCallPath node_call_path(const Node *n); /* NONE until chosen */
+EnvAddr node_call_relay(const Node *n);     /* relay in use; {0,0} when none */
+uint16_t node_relay_sessions(const Node *n); /* supernodes: relayed calls carried now */
+
+/* ---- Conferences (issue 5 item 6: conf.c; a43, a44) ----
+ * Starts a conference of this node and `count` other users (usernames,
+ * borrowed) for duration. The node locates and invites them; the most
+ * powerful participant who joined (CPU, then uplink) becomes the mixing
+ * host whoever organised it; the others send their stream to the host,
+ * which sends each a mix of the others (2(N-1) streams at the host), or,
+ * with NodeParams.conf_mesh, everybody sends to everybody (N(N-1)).
+ * False when the node is not online or already in a call/conference.
+ * While in a conference node_call_state is SETUP, then ACTIVE. */
+#define NODE_CONF_MAX 25
+bool node_conf_start(Node *n, const char *const *users, size_t count, TimeNs duration);
+/* Leaves the conference (the others go on); no-op without one. */
+void node_conf_leave(Node *n);
+/* In a running conference: participants, whether this node is the host,
+ * and the media streams this node sends and receives now. */
+bool node_conf_info(const Node *n, size_t *participants, bool *is_host, size_t *streams_out,
+                    size_t *streams_in);
 
 #endif

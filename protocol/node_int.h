@@ -12,6 +12,7 @@
 #define SKYSIM_NODE_INT_H
 
 #include "protocol/crypto.h"
+#include "protocol/media.h"
 #include "protocol/node.h"
 #include "protocol/wire.h"
 
@@ -80,6 +81,130 @@ typedef struct NodeConn {
     uint8_t rx_key[32]; /* AES-256 key of the peer's direction */
 } NodeConn;
 
+/* ==== calls (issue 5 items 3, 6, 7: call.c, relay.c) ==================== */
+typedef struct CallState CallState;   /* a node's call (call.c), NULL when idle */
+typedef struct RelayState RelayState; /* a supernode's relay sessions (relay.c) */
+
+/* Timer tags of calls and relays (>= TM_CALL_FIRST go to call__on_timer). */
+enum {
+    TM_CALL_FIRST = 64,
+    TM_CALL_MEDIA = 64, /* periodic: send the next media packet */
+    TM_CALL_STEP,       /* one-shot: the current setup step took too long */
+    TM_CALL_PUNCH,      /* periodic: next hole-punching packet */
+    TM_CALL_END,        /* one-shot: the caller's call duration is over */
+    TM_CALL_WATCH,      /* periodic: media watchdog (path lost?) */
+    TM_RELAY_SWEEP,     /* periodic: relay frees idle sessions */
+};
+/* Connection kinds of calls (client side of a TCP relay leg). */
+enum { CONN_CALL_RELAY = 32 };
+
+#define CALL_FUNC_MEDIA 0x0d /* a18: function byte of E2E data (voice) */
+#define CALL_MEDIA_HDR 3     /* frame id (low 16 bits of the call id) + function byte */
+
+/* Kinds of call messages (the payload of FORWARD, WIRE_CALL, WIRE_CALL_UDP). */
+enum {
+    CM_LOCATE = 1,     /* caller -> SNs: where is this user? (stand-in for search) */
+    CM_LOCATED,        /* SN -> caller (forwarded): the user's identity address */
+    CM_INVITE,         /* caller -> callee: call id, endpoints, challenge, session key */
+    CM_ANSWER,         /* callee -> caller: endpoints, response, challenge */
+    CM_BUSY,           /* callee -> caller: already in a call */
+    CM_PATH,           /* caller -> callee: UDP path works (direct / hole punched); response */
+    CM_RELAY,          /* caller -> callee: bind to this relay */
+    CM_BYE,            /* either side: the call is over */
+    CM_PUNCH,          /* UDP, peer -> peer: hole punching probe */
+    CM_PUNCH_ACK,      /* UDP, answer to a probe */
+    CM_RELAY_BIND,     /* end -> relay (UDP or TCP): bind my leg of this call */
+    CM_RELAY_BOUND,    /* relay -> end: bound */
+    CM_RELAY_REFUSED,  /* relay -> end: no spare capacity */
+    CM_KIND_END
+};
+/* Flags (CallMsg.flags). */
+enum { CMF_UDP_OK = 1 /* the sender can send and receive UDP */ };
+
+/* A decoded call message. Which fields travel depends on the kind (see
+ * call__msg_encode); the others are zero. */
+typedef struct CallMsg {
+    uint8_t kind;              /* CM_* */
+    uint32_t call_id;          /* call id, drawn by the caller */
+    uint8_t ttl;               /* LOCATE: supernode hops left */
+    EnvAddr from_id;           /* sender's identity (public IP, listening port) */
+    EnvAddr a1;                /* LOCATED: the user; INVITE/ANSWER: public UDP endpoint; RELAY: relay */
+    EnvAddr a2;                /* INVITE/ANSWER: the sender's supernode */
+    uint8_t flags;             /* CMF_* */
+    uint8_t nat;               /* sender's true NatType (a label for the matrix metric) */
+    uint8_t dnat;              /* sender's detected NatType */
+    uint8_t path;              /* PATH: NodeCallPath */
+    uint8_t leg;               /* RELAY_BIND: 0 caller, 1 callee */
+    uint8_t ulen;              /* user bytes */
+    char user[WIRE_USER_MAX + 1]; /* LOCATE/LOCATED/INVITE: a username */
+    uint8_t chal[8];           /* a17: 8-byte challenge */
+    uint8_t resp[8];           /* a17: response to the peer's challenge */
+    uint8_t key[32];           /* INVITE: the call's AES-256 session key */
+} CallMsg;
+
+#define CALL_MSG_MAX 128 /* largest encoded call message, bytes */
+size_t call__msg_encode(const CallMsg *cm, uint8_t *buf, size_t cap);
+bool call__msg_decode(const uint8_t *buf, size_t len, CallMsg *cm);
+/* 32-bit hash of a username (FNV-1a): how a supernode knows its clients. */
+uint32_t call__user_hash(const char *user, size_t len);
+/* Sends cm over UDP from the main socket / as a WIRE_CALL frame on conn idx. */
+void call__send_udp(Node *n, EnvAddr to, const CallMsg *cm);
+void call__send_tcp(Node *n, int idx, const CallMsg *cm);
+
+typedef struct CallMetrics {
+    EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
+    EnvMetric path[NODE_CALL_PATH_COUNT];                               /* path types */
+    EnvMetric matrix[NAT_UNKNOWN][NAT_UNKNOWN][NODE_CALL_PATH_COUNT];   /* caller x callee */
+    EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */
+    EnvMetric active, relayed_active, media_packets, media_bytes;       /* load */
+    EnvMetric relay_bytes, relay_bw, relay_dropped, relay_refused, relay_sessions; /* relays */
+} CallMetrics;
+void call__metrics_intern(CallMetrics *m, const Env *e);
+void call__params_default(NodeParams *p);
+
+/* call.c: hooks from node.c, client.c, supernode.c. */
+void call__on_timer(Node *n, uint32_t tag);
+/* A datagram whose function byte says media: true when consumed. */
+bool call__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
+void call__on_udp(Node *n, EnvAddr from, const WireMsg *m);
+void call__on_signal(Node *n, const uint8_t *buf, size_t len); /* FORWARD payload for us */
+void call__sn_on_frame(Node *n, int idx, const WireMsg *m);    /* WIRE_CALL* at a supernode */
+void call__on_connected(Node *n, int idx, int status);         /* CONN_CALL_RELAY */
+void call__on_frame(Node *n, int idx, const WireMsg *m);       /* CONN_CALL_RELAY */
+void call__on_closed(Node *n, int idx);                        /* CONN_CALL_RELAY */
+void call__stop(Node *n);
+
+/* relay.c: media relay sessions on supernodes. */
+void relay__on_bind(Node *n, int idx, EnvAddr from, const CallMsg *cm); /* idx -1: UDP */
+bool relay__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
+void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len);
+void relay__on_closed(Node *n, int idx);
+void relay__on_timer(Node *n);
+void relay__stop(Node *n);
+/* Supernode: forwards (or delivers) a FORWARD message (supernode.c). */
+void supernode__forward(Node *n, int from_idx, const WireMsg *m);
+/* call.c: sends LOCATE for user under id (answers: CM_LOCATED, passed to
+ * conf__on_located when no call has that id). False without a supernode. */
+bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen);
+/* Signalling to identity dst through the supernodes (a31). */
+void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len);
+
+/* conf.c: conferences (issue 5 item 6). */
+typedef struct ConfState ConfState; /* a node's conference, NULL when none */
+#define CONF_MSG_FIRST 0x40          /* FORWARD payloads from this kind on are conf.c's */
+enum { TM_CONF_MEDIA = 80, TM_CONF_STEP, TM_CONF_END, TM_CONF_WATCH }; /* conf timer tags */
+typedef struct ConfMetrics {
+    EnvMetric started, failed, participants, host_bytes, mos, streams_at_host, streams,
+        mixes, left;
+} ConfMetrics;
+void conf__metrics_intern(ConfMetrics *m, const Env *e);
+void conf__on_signal(Node *n, const uint8_t *buf, size_t len);
+bool conf__on_located(Node *n, const CallMsg *cm);
+bool conf__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
+void conf__on_timer(Node *n, uint32_t tag);
+void conf__stop(Node *n);
+/* ==== end of calls ==== */
+
 /* Interned metric ids (per world; see env.h). */
 typedef struct NodeMetrics {
     EnvMetric login_attempt, login_ok, login_fail, login_time, login_rounds, login_nodes;
@@ -96,6 +221,30 @@ typedef struct NodeMetrics {
         auth_refused;
 } NodeMetrics;
 
+/* ---- search/presence (search.c, presence.c; layouts in search_int.h) ---- */
+typedef struct SearchMetrics {
+    EnvMetric latency, messages, sns, success, failure;     /* per user search */
+    EnvMetric sn_queries, sn_served, sn_cache_hits, dht_puts; /* supernode load */
+    EnvMetric staleness, presence_updates, buddy_lookups;   /* presence */
+} SearchMetrics;
+typedef struct SearchNode SearchNode; /* per-node search/presence state, lazily allocated */
+#define SEARCH_TM_FIRST 0x100u        /* timer tags [SEARCH_TM_FIRST, SEARCH_TM_END): search.c */
+#define SEARCH_TM_END 0x200u
+void search__metrics_intern(SearchMetrics *m, const Env *e);
+void search__params_default(NodeParams *p);
+void search__stop(Node *n);                                       /* node_stop, before closing */
+void search__on_timer(Node *n, uint32_t tag);                     /* tags in the range above */
+void search__on_udp(Node *n, EnvSock s, EnvAddr from, const WireMsg *m); /* UDP 6-8 */
+void search__on_frame(Node *n, int idx, const WireMsg *m);        /* TCP 32-47 */
+void search__sn_start(Node *n);                                   /* end of supernode__start */
+void search__sn_stop(Node *n);                                    /* start of supernode__stop */
+void search__sn_attach(Node *n, uint16_t slot, const uint8_t *user, uint8_t ulen); /* CONNECT */
+void search__sn_detach(Node *n, uint16_t slot);                   /* client slot released */
+void search__sn_touch(Node *n, int idx);                          /* KEEPALIVE from a client */
+void presence__on_login(Node *n);                                 /* client logged in */
+void presence__on_attach(Node *n);                                /* failover done */
+void presence__loginsrv_send(Node *n, int idx, const uint8_t *user, size_t ulen);
+
 struct NodeShared {
     NodeParams p;          /* parameters (copy) */
     Crypto *crypto;        /* owned */
@@ -103,6 +252,10 @@ struct NodeShared {
     CryptoKey **user_keys; /* owned: pool of per-login key pairs (NodeParams.user_key_pool) */
     uint16_t n_user_keys;  /* entries of user_keys */
     NodeMetrics m;         /* interned ids */
+    SearchMetrics sm;      /* interned ids of search/presence */
+    CallMetrics cm;        /* interned ids of calls and relays */
+    ConfMetrics fm;        /* interned ids of conferences */
+    MediaShared *media;    /* owned: per-world codec state of calls (media.h) */
 };
 
 /* NAT detection state (client). */
@@ -161,6 +314,7 @@ typedef struct ClientState {
 typedef struct SnClient {
     int conn;     /* conn index, -1 when free */
     EnvAddr addr; /* client's address as seen */
+    uint32_t user_hash; /* call__user_hash of its username (calls: locating users) */
 } SnClient;
 
 typedef struct SnPeer {
@@ -211,6 +365,10 @@ struct Node {
     uint16_t conns_cap;           /* allocated slots */
     ClientState cl;               /* client state (clients; unused by servers) */
     SnState *sn;                  /* supernode state, NULL unless serving as SN */
+    SearchNode *srch;             /* search/presence state (search.c), NULL until used */
+    CallState *call;              /* the node's call (call.c), NULL when idle */
+    RelayState *relay;            /* relay sessions (relay.c), NULL until a first bind */
+    ConfState *conf;              /* the node's conference (conf.c), NULL when none */
 };
 
 /* ---- node.c: plumbing ---- */

@@ -47,12 +47,14 @@ void supernode__start(Node *n)
     node__count(n, NODE_M(n)->sn_count, 1);
     s->t_maint = env_timer_start_periodic(&n->env, p->sn_maint_ns, p->sn_maint_ns, TM_SN_MAINT);
     supernode_maint(n);
+    search__sn_start(n);
 }
 
 void supernode__stop(Node *n, bool graceful)
 {
     SnState *s = n->sn;
     (void)graceful;
+    search__sn_stop(n);
     node__count(n, NODE_M(n)->sn_count, -1);
     node__count(n, NODE_M(n)->sn_clients, -(int64_t)s->nclients);
     env_timer_cancel(&n->env, &s->t_maint);
@@ -170,6 +172,7 @@ void supernode__on_hello(Node *n, int idx)
 static void supernode_client_del(Node *n, uint16_t slot)
 {
     SnState *s = n->sn;
+    search__sn_detach(n, slot);
     s->clients[slot].conn = -1;
     s->nclients--;
     node__count(n, NODE_M(n)->sn_clients, -1);
@@ -217,12 +220,21 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     int slot = supernode_client_add(n, idx);
     s->clients[slot].addr.port = m->u.connect.udp_port; /* identity: (public IP, listening port) */
     n->conns[idx].aux = (uint16_t)(slot + 1);
+    s->clients[slot].user_hash =
+        call__user_hash((const char *)m->u.connect.user, m->u.connect.ulen); /* calls */
+    search__sn_attach(n, (uint16_t)slot, m->u.connect.user, m->u.connect.ulen);
 }
 
-/* Forwards to a local client whose address is dst, else to the peers. */
-static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
+/* Forwards to a local client whose address is dst, else to the peers.
+ * dst = ourselves (a promoted client in a call): delivered to call.c. */
+void supernode__forward(Node *n, int from_idx, const WireMsg *m)
 {
     SnState *s = n->sn;
+    if (n->role == NODE_ROLE_CLIENT && m->u.forward.dst.ip == n->public_addr.ip &&
+        m->u.forward.dst.port == n->port) {
+        call__on_signal(n, m->u.forward.data, m->u.forward.len);
+        return;
+    }
     for (uint16_t i = 0; i < s->slots; i++)
         if (s->clients[i].conn >= 0 && s->clients[i].addr.ip == m->u.forward.dst.ip &&
             s->clients[i].addr.port == m->u.forward.dst.port) {
@@ -261,6 +273,7 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         if (!peer) supernode_on_connect(n, idx, m);
         return;
     case WIRE_KEEPALIVE:
+        search__sn_touch(n, idx);
         r = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {m->u.keepalive.seq}};
         node__send_msg(n, idx, &r);
         return;
@@ -286,7 +299,11 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         if (peer) supernode_add_entries(n, m);
         return;
     case WIRE_FORWARD:
-        supernode_forward(n, idx, m);
+        supernode__forward(n, idx, m);
+        return;
+    case WIRE_CALL:
+    case WIRE_CALL_MEDIA:
+        call__sn_on_frame(n, idx, m); /* calls: locating users, relay legs over TCP */
         return;
     default:
         break;
@@ -298,6 +315,7 @@ void supernode__on_closed(Node *n, int idx)
 {
     SnState *s = n->sn;
     if (!s) return;
+    relay__on_closed(n, idx); /* calls: a TCP relay leg */
     for (uint16_t i = 0; i < s->slots; i++)
         if (s->clients[i].conn == idx) supernode_client_del(n, i);
     int p = supernode_peer_of_conn(s, idx);

@@ -95,6 +95,87 @@ static void wr_entries(WireWr *w, uint8_t n, const WireEntry *e)
         wr_entry(w, e[i]);
 }
 
+/* ---- Search/presence bodies (types 6-8, 32-38) ----
+ * One field layout (WireMsg.u.search); each type carries the subset named by
+ * its mask, in this fixed order: qid, flags, to, user, client, sn, age,
+ * cost (sns, msgs), entries, blob. */
+enum {
+    WSF_QID = 1, WSF_FLAGS = 2, WSF_TO = 4, WSF_USER = 8, WSF_CLIENT = 16, WSF_SN = 32,
+    WSF_AGE = 64, WSF_COST = 128, WSF_LIST = 256, WSF_BLOB = 512,
+};
+#define WSF_ENTRY (WSF_USER | WSF_CLIENT | WSF_SN | WSF_AGE)
+
+static unsigned wire_search_fields(uint8_t type)
+{
+    switch (type) {
+    case WIRE_SEARCH_Q: return WSF_QID | WSF_FLAGS | WSF_USER;
+    case WIRE_SEARCH_A: return WSF_QID | WSF_FLAGS | WSF_ENTRY | WSF_LIST;
+    case WIRE_SN_NOTE: return WSF_FLAGS | WSF_TO | WSF_ENTRY;
+    case WIRE_SEARCH_REQ: return WSF_QID | WSF_FLAGS | WSF_USER;
+    case WIRE_SEARCH_RESULT: return WSF_QID | WSF_FLAGS | WSF_ENTRY | WSF_COST;
+    case WIRE_SEARCH_NODES: return WSF_QID | WSF_LIST;
+    case WIRE_SEARCH_MORE: return WSF_QID | WSF_FLAGS | WSF_ENTRY;
+    case WIRE_ANNOUNCE: return WSF_FLAGS | WSF_TO | WSF_SN | WSF_AGE;
+    case WIRE_PRESENCE: return WSF_FLAGS | WSF_ENTRY;
+    case WIRE_BUDDY_LIST: return WSF_BLOB;
+    default: return 0;
+    }
+}
+
+static void wire_search_encode(const WireMsg *m, WireWr *w)
+{
+    unsigned f = wire_search_fields(m->type);
+    const WireSearch *s = &m->u.search;
+    if (f & WSF_QID) wr_u32(w, s->qid);
+    if (f & WSF_FLAGS) wr_u8(w, s->flags);
+    if (f & WSF_TO) wr_entry(w, s->to);
+    if (f & WSF_USER) {
+        CHECK(s->ulen <= WIRE_USER_MAX, "username of %u bytes", s->ulen);
+        wr_u8(w, s->ulen);
+        wr_bytes(w, s->user, s->ulen);
+    }
+    if (f & WSF_CLIENT) wr_entry(w, s->client);
+    if (f & WSF_SN) wr_entry(w, s->sn);
+    if (f & WSF_AGE) wr_u32(w, s->age_ms);
+    if (f & WSF_COST) wr_u8(w, s->sns), wr_u16(w, s->msgs);
+    if (f & WSF_LIST) wr_entries(w, s->n, s->e);
+    if (f & WSF_BLOB) {
+        CHECK(s->len <= WIRE_BLOB_MAX, "blob of %u bytes", s->len);
+        wr_u16(w, s->len);
+        wr_bytes(w, s->data, s->len);
+    }
+}
+
+static void wire_search_decode(WireRd *r, WireMsg *m)
+{
+    unsigned f = wire_search_fields(m->type);
+    WireSearch *s = &m->u.search;
+    if (f & WSF_QID) s->qid = rd_u32(r);
+    if (f & WSF_FLAGS) s->flags = rd_u8(r);
+    if (f & WSF_TO) s->to = rd_entry(r);
+    if (f & WSF_USER) {
+        s->ulen = rd_u8(r);
+        if (s->ulen > WIRE_USER_MAX) r->ok = false;
+        s->user = rd_take(r, s->ulen);
+    }
+    if (f & WSF_CLIENT) s->client = rd_entry(r);
+    if (f & WSF_SN) s->sn = rd_entry(r);
+    if (f & WSF_AGE) s->age_ms = rd_u32(r);
+    if (f & WSF_COST) s->sns = rd_u8(r), s->msgs = rd_u16(r);
+    if (f & WSF_LIST) s->n = rd_entries(r, s->e);
+    if (f & WSF_BLOB) {
+        s->len = rd_u16(r);
+        if (s->len > WIRE_BLOB_MAX) r->ok = false;
+        s->data = rd_take(r, s->len);
+    }
+}
+
+bool wire_type_known(uint8_t type)
+{
+    return (type >= WIRE_PROBE && type <= WIRE_STUN_ASSIST) ||
+           (type >= WIRE_CONNECT && type <= WIRE_LOGIN_FAIL) || wire_search_fields(type) != 0;
+}
+
 /* ---- Plaintext bodies ---- */
 
 static void wire_encode_fields(const WireMsg *m, WireWr *w)
@@ -172,6 +253,25 @@ static void wire_encode_fields(const WireMsg *m, WireWr *w)
         break;
     case WIRE_LOGIN_FAIL:
         wr_u8(w, m->u.login_fail.reason);
+        break;
+    case WIRE_CALL_UDP: /* calls: one blob (call.c encodes its inside) */
+    case WIRE_CALL:
+    case WIRE_CALL_MEDIA:
+        CHECK(m->u.call.len <= WIRE_BLOB_MAX, "call blob of %u", m->u.call.len);
+        wr_u16(w, m->u.call.len);
+        wr_bytes(w, m->u.call.data, m->u.call.len);
+        break;
+    case WIRE_SEARCH_Q:
+    case WIRE_SEARCH_A:
+    case WIRE_SN_NOTE:
+    case WIRE_SEARCH_REQ:
+    case WIRE_SEARCH_RESULT:
+    case WIRE_SEARCH_NODES:
+    case WIRE_SEARCH_MORE:
+    case WIRE_ANNOUNCE:
+    case WIRE_PRESENCE:
+    case WIRE_BUDDY_LIST:
+        wire_search_encode(m, w);
         break;
     default:
         CHECK(false, "encoding unknown message type %u", m->type);
@@ -272,6 +372,25 @@ static void wire_decode_fields(WireRd *r, WireMsg *m)
         break;
     case WIRE_LOGIN_FAIL:
         m->u.login_fail.reason = rd_u8(r);
+        break;
+    case WIRE_CALL_UDP:
+    case WIRE_CALL:
+    case WIRE_CALL_MEDIA:
+        m->u.call.len = rd_u16(r);
+        if (m->u.call.len > WIRE_BLOB_MAX || m->u.call.len == 0) r->ok = false;
+        m->u.call.data = rd_take(r, m->u.call.len);
+        break;
+    case WIRE_SEARCH_Q:
+    case WIRE_SEARCH_A:
+    case WIRE_SN_NOTE:
+    case WIRE_SEARCH_REQ:
+    case WIRE_SEARCH_RESULT:
+    case WIRE_SEARCH_NODES:
+    case WIRE_SEARCH_MORE:
+    case WIRE_ANNOUNCE:
+    case WIRE_PRESENCE:
+    case WIRE_BUDDY_LIST:
+        wire_search_decode(r, m);
         break;
     default:
         r->ok = false;

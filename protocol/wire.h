@@ -60,7 +60,13 @@ typedef enum WireType {
     WIRE_PING = 3,        /* any -> node: liveness (alternate node table, polls) */
     WIRE_PONG = 4,        /* answer to PING */
     WIRE_STUN_ASSIST = 5, /* SN -> peer SN: answer this STUN request from your address */
-    WIRE_UDP_TYPE_END,
+    /* ---- search/presence (search.c, presence.c): UDP 6-8 ---- */
+    WIRE_SEARCH_Q = 6, /* searcher -> SN: do you know this user? (a27 UDP waves; DHT lookups) */
+    WIRE_SEARCH_A = 7, /* SN -> searcher: the user's entry, or not found (+ DHT referrals) */
+    WIRE_SN_NOTE = 8,  /* SN -> SN: DHT publication or presence notification for a client */
+    /* ---- calls (call.c, relay.c): UDP 9-14 ---- */
+    WIRE_CALL_UDP = 9, /* a call message (call.c) over UDP: hole punching, relay binding */
+    WIRE_UDP_TYPE_END = 15, /* UDP types 9-14: calls */
     WIRE_CONNECT = 16,     /* client -> SN over TCP: attach me */
     WIRE_CONNECT_ACK = 17, /* SN -> client: verdict + host-cache entries */
     WIRE_KEEPALIVE = 18,   /* client -> SN every ~60 s (a24) */
@@ -73,8 +79,29 @@ typedef enum WireType {
     WIRE_LOGIN_REQ = 25,  /* client -> login server */
     WIRE_LOGIN_CERT = 26, /* login server -> client: certificate (encrypted) */
     WIRE_LOGIN_FAIL = 27, /* login server -> client: reason */
+    /* ---- search/presence (search.c, presence.c): TCP 32-47 ---- */
+    WIRE_SEARCH_REQ = 32,    /* client -> SN: find this user (flag: I run the UDP waves, a27) */
+    WIRE_SEARCH_RESULT = 33, /* SN -> client: found (entry) or absent, and the search's cost */
+    WIRE_SEARCH_NODES = 34,  /* SN -> client: the next wave's supernodes (a27: 4, then 8) */
+    WIRE_SEARCH_MORE = 35,   /* client -> SN: wave done; found (entry, to cache) or name more */
+    WIRE_ANNOUNCE = 36,      /* client -> SN: tell the buddy at (to, sn) that I am on/offline */
+    WIRE_PRESENCE = 37,      /* SN -> client: a buddy's presence changed */
+    WIRE_BUDDY_LIST = 38,    /* login server -> client: the user's buddy list */
+    /* TCP 39-47: reserved for search/presence; 48-79: calls */
+    /* ---- calls (call.c, relay.c): TCP 48-79 ---- */
+    WIRE_CALL = 48,       /* a call message (call.c): locating a user, relay binding */
+    WIRE_CALL_MEDIA = 49, /* a media datagram carried over TCP (to or from a relay) */
     WIRE_TYPE_END
 } WireType;
+
+/* Flags of the search/presence messages (u.search.flags). */
+enum {
+    WIRE_SF_FOUND = 1,  /* SEARCH_A/RESULT/MORE: the entry is valid */
+    WIRE_SF_ONLINE = 2, /* entry/presence: the user is attached right now */
+    WIRE_SF_SELF = 4,   /* SEARCH_REQ: the client runs the UDP waves itself (a27) */
+    WIRE_SF_DHT = 8,    /* SEARCH_Q: a DHT lookup (answer with referrals) */
+    WIRE_SF_PUT = 16,   /* SN_NOTE: a DHT publication (else a presence notification) */
+};
 
 /* Verdicts of PROBE_ACK and CONNECT_ACK. */
 enum { WIRE_ACCEPT = 0, WIRE_REJECT = 1, WIRE_REDIRECT = 2 };
@@ -86,6 +113,27 @@ typedef struct WireEntry {
     uint32_t ip;   /* IPv4, host order */
     uint16_t port; /* the SN's port */
 } WireEntry;
+
+/* The fields of the search/presence messages (types 6-8, 32-38): one
+ * layout, each type carries the subset listed in wire.c
+ * (wire_search_fields). */
+typedef struct WireSearch {
+    uint32_t qid;                  /* query id, echoed by answers */
+    uint8_t flags;                 /* WIRE_SF_* */
+    uint8_t ulen;                  /* user bytes */
+    const uint8_t *user;           /* user name (not NUL-terminated), borrowed */
+    WireEntry client;              /* the user's client address (public IP, UDP port) */
+    WireEntry sn;                  /* its supernode; ANNOUNCE: the recipient's SN */
+    WireEntry to;                  /* SN_NOTE/ANNOUNCE: the recipient client */
+    uint32_t age_ms;               /* ms since the user was last online (0: online now) or
+                                      since the presence change, saturating */
+    uint8_t sns;                   /* RESULT: supernodes contacted by the search */
+    uint16_t msgs;                 /* RESULT: messages the search took */
+    uint8_t n;                     /* entries used */
+    WireEntry e[WIRE_MAX_ENTRIES]; /* node lists (wave targets, DHT referrals) */
+    uint16_t len;                  /* BUDDY_LIST blob bytes */
+    const uint8_t *data;           /* BUDDY_LIST blob, borrowed */
+} WireSearch;
 
 /* A decoded (or to-be-encoded) message. Only the fields of `type` are
  * meaningful. Blobs point into the decoded buffer (borrowed, valid while it
@@ -152,12 +200,21 @@ typedef struct WireMsg {
         struct {
             uint8_t reason; /* WIRE_FAIL_* */
         } login_fail;
+        WireSearch search; /* search/presence messages (types 6-8, 32-38) */
+        struct {
+            uint16_t len;        /* bytes of data, <= WIRE_BLOB_MAX */
+            const uint8_t *data; /* a call message (call.c) or a media datagram */
+        } call;                  /* WIRE_CALL_UDP, WIRE_CALL, WIRE_CALL_MEDIA */
     } u;
 } WireMsg;
 
 /* Encodes m's plaintext body (version, type, fields) into buf (cap bytes).
  * Returns the length; CHECKs that it fits (the caller sizes its buffer). */
 size_t wire_encode(const WireMsg *m, uint8_t *buf, size_t cap);
+
+/* Whether type is a message type this build encodes and decodes (the type
+ * numbers have gaps: ranges are reserved per feature). */
+bool wire_type_known(uint8_t type);
 
 /* Decodes exactly len bytes into *m. Returns false on an unknown version or
  * type, a short or overlong body, or an out-of-range field. Blobs in *m

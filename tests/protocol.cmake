@@ -9,3 +9,7 @@ foreach(suite fakeenv crypto wire stun hostcache client natdet supernode loginsr
     skysim_suite(${suite} test_${suite}.c LIBS skysim_fakeenv)
   endif()
 endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/protocol_media.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/protocol_call.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/protocol_search.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/protocol_conf.cmake)

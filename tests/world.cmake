@@ -7,3 +7,7 @@ skysim_suite(world test_world.c LIBS skysim_world)
 # simrun end to end (bad input, atomic results, interrupt, determinism).
 add_test(NAME simrun COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_simrun.sh
          $<TARGET_FILE:simrun> ${SKYSIM_ROOT})
+include(${CMAKE_CURRENT_SOURCE_DIR}/world_trace.cmake)
+include(${CMAKE_CURRENT_SOURCE_DIR}/world_envsim.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/world_call.cmake)
+include(${CMAKE_CURRENT_SOURCE_DIR}/world_search.cmake)

@@ -5,6 +5,7 @@
  */
 #include "sim/world/envsim.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +43,26 @@ struct EnvSimNode {
     size_t mem_high;   /* high water of mem_live */
     uint32_t ntimers;  /* live timers of this node */
     bool server;       /* a server role (login, web, bootstrap, dedicated SN) */
+    TimeNs busy_until; /* its CPU is busy with charged work until then, ns */
+    uint32_t npending; /* deferred sends not yet handed to the network */
 };
+
+/* A send deferred until the node's CPU is free (see envsim.h). */
+typedef enum EnvSimSendKind {
+    ENVSIM_SEND_UDP = 0,       /* a datagram */
+    ENVSIM_SEND_TCP = 1,       /* bytes on a connection */
+    ENVSIM_SEND_TCP_CLOSE = 2, /* an orderly close */
+} EnvSimSendKind;
+typedef struct EnvSimSend {
+    EnvSimNode *en;      /* the sending node */
+    SimEventId ev;       /* the kernel event that sends it */
+    EnvSimSendKind kind; /* what to send */
+    NetSock s;           /* UDP socket */
+    NetTcp c;            /* TCP connection */
+    NetEp to;            /* UDP destination */
+    size_t len;          /* bytes in data */
+    uint8_t data[];      /* payload copy */
+} EnvSimSend;
 
 struct EnvSim {
     Net *net;              /* borrowed */
@@ -58,26 +78,142 @@ struct EnvSim {
     EnvSimNode world;      /* the world env's context */
     uint64_t warnings;     /* warning lines logged */
     uint32_t m_cpu[3];     /* metrics: charged CPU ns of clients, supernodes, servers */
+    uint32_t m_overload;   /* metric "cpu.overload_drops" */
+    uint32_t m_deferred;   /* metric "cpu.deferred_sends" */
+    GHashTable *pending;   /* EnvSimSend set: deferred sends (owned) */
 };
 
 static const EnvOps envsim_ops;
 
 /* ---- cost ------------------------------------------------------------- */
 
+G_DEFINE_QUARK(skysim-envsim-error-quark, envsim_error)
+
+static const char *const envsim_cost_names[ENV_COST_COUNT] = {
+    [ENV_COST_RC4] = "rc4",
+    [ENV_COST_AES256] = "aes256",
+    [ENV_COST_RSA_SIGN] = "rsa_sign",
+    [ENV_COST_RSA_VERIFY] = "rsa_verify",
+    [ENV_COST_RSA_KEYGEN] = "rsa_keygen",
+    [ENV_COST_HASH] = "hash",
+    [ENV_COST_OPUS_ENCODE] = "opus_encode",
+    [ENV_COST_OPUS_DECODE] = "opus_decode",
+};
+
+const char *envsim_cost_name(EnvCost op)
+{
+    CHECK((unsigned)op < ENV_COST_COUNT, "bad cost %d", (int)op);
+    return envsim_cost_names[op];
+}
+
 void envsim_cost_default(EnvSimCost *c)
 {
-    /* Placeholders of the right order of magnitude for a 2020s x86 core
-     * (OpenSSL with AES-NI); simrun --calibrate measures the real ones. */
-    static const double op[ENV_COST_COUNT] = {
-        [ENV_COST_RC4] = 600, [ENV_COST_AES256] = 150, [ENV_COST_RSA_SIGN] = 0,
-        [ENV_COST_RSA_VERIFY] = 0, [ENV_COST_RSA_KEYGEN] = 0, [ENV_COST_HASH] = 200,
-        [ENV_COST_OPUS_ENCODE] = 20000, [ENV_COST_OPUS_DECODE] = 5000};
-    static const double byte[ENV_COST_COUNT] = {
-        [ENV_COST_RC4] = 1.5, [ENV_COST_AES256] = 0.7, [ENV_COST_RSA_SIGN] = 2000,
-        [ENV_COST_RSA_VERIFY] = 150, [ENV_COST_RSA_KEYGEN] = 150000, [ENV_COST_HASH] = 2.5,
-        [ENV_COST_OPUS_ENCODE] = 0, [ENV_COST_OPUS_DECODE] = 0};
+    /* scenarios/calibration/default.json, measured by simcalibrate on the
+     * reference machine (see the "machine" object there); keep in step. */
+    static const double op[ENV_COST_COUNT] = {[ENV_COST_RC4] = 1156.102,
+                                              [ENV_COST_AES256] = 492.758,
+                                              [ENV_COST_RSA_SIGN] = 0,
+                                              [ENV_COST_RSA_VERIFY] = 0,
+                                              [ENV_COST_RSA_KEYGEN] = 0,
+                                              [ENV_COST_HASH] = 344.285,
+                                              [ENV_COST_OPUS_ENCODE] = 108904.612,
+                                              [ENV_COST_OPUS_DECODE] = 11874.437};
+    static const double byte[ENV_COST_COUNT] = {[ENV_COST_RC4] = 2.538,
+                                                [ENV_COST_AES256] = 0.156,
+                                                [ENV_COST_RSA_SIGN] = 1459.508,
+                                                [ENV_COST_RSA_VERIFY] = 89.586,
+                                                [ENV_COST_RSA_KEYGEN] = 83292.942,
+                                                [ENV_COST_HASH] = 0.638,
+                                                [ENV_COST_OPUS_ENCODE] = 25.354,
+                                                [ENV_COST_OPUS_DECODE] = 80.661};
     memcpy(c->per_op_ns, op, sizeof op);
     memcpy(c->per_byte_ns, byte, sizeof byte);
+}
+
+/* Reads $.costs.<name>.<field> into *out; false and err when it is not a
+ * finite number >= 0. */
+static bool envsim_cost_number(const cJSON *cost, const char *path, const char *name,
+                               const char *field, double *out, GError **err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cost, field);
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0) {
+        *out = v->valuedouble;
+        return true;
+    }
+    char *found = v ? cJSON_PrintUnformatted(v) : NULL;
+    g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
+                "%s: $.costs.%s.%s: expected a number >= 0 (ns); found %s", path, name, field,
+                found ? found : "nothing");
+    cJSON_free(found);
+    return false;
+}
+
+/* Fills c from the "costs" object; every cost must be there, nothing else. */
+static bool envsim_cost_parse(const cJSON *costs, const char *path, EnvSimCost *c, GError **err)
+{
+    if (!cJSON_IsObject(costs)) {
+        g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
+                    "%s: $.costs: expected an object of costs (\"rc4\": {\"per_op_ns\": ..., "
+                    "\"per_byte_ns\": ...}, ...); found %s",
+                    path, costs ? "another type" : "nothing");
+        return false;
+    }
+    for (const cJSON *k = costs->child; k; k = k->next) {
+        bool known = false;
+        for (int i = 0; i < ENV_COST_COUNT; i++)
+            known |= strcmp(k->string, envsim_cost_names[i]) == 0;
+        if (!known) {
+            g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
+                        "%s: $.costs.%s: unknown cost; expected one of rc4, aes256, rsa_sign, "
+                        "rsa_verify, rsa_keygen, hash, opus_encode, opus_decode",
+                        path, k->string);
+            return false;
+        }
+    }
+    for (int i = 0; i < ENV_COST_COUNT; i++) {
+        const char *name = envsim_cost_names[i];
+        const cJSON *one = cJSON_GetObjectItemCaseSensitive(costs, name);
+        if (!envsim_cost_number(one, path, name, "per_op_ns", &c->per_op_ns[i], err) ||
+            !envsim_cost_number(one, path, name, "per_byte_ns", &c->per_byte_ns[i], err))
+            return false;
+    }
+    return true;
+}
+
+bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err)
+{
+    if (!path) {
+        envsim_cost_default(c);
+        return true;
+    }
+    gchar *text = NULL;
+    gsize len = 0;
+    GError *ferr = NULL;
+    if (!g_file_get_contents(path, &text, &len, &ferr)) {
+        g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_READ,
+                    "%s: cannot read the calibration file: %s", path, ferr->message);
+        g_error_free(ferr);
+        return false;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    g_free(text);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    EnvSimCost tmp;
+    bool ok = false;
+    if (!cJSON_IsObject(root))
+        g_set_error(
+            err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
+            "%s: $: expected a JSON object (a calibration file from simcalibrate); found %s", path,
+            root ? "another type" : "invalid JSON");
+    else if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "skysim-calibration/1") != 0)
+        g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
+                    "%s: $.format: expected \"skysim-calibration/1\"; found %s", path,
+                    cJSON_IsString(fmt) ? fmt->valuestring : "something else");
+    else
+        ok = envsim_cost_parse(cJSON_GetObjectItemCaseSensitive(root, "costs"), path, &tmp, err);
+    cJSON_Delete(root);
+    if (ok) *c = tmp;
+    return ok;
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -100,6 +236,9 @@ EnvSim *envsim_new(Net *net, Metrics *metrics, const EnvSimCost *cost)
     es->m_cpu[0] = metrics_intern(metrics, "cpu.charged_ns.client", METRICS_COUNTER);
     es->m_cpu[1] = metrics_intern(metrics, "cpu.charged_ns.supernode", METRICS_COUNTER);
     es->m_cpu[2] = metrics_intern(metrics, "cpu.charged_ns.server", METRICS_COUNTER);
+    es->m_overload = metrics_intern(metrics, "cpu.overload_drops", METRICS_COUNTER);
+    es->m_deferred = metrics_intern(metrics, "cpu.deferred_sends", METRICS_COUNTER);
+    es->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     return es;
 }
 
@@ -111,6 +250,11 @@ void envsim_free(EnvSim *es)
         if (t->owner) sim_cancel(es->sim, t->ev);
     }
     g_array_free(es->timers, TRUE);
+    GHashTableIter it;
+    gpointer d;
+    g_hash_table_iter_init(&it, es->pending);
+    while (g_hash_table_iter_next(&it, &d, NULL)) sim_cancel(es->sim, ((EnvSimSend *)d)->ev);
+    g_hash_table_destroy(es->pending);
     g_hash_table_destroy(es->stores);
     g_hash_table_destroy(es->released);
     g_ptr_array_free(es->nodes, TRUE);
@@ -139,6 +283,7 @@ uint32_t envsim_node_id(const EnvSimNode *en) { return en->id; }
 size_t envsim_node_mem_live(const EnvSimNode *en) { return en->mem_live; }
 size_t envsim_node_mem_high(const EnvSimNode *en) { return en->mem_high; }
 double envsim_node_cpu_ns(const EnvSimNode *en) { return en->cpu_ns; }
+TimeNs envsim_node_cpu_busy_until(const EnvSimNode *en) { return en->busy_until; }
 size_t envsim_timers_live(const EnvSim *es) { return es->timers_live; }
 uint64_t envsim_warnings(const EnvSim *es) { return es->warnings; }
 
@@ -285,6 +430,60 @@ static EnvSimNode *envsim_host_node(void *ctx)
     return en;
 }
 
+/* ---- CPU queue (see envsim.h) ------------------------------------------ */
+
+/* Whether a send made now must wait: the CPU is busy, or earlier deferred
+ * sends are still pending (they keep their order). */
+static bool envsim_cpu_must_wait(const EnvSimNode *en)
+{
+    return en->npending > 0 || en->busy_until > sim_now(en->es->sim);
+}
+
+static bool envsim_cpu_overloaded(const EnvSimNode *en)
+{
+    return en->busy_until - sim_now(en->es->sim) > ENVSIM_CPU_BACKLOG_MAX_NS;
+}
+
+static void envsim_send_fire(Sim *sim, void *ctx, uint64_t arg)
+{
+    (void)sim, (void)arg;
+    EnvSimSend *d = ctx;
+    EnvSimNode *en = d->en;
+    Net *net = en->es->net;
+    en->npending--;
+    switch (d->kind) {
+    case ENVSIM_SEND_UDP:
+        (void)sock_udp_send(net, d->s, d->to, d->data, d->len);
+        break;
+    case ENVSIM_SEND_TCP:
+        if (tcp_is_open(net, d->c)) (void)tcp_send(net, d->c, d->data, d->len);
+        break;
+    case ENVSIM_SEND_TCP_CLOSE:
+        if (tcp_is_open(net, d->c)) tcp_close(net, d->c);
+        break;
+    }
+    g_hash_table_remove(en->es->pending, d); /* frees d */
+}
+
+/* Queues a copy of buf to leave when the CPU is free: at max(now,
+ * busy_until). The caller fills the handle fields. */
+static EnvSimSend *envsim_defer(EnvSimNode *en, EnvSimSendKind kind, const uint8_t *buf, size_t len)
+{
+    EnvSim *es = en->es;
+    EnvSimSend *d = g_malloc0(sizeof *d + len);
+    d->en = en;
+    d->kind = kind;
+    d->len = len;
+    if (len) memcpy(d->data, buf, len);
+    TimeNs at = MAX(sim_now(es->sim), en->busy_until);
+    d->ev = sim_at(es->sim, at, envsim_send_fire, d, 0);
+    g_hash_table_add(es->pending, d);
+    en->npending++;
+    if (kind != ENVSIM_SEND_TCP_CLOSE)
+        metrics_add(es->metrics, es->m_deferred, 1, sim_now(es->sim));
+    return d;
+}
+
 /* ---- UDP -------------------------------------------------------------- */
 
 static void envsim_udp_recv(void *ctx, NetSock s, NetEp from, const uint8_t *buf, size_t len)
@@ -308,6 +507,16 @@ static int envsim_udp_send(void *ctx, EnvSock s, EnvAddr to, const uint8_t *buf,
 {
     EnvSimNode *en = envsim_host_node(ctx);
     NetEp ep = {.addr = to.ip, .port = to.port};
+    if (envsim_cpu_must_wait(en)) {
+        if (envsim_cpu_overloaded(en)) {
+            metrics_add(en->es->metrics, en->es->m_overload, 1, sim_now(en->es->sim));
+            return ENV_OK; /* lost, as a datagram dropped by a full queue */
+        }
+        EnvSimSend *d = envsim_defer(en, ENVSIM_SEND_UDP, buf, len);
+        d->s = envsim_netsock(s);
+        d->to = ep;
+        return ENV_OK;
+    }
     return envsim_status(sock_udp_send(en->es->net, envsim_netsock(s), ep, buf, len));
 }
 
@@ -435,6 +644,11 @@ static int envsim_tcp_send(void *ctx, EnvConn c, const uint8_t *buf, size_t len)
     EnvSimNode *en = envsim_host_node(ctx);
     NetTcp t = envsim_nettcp(c);
     if (g_hash_table_contains(en->es->released, envsim_conn_key(t))) return ENV_ERR_BADHANDLE;
+    if (envsim_cpu_must_wait(en)) {
+        if (!tcp_is_open(en->es->net, t)) return ENV_ERR_BADHANDLE;
+        envsim_defer(en, ENVSIM_SEND_TCP, buf, len)->c = t;
+        return ENV_OK;
+    }
     return envsim_status(tcp_send(en->es->net, t, buf, len));
 }
 
@@ -445,7 +659,8 @@ static void envsim_tcp_close(void *ctx, EnvConn c)
     if (!tcp_is_open(en->es->net, t)) return;
     if (g_hash_table_contains(en->es->released, envsim_conn_key(t))) return;
     g_hash_table_add(en->es->released, envsim_conn_key(t));
-    tcp_close(en->es->net, t);
+    if (en->npending) envsim_defer(en, ENVSIM_SEND_TCP_CLOSE, NULL, 0)->c = t; /* after the data */
+    else tcp_close(en->es->net, t);
 }
 
 static void envsim_tcp_abort(void *ctx, EnvConn c)
@@ -467,6 +682,8 @@ static void envsim_charge_cpu(void *ctx, EnvCost op, size_t bytes)
     const EnvSimCost *c = &en->es->cost;
     double ns = (c->per_op_ns[op] + c->per_byte_ns[op] * (double)bytes) / en->cpu_speed;
     en->cpu_ns += ns;
+    TimeNs now = sim_now(en->es->sim);
+    en->busy_until = MAX(now, en->busy_until) + (TimeNs)llround(ns); /* queued after the backlog */
     int who = en->server ? 2 : (en->node && node_is_supernode(en->node)) ? 1 : 0;
     metrics_add(en->es->metrics, en->es->m_cpu[who], (int64_t)llround(ns), sim_now(en->es->sim));
 }

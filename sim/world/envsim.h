@@ -29,17 +29,56 @@
 typedef struct EnvSim EnvSim;
 typedef struct EnvSimNode EnvSimNode;
 
+#define ENVSIM_ERROR (envsim_error_quark())
+GQuark envsim_error_quark(void);
+typedef enum EnvSimError {
+    ENVSIM_ERROR_READ = 1, /* the calibration file cannot be read */
+    ENVSIM_ERROR_PARSE,    /* it is not valid calibration JSON */
+} EnvSimError;
+
 /* CPU cost model: virtual ns charged for one operation = (per_op_ns +
  * per_byte_ns * bytes) / cpu_speed. The numbers come from a calibration
- * file (simrun --calibrate) or the built-in defaults. */
+ * file (written by simcalibrate, read with envsim_cost_load) or the
+ * built-in defaults (scenarios/calibration/default.json compiled in).
+ *
+ * Hosts queue charged work. Each node has a "CPU busy until" time: a charge
+ * starts at max(now, busy_until) and moves busy_until on by its cost. The
+ * rule for sends (udp_send, tcp_send, tcp_close) made while the CPU is
+ * busy (busy_until > now) or while earlier deferred sends are pending:
+ *   - backlog busy_until - now > ENVSIM_CPU_BACKLOG_MAX_NS: a UDP datagram
+ *     is dropped (udp_send still returns ENV_OK, as a lost datagram) and
+ *     counted in the metric "cpu.overload_drops";
+ *   - otherwise, and for TCP always (a stream cannot lose bytes), the send
+ *     is deferred: a kernel event hands it to the network at busy_until
+ *     (metric "cpu.deferred_sends"). Deferred sends keep their order; a
+ *     tcp_close waits for the node's deferred sends before it. A socket or
+ *     connection closed in between loses its deferred data (as a crash
+ *     would); tcp_abort is immediate.
+ * Received packets are not delayed by the CPU. */
 typedef struct EnvSimCost {
     double per_op_ns[ENV_COST_COUNT];   /* fixed cost of one operation, ns */
     double per_byte_ns[ENV_COST_COUNT]; /* cost per byte, ns */
 } EnvSimCost;
 
+#define ENVSIM_CPU_BACKLOG_MAX_NS TIMENS_S /* CPU backlog beyond which UDP sends drop, ns */
+
 /* Built-in calibration (measured on the reference machine, see
  * envsim.c). */
 void envsim_cost_default(EnvSimCost *c);
+
+/* The calibration file's name of a cost: "rc4", "aes256", "rsa_sign",
+ * "rsa_verify", "rsa_keygen", "hash", "opus_encode", "opus_decode". */
+const char *envsim_cost_name(EnvCost op);
+
+/* Reads a calibration file into *c. The format (what simcalibrate writes):
+ *   {"format": "skysim-calibration/1",
+ *    "machine": {...free-form description...},
+ *    "costs": {"<name>": {"per_op_ns": N, "per_byte_ns": N}, ... every
+ *              name of envsim_cost_name}}
+ * Numbers are finite and >= 0. path NULL: the built-in values. Returns
+ * false and sets err (file, JSON path, expected, found) on a file that
+ * cannot be read or is malformed; *c is then unchanged. */
+bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err);
 
 /* Creates the shared part. net, metrics: borrowed, must outlive it. cost:
  * copied; NULL for the default. Never NULL. */
@@ -83,6 +122,7 @@ uint32_t envsim_node_id(const EnvSimNode *en);
 size_t envsim_node_mem_live(const EnvSimNode *en); /* bytes from mem_alloc now */
 size_t envsim_node_mem_high(const EnvSimNode *en); /* most bytes at once */
 double envsim_node_cpu_ns(const EnvSimNode *en);   /* charged virtual CPU, ns */
+TimeNs envsim_node_cpu_busy_until(const EnvSimNode *en); /* end of its queued CPU work, ns */
 
 /* World totals: charged virtual CPU (ns) and live timers. */
 double envsim_cpu_ns_total(const EnvSim *es);

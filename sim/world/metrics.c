@@ -203,6 +203,19 @@ bool metrics_summary(Metrics *m, uint32_t id, MetricsSummary *out)
     return true;
 }
 
+const double *metrics_samples(Metrics *m, uint32_t id, size_t *n)
+{
+    MetricsRec *r = metrics_rec(m, id);
+    CHECK(r->kind == METRICS_SAMPLE, "metric %s is a %s, not a sample", r->name,
+          metrics_kind_name(r->kind));
+    *n = r->samples->len;
+    if (*n == 0) return NULL;
+    double *x = (double *)(void *)r->samples->data;
+    if (!r->sorted) gsl_sort(x, 1, *n);
+    r->sorted = true;
+    return x;
+}
+
 /* Adds key: v rounded to 9 significant digits, or null when v is not finite.
  * The rounded value is parsed back into a number node (not a raw node), so
  * readers of the tree see the number and printing depends only on it. */

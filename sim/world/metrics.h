@@ -77,6 +77,13 @@ bool metrics_summary(Metrics *m, uint32_t id, MetricsSummary *out);
  * precision so identical runs give identical text. Returns an owned tree. */
 cJSON *metrics_to_json(Metrics *m, TimeNs end_ns);
 
+/* The observations of sample metric id since warm-up, sorted ascending
+ * (sorted in place once, as metrics_summary() does); *n gets their number.
+ * Returns a borrowed array valid until the next metrics_observe() on id or
+ * metrics_free(); NULL with *n = 0 when id has no observations. For CDFs
+ * (analysis/plot.h) through samples.csv (runner.c). */
+const double *metrics_samples(Metrics *m, uint32_t id, size_t *n);
+
 size_t metrics_count(const Metrics *m);            /* metrics interned */
 const char *metrics_name(const Metrics *m, uint32_t id); /* borrowed */
 MetricsKind metrics_kind(const Metrics *m, uint32_t id);

@@ -107,6 +107,37 @@ static double runner_ratio(Metrics *m, const char *num, const char *den)
 
 static cJSON *runner_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
+/* Mean of sample metric `name`, NAN when it has no sample. */
+static double runner_mean(Metrics *m, const char *name)
+{
+    MetricsSummary s;
+    uint32_t id = metrics_find(m, name);
+    return id && metrics_summary(m, id, &s) ? s.mean : NAN;
+}
+
+/* Calls (issue 5): outcomes of the caller's attempts, setup time, path
+ * mix and relay share among successful calls, mean MOS, drops. */
+static void runner_headline_calls(Metrics *m, cJSON *h)
+{
+    static const char *const paths[] = {"direct", "hole_punched", "udp_relay", "tcp_relay"};
+    double ok = metrics_value(m, metrics_find(m, "call.success"));
+    double fail = metrics_value(m, metrics_find(m, "call.failure"));
+    cJSON_AddItemToObject(h, "call_success_rate", runner_num(ok + fail > 0 ? ok / (ok + fail) : NAN));
+    cJSON_AddItemToObject(h, "call_setup_mean_s", runner_num(runner_mean(m, "call.setup_s")));
+    double relayed = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+        char name[64], key[64];
+        g_snprintf(name, sizeof name, "call.path.%s", paths[i]);
+        g_snprintf(key, sizeof key, "path_share_%s", paths[i]);
+        double k = metrics_value(m, metrics_find(m, name));
+        if (i >= 2) relayed += k;
+        cJSON_AddItemToObject(h, key, runner_num(ok > 0 ? k / ok : NAN));
+    }
+    cJSON_AddItemToObject(h, "relay_share", runner_num(ok > 0 ? relayed / ok : NAN));
+    cJSON_AddItemToObject(h, "mos_mean", runner_num(runner_mean(m, "call.mos")));
+    cJSON_AddNumberToObject(h, "calls_dropped", metrics_value(m, metrics_find(m, "call.dropped")));
+}
+
 static cJSON *runner_headline(World *w)
 {
     Metrics *m = world_metrics(w);
@@ -134,6 +165,13 @@ static cJSON *runner_headline(World *w)
     cJSON_AddNumberToObject(h, "supernode_cpu_charged_s",
                             metrics_value(m, metrics_find(m, "cpu.charged_ns.supernode")) * 1e-9);
     cJSON_AddNumberToObject(h, "client_protocol_bytes_high", (double)st.client_mem_high);
+    double ss = metrics_value(m, metrics_find(m, "search.success"));
+    double sf = metrics_value(m, metrics_find(m, "search.failure"));
+    cJSON_AddItemToObject(h, "search_success_rate", runner_num(ss + sf > 0 ? ss / (ss + sf) : NAN));
+    uint32_t sl = metrics_find(m, "search.latency_s");
+    have = sl && metrics_summary(m, sl, &s);
+    cJSON_AddItemToObject(h, "search_latency_mean_s", runner_num(have ? s.mean : NAN));
+    runner_headline_calls(m, h);
     return h;
 }
 
@@ -164,6 +202,9 @@ static cJSON *runner_engine(World *w, double wall, EvqKind q)
     cJSON_AddNumberToObject(e, "events_per_s", wall > 0 ? (double)sim_events_executed(sim) / wall : 0);
     cJSON_AddNumberToObject(e, "peak_rss_kib", (double)ru.ru_maxrss);
     cJSON_AddNumberToObject(e, "charged_cpu_s", envsim_cpu_ns_total(world_envsim(w)) * 1e-9);
+    cJSON_AddNumberToObject(e, "process_cpu_s", /* user + system CPU of the whole process */
+                            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                                1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
     cJSON_AddStringToObject(e, "queue", evq_kind_name(q));
     return e;
 }
@@ -226,10 +267,43 @@ static cJSON *runner_results_json(const Scenario *scn, World *w, bool interrupte
     return root;
 }
 
+static gint runner_cmp_metric_name(gconstpointer a, gconstpointer b, gpointer ctx)
+{
+    const Metrics *m = ctx;
+    return strcmp(metrics_name(m, GPOINTER_TO_UINT(*(gconstpointer const *)a)),
+                  metrics_name(m, GPOINTER_TO_UINT(*(gconstpointer const *)b)));
+}
+
+/* samples.csv: every observation of every sample metric since warm-up, in
+ * long format (metric,value), rows sorted by metric name then value, numbers
+ * with %.9g so identical runs give identical bytes. The raw material of the
+ * CDFs (analysis/plot.h). */
+static bool runner_write_samples(RunnerRun *r, GError **err)
+{
+    Metrics *m = world_metrics(r->w);
+    GPtrArray *ids = g_ptr_array_new();
+    for (uint32_t id = 1; id <= metrics_count(m); id++)
+        if (metrics_kind(m, id) == METRICS_SAMPLE) g_ptr_array_add(ids, GUINT_TO_POINTER(id));
+    g_ptr_array_sort_with_data(ids, runner_cmp_metric_name, m);
+    const char *path = results_path(r->res, "samples.csv");
+    FILE *f = fopen(path, "w");
+    bool ok = f != NULL && fputs("metric,value\n", f) >= 0;
+    for (guint i = 0; ok && i < ids->len; i++) {
+        uint32_t id = GPOINTER_TO_UINT(g_ptr_array_index(ids, i));
+        size_t n;
+        const double *x = metrics_samples(m, id, &n);
+        for (size_t k = 0; k < n; k++) fprintf(f, "%s,%.9g\n", metrics_name(m, id), x[k]);
+    }
+    if (f && (ferror(f) | fclose(f))) ok = false;
+    g_ptr_array_free(ids, TRUE);
+    if (!ok) g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "cannot write %s: %s", path, g_strerror(errno));
+    return ok;
+}
+
 /* Closes the trace and the capture and commits the directory. */
 static bool runner_finish(RunnerRun *r, const cJSON *root, bool pcap, GError **err)
 {
-    bool ok = results_write_json(r->res, root, err);
+    bool ok = runner_write_samples(r, err) && results_write_json(r->res, root, err);
     if (r->trace) {
         world_set_trace(r->w, NULL);
         if (fclose(r->trace) != 0 && ok) {

@@ -3,7 +3,8 @@
  * Layer: sim/world. simrun (one run) and the analysis tools (sweeps,
  * regression checks) run scenarios through this same call, never by
  * scraping simrun's output (DESIGN.md "analysis/"). The run writes
- * results.json, timeseries.csv and the optional capture and trace into a
+ * results.json, timeseries.csv, samples.csv (every observation of every
+ * sample metric, for CDFs) and the optional capture and trace into a
  * temporary directory renamed when complete (results.h).
  */
 #ifndef SKYSIM_RUNNER_H

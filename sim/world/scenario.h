@@ -194,6 +194,7 @@ typedef struct ScenarioWorkload {
     double conference_share;    /* share of calls that are conferences, [0,1] */
     uint32_t conference_size;   /* participants of a conference, [3,25] */
     double pstn_share;          /* share of calls to the phone network, [0,1] */
+    bool conference_mesh;       /* conferences as a full mesh instead of a mixing host */
 } ScenarioWorkload;
 
 typedef enum ScenarioSearch {

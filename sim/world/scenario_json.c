@@ -315,6 +315,7 @@ static cJSON *scn_workload_json(const ScenarioWorkload *w)
     cJSON_AddNumberToObject(o, "conference_share", w->conference_share);
     cJSON_AddNumberToObject(o, "conference_size", w->conference_size);
     cJSON_AddNumberToObject(o, "pstn_share", w->pstn_share);
+    cJSON_AddBoolToObject(o, "conference_mesh", w->conference_mesh);
     return o;
 }
 

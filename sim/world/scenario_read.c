@@ -589,7 +589,7 @@ static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
 {
     static const char *const keys[] = {
         "call_rate",        "call_duration",   "search_rate", "buddies",
-        "conference_share", "conference_size", "pstn_share",  NULL};
+        "conference_share", "conference_size", "pstn_share",  "conference_mesh", NULL};
     const cJSON *v = scenario__section(rd, root, "workload", keys);
     size_t mark = scenario__push_key(rd, "workload");
     scenario__get_num(rd, v, "call_rate", 0, false, INFINITY, false, &w->call_rate);
@@ -599,6 +599,7 @@ static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
     scenario__get_num(rd, v, "conference_share", 0, false, 1, false, &w->conference_share);
     scenario__get_u32(rd, v, "conference_size", 3, 25, &w->conference_size);
     scenario__get_num(rd, v, "pstn_share", 0, false, 1, false, &w->pstn_share);
+    scenario__get_bool(rd, v, "conference_mesh", &w->conference_mesh);
     scenario__pop(rd, mark);
 }
 

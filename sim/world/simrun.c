@@ -74,6 +74,16 @@ static void simrun_summary(const RunnerResult *r, const char *dir)
            SIMRUN_NUM("clients_per_supernode"));
     printf("  host-cache fresh   %6.1f %%   failover mean %.2f s\n",
            100 * SIMRUN_NUM("hostcache_freshness"), SIMRUN_NUM("failover_time_mean_s"));
+    printf("  calls              %6.1f %% set up   mean setup %.2f s   %.0f dropped\n",
+           100 * SIMRUN_NUM("call_success_rate"), SIMRUN_NUM("call_setup_mean_s"),
+           SIMRUN_NUM("calls_dropped"));
+    printf("  call paths         direct %.1f %%  punched %.1f %%  UDP relay %.1f %%  TCP relay %.1f %%\n",
+           100 * SIMRUN_NUM("path_share_direct"), 100 * SIMRUN_NUM("path_share_hole_punched"),
+           100 * SIMRUN_NUM("path_share_udp_relay"), 100 * SIMRUN_NUM("path_share_tcp_relay"));
+    printf("  relayed calls      %6.1f %%   mean MOS %.2f\n", 100 * SIMRUN_NUM("relay_share"),
+           SIMRUN_NUM("mos_mean"));
+    printf("  user search        %6.1f %% found   mean latency %.2f s\n",
+           100 * SIMRUN_NUM("search_success_rate"), SIMRUN_NUM("search_latency_mean_s"));
     printf("  online at end      %6llu of %llu clients\n", (unsigned long long)r->online,
            (unsigned long long)r->clients);
     printf("  results            %s\n", dir);

@@ -20,6 +20,18 @@
  * graceful; scheduled "crash" events take the host down without goodbye.
  * All churn draws come from the world's own random stream, so adding a
  * node never changes another's protocol draws.
+ *
+ * With "trace" (issue 7 item 3) the trace file is read by churntrace; the
+ * i-th trace node (in order of first appearance) drives the i-th client,
+ * clients beyond the trace's nodes stay offline and trace nodes beyond the
+ * clients are ignored (counts in the gauges churn.trace.*). A client logs
+ * in at the start of each of its intervals and logs out gracefully at its
+ * end, in virtual time (trace time - offset) * scale; an interval already
+ * running at time 0 logs in at 0; times after the duration are not
+ * scheduled. Only the next trace event of a client is pending at a time.
+ * After a scheduled crash or logout the client comes back at the start of
+ * its next interval; after a scheduled login it stays until the end of the
+ * interval it is in (or of its next one).
  */
 #include "sim/world/world.h"
 
@@ -30,6 +42,8 @@
 
 #include "protocol/base/check.h"
 #include "sim/kernel/rng.h"
+#include "sim/world/churntrace.h"
+#include "sim/world/workload.h"
 #include "sim/net/latency.h"
 #include "sim/net/nat.h"
 #include "sim/net/pcap.h"
@@ -79,7 +93,15 @@ struct World {
     uint32_t m_online;        /* metric: clients online (gauge) */
     FILE *trace;              /* event trace, borrowed; NULL: none */
     uint32_t *host_peer;      /* Net host id -> peer index (UINT32_MAX: none); owned */
+    ChurnTrace *churn_trace;  /* trace churn: the trace, owned; NULL otherwise */
+    Workload *wl;             /* buddy lists and user activity (searches), owned */
+    size_t trace_clients;     /* trace churn: clients driven by a trace node */
+    size_t *trace_pos;        /* trace churn: per driven client, first interval not over; owned */
     uint32_t host_peer_cap;   /* entries of host_peer */
+    struct WorldTsRelay {
+        double bytes;                /* "relay.bytes" at the previous row, bytes */
+        TimeNs at;                   /* time of the previous row, ns */
+    } *ts_relay;              /* relay_bandwidth_bps column: state between rows; owned */
     struct WorldActionArgs {
         struct World *w;             /* back pointer */
         ScenarioEventAction action;  /* what the event does */
@@ -233,7 +255,8 @@ static WorldPeer *world_peer_add(World *w, NodeRole role, uint32_t host, int32_t
                      .uplink_kbps = (uint32_t)(up_bps / 1000),
                      .cpu_mhz = (uint32_t)(cpu_speed * WORLD_CPU_MHZ_PER_SPEED)};
     p->en = envsim_node_new(w->es, (uint32_t)w->npeers, host, cpu_speed);
-    envsim_node_set_server(p->en, role != NODE_ROLE_CLIENT);
+    /* Bootstrap and dedicated supernodes count as supernodes in the CPU metrics. */
+    envsim_node_set_server(p->en, role == NODE_ROLE_LOGIN_SERVER || role == NODE_ROLE_WEB_SERVER);
     if (host >= w->host_peer_cap) {
         uint32_t cap = w->host_peer_cap ? w->host_peer_cap : 1024;
         while (cap <= host) cap *= 2;
@@ -374,6 +397,7 @@ static void world_peer_start(World *w, WorldPeer *p)
     world_trace(w, p, "login");
     sim_set_entity(w->sim, id);
     node_ops.start(p->node);
+    if (p->role == NODE_ROLE_CLIENT) workload_client_online(w->wl, (size_t)(p - w->peers) - w->first_client);
     if (p->role == NODE_ROLE_CLIENT) {
         w->logins++;
         metrics_add(w->metrics, w->m_online, 1, sim_now(w->sim));
@@ -391,6 +415,7 @@ static void world_peer_stop(World *w, WorldPeer *p, bool graceful)
     }
     sim_set_entity(w->sim, envsim_node_id(p->en));
     node_ops.stop(p->node, graceful);
+    if (p->role == NODE_ROLE_CLIENT) workload_client_offline(w->wl, (size_t)(p - w->peers) - w->first_client);
     envsim_node_detach(p->en);
     node_free(p->node);
     p->node = NULL;
@@ -434,12 +459,46 @@ static void world_schedule_logout(World *w, size_t i)
     if (t <= w->spec->duration_ns) w->peers[i].next = sim_at(w->sim, t, world_ev_logout, w, i);
 }
 
+/* Trace churn: virtual time of trace time t. */
+static TimeNs world_trace_virtual(const World *w, TimeNs t)
+{
+    return churntrace_to_virtual(t, w->spec->churn.trace_offset_ns, w->spec->churn.trace_scale);
+}
+
+/* Trace churn: schedules peer i's next trace event (file comment): online,
+ * its logout at the end of its current (or next) interval; offline, its
+ * login at the start of its next interval, or now when `resume` and an
+ * interval is running. Clients not driven by the trace get nothing. */
+static void world_trace_schedule(World *w, size_t i, bool resume)
+{
+    size_t k = i - w->first_client, n;
+    if (!w->churn_trace || i < w->first_client || k >= w->trace_clients) return;
+    const ChurnTraceInterval *iv = churntrace_node_intervals(w->churn_trace, k, &n);
+    bool online = w->peers[i].online;
+    TimeNs now = sim_now(w->sim);
+    size_t *pos = &w->trace_pos[k];
+    for (; *pos < n; (*pos)++) {
+        TimeNs down = world_trace_virtual(w, iv[*pos].down_ns);
+        if (down > now || (online && down == now)) break;
+    }
+    if (*pos >= n) return;
+    TimeNs up = world_trace_virtual(w, iv[*pos].up_ns);
+    TimeNs t = online ? world_trace_virtual(w, iv[*pos].down_ns) : MAX(up, now);
+    if (!online && up < now && !resume) {
+        if (*pos + 1 >= n) return;
+        t = world_trace_virtual(w, iv[*pos + 1].up_ns);
+    }
+    if (t <= w->spec->duration_ns)
+        w->peers[i].next = sim_at(w->sim, t, online ? world_ev_logout : world_ev_login, w, i);
+}
+
 static void world_ev_login(Sim *sim, void *ctx, uint64_t arg)
 {
     (void)sim;
     World *w = ctx;
     world_peer_start(w, &w->peers[arg]);
     if (w->spec->churn.model == SCENARIO_CHURN_DISTRIBUTION) world_schedule_logout(w, arg);
+    else if (w->spec->churn.model == SCENARIO_CHURN_TRACE) world_trace_schedule(w, arg, false);
 }
 
 static void world_ev_logout(Sim *sim, void *ctx, uint64_t arg)
@@ -447,6 +506,28 @@ static void world_ev_logout(Sim *sim, void *ctx, uint64_t arg)
     World *w = ctx;
     world_peer_stop(w, &w->peers[arg], true);
     if (w->spec->churn.model == SCENARIO_CHURN_DISTRIBUTION) world_schedule_login(w, arg, sim_now(sim));
+    else if (w->spec->churn.model == SCENARIO_CHURN_TRACE) world_trace_schedule(w, arg, false);
+}
+
+/* Trace churn: maps trace nodes onto clients, reports the counts (gauges
+ * churn.trace.* and one message) and schedules every driven client. */
+static void world_trace_start(World *w)
+{
+    ChurnTraceMapCounts mc;
+    churntrace_map_counts(w->churn_trace, w->npeers - w->first_client, &mc);
+    w->trace_clients = (size_t)mc.driven;
+    w->trace_pos = g_new0(size_t, w->trace_clients);
+    const uint64_t v[] = {churntrace_node_count(w->churn_trace), mc.driven, mc.idle_clients,
+                          mc.ignored_nodes};
+    const char *const names[] = {"churn.trace.nodes", "churn.trace.clients_driven",
+                                 "churn.trace.clients_idle", "churn.trace.nodes_ignored"};
+    for (size_t j = 0; j < G_N_ELEMENTS(v); j++)
+        metrics_add(w->metrics, metrics_intern(w->metrics, names[j], METRICS_GAUGE), (int64_t)v[j], 0);
+    g_message("churn trace %s: %" G_GUINT64_FORMAT " nodes drive %" G_GUINT64_FORMAT " clients; "
+              "%" G_GUINT64_FORMAT " clients beyond the trace stay offline; %" G_GUINT64_FORMAT
+              " trace nodes ignored", w->spec->churn.trace_file, v[0], mc.driven, mc.idle_clients,
+              mc.ignored_nodes);
+    for (size_t k = 0; k < w->trace_clients; k++) world_trace_schedule(w, w->first_client + k, true);
 }
 
 /* Initial logins: uniformly over the ramp; with distribution churn only
@@ -454,6 +535,10 @@ static void world_ev_logout(Sim *sim, void *ctx, uint64_t arg)
 static void world_schedule_initial(World *w)
 {
     const ScenarioChurn *c = &w->spec->churn;
+    if (c->model == SCENARIO_CHURN_TRACE) {
+        world_trace_start(w);
+        return;
+    }
     double p_on = 1.0;
     if (c->model == SCENARIO_CHURN_DISTRIBUTION) {
         double on = world_dist_mean(&c->session), off = world_dist_mean(&c->off_time);
@@ -490,6 +575,7 @@ static void world_ev_action(Sim *sim, void *ctx, uint64_t arg)
         if (churn) world_schedule_logout(w, arg);
         break;
     }
+    world_trace_schedule(w, arg, false); /* trace churn only; a no-op otherwise */
 }
 
 /* Whether a scheduled event applies to peer p. "supernodes" means every
@@ -564,15 +650,41 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     p->sn_min_cpu_mhz = (uint32_t)(sn->min_cpu * WORLD_CPU_MHZ_PER_SPEED);
     p->sn_min_uptime_ns = sn->min_uptime_ns;
     p->sn_capacity = (uint16_t)MIN(sn->capacity, UINT16_MAX);
+    const ScenarioMedia *sm = &s->media; /* calls: the voice stream (media.h) */
+    p->media.profile = sm->codec == SCENARIO_CODEC_SKYPE2004 ? MEDIA_PROFILE_SKYPE2004
+                       : sm->codec == SCENARIO_CODEC_G729    ? MEDIA_PROFILE_G729
+                                                             : MEDIA_PROFILE_OPUS;
+    p->media.bitrate_bps = (uint32_t)sm->bitrate_bps;
+    p->media.frame_ns = sm->frame_ns;
+    p->media.fec = sm->fec;
+    p->media.silence_suppression = sm->silence_suppression;
+    p->search_mode = sp->search == SCENARIO_SEARCH_DHT ? NODE_SEARCH_DHT : NODE_SEARCH_EXPANDING;
+    p->search_waves = (uint8_t)MIN(sp->n_fanout, NODE_SEARCH_WAVES_MAX);
+    for (size_t i = 0; i < p->search_waves; i++)
+        p->search_fanout[i] = (uint16_t)MIN(sp->search_fanout[i], UINT16_MAX);
+    p->search_timeout_ns = sp->search_timeout_ns;
+    p->presence_ttl_ns = sp->presence_ttl_ns;
+    p->conf_mesh = s->workload.conference_mesh;
+}
+
+/* Workload callbacks: client k is peer first_client + k. */
+static void world_wl_name(void *ctx, size_t client, char *buf, size_t size)
+{
+    const World *w = ctx;
+    world_username(envsim_node_id(w->peers[w->first_client + client].en), buf, size);
+}
+static Node *world_wl_node(void *ctx, size_t client)
+{
+    const World *w = ctx;
+    return w->peers[w->first_client + client].node;
 }
 
 static bool world_build(World *w, const char *pcap_path, GError **err)
 {
     const ScenarioSpec *s = w->spec;
     if (s->churn.model == SCENARIO_CHURN_TRACE) {
-        g_set_error(err, WORLD_ERROR, 0, "%s: $.churn.model: trace replay is not implemented yet; "
-                    "use \"none\" or \"distribution\"", s->name);
-        return false;
+        w->churn_trace = churntrace_load(s->churn.trace_file, s->churn.trace_format, err);
+        if (!w->churn_trace) return false;
     }
     w->lat = world_latency(s, err);
     if (!w->lat) return false;
@@ -583,7 +695,9 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     }
     w->metrics = metrics_new(s->warmup_ns);
     w->m_online = metrics_intern(w->metrics, "world.online", METRICS_GAUGE);
-    w->es = envsim_new(w->net, w->metrics, NULL);
+    EnvSimCost cost; /* the scenario's calibration file, or the built-in one */
+    if (!envsim_cost_load(s->calibration, &cost, err)) return false;
+    w->es = envsim_new(w->net, w->metrics, &cost);
     NodeParams np;
     world_params(s, &np);
     w->shared = node_shared_new(envsim_world_env(w->es), &np, err);
@@ -597,6 +711,8 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     w->first_client = w->npeers;
     for (size_t g = 0; g < s->population.n_groups; g++)
         if (!world_build_group(w, g, &topo, err)) return false;
+    w->wl = workload_new(w->sim, s, w->npeers - w->first_client, world_wl_name, world_wl_node, w);
+    w->ts_relay = g_new0(struct WorldTsRelay, 1);
     return true;
 }
 
@@ -613,6 +729,7 @@ static void world_start(World *w)
         g_snprintf(pass, sizeof pass, "pw%u", id);
         node_loginsrv_user_add(login->node, user, pass);
     }
+    workload_buddies_register(w->wl, login->node);
     world_schedule_initial(w);
     for (size_t e = 0; e < w->spec->n_events; e++)
         sim_at(w->sim, w->spec->events[e].at_ns, world_ev_scheduled, w, e);
@@ -650,9 +767,13 @@ void world_free(World *w)
     net_free(w->net);
     latency_free(w->lat);
     metrics_free(w->metrics);
+    workload_free(w->wl);
+    g_free(w->ts_relay);
     sim_free(w->sim);
     g_free(w->peers);
     g_free(w->host_peer);
+    churntrace_free(w->churn_trace);
+    g_free(w->trace_pos);
     g_free(w);
 }
 
@@ -719,9 +840,22 @@ double world_hostcache_freshness(const World *w)
     return total ? (double)live / (double)total : NAN;
 }
 
+/* Relayed traffic since the previous row ("relay.bytes", both directions
+ * of every relay), bit/s; 0 at the first row. */
+static double world_ts_relay_bps(const World *w)
+{
+    double b = metrics_value(w->metrics, metrics_find(w->metrics, "relay.bytes"));
+    TimeNs now = sim_now(w->sim), dt = now - w->ts_relay->at;
+    double bps = dt > 0 && w->ts_relay->at > 0 ? 8 * (b - w->ts_relay->bytes) / timens_to_s(dt) : 0;
+    w->ts_relay->bytes = b;
+    w->ts_relay->at = now;
+    return bps;
+}
+
 static const char *const world_ts_names[] = {
     "online_users", "logged_in", "supernodes", "clients_per_supernode", "logins", "logouts", "crashes",
-    "hostcache_fresh",
+    "hostcache_fresh", "searches", "search_success", "active_calls", "relayed_calls",
+    "relay_bandwidth_bps",
 };
 
 size_t world_ts_columns(const char *const **names)
@@ -742,6 +876,12 @@ void world_ts_row(const World *w, double *v)
     v[5] = (double)st.logouts;
     v[6] = (double)st.crashes;
     v[7] = world_hostcache_freshness(w);
+    v[8] = metrics_value(w->metrics, metrics_find(w->metrics, "search.success")) +
+           metrics_value(w->metrics, metrics_find(w->metrics, "search.failure"));
+    v[9] = metrics_value(w->metrics, metrics_find(w->metrics, "search.success"));
+    v[10] = metrics_value(w->metrics, metrics_find(w->metrics, "call.active"));
+    v[11] = metrics_value(w->metrics, metrics_find(w->metrics, "call.relayed_active"));
+    v[12] = world_ts_relay_bps(w);
 }
 
 void world_nat_confusion(const World *w, uint64_t *counts)

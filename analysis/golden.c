@@ -1,0 +1,580 @@
+/* golden: regression check against a golden file; see golden.h.
+ *
+ * Layer: analysis (sim/world's runner and scenario, GLib, cJSON). How it
+ * works: the golden file is parsed and every key checked before anything
+ * runs; the run goes through runner_run() into a temporary directory; the
+ * comparison walks the golden metrics in file order, then lists headline
+ * metrics the golden file lacks. Values are compared after rounding both
+ * to 9 significant digits (results.json's precision), so a tolerance of 0
+ * means "the same number as written in results.json". The golden file is
+ * written with g_file_set_contents() (temporary file, then rename), so an
+ * interrupted update never leaves half a file.
+ */
+#include "analysis/golden.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/world/runner.h"
+#include "sim/world/scenario.h"
+
+G_DEFINE_QUARK(skysim-check-error-quark, golden_error)
+
+typedef struct GoldenEntry {
+    char *metric;   /* headline key; owned */
+    double value;   /* golden value (unit of the metric); NaN when null */
+    bool null;      /* the golden value is null: the metric could not be computed */
+    double abs_tol; /* allowed absolute difference (unit of the metric), >= 0 */
+    double rel_tol; /* allowed difference as a fraction of |value|, >= 0 */
+} GoldenEntry;
+
+struct GoldenFile {
+    char *scenario;   /* scenario name; owned */
+    char **overrides; /* "path=value" overrides of the golden run, NULL-terminated; owned */
+    GArray *entries;  /* GoldenEntry, in file order; owned */
+};
+
+/* What the golden file says it is, written into every file we save. */
+#define GOLDEN_COMMENT                                                                              \
+    "Golden headline metrics for simcheck (analysis/README.md, \"Regression checks\"): the run "  \
+    "of the scenario with these overrides must stay within each tolerance. Rewritten only by "    \
+    "SKYSIM_UPDATE_GOLDEN=1 ctest -R golden; review the diff in the commit that changes behaviour."
+
+/* v rounded to 9 significant digits, as results.json writes numbers. */
+static double golden_round9(double v)
+{
+    if (!isfinite(v)) return v;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    return g_ascii_strtod(buf, NULL);
+}
+
+/* ------------------------------------------------------------- golden file */
+
+static GoldenFile *golden_file_new(const char *scenario)
+{
+    GoldenFile *g = g_new0(GoldenFile, 1);
+    g->scenario = g_strdup(scenario);
+    g->overrides = g_new0(char *, 1);
+    g->entries = g_array_new(FALSE, TRUE, sizeof(GoldenEntry));
+    return g;
+}
+
+void golden_file_free(GoldenFile *g)
+{
+    if (!g) return;
+    for (guint i = 0; i < g->entries->len; i++) g_free(g_array_index(g->entries, GoldenEntry, i).metric);
+    g_array_free(g->entries, TRUE);
+    g_strfreev(g->overrides);
+    g_free(g->scenario);
+    g_free(g);
+}
+
+const char *golden_file_scenario(const GoldenFile *g) { return g->scenario; }
+const char *const *golden_file_overrides(const GoldenFile *g) { return (const char *const *)g->overrides; }
+size_t golden_file_count(const GoldenFile *g) { return g->entries->len; }
+
+static const GoldenEntry *golden_file_find(const GoldenFile *g, const char *metric)
+{
+    for (guint i = 0; i < g->entries->len; i++) {
+        const GoldenEntry *e = &g_array_index(g->entries, GoldenEntry, i);
+        if (strcmp(e->metric, metric) == 0) return e;
+    }
+    return NULL;
+}
+
+bool golden_file_tolerance(const GoldenFile *g, const char *metric, double *abs_tol, double *rel_tol)
+{
+    const GoldenEntry *e = golden_file_find(g, metric);
+    if (e) *abs_tol = e->abs_tol, *rel_tol = e->rel_tol;
+    return e != NULL;
+}
+
+/* Sets err to "origin: path: expected ...; found ..." and returns false. */
+G_GNUC_PRINTF(4, 5)
+static bool golden_input_error(GError **err, const char *origin, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INPUT, "%s: %s: %s", origin, path, msg);
+    g_free(msg);
+    return false;
+}
+
+/* A short description of a JSON value for "found ...": owned. */
+static char *golden_found(const cJSON *v)
+{
+    if (!v) return g_strdup("nothing");
+    if (cJSON_IsString(v)) return g_strdup_printf("\"%s\"", v->valuestring);
+    if (cJSON_IsNumber(v)) return g_strdup_printf("%.9g", v->valuedouble);
+    if (cJSON_IsNull(v)) return g_strdup("null");
+    if (cJSON_IsBool(v)) return g_strdup(cJSON_IsTrue(v) ? "true" : "false");
+    return g_strdup(cJSON_IsArray(v) ? "an array" : "an object");
+}
+
+static bool golden_expected(GError **err, const char *origin, const char *path, const char *what,
+                           const cJSON *found)
+{
+    char *f = golden_found(found);
+    golden_input_error(err, origin, path, "expected %s; found %s", what, f);
+    g_free(f);
+    return false;
+}
+
+/* Every key of obj is one of keys (NULL-terminated). */
+static bool golden_keys_known(const cJSON *obj, const char *const *keys, const char *origin,
+                             const char *path, GError **err)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool known = false;
+        for (size_t k = 0; keys[k] && !known; k++) known = strcmp(keys[k], it->string) == 0;
+        if (known) continue;
+        char *list = g_strjoinv("\", \"", (char **)keys);
+        golden_input_error(err, origin, path, "expected keys among \"%s\"; found \"%s\"", list, it->string);
+        g_free(list);
+        return false;
+    }
+    return true;
+}
+
+/* A tolerance key of an entry: absent is 0, else a number >= 0. */
+static bool golden_parse_tol(const cJSON *entry, const char *key, double *out, const char *origin,
+                            const char *path, GError **err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, key);
+    *out = 0;
+    if (!v) return true;
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && isfinite(v->valuedouble)) {
+        *out = v->valuedouble;
+        return true;
+    }
+    char *p = g_strdup_printf("%s.%s", path, key);
+    golden_expected(err, origin, p, "a number >= 0", v);
+    g_free(p);
+    return false;
+}
+
+/* One entry of "metrics": {"value": number|null, "abs_tol": x, "rel_tol": y}. */
+static bool golden_parse_entry(GoldenFile *g, const cJSON *it, const char *origin, GError **err)
+{
+    static const char *const keys[] = {"value", "abs_tol", "rel_tol", NULL};
+    char *path = g_strdup_printf("$.metrics.%s", it->string);
+    GoldenEntry e = {.metric = it->string};
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "value");
+    char *vpath = g_strdup_printf("%s.value", path);
+    bool ok = cJSON_IsObject(it) ? true
+                                 : golden_expected(err, origin, path, "an object {\"value\", \"abs_tol\", \"rel_tol\"}", it);
+    ok = ok && golden_keys_known(it, keys, origin, path, err);
+    if (ok && !(cJSON_IsNull(v) || (cJSON_IsNumber(v) && isfinite(v->valuedouble))))
+        ok = golden_expected(err, origin, vpath, "a number or null", v);
+    ok = ok && golden_parse_tol(it, "abs_tol", &e.abs_tol, origin, path, err) &&
+         golden_parse_tol(it, "rel_tol", &e.rel_tol, origin, path, err);
+    if (ok && golden_file_find(g, it->string))
+        ok = golden_input_error(err, origin, path, "expected each metric once; found it again");
+    if (ok) {
+        e.metric = g_strdup(it->string);
+        e.null = cJSON_IsNull(v);
+        e.value = e.null ? NAN : golden_round9(v->valuedouble);
+        g_array_append_val(g->entries, e);
+    }
+    g_free(vpath);
+    g_free(path);
+    return ok;
+}
+
+/* "overrides": an array of "path=value" strings. */
+static bool golden_parse_overrides(GoldenFile *g, const cJSON *ov, const char *origin, GError **err)
+{
+    if (!ov) return true;
+    if (!cJSON_IsArray(ov)) return golden_expected(err, origin, "$.overrides", "an array of \"path=value\" strings", ov);
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free); /* pdata handed over on success */
+    int i = 0;
+    for (const cJSON *it = ov->child; it; it = it->next, i++) {
+        if (!cJSON_IsString(it) || !strchr(it->valuestring, '=')) {
+            char *p = g_strdup_printf("$.overrides[%d]", i);
+            golden_expected(err, origin, p, "a string \"path=value\"", it);
+            g_free(p);
+            g_ptr_array_free(a, TRUE);
+            return false;
+        }
+        g_ptr_array_add(a, g_strdup(it->valuestring));
+    }
+    g_ptr_array_add(a, NULL);
+    g_strfreev(g->overrides);
+    g->overrides = (char **)g_ptr_array_free(a, FALSE);
+    return true;
+}
+
+/* The top level: scenario, comment, overrides, metrics. */
+static bool golden_parse_root(GoldenFile *g, const cJSON *root, const char *origin, GError **err)
+{
+    static const char *const keys[] = {"scenario", "comment", "overrides", "metrics", NULL};
+    if (!cJSON_IsObject(root)) return golden_expected(err, origin, "$", "an object", root);
+    if (!golden_keys_known(root, keys, origin, "$", err)) return false;
+    const cJSON *scn = cJSON_GetObjectItemCaseSensitive(root, "scenario");
+    const cJSON *com = cJSON_GetObjectItemCaseSensitive(root, "comment");
+    const cJSON *met = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+    if (!cJSON_IsString(scn) || !*scn->valuestring)
+        return golden_expected(err, origin, "$.scenario", "the scenario name (a string)", scn);
+    if (com && !cJSON_IsString(com)) return golden_expected(err, origin, "$.comment", "a string", com);
+    if (!golden_parse_overrides(g, cJSON_GetObjectItemCaseSensitive(root, "overrides"), origin, err))
+        return false;
+    if (!cJSON_IsObject(met))
+        return golden_expected(err, origin, "$.metrics", "an object of metrics", met);
+    for (const cJSON *it = met->child; it; it = it->next)
+        if (!golden_parse_entry(g, it, origin, err)) return false;
+    g_free(g->scenario);
+    g->scenario = g_strdup(scn->valuestring);
+    return true;
+}
+
+GoldenFile *golden_file_parse(const char *text, const char *origin, GError **err)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, true);
+    if (!root) {
+        size_t off = end ? (size_t)(end - text) : 0, line = 1, col = 1;
+        for (size_t i = 0; i < off && text[i]; i++) {
+            col = text[i] == '\n' ? 1 : col + 1;
+            line += text[i] == '\n';
+        }
+        g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INPUT, "%s:%zu:%zu: malformed JSON; found \"%.10s\"",
+                    origin, line, col, end && *end ? end : "end of file");
+        return NULL;
+    }
+    GoldenFile *g = golden_file_new("");
+    if (!golden_parse_root(g, root, origin, err)) g_clear_pointer(&g, golden_file_free);
+    cJSON_Delete(root);
+    return g;
+}
+
+GoldenFile *golden_file_load(const char *path, GError **err)
+{
+    char *text = NULL;
+    GError *e = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &e)) {
+        bool noent = e->domain == G_FILE_ERROR && e->code == G_FILE_ERROR_NOENT;
+        g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INPUT, "%s: cannot read: %s", path,
+                    noent ? "No such file or directory" : e->message);
+        g_error_free(e);
+        return NULL;
+    }
+    GoldenFile *g = golden_file_parse(text, path, err);
+    g_free(text);
+    return g;
+}
+
+/* True when metric names a fraction in [0, 1]. */
+static bool golden_is_fraction(const char *metric)
+{
+    static const char *const suffixes[] = {"_rate", "_accuracy", "_freshness", "_share", "_fraction"};
+    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++)
+        if (g_str_has_suffix(metric, suffixes[i])) return true;
+    return strcmp(metric, "hostcache_freshness") == 0;
+}
+
+void golden_tolerance_default(const char *metric, double *abs_tol, double *rel_tol)
+{
+    bool fraction = golden_is_fraction(metric);
+    *abs_tol = fraction ? 0.02 : 0.0;
+    *rel_tol = fraction ? 0.0 : 0.05;
+}
+
+GoldenFile *golden_file_from_run(const GoldenFile *old, const char *scenario,
+                                   const char *const *overrides, const cJSON *headline)
+{
+    GoldenFile *g = golden_file_new(scenario);
+    g_strfreev(g->overrides);
+    g->overrides = g_strdupv((char **)overrides);
+    if (!g->overrides) g->overrides = g_new0(char *, 1);
+    for (const cJSON *it = headline ? headline->child : NULL; it; it = it->next) {
+        if (!cJSON_IsNumber(it) && !cJSON_IsNull(it)) continue;
+        GoldenEntry e = {.metric = g_strdup(it->string), .null = cJSON_IsNull(it)};
+        e.value = e.null ? NAN : golden_round9(it->valuedouble);
+        if (!old || !golden_file_tolerance(old, it->string, &e.abs_tol, &e.rel_tol))
+            golden_tolerance_default(it->string, &e.abs_tol, &e.rel_tol);
+        g_array_append_val(g->entries, e);
+    }
+    return g;
+}
+
+char *golden_file_to_text(const GoldenFile *g)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "scenario", g->scenario);
+    cJSON_AddStringToObject(root, "comment", GOLDEN_COMMENT);
+    cJSON_AddItemToObject(root, "overrides",
+                          cJSON_CreateStringArray((const char *const *)g->overrides,
+                                                  (int)g_strv_length(g->overrides)));
+    cJSON *m = cJSON_AddObjectToObject(root, "metrics");
+    for (guint i = 0; i < g->entries->len; i++) {
+        const GoldenEntry *e = &g_array_index(g->entries, GoldenEntry, i);
+        cJSON *o = cJSON_AddObjectToObject(m, e->metric);
+        if (e->null) cJSON_AddNullToObject(o, "value");
+        else cJSON_AddNumberToObject(o, "value", golden_round9(e->value));
+        cJSON_AddNumberToObject(o, "abs_tol", e->abs_tol);
+        cJSON_AddNumberToObject(o, "rel_tol", e->rel_tol);
+    }
+    char *text = cJSON_Print(root);
+    char *out = g_strconcat(text, "\n", NULL);
+    cJSON_free(text);
+    cJSON_Delete(root);
+    return out;
+}
+
+bool golden_file_save(const GoldenFile *g, const char *path, GError **err)
+{
+    char *text = golden_file_to_text(g);
+    GError *e = NULL;
+    bool ok = g_file_set_contents(path, text, -1, &e);
+    if (!ok) {
+        g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INTERNAL, "%s", e->message);
+        g_error_free(e);
+    }
+    g_free(text);
+    return ok;
+}
+
+/* The path part of "path=value". */
+static size_t golden_override_key_len(const char *set)
+{
+    const char *eq = strchr(set, '=');
+    return eq ? (size_t)(eq - set) : strlen(set);
+}
+
+char **golden_overrides_merge(const GoldenFile *g, const char *const *sets)
+{
+    GPtrArray *a = g_ptr_array_new();
+    for (char **o = g ? g->overrides : NULL; o && *o; o++) g_ptr_array_add(a, g_strdup(*o));
+    for (const char *const *s = sets; s && *s; s++) {
+        size_t klen = golden_override_key_len(*s);
+        bool replaced = false;
+        for (guint i = 0; i < a->len && !replaced; i++) {
+            char *cur = g_ptr_array_index(a, i);
+            if (golden_override_key_len(cur) != klen || strncmp(cur, *s, klen) != 0) continue;
+            g_free(cur);
+            g_ptr_array_index(a, i) = g_strdup(*s);
+            replaced = true;
+        }
+        if (!replaced) g_ptr_array_add(a, g_strdup(*s));
+    }
+    g_ptr_array_add(a, NULL);
+    return (char **)g_ptr_array_free(a, FALSE);
+}
+
+/* -------------------------------------------------------------- comparing */
+
+/* The row of golden entry e against the headline item v (may be NULL). */
+static GoldenRow golden_row(const GoldenEntry *e, const cJSON *v)
+{
+    GoldenRow r = {.metric = g_strdup(e->metric), .golden = e->value, .golden_null = e->null,
+                  .now = NAN, .abs_tol = e->abs_tol, .rel_tol = e->rel_tol};
+    r.allowed = e->null ? e->abs_tol : MAX(e->abs_tol, e->rel_tol * fabs(e->value));
+    r.now_missing = !cJSON_IsNumber(v) && !cJSON_IsNull(v);
+    if (cJSON_IsNumber(v)) r.now = golden_round9(v->valuedouble);
+    bool pass;
+    if (r.now_missing) pass = false;
+    else if (e->null || isnan(r.now)) pass = e->null && isnan(r.now);
+    else pass = fabs(r.now - r.golden) <= r.allowed;
+    r.status = pass ? GOLDEN_STATUS_PASS : GOLDEN_STATUS_FAIL;
+    return r;
+}
+
+void golden_compare(const GoldenFile *g, const cJSON *headline, GoldenReport *rep)
+{
+    rep->rows = g_array_new(FALSE, TRUE, sizeof(GoldenRow));
+    rep->failed = 0;
+    for (guint i = 0; i < g->entries->len; i++) {
+        const GoldenEntry *e = &g_array_index(g->entries, GoldenEntry, i);
+        GoldenRow r = golden_row(e, cJSON_GetObjectItemCaseSensitive(headline, e->metric));
+        rep->failed += r.status == GOLDEN_STATUS_FAIL;
+        g_array_append_val(rep->rows, r);
+    }
+    for (const cJSON *it = headline ? headline->child : NULL; it; it = it->next) {
+        if ((!cJSON_IsNumber(it) && !cJSON_IsNull(it)) || golden_file_find(g, it->string)) continue;
+        GoldenRow r = {.metric = g_strdup(it->string), .golden = NAN, .status = GOLDEN_STATUS_NEW,
+                      .now = cJSON_IsNumber(it) ? golden_round9(it->valuedouble) : NAN};
+        g_array_append_val(rep->rows, r);
+    }
+}
+
+void golden_report_clear(GoldenReport *rep)
+{
+    for (guint i = 0; rep->rows && i < rep->rows->len; i++) g_free(g_array_index(rep->rows, GoldenRow, i).metric);
+    if (rep->rows) g_array_free(rep->rows, TRUE);
+    rep->rows = NULL;
+    rep->failed = 0;
+}
+
+/* The cells of one row: golden, now, difference, tolerance, status; owned. */
+static void golden_row_cells(const GoldenRow *r, char *cell[5])
+{
+    bool g_num = r->status != GOLDEN_STATUS_NEW && !r->golden_null;
+    cell[0] = r->status == GOLDEN_STATUS_NEW ? g_strdup("-")
+              : r->golden_null              ? g_strdup("null")
+                                            : g_strdup_printf("%.6g", r->golden);
+    cell[1] = r->now_missing ? g_strdup("missing") : isnan(r->now) ? g_strdup("null") : g_strdup_printf("%.6g", r->now);
+    if (g_num && !isnan(r->now) && r->golden != 0)
+        cell[2] = g_strdup_printf("%+.4g (%+.1f%%)", r->now - r->golden, 100 * (r->now - r->golden) / fabs(r->golden));
+    else if (g_num && !isnan(r->now))
+        cell[2] = g_strdup_printf("%+.4g", r->now - r->golden);
+    else
+        cell[2] = g_strdup("-");
+    if (r->status == GOLDEN_STATUS_NEW)
+        cell[3] = g_strdup("-");
+    else if (r->allowed == 0)
+        cell[3] = g_strdup("exact");
+    else if (r->rel_tol * fabs(r->golden) >= r->abs_tol)
+        cell[3] = g_strdup_printf("±%.4g (%g%%)", r->allowed, 100 * r->rel_tol);
+    else
+        cell[3] = g_strdup_printf("±%.4g", r->allowed);
+    cell[4] = g_strdup(r->status == GOLDEN_STATUS_PASS ? "PASS" : r->status == GOLDEN_STATUS_FAIL ? "FAIL" : "new (not checked)");
+}
+
+/* Display width of a UTF-8 cell (the ± sign counts as one column). */
+static int golden_width(const char *s)
+{
+    return (int)g_utf8_strlen(s, -1);
+}
+
+static void golden_pad(GString *s, const char *cell, int width, bool right)
+{
+    int pad = width - golden_width(cell);
+    if (right) for (int i = 0; i < pad; i++) g_string_append_c(s, ' ');
+    g_string_append(s, cell);
+    if (!right) for (int i = 0; i < pad; i++) g_string_append_c(s, ' ');
+}
+
+char *golden_report_table(const GoldenReport *rep)
+{
+    static const char *const head[6] = {"metric", "golden", "now", "difference", "tolerance", "status"};
+    guint n = rep->rows ? rep->rows->len : 0;
+    char **cells = g_new0(char *, (gsize)n * 6);
+    int w[6];
+    for (int k = 0; k < 6; k++) w[k] = golden_width(head[k]);
+    for (guint i = 0; i < n; i++) {
+        const GoldenRow *r = &g_array_index(rep->rows, GoldenRow, i);
+        cells[i * 6] = g_strdup(r->metric);
+        golden_row_cells(r, &cells[i * 6 + 1]);
+        for (int k = 0; k < 6; k++) w[k] = MAX(w[k], golden_width(cells[i * 6 + k]));
+    }
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i <= n; i++) {
+        for (int k = 0; k < 6; k++) {
+            if (k) g_string_append(s, "  ");
+            golden_pad(s, i ? cells[(i - 1) * 6 + k] : head[k], k == 5 ? 0 : w[k], k >= 1 && k <= 3);
+        }
+        g_string_append_c(s, '\n');
+    }
+    size_t checked = 0;
+    for (guint i = 0; i < n; i++) checked += g_array_index(rep->rows, GoldenRow, i).status != GOLDEN_STATUS_NEW;
+    if (rep->failed)
+        g_string_append_printf(s, "FAIL: %zu of %zu metrics moved past their tolerance\n", rep->failed, checked);
+    else
+        g_string_append_printf(s, "PASS: %zu metrics within their tolerance\n", checked);
+    for (guint i = 0; i < n * 6; i++) g_free(cells[i]);
+    g_free(cells);
+    return g_string_free(s, FALSE);
+}
+
+/* ---------------------------------------------------------------- the run */
+
+/* Removes a directory tree we created (a results directory). */
+static void golden_rmtree(const char *path)
+{
+    GDir *d = g_dir_open(path, 0, NULL);
+    for (const char *name; d && (name = g_dir_read_name(d));) {
+        char *p = g_build_filename(path, name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK)) golden_rmtree(p);
+        else g_unlink(p);
+        g_free(p);
+    }
+    if (d) g_dir_close(d);
+    g_rmdir(path);
+}
+
+/* Runs scn into dir; returns the headline (owned) or NULL with err set. */
+static cJSON *golden_run_scenario(const Scenario *scn, const char *dir, GError **err)
+{
+    RunnerOptions ro = {.out_dir = dir, .queue = EVQ_BUCKET, .raise_sigint_at = -1};
+    RunnerResult rr;
+    GError *e = NULL;
+    RunnerStatus st = runner_run(scn, &ro, &rr, &e);
+    if (st != RUNNER_OK) {
+        g_set_error(err, GOLDEN_ERROR, st == RUNNER_BAD_INPUT ? GOLDEN_ERROR_INPUT : GOLDEN_ERROR_INTERNAL,
+                    "%s", e ? e->message : "the run failed");
+        g_clear_error(&e);
+        return NULL;
+    }
+    cJSON *h = rr.headline;
+    rr.headline = NULL;
+    runner_result_clear(&rr);
+    return h;
+}
+
+/* Loads the scenario with the overrides; checks it is the golden's one. */
+static Scenario *golden_scenario(const GoldenOptions *o, const GoldenFile *old, char **sets, GError **err)
+{
+    GError *e = NULL;
+    Scenario *scn = scenario_load_with(o->scenario, (const char *const *)sets, &e);
+    if (!scn) {
+        g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INPUT, "%s", e->message);
+        g_error_free(e);
+        return NULL;
+    }
+    const char *name = scenario_spec_get(scn)->name;
+    if (old && strcmp(old->scenario, name) != 0) {
+        golden_input_error(err, o->golden, "$.scenario", "expected \"%s\" (the scenario of %s); found \"%s\"", name,
+                          o->scenario, old->scenario);
+        scenario_free(scn);
+        return NULL;
+    }
+    return scn;
+}
+
+bool golden_run(const GoldenOptions *o, GoldenReport *rep, GError **err)
+{
+    rep->rows = g_array_new(FALSE, TRUE, sizeof(GoldenRow));
+    rep->failed = 0;
+    GoldenFile *old = NULL;
+    if (!o->update || g_file_test(o->golden, G_FILE_TEST_EXISTS)) {
+        old = golden_file_load(o->golden, err);
+        if (!old) return false;
+    }
+    char **sets = golden_overrides_merge(old, o->sets);
+    Scenario *scn = golden_scenario(o, old, sets, err);
+    char *tmp = NULL, *dir = NULL;
+    if (scn && !o->keep_dir) {
+        GError *e = NULL;
+        tmp = g_dir_make_tmp("simcheck-XXXXXX", &e);
+        if (!tmp) {
+            g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INTERNAL, "%s", e->message);
+            g_error_free(e);
+        }
+    }
+    if (scn && (o->keep_dir || tmp)) dir = o->keep_dir ? g_strdup(o->keep_dir) : g_build_filename(tmp, "run", NULL);
+    cJSON *head = dir ? golden_run_scenario(scn, dir, err) : NULL;
+    bool ok = head != NULL;
+    if (ok && old) {
+        golden_report_clear(rep);
+        golden_compare(old, head, rep);
+    }
+    if (ok && o->update) {
+        GoldenFile *g = golden_file_from_run(old, scenario_spec_get(scn)->name, (const char *const *)sets, head);
+        ok = golden_file_save(g, o->golden, err);
+        golden_file_free(g);
+    }
+    if (tmp) golden_rmtree(tmp);
+    cJSON_Delete(head);
+    g_free(tmp), g_free(dir);
+    scenario_free(scn);
+    g_strfreev(sets);
+    golden_file_free(old);
+    return ok;
+}

@@ -1,0 +1,1029 @@
+/* call: two-party calls: locating the callee, signalling, media path
+ * selection (direct UDP, hole punching, UDP relay, TCP relay), media, the
+ * re-establishment of a lost path, teardown and the call metrics.
+ *
+ * Layer: protocol/, part of the node module (node_int.h, "calls" block);
+ * relays live in relay.c, media in media.h. Sources (PROTOCOL-NOTES):
+ *   a31: signalling is always TCP: here it travels through the supernodes
+ *        (FORWARD over their TCP links, hop limit 3), both ways;
+ *   a32: media over UDP whenever the NATs and firewalls let it pass, TCP
+ *        (through a relay) otherwise;
+ *   a17: an 8-byte challenge each way and a session key: INVITE carries
+ *        the caller's challenge and the call's AES-256 key, ANSWER the
+ *        response (SHA-256 of challenge and key, 8 bytes) and the callee's
+ *        challenge, PATH/RELAY the caller's response. (The measured
+ *        clients also exchange certified public keys; not modelled.)
+ *   a18: media datagrams carry a 2-byte frame id and function 0x0d;
+ *   a48: relays carry up to 4 KB/s of voice per call (relay.c).
+ *
+ * Caller: LOCATE (through its supernode; the supernodes that hold the
+ * callee answer: a stand-in for the user search, behind call_locate) ->
+ * INVITE -> ANSWER -> if both ends do UDP, both punch (PUNCH to the
+ * other's public endpoint learned through the supernodes, PUNCH_ACK to the
+ * source of a PUNCH, and later PUNCHes go to the source of the peer's: what
+ * passes is decided by the simulated NATs) ->
+ * PATH; otherwise, or after punch_timeout, a relay: a supernode from the
+ * host cache with spare capacity (not either end's own supernode when
+ * another exists, so that a relay crash leaves the signalling intact;
+ * theirs as the last resort), bound over UDP or, for an end without UDP,
+ * over TCP (its port, then 443, then 80) -> RELAY to the callee, who binds
+ * its leg. The call is connected when the first media packet from the
+ * peer arrives ("call.setup_s" from node_call to then). Media then flows
+ * every frame interval each way for the call's duration; the caller sends
+ * BYE. No media for media_timeout: the caller re-establishes once through
+ * another relay, else the call is dropped.
+ *
+ * Outcome counters are the caller's ("call.attempts|success|failure|
+ * dropped"); media quality samples are observed by both ends, one per
+ * direction received.
+ */
+#include "protocol/node_int.h"
+
+#include <string.h>
+
+enum { CALL_CALLER = 0, CALL_CALLEE = 1 };
+/* Steps of a call (CallState.st). */
+enum {
+    CST_LOCATE = 1, /* caller: waiting for LOCATED */
+    CST_INVITE,     /* caller: waiting for ANSWER */
+    CST_PUNCH,      /* punching */
+    CST_RELAY,      /* binding our relay leg */
+    CST_WAIT,       /* path chosen, waiting for the peer's first media packet */
+    CST_ACTIVE,     /* media both ways */
+};
+enum { CALL_END_OK = 0, CALL_END_FAILED, CALL_END_DROPPED, CALL_END_QUIET };
+
+#define CALL_RELAY_CAND_MAX 8
+
+/* One call (env_mem_alloc'd while the node is in a call: ~300 bytes). */
+struct CallState {
+    uint32_t id;             /* call id */
+    uint8_t role;            /* CALL_CALLER / CALL_CALLEE */
+    uint8_t st;              /* CST_* */
+    uint8_t path;            /* NodeCallPath chosen */
+    uint8_t retries;         /* re-establishments used (at most one) */
+    uint8_t peer_nat;        /* peer's true NatType (label) */
+    uint8_t peer_dnat;       /* peer's detected NatType */
+    bool peer_udp;           /* the peer does UDP */
+    bool relay_tcp;          /* our relay leg is TCP */
+    bool was_active;         /* counted in the active gauges */
+    uint8_t ncand, ci, pi;   /* relay candidates, the one tried, its port step */
+    uint8_t ulen;            /* peer user bytes */
+    char peer_user[WIRE_USER_MAX + 1]; /* peer username */
+    EnvAddr peer_id;         /* peer identity (FORWARD destination) */
+    EnvAddr peer_pub;        /* peer public UDP endpoint (from signalling) */
+    EnvAddr peer_sn;         /* peer's supernode */
+    EnvAddr media_to;        /* where UDP media goes (peer or relay) */
+    EnvAddr relay;           /* relay in use, {0,0} none */
+    EnvAddr bad_relay;       /* relay that failed (not tried again) */
+    EnvAddr cand[CALL_RELAY_CAND_MAX]; /* relay candidates */
+    int relay_conn;          /* TCP relay leg conn index, -1 none */
+    uint8_t chal[8];         /* our challenge */
+    uint8_t peer_chal[8];    /* peer's challenge */
+    uint8_t key[32];         /* session key */
+    TimeNs started;          /* node_call / INVITE time */
+    TimeNs duration;         /* caller: call length once connected */
+    TimeNs last_rx;          /* last media packet from the peer */
+    MediaTx *tx;             /* media sender while sending */
+    MediaRx *rx;             /* media receiver */
+    EnvTimer t_media, t_step, t_punch, t_end, t_watch; /* timers */
+};
+
+#define CM(n) (&(n)->sh->cm)
+#define PAR(n) (&(n)->sh->p)
+
+static void call_end(Node *n, int how);
+static void call_relay_next(Node *n);
+
+/* ---- Parameters and metrics ---- */
+
+void call__params_default(NodeParams *p)
+{
+    p->media = (MediaConfig){.profile = MEDIA_PROFILE_OPUS, .bitrate_bps = 24000,
+                             .frame_ns = 20 * TIMENS_MS};
+    p->call_step_timeout_ns = 10 * TIMENS_S;
+    p->punch_timeout_ns = 3 * TIMENS_S;
+    p->punch_interval_ns = 100 * TIMENS_MS;
+    p->relay_bind_timeout_ns = 2 * TIMENS_S;
+    p->media_timeout_ns = 5 * TIMENS_S;
+    p->relay_call_bytes_per_s = 4096; /* a48 */
+    p->relay_max_calls = 16;
+    p->relay_candidates = 4;
+}
+
+static const char *const call_path_names[NODE_CALL_PATH_COUNT] = {
+    "none", "direct", "hole_punched", "udp_relay", "tcp_relay"};
+
+const char *node_call_path_name(NodeCallPath p)
+{
+    return (unsigned)p < NODE_CALL_PATH_COUNT ? call_path_names[p] : "none";
+}
+
+void call__metrics_intern(CallMetrics *m, const Env *e)
+{
+    const EnvMetricKind C = ENV_METRIC_COUNTER, G = ENV_METRIC_GAUGE, S = ENV_METRIC_SAMPLE;
+    char name[96];
+    m->attempts = env_metric_intern(e, "call.attempts", C);
+    m->success = env_metric_intern(e, "call.success", C);
+    m->failure = env_metric_intern(e, "call.failure", C);
+    m->dropped = env_metric_intern(e, "call.dropped", C);
+    m->reestablished = env_metric_intern(e, "call.reestablished", C);
+    m->setup_s = env_metric_intern(e, "call.setup_s", S);
+    for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
+        g_snprintf(name, sizeof name, "call.path.%s", call_path_names[p]);
+        m->path[p] = env_metric_intern(e, name, C);
+        for (int a = 0; a < NAT_UNKNOWN; a++)
+            for (int b = 0; b < NAT_UNKNOWN; b++) {
+                g_snprintf(name, sizeof name, "call.matrix.%s.%s.%s", stun_nat_name((NatType)a),
+                           stun_nat_name((NatType)b), call_path_names[p]);
+                m->matrix[a][b][p] = env_metric_intern(e, name, C);
+            }
+    }
+    m->mos = env_metric_intern(e, "call.mos", S);
+    m->r_factor = env_metric_intern(e, "call.r_factor", S);
+    m->delay_ms = env_metric_intern(e, "call.delay_ms", S);
+    m->jitter_ms = env_metric_intern(e, "call.jitter_ms", S);
+    m->loss = env_metric_intern(e, "call.loss", S);
+    m->active = env_metric_intern(e, "call.active", G);
+    m->relayed_active = env_metric_intern(e, "call.relayed_active", G);
+    m->media_packets = env_metric_intern(e, "call.media.packets", C);
+    m->media_bytes = env_metric_intern(e, "call.media.bytes", C);
+    m->relay_bytes = env_metric_intern(e, "relay.bytes", C);
+    m->relay_bw = env_metric_intern(e, "relay.bandwidth_bps", S);
+    m->relay_dropped = env_metric_intern(e, "relay.dropped", C);
+    m->relay_refused = env_metric_intern(e, "relay.refused", C);
+    m->relay_sessions = env_metric_intern(e, "relay.sessions", G);
+}
+
+/* ---- Message codec ----
+ * kind u8, call id u32, field mask u8, then the fields of the mask in this
+ * order: route (ttl u8, from_id 6), addresses (a1 6, a2 6), info (flags,
+ * nat, dnat, path, leg: u8 each), user (u8 length + bytes), challenge 8,
+ * response 8, key 32. Decoding is strict (lengths, ranges, no trailing). */
+enum { F_ROUTE = 1, F_ADDR = 2, F_INFO = 4, F_USER = 8, F_CHAL = 16, F_RESP = 32, F_KEY = 64 };
+
+static uint8_t call_msg_mask(uint8_t kind)
+{
+    switch (kind) {
+    case CM_LOCATE: return F_ROUTE | F_USER;
+    case CM_LOCATED: return F_ADDR | F_USER;
+    case CM_INVITE: return F_ROUTE | F_ADDR | F_INFO | F_USER | F_CHAL | F_KEY;
+    case CM_ANSWER: return F_ROUTE | F_ADDR | F_INFO | F_CHAL | F_RESP;
+    case CM_PATH: return F_INFO | F_RESP;
+    case CM_RELAY: return F_ADDR | F_RESP;
+    case CM_RELAY_BIND: return F_INFO;
+    default: return 0; /* BUSY, BYE, PUNCH(_ACK), RELAY_BOUND/REFUSED: id only */
+    }
+}
+
+static void call_put_addr(uint8_t **p, EnvAddr a)
+{
+    wire_put_u32(*p, a.ip), wire_put_u16(*p + 4, a.port), *p += 6;
+}
+
+size_t call__msg_encode(const CallMsg *cm, uint8_t *buf, size_t cap)
+{
+    CHECK(cap >= CALL_MSG_MAX && cm->kind > 0 && cm->kind < CM_KIND_END, "call msg %u", cm->kind);
+    uint8_t mask = call_msg_mask(cm->kind), *p = buf;
+    *p++ = cm->kind;
+    wire_put_u32(p, cm->call_id), p += 4;
+    *p++ = mask;
+    if (mask & F_ROUTE) *p++ = cm->ttl, call_put_addr(&p, cm->from_id);
+    if (mask & F_ADDR) call_put_addr(&p, cm->a1), call_put_addr(&p, cm->a2);
+    if (mask & F_INFO) {
+        const uint8_t info[5] = {cm->flags, cm->nat, cm->dnat, cm->path, cm->leg};
+        memcpy(p, info, 5), p += 5;
+    }
+    if (mask & F_USER) *p++ = cm->ulen, memcpy(p, cm->user, cm->ulen), p += cm->ulen;
+    if (mask & F_CHAL) memcpy(p, cm->chal, 8), p += 8;
+    if (mask & F_RESP) memcpy(p, cm->resp, 8), p += 8;
+    if (mask & F_KEY) memcpy(p, cm->key, 32), p += 32;
+    return (size_t)(p - buf);
+}
+
+/* Takes n bytes from the reader, or NULL when fewer are left. */
+static const uint8_t *call_take(const uint8_t **p, const uint8_t *end, size_t k)
+{
+    if ((size_t)(end - *p) < k) return NULL;
+    const uint8_t *r = *p;
+    *p += k;
+    return r;
+}
+
+static bool call_get_addr(const uint8_t **p, const uint8_t *end, EnvAddr *a)
+{
+    const uint8_t *x = call_take(p, end, 6);
+    if (x) *a = env_addr(wire_get_u32(x), wire_get_u16(x + 4));
+    return x != NULL;
+}
+
+bool call__msg_decode(const uint8_t *buf, size_t len, CallMsg *cm)
+{
+    const uint8_t *p = buf, *end = buf + len, *x;
+    memset(cm, 0, sizeof *cm);
+    if (!(x = call_take(&p, end, 6))) return false;
+    cm->kind = x[0];
+    cm->call_id = wire_get_u32(x + 1);
+    if (cm->kind == 0 || cm->kind >= CM_KIND_END || x[5] != call_msg_mask(cm->kind)) return false;
+    uint8_t mask = x[5];
+    if (mask & F_ROUTE) {
+        if (!(x = call_take(&p, end, 1)) || !call_get_addr(&p, end, &cm->from_id)) return false;
+        cm->ttl = x[0];
+    }
+    if ((mask & F_ADDR) && !(call_get_addr(&p, end, &cm->a1) && call_get_addr(&p, end, &cm->a2)))
+        return false;
+    if (mask & F_INFO) {
+        if (!(x = call_take(&p, end, 5))) return false;
+        cm->flags = x[0], cm->nat = x[1], cm->dnat = x[2], cm->path = x[3], cm->leg = x[4];
+        if (cm->nat >= NAT_TYPE_COUNT || cm->dnat >= NAT_TYPE_COUNT ||
+            cm->path >= NODE_CALL_PATH_COUNT || cm->leg > 1 || cm->flags > CMF_UDP_OK)
+            return false;
+    }
+    if (mask & F_USER) {
+        if (!(x = call_take(&p, end, 1)) || x[0] == 0 || x[0] > WIRE_USER_MAX) return false;
+        cm->ulen = x[0];
+        if (!(x = call_take(&p, end, cm->ulen))) return false;
+        memcpy(cm->user, x, cm->ulen);
+    }
+    if ((mask & F_CHAL) && (x = call_take(&p, end, 8))) memcpy(cm->chal, x, 8);
+    if ((mask & F_RESP) && (x = call_take(&p, end, 8))) memcpy(cm->resp, x, 8);
+    if ((mask & F_KEY) && (x = call_take(&p, end, 32))) memcpy(cm->key, x, 32);
+    return x != NULL && p == end;
+}
+
+uint32_t call__user_hash(const char *user, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)user[i]) * 16777619u;
+    return h;
+}
+
+/* ---- Transports ---- */
+
+void call__send_udp(Node *n, EnvAddr to, const CallMsg *cm)
+{
+    uint8_t buf[CALL_MSG_MAX];
+    WireMsg m = {.type = WIRE_CALL_UDP};
+    m.u.call.len = (uint16_t)call__msg_encode(cm, buf, sizeof buf);
+    m.u.call.data = buf;
+    node__udp_send_msg(n, n->udp, to, (uint16_t)node__random_u32(n), &m, PH_NONE);
+}
+
+void call__send_tcp(Node *n, int idx, const CallMsg *cm)
+{
+    uint8_t buf[CALL_MSG_MAX];
+    WireMsg m = {.type = WIRE_CALL};
+    m.u.call.len = (uint16_t)call__msg_encode(cm, buf, sizeof buf);
+    m.u.call.data = buf;
+    (void)node__send_msg(n, idx, &m);
+}
+
+/* Our identity as supernodes know it: (public IP, listening port). */
+static EnvAddr call_self_id(const Node *n)
+{
+    return env_addr(n->public_addr.ip ? n->public_addr.ip : n->local.ip, n->port);
+}
+
+static bool call_udp_ok(const Node *n)
+{
+    return n->public_addr.port != 0 && n->nat != NAT_UDP_BLOCKED;
+}
+
+/* Signalling to the peer with identity dst, through the supernodes (a31).
+ * A supernode (promoted client) forwards itself. */
+static void call_signal(Node *n, EnvAddr dst, const CallMsg *cm)
+{
+    uint8_t buf[CALL_MSG_MAX];
+    size_t len = call__msg_encode(cm, buf, sizeof buf);
+    if (!n->sn) {
+        (void)node_signal_send(n, dst, buf, len);
+        return;
+    }
+    WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
+    supernode__forward(n, -1, &m);
+}
+
+/* The challenge response: the first 8 bytes of SHA-256(challenge || key). */
+static void call_response(Node *n, const uint8_t chal[8], const uint8_t key[32], uint8_t out[8])
+{
+    uint8_t h[32];
+    crypto_sha256(n->sh->crypto, &n->env, chal, 8, key, 32, h);
+    memcpy(out, h, 8);
+}
+
+static bool call_response_ok(Node *n, const uint8_t chal[8], const uint8_t key[32],
+                             const uint8_t resp[8])
+{
+    uint8_t want[8];
+    call_response(n, chal, key, want);
+    return memcmp(want, resp, 8) == 0;
+}
+
+/* ---- Locating the callee (the one function to switch to node_search) ---- */
+
+/* Asks the supernodes where `user` is; CM_LOCATED comes back forwarded.
+ * Until the user search exists this floods the supernode links (hop
+ * limit 3), each supernode checking its own clients. */
+static bool call_locate(Node *n, const char *user, size_t ulen)
+{
+    return call__locate(n, n->call->id, user, ulen);
+}
+
+void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
+{
+    if (!n->sn) {
+        (void)node_signal_send(n, dst, buf, len);
+        return;
+    }
+    WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
+    supernode__forward(n, -1, &m);
+}
+
+bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen)
+{
+    CallMsg cm = {.kind = CM_LOCATE, .call_id = id, .ttl = 3, .from_id = call_self_id(n)};
+    cm.ulen = (uint8_t)ulen;
+    memcpy(cm.user, user, ulen);
+    if (n->sn) {
+        uint8_t buf[CALL_MSG_MAX];
+        WireMsg m = {.type = WIRE_CALL};
+        m.u.call.len = (uint16_t)call__msg_encode(&cm, buf, sizeof buf);
+        m.u.call.data = buf;
+        call__sn_on_frame(n, -1, &m);
+        return true;
+    }
+    if (n->cl.sn < 0 || n->conns[n->cl.sn].state != CS_READY) return false;
+    call__send_tcp(n, n->cl.sn, &cm);
+    return true;
+}
+
+/* Supernode side of LOCATE: answer when the user is ours (a client or
+ * ourselves), else pass it on to the peer links (not back to idx). */
+static void call_sn_locate(Node *n, int idx, const CallMsg *cm)
+{
+    SnState *s = n->sn;
+    uint32_t h = call__user_hash(cm->user, cm->ulen);
+    EnvAddr found = {0, 0};
+    if (n->role == NODE_ROLE_CLIENT && n->ulen == cm->ulen && !memcmp(n->user, cm->user, cm->ulen))
+        found = call_self_id(n);
+    for (uint16_t i = 0; i < s->slots && !found.ip; i++)
+        if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h) found = s->clients[i].addr;
+    if (found.ip) {
+        CallMsg r = {.kind = CM_LOCATED, .call_id = cm->call_id, .a1 = found, .ulen = cm->ulen};
+        memcpy(r.user, cm->user, cm->ulen);
+        call_signal(n, cm->from_id, &r);
+        return;
+    }
+    if (cm->ttl == 0) return;
+    CallMsg f = *cm;
+    f.ttl--;
+    for (int p = 0; p < SN_PEER_MAX; p++) {
+        int pc = s->peer[p].conn;
+        if (pc >= 0 && pc != idx && n->conns[pc].state == CS_READY) call__send_tcp(n, pc, &f);
+    }
+}
+
+void call__sn_on_frame(Node *n, int idx, const WireMsg *m)
+{
+    if (m->type == WIRE_CALL_MEDIA) {
+        relay__on_media_tcp(n, idx, m->u.call.data, m->u.call.len);
+        return;
+    }
+    CallMsg cm;
+    if (!call__msg_decode(m->u.call.data, m->u.call.len, &cm)) {
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+        return;
+    }
+    if (cm.kind == CM_LOCATE)
+        call_sn_locate(n, idx, &cm);
+    else if (cm.kind == CM_RELAY_BIND && idx >= 0)
+        relay__on_bind(n, idx, n->conns[idx].peer, &cm);
+    else
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+}
+
+/* ---- Call state ---- */
+
+static CallState *call_new(Node *n, uint8_t role, uint32_t id)
+{
+    CallState *c = env_mem_alloc(&n->env, sizeof *c);
+    c->id = id;
+    c->role = role;
+    c->relay_conn = -1;
+    c->started = env_now(&n->env);
+    env_random_bytes(&n->env, c->chal, sizeof c->chal);
+    n->call = c;
+    return c;
+}
+
+static void call_step_timer(Node *n, TimeNs d)
+{
+    env_timer_cancel(&n->env, &n->call->t_step);
+    n->call->t_step = env_timer_start(&n->env, d, TM_CALL_STEP);
+}
+
+static void call_relay_close(Node *n)
+{
+    CallState *c = n->call;
+    if (c->relay_conn >= 0) node__conn_close(n, c->relay_conn, false);
+    c->relay_conn = -1;
+}
+
+/* Pauses sending while the path changes. The sender stays: its stream
+ * (id, sequence numbers) continues on the new path. */
+static void call_media_stop(Node *n)
+{
+    env_timer_cancel(&n->env, &n->call->t_media);
+}
+
+/* Starts sending media every frame interval over the chosen path. */
+static void call_media_start(Node *n)
+{
+    CallState *c = n->call;
+    const NodeShared *sh = n->sh;
+    if (!c->rx) c->rx = media_rx_new(&n->env, sh->media, &sh->p.media, c->key);
+    if (env_timer_is_set(c->t_media)) return;
+    if (!c->tx) c->tx = media_tx_new(&n->env, sh->media, &sh->p.media, c->key);
+    TimeNs iv = media_tx_interval(c->tx, false);
+    c->t_media = env_timer_start_periodic(&n->env, 0, iv, TM_CALL_MEDIA);
+    if (!env_timer_is_set(c->t_watch))
+        c->t_watch = env_timer_start_periodic(&n->env, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
+    c->last_rx = env_now(&n->env);
+}
+
+static void call_media_send(Node *n)
+{
+    CallState *c = n->call;
+    uint8_t pkt[ENV_UDP_MAX];
+    bool tcp = c->relay_conn >= 0;
+    size_t len = media_tx_next(c->tx, &n->env, false, tcp, pkt + CALL_MEDIA_HDR,
+                               sizeof pkt - CALL_MEDIA_HDR);
+    if (len == 0) return;
+    wire_put_u16(pkt, (uint16_t)c->id);
+    pkt[2] = (uint8_t)(CALL_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
+    len += CALL_MEDIA_HDR;
+    node__count(n, CM(n)->media_packets, 1);
+    node__count(n, CM(n)->media_bytes, (int64_t)len);
+    if (tcp) {
+        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.call = {(uint16_t)len, pkt}};
+        (void)node__send_msg(n, c->relay_conn, &m);
+    } else {
+        (void)env_udp_send(&n->env, n->udp, c->media_to, pkt, len);
+    }
+}
+
+/* A media packet of our call arrived (UDP or TCP). */
+static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
+{
+    CallState *c = n->call;
+    if (!c || len < CALL_MEDIA_HDR || wire_get_u16(buf) != (uint16_t)c->id || !c->rx) return;
+    if (!media_rx_packet(c->rx, &n->env, buf + CALL_MEDIA_HDR, len - CALL_MEDIA_HDR)) return;
+    c->last_rx = env_now(&n->env);
+    if (c->st != CST_WAIT) return;
+    c->st = CST_ACTIVE; /* connected: media both ways */
+    env_timer_cancel(&n->env, &c->t_step);
+    if (c->role != CALL_CALLER) return;
+    if (c->was_active) { /* a re-established call */
+        node__count(n, CM(n)->reestablished, 1);
+        return;
+    }
+    c->was_active = true;
+    const CallMetrics *m = CM(n);
+    node__count(n, m->success, 1);
+    node__count(n, m->path[c->path], 1);
+    if (n->true_nat < NAT_UNKNOWN && c->peer_nat < NAT_UNKNOWN)
+        node__count(n, m->matrix[n->true_nat][c->peer_nat][c->path], 1);
+    node__count(n, m->active, 1);
+    if (c->path >= NODE_CALL_PATH_UDP_RELAY) node__count(n, m->relayed_active, 1);
+    env_metric_observe(&n->env, m->setup_s, timens_to_s(c->last_rx - c->started));
+    c->t_end = env_timer_start(&n->env, c->duration, TM_CALL_END);
+}
+
+bool call__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
+{
+    if (len < CALL_MEDIA_HDR || (buf[2] & WIRE_FUNC_MASK) != CALL_FUNC_MEDIA) return false;
+    if (n->relay && relay__on_media_udp(n, from, buf, len)) return true;
+    if (!n->call) return false;
+    call_media_rx(n, buf, len);
+    return true;
+}
+
+/* Observes the quality of the direction we received. */
+static void call_observe(Node *n)
+{
+    CallState *c = n->call;
+    MediaStats s;
+    if (!c->rx) return;
+    media_rx_stats(c->rx, &s);
+    if (s.packets_rx == 0) return;
+    const CallMetrics *m = CM(n);
+    env_metric_observe(&n->env, m->mos, s.mos);
+    env_metric_observe(&n->env, m->r_factor, s.r_factor);
+    env_metric_observe(&n->env, m->delay_ms, s.delay_ms);
+    env_metric_observe(&n->env, m->jitter_ms, s.jitter_ms);
+    env_metric_observe(&n->env, m->loss, s.loss);
+}
+
+/* Ends the call: counts (caller), observes, frees everything. */
+static void call_end(Node *n, int how)
+{
+    CallState *c = n->call;
+    const CallMetrics *m = CM(n);
+    if (c->role == CALL_CALLER) {
+        if (how == CALL_END_FAILED) node__count(n, m->failure, 1);
+        if (how == CALL_END_DROPPED) node__count(n, m->dropped, 1);
+        if (c->was_active) node__count(n, m->active, -1);
+        if (c->was_active && c->path >= NODE_CALL_PATH_UDP_RELAY)
+            node__count(n, m->relayed_active, -1);
+    }
+    call_observe(n);
+    EnvTimer *all[] = {&c->t_media, &c->t_step, &c->t_punch, &c->t_end, &c->t_watch};
+    for (size_t i = 0; i < G_N_ELEMENTS(all); i++) env_timer_cancel(&n->env, all[i]);
+    call_relay_close(n);
+    media_tx_free(c->tx, &n->env);
+    media_rx_free(c->rx, &n->env);
+    memset(c->key, 0, sizeof c->key);
+    env_mem_free(&n->env, c, sizeof *c);
+    n->call = NULL;
+}
+
+/* Ends the call and tells the peer (when it knows of the call). */
+static void call_bye(Node *n, int how)
+{
+    CallState *c = n->call;
+    if (c->peer_id.ip && c->st != CST_LOCATE && c->st != CST_INVITE) {
+        CallMsg b = {.kind = CM_BYE, .call_id = c->id};
+        call_signal(n, c->peer_id, &b);
+    }
+    call_end(n, how);
+}
+
+/* ---- Media path: punching ---- */
+
+static void call_path_chosen(Node *n, uint8_t path)
+{
+    CallState *c = n->call;
+    c->path = path;
+    c->st = CST_WAIT;
+    env_timer_cancel(&n->env, &c->t_punch);
+    call_media_start(n);
+    call_step_timer(n, PAR(n)->media_timeout_ns);
+}
+
+static void call_punch_start(Node *n)
+{
+    CallState *c = n->call;
+    c->st = CST_PUNCH;
+    c->media_to = c->peer_pub;
+    TimeNs iv = PAR(n)->punch_interval_ns;
+    c->t_punch = env_timer_start_periodic(&n->env, 0, iv, TM_CALL_PUNCH);
+    if (c->role == CALL_CALLER) call_step_timer(n, PAR(n)->punch_timeout_ns);
+}
+
+static void call_on_punch(Node *n, EnvAddr from, const CallMsg *cm)
+{
+    CallState *c = n->call;
+    if (cm->kind == CM_PUNCH) {
+        CallMsg a = {.kind = CM_PUNCH_ACK, .call_id = c->id};
+        call__send_udp(n, from, &a);
+    }
+    if (c->relay.ip) return; /* already relayed: punching came too late */
+    c->media_to = from;      /* the peer's endpoint as its NAT maps it toward us */
+    if (c->role != CALL_CALLER || c->st != CST_PUNCH || cm->kind != CM_PUNCH_ACK) return;
+    bool open = n->nat == NAT_OPEN && c->peer_dnat == NAT_OPEN;
+    CallMsg p = {.kind = CM_PATH, .call_id = c->id, .flags = CMF_UDP_OK};
+    p.path = open ? NODE_CALL_PATH_DIRECT : NODE_CALL_PATH_HOLE_PUNCHED;
+    call_response(n, c->peer_chal, c->key, p.resp);
+    call_signal(n, c->peer_id, &p);
+    call_path_chosen(n, p.path);
+}
+
+/* ---- Media path: relays ---- */
+
+/* Candidates: host-cache supernodes other than both ends' own supernodes
+ * and a relay that failed; then our supernode, then the peer's. */
+static void call_relay_candidates(Node *n)
+{
+    CallState *c = n->call;
+    EnvAddr skip[4] = {n->cl.sn_addr, c->peer_sn, c->bad_relay, call_self_id(n)};
+    size_t max = MIN((size_t)PAR(n)->relay_candidates, (size_t)CALL_RELAY_CAND_MAX - 2);
+    c->ncand = (uint8_t)hostcache_best(&n->hc, c->cand, max, 0, skip, 4);
+    EnvAddr last[2] = {n->cl.sn_addr, c->peer_sn};
+    for (int i = 0; i < 2; i++)
+        if (last[i].ip && !env_addr_eq(last[i], c->bad_relay) &&
+            (i == 0 || !env_addr_eq(last[0], last[1])))
+            c->cand[c->ncand++] = last[i];
+    c->ci = 0;
+    c->pi = 0;
+}
+
+/* Binds our leg at relay r: UDP when we can, else TCP (r's port, then the
+ * fallback ports 443 and 80, a11). False when no connection can start. */
+static bool call_relay_bind(Node *n, EnvAddr r)
+{
+    CallState *c = n->call;
+    call_relay_close(n);
+    c->relay = r;
+    c->relay_tcp = !call_udp_ok(n);
+    CallMsg b = {.kind = CM_RELAY_BIND, .call_id = c->id, .leg = c->role};
+    if (!c->relay_tcp) {
+        c->media_to = r;
+        call__send_udp(n, r, &b);
+        return true;
+    }
+    for (; c->pi < 3; c->pi++) {
+        EnvAddr to = r;
+        if (c->pi > 0) to.port = PAR(n)->fallback_ports[c->pi - 1];
+        if (to.port == 0 || (c->pi > 0 && to.port == r.port)) continue;
+        c->relay_conn = node__connect(n, to, CONN_CALL_RELAY, PH_NONE);
+        if (c->relay_conn >= 0) return true;
+    }
+    return false;
+}
+
+/* Caller: tries the next relay candidate, or gives up. */
+static void call_relay_next(Node *n)
+{
+    CallState *c = n->call;
+    c->st = CST_RELAY;
+    while (c->ci < c->ncand) {
+        EnvAddr r = c->cand[c->ci];
+        if (call_relay_bind(n, r)) {
+            call_step_timer(n, PAR(n)->relay_bind_timeout_ns);
+            return;
+        }
+        c->ci++, c->pi = 0;
+    }
+    call_bye(n, c->was_active ? CALL_END_DROPPED : CALL_END_FAILED);
+}
+
+static void call_relay_start(Node *n)
+{
+    CallState *c = n->call;
+    env_timer_cancel(&n->env, &c->t_punch);
+    call_media_stop(n);
+    call_relay_candidates(n);
+    call_relay_next(n);
+}
+
+/* Our leg is bound at the relay. */
+static void call_on_bound(Node *n)
+{
+    CallState *c = n->call;
+    if (c->st != CST_RELAY && c->role == CALL_CALLER) return;
+    bool tcp = c->relay_tcp || !c->peer_udp;
+    uint8_t path = tcp ? NODE_CALL_PATH_TCP_RELAY : NODE_CALL_PATH_UDP_RELAY;
+    if (c->role == CALL_CALLER) {
+        CallMsg r = {.kind = CM_RELAY, .call_id = c->id, .a1 = c->relay};
+        call_response(n, c->peer_chal, c->key, r.resp);
+        call_signal(n, c->peer_id, &r);
+    }
+    call_path_chosen(n, path);
+}
+
+/* The relay refused (full) or did not answer: the next candidate. */
+static void call_relay_failed(Node *n)
+{
+    CallState *c = n->call;
+    call_relay_close(n);
+    c->relay = env_addr(0, 0);
+    if (c->role != CALL_CALLER) return;
+    c->ci++, c->pi = 0;
+    call_relay_next(n);
+}
+
+/* ---- Signalling ---- */
+
+static void call_fill_endpoints(Node *n, CallMsg *cm)
+{
+    cm->from_id = call_self_id(n);
+    cm->a1 = n->public_addr;
+    cm->a2 = n->sn ? call_self_id(n) : n->cl.sn_addr;
+    cm->flags = call_udp_ok(n) ? CMF_UDP_OK : 0;
+    cm->nat = n->true_nat;
+    cm->dnat = n->nat;
+}
+
+static void call_on_located(Node *n, const CallMsg *cm)
+{
+    CallState *c = n->call;
+    if (c->st != CST_LOCATE || c->ulen != cm->ulen || memcmp(c->peer_user, cm->user, c->ulen))
+        return;
+    c->peer_id = cm->a1;
+    c->st = CST_INVITE;
+    CallMsg inv = {.kind = CM_INVITE, .call_id = c->id, .ttl = 0};
+    call_fill_endpoints(n, &inv);
+    inv.ulen = n->ulen;
+    memcpy(inv.user, n->user, n->ulen);
+    memcpy(inv.chal, c->chal, 8);
+    memcpy(inv.key, c->key, 32);
+    call_signal(n, c->peer_id, &inv);
+    call_step_timer(n, PAR(n)->call_step_timeout_ns);
+}
+
+static void call_peer_from(CallState *c, const CallMsg *cm)
+{
+    c->peer_id = cm->from_id;
+    c->peer_pub = cm->a1;
+    c->peer_sn = cm->a2;
+    c->peer_udp = (cm->flags & CMF_UDP_OK) != 0;
+    c->peer_nat = cm->nat;
+    c->peer_dnat = cm->dnat;
+}
+
+/* Callee: a call comes in. Answers (or BUSY) and starts punching. */
+static void call_on_invite(Node *n, const CallMsg *cm)
+{
+    if (n->call || n->conf) {
+        if (n->call->id == cm->call_id) return; /* duplicate */
+        CallMsg b = {.kind = CM_BUSY, .call_id = cm->call_id};
+        call_signal(n, cm->from_id, &b);
+        return;
+    }
+    CallState *c = call_new(n, CALL_CALLEE, cm->call_id);
+    call_peer_from(c, cm);
+    memcpy(c->key, cm->key, 32);
+    memcpy(c->peer_chal, cm->chal, 8);
+    c->ulen = cm->ulen;
+    memcpy(c->peer_user, cm->user, cm->ulen);
+    CallMsg a = {.kind = CM_ANSWER, .call_id = c->id};
+    call_fill_endpoints(n, &a);
+    memcpy(a.chal, c->chal, 8);
+    call_response(n, c->peer_chal, c->key, a.resp);
+    call_signal(n, c->peer_id, &a);
+    c->st = CST_WAIT;
+    if (c->peer_udp && call_udp_ok(n)) call_punch_start(n);
+    c->t_watch = env_timer_start_periodic(&n->env, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
+    c->last_rx = env_now(&n->env);
+}
+
+static void call_on_answer(Node *n, const CallMsg *cm)
+{
+    CallState *c = n->call;
+    if (c->st != CST_INVITE) return;
+    if (!call_response_ok(n, c->chal, c->key, cm->resp)) {
+        call_bye(n, CALL_END_FAILED); /* a17: the callee failed our challenge */
+        return;
+    }
+    call_peer_from(c, cm);
+    memcpy(c->peer_chal, cm->chal, 8);
+    if (c->peer_udp && call_udp_ok(n))
+        call_punch_start(n);
+    else
+        call_relay_start(n);
+}
+
+/* Callee: the caller says which path; checks its response to our challenge. */
+static void call_on_path(Node *n, const CallMsg *cm)
+{
+    CallState *c = n->call;
+    if (c->role != CALL_CALLEE || !call_response_ok(n, c->chal, c->key, cm->resp)) return;
+    if (cm->kind == CM_PATH) {
+        c->path = cm->path;
+        env_timer_cancel(&n->env, &c->t_punch);
+        call_media_start(n);
+        return;
+    }
+    if (env_addr_eq(c->relay, cm->a1)) return; /* a duplicate (FORWARD floods) */
+    call_media_stop(n); /* CM_RELAY: (re)bind our leg there */
+    env_timer_cancel(&n->env, &c->t_punch);
+    c->st = CST_RELAY;
+    c->pi = 0;
+    if (!call_relay_bind(n, cm->a1)) c->relay = env_addr(0, 0);
+}
+
+void call__on_signal(Node *n, const uint8_t *buf, size_t len)
+{
+    CallMsg cm;
+    if (len > 0 && buf[0] >= CONF_MSG_FIRST) { /* conferences (conf.c) */
+        conf__on_signal(n, buf, len);
+        return;
+    }
+    if (!call__msg_decode(buf, len, &cm)) {
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+        return;
+    }
+    if (cm.kind == CM_LOCATED && (!n->call || n->call->id != cm.call_id) &&
+        conf__on_located(n, &cm))
+        return;
+    if (cm.kind == CM_INVITE) {
+        call_on_invite(n, &cm);
+        return;
+    }
+    CallState *c = n->call;
+    if (!c || c->id != cm.call_id) return; /* stale: an ended call */
+    switch (cm.kind) {
+    case CM_LOCATED: call_on_located(n, &cm); break;
+    case CM_ANSWER: call_on_answer(n, &cm); break;
+    case CM_BUSY:
+        if (c->st == CST_INVITE) call_end(n, CALL_END_FAILED);
+        break;
+    case CM_PATH:
+    case CM_RELAY: call_on_path(n, &cm); break;
+    case CM_BYE: call_end(n, c->was_active || c->role == CALL_CALLEE ? CALL_END_OK
+                                                                      : CALL_END_FAILED);
+        break;
+    default: node__count(n, NODE_M(n)->malformed_tcp, 1);
+    }
+}
+
+/* UDP call messages: punching (at the ends), binding (at relays). */
+void call__on_udp(Node *n, EnvAddr from, const WireMsg *m)
+{
+    CallMsg cm;
+    if (!call__msg_decode(m->u.call.data, m->u.call.len, &cm)) {
+        node__count(n, NODE_M(n)->malformed_udp, 1);
+        return;
+    }
+    if (cm.kind == CM_RELAY_BIND) {
+        if (n->sn) relay__on_bind(n, -1, from, &cm);
+        return;
+    }
+    CallState *c = n->call;
+    if (!c || c->id != cm.call_id) return;
+    if (cm.kind == CM_PUNCH || cm.kind == CM_PUNCH_ACK)
+        call_on_punch(n, from, &cm);
+    else if (cm.kind == CM_RELAY_BOUND && env_addr_eq(from, c->relay) && !c->relay_tcp)
+        call_on_bound(n);
+    else if (cm.kind == CM_RELAY_REFUSED && env_addr_eq(from, c->relay))
+        call_relay_failed(n);
+}
+
+/* ---- TCP relay leg (client side) ---- */
+
+void call__on_connected(Node *n, int idx, int status)
+{
+    CallState *c = n->call;
+    if (!c || idx != c->relay_conn) {
+        node__conn_close(n, idx, true);
+        return;
+    }
+    if (status != ENV_OK) {
+        node__conn_close(n, idx, true);
+        c->relay_conn = -1;
+        c->pi++;
+        if (call_relay_bind(n, c->relay)) return;
+        call_relay_failed(n);
+        return;
+    }
+    node__conn_hello(n, idx, HELLO_CLIENT);
+    CallMsg b = {.kind = CM_RELAY_BIND, .call_id = c->id, .leg = c->role};
+    call__send_tcp(n, idx, &b);
+}
+
+void call__on_frame(Node *n, int idx, const WireMsg *m)
+{
+    CallState *c = n->call;
+    if (!c || idx != c->relay_conn) return;
+    if (m->type == WIRE_CALL_MEDIA) {
+        call_media_rx(n, m->u.call.data, m->u.call.len);
+        return;
+    }
+    CallMsg cm;
+    if (m->type != WIRE_CALL || !call__msg_decode(m->u.call.data, m->u.call.len, &cm) ||
+        cm.call_id != c->id) {
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+        return;
+    }
+    if (cm.kind == CM_RELAY_BOUND)
+        call_on_bound(n);
+    else if (cm.kind == CM_RELAY_REFUSED)
+        call_relay_failed(n);
+}
+
+void call__on_closed(Node *n, int idx)
+{
+    CallState *c = n->call;
+    if (c && idx == c->relay_conn) c->relay_conn = -1; /* the watchdog notices the silence */
+}
+
+/* ---- Timers ---- */
+
+/* No media from the peer for media_timeout: the caller re-establishes
+ * once through another relay, else drops; the callee waits three times as
+ * long for the caller's RELAY, then ends quietly. */
+static void call_watch(Node *n)
+{
+    CallState *c = n->call;
+    TimeNs quiet = env_now(&n->env) - c->last_rx;
+    if (c->st != CST_ACTIVE && c->role == CALL_CALLER) return;
+    if (c->role == CALL_CALLEE) {
+        if (quiet > 3 * PAR(n)->media_timeout_ns) call_end(n, CALL_END_QUIET);
+        return;
+    }
+    if (quiet <= PAR(n)->media_timeout_ns) return;
+    if (c->retries > 0) {
+        call_bye(n, CALL_END_DROPPED);
+        return;
+    }
+    c->retries++;
+    if (c->relay.ip) c->bad_relay = c->relay;
+    c->relay = env_addr(0, 0);
+    c->st = CST_RELAY;
+    call_relay_start(n);
+}
+
+/* The current step took too long. */
+static void call_step_expired(Node *n)
+{
+    CallState *c = n->call;
+    switch (c->st) {
+    case CST_LOCATE:
+    case CST_INVITE: call_end(n, CALL_END_FAILED); break;
+    case CST_PUNCH: call_relay_start(n); break;
+    case CST_RELAY: call_relay_failed(n); break;
+    case CST_WAIT: /* the path is chosen but no media comes: one more relay */
+        if (c->retries > 0) {
+            call_bye(n, c->was_active ? CALL_END_DROPPED : CALL_END_FAILED);
+            break;
+        }
+        c->retries++;
+        if (c->relay.ip) c->bad_relay = c->relay;
+        call_relay_start(n);
+        break;
+    default: break;
+    }
+}
+
+void call__on_timer(Node *n, uint32_t tag)
+{
+    if (tag == TM_RELAY_SWEEP) {
+        relay__on_timer(n);
+        return;
+    }
+    CallState *c = n->call;
+    if (!c) return;
+    switch (tag) {
+    case TM_CALL_MEDIA:
+        if (c->tx) call_media_send(n);
+        break;
+    case TM_CALL_PUNCH: {
+        CallMsg p = {.kind = CM_PUNCH, .call_id = c->id};
+        call__send_udp(n, c->media_to, &p); /* the peer's endpoint, as last seen */
+        break;
+    }
+    case TM_CALL_STEP:
+        c->t_step = ENV_TIMER_NONE;
+        call_step_expired(n);
+        break;
+    case TM_CALL_END:
+        c->t_end = ENV_TIMER_NONE;
+        call_bye(n, CALL_END_OK);
+        break;
+    case TM_CALL_WATCH: call_watch(n); break;
+    default: CHECK(false, "call timer tag %u", tag);
+    }
+}
+
+void call__stop(Node *n)
+{
+    if (n->call) call_end(n, CALL_END_QUIET);
+    if (n->relay) relay__stop(n);
+}
+
+/* ---- Public API ---- */
+
+bool node_call(Node *n, const char *callee, TimeNs duration)
+{
+    size_t ulen = strlen(callee);
+    CHECK(ulen > 0 && ulen <= WIRE_USER_MAX && duration > 0, "node_call(%s)", callee);
+    if (n->call || n->conf || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
+        return false;
+    CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
+    node__count(n, CM(n)->attempts, 1);
+    c->duration = duration;
+    c->ulen = (uint8_t)ulen;
+    memcpy(c->peer_user, callee, ulen);
+    env_random_bytes(&n->env, c->key, sizeof c->key);
+    c->st = CST_LOCATE;
+    if (!call_locate(n, callee, ulen)) {
+        call_end(n, CALL_END_FAILED);
+        return true; /* attempted, failed at once (no supernode link) */
+    }
+    call_step_timer(n, PAR(n)->call_step_timeout_ns);
+    return true;
+}
+
+void node_call_hangup(Node *n)
+{
+    if (n->call) call_bye(n, CALL_END_OK);
+}
+
+NodeCallState node_call_state(const Node *n)
+{
+    size_t np, so, si;
+    bool host;
+    if (n->conf) return node_conf_info(n, &np, &host, &so, &si) ? NODE_CALL_ACTIVE : NODE_CALL_SETUP;
+    if (!n->call) return NODE_CALL_IDLE;
+    return n->call->st == CST_ACTIVE ? NODE_CALL_ACTIVE : NODE_CALL_SETUP;
+}
+
+NodeCallPath node_call_path(const Node *n)
+{
+    return n->call ? (NodeCallPath)n->call->path : NODE_CALL_PATH_NONE;
+}
+
+EnvAddr node_call_relay(const Node *n)
+{
+    return n->call ? n->call->relay : env_addr(0, 0);
+}

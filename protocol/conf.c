@@ -1,0 +1,641 @@
+/* conf: conferences of more than two participants (issue 5 item 6).
+ *
+ * Layer: protocol/, part of the node module (node_int.h, "calls" block);
+ * reuses the call module's locating (call__locate) and signalling through
+ * the supernodes (call__signal_raw), and media.h for the streams; mixing
+ * really runs libopus (decode, sum, re-encode). Sources (PROTOCOL-NOTES):
+ *   a43: a star: the most powerful machine is elected host/mixer whoever
+ *        started the conference; members send to the host over UDP;
+ *   a44: the host's bandwidth is about 1.5x that of a two-way call for 3
+ *        users: it receives N-1 streams and sends N-1 mixes.
+ *
+ * Protocol. The organiser LOCATEs each invited user, then sends CF_INVITE
+ * (conference id, topology, the AES-256 session key); a member answers
+ * CF_JOIN with its capabilities (CPU MHz, uplink kb/s) and public UDP
+ * endpoint, or CF_BUSY. When every located user has answered (or after
+ * call_step_timeout) the organiser elects the host among those who joined
+ * and itself: highest CPU, then highest uplink, then list order (the
+ * organiser first); it sends CF_START (the host's index and every
+ * participant's identity, endpoint and capabilities) to each member, so
+ * that every participant can re-elect the same host when the host leaves.
+ * CF_LEAVE tells the others that a participant left; CF_END ends it all.
+ * Messages travel as FORWARD payloads (kinds from CONF_MSG_FIRST on).
+ *
+ * Media. A datagram: frame id (2 B, low bits of the conference id) |
+ * function 0x0d (a18) | sender index (1 B) | a media.h packet. Star: each
+ * member sends its stream to the host; every frame interval the host
+ * decodes the latest frame of each member (packet-loss concealment when
+ * none came), adds its own voice, and for each member encodes the sum
+ * without that member's voice (mix-minus) with the member's own encoder
+ * (charged ENV_COST_OPUS_ENCODE per frame; decoding is charged by media_rx
+ * per packet, concealment per frame) and sends it. Mesh: each participant
+ * sends its one stream to every other. Media goes to the endpoint each
+ * participant announced, then to the address its packets come from (the
+ * NATs let both directions pass once both sides send: hole punching as in
+ * call.c). Conference legs are not relayed: TODO(#5) (participants behind
+ * symmetric NATs or without UDP get no media from an unreachable peer).
+ * A conference always uses the opus profile (the 2004 profile's 55-byte
+ * blocks are not whole frames to mix); G729 stays G729.
+ *
+ * Metrics: "conf.started|failed|left", "conf.participants" (sample),
+ * "conf.streams_at_host" (sample, at the host: streams it sends and
+ * receives), "conf.streams" (gauge: streams sent now, all conferences),
+ * "conf.host_bytes" (media bytes in and out at the host), "conf.mixes"
+ * (frames mixed), "conf.mos" (per participant and stream received).
+ */
+#include "protocol/node_int.h"
+
+#include <opus.h>
+#include <string.h>
+
+enum { CF_INVITE = CONF_MSG_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END };
+enum { CONF_LOCATING = 1, CONF_INVITED, CONF_RUNNING };
+
+#define CONF_FRAME_MAX 400  /* largest encoded frame kept, bytes */
+#define CONF_PCM_MAX 960    /* samples per frame at most (16 kHz, 60 ms) */
+#define CONF_HDR 4          /* frame id 2, function 1, sender index 1 */
+#define CONF_ENC_COMPLEXITY 1 /* opus complexity of the mix encoders (0..10) */
+#define CONF_INFO 21        /* encoded participant: id 6, endpoint 6, cpu 4, uplink 4, udp 1 */
+
+/* One participant as this node knows it. */
+typedef struct ConfPeer {
+    EnvAddr id;           /* identity (public IP, listening port) */
+    EnvAddr pub;          /* announced public UDP endpoint */
+    EnvAddr media_to;     /* where media goes: pub, then the source of its packets */
+    uint32_t cpu_mhz;     /* capability: CPU, MHz */
+    uint32_t uplink_kbps; /* capability: uplink, kb/s */
+    uint32_t user_hash;   /* organiser: call__user_hash of the invited name */
+    uint8_t state;        /* 0 asked, 1 located, 2 joined, 3 refused/left */
+    bool fresh;           /* host: a frame arrived since the last mix */
+    uint16_t flen;        /* bytes of frame */
+    MediaRx *rx;          /* the stream received from it, or NULL */
+    MediaTx *mix;         /* host: the mix sent to it, or NULL */
+    OpusDecoder *dec;     /* host: decoder of its stream (env_mem_alloc), or NULL */
+    OpusEncoder *enc;     /* host: encoder of its mix (env_mem_alloc), or NULL */
+    int16_t *pcm;         /* host: its last decoded frame (env_mem_alloc), or NULL */
+    uint8_t frame[CONF_FRAME_MAX]; /* host: last encoded frame received */
+} ConfPeer;
+
+/* A node's conference (env_mem_alloc'd while in one: ~11 KB + codecs). */
+struct ConfState {
+    uint32_t id;         /* conference id, drawn by the organiser */
+    uint8_t st;          /* CONF_* */
+    bool organiser;      /* this node organised it */
+    bool mesh;           /* full mesh instead of a mixing host */
+    uint8_t n;           /* participants in p */
+    uint8_t self;        /* our index in p */
+    uint8_t host;        /* the host's index (star) */
+    uint8_t streams_out; /* streams counted in the "conf.streams" gauge */
+    uint8_t key[32];     /* AES-256 session key */
+    MediaConfig mc;      /* the media profile of the conference */
+    TimeNs duration;     /* organiser: length once running, ns */
+    MediaTx *tx;         /* our own voice */
+    OpusDecoder *own_dec; /* host: decoder of our own voice frames */
+    ConfPeer p[NODE_CONF_MAX]; /* participants (organiser first) */
+    EnvTimer t_media, t_step, t_end; /* timers */
+};
+
+#define FM(n) (&(n)->sh->fm)
+
+void conf__metrics_intern(ConfMetrics *m, const Env *e)
+{
+    m->started = env_metric_intern(e, "conf.started", ENV_METRIC_COUNTER);
+    m->failed = env_metric_intern(e, "conf.failed", ENV_METRIC_COUNTER);
+    m->left = env_metric_intern(e, "conf.left", ENV_METRIC_COUNTER);
+    m->participants = env_metric_intern(e, "conf.participants", ENV_METRIC_SAMPLE);
+    m->host_bytes = env_metric_intern(e, "conf.host_bytes", ENV_METRIC_COUNTER);
+    m->mos = env_metric_intern(e, "conf.mos", ENV_METRIC_SAMPLE);
+    m->streams_at_host = env_metric_intern(e, "conf.streams_at_host", ENV_METRIC_SAMPLE);
+    m->streams = env_metric_intern(e, "conf.streams", ENV_METRIC_GAUGE);
+    m->mixes = env_metric_intern(e, "conf.mixes", ENV_METRIC_COUNTER);
+}
+
+/* ---- messages ---- */
+
+static EnvAddr conf_self_id(const Node *n)
+{
+    return env_addr(n->public_addr.ip ? n->public_addr.ip : n->local.ip, n->port);
+}
+
+static uint8_t *conf_put_addr(uint8_t *p, EnvAddr a)
+{
+    wire_put_u32(p, a.ip), wire_put_u16(p + 4, a.port);
+    return p + 6;
+}
+
+static EnvAddr conf_get_addr(const uint8_t *p)
+{
+    return env_addr(wire_get_u32(p), wire_get_u16(p + 4));
+}
+
+static uint8_t *conf_put_info(uint8_t *p, const ConfPeer *c)
+{
+    p = conf_put_addr(p, c->id);
+    p = conf_put_addr(p, c->pub);
+    wire_put_u32(p, c->cpu_mhz), wire_put_u32(p + 4, c->uplink_kbps);
+    p[8] = 0;
+    return p + 9;
+}
+
+static void conf_get_info(const uint8_t *p, ConfPeer *c)
+{
+    c->id = conf_get_addr(p);
+    c->pub = c->media_to = conf_get_addr(p + 6);
+    c->cpu_mhz = wire_get_u32(p + 12);
+    c->uplink_kbps = wire_get_u32(p + 16);
+}
+
+/* Sends kind with body (blen bytes) to identity dst. */
+static void conf_send(Node *n, EnvAddr dst, uint8_t kind, const uint8_t *body, size_t blen)
+{
+    uint8_t buf[5 + 2 + NODE_CONF_MAX * CONF_INFO];
+    CHECK(blen <= sizeof buf - 5, "conf message of %zu bytes", blen);
+    buf[0] = kind;
+    wire_put_u32(buf + 1, n->conf->id);
+    memcpy(buf + 5, body, blen);
+    call__signal_raw(n, dst, buf, 5 + blen);
+}
+
+static void conf_self_info(Node *n, ConfPeer *c)
+{
+    c->id = conf_self_id(n);
+    c->pub = n->public_addr;
+    c->cpu_mhz = n->cpu_mhz;
+    c->uplink_kbps = n->uplink_kbps;
+    c->state = 2;
+}
+
+/* ---- lifecycle ---- */
+
+static ConfState *conf_new(Node *n, uint32_t id)
+{
+    ConfState *c = env_mem_alloc(&n->env, sizeof *c);
+    memset(c, 0, sizeof *c);
+    c->id = id;
+    c->mc = n->sh->p.media;
+    if (c->mc.profile == MEDIA_PROFILE_SKYPE2004)
+        c->mc = (MediaConfig){.profile = MEDIA_PROFILE_OPUS, .bitrate_bps = 24000,
+                              .frame_ns = 20 * TIMENS_MS};
+    c->mc.fec = false;
+    c->mc.silence_suppression = false;
+    n->conf = c;
+    return c;
+}
+
+static void *conf_codec_alloc(Node *n, bool enc)
+{
+    int fs = media_sample_rate(&n->conf->mc), err;
+    if (enc) {
+        OpusEncoder *e = env_mem_alloc(&n->env, (size_t)opus_encoder_get_size(1));
+        err = opus_encoder_init(e, fs, 1, OPUS_APPLICATION_VOIP);
+        CHECK(err == OPUS_OK, "opus_encoder_init: %d", err);
+        opus_encoder_ctl(e, OPUS_SET_BITRATE((opus_int32)n->conf->mc.bitrate_bps));
+        /* One encoder per member at the host: a low complexity, as a mixing
+         * host would choose, keeps large runs fast (the charged cost comes
+         * from the calibration table either way). */
+        opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(CONF_ENC_COMPLEXITY));
+        return e;
+    }
+    OpusDecoder *d = env_mem_alloc(&n->env, (size_t)opus_decoder_get_size(1));
+    err = opus_decoder_init(d, fs, 1);
+    CHECK(err == OPUS_OK, "opus_decoder_init: %d", err);
+    return d;
+}
+
+/* Frees one participant's streams and codecs. */
+static void conf_peer_release(Node *n, ConfPeer *q)
+{
+    const Env *e = &n->env;
+    if (q->rx) {
+        MediaStats s;
+        media_rx_stats(q->rx, &s);
+        if (s.packets_rx > 0) env_metric_observe(e, FM(n)->mos, s.mos);
+        media_rx_free(q->rx, e);
+    }
+    media_tx_free(q->mix, e);
+    if (q->dec) env_mem_free(e, q->dec, (size_t)opus_decoder_get_size(1));
+    if (q->enc) env_mem_free(e, q->enc, (size_t)opus_encoder_get_size(1));
+    if (q->pcm) env_mem_free(e, q->pcm, CONF_PCM_MAX * sizeof(int16_t));
+    q->rx = NULL, q->mix = NULL, q->dec = NULL, q->enc = NULL, q->pcm = NULL;
+}
+
+/* Stops our media (streams, codecs, gauge). */
+static void conf_media_stop(Node *n)
+{
+    ConfState *c = n->conf;
+    env_timer_cancel(&n->env, &c->t_media);
+    for (int i = 0; i < c->n; i++) conf_peer_release(n, &c->p[i]);
+    media_tx_free(c->tx, &n->env);
+    c->tx = NULL;
+    if (c->own_dec) env_mem_free(&n->env, c->own_dec, (size_t)opus_decoder_get_size(1));
+    c->own_dec = NULL;
+    node__count(n, FM(n)->streams, -(int64_t)c->streams_out);
+    c->streams_out = 0;
+}
+
+static void conf_free(Node *n)
+{
+    ConfState *c = n->conf;
+    conf_media_stop(n);
+    env_timer_cancel(&n->env, &c->t_step);
+    env_timer_cancel(&n->env, &c->t_end);
+    memset(c->key, 0, sizeof c->key);
+    env_mem_free(&n->env, c, sizeof *c);
+    n->conf = NULL;
+}
+
+/* ---- election and media ---- */
+
+static bool conf_alive(const ConfPeer *q)
+{
+    return q->state == 2;
+}
+
+/* The strongest live participant: CPU, then uplink, then list order. */
+static uint8_t conf_elect(const ConfState *c)
+{
+    int best = -1;
+    for (int i = 0; i < c->n; i++) {
+        const ConfPeer *q = &c->p[i];
+        if (!conf_alive(q)) continue;
+        if (best < 0 || q->cpu_mhz > c->p[best].cpu_mhz ||
+            (q->cpu_mhz == c->p[best].cpu_mhz && q->uplink_kbps > c->p[best].uplink_kbps))
+            best = i;
+    }
+    CHECK(best >= 0, "conference without participants");
+    return (uint8_t)best;
+}
+
+static size_t conf_live(const ConfState *c)
+{
+    size_t k = 0;
+    for (int i = 0; i < c->n; i++) k += conf_alive(&c->p[i]);
+    return k;
+}
+
+/* (Re)starts our media for the current participants and host. */
+static void conf_media_start(Node *n)
+{
+    ConfState *c = n->conf;
+    const Env *e = &n->env;
+    const MediaShared *ms = n->sh->media;
+    bool host = !c->mesh && c->self == c->host;
+    size_t others = conf_live(c) - 1;
+    c->tx = media_tx_new(e, ms, &c->mc, c->key);
+    if (host) c->own_dec = conf_codec_alloc(n, false);
+    for (int i = 0; i < c->n; i++) {
+        ConfPeer *q = &c->p[i];
+        if (i == c->self || !conf_alive(q)) continue;
+        if (c->mesh || host || i == c->host) q->rx = media_rx_new(e, ms, &c->mc, c->key);
+        if (!host) continue;
+        q->mix = media_tx_new(e, ms, &c->mc, c->key);
+        q->dec = conf_codec_alloc(n, false);
+        q->enc = conf_codec_alloc(n, true);
+        q->pcm = env_mem_alloc(e, CONF_PCM_MAX * sizeof(int16_t));
+    }
+    c->streams_out = (uint8_t)(c->mesh || host ? others : (others > 0 ? 1 : 0));
+    node__count(n, FM(n)->streams, c->streams_out);
+    if (host) env_metric_observe(e, FM(n)->streams_at_host, (double)(2 * others));
+    TimeNs iv = media_tx_interval(c->tx, false);
+    c->t_media = env_timer_start_periodic(e, iv, iv, TM_CONF_MEDIA);
+}
+
+/* Sends one media packet (pkt, len bytes after the header room) to q. */
+static void conf_send_media(Node *n, ConfPeer *q, uint8_t *pkt, size_t len)
+{
+    ConfState *c = n->conf;
+    wire_put_u16(pkt, (uint16_t)c->id);
+    pkt[2] = (uint8_t)(CALL_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
+    pkt[3] = c->self;
+    if (!c->mesh && c->self == c->host) node__count(n, FM(n)->host_bytes, (int64_t)len);
+    (void)env_udp_send(&n->env, n->udp, q->media_to, pkt, len);
+}
+
+/* Decodes q's latest frame (or conceals its loss) into q->pcm. */
+static void conf_decode(Node *n, OpusDecoder *dec, ConfPeer *q, int spf, const uint8_t *f,
+                        size_t flen, int16_t *pcm)
+{
+    int got = opus_decode(dec, flen ? f : NULL, (opus_int32)flen, pcm, spf, 0);
+    if (got != spf) memset(pcm, 0, (size_t)spf * sizeof *pcm);
+    if (!flen) env_charge_cpu(&n->env, ENV_COST_OPUS_DECODE, 0); /* concealment */
+    if (q) q->fresh = false;
+}
+
+/* Host, every frame interval: decode, mix-minus, re-encode, send. */
+static void conf_mix(Node *n)
+{
+    ConfState *c = n->conf;
+    int spf = (int)((int64_t)media_sample_rate(&c->mc) * c->mc.frame_ns / TIMENS_S);
+    CHECK(spf > 0 && spf <= CONF_PCM_MAX, "%d samples per frame", spf);
+    int32_t sum[CONF_PCM_MAX];
+    int16_t own[CONF_PCM_MAX], mix[CONF_PCM_MAX];
+    uint8_t f[CONF_FRAME_MAX], pkt[ENV_UDP_MAX];
+    size_t flen = media_tx_frame_next(c->tx, &n->env, f, sizeof f);
+    conf_decode(n, c->own_dec, NULL, spf, f, flen, own);
+    for (int s = 0; s < spf; s++) sum[s] = own[s];
+    for (int i = 0; i < c->n; i++) {
+        ConfPeer *q = &c->p[i];
+        if (!q->dec) continue;
+        conf_decode(n, q->dec, q, spf, q->frame, q->fresh ? q->flen : 0, q->pcm);
+        for (int s = 0; s < spf; s++) sum[s] += q->pcm[s];
+    }
+    for (int i = 0; i < c->n; i++) {
+        ConfPeer *q = &c->p[i];
+        if (!q->enc) continue;
+        for (int s = 0; s < spf; s++) mix[s] = (int16_t)CLAMP(sum[s] - q->pcm[s], -32768, 32767);
+        int len = opus_encode(q->enc, mix, spf, f, (opus_int32)sizeof f);
+        CHECK(len > 0, "opus_encode: %d", len);
+        env_charge_cpu(&n->env, ENV_COST_OPUS_ENCODE, (size_t)spf * sizeof(int16_t));
+        size_t pl = media_tx_next_with(q->mix, &n->env, f, (size_t)len, false, pkt + CONF_HDR,
+                                       sizeof pkt - CONF_HDR);
+        conf_send_media(n, q, pkt, pl + CONF_HDR);
+        node__count(n, FM(n)->mixes, 1);
+    }
+}
+
+/* Member (star) or anybody (mesh), every frame interval: our stream. */
+static void conf_media_tick(Node *n)
+{
+    ConfState *c = n->conf;
+    if (!c->mesh && c->self == c->host) {
+        conf_mix(n);
+        return;
+    }
+    uint8_t pkt[ENV_UDP_MAX];
+    size_t len = media_tx_next(c->tx, &n->env, false, false, pkt + CONF_HDR, sizeof pkt - CONF_HDR);
+    if (len == 0) return;
+    for (int i = 0; i < c->n; i++)
+        if (i != c->self && conf_alive(&c->p[i]) && (c->mesh || i == c->host))
+            conf_send_media(n, &c->p[i], pkt, len + CONF_HDR);
+}
+
+bool conf__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
+{
+    ConfState *c = n->conf;
+    if (len < CONF_HDR || (buf[2] & WIRE_FUNC_MASK) != CALL_FUNC_MEDIA ||
+        wire_get_u16(buf) != (uint16_t)c->id)
+        return false;
+    if (c->st != CONF_RUNNING || buf[3] >= c->n || buf[3] == c->self) return true;
+    ConfPeer *q = &c->p[buf[3]];
+    if (!q->rx) return true;
+    size_t flen;
+    if (!media_rx_packet_frame(q->rx, &n->env, buf + CONF_HDR, len - CONF_HDR, q->frame,
+                               sizeof q->frame, &flen))
+        return true;
+    q->media_to = from; /* its endpoint as its NAT maps it toward us */
+    if (flen) q->flen = (uint16_t)flen, q->fresh = true;
+    if (!c->mesh && c->self == c->host) node__count(n, FM(n)->host_bytes, (int64_t)len);
+    return true;
+}
+
+/* ---- organiser ---- */
+
+/* Starts the conference with who joined, or fails without anybody. */
+static void conf_org_launch(Node *n)
+{
+    ConfState *c = n->conf;
+    env_timer_cancel(&n->env, &c->t_step);
+    ConfPeer keep[NODE_CONF_MAX];
+    uint8_t k = 0;
+    for (int i = 0; i < c->n; i++)
+        if (conf_alive(&c->p[i])) keep[k++] = c->p[i];
+    if (k < 2) {
+        node__count(n, FM(n)->failed, 1);
+        conf_free(n);
+        return;
+    }
+    memcpy(c->p, keep, k * sizeof *keep);
+    c->n = k, c->self = 0, c->host = conf_elect(c), c->st = CONF_RUNNING;
+    uint8_t body[2 + NODE_CONF_MAX * CONF_INFO], *p = body + 2;
+    body[0] = c->host, body[1] = k;
+    for (int i = 0; i < k; i++) p = conf_put_info(p, &c->p[i]);
+    for (int i = 1; i < k; i++) conf_send(n, c->p[i].id, CF_START, body, (size_t)(p - body));
+    node__count(n, FM(n)->started, 1);
+    env_metric_observe(&n->env, FM(n)->participants, k);
+    conf_media_start(n);
+    c->t_end = env_timer_start(&n->env, c->duration, TM_CONF_END);
+}
+
+/* Launches once every invited user has answered (joined or refused). */
+static void conf_org_check(Node *n)
+{
+    ConfState *c = n->conf;
+    for (int i = 1; i < c->n; i++)
+        if (c->p[i].state < 2) return;
+    conf_org_launch(n);
+}
+
+bool conf__on_located(Node *n, const CallMsg *cm)
+{
+    ConfState *c = n->conf;
+    if (!c || !c->organiser || c->id != cm->call_id || c->st != CONF_LOCATING) return false;
+    uint32_t h = call__user_hash(cm->user, cm->ulen);
+    for (int i = 1; i < c->n; i++) {
+        ConfPeer *q = &c->p[i];
+        if (q->state != 0 || q->user_hash != h) continue;
+        q->state = 1;
+        q->id = cm->a1;
+        uint8_t body[7 + 32];
+        conf_put_addr(body, conf_self_id(n));
+        body[6] = c->mesh;
+        memcpy(body + 7, c->key, 32);
+        conf_send(n, q->id, CF_INVITE, body, sizeof body);
+    }
+    return true;
+}
+
+static void conf_org_answer(Node *n, uint8_t kind, const uint8_t *b, size_t blen)
+{
+    ConfState *c = n->conf;
+    if (!c->organiser || c->st != CONF_LOCATING || blen < (kind == CF_JOIN ? CONF_INFO : 6))
+        return;
+    EnvAddr id = conf_get_addr(b);
+    for (int i = 1; i < c->n; i++) {
+        ConfPeer *q = &c->p[i];
+        if (q->state != 1 || !env_addr_eq(q->id, id)) continue;
+        if (kind == CF_JOIN) conf_get_info(b, q);
+        q->state = kind == CF_JOIN ? 2 : 3;
+    }
+    conf_org_check(n);
+}
+
+/* ---- members ---- */
+
+static void conf_on_invite(Node *n, uint32_t id, const uint8_t *b, size_t blen)
+{
+    if (blen != 7 + 32) return;
+    EnvAddr org = conf_get_addr(b);
+    if (n->conf || n->call || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE) {
+        uint8_t me[6];
+        conf_put_addr(me, conf_self_id(n));
+        uint8_t buf[11] = {CF_BUSY};
+        wire_put_u32(buf + 1, id);
+        memcpy(buf + 5, me, 6);
+        call__signal_raw(n, org, buf, sizeof buf);
+        return;
+    }
+    ConfState *c = conf_new(n, id);
+    c->st = CONF_INVITED;
+    c->mesh = b[6] != 0;
+    memcpy(c->key, b + 7, 32);
+    ConfPeer me;
+    memset(&me, 0, sizeof me);
+    conf_self_info(n, &me);
+    uint8_t body[CONF_INFO];
+    conf_put_info(body, &me);
+    conf_send(n, org, CF_JOIN, body, sizeof body);
+    c->t_step = env_timer_start(&n->env, 3 * n->sh->p.call_step_timeout_ns, TM_CONF_STEP);
+}
+
+static void conf_on_start(Node *n, const uint8_t *b, size_t blen)
+{
+    ConfState *c = n->conf;
+    if (c->st != CONF_INVITED || blen < 2 || b[1] < 2 || b[1] > NODE_CONF_MAX ||
+        blen != 2 + (size_t)b[1] * CONF_INFO || b[0] >= b[1])
+        return;
+    c->n = b[1], c->host = b[0], c->self = 0xff;
+    EnvAddr me = conf_self_id(n);
+    for (int i = 0; i < c->n; i++) {
+        conf_get_info(b + 2 + i * CONF_INFO, &c->p[i]);
+        c->p[i].state = 2;
+        if (env_addr_eq(c->p[i].id, me)) c->self = (uint8_t)i;
+    }
+    if (c->self == 0xff) return;
+    env_timer_cancel(&n->env, &c->t_step);
+    c->st = CONF_RUNNING;
+    conf_media_start(n);
+}
+
+/* A participant left: re-elect (everybody elects alike) and restart media. */
+static void conf_on_leave(Node *n, const uint8_t *b, size_t blen)
+{
+    ConfState *c = n->conf;
+    if (blen != 6 || c->st != CONF_RUNNING) return;
+    EnvAddr id = conf_get_addr(b);
+    for (int i = 0; i < c->n; i++)
+        if (env_addr_eq(c->p[i].id, id) && i != c->self) c->p[i].state = 3;
+    if (conf_live(c) < 2) {
+        conf_free(n);
+        return;
+    }
+    conf_media_stop(n);
+    c->host = conf_elect(c);
+    conf_media_start(n);
+}
+
+void conf__on_signal(Node *n, const uint8_t *buf, size_t len)
+{
+    if (len < 5 || buf[0] > CF_END) {
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+        return;
+    }
+    uint32_t id = wire_get_u32(buf + 1);
+    const uint8_t *b = buf + 5;
+    size_t blen = len - 5;
+    if (buf[0] == CF_INVITE) {
+        conf_on_invite(n, id, b, blen);
+        return;
+    }
+    if (!n->conf || n->conf->id != id) return; /* stale: an ended conference */
+    switch (buf[0]) {
+    case CF_JOIN:
+    case CF_BUSY: conf_org_answer(n, buf[0], b, blen); break;
+    case CF_START: conf_on_start(n, b, blen); break;
+    case CF_LEAVE: conf_on_leave(n, b, blen); break;
+    case CF_END: conf_free(n); break;
+    default: break;
+    }
+}
+
+/* Tells every other live participant `kind` (LEAVE with our id, or END). */
+static void conf_tell_all(Node *n, uint8_t kind)
+{
+    ConfState *c = n->conf;
+    uint8_t me[6];
+    conf_put_addr(me, conf_self_id(n));
+    for (int i = 0; i < c->n; i++)
+        if (i != c->self && conf_alive(&c->p[i]) && (c->st == CONF_RUNNING || c->p[i].state >= 1))
+            conf_send(n, c->p[i].id, kind, me, kind == CF_LEAVE ? 6 : 0);
+}
+
+void conf__on_timer(Node *n, uint32_t tag)
+{
+    ConfState *c = n->conf;
+    if (!c) return;
+    switch (tag) {
+    case TM_CONF_MEDIA: conf_media_tick(n); break;
+    case TM_CONF_STEP:
+        c->t_step = ENV_TIMER_NONE;
+        if (c->organiser) {
+            conf_org_launch(n);
+        } else {
+            conf_free(n); /* no CF_START came */
+        }
+        break;
+    case TM_CONF_END:
+        c->t_end = ENV_TIMER_NONE;
+        conf_tell_all(n, CF_END);
+        conf_free(n);
+        break;
+    default: CHECK(false, "conf timer tag %u", tag);
+    }
+}
+
+void conf__stop(Node *n)
+{
+    if (n->conf) conf_free(n);
+}
+
+/* ---- public API ---- */
+
+bool node_conf_start(Node *n, const char *const *users, size_t count, TimeNs duration)
+{
+    CHECK(count >= 1 && count < NODE_CONF_MAX && duration > 0, "node_conf_start(%zu)", count);
+    if (n->call || n->conf || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
+        return false;
+    ConfState *c = conf_new(n, node__random_u32(n) | 1);
+    c->organiser = true;
+    c->mesh = n->sh->p.conf_mesh;
+    c->st = CONF_LOCATING;
+    c->duration = duration;
+    env_random_bytes(&n->env, c->key, sizeof c->key);
+    conf_self_info(n, &c->p[0]);
+    c->n = (uint8_t)(count + 1);
+    for (size_t i = 0; i < count; i++) {
+        size_t ulen = strlen(users[i]);
+        CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "conference user %s", users[i]);
+        c->p[i + 1].user_hash = call__user_hash(users[i], ulen);
+        if (!call__locate(n, c->id, users[i], ulen)) c->p[i + 1].state = 3;
+    }
+    c->t_step = env_timer_start(&n->env, n->sh->p.call_step_timeout_ns, TM_CONF_STEP);
+    return true;
+}
+
+void node_conf_leave(Node *n)
+{
+    ConfState *c = n->conf;
+    if (!c) return;
+    if (c->st == CONF_RUNNING) {
+        conf_tell_all(n, CF_LEAVE);
+        node__count(n, FM(n)->left, 1);
+    }
+    conf_free(n);
+}
+
+bool node_conf_info(const Node *n, size_t *participants, bool *is_host, size_t *streams_out,
+                    size_t *streams_in)
+{
+    const ConfState *c = n->conf;
+    if (!c || c->st != CONF_RUNNING) return false;
+    *participants = conf_live(c);
+    *is_host = !c->mesh && c->self == c->host;
+    *streams_out = c->streams_out;
+    *streams_in = 0;
+    for (int i = 0; i < c->n; i++) {
+        MediaStats s;
+        if (!c->p[i].rx) continue;
+        media_rx_stats(c->p[i].rx, &s);
+        *streams_in += s.packets_rx > 0;
+    }
+    return true;
+}

@@ -1,0 +1,764 @@
+/* media: the voice stream of a call (issue 5, item 4): codec, packet
+ * format, AES-256 encryption, FEC, and the receiver's quality figures.
+ *
+ * Layer: protocol/ (env.h, crypto.h, libopus). Contract: protocol/media.h.
+ *
+ * Codec. libopus really runs, on a synthetic speech-like signal: a harmonic
+ * voice (f0 110..190 Hz with a slow vibrato, 1/k harmonics up to 7 kHz)
+ * under a syllabic envelope (4 Hz), in talk spurts and silences of
+ * 0.4..1.6 s (after Brady's on/off speech model), over background noise
+ * at -50 dB; all from a deterministic generator seeded once per world from
+ * the world env's random stream. To keep large runs fast, MediaShared
+ * encodes, once per world and lazily on first use, a loop of MEDIA_LOOP_NS
+ * of that signal per (profile, bit rate, frame) (at most MEDIA_LOOPS_MAX
+ * loops), and every sender replays the loop from its own random offset.
+ * The encoding cost is still charged per frame at the sender
+ * (ENV_COST_OPUS_ENCODE with the frame's PCM bytes, 16-bit mono), and the
+ * decoding cost per packet at the receiver (ENV_COST_OPUS_DECODE with the
+ * codec bytes used); the decoder really runs once over each loop when it
+ * is built (a check that the loop decodes).
+ *
+ * Packet format (all integers big-endian):
+ *   clear:      stream id (2 B, top bit set) | sequence number (2 B)
+ *   encrypted:  send time (5 B, virtual µs) | flags (1 B) | check (2 B)
+ *               | body
+ *   body:       OPUS/G729: frame length (2 B) | frame | [FEC: the previous
+ *               frame]; SKYPE2004: 55 codec bytes; on hold: empty.
+ *   over TCP:   a 2-byte length prefix (bytes that follow) in front.
+ * The 4 clear bytes play the role of the 4-byte start-of-message header
+ * and the 8-byte encrypted header that of the framer header of a39's size
+ * model. The receiver extends the 16-bit sequence number to 32 bits (the
+ * one nearest to the highest seen, as RTP does). Encryption is AES-256-CTR
+ * (crypto_aes256, charged as ENV_COST_AES256) with IV = stream id | 32-bit
+ * sequence | zeros, so the two directions of a call, which share the key,
+ * never reuse a keystream (distinct random stream ids; 1/32768 chance of a
+ * clash). check = the low 16 bits of CRC-32 over the plaintext (send time,
+ * flags, body): a packet under a wrong key fails it (probability 1 - 2^-16),
+ * and is dropped and counted (MediaStats.packets_bad, metric
+ * "media.bad_packets").
+ *
+ * The 2004 profile (PROTOCOL-NOTES a33, a34, a39). a34: ~140 packets/s both
+ * ways, so 70/s each way: interval 1/70 s = 14.2857 ms (14,285,714 ns).
+ * a33: 67 B UDP payload. a39's size model mu = (Rate*dT + 8 B)*RF + 4 B with
+ * RF = 1 gives Rate*dT = 55 B, so a codec rate of 55 B * 70/s = 30.8 kb/s,
+ * inside iSAC's 10..32 kb/s (a38). Opus cannot frame 14.29 ms, so the codec
+ * runs at 30.8 kb/s CBR with 20 ms frames (77 B each) and the framer cuts
+ * that byte stream into 55-byte blocks: 5 frames (100 ms, 385 B) make
+ * exactly 7 packets. 4 + 8 + 55 = 67 B; over TCP 69 B (a33). The profile
+ * ignores MediaConfig.bitrate_bps, frame_ns and fec (it is the measured
+ * shape). G729 profile: opus narrowband (8 kHz) CBR 8 kb/s, 10 ms frames,
+ * i.e. G.729's 10-byte frames (a38); the E-model uses G.729's values.
+ * On hold: one header-only packet (flag HOLD) every 1/3 s (a36). Silence:
+ * packets keep flowing (a35) unless silence_suppression is set, in which
+ * case frames of silence are not sent (their encoding is still charged: the
+ * encoder's VAD runs on them).
+ *
+ * FEC (OPUS and G729 profiles): each packet also carries a copy of the
+ * previous frame (a39's RF = 2): one isolated loss is recovered by the next
+ * packet, a burst of two or more loses all but the last.
+ *
+ * Receiver. Loss after FEC is decided over a 64-packet window: a sequence
+ * number that leaves it unreceived and unrecovered is lost; packets later
+ * than the window are counted as received but do not undo the loss. Delay:
+ * env_now() - send time (the sender's and receiver's clocks are the same
+ * virtual clock). Jitter: RFC 3550 §6.4.1, J += (|D| - J)/16 with D the
+ * change in transit time between consecutive arrivals.
+ *
+ * E-model (ITU-T G.107 (06/2015), narrowband): R = Ro - Is - Id - Ie,eff + A
+ * with every parameter at its default (Table 2: SLR 8, RLR 2, STMR 15,
+ * LSTR 18, Ds = Dr 3, TELR 65, WEPL 110, qdu 1, Nc -70, Nfor -64, Ps = Pr
+ * 35, A 0), which gives Ro = 94.77 and Is = 1.41. Id = Idte + Idle + Idd is
+ * computed with T = Ta = the mean one-way network delay and Tr = 2T (codec
+ * and jitter-buffer delay are not added). Ie,eff = Ie + (95 - Ie) * Ppl /
+ * (Ppl/BurstR + Bpl), Ppl = loss after FEC in percent, BurstR = (mean
+ * length of loss bursts) * (1 - Ppl/100) (1 for random loss). MOS from R
+ * per G.107 Annex B. Codec values (our choice, documented):
+ *   G729:      Ie 11, Bpl 19 (G.113 Appendix I, G.729A + VAD);
+ *   OPUS:      Ie 0, Bpl 25.1 (wideband at >= 16 kb/s is transparent on the
+ *              narrowband scale; packet-loss concealment like G.711 with PLC,
+ *              whose G.113 Bpl is 25.1);
+ *   SKYPE2004: Ie 0, Bpl 20 (iSAC at 30.8 kb/s; no G.113 entry: a weaker
+ *              concealment than opus assumed).
+ */
+#include "protocol/media.h"
+
+#include <math.h>
+#include <opus.h>
+#include <string.h>
+
+#include "protocol/crypto.h"
+
+#define MEDIA_LOOP_NS (8 * TIMENS_S)     /* audio in one pre-encoded loop, ns */
+#define MEDIA_LOOPS_MAX 8                /* loops per world */
+#define MEDIA_FRAME_MAX 600              /* largest encoded frame, bytes (2 fit in a packet) */
+#define MEDIA_CLEAR 4                    /* clear header bytes */
+#define MEDIA_HDR 12                     /* clear + encrypted header bytes */
+#define MEDIA_PKT_MAX ENV_UDP_MAX        /* largest payload handled, bytes */
+#define MEDIA_2004_BLOCK 55              /* codec bytes per 2004 packet */
+#define MEDIA_2004_INTERVAL_NS 14285714  /* 1/70 s, ns (a34) */
+#define MEDIA_2004_BITRATE 30800         /* 55 B * 70/s * 8, bit/s */
+#define MEDIA_HOLD_INTERVAL_NS 333333333 /* 3 packets/s on hold (a36), ns */
+#define MEDIA_WIN 64                     /* loss-decision window, packets */
+#define MEDIA_FLAG_FEC 0x01              /* body carries the previous frame */
+#define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body */
+
+/* One pre-encoded loop of the synthetic signal. */
+typedef struct MediaLoop {
+    MediaProfile profile; /* key: profile */
+    uint32_t bitrate_bps; /* key: codec bit rate, bit/s */
+    TimeNs frame_ns;      /* key: frame duration, ns */
+    uint32_t frames;      /* frames in the loop */
+    size_t pcm_bytes;     /* PCM bytes per frame (16-bit mono), bytes */
+    uint32_t *off;        /* start of each frame in data, bytes (frames + 1 entries) */
+    uint8_t *voiced;      /* per frame: 1 in a talk spurt, 0 in silence */
+    uint8_t *data;        /* the encoded frames, concatenated */
+} MediaLoop;
+
+/* The loops built so far (mutable behind a const MediaShared). */
+typedef struct MediaLoopTable {
+    unsigned n;                      /* loops built */
+    MediaLoop loop[MEDIA_LOOPS_MAX]; /* the loops */
+} MediaLoopTable;
+
+struct MediaShared {
+    Crypto *crypto;      /* AES-256 for every stream of the world */
+    uint64_t seed;       /* signal generator seed (from the world env) */
+    MediaLoopTable *tab; /* lazily built loops */
+    EnvMetric m_bad;     /* metric "media.bad_packets" */
+};
+
+struct MediaTx {
+    const MediaShared *ms; /* borrowed, outlives the stream */
+    const MediaLoop *loop; /* the codec loop replayed */
+    MediaConfig c;         /* configuration (profile defaults applied) */
+    uint8_t key[32];       /* AES-256 session key */
+    uint16_t stream;       /* stream id, top bit set */
+    uint32_t seq;          /* next sequence number (32-bit extended) */
+    uint32_t pos;          /* next frame (2004: next 55-byte block) of the loop */
+    int64_t prev;          /* loop frame sent last (for FEC), -1: none */
+};
+
+struct MediaRx {
+    const MediaShared *ms; /* borrowed */
+    MediaProfile profile;  /* codec profile (E-model values) */
+    uint8_t key[32];       /* AES-256 session key */
+    bool started;          /* a valid packet was seen */
+    uint32_t first;        /* first sequence number seen */
+    uint32_t max;          /* highest sequence number seen */
+    uint32_t final_upto;   /* lowest sequence number not yet decided */
+    uint64_t got;          /* window: bit seq%64 set = received or recovered */
+    uint64_t fec;          /* window: bit seq%64 set = recovered through FEC */
+    bool last_lost;        /* the last decided sequence number was lost */
+    uint64_t lost;         /* decided lost, packets */
+    uint64_t bursts;       /* decided loss bursts */
+    uint64_t packets_rx;   /* valid packets received */
+    uint64_t recovered;    /* recovered through FEC, packets */
+    uint64_t bad;          /* packets that failed to decrypt/parse */
+    double delay_sum_ns;   /* sum of one-way delays, ns */
+    double jitter_ns;      /* RFC 3550 jitter estimate, ns */
+    TimeNs prev_transit;   /* transit time of the previous packet, ns */
+};
+
+/* ---- signal and loops ---------------------------------------------------- */
+
+/* splitmix64: the signal's deterministic generator (not the env stream, so
+ * a loop's content does not depend on when it is first needed). */
+static uint64_t media_mix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static double media_unit(uint64_t *s)
+{
+    return (double)(media_mix(s) >> 11) / 9007199254740992.0;
+}
+
+/* Writes n samples at rate fs into pcm and the talk/silence flag per
+ * sample into on. */
+static void media_signal(uint64_t seed, int fs, size_t n, int16_t *pcm, uint8_t *on)
+{
+    uint64_t s = seed;
+    double phase = 0, f0 = 150;
+    size_t next_switch = 0;
+    bool talking = false;
+    for (size_t i = 0; i < n; i++) {
+        if (i == next_switch) { /* a new talk spurt or silence, 0.4..1.6 s */
+            talking = !talking;
+            next_switch = i + (size_t)((0.4 + 1.2 * media_unit(&s)) * fs);
+            f0 = 110 + 80 * media_unit(&s);
+        }
+        double t = (double)i / fs;
+        double f = f0 * (1 + 0.05 * sin(2 * M_PI * 3 * t));
+        phase += 2 * M_PI * f / fs;
+        double v = 0;
+        for (int k = 1; k * f < 7000 && k * f < fs / 2.0; k++)
+            v += sin(k * phase) / k;
+        double env = talking ? 0.5 * (1 - cos(2 * M_PI * 4 * t)) : 0;
+        double noise = (media_unit(&s) - 0.5) * 2 * 0.003;
+        pcm[i] = (int16_t)lrint(32767 * (0.3 * env * v / 2.5 + noise));
+        on[i] = talking;
+    }
+}
+
+/* Codec settings of a profile: sample rate, bit rate, frame, CBR. */
+static void media_codec_params(const MediaLoop *l, int *fs, bool *cbr)
+{
+    *fs = l->profile == MEDIA_PROFILE_G729 ? 8000 : 16000;
+    *cbr = l->profile != MEDIA_PROFILE_OPUS;
+}
+
+/* Encodes one loop's frames (pcm: frames * spf samples); fills off/data. */
+static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs, bool cbr)
+{
+    int oerr = 0;
+    OpusEncoder *enc = opus_encoder_create(fs, 1, OPUS_APPLICATION_VOIP, &oerr);
+    OpusDecoder *dec = opus_decoder_create(fs, 1, &oerr);
+    CHECK(enc && dec, "opus_*_create: %s", opus_strerror(oerr));
+    opus_encoder_ctl(enc, OPUS_SET_BITRATE((opus_int32)l->bitrate_bps));
+    opus_encoder_ctl(enc, OPUS_SET_VBR(cbr ? 0 : 1));
+    opus_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+    l->data = g_malloc((size_t)l->frames * MEDIA_FRAME_MAX); /* not per node */
+    int16_t *out = g_new(int16_t, (size_t)spf);              /* not per node */
+    l->off[0] = 0;
+    for (uint32_t f = 0; f < l->frames; f++) {
+        uint8_t *p = l->data + l->off[f];
+        opus_int32 n = opus_encode(enc, pcm + (size_t)f * spf, spf, p, MEDIA_FRAME_MAX);
+        CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
+        CHECK(opus_decode(dec, p, n, out, spf, 0) == spf, "loop frame %u does not decode", f);
+        l->off[f + 1] = l->off[f] + (uint32_t)n;
+    }
+    g_free(out);
+    opus_decoder_destroy(dec);
+    opus_encoder_destroy(enc);
+}
+
+/* Builds loop l (key fields set) from the world's signal seed. */
+static void media_loop_build(MediaLoop *l, uint64_t seed)
+{
+    int fs;
+    bool cbr;
+    media_codec_params(l, &fs, &cbr);
+    int spf = (int)(fs * l->frame_ns / TIMENS_S);
+    l->frames = (uint32_t)(MEDIA_LOOP_NS / l->frame_ns);
+    l->pcm_bytes = (size_t)spf * 2;
+    size_t n = (size_t)l->frames * (size_t)spf;
+    int16_t *pcm = g_new(int16_t, n);        /* not per node */
+    uint8_t *on = g_malloc(n);               /* not per node */
+    l->off = g_new(uint32_t, l->frames + 1); /* not per node */
+    l->voiced = g_malloc(l->frames);         /* not per node */
+    media_signal(seed, fs, n, pcm, on);
+    for (uint32_t f = 0; f < l->frames; f++)
+        l->voiced[f] = on[(size_t)f * spf + (size_t)spf / 2];
+    media_loop_encode(l, pcm, spf, fs, cbr);
+    g_free(on);
+    g_free(pcm);
+}
+
+/* The loop for config c (profile defaults applied), built on first use. */
+static const MediaLoop *media_loop_get(const MediaShared *ms, const MediaConfig *c)
+{
+    MediaLoopTable *t = ms->tab;
+    for (unsigned i = 0; i < t->n; i++) {
+        const MediaLoop *l = &t->loop[i];
+        if (l->profile == c->profile && l->bitrate_bps == c->bitrate_bps &&
+            l->frame_ns == c->frame_ns)
+            return l;
+    }
+    CHECK(t->n < MEDIA_LOOPS_MAX, "more than %d media codec settings in one world",
+          MEDIA_LOOPS_MAX);
+    MediaLoop *l = &t->loop[t->n++];
+    *l = (MediaLoop){.profile = c->profile, .bitrate_bps = c->bitrate_bps, .frame_ns = c->frame_ns};
+    media_loop_build(l, ms->seed);
+    return l;
+}
+
+MediaShared *media_shared_new(const Env *world_env, GError **err)
+{
+    Crypto *crypto = crypto_new(err);
+    if (!crypto) return NULL;
+    MediaShared *ms = g_new0(MediaShared, 1); /* not per node */
+    ms->crypto = crypto;
+    ms->seed = env_random_u64(world_env);
+    ms->tab = g_new0(MediaLoopTable, 1); /* not per node */
+    ms->m_bad = env_metric_intern(world_env, "media.bad_packets", ENV_METRIC_COUNTER);
+    return ms;
+}
+
+void media_shared_free(MediaShared *ms)
+{
+    if (!ms) return;
+    for (unsigned i = 0; i < ms->tab->n; i++) {
+        MediaLoop *l = &ms->tab->loop[i];
+        g_free(l->off);
+        g_free(l->voiced);
+        g_free(l->data);
+    }
+    g_free(ms->tab);
+    crypto_free(ms->crypto);
+    g_free(ms);
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+static bool media_frame_ok(TimeNs f)
+{
+    static const TimeNs ok[] = {2500000, 5000000, 10000000, 20000000, 40000000, 60000000};
+    for (size_t i = 0; i < G_N_ELEMENTS(ok); i++)
+        if (f == ok[i]) return true;
+    return false;
+}
+
+/* c with the profile's fixed values and defaults (0: 24 kb/s, 20 ms). */
+static MediaConfig media_config_fix(const MediaConfig *c)
+{
+    MediaConfig f = *c;
+    switch (c->profile) {
+    case MEDIA_PROFILE_SKYPE2004:
+        f.bitrate_bps = MEDIA_2004_BITRATE;
+        f.frame_ns = 20 * TIMENS_MS;
+        f.fec = false;
+        break;
+    case MEDIA_PROFILE_G729:
+        f.bitrate_bps = 8000;
+        f.frame_ns = 10 * TIMENS_MS;
+        break;
+    case MEDIA_PROFILE_OPUS:
+        if (!f.bitrate_bps) f.bitrate_bps = 24000;
+        if (!f.frame_ns) f.frame_ns = 20 * TIMENS_MS;
+        break;
+    }
+    CHECK((unsigned)f.profile <= MEDIA_PROFILE_G729, "bad media profile %d", (int)f.profile);
+    CHECK(media_frame_ok(f.frame_ns), "opus cannot frame %lld ns", (long long)f.frame_ns);
+    CHECK(f.bitrate_bps >= 6000 && f.bitrate_bps <= 510000, "bit rate %u", f.bitrate_bps);
+    return f;
+}
+
+/* ---- sender -------------------------------------------------------------- */
+
+MediaTx *media_tx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
+                      const uint8_t key[32])
+{
+    MediaTx *tx = env_mem_alloc(e, sizeof *tx);
+    tx->ms = ms;
+    tx->c = media_config_fix(c);
+    tx->loop = media_loop_get(ms, &tx->c);
+    memcpy(tx->key, key, 32);
+    tx->stream = (uint16_t)(0x8000 | env_random_below(e, 0x8000));
+    tx->seq = env_random_below(e, 0x10000);
+    uint32_t units = tx->c.profile == MEDIA_PROFILE_SKYPE2004
+                         ? tx->loop->off[tx->loop->frames] / MEDIA_2004_BLOCK
+                         : tx->loop->frames;
+    tx->pos = env_random_below(e, units);
+    tx->prev = -1;
+    CHECK(tx->c.profile != MEDIA_PROFILE_SKYPE2004 ||
+              tx->loop->off[tx->loop->frames] == tx->loop->frames * 77u,
+          "2004 loop is not 77-byte CBR frames");
+    return tx;
+}
+
+void media_tx_free(MediaTx *tx, const Env *e)
+{
+    env_mem_free(e, tx, sizeof *tx);
+}
+
+TimeNs media_tx_interval(const MediaTx *tx, bool on_hold)
+{
+    if (on_hold) return MEDIA_HOLD_INTERVAL_NS;
+    return tx->c.profile == MEDIA_PROFILE_SKYPE2004 ? MEDIA_2004_INTERVAL_NS : tx->c.frame_ns;
+}
+
+static void media_put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static uint32_t media_get16(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static void media_iv(uint8_t iv[16], uint16_t stream, uint32_t seq)
+{
+    memset(iv, 0, 16);
+    media_put16(iv, stream);
+    media_put16(iv + 2, seq >> 16);
+    media_put16(iv + 4, seq);
+}
+
+/* CRC of the plaintext after the clear header, check bytes excluded. */
+static uint16_t media_check(const uint8_t *pkt, size_t len)
+{
+    uint32_t crc = crypto_crc32(0, pkt + MEDIA_CLEAR, 6);
+    crc = crypto_crc32(crc, pkt + MEDIA_HDR, len - MEDIA_HDR);
+    return (uint16_t)crc;
+}
+
+/* Writes the body of a talking packet after the header; returns its
+ * length and sets *flags. Charges the encoding of the interval's audio. */
+static size_t media_tx_body(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *flags, bool *voiced)
+{
+    const MediaLoop *l = tx->loop;
+    if (tx->c.profile == MEDIA_PROFILE_SKYPE2004) {
+        uint32_t at = tx->pos * MEDIA_2004_BLOCK;
+        *voiced = l->voiced[at / 77]; /* 30.8 kb/s CBR: 77-byte frames */
+        memcpy(body, l->data + at, MEDIA_2004_BLOCK);
+        tx->pos = (tx->pos + 1) % (l->off[l->frames] / MEDIA_2004_BLOCK);
+        env_charge_cpu(e, ENV_COST_OPUS_ENCODE,
+                       l->pcm_bytes * MEDIA_2004_INTERVAL_NS / (20 * TIMENS_MS));
+        return MEDIA_2004_BLOCK;
+    }
+    uint32_t f = tx->pos;
+    tx->pos = (tx->pos + 1) % l->frames;
+    *voiced = l->voiced[f];
+    env_charge_cpu(e, ENV_COST_OPUS_ENCODE, l->pcm_bytes);
+    size_t n = l->off[f + 1] - l->off[f];
+    media_put16(body, (uint32_t)n);
+    memcpy(body + 2, l->data + l->off[f], n);
+    size_t len = 2 + n;
+    if (tx->c.fec && tx->prev >= 0) {
+        size_t pn = l->off[tx->prev + 1] - l->off[tx->prev];
+        memcpy(body + len, l->data + l->off[tx->prev], pn);
+        len += pn;
+        *flags |= MEDIA_FLAG_FEC;
+    }
+    tx->prev = f;
+    return len;
+}
+
+/* Header, check and encryption of a packet of len bytes at pkt. */
+static void media_tx_seal(MediaTx *tx, const Env *e, uint8_t *pkt, size_t len, uint8_t flags)
+{
+    uint64_t us = (uint64_t)(env_now(e) / 1000);
+    media_put16(pkt, tx->stream);
+    media_put16(pkt + 2, tx->seq);
+    for (int i = 0; i < 5; i++)
+        pkt[4 + i] = (uint8_t)(us >> (8 * (4 - i)));
+    pkt[9] = flags;
+    media_put16(pkt + 10, media_check(pkt, len));
+    uint8_t iv[16];
+    media_iv(iv, tx->stream, tx->seq);
+    crypto_aes256(tx->ms->crypto, e, tx->key, iv, pkt + MEDIA_CLEAR, len - MEDIA_CLEAR);
+    tx->seq++;
+}
+
+size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, bool over_tcp, uint8_t *out,
+                     size_t cap)
+{
+    uint8_t pkt[MEDIA_PKT_MAX];
+    uint8_t flags = on_hold ? MEDIA_FLAG_HOLD : 0;
+    bool voiced = true;
+    size_t len = MEDIA_HDR;
+    if (!on_hold) len += media_tx_body(tx, e, pkt + MEDIA_HDR, &flags, &voiced);
+    if (!voiced && tx->c.silence_suppression) { /* nothing sent, nothing to protect */
+        tx->prev = -1;
+        return 0;
+    }
+    media_tx_seal(tx, e, pkt, len, flags);
+    size_t pre = over_tcp ? 2 : 0;
+    CHECK(len + pre <= cap, "media packet of %zu bytes, buffer %zu", len + pre, cap);
+    if (over_tcp) media_put16(out, (uint32_t)len);
+    memcpy(out + pre, pkt, len);
+    return len + pre;
+}
+
+size_t media_tx_frame_next(MediaTx *tx, const Env *e, uint8_t *frame, size_t cap)
+{
+    CHECK(tx->c.profile != MEDIA_PROFILE_SKYPE2004, "frames of the 2004 profile are not whole");
+    uint8_t body[MEDIA_PKT_MAX], flags = 0;
+    bool voiced;
+    bool fec = tx->c.fec;
+    tx->c.fec = false;
+    size_t n = media_tx_body(tx, e, body, &flags, &voiced) - 2;
+    tx->c.fec = fec;
+    CHECK(n <= cap, "frame of %zu bytes, buffer %zu", n, cap);
+    memcpy(frame, body + 2, n);
+    return n;
+}
+
+size_t media_tx_next_with(MediaTx *tx, const Env *e, const uint8_t *frame, size_t flen,
+                          bool over_tcp, uint8_t *out, size_t cap)
+{
+    uint8_t pkt[MEDIA_PKT_MAX];
+    CHECK(flen > 0 && MEDIA_HDR + 2 + flen <= sizeof pkt, "frame of %zu bytes", flen);
+    media_put16(pkt + MEDIA_HDR, (uint32_t)flen);
+    memcpy(pkt + MEDIA_HDR + 2, frame, flen);
+    size_t len = MEDIA_HDR + 2 + flen, pre = over_tcp ? 2 : 0;
+    media_tx_seal(tx, e, pkt, len, 0);
+    CHECK(len + pre <= cap, "media packet of %zu bytes, buffer %zu", len + pre, cap);
+    if (over_tcp) media_put16(out, (uint32_t)len);
+    memcpy(out + pre, pkt, len);
+    return len + pre;
+}
+
+int media_sample_rate(const MediaConfig *c)
+{
+    return c->profile == MEDIA_PROFILE_G729 ? 8000 : 16000;
+}
+
+size_t media_tcp_message_len(const uint8_t *buf, size_t len)
+{
+    if (len < 2) return 0;
+    size_t n = 2 + media_get16(buf);
+    return n <= len ? n : 0;
+}
+
+/* ---- receiver ------------------------------------------------------------ */
+
+MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
+                      const uint8_t key[32])
+{
+    MediaRx *rx = env_mem_alloc(e, sizeof *rx);
+    rx->ms = ms;
+    rx->profile = c->profile;
+    memcpy(rx->key, key, 32);
+    return rx;
+}
+
+void media_rx_free(MediaRx *rx, const Env *e)
+{
+    env_mem_free(e, rx, sizeof *rx);
+}
+
+/* The 32-bit sequence number nearest to the highest seen with low bits s. */
+static uint32_t media_seq_extend(const MediaRx *rx, uint32_t s16)
+{
+    if (!rx->started) return s16;
+    uint32_t s = (rx->max & 0xFFFF0000u) | s16;
+    int32_t d = (int32_t)(s - rx->max);
+    if (d > 0x8000)
+        s -= 0x10000;
+    else if (d < -0x8000)
+        s += 0x10000;
+    return s;
+}
+
+/* Decides sequence number q (leaving the window): lost unless covered. */
+static void media_rx_decide(MediaRx *rx, uint32_t q)
+{
+    uint64_t bit = 1ull << (q % MEDIA_WIN);
+    bool lost = !(rx->got & bit);
+    if (lost) {
+        rx->lost++;
+        if (!rx->last_lost) rx->bursts++;
+    }
+    rx->last_lost = lost;
+    rx->got &= ~bit;
+    rx->fec &= ~bit;
+}
+
+/* Moves the highest sequence number to s, deciding what leaves the window. */
+static void media_rx_advance(MediaRx *rx, uint32_t s)
+{
+    uint32_t lo = s - (MEDIA_WIN - 1);                /* lowest number still in the window */
+    if ((int32_t)(lo - rx->final_upto) > MEDIA_WIN) { /* a gap wider than the window */
+        for (uint32_t q = rx->final_upto; q != rx->final_upto + MEDIA_WIN; q++)
+            media_rx_decide(rx, q);
+        uint32_t rest = lo - (rx->final_upto + MEDIA_WIN); /* never in the window: lost */
+        rx->lost += rest;
+        if (!rx->last_lost) rx->bursts++;
+        rx->last_lost = true;
+        rx->final_upto = lo;
+    }
+    while ((int32_t)(lo - rx->final_upto) > 0)
+        media_rx_decide(rx, rx->final_upto++);
+    rx->max = s;
+}
+
+/* Marks s received; with FEC, s - 1 recovered if missing. */
+static void media_rx_mark(MediaRx *rx, uint32_t s, bool fec)
+{
+    if (!rx->started) {
+        rx->started = true;
+        rx->first = rx->max = rx->final_upto = s;
+    } else if ((int32_t)(s - rx->max) > 0) {
+        media_rx_advance(rx, s);
+    }
+    if ((int32_t)(s - rx->final_upto) < 0) return; /* too late: already decided */
+    uint64_t bit = 1ull << (s % MEDIA_WIN);
+    if (rx->fec & bit) { /* the original after its FEC copy */
+        rx->fec &= ~bit;
+        rx->recovered--;
+    }
+    rx->got |= bit;
+    uint32_t p = s - 1;
+    uint64_t pbit = 1ull << (p % MEDIA_WIN);
+    if (fec && (int32_t)(p - rx->final_upto) >= 0 && !(rx->got & pbit)) {
+        rx->got |= pbit;
+        rx->fec |= pbit;
+        rx->recovered++;
+    }
+}
+
+/* Delay and RFC 3550 jitter of a packet sent at sent_ns, arriving now. */
+static void media_rx_timing(MediaRx *rx, TimeNs now, TimeNs sent_ns)
+{
+    TimeNs transit = now - sent_ns;
+    rx->delay_sum_ns += (double)transit;
+    if (rx->packets_rx > 0) {
+        double d = fabs((double)(transit - rx->prev_transit));
+        rx->jitter_ns += (d - rx->jitter_ns) / 16.0;
+    }
+    rx->prev_transit = transit;
+    rx->packets_rx++;
+}
+
+static bool media_rx_bad(MediaRx *rx, const Env *e)
+{
+    rx->bad++;
+    env_metric_add(e, rx->ms->m_bad, 1);
+    return false;
+}
+
+/* Decrypts pkt (len bytes, copied) into p; false when the check fails. */
+static bool media_rx_open(MediaRx *rx, const Env *e, const uint8_t *pkt, size_t len, uint8_t *p,
+                          uint32_t *seq)
+{
+    memcpy(p, pkt, len);
+    *seq = media_seq_extend(rx, media_get16(p + 2));
+    uint8_t iv[16];
+    media_iv(iv, (uint16_t)media_get16(p), *seq);
+    crypto_aes256(rx->ms->crypto, e, rx->key, iv, p + MEDIA_CLEAR, len - MEDIA_CLEAR);
+    return media_get16(p + 10) == media_check(p, len);
+}
+
+/* Codec bytes the receiver decodes from a packet body (charged). */
+static size_t media_rx_codec_bytes(const uint8_t *p, size_t len, bool is2004)
+{
+    if (len == MEDIA_HDR) return 0;
+    if (is2004) return len - MEDIA_HDR;
+    return media_get16(p + MEDIA_HDR);
+}
+
+bool media_rx_packet(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len)
+{
+    size_t flen;
+    return media_rx_packet_frame(rx, e, buf, len, NULL, 0, &flen);
+}
+
+bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len,
+                           uint8_t *frame, size_t cap, size_t *flen)
+{
+    *flen = 0;
+    if (len >= 2 && !(buf[0] & 0x80)) { /* TCP framing: strip the length prefix */
+        if (media_get16(buf) != len - 2) return media_rx_bad(rx, e);
+        buf += 2;
+        len -= 2;
+    }
+    uint8_t p[MEDIA_PKT_MAX];
+    uint32_t seq;
+    if (len < MEDIA_HDR || len > sizeof p || !media_rx_open(rx, e, buf, len, p, &seq))
+        return media_rx_bad(rx, e);
+    bool is2004 = rx->profile == MEDIA_PROFILE_SKYPE2004;
+    size_t codec = media_rx_codec_bytes(p, len, is2004);
+    if (!is2004 && len > MEDIA_HDR && codec + 2 > len - MEDIA_HDR) return media_rx_bad(rx, e);
+    TimeNs sent_ns = 0;
+    for (int i = 0; i < 5; i++)
+        sent_ns = sent_ns << 8 | p[4 + i];
+    bool fec = (p[9] & MEDIA_FLAG_FEC) != 0;
+    media_rx_mark(rx, seq, fec);
+    media_rx_timing(rx, env_now(e), sent_ns * 1000);
+    if (codec) env_charge_cpu(e, ENV_COST_OPUS_DECODE, codec);
+    if (frame && codec && !is2004 && codec <= cap) {
+        memcpy(frame, p + MEDIA_HDR + 2, codec);
+        *flen = codec;
+    }
+    return true;
+}
+
+/* ---- E-model (ITU-T G.107) ------------------------------------------------ */
+
+/* Default-parameter constants of G.107 (Table 2) used by Id. */
+#define EM_RLR 2.0
+#define EM_TELR 65.0
+#define EM_WEPL 110.0
+#define EM_RO 94.7688  /* Ro with the defaults (No = -61.18 dBm0p) */
+#define EM_IS 1.4136   /* Is with the defaults */
+#define EM_NO -61.1791 /* No with the defaults, dBm0p */
+
+/* Talker echo impairment Idte (G.107 §7.4) at one-way delay T (ms). */
+static double emodel_idte(double t)
+{
+    double terv = EM_TELR - 40 * log10((1 + t / 10) / (1 + t / 150)) + 6 * exp(-0.3 * t * t);
+    double roe = -1.5 * (EM_NO - EM_RLR);
+    double re = 80 + 2.5 * (terv - 14);
+    double d = roe - re;
+    return (d / 2 + sqrt(d * d / 4 + 100) - 1) * (1 - exp(-t));
+}
+
+/* Listener echo Idle at round trip Tr (ms), and the too-long-delay Idd at
+ * absolute delay Ta (ms). */
+static double emodel_idle(double tr)
+{
+    double rle = 10.5 * (EM_WEPL + 7) * pow(tr + 1, -0.25);
+    double d = EM_RO - rle;
+    return d / 2 + sqrt(d * d / 4 + 169);
+}
+static double emodel_idd(double ta)
+{
+    if (ta <= 100) return 0;
+    double x = log10(ta / 100) / log10(2);
+    return 25 * (pow(1 + pow(x, 6), 1.0 / 6) - 3 * pow(1 + pow(x / 3, 6), 1.0 / 6) + 2);
+}
+
+/* R for mean one-way delay delay_ms, codec (ie, bpl), loss ppl (%) and
+ * burst ratio burst_r. Exposed for tests through media_emodel_r. */
+double media_emodel_r(double delay_ms, double ie, double bpl, double ppl, double burst_r)
+{
+    double id = emodel_idte(delay_ms) + emodel_idle(2 * delay_ms) + emodel_idd(delay_ms);
+    double ie_eff = ie + (95 - ie) * ppl / (ppl / burst_r + bpl);
+    return EM_RO - EM_IS - id - ie_eff;
+}
+
+double media_mos_from_r(double r)
+{
+    if (r <= 0) return 1.0;
+    if (r >= 100) return 4.5;
+    return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+}
+
+void media_codec_impairment(MediaProfile p, double *ie, double *bpl)
+{
+    switch (p) {
+    case MEDIA_PROFILE_G729:
+        *ie = 11, *bpl = 19;
+        return;
+    case MEDIA_PROFILE_SKYPE2004:
+        *ie = 0, *bpl = 20;
+        return;
+    case MEDIA_PROFILE_OPUS:
+        break;
+    }
+    *ie = 0, *bpl = 25.1;
+}
+
+/* Loss state as if every sequence number up to the highest were decided
+ * now (the ones in the window that were neither received nor recovered
+ * are lost). */
+static void media_rx_final_loss(const MediaRx *rx, uint64_t *lost, uint64_t *bursts)
+{
+    MediaRx r = *rx;
+    for (uint32_t q = r.final_upto; (int32_t)(q - r.max) <= 0; q++)
+        media_rx_decide(&r, q);
+    *lost = r.lost;
+    *bursts = r.bursts;
+}
+
+void media_rx_stats(const MediaRx *rx, MediaStats *out)
+{
+    *out = (MediaStats){
+        .packets_rx = rx->packets_rx, .recovered = rx->recovered, .packets_bad = rx->bad};
+    uint64_t bursts = 0;
+    if (rx->started) media_rx_final_loss(rx, &out->packets_lost, &bursts);
+    double span = rx->started ? (double)(rx->max - rx->first) + 1 : 0;
+    out->loss = span > 0 ? (double)out->packets_lost / span : 0;
+    out->delay_ms = rx->packets_rx ? rx->delay_sum_ns / (double)rx->packets_rx / 1e6 : 0;
+    out->jitter_ms = rx->jitter_ns / 1e6;
+    double burst_r = 1;
+    if (bursts) burst_r = ((double)out->packets_lost / (double)bursts) * (1 - out->loss);
+    double ie, bpl;
+    media_codec_impairment(rx->profile, &ie, &bpl);
+    out->r_factor = media_emodel_r(out->delay_ms, ie, bpl, out->loss * 100, burst_r);
+    out->mos = media_mos_from_r(out->r_factor);
+}

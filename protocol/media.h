@@ -1,0 +1,115 @@
+/* media: the voice stream of a call: codec, encryption, FEC, and the
+ * receiver's quality figures (issue 5, item 4).
+ *
+ * Layer: protocol/ (talks to the world only through env.h). A sender
+ * (MediaTx) produces, every frame interval, the payload of one media
+ * packet: a frame of a synthetic speech-like signal encoded with libopus at
+ * the profile's bit rate and frame size (payload sizes are real), with FEC
+ * copies of earlier frames when enabled, encrypted with AES-256 (really
+ * executed through OpenSSL, charged through env_charge_cpu). A receiver
+ * (MediaRx) decrypts, tracks sequence numbers, one-way delay and jitter
+ * (RFC 3550 estimator), recovers isolated losses from FEC copies, and
+ * computes the ITU-T G.107 E-model R-factor and MOS for the call.
+ * The 2004 profile reproduces the measured stream (PROTOCOL-NOTES a33, a34:
+ * 67-byte UDP payloads, 69 over TCP, ~140 packets/s both ways together).
+ * Silence: packets keep flowing (a35) unless silence suppression is on; on
+ * hold about 3 packets/s (a36).
+ *
+ * Memory: per-stream state comes from env_mem_alloc. Codec work may be
+ * shared per world (MediaShared: e.g. a loop of pre-encoded frames per
+ * profile, with the encoding cost still charged per frame) — see media.c.
+ */
+#ifndef SKYSIM_MEDIA_H
+#define SKYSIM_MEDIA_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/env.h"
+
+typedef enum MediaProfile {
+    MEDIA_PROFILE_OPUS = 0,      /* libopus wideband at the configured bit rate/frame */
+    MEDIA_PROFILE_SKYPE2004 = 1, /* the 2004 stream: 67 B payloads over UDP, 69 B over TCP */
+    MEDIA_PROFILE_G729 = 2,      /* G.729-like narrowband 8 kb/s, 10 ms frames (phone gateway) */
+} MediaProfile;
+
+typedef struct MediaConfig {
+    MediaProfile profile;     /* codec profile */
+    uint32_t bitrate_bps;     /* codec bit rate (opus profile), bit/s */
+    TimeNs frame_ns;          /* audio per packet, ns */
+    bool fec;                 /* redundant copies of earlier frames */
+    bool silence_suppression; /* no packets during silence (off: a35) */
+} MediaConfig;
+
+/* Per-world shared codec state (created once, like NodeShared). */
+typedef struct MediaShared MediaShared;
+MediaShared *media_shared_new(const Env *world_env, GError **err);
+void media_shared_free(MediaShared *ms); /* NULL is a no-op */
+
+/* Sender. key: the call's 32-byte AES-256 session key (copied). */
+typedef struct MediaTx MediaTx;
+MediaTx *media_tx_new(const Env *e, const MediaShared *ms, const MediaConfig *c, const uint8_t key[32]);
+void media_tx_free(MediaTx *tx, const Env *e); /* NULL is a no-op */
+/* Interval between packets now (frame interval; longer on hold), ns. */
+TimeNs media_tx_interval(const MediaTx *tx, bool on_hold);
+/* Writes the next packet's payload (sequence number and send time inside,
+ * encrypted) into out; returns its length, or 0 when nothing is sent this
+ * interval (silence suppression). over_tcp: the TCP framing of the profile. */
+size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, bool over_tcp, uint8_t *out, size_t cap);
+
+/* Conference mixing (conf.c). The next encoded frame of the sender's loop
+ * (its encoding charged), without a packet: a mixing host's own voice.
+ * Returns its length (<= cap). Not for the 2004 profile. */
+size_t media_tx_frame_next(MediaTx *tx, const Env *e, uint8_t *frame, size_t cap);
+/* Like media_tx_next, but the packet carries the given encoded frame (flen
+ * bytes, borrowed; its encoding is the caller's to charge), without FEC:
+ * a mix re-encoded by a conference host. */
+size_t media_tx_next_with(MediaTx *tx, const Env *e, const uint8_t *frame, size_t flen,
+                          bool over_tcp, uint8_t *out, size_t cap);
+/* PCM sample rate the codec of c runs at, Hz (8000 for G729, else 16000). */
+int media_sample_rate(const MediaConfig *c);
+
+/* Receiver. */
+typedef struct MediaRx MediaRx;
+MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c, const uint8_t key[32]);
+void media_rx_free(MediaRx *rx, const Env *e); /* NULL is a no-op */
+/* A packet arrived now; false (and counted) when it does not decrypt/parse.
+ * buf (borrowed) is one message as media_tx_next wrote it, with or without
+ * the TCP length prefix (a stream id always has its top bit set, a prefix
+ * never). */
+bool media_rx_packet(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len);
+
+/* media_rx_packet, and the packet's primary codec frame copied into frame
+ * (cap bytes) with *flen its length (0: none, e.g. on hold, 2004 profile or
+ * too long for cap). frame may be NULL. */
+bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len,
+                           uint8_t *frame, size_t cap, size_t *flen);
+
+/* Over TCP: the length of the first whole message (prefix included) at the
+ * start of a byte stream buf of len bytes, or 0 when it is not complete. */
+size_t media_tcp_message_len(const uint8_t *buf, size_t len);
+
+typedef struct MediaStats {
+    uint64_t packets_rx;   /* packets received */
+    uint64_t packets_lost; /* missing after FEC recovery */
+    uint64_t recovered;    /* recovered through FEC */
+    double loss;           /* loss after FEC, fraction */
+    double delay_ms;       /* mean one-way delay, ms */
+    double jitter_ms;      /* RFC 3550 interarrival jitter, ms */
+    double r_factor;       /* ITU-T G.107 E-model R */
+    double mos;            /* MOS from R (G.107 Annex B) */
+    uint64_t packets_bad;  /* packets that failed to decrypt/parse (wrong key) */
+} MediaStats;
+void media_rx_stats(const MediaRx *rx, MediaStats *out);
+
+/* The E-model pieces media_rx_stats uses (see media.c for the defaults and
+ * codec values). R for a mean one-way delay (ms), codec impairment ie and
+ * robustness bpl, packet loss ppl (percent) and burst ratio burst_r (1:
+ * random loss). */
+double media_emodel_r(double delay_ms, double ie, double bpl, double ppl, double burst_r);
+double media_mos_from_r(double r); /* G.107 Annex B */
+void media_codec_impairment(MediaProfile p, double *ie, double *bpl); /* Ie, Bpl of a profile */
+
+#endif

@@ -1,0 +1,879 @@
+/* search: the supernodes' global user index and user search (issue 5
+ * item 1), part of the node module (node_int.h, search_int.h).
+ *
+ * Sources (PROTOCOL-NOTES): a27 (a public-IP client asks its SN over TCP,
+ * the SN names 4 nodes, the client queries them over UDP, tells the SN
+ * when they do not know, the SN names 8 more, until found or declared
+ * absent; behind a UDP-blocking firewall the search runs on the SN only),
+ * a28 (8 then 16 in a later version: the fan-out is a parameter), a29
+ * (any user online within the last 72 h is found), a30 (results cached at
+ * intermediate nodes), a42 (SNs know almost all other SNs).
+ *
+ * The index. Every supernode keeps entries (user -> client address, its
+ * SN, last-online time): its own clients (registered at CONNECT, kept
+ * while attached; on detach the entry stays with the detach time),
+ * answers it obtained (cache, a30), and in DHT mode the entries it is
+ * responsible for. A user is found when attached, or (DHT) last published
+ * online, or last online within presence_ttl.
+ *
+ * Two organisations (NodeParams.search_mode):
+ *   - expanding (default, a27): the asked SN answers from its index, else
+ *     waves of search_fanout[i] SNs drawn at random from its host cache
+ *     (never one twice) are queried over UDP, each wave waiting
+ *     search_timeout or until every answer is in, until found or the waves
+ *     are exhausted. Clients whose UDP works (detected NAT type not
+ *     UDP-blocked, TCP-only or unknown) run the waves themselves: the SN
+ *     names the nodes (SEARCH_NODES), the client queries them and reports
+ *     back (SEARCH_MORE: found, to cache; or name more). Other clients get
+ *     the search run by the SN (SEARCH_RESULT when done).
+ *   - dht: consistent hashing of the user name (FNV-1a, 32 bits) onto SN
+ *     ids (FNV-1a of the SN's IP and port), XOR distance as in Kademlia.
+ *     An SN publishes each attached client (SN_NOTE with PUT) to the
+ *     dht_replicas SNs closest to the key that it knows, on attach and on
+ *     detach. A lookup is iterative from the client's SN: each round asks
+ *     the search_fanout[0] closest SNs not yet asked (host cache plus
+ *     referrals); an SN that has no entry answers with up to 4 SNs closer
+ *     to the key than itself; the lookup ends when found, when no closer
+ *     SN is left, or at SEARCH_ASK_MAX SNs.
+ *
+ * Metrics (only searches asked by node_search; buddy lookups are counted
+ * as presence.lookups): search.success / search.failure, search.latency_s,
+ * search.messages (every message of the search: client <-> SN, SN <-> SNs,
+ * as reported back in SEARCH_RESULT), search.supernodes_contacted (own SN
+ * included). Supernode load: search.sn_queries (every query an SN
+ * answers), search.sn_served (a sample per SN of the queries it served,
+ * observed when it stops being a supernode or at teardown),
+ * search.cache_hits, search.dht_puts.
+ *
+ * Limitations: a DHT entry published "online" by an SN that then crashes
+ * stays online until the user attaches again; cached answers are reused
+ * for presence_ttl after caching (a cached user who went offline since is
+ * still "found", as a stale cache entry would be).
+ */
+#include "protocol/search_int.h"
+
+#include <string.h>
+
+static void search_job_wave(Node *n, int j);
+static void search_call_done(Node *n, SearchCall *c, bool found, const WireSearch *m);
+static SearchCall *search_call_find(Node *n, uint32_t qid);
+
+/* ---- Parameters and metrics ---- */
+
+void search__params_default(NodeParams *p)
+{
+    p->search_mode = NODE_SEARCH_EXPANDING;
+    p->search_waves = 2;
+    p->search_fanout[0] = 4; /* a27 */
+    p->search_fanout[1] = 8;
+    p->search_timeout_ns = 5 * TIMENS_S;
+    p->presence_ttl_ns = 72 * TIMENS_H; /* a29 */
+    p->dht_replicas = 2;
+}
+
+void search__metrics_intern(SearchMetrics *m, const Env *e)
+{
+    const EnvMetricKind C = ENV_METRIC_COUNTER, S = ENV_METRIC_SAMPLE;
+    m->latency = env_metric_intern(e, "search.latency_s", S);
+    m->messages = env_metric_intern(e, "search.messages", S);
+    m->sns = env_metric_intern(e, "search.supernodes_contacted", S);
+    m->success = env_metric_intern(e, "search.success", C);
+    m->failure = env_metric_intern(e, "search.failure", C);
+    m->sn_queries = env_metric_intern(e, "search.sn_queries", C);
+    m->sn_served = env_metric_intern(e, "search.sn_served", S);
+    m->sn_cache_hits = env_metric_intern(e, "search.cache_hits", C);
+    m->dht_puts = env_metric_intern(e, "search.dht_puts", C);
+    m->staleness = env_metric_intern(e, "presence.staleness_s", S);
+    m->presence_updates = env_metric_intern(e, "presence.updates", C);
+    m->buddy_lookups = env_metric_intern(e, "presence.lookups", C);
+}
+
+#define SM(n) (&(n)->sh->sm)
+
+/* ---- State ---- */
+
+SearchNode *search__state(Node *n)
+{
+    if (!n->srch) n->srch = env_mem_alloc(&n->env, sizeof *n->srch);
+    return n->srch;
+}
+
+static void search_sn_free(Node *n, SearchNode *s)
+{
+    for (uint16_t j = 0; j < s->job_cap; j++)
+        env_timer_cancel(&n->env, &s->job[j].t);
+    env_timer_cancel(&n->env, &s->t_sweep);
+    env_mem_free(&n->env, s->idx, s->idx_cap * sizeof *s->idx);
+    env_mem_free(&n->env, s->job, s->job_cap * sizeof *s->job);
+    s->idx = NULL, s->job = NULL;
+    s->nidx = s->idx_cap = s->job_cap = 0;
+}
+
+void search__stop(Node *n)
+{
+    SearchNode *s = n->srch;
+    if (!s) return;
+    for (int i = 0; i < SEARCH_CALLS_MAX; i++)
+        env_timer_cancel(&n->env, &s->call[i].t);
+    search_sn_free(n, s);
+    presence__free(n);
+    env_mem_free(&n->env, s, sizeof *s);
+    n->srch = NULL;
+}
+
+uint32_t search__hash(const char *user, size_t ulen)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < ulen; i++)
+        h = (h ^ (uint8_t)user[i]) * 16777619u;
+    return h;
+}
+
+/* The DHT id of the supernode at a. */
+static uint32_t search_sn_id(EnvAddr a)
+{
+    uint8_t b[6];
+    wire_put_u32(b, a.ip);
+    wire_put_u16(b + 4, a.port);
+    return search__hash((const char *)b, sizeof b);
+}
+
+static EnvAddr search_self(const Node *n)
+{
+    return env_addr(n->public_addr.ip, n->port);
+}
+
+static EnvAddr search_addr(WireEntry e)
+{
+    return env_addr(e.ip, e.port);
+}
+
+static WireEntry search_wentry(EnvAddr a)
+{
+    return (WireEntry){a.ip, a.port};
+}
+
+/* ---- The index ---- */
+
+static SearchEntry *search_find(Node *n, const char *user, size_t ulen)
+{
+    SearchNode *s = n->srch;
+    if (!s) return NULL;
+    uint32_t h = search__hash(user, ulen);
+    for (uint16_t i = 0; i < s->nidx; i++) {
+        SearchEntry *e = &s->idx[i];
+        if (e->hash == h && e->ulen == ulen && memcmp(e->user, user, ulen) == 0) return e;
+    }
+    return NULL;
+}
+
+SearchEntry *search__entry_by_client(Node *n, EnvAddr client)
+{
+    SearchNode *s = n->srch;
+    for (uint16_t i = 0; s && i < s->nidx; i++)
+        if ((s->idx[i].flags & SE_ATTACHED) && env_addr_eq(s->idx[i].client, client))
+            return &s->idx[i];
+    return NULL;
+}
+
+/* Whether e answers a search: attached, published online, or online
+ * within presence_ttl (a29). */
+static bool search_entry_valid(Node *n, const SearchEntry *e)
+{
+    if (e->flags & (SE_ATTACHED | SE_ONLINE)) return true;
+    return env_now(&n->env) - e->last_online <= n->sh->p.presence_ttl_ns;
+}
+
+/* A free index slot: grows the table, else evicts the detached entry
+ * seen online longest ago. O(n); fine for a few thousand entries. */
+static SearchEntry *search_slot(Node *n)
+{
+    SearchNode *s = search__state(n);
+    if (s->nidx == s->idx_cap && s->idx_cap < SEARCH_INDEX_MAX) {
+        uint16_t cap = s->idx_cap ? (uint16_t)MIN(s->idx_cap * 2, SEARCH_INDEX_MAX) : 16;
+        SearchEntry *t = env_mem_alloc(&n->env, cap * sizeof *t);
+        if (s->idx) memcpy(t, s->idx, s->nidx * sizeof *t);
+        env_mem_free(&n->env, s->idx, s->idx_cap * sizeof *t);
+        s->idx = t, s->idx_cap = cap;
+    }
+    if (s->nidx < s->idx_cap) return &s->idx[s->nidx++];
+    SearchEntry *old = NULL;
+    for (uint16_t i = 0; i < s->nidx; i++)
+        if (!(s->idx[i].flags & SE_ATTACHED) && (!old || s->idx[i].last_online < old->last_online))
+            old = &s->idx[i];
+    CHECK(old != NULL, "search index full of attached clients");
+    return old;
+}
+
+/* Adds or replaces the entry of user; returns it. */
+static SearchEntry *search_upsert(Node *n, const char *user, size_t ulen)
+{
+    SearchEntry *e = search_find(n, user, ulen);
+    if (e) return e;
+    e = search_slot(n);
+    memset(e, 0, sizeof *e);
+    memcpy(e->user, user, ulen);
+    e->ulen = (uint8_t)ulen;
+    e->hash = search__hash(user, ulen);
+    return e;
+}
+
+/* Stores an answer or a publication m (found) under kind (SE_CACHE or
+ * SE_DHT); never overrides an attached client's own entry. */
+static void search_store(Node *n, const WireSearch *m, uint8_t kind)
+{
+    if (m->ulen == 0) return;
+    SearchEntry *e = search_upsert(n, (const char *)m->user, m->ulen);
+    if (e->flags & SE_ATTACHED) return;
+    if (kind == SE_CACHE && (e->flags & SE_DHT)) return; /* keep the authoritative copy */
+    e->flags = kind;
+    if (kind == SE_DHT && (m->flags & WIRE_SF_ONLINE)) e->flags |= SE_ONLINE;
+    e->client = search_addr(m->client);
+    e->sn = search_addr(m->sn);
+    e->last_online = env_now(&n->env) - (TimeNs)m->age_ms * TIMENS_MS;
+}
+
+void search__entry_to_wire(Node *n, const SearchEntry *e, WireSearch *m)
+{
+    TimeNs age = env_now(&n->env) - e->last_online;
+    bool online = (e->flags & (SE_ATTACHED | SE_ONLINE)) != 0;
+    m->flags |= WIRE_SF_FOUND | (online ? WIRE_SF_ONLINE : 0);
+    m->ulen = e->ulen;
+    m->user = (const uint8_t *)e->user;
+    m->client = search_wentry(e->client);
+    m->sn = search_wentry(e->sn);
+    m->age_ms = online ? 0 : (uint32_t)MIN(age / TIMENS_MS, (TimeNs)UINT32_MAX);
+}
+
+/* Looks user up in the index; true and m filled when found. */
+static bool search_lookup(Node *n, const char *user, size_t ulen, WireSearch *m)
+{
+    SearchEntry *e = search_find(n, user, ulen);
+    if (!e || !search_entry_valid(n, e)) return false;
+    if (e->flags & SE_CACHE) node__count(n, SM(n)->sn_cache_hits, 1);
+    search__entry_to_wire(n, e, m);
+    return true;
+}
+
+/* ---- Supernode registration (hooks from supernode.c) ---- */
+
+/* DHT: the up to max known supernodes (self included) closest to key. */
+static size_t search_dht_closest(Node *n, uint32_t key, EnvAddr *out, size_t max)
+{
+    size_t k = 0;
+    EnvAddr self = search_self(n);
+    for (int i = -1; i < (int)n->hc.n; i++) {
+        EnvAddr a = i < 0 ? self : env_addr(n->hc.e[i].ip, n->hc.e[i].port);
+        if (i >= 0 && (n->hc.e[i].score < 0 || env_addr_eq(a, self))) continue;
+        uint32_t d = search_sn_id(a) ^ key;
+        size_t j = k < max ? k++ : max;
+        while (j > 0 && (search_sn_id(out[j - 1]) ^ key) > d) {
+            if (j < max) out[j] = out[j - 1];
+            j--;
+        }
+        if (j < max) out[j] = a;
+    }
+    return k;
+}
+
+/* DHT: publishes e to the dht_replicas closest supernodes. */
+static void search_dht_publish(Node *n, const SearchEntry *e)
+{
+    if (n->sh->p.search_mode != NODE_SEARCH_DHT) return;
+    EnvAddr to[8];
+    size_t k = search_dht_closest(n, e->hash, to, MIN((size_t)n->sh->p.dht_replicas, (size_t)8));
+    WireMsg m = {.type = WIRE_SN_NOTE};
+    m.u.search.flags = WIRE_SF_PUT;
+    search__entry_to_wire(n, e, &m.u.search);
+    for (size_t i = 0; i < k; i++) {
+        if (env_addr_eq(to[i], search_self(n))) continue; /* the own entry is already here */
+        node__count(n, SM(n)->dht_puts, 1);
+        node__udp_send_msg(n, n->udp, to[i], (uint16_t)node__random_u32(n), &m, PH_NONE);
+    }
+}
+
+void search__sn_attach(Node *n, uint16_t slot, const uint8_t *user, uint8_t ulen)
+{
+    if (ulen == 0) return;
+    SearchEntry *e = search_upsert(n, (const char *)user, ulen);
+    TimeNs now = env_now(&n->env);
+    e->flags = SE_ATTACHED;
+    e->client = n->sn->clients[slot].addr;
+    e->sn = search_self(n);
+    e->last_online = e->heard = now;
+    search_dht_publish(n, e);
+}
+
+void search__sn_detach(Node *n, uint16_t slot)
+{
+    SearchEntry *e = search__entry_by_client(n, n->sn->clients[slot].addr);
+    if (!e) return;
+    TimeNs now = env_now(&n->env);
+    e->last_online = (e->flags & SE_DEAD) ? e->heard : now;
+    presence__sn_detach(n, e);
+    e->flags = 0; /* an own former client: found for presence_ttl */
+    search_dht_publish(n, e);
+}
+
+int search__conn_of_client(Node *n, EnvAddr client)
+{
+    SnState *s = n->sn;
+    for (uint16_t i = 0; s && i < s->slots; i++)
+        if (s->clients[i].conn >= 0 && env_addr_eq(s->clients[i].addr, client))
+            return s->clients[i].conn;
+    return -1;
+}
+
+void search__sn_touch(Node *n, int idx)
+{
+    uint16_t aux = n->conns[idx].aux;
+    if (!aux || !n->sn || aux > n->sn->slots) return;
+    SearchEntry *e = search__entry_by_client(n, n->sn->clients[aux - 1].addr);
+    if (e) e->heard = env_now(&n->env);
+}
+
+/* Clients silent for two keep-alive periods plus the keep-alive timeout
+ * are gone (crashed: no FIN ever comes); their connection is dropped,
+ * which detaches them (and tells their buddies, presence.c). */
+static void search_sweep(Node *n)
+{
+    SearchNode *s = n->srch;
+    const NodeParams *p = &n->sh->p;
+    TimeNs limit = env_now(&n->env) - 2 * p->keepalive_ns - p->keepalive_timeout_ns;
+    for (uint16_t i = 0; s && n->sn && i < s->nidx; i++) {
+        SearchEntry *e = &s->idx[i];
+        if (!(e->flags & SE_ATTACHED) || e->heard >= limit) continue;
+        int idx = search__conn_of_client(n, e->client);
+        e->flags |= SE_DEAD;
+        if (idx < 0) continue;
+        node__conn_close(n, idx, true);
+        supernode__on_closed(n, idx);
+    }
+}
+
+void search__sn_start(Node *n)
+{
+    SearchNode *s = search__state(n);
+    const NodeParams *p = &n->sh->p;
+    s->served = 0;
+    s->t_sweep = env_timer_start_periodic(&n->env, p->keepalive_ns, p->keepalive_ns,
+                                          SEARCH_TM_FIRST + SEARCH_TM_SWEEP);
+    if (n->role == NODE_ROLE_CLIENT && n->ulen) { /* a promoted client indexes itself */
+        SearchEntry *e = search_upsert(n, n->user, n->ulen);
+        e->flags = SE_ATTACHED;
+        e->client = e->sn = search_self(n);
+        e->last_online = e->heard = INT64_MAX / 2; /* never swept */
+        search_dht_publish(n, e);
+    }
+}
+
+void search__sn_stop(Node *n)
+{
+    SearchNode *s = n->srch;
+    if (!s) return;
+    env_metric_observe(&n->env, SM(n)->sn_served, s->served);
+    for (uint16_t j = 0; j < s->job_cap; j++) /* searches run for clients die with the role */
+        if (s->job[j].mode != SJ_FREE && s->job[j].conn < 0) {
+            s->job[j].mode = SJ_FREE;
+            env_timer_cancel(&n->env, &s->job[j].t);
+        }
+    search_sn_free(n, s);
+}
+
+/* ---- Supernode: answering queries ---- */
+
+/* DHT: fills m->e with up to SEARCH_REFERRALS known SNs closer to key
+ * than this one. */
+static void search_referrals(Node *n, uint32_t key, WireSearch *m)
+{
+    EnvAddr best[SEARCH_REFERRALS + 1];
+    size_t k = search_dht_closest(n, key, best, SEARCH_REFERRALS + 1);
+    uint32_t mine = search_sn_id(search_self(n)) ^ key;
+    m->n = 0;
+    for (size_t i = 0; i < k && m->n < SEARCH_REFERRALS; i++)
+        if ((search_sn_id(best[i]) ^ key) < mine) m->e[m->n++] = search_wentry(best[i]);
+}
+
+/* SEARCH_Q from a searcher (client or SN) over UDP. */
+static void search_on_query(Node *n, EnvSock s, EnvAddr from, const WireMsg *q)
+{
+    if (!n->sn) return; /* only supernodes serve the index */
+    search__state(n)->served++;
+    node__count(n, SM(n)->sn_queries, 1);
+    WireMsg a = {.type = WIRE_SEARCH_A};
+    a.u.search.qid = q->u.search.qid;
+    a.u.search.ulen = q->u.search.ulen;
+    a.u.search.user = q->u.search.user;
+    const char *user = (const char *)q->u.search.user;
+    if (!search_lookup(n, user, q->u.search.ulen, &a.u.search) &&
+        (q->u.search.flags & WIRE_SF_DHT))
+        search_referrals(n, search__hash(user, q->u.search.ulen), &a.u.search);
+    node__udp_send_msg(n, s, from, (uint16_t)node__random_u32(n), &a, PH_NONE);
+}
+
+/* ---- Supernode: running searches ---- */
+
+static int search_job_new(Node *n)
+{
+    SearchNode *s = search__state(n);
+    for (uint16_t j = 0; j < s->job_cap; j++)
+        if (s->job[j].mode == SJ_FREE) return j;
+    if (s->job_cap >= SEARCH_JOBS_MAX) return -1;
+    uint16_t cap = s->job_cap ? (uint16_t)MIN(s->job_cap * 2, SEARCH_JOBS_MAX) : 4;
+    SearchJob *t = env_mem_alloc(&n->env, cap * sizeof *t);
+    if (s->job) memcpy(t, s->job, s->job_cap * sizeof *t);
+    env_mem_free(&n->env, s->job, s->job_cap * sizeof *t);
+    int j = s->job_cap;
+    s->job = t, s->job_cap = cap;
+    return j;
+}
+
+static bool search_asked(const SearchJob *j, EnvAddr a)
+{
+    for (uint8_t i = 0; i < j->nasked; i++)
+        if (env_addr_eq(j->asked[i], a)) return true;
+    return false;
+}
+
+/* Expanding: up to max SNs drawn at random from the host cache, none
+ * asked before (partial Fisher-Yates over the eligible entries). */
+static uint8_t search_pick_random(Node *n, SearchJob *j, EnvAddr *out, uint8_t max)
+{
+    uint8_t idx[HOSTCACHE_MAX];
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < n->hc.n; i++) {
+        EnvAddr a = env_addr(n->hc.e[i].ip, n->hc.e[i].port);
+        if (n->hc.e[i].score >= 0 && !env_addr_eq(a, search_self(n)) && !search_asked(j, a))
+            idx[k++] = (uint8_t)i;
+    }
+    uint8_t m = 0;
+    for (; m < max && m < k && j->nasked < SEARCH_ASK_MAX; m++) {
+        uint16_t r = (uint16_t)(m + env_random_below(&n->env, (uint32_t)(k - m)));
+        uint8_t t = idx[m];
+        idx[m] = idx[r], idx[r] = t;
+        out[m] = env_addr(n->hc.e[idx[m]].ip, n->hc.e[idx[m]].port);
+        j->asked[j->nasked++] = out[m];
+    }
+    return m;
+}
+
+/* DHT: the alpha closest known SNs (host cache and referrals) not asked
+ * yet; none when the closest of them is not closer than an asked one. */
+static uint8_t search_pick_dht(Node *n, SearchJob *j, EnvAddr *out, uint8_t alpha)
+{
+    EnvAddr best[WIRE_MAX_ENTRIES];
+    uint8_t k = 0;
+    alpha = (uint8_t)MIN(alpha, WIRE_MAX_ENTRIES);
+    for (int i = -(int)j->ncand; i < (int)n->hc.n; i++) {
+        EnvAddr a = i < 0 ? j->cand[-i - 1] : env_addr(n->hc.e[i].ip, n->hc.e[i].port);
+        if ((i >= 0 && n->hc.e[i].score < 0) || env_addr_eq(a, search_self(n)) ||
+            search_asked(j, a))
+            continue;
+        bool dup = false;
+        for (uint8_t x = 0; x < k; x++) dup |= env_addr_eq(best[x], a);
+        if (dup) continue;
+        uint32_t d = search_sn_id(a) ^ j->key;
+        uint8_t p = k < alpha ? k++ : alpha;
+        while (p > 0 && (search_sn_id(best[p - 1]) ^ j->key) > d) {
+            if (p < alpha) best[p] = best[p - 1];
+            p--;
+        }
+        if (p < alpha) best[p] = a;
+    }
+    uint32_t asked_best = search_sn_id(search_self(n)) ^ j->key;
+    for (uint8_t i = 0; i < j->nasked; i++)
+        asked_best = MIN(asked_best, search_sn_id(j->asked[i]) ^ j->key);
+    if (k == 0 || (j->wave > 0 && (search_sn_id(best[0]) ^ j->key) > asked_best)) return 0;
+    uint8_t m = 0;
+    for (; m < k && j->nasked < SEARCH_ASK_MAX; m++) {
+        out[m] = best[m];
+        j->asked[j->nasked++] = best[m];
+    }
+    return m;
+}
+
+static void search_job_free(Node *n, SearchJob *j)
+{
+    env_timer_cancel(&n->env, &j->t);
+    j->mode = SJ_FREE;
+}
+
+/* The job ends: answer the asker (or this node's own call). */
+static void search_job_finish(Node *n, int ji, bool found, const WireSearch *hit)
+{
+    SearchJob *j = &n->srch->job[ji];
+    WireMsg r = {.type = WIRE_SEARCH_RESULT};
+    if (found) r.u.search = *hit;
+    r.u.search.qid = j->qid;
+    bool named = j->mode == SJ_NAME; /* the client counted its own waves */
+    r.u.search.sns = named ? 0 : (uint8_t)MIN(j->nasked, 255);
+    r.u.search.msgs = named ? 0 : j->msgs;
+    r.u.search.n = 0;
+    if (!found) r.u.search.flags = 0, r.u.search.ulen = 0;
+    int conn = j->conn;
+    EnvConn h = j->h;
+    search_job_free(n, j); /* j may move below (a new search can grow the table) */
+    if (conn < 0) {
+        SearchCall *c = search_call_find(n, r.u.search.qid);
+        if (!c) return;
+        c->sns = (uint8_t)MIN(255, c->sns + r.u.search.sns);
+        c->msgs = (uint16_t)(c->msgs + r.u.search.msgs);
+        search_call_done(n, c, found, &r.u.search);
+        return;
+    }
+    if (node__conn_find(n, h) == conn) node__send_msg(n, conn, &r);
+}
+
+/* Starts the next wave (expanding) or round (DHT) of job ji, or ends it. */
+static void search_job_wave(Node *n, int ji)
+{
+    SearchJob *j = &n->srch->job[ji];
+    const NodeParams *p = &n->sh->p;
+    EnvAddr to[WIRE_MAX_ENTRIES * 2];
+    uint8_t k = 0;
+    if (j->mode == SJ_DHT)
+        k = search_pick_dht(n, j, to, (uint8_t)p->search_fanout[0]);
+    else if (j->wave < p->search_waves)
+        k = search_pick_random(n, j, to, (uint8_t)MIN(p->search_fanout[j->wave], G_N_ELEMENTS(to)));
+    if (k == 0) {
+        search_job_finish(n, ji, false, NULL);
+        return;
+    }
+    j->wave++;
+    j->pending = k;
+    j->wqid = node__random_u32(n) | 1;
+    WireMsg q = {.type = WIRE_SEARCH_Q};
+    q.u.search = (WireSearch){.qid = j->wqid, .ulen = j->ulen, .user = (const uint8_t *)j->user};
+    q.u.search.flags = j->mode == SJ_DHT ? WIRE_SF_DHT : 0;
+    for (uint8_t i = 0; i < k; i++)
+        node__udp_send_msg(n, n->udp, to[i], (uint16_t)node__random_u32(n), &q, PH_NONE);
+    j->msgs = (uint16_t)(j->msgs + k);
+    env_timer_cancel(&n->env, &j->t);
+    j->t = env_timer_start(&n->env, p->search_timeout_ns, SEARCH_TM_FIRST + SEARCH_TM_JOB + ji);
+}
+
+/* SN_NAME: sends the asking client the next wave's nodes, or "absent". */
+static void search_job_name(Node *n, int ji)
+{
+    SearchJob *j = &n->srch->job[ji];
+    const NodeParams *p = &n->sh->p;
+    WireMsg r = {.type = WIRE_SEARCH_NODES};
+    r.u.search.qid = j->qid;
+    EnvAddr to[WIRE_MAX_ENTRIES];
+    uint8_t k = 0;
+    if (j->wave < p->search_waves)
+        k = search_pick_random(n, j, to, (uint8_t)MIN(p->search_fanout[j->wave], WIRE_MAX_ENTRIES));
+    if (k == 0) {
+        search_job_finish(n, ji, false, NULL);
+        return;
+    }
+    j->wave++;
+    for (uint8_t i = 0; i < k; i++) r.u.search.e[i] = search_wentry(to[i]);
+    r.u.search.n = k;
+    node__send_msg(n, j->conn, &r);
+    env_timer_cancel(&n->env, &j->t); /* expiry in case the client goes away */
+    j->t = env_timer_start(&n->env, 3 * p->search_timeout_ns, SEARCH_TM_FIRST + SEARCH_TM_JOB + ji);
+}
+
+/* Starts a search at this supernode for the asker (conn, or -1 for this
+ * node itself). self_waves: the client runs the waves (a27). */
+static void search_sn_begin(Node *n, int conn, uint32_t qid, const uint8_t *user, uint8_t ulen,
+                            bool self_waves)
+{
+    WireMsg r = {.type = WIRE_SEARCH_RESULT};
+    search__state(n)->served++;
+    node__count(n, SM(n)->sn_queries, 1);
+    bool hit = search_lookup(n, (const char *)user, ulen, &r.u.search);
+    int ji = hit ? -1 : search_job_new(n);
+    if (ji < 0) { /* answered from the index, or no room for a search: absent */
+        r.u.search.qid = qid;
+        if (conn >= 0) {
+            node__send_msg(n, conn, &r);
+            return;
+        }
+        SearchCall *c = search_call_find(n, qid);
+        if (c) search_call_done(n, c, hit, &r.u.search);
+        return;
+    }
+    SearchJob *j = &n->srch->job[ji];
+    memset(j, 0, sizeof *j);
+    j->conn = conn;
+    j->h = conn >= 0 ? n->conns[conn].h : ENV_CONN_NONE;
+    j->qid = qid;
+    j->ulen = ulen;
+    memcpy(j->user, user, ulen);
+    j->key = search__hash(j->user, ulen);
+    j->mode = n->sh->p.search_mode == NODE_SEARCH_DHT ? SJ_DHT : self_waves ? SJ_NAME : SJ_RUN;
+    if (j->mode == SJ_NAME)
+        search_job_name(n, ji);
+    else
+        search_job_wave(n, ji);
+}
+
+/* SEARCH_A for one of this SN's jobs. */
+static void search_job_on_answer(Node *n, EnvAddr from, const WireMsg *m)
+{
+    SearchNode *s = n->srch;
+    for (uint16_t ji = 0; s && ji < s->job_cap; ji++) {
+        SearchJob *j = &s->job[ji];
+        if (j->mode == SJ_FREE || j->mode == SJ_NAME || j->wqid != m->u.search.qid) continue;
+        if (!search_asked(j, from) || j->pending == 0) return;
+        j->msgs++;
+        j->pending--;
+        if (m->u.search.flags & WIRE_SF_FOUND) {
+            search_store(n, &m->u.search, SE_CACHE); /* a30 */
+            search_job_finish(n, ji, true, &m->u.search);
+            return;
+        }
+        for (uint8_t i = 0; i < m->u.search.n && j->ncand < SEARCH_DHT_CAND; i++)
+            j->cand[j->ncand++] = search_addr(m->u.search.e[i]);
+        if (j->pending == 0) search_job_wave(n, ji);
+        return;
+    }
+}
+
+/* SEARCH_MORE from a client running the waves itself. */
+static void search_job_on_more(Node *n, int idx, const WireMsg *m)
+{
+    SearchNode *s = n->srch;
+    for (uint16_t ji = 0; s && ji < s->job_cap; ji++) {
+        SearchJob *j = &s->job[ji];
+        if (j->mode != SJ_NAME || j->conn != idx || j->qid != m->u.search.qid) continue;
+        if (m->u.search.flags & WIRE_SF_FOUND) {
+            search_store(n, &m->u.search, SE_CACHE); /* a27: "tell the SN"; a30 */
+            search_job_free(n, j);
+        } else {
+            search_job_name(n, ji);
+        }
+        return;
+    }
+}
+
+/* ---- Client side ---- */
+
+unsigned search__calls_busy(const SearchNode *s, uint8_t purpose)
+{
+    unsigned k = 0;
+    for (int i = 0; i < SEARCH_CALLS_MAX; i++)
+        k += s->call[i].qid != 0 && s->call[i].purpose == purpose;
+    return k;
+}
+
+/* Whether this client's UDP works well enough to run the waves (a27). */
+static bool search_udp_ok(const Node *n)
+{
+    return n->nat != NAT_UDP_BLOCKED && n->nat != NAT_TCP_ONLY && n->nat != NAT_UNKNOWN &&
+           n->public_addr.ip != 0;
+}
+
+static TimeNs search_guard_ns(const NodeParams *p)
+{
+    return (TimeNs)(p->search_waves + 2) * p->search_timeout_ns + 10 * TIMENS_S;
+}
+
+bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose, uint8_t buddy)
+{
+    CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "search for a user of %zu bytes", ulen);
+    bool sn = n->sn != NULL;
+    if (n->state != NODE_ST_ONLINE || (!sn && n->cl.sn < 0)) return false;
+    SearchNode *s = search__state(n);
+    int i = 0;
+    while (i < SEARCH_CALLS_MAX && s->call[i].qid) i++;
+    if (i == SEARCH_CALLS_MAX) return false;
+    SearchCall *c = &s->call[i];
+    memset(c, 0, sizeof *c);
+    c->qid = ++s->next_qid ? s->next_qid : ++s->next_qid;
+    c->purpose = purpose, c->buddy = buddy;
+    c->ulen = (uint8_t)ulen;
+    memcpy(c->user, user, ulen);
+    c->start = env_now(&n->env);
+    c->sns = 1, c->msgs = sn ? 0 : 1; /* the own SN (ourselves when a supernode) */
+    if (purpose == SC_BUDDY) node__count(n, SM(n)->buddy_lookups, 1);
+    if (sn) {
+        c->sns = 0;
+        search_sn_begin(n, -1, c->qid, (const uint8_t *)c->user, c->ulen, false);
+        return true;
+    }
+    WireMsg m = {.type = WIRE_SEARCH_REQ};
+    m.u.search = (WireSearch){.qid = c->qid, .ulen = c->ulen, .user = (const uint8_t *)c->user};
+    bool waves = search_udp_ok(n) && n->sh->p.search_mode == NODE_SEARCH_EXPANDING;
+    m.u.search.flags = waves ? WIRE_SF_SELF : 0;
+    node__send_msg(n, n->cl.sn, &m);
+    c->t = env_timer_start(&n->env, search_guard_ns(&n->sh->p), SEARCH_TM_FIRST + SEARCH_TM_CALL + i);
+    return true;
+}
+
+bool node_search(Node *n, const char *user)
+{
+    size_t ulen = strlen(user);
+    if (ulen == 0 || ulen > WIRE_USER_MAX) return false;
+    return search__call_start(n, user, ulen, SC_USER, 0);
+}
+
+static void search_call_done(Node *n, SearchCall *c, bool found, const WireSearch *m)
+{
+    env_timer_cancel(&n->env, &c->t);
+    uint8_t purpose = c->purpose, buddy = c->buddy;
+    if (purpose == SC_USER) {
+        const SearchMetrics *sm = SM(n);
+        node__count(n, found ? sm->success : sm->failure, 1);
+        env_metric_observe(&n->env, sm->latency, timens_to_s(env_now(&n->env) - c->start));
+        env_metric_observe(&n->env, sm->messages, c->msgs);
+        env_metric_observe(&n->env, sm->sns, c->sns);
+    }
+    c->qid = 0;
+    c->purpose = SC_FREE;
+    if (purpose == SC_BUDDY) presence__lookup_done(n, buddy, found, m);
+}
+
+static SearchCall *search_call_find(Node *n, uint32_t qid)
+{
+    SearchNode *s = n->srch;
+    for (int i = 0; s && qid && i < SEARCH_CALLS_MAX; i++)
+        if (s->call[i].qid == qid) return &s->call[i];
+    return NULL;
+}
+
+/* Tells the SN this wave's outcome (a27): found (to cache) or name more. */
+static void search_call_more(Node *n, SearchCall *c, const WireSearch *hit)
+{
+    WireMsg m = {.type = WIRE_SEARCH_MORE};
+    if (hit) m.u.search = *hit;
+    m.u.search.qid = c->qid;
+    m.u.search.n = 0;
+    if (n->cl.sn >= 0) {
+        node__send_msg(n, n->cl.sn, &m);
+        c->msgs++;
+    }
+    c->pending = 0;
+    env_timer_cancel(&n->env, &c->t);
+    if (!hit)
+        c->t = env_timer_start(&n->env, search_guard_ns(&n->sh->p),
+                               SEARCH_TM_FIRST + SEARCH_TM_CALL + (uint32_t)(c - n->srch->call));
+}
+
+/* SEARCH_NODES: query the named SNs over UDP (a27). */
+static void search_call_on_nodes(Node *n, SearchCall *c, const WireMsg *m)
+{
+    c->msgs++;
+    c->wave++;
+    c->ntarget = c->pending = m->u.search.n;
+    WireMsg q = {.type = WIRE_SEARCH_Q};
+    q.u.search = (WireSearch){.qid = c->qid, .ulen = c->ulen, .user = (const uint8_t *)c->user};
+    for (uint8_t i = 0; i < m->u.search.n; i++) {
+        c->target[i] = search_addr(m->u.search.e[i]);
+        node__udp_send_msg(n, n->udp, c->target[i], (uint16_t)node__random_u32(n), &q, PH_NONE);
+    }
+    c->msgs = (uint16_t)(c->msgs + c->ntarget);
+    c->sns = (uint8_t)MIN(255, c->sns + c->ntarget);
+    env_timer_cancel(&n->env, &c->t);
+    c->t = env_timer_start(&n->env, n->sh->p.search_timeout_ns,
+                           SEARCH_TM_FIRST + SEARCH_TM_CALL + (uint32_t)(c - n->srch->call));
+    if (c->pending == 0) search_call_more(n, c, NULL);
+}
+
+/* SEARCH_A at a client running waves. */
+static void search_call_on_answer(Node *n, EnvAddr from, const WireMsg *m)
+{
+    SearchCall *c = search_call_find(n, m->u.search.qid);
+    if (!c || c->pending == 0) return;
+    bool mine = false;
+    for (uint8_t i = 0; i < c->ntarget; i++) mine |= env_addr_eq(c->target[i], from);
+    if (!mine) return;
+    c->msgs++;
+    c->pending--;
+    if (m->u.search.flags & WIRE_SF_FOUND) {
+        search_call_more(n, c, &m->u.search);
+        search_call_done(n, c, true, &m->u.search);
+    } else if (c->pending == 0) {
+        search_call_more(n, c, NULL);
+    }
+}
+
+static void search_call_on_timer(Node *n, int i)
+{
+    SearchCall *c = &n->srch->call[i];
+    c->t = ENV_TIMER_NONE;
+    if (!c->qid) return;
+    if (c->pending > 0) /* the wave's time is up (a27: tell the SN) */
+        search_call_more(n, c, NULL);
+    else
+        search_call_done(n, c, false, NULL); /* the SN never answered */
+}
+
+/* ---- Dispatch (hooks from node.c) ---- */
+
+void search__on_udp(Node *n, EnvSock s, EnvAddr from, const WireMsg *m)
+{
+    switch (m->type) {
+    case WIRE_SEARCH_Q:
+        search_on_query(n, s, from, m);
+        break;
+    case WIRE_SEARCH_A:
+        if (n->sn) search_job_on_answer(n, from, m);
+        if (n->srch) search_call_on_answer(n, from, m);
+        break;
+    case WIRE_SN_NOTE:
+        if (!n->sn) break;
+        if (m->u.search.flags & WIRE_SF_PUT)
+            search_store(n, &m->u.search, SE_DHT);
+        else
+            presence__on_note(n, m);
+        break;
+    default:
+        break;
+    }
+}
+
+void search__on_frame(Node *n, int idx, const WireMsg *m)
+{
+    uint8_t kind = n->conns[idx].kind;
+    SearchCall *c;
+    switch (m->type) {
+    case WIRE_SEARCH_REQ:
+        if (kind != CONN_SN_CLIENT || !n->sn) break;
+        search_sn_begin(n, idx, m->u.search.qid, m->u.search.user, m->u.search.ulen,
+                        (m->u.search.flags & WIRE_SF_SELF) != 0);
+        return;
+    case WIRE_SEARCH_MORE:
+        if (kind != CONN_SN_CLIENT || !n->sn) break;
+        search_job_on_more(n, idx, m);
+        return;
+    case WIRE_SEARCH_RESULT:
+        if (kind != CONN_CL_SN) break;
+        if ((c = search_call_find(n, m->u.search.qid)) != NULL) {
+            c->msgs = (uint16_t)(c->msgs + 1 + m->u.search.msgs);
+            c->sns = (uint8_t)MIN(255, c->sns + m->u.search.sns);
+            search_call_done(n, c, (m->u.search.flags & WIRE_SF_FOUND) != 0, &m->u.search);
+        }
+        return;
+    case WIRE_SEARCH_NODES:
+        if (kind != CONN_CL_SN) break;
+        if ((c = search_call_find(n, m->u.search.qid)) != NULL) search_call_on_nodes(n, c, m);
+        return;
+    default:
+        presence__on_frame(n, idx, m);
+        return;
+    }
+    node__count(n, NODE_M(n)->malformed_tcp, 1);
+}
+
+void search__on_timer(Node *n, uint32_t tag)
+{
+    uint32_t t = tag - SEARCH_TM_FIRST;
+    SearchNode *s = n->srch;
+    if (!s) return;
+    if (t < SEARCH_TM_CALL + SEARCH_CALLS_MAX) {
+        search_call_on_timer(n, (int)(t - SEARCH_TM_CALL));
+    } else if (t == SEARCH_TM_SWEEP) {
+        search_sweep(n);
+    } else if (t >= SEARCH_TM_JOB && t - SEARCH_TM_JOB < s->job_cap) {
+        int ji = (int)(t - SEARCH_TM_JOB);
+        SearchJob *j = &s->job[ji];
+        j->t = ENV_TIMER_NONE;
+        if (j->mode == SJ_NAME)
+            search_job_free(n, j); /* the client went quiet */
+        else if (j->mode != SJ_FREE)
+            search_job_wave(n, ji);
+    }
+}

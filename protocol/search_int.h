@@ -1,0 +1,148 @@
+/* search_int: the layouts shared by search.c (the global index and user
+ * search) and presence.c (buddy lists and presence), part of the node
+ * module (node_int.h declares the hooks the rest of the module calls).
+ *
+ * Memory: a node's SearchNode is allocated (env_mem_alloc) at its first
+ * search, buddy list or supernode role, and freed when it stops. A client
+ * holds the fixed part (in-flight searches, about 0.6 KiB) plus its buddy
+ * list (NODE_BUDDY_MAX entries of 52 bytes at most); a supernode adds its
+ * index (64 bytes per user it knows: own clients, cached answers, DHT
+ * entries), its running searches and its presence watch list, each grown
+ * on demand up to a fixed cap.
+ */
+#ifndef SKYSIM_SEARCH_INT_H
+#define SKYSIM_SEARCH_INT_H
+
+#include "protocol/node_int.h"
+
+#define SEARCH_CALLS_MAX 4     /* searches in flight per node (user searches + buddy lookups) */
+#define SEARCH_JOBS_MAX 128    /* searches a supernode runs at once */
+#define SEARCH_ASK_MAX 32      /* supernodes one search may contact (bound of the waves) */
+#define SEARCH_INDEX_MAX 4096  /* index entries per supernode */
+#define SEARCH_WATCH_MAX 4096  /* presence watch records per supernode */
+#define SEARCH_REFERRALS 4     /* DHT: closer supernodes named in a negative answer */
+#define SEARCH_DHT_CAND 16     /* DHT: referred candidates remembered per lookup */
+
+/* Timer tags, relative to SEARCH_TM_FIRST. */
+#define SEARCH_TM_CALL 0x00  /* + call index (< SEARCH_CALLS_MAX) */
+#define SEARCH_TM_SWEEP 0x0F /* supernode: silent-client sweep */
+#define SEARCH_TM_JOB 0x10   /* + job index (< SEARCH_JOBS_MAX) */
+
+/* Index entry kinds (SearchEntry.flags). */
+enum {
+    SE_ATTACHED = 1, /* one of this supernode's clients, online now */
+    SE_CACHE = 2,    /* a cached answer (a30) */
+    SE_DHT = 4,      /* stored here as the DHT's responsible node */
+    SE_ONLINE = 8,   /* DHT: the last publication said "online" */
+    SE_DEAD = 16,    /* attached client fell silent (keep-alives stopped) */
+};
+
+typedef struct SearchEntry {
+    uint32_t hash;                /* FNV-1a of the user name (DHT key) */
+    uint8_t ulen;                 /* user bytes */
+    uint8_t flags;                /* SE_* */
+    EnvAddr client;               /* the user's client address (public IP, UDP port) */
+    EnvAddr sn;                   /* its supernode */
+    TimeNs last_online;           /* when last known online, ns (attached: attach time) */
+    TimeNs heard;                 /* attached: last keep-alive (or attach), ns */
+    char user[WIRE_USER_MAX + 1]; /* user name, NUL-terminated */
+} SearchEntry;
+
+/* Presence: `watcher` (a client at `watcher_sn`) wants to hear when
+ * `subject` (a client of this supernode) goes offline. */
+typedef struct SearchWatch {
+    EnvAddr subject;    /* our client */
+    EnvAddr watcher;    /* the buddy's client address */
+    EnvAddr watcher_sn; /* the buddy's supernode */
+} SearchWatch;
+
+/* Purposes of a node's own searches. */
+enum { SC_FREE = 0, SC_USER = 1, SC_BUDDY = 2 };
+
+/* One search of this node (client side). */
+typedef struct SearchCall {
+    uint32_t qid;                         /* query id, 0 when the slot is free */
+    uint8_t purpose;                      /* SC_* */
+    uint8_t buddy;                        /* SC_BUDDY: buddy index */
+    uint8_t wave;                         /* client-run waves started (a27), 0: SN runs it */
+    uint8_t pending;                      /* answers outstanding in this wave */
+    uint8_t ntarget;                      /* entries of target */
+    uint8_t sns;                          /* supernodes contacted so far */
+    uint16_t msgs;                        /* messages sent and received so far */
+    uint8_t ulen;                         /* user bytes */
+    TimeNs start;                         /* when the search began, ns */
+    EnvTimer t;                           /* wave timeout or overall guard */
+    EnvAddr target[WIRE_MAX_ENTRIES];     /* this wave's supernodes */
+    char user[WIRE_USER_MAX + 1];         /* who is searched */
+} SearchCall;
+
+/* Modes of a search run by a supernode. */
+enum { SJ_FREE = 0, SJ_RUN = 1, SJ_NAME = 2, SJ_DHT = 3 };
+
+typedef struct SearchJob {
+    uint8_t mode;                         /* SJ_* */
+    uint8_t wave;                         /* waves (DHT: rounds) started */
+    uint8_t nasked;                       /* entries of asked */
+    uint8_t pending;                      /* answers outstanding in this wave */
+    uint8_t ncand;                        /* DHT: entries of cand */
+    uint8_t ulen;                         /* user bytes */
+    uint16_t msgs;                        /* messages sent and received */
+    int conn;                             /* asker's connection; -1: this node's own call */
+    EnvConn h;                            /* its handle (slots are reused) */
+    uint32_t qid;                         /* the asker's query id */
+    uint32_t wqid;                        /* query id on our UDP queries */
+    uint32_t key;                         /* hash of the user */
+    EnvTimer t;                           /* wave timeout / expiry */
+    EnvAddr asked[SEARCH_ASK_MAX];        /* supernodes queried or named */
+    EnvAddr cand[SEARCH_DHT_CAND];        /* DHT: referred candidates */
+    char user[WIRE_USER_MAX + 1];         /* who is searched */
+} SearchJob;
+
+typedef struct PresenceBuddy {
+    char user[WIRE_USER_MAX + 1]; /* buddy's user name */
+    uint8_t ulen;                 /* its bytes */
+    bool online;                  /* our view: online */
+    EnvAddr client;               /* where it was seen */
+    EnvAddr sn;                   /* its supernode */
+} PresenceBuddy;
+
+struct SearchNode {
+    SearchCall call[SEARCH_CALLS_MAX]; /* this node's searches */
+    uint32_t next_qid;                 /* last query id used */
+    /* Supernode part. */
+    SearchEntry *idx;                  /* index (env_mem_alloc), idx_cap entries */
+    uint16_t nidx, idx_cap;            /* entries in use, allocated */
+    SearchJob *job;                    /* running searches (env_mem_alloc), job_cap entries */
+    uint16_t job_cap;                  /* allocated jobs */
+    SearchWatch *watch;                /* presence watches (env_mem_alloc) */
+    uint16_t nwatch, watch_cap;        /* in use, allocated */
+    uint32_t served;                   /* queries served while a supernode */
+    EnvTimer t_sweep;                  /* silent-client sweep */
+    /* Client presence part. */
+    PresenceBuddy *buddy;              /* buddy list (env_mem_alloc), nbuddy entries */
+    uint8_t nbuddy;                    /* entries of buddy */
+    uint8_t lookup_next;               /* next buddy to look up after login */
+    TimeNs online_at;                  /* when this login completed, ns */
+};
+
+/* ---- search.c ---- */
+SearchNode *search__state(Node *n); /* allocates on first use */
+uint32_t search__hash(const char *user, size_t ulen);
+SearchEntry *search__entry_by_client(Node *n, EnvAddr client);
+/* Starts a search of this node; false when no slot (or not logged in). */
+bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose, uint8_t buddy);
+/* Number of this node's searches in flight with the given purpose. */
+unsigned search__calls_busy(const SearchNode *s, uint8_t purpose);
+/* Fills m's entry fields from e (age relative to now). */
+void search__entry_to_wire(Node *n, const SearchEntry *e, WireSearch *m);
+int search__conn_of_client(Node *n, EnvAddr client);
+
+/* ---- presence.c ---- */
+/* A buddy lookup ended: found (m holds the entry) or not. */
+void presence__lookup_done(Node *n, uint8_t buddy, bool found, const WireSearch *m);
+void presence__on_frame(Node *n, int idx, const WireMsg *m);  /* BUDDY_LIST, ANNOUNCE, PRESENCE */
+void presence__on_note(Node *n, const WireMsg *m);            /* SN_NOTE without PUT */
+void presence__sn_detach(Node *n, const SearchEntry *e);      /* notify the subject's watchers */
+void presence__free(Node *n);                                 /* buddy list and watches */
+
+#endif

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# simsweep end to end. Without MPIRUN: --help, bad input exits 2 with one
+# line, a small sweep writes its table, a second call redoes nothing, and
+# SIGINT stops a sweep that a later call completes. With MPIRUN (the path
+# of mpirun): the same small sweep over two ranks, which share the runs
+# (rank 0 reports its half) and rank 0 writes the whole table; exit 77
+# (skipped) when MPIRUN is empty.
+# Usage: check_simsweep.sh SIMSWEEP SOURCE_DIR [MPIRUN]
+set -u
+simsweep=$1
+src=$2
+mpirun=${3:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+cd "$work" || exit 2
+
+# A 2 x 2 sweep of 20 clients for one simulated minute.
+cat >tiny.json <<JSON
+{
+  "base": "$src/scenarios/dedicated_supernodes.json",
+  "parameters": [{"path": "supernodes.count", "values": [2, 5]}],
+  "repetitions": 2,
+  "set": ["population.clients=20", "duration=\"1min\"", "churn.ramp=\"10s\""],
+  "metrics": ["headline.login_success_rate", "metrics.login.time_s.mean"],
+  "out": "out"
+}
+JSON
+
+table_complete() { grep -q '"complete":[[:space:]]*true' out/table.json && [ "$(wc -l <out/table.csv)" = 5 ]; }
+
+if [ -n "$mpirun" ]; then
+    "$mpirun" --version >/dev/null 2>&1 || { echo "mpirun does not start; skipped"; exit 77; }
+    # Open MPI's plugins leak at exit (LeakSanitizer in ASan builds); the
+    # test without MPI covers our own leaks.
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    flags=(-np 2 --oversubscribe -x ASAN_OPTIONS)
+    [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root)
+    out=$("$mpirun" "${flags[@]}" "$simsweep" tiny.json --jobs 1 2>&1)
+    rc=$?
+    [ "$rc" = 0 ] || bad "mpirun: exit $rc: $out"
+    grep -q "2 run now, 0 reused" <<<"$out" && ok || bad "mpirun: rank 0 did not run half: $out"
+    table_complete && ok || bad "mpirun: table incomplete"
+    [ "$(ls out/runs | wc -l)" = 4 ] && ok || bad "mpirun: runs: $(ls out/runs)"
+    out=$("$mpirun" "${flags[@]}" "$simsweep" tiny.json 2>&1)
+    grep -q "0 run now, 2 reused" <<<"$out" && ok || bad "mpirun again: $out"
+    echo "simsweep over MPI: $pass passed, $fail failed"
+    [ "$fail" = 0 ]
+    exit
+fi
+
+# expect_error NAME EXPECTED_SUBSTRING ARGS...
+expect_error() {
+    local name=$1 want=$2
+    shift 2
+    local out rc
+    out=$("$simsweep" "$@" 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" != 2 ]; then bad "$name: exit $rc, expected 2 ($out)"; return; fi
+    if ! grep -qF -- "$want" <<<"$out"; then bad "$name: message '$out' lacks '$want'"; return; fi
+    if [ "$(wc -l <<<"$out")" != 1 ]; then bad "$name: expected one line, got: $out"; return; fi
+    ok
+}
+
+"$simsweep" --help | grep -q "Exit status: 0 done" && ok || bad "--help"
+expect_error no-args "expected one sweep file"
+expect_error bad-flag "Unknown option --frobnicate" --frobnicate tiny.json
+expect_error missing "nope.json: cannot read: No such file or directory" nope.json
+printf '{"base": "x.json", "repetitons": 3}' >typo.json
+expect_error typo 'typo.json: $.repetitons: unknown key (did you mean "repetitions"?)' typo.json
+sed 's/"values": \[2, 5\]/"values": [2, 0]/' tiny.json >zero.json
+expect_error bad-point 'zero.json: $.parameters: point 1 (supernodes.count=0)' zero.json
+sed 's/metrics.login.time_s.mean/metrics.login.time_x.mean/' tiny.json >metric.json
+expect_error bad-metric 'did you mean "metrics.login.time_s.mean"?' metric.json --out out-metric
+
+"$simsweep" tiny.json --list | grep -q "p1    supernodes.count=5" && ok || bad "--list"
+out=$("$simsweep" tiny.json --jobs 2 2>&1)
+[ $? = 0 ] && ok || bad "sweep: $out"
+grep -q "4 run now, 0 reused" <<<"$out" && ok || bad "sweep summary: $out"
+table_complete && ok || bad "table incomplete"
+out=$("$simsweep" tiny.json 2>&1)
+grep -q "0 run now, 4 reused" <<<"$out" && ok || bad "resume: $out"
+
+# Interrupt: ten longer runs on one worker; SIGINT after the first second.
+sed -e 's/"repetitions": 2/"repetitions": 5/' -e 's/1min/20min/' -e 's/"out": "out"/"out": "out-int"/' \
+    tiny.json >long.json
+"$simsweep" long.json --jobs 1 --quiet &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid
+rc=$?
+[ "$rc" = 0 ] && ok || bad "interrupted sweep: exit $rc"
+if grep -q '"complete":[[:space:]]*false' out-int/table.json; then ok; else bad "interrupted table not marked incomplete"; fi
+ls out-int/runs | grep -q tmp && bad "interrupted sweep left a temporary directory" || ok
+out=$("$simsweep" long.json --jobs 2 2>&1)
+grep -q "10 runs;" <<<"$out" && grep -q '"complete":[[:space:]]*true' out-int/table.json && ok ||
+    bad "resumed sweep: $out"
+
+echo "simsweep: $pass passed, $fail failed"
+[ "$fail" = 0 ]

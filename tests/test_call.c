@@ -1,0 +1,174 @@
+/* test_call: calls (protocol/call.c, relay.c) through the fake env, path by
+ * path: public to public is direct; symmetric to port-restricted cannot
+ * punch and is relayed over UDP; an end without UDP uses a TCP relay; the
+ * call message codec is strict; a relay crash mid-call is re-established
+ * through another relay. Outcomes come from the fake net's NATs. */
+#include "protocol/node_int.h"
+
+#include "fakeenv.h"
+#include "t_assert.h"
+
+#define A_IP ENV_IP(81, 10, 0, 1)
+#define B_IP ENV_IP(82, 20, 0, 2)
+
+typedef struct Wait {
+    FakeWorld *w; /* world */
+    unsigned i;   /* node */
+    int what;     /* 0: online, 1: call active, 2: call idle */
+} Wait;
+
+static bool wait_pred(void *arg)
+{
+    Wait *x = arg;
+    Node *n = x->w->node[x->i];
+    if (!n) return false;
+    if (x->what == 0) return node_state(n) == NODE_ST_ONLINE;
+    if (x->what == 1) return node_call_state(n) == NODE_CALL_ACTIVE;
+    return node_call_state(n) == NODE_CALL_IDLE;
+}
+
+static bool run_until(FakeWorld *w, unsigned i, int what, TimeNs limit)
+{
+    Wait x = {w, i, what};
+    return fakenet_run_while_not(w->net, wait_pred, &x, fakenet_now(w->net) + limit);
+}
+
+/* Two clients logged in, settled (NAT detection done). */
+static FakeWorld *two_clients(uint64_t seed, NatType a, NatType b, unsigned *ia, unsigned *ib)
+{
+    FakeWorld *w = fakeworld_new(seed, NULL, true);
+    *ia = fakeworld_client(w, A_IP, a);
+    *ib = fakeworld_client(w, B_IP, b);
+    fakeworld_start(w, *ia);
+    fakeworld_start(w, *ib);
+    T_TRUE(run_until(w, *ia, 0, 60 * TIMENS_S));
+    T_TRUE(run_until(w, *ib, 0, 60 * TIMENS_S));
+    fakenet_run_for(w->net, 20 * TIMENS_S);
+    return w;
+}
+
+/* Calls b from a for 10 s; returns the path seen while active. */
+static NodeCallPath call_path(FakeWorld *w, unsigned a, unsigned b)
+{
+    T_TRUE(node_call(w->node[a], w->user[b], 10 * TIMENS_S));
+    T_TRUE(run_until(w, a, 1, 40 * TIMENS_S));
+    NodeCallPath p = node_call_path(w->node[a]);
+    T_TRUE(run_until(w, a, 2, 30 * TIMENS_S));
+    fakenet_run_for(w->net, TIMENS_S);
+    T_EQ_I64(node_call_state(w->node[b]), NODE_CALL_IDLE);
+    return p;
+}
+
+static void test_call_public_to_public_is_direct(void)
+{
+    unsigned a, b;
+    FakeWorld *w = two_clients(501, NAT_OPEN, NAT_OPEN, &a, &b);
+    T_EQ_I64(call_path(w, a, b), NODE_CALL_PATH_DIRECT);
+    T_EQ_I64(fakenet_metric(w->net, "call.attempts"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "call.success"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "call.path.direct"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "call.matrix.open.open.direct"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "call.active"), 0);
+    T_EQ_U64(fakenet_sample_count(w->net, "call.setup_s"), 1);
+    T_EQ_U64(fakenet_sample_count(w->net, "call.mos"), 2); /* one per direction */
+    T_CMP_I64(fakenet_sample_sum(w->net, "call.mos"), >, 2 * 3.5);
+    /* 10 s of 20 ms frames each way, sent as UDP datagrams to the peer. */
+    int64_t pkts = fakenet_metric(w->net, "call.media.packets");
+    T_CMP_I64(pkts, >=, 2 * 500);
+    T_CMP_I64(pkts, <=, 2 * 500 + 2 * 400); /* + the time to BYE */
+    T_EQ_I64(fakenet_metric(w->net, "relay.bytes"), 0);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_call_full_cone_is_hole_punched(void)
+{
+    unsigned a, b;
+    FakeWorld *w = two_clients(502, NAT_SYMMETRIC, NAT_FULL_CONE, &a, &b);
+    T_EQ_I64(call_path(w, a, b), NODE_CALL_PATH_HOLE_PUNCHED);
+    T_EQ_I64(fakenet_metric(w->net, "call.matrix.symmetric.full_cone.hole_punched"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_call_symmetric_to_port_restricted_is_relayed(void)
+{
+    unsigned a, b;
+    FakeWorld *w = two_clients(503, NAT_SYMMETRIC, NAT_PORT_RESTRICTED, &a, &b);
+    T_EQ_I64(call_path(w, a, b), NODE_CALL_PATH_UDP_RELAY);
+    T_EQ_I64(fakenet_metric(w->net, "call.success"), 1);
+    T_CMP_I64(fakenet_metric(w->net, "relay.bytes"), >, 0);
+    fakenet_run_for(w->net, 20 * TIMENS_S); /* the relay frees the idle session */
+    T_EQ_U64(fakenet_sample_count(w->net, "relay.bandwidth_bps"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_call_udp_blocked_uses_tcp_relay(void)
+{
+    unsigned a, b;
+    FakeWorld *w = two_clients(504, NAT_UDP_BLOCKED, NAT_PORT_RESTRICTED, &a, &b);
+    T_EQ_I64(call_path(w, a, b), NODE_CALL_PATH_TCP_RELAY);
+    T_EQ_I64(fakenet_metric(w->net, "call.success"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_call_unknown_user_fails(void)
+{
+    unsigned a, b;
+    FakeWorld *w = two_clients(505, NAT_OPEN, NAT_OPEN, &a, &b);
+    T_TRUE(node_call(w->node[a], "nobody", 10 * TIMENS_S));
+    T_TRUE(run_until(w, a, 2, 30 * TIMENS_S));
+    T_EQ_I64(fakenet_metric(w->net, "call.failure"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "call.success"), 0);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* The relay crashes mid-call: the caller re-establishes through another. */
+static void test_call_relay_crash_reestablished(void)
+{
+    unsigned a, b;
+    FakeWorld *w = two_clients(506, NAT_SYMMETRIC, NAT_SYMMETRIC, &a, &b);
+    T_TRUE(node_call(w->node[a], w->user[b], 60 * TIMENS_S));
+    T_TRUE(run_until(w, a, 1, 40 * TIMENS_S));
+    T_EQ_I64(node_call_path(w->node[a]), NODE_CALL_PATH_UDP_RELAY);
+    EnvAddr r = node_call_relay(w->node[a]);
+    unsigned ri = FW_MAX;
+    for (unsigned i = 0; i < w->n; i++)
+        if (w->node[i] && fakeenv_ip(w->h[i]) == r.ip) ri = i;
+    T_CMP_I64(ri, <, FW_MAX);
+    fakenet_run_for(w->net, 5 * TIMENS_S);
+    fakeworld_crash(w, ri);
+    fakenet_run_for(w->net, 20 * TIMENS_S);
+    T_EQ_I64(node_call_state(w->node[a]), NODE_CALL_ACTIVE);
+    T_TRUE(!env_addr_eq(node_call_relay(w->node[a]), r));
+    T_EQ_I64(fakenet_metric(w->net, "call.reestablished"), 1);
+    T_TRUE(run_until(w, a, 2, 60 * TIMENS_S));
+    T_EQ_I64(fakenet_metric(w->net, "call.dropped"), 0);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_call_msg_codec_strict(void)
+{
+    CallMsg m = {.kind = CM_INVITE, .call_id = 77, .ttl = 2, .from_id = {A_IP, 1234},
+                 .a1 = {B_IP, 99}, .flags = CMF_UDP_OK, .nat = NAT_SYMMETRIC, .ulen = 3};
+    memcpy(m.user, "bob", 3);
+    m.key[5] = 9;
+    uint8_t buf[CALL_MSG_MAX], again[CALL_MSG_MAX];
+    size_t len = call__msg_encode(&m, buf, sizeof buf);
+    CallMsg d;
+    T_TRUE(call__msg_decode(buf, len, &d));
+    T_EQ_U64(call__msg_encode(&d, again, sizeof again), len);
+    T_TRUE(memcmp(buf, again, len) == 0);
+    for (size_t cut = 0; cut < len; cut++) T_TRUE(!call__msg_decode(buf, cut, &d));
+    buf[len] = 0;
+    T_TRUE(!call__msg_decode(buf, len + 1, &d)); /* trailing byte */
+    buf[0] = CM_KIND_END;
+    T_TRUE(!call__msg_decode(buf, len, &d));
+}
+
+T_SUITE_MAIN("call", {"test_call_public_to_public_is_direct", test_call_public_to_public_is_direct},
+             {"test_call_full_cone_is_hole_punched", test_call_full_cone_is_hole_punched},
+             {"test_call_symmetric_to_port_restricted_is_relayed",
+              test_call_symmetric_to_port_restricted_is_relayed},
+             {"test_call_udp_blocked_uses_tcp_relay", test_call_udp_blocked_uses_tcp_relay},
+             {"test_call_unknown_user_fails", test_call_unknown_user_fails},
+             {"test_call_relay_crash_reestablished", test_call_relay_crash_reestablished},
+             {"test_call_msg_codec_strict", test_call_msg_codec_strict})

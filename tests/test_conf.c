@@ -1,0 +1,159 @@
+/* test_conf: conferences (protocol/conf.c) through a small world: five
+ * public clients, the strongest one not the organiser. The elected host is
+ * the strongest participant and carries 2(N-1) streams (a43); the full mesh
+ * carries N(N-1); a member leaving, and the host leaving, are handled. */
+#include "sim/world/world.h"
+
+#include "t_assert.h"
+
+#define N 5
+
+typedef struct TWorld {
+    Scenario *scn; /* owned */
+    World *w;      /* owned */
+    size_t c0;     /* first client peer */
+} TWorld;
+
+/* Four desktop clients then one server-class client, all public. */
+static void tworld_new(TWorld *t, bool mesh)
+{
+    char js[1024];
+    g_snprintf(js, sizeof js,
+               "{\"seed\": 31, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+               " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 2},"
+               " \"workload\": {\"call_rate\": 0, \"conference_mesh\": %s},"
+               " \"population\": {\"clients\": %d, \"groups\": ["
+               "{\"name\": \"weak\", \"fraction\": 0.8, \"nat\": \"none\", \"cpu\": \"desktop\"},"
+               "{\"name\": \"strong\", \"fraction\": 0.2, \"nat\": \"none\", \"cpu\": \"server\"}]}}",
+               mesh ? "true" : "false", N);
+    GError *err = NULL;
+    t->scn = scenario_load_text(js, "test_conf", NULL, &err);
+    if (!t->scn) fprintf(stderr, "scenario: %s\n", err->message);
+    CU_ASSERT_FATAL(t->scn != NULL);
+    t->w = world_new(scenario_spec_get(t->scn), EVQ_BUCKET, NULL, &err);
+    CU_ASSERT_FATAL(t->w != NULL);
+    world_run(t->w, 2 * TIMENS_MIN);
+    t->c0 = world_first_client(t->w);
+}
+
+static void tworld_free(TWorld *t)
+{
+    world_free(t->w);
+    scenario_free(t->scn);
+}
+
+static Node *peer(TWorld *t, size_t k)
+{
+    return world_peer_node(t->w, t->c0 + k);
+}
+
+static double metric(TWorld *t, const char *name)
+{
+    Metrics *m = world_metrics(t->w);
+    uint32_t id = metrics_find(m, name);
+    return id ? metrics_value(m, id) : 0;
+}
+
+/* Client 0 invites clients 1..N-1 for a minute; runs 20 s. */
+static void start_conference(TWorld *t)
+{
+    char names[N - 1][32];
+    const char *ptr[N - 1];
+    for (size_t k = 1; k < N; k++) {
+        T_TRUE(node_state(peer(t, k)) == NODE_ST_ONLINE);
+        g_snprintf(names[k - 1], sizeof names[k - 1], "user%zu", t->c0 + k);
+        ptr[k - 1] = names[k - 1];
+    }
+    T_TRUE(node_conf_start(peer(t, 0), ptr, N - 1, TIMENS_MIN));
+    world_run(t->w, sim_now(world_sim(t->w)) + 20 * TIMENS_S);
+}
+
+/* Streams each client sends and receives now, and which one hosts. */
+static int census(TWorld *t, size_t *out, size_t *in, size_t *parts)
+{
+    int host = -1;
+    for (size_t k = 0; k < N; k++) {
+        bool is_host = false;
+        out[k] = in[k] = parts[k] = 0;
+        if (!node_conf_info(peer(t, k), &parts[k], &is_host, &out[k], &in[k])) continue;
+        if (is_host) host = (int)k;
+    }
+    return host;
+}
+
+static void test_conf_host_is_strongest_and_carries_2n_minus_2(void)
+{
+    TWorld t;
+    tworld_new(&t, false);
+    start_conference(&t);
+    size_t out[N], in[N], parts[N];
+    int host = census(&t, out, in, parts);
+    T_EQ_I64(host, N - 1); /* the server-class client, not the organiser */
+    T_EQ_I64(out[host] + in[host], 2 * (N - 1));
+    for (size_t k = 0; k < N - 1; k++) {
+        T_EQ_I64(parts[k], N);
+        T_EQ_I64(out[k], 1);
+        T_EQ_I64(in[k], 1); /* the host's mix arrives */
+    }
+    T_EQ_I64(metric(&t, "conf.streams"), 2 * (N - 1));
+    T_CMP_I64(metric(&t, "conf.mixes"), >, 0);
+    T_CMP_I64(metric(&t, "conf.host_bytes"), >, 0);
+    world_run(t.w, sim_now(world_sim(t.w)) + 2 * TIMENS_MIN); /* the conference ends */
+    T_EQ_I64(node_call_state(peer(&t, 0)), NODE_CALL_IDLE);
+    T_EQ_I64(metric(&t, "conf.streams"), 0);
+    Metrics *m = world_metrics(t.w);
+    MetricsSummary s;
+    T_TRUE(metrics_summary(m, metrics_find(m, "conf.mos"), &s));
+    T_EQ_I64(s.count, 2 * (N - 1)); /* every stream received, host and members */
+    T_CMP_I64(s.mean * 10, >, 35);
+    tworld_free(&t);
+}
+
+static void test_conf_mesh_carries_n_times_n_minus_1(void)
+{
+    TWorld t;
+    tworld_new(&t, true);
+    start_conference(&t);
+    size_t out[N], in[N], parts[N];
+    (void)census(&t, out, in, parts);
+    size_t total = 0;
+    for (size_t k = 0; k < N; k++) {
+        T_EQ_I64(out[k], N - 1);
+        T_EQ_I64(in[k], N - 1);
+        total += out[k];
+    }
+    T_EQ_I64(total, N * (N - 1));
+    T_EQ_I64(metric(&t, "conf.streams"), N * (N - 1));
+    T_EQ_I64(metric(&t, "conf.mixes"), 0);
+    tworld_free(&t);
+}
+
+static void test_conf_participant_and_host_leaving(void)
+{
+    TWorld t;
+    tworld_new(&t, false);
+    start_conference(&t);
+    node_conf_leave(peer(&t, 1)); /* a member leaves: the host mixes for three */
+    world_run(t.w, sim_now(world_sim(t.w)) + 5 * TIMENS_S);
+    size_t out[N], in[N], parts[N];
+    int host = census(&t, out, in, parts);
+    T_EQ_I64(host, N - 1);
+    T_EQ_I64(parts[0], N - 1);
+    T_EQ_I64(out[host] + in[host], 2 * (N - 2));
+    T_EQ_I64(node_call_state(peer(&t, 1)), NODE_CALL_IDLE);
+    node_conf_leave(peer(&t, N - 1)); /* the host leaves: the others elect the organiser */
+    world_run(t.w, sim_now(world_sim(t.w)) + 5 * TIMENS_S);
+    host = census(&t, out, in, parts);
+    T_EQ_I64(host, 0);
+    T_EQ_I64(out[0] + in[0], 2 * (N - 3));
+    T_EQ_I64(in[2], 1);
+    T_EQ_I64(in[3], 1);
+    T_EQ_I64(metric(&t, "conf.left"), 2);
+    tworld_free(&t);
+}
+
+T_SUITE_MAIN("conf",
+             {"test_conf_host_is_strongest_and_carries_2n_minus_2",
+              test_conf_host_is_strongest_and_carries_2n_minus_2},
+             {"test_conf_mesh_carries_n_times_n_minus_1", test_conf_mesh_carries_n_times_n_minus_1},
+             {"test_conf_participant_and_host_leaving", test_conf_participant_and_host_leaving})

@@ -1,0 +1,357 @@
+/* Suite "media": the voice stream of protocol/media.c through the fake env:
+ * packet sizes and rates of the profiles (2004: 67 B UDP / 69 B TCP at
+ * 70 packets/s each way, a33/a34), opus payload sizes, FEC, delay and RFC
+ * 3550 jitter on a hand-computed sequence, the G.107 E-model at known
+ * points, wrong-key rejection, and determinism. */
+#include "fakeenv.h"
+#include "protocol/media.h"
+#include "t_assert.h"
+
+#define PKT_MAX 1400
+
+typedef struct Fixture {
+    FakeNet *net;    /* fake world (clock) */
+    FakeEnv *h;      /* the one host both ends run on */
+    Env e;           /* its env */
+    MediaShared *ms; /* shared codec state */
+} Fixture;
+
+static const uint8_t key_a[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+static void fx_init(Fixture *f, uint64_t seed)
+{
+    f->net = fakenet_new(seed);
+    f->h = fakenet_host_add(f->net, ENV_IP(10, 0, 0, 1));
+    f->e = fakeenv_env(f->h);
+    Env w = fakenet_world_env(f->net);
+    GError *err = NULL;
+    f->ms = media_shared_new(&w, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f->ms);
+}
+
+static void fx_fini(Fixture *f)
+{
+    media_shared_free(f->ms);
+    T_EQ_U64(fakenet_free(f->net), 0);
+}
+
+static MediaConfig cfg(MediaProfile p, uint32_t bps, TimeNs frame, bool fec)
+{
+    return (MediaConfig){.profile = p, .bitrate_bps = bps, .frame_ns = frame, .fec = fec};
+}
+
+/* Sends n packets at the tx's interval into pkts/lens (n entries). */
+static void send_n(Fixture *f, MediaTx *tx, int n, bool tcp, uint8_t (*pkts)[PKT_MAX], size_t *lens)
+{
+    for (int i = 0; i < n; i++) {
+        lens[i] = media_tx_next(tx, &f->e, false, tcp, pkts[i], PKT_MAX);
+        fakenet_run_for(f->net, media_tx_interval(tx, false));
+    }
+}
+
+static void test_media_2004_stream_is_67_bytes_at_70_per_second(void)
+{
+    Fixture f;
+    fx_init(&f, 11);
+    MediaConfig c = cfg(MEDIA_PROFILE_SKYPE2004, 0, 0, false);
+    MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
+    MediaRx *rx = media_rx_new(&f.e, f.ms, &c, key_a);
+    /* 10 s of call: 700 packets, 700 * 67 B = 46,900 B each way; both ways
+     * together 140 packets/s (a34). */
+    T_EQ_I64(media_tx_interval(tx, false), 14285714);
+    T_EQ_I64(media_tx_interval(tx, true), 333333333);
+    uint64_t bytes = 0;
+    uint8_t buf[PKT_MAX];
+    for (int i = 0; i < 700; i++) {
+        size_t n = media_tx_next(tx, &f.e, false, false, buf, sizeof buf);
+        T_EQ_U64(n, 67);
+        bytes += n;
+        fakenet_run_for(f.net, 1000000);
+        T_TRUE(media_rx_packet(rx, &f.e, buf, n));
+        fakenet_run_for(f.net, media_tx_interval(tx, false) - 1000000);
+    }
+    T_EQ_U64(bytes, 46900);
+    T_NEAR((double)fakenet_now(f.net) / 1e9, 10.0, 1e-5);
+    T_EQ_U64(media_tx_next(tx, &f.e, false, true, buf, sizeof buf), 69); /* over TCP (a33) */
+    T_EQ_U64(media_tcp_message_len(buf, 69), 69);
+    T_EQ_U64(media_tcp_message_len(buf, 68), 0);
+    fakenet_run_for(f.net, 1000000);
+    T_TRUE(media_rx_packet(rx, &f.e, buf, 69));
+    T_EQ_U64(media_tx_next(tx, &f.e, true, false, buf, sizeof buf), 12); /* on hold: header */
+    T_EQ_U64(fakeenv_cpu_calls(f.h, ENV_COST_OPUS_ENCODE), 701);         /* hold: nothing encoded */
+    T_EQ_U64(fakeenv_cpu_calls(f.h, ENV_COST_OPUS_DECODE), 701);
+    T_EQ_U64(fakeenv_cpu_calls(f.h, ENV_COST_AES256), 2 * 701 + 1);
+    MediaStats st;
+    media_rx_stats(rx, &st);
+    T_EQ_U64(st.packets_rx, 701);
+    T_EQ_U64(st.packets_lost, 0);
+    T_NEAR(st.delay_ms, 1.0, 1e-3); /* send times travel in whole µs */
+    media_rx_free(rx, &f.e);
+    media_tx_free(tx, &f.e);
+    fx_fini(&f);
+}
+
+/* Mean payload bytes of n packets of config c. */
+static double mean_payload(Fixture *f, const MediaConfig *c, int n, size_t *min, size_t *max)
+{
+    MediaTx *tx = media_tx_new(&f->e, f->ms, c, key_a);
+    uint8_t buf[PKT_MAX];
+    double sum = 0;
+    *min = SIZE_MAX, *max = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = media_tx_next(tx, &f->e, false, false, buf, sizeof buf);
+        sum += (double)len;
+        *min = len < *min ? len : *min;
+        *max = len > *max ? len : *max;
+    }
+    media_tx_free(tx, &f->e);
+    return sum / n;
+}
+
+static void test_media_opus_payload_sizes_follow_the_bit_rate(void)
+{
+    Fixture f;
+    fx_init(&f, 12);
+    size_t lo, hi;
+    /* G.729-like: 8 kb/s * 10 ms = 10 B frames, + 12 B header + 2 B length. */
+    MediaConfig g = cfg(MEDIA_PROFILE_G729, 0, 0, false);
+    T_NEAR(mean_payload(&f, &g, 400, &lo, &hi), 24, 1e-9);
+    T_EQ_U64(lo, 24);
+    /* Opus VBR 24 kb/s, 20 ms: 60 B per frame on average (a whole loop of
+     * 400 frames), less in silence. */
+    MediaConfig o = cfg(MEDIA_PROFILE_OPUS, 24000, 20 * TIMENS_MS, false);
+    double m24 = mean_payload(&f, &o, 400, &lo, &hi) - 14;
+    T_CMP_I64((long long)m24, >=, 35);
+    T_CMP_I64((long long)m24, <=, 75);
+    T_CMP_I64(lo, <, hi);
+    o.bitrate_bps = 64000;
+    double m64 = mean_payload(&f, &o, 400, &lo, &hi) - 14;
+    T_CMP_I64((long long)m64, >=, 100);
+    T_CMP_I64((long long)m64, <=, 200);
+    /* FEC doubles the codec bytes. */
+    o.fec = true;
+    double f64 = mean_payload(&f, &o, 400, &lo, &hi) - 14;
+    T_NEAR(f64, 2 * m64, 3);
+    fx_fini(&f);
+}
+
+/* Delivers packets 0..n-1 except those in drop[] and returns the stats. */
+static MediaStats deliver_except(Fixture *f, bool fec, const int *drop, int ndrop)
+{
+    enum { N = 20 };
+    MediaConfig c = cfg(MEDIA_PROFILE_OPUS, 32000, 20 * TIMENS_MS, fec);
+    MediaTx *tx = media_tx_new(&f->e, f->ms, &c, key_a);
+    MediaRx *rx = media_rx_new(&f->e, f->ms, &c, key_a);
+    static uint8_t pkts[N][PKT_MAX];
+    size_t lens[N];
+    send_n(f, tx, N, false, pkts, lens);
+    for (int i = 0; i < N; i++) {
+        bool skip = false;
+        for (int j = 0; j < ndrop; j++)
+            skip |= drop[j] == i;
+        if (!skip) T_TRUE(media_rx_packet(rx, &f->e, pkts[i], lens[i]));
+    }
+    MediaStats st;
+    media_rx_stats(rx, &st);
+    media_rx_free(rx, &f->e);
+    media_tx_free(tx, &f->e);
+    return st;
+}
+
+static void test_media_fec_recovers_isolated_loss_not_burst(void)
+{
+    Fixture f;
+    fx_init(&f, 13);
+    const int one[] = {7}, two[] = {7, 8};
+    MediaStats st = deliver_except(&f, true, one, 1);
+    T_EQ_U64(st.packets_rx, 19);
+    T_EQ_U64(st.recovered, 1);
+    T_EQ_U64(st.packets_lost, 0);
+    st = deliver_except(&f, true, two, 2);
+    T_EQ_U64(st.recovered, 1); /* 8 comes back with 9; 7 is gone */
+    T_EQ_U64(st.packets_lost, 1);
+    T_NEAR(st.loss, 1.0 / 20, 1e-12);
+    st = deliver_except(&f, false, one, 1);
+    T_EQ_U64(st.recovered, 0);
+    T_EQ_U64(st.packets_lost, 1);
+    fx_fini(&f);
+}
+
+static void test_media_delay_and_jitter_on_a_known_sequence(void)
+{
+    /* Sent at 0, 20, 40, 60 ms, arriving at 50, 75, 85, 120 ms: transit 50,
+     * 55, 45, 60 ms, |D| = 5, 10, 15. RFC 3550: J = 5/16 = 0.3125, then
+     * 0.3125 + (10 - 0.3125)/16 = 0.91796875, then 0.91796875 + (15 -
+     * 0.91796875)/16 = 1.798095703125 ms. Mean delay 52.5 ms. */
+    Fixture f;
+    fx_init(&f, 14);
+    MediaConfig c = cfg(MEDIA_PROFILE_OPUS, 24000, 20 * TIMENS_MS, false);
+    MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
+    MediaRx *rx = media_rx_new(&f.e, f.ms, &c, key_a);
+    static uint8_t p[4][PKT_MAX];
+    size_t n[4];
+    const TimeNs sent[] = {0, 20, 40, 60}, arrive[] = {50, 75, 85, 120};
+    int s = 0, a = 0;
+    while (a < 4) { /* events in time order */
+        if (s < 4 && sent[s] <= arrive[a]) {
+            fakenet_run_until(f.net, sent[s] * TIMENS_MS);
+            n[s] = media_tx_next(tx, &f.e, false, false, p[s], PKT_MAX);
+            s++;
+        } else {
+            fakenet_run_until(f.net, arrive[a] * TIMENS_MS);
+            T_TRUE(media_rx_packet(rx, &f.e, p[a], n[a]));
+            a++;
+        }
+    }
+    MediaStats st;
+    media_rx_stats(rx, &st);
+    T_NEAR(st.delay_ms, 52.5, 1e-9);
+    T_NEAR(st.jitter_ms, 1.798095703125, 1e-9);
+    T_EQ_U64(st.packets_lost, 0);
+    media_rx_free(rx, &f.e);
+    media_tx_free(tx, &f.e);
+    fx_fini(&f);
+}
+
+static void test_media_emodel_known_points(void)
+{
+    /* G.107 defaults, no impairment: R = 93.2, MOS 4.41. */
+    T_NEAR(media_emodel_r(0, 0, 1, 0, 1), 93.2, 0.01);
+    T_NEAR(media_mos_from_r(93.2), 4.41, 0.005);
+    /* G.729A (Ie 11, G.113): R = 82.2. 1 % random loss with Bpl 19: Ie,eff =
+     * 11 + 84 * 1/(1 + 19) = 15.2, so R drops by 4.2. */
+    double ie, bpl;
+    media_codec_impairment(MEDIA_PROFILE_G729, &ie, &bpl);
+    T_NEAR(ie, 11, 0);
+    T_NEAR(bpl, 19, 0);
+    T_NEAR(media_emodel_r(0, ie, bpl, 0, 1), 82.2, 0.01);
+    T_NEAR(media_emodel_r(0, ie, bpl, 0, 1) - media_emodel_r(0, ie, bpl, 1, 1), 4.2, 1e-9);
+    /* Bursty loss hurts more: BurstR 2, Ppl 2 %: 11 + 84 * 2/(1 + 19) = 19.4. */
+    T_NEAR(media_emodel_r(0, ie, bpl, 0, 1) - media_emodel_r(0, ie, bpl, 2, 2), 8.4, 1e-9);
+    /* Delay (T = Ta = Tr/2, every other parameter at its default): the full
+     * G.107 (06/2015) formulas evaluated independently (Ro, Is from the
+     * defaults, Idte + Idle + Idd): 100 ms -> 90.664 (Idd 0), 200 ms ->
+     * 85.805 (Idd = 25 (2^(1/6) - 3 (1 + 3^-6)^(1/6) + 2) = 3.044), 300 ms
+     * -> 72.666. */
+    T_NEAR(media_emodel_r(100, 0, 1, 0, 1), 90.664, 0.01);
+    T_NEAR(media_emodel_r(200, 0, 1, 0, 1), 85.805, 0.01);
+    T_NEAR(media_emodel_r(300, 0, 1, 0, 1), 72.666, 0.01);
+    /* Annex B: MOS = 1 + 0.035 R + R (R - 60)(100 - R) 7e-6, clamped. */
+    T_NEAR(media_mos_from_r(50), 2.575, 1e-9);
+    T_NEAR(media_mos_from_r(-3), 1.0, 0);
+    T_NEAR(media_mos_from_r(120), 4.5, 0);
+}
+
+static void test_media_stats_without_impairment_give_r_93(void)
+{
+    Fixture f;
+    fx_init(&f, 15);
+    MediaConfig c = cfg(MEDIA_PROFILE_OPUS, 32000, 20 * TIMENS_MS, false);
+    MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
+    MediaRx *rx = media_rx_new(&f.e, f.ms, &c, key_a);
+    uint8_t buf[PKT_MAX];
+    for (int i = 0; i < 20; i++) { /* delivered at once: no delay, no jitter, no loss */
+        size_t n = media_tx_next(tx, &f.e, false, false, buf, sizeof buf);
+        T_TRUE(media_rx_packet(rx, &f.e, buf, n));
+        fakenet_run_for(f.net, media_tx_interval(tx, false));
+    }
+    MediaStats st;
+    media_rx_stats(rx, &st);
+    T_EQ_U64(st.packets_rx, 20);
+    T_NEAR(st.delay_ms, 0, 0);
+    T_NEAR(st.jitter_ms, 0, 0);
+    T_NEAR(st.r_factor, 93.2, 0.01);
+    T_NEAR(st.mos, 4.41, 0.005);
+    media_rx_free(rx, &f.e);
+    media_tx_free(tx, &f.e);
+    fx_fini(&f);
+}
+
+static void test_media_wrong_key_fails_and_is_counted(void)
+{
+    Fixture f;
+    fx_init(&f, 16);
+    MediaConfig c = cfg(MEDIA_PROFILE_SKYPE2004, 0, 0, false);
+    uint8_t key_b[32];
+    memcpy(key_b, key_a, 32);
+    key_b[31] ^= 1;
+    MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
+    MediaRx *rx = media_rx_new(&f.e, f.ms, &c, key_b);
+    uint8_t buf[PKT_MAX];
+    for (int i = 0; i < 10; i++) {
+        size_t n = media_tx_next(tx, &f.e, false, i % 2, buf, sizeof buf);
+        T_FALSE(media_rx_packet(rx, &f.e, buf, n));
+    }
+    T_FALSE(media_rx_packet(rx, &f.e, buf, 5)); /* truncated */
+    MediaStats st;
+    media_rx_stats(rx, &st);
+    T_EQ_U64(st.packets_bad, 11);
+    T_EQ_U64(st.packets_rx, 0);
+    T_EQ_I64(fakenet_metric(f.net, "media.bad_packets"), 11);
+    media_rx_free(rx, &f.e);
+    media_tx_free(tx, &f.e);
+    fx_fini(&f);
+}
+
+/* First packets of an opus stream under seed into out (n * PKT_MAX). */
+static void stream_bytes(uint64_t seed, uint8_t (*out)[PKT_MAX], size_t *lens, int n)
+{
+    Fixture f;
+    fx_init(&f, seed);
+    MediaConfig c = cfg(MEDIA_PROFILE_OPUS, 24000, 20 * TIMENS_MS, true);
+    MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
+    memset(out, 0, (size_t)n * PKT_MAX);
+    send_n(&f, tx, n, false, out, lens);
+    media_tx_free(tx, &f.e);
+    fx_fini(&f);
+}
+
+static void test_media_same_seed_same_bytes(void)
+{
+    static uint8_t a[50][PKT_MAX], b[50][PKT_MAX];
+    size_t la[50], lb[50];
+    stream_bytes(99, a, la, 50);
+    stream_bytes(99, b, lb, 50);
+    T_TRUE(memcmp(la, lb, sizeof la) == 0);
+    T_TRUE(memcmp(a, b, sizeof a) == 0);
+    stream_bytes(100, b, lb, 50);
+    T_FALSE(memcmp(a, b, sizeof a) == 0);
+}
+
+static void test_media_silence_suppression_skips_silent_frames(void)
+{
+    Fixture f;
+    fx_init(&f, 17);
+    MediaConfig c = cfg(MEDIA_PROFILE_OPUS, 24000, 20 * TIMENS_MS, false);
+    c.silence_suppression = true;
+    MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
+    uint8_t buf[PKT_MAX];
+    int sent = 0;
+    for (int i = 0; i < 400; i++) /* one whole loop: 8 s */
+        sent += media_tx_next(tx, &f.e, false, false, buf, sizeof buf) > 0;
+    T_CMP_I64(sent, >, 100); /* talk spurts */
+    T_CMP_I64(sent, <, 300); /* and silences */
+    T_EQ_U64(fakeenv_cpu_calls(f.h, ENV_COST_OPUS_ENCODE), 400);
+    T_EQ_U64(fakeenv_cpu_bytes(f.h, ENV_COST_OPUS_ENCODE), 400 * 640);
+    media_tx_free(tx, &f.e);
+    fx_fini(&f);
+}
+
+T_SUITE_MAIN("media",
+             {"test_media_2004_stream_is_67_bytes_at_70_per_second",
+              test_media_2004_stream_is_67_bytes_at_70_per_second},
+             {"test_media_opus_payload_sizes_follow_the_bit_rate",
+              test_media_opus_payload_sizes_follow_the_bit_rate},
+             {"test_media_fec_recovers_isolated_loss_not_burst",
+              test_media_fec_recovers_isolated_loss_not_burst},
+             {"test_media_delay_and_jitter_on_a_known_sequence",
+              test_media_delay_and_jitter_on_a_known_sequence},
+             {"test_media_emodel_known_points", test_media_emodel_known_points},
+             {"test_media_stats_without_impairment_give_r_93",
+              test_media_stats_without_impairment_give_r_93},
+             {"test_media_wrong_key_fails_and_is_counted",
+              test_media_wrong_key_fails_and_is_counted},
+             {"test_media_same_seed_same_bytes", test_media_same_seed_same_bytes},
+             {"test_media_silence_suppression_skips_silent_frames",
+              test_media_silence_suppression_skips_silent_frames})

@@ -1,0 +1,175 @@
+/* test_world_call: calls through the whole stack (scenario -> world ->
+ * envsim -> sim/net NATs and firewalls -> protocol): one call for every
+ * ordered pair of (caller, callee) situations among public, each NAT
+ * preset and each firewall preset, asserting the path the NAT semantics
+ * allow (issue 5, "in the simulator"); the media counts of a relayed call
+ * of known length. */
+#include "sim/world/world.h"
+
+#include "t_assert.h"
+
+typedef struct TWorld {
+    Scenario *scn; /* owned */
+    World *w;      /* owned */
+} TWorld;
+
+static bool tworld_new(TWorld *t, const char *json)
+{
+    GError *err = NULL;
+    t->scn = scenario_load_text(json, "test_world_call", NULL, &err);
+    if (!t->scn) {
+        fprintf(stderr, "scenario: %s\n", err->message);
+        g_error_free(err);
+        return false;
+    }
+    t->w = world_new(scenario_spec_get(t->scn), EVQ_BUCKET, NULL, &err);
+    if (!t->w) {
+        fprintf(stderr, "world: %s\n", err->message);
+        g_error_free(err);
+        return false;
+    }
+    return true;
+}
+
+static void tworld_free(TWorld *t)
+{
+    world_free(t->w);
+    scenario_free(t->scn);
+}
+
+static double metric(TWorld *t, const char *name)
+{
+    Metrics *m = world_metrics(t->w);
+    uint32_t id = metrics_find(m, name);
+    return id ? metrics_value(m, id) : 0;
+}
+
+/* Situations: group JSON and the true NAT label it gets. */
+typedef struct Situation {
+    const char *json; /* group keys */
+    NatType nat;      /* its label */
+} Situation;
+
+static const Situation sits[] = {
+    {"\"nat\": \"none\"", NAT_OPEN},
+    {"\"nat\": \"full_cone\"", NAT_FULL_CONE},
+    {"\"nat\": \"restricted_cone\"", NAT_RESTRICTED},
+    {"\"nat\": \"port_restricted_cone\"", NAT_PORT_RESTRICTED},
+    {"\"nat\": \"symmetric\"", NAT_SYMMETRIC},
+    {"\"nat\": \"none\", \"firewall\": \"stateful\"", NAT_SYMMETRIC_FIREWALL},
+    {"\"nat\": \"none\", \"firewall\": \"udp_blocked\"", NAT_UDP_BLOCKED},
+    {"\"nat\": \"symmetric\", \"firewall\": \"tcp_80_443_only\"", NAT_TCP_ONLY},
+};
+#define NSIT G_N_ELEMENTS(sits)
+
+/* What the NAT semantics allow (RFC 4787 behaviours of the presets): no
+ * UDP at one end -> TCP relay; both public and unfiltered -> direct; a
+ * symmetric NAT (new port per destination) against an end that filters on
+ * address and port (port-restricted, symmetric, stateful firewall) cannot
+ * punch -> UDP relay; everything else punches. */
+static NodeCallPath expected(NatType a, NatType b)
+{
+    if (a == NAT_UDP_BLOCKED || a == NAT_TCP_ONLY || b == NAT_UDP_BLOCKED || b == NAT_TCP_ONLY)
+        return NODE_CALL_PATH_TCP_RELAY;
+    if (a == NAT_OPEN && b == NAT_OPEN) return NODE_CALL_PATH_DIRECT;
+    bool apdf_a = a == NAT_PORT_RESTRICTED || a == NAT_SYMMETRIC || a == NAT_SYMMETRIC_FIREWALL;
+    bool apdf_b = b == NAT_PORT_RESTRICTED || b == NAT_SYMMETRIC || b == NAT_SYMMETRIC_FIREWALL;
+    if ((a == NAT_SYMMETRIC && apdf_b) || (b == NAT_SYMMETRIC && apdf_a))
+        return NODE_CALL_PATH_UDP_RELAY;
+    return NODE_CALL_PATH_HOLE_PUNCHED;
+}
+
+/* Runs until peer i has no call, or the limit. */
+static bool run_until_idle(TWorld *t, size_t i, TimeNs limit)
+{
+    Sim *sim = world_sim(t->w);
+    TimeNs end = sim_now(sim) + limit;
+    while (sim_now(sim) < end) {
+        world_run(t->w, sim_now(sim) + 250 * TIMENS_MS);
+        if (node_call_state(world_peer_node(t->w, i)) == NODE_CALL_IDLE) return true;
+    }
+    return false;
+}
+
+/* Two clients per situation (each on its own NAT), dedicated supernodes;
+ * every situation calls every situation (the other client of its own
+ * situation included) once, one call at a time. */
+static void test_world_call_every_pair_takes_the_allowed_path(void)
+{
+    GString *js = g_string_new(NULL);
+    g_string_printf(js, "{\"seed\": 21, \"duration\": \"3h\", \"network\": {\"loss\": 0},"
+                        " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
+                        " \"workload\": {\"call_rate\": 0},"
+                        " \"population\": {\"clients\": %zu, \"groups\": [", 2 * NSIT);
+    for (size_t i = 0; i < NSIT; i++)
+        g_string_append_printf(js, "%s{\"name\": \"s%zu\", \"fraction\": %.6f, %s}", i ? ", " : "",
+                               i, 1.0 / NSIT, sits[i].json);
+    g_string_append(js, "]}}");
+    TWorld t;
+    T_TRUE(tworld_new(&t, js->str));
+    world_run(t.w, 2 * TIMENS_MIN);
+    size_t c0 = world_first_client(t.w);
+    T_EQ_I64(world_peer_count(t.w) - c0, 2 * NSIT);
+    unsigned calls = 0;
+    for (size_t a = 0; a < NSIT; a++)
+        for (size_t b = 0; b < NSIT; b++) {
+            size_t pa = c0 + 2 * a, pb = c0 + 2 * b + 1; /* groups fill in order */
+            Node *na = world_peer_node(t.w, pa);
+            T_TRUE(na && node_state(na) == NODE_ST_ONLINE);
+            char user[32];
+            g_snprintf(user, sizeof user, "user%zu", pb);
+            T_TRUE(node_call(na, user, 3 * TIMENS_S));
+            calls++;
+            T_TRUE(run_until_idle(&t, pa, 2 * TIMENS_MIN));
+            T_TRUE(run_until_idle(&t, pb, 30 * TIMENS_S));
+            NodeCallPath want = expected(sits[a].nat, sits[b].nat);
+            char name[128];
+            g_snprintf(name, sizeof name, "call.matrix.%s.%s.%s", stun_nat_name(sits[a].nat),
+                       stun_nat_name(sits[b].nat), node_call_path_name(want));
+            if (metric(&t, name) < 1) fprintf(stderr, "pair %s -> %s: not %s\n",
+                                              stun_nat_name(sits[a].nat),
+                                              stun_nat_name(sits[b].nat),
+                                              node_call_path_name(want));
+            T_CMP_I64(metric(&t, name), >=, 1);
+        }
+    T_EQ_I64(metric(&t, "call.attempts"), calls);
+    T_EQ_I64(metric(&t, "call.success"), calls);
+    T_EQ_I64(metric(&t, "call.failure"), 0);
+    T_EQ_I64(metric(&t, "call.dropped"), 0);
+    g_string_free(js, TRUE);
+    tworld_free(&t);
+}
+
+/* A relayed call of known length with the 2004 profile: every media packet
+ * is 3 + 67 bytes over UDP; each end sends one per 1/70 s for the call. */
+static void test_world_call_media_counts(void)
+{
+    TWorld t;
+    T_TRUE(tworld_new(&t, "{\"seed\": 22, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+                          " \"media\": {\"codec\": \"skype2004\"},"
+                          " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 2},"
+                          " \"workload\": {\"call_rate\": 0}, \"population\": {\"clients\": 2,"
+                          " \"groups\": [{\"fraction\": 1, \"nat\": \"symmetric\"}]}}"));
+    world_run(t.w, 2 * TIMENS_MIN);
+    size_t c0 = world_first_client(t.w);
+    char user[32];
+    g_snprintf(user, sizeof user, "user%zu", c0 + 1);
+    T_TRUE(node_call(world_peer_node(t.w, c0), user, 10 * TIMENS_S));
+    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    T_EQ_I64(metric(&t, "call.path.udp_relay"), 1);
+    double pkts = metric(&t, "call.media.packets");
+    T_EQ_I64(metric(&t, "call.media.bytes"), pkts * (3 + 67));
+    T_CMP_I64(pkts, >=, 2 * 700);       /* 10 s at 70 packets/s each way */
+    T_CMP_I64(pkts, <=, 2 * 700 + 140); /* + at most 1 s of setup and teardown */
+    Metrics *m = world_metrics(t.w);
+    MetricsSummary s;
+    T_TRUE(metrics_summary(m, metrics_find(m, "call.mos"), &s));
+    T_EQ_I64(s.count, 2);
+    T_CMP_I64(s.mean * 10, >, 30);
+    tworld_free(&t);
+}
+
+T_SUITE_MAIN("world_call",
+             {"test_world_call_every_pair_takes_the_allowed_path",
+              test_world_call_every_pair_takes_the_allowed_path},
+             {"test_world_call_media_counts", test_world_call_media_counts})
