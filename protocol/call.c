@@ -33,6 +33,22 @@
  * BYE. No media for media_timeout: the caller re-establishes once through
  * another relay, else the call is dropped.
  *
+ * Direct signalling (a31 "PUB: caller -> callee directly", switch
+ * NodeParams.direct_signalling): a client tells its supernode when it finds
+ * itself on the open Internet (CONNECT's NAT type, CM_NAT_NOTE after NAT
+ * detection); LOCATED then carries the callee's TCP address in a2, and a
+ * caller that is open too opens a TCP connection (CONN_CALL_SIG, hello
+ * HELLO_CALL) to the callee's listening port and runs INVITE/ANSWER/PATH/
+ * BYE over it; any failure falls back to the supernodes.
+ *
+ * Phone calls (node_call_phone, issue 5 item 7): the same connection to
+ * the phone gateway (port 12340, then 443 and 80; gateway.c), no LOCATE;
+ * media with the G.729 profile (a38) and the 4-byte connection ID of E2O
+ * flows after the frame header (a18); the gateway does not punch, so a
+ * NATed client's UDP reaches it as "hole_punched" and a client without UDP
+ * goes through a TCP relay. Counted as calls, with the matrix row
+ * "call.matrix.<caller>.pstn.<path>".
+ *
  * Outcome counters are the caller's ("call.attempts|success|failure|
  * dropped"); media quality samples are observed by both ends, one per
  * direction received.
@@ -67,6 +83,9 @@ struct CallState {
     bool peer_udp;           /* the peer does UDP */
     bool relay_tcp;          /* our relay leg is TCP */
     bool was_active;         /* counted in the active gauges */
+    bool pstn;               /* a call to the phone network (caller) or at the gateway */
+    uint8_t sig_pi;          /* direct signalling: port step (own port, 443, 80) */
+    int sig_conn;            /* direct signalling connection (a31 PUB, gateway), -1 none */
     uint8_t ncand, ci, pi;   /* relay candidates, the one tried, its port step */
     uint8_t ulen;            /* peer user bytes */
     char peer_user[WIRE_USER_MAX + 1]; /* peer username */
@@ -109,6 +128,9 @@ void call__params_default(NodeParams *p)
     p->relay_call_bytes_per_s = 4096; /* a48 */
     p->relay_max_calls = 16;
     p->relay_candidates = 4;
+    p->gateway = env_addr(ENV_IP(212, 72, 49, 140), 12340); /* a18's port; illustrative address */
+    p->gateway_max_calls = 256;
+    p->direct_signalling = true; /* a31: public caller -> public callee directly */
 }
 
 static const char *const call_path_names[NODE_CALL_PATH_COUNT] = {
@@ -153,6 +175,15 @@ void call__metrics_intern(CallMetrics *m, const Env *e)
     m->relay_dropped = env_metric_intern(e, "relay.dropped", C);
     m->relay_refused = env_metric_intern(e, "relay.refused", C);
     m->relay_sessions = env_metric_intern(e, "relay.sessions", G);
+    for (int p = 1; p < NODE_CALL_PATH_COUNT; p++)
+        for (int a = 0; a < NAT_UNKNOWN; a++) {
+            g_snprintf(name, sizeof name, "call.matrix.%s.pstn.%s", stun_nat_name((NatType)a),
+                       call_path_names[p]);
+            m->pstn_matrix[a][p] = env_metric_intern(e, name, C);
+        }
+    m->gw_calls = env_metric_intern(e, "gateway.calls", C);
+    m->gw_active = env_metric_intern(e, "gateway.active", G);
+    m->gw_busy = env_metric_intern(e, "gateway.busy", C);
 }
 
 /* ---- Message codec ----
@@ -171,7 +202,8 @@ static uint8_t call_msg_mask(uint8_t kind)
     case CM_ANSWER: return F_ROUTE | F_ADDR | F_INFO | F_CHAL | F_RESP;
     case CM_PATH: return F_INFO | F_RESP;
     case CM_RELAY: return F_ADDR | F_RESP;
-    case CM_RELAY_BIND: return F_INFO;
+    case CM_RELAY_BIND:
+    case CM_NAT_NOTE: return F_INFO;
     default: return 0; /* BUSY, BYE, PUNCH(_ACK), RELAY_BOUND/REFUSED: id only */
     }
 }
@@ -293,6 +325,12 @@ static bool call_udp_ok(const Node *n)
  * A supernode (promoted client) forwards itself. */
 static void call_signal(Node *n, EnvAddr dst, const CallMsg *cm)
 {
+    const CallState *c = n->call;
+    if (c && c->id == cm->call_id && c->sig_conn >= 0 &&
+        n->conns[c->sig_conn].state != CS_CONNECTING) { /* direct TCP signalling (a31) */
+        call__send_tcp(n, c->sig_conn, cm);
+        return;
+    }
     uint8_t buf[CALL_MSG_MAX];
     size_t len = call__msg_encode(cm, buf, sizeof buf);
     if (!n->sn) {
@@ -339,6 +377,13 @@ void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
     supernode__forward(n, -1, &m);
 }
 
+void call__nat_note(Node *n)
+{
+    if (!PAR(n)->direct_signalling || n->sn || n->cl.sn < 0 || n->conns[n->cl.sn].state != CS_READY) return;
+    CallMsg cm = {.kind = CM_NAT_NOTE, .call_id = 1, .dnat = n->nat};
+    call__send_tcp(n, n->cl.sn, &cm);
+}
+
 bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen)
 {
     CallMsg cm = {.kind = CM_LOCATE, .call_id = id, .ttl = 3, .from_id = call_self_id(n)};
@@ -364,12 +409,15 @@ static void call_sn_locate(Node *n, int idx, const CallMsg *cm)
     SnState *s = n->sn;
     uint32_t h = call__user_hash(cm->user, cm->ulen);
     EnvAddr found = {0, 0};
+    bool open = false; /* the user said it is on the open Internet: direct signalling (a31) */
     if (n->role == NODE_ROLE_CLIENT && n->ulen == cm->ulen && !memcmp(n->user, cm->user, cm->ulen))
-        found = call_self_id(n);
+        found = call_self_id(n), open = n->nat == NAT_OPEN;
     for (uint16_t i = 0; i < s->slots && !found.ip; i++)
-        if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h) found = s->clients[i].addr;
+        if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h)
+            found = s->clients[i].addr, open = s->clients[i].open;
     if (found.ip) {
         CallMsg r = {.kind = CM_LOCATED, .call_id = cm->call_id, .a1 = found, .ulen = cm->ulen};
+        if (open) r.a2 = found; /* where to open the direct signalling connection */
         memcpy(r.user, cm->user, cm->ulen);
         call_signal(n, cm->from_id, &r);
         return;
@@ -398,6 +446,9 @@ void call__sn_on_frame(Node *n, int idx, const WireMsg *m)
         call_sn_locate(n, idx, &cm);
     else if (cm.kind == CM_RELAY_BIND && idx >= 0)
         relay__on_bind(n, idx, n->conns[idx].peer, &cm);
+    else if (cm.kind == CM_NAT_NOTE && idx >= 0 && n->conns[idx].kind == CONN_SN_CLIENT &&
+             n->conns[idx].aux > 0)
+        n->sn->clients[n->conns[idx].aux - 1].open = cm.dnat == NAT_OPEN;
     else
         node__count(n, NODE_M(n)->malformed_tcp, 1);
 }
@@ -410,6 +461,8 @@ static CallState *call_new(Node *n, uint8_t role, uint32_t id)
     c->id = id;
     c->role = role;
     c->relay_conn = -1;
+    c->sig_conn = -1;
+    c->pstn = n->role == NODE_ROLE_GATEWAY;
     c->started = env_now(&n->env);
     env_random_bytes(&n->env, c->chal, sizeof c->chal);
     n->call = c;
@@ -436,14 +489,31 @@ static void call_media_stop(Node *n)
     env_timer_cancel(&n->env, &n->call->t_media);
 }
 
+/* The call's voice stream: the world's, or G.729 for the phone network
+ * (a38: "G.729 for SkypeOut"; FEC and silence switches as the world's). */
+static MediaConfig call_media_cfg(const Node *n, const CallState *c)
+{
+    MediaConfig m = n->sh->p.media;
+    if (c->pstn) m.profile = MEDIA_PROFILE_G729, m.bitrate_bps = 8000, m.frame_ns = 10 * TIMENS_MS;
+    return m;
+}
+
+/* Media header bytes: frame id and function (a18), and on phone calls the
+ * 4-byte connection ID of E2O flows (a18) by which the gateway demuxes. */
+static size_t call_media_hdr(const CallState *c)
+{
+    return c->pstn ? CALL_MEDIA_HDR + 4 : CALL_MEDIA_HDR;
+}
+
 /* Starts sending media every frame interval over the chosen path. */
 static void call_media_start(Node *n)
 {
     CallState *c = n->call;
     const NodeShared *sh = n->sh;
-    if (!c->rx) c->rx = media_rx_new(&n->env, sh->media, &sh->p.media, c->key);
+    MediaConfig mc = call_media_cfg(n, c);
+    if (!c->rx) c->rx = media_rx_new(&n->env, sh->media, &mc, c->key);
     if (env_timer_is_set(c->t_media)) return;
-    if (!c->tx) c->tx = media_tx_new(&n->env, sh->media, &sh->p.media, c->key);
+    if (!c->tx) c->tx = media_tx_new(&n->env, sh->media, &mc, c->key);
     TimeNs iv = media_tx_interval(c->tx, false);
     c->t_media = env_timer_start_periodic(&n->env, 0, iv, TM_CALL_MEDIA);
     if (!env_timer_is_set(c->t_watch))
@@ -456,12 +526,13 @@ static void call_media_send(Node *n)
     CallState *c = n->call;
     uint8_t pkt[ENV_UDP_MAX];
     bool tcp = c->relay_conn >= 0;
-    size_t len = media_tx_next(c->tx, &n->env, false, tcp, pkt + CALL_MEDIA_HDR,
-                               sizeof pkt - CALL_MEDIA_HDR);
+    size_t hdr = call_media_hdr(c);
+    size_t len = media_tx_next(c->tx, &n->env, false, tcp, pkt + hdr, sizeof pkt - hdr);
     if (len == 0) return;
     wire_put_u16(pkt, (uint16_t)c->id);
     pkt[2] = (uint8_t)(CALL_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
-    len += CALL_MEDIA_HDR;
+    if (c->pstn) wire_put_u32(pkt + CALL_MEDIA_HDR, c->id);
+    len += hdr;
     node__count(n, CM(n)->media_packets, 1);
     node__count(n, CM(n)->media_bytes, (int64_t)len);
     if (tcp) {
@@ -476,8 +547,10 @@ static void call_media_send(Node *n)
 static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
 {
     CallState *c = n->call;
-    if (!c || len < CALL_MEDIA_HDR || wire_get_u16(buf) != (uint16_t)c->id || !c->rx) return;
-    if (!media_rx_packet(c->rx, &n->env, buf + CALL_MEDIA_HDR, len - CALL_MEDIA_HDR)) return;
+    if (!c || len < call_media_hdr(c) || wire_get_u16(buf) != (uint16_t)c->id || !c->rx) return;
+    if (c->pstn && wire_get_u32(buf + CALL_MEDIA_HDR) != c->id) return;
+    size_t hdr = call_media_hdr(c);
+    if (!media_rx_packet(c->rx, &n->env, buf + hdr, len - hdr)) return;
     c->last_rx = env_now(&n->env);
     if (c->st != CST_WAIT) return;
     c->st = CST_ACTIVE; /* connected: media both ways */
@@ -491,7 +564,9 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     const CallMetrics *m = CM(n);
     node__count(n, m->success, 1);
     node__count(n, m->path[c->path], 1);
-    if (n->true_nat < NAT_UNKNOWN && c->peer_nat < NAT_UNKNOWN)
+    if (c->pstn && n->true_nat < NAT_UNKNOWN)
+        node__count(n, m->pstn_matrix[n->true_nat][c->path], 1);
+    else if (n->true_nat < NAT_UNKNOWN && c->peer_nat < NAT_UNKNOWN)
         node__count(n, m->matrix[n->true_nat][c->peer_nat][c->path], 1);
     node__count(n, m->active, 1);
     if (c->path >= NODE_CALL_PATH_UDP_RELAY) node__count(n, m->relayed_active, 1);
@@ -540,6 +615,7 @@ static void call_end(Node *n, int how)
     EnvTimer *all[] = {&c->t_media, &c->t_step, &c->t_punch, &c->t_end, &c->t_watch};
     for (size_t i = 0; i < G_N_ELEMENTS(all); i++) env_timer_cancel(&n->env, all[i]);
     call_relay_close(n);
+    if (c->sig_conn >= 0) node__conn_close(n, c->sig_conn, false);
     media_tx_free(c->tx, &n->env);
     media_rx_free(c->rx, &n->env);
     memset(c->key, 0, sizeof c->key);
@@ -704,12 +780,11 @@ static void call_fill_endpoints(Node *n, CallMsg *cm)
     cm->dnat = n->nat;
 }
 
-static void call_on_located(Node *n, const CallMsg *cm)
+/* Caller: sends INVITE (over the direct connection when there is one,
+ * else through the supernodes) and waits for ANSWER. */
+static void call_invite(Node *n)
 {
     CallState *c = n->call;
-    if (c->st != CST_LOCATE || c->ulen != cm->ulen || memcmp(c->peer_user, cm->user, c->ulen))
-        return;
-    c->peer_id = cm->a1;
     c->st = CST_INVITE;
     CallMsg inv = {.kind = CM_INVITE, .call_id = c->id, .ttl = 0};
     call_fill_endpoints(n, &inv);
@@ -719,6 +794,81 @@ static void call_on_located(Node *n, const CallMsg *cm)
     memcpy(inv.key, c->key, 32);
     call_signal(n, c->peer_id, &inv);
     call_step_timer(n, PAR(n)->call_step_timeout_ns);
+}
+
+/* ---- Direct signalling connection (a31 "PUB: caller -> callee
+ * directly"; the phone gateway) ---- */
+
+/* Opens the direct signalling connection to `to`: its port, then (phone
+ * calls only: the gateway listens there too) the fallback ports 443 and 80
+ * (a11). Guarded by tcp_timeout per attempt. False when none can start. */
+static bool call_sig_open(Node *n, EnvAddr to)
+{
+    CallState *c = n->call;
+    uint8_t steps = c->pstn ? 3 : 1;
+    for (; c->sig_pi < steps; c->sig_pi++) {
+        EnvAddr a = to;
+        if (c->sig_pi > 0) a.port = PAR(n)->fallback_ports[c->sig_pi - 1];
+        if (a.port == 0 || (c->sig_pi > 0 && a.port == to.port)) continue;
+        c->sig_conn = node__connect(n, a, CONN_CALL_SIG, PH_NONE);
+        if (c->sig_conn >= 0) {
+            call_step_timer(n, PAR(n)->tcp_timeout_ns);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The direct connection failed (refused, timed out, closed before ANSWER):
+ * the next port to the gateway, or for a buddy the supernode path. */
+static void call_sig_failed(Node *n)
+{
+    CallState *c = n->call;
+    if (c->sig_conn >= 0) node__conn_close(n, c->sig_conn, true);
+    c->sig_conn = -1;
+    c->sig_pi++;
+    if (!c->pstn) {
+        call_invite(n);
+        return;
+    }
+    if (!call_sig_open(n, c->peer_id)) call_end(n, CALL_END_FAILED);
+}
+
+static void call_sig_connected(Node *n, int idx, int status)
+{
+    if (status != ENV_OK) {
+        call_sig_failed(n);
+        return;
+    }
+    node__conn_hello(n, idx, HELLO_CALL);
+    call_invite(n);
+}
+
+/* A frame on a direct signalling connection: INVITE opens a call on it,
+ * the rest belongs to the call bound to it. */
+static void call_sig_frame(Node *n, int idx, const WireMsg *m)
+{
+    CallMsg cm;
+    if (m->type != WIRE_CALL || !call__msg_decode(m->u.call.data, m->u.call.len, &cm)) {
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+        return;
+    }
+    if (cm.kind != CM_INVITE && (!n->call || n->call->sig_conn != idx)) return; /* stale */
+    call__on_msg(n, &cm, idx);
+}
+
+static void call_on_located(Node *n, const CallMsg *cm)
+{
+    CallState *c = n->call;
+    if (c->st != CST_LOCATE || c->ulen != cm->ulen || memcmp(c->peer_user, cm->user, c->ulen))
+        return;
+    c->peer_id = cm->a1;
+    /* Both ends on the open Internet: TCP straight to the callee (a31). */
+    if (PAR(n)->direct_signalling && n->nat == NAT_OPEN && cm->a2.ip != 0) {
+        c->st = CST_INVITE;
+        if (call_sig_open(n, cm->a2)) return;
+    }
+    call_invite(n);
 }
 
 static void call_peer_from(CallState *c, const CallMsg *cm)
@@ -731,16 +881,22 @@ static void call_peer_from(CallState *c, const CallMsg *cm)
     c->peer_dnat = cm->dnat;
 }
 
-/* Callee: a call comes in. Answers (or BUSY) and starts punching. */
-static void call_on_invite(Node *n, const CallMsg *cm)
+/* Callee: a call comes in (idx: the direct signalling connection it came
+ * on, or -1). Answers (or BUSY) and starts punching; a gateway does not
+ * punch (it is public: the caller's packets open the caller's NAT). */
+static void call_on_invite(Node *n, const CallMsg *cm, int idx)
 {
     if (n->call || n->conf) {
-        if (n->call->id == cm->call_id) return; /* duplicate */
+        if (n->call && n->call->id == cm->call_id) return; /* duplicate */
         CallMsg b = {.kind = CM_BUSY, .call_id = cm->call_id};
-        call_signal(n, cm->from_id, &b);
+        if (idx >= 0)
+            call__send_tcp(n, idx, &b);
+        else
+            call_signal(n, cm->from_id, &b);
         return;
     }
     CallState *c = call_new(n, CALL_CALLEE, cm->call_id);
+    c->sig_conn = idx;
     call_peer_from(c, cm);
     memcpy(c->key, cm->key, 32);
     memcpy(c->peer_chal, cm->chal, 8);
@@ -752,7 +908,7 @@ static void call_on_invite(Node *n, const CallMsg *cm)
     call_response(n, c->peer_chal, c->key, a.resp);
     call_signal(n, c->peer_id, &a);
     c->st = CST_WAIT;
-    if (c->peer_udp && call_udp_ok(n)) call_punch_start(n);
+    if (c->peer_udp && call_udp_ok(n) && !c->pstn) call_punch_start(n);
     c->t_watch = env_timer_start_periodic(&n->env, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
     c->last_rx = env_now(&n->env);
 }
@@ -806,20 +962,25 @@ void call__on_signal(Node *n, const uint8_t *buf, size_t len)
     if (cm.kind == CM_LOCATED && (!n->call || n->call->id != cm.call_id) &&
         conf__on_located(n, &cm))
         return;
-    if (cm.kind == CM_INVITE) {
-        call_on_invite(n, &cm);
+    call__on_msg(n, &cm, -1);
+}
+
+void call__on_msg(Node *n, const CallMsg *cm, int idx)
+{
+    if (cm->kind == CM_INVITE) {
+        call_on_invite(n, cm, idx);
         return;
     }
     CallState *c = n->call;
-    if (!c || c->id != cm.call_id) return; /* stale: an ended call */
-    switch (cm.kind) {
-    case CM_LOCATED: call_on_located(n, &cm); break;
-    case CM_ANSWER: call_on_answer(n, &cm); break;
+    if (!c || c->id != cm->call_id) return; /* stale: an ended call */
+    switch (cm->kind) {
+    case CM_LOCATED: call_on_located(n, cm); break;
+    case CM_ANSWER: call_on_answer(n, cm); break;
     case CM_BUSY:
         if (c->st == CST_INVITE) call_end(n, CALL_END_FAILED);
         break;
     case CM_PATH:
-    case CM_RELAY: call_on_path(n, &cm); break;
+    case CM_RELAY: call_on_path(n, cm); break;
     case CM_BYE: call_end(n, c->was_active || c->role == CALL_CALLEE ? CALL_END_OK
                                                                       : CALL_END_FAILED);
         break;
@@ -854,6 +1015,10 @@ void call__on_udp(Node *n, EnvAddr from, const WireMsg *m)
 void call__on_connected(Node *n, int idx, int status)
 {
     CallState *c = n->call;
+    if (c && idx == c->sig_conn) {
+        call_sig_connected(n, idx, status);
+        return;
+    }
     if (!c || idx != c->relay_conn) {
         node__conn_close(n, idx, true);
         return;
@@ -873,6 +1038,10 @@ void call__on_connected(Node *n, int idx, int status)
 
 void call__on_frame(Node *n, int idx, const WireMsg *m)
 {
+    if (n->conns[idx].kind == CONN_CALL_SIG) {
+        call_sig_frame(n, idx, m);
+        return;
+    }
     CallState *c = n->call;
     if (!c || idx != c->relay_conn) return;
     if (m->type == WIRE_CALL_MEDIA) {
@@ -895,6 +1064,36 @@ void call__on_closed(Node *n, int idx)
 {
     CallState *c = n->call;
     if (c && idx == c->relay_conn) c->relay_conn = -1; /* the watchdog notices the silence */
+    if (!c || idx != c->sig_conn) return;
+    /* The direct signalling connection closed without BYE. Before ANSWER:
+     * the next way to signal; a phone call ends with it (a31: teardown
+     * over TCP); a buddy call goes on, signalling through the supernodes. */
+    c->sig_conn = -1;
+    if (c->role == CALL_CALLER && c->st == CST_INVITE) {
+        call_sig_failed(n); /* node.c has released the slot already */
+    } else if (c->pstn) {
+        call_end(n, c->role == CALL_CALLEE ? CALL_END_QUIET
+                    : c->was_active        ? CALL_END_DROPPED
+                                           : CALL_END_FAILED);
+    }
+}
+
+bool call__has_timer(const CallState *c, EnvTimer t)
+{
+    const EnvTimer all[] = {c->t_media, c->t_step, c->t_punch, c->t_end, c->t_watch};
+    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
+        if (env_timer_is_set(all[i]) && all[i].slot == t.slot && all[i].gen == t.gen) return true;
+    return false;
+}
+
+uint32_t call__id(const CallState *c)
+{
+    return c->id;
+}
+
+int call__sig_conn(const CallState *c)
+{
+    return c->sig_conn;
 }
 
 /* ---- Timers ---- */
@@ -928,8 +1127,14 @@ static void call_step_expired(Node *n)
 {
     CallState *c = n->call;
     switch (c->st) {
-    case CST_LOCATE:
-    case CST_INVITE: call_end(n, CALL_END_FAILED); break;
+    case CST_INVITE:
+        if (c->sig_conn >= 0 && n->conns[c->sig_conn].state == CS_CONNECTING) {
+            call_sig_failed(n); /* the connect guard (tcp_timeout) */
+            break;
+        }
+        call_end(n, CALL_END_FAILED);
+        break;
+    case CST_LOCATE: call_end(n, CALL_END_FAILED); break;
     case CST_PUNCH: call_relay_start(n); break;
     case CST_RELAY: call_relay_failed(n); break;
     case CST_WAIT: /* the path is chosen but no media comes: one more relay */
@@ -1001,6 +1206,25 @@ bool node_call(Node *n, const char *callee, TimeNs duration)
         return true; /* attempted, failed at once (no supernode link) */
     }
     call_step_timer(n, PAR(n)->call_step_timeout_ns);
+    return true;
+}
+
+bool node_call_phone(Node *n, const char *number, TimeNs duration)
+{
+    size_t len = strlen(number);
+    CHECK(len > 0 && len <= WIRE_USER_MAX && duration > 0, "node_call_phone(%s)", number);
+    if (n->call || n->conf || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
+        return false;
+    CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
+    c->pstn = true;
+    node__count(n, CM(n)->attempts, 1);
+    c->duration = duration;
+    c->ulen = (uint8_t)len;
+    memcpy(c->peer_user, number, len); /* the gateway stands for the phone network */
+    env_random_bytes(&n->env, c->key, sizeof c->key);
+    c->peer_id = PAR(n)->gateway;
+    c->st = CST_INVITE;
+    if (!c->peer_id.ip || !call_sig_open(n, c->peer_id)) call_end(n, CALL_END_FAILED);
     return true;
 }
 

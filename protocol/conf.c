@@ -41,7 +41,9 @@
  * "conf.streams_at_host" (sample, at the host: streams it sends and
  * receives), "conf.streams" (gauge: streams sent now, all conferences),
  * "conf.host_bytes" (media bytes in and out at the host), "conf.mixes"
- * (frames mixed), "conf.mos" (per participant and stream received).
+ * (frames mixed), "conf.mos" (per participant and stream received),
+ * "conf.host_cpu_ns" (sample: the virtual CPU the host was charged while it
+ * hosted, read through env_cpu_charged_ns()).
  */
 #include "protocol/node_int.h"
 
@@ -86,6 +88,7 @@ struct ConfState {
     uint8_t self;        /* our index in p */
     uint8_t host;        /* the host's index (star) */
     uint8_t streams_out; /* streams counted in the "conf.streams" gauge */
+    double host_cpu0_ns; /* host: charged CPU when it started mixing, ns (env_cpu_charged_ns) */
     uint8_t key[32];     /* AES-256 session key */
     MediaConfig mc;      /* the media profile of the conference */
     TimeNs duration;     /* organiser: length once running, ns */
@@ -108,6 +111,7 @@ void conf__metrics_intern(ConfMetrics *m, const Env *e)
     m->streams_at_host = env_metric_intern(e, "conf.streams_at_host", ENV_METRIC_SAMPLE);
     m->streams = env_metric_intern(e, "conf.streams", ENV_METRIC_GAUGE);
     m->mixes = env_metric_intern(e, "conf.mixes", ENV_METRIC_COUNTER);
+    m->host_cpu_ns = env_metric_intern(e, "conf.host_cpu_ns", ENV_METRIC_SAMPLE);
 }
 
 /* ---- messages ---- */
@@ -223,6 +227,8 @@ static void conf_peer_release(Node *n, ConfPeer *q)
 static void conf_media_stop(Node *n)
 {
     ConfState *c = n->conf;
+    if (c->tx && !c->mesh && c->self == c->host) /* what hosting cost this node's CPU */
+        env_metric_observe(&n->env, FM(n)->host_cpu_ns, env_cpu_charged_ns(&n->env) - c->host_cpu0_ns);
     env_timer_cancel(&n->env, &c->t_media);
     for (int i = 0; i < c->n; i++) conf_peer_release(n, &c->p[i]);
     media_tx_free(c->tx, &n->env);
@@ -295,7 +301,10 @@ static void conf_media_start(Node *n)
     }
     c->streams_out = (uint8_t)(c->mesh || host ? others : (others > 0 ? 1 : 0));
     node__count(n, FM(n)->streams, c->streams_out);
-    if (host) env_metric_observe(e, FM(n)->streams_at_host, (double)(2 * others));
+    if (host) {
+        env_metric_observe(e, FM(n)->streams_at_host, (double)(2 * others));
+        c->host_cpu0_ns = env_cpu_charged_ns(e);
+    }
     TimeNs iv = media_tx_interval(c->tx, false);
     c->t_media = env_timer_start_periodic(e, iv, iv, TM_CONF_MEDIA);
 }

@@ -56,7 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENV_VERSION 1 /* bump when appending a field to EnvOps */
+#define ENV_VERSION 2 /* bump when appending a field to EnvOps */
 
 /* An IPv4 transport address, host byte order. The protocol speaks IPv4 only,
  * as the measured clients did. Small value type: passed by value. */
@@ -257,6 +257,11 @@ typedef struct EnvOps {
     /* Logging: one line, no newline; the env prefixes virtual time and node
      * id. msg is borrowed. */
     void (*log)(void *ctx, EnvLogLevel level, const char *msg);
+
+    /* Version 2. Optional (may be NULL): the virtual CPU time charged to
+     * this node so far, ns, so a role can report what a task cost it (the
+     * conference host's mixing). A real env returns the process CPU time. */
+    double (*cpu_charged_ns)(void *ctx);
 } EnvOps;
 
 /* The handle the protocol holds: a table and the node's context. */
@@ -401,6 +406,12 @@ static inline void env_metric_add(const Env *e, EnvMetric id, int64_t delta)
 static inline void env_metric_observe(const Env *e, EnvMetric id, double value)
 {
     if (id) e->ops->metric_observe(e->ctx, id, value);
+}
+
+/* Charged CPU time of this node so far, ns; 0 when the env does not say. */
+static inline double env_cpu_charged_ns(const Env *e)
+{
+    return e->ops->version >= 2 && e->ops->cpu_charged_ns ? e->ops->cpu_charged_ns(e->ctx) : 0;
 }
 
 /* printf-style logging into a bounded line (longer lines are cut). */

@@ -58,7 +58,9 @@ static void natdet_finish(Node *n)
     NatDet *d = &n->cl.nat;
     d->test = 0;
     env_udp_close(&n->env, &d->sock);
+    uint8_t was = n->nat;
     n->nat = (uint8_t)stun_classify(&d->r);
+    if (n->nat == NAT_OPEN || was == NAT_OPEN) call__nat_note(n); /* a31: tell the SN */
     if (!d->reported) {
         const NodeMetrics *m = NODE_M(n);
         bool ok =

@@ -193,6 +193,7 @@ Node *node_new(const Env *env, const NodeShared *sh, const NodeConfig *cfg)
     n->cfg_capacity = cfg->sn_capacity;
     n->port = cfg->port;
     if (!n->port && cfg->role == NODE_ROLE_WEB_SERVER) n->port = 80;
+    if (!n->port && cfg->role == NODE_ROLE_GATEWAY) n->port = 12340; /* a18 */
     if (!n->port && cfg->role != NODE_ROLE_CLIENT) n->port = 33033;
     n->cl.sn = n->cl.auth = -1;
     if (cfg->username) {
@@ -258,6 +259,13 @@ static void node_start(Node *n)
         CHECK(node__bind(n), "server %u cannot bind port %u", n->id, n->port);
         n->state = NODE_ST_SERVING;
         return;
+    case NODE_ROLE_GATEWAY:
+        CHECK(node__bind(n), "gateway %u cannot bind port %u", n->id, n->port);
+        n->public_addr = env_addr(n->local.ip, n->port);
+        n->nat = NAT_OPEN; /* provisioned on a public address */
+        n->state = NODE_ST_SERVING;
+        gateway__start(n);
+        return;
     }
 }
 
@@ -267,6 +275,7 @@ static void node_stop(Node *n, bool graceful)
     if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
     if (n->sn) supernode__stop(n, graceful);
     search__stop(n);
+    if (n->gw) gateway__stop(n);
     call__stop(n);
     conf__stop(n);
     if (n->hc.e) {
@@ -450,6 +459,7 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
     if (n->state == NODE_ST_OFFLINE) return;
     if (n->sn) node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)len);
     if (n->conf && conf__on_media_udp(n, from, buf, len)) return; /* conference voice */
+    if (n->gw && gateway__on_media_udp(n, from, buf, len)) return; /* phone-call voice */
     if (call__on_media_udp(n, from, buf, len)) return; /* voice (a18: function 0x0d) */
     if (stun_is_stun(buf, len)) {
         node_on_stun(n, s, from, buf, len);
@@ -486,7 +496,10 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
         return;
     }
     if (m.type == WIRE_CALL_UDP) { /* calls: punching, relay binding */
-        call__on_udp(n, from, &m);
+        if (n->gw)
+            gateway__on_call_udp(n, from, &m);
+        else
+            call__on_udp(n, from, &m);
         return;
     }
     if (m.type >= WIRE_SEARCH_Q && m.type <= WIRE_SN_NOTE) { /* search/presence */
@@ -510,14 +523,16 @@ static void node_on_tcp_accept(Node *n, EnvSock l, EnvConn c, EnvAddr peer)
     else if (n->role == NODE_ROLE_WEB_SERVER)
         kind = CONN_WEB_IN;
     else if (n->sn)
-        kind = CONN_IN_PENDING, role = HELLO_SN;
+        kind = CONN_IN_PENDING, role = HELLO_SN; /* HELLO_CALL from the peer: a call (rx) */
+    else if (n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE)
+        kind = CONN_CALL_SIG, role = HELLO_CALL; /* direct call signalling (a31) */
     if (kind == CONN_FREE || n->state == NODE_ST_OFFLINE) {
-        /* Clients accept calls later (issue on calls); for now refuse. */
-        env_tcp_abort(&n->env, &c);
+        env_tcp_abort(&n->env, &c); /* a client not logged in takes no calls */
         return;
     }
     int idx = node__conn_add(n, c, peer, kind, PH_NONE);
     n->conns[idx].state = CS_OPEN;
+    n->conns[idx].aux = kind == CONN_CALL_SIG; /* accepted: the peer must say HELLO_CALL */
     if (kind != CONN_WEB_IN) node__conn_hello(n, idx, role);
 }
 
@@ -542,6 +557,7 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
         supernode__on_connected(n, idx, status);
         break;
     case CONN_CALL_RELAY:
+    case CONN_CALL_SIG:
         call__on_connected(n, idx, status);
         break;
     default:
@@ -571,10 +587,25 @@ static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
     case CONN_CALL_RELAY:
         call__on_frame(n, idx, m);
         break;
+    case CONN_CALL_SIG:
+        if (n->gw)
+            gateway__on_frame(n, idx, m);
+        else
+            call__on_frame(n, idx, m);
+        break;
     default:
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         node__conn_close(n, idx, true);
     }
+}
+
+/* A direct call-signalling connection is gone (its slot already released). */
+static void node_call_sig_closed(Node *n, int idx)
+{
+    if (n->gw)
+        gateway__on_closed(n, idx);
+    else
+        call__on_closed(n, idx);
 }
 
 static void node_tcp_malformed(Node *n, int idx)
@@ -589,6 +620,8 @@ static void node_tcp_malformed(Node *n, int idx)
         supernode__on_closed(n, idx);
     else if (kind == CONN_CALL_RELAY)
         call__on_closed(n, idx);
+    else if (kind == CONN_CALL_SIG)
+        node_call_sig_closed(n, idx);
 }
 
 /* Removes used bytes from the front of the connection's rx buffer. */
@@ -620,7 +653,14 @@ static int node_rx_one(Node *n, int idx, EnvConn h)
         c->state = CS_READY;
         node__account(n, (NodePhase)c->phase, WIRE_HELLO_LEN);
         node_rx_consume(c, WIRE_HELLO_LEN);
-        if (c->kind == CONN_IN_PENDING) supernode__on_hello(n, idx);
+        if (c->kind == CONN_CALL_SIG && c->aux && c->peer_role != HELLO_CALL) {
+            node__conn_close(n, idx, true); /* not a call: a client serves nothing else */
+            return RX_GONE;
+        }
+        if (c->kind == CONN_IN_PENDING && c->peer_role == HELLO_CALL)
+            c->kind = CONN_CALL_SIG; /* a call to this supernode (a promoted client) */
+        else if (c->kind == CONN_IN_PENDING)
+            supernode__on_hello(n, idx);
         return node_conn_alive(n, idx, h) ? RX_DONE : RX_GONE;
     }
     if (c->rx_len < 2) return RX_MORE;
@@ -691,6 +731,9 @@ static void node_on_tcp_closed(Node *n, EnvConn h, int status)
     case CONN_CALL_RELAY:
         call__on_closed(n, idx);
         break;
+    case CONN_CALL_SIG:
+        node_call_sig_closed(n, idx);
+        break;
     default:
         break;
     }
@@ -698,8 +741,11 @@ static void node_on_tcp_closed(Node *n, EnvConn h, int status)
 
 static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
 {
-    (void)t;
     if (n->state == NODE_ST_OFFLINE) return;
+    if (n->gw) {
+        gateway__on_timer(n, t, tag);
+        return;
+    }
     if (tag >= SEARCH_TM_FIRST && tag < SEARCH_TM_END)
         search__on_timer(n, tag);
     else if (tag == TM_SN_MAINT)

@@ -15,8 +15,9 @@
  *
  * Roles: clients (promoted to supernode when eligible, PROTOCOL-NOTES a40),
  * dedicated supernodes, bootstrap supernodes (a6), the login server (a8,
- * a14) and the web server (a46). See client.c, natdet.c, supernode.c,
- * loginsrv.c and websrv.c for the behaviour and its sources.
+ * a14), the web server (a46) and the phone gateway (a18). See client.c,
+ * natdet.c, supernode.c, loginsrv.c, websrv.c and gateway.c for the
+ * behaviour and its sources.
  *
  * Which Skype version: the 0.97 behaviour of Baset & Schulzrinne's report is
  * the default wherever sources differ (PROTOCOL-NOTES "Version and era
@@ -41,6 +42,8 @@ typedef enum NodeRole {
     NODE_ROLE_BOOTSTRAP = 2,    /* bootstrap supernode (a6): a dedicated SN on 33033 */
     NODE_ROLE_LOGIN_SERVER = 3, /* authenticates users, certifies their keys (a14) */
     NODE_ROLE_WEB_SERVER = 4,   /* answers "installed" and "getlatestversion" (a46) */
+    NODE_ROLE_GATEWAY = 5,      /* phone gateway on 12340 (a18): answers calls to phone
+                                   numbers with G.729 media (gateway.c, issue 5 item 7) */
 } NodeRole;
 
 typedef enum NodeState {
@@ -132,6 +135,13 @@ typedef struct NodeParams {
     uint16_t relay_max_calls;      /* relayed calls one node carries at once: 16 */
     uint8_t relay_candidates;      /* relays tried per (re)establishment: 4 */
     bool conf_mesh;                /* conferences: full mesh instead of a mixing host (a43) */
+    bool direct_signalling;        /* a31 "PUB: caller -> callee directly": a caller on the open
+                                      Internet opens TCP straight to a callee its supernode
+                                      reports open; default off (the shipped golden results
+                                      predate it: switching it on moves them) */
+    EnvAddr gateway;               /* phone gateway "hard-coded in the binary", port 12340
+                                      (a18; the address is illustrative) */
+    uint16_t gateway_max_calls;    /* phone calls one gateway carries at once: 256 */
 } NodeParams;
 
 /* Fills p with the defaults quoted above. */
@@ -261,6 +271,17 @@ const char *node_call_path_name(NodeCallPath p);
 /* Calls user `callee` (NUL-terminated) for duration (> 0) once connected.
  * False when the node is not online or already in a call. */
 bool node_call(Node *n, const char *callee, TimeNs duration);
+/* Calls phone number `number` (NUL-terminated digits, <= 31 bytes) for
+ * duration (> 0) once connected, through the phone gateway of the params
+ * (a18): signalling over a direct TCP connection to the gateway (port
+ * 12340, then 443 and 80), media with the G.729 profile (a38) over the
+ * same path choices as node_call (direct UDP, UDP through the own NAT,
+ * UDP or TCP relay). Counted like calls ("call.*", the matrix row
+ * "call.matrix.<caller>.pstn.<path>"). False when the node is not online
+ * or already in a call. */
+bool node_call_phone(Node *n, const char *number, TimeNs duration);
+/* Gateways: phone calls carried now. */
+uint16_t node_gateway_calls(const Node *n);
 /* Ends the node's call (BYE to the peer); no-op without a call. */
 void node_call_hangup(Node *n);
 NodeCallState node_call_state(const Node *n);

@@ -60,8 +60,9 @@ enum {
 };
 /* Connection states. */
 enum { CS_CONNECTING = 0, CS_OPEN, CS_READY };
-/* Hello roles. */
-enum { HELLO_CLIENT = 1, HELLO_SN = 2 };
+/* Hello roles. HELLO_CALL: a direct call-signalling connection (a31 "PUB:
+ * caller -> callee directly"; calls to the phone gateway). */
+enum { HELLO_CLIENT = 1, HELLO_SN = 2, HELLO_CALL = 3 };
 
 #define NODE_RX_CAP (2 + WIRE_FRAME_MAX) /* reassembly buffer: one whole frame */
 
@@ -95,8 +96,9 @@ enum {
     TM_CALL_WATCH,      /* periodic: media watchdog (path lost?) */
     TM_RELAY_SWEEP,     /* periodic: relay frees idle sessions */
 };
-/* Connection kinds of calls (client side of a TCP relay leg). */
-enum { CONN_CALL_RELAY = 32 };
+/* Connection kinds of calls: the client side of a TCP relay leg; a direct
+ * signalling connection (either end, a31; to and at the phone gateway). */
+enum { CONN_CALL_RELAY = 32, CONN_CALL_SIG = 33 };
 
 #define CALL_FUNC_MEDIA 0x0d /* a18: function byte of E2E data (voice) */
 #define CALL_MEDIA_HDR 3     /* frame id (low 16 bits of the call id) + function byte */
@@ -116,6 +118,7 @@ enum {
     CM_RELAY_BIND,     /* end -> relay (UDP or TCP): bind my leg of this call */
     CM_RELAY_BOUND,    /* relay -> end: bound */
     CM_RELAY_REFUSED,  /* relay -> end: no spare capacity */
+    CM_NAT_NOTE,       /* client -> its SN: my detected NatType (dnat), for direct signalling */
     CM_KIND_END
 };
 /* Flags (CallMsg.flags). */
@@ -129,7 +132,9 @@ typedef struct CallMsg {
     uint8_t ttl;               /* LOCATE: supernode hops left */
     EnvAddr from_id;           /* sender's identity (public IP, listening port) */
     EnvAddr a1;                /* LOCATED: the user; INVITE/ANSWER: public UDP endpoint; RELAY: relay */
-    EnvAddr a2;                /* INVITE/ANSWER: the sender's supernode */
+    EnvAddr a2;                /* INVITE/ANSWER: the sender's supernode; LOCATED: the user's
+                                  TCP address for direct signalling when it is on the open
+                                  Internet (a31), else {0,0} */
     uint8_t flags;             /* CMF_* */
     uint8_t nat;               /* sender's true NatType (a label for the matrix metric) */
     uint8_t dnat;              /* sender's detected NatType */
@@ -158,6 +163,8 @@ typedef struct CallMetrics {
     EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */
     EnvMetric active, relayed_active, media_packets, media_bytes;       /* load */
     EnvMetric relay_bytes, relay_bw, relay_dropped, relay_refused, relay_sessions; /* relays */
+    EnvMetric pstn_matrix[NAT_UNKNOWN][NODE_CALL_PATH_COUNT]; /* caller x phone network */
+    EnvMetric gw_calls, gw_active, gw_busy;                   /* phone gateway */
 } CallMetrics;
 void call__metrics_intern(CallMetrics *m, const Env *e);
 void call__params_default(NodeParams *p);
@@ -171,8 +178,29 @@ void call__on_signal(Node *n, const uint8_t *buf, size_t len); /* FORWARD payloa
 void call__sn_on_frame(Node *n, int idx, const WireMsg *m);    /* WIRE_CALL* at a supernode */
 void call__on_connected(Node *n, int idx, int status);         /* CONN_CALL_RELAY */
 void call__on_frame(Node *n, int idx, const WireMsg *m);       /* CONN_CALL_RELAY */
-void call__on_closed(Node *n, int idx);                        /* CONN_CALL_RELAY */
+void call__on_closed(Node *n, int idx);                        /* CONN_CALL_RELAY, _SIG */
 void call__stop(Node *n);
+/* A decoded signalling message for the node's call; idx: the direct
+ * signalling connection it came on, -1 through the supernodes. */
+void call__on_msg(Node *n, const CallMsg *cm, int idx);
+/* Whether timer t is one of the call's (gateway: which call a timer is for). */
+bool call__has_timer(const CallState *c, EnvTimer t);
+uint32_t call__id(const CallState *c);
+int call__sig_conn(const CallState *c);
+/* After natdet: tells the own supernode the detected NAT type (clients). */
+void call__nat_note(Node *n);
+
+/* gateway.c: the phone gateway (issue 5 item 7, a18). It answers each
+ * incoming call with call.c's callee logic, one CallState per call, made
+ * current in n->call while one of its events runs. */
+typedef struct GatewayState GatewayState;
+void gateway__start(Node *n);
+void gateway__stop(Node *n);
+void gateway__on_timer(Node *n, EnvTimer t, uint32_t tag);
+bool gateway__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
+void gateway__on_call_udp(Node *n, EnvAddr from, const WireMsg *m);
+void gateway__on_frame(Node *n, int idx, const WireMsg *m); /* CONN_CALL_SIG */
+void gateway__on_closed(Node *n, int idx);                  /* CONN_CALL_SIG */
 
 /* relay.c: media relay sessions on supernodes. */
 void relay__on_bind(Node *n, int idx, EnvAddr from, const CallMsg *cm); /* idx -1: UDP */
@@ -195,7 +223,7 @@ typedef struct ConfState ConfState; /* a node's conference, NULL when none */
 enum { TM_CONF_MEDIA = 80, TM_CONF_STEP, TM_CONF_END, TM_CONF_WATCH }; /* conf timer tags */
 typedef struct ConfMetrics {
     EnvMetric started, failed, participants, host_bytes, mos, streams_at_host, streams,
-        mixes, left;
+        mixes, left, host_cpu_ns;
 } ConfMetrics;
 void conf__metrics_intern(ConfMetrics *m, const Env *e);
 void conf__on_signal(Node *n, const uint8_t *buf, size_t len);
@@ -315,6 +343,8 @@ typedef struct SnClient {
     int conn;     /* conn index, -1 when free */
     EnvAddr addr; /* client's address as seen */
     uint32_t user_hash; /* call__user_hash of its username (calls: locating users) */
+    bool open;          /* it said it is on the open Internet (CONNECT, CM_NAT_NOTE): calls to
+                           it may signal directly (a31) */
 } SnClient;
 
 typedef struct SnPeer {
@@ -369,6 +399,7 @@ struct Node {
     CallState *call;              /* the node's call (call.c), NULL when idle */
     RelayState *relay;            /* relay sessions (relay.c), NULL until a first bind */
     ConfState *conf;              /* the node's conference (conf.c), NULL when none */
+    GatewayState *gw;             /* phone gateway calls (gateway.c), NULL unless a gateway */
 };
 
 /* ---- node.c: plumbing ---- */

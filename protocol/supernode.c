@@ -222,6 +222,7 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     n->conns[idx].aux = (uint16_t)(slot + 1);
     s->clients[slot].user_hash =
         call__user_hash((const char *)m->u.connect.user, m->u.connect.ulen); /* calls */
+    s->clients[slot].open = m->u.connect.nat == NAT_OPEN; /* calls: direct signalling (a31) */
     search__sn_attach(n, (uint16_t)slot, m->u.connect.user, m->u.connect.ulen);
 }
 

@@ -213,6 +213,12 @@ static void w_log(void *c, EnvLogLevel level, const char *msg)
     IN(c)->ops->log(IN(c)->ctx, level, msg);
 }
 
+static double w_cpu_charged(void *c)
+{
+    const Env *in = IN(c);
+    return env_cpu_charged_ns(in);
+}
+
 static const EnvOps fault_ops = {
     .version = ENV_VERSION,
     .now = w_now,
@@ -239,4 +245,5 @@ static const EnvOps fault_ops = {
     .metric_add = w_add,
     .metric_observe = w_observe,
     .log = w_log,
+    .cpu_charged_ns = w_cpu_charged,
 };

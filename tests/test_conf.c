@@ -106,6 +106,11 @@ static void test_conf_host_is_strongest_and_carries_2n_minus_2(void)
     T_TRUE(metrics_summary(m, metrics_find(m, "conf.mos"), &s));
     T_EQ_I64(s.count, 2 * (N - 1)); /* every stream received, host and members */
     T_CMP_I64(s.mean * 10, >, 35);
+    /* The host's CPU spent on the conference (decode N-1, mix, encode N-1 per
+     * frame), as charged: one sample, positive. */
+    T_TRUE(metrics_summary(m, metrics_find(m, "conf.host_cpu_ns"), &s));
+    T_EQ_I64(s.count, 1);
+    T_CMP_I64(s.mean, >, 0);
     tworld_free(&t);
 }
 

@@ -754,6 +754,8 @@ static void envsim_metric_observe(void *ctx, EnvMetric id, double value)
     metrics_observe(en->es->metrics, id, value, sim_now(en->es->sim));
 }
 
+static double envsim_cpu_charged(void *ctx) { return ((EnvSimNode *)ctx)->cpu_ns; }
+
 static void envsim_log(void *ctx, EnvLogLevel level, const char *msg)
 {
     EnvSimNode *en = ctx;
@@ -796,4 +798,5 @@ static const EnvOps envsim_ops = {
     .metric_add = envsim_metric_add,
     .metric_observe = envsim_metric_observe,
     .log = envsim_log,
+    .cpu_charged_ns = envsim_cpu_charged,
 };

@@ -32,7 +32,7 @@ typedef struct WorkloadCall {
     double mean_s;    /* mean time between calls of one user, s; 0: off */
     uint64_t issued;  /* two-party calls accepted by the nodes */
     uint64_t confs;   /* conferences accepted by the nodes */
-    uint64_t phone;   /* calls to phone numbers drawn (not placed: no gateway yet) */
+    uint64_t phone;   /* calls to phone numbers accepted by the nodes */
 } WorkloadCall;
 
 struct Workload {
@@ -263,7 +263,9 @@ static void workload_call_place(Workload *wl, size_t client, Node *n)
         return;
     }
     if (u < sw->conference_share + sw->pstn_share) {
-        c->phone++; /* TODO(#5): no phone gateway yet; the call is not placed */
+        char number[32]; /* a phone number: no draw, so the stream stays as it was */
+        g_snprintf(number, sizeof number, "+1555%07zu", (size_t)(c->phone % 10000000));
+        if (node_call_phone(n, number, dur)) c->phone++;
         return;
     }
     char user[32];

@@ -23,8 +23,8 @@
  * conference with conference_share probability (conference_size
  * participants: the organiser, its buddies it sees online, then other
  * online idle users drawn uniformly; node_conf_start), a call to a phone
- * number with pstn_share probability (drawn and counted, not placed:
- * the phone gateway is TODO(#5)), else a two-party call (node_call) to a buddy it sees online,
+ * number with pstn_share probability (node_call_phone, through the
+ * world's phone gateway), else a two-party call (node_call) to a buddy it sees online,
  * drawn uniformly, or to a user drawn uniformly among all users when no
  * buddy is online (who may be offline: the call then fails). Its length
  * is a draw of workload.call_duration (at least 1 s). The caller hangs up
@@ -64,8 +64,8 @@ void workload_client_offline(Workload *wl, size_t client);
 
 /* Searches asked so far (node_search accepted them). */
 uint64_t workload_searches(const Workload *wl);
-/* Two-party calls and conferences placed so far (the node accepted
- * them), and calls to phone numbers drawn. */
+/* Two-party calls, conferences and calls to phone numbers placed so far
+ * (the node accepted them). */
 uint64_t workload_calls(const Workload *wl);
 uint64_t workload_conferences(const Workload *wl);
 uint64_t workload_phone_calls(const Workload *wl);

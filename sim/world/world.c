@@ -9,7 +9,8 @@
  *     carrier-grade NAT, which is then the site (its link is the ISP side:
  *     unlimited rate) and the home NAT's link is the subscriber's line.
  * Servers (login server, web server, the bootstrap supernodes, dedicated
- * supernodes) are public hosts at their well-known addresses.
+ * supernodes, and the phone gateway when workload.pstn_share > 0) are
+ * public hosts at their well-known addresses.
  *
  * Churn (issue 6 item 5): with model "none" every client logs in once,
  * uniformly over the ramp. With "distribution", a client is online at the
@@ -256,7 +257,8 @@ static WorldPeer *world_peer_add(World *w, NodeRole role, uint32_t host, int32_t
                      .cpu_mhz = (uint32_t)(cpu_speed * WORLD_CPU_MHZ_PER_SPEED)};
     p->en = envsim_node_new(w->es, (uint32_t)w->npeers, host, cpu_speed);
     /* Bootstrap and dedicated supernodes count as supernodes in the CPU metrics. */
-    envsim_node_set_server(p->en, role == NODE_ROLE_LOGIN_SERVER || role == NODE_ROLE_WEB_SERVER);
+    envsim_node_set_server(p->en, role == NODE_ROLE_LOGIN_SERVER || role == NODE_ROLE_WEB_SERVER ||
+                                      role == NODE_ROLE_GATEWAY);
     if (host >= w->host_peer_cap) {
         uint32_t cap = w->host_peer_cap ? w->host_peer_cap : 1024;
         while (cap <= host) cap *= 2;
@@ -296,6 +298,11 @@ static bool world_build_servers(World *w, Rng *r, GError **err)
         h = world_server_host(w, 0, r, err);
         if (h == NET_NODE_NONE) return false;
         world_peer_add(w, NODE_ROLE_SUPERNODE, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+    }
+    if (w->spec->workload.pstn_share > 0) { /* the phone gateway (issue 5 item 7) */
+        h = world_server_host(w, np->gateway.ip, r, err);
+        if (h == NET_NODE_NONE) return false;
+        world_peer_add(w, NODE_ROLE_GATEWAY, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
     }
     return true;
 }
@@ -702,7 +709,7 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     world_params(s, &np);
     w->shared = node_shared_new(envsim_world_env(w->es), &np, err);
     if (!w->shared) return false;
-    size_t servers = 2 + s->protocol.n_bootstrap +
+    size_t servers = 2 + s->protocol.n_bootstrap + (s->workload.pstn_share > 0) +
                      (s->supernodes.mode == SCENARIO_SN_DEDICATED ? s->supernodes.count : 0);
     w->peers = g_new0(WorldPeer, servers + s->population.clients);
     Rng topo;

@@ -1,0 +1,165 @@
+/* test_world_gateway: calls to phone numbers through the whole stack
+ * (scenario -> world -> envsim -> sim/net NATs and firewalls -> protocol):
+ * the world builds the phone gateway when workload.pstn_share > 0; a
+ * public client, a client behind a symmetric NAT and a client whose
+ * firewall blocks UDP each call a phone number, and the call takes the path
+ * the NAT semantics allow (direct; UDP through the own NAT, the gateway
+ * being public; TCP relay) with G.729 media: 10 ms frames, so 100 packets
+ * per second each way, each 3 + 4 (a18's connection ID) + 24 bytes (12
+ * bytes of media header, 2 of frame length, 10 of G.729 frame; 2 more
+ * bytes of length prefix over TCP). */
+#include "sim/world/world.h"
+
+#include "t_assert.h"
+
+typedef struct TWorld {
+    Scenario *scn; /* owned */
+    World *w;      /* owned */
+} TWorld;
+
+static bool tworld_new(TWorld *t, const char *json)
+{
+    GError *err = NULL;
+    t->scn = scenario_load_text(json, "test_world_gateway", NULL, &err);
+    if (!t->scn) {
+        fprintf(stderr, "scenario: %s\n", err->message);
+        g_error_free(err);
+        return false;
+    }
+    t->w = world_new(scenario_spec_get(t->scn), EVQ_BUCKET, NULL, &err);
+    if (!t->w) {
+        fprintf(stderr, "world: %s\n", err->message);
+        g_error_free(err);
+        return false;
+    }
+    return true;
+}
+
+static void tworld_free(TWorld *t)
+{
+    world_free(t->w);
+    scenario_free(t->scn);
+}
+
+static double metric(TWorld *t, const char *name)
+{
+    Metrics *m = world_metrics(t->w);
+    uint32_t id = metrics_find(m, name);
+    return id ? metrics_value(m, id) : 0;
+}
+
+/* Runs until peer i has no call, or the limit. */
+static bool run_until_idle(TWorld *t, size_t i, TimeNs limit)
+{
+    Sim *sim = world_sim(t->w);
+    TimeNs end = sim_now(sim) + limit;
+    while (sim_now(sim) < end) {
+        world_run(t->w, sim_now(sim) + 250 * TIMENS_MS);
+        if (node_call_state(world_peer_node(t->w, i)) == NODE_CALL_IDLE) return true;
+    }
+    return false;
+}
+
+static const char *const gw_scenario =
+    "{\"seed\": 31, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+    " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
+    " \"workload\": {\"call_rate\": 0, \"pstn_share\": 0.1},"
+    " \"population\": {\"clients\": 3, \"groups\": ["
+    "{\"name\": \"pub\", \"fraction\": 0.333334, \"nat\": \"none\"},"
+    " {\"name\": \"sym\", \"fraction\": 0.333333, \"nat\": \"symmetric\"},"
+    " {\"name\": \"fw\", \"fraction\": 0.333333, \"nat\": \"none\","
+    " \"firewall\": \"udp_blocked\"}]}}";
+
+/* Index of the gateway among the servers, or SIZE_MAX. */
+static size_t find_gateway(TWorld *t)
+{
+    for (size_t i = 0; i < world_first_client(t->w); i++)
+        if (world_peer_role(t->w, i) == NODE_ROLE_GATEWAY) return i;
+    return SIZE_MAX;
+}
+
+static void test_world_gateway_phone_calls_take_the_allowed_path(void)
+{
+    TWorld t;
+    T_TRUE(tworld_new(&t, gw_scenario));
+    size_t g = find_gateway(&t);
+    T_CMP_I64(g, <, world_first_client(t.w));
+    world_run(t.w, 2 * TIMENS_MIN);
+    Node *gw = world_peer_node(t.w, g);
+    T_TRUE(gw && node_state(gw) == NODE_ST_SERVING);
+    T_EQ_I64(node_listen_port(gw), 12340);
+    size_t c0 = world_first_client(t.w);
+    static const struct {
+        const char *label;  /* true NAT label */
+        NodeCallPath path;  /* what the NAT semantics allow */
+        int tcp_prefix;     /* bytes of TCP length prefix on the caller's packets */
+    } want[3] = {{"open", NODE_CALL_PATH_DIRECT, 0},
+                 {"symmetric", NODE_CALL_PATH_HOLE_PUNCHED, 0},
+                 {"udp_blocked", NODE_CALL_PATH_TCP_RELAY, 2}};
+    for (size_t k = 0; k < 3; k++) {
+        Node *n = world_peer_node(t.w, c0 + k);
+        T_TRUE(n && node_state(n) == NODE_ST_ONLINE);
+        double p0 = metric(&t, "call.media.packets"), b0 = metric(&t, "call.media.bytes");
+        T_TRUE(node_call_phone(n, "+15551230000", 10 * TIMENS_S));
+        T_TRUE(run_until_idle(&t, c0 + k, 2 * TIMENS_MIN));
+        world_run(t.w, sim_now(world_sim(t.w)) + TIMENS_S);
+        char row[128];
+        g_snprintf(row, sizeof row, "call.matrix.%s.pstn.%s", want[k].label,
+                   node_call_path_name(want[k].path));
+        if (metric(&t, row) < 1) fprintf(stderr, "%s: not %s\n", want[k].label, row);
+        T_EQ_I64(metric(&t, row), 1);
+        /* 10 s at 100 packets/s each way (+ at most 1 s of setup and teardown). */
+        double pkts = metric(&t, "call.media.packets") - p0;
+        double bytes = metric(&t, "call.media.bytes") - b0;
+        T_CMP_I64(pkts, >=, 2 * 1000);
+        T_CMP_I64(pkts, <=, 2 * 1000 + 200);
+        double extra = bytes - pkts * (3 + 4 + 24); /* the caller's TCP prefixes */
+        if (want[k].tcp_prefix == 0) {
+            T_EQ_I64(extra, 0);
+        } else {
+            T_CMP_I64(extra / 2, >=, 1000);
+            T_CMP_I64(extra / 2, <=, 1100);
+        }
+        T_EQ_I64(node_gateway_calls(gw), 0);
+    }
+    T_EQ_I64(metric(&t, "gateway.calls"), 3);
+    T_EQ_I64(metric(&t, "gateway.active"), 0);
+    T_EQ_I64(metric(&t, "call.success"), 3);
+    T_EQ_I64(metric(&t, "call.failure"), 0);
+    T_EQ_I64(metric(&t, "call.path.direct"), 1);
+    T_EQ_I64(metric(&t, "call.path.hole_punched"), 1);
+    T_EQ_I64(metric(&t, "call.path.tcp_relay"), 1);
+    Metrics *m = world_metrics(t.w);
+    MetricsSummary s;
+    T_TRUE(metrics_summary(m, metrics_find(m, "call.mos"), &s));
+    T_EQ_I64(s.count, 6); /* one per direction */
+    T_CMP_I64(s.mean * 10, >, 35); /* G.729 at no loss: R ~ 83 */
+    tworld_free(&t);
+}
+
+/* The workload places the phone calls it draws: every call is one. */
+static void test_world_gateway_workload_places_phone_calls(void)
+{
+    TWorld t;
+    T_TRUE(tworld_new(&t, "{\"seed\": 32, \"duration\": \"30min\", \"network\": {\"loss\": 0},"
+                          " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 2},"
+                          " \"workload\": {\"call_rate\": 20, \"pstn_share\": 1,"
+                          " \"call_duration\": {\"dist\": \"constant\", \"value\": 20}},"
+                          " \"population\": {\"clients\": 6,"
+                          " \"groups\": [{\"fraction\": 1, \"nat\": \"port_restricted_cone\"}]}}"));
+    world_run(t.w, 30 * TIMENS_MIN);
+    double calls = metric(&t, "gateway.calls");
+    T_CMP_I64(calls, >=, 10);
+    T_EQ_I64(metric(&t, "call.attempts"), metric(&t, "call.matrix.port_restricted_cone.pstn"
+                                                      ".hole_punched") +
+                                              metric(&t, "call.failure") +
+                                              metric(&t, "call.active"));
+    T_CMP_I64(metric(&t, "call.success"), >=, calls - 6);
+    tworld_free(&t);
+}
+
+T_SUITE_MAIN("world_gateway",
+             {"test_world_gateway_phone_calls_take_the_allowed_path",
+              test_world_gateway_phone_calls_take_the_allowed_path},
+             {"test_world_gateway_workload_places_phone_calls",
+              test_world_gateway_workload_places_phone_calls})
