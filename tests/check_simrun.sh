@@ -66,6 +66,18 @@ for scn in "$src"/scenarios/*.json; do
        cmp -s "det-$n-a/timeseries.csv" "det-$n-b/timeseries.csv"; then ok; else bad "$n: runs differ"; fi
 done
 
+# The three event queues give the same run, byte for byte (STYLE.md §8).
+for q in heap ladder; do
+    "$simrun" "$src/scenarios/nat_heavy.json" --set population.clients=60 --duration 3min --quiet \
+        --seed 3 --queue "$q" --out "q-$q"
+done
+"$simrun" "$src/scenarios/nat_heavy.json" --set population.clients=60 --duration 3min --quiet \
+    --seed 3 --out q-bucket
+for q in heap ladder; do
+    if cmp -s <(strip "q-$q/results.json") <(strip q-bucket/results.json) &&
+       cmp -s "q-$q/timeseries.csv" q-bucket/timeseries.csv; then ok; else bad "queue $q gives another run"; fi
+done
+
 # Event trace and capture in the results directory; tshark (where installed)
 # reads the capture and dissects the STUN exchanges of NAT detection.
 "$simrun" "$src/scenarios/nat_heavy.json" --set population.clients=40 --duration 2min --quiet \
