@@ -69,8 +69,6 @@ enum {
 };
 enum { CALL_END_OK = 0, CALL_END_FAILED, CALL_END_DROPPED, CALL_END_QUIET };
 
-#define CALL_RELAY_CAND_MAX 8
-
 /* One call (env_mem_alloc'd while the node is in a call: ~300 bytes). */
 struct CallState {
     uint32_t id;             /* call id */
@@ -316,7 +314,7 @@ static EnvAddr call_self_id(const Node *n)
     return env_addr(n->public_addr.ip ? n->public_addr.ip : n->local.ip, n->port);
 }
 
-static bool call_udp_ok(const Node *n)
+bool call__udp_ok(const Node *n)
 {
     return n->public_addr.port != 0 && n->nat != NAT_UDP_BLOCKED;
 }
@@ -676,19 +674,47 @@ static void call_on_punch(Node *n, EnvAddr from, const CallMsg *cm)
 
 /* ---- Media path: relays ---- */
 
+size_t call__relay_candidates(Node *n, EnvAddr peer_sn, EnvAddr bad, EnvAddr *out, size_t cap)
+{
+    CHECK(cap >= 3, "relay candidate room %zu", cap);
+    EnvAddr skip[4] = {n->cl.sn_addr, peer_sn, bad, call_self_id(n)};
+    size_t max = MIN((size_t)PAR(n)->relay_candidates, cap - 2);
+    size_t k = hostcache_best(&n->hc, out, max, 0, skip, 4);
+    EnvAddr last[2] = {n->cl.sn_addr, peer_sn};
+    for (int i = 0; i < 2; i++)
+        if (last[i].ip && !env_addr_eq(last[i], bad) && (i == 0 || !env_addr_eq(last[0], last[1])))
+            out[k++] = last[i];
+    return k;
+}
+
+int call__relay_connect(Node *n, EnvAddr r, uint8_t *pi, uint8_t kind)
+{
+    for (; *pi < 3; (*pi)++) {
+        EnvAddr to = r;
+        if (*pi > 0) to.port = PAR(n)->fallback_ports[*pi - 1];
+        if (to.port == 0 || (*pi > 0 && to.port == r.port)) continue;
+        int idx = node__connect(n, to, kind, PH_NONE);
+        if (idx >= 0) return idx;
+    }
+    return -1;
+}
+
+void call__relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t leg)
+{
+    CallMsg b = {.kind = CM_RELAY_BIND, .call_id = id, .leg = leg};
+    if (idx >= 0)
+        call__send_tcp(n, idx, &b);
+    else
+        call__send_udp(n, r, &b);
+}
+
 /* Candidates: host-cache supernodes other than both ends' own supernodes
  * and a relay that failed; then our supernode, then the peer's. */
 static void call_relay_candidates(Node *n)
 {
     CallState *c = n->call;
-    EnvAddr skip[4] = {n->cl.sn_addr, c->peer_sn, c->bad_relay, call_self_id(n)};
-    size_t max = MIN((size_t)PAR(n)->relay_candidates, (size_t)CALL_RELAY_CAND_MAX - 2);
-    c->ncand = (uint8_t)hostcache_best(&n->hc, c->cand, max, 0, skip, 4);
-    EnvAddr last[2] = {n->cl.sn_addr, c->peer_sn};
-    for (int i = 0; i < 2; i++)
-        if (last[i].ip && !env_addr_eq(last[i], c->bad_relay) &&
-            (i == 0 || !env_addr_eq(last[0], last[1])))
-            c->cand[c->ncand++] = last[i];
+    c->ncand = (uint8_t)call__relay_candidates(n, c->peer_sn, c->bad_relay, c->cand,
+                                               CALL_RELAY_CAND_MAX);
     c->ci = 0;
     c->pi = 0;
 }
@@ -700,21 +726,14 @@ static bool call_relay_bind(Node *n, EnvAddr r)
     CallState *c = n->call;
     call_relay_close(n);
     c->relay = r;
-    c->relay_tcp = !call_udp_ok(n);
-    CallMsg b = {.kind = CM_RELAY_BIND, .call_id = c->id, .leg = c->role};
+    c->relay_tcp = !call__udp_ok(n);
     if (!c->relay_tcp) {
         c->media_to = r;
-        call__send_udp(n, r, &b);
+        call__relay_bind_send(n, -1, r, c->id, c->role);
         return true;
     }
-    for (; c->pi < 3; c->pi++) {
-        EnvAddr to = r;
-        if (c->pi > 0) to.port = PAR(n)->fallback_ports[c->pi - 1];
-        if (to.port == 0 || (c->pi > 0 && to.port == r.port)) continue;
-        c->relay_conn = node__connect(n, to, CONN_CALL_RELAY, PH_NONE);
-        if (c->relay_conn >= 0) return true;
-    }
-    return false;
+    c->relay_conn = call__relay_connect(n, r, &c->pi, CONN_CALL_RELAY);
+    return c->relay_conn >= 0;
 }
 
 /* Caller: tries the next relay candidate, or gives up. */
@@ -775,7 +794,7 @@ static void call_fill_endpoints(Node *n, CallMsg *cm)
     cm->from_id = call_self_id(n);
     cm->a1 = n->public_addr;
     cm->a2 = n->sn ? call_self_id(n) : n->cl.sn_addr;
-    cm->flags = call_udp_ok(n) ? CMF_UDP_OK : 0;
+    cm->flags = call__udp_ok(n) ? CMF_UDP_OK : 0;
     cm->nat = n->true_nat;
     cm->dnat = n->nat;
 }
@@ -908,7 +927,7 @@ static void call_on_invite(Node *n, const CallMsg *cm, int idx)
     call_response(n, c->peer_chal, c->key, a.resp);
     call_signal(n, c->peer_id, &a);
     c->st = CST_WAIT;
-    if (c->peer_udp && call_udp_ok(n) && !c->pstn) call_punch_start(n);
+    if (c->peer_udp && call__udp_ok(n) && !c->pstn) call_punch_start(n);
     c->t_watch = env_timer_start_periodic(&n->env, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
     c->last_rx = env_now(&n->env);
 }
@@ -923,7 +942,7 @@ static void call_on_answer(Node *n, const CallMsg *cm)
     }
     call_peer_from(c, cm);
     memcpy(c->peer_chal, cm->chal, 8);
-    if (c->peer_udp && call_udp_ok(n))
+    if (c->peer_udp && call__udp_ok(n))
         call_punch_start(n);
     else
         call_relay_start(n);
@@ -1000,6 +1019,7 @@ void call__on_udp(Node *n, EnvAddr from, const WireMsg *m)
         if (n->sn) relay__on_bind(n, -1, from, &cm);
         return;
     }
+    if (n->conf && conf__on_call_udp(n, from, &cm)) return; /* a conference leg's relay */
     CallState *c = n->call;
     if (!c || c->id != cm.call_id) return;
     if (cm.kind == CM_PUNCH || cm.kind == CM_PUNCH_ACK)
@@ -1032,8 +1052,7 @@ void call__on_connected(Node *n, int idx, int status)
         return;
     }
     node__conn_hello(n, idx, HELLO_CLIENT);
-    CallMsg b = {.kind = CM_RELAY_BIND, .call_id = c->id, .leg = c->role};
-    call__send_tcp(n, idx, &b);
+    call__relay_bind_send(n, idx, c->relay, c->id, c->role);
 }
 
 void call__on_frame(Node *n, int idx, const WireMsg *m)

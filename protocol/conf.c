@@ -32,8 +32,25 @@
  * sends its one stream to every other. Media goes to the endpoint each
  * participant announced, then to the address its packets come from (the
  * NATs let both directions pass once both sides send: hole punching as in
- * call.c). Conference legs are not relayed: TODO(#5) (participants behind
- * symmetric NATs or without UDP get no media from an unreachable peer).
+ * call.c).
+ *
+ * Legs (star). Each member-host leg takes call.c's path order (a32):
+ * direct UDP or hole punching, else a UDP relay, else a TCP relay. The
+ * member drives its leg: when both ends do UDP it punches (the streams
+ * themselves are the probes) and, when no mix has come from the host
+ * within punch_timeout, or at once when either end lacks UDP, it picks a
+ * relay with call.c's candidates (a public supernode with spare capacity,
+ * call__relay_candidates), binds its end there (relay.c: UDP, or TCP for an
+ * end without UDP, call__relay_connect) and sends CF_RELAY (its identity,
+ * the relay) to the host, which binds its end of that leg there too. The
+ * relay session's id is the leg id (conference id, member index and host
+ * index mixed), and relayed packets carry its low 16 bits as frame id, so
+ * that one relay tells a host's legs apart. A refused bind, a bind
+ * unanswered for relay_bind_timeout, no mix for media_timeout after
+ * binding or a lost TCP relay connection: the next candidate; none left:
+ * the leg has no media ("conf.leg.failed"). The member counts the path of
+ * its leg when the first mix arrives over it ("conf.leg.<path>"). Legs of
+ * the full mesh are not relayed: TODO(#5).
  * A conference always uses the opus profile (the 2004 profile's 55-byte
  * blocks are not whole frames to mix); G729 stays G729.
  *
@@ -50,14 +67,24 @@
 #include <opus.h>
 #include <string.h>
 
-enum { CF_INVITE = CONF_MSG_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END };
+enum { CF_INVITE = CONF_MSG_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END, CF_RELAY };
 enum { CONF_LOCATING = 1, CONF_INVITED, CONF_RUNNING };
 
 #define CONF_FRAME_MAX 400  /* largest encoded frame kept, bytes */
 #define CONF_PCM_MAX 960    /* samples per frame at most (16 kHz, 60 ms) */
 #define CONF_HDR 4          /* frame id 2, function 1, sender index 1 */
 #define CONF_ENC_COMPLEXITY 1 /* opus complexity of the mix encoders (0..10) */
-#define CONF_INFO 21        /* encoded participant: id 6, endpoint 6, cpu 4, uplink 4, udp 1 */
+#define CONF_INFO 21        /* encoded participant: id 6, endpoint 6, cpu 4, uplink 4, flags 1 */
+#define CONF_RELAY_BODY 12  /* CF_RELAY: the member's identity 6, the relay 6 */
+
+/* States of a member-host leg (ConfPeer.leg; star only). */
+enum {
+    LEG_NONE = 0, /* no path work (the host before CF_RELAY; mesh) */
+    LEG_PUNCH,    /* member: direct UDP / hole punching, waiting for the mix */
+    LEG_BINDING,  /* our end is binding at the relay */
+    LEG_BOUND,    /* our end is bound: media goes through the relay */
+    LEG_FAILED,   /* member: no relay could carry the leg */
+};
 
 /* One participant as this node knows it. */
 typedef struct ConfPeer {
@@ -68,6 +95,13 @@ typedef struct ConfPeer {
     uint32_t uplink_kbps; /* capability: uplink, kb/s */
     uint32_t user_hash;   /* organiser: call__user_hash of the invited name */
     uint8_t state;        /* 0 asked, 1 located, 2 joined, 3 refused/left */
+    uint8_t dnat;         /* capability: its detected NatType */
+    bool udp;             /* capability: it sends and receives UDP (call__udp_ok) */
+    uint8_t leg;          /* LEG_* of the member-host leg with it */
+    uint8_t pi;           /* port step of our TCP relay connection (call__relay_connect) */
+    bool counted;         /* member: the leg's path was counted ("conf.leg.*") */
+    EnvAddr relay;        /* relay of the leg with it, {0,0} none */
+    int relay_conn;       /* our TCP connection to that relay (CONN_CONF_RELAY), -1 none */
     bool fresh;           /* host: a frame arrived since the last mix */
     uint16_t flen;        /* bytes of frame */
     MediaRx *rx;          /* the stream received from it, or NULL */
@@ -95,10 +129,14 @@ struct ConfState {
     MediaTx *tx;         /* our own voice */
     OpusDecoder *own_dec; /* host: decoder of our own voice frames */
     ConfPeer p[NODE_CONF_MAX]; /* participants (organiser first) */
-    EnvTimer t_media, t_step, t_end; /* timers */
+    uint8_t ncand, ci;   /* member: relay candidates of its leg, the one tried */
+    EnvAddr bad_relay;   /* member: a relay that carried no mix (not a candidate again) */
+    EnvAddr cand[CALL_RELAY_CAND_MAX]; /* member: relay candidates (call__relay_candidates) */
+    EnvTimer t_media, t_step, t_end, t_leg; /* timers (t_leg: member's leg step) */
 };
 
 #define FM(n) (&(n)->sh->fm)
+#define FPAR(n) (&(n)->sh->p)
 
 void conf__metrics_intern(ConfMetrics *m, const Env *e)
 {
@@ -112,6 +150,12 @@ void conf__metrics_intern(ConfMetrics *m, const Env *e)
     m->streams = env_metric_intern(e, "conf.streams", ENV_METRIC_GAUGE);
     m->mixes = env_metric_intern(e, "conf.mixes", ENV_METRIC_COUNTER);
     m->host_cpu_ns = env_metric_intern(e, "conf.host_cpu_ns", ENV_METRIC_SAMPLE);
+    for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
+        char name[48];
+        g_snprintf(name, sizeof name, "conf.leg.%s", node_call_path_name((NodeCallPath)p));
+        m->leg[p] = env_metric_intern(e, name, ENV_METRIC_COUNTER);
+    }
+    m->leg_failed = env_metric_intern(e, "conf.leg.failed", ENV_METRIC_COUNTER);
 }
 
 /* ---- messages ---- */
@@ -137,7 +181,7 @@ static uint8_t *conf_put_info(uint8_t *p, const ConfPeer *c)
     p = conf_put_addr(p, c->id);
     p = conf_put_addr(p, c->pub);
     wire_put_u32(p, c->cpu_mhz), wire_put_u32(p + 4, c->uplink_kbps);
-    p[8] = 0;
+    p[8] = (uint8_t)(c->udp | (c->dnat << 1));
     return p + 9;
 }
 
@@ -147,6 +191,8 @@ static void conf_get_info(const uint8_t *p, ConfPeer *c)
     c->pub = c->media_to = conf_get_addr(p + 6);
     c->cpu_mhz = wire_get_u32(p + 12);
     c->uplink_kbps = wire_get_u32(p + 16);
+    c->udp = (p[20] & 1) != 0;
+    c->dnat = (uint8_t)MIN(p[20] >> 1, NAT_UNKNOWN);
 }
 
 /* Sends kind with body (blen bytes) to identity dst. */
@@ -166,6 +212,8 @@ static void conf_self_info(Node *n, ConfPeer *c)
     c->pub = n->public_addr;
     c->cpu_mhz = n->cpu_mhz;
     c->uplink_kbps = n->uplink_kbps;
+    c->udp = call__udp_ok(n);
+    c->dnat = n->nat;
     c->state = 2;
 }
 
@@ -182,6 +230,7 @@ static ConfState *conf_new(Node *n, uint32_t id)
                               .frame_ns = 20 * TIMENS_MS};
     c->mc.fec = false;
     c->mc.silence_suppression = false;
+    for (int i = 0; i < NODE_CONF_MAX; i++) c->p[i].relay_conn = -1;
     n->conf = c;
     return c;
 }
@@ -206,10 +255,22 @@ static void *conf_codec_alloc(Node *n, bool enc)
     return d;
 }
 
-/* Frees one participant's streams and codecs. */
+/* Closes our relay connection of the leg with q and forgets its relay. */
+static void conf_leg_reset(Node *n, ConfPeer *q)
+{
+    if (q->relay_conn >= 0) node__conn_close(n, q->relay_conn, false);
+    q->relay_conn = -1;
+    q->relay = env_addr(0, 0);
+    q->leg = LEG_NONE;
+    q->pi = 0;
+}
+
+/* Frees one participant's streams, codecs and leg. */
 static void conf_peer_release(Node *n, ConfPeer *q)
 {
     const Env *e = &n->env;
+    conf_leg_reset(n, q);
+    q->counted = false;
     if (q->rx) {
         MediaStats s;
         media_rx_stats(q->rx, &s);
@@ -230,6 +291,7 @@ static void conf_media_stop(Node *n)
     if (c->tx && !c->mesh && c->self == c->host) /* what hosting cost this node's CPU */
         env_metric_observe(&n->env, FM(n)->host_cpu_ns, env_cpu_charged_ns(&n->env) - c->host_cpu0_ns);
     env_timer_cancel(&n->env, &c->t_media);
+    env_timer_cancel(&n->env, &c->t_leg);
     for (int i = 0; i < c->n; i++) conf_peer_release(n, &c->p[i]);
     media_tx_free(c->tx, &n->env);
     c->tx = NULL;
@@ -279,6 +341,226 @@ static size_t conf_live(const ConfState *c)
     return k;
 }
 
+/* ---- member-host legs (star): direct, hole punched, UDP or TCP relay ---- */
+
+static bool conf_is_host(const ConfState *c)
+{
+    return !c->mesh && c->self == c->host;
+}
+
+/* The member end of the leg with q: q itself at the host, else us. */
+static uint8_t conf_leg_member(const ConfState *c, const ConfPeer *q)
+{
+    return conf_is_host(c) ? (uint8_t)(q - c->p) : c->self;
+}
+
+/* Relay session id of member m's leg with the current host: never 0, and
+ * (the multiplier being odd) its low 16 bits differ from the conference's
+ * and from every other leg's. */
+static uint32_t conf_leg_id(const ConfState *c, uint8_t m)
+{
+    uint32_t x = c->id ^ (0x9e3779b9u * (1u + m + NODE_CONF_MAX * (uint32_t)c->host));
+    return x ? x : 1;
+}
+
+/* The participant at the other end of our leg with id, or NULL. */
+static ConfPeer *conf_leg_find(ConfState *c, uint32_t id)
+{
+    if (c->mesh || c->st != CONF_RUNNING) return NULL;
+    if (!conf_is_host(c)) return conf_leg_id(c, c->self) == id ? &c->p[c->host] : NULL;
+    for (int i = 0; i < c->n; i++)
+        if (i != c->self && conf_alive(&c->p[i]) && conf_leg_id(c, (uint8_t)i) == id)
+            return &c->p[i];
+    return NULL;
+}
+
+static ConfPeer *conf_leg_by_conn(Node *n, int idx)
+{
+    ConfState *c = n->conf;
+    for (int i = 0; c && i < c->n; i++)
+        if (c->p[i].relay_conn == idx) return &c->p[i];
+    return NULL;
+}
+
+static void conf_leg_timer(Node *n, TimeNs d)
+{
+    env_timer_cancel(&n->env, &n->conf->t_leg);
+    n->conf->t_leg = env_timer_start(&n->env, d, TM_CONF_LEG);
+}
+
+/* Binds our end of the leg with q at relay r: over UDP when we can, else
+ * over TCP (BIND once connected), from port step q->pi on. False when no
+ * connection can start. */
+static bool conf_leg_bind(Node *n, ConfPeer *q, EnvAddr r)
+{
+    ConfState *c = n->conf;
+    uint8_t pi = q->pi;
+    conf_leg_reset(n, q);
+    q->pi = pi;
+    q->relay = r;
+    q->leg = LEG_BINDING;
+    if (call__udp_ok(n)) {
+        call__relay_bind_send(n, -1, r, conf_leg_id(c, conf_leg_member(c, q)), conf_is_host(c));
+        return true;
+    }
+    q->relay_conn = call__relay_connect(n, r, &q->pi, CONN_CONF_RELAY);
+    if (q->relay_conn >= 0) return true;
+    conf_leg_reset(n, q);
+    return false;
+}
+
+/* Member: binds at the next relay candidate, or gives the leg up. */
+static void conf_relay_next(Node *n)
+{
+    ConfState *c = n->conf;
+    ConfPeer *h = &c->p[c->host];
+    for (; c->ci < c->ncand; c->ci++) {
+        h->pi = 0;
+        if (conf_leg_bind(n, h, c->cand[c->ci])) {
+            conf_leg_timer(n, FPAR(n)->relay_bind_timeout_ns);
+            return;
+        }
+    }
+    conf_leg_reset(n, h);
+    h->leg = LEG_FAILED;
+    node__count(n, FM(n)->leg_failed, 1);
+}
+
+/* Member: the leg needs a relay (call.c's candidates; the host's
+ * supernode is not known here). */
+static void conf_relay_start(Node *n)
+{
+    ConfState *c = n->conf;
+    c->ncand = (uint8_t)call__relay_candidates(n, env_addr(0, 0), c->bad_relay, c->cand,
+                                               CALL_RELAY_CAND_MAX);
+    c->ci = 0;
+    conf_relay_next(n);
+}
+
+/* Member, once media starts: punch when both ends do UDP, else relay. */
+static void conf_leg_start(Node *n)
+{
+    ConfState *c = n->conf;
+    ConfPeer *h = &c->p[c->host];
+    c->bad_relay = env_addr(0, 0);
+    if (call__udp_ok(n) && h->udp) {
+        h->leg = LEG_PUNCH;
+        conf_leg_timer(n, FPAR(n)->punch_timeout_ns);
+        return;
+    }
+    conf_relay_start(n);
+}
+
+/* Our end of the leg with q is bound; a member tells the host where. */
+static void conf_leg_bound(Node *n, ConfPeer *q)
+{
+    ConfState *c = n->conf;
+    if (q->leg != LEG_BINDING) return;
+    q->leg = LEG_BOUND;
+    if (conf_is_host(c)) return;
+    uint8_t body[CONF_RELAY_BODY];
+    conf_put_addr(conf_put_addr(body, conf_self_id(n)), q->relay);
+    conf_send(n, q->id, CF_RELAY, body, sizeof body);
+    conf_leg_timer(n, FPAR(n)->media_timeout_ns); /* the host's mix must come through it */
+}
+
+/* Our end could not bind at q's relay, or lost it: a member tries the
+ * next candidate; the host forgets the relay until the next CF_RELAY. */
+static void conf_leg_failed(Node *n, ConfPeer *q)
+{
+    ConfState *c = n->conf;
+    conf_leg_reset(n, q);
+    if (conf_is_host(c)) return;
+    c->ci++;
+    conf_relay_next(n);
+}
+
+/* Member: the host's mix arrived (over the relay or not): counts the
+ * leg's path once. A stray direct packet while relaying does not count. */
+static void conf_leg_up(Node *n, ConfPeer *h, bool relayed)
+{
+    ConfState *c = n->conf;
+    if (h->counted || relayed != (h->relay.ip != 0) || (relayed && h->leg != LEG_BOUND)) return;
+    h->counted = true;
+    env_timer_cancel(&n->env, &c->t_leg);
+    uint8_t path = NODE_CALL_PATH_HOLE_PUNCHED;
+    if (relayed)
+        path = h->relay_conn >= 0 || !h->udp ? NODE_CALL_PATH_TCP_RELAY : NODE_CALL_PATH_UDP_RELAY;
+    else if (n->nat == NAT_OPEN && h->dnat == NAT_OPEN)
+        path = NODE_CALL_PATH_DIRECT;
+    node__count(n, FM(n)->leg[path], 1);
+}
+
+/* Member: the leg's step took too long. */
+static void conf_leg_expired(Node *n)
+{
+    ConfState *c = n->conf;
+    if (c->mesh || conf_is_host(c) || c->st != CONF_RUNNING) return;
+    ConfPeer *h = &c->p[c->host];
+    if (h->leg == LEG_PUNCH) {
+        conf_relay_start(n);
+        return;
+    }
+    if (h->leg == LEG_BOUND) c->bad_relay = h->relay; /* bound, but no mix came */
+    if (h->leg == LEG_BOUND || h->leg == LEG_BINDING) conf_leg_failed(n, h);
+}
+
+/* Host: member id's leg goes through relay r: bind our end there. */
+static void conf_on_relay(Node *n, const uint8_t *b, size_t blen)
+{
+    ConfState *c = n->conf;
+    if (blen != CONF_RELAY_BODY || c->st != CONF_RUNNING || !conf_is_host(c)) return;
+    EnvAddr id = conf_get_addr(b), r = conf_get_addr(b + 6);
+    for (int i = 0; i < c->n; i++) {
+        ConfPeer *q = &c->p[i];
+        if (i == c->self || !conf_alive(q) || !env_addr_eq(q->id, id)) continue;
+        if (env_addr_eq(q->relay, r) && q->leg != LEG_NONE) return; /* a duplicate */
+        q->pi = 0;
+        (void)conf_leg_bind(n, q, r);
+        return;
+    }
+}
+
+bool conf__on_call_udp(Node *n, EnvAddr from, const CallMsg *cm)
+{
+    if (cm->kind != CM_RELAY_BOUND && cm->kind != CM_RELAY_REFUSED) return false;
+    ConfPeer *q = conf_leg_find(n->conf, cm->call_id);
+    if (!q) return false;
+    if (!env_addr_eq(from, q->relay) || q->relay_conn >= 0) return true; /* stale */
+    if (cm->kind == CM_RELAY_BOUND)
+        conf_leg_bound(n, q);
+    else
+        conf_leg_failed(n, q);
+    return true;
+}
+
+void conf__on_relay_connected(Node *n, int idx, int status)
+{
+    ConfPeer *q = conf_leg_by_conn(n, idx);
+    if (!q) {
+        node__conn_close(n, idx, true);
+        return;
+    }
+    if (status != ENV_OK) {
+        node__conn_close(n, idx, true);
+        q->relay_conn = -1;
+        q->pi++;
+        if (!conf_leg_bind(n, q, q->relay)) conf_leg_failed(n, q);
+        return;
+    }
+    ConfState *c = n->conf;
+    node__conn_hello(n, idx, HELLO_CLIENT);
+    call__relay_bind_send(n, idx, q->relay, conf_leg_id(c, conf_leg_member(c, q)), conf_is_host(c));
+}
+
+void conf__on_relay_closed(Node *n, int idx)
+{
+    ConfPeer *q = conf_leg_by_conn(n, idx);
+    if (!q) return;
+    q->relay_conn = -1; /* node.c has released the slot */
+    conf_leg_failed(n, q);
+}
+
 /* (Re)starts our media for the current participants and host. */
 static void conf_media_start(Node *n)
 {
@@ -307,17 +589,28 @@ static void conf_media_start(Node *n)
     }
     TimeNs iv = media_tx_interval(c->tx, false);
     c->t_media = env_timer_start_periodic(e, iv, iv, TM_CONF_MEDIA);
+    if (!c->mesh && !host) conf_leg_start(n);
 }
 
-/* Sends one media packet (pkt, len bytes after the header room) to q. */
+/* Sends one media packet (pkt, len bytes, header room included) to q:
+ * through the leg's relay once our end is bound there (frame id: the
+ * leg's), not at all while binding, else to its endpoint. */
 static void conf_send_media(Node *n, ConfPeer *q, uint8_t *pkt, size_t len)
 {
     ConfState *c = n->conf;
-    wire_put_u16(pkt, (uint16_t)c->id);
+    bool relayed = q->relay.ip != 0;
+    if (relayed && q->leg != LEG_BOUND) return;
+    uint32_t fid = relayed ? conf_leg_id(c, conf_leg_member(c, q)) : c->id;
+    wire_put_u16(pkt, (uint16_t)fid);
     pkt[2] = (uint8_t)(CALL_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
     pkt[3] = c->self;
-    if (!c->mesh && c->self == c->host) node__count(n, FM(n)->host_bytes, (int64_t)len);
-    (void)env_udp_send(&n->env, n->udp, q->media_to, pkt, len);
+    if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
+    if (relayed && q->relay_conn >= 0) {
+        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.call = {(uint16_t)len, pkt}};
+        (void)node__send_msg(n, q->relay_conn, &m);
+        return;
+    }
+    (void)env_udp_send(&n->env, n->udp, relayed ? q->relay : q->media_to, pkt, len);
 }
 
 /* Decodes q's latest frame (or conceals its loss) into q->pcm. */
@@ -355,8 +648,8 @@ static void conf_mix(Node *n)
         int len = opus_encode(q->enc, mix, spf, f, (opus_int32)sizeof f);
         CHECK(len > 0, "opus_encode: %d", len);
         env_charge_cpu(&n->env, ENV_COST_OPUS_ENCODE, (size_t)spf * sizeof(int16_t));
-        size_t pl = media_tx_next_with(q->mix, &n->env, f, (size_t)len, false, pkt + CONF_HDR,
-                                       sizeof pkt - CONF_HDR);
+        size_t pl = media_tx_next_with(q->mix, &n->env, f, (size_t)len, q->relay_conn >= 0,
+                                       pkt + CONF_HDR, sizeof pkt - CONF_HDR);
         conf_send_media(n, q, pkt, pl + CONF_HDR);
         node__count(n, FM(n)->mixes, 1);
     }
@@ -371,30 +664,64 @@ static void conf_media_tick(Node *n)
         return;
     }
     uint8_t pkt[ENV_UDP_MAX];
-    size_t len = media_tx_next(c->tx, &n->env, false, false, pkt + CONF_HDR, sizeof pkt - CONF_HDR);
+    bool tcp = !c->mesh && c->p[c->host].relay_conn >= 0; /* our leg is a TCP relay leg */
+    size_t len = media_tx_next(c->tx, &n->env, false, tcp, pkt + CONF_HDR, sizeof pkt - CONF_HDR);
     if (len == 0) return;
     for (int i = 0; i < c->n; i++)
         if (i != c->self && conf_alive(&c->p[i]) && (c->mesh || i == c->host))
             conf_send_media(n, &c->p[i], pkt, len + CONF_HDR);
 }
 
-bool conf__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
+/* A media packet (buf, len bytes) from `from` (NULL: over our TCP relay
+ * connection). Frame id: the conference's, or (through a relay) the leg's.
+ * False when it is not the conference's. */
+static bool conf_media_in(Node *n, const EnvAddr *from, const uint8_t *buf, size_t len)
 {
     ConfState *c = n->conf;
-    if (len < CONF_HDR || (buf[2] & WIRE_FUNC_MASK) != CALL_FUNC_MEDIA ||
-        wire_get_u16(buf) != (uint16_t)c->id)
+    if (len < CONF_HDR || (buf[2] & WIRE_FUNC_MASK) != CALL_FUNC_MEDIA) return false;
+    uint16_t fid = wire_get_u16(buf);
+    uint8_t s = buf[3];
+    bool relayed = fid != (uint16_t)c->id;
+    if (relayed && (c->mesh || c->st != CONF_RUNNING || s >= c->n ||
+                    fid != (uint16_t)conf_leg_id(c, conf_is_host(c) ? s : c->self)))
         return false;
-    if (c->st != CONF_RUNNING || buf[3] >= c->n || buf[3] == c->self) return true;
-    ConfPeer *q = &c->p[buf[3]];
+    if (c->st != CONF_RUNNING || s >= c->n || s == c->self) return true;
+    ConfPeer *q = &c->p[s];
     if (!q->rx) return true;
     size_t flen;
     if (!media_rx_packet_frame(q->rx, &n->env, buf + CONF_HDR, len - CONF_HDR, q->frame,
                                sizeof q->frame, &flen))
         return true;
-    q->media_to = from; /* its endpoint as its NAT maps it toward us */
+    if (from && !q->relay.ip) q->media_to = *from; /* its endpoint as its NAT maps it toward us */
     if (flen) q->flen = (uint16_t)flen, q->fresh = true;
-    if (!c->mesh && c->self == c->host) node__count(n, FM(n)->host_bytes, (int64_t)len);
+    if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
+    if (!c->mesh && s == c->host) conf_leg_up(n, q, relayed);
     return true;
+}
+
+bool conf__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
+{
+    return conf_media_in(n, &from, buf, len);
+}
+
+void conf__on_relay_frame(Node *n, int idx, const WireMsg *m)
+{
+    ConfPeer *q = conf_leg_by_conn(n, idx);
+    if (!q) return;
+    if (m->type == WIRE_CALL_MEDIA) {
+        (void)conf_media_in(n, NULL, m->u.call.data, m->u.call.len);
+        return;
+    }
+    CallMsg cm;
+    if (m->type != WIRE_CALL || !call__msg_decode(m->u.call.data, m->u.call.len, &cm) ||
+        conf_leg_find(n->conf, cm.call_id) != q) {
+        node__count(n, NODE_M(n)->malformed_tcp, 1);
+        return;
+    }
+    if (cm.kind == CM_RELAY_BOUND)
+        conf_leg_bound(n, q);
+    else if (cm.kind == CM_RELAY_REFUSED)
+        conf_leg_failed(n, q);
 }
 
 /* ---- organiser ---- */
@@ -534,7 +861,7 @@ static void conf_on_leave(Node *n, const uint8_t *b, size_t blen)
 
 void conf__on_signal(Node *n, const uint8_t *buf, size_t len)
 {
-    if (len < 5 || buf[0] > CF_END) {
+    if (len < 5 || buf[0] > CF_RELAY) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
@@ -552,6 +879,7 @@ void conf__on_signal(Node *n, const uint8_t *buf, size_t len)
     case CF_START: conf_on_start(n, b, blen); break;
     case CF_LEAVE: conf_on_leave(n, b, blen); break;
     case CF_END: conf_free(n); break;
+    case CF_RELAY: conf_on_relay(n, b, blen); break;
     default: break;
     }
 }
@@ -585,6 +913,10 @@ void conf__on_timer(Node *n, uint32_t tag)
         c->t_end = ENV_TIMER_NONE;
         conf_tell_all(n, CF_END);
         conf_free(n);
+        break;
+    case TM_CONF_LEG:
+        c->t_leg = ENV_TIMER_NONE;
+        conf_leg_expired(n);
         break;
     default: CHECK(false, "conf timer tag %u", tag);
     }

@@ -560,6 +560,9 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
     case CONN_CALL_SIG:
         call__on_connected(n, idx, status);
         break;
+    case CONN_CONF_RELAY:
+        conf__on_relay_connected(n, idx, status);
+        break;
     default:
         CHECK(false, "connect event on conn kind %u", nc->kind);
     }
@@ -586,6 +589,9 @@ static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
         break;
     case CONN_CALL_RELAY:
         call__on_frame(n, idx, m);
+        break;
+    case CONN_CONF_RELAY:
+        conf__on_relay_frame(n, idx, m);
         break;
     case CONN_CALL_SIG:
         if (n->gw)
@@ -622,6 +628,8 @@ static void node_tcp_malformed(Node *n, int idx)
         call__on_closed(n, idx);
     else if (kind == CONN_CALL_SIG)
         node_call_sig_closed(n, idx);
+    else if (kind == CONN_CONF_RELAY)
+        conf__on_relay_closed(n, idx);
 }
 
 /* Removes used bytes from the front of the connection's rx buffer. */
@@ -734,6 +742,9 @@ static void node_on_tcp_closed(Node *n, EnvConn h, int status)
     case CONN_CALL_SIG:
         node_call_sig_closed(n, idx);
         break;
+    case CONN_CONF_RELAY:
+        conf__on_relay_closed(n, idx);
+        break;
     default:
         break;
     }
@@ -754,7 +765,7 @@ static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
         websrv__client_on_timer(n);
     else if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
         call__on_timer(n, tag);
-    else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_WATCH)
+    else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_LEG)
         conf__on_timer(n, tag);
     else
         client__on_timer(n, tag);

@@ -97,8 +97,10 @@ enum {
     TM_RELAY_SWEEP,     /* periodic: relay frees idle sessions */
 };
 /* Connection kinds of calls: the client side of a TCP relay leg; a direct
- * signalling connection (either end, a31; to and at the phone gateway). */
-enum { CONN_CALL_RELAY = 32, CONN_CALL_SIG = 33 };
+ * signalling connection (either end, a31; to and at the phone gateway);
+ * the client side of a conference leg's TCP relay connection (conf.c). */
+enum { CONN_CALL_RELAY = 32, CONN_CALL_SIG = 33, CONN_CONF_RELAY = 34 };
+#define CALL_RELAY_CAND_MAX 8 /* relay candidates tried for one media path */
 
 #define CALL_FUNC_MEDIA 0x0d /* a18: function byte of E2E data (voice) */
 #define CALL_MEDIA_HDR 3     /* frame id (low 16 bits of the call id) + function byte */
@@ -155,6 +157,22 @@ uint32_t call__user_hash(const char *user, size_t len);
 /* Sends cm over UDP from the main socket / as a WIRE_CALL frame on conn idx. */
 void call__send_udp(Node *n, EnvAddr to, const CallMsg *cm);
 void call__send_tcp(Node *n, int idx, const CallMsg *cm);
+/* Whether this node can send and receive UDP (a public endpoint is known
+ * and UDP is not blocked). */
+bool call__udp_ok(const Node *n);
+/* Media path helpers shared by calls and conference legs (conf.c). Relay
+ * candidates for a leg whose far end has supernode peer_sn ({0,0}:
+ * unknown): up to relay_candidates host-cache supernodes other than both
+ * ends' supernodes, bad and ourselves, then our supernode, then peer_sn.
+ * Writes at most cap (>= 3) addresses to out (borrowed); returns how many. */
+size_t call__relay_candidates(Node *n, EnvAddr peer_sn, EnvAddr bad, EnvAddr *out, size_t cap);
+/* Opens a TCP relay connection of `kind` to relay r: r's port, then the
+ * fallback ports (a11), from port step *pi (0..2, advanced past ports that
+ * cannot start) on. Returns the connection index, or -1 when none can start. */
+int call__relay_connect(Node *n, EnvAddr r, uint8_t *pi, uint8_t kind);
+/* Sends CM_RELAY_BIND for session id, end leg (0 or 1), to relay r: over
+ * connection idx, or over UDP from the main socket when idx is -1. */
+void call__relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t leg);
 
 typedef struct CallMetrics {
     EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
@@ -220,16 +238,25 @@ void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len);
 /* conf.c: conferences (issue 5 item 6). */
 typedef struct ConfState ConfState; /* a node's conference, NULL when none */
 #define CONF_MSG_FIRST 0x40          /* FORWARD payloads from this kind on are conf.c's */
-enum { TM_CONF_MEDIA = 80, TM_CONF_STEP, TM_CONF_END, TM_CONF_WATCH }; /* conf timer tags */
+enum { TM_CONF_MEDIA = 80, TM_CONF_STEP, TM_CONF_END, TM_CONF_LEG }; /* conf timer tags */
 typedef struct ConfMetrics {
     EnvMetric started, failed, participants, host_bytes, mos, streams_at_host, streams,
         mixes, left, host_cpu_ns;
+    EnvMetric leg[NODE_CALL_PATH_COUNT]; /* "conf.leg.<path>": member-host legs by path */
+    EnvMetric leg_failed;                /* legs for which no path was found */
 } ConfMetrics;
 void conf__metrics_intern(ConfMetrics *m, const Env *e);
 void conf__on_signal(Node *n, const uint8_t *buf, size_t len);
 bool conf__on_located(Node *n, const CallMsg *cm);
 bool conf__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
 void conf__on_timer(Node *n, uint32_t tag);
+/* A decoded UDP call message (CM_RELAY_BOUND/REFUSED of a leg's relay):
+ * true when it belonged to the conference. */
+bool conf__on_call_udp(Node *n, EnvAddr from, const CallMsg *cm);
+/* CONN_CONF_RELAY connection events (node.c). */
+void conf__on_relay_connected(Node *n, int idx, int status);
+void conf__on_relay_frame(Node *n, int idx, const WireMsg *m);
+void conf__on_relay_closed(Node *n, int idx); /* the slot is already released */
 void conf__stop(Node *n);
 /* ==== end of calls ==== */
 

@@ -12,7 +12,10 @@
  * connection the BIND came on, for ends without UDP: a31 "FW: all via a
  * relay over TCP", a32). Media arriving on one leg goes out on the other:
  * a datagram as it is (3-byte frame header + payload), or on TCP as a
- * WIRE_CALL_MEDIA frame carrying the same bytes.
+ * WIRE_CALL_MEDIA frame carrying the same bytes. A datagram is matched to
+ * its session by source address and frame id (the low 16 bits of the
+ * session id, a18). Sessions serve calls and conference legs alike
+ * (conf.c binds one per relayed member-host leg, with a leg id).
  *
  * Capacity (a48): at most relay_max_calls sessions (a BIND beyond it is
  * refused: the caller tries another relay), and each direction of a call
@@ -153,12 +156,17 @@ static void relay_forward(Node *n, RelaySession *x, int in, const uint8_t *buf, 
     }
 }
 
+/* A datagram belongs to the session whose leg has its source address and
+ * whose id's low 16 bits are its frame id: one end (a conference host) may
+ * hold several sessions on one relay from the same address. */
 bool relay__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 {
     RelayState *r = n->relay;
+    uint16_t fid = wire_get_u16(buf);
     for (uint16_t i = 0; i < r->cap; i++)
         for (int k = 0; k < 2; k++)
-            if (r->s[i].call_id && env_addr_eq(r->s[i].leg[k].udp, from)) {
+            if (r->s[i].call_id && (uint16_t)r->s[i].call_id == fid &&
+                env_addr_eq(r->s[i].leg[k].udp, from)) {
                 relay_forward(n, &r->s[i], k, buf, len);
                 return true;
             }

@@ -1,7 +1,8 @@
 /* test_conf: conferences (protocol/conf.c) through a small world: five
  * public clients, the strongest one not the organiser. The elected host is
  * the strongest participant and carries 2(N-1) streams (a43); the full mesh
- * carries N(N-1); a member leaving, and the host leaving, are handled. */
+ * carries N(N-1); a member leaving, and the host leaving, are handled; legs
+ * that cannot punch go through UDP and TCP relays. */
 #include "sim/world/world.h"
 
 #include "t_assert.h"
@@ -157,8 +158,76 @@ static void test_conf_participant_and_host_leaving(void)
     tworld_free(&t);
 }
 
+/* Two clients per situation, each on its own NAT: a server-class client
+ * behind a port-restricted cone NAT (the host), desktops behind symmetric
+ * NATs, desktops with UDP blocked. */
+static void tworld_new_nat(TWorld *t)
+{
+    const char *js =
+        "{\"seed\": 37, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+        " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
+        " \"workload\": {\"call_rate\": 0},"
+        " \"population\": {\"clients\": 6, \"groups\": ["
+        "{\"name\": \"host\", \"fraction\": 0.333334, \"nat\": \"port_restricted_cone\","
+        " \"cpu\": \"server\"},"
+        "{\"name\": \"sym\", \"fraction\": 0.333333, \"nat\": \"symmetric\", \"cpu\": \"desktop\"},"
+        "{\"name\": \"blocked\", \"fraction\": 0.333333, \"nat\": \"none\","
+        " \"firewall\": \"udp_blocked\", \"cpu\": \"desktop\"}]}}";
+    GError *err = NULL;
+    t->scn = scenario_load_text(js, "test_conf", NULL, &err);
+    if (!t->scn) fprintf(stderr, "scenario: %s\n", err->message);
+    CU_ASSERT_FATAL(t->scn != NULL);
+    t->w = world_new(scenario_spec_get(t->scn), EVQ_BUCKET, NULL, &err);
+    CU_ASSERT_FATAL(t->w != NULL);
+    world_run(t->w, 2 * TIMENS_MIN);
+    t->c0 = world_first_client(t->w);
+}
+
+/* The host (port-restricted cone) cannot be reached by hole punching from
+ * a symmetric NAT, and a member without UDP has no UDP at all: their legs
+ * go through a UDP relay and a TCP relay; media flows both ways on both. */
+static void test_conf_legs_relay_through_nats(void)
+{
+    TWorld t;
+    tworld_new_nat(&t);
+    const size_t host = 0, sym = 2, blocked = 4; /* groups fill in order */
+    char names[2][32];
+    const char *ptr[2] = {names[0], names[1]};
+    for (size_t k = 0; k < 6; k++) T_TRUE(node_state(peer(&t, k)) == NODE_ST_ONLINE);
+    g_snprintf(names[0], sizeof names[0], "user%zu", t.c0 + host);
+    g_snprintf(names[1], sizeof names[1], "user%zu", t.c0 + blocked);
+    T_TRUE(node_conf_start(peer(&t, sym), ptr, 2, TIMENS_MIN)); /* a member organises */
+    world_run(t.w, sim_now(world_sim(t.w)) + 30 * TIMENS_S);
+    size_t parts, out, in;
+    bool is_host;
+    T_TRUE(node_conf_info(peer(&t, host), &parts, &is_host, &out, &in));
+    T_TRUE(is_host);
+    T_EQ_I64(parts, 3);
+    T_EQ_I64(in, 2); /* both members' streams arrive */
+    const size_t members[2] = {sym, blocked};
+    for (size_t k = 0; k < 2; k++) {
+        T_TRUE(node_conf_info(peer(&t, members[k]), &parts, &is_host, &out, &in));
+        T_TRUE(!is_host);
+        T_EQ_I64(in, 1); /* the host's mix arrives */
+    }
+    T_EQ_I64(metric(&t, "conf.leg.udp_relay"), 1);
+    T_EQ_I64(metric(&t, "conf.leg.tcp_relay"), 1);
+    T_EQ_I64(metric(&t, "conf.leg.hole_punched") + metric(&t, "conf.leg.direct"), 0);
+    T_EQ_I64(metric(&t, "conf.leg.failed"), 0);
+    T_CMP_I64(metric(&t, "relay.bytes"), >, 0);
+    world_run(t.w, sim_now(world_sim(t.w)) + 2 * TIMENS_MIN); /* the conference ends */
+    T_EQ_I64(node_call_state(peer(&t, sym)), NODE_CALL_IDLE);
+    Metrics *m = world_metrics(t.w);
+    MetricsSummary s;
+    T_TRUE(metrics_summary(m, metrics_find(m, "conf.mos"), &s));
+    T_EQ_I64(s.count, 4); /* every stream received: two at the host, one per member */
+    T_CMP_I64(s.mean * 10, >, 35);
+    tworld_free(&t);
+}
+
 T_SUITE_MAIN("conf",
              {"test_conf_host_is_strongest_and_carries_2n_minus_2",
               test_conf_host_is_strongest_and_carries_2n_minus_2},
              {"test_conf_mesh_carries_n_times_n_minus_1", test_conf_mesh_carries_n_times_n_minus_1},
-             {"test_conf_participant_and_host_leaving", test_conf_participant_and_host_leaving})
+             {"test_conf_participant_and_host_leaving", test_conf_participant_and_host_leaving},
+             {"test_conf_legs_relay_through_nats", test_conf_legs_relay_through_nats})
