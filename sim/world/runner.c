@@ -16,15 +16,9 @@
 #include "sim/net/net.h"
 #include "sim/net/pcap.h"
 #include "sim/world/metrics.h"
+#include "sim/world/progress.h"
 #include "sim/world/results.h"
 #include "sim/world/world.h"
-
-static double runner_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Time-series sampling: an event every interval writes one row. */
 typedef struct RunnerSampler {
@@ -74,14 +68,14 @@ static bool runner_loop(World *w, TimeNs end, bool progress, volatile sig_atomic
 {
     Sim *sim = world_sim(w);
     sim_set_stop_flag(sim, stop);
-    double t0 = runner_wall(), last = t0;
+    double t0 = progress_wall_s(), last = t0;
     TimeNs chunk = end / 1000 > 0 ? end / 1000 : 1;
     for (;;) {
         TimeNs until = timens_add_sat(sim_now(sim), chunk);
         if (until > end) until = end;
         SimRunResult r = world_run(w, until);
         if (r == SIM_RUN_STOPPED) return true;
-        double now = runner_wall();
+        double now = progress_wall_s();
         if (progress && now - last >= 0.25) {
             double done = (double)sim_now(sim) / (double)end, el = now - t0;
             char t[TIMENS_FORMAT_MAX];
@@ -342,9 +336,9 @@ RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResul
     Sim *sim = world_sim(r.w);
     sim_at(sim, 0, runner_sample, &smp, 0);
     if (o->raise_sigint_at >= 0) sim_at(sim, o->raise_sigint_at, runner_raise_sigint, NULL, 0);
-    double t0 = runner_wall();
+    double t0 = progress_wall_s();
     bool interrupted = runner_loop(r.w, spec->duration_ns, o->progress, o->stop_flag);
-    double wall = runner_wall() - t0;
+    double wall = progress_wall_s() - t0;
     if (smp.err) {
         g_propagate_error(err, smp.err);
         runner_run_abort(&r);
