@@ -13,6 +13,7 @@
 
 #include "protocol/base/check.h"
 #include "sim/kernel/rng.h"
+#include "sim/world/dist.h"
 
 #define WORKLOAD_ENTITY (UINT64_MAX - 2) /* entity id of the workload process */
 #define WORKLOAD_STREAM_BUDDIES 1        /* rng stream of the buddy lists */
@@ -50,21 +51,6 @@ struct Workload {
 
 /* ---- Buddy lists ---- */
 
-static double workload_dist_draw(const ScenarioDist *d, Rng *r)
-{
-    gsl_rng g;
-    double x = 0;
-    switch (d->kind) {
-    case SCENARIO_DIST_CONSTANT: x = d->value; break;
-    case SCENARIO_DIST_EXPONENTIAL: x = gsl_ran_exponential(rng_gsl(r, &g), d->mean); break;
-    case SCENARIO_DIST_PARETO: x = gsl_ran_pareto(rng_gsl(r, &g), d->shape, d->scale); break;
-    case SCENARIO_DIST_WEIBULL: x = gsl_ran_weibull(rng_gsl(r, &g), d->scale, d->shape); break;
-    case SCENARIO_DIST_LOGNORMAL: x = gsl_ran_lognormal(rng_gsl(r, &g), d->mu, d->sigma); break;
-    }
-    if (d->max > 0 && x > d->max) x = d->max;
-    return x < 0 ? 0 : x;
-}
-
 static int workload_cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -80,7 +66,7 @@ static void workload_buddies_build(Workload *wl)
     GArray *pairs = g_array_new(FALSE, FALSE, sizeof(uint32_t) * 2);
     uint32_t *deg = g_new0(uint32_t, wl->n + 1);
     for (size_t u = 0; wl->n > 1 && u < wl->n; u++) {
-        size_t k = (size_t)ceil(round(workload_dist_draw(&wl->spec->workload.buddies, &r)) / 2);
+        size_t k = (size_t)ceil(round(dist_draw(&wl->spec->workload.buddies, &r)) / 2);
         for (size_t i = 0; i < k && i < NODE_BUDDY_MAX; i++) {
             uint32_t v = (uint32_t)rng_below(&r, wl->n - 1);
             if (v >= u) v++;
@@ -256,7 +242,7 @@ static void workload_call_place(Workload *wl, size_t client, Node *n)
     WorkloadCall *c = &wl->call;
     const ScenarioWorkload *sw = &wl->spec->workload;
     double u = rng_uniform(&c->rng);
-    double secs = workload_dist_draw(&sw->call_duration, &c->rng);
+    double secs = dist_draw(&sw->call_duration, &c->rng);
     TimeNs dur = MAX(timens_from_s(secs), TIMENS_S);
     if (u < sw->conference_share) {
         if (workload_call_conference(wl, client, n, dur)) c->confs++;

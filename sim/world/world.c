@@ -36,8 +36,6 @@
  */
 #include "sim/world/world.h"
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_sf_gamma.h>
 #include <math.h>
 #include <string.h>
 
@@ -48,6 +46,7 @@
 #include "sim/net/latency.h"
 #include "sim/net/nat.h"
 #include "sim/net/pcap.h"
+#include "sim/world/dist.h"
 
 G_DEFINE_QUARK(skysim-world-error-quark, world_error)
 
@@ -111,36 +110,6 @@ struct World {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static gsl_rng *world_gsl(Rng *r, gsl_rng *g) { return rng_gsl(r, g); }
-
-/* One draw of d (in its unit), clipped to d->max when set. */
-static double world_dist_draw(const ScenarioDist *d, Rng *r)
-{
-    gsl_rng g;
-    double x = 0;
-    switch (d->kind) {
-    case SCENARIO_DIST_CONSTANT: x = d->value; break;
-    case SCENARIO_DIST_EXPONENTIAL: x = gsl_ran_exponential(world_gsl(r, &g), d->mean); break;
-    case SCENARIO_DIST_PARETO: x = gsl_ran_pareto(world_gsl(r, &g), d->shape, d->scale); break;
-    case SCENARIO_DIST_WEIBULL: x = gsl_ran_weibull(world_gsl(r, &g), d->scale, d->shape); break;
-    case SCENARIO_DIST_LOGNORMAL: x = gsl_ran_lognormal(world_gsl(r, &g), d->mu, d->sigma); break;
-    }
-    if (d->max > 0 && x > d->max) x = d->max;
-    return x < 0 ? 0 : x;
-}
-
-/* Mean of d (infinite for a Pareto with shape <= 1; the cap is ignored). */
-static double world_dist_mean(const ScenarioDist *d)
-{
-    switch (d->kind) {
-    case SCENARIO_DIST_CONSTANT: return d->value;
-    case SCENARIO_DIST_EXPONENTIAL: return d->mean;
-    case SCENARIO_DIST_PARETO: return d->shape > 1 ? d->shape * d->scale / (d->shape - 1) : INFINITY;
-    case SCENARIO_DIST_WEIBULL: return d->scale * gsl_sf_gamma(1 + 1 / d->shape);
-    case SCENARIO_DIST_LOGNORMAL: return exp(d->mu + d->sigma * d->sigma / 2);
-    }
-    return 0;
-}
 
 /* The RFC 3489 name of a group's situation, for labelling metrics. The
  * effective NAT of a CGN chain is the more restrictive of the two. */
@@ -452,7 +421,7 @@ static void world_schedule_login(World *w, size_t i, TimeNs from)
     const ScenarioChurn *c = &w->spec->churn;
     TimeNs t = from;
     for (int k = 0; k < WORLD_THINNING_MAX; k++) {
-        t = timens_add_sat(t, timens_from_s(world_dist_draw(&c->off_time, &w->churn_rng)));
+        t = timens_add_sat(t, timens_from_s(dist_draw(&c->off_time, &w->churn_rng)));
         if (w->diurnal_max <= 0 || rng_uniform(&w->churn_rng) * w->diurnal_max <= world_diurnal_weight(w, t))
             break;
     }
@@ -461,7 +430,7 @@ static void world_schedule_login(World *w, size_t i, TimeNs from)
 
 static void world_schedule_logout(World *w, size_t i)
 {
-    double s = world_dist_draw(&w->spec->churn.session, &w->churn_rng);
+    double s = dist_draw(&w->spec->churn.session, &w->churn_rng);
     TimeNs t = timens_add_sat(sim_now(w->sim), timens_from_s(s));
     if (t <= w->spec->duration_ns) w->peers[i].next = sim_at(w->sim, t, world_ev_logout, w, i);
 }
@@ -548,7 +517,7 @@ static void world_schedule_initial(World *w)
     }
     double p_on = 1.0;
     if (c->model == SCENARIO_CHURN_DISTRIBUTION) {
-        double on = world_dist_mean(&c->session), off = world_dist_mean(&c->off_time);
+        double on = dist_mean(&c->session), off = dist_mean(&c->off_time);
         p_on = isinf(on) ? 1.0 : isinf(off) ? 0.0 : on / (on + off);
     }
     for (size_t i = w->first_client; i < w->npeers; i++) {
