@@ -46,57 +46,6 @@ void sweep__fail(GError **err, const char *origin, const char *path, const char 
     g_free(msg);
 }
 
-/* Optimal-string-alignment edit distance, copied from sim/world/scenario.c
- * (keys of at most 63 characters; longer ones never match). O(n*m). */
-size_t sweep__edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (n > 63 || m > 63) return SIZE_MAX;
-    size_t d[64][64];
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= m; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        for (size_t j = 1; j <= m; j++) {
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t v = MIN(MIN(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                v = MIN(v, d[i - 2][j - 2] + 1);
-            d[i][j] = v;
-        }
-    }
-    return d[n][m];
-}
-
-const char *sweep__suggest(const char *word, const char *const *choices)
-{
-    const char *best = NULL;
-    size_t best_d = SIZE_MAX;
-    for (size_t i = 0; choices[i]; i++) {
-        size_t d = sweep__edit_distance(word, choices[i]);
-        if (d <= 1 + strlen(choices[i]) / 4 && d < best_d) {
-            best = choices[i];
-            best_d = d;
-        }
-    }
-    return best;
-}
-
-static char *swp_choices(const char *const *choices)
-{
-    GString *s = g_string_new(NULL);
-    for (size_t i = 0; choices[i]; i++)
-        g_string_append_printf(s, "%s\"%s\"", i ? ", " : "", choices[i]);
-    return g_string_free(s, FALSE);
-}
-
-static int swp_choice_find(const char *word, const char *const *choices)
-{
-    for (int i = 0; choices[i]; i++)
-        if (strcmp(word, choices[i]) == 0) return i;
-    return -1;
-}
 
 /* What was found, for "found ...": the JSON text, or a kind for containers. */
 static char *swp_found(const cJSON *v)
@@ -174,11 +123,11 @@ static bool swp_keys(SwpRd *rd, const cJSON *obj, const char *const *known)
     }
     for (const cJSON *it = obj->child; it && !rd->failed; it = it->next) {
         size_t mark = swp_push(rd, it->string);
-        const char *near = sweep__suggest(it->string, known);
-        char *list = swp_choices(known);
-        if (swp_choice_find(it->string, known) < 0 && near)
+        const char *near = scenario_suggest(it->string, known);
+        char *list = scenario_choice_list(known);
+        if (scenario_choice_find(it->string, known) < 0 && near)
             swp_failf(rd, "unknown key (did you mean \"%s\"?)", near);
-        else if (swp_choice_find(it->string, known) < 0)
+        else if (scenario_choice_find(it->string, known) < 0)
             swp_failf(rd, "unknown key; expected one of %s", list);
         for (const cJSON *prev = obj->child; prev != it && !rd->failed; prev = prev->next)
             if (strcmp(prev->string, it->string) == 0)
@@ -271,10 +220,10 @@ static const char *swp_check_metric(const char *s, char **hint)
 {
     char *first = g_strndup(s, strcspn(s, "."));
     const char *bad = NULL;
-    if (swp_choice_find(first, swp_results_keys) < 0) {
+    if (scenario_choice_find(first, swp_results_keys) < 0) {
         bad = "a path into results.json starting with one of its sections";
-        const char *near = sweep__suggest(first, swp_results_keys);
-        char *list = swp_choices(swp_results_keys);
+        const char *near = scenario_suggest(first, swp_results_keys);
+        char *list = scenario_choice_list(swp_results_keys);
         *hint = near ? g_strdup_printf("did you mean \"%s\"?", near) : g_strdup_printf("sections: %s", list);
         g_free(list);
     } else if (strcmp(first, "headline") == 0 || strcmp(first, "metrics") == 0 ||
@@ -432,7 +381,7 @@ static void swp_read(SwpRd *rd, const cJSON *doc, Sweep *s)
     swp_string(rd, doc, "description", false, &s->description);
     char *combine = NULL;
     swp_string(rd, doc, "combine", false, &combine);
-    if (combine && swp_choice_find(combine, swp_combines) < 0) {
+    if (combine && scenario_choice_find(combine, swp_combines) < 0) {
         size_t mark = swp_push(rd, "combine");
         swp_expect(rd, swp_item(doc, "combine"), "one of \"cross\", \"zip\"");
         swp_pop(rd, mark);

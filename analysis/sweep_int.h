@@ -31,14 +31,6 @@ struct Sweep {
 void sweep__fail(GError **err, const char *origin, const char *path, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
 
-/* Optimal-string-alignment edit distance between a and b; SIZE_MAX when
- * either is longer than 63 characters. */
-size_t sweep__edit_distance(const char *a, const char *b);
-
-/* The closest of choices (NULL-terminated) to word within a small edit
- * distance, or NULL; borrowed from choices. */
-const char *sweep__suggest(const char *word, const char *const *choices);
-
 /* Sets the seed of run (p, r) on the point's scenario and validates it;
  * returns the scenario (borrowed from s, valid until the next call for
  * point p) or NULL with err set. */

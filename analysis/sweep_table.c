@@ -64,7 +64,7 @@ static char *swt_suggest(const cJSON *root, const char *path)
         while (rest[len] && (rest[len] != '.' || --parts > 0))
             len++;
         char *head = g_strndup(rest, len);
-        size_t d = sweep__edit_distance(head, it->string);
+        size_t d = scenario_edit_distance(head, it->string);
         if (d <= 1 + strlen(it->string) / 4 && d < best) {
             near = it->string;
             best = d;

@@ -34,7 +34,7 @@ G_DEFINE_QUARK(skysim - scenario - error - quark, scenario_error)
 /* Optimal-string-alignment edit distance (insertions, deletions,
  * substitutions, adjacent transpositions), for "did you mean". O(n*m) on
  * keys of at most 63 characters; longer ones never match. */
-static size_t scn_edit_distance(const char *a, const char *b)
+size_t scenario_edit_distance(const char *a, const char *b)
 {
     size_t n = strlen(a), m = strlen(b);
     if (n > 63 || m > 63) return SIZE_MAX;
@@ -55,12 +55,12 @@ static size_t scn_edit_distance(const char *a, const char *b)
     return d[n][m];
 }
 
-const char *scenario__suggest(const char *word, const char *const *choices)
+const char *scenario_suggest(const char *word, const char *const *choices)
 {
     const char *best = NULL;
     size_t best_d = SIZE_MAX;
     for (size_t i = 0; choices[i]; i++) {
-        size_t d = scn_edit_distance(word, choices[i]);
+        size_t d = scenario_edit_distance(word, choices[i]);
         if (d <= 1 + strlen(choices[i]) / 4 && d < best_d) {
             best = choices[i];
             best_d = d;
@@ -69,7 +69,7 @@ const char *scenario__suggest(const char *word, const char *const *choices)
     return best;
 }
 
-char *scenario__choices(const char *const *choices)
+char *scenario_choice_list(const char *const *choices)
 {
     GString *s = g_string_new(NULL);
     for (size_t i = 0; choices[i]; i++)
@@ -77,7 +77,7 @@ char *scenario__choices(const char *const *choices)
     return g_string_free(s, FALSE);
 }
 
-int scenario__choice_find(const char *word, const char *const *choices)
+int scenario_choice_find(const char *word, const char *const *choices)
 {
     for (int i = 0; choices[i]; i++)
         if (strcmp(word, choices[i]) == 0) return i;
@@ -168,12 +168,12 @@ void scenario__expect(Rd *rd, const cJSON *found, const char *fmt, ...)
 
 void scenario__unknown_key(Rd *rd, const char *key, const char *const *known)
 {
-    const char *near = scenario__suggest(key, known);
+    const char *near = scenario_suggest(key, known);
     if (near) {
         scenario__failf(rd, "unknown key (did you mean \"%s\"?)", near);
         return;
     }
-    char *list = scenario__choices(known);
+    char *list = scenario_choice_list(known);
     scenario__failf(rd, "unknown key; expected one of %s", list);
     g_free(list);
 }
@@ -186,7 +186,7 @@ bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known)
     }
     for (const cJSON *it = obj->child; it && !rd->failed; it = it->next) {
         size_t mark = scenario__push_key(rd, it->string);
-        if (scenario__choice_find(it->string, known) < 0)
+        if (scenario_choice_find(it->string, known) < 0)
             scenario__unknown_key(rd, it->string, known);
         for (const cJSON *prev = obj->child; prev != it && !rd->failed; prev = prev->next)
             if (strcmp(prev->string, it->string) == 0)
@@ -315,11 +315,11 @@ bool scenario__get_enum(Rd *rd, const cJSON *obj, const char *key, const char *c
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
-    int i = cJSON_IsString(v) ? scenario__choice_find(v->valuestring, names) : -1;
+    int i = cJSON_IsString(v) ? scenario_choice_find(v->valuestring, names) : -1;
     if (i >= 0) {
         *out = i;
     } else {
-        char *list = scenario__choices(names);
+        char *list = scenario_choice_list(names);
         scenario__expect(rd, v, "one of %s", list);
         g_free(list);
     }

@@ -56,13 +56,6 @@ void scenario__unknown_key(Rd *rd, const char *key, const char *const *known);
  * add an object whose required keys come with the next overrides. */
 void scenario__missing(Rd *rd, const char *key, const char *why);
 
-/* The closest of choices (NULL-terminated) to word within a small edit
- * distance, or NULL. Borrowed from choices. */
-const char *scenario__suggest(const char *word, const char *const *choices);
-/* "\"a\", \"b\", \"c\""; owned by the caller. */
-char *scenario__choices(const char *const *choices);
-/* Index of word in choices, or -1. */
-int scenario__choice_find(const char *word, const char *const *choices);
 
 /* What a value is, for "found ...": strings and numbers as JSON text,
  * containers by kind, NULL as "nothing". Owned by the caller. */
