@@ -9,53 +9,19 @@
 
 #include "sim/net/pcap.h"
 #include "t_assert.h"
+#include "tworld.h"
 
 #define TEST_SEED 11
 
-typedef struct TWorld {
-    Scenario *scn; /* owned */
-    World *w;      /* owned */
-} TWorld;
-
-static bool tworld_new(TWorld *t, const char *json, const char *pcap)
-{
-    GError *err = NULL;
-    t->scn = scenario_load_text(json, "test_world", NULL, &err);
-    if (!t->scn) {
-        fprintf(stderr, "scenario: %s\n", err->message);
-        g_error_free(err);
-        return false;
-    }
-    t->w = world_new(scenario_spec_get(t->scn), EVQ_BUCKET, pcap, &err);
-    if (!t->w) {
-        fprintf(stderr, "world: %s\n", err->message);
-        g_error_free(err);
-        return false;
-    }
-    return true;
-}
-
-static void tworld_free(TWorld *t)
-{
-    world_free(t->w);
-    scenario_free(t->scn);
-}
-
-static double metric(TWorld *t, const char *name)
-{
-    Metrics *m = world_metrics(t->w);
-    uint32_t id = metrics_find(m, name);
-    return id ? metrics_value(m, id) : 0;
-}
 
 static void test_world_public_client_logs_in(void)
 {
     TWorld t;
     T_TRUE(tworld_new(&t, "{\"seed\": 11, \"duration\": \"2min\", \"population\": {\"clients\": 1,"
-                          " \"groups\": [{\"fraction\": 1, \"nat\": \"none\"}]}}", NULL));
+                          " \"groups\": [{\"fraction\": 1, \"nat\": \"none\"}]}}", "test_world", NULL));
     world_run(t.w, 2 * TIMENS_MIN);
-    T_EQ_I64(metric(&t, "login.success.open"), 1);
-    T_EQ_I64(metric(&t, "login.failure"), 0);
+    T_EQ_I64(tworld_metric(&t, "login.success.open"), 1);
+    T_EQ_I64(tworld_metric(&t, "login.failure"), 0);
     size_t c = world_first_client(t.w);
     T_EQ_I64(node_state(world_peer_node(t.w, c)), NODE_ST_ONLINE);
     T_EQ_I64(node_nat_detected(world_peer_node(t.w, c)), NAT_OPEN);
@@ -76,17 +42,17 @@ static void test_world_nat_presets_log_in_and_detect(void)
                                presets[i]);
     g_string_append(js, "]}}");
     TWorld t;
-    T_TRUE(tworld_new(&t, js->str, NULL));
+    T_TRUE(tworld_new(&t, js->str, "test_world", NULL));
     world_run(t.w, 3 * TIMENS_MIN);
     for (size_t i = 0; i < G_N_ELEMENTS(presets); i++) {
         char name[96];
         g_snprintf(name, sizeof name, "login.success.%s", presets[i]);
-        T_EQ_I64(metric(&t, name), 1);
+        T_EQ_I64(tworld_metric(&t, name), 1);
         g_snprintf(name, sizeof name, "nat.detect.true=%s.detected=%s", presets[i], presets[i]);
-        T_EQ_I64(metric(&t, name), 1);
+        T_EQ_I64(tworld_metric(&t, name), 1);
     }
-    T_EQ_I64(metric(&t, "login.success.open"), 4);
-    T_EQ_I64(metric(&t, "nat.detect.correct"), metric(&t, "nat.detect.total"));
+    T_EQ_I64(tworld_metric(&t, "login.success.open"), 4);
+    T_EQ_I64(tworld_metric(&t, "nat.detect.correct"), tworld_metric(&t, "nat.detect.total"));
     g_string_free(js, TRUE);
     tworld_free(&t);
 }
@@ -101,9 +67,9 @@ static void test_world_tcp_80_443_only_logs_in_over_443_or_80(void)
     T_TRUE(tworld_new(&t, "{\"seed\": 11, \"duration\": \"2min\", \"population\": {\"clients\": 3,"
                           " \"groups\": [{\"name\": \"pub\", \"fraction\": 0.67, \"nat\": \"none\"},"
                           " {\"name\": \"corp\", \"fraction\": 0.33, \"nat\": \"symmetric\","
-                          "  \"firewall\": \"tcp_80_443_only\"}]}}", cap));
+                          "  \"firewall\": \"tcp_80_443_only\"}]}}", "test_world", cap));
     world_run(t.w, 2 * TIMENS_MIN);
-    T_EQ_I64(metric(&t, "login.success.tcp_80_443_only"), 1);
+    T_EQ_I64(tworld_metric(&t, "login.success.tcp_80_443_only"), 1);
     size_t c = world_peer_count(t.w) - 1; /* the corp client is the last peer */
     T_EQ_I64(node_state(world_peer_node(t.w, c)), NODE_ST_ONLINE);
     /* Its packets as captured inside its NAT (private source) or outside. */
@@ -141,7 +107,7 @@ static void test_world_supernode_crash_moves_clients(void)
     TWorld t;
     T_TRUE(tworld_new(&t, "{\"seed\": 11, \"duration\": \"10min\", \"population\": {\"clients\": 30,"
                           " \"groups\": [{\"fraction\": 1, \"nat\": \"port_restricted_cone\"}]},"
-                          " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 4}}", NULL));
+                          " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 4}}", "test_world", NULL));
     world_run(t.w, 3 * TIMENS_MIN);
     size_t best = 0;
     unsigned most = 0;
@@ -160,7 +126,7 @@ static void test_world_supernode_crash_moves_clients(void)
     world_run(t.w, 10 * TIMENS_MIN);
     world_stats(t.w, &st);
     T_EQ_I64(st.logged_in, 30);
-    T_CMP_I64(metric(&t, "failover.count"), >=, most);
+    T_CMP_I64(tworld_metric(&t, "failover.count"), >=, most);
     Metrics *m = world_metrics(t.w);
     MetricsSummary s;
     T_TRUE(metrics_summary(m, metrics_find(m, "failover.time_s"), &s));

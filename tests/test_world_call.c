@@ -7,42 +7,8 @@
 #include "sim/world/world.h"
 
 #include "t_assert.h"
+#include "tworld.h"
 
-typedef struct TWorld {
-    Scenario *scn; /* owned */
-    World *w;      /* owned */
-} TWorld;
-
-static bool tworld_new(TWorld *t, const char *json)
-{
-    GError *err = NULL;
-    t->scn = scenario_load_text(json, "test_world_call", NULL, &err);
-    if (!t->scn) {
-        fprintf(stderr, "scenario: %s\n", err->message);
-        g_error_free(err);
-        return false;
-    }
-    t->w = world_new(scenario_spec_get(t->scn), EVQ_BUCKET, NULL, &err);
-    if (!t->w) {
-        fprintf(stderr, "world: %s\n", err->message);
-        g_error_free(err);
-        return false;
-    }
-    return true;
-}
-
-static void tworld_free(TWorld *t)
-{
-    world_free(t->w);
-    scenario_free(t->scn);
-}
-
-static double metric(TWorld *t, const char *name)
-{
-    Metrics *m = world_metrics(t->w);
-    uint32_t id = metrics_find(m, name);
-    return id ? metrics_value(m, id) : 0;
-}
 
 /* Situations: group JSON and the true NAT label it gets. */
 typedef struct Situation {
@@ -106,7 +72,7 @@ static void test_world_call_every_pair_takes_the_allowed_path(void)
                                i, 1.0 / NSIT, sits[i].json);
     g_string_append(js, "]}}");
     TWorld t;
-    T_TRUE(tworld_new(&t, js->str));
+    T_TRUE(tworld_new(&t, js->str, "test_world_call", NULL));
     world_run(t.w, 2 * TIMENS_MIN);
     size_t c0 = world_first_client(t.w);
     T_EQ_I64(world_peer_count(t.w) - c0, 2 * NSIT);
@@ -126,16 +92,16 @@ static void test_world_call_every_pair_takes_the_allowed_path(void)
             char name[128];
             g_snprintf(name, sizeof name, "call.matrix.%s.%s.%s", stun_nat_name(sits[a].nat),
                        stun_nat_name(sits[b].nat), node_call_path_name(want));
-            if (metric(&t, name) < 1) fprintf(stderr, "pair %s -> %s: not %s\n",
+            if (tworld_metric(&t, name) < 1) fprintf(stderr, "pair %s -> %s: not %s\n",
                                               stun_nat_name(sits[a].nat),
                                               stun_nat_name(sits[b].nat),
                                               node_call_path_name(want));
-            T_CMP_I64(metric(&t, name), >=, 1);
+            T_CMP_I64(tworld_metric(&t, name), >=, 1);
         }
-    T_EQ_I64(metric(&t, "call.attempts"), calls);
-    T_EQ_I64(metric(&t, "call.success"), calls);
-    T_EQ_I64(metric(&t, "call.failure"), 0);
-    T_EQ_I64(metric(&t, "call.dropped"), 0);
+    T_EQ_I64(tworld_metric(&t, "call.attempts"), calls);
+    T_EQ_I64(tworld_metric(&t, "call.success"), calls);
+    T_EQ_I64(tworld_metric(&t, "call.failure"), 0);
+    T_EQ_I64(tworld_metric(&t, "call.dropped"), 0);
     g_string_free(js, TRUE);
     tworld_free(&t);
 }
@@ -149,16 +115,16 @@ static void test_world_call_media_counts(void)
                           " \"media\": {\"codec\": \"skype2004\"},"
                           " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 2},"
                           " \"workload\": {\"call_rate\": 0}, \"population\": {\"clients\": 2,"
-                          " \"groups\": [{\"fraction\": 1, \"nat\": \"symmetric\"}]}}"));
+                          " \"groups\": [{\"fraction\": 1, \"nat\": \"symmetric\"}]}}", "test_world_call", NULL));
     world_run(t.w, 2 * TIMENS_MIN);
     size_t c0 = world_first_client(t.w);
     char user[32];
     g_snprintf(user, sizeof user, "user%zu", c0 + 1);
     T_TRUE(node_call(world_peer_node(t.w, c0), user, 10 * TIMENS_S));
     T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
-    T_EQ_I64(metric(&t, "call.path.udp_relay"), 1);
-    double pkts = metric(&t, "call.media.packets");
-    T_EQ_I64(metric(&t, "call.media.bytes"), pkts * (3 + 67));
+    T_EQ_I64(tworld_metric(&t, "call.path.udp_relay"), 1);
+    double pkts = tworld_metric(&t, "call.media.packets");
+    T_EQ_I64(tworld_metric(&t, "call.media.bytes"), pkts * (3 + 67));
     T_CMP_I64(pkts, >=, 2 * 700);       /* 10 s at 70 packets/s each way */
     T_CMP_I64(pkts, <=, 2 * 700 + 140); /* + at most 1 s of setup and teardown */
     Metrics *m = world_metrics(t.w);

@@ -11,42 +11,8 @@
 #include "sim/world/world.h"
 
 #include "t_assert.h"
+#include "tworld.h"
 
-typedef struct TWorld {
-    Scenario *scn; /* owned */
-    World *w;      /* owned */
-} TWorld;
-
-static bool tworld_new(TWorld *t, const char *json)
-{
-    GError *err = NULL;
-    t->scn = scenario_load_text(json, "test_world_gateway", NULL, &err);
-    if (!t->scn) {
-        fprintf(stderr, "scenario: %s\n", err->message);
-        g_error_free(err);
-        return false;
-    }
-    t->w = world_new(scenario_spec_get(t->scn), EVQ_BUCKET, NULL, &err);
-    if (!t->w) {
-        fprintf(stderr, "world: %s\n", err->message);
-        g_error_free(err);
-        return false;
-    }
-    return true;
-}
-
-static void tworld_free(TWorld *t)
-{
-    world_free(t->w);
-    scenario_free(t->scn);
-}
-
-static double metric(TWorld *t, const char *name)
-{
-    Metrics *m = world_metrics(t->w);
-    uint32_t id = metrics_find(m, name);
-    return id ? metrics_value(m, id) : 0;
-}
 
 /* Runs until peer i has no call, or the limit. */
 static bool run_until_idle(TWorld *t, size_t i, TimeNs limit)
@@ -81,7 +47,7 @@ static size_t find_gateway(TWorld *t)
 static void test_world_gateway_phone_calls_take_the_allowed_path(void)
 {
     TWorld t;
-    T_TRUE(tworld_new(&t, gw_scenario));
+    T_TRUE(tworld_new(&t, gw_scenario, "test_world_gateway", NULL));
     size_t g = find_gateway(&t);
     T_CMP_I64(g, <, world_first_client(t.w));
     world_run(t.w, 2 * TIMENS_MIN);
@@ -99,18 +65,18 @@ static void test_world_gateway_phone_calls_take_the_allowed_path(void)
     for (size_t k = 0; k < 3; k++) {
         Node *n = world_peer_node(t.w, c0 + k);
         T_TRUE(n && node_state(n) == NODE_ST_ONLINE);
-        double p0 = metric(&t, "call.media.packets"), b0 = metric(&t, "call.media.bytes");
+        double p0 = tworld_metric(&t, "call.media.packets"), b0 = tworld_metric(&t, "call.media.bytes");
         T_TRUE(node_call_phone(n, "+15551230000", 10 * TIMENS_S));
         T_TRUE(run_until_idle(&t, c0 + k, 2 * TIMENS_MIN));
         world_run(t.w, sim_now(world_sim(t.w)) + TIMENS_S);
         char row[128];
         g_snprintf(row, sizeof row, "call.matrix.%s.pstn.%s", want[k].label,
                    node_call_path_name(want[k].path));
-        if (metric(&t, row) < 1) fprintf(stderr, "%s: not %s\n", want[k].label, row);
-        T_EQ_I64(metric(&t, row), 1);
+        if (tworld_metric(&t, row) < 1) fprintf(stderr, "%s: not %s\n", want[k].label, row);
+        T_EQ_I64(tworld_metric(&t, row), 1);
         /* 10 s at 100 packets/s each way (+ at most 1 s of setup and teardown). */
-        double pkts = metric(&t, "call.media.packets") - p0;
-        double bytes = metric(&t, "call.media.bytes") - b0;
+        double pkts = tworld_metric(&t, "call.media.packets") - p0;
+        double bytes = tworld_metric(&t, "call.media.bytes") - b0;
         T_CMP_I64(pkts, >=, 2 * 1000);
         T_CMP_I64(pkts, <=, 2 * 1000 + 200);
         double extra = bytes - pkts * (3 + 4 + 24); /* the caller's TCP prefixes */
@@ -122,13 +88,13 @@ static void test_world_gateway_phone_calls_take_the_allowed_path(void)
         }
         T_EQ_I64(node_gateway_calls(gw), 0);
     }
-    T_EQ_I64(metric(&t, "gateway.calls"), 3);
-    T_EQ_I64(metric(&t, "gateway.active"), 0);
-    T_EQ_I64(metric(&t, "call.success"), 3);
-    T_EQ_I64(metric(&t, "call.failure"), 0);
-    T_EQ_I64(metric(&t, "call.path.direct"), 1);
-    T_EQ_I64(metric(&t, "call.path.hole_punched"), 1);
-    T_EQ_I64(metric(&t, "call.path.tcp_relay"), 1);
+    T_EQ_I64(tworld_metric(&t, "gateway.calls"), 3);
+    T_EQ_I64(tworld_metric(&t, "gateway.active"), 0);
+    T_EQ_I64(tworld_metric(&t, "call.success"), 3);
+    T_EQ_I64(tworld_metric(&t, "call.failure"), 0);
+    T_EQ_I64(tworld_metric(&t, "call.path.direct"), 1);
+    T_EQ_I64(tworld_metric(&t, "call.path.hole_punched"), 1);
+    T_EQ_I64(tworld_metric(&t, "call.path.tcp_relay"), 1);
     Metrics *m = world_metrics(t.w);
     MetricsSummary s;
     T_TRUE(metrics_summary(m, metrics_find(m, "call.mos"), &s));
@@ -146,15 +112,15 @@ static void test_world_gateway_workload_places_phone_calls(void)
                           " \"workload\": {\"call_rate\": 20, \"pstn_share\": 1,"
                           " \"call_duration\": {\"dist\": \"constant\", \"value\": 20}},"
                           " \"population\": {\"clients\": 6,"
-                          " \"groups\": [{\"fraction\": 1, \"nat\": \"port_restricted_cone\"}]}}"));
+                          " \"groups\": [{\"fraction\": 1, \"nat\": \"port_restricted_cone\"}]}}", "test_world_gateway", NULL));
     world_run(t.w, 30 * TIMENS_MIN);
-    double calls = metric(&t, "gateway.calls");
+    double calls = tworld_metric(&t, "gateway.calls");
     T_CMP_I64(calls, >=, 10);
-    T_EQ_I64(metric(&t, "call.attempts"), metric(&t, "call.matrix.port_restricted_cone.pstn"
+    T_EQ_I64(tworld_metric(&t, "call.attempts"), tworld_metric(&t, "call.matrix.port_restricted_cone.pstn"
                                                       ".hole_punched") +
-                                              metric(&t, "call.failure") +
-                                              metric(&t, "call.active"));
-    T_CMP_I64(metric(&t, "call.success"), >=, calls - 6);
+                                              tworld_metric(&t, "call.failure") +
+                                              tworld_metric(&t, "call.active"));
+    T_CMP_I64(tworld_metric(&t, "call.success"), >=, calls - 6);
     tworld_free(&t);
 }
 

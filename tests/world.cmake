@@ -2,7 +2,7 @@
 skysim_suite(scenario test_scenario.c LIBS skysim_world)
 skysim_suite(metrics test_metrics.c LIBS skysim_world)
 skysim_suite(results test_results.c LIBS skysim_world)
-skysim_suite(world test_world.c LIBS skysim_world)
+skysim_suite(world test_world.c tworld.c LIBS skysim_world)
 
 # simrun end to end (bad input, atomic results, interrupt, determinism).
 add_test(NAME simrun COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_simrun.sh
