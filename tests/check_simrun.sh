@@ -78,6 +78,28 @@ for q in heap ladder; do
        cmp -s "q-$q/timeseries.csv" q-bucket/timeseries.csv; then ok; else bad "queue $q gives another run"; fi
 done
 
+# Env trace of one node (--trace-env): bad values exit 2 with one line; the
+# log lands in the results directory, names the node, shows both directions
+# (calls "->", events "<-"), leaves the results as they are without it and
+# is the same bytes in a second run.
+expect_error trace-env-nan "--trace-env" "$src/scenarios/baseline.json" --trace-env abc
+expect_error trace-env-neg "--trace-env" "$src/scenarios/baseline.json" --trace-env -1
+expect_error trace-env-range "node 500 does not exist" "$src/scenarios/baseline.json" "${small[@]}" --trace-env 500
+if ls -d results run-te* >/dev/null 2>&1; then bad "bad --trace-env left a results directory"; else ok; fi
+for r in te1 te2; do
+    "$simrun" "$src/scenarios/baseline.json" "${small[@]}" --seed 3 --out "$r" --trace-env 20 ||
+        bad "$r: run with --trace-env failed"
+done
+log=te1/envtrace-20.log
+[ -s "$log" ] && ok || bad "$log missing or empty"
+grep -q '^[0-9]*\.[0-9]\{9\} node 20 -> udp_send(' "$log" && ok || bad "$log lacks the node's sends"
+grep -q '^[0-9]*\.[0-9]\{9\} node 20 <- start()' "$log" && ok || bad "$log lacks the node's start event"
+grep -v -q ' node 20 ' "$log" && bad "$log has lines of another node" || ok
+cmp -s <(strip run1/results.json) <(strip te1/results.json) && ok || bad "--trace-env changed results.json"
+cmp -s run1/timeseries.csv te1/timeseries.csv && ok || bad "--trace-env changed timeseries.csv"
+cmp -s run1/samples.csv te1/samples.csv && ok || bad "--trace-env changed samples.csv"
+cmp -s "$log" te2/envtrace-20.log && ok || bad "env trace differs between identical runs"
+
 # Event trace and capture in the results directory; tshark (where installed)
 # reads the capture and dissects the STUN exchanges of NAT detection.
 "$simrun" "$src/scenarios/nat_heavy.json" --set population.clients=40 --duration 2min --quiet \

@@ -45,6 +45,7 @@ struct EnvSimNode {
     bool server;       /* a server role (login, web, bootstrap, dedicated SN) */
     TimeNs busy_until; /* its CPU is busy with charged work until then, ns */
     uint32_t npending; /* deferred sends not yet handed to the network */
+    EnvTrace *trace;   /* tracing wrapper of its env, or NULL (borrowed) */
 };
 
 /* A send deferred until the node's CPU is free (see envsim.h). */
@@ -274,7 +275,10 @@ EnvSimNode *envsim_node_new(EnvSim *es, uint32_t id, uint32_t host, double cpu_s
     return en;
 }
 
-const Env *envsim_node_env(EnvSimNode *en) { return &en->env; }
+const Env *envsim_node_env(EnvSimNode *en) { return en->trace ? envtrace_env(en->trace) : &en->env; }
+const Env *envsim_node_env_inner(EnvSimNode *en) { return &en->env; }
+void envsim_node_set_trace(EnvSimNode *en, EnvTrace *t) { en->trace = t; }
+EnvTrace *envsim_node_trace(const EnvSimNode *en) { return en->trace; }
 void envsim_node_attach(EnvSimNode *en, Node *node) { en->node = node; }
 void envsim_node_set_server(EnvSimNode *en, bool server) { en->server = server; }
 Node *envsim_node_get(const EnvSimNode *en) { return en->node; }
@@ -325,6 +329,7 @@ static void envsim_timer_fire(Sim *sim, void *ctx, uint64_t arg)
     else envsim_timer_release(es, slot);
     if (en->node) {
         sim_set_entity(sim, en->id);
+        envtrace_on_timer(en->trace, handle, tag);
         node_ops.on_timer(en->node, handle, tag);
     }
 }
@@ -488,8 +493,11 @@ static EnvSimSend *envsim_defer(EnvSimNode *en, EnvSimSendKind kind, const uint8
 
 static void envsim_udp_recv(void *ctx, NetSock s, NetEp from, const uint8_t *buf, size_t len)
 {
-    Node *n = envsim_target(ctx);
-    if (n) node_ops.on_datagram(n, envsim_sock(s), envsim_addr(from), buf, len);
+    EnvSimNode *en = ctx;
+    Node *n = envsim_target(en);
+    if (!n) return;
+    envtrace_on_datagram(en->trace, envsim_sock(s), envsim_addr(from), buf, len);
+    node_ops.on_datagram(n, envsim_sock(s), envsim_addr(from), buf, len);
 }
 
 static const UdpOps envsim_udp_ops = {.recv = envsim_udp_recv, .error = NULL};
@@ -549,7 +557,9 @@ static void envsim_tcp_connected(void *ctx, NetTcp c)
     EnvSimNode *en = ctx;
     if (envsim_conn_was_released(en->es, c, false)) return;
     Node *n = envsim_target(en);
-    if (n) node_ops.on_tcp_connected(n, envsim_conn(c), ENV_OK);
+    if (!n) return;
+    envtrace_on_tcp_connected(en->trace, envsim_conn(c), ENV_OK);
+    node_ops.on_tcp_connected(n, envsim_conn(c), ENV_OK);
 }
 
 static void envsim_tcp_failed(void *ctx, NetTcp c, NetErr why)
@@ -557,7 +567,9 @@ static void envsim_tcp_failed(void *ctx, NetTcp c, NetErr why)
     EnvSimNode *en = ctx;
     if (envsim_conn_was_released(en->es, c, true)) return;
     Node *n = envsim_target(en);
-    if (n) node_ops.on_tcp_connected(n, envsim_conn(c), envsim_status(why));
+    if (!n) return;
+    envtrace_on_tcp_connected(en->trace, envsim_conn(c), envsim_status(why));
+    node_ops.on_tcp_connected(n, envsim_conn(c), envsim_status(why));
 }
 
 static void envsim_tcp_recv(void *ctx, NetTcp c, const uint8_t *buf, size_t len)
@@ -565,7 +577,9 @@ static void envsim_tcp_recv(void *ctx, NetTcp c, const uint8_t *buf, size_t len)
     EnvSimNode *en = ctx;
     if (envsim_conn_was_released(en->es, c, false)) return;
     Node *n = envsim_target(en);
-    if (n) node_ops.on_tcp_data(n, envsim_conn(c), buf, len);
+    if (!n) return;
+    envtrace_on_tcp_data(en->trace, envsim_conn(c), buf, len);
+    node_ops.on_tcp_data(n, envsim_conn(c), buf, len);
 }
 
 /* The peer's FIN: env.h makes this terminal for the node, so our side
@@ -577,7 +591,9 @@ static void envsim_tcp_peer_closed(void *ctx, NetTcp c)
     g_hash_table_add(en->es->released, envsim_conn_key(c));
     tcp_close(en->es->net, c);
     Node *n = envsim_target(en);
-    if (n) node_ops.on_tcp_closed(n, envsim_conn(c), ENV_ERR_CLOSED);
+    if (!n) return;
+    envtrace_on_tcp_closed(en->trace, envsim_conn(c), ENV_ERR_CLOSED);
+    node_ops.on_tcp_closed(n, envsim_conn(c), ENV_ERR_CLOSED);
 }
 
 static void envsim_tcp_closed(void *ctx, NetTcp c)
@@ -585,7 +601,9 @@ static void envsim_tcp_closed(void *ctx, NetTcp c)
     EnvSimNode *en = ctx;
     if (envsim_conn_was_released(en->es, c, true)) return;
     Node *n = envsim_target(en);
-    if (n) node_ops.on_tcp_closed(n, envsim_conn(c), ENV_ERR_CLOSED);
+    if (!n) return;
+    envtrace_on_tcp_closed(en->trace, envsim_conn(c), ENV_ERR_CLOSED);
+    node_ops.on_tcp_closed(n, envsim_conn(c), ENV_ERR_CLOSED);
 }
 
 static void envsim_tcp_reset(void *ctx, NetTcp c, NetErr why)
@@ -593,7 +611,9 @@ static void envsim_tcp_reset(void *ctx, NetTcp c, NetErr why)
     EnvSimNode *en = ctx;
     if (envsim_conn_was_released(en->es, c, true)) return;
     Node *n = envsim_target(en);
-    if (n) node_ops.on_tcp_closed(n, envsim_conn(c), envsim_status(why));
+    if (!n) return;
+    envtrace_on_tcp_closed(en->trace, envsim_conn(c), envsim_status(why));
+    node_ops.on_tcp_closed(n, envsim_conn(c), envsim_status(why));
 }
 
 static const TcpOps envsim_tcp_ops = {
@@ -613,6 +633,7 @@ static bool envsim_tcp_accept(void *ctx, NetSock l, NetTcp c, NetEp peer, const 
     if (!n) return false;
     *ops = &envsim_tcp_ops;
     *conn_ctx = en;
+    envtrace_on_tcp_accept(en->trace, envsim_sock(l), envsim_conn(c), envsim_addr(peer));
     node_ops.on_tcp_accept(n, envsim_sock(l), envsim_conn(c), envsim_addr(peer));
     return true;
 }

@@ -24,6 +24,7 @@
 #include "protocol/env.h"
 #include "protocol/node.h"
 #include "sim/net/net.h"
+#include "sim/world/envtrace.h"
 #include "sim/world/metrics.h"
 
 typedef struct EnvSim EnvSim;
@@ -98,8 +99,20 @@ const Env *envsim_world_env(EnvSim *es);
  * charging. Owned by es. */
 EnvSimNode *envsim_node_new(EnvSim *es, uint32_t id, uint32_t host, double cpu_speed);
 
-/* The Env to give node_new(); borrowed, valid as long as the EnvSimNode. */
+/* The Env to give node_new(); borrowed, valid as long as the EnvSimNode.
+ * With a trace set (envsim_node_set_trace), the tracing wrapper's Env. */
 const Env *envsim_node_env(EnvSimNode *en);
+
+/* The node's own Env, never wrapped (what a trace wraps). */
+const Env *envsim_node_env_inner(EnvSimNode *en);
+
+/* Traces the node (envtrace.h): t (borrowed, NULL: none) must wrap
+ * envsim_node_env_inner(en); from now on envsim_node_env() is t's Env and
+ * every event envsim delivers to the node (timers, datagrams, TCP) is
+ * logged through t before delivery. Start and stop are the host's to log.
+ * Set it before node_new, so the node's calls go through the wrapper. */
+void envsim_node_set_trace(EnvSimNode *en, EnvTrace *t);
+EnvTrace *envsim_node_trace(const EnvSimNode *en); /* NULL when untraced */
 
 /* Marks the node as a server role, for the per-role CPU metrics
  * ("cpu.charged_ns.client|supernode|server"; a promoted client counts as a

@@ -221,12 +221,15 @@ typedef struct RunnerRun {
     Results *res;  /* open results, or NULL once committed/aborted */
     World *w;      /* the world, or NULL */
     FILE *trace;   /* open trace file, or NULL */
+    FILE *env_trace; /* open env trace file (RunnerOptions.env_trace), or NULL */
 } RunnerRun;
 
 static void runner_run_abort(RunnerRun *r)
 {
     if (r->trace) fclose(r->trace);
     if (r->w) world_set_trace(r->w, NULL);
+    if (r->w) world_env_trace_detach(r->w);
+    if (r->env_trace) fclose(r->env_trace);
     results_abort(r->res);
     world_free(r->w);
 }
@@ -306,6 +309,14 @@ static bool runner_finish(RunnerRun *r, const cJSON *root, bool pcap, GError **e
         }
         r->trace = NULL;
     }
+    if (r->env_trace) {
+        world_env_trace_detach(r->w);
+        if (fclose(r->env_trace) != 0 && ok) {
+            ok = false;
+            g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "writing the env trace: %s", g_strerror(errno));
+        }
+        r->env_trace = NULL;
+    }
     if (ok && pcap) ok = net_pcap_close(world_net(r->w), err);
     if (ok) {
         ok = results_commit(r->res, err);
@@ -321,7 +332,18 @@ RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResul
     r.res = results_open(o->out_dir, err);
     if (!r.res) return RUNNER_BAD_INPUT;
     const char *pcap = spec->outputs.pcap ? results_path(r.res, spec->outputs.pcap) : NULL;
-    r.w = world_new(spec, o->queue, pcap, err);
+    if (o->env_trace) {
+        char name[32];
+        g_snprintf(name, sizeof name, "envtrace-%u.log", (unsigned)o->env_trace_node);
+        const char *path = results_path(r.res, name);
+        r.env_trace = fopen(path, "w");
+        if (!r.env_trace) {
+            g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "cannot create %s: %s", path, g_strerror(errno));
+            runner_run_abort(&r);
+            return RUNNER_INTERNAL;
+        }
+    }
+    r.w = world_new_env_trace(spec, o->queue, pcap, o->env_trace_node, r.env_trace, err);
     if (!r.w) {
         runner_run_abort(&r);
         return RUNNER_BAD_INPUT;

@@ -4,8 +4,9 @@
  * regression checks) run scenarios through this same call, never by
  * scraping simrun's output (DESIGN.md "analysis/"). The run writes
  * results.json, timeseries.csv, samples.csv (every observation of every
- * sample metric, for CDFs) and the optional capture and trace into a
- * temporary directory renamed when complete (results.h).
+ * sample metric, for CDFs) and the optional capture, trace and env trace
+ * (envtrace-<id>.log) into a temporary directory renamed when complete
+ * (results.h).
  */
 #ifndef SKYSIM_RUNNER_H
 #define SKYSIM_RUNNER_H
@@ -27,6 +28,9 @@ typedef struct RunnerOptions {
     bool progress;                    /* progress line on stderr */
     volatile sig_atomic_t *stop_flag; /* polled between events; NULL: none */
     TimeNs raise_sigint_at;           /* test hook: raise SIGINT at this virtual time; < 0: never */
+    bool env_trace;                   /* log node env_trace_node's env calls and events into
+                                         envtrace-<id>.log in the results directory (envtrace.h) */
+    uint32_t env_trace_node;          /* the traced node id (peer index), with env_trace */
 } RunnerOptions;
 
 typedef enum RunnerStatus {

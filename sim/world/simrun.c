@@ -3,6 +3,7 @@
  *
  *   simrun SCENARIO.json [--seed N] [--set path=value]... [--duration T]
  *          [--out DIR] [--quiet] [--pcap FILE] [--trace FILE] [--queue Q]
+ *          [--trace-env NODE]
  *
  * Exit status: 0 done (also when interrupted: the results are marked), 2
  * bad input (scenario, flags), 1 internal error. The run itself is
@@ -29,6 +30,7 @@ typedef struct SimrunOpts {
     gchar *pcap;       /* --pcap, owned */
     gchar *trace;      /* --trace, owned */
     gchar *queue;      /* --queue, owned */
+    gchar *trace_env;  /* --trace-env, owned */
     gchar *raise_at;   /* --test-raise-sigint-at (hidden, for tests), owned */
 } SimrunOpts;
 
@@ -121,6 +123,16 @@ static bool simrun_options(const SimrunOpts *o, RunnerOptions *ro, GError **err)
                     "--queue: expected \"heap\", \"ladder\" or \"bucket\"; found \"%s\"", o->queue);
         return false;
     }
+    if (o->trace_env) {
+        guint64 id;
+        if (!g_ascii_string_to_unsigned(o->trace_env, 10, 0, UINT32_MAX - 1, &id, NULL)) {
+            g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--trace-env: expected a node id (0, 1, ...); found \"%s\"", o->trace_env);
+            return false;
+        }
+        ro->env_trace = true;
+        ro->env_trace_node = (uint32_t)id;
+    }
     if (o->raise_at && !timens_parse(o->raise_at, TIMENS_S, &ro->raise_sigint_at, err)) return false;
     return true;
 }
@@ -168,6 +180,8 @@ int main(int argc, char **argv)
         {"pcap", 0, 0, G_OPTION_ARG_STRING, &o.pcap, "Capture every packet into FILE in the results directory", "FILE"},
         {"trace", 0, 0, G_OPTION_ARG_STRING, &o.trace, "Event trace (logins, logouts, crashes) into FILE in the results directory", "FILE"},
         {"queue", 0, 0, G_OPTION_ARG_STRING, &o.queue, "Event queue: bucket (default), heap or ladder", "Q"},
+        {"trace-env", 0, 0, G_OPTION_ARG_STRING, &o.trace_env,
+         "Log every env call and event of node NODE (servers first, then clients) into envtrace-NODE.log in the results directory", "NODE"},
         {"test-raise-sigint-at", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o.raise_at,
          "Raise SIGINT at this virtual time (tests)", "T"},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
@@ -201,6 +215,7 @@ int main(int argc, char **argv)
     g_free(o.pcap);
     g_free(o.trace);
     g_free(o.queue);
+    g_free(o.trace_env);
     g_free(o.raise_at);
     return rc;
 }

@@ -92,6 +92,7 @@ struct World {
     uint64_t crashes;         /* crashes */
     uint32_t m_online;        /* metric: clients online (gauge) */
     FILE *trace;              /* event trace, borrowed; NULL: none */
+    EnvTrace *env_trace;      /* env trace of one node (envtrace.h), owned; NULL: none */
     uint32_t *host_peer;      /* Net host id -> peer index (UINT32_MAX: none); owned */
     ChurnTrace *churn_trace;  /* trace churn: the trace, owned; NULL otherwise */
     Workload *wl;             /* buddy lists and user activity (searches), owned */
@@ -372,6 +373,7 @@ static void world_peer_start(World *w, WorldPeer *p)
     p->online = true;
     world_trace(w, p, "login");
     sim_set_entity(w->sim, id);
+    envtrace_on_start(envsim_node_trace(p->en));
     node_ops.start(p->node);
     if (p->role == NODE_ROLE_CLIENT) workload_client_online(w->wl, (size_t)(p - w->peers) - w->first_client);
     if (p->role == NODE_ROLE_CLIENT) {
@@ -390,6 +392,7 @@ static void world_peer_stop(World *w, WorldPeer *p, bool graceful)
         p->host_down = true;
     }
     sim_set_entity(w->sim, envsim_node_id(p->en));
+    envtrace_on_stop(envsim_node_trace(p->en), graceful);
     node_ops.stop(p->node, graceful);
     if (p->role == NODE_ROLE_CLIENT) workload_client_offline(w->wl, (size_t)(p - w->peers) - w->first_client);
     envsim_node_detach(p->en);
@@ -711,7 +714,41 @@ static void world_start(World *w)
         sim_at(w->sim, w->spec->events[e].at_ns, world_ev_scheduled, w, e);
 }
 
+static const char *world_metric_name(void *ctx, EnvMetric id)
+{
+    const Metrics *m = ctx;
+    return id <= metrics_count(m) ? metrics_name(m, id) : NULL;
+}
+
+/* Wraps node `node`'s env in a tracing env writing to out, before any
+ * node starts. */
+static bool world_env_trace_install(World *w, uint32_t node, FILE *out, GError **err)
+{
+    if (node >= w->npeers) {
+        g_set_error(err, WORLD_ERROR, 1, "env trace: node %u does not exist; the scenario's nodes are 0 to %zu"
+                    " (servers first, then clients)",
+                    (unsigned)node, w->npeers - 1);
+        return false;
+    }
+    EnvSimNode *en = w->peers[node].en;
+    w->env_trace = envtrace_new(envsim_node_env_inner(en), node, out);
+    envtrace_set_namer(w->env_trace, world_metric_name, w->metrics);
+    envsim_node_set_trace(en, w->env_trace);
+    return true;
+}
+
+void world_env_trace_detach(World *w)
+{
+    if (w->env_trace) envtrace_set_out(w->env_trace, NULL);
+}
+
 World *world_new(const ScenarioSpec *spec, EvqKind queue, const char *pcap_path, GError **err)
+{
+    return world_new_env_trace(spec, queue, pcap_path, 0, NULL, err);
+}
+
+World *world_new_env_trace(const ScenarioSpec *spec, EvqKind queue, const char *pcap_path,
+                           uint32_t trace_node, FILE *trace_out, GError **err)
 {
     World *w = g_new0(World, 1);
     w->spec = spec;
@@ -720,7 +757,8 @@ World *world_new(const ScenarioSpec *spec, EvqKind queue, const char *pcap_path,
     sim_rng_init(w->sim, &w->churn_rng, WORLD_ENTITY, WORLD_STREAM_CHURN);
     sim_rng_init(w->sim, &w->event_rng, WORLD_ENTITY, WORLD_STREAM_EVENTS);
     for (int h = 0; h < 24; h++) w->diurnal_max = fmax(w->diurnal_max, spec->churn.diurnal[h]);
-    if (!world_build(w, pcap_path, err)) {
+    if (!world_build(w, pcap_path, err) ||
+        (trace_out && !world_env_trace_install(w, trace_node, trace_out, err))) {
         world_free(w);
         return NULL;
     }
@@ -740,6 +778,7 @@ void world_free(World *w)
     }
     node_shared_free(w->shared);
     envsim_free(w->es);
+    envtrace_free(w->env_trace);
     net_free(w->net);
     latency_free(w->lat);
     metrics_free(w->metrics);

@@ -38,6 +38,18 @@ GQuark world_error_quark(void);
  * an address clash); nothing is left behind. */
 World *world_new(const ScenarioSpec *spec, EvqKind queue, const char *pcap_path, GError **err);
 
+/* world_new, with every env call and every delivered event of node
+ * trace_node (its peer index: servers first, then clients) written to
+ * trace_out (borrowed; NULL: no trace) through a tracing env (envtrace.h),
+ * from its first start on. The simulation is the same as without it. A
+ * trace_node that does not exist is an input error. */
+World *world_new_env_trace(const ScenarioSpec *spec, EvqKind queue, const char *pcap_path,
+                           uint32_t trace_node, FILE *trace_out, GError **err);
+
+/* Stops writing the env trace (call before closing its file; the node runs
+ * on, its calls only forwarded). No-op without one. */
+void world_env_trace_detach(World *w);
+
 /* Writes an event trace to out (borrowed; NULL stops): one CSV line per
  * world event, "time_s,node,event" with event one of login, logout,
  * crash, and a header line written now. */
