@@ -934,7 +934,11 @@ static void capture(FakeEnv *h, int kind, uint32_t slot, uint32_t gen, int statu
 {
     if (!h->capture || h->node) return;
     FakeInbox *x = g_new0(FakeInbox, 1);
-    x->kind = kind, x->slot = slot, x->gen = gen, x->status = status, x->from = from;
+    x->kind = kind;
+    x->slot = slot;
+    x->gen = gen;
+    x->status = status;
+    x->from = from;
     x->len = (uint32_t)len;
     x->data = g_memdup2(data, len);
     g_ptr_array_add(h->inbox, x);
@@ -959,10 +963,14 @@ static void deliver_accept(FakeNet *net, FakeEvent *e)
     FConn *dc = CONN(d, slot);
     sc = conn_get(s, e->src_slot, e->src_gen); /* arrays may have moved (s == d) */
     dc->established = true;
-    dc->peer = s, dc->peer_slot = e->src_slot, dc->peer_gen = e->src_gen;
+    dc->peer = s;
+    dc->peer_slot = e->src_slot;
+    dc->peer_gen = e->src_gen;
     dc->local = env_addr(d->ip, e->port);
     dc->remote = e->from;
-    sc->peer = d, sc->peer_slot = slot, sc->peer_gen = dc->gen;
+    sc->peer = d;
+    sc->peer_slot = slot;
+    sc->peer_gen = dc->gen;
     tcp_event(s, net->now + net->lat, EV_TCP_CONNECTED, e->src_slot, e->src_gen, ENV_OK);
     if (d->node)
         node_ops.on_tcp_accept(d->node, (EnvSock){(uint32_t)lsock, SOCK(d, lsock)->gen},
@@ -981,7 +989,8 @@ static void deliver(FakeNet *net, FakeEvent *e)
         uint32_t tag = t->tag;
         if (t->period) {
             FakeEvent *r = ev_new(net, net->now + t->period, EV_TIMER, h);
-            r->slot = e->slot, r->gen = e->gen;
+            r->slot = e->slot;
+            r->gen = e->gen;
             ev_push(net, r);
         } else {
             t->live = false;

@@ -572,7 +572,11 @@ static void test_client_malformed_datagrams_dropped(void)
     uint8_t nack[11] = {0, 1, 0x77, 9, 0, 1, 2, 3, 4, 0, 5};
     fakenet_inject_udp(w->net, t + 102 * TIMENS_MS, w->h[c], port, from, nack, sizeof nack);
     uint8_t stun[24] = {0x01, 0x01, 0x00, 0x04, 0x21, 0x12, 0xa4, 0x42};
-    stun[20] = 0x00, stun[21] = 0x20, stun[22] = 0x00, stun[23] = 0x08; /* attr past the end */
+    /* an attribute running past the end */
+    stun[20] = 0x00;
+    stun[21] = 0x20;
+    stun[22] = 0x00;
+    stun[23] = 0x08;
     fakenet_inject_udp(w->net, t + 103 * TIMENS_MS, w->h[c], port, from, stun, sizeof stun);
     fakenet_run_for(w->net, TIMENS_S);
     T_CMP_I64(fakeenv_metric(w->h[c], "wire.malformed.udp"), >=, sent + 3);
@@ -621,8 +625,10 @@ static uint32_t login_trace_digest(uint64_t seed, size_t *count)
         const FakeRecord *r = fakenet_record_get(w->net, i);
         uint8_t hdr[20];
         wire_put_u32(hdr, (uint32_t)(r->t / TIMENS_US));
-        wire_put_u32(hdr + 4, r->from.ip), wire_put_u16(hdr + 8, r->from.port);
-        wire_put_u32(hdr + 10, r->to.ip), wire_put_u16(hdr + 14, r->to.port);
+        wire_put_u32(hdr + 4, r->from.ip);
+        wire_put_u16(hdr + 8, r->from.port);
+        wire_put_u32(hdr + 10, r->to.ip);
+        wire_put_u16(hdr + 14, r->to.port);
         wire_put_u32(hdr + 16, r->len);
         crc = crypto_crc32(crc, hdr, sizeof hdr);
         crc = crypto_crc32(crc, r->data, r->len);

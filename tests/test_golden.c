@@ -231,8 +231,11 @@ static void test_golden_update_keeps_tolerances(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(back);
     char *again = golden_file_to_text(back);
     T_STR_EQ(again, text);
-    g_free(again), g_free(text);
-    golden_file_free(back), golden_file_free(g), golden_file_free(old);
+    g_free(again);
+    g_free(text);
+    golden_file_free(back);
+    golden_file_free(g);
+    golden_file_free(old);
     cJSON_Delete(h);
 }
 
@@ -293,7 +296,8 @@ static void test_golden_unchanged_passes_changed_timer_fails(void)
     T_EQ_I64(t_simcheck(same, &out, &errtext), 0);
     T_STR_CONTAINS(out, "failover_time_mean_s");
     T_STR_CONTAINS(out, "PASS: ");
-    g_free(out), g_free(errtext);
+    g_free(out);
+    g_free(errtext);
     /* Keep-alives every 10 s instead of 30 s: failover and search move. */
     const char *faster[] = {"protocol.keepalive=10s", NULL};
     o = (GoldenOptions){.scenario = scn, .golden = golden, .sets = faster};
@@ -308,9 +312,12 @@ static void test_golden_unchanged_passes_changed_timer_fails(void)
     T_STR_CONTAINS(out, "  FAIL\n");
     T_STR_CONTAINS(out, "FAIL: ");
     T_STR_CONTAINS(out, "metrics moved past their tolerance");
-    g_free(out), g_free(errtext);
+    g_free(out);
+    g_free(errtext);
     t_rmtree(d);
-    g_free(scn), g_free(golden), g_free(d);
+    g_free(scn);
+    g_free(golden);
+    g_free(d);
 }
 
 static void test_golden_bad_input(void)
@@ -347,13 +354,17 @@ static void test_golden_bad_input(void)
     const char *no_golden[] = {scn, NULL};
     T_EQ_I64(t_simcheck(no_golden, &out, &errtext), 2);
     T_STR_EQ(errtext, "simcheck: expected --golden GOLDEN.json; found none (see simcheck --help)\n");
-    g_free(out), g_free(errtext);
+    g_free(out);
+    g_free(errtext);
     const char *bad_fe[] = {scn, "--golden", golden, "--set", "population.clients=-3", NULL};
     T_EQ_I64(t_simcheck(bad_fe, &out, &errtext), 2);
     T_STR_CONTAINS(errtext, "population.clients");
-    g_free(out), g_free(errtext);
+    g_free(out);
+    g_free(errtext);
     t_rmtree(d);
-    g_free(scn), g_free(golden), g_free(d);
+    g_free(scn);
+    g_free(golden);
+    g_free(d);
 }
 
 T_SUITE_MAIN("golden",

@@ -51,8 +51,10 @@ static size_t peer_read(Peer *p, WireMsg *out, size_t max, uint8_t *store, size_
     for (size_t i = 0; i < fakeenv_inbox_count(p->h); i++) {
         const FakeInbox *x = fakeenv_inbox_get(p->h, i);
         if (x->slot != p->conn.slot || x->gen != p->conn.gen) continue;
-        if (x->kind == 4 && have + x->len <= cap)
-            memcpy(store + have, x->data, x->len), have += x->len;
+        if (x->kind == 4 && have + x->len <= cap) {
+            memcpy(store + have, x->data, x->len);
+            have += x->len;
+        }
         if (x->kind == 5) *closed = x->status;
     }
     uint32_t seed;

@@ -98,7 +98,8 @@ static double mean_payload(Fixture *f, const MediaConfig *c, int n, size_t *min,
     MediaTx *tx = media_tx_new(&f->e, f->ms, c, key_a);
     uint8_t buf[PKT_MAX];
     double sum = 0;
-    *min = SIZE_MAX, *max = 0;
+    *min = SIZE_MAX;
+    *max = 0;
     for (int i = 0; i < n; i++) {
         size_t len = media_tx_next(tx, &f->e, false, false, buf, sizeof buf);
         sum += (double)len;

@@ -150,10 +150,15 @@ static void test_plot_run_timeseries_grouped(void)
     T_STR_CONTAINS(foo, "set ylabel \"foo_bps (bit/s)\"");
     T_STR_CONTAINS(foo, "using 1:11 ");
     T_FALSE(t_exists(out, "ts_relay.gp")); /* no relay column in this run */
-    g_free(foo), g_free(calls), g_free(sessions), g_free(users), g_free(dat);
+    g_free(foo);
+    g_free(calls);
+    g_free(sessions);
+    g_free(users);
+    g_free(dat);
     plot_report_clear(&rep);
     t_rmtree(d);
-    g_free(out), g_free(d);
+    g_free(out);
+    g_free(d);
 }
 
 static void test_plot_run_cdf_points_and_submetrics(void)
@@ -180,10 +185,15 @@ static void test_plot_run_cdf_points_and_submetrics(void)
     char *zeta = t_read(out, "cdf_zeta_size.gp");
     T_STR_CONTAINS(zeta, "set title \"Distribution of zeta.size\\n");
     T_STR_CONTAINS(zeta, "set xlabel \"zeta.size\"");
-    g_free(zeta), g_free(sym), g_free(by), g_free(gp), g_free(dat);
+    g_free(zeta);
+    g_free(sym);
+    g_free(by);
+    g_free(gp);
+    g_free(dat);
     plot_report_clear(&rep);
     t_rmtree(d);
-    g_free(out), g_free(d);
+    g_free(out);
+    g_free(d);
 }
 
 static void test_plot_run_interrupted_and_out_dir(void)
@@ -202,7 +212,8 @@ static void test_plot_run_interrupted_and_out_dir(void)
     g_free(gp);
     plot_report_clear(&rep);
     t_rmtree(d);
-    g_free(out), g_free(d);
+    g_free(out);
+    g_free(d);
 }
 
 static void test_plot_run_long_time_axis_in_hours(void)
@@ -222,7 +233,8 @@ static void test_plot_run_long_time_axis_in_hours(void)
     g_free(gp);
     plot_report_clear(&rep);
     t_rmtree(d);
-    g_free(out), g_free(d);
+    g_free(out);
+    g_free(d);
 }
 
 /* One bad input: plot_run fails with PLOT_ERROR_INPUT and a message
@@ -305,10 +317,14 @@ static void test_plot_sweep_error_bars_per_curve(void)
                        "title \"network.loss=0.01\"");
     char *rgp = t_read(out, "sweep_headline_login_success_rate.gp");
     T_STR_CONTAINS(rgp, "set ylabel \"headline.login_success_rate (fraction)\"");
-    g_free(rgp), g_free(gp), g_free(rate), g_free(dat);
+    g_free(rgp);
+    g_free(gp);
+    g_free(rate);
+    g_free(dat);
     plot_report_clear(&rep);
     t_rmtree(d);
-    g_free(out), g_free(d);
+    g_free(out);
+    g_free(d);
 }
 
 static void test_plot_sweep_categorical_parameter(void)
@@ -327,10 +343,12 @@ static void test_plot_sweep_categorical_parameter(void)
     T_STR_CONTAINS(gp, "index 0 using 0:2:xtic(1) with lines");
     T_STR_CONTAINS(gp, "sweep " /* no table.json: the directory name */);
     T_STR_CONTAINS(gp, ": 2 points, mean with 95 % confidence interval\"");
-    g_free(gp), g_free(dat);
+    g_free(gp);
+    g_free(dat);
     plot_report_clear(&rep);
     t_rmtree(d);
-    g_free(out), g_free(d);
+    g_free(out);
+    g_free(d);
 }
 
 /* --------------------------------------------------------- rendering */
@@ -357,7 +375,9 @@ static void test_plot_gnuplot_missing_still_writes_scripts(void)
     else g_unsetenv(PLOT_GNUPLOT_ENV);
     plot_report_clear(&rep);
     t_rmtree(d);
-    g_free(old), g_free(out), g_free(d);
+    g_free(old);
+    g_free(out);
+    g_free(d);
 }
 
 /* Runs the simplot front end with SKYSIM_GNUPLOT set to gnuplot (NULL:
@@ -386,13 +406,17 @@ static void test_plot_front_end_says_missing_gnuplot_once(void)
     T_EQ_I64(t_count(errtext, "\n"), 1);
     T_STR_CONTAINS(out, "10 plots of the run in ");
     T_STR_CONTAINS(out, "(0 rendered as PNG and SVG)");
-    g_free(out), g_free(errtext);
+    g_free(out);
+    g_free(errtext);
     char *empty = t_tmpdir();
     T_EQ_I64(t_simplot(empty, NULL, &out, &errtext), 2);
     T_STR_CONTAINS(errtext, "found neither");
-    g_free(out), g_free(errtext);
-    t_rmtree(empty), t_rmtree(d);
-    g_free(empty), g_free(d);
+    g_free(out);
+    g_free(errtext);
+    t_rmtree(empty);
+    t_rmtree(d);
+    g_free(empty);
+    g_free(d);
 }
 
 static void test_plot_render_png_and_svg(void)
@@ -413,12 +437,14 @@ static void test_plot_render_png_and_svg(void)
         T_STR_CONTAINS(svg, "<svg");
         T_STR_CONTAINS(svg, "Users online and logged in");
         T_TRUE(t_exists(out, "cdf_login_time_s_by.png") && t_exists(out, "cdf_login_time_s_by.svg"));
-        g_free(png), g_free(svg);
+        g_free(png);
+        g_free(svg);
     }
     g_free(gp);
     plot_report_clear(&rep);
     t_rmtree(d);
-    g_free(out), g_free(d);
+    g_free(out);
+    g_free(d);
 }
 
 /* A gnuplot that fails: the error names the script. */
@@ -492,7 +518,14 @@ static void test_plot_samples_csv_sorted_and_deterministic(void)
     cJSON_Delete(root);
     g_strfreev(lines);
     t_rmtree(d);
-    g_free(out), g_free(sa), g_free(sb), g_free(ja), g_free(jb), g_free(a), g_free(b), g_free(d);
+    g_free(out);
+    g_free(sa);
+    g_free(sb);
+    g_free(ja);
+    g_free(jb);
+    g_free(a);
+    g_free(b);
+    g_free(d);
 }
 
 T_SUITE_MAIN("plot",

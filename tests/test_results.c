@@ -112,9 +112,15 @@ static void test_results_commit_moves_files(void)
     T_STR_EQ(csv, "t_s,online\n0,1\n1.5,0.666667\n");
     char *json = read_file(dir, "results.json");
     T_STR_EQ(json, "{\n\t\"marker\":\t7\n}\n");
-    g_free(json), g_free(csv), g_free(files), g_free(names), g_free(tmp_prefix);
+    g_free(json);
+    g_free(csv);
+    g_free(files);
+    g_free(names);
+    g_free(tmp_prefix);
     rm_tree(base);
-    g_free(parent), g_free(dir), g_free(base);
+    g_free(parent);
+    g_free(dir);
+    g_free(base);
 }
 
 static void test_results_abort_leaves_nothing(void)
@@ -132,9 +138,11 @@ static void test_results_abort_leaves_nothing(void)
     results_abort(NULL);
     char *after = list_dir(base);
     T_STR_EQ(after, "");
-    g_free(after), g_free(before);
+    g_free(after);
+    g_free(before);
     rm_tree(base);
-    g_free(dir), g_free(base);
+    g_free(dir);
+    g_free(base);
 }
 
 static void test_results_replaces_existing(void)
@@ -157,9 +165,14 @@ static void test_results_replaces_existing(void)
     T_STR_EQ(json, "{\n\t\"marker\":\t2\n}\n");
     char *names = list_dir(base);
     T_STR_EQ(names, "run");
-    g_free(names), g_free(json), g_free(files);
+    g_free(names);
+    g_free(json);
+    g_free(files);
     rm_tree(base);
-    g_free(old_json), g_free(stale), g_free(dir), g_free(base);
+    g_free(old_json);
+    g_free(stale);
+    g_free(dir);
+    g_free(base);
 }
 
 /* A final directory holding a subdirectory is not ours: commit refuses,
@@ -185,10 +198,14 @@ static void test_results_refuses_subdirectory(void)
     char *old = read_file(dir, "results.json");
     T_STR_EQ(old, "old");
     T_TRUE(g_file_test(tmp, G_FILE_TEST_IS_DIR)); /* left for inspection */
-    g_free(old), g_free(tmp);
+    g_free(old);
+    g_free(tmp);
     g_clear_error(&err);
     rm_tree(base);
-    g_free(keep), g_free(sub), g_free(dir), g_free(base);
+    g_free(keep);
+    g_free(sub);
+    g_free(dir);
+    g_free(base);
 }
 
 static void test_results_bad_parent_named(void)
@@ -207,7 +224,9 @@ static void test_results_bad_parent_named(void)
     g_free(expected);
     g_clear_error(&err);
     rm_tree(base);
-    g_free(dir), g_free(file), g_free(base);
+    g_free(dir);
+    g_free(file);
+    g_free(base);
 }
 
 static void test_results_csv_quoting_and_nan(void)
@@ -225,9 +244,11 @@ static void test_results_csv_quoting_and_nan(void)
     char *final = g_build_filename(base, "run", NULL);
     char *csv = read_file(final, "timeseries.csv");
     T_STR_EQ(csv, "t,\"a,b\",\"say \"\"hi\"\"\"\n1e+07,nan,-0.25\n");
-    g_free(csv), g_free(final);
+    g_free(csv);
+    g_free(final);
     rm_tree(base);
-    g_free(dir), g_free(base);
+    g_free(dir);
+    g_free(base);
 }
 
 T_SUITE_MAIN("results", {"test_results_commit_moves_files", test_results_commit_moves_files},

@@ -119,7 +119,9 @@ static void test_stun_malformed_rejected(void)
     uint8_t u[] = {0x01, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42, 1,    2,    3, 4, 5, 6,
                    7,    8,    9,    10,   11,   12,   0x00, 0x7f, 0x00, 0x04, 0, 1, 2, 3};
     T_FALSE(stun_decode(u, sizeof u, &d));
-    u[21] = 0x7f, u[20] = 0x80; /* comprehension-optional: fine */
+    /* comprehension-optional: fine */
+    u[21] = 0x7f;
+    u[20] = 0x80;
     T_TRUE(stun_decode(u, sizeof u, &d));
     /* A wrong cookie is not STUN (RFC 3489-format messages are refused). */
     memcpy(buf, rfc5769_resp, sizeof buf);
@@ -140,22 +142,29 @@ static StunResults results_for(NatType t)
     r.local = local;
     switch (t) {
     case NAT_OPEN:
-        r.t1_ok = r.t2_ok = true, r.t1_mapped = local;
+        r.t1_ok = r.t2_ok = true;
+        r.t1_mapped = local;
         break;
     case NAT_SYMMETRIC_FIREWALL:
-        r.t1_ok = true, r.t1_mapped = local;
+        r.t1_ok = true;
+        r.t1_mapped = local;
         break;
     case NAT_FULL_CONE:
-        r.t1_ok = r.t2_ok = true, r.t1_mapped = pub;
+        r.t1_ok = r.t2_ok = true;
+        r.t1_mapped = pub;
         break;
     case NAT_RESTRICTED:
-        r.t1_ok = r.t1b_ok = r.t3_ok = true, r.t1_mapped = r.t1b_mapped = pub;
+        r.t1_ok = r.t1b_ok = r.t3_ok = true;
+        r.t1_mapped = r.t1b_mapped = pub;
         break;
     case NAT_PORT_RESTRICTED:
-        r.t1_ok = r.t1b_ok = true, r.t1_mapped = r.t1b_mapped = pub;
+        r.t1_ok = r.t1b_ok = true;
+        r.t1_mapped = r.t1b_mapped = pub;
         break;
     case NAT_SYMMETRIC:
-        r.t1_ok = r.t1b_ok = true, r.t1_mapped = pub, r.t1b_mapped = pub;
+        r.t1_ok = r.t1b_ok = true;
+        r.t1_mapped = pub;
+        r.t1b_mapped = pub;
         r.t1b_mapped.port++;
         break;
     default:
@@ -194,10 +203,16 @@ static void test_stun_next_test_sequence(void)
         for (int k = 0, t; (t = stun_next_test(&seen, done)) != 0 && k < 6; k++) {
             got[k] = (char)('0' + t);
             done |= 1u << t;
-            if (t == 1) seen.t1_ok = full.t1_ok, seen.t1_mapped = full.t1_mapped;
+            if (t == 1) {
+                seen.t1_ok = full.t1_ok;
+                seen.t1_mapped = full.t1_mapped;
+            }
             if (t == 2) seen.t2_ok = full.t2_ok;
             if (t == 3) seen.t3_ok = full.t3_ok;
-            if (t == 4) seen.t1b_ok = full.t1b_ok, seen.t1b_mapped = full.t1b_mapped;
+            if (t == 4) {
+                seen.t1b_ok = full.t1b_ok;
+                seen.t1b_mapped = full.t1b_mapped;
+            }
         }
         T_STR_EQ(got, cases[i].seq);
         T_EQ_I64(stun_classify(&seen), cases[i].t);

@@ -140,7 +140,10 @@ static size_t stun_ask(FakeWorld *w, FakeEnv *probe, uint8_t flags, EnvAddr *src
 {
     StunMsg m = {.type = STUN_BINDING_REQUEST, .has_fingerprint = true};
     memset(m.txid, flags + 1, 12);
-    if (flags) m.has_change = true, m.change_flags = flags;
+    if (flags) {
+        m.has_change = true;
+        m.change_flags = flags;
+    }
     uint8_t buf[STUN_MSG_MAX];
     size_t len = stun_encode(&m, buf, sizeof buf);
     size_t first = fakenet_record_count(w->net);

@@ -1,6 +1,7 @@
 /* test_tcp: handshake timing, RST, SYN backoff and give-up, transfer times
  * (bottleneck- and window-limited), loss recovery, graceful close, abort,
- * retransmission give-up, and TCP through NATs (mapping lifetimes). */
+ * retransmission give-up, TCP through NATs (mapping lifetimes), and the
+ * RFC 793 states of both ends through each close order. */
 #include "test_net_util.h"
 
 #include <stdio.h>
@@ -501,6 +502,161 @@ static void test_tcp_many_connections_and_refusal(void)
     net_fixture_free(sim, net);
 }
 
+/* ---- RFC 793 states, step by step -------------------------------------- */
+
+/* One connection a -> b:80 whose ends are watched by state name. Neither
+ * app closes on EOF by itself: each step says who closes when. */
+typedef struct Walk {
+    Sim *sim;
+    Net *net;
+    uint32_t a, b;  /* client and server hosts */
+    uint16_t aport; /* the client's ephemeral port */
+    Tc t;           /* the client's end */
+    Srv s;          /* the server; s.conns[0] is its end */
+} Walk;
+
+static void walk_open(Walk *w, uint64_t seed)
+{
+    w->net = net_fixture(&w->sim, seed, NULL);
+    w->a = add_site_host(w->net, 0, 0, 5 * TIMENS_MS);
+    w->b = add_site_host(w->net, 0, 0, 5 * TIMENS_MS);
+    srv_init(&w->s, w->net, w->b, 80);
+    w->s.conns[0].close_on_eof = false;
+    tc_init(&w->t, w->net);
+    w->t.close_on_eof = false;
+    T_EQ_I64(tcp_connect(w->net, w->a, ep(net_node_addr(w->net, w->b), 80), &tc_ops, &w->t, &w->t.c),
+             NET_OK);
+    w->aport = tcp_local(w->net, w->t.c).port;
+}
+
+static void walk_close(Walk *w)
+{
+    tc_fini(&w->t);
+    srv_fini(&w->s);
+    net_fixture_free(w->sim, w->net);
+}
+
+/* Runs the simulation to `at`, then checks the client's and the server's
+ * state names. */
+static void walk_step(Walk *w, TimeNs at, const char *client, const char *server)
+{
+    sim_run_until(w->sim, at);
+    NetEp to_b = ep(net_node_addr(w->net, w->b), 80);
+    NetEp to_a = ep(net_node_addr(w->net, w->a), w->aport);
+    T_STR_EQ(tcp_state_name(tcp_state_find(w->net, w->a, w->aport, to_b)), client);
+    T_STR_EQ(tcp_state_name(tcp_state_find(w->net, w->b, 80, to_a)), server);
+}
+
+static void test_tcp_state_names(void)
+{
+    T_STR_EQ(tcp_state_name(TCP_ST_CLOSED), "CLOSED");
+    T_STR_EQ(tcp_state_name(TCP_ST_SYN_RECEIVED), "SYN-RECEIVED");
+    T_STR_EQ(tcp_state_name(TCP_ST_FIN_WAIT_2), "FIN-WAIT-2");
+    T_STR_EQ(tcp_state_name(TCP_ST_TIME_WAIT), "TIME-WAIT");
+    T_STR_EQ(tcp_state_name(TCP_ST__COUNT), "?");
+    for (int i = 0; i < TCP_ST__COUNT; i++) {
+        T_FALSE(strcmp(tcp_state_name((TcpState)i), "?") == 0);
+        for (int j = 0; j < i; j++) T_FALSE(strcmp(tcp_state_name(i), tcp_state_name(j)) == 0);
+    }
+}
+
+/* Handshake, then the client closes first (active close) and the server
+ * follows a second later (passive close). One way is 18 ms; steps fall
+ * half a one-way time after each arrival. */
+static void test_tcp_states_client_closes_first(void)
+{
+    Walk w;
+    walk_open(&w, 33);
+    const TimeNs h = ONE_WAY / 2;
+    walk_step(&w, h, "SYN-SENT", "CLOSED");
+    walk_step(&w, ONE_WAY + h, "SYN-SENT", "SYN-RECEIVED");
+    walk_step(&w, 2 * ONE_WAY + h, "ESTABLISHED", "SYN-RECEIVED");
+    walk_step(&w, 3 * ONE_WAY + h, "ESTABLISHED", "ESTABLISHED");
+    const TimeNs t0 = TIMENS_S;
+    walk_step(&w, t0, "ESTABLISHED", "ESTABLISHED");
+    T_EQ_I64(tcp_close(w.net, w.t.c), NET_OK); /* FIN out at once: no data queued */
+    walk_step(&w, t0, "FIN-WAIT-1", "ESTABLISHED");
+    walk_step(&w, t0 + ONE_WAY + h, "FIN-WAIT-1", "CLOSE-WAIT");
+    T_EQ_I64(w.s.conns[0].peer_closed, 1);
+    walk_step(&w, t0 + 2 * ONE_WAY + h, "FIN-WAIT-2", "CLOSE-WAIT");
+    const TimeNs t1 = 2 * TIMENS_S;
+    walk_step(&w, t1, "FIN-WAIT-2", "CLOSE-WAIT");
+    T_EQ_I64(tcp_close(w.net, w.s.conns[0].c), NET_OK);
+    walk_step(&w, t1, "FIN-WAIT-2", "LAST-ACK");
+    walk_step(&w, t1 + ONE_WAY + h, "TIME-WAIT", "LAST-ACK");
+    T_EQ_I64(w.t.peer_closed, 1);
+    T_EQ_I64(w.t.closed, 1);
+    T_EQ_I64(w.s.conns[0].closed, 0);
+    walk_step(&w, t1 + 2 * ONE_WAY + h, "TIME-WAIT", "CLOSED");
+    T_EQ_I64(w.s.conns[0].closed, 1);
+    T_EQ_I64(net_tcp_count(w.net), 1);
+    NetConfig cfg;
+    net_config_default(&cfg);
+    walk_step(&w, t1 + ONE_WAY + cfg.tcp_time_wait_ns + h, "CLOSED", "CLOSED");
+    T_EQ_I64(net_tcp_count(w.net), 0);
+    T_EQ_I64(w.t.reset + w.s.conns[0].reset, 0);
+    walk_close(&w);
+}
+
+/* The server closes first: the client passes CLOSE-WAIT and LAST-ACK, the
+ * server FIN-WAIT-1, FIN-WAIT-2 and TIME-WAIT. */
+static void test_tcp_states_server_closes_first(void)
+{
+    Walk w;
+    walk_open(&w, 34);
+    const TimeNs h = ONE_WAY / 2;
+    const TimeNs t0 = TIMENS_S;
+    walk_step(&w, t0, "ESTABLISHED", "ESTABLISHED");
+    T_EQ_I64(tcp_close(w.net, w.s.conns[0].c), NET_OK);
+    walk_step(&w, t0, "ESTABLISHED", "FIN-WAIT-1");
+    walk_step(&w, t0 + ONE_WAY + h, "CLOSE-WAIT", "FIN-WAIT-1");
+    T_EQ_I64(w.t.peer_closed, 1);
+    /* The client may still send in CLOSE-WAIT. */
+    T_EQ_I64(tcp_send(w.net, w.t.c, "bye", 3), NET_OK);
+    walk_step(&w, t0 + 2 * ONE_WAY + h, "CLOSE-WAIT", "FIN-WAIT-2");
+    T_EQ_I64(w.s.conns[0].data->len, 3);
+    const TimeNs t1 = 2 * TIMENS_S;
+    walk_step(&w, t1, "CLOSE-WAIT", "FIN-WAIT-2");
+    T_EQ_I64(tcp_close(w.net, w.t.c), NET_OK);
+    walk_step(&w, t1, "LAST-ACK", "FIN-WAIT-2");
+    walk_step(&w, t1 + ONE_WAY + h, "LAST-ACK", "TIME-WAIT");
+    T_EQ_I64(w.s.conns[0].closed, 1);
+    T_EQ_I64(w.t.closed, 0);
+    walk_step(&w, t1 + 2 * ONE_WAY + h, "CLOSED", "TIME-WAIT");
+    T_EQ_I64(w.t.closed, 1);
+    NetConfig cfg;
+    net_config_default(&cfg);
+    walk_step(&w, t1 + ONE_WAY + cfg.tcp_time_wait_ns + h, "CLOSED", "CLOSED");
+    T_EQ_I64(net_tcp_count(w.net), 0);
+    walk_close(&w);
+}
+
+/* Both close at the same instant: the FINs cross, both ends pass CLOSING
+ * and both wait in TIME-WAIT (RFC 793 §3.5, Figure 14). */
+static void test_tcp_states_simultaneous_close(void)
+{
+    Walk w;
+    walk_open(&w, 35);
+    const TimeNs h = ONE_WAY / 2;
+    const TimeNs t0 = TIMENS_S;
+    walk_step(&w, t0, "ESTABLISHED", "ESTABLISHED");
+    T_EQ_I64(tcp_close(w.net, w.t.c), NET_OK);
+    T_EQ_I64(tcp_close(w.net, w.s.conns[0].c), NET_OK);
+    walk_step(&w, t0, "FIN-WAIT-1", "FIN-WAIT-1");
+    walk_step(&w, t0 + ONE_WAY + h, "CLOSING", "CLOSING");
+    T_EQ_I64(w.t.peer_closed + w.s.conns[0].peer_closed, 2);
+    T_EQ_I64(w.t.closed + w.s.conns[0].closed, 0);
+    walk_step(&w, t0 + 2 * ONE_WAY + h, "TIME-WAIT", "TIME-WAIT");
+    T_EQ_I64(w.t.closed, 1);
+    T_EQ_I64(w.s.conns[0].closed, 1);
+    T_EQ_I64(net_tcp_count(w.net), 2);
+    NetConfig cfg;
+    net_config_default(&cfg);
+    walk_step(&w, t0 + 2 * ONE_WAY + cfg.tcp_time_wait_ns + h, "CLOSED", "CLOSED");
+    T_EQ_I64(net_tcp_count(w.net), 0);
+    walk_close(&w);
+}
+
 T_SUITE_MAIN("tcp", {"test_tcp_handshake_one_rtt", test_tcp_handshake_one_rtt},
              {"test_tcp_rst_on_closed_port", test_tcp_rst_on_closed_port},
              {"test_tcp_syn_backoff_and_give_up", test_tcp_syn_backoff_and_give_up},
@@ -512,4 +668,8 @@ T_SUITE_MAIN("tcp", {"test_tcp_handshake_one_rtt", test_tcp_handshake_one_rtt},
              {"test_tcp_retransmission_give_up", test_tcp_retransmission_give_up},
              {"test_tcp_through_nat", test_tcp_through_nat},
              {"test_tcp_transitory_mapping_expires", test_tcp_transitory_mapping_expires},
-             {"test_tcp_many_connections_and_refusal", test_tcp_many_connections_and_refusal})
+             {"test_tcp_many_connections_and_refusal", test_tcp_many_connections_and_refusal},
+             {"test_tcp_state_names", test_tcp_state_names},
+             {"test_tcp_states_client_closes_first", test_tcp_states_client_closes_first},
+             {"test_tcp_states_server_closes_first", test_tcp_states_server_closes_first},
+             {"test_tcp_states_simultaneous_close", test_tcp_states_simultaneous_close})

@@ -145,7 +145,10 @@ static void test_wire_random_bytes_never_crash(void)
             s = s * 6364136223846793005ull + 1442695040888963407ull;
             buf[j] = (uint8_t)(s >> 56);
         }
-        if (len >= 2) buf[0] = WIRE_VERSION, buf[1] = (uint8_t)(1 + i % 30);
+        if (len >= 2) {
+            buf[0] = WIRE_VERSION;
+            buf[1] = (uint8_t)(1 + i % 30);
+        }
         (void)wire_decode(buf, len, &d);
     }
     T_TRUE(true);

@@ -33,7 +33,7 @@ const char *fw_type_name(FwType t) { return (unsigned)t < FW__COUNT ? fw_names[t
 NetDrop fw__outbound(Net *net, uint32_t node, const Packet *p)
 {
     FwType t = (FwType)net->nodes[node].fw;
-    if (t == FW_OPEN || p->proto == NET_PROTO_ICMP) return NET_DROP__COUNT;
+    if (t == FW_OPEN || p->proto == NET_PROTO_ICMP) return NET_DROP_NONE;
     bool no_udp = t == FW_UDP_BLOCKED || t == FW_TCP_80_443_ONLY;
     if (p->proto == NET_PROTO_UDP && no_udp) return NET_DROP_FIREWALL;
     NetEp local = {p->src, p->sport}, remote = {p->dst, p->dport};
@@ -42,18 +42,18 @@ NetDrop fw__outbound(Net *net, uint32_t node, const Packet *p)
     if (!nat__fw_flow(net, node, p->proto, local, remote, p->flags, true, create)) {
         return NET_DROP_FIREWALL;
     }
-    return NET_DROP__COUNT;
+    return NET_DROP_NONE;
 }
 
 NetDrop fw__inbound(Net *net, uint32_t node, const Packet *p)
 {
     FwType t = (FwType)net->nodes[node].fw;
-    if (t == FW_OPEN) return NET_DROP__COUNT;
+    if (t == FW_OPEN) return NET_DROP_NONE;
     if (p->proto == NET_PROTO_ICMP) {
         /* An error about one of our flows passes (related traffic). */
         NetEp local = {p->seq, p->sport}, remote = {p->ack, p->dport};
         bool ok = nat__fw_flow(net, node, p->eproto, local, remote, 0, false, false);
-        return ok ? NET_DROP__COUNT : NET_DROP_FIREWALL;
+        return ok ? NET_DROP_NONE : NET_DROP_FIREWALL;
     }
     bool no_udp = t == FW_UDP_BLOCKED || t == FW_TCP_80_443_ONLY;
     if (p->proto == NET_PROTO_UDP && no_udp) return NET_DROP_FIREWALL;
@@ -61,5 +61,5 @@ NetDrop fw__inbound(Net *net, uint32_t node, const Packet *p)
     if (!nat__fw_flow(net, node, p->proto, local, remote, p->flags, false, false)) {
         return NET_DROP_FIREWALL;
     }
-    return NET_DROP__COUNT;
+    return NET_DROP_NONE;
 }

@@ -404,7 +404,7 @@ static NetDrop icmp_out(Net *net, uint32_t r, NatBox *b, Packet *p)
     p->src = net->nodes[r].addr;
     p->ack = net->nodes[r].addr;
     p->dport = m->ext_port;
-    return NET_DROP__COUNT;
+    return NET_DROP_NONE;
 }
 
 NetDrop nat__outbound(Net *net, uint32_t r, Packet *p)
@@ -430,7 +430,7 @@ NetDrop nat__outbound(Net *net, uint32_t r, Packet *p)
     }
     p->src = net->nodes[r].addr;
     p->sport = m->ext_port;
-    return NET_DROP__COUNT;
+    return NET_DROP_NONE;
 }
 
 /* ICMP error entering: it quotes a packet we sent out through a mapping. */
@@ -441,7 +441,7 @@ static NetDrop icmp_in(Net *net, uint32_t r, Packet *p)
     p->dst = m->int_addr;
     p->seq = m->int_addr;
     p->sport = m->int_port;
-    return NET_DROP__COUNT;
+    return NET_DROP_NONE;
 }
 
 NetDrop nat__inbound(Net *net, uint32_t r, Packet *p)
@@ -468,7 +468,7 @@ NetDrop nat__inbound(Net *net, uint32_t r, Packet *p)
     }
     p->dst = m->int_addr;
     p->dport = m->int_port;
-    return NET_DROP__COUNT;
+    return NET_DROP_NONE;
 }
 
 bool nat__fw_flow(Net *net, uint32_t node, uint8_t proto, NetEp local, NetEp remote,

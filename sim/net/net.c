@@ -41,6 +41,7 @@ const char *net_err_name(NetErr e)
 const char *net_drop_name(NetDrop d)
 {
     static const char *const names[] = {
+        [NET_DROP_NONE] = "none",
         [NET_DROP_QUEUE_FULL] = "queue_full", [NET_DROP_LOSS] = "loss",
         [NET_DROP_NAT_FILTER] = "nat_filter", [NET_DROP_NO_MAPPING] = "no_mapping",
         [NET_DROP_FIREWALL] = "firewall",     [NET_DROP_NO_LISTENER] = "no_listener",
@@ -528,6 +529,7 @@ void net__pkt_free(Net *net, Packet *p)
 
 void net__count_drop(Net *net, uint32_t node, NetDrop cause)
 {
+    CHECK(cause > NET_DROP_NONE && cause < NET_DROP__COUNT, "drop cause %d", (int)cause);
     net->nodes[node].drops[cause]++;
     net->drops[cause]++;
 }
@@ -671,8 +673,8 @@ static void realm_route(Net *net, uint32_t r, Packet *p)
 static void nat_in(Net *net, uint32_t r, Packet *p)
 {
     NetDrop d = nat__inbound(net, r, p);
-    if (d == NET_DROP__COUNT) d = fw__inbound(net, r, p);
-    if (d != NET_DROP__COUNT) {
+    if (d == NET_DROP_NONE) d = fw__inbound(net, r, p);
+    if (d != NET_DROP_NONE) {
         net__drop(net, r, p, d);
         return;
     }
@@ -709,12 +711,12 @@ static void nat_from_inside(Net *net, uint32_t r, Packet *p)
         node_go_down(net, c, p);
         return;
     }
-    if (fw__outbound(net, r, p) != NET_DROP__COUNT) {
+    if (fw__outbound(net, r, p) != NET_DROP_NONE) {
         fw_reject(net, r, p, nat_inside_addr(&net->nats[n->nat - 1]), false);
         return;
     }
     NetDrop d = nat__outbound(net, r, p);
-    if (d != NET_DROP__COUNT) {
+    if (d != NET_DROP_NONE) {
         net__drop(net, r, p, d);
         return;
     }
@@ -766,7 +768,7 @@ static void node_arrive(Net *net, uint32_t id, Packet *p)
         nat_in(net, id, p);
         return;
     }
-    if (fw__inbound(net, id, p) != NET_DROP__COUNT) {
+    if (fw__inbound(net, id, p) != NET_DROP_NONE) {
         net__drop(net, id, p, NET_DROP_FIREWALL);
         return;
     }
@@ -798,7 +800,7 @@ void net__send(Net *net, uint32_t host, Packet *p)
 {
     NetNode *n = &net->nodes[host];
     p->src = n->addr;
-    if (fw__outbound(net, host, p) != NET_DROP__COUNT) {
+    if (fw__outbound(net, host, p) != NET_DROP_NONE) {
         fw_reject(net, host, p, n->addr, true);
         return;
     }

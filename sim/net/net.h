@@ -69,8 +69,10 @@ typedef enum NetErr {
 
 const char *net_err_name(NetErr e); /* static string, e.g. "refused" */
 
-/* Why a packet was dropped; counted per node, per link and per Net. */
+/* Why a packet was dropped; counted per node, per link and per Net, in
+ * arrays indexed by cause (slot NET_DROP_NONE stays 0). */
 typedef enum NetDrop {
+    NET_DROP_NONE = 0,   /* not dropped: the packet passes (a check's "ok"; never counted) */
     NET_DROP_QUEUE_FULL, /* drop-tail queue of a link */
     NET_DROP_LOSS,       /* random loss of a link */
     NET_DROP_NAT_FILTER, /* a NAT mapping exists, its filter refused the sender */
@@ -82,7 +84,7 @@ typedef enum NetDrop {
     NET_DROP__COUNT
 } NetDrop;
 
-const char *net_drop_name(NetDrop d); /* static string, e.g. "queue_full" */
+const char *net_drop_name(NetDrop d); /* static string, e.g. "queue_full"; "none" */
 
 /* An IPv4 transport endpoint (host byte order). */
 typedef struct NetEp {

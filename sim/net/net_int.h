@@ -297,7 +297,7 @@ size_t tcp__conn_size(void);
 /* nat.c (also the firewall flow table) */
 void nat__init(Net *net);
 void nat__fini(Net *net);
-/* Translate p leaving (entering) NAT box r. Returns NET_DROP__COUNT when p
+/* Translate p leaving (entering) NAT box r. Returns NET_DROP_NONE when p
  * passes (rewritten), else the drop cause (p untouched). */
 NetDrop nat__outbound(Net *net, uint32_t r, Packet *p);
 NetDrop nat__inbound(Net *net, uint32_t r, Packet *p);
@@ -307,7 +307,7 @@ void nat__flush(Net *net, uint32_t node); /* forget all mappings and flows of no
 bool nat__fw_flow(Net *net, uint32_t node, uint8_t proto, NetEp local, NetEp remote,
                   uint8_t tcp_flags, bool outbound, bool create);
 
-/* fw.c: NET_DROP__COUNT when p passes, NET_DROP_FIREWALL otherwise.
+/* fw.c: NET_DROP_NONE when p passes, NET_DROP_FIREWALL otherwise.
  * local/remote: p's endpoints on the inside/outside of the firewall. */
 NetDrop fw__outbound(Net *net, uint32_t node, const Packet *p);
 NetDrop fw__inbound(Net *net, uint32_t node, const Packet *p);

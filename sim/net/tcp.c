@@ -21,22 +21,14 @@
 #include "protocol/base/check.h"
 #include "sim/net/net_int.h"
 
-typedef enum TcpState {
-    TCP_SYN_SENT = 1, /* active open, SYN sent */
-    TCP_SYN_RCVD = 2, /* passive open, SYN-ACK sent, not yet accepted */
-    TCP_OPEN = 3,     /* handshake done (established and the closing states) */
-    TCP_TIME_WAIT = 4, /* both closed, we closed first; detached from the app */
-} TcpState;
-
-#define TCPC_APP_CLOSED 0x01  /* app called tcp_close(): FIN after the data */
-#define TCPC_FIN_SENT 0x02    /* our FIN is out */
-#define TCPC_FIN_ACKED 0x04   /* our FIN is acknowledged */
-#define TCPC_PEER_FIN 0x08    /* peer's FIN received in order */
-#define TCPC_ACTIVE 0x10      /* we sent FIN before the peer's arrived */
-#define TCPC_RECOVERY 0x20    /* retransmitting holes until `recover` */
-#define TCPC_TIMING 0x40      /* an RTT measurement is running */
-#define TCPC_DETACHED 0x80    /* the app's handle is gone */
-
+/* The connection state is one of RFC 793's (TcpState in tcp.h); the
+ * transitions are the conn_to_* functions below, one per arc of the state
+ * diagram (RFC 793 §3.2, Figure 6) that the model has. Everything else the
+ * closing needs follows from the state: our FIN is out in FIN-WAIT-1,
+ * FIN-WAIT-2, CLOSING, LAST-ACK and TIME-WAIT, unacknowledged in FIN-WAIT-1,
+ * CLOSING and LAST-ACK, and the peer's FIN is in in CLOSE-WAIT, CLOSING,
+ * LAST-ACK and TIME-WAIT. Whether the app still holds a handle is the
+ * parity of the generation (conn_is_attached()). */
 typedef struct TcpConn {
     uint32_t idx;        /* private: own index (kept) */
     uint32_t gen;        /* generation (kept): odd while the app's handle is valid */
@@ -45,12 +37,18 @@ typedef struct TcpConn {
     uint16_t lport;      /* local port */
     uint16_t rport;      /* remote port */
     uint8_t state;       /* TcpState */
-    uint8_t flags;       /* TCPC_* */
+    /* Flags that are not states. app_closed: the app closed its side
+     * (tcp_close(), or EOF without a peer_closed callback); no more sends,
+     * and our FIN follows the queued data, which may still wait for the
+     * handshake or the window. */
+    bool app_closed : 1;  /* FIN queued behind the data */
+    bool in_recovery : 1; /* retransmitting holes until `recover` (RFC 6582) */
+    bool timing : 1;      /* an RTT measurement is running (rtt_off, rtt_start) */
     uint8_t retries;     /* consecutive timeouts */
     uint8_t dupacks;     /* consecutive duplicate ACKs */
     uint32_t next;       /* chain in Net.conn_index (index + 1) */
     uint32_t host_next;  /* next connection of the host (index + 1) */
-    NetSock listener;    /* SYN_RCVD: the listener that will accept */
+    NetSock listener;    /* SYN-RECEIVED: the listener that will accept */
     const TcpOps *ops;   /* app callbacks, borrowed */
     void *ctx;           /* app context, borrowed */
     uint32_t iss;        /* our initial sequence number */
@@ -65,7 +63,7 @@ typedef struct TcpConn {
     TimeNs srtt;         /* smoothed RTT, ns; 0 = no sample yet */
     TimeNs rttvar;       /* RTT variation, ns */
     TimeNs rto;          /* current retransmission timeout, ns */
-    SimEventId timer;    /* SYN, retransmission or TIME_WAIT timer */
+    SimEventId timer;    /* SYN, retransmission or TIME-WAIT timer */
     uint8_t *buf;        /* send ring (owned), bytes from una on */
     size_t buf_cap;      /* ring capacity, bytes */
     size_t buf_start;    /* ring position of the byte at una */
@@ -74,6 +72,118 @@ typedef struct TcpConn {
 } TcpConn;
 
 size_t tcp__conn_size(void) { return sizeof(TcpConn); }
+
+const char *tcp_state_name(TcpState s)
+{
+    static const char *const names[] = {
+        [TCP_ST_CLOSED] = "CLOSED",
+        [TCP_ST_SYN_SENT] = "SYN-SENT",
+        [TCP_ST_SYN_RECEIVED] = "SYN-RECEIVED",
+        [TCP_ST_ESTABLISHED] = "ESTABLISHED",
+        [TCP_ST_FIN_WAIT_1] = "FIN-WAIT-1",
+        [TCP_ST_FIN_WAIT_2] = "FIN-WAIT-2",
+        [TCP_ST_CLOSE_WAIT] = "CLOSE-WAIT",
+        [TCP_ST_CLOSING] = "CLOSING",
+        [TCP_ST_LAST_ACK] = "LAST-ACK",
+        [TCP_ST_TIME_WAIT] = "TIME-WAIT",
+    };
+    _Static_assert(G_N_ELEMENTS(names) == TCP_ST__COUNT, "a TcpState without a name");
+    return (unsigned)s < G_N_ELEMENTS(names) ? names[s] : "?";
+}
+
+/* ---- states ------------------------------------------------------------- */
+
+/* The app still holds a handle (generations are odd until the terminal
+ * callback or the free). */
+static bool conn_is_attached(const TcpConn *c) { return (c->gen & 1) != 0; }
+
+/* RFC 793's synchronized states: the handshake is done. */
+static bool conn_is_synchronized(const TcpConn *c)
+{
+    return c->state >= TCP_ST_ESTABLISHED && c->state <= TCP_ST_TIME_WAIT;
+}
+
+/* Synchronized and not yet in TIME-WAIT: data, ACKs and our FIN still flow. */
+static bool conn_is_open(const TcpConn *c)
+{
+    return c->state >= TCP_ST_ESTABLISHED && c->state < TCP_ST_TIME_WAIT;
+}
+
+static bool fin_is_sent(const TcpConn *c)
+{
+    switch ((TcpState)c->state) {
+    case TCP_ST_FIN_WAIT_1:
+    case TCP_ST_FIN_WAIT_2:
+    case TCP_ST_CLOSING:
+    case TCP_ST_LAST_ACK:
+    case TCP_ST_TIME_WAIT: return true;
+    default: return false;
+    }
+}
+
+/* Our FIN is out and not yet acknowledged. */
+static bool fin_is_outstanding(const TcpConn *c)
+{
+    return c->state == TCP_ST_FIN_WAIT_1 || c->state == TCP_ST_CLOSING ||
+           c->state == TCP_ST_LAST_ACK;
+}
+
+/* The peer's FIN has been received in order. */
+static bool peer_fin_is_in(const TcpConn *c)
+{
+    return c->state == TCP_ST_CLOSE_WAIT || c->state == TCP_ST_CLOSING ||
+           c->state == TCP_ST_LAST_ACK || c->state == TCP_ST_TIME_WAIT;
+}
+
+/* SYN-SENT or SYN-RECEIVED -> ESTABLISHED: the handshake completed. */
+static void conn_to_established(TcpConn *c)
+{
+    CHECK(c->state == TCP_ST_SYN_SENT || c->state == TCP_ST_SYN_RECEIVED, "handshake done in %s",
+          tcp_state_name(c->state));
+    c->state = TCP_ST_ESTABLISHED;
+}
+
+/* Our FIN went out: ESTABLISHED -> FIN-WAIT-1 (we close first), CLOSE-WAIT
+ * -> LAST-ACK (the peer closed first). */
+static void conn_to_fin_sent(TcpConn *c)
+{
+    CHECK(c->state == TCP_ST_ESTABLISHED || c->state == TCP_ST_CLOSE_WAIT, "FIN sent in %s",
+          tcp_state_name(c->state));
+    c->state = c->state == TCP_ST_ESTABLISHED ? TCP_ST_FIN_WAIT_1 : TCP_ST_LAST_ACK;
+}
+
+/* The peer acknowledged our FIN: FIN-WAIT-1 -> FIN-WAIT-2, CLOSING ->
+ * TIME-WAIT, LAST-ACK -> CLOSED (the record is freed once the app has been
+ * told). In FIN-WAIT-2 a later ACK acknowledges it again: no change. */
+static void conn_to_fin_acked(TcpConn *c)
+{
+    switch ((TcpState)c->state) {
+    case TCP_ST_FIN_WAIT_1: c->state = TCP_ST_FIN_WAIT_2; break;
+    case TCP_ST_FIN_WAIT_2: break;
+    case TCP_ST_CLOSING: c->state = TCP_ST_TIME_WAIT; break;
+    case TCP_ST_LAST_ACK: c->state = TCP_ST_CLOSED; break;
+    default: CHECK(false, "FIN acknowledged in %s", tcp_state_name(c->state));
+    }
+}
+
+/* The peer's FIN arrived in order: ESTABLISHED -> CLOSE-WAIT, FIN-WAIT-1 ->
+ * CLOSING (simultaneous close, RFC 793 §3.5, Figure 14), FIN-WAIT-2 ->
+ * TIME-WAIT. */
+static void conn_to_peer_fin(TcpConn *c)
+{
+    switch ((TcpState)c->state) {
+    case TCP_ST_ESTABLISHED: c->state = TCP_ST_CLOSE_WAIT; break;
+    case TCP_ST_FIN_WAIT_1: c->state = TCP_ST_CLOSING; break;
+    case TCP_ST_FIN_WAIT_2: c->state = TCP_ST_TIME_WAIT; break;
+    default: CHECK(false, "peer FIN in %s", tcp_state_name(c->state));
+    }
+}
+
+/* Both FINs are acknowledged (TIME-WAIT or CLOSED). */
+static bool conn_is_finished(const TcpConn *c)
+{
+    return c->state == TCP_ST_TIME_WAIT || c->state == TCP_ST_CLOSED;
+}
 
 /* ---- index and records -------------------------------------------------- */
 
@@ -166,6 +276,7 @@ static void conn_free(Net *net, TcpConn *c)
     ILIST_FOREACH_SAFE(it, tmp, &c->ooo) { net__pkt_free(net, CONTAINER_OF(it, Packet, link)); }
     g_free(c->buf);
     c->buf = NULL;
+    c->state = TCP_ST_CLOSED;
     c->gen = (c->gen | 1) + 1; /* even and new: every old handle is stale */
     net->nconns--;
     pool_put(net->conn_pool, c);
@@ -228,7 +339,7 @@ static void rtt_sample(Net *net, TcpConn *c, TimeNs r)
 
 static uint32_t ack_field(const TcpConn *c)
 {
-    return c->irs + 1 + (uint32_t)c->rcv + ((c->flags & TCPC_PEER_FIN) ? 1 : 0);
+    return c->irs + 1 + (uint32_t)c->rcv + (peer_fin_is_in(c) ? 1 : 0);
 }
 
 /* Builds and sends a segment of `len` stream bytes from offset off. */
@@ -285,24 +396,24 @@ static void send_rst_for(Net *net, uint32_t host, const Packet *p)
 /* Retransmits the first unacknowledged segment (or the FIN). */
 static void retransmit(Net *net, TcpConn *c)
 {
-    c->flags &= (uint8_t)~TCPC_TIMING; /* Karn: no sample from retransmitted data */
+    c->timing = false; /* Karn: no sample from retransmitted data */
     if (c->nxt > c->una) {
         size_t n = (size_t)MIN(c->nxt - c->una, (uint64_t)net->cfg.tcp_mss);
         send_segment(net, c, c->una, n, TCPF_ACK | TCPF_PSH);
-    } else if ((c->flags & TCPC_FIN_SENT) && !(c->flags & TCPC_FIN_ACKED)) {
+    } else if (fin_is_outstanding(c)) {
         send_fin(net, c);
     }
 }
 
 static bool outstanding(const TcpConn *c)
 {
-    return c->nxt > c->una || ((c->flags & TCPC_FIN_SENT) && !(c->flags & TCPC_FIN_ACKED));
+    return c->nxt > c->una || fin_is_outstanding(c);
 }
 
 /* Sends new data the window allows, then the FIN when closing. */
 static void output(Net *net, TcpConn *c)
 {
-    if (c->state != TCP_OPEN) return;
+    if (!conn_is_open(c)) return;
     uint64_t end = c->una + c->buf_len;
     uint64_t window = net->cfg.tcp_window_bytes;
     while (c->nxt < end && c->nxt - c->una < window) {
@@ -312,16 +423,15 @@ static void output(Net *net, TcpConn *c)
         if (n < net->cfg.tcp_mss && n < end - c->nxt) break;
         send_segment(net, c, c->nxt, (size_t)n, TCPF_ACK | TCPF_PSH);
         c->nxt += n;
-        if (!(c->flags & TCPC_TIMING)) {
-            c->flags |= TCPC_TIMING;
+        if (!c->timing) {
+            c->timing = true;
             c->rtt_off = c->nxt;
             c->rtt_start = sim_now(net->sim);
         }
     }
-    if ((c->flags & TCPC_APP_CLOSED) && !(c->flags & TCPC_FIN_SENT) && c->nxt == end) {
+    if (c->app_closed && !fin_is_sent(c) && c->nxt == end) {
         send_fin(net, c);
-        c->flags |= TCPC_FIN_SENT;
-        if (!(c->flags & TCPC_PEER_FIN)) c->flags |= TCPC_ACTIVE;
+        conn_to_fin_sent(c);
     }
     if (outstanding(c) && !sim_is_pending(net->sim, c->timer)) timer_set(net, c, c->rto);
 }
@@ -337,8 +447,7 @@ static TcpConn *conn_terminal(Net *net, TcpConn *c, Terminal t, NetErr why)
     NetTcp h = conn_handle(c);
     const TcpOps *ops = c->ops;
     void *ctx = c->ctx;
-    c->flags |= TCPC_DETACHED;
-    c->gen++; /* even: the handle is stale from now on */
+    c->gen++; /* even: detached, the handle is stale from now on */
     uint32_t idx = c->idx, gen = c->gen;
     if (ops) {
         switch (t) {
@@ -354,14 +463,13 @@ static TcpConn *conn_terminal(Net *net, TcpConn *c, Terminal t, NetErr why)
     return conn_again(net, idx, gen);
 }
 
-/* Both directions closed: tell the app, then TIME_WAIT or free. */
-static void maybe_closed(Net *net, TcpConn *c)
+/* Both directions closed (conn_is_finished()): tell the app, then wait out
+ * TIME-WAIT (we closed first) or free the record (CLOSED). */
+static void conn_finish(Net *net, TcpConn *c)
 {
-    if (!((c->flags & TCPC_FIN_ACKED) && (c->flags & TCPC_PEER_FIN))) return;
-    if (!(c->flags & TCPC_DETACHED)) c = conn_terminal(net, c, TERM_CLOSED, NET_OK);
+    if (conn_is_attached(c)) c = conn_terminal(net, c, TERM_CLOSED, NET_OK);
     if (!c) return;
-    if (c->flags & TCPC_ACTIVE) {
-        c->state = TCP_TIME_WAIT;
+    if (c->state == TCP_ST_TIME_WAIT) {
         timer_set(net, c, net->cfg.tcp_time_wait_ns);
     } else {
         conn_free(net, c);
@@ -381,22 +489,27 @@ static void conn_timeout(Sim *sim, void *ctx, uint64_t arg)
     TcpConn *c = conn_at(net, (uint32_t)arg);
     c->timer = SIM_EVENT_NONE;
     switch ((TcpState)c->state) {
-    case TCP_SYN_SENT:
-    case TCP_SYN_RCVD:
+    case TCP_ST_SYN_SENT:
+    case TCP_ST_SYN_RECEIVED:
         if (++c->retries > net->cfg.tcp_syn_retries) {
-            if (c->state == TCP_SYN_SENT) {
+            if (c->state == TCP_ST_SYN_SENT) {
                 conn_fail(net, c, TERM_FAILED, NET_ERR_TIMEOUT);
             } else {
                 conn_free(net, c); /* half-open: nobody to tell */
             }
             return;
         }
-        c->flags &= (uint8_t)~TCPC_TIMING;
-        send_segment(net, c, 0, 0, c->state == TCP_SYN_SENT ? TCPF_SYN : TCPF_SYN | TCPF_ACK);
+        c->timing = false;
+        send_segment(net, c, 0, 0, c->state == TCP_ST_SYN_SENT ? TCPF_SYN : TCPF_SYN | TCPF_ACK);
         timer_set(net, c, timens_mul_sat(net->cfg.tcp_syn_rto_ns, (int64_t)1 << c->retries));
         return;
-    case TCP_TIME_WAIT: conn_free(net, c); return;
-    case TCP_OPEN:
+    case TCP_ST_TIME_WAIT: conn_free(net, c); return;
+    case TCP_ST_ESTABLISHED:
+    case TCP_ST_FIN_WAIT_1:
+    case TCP_ST_FIN_WAIT_2:
+    case TCP_ST_CLOSE_WAIT:
+    case TCP_ST_CLOSING:
+    case TCP_ST_LAST_ACK:
         if (!outstanding(c)) return;
         if (++c->retries > net->cfg.tcp_data_retries) {
             conn_fail(net, c, TERM_RESET, NET_ERR_TIMEOUT);
@@ -404,12 +517,15 @@ static void conn_timeout(Sim *sim, void *ctx, uint64_t arg)
         }
         c->rto = MIN(timens_mul_sat(c->rto, 2), net->cfg.tcp_rto_max_ns);
         c->recover = c->nxt;
-        c->flags |= TCPC_RECOVERY;
+        c->in_recovery = true;
         c->dupacks = 0;
         retransmit(net, c);
         timer_set(net, c, c->rto);
         return;
+    case TCP_ST_CLOSED:
+    case TCP_ST__COUNT: break;
     }
+    CHECK(false, "timer of a connection in %s", tcp_state_name(c->state));
 }
 
 /* ---- input -------------------------------------------------------------- */
@@ -432,13 +548,13 @@ static TcpConn *process_ack(Net *net, TcpConn *c, const Packet *p)
 {
     uint32_t delta = p->ack - (c->iss + 1 + (uint32_t)c->una);
     uint64_t in_flight = c->nxt - c->una;
-    uint64_t max_delta = in_flight + ((c->flags & TCPC_FIN_SENT) ? 1 : 0);
+    uint64_t max_delta = in_flight + (fin_is_sent(c) ? 1 : 0);
     if (delta > max_delta) return c; /* acknowledges nothing we sent */
     if (delta == 0) {
         bool pure = p->len == 0 && !(p->flags & (TCPF_SYN | TCPF_FIN));
         if (pure && outstanding(c) && ++c->dupacks == 3) { /* RFC 5681 fast retransmit */
             c->recover = c->nxt;
-            c->flags |= TCPC_RECOVERY;
+            c->in_recovery = true;
             retransmit(net, c);
         }
         return c;
@@ -446,18 +562,18 @@ static TcpConn *process_ack(Net *net, TcpConn *c, const Packet *p)
     uint64_t data = MIN((uint64_t)delta, in_flight);
     ring_consume(c, (size_t)data);
     c->una += data;
-    if (delta > in_flight) c->flags |= TCPC_FIN_ACKED;
+    if (delta > in_flight) conn_to_fin_acked(c);
     c->dupacks = 0;
     c->retries = 0;
-    if ((c->flags & TCPC_TIMING) && c->una >= c->rtt_off) {
-        c->flags &= (uint8_t)~TCPC_TIMING;
+    if (c->timing && c->una >= c->rtt_off) {
+        c->timing = false;
         rtt_sample(net, c, sim_now(net->sim) - c->rtt_start);
     }
-    if (c->flags & TCPC_RECOVERY) {
+    if (c->in_recovery) {
         if (c->una < c->recover) {
             retransmit(net, c); /* RFC 6582: a partial ACK reveals the next hole */
         } else {
-            c->flags &= (uint8_t)~TCPC_RECOVERY;
+            c->in_recovery = false;
         }
     }
     if (outstanding(c)) {
@@ -466,9 +582,9 @@ static TcpConn *process_ack(Net *net, TcpConn *c, const Packet *p)
         timer_stop(net, c);
     }
     output(net, c);
-    if (c->flags & TCPC_FIN_ACKED) {
+    if (conn_is_finished(c)) {
         uint32_t idx = c->idx, gen = c->gen;
-        maybe_closed(net, c);
+        conn_finish(net, c);
         return conn_again(net, idx, gen);
     }
     return c;
@@ -488,7 +604,7 @@ static TcpConn *deliver(Net *net, TcpConn *c, uint64_t off, const uint8_t *data,
     if (off + len <= c->rcv) return c;
     size_t skip = (size_t)(c->rcv - off);
     c->rcv = off + len;
-    if (c->flags & TCPC_DETACHED || !c->ops->recv) return c;
+    if (!conn_is_attached(c) || !c->ops->recv) return c;
     uint32_t idx = c->idx, gen = c->gen;
     c->ops->recv(c->ctx, conn_handle(c), data + skip, len - skip);
     return conn_again(net, idx, gen);
@@ -525,22 +641,23 @@ static TcpConn *ooo_drain(Net *net, TcpConn *c)
     return c;
 }
 
-/* The peer's FIN is in order: EOF for the app. */
+/* The peer's FIN is in order: EOF for the app. From FIN-WAIT-2 the app
+ * hears peer_closed in TIME-WAIT, then closed. */
 static void peer_fin(Net *net, TcpConn *c)
 {
-    c->flags |= TCPC_PEER_FIN;
+    conn_to_peer_fin(c);
     send_ack(net, c);
     uint32_t idx = c->idx, gen = c->gen;
-    if (!(c->flags & TCPC_DETACHED)) {
+    if (conn_is_attached(c)) {
         if (c->ops->peer_closed) {
             c->ops->peer_closed(c->ctx, conn_handle(c));
             c = conn_again(net, idx, gen);
-        } else if (!(c->flags & TCPC_APP_CLOSED)) {
-            c->flags |= TCPC_APP_CLOSED;
+        } else if (!c->app_closed) {
+            c->app_closed = true;
             output(net, c);
         }
     }
-    if (c) maybe_closed(net, c);
+    if (c && conn_is_finished(c)) conn_finish(net, c);
 }
 
 /* Processes p's payload and FIN. Returns true if p was kept (out of order). */
@@ -548,7 +665,7 @@ static bool process_data(Net *net, TcpConn *c, Packet *p)
 {
     bool fin = p->flags & TCPF_FIN;
     if (p->len == 0 && !fin) return false;
-    if (c->flags & TCPC_PEER_FIN) { /* a retransmission after the FIN: re-ACK */
+    if (peer_fin_is_in(c)) { /* a retransmission after the FIN: re-ACK */
         send_ack(net, c);
         return false;
     }
@@ -571,11 +688,12 @@ static bool process_data(Net *net, TcpConn *c, Packet *p)
     return false;
 }
 
-/* A segment for an open (or closing, or TIME_WAIT) connection. */
+/* A segment for a connection in a synchronized state (RFC 793: from
+ * ESTABLISHED through TIME-WAIT). */
 static bool input_open(Net *net, TcpConn *c, Packet *p)
 {
     if (p->flags & TCPF_RST) {
-        if (c->state == TCP_TIME_WAIT || (c->flags & TCPC_DETACHED)) {
+        if (c->state == TCP_ST_TIME_WAIT || !conn_is_attached(c)) {
             conn_free(net, c);
         } else {
             conn_fail(net, c, TERM_RESET, NET_ERR_RESET);
@@ -586,7 +704,7 @@ static bool input_open(Net *net, TcpConn *c, Packet *p)
         send_ack(net, c);
         return false;
     }
-    if (c->state == TCP_TIME_WAIT) {
+    if (c->state == TCP_ST_TIME_WAIT) {
         if (p->flags & TCPF_FIN) send_ack(net, c);
         return false;
     }
@@ -595,6 +713,11 @@ static bool input_open(Net *net, TcpConn *c, Packet *p)
     return process_data(net, c, p);
 }
 
+/* A segment in SYN-SENT. Simultaneous open (RFC 793 §3.4, Figure 8; the
+ * SYN-SENT -> SYN-RECEIVED arc of §3.2, Figure 6) is not modelled: a SYN
+ * without ACK is ignored here. Active opens come from ephemeral ports and
+ * listeners sit on fixed ones, so two hosts never open the same pair of
+ * endpoints towards each other. */
 static void input_syn_sent(Net *net, TcpConn *c, Packet *p)
 {
     bool acks_syn = (p->flags & TCPF_ACK) && p->ack == c->iss + 1;
@@ -608,7 +731,7 @@ static void input_syn_sent(Net *net, TcpConn *c, Packet *p)
     }
     if (!((p->flags & TCPF_SYN) && acks_syn)) return;
     c->irs = p->seq;
-    c->state = TCP_OPEN;
+    conn_to_established(c);
     if (c->retries == 0) rtt_sample(net, c, sim_now(net->sim) - c->rtt_start);
     c->retries = 0;
     timer_stop(net, c);
@@ -655,7 +778,7 @@ static bool input_syn_rcvd(Net *net, TcpConn *c, Packet *p)
         return false;
     }
     if (!(p->flags & TCPF_ACK) || p->ack != c->iss + 1) return false;
-    c->state = TCP_OPEN;
+    conn_to_established(c);
     if (c->retries == 0) rtt_sample(net, c, sim_now(net->sim) - c->rtt_start);
     c->retries = 0;
     timer_stop(net, c);
@@ -673,7 +796,7 @@ static void input_no_conn(Net *net, uint32_t host, Packet *p)
         Sock *l = sock__find(net, host, NET_PROTO_TCP, p->dport);
         if (l) {
             TcpConn *c = conn_new(net, host, p->dport, p->src, p->sport);
-            c->state = TCP_SYN_RCVD;
+            c->state = TCP_ST_SYN_RECEIVED; /* LISTEN is the listening NetSock */
             c->listener = (NetSock){l->idx, l->gen};
             c->irs = p->seq;
             c->rtt_start = sim_now(net->sim);
@@ -692,9 +815,9 @@ void tcp__input(Net *net, uint32_t host, Packet *p)
     bool kept = false;
     if (!c) {
         input_no_conn(net, host, p);
-    } else if (c->state == TCP_SYN_SENT) {
+    } else if (c->state == TCP_ST_SYN_SENT) {
         input_syn_sent(net, c, p);
-    } else if (c->state == TCP_SYN_RCVD) {
+    } else if (c->state == TCP_ST_SYN_RECEIVED) {
         kept = input_syn_rcvd(net, c, p);
     } else {
         kept = input_open(net, c, p);
@@ -706,7 +829,7 @@ void tcp__icmp(Net *net, uint32_t host, Packet *p)
 {
     /* The quoted segment is one we sent: (seq, sport) is us, (ack, dport) the peer. */
     TcpConn *c = conn_find(net, host, p->sport, p->ack, p->dport);
-    if (c && c->state == TCP_SYN_SENT && p->flags == NET_ICMP_ADMIN_PROHIB) {
+    if (c && c->state == TCP_ST_SYN_SENT && p->flags == NET_ICMP_ADMIN_PROHIB) {
         conn_fail(net, c, TERM_FAILED, NET_ERR_BLOCKED);
     }
     net__pkt_free(net, p);
@@ -731,7 +854,7 @@ NetErr tcp_connect(Net *net, uint32_t host, NetEp to, const TcpOps *ops, void *c
     uint16_t lport = net__ephemeral_port(net, host, NET_PROTO_TCP);
     if (!lport) return NET_ERR_NO_PORTS;
     TcpConn *c = conn_new(net, host, lport, to.addr, to.port);
-    c->state = TCP_SYN_SENT;
+    c->state = TCP_ST_SYN_SENT;
     c->ops = ops;
     c->ctx = ctx;
     c->rtt_start = sim_now(net->sim);
@@ -769,7 +892,7 @@ NetErr tcp_send(Net *net, NetTcp h, const void *buf, size_t len)
 {
     TcpConn *c = conn_get(net, h);
     if (!c) return NET_ERR_BAD_HANDLE;
-    if (c->flags & TCPC_APP_CLOSED) return NET_ERR_CLOSED;
+    if (c->app_closed) return NET_ERR_CLOSED;
     if (len == 0) return NET_OK;
     ring_append(c, buf, len);
     output(net, c);
@@ -780,12 +903,12 @@ NetErr tcp_close(Net *net, NetTcp h)
 {
     TcpConn *c = conn_get(net, h);
     if (!c) return NET_ERR_BAD_HANDLE;
-    if (c->state == TCP_SYN_RCVD) { /* not the app's yet; cannot happen through a handle */
+    if (c->state == TCP_ST_SYN_RECEIVED) { /* not the app's yet; cannot happen through a handle */
         conn_free(net, c);
         return NET_OK;
     }
-    if (!(c->flags & TCPC_APP_CLOSED)) {
-        c->flags |= TCPC_APP_CLOSED;
+    if (!c->app_closed) {
+        c->app_closed = true;
         output(net, c);
     }
     return NET_OK;
@@ -795,7 +918,10 @@ void tcp_abort(Net *net, NetTcp h)
 {
     TcpConn *c = conn_get(net, h);
     if (!c) return;
-    if (c->state == TCP_OPEN) send_segment(net, c, c->nxt, 0, TCPF_RST | TCPF_ACK);
+    /* A RST in every synchronized state; RFC 793 sends none from CLOSING,
+     * LAST-ACK and TIME-WAIT, but the model has always sent one. (A handle
+     * sees TIME-WAIT only inside peer_closed after FIN-WAIT-2.) */
+    if (conn_is_synchronized(c)) send_segment(net, c, c->nxt, 0, TCPF_RST | TCPF_ACK);
     conn_free(net, c);
 }
 
@@ -820,3 +946,10 @@ NetEp tcp_peer(const Net *net, NetTcp h)
 }
 
 size_t net_tcp_count(const Net *net) { return net->nconns; }
+
+TcpState tcp_state_find(const Net *net, uint32_t host, uint16_t lport, NetEp peer)
+{
+    CHECK(host > 0 && host < net->nnodes, "node %u out of range", host);
+    const TcpConn *c = conn_find(net, host, lport, peer.addr, peer.port);
+    return c ? (TcpState)c->state : TCP_ST_CLOSED;
+}

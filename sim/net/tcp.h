@@ -16,8 +16,8 @@
  *    RTO with Karn's rule, min tcp_rto_min_ns, doubling per timeout),
  *    NewReno-style partial-ACK retransmission; giving up after
  *    tcp_data_retries timeouts: NET_ERR_TIMEOUT through `reset`.
- *  - graceful close (FIN both ways; TIME_WAIT for the active closer) and
- *    abort (RST).
+ *  - graceful close (FIN both ways; TIME-WAIT for the active closer, also
+ *    for both ends of a simultaneous close) and abort (RST).
  *
  * Handles are {index, generation} like NetSock. A connection handle is
  * valid from tcp_connect() (or the accept callback) until the app calls
@@ -40,6 +40,27 @@ typedef struct NetTcp {
 } NetTcp;
 
 #define NET_TCP_NONE ((NetTcp){0, 0})
+
+/* Connection states as RFC 793 names them (§3.2, Figure 6), those a
+ * connection record of this model passes through. LISTEN is not one: a
+ * listener is a NetSock (tcp_listen()), and a SYN for it makes a record in
+ * SYN-RECEIVED. Simultaneous open is not modelled (see tcp.c). */
+typedef enum TcpState {
+    TCP_ST_CLOSED = 0,   /* no record (or one about to be freed) */
+    TCP_ST_SYN_SENT,     /* active open: our SYN is out */
+    TCP_ST_SYN_RECEIVED, /* passive open: our SYN-ACK is out; not accepted yet */
+    TCP_ST_ESTABLISHED,  /* handshake done, no FIN either way */
+    TCP_ST_FIN_WAIT_1,   /* we closed first: our FIN is out, not acknowledged */
+    TCP_ST_FIN_WAIT_2,   /* our FIN is acknowledged; waiting for the peer's */
+    TCP_ST_CLOSE_WAIT,   /* the peer closed first; we may still send */
+    TCP_ST_CLOSING,      /* both FINs crossed (simultaneous close); ours not acknowledged */
+    TCP_ST_LAST_ACK,     /* the peer closed first; our FIN is out, not acknowledged */
+    TCP_ST_TIME_WAIT,    /* we closed first, both FINs acknowledged; tcp_time_wait_ns */
+    TCP_ST__COUNT
+} TcpState;
+
+/* Static string as RFC 793 spells the state, e.g. "FIN-WAIT-1"; "?" if out of range. */
+const char *tcp_state_name(TcpState s);
 
 /* Callbacks of one connection; ctx as given to tcp_connect() or by accept. */
 typedef struct TcpOps {
@@ -101,6 +122,11 @@ bool tcp_is_open(const Net *net, NetTcp c);
 size_t tcp_queued_bytes(const Net *net, NetTcp c); /* unacknowledged + unsent bytes */
 NetEp tcp_local(const Net *net, NetTcp c);         /* as bound on the host */
 NetEp tcp_peer(const Net *net, NetTcp c);          /* as addressed (before NATs) */
-size_t net_tcp_count(const Net *net);              /* connection records, incl. TIME_WAIT */
+size_t net_tcp_count(const Net *net);              /* connection records, incl. TIME-WAIT */
+
+/* The state of host's connection from local port lport to peer (as
+ * addressed, before NATs), also of a record the app has no handle to any
+ * more (TIME-WAIT); TCP_ST_CLOSED when there is none. For tests and traces. */
+TcpState tcp_state_find(const Net *net, uint32_t host, uint16_t lport, NetEp peer);
 
 #endif
