@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/metric_table.h"
+
 G_DEFINE_QUARK(skysim-plot-error-quark, plot_error)
 
 /* At most this many points per CDF curve: larger samples are drawn through
@@ -516,40 +518,44 @@ static bool plot_timeseries(PlotCtx *c, const char *dir, GError **err)
 /* ------------------------------------------------------------------- CDFs */
 
 typedef struct PlotSampleInfo {
-    const char *metric; /* sample metric name */
+    MetricId metric;    /* sample metric (protocol/metric_table.h) */
     const char *title;  /* what it is */
     const char *xlabel; /* x label with unit */
     const char *by;     /* what its sub-metrics split by, or NULL */
 } PlotSampleInfo;
 
-/* What the protocol's sample metrics mean (protocol/node.c, client.c);
+/* What the protocol's sample metrics mean (protocol/metric_table.h);
  * others get their name and a unit guessed from the suffix. */
 static const PlotSampleInfo plot_sample_info[] = {
-    {"login.time_s", "Login time, from the first probe to logged in", "login time (s)",
+    {METRIC_LOGIN_TIME_S, "Login time, from the first probe to logged in", "login time (s)",
      "by true NAT/firewall type"},
-    {"failover.time_s", "Failover time, from losing the supernode to connected to another",
+    {METRIC_FAILOVER_TIME_S, "Failover time, from losing the supernode to connected to another",
      "failover time (s)", NULL},
-    {"hostcache.size", "Host-cache size at the end of login", "host-cache entries (count)", NULL},
-    {"login.nodes_contacted", "Supernodes contacted per login", "nodes contacted (count)", NULL},
-    {"login.rounds", "Probe rounds per login", "login rounds (count)", NULL},
-    {"memory.client_state_bytes", "Protocol state per client", "protocol state (bytes)", NULL},
-    {"call.setup_s", "Call setup time", "call setup time (s)", NULL},
-    {"call.mos", "Voice quality of calls", "mean opinion score (MOS, 1 to 5)", NULL},
-    {"call.r_factor", "Voice quality of calls (E-model)", "R factor (0 to 100)", NULL},
-    {"call.delay_ms", "One-way delay of call media", "delay (ms)", NULL},
-    {"call.jitter_ms", "Jitter of call media", "jitter (ms)", NULL},
-    {"call.loss", "Packet loss of call media", "loss (fraction of packets)", NULL},
-    {"relay.bandwidth_bps", "Bandwidth of relayed calls", "relay bandwidth (bit/s)", NULL},
-    {"search.latency_s", "User search latency", "search latency (s)", NULL},
-    {"search.messages", "Messages per user search", "messages (count)", NULL},
-    {"search.supernodes_contacted", "Supernodes contacted per user search", "supernodes (count)", NULL},
-    {"presence.staleness_s", "Staleness of presence information", "staleness (s)", NULL},
+    {METRIC_HOSTCACHE_SIZE, "Host-cache size at the end of login", "host-cache entries (count)",
+     NULL},
+    {METRIC_LOGIN_NODES_CONTACTED, "Supernodes contacted per login", "nodes contacted (count)",
+     NULL},
+    {METRIC_LOGIN_ROUNDS, "Probe rounds per login", "login rounds (count)", NULL},
+    {METRIC_MEMORY_CLIENT_STATE_BYTES, "Protocol state per client", "protocol state (bytes)", NULL},
+    {METRIC_CALL_SETUP_S, "Call setup time", "call setup time (s)", NULL},
+    {METRIC_CALL_MOS, "Voice quality of calls", "mean opinion score (MOS, 1 to 5)", NULL},
+    {METRIC_CALL_R_FACTOR, "Voice quality of calls (E-model)", "R factor (0 to 100)", NULL},
+    {METRIC_CALL_DELAY_MS, "One-way delay of call media", "delay (ms)", NULL},
+    {METRIC_CALL_JITTER_MS, "Jitter of call media", "jitter (ms)", NULL},
+    {METRIC_CALL_LOSS, "Packet loss of call media", "loss (fraction of packets)", NULL},
+    {METRIC_RELAY_BANDWIDTH_BPS, "Bandwidth of relayed calls", "relay bandwidth (bit/s)", NULL},
+    {METRIC_SEARCH_LATENCY_S, "User search latency", "search latency (s)", NULL},
+    {METRIC_SEARCH_MESSAGES, "Messages per user search", "messages (count)", NULL},
+    {METRIC_SEARCH_SUPERNODES_CONTACTED, "Supernodes contacted per user search",
+     "supernodes (count)", NULL},
+    {METRIC_PRESENCE_STALENESS_S, "Staleness of presence information", "staleness (s)", NULL},
 };
 
 static const PlotSampleInfo *plot_sample_info_find(const char *metric)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(plot_sample_info); i++)
-        if (strcmp(plot_sample_info[i].metric, metric) == 0) return &plot_sample_info[i];
+        if (strcmp(metric_table_name(plot_sample_info[i].metric), metric) == 0)
+            return &plot_sample_info[i];
     return NULL;
 }
 

@@ -15,6 +15,7 @@
 #include "sim/kernel/sim.h"
 #include "sim/net/sock.h"
 #include "sim/net/tcp.h"
+#include "sim/world/simmetric.h"
 
 #define ENVSIM_STREAM_PROTOCOL 1 /* rng stream id of a node's protocol draws */
 #define ENVSIM_WORLD_ID UINT32_MAX /* node id of the world env */
@@ -79,8 +80,8 @@ struct EnvSim {
     EnvSimNode world;      /* the world env's context */
     uint64_t warnings;     /* warning lines logged */
     uint32_t m_cpu[3];     /* metrics: charged CPU ns of clients, supernodes, servers */
-    uint32_t m_overload;   /* metric "cpu.overload_drops" */
-    uint32_t m_deferred;   /* metric "cpu.deferred_sends" */
+    uint32_t m_overload;   /* metric SIMMETRIC_CPU_OVERLOAD_DROPS */
+    uint32_t m_deferred;   /* metric SIMMETRIC_CPU_DEFERRED_SENDS */
     GHashTable *pending;   /* EnvSimSend set: deferred sends (owned) */
 };
 
@@ -234,11 +235,11 @@ EnvSim *envsim_new(Net *net, Metrics *metrics, const EnvSimCost *cost)
     es->world = (EnvSimNode){.es = es, .env = {&envsim_ops, &es->world}, .id = ENVSIM_WORLD_ID,
                              .host = NET_NODE_NONE, .cpu_speed = 1.0};
     sim_rng_init(es->sim, &es->world.rng, UINT64_MAX, ENVSIM_STREAM_PROTOCOL);
-    es->m_cpu[0] = metrics_intern(metrics, "cpu.charged_ns.client", METRICS_COUNTER);
-    es->m_cpu[1] = metrics_intern(metrics, "cpu.charged_ns.supernode", METRICS_COUNTER);
-    es->m_cpu[2] = metrics_intern(metrics, "cpu.charged_ns.server", METRICS_COUNTER);
-    es->m_overload = metrics_intern(metrics, "cpu.overload_drops", METRICS_COUNTER);
-    es->m_deferred = metrics_intern(metrics, "cpu.deferred_sends", METRICS_COUNTER);
+    es->m_cpu[0] = simmetric_intern(metrics, SIMMETRIC_CPU_CHARGED_NS_CLIENT);
+    es->m_cpu[1] = simmetric_intern(metrics, SIMMETRIC_CPU_CHARGED_NS_SUPERNODE);
+    es->m_cpu[2] = simmetric_intern(metrics, SIMMETRIC_CPU_CHARGED_NS_SERVER);
+    es->m_overload = simmetric_intern(metrics, SIMMETRIC_CPU_OVERLOAD_DROPS);
+    es->m_deferred = simmetric_intern(metrics, SIMMETRIC_CPU_DEFERRED_SENDS);
     es->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
     return es;
 }

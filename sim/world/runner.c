@@ -91,81 +91,90 @@ static bool runner_loop(World *w, TimeNs end, bool progress, volatile sig_atomic
 }
 
 /* Headline numbers computed from the metrics, for results.json and the
- * summary. */
-static double runner_ratio(Metrics *m, const char *num, const char *den)
+ * summary. Every metric is named by its id in protocol/metric_table.h or
+ * sim/world/simmetric.h, and looked up CHECKed (world_metric_id). */
+static double runner_value(const World *w, MetricId id)
 {
-    uint32_t a = metrics_find(m, num), b = metrics_find(m, den);
-    double d = b ? metrics_value(m, b) : 0;
-    return d > 0 ? (a ? metrics_value(m, a) : 0) / d : NAN;
+    return metrics_value(world_metrics(w), world_metric_id(w, id));
 }
 
-static cJSON *runner_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+static cJSON *runner_num(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
 
-/* Mean of sample metric `name`, NAN when it has no sample. */
-static double runner_mean(Metrics *m, const char *name)
+/* Summary of sample metric id; false when it has no sample. */
+static bool runner_summary(const World *w, MetricId id, MetricsSummary *s)
+{
+    return metrics_summary(world_metrics(w), world_metric_id(w, id), s);
+}
+
+/* Mean of sample metric id, NAN when it has no sample. */
+static double runner_mean(const World *w, MetricId id)
 {
     MetricsSummary s;
-    uint32_t id = metrics_find(m, name);
-    return id && metrics_summary(m, id, &s) ? s.mean : NAN;
+    return runner_summary(w, id, &s) ? s.mean : NAN;
 }
 
 /* Calls (issue 5): outcomes of the caller's attempts, setup time, path
  * mix and relay share among successful calls, mean MOS, drops. */
-static void runner_headline_calls(Metrics *m, cJSON *h)
+static void runner_headline_calls(const World *w, cJSON *h)
 {
-    static const char *const paths[] = {"direct", "hole_punched", "udp_relay", "tcp_relay"};
-    double ok = metrics_value(m, metrics_find(m, "call.success"));
-    double fail = metrics_value(m, metrics_find(m, "call.failure"));
-    cJSON_AddItemToObject(h, "call_success_rate", runner_num(ok + fail > 0 ? ok / (ok + fail) : NAN));
-    cJSON_AddItemToObject(h, "call_setup_mean_s", runner_num(runner_mean(m, "call.setup_s")));
+    double ok = runner_value(w, METRIC_CALL_SUCCESS);
+    double fail = runner_value(w, METRIC_CALL_FAILURE);
+    cJSON_AddItemToObject(h, "call_success_rate",
+                          runner_num(ok + fail > 0 ? ok / (ok + fail) : NAN));
+    cJSON_AddItemToObject(h, "call_setup_mean_s", runner_num(runner_mean(w, METRIC_CALL_SETUP_S)));
     double relayed = 0;
-    for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
-        char name[64], key[64];
-        g_snprintf(name, sizeof name, "call.path.%s", paths[i]);
-        g_snprintf(key, sizeof key, "path_share_%s", paths[i]);
-        double k = metrics_value(m, metrics_find(m, name));
-        if (i >= 2) relayed += k;
+    for (int p = NODE_CALL_PATH_NONE + 1; p < NODE_CALL_PATH_COUNT; p++) {
+        char key[64];
+        g_snprintf(key, sizeof key, "path_share_%s", node_call_path_name((NodeCallPath)p));
+        double k = metrics_value(world_metrics(w),
+                                 world_metric_family_id(w, METRIC_FAM_CALL_PATH, p, 0, 0));
+        if (p == NODE_CALL_PATH_UDP_RELAY || p == NODE_CALL_PATH_TCP_RELAY) relayed += k;
         cJSON_AddItemToObject(h, key, runner_num(ok > 0 ? k / ok : NAN));
     }
     cJSON_AddItemToObject(h, "relay_share", runner_num(ok > 0 ? relayed / ok : NAN));
-    cJSON_AddItemToObject(h, "mos_mean", runner_num(runner_mean(m, "call.mos")));
-    cJSON_AddNumberToObject(h, "calls_dropped", metrics_value(m, metrics_find(m, "call.dropped")));
+    cJSON_AddItemToObject(h, "mos_mean", runner_num(runner_mean(w, METRIC_CALL_MOS)));
+    cJSON_AddNumberToObject(h, "calls_dropped", runner_value(w, METRIC_CALL_DROPPED));
 }
 
 static cJSON *runner_headline(World *w)
 {
-    Metrics *m = world_metrics(w);
     cJSON *h = cJSON_CreateObject();
-    double succ = metrics_value(m, metrics_find(m, "login.success"));
-    double fail = metrics_value(m, metrics_find(m, "login.failure"));
-    cJSON_AddItemToObject(h, "login_success_rate", runner_num(succ + fail > 0 ? succ / (succ + fail) : NAN));
+    double succ = runner_value(w, METRIC_LOGIN_SUCCESS);
+    double fail = runner_value(w, METRIC_LOGIN_FAILURE);
+    cJSON_AddItemToObject(h, "login_success_rate",
+                          runner_num(succ + fail > 0 ? succ / (succ + fail) : NAN));
     MetricsSummary s;
-    uint32_t lt = metrics_find(m, "login.time_s");
-    bool have = lt && metrics_summary(m, lt, &s);
+    bool have = runner_summary(w, METRIC_LOGIN_TIME_S, &s);
     cJSON_AddItemToObject(h, "login_time_mean_s", runner_num(have ? s.mean : NAN));
     cJSON_AddItemToObject(h, "login_time_p95_s", runner_num(have ? s.p95 : NAN));
-    cJSON_AddItemToObject(h, "nat_detection_accuracy",
-                          runner_num(runner_ratio(m, "nat.detect.correct", "nat.detect.total")));
+    double nat_total = runner_value(w, METRIC_NAT_DETECT_TOTAL);
+    cJSON_AddItemToObject(
+        h, "nat_detection_accuracy",
+        runner_num(nat_total > 0 ? runner_value(w, METRIC_NAT_DETECT_CORRECT) / nat_total : NAN));
     WorldStats st;
     world_stats(w, &st);
     cJSON_AddNumberToObject(h, "supernodes_at_end", (double)st.supernodes);
-    cJSON_AddItemToObject(h, "clients_per_supernode",
-                          runner_num(st.supernodes ? (double)st.sn_clients / (double)st.supernodes : NAN));
+    cJSON_AddItemToObject(
+        h, "clients_per_supernode",
+        runner_num(st.supernodes ? (double)st.sn_clients / (double)st.supernodes : NAN));
     cJSON_AddNumberToObject(h, "online_at_end", (double)st.online);
     cJSON_AddItemToObject(h, "hostcache_freshness", runner_num(world_hostcache_freshness(w)));
-    uint32_t fo = metrics_find(m, "failover.time_s");
-    have = fo && metrics_summary(m, fo, &s);
-    cJSON_AddItemToObject(h, "failover_time_mean_s", runner_num(have ? s.mean : NAN));
-    cJSON_AddNumberToObject(h, "supernode_cpu_charged_s",
-                            metrics_value(m, metrics_find(m, "cpu.charged_ns.supernode")) * 1e-9);
+    cJSON_AddItemToObject(h, "failover_time_mean_s",
+                          runner_num(runner_mean(w, METRIC_FAILOVER_TIME_S)));
+    cJSON_AddNumberToObject(
+        h, "supernode_cpu_charged_s",
+        metrics_value(world_metrics(w), world_simmetric_id(w, SIMMETRIC_CPU_CHARGED_NS_SUPERNODE)) *
+            1e-9);
     cJSON_AddNumberToObject(h, "client_protocol_bytes_high", (double)st.client_mem_high);
-    double ss = metrics_value(m, metrics_find(m, "search.success"));
-    double sf = metrics_value(m, metrics_find(m, "search.failure"));
+    double ss = runner_value(w, METRIC_SEARCH_SUCCESS);
+    double sf = runner_value(w, METRIC_SEARCH_FAILURE);
     cJSON_AddItemToObject(h, "search_success_rate", runner_num(ss + sf > 0 ? ss / (ss + sf) : NAN));
-    uint32_t sl = metrics_find(m, "search.latency_s");
-    have = sl && metrics_summary(m, sl, &s);
-    cJSON_AddItemToObject(h, "search_latency_mean_s", runner_num(have ? s.mean : NAN));
-    runner_headline_calls(m, h);
+    cJSON_AddItemToObject(h, "search_latency_mean_s",
+                          runner_num(runner_mean(w, METRIC_SEARCH_LATENCY_S)));
+    runner_headline_calls(w, h);
     return h;
 }
 

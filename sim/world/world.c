@@ -100,7 +100,7 @@ struct World {
     size_t *trace_pos;        /* trace churn: per driven client, first interval not over; owned */
     uint32_t host_peer_cap;   /* entries of host_peer */
     struct WorldTsRelay {
-        double bytes;                /* "relay.bytes" at the previous row, bytes */
+        double bytes;                /* METRIC_RELAY_BYTES at the previous row, bytes */
         TimeNs at;                   /* time of the previous row, ns */
     } *ts_relay;              /* relay_bandwidth_bps column: state between rows; owned */
     struct WorldActionArgs {
@@ -498,10 +498,11 @@ static void world_trace_start(World *w)
     w->trace_pos = g_new0(size_t, w->trace_clients);
     const uint64_t v[] = {churntrace_node_count(w->churn_trace), mc.driven, mc.idle_clients,
                           mc.ignored_nodes};
-    const char *const names[] = {"churn.trace.nodes", "churn.trace.clients_driven",
-                                 "churn.trace.clients_idle", "churn.trace.nodes_ignored"};
+    const SimMetricId ids[] = {SIMMETRIC_CHURN_TRACE_NODES, SIMMETRIC_CHURN_TRACE_CLIENTS_DRIVEN,
+                               SIMMETRIC_CHURN_TRACE_CLIENTS_IDLE,
+                               SIMMETRIC_CHURN_TRACE_NODES_IGNORED};
     for (size_t j = 0; j < G_N_ELEMENTS(v); j++)
-        metrics_add(w->metrics, metrics_intern(w->metrics, names[j], METRICS_GAUGE), (int64_t)v[j], 0);
+        metrics_add(w->metrics, simmetric_intern(w->metrics, ids[j]), (int64_t)v[j], 0);
     g_message("churn trace %s: %" G_GUINT64_FORMAT " nodes drive %" G_GUINT64_FORMAT " clients; "
               "%" G_GUINT64_FORMAT " clients beyond the trace stay offline; %" G_GUINT64_FORMAT
               " trace nodes ignored", w->spec->churn.trace_file, v[0], mc.driven, mc.idle_clients,
@@ -673,7 +674,7 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
         net_pcap_capture_all(w->net, true);
     }
     w->metrics = metrics_new(s->warmup_ns);
-    w->m_online = metrics_intern(w->metrics, "world.online", METRICS_GAUGE);
+    w->m_online = simmetric_intern(w->metrics, SIMMETRIC_WORLD_ONLINE);
     EnvSimCost cost; /* the scenario's calibration file, or the built-in one */
     if (!envsim_cost_load(s->calibration, &cost, err)) return false;
     w->es = envsim_new(w->net, w->metrics, &cost);
@@ -798,6 +799,35 @@ Net *world_net(const World *w) { return w->net; }
 Metrics *world_metrics(const World *w) { return w->metrics; }
 EnvSim *world_envsim(const World *w) { return w->es; }
 
+/* The registry id of a name from one of the metric tables, CHECKing it
+ * was interned with the table's kind. EnvMetricKind and MetricsKind share
+ * their values (envsim passes one for the other). */
+static uint32_t world_metric_table_find(const World *w, const char *name, MetricsKind kind)
+{
+    uint32_t id = metrics_find(w->metrics, name);
+    CHECK(id != 0, "metric %s from the metric tables was never interned", name);
+    CHECK(metrics_kind(w->metrics, id) == kind, "metric %s: kind %d, table says %d", name,
+          (int)metrics_kind(w->metrics, id), (int)kind);
+    return id;
+}
+
+uint32_t world_metric_id(const World *w, MetricId id)
+{
+    return world_metric_table_find(w, metric_table_name(id), (MetricsKind)metric_table_kind(id));
+}
+
+uint32_t world_metric_family_id(const World *w, MetricFamily f, int i, int j, int k)
+{
+    char name[METRIC_NAME_MAX];
+    return world_metric_table_find(w, metric_table_family_name(f, i, j, k, name, sizeof name),
+                                   (MetricsKind)metric_table_family_kind(f));
+}
+
+uint32_t world_simmetric_id(const World *w, SimMetricId id)
+{
+    return world_metric_table_find(w, simmetric_name(id), simmetric_kind(id));
+}
+
 void world_stats(const World *w, WorldStats *out)
 {
     memset(out, 0, sizeof *out);
@@ -855,11 +885,11 @@ double world_hostcache_freshness(const World *w)
     return total ? (double)live / (double)total : NAN;
 }
 
-/* Relayed traffic since the previous row ("relay.bytes", both directions
+/* Relayed traffic since the previous row (METRIC_RELAY_BYTES, both directions
  * of every relay), bit/s; 0 at the first row. */
 static double world_ts_relay_bps(const World *w)
 {
-    double b = metrics_value(w->metrics, metrics_find(w->metrics, "relay.bytes"));
+    double b = metrics_value(w->metrics, world_metric_id(w, METRIC_RELAY_BYTES));
     TimeNs now = sim_now(w->sim), dt = now - w->ts_relay->at;
     double bps = dt > 0 && w->ts_relay->at > 0 ? 8 * (b - w->ts_relay->bytes) / timens_to_s(dt) : 0;
     w->ts_relay->bytes = b;
@@ -891,11 +921,11 @@ void world_ts_row(const World *w, double *v)
     v[5] = (double)st.logouts;
     v[6] = (double)st.crashes;
     v[7] = world_hostcache_freshness(w);
-    v[8] = metrics_value(w->metrics, metrics_find(w->metrics, "search.success")) +
-           metrics_value(w->metrics, metrics_find(w->metrics, "search.failure"));
-    v[9] = metrics_value(w->metrics, metrics_find(w->metrics, "search.success"));
-    v[10] = metrics_value(w->metrics, metrics_find(w->metrics, "call.active"));
-    v[11] = metrics_value(w->metrics, metrics_find(w->metrics, "call.relayed_active"));
+    double search_ok = metrics_value(w->metrics, world_metric_id(w, METRIC_SEARCH_SUCCESS));
+    v[8] = search_ok + metrics_value(w->metrics, world_metric_id(w, METRIC_SEARCH_FAILURE));
+    v[9] = search_ok;
+    v[10] = metrics_value(w->metrics, world_metric_id(w, METRIC_CALL_ACTIVE));
+    v[11] = metrics_value(w->metrics, world_metric_id(w, METRIC_CALL_RELAYED_ACTIVE));
     v[12] = world_ts_relay_bps(w);
 }
 

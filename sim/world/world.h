@@ -21,11 +21,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "protocol/metric_table.h"
 #include "sim/kernel/sim.h"
 #include "sim/net/net.h"
 #include "sim/world/envsim.h"
 #include "sim/world/metrics.h"
 #include "sim/world/scenario.h"
+#include "sim/world/simmetric.h"
 
 typedef struct World World;
 
@@ -65,6 +67,20 @@ Sim *world_sim(const World *w);
 Net *world_net(const World *w);
 Metrics *world_metrics(const World *w);
 EnvSim *world_envsim(const World *w);
+
+/* Id in world_metrics(w) of the protocol's scalar metric id. The protocol
+ * interns every metric of its table when the world is built, so the id
+ * always exists: a missing one is a programming error (CHECK), never a
+ * silent 0 in the results. */
+uint32_t world_metric_id(const World *w, MetricId id);
+
+/* Same for instance (i, j, k) of the protocol's family f (indices as in
+ * metric_table_family_name). */
+uint32_t world_metric_family_id(const World *w, MetricFamily f, int i, int j, int k);
+
+/* Same for the simulator's own metric id (simmetric.h); CHECKs it was
+ * interned (the churn trace gauges exist only with trace churn). */
+uint32_t world_simmetric_id(const World *w, SimMetricId id);
 
 /* A snapshot of the world for the time series and the summary. */
 typedef struct WorldStats {

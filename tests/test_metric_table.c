@@ -1,0 +1,315 @@
+/* test_metric_table: the metric tables (protocol/metric_table.h for the
+ * protocol, sim/world/simmetric.h for the simulator) against real runs.
+ *
+ * A world's metric registry must hold exactly the tables' names with the
+ * tables' kinds: every name the protocol or the simulator interns is in a
+ * table (a metric interned from a literal outside the tables fails here),
+ * and every table name exists in a run (so the headline, the time-series
+ * columns and the analysis, which refer to metrics by table id only, never
+ * read a metric that is not there). A full runner_run checks the headline
+ * and the time-series header on top: their lookups CHECK that each metric
+ * exists, so a missing one aborts this suite with the metric's name. */
+#include "protocol/metric_table.h"
+
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/node_int.h"
+#include "sim/world/runner.h"
+#include "sim/world/simmetric.h"
+#include "sim/world/world.h"
+#include "t_assert.h"
+
+/* Asserts cond with a message naming the metric. */
+#define T_METRIC(cond, what, name)                                                                 \
+    do {                                                                                           \
+        char m_[256];                                                                              \
+        snprintf(m_, sizeof m_, "%s: %s", what, name);                                             \
+        CU_assertImplementation(!!(cond), __LINE__, m_, __FILE__, __func__, CU_FALSE);             \
+    } while (0)
+
+/* ------------------------------------------------------- the table alone */
+
+typedef struct TNames {
+    GHashTable *kind; /* name (owned) -> kind + 1 */
+    size_t dups;      /* names visited twice */
+    size_t too_long;  /* names of METRIC_NAME_MAX bytes or more */
+} TNames;
+
+static void t_names_add(void *ctx, const char *name, EnvMetricKind kind)
+{
+    TNames *t = ctx;
+    if (g_hash_table_contains(t->kind, name)) {
+        fprintf(stderr, "duplicate metric name %s\n", name);
+        t->dups++;
+    }
+    if (strlen(name) + 1 >= METRIC_NAME_MAX) t->too_long++;
+    g_hash_table_insert(t->kind, g_strdup(name), GINT_TO_POINTER((int)kind + 1));
+}
+
+/* Every name of both tables, with its kind. */
+static TNames t_names_new(void)
+{
+    TNames t = {g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL), 0, 0};
+    metric_table_foreach(t_names_add, &t);
+    for (int id = 0; id < SIMMETRIC_COUNT; id++)
+        t_names_add(&t, simmetric_name((SimMetricId)id),
+                    (EnvMetricKind)simmetric_kind((SimMetricId)id));
+    return t;
+}
+
+static size_t t_family_size(MetricFamily f)
+{
+    size_t n = 1;
+    for (int a = 0; a < 3; a++) {
+        MetricDim d = metric_table_family_dim(f, a);
+        n *= (size_t)(metric_table_dim_end(d) - metric_table_dim_first(d));
+    }
+    return n;
+}
+
+static void test_metric_table_names_unique(void)
+{
+    TNames t = t_names_new();
+    size_t expect = METRIC_ID_COUNT + SIMMETRIC_COUNT;
+    for (int f = 0; f < METRIC_FAMILY_COUNT; f++)
+        expect += t_family_size((MetricFamily)f);
+    T_EQ_U64(t.dups, 0);
+    T_EQ_U64(t.too_long, 0);
+    T_EQ_U64(g_hash_table_size(t.kind), expect);
+    g_hash_table_destroy(t.kind);
+    TNames p = {g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL), 0, 0};
+    T_EQ_U64(metric_table_foreach(t_names_add, &p), expect - SIMMETRIC_COUNT);
+    g_hash_table_destroy(p.kind);
+}
+
+static void test_metric_table_family_names(void)
+{
+    char b[METRIC_NAME_MAX];
+    T_STR_EQ(metric_table_family_name(METRIC_FAM_NAT_CONFUSION, NAT_SYMMETRIC, NAT_UDP_BLOCKED, 0,
+                                      b, sizeof b),
+             "nat.detect.true=symmetric.detected=udp_blocked");
+    T_STR_EQ(metric_table_family_name(METRIC_FAM_CALL_MATRIX, NAT_OPEN, NAT_FULL_CONE,
+                                      NODE_CALL_PATH_HOLE_PUNCHED, b, sizeof b),
+             "call.matrix.open.full_cone.hole_punched");
+    T_STR_EQ(metric_table_family_name(METRIC_FAM_CALL_PSTN_MATRIX, NAT_TCP_ONLY,
+                                      NODE_CALL_PATH_TCP_RELAY, 0, b, sizeof b),
+             "call.matrix.tcp_80_443_only.pstn.tcp_relay");
+    T_STR_EQ(metric_table_family_name(METRIC_FAM_LOGIN_BYTES_BY_PHASE, PH_NAT, 0, 0, b, sizeof b),
+             "login.bytes.nat_detect");
+    T_STR_EQ(
+        metric_table_family_name(METRIC_FAM_LOGIN_SUCCESS_BY_NAT, NAT_UNKNOWN, 0, 0, b, sizeof b),
+        "login.success.unknown");
+    T_STR_EQ(
+        metric_table_family_name(METRIC_FAM_CONF_LEG, NODE_CALL_PATH_DIRECT, 0, 0, b, sizeof b),
+        "conf.leg.direct");
+    T_STR_EQ(metric_table_name(METRIC_CALL_RELAYED_ACTIVE), "call.relayed_active");
+    T_EQ_I64(metric_table_kind(METRIC_CALL_RELAYED_ACTIVE), ENV_METRIC_GAUGE);
+    /* A pattern has one "%s" per used axis, and used axes come first. */
+    for (int f = 0; f < METRIC_FAMILY_COUNT; f++) {
+        const char *p = metric_table_family_pattern((MetricFamily)f);
+        int holes = 0, used = 0;
+        for (const char *h = p; (h = strstr(h, "%s")); h += 2)
+            holes++;
+        for (int a = 0; a < 3; a++)
+            if (metric_table_family_dim((MetricFamily)f, a) != METRIC_DIM_NONE) {
+                T_EQ_I64(used, a);
+                used++;
+            }
+        T_METRIC(holes == used && used > 0, "holes vs used axes", p);
+    }
+}
+
+/* The dimensions index the protocol's own enums. */
+static void test_metric_table_dims_match_protocol(void)
+{
+    T_EQ_I64(metric_table_dim_end(METRIC_DIM_LOGIN_PHASE), PH_COUNT);
+    T_EQ_I64(metric_table_dim_first(METRIC_DIM_LOGIN_PHASE), PH_NONE + 1);
+    T_EQ_I64(metric_table_dim_end(METRIC_DIM_CALL_PATH), NODE_CALL_PATH_COUNT);
+    T_EQ_I64(metric_table_dim_first(METRIC_DIM_CALL_PATH), NODE_CALL_PATH_NONE + 1);
+    T_EQ_I64(metric_table_dim_end(METRIC_DIM_NAT), NAT_TYPE_COUNT);
+    T_EQ_I64(metric_table_dim_end(METRIC_DIM_NAT_KNOWN), NAT_UNKNOWN);
+    T_STR_EQ(metric_table_dim_name(METRIC_DIM_LOGIN_PHASE, PH_PROBE), "udp_probe");
+    T_STR_EQ(metric_table_dim_name(METRIC_DIM_LOGIN_PHASE, PH_HTTP), "http");
+    T_STR_EQ(metric_table_dim_name(METRIC_DIM_CALL_PATH, NODE_CALL_PATH_UDP_RELAY),
+             node_call_path_name(NODE_CALL_PATH_UDP_RELAY));
+    T_STR_EQ(metric_table_dim_name(METRIC_DIM_NAT, NAT_RESTRICTED), stun_nat_name(NAT_RESTRICTED));
+}
+
+/* ------------------------------------------------- the tables vs a world */
+
+static char *t_source_path(const char *a, const char *b, const char *c)
+{
+    const char *src = g_getenv("SKYSIM_SOURCE_DIR");
+    return g_build_filename(src ? src : "..", a, b, c, NULL);
+}
+
+/* Compares w's registry with the tables both ways. with_trace: whether the
+ * world replays a churn trace (the churn.trace gauges exist only then). */
+static void t_registry_matches(World *w, bool with_trace)
+{
+    Metrics *m = world_metrics(w);
+    TNames t = t_names_new();
+    for (uint32_t id = 1; id <= metrics_count(m); id++) {
+        const char *name = metrics_name(m, id);
+        gpointer k = g_hash_table_lookup(t.kind, name);
+        T_METRIC(k != NULL, "interned but in no metric table", name);
+        T_METRIC(!k || GPOINTER_TO_INT(k) - 1 == (int)metrics_kind(m, id),
+                 "kind differs from the table", name);
+    }
+    GHashTableIter it;
+    gpointer key, val;
+    g_hash_table_iter_init(&it, t.kind);
+    while (g_hash_table_iter_next(&it, &key, &val)) {
+        if (!with_trace && g_str_has_prefix(key, "churn.trace.")) continue;
+        T_METRIC(metrics_find(m, key) != 0, "in a metric table but never interned",
+                 (const char *)key);
+    }
+    g_hash_table_destroy(t.kind);
+}
+
+static World *t_world_new(Scenario **scn, const char *path, const char *const *sets)
+{
+    GError *err = NULL;
+    *scn = scenario_load_with(path, sets, &err);
+    World *w = *scn ? world_new(scenario_spec_get(*scn), EVQ_BUCKET, NULL, &err) : NULL;
+    if (err) fprintf(stderr, "%s\n", err->message);
+    g_clear_error(&err);
+    return w;
+}
+
+/* The baseline scenario with calls, conferences, searches and phone calls:
+ * the registry after a few minutes is the tables' expansion. */
+static void test_metric_table_registry_is_the_tables(void)
+{
+    char *path = t_source_path("scenarios", "baseline.json", NULL);
+    const char *sets[] = {"population.clients=40",
+                          "duration=4min",
+                          "workload.call_rate=6",
+                          "workload.search_rate=4",
+                          "workload.pstn_share=0.2",
+                          "workload.conference_share=0.3",
+                          NULL};
+    Scenario *scn = NULL;
+    World *w = t_world_new(&scn, path, sets);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    world_run(w, 4 * TIMENS_MIN);
+    t_registry_matches(w, false);
+    world_free(w);
+    scenario_free(scn);
+    g_free(path);
+}
+
+/* With trace churn, the simulator's churn.trace gauges join the registry. */
+static void test_metric_table_registry_with_trace_churn(void)
+{
+    char *dir = t_source_path("tests", "data", "traces");
+    const char *json = "{\"seed\": 5, \"duration\": \"2min\", \"population\": {\"clients\": 4}, "
+                       "\"churn\": {\"model\": \"trace\", \"trace\": {\"file\": \"good.avail\", "
+                       "\"format\": \"avail\"}}}";
+    GError *err = NULL;
+    Scenario *scn = scenario_load_text(json, "test_metric_table", dir, &err);
+    World *w = scn ? world_new(scenario_spec_get(scn), EVQ_BUCKET, NULL, &err) : NULL;
+    if (err) fprintf(stderr, "%s\n", err->message);
+    g_clear_error(&err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    world_run(w, 2 * TIMENS_MIN);
+    t_registry_matches(w, true);
+    T_NE_U64(world_simmetric_id(w, SIMMETRIC_CHURN_TRACE_NODES), 0);
+    world_free(w);
+    scenario_free(scn);
+    g_free(dir);
+}
+
+/* ------------------------------------------ headline and time series */
+
+static void t_rmtree(const char *path)
+{
+    GDir *d = g_dir_open(path, 0, NULL);
+    for (const char *n; d && (n = g_dir_read_name(d));) {
+        char *p = g_build_filename(path, n, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_DIR))
+            t_rmtree(p);
+        else
+            g_unlink(p);
+        g_free(p);
+    }
+    if (d) g_dir_close(d);
+    g_rmdir(path);
+}
+
+/* A whole run through runner_run: every headline number and every
+ * time-series column is there; the run itself CHECKs that each metric
+ * they read exists. */
+static void test_metric_table_headline_and_columns(void)
+{
+    static const char *const keys[] = {
+        "login_success_rate",
+        "login_time_mean_s",
+        "login_time_p95_s",
+        "nat_detection_accuracy",
+        "supernodes_at_end",
+        "clients_per_supernode",
+        "online_at_end",
+        "hostcache_freshness",
+        "failover_time_mean_s",
+        "supernode_cpu_charged_s",
+        "client_protocol_bytes_high",
+        "search_success_rate",
+        "search_latency_mean_s",
+        "call_success_rate",
+        "call_setup_mean_s",
+        "path_share_direct",
+        "path_share_hole_punched",
+        "path_share_udp_relay",
+        "path_share_tcp_relay",
+        "relay_share",
+        "mos_mean",
+        "calls_dropped",
+    };
+    char *tmp = g_dir_make_tmp("test_metric_table-XXXXXX", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tmp);
+    char *out = g_build_filename(tmp, "run", NULL),
+         *path = t_source_path("scenarios", "baseline.json", NULL);
+    const char *sets[] = {"population.clients=30", "duration=4min", "workload.call_rate=6",
+                          "workload.search_rate=4", NULL};
+    GError *err = NULL;
+    Scenario *scn = scenario_load_with(path, sets, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(scn);
+    RunnerOptions ro = {.out_dir = out, .queue = EVQ_BUCKET, .raise_sigint_at = -1};
+    RunnerResult rr = {0};
+    T_EQ_I64(runner_run(scn, &ro, &rr, &err), RUNNER_OK);
+    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+        T_METRIC(rr.headline && cJSON_GetObjectItemCaseSensitive(rr.headline, keys[i]),
+                 "headline key", keys[i]);
+    T_EQ_I64(cJSON_GetArraySize(rr.headline), (long long)G_N_ELEMENTS(keys));
+    T_TRUE(runner_headline_get(rr.headline, "login_success_rate") > 0);
+    /* The time-series header is "time_s" and world_ts_columns. */
+    const char *const *cols;
+    size_t n = world_ts_columns(&cols);
+    GString *hdr = g_string_new("time_s");
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(hdr, ",%s", cols[i]);
+    g_string_append_c(hdr, '\n');
+    char *ts_path = g_build_filename(out, "timeseries.csv", NULL), *ts = NULL;
+    T_TRUE(g_file_get_contents(ts_path, &ts, NULL, NULL));
+    T_TRUE(ts && g_str_has_prefix(ts, hdr->str));
+    g_free(ts);
+    g_free(ts_path);
+    g_string_free(hdr, TRUE);
+    runner_result_clear(&rr);
+    scenario_free(scn);
+    t_rmtree(tmp);
+    g_free(path);
+    g_free(out);
+    g_free(tmp);
+}
+
+T_SUITE_MAIN("metric_table", {"test_metric_table_names_unique", test_metric_table_names_unique},
+             {"test_metric_table_family_names", test_metric_table_family_names},
+             {"test_metric_table_dims_match_protocol", test_metric_table_dims_match_protocol},
+             {"test_metric_table_registry_is_the_tables", test_metric_table_registry_is_the_tables},
+             {"test_metric_table_registry_with_trace_churn",
+              test_metric_table_registry_with_trace_churn},
+             {"test_metric_table_headline_and_columns", test_metric_table_headline_and_columns})
