@@ -11,7 +11,7 @@
 # Logs go to BUILD_DIR/fuzz/logs/<name>.log, a failing input to
 # BUILD_DIR/fuzz/artifacts/. Environment: FUZZ_JOBS harnesses at once
 # (default 1), FUZZ_TIMEOUT seconds for one input to count as a hang
-# (default 10), FUZZ_RSS_MB memory limit (default 2048).
+# (default 25), FUZZ_RSS_MB memory limit (default 2048).
 set -uo pipefail
 
 if [ $# -lt 2 ]; then
@@ -24,7 +24,7 @@ shift 2
 src=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$build/tests/fuzz
 jobs=${FUZZ_JOBS:-1}
-timeout=${FUZZ_TIMEOUT:-10}
+timeout=${FUZZ_TIMEOUT:-25}
 rss=${FUZZ_RSS_MB:-2048}
 
 all=(wire_decode wire_udp_open wire_nack wire_hello stun node_peer scenario scenario_set
