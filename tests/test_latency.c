@@ -212,6 +212,10 @@ static void test_latency_bad_lines_reported(void)
     expect_error(false, "matrix_nan.tsv", ":2: column 2: expected an RTT in ms");
     expect_error(false, "matrix_neg.tsv", ":2: column 3: expected an RTT in ms");
     expect_error(false, "matrix_notsquare.csv", ": expected a square matrix, found 3 rows of 2");
+    /* Values whose ns delays would overflow (found by tests/fuzz/fuzz_latency:
+     * they used to load and give negative delays). */
+    expect_error(true, "coords_huge.syscoord", ":2: expected \"id x y h height\"");
+    expect_error(false, "matrix_huge.tsv", ":1: column 2: expected an RTT in ms (a number in [0, 1000000])");
     expect_error(false, "no_such_file.tsv", ": ");
 }
 

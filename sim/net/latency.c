@@ -18,6 +18,11 @@
 
 #include "protocol/base/check.h"
 
+/* Largest RTT or coordinate magnitude a file may give, ms (1000 s). Far above
+ * any Internet path, and low enough that every delay derived from it fits a
+ * TimeNs: a coordinate pair gives at most sqrt(8) + 2 times this. */
+#define LATENCY_MS_MAX 1e6
+
 struct Latency {
     LatencyKind kind; /* which model */
     uint32_t n;       /* positions */
@@ -197,7 +202,8 @@ static bool coord_line(const char *line, CoordRow *r)
     double id;
     bool ok = n == 5 && strcmp(t[3], "h") == 0 && parse_num(t[0], &id) && id >= 0 &&
               id == floor(id) && id < 1e9 && parse_num(t[1], &r->x) && parse_num(t[2], &r->y) &&
-              parse_num(t[4], &r->h);
+              parse_num(t[4], &r->h) && fabs(r->x) <= LATENCY_MS_MAX &&
+              fabs(r->y) <= LATENCY_MS_MAX && fabs(r->h) <= LATENCY_MS_MAX;
     if (ok) r->id = (long)id;
     g_strfreev(tok);
     return ok;
@@ -214,8 +220,9 @@ Latency *latency_coords_load(const char *path, GError **err)
         CoordRow r = {.line = i + 1};
         if (!coord_line(lines[i], &r)) {
             g_set_error(err, LATENCY_ERROR, LATENCY_ERROR_PARSE,
-                        "%s:%d: expected \"id x y h height\" (numbers in ms), found \"%.60s\"",
-                        path, i + 1, lines[i]);
+                        "%s:%d: expected \"id x y h height\" (numbers in ms, each within "
+                        "+-%.0f), found \"%.60s\"",
+                        path, i + 1, LATENCY_MS_MAX, lines[i]);
             goto out;
         }
         g_array_append_val(rows, r);
@@ -312,10 +319,11 @@ static bool matrix_row(MatrixRead *mr, char **cells, int lineno, GError **err)
         return false;
     }
     for (int c = first; c < ncells; c++) {
-        if (!parse_num(cells[c], &v) || v < 0) {
+        if (!parse_num(cells[c], &v) || v < 0 || v > LATENCY_MS_MAX) {
             g_set_error(err, LATENCY_ERROR, LATENCY_ERROR_PARSE,
-                        "%s:%d: column %d: expected an RTT in ms (a number >= 0), found \"%.40s\"",
-                        mr->path, lineno, c + 1, cells[c]);
+                        "%s:%d: column %d: expected an RTT in ms (a number in [0, %.0f]), found "
+                        "\"%.40s\"",
+                        mr->path, lineno, c + 1, LATENCY_MS_MAX, cells[c]);
             return false;
         }
         TimeNs one_way = (TimeNs)llround(v * 1e6 / 2);

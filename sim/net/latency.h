@@ -16,7 +16,8 @@
  *    delay is half of it (the matrix may be asymmetric; the diagonal is the
  *    delay between two sites at the same position).
  * Files are user input: errors come back through GError as
- * "file:line: expected ..., found ...".
+ * "file:line: expected ..., found ...". RTTs and coordinates are at most
+ * 1e6 ms in magnitude (larger ones would overflow the ns delays).
  */
 #ifndef SKYSIM_LATENCY_H
 #define SKYSIM_LATENCY_H
