@@ -1,5 +1,5 @@
 /* golden: regression check of a run's headline metrics against a golden file
- * (issue 7 item 4; STYLE.md §8 "Golden results").
+ * (STYLE.md §8 "Golden results").
  *
  * Layer: analysis. A golden file (results/golden/<scenario>.json, format in
  * analysis/README.md "Regression checks") names its scenario, the overrides

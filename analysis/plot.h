@@ -1,5 +1,5 @@
 /* plot: gnuplot scripts, their data files and rendered images (PNG, SVG)
- * for one run's results directory or for a sweep's table (issue 7 item 2).
+ * for one run's results directory or for a sweep's table (gnuplot).
  *
  * Layer: analysis. Reads files only (results.json, timeseries.csv,
  * samples.csv of a run; table.csv and table.json of a sweep, formats in

@@ -1,4 +1,4 @@
-/* simcheck: the command-line front end of check.h (issue 7 item 4).
+/* simcheck: the command-line front end of golden.h (golden-file regression checks).
  *
  *   simcheck SCENARIO.json --golden GOLDEN.json [--set path=value]... [--update] [--out DIR]
  *

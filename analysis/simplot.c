@@ -1,4 +1,4 @@
-/* simplot: the command-line front end of plot.h (issue 7 item 2).
+/* simplot: the command-line front end of plot.h.
  *
  *   simplot DIR [--out PLOTS_DIR] [--gnuplot PROGRAM] [--no-render]
  *

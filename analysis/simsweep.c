@@ -1,4 +1,4 @@
-/* simsweep: the command-line front end of parameter sweeps (issue 7 item 1).
+/* simsweep: the command-line front end of parameter sweeps (local cores or Open MPI).
  *
  *   simsweep SWEEP.json [--jobs N] [--out DIR] [--list] [--quiet]
  *   mpirun -np N simsweep SWEEP.json

@@ -1,5 +1,5 @@
 /* sweep: parameter sweeps with repetitions and confidence intervals
- * (issue 7 item 1; DESIGN.md "Scale beyond one machine").
+ * (DESIGN.md "Scale beyond one machine").
  *
  * Layer: analysis. A sweep file (format: analysis/README.md, "Sweeps")
  * names a base scenario, fixed overrides, one or more parameters each with

@@ -5,7 +5,7 @@
  * of sim/). The protocol interns its metrics from this table; sim/world and
  * analysis/ look them up through the same ids, so a renamed or removed
  * metric is a compile error or a failed check instead of a silent 0 or NaN
- * in the results (issue 15, item 3).
+ * in the results (see tests/test_metric_table.c).
  *
  * Two kinds of entries:
  *   - scalar metrics, one name each (MetricId, METRIC_TABLE_SCALARS);

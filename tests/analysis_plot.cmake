@@ -1,4 +1,4 @@
-# analysis, plots and regression checks (issue 7 items 2 and 4): plot.c and
+# analysis, plots and regression checks: plot.c and
 # golden.c suites. The golden-file tests are in analysis_golden.cmake.
 if(TARGET skysim_analysis)
   skysim_suite(plot test_plot.c LIBS skysim_analysis)

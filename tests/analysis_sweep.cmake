@@ -1,4 +1,4 @@
-# analysis: statistics and parameter sweeps (issue 7 items 1 and 5).
+# analysis: statistics and parameter sweeps.
 if(TARGET skysim_analysis)
   skysim_suite(stats test_stats.c LIBS skysim_analysis)
   skysim_suite(sweep test_sweep.c LIBS skysim_analysis)

@@ -1,2 +1,2 @@
-# Suite "media" (protocol/media.c through the fake env; issue 5, item 4).
+# Suite "media" (protocol/media.c through the fake env).
 skysim_suite(media test_media.c LIBS skysim_fakeenv m)

@@ -1,4 +1,4 @@
-# Search and presence suites (issue 5 items 1 and 2), through the fake env.
+# Search and presence suites, through the fake env.
 foreach(suite search presence)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_${suite}.c)
     skysim_suite(${suite} test_${suite}.c LIBS skysim_fakeenv)

@@ -1,4 +1,4 @@
-/* test_churntrace: churn traces (issue 7 item 3). Each format's good file
+/* test_churntrace: churn traces. Each format's good file
  * gives the expected intervals (tests/data/traces/README.md); broken lines
  * give exact messages with file and line; scale and offset; the mapping of
  * trace nodes onto clients; the three synthetic files agree; and a small

@@ -1,4 +1,4 @@
-/* Suite "envsim": the cost side of sim/world/envsim.c (issue 5, item 5):
+/* Suite "envsim": the cost side of sim/world/envsim.c:
  * calibration files (the shipped one, good and bad ones with their
  * messages), the charged cost formula, and the CPU queue rule (sends while
  * busy leave when the CPU is free; UDP sends over a 1 s backlog drop). */

@@ -1,4 +1,4 @@
-/* test_check: suite of analysis/check.c (issue 7 item 4).
+/* test_golden: suite of analysis/golden.c (golden-file regression checks).
  *
  * Golden-file parsing with its error messages, the comparison with
  * absolute and relative tolerances and nulls on hand-made golden/headline

@@ -1,4 +1,4 @@
-/* test_plot: suite of analysis/plot.c (issue 7 item 2).
+/* test_plot: suite of analysis/plot.c.
  *
  * Hand-made results directories and sweep tables with known values: the
  * data files and gnuplot scripts written for them are checked line by line

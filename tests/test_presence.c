@@ -1,5 +1,5 @@
 /* Suite "presence": buddy lists from the login server and presence
- * through the supernodes (issue 5 item 2), through the fake env: a buddy
+ * through the supernodes, through the fake env: a buddy
  * logging in is seen online by the other within seconds, a graceful
  * logout at once, a crash after the supernode's keep-alive sweep; the
  * list is kept in the client's store. */

@@ -727,7 +727,7 @@ static void test_scenario_resolved_json_round_trips(void)
 }
 
 /* Every shipped scenario loads and validates, is small enough to run in
- * CI (issue 6 item 6: 300 to 1,000 clients, 10 to 30 minutes, rows every 30
+ * CI (shipped-scenario size rule: 300 to 1,000 clients, 10 to 30 minutes, rows every 30
  * or 60 s; nat_heavy is the one larger exception), and says what it studies. */
 static void test_scenario_shipped_files_load_and_are_small(void)
 {

@@ -1,4 +1,4 @@
-/* Suite "search": the global index and user search (issue 5 item 1)
+/* Suite "search": the global index and user search (a27-a30)
  * through the fake env: an online user is found, one offline for more
  * than presence_ttl is not, a cached answer is cheaper, the client-run
  * waves are 4 then 8 supernodes (a27), a UDP-blocked client searches

@@ -1,8 +1,8 @@
 /* test_world: small worlds through the whole stack (scenario -> world ->
  * envsim -> sim/net -> protocol): logins and NAT detection behind every
  * NAT preset, login through a firewall that passes only TCP 80/443, and a
- * supernode crash moving its clients elsewhere (issue 4, "in the
- * simulator"). Outcomes come from the simulated network's mechanisms. */
+ * supernode crash moving its clients elsewhere (the in-simulator
+ * login tests). Outcomes come from the simulated network's mechanisms. */
 #include "sim/world/world.h"
 
 #include <glib/gstdio.h>

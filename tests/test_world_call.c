@@ -2,7 +2,7 @@
  * envsim -> sim/net NATs and firewalls -> protocol): one call for every
  * ordered pair of (caller, callee) situations among public, each NAT
  * preset and each firewall preset, asserting the path the NAT semantics
- * allow (issue 5, "in the simulator"); the media counts of a relayed call
+ * allow (the in-simulator call tests); the media counts of a relayed call
  * of known length. */
 #include "sim/world/world.h"
 

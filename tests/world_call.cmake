@@ -1,2 +1,2 @@
-# Suite "world_call": calls through the whole stack (issue 5, items 3 and 7).
+# Suite "world_call": calls through the whole stack.
 skysim_suite(world_call test_world_call.c tworld.c LIBS skysim_world)

@@ -1,3 +1,3 @@
-# Churn-trace replay (issue 7 item 3): the three trace formats and the world
+# Churn-trace replay: the three trace formats and the world
 # following a trace.
 skysim_suite(churntrace test_churntrace.c LIBS skysim_world)

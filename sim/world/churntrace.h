@@ -1,6 +1,6 @@
 /* churntrace: node availability traces read into per-node up intervals.
  *
- * Layer: sim/world (GLib only). Issue 7, item 3. The world replays a trace
+ * Layer: sim/world (GLib only). Replays churn traces (scenarios/README.md, churn.trace). The world replays a trace
  * with churn model "trace" (scenarios/README.md, `churn.trace`). Three
  * text formats are read; in all of them blank lines and lines starting
  * with '#' are skipped, times are seconds (a decimal number, parsed exactly

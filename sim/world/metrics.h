@@ -14,7 +14,7 @@
  *    mean, standard deviation (GSL), min, max and quantiles are reported.
  * Warm-up: values added or observed before the warm-up end are excluded
  * from the results (counters count from the warm-up end; gauges keep their
- * level but their time average starts there), DESIGN "Errors"/issue 6.
+ * level but their time average starts there), DESIGN "Errors" and the scenario key warmup.
  * Determinism: output depends only on the sequence of calls.
  */
 #ifndef SKYSIM_METRICS_H

@@ -116,7 +116,7 @@ static double runner_mean(const World *w, MetricId id)
     return runner_summary(w, id, &s) ? s.mean : NAN;
 }
 
-/* Calls (issue 5): outcomes of the caller's attempts, setup time, path
+/* Calls: outcomes of the caller's attempts, setup time, path
  * mix and relay share among successful calls, mean MOS, drops. */
 static void runner_headline_calls(const World *w, cJSON *h)
 {

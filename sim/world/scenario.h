@@ -4,8 +4,8 @@
  * scenario_load() reads it, checks every key before anything runs (unknown
  * keys with a "did you mean", types, ranges, fractions summing to 1, files
  * that must exist) and resolves it into a typed ScenarioSpec with every
- * default filled in; the world builder reads only that struct. Issue 6,
- * items 1 to 3; DESIGN.md "Errors".
+ * default filled in; the world builder reads only that struct. Format: scenarios/README.md;
+ * DESIGN.md "Errors".
  *
  * Errors are input errors (STYLE.md §4): one line of the form
  *   scenarios/x.json: $.population.groups[1].nat: expected one of ...; found "cone"

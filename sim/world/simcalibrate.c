@@ -1,5 +1,5 @@
 /* simcalibrate: measures on this machine the real code paths whose cost the
- * protocol charges through env_charge_cpu (issue 5, item 5), and writes the
+ * protocol charges through env_charge_cpu (DESIGN.md "Cost accounting"), and writes the
  * calibration file the world reads (envsim_cost_load; scenario key
  * "calibration").
  *

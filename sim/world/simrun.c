@@ -1,5 +1,5 @@
 /* simrun: the command-line front end: one scenario, one run, one results
- * directory (issue 6 items 3 and 4).
+ * directory (README.md, "Running a scenario").
  *
  *   simrun SCENARIO.json [--seed N] [--set path=value]... [--duration T]
  *          [--out DIR] [--quiet] [--pcap FILE] [--trace FILE] [--queue Q]

@@ -1,5 +1,5 @@
-/* workload: what online users do, driven from the world's side (issue 5
- * items 3, 6, 7): user searches, and calls.
+/* workload: what online users do, driven from the world's side (calls, conferences,
+ * phone calls): user searches, and calls.
  *
  * Layer: sim/world. The workload owns its random streams (entity
  * WORKLOAD_ENTITY, one stream per activity), so adding a workload never

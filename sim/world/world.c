@@ -12,7 +12,7 @@
  * supernodes, and the phone gateway when workload.pstn_share > 0) are
  * public hosts at their well-known addresses.
  *
- * Churn (issue 6 item 5): with model "none" every client logs in once,
+ * Churn (scenarios/README.md, churn): with model "none" every client logs in once,
  * uniformly over the ramp. With "distribution", a client is online at the
  * start with the steady-state probability E[on] / (E[on] + E[off]); each
  * session length and off time is drawn from the scenario's distributions;
@@ -22,7 +22,7 @@
  * All churn draws come from the world's own random stream, so adding a
  * node never changes another's protocol draws.
  *
- * With "trace" (issue 7 item 3) the trace file is read by churntrace; the
+ * With "trace" (churntrace.h) the trace file is read by churntrace; the
  * i-th trace node (in order of first appearance) drives the i-th client,
  * clients beyond the trace's nodes stay offline and trace nodes beyond the
  * clients are ignored (counts in the gauges churn.trace.*). A client logs
@@ -269,7 +269,7 @@ static bool world_build_servers(World *w, Rng *r, GError **err)
         if (h == NET_NODE_NONE) return false;
         world_peer_add(w, NODE_ROLE_SUPERNODE, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
     }
-    if (w->spec->workload.pstn_share > 0) { /* the phone gateway (issue 5 item 7) */
+    if (w->spec->workload.pstn_share > 0) { /* the phone gateway (SkypeOut, a18) */
         h = world_server_host(w, np->gateway.ip, r, err);
         if (h == NET_NODE_NONE) return false;
         world_peer_add(w, NODE_ROLE_GATEWAY, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
