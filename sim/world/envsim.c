@@ -446,7 +446,8 @@ static bool envsim_cpu_overloaded(const EnvSimNode *en)
 
 static void envsim_send_fire(Sim *sim, void *ctx, uint64_t arg)
 {
-    (void)sim, (void)arg;
+    (void)sim;
+    (void)arg;
     EnvSimSend *d = ctx;
     EnvSimNode *en = d->en;
     Net *net = en->es->net;

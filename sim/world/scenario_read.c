@@ -997,7 +997,10 @@ static void scn_apportion(ScenarioPopulation *p)
         for (size_t i = 0; i < p->n_groups; i++) {
             double exact = p->groups[i].fraction * (double)p->clients;
             double rem = exact - floor(exact);
-            if (!bumped[i] && rem > best_rem) best = i, best_rem = rem;
+            if (!bumped[i] && rem > best_rem) {
+                best = i;
+                best_rem = rem;
+            }
         }
         bumped[best] = true;
         p->groups[best].clients++;
@@ -1063,7 +1066,10 @@ static void scn_check_events(Rd *rd, ScenarioSpec *sp)
         int who = scenario_choice_find(e->target, scenario__whos);
         e->who = who >= 0 ? (ScenarioEventWho)who : SCENARIO_WHO_GROUP;
         for (size_t g = 0; who < 0 && g < sp->population.n_groups; g++)
-            if (strcmp(sp->population.groups[g].name, e->target) == 0) e->group = (int)g, who = 0;
+            if (strcmp(sp->population.groups[g].name, e->target) == 0) {
+                e->group = (int)g;
+                who = 0;
+            }
         scn_at(rd, "$.events[%zu].who", i);
         if (who < 0)
             scenario__expect(rd, scenario__item(v, "who"),
