@@ -338,8 +338,8 @@ static void test_scenario_empty_object_gets_every_default(void)
     T_NEAR(g->fraction, 1.0, 0);
     T_EQ_U64(g->clients, 1000);
     T_EQ_U64(g->uplink_bps, 1000000);
-    T_FALSE(g->nat.present);
-    T_FALSE(g->cgn.present);
+    T_FALSE(g->nat.config.enabled);
+    T_FALSE(g->cgn.config.enabled);
     T_EQ_I64(g->region, -1);
     T_EQ_I64(sp->supernodes.mode, SCENARIO_SN_ELECTED);
     T_EQ_I64(sp->churn.model, SCENARIO_CHURN_NONE);
@@ -401,22 +401,22 @@ static void test_scenario_nat_presets_and_objects(void)
         "\"ports\": \"random\", \"hairpin\": true}},"
         "{\"fraction\": 0.25, \"cgn\": true, \"firewall\": \"tcp_80_443_only\"}]}}");
     const ScenarioGroup *g = scenario_spec_get(s)->population.groups;
-    T_TRUE(g[0].nat.present);
-    T_EQ_I64(g[0].nat.mapping, SCENARIO_NAT_MAP_APDM);
-    T_EQ_I64(g[0].nat.filtering, SCENARIO_NAT_FILTER_APDF);
+    T_TRUE(g[0].nat.config.enabled);
+    T_EQ_I64(g[0].nat.config.mapping, NAT_MAP_ADDRESS_PORT_DEPENDENT);
+    T_EQ_I64(g[0].nat.config.filtering, NAT_FILTER_ADDRESS_PORT_DEPENDENT);
     T_STR_EQ(g[0].nat.preset, "symmetric");
     T_EQ_I64(g[0].hosts_per_nat, 3);
-    T_EQ_I64(g[1].nat.filtering, SCENARIO_NAT_FILTER_EIF);
-    T_EQ_I64(g[1].nat.udp_timeout_ns, 30 * TIMENS_S);
-    T_EQ_I64(g[1].nat.tcp_timeout_ns, 124 * TIMENS_MIN);
+    T_EQ_I64(g[1].nat.config.filtering, NAT_FILTER_ENDPOINT_INDEPENDENT);
+    T_EQ_I64(g[1].nat.config.udp_timeout_ns, 30 * TIMENS_S);
+    T_EQ_I64(g[1].nat.config.tcp_established_ns, 124 * TIMENS_MIN);
     T_TRUE(g[2].nat.preset == NULL);
-    T_EQ_I64(g[2].nat.mapping, SCENARIO_NAT_MAP_ADM);
-    T_EQ_I64(g[2].nat.ports, SCENARIO_NAT_PORTS_RANDOM);
-    T_TRUE(g[2].nat.hairpin);
-    T_FALSE(g[3].nat.present);
-    T_TRUE(g[3].cgn.present);
-    T_EQ_I64(g[3].cgn.mapping, SCENARIO_NAT_MAP_EIM);
-    T_TRUE(g[3].cgn.hairpin);
+    T_EQ_I64(g[2].nat.config.mapping, NAT_MAP_ADDRESS_DEPENDENT);
+    T_EQ_I64(g[2].nat.config.port_alloc, NAT_PORT_RANDOM);
+    T_TRUE(g[2].nat.config.hairpin);
+    T_FALSE(g[3].nat.config.enabled);
+    T_TRUE(g[3].cgn.config.enabled);
+    T_EQ_I64(g[3].cgn.config.mapping, NAT_MAP_ENDPOINT_INDEPENDENT);
+    T_TRUE(g[3].cgn.config.hairpin);
     T_EQ_I64(g[3].firewall, SCENARIO_FW_TCP_80_443_ONLY);
     scenario_free(s);
 }
@@ -580,7 +580,7 @@ static void test_scenario_set_overrides_values(void)
     T_STR_EQ(err ? err->message : "no error", "no error");
     const ScenarioSpec *sp = scenario_spec_get(s);
     T_EQ_U64(sp->population.clients, 250);
-    T_EQ_I64(sp->population.groups[1].nat.mapping, SCENARIO_NAT_MAP_APDM);
+    T_EQ_I64(sp->population.groups[1].nat.config.mapping, NAT_MAP_ADDRESS_PORT_DEPENDENT);
     T_STR_EQ(sp->name, "my run");
     T_EQ_I64(sp->duration_ns, 2 * TIMENS_H);
     T_STR_EQ(sp->outputs.pcap, "run.pcap");
@@ -817,10 +817,10 @@ static void test_scenario_nat_heavy_is_nat_heavy(void)
     uint32_t max_hosts = 0;
     for (size_t i = 0; i < p->n_groups; i++) {
         const ScenarioGroup *g = &p->groups[i];
-        natted += g->nat.present || g->cgn.present ? g->fraction : 0;
-        symmetric += g->nat.present && g->nat.mapping == SCENARIO_NAT_MAP_APDM ? g->fraction : 0;
+        natted += g->nat.config.enabled || g->cgn.config.enabled ? g->fraction : 0;
+        symmetric += g->nat.config.enabled && g->nat.config.mapping == NAT_MAP_ADDRESS_PORT_DEPENDENT ? g->fraction : 0;
         blocked += g->firewall >= SCENARIO_FW_UDP_BLOCKED ? g->fraction : 0;
-        cgn += g->cgn.present ? g->fraction : 0;
+        cgn += g->cgn.config.enabled ? g->fraction : 0;
         max_hosts = MAX(max_hosts, g->hosts_per_nat);
     }
     T_CMP_I64(natted * 100, >=, 80);

@@ -15,13 +15,9 @@
 #include <string.h>
 
 #include "protocol/base/check.h"
+#include "protocol/node.h"
 
 const char *const scenario__latency_models[] = {"region", "coordinates", "matrix", NULL};
-const char *const scenario__nat_presets[] = {
-    "none", "full_cone", "restricted_cone", "port_restricted_cone", "symmetric", NULL};
-const char *const scenario__nat_mappings[] = {"eim", "adm", "apdm", NULL};
-const char *const scenario__nat_filterings[] = {"eif", "adf", "apdf", NULL};
-const char *const scenario__nat_ports[] = {"preserving", "sequential", "random", NULL};
 const char *const scenario__firewalls[] = {"open", "stateful", "udp_blocked", "tcp_80_443_only",
                                            NULL};
 const char *const scenario__cpu_classes[] = {"embedded", "mobile", "laptop",
@@ -252,35 +248,24 @@ static void scn_read_network(Rd *rd, const cJSON *root, ScenarioResolved *r)
 /* ------------------------------------------------------------------------ */
 /* population */
 
-/* Sets nat to preset i of scenario__nat_presets (0 = "none"). */
+/* Sets nat to preset i of nat_preset_names() (0 = "none"): the behaviour
+ * and the timeouts are nat.h's (UDP 2 min, RFC 4787 REQ-5; TCP 124 min,
+ * RFC 5382 REQ-5). */
 static void scn_nat_preset(ScenarioNat *nat, int i)
 {
-    static const struct {
-        ScenarioNatMapping m;   /* mapping */
-        ScenarioNatFiltering f; /* filtering */
-        ScenarioNatPorts p;     /* port assignment */
-    } b[] = {{SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_EIF, SCENARIO_NAT_PORTS_PRESERVING},
-             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_EIF, SCENARIO_NAT_PORTS_PRESERVING},
-             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_ADF, SCENARIO_NAT_PORTS_PRESERVING},
-             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_APDF, SCENARIO_NAT_PORTS_PRESERVING},
-             {SCENARIO_NAT_MAP_APDM, SCENARIO_NAT_FILTER_APDF, SCENARIO_NAT_PORTS_SEQUENTIAL}};
+    const char *name = nat_preset_names()[i];
+    CHECK(nat_preset(name, &nat->config), "preset %s", name);
+    nat->config.hairpin = false;
     g_clear_pointer(&nat->preset, g_free);
-    nat->present = i != 0;
-    nat->preset = i != 0 ? g_strdup(scenario__nat_presets[i]) : NULL;
-    nat->mapping = b[i].m;
-    nat->filtering = b[i].f;
-    nat->ports = b[i].p;
-    nat->udp_timeout_ns = 120 * TIMENS_S;                /* RFC 4787 REQ-5: at least 2 min */
-    nat->tcp_timeout_ns = 2 * TIMENS_H + 4 * TIMENS_MIN; /* RFC 5382 REQ-5 */
-    nat->hairpin = false;
+    nat->preset = i != 0 ? g_strdup(name) : NULL;
 }
 
 /* cgn: true: an RFC 6888 carrier-grade NAT (EIM, APDF, random ports, hairpinning). */
 static void scn_cgn_default(ScenarioNat *nat)
 {
     scn_nat_preset(nat, 3);
-    nat->ports = SCENARIO_NAT_PORTS_RANDOM;
-    nat->hairpin = true;
+    nat->config.port_alloc = NAT_PORT_RANDOM;
+    nat->config.hairpin = true;
 }
 
 /* The object form of a NAT: a preset to start from and/or explicit fields. */
@@ -290,23 +275,26 @@ static void scn_read_nat_object(Rd *rd, const cJSON *v, ScenarioNat *nat)
                                        "udp_timeout", "tcp_timeout", "hairpin",   NULL};
     if (!scenario__keys(rd, v, keys)) return;
     int i = 0;
-    bool has_preset = scenario__get_enum(rd, v, "preset", scenario__nat_presets + 1, &i);
+    bool has_preset = scenario__get_enum(rd, v, "preset", nat_preset_names() + 1, &i);
     scn_nat_preset(nat, i + 1);
     if (!has_preset) g_clear_pointer(&nat->preset, g_free);
-    int m = (int)nat->mapping, f = (int)nat->filtering, p = (int)nat->ports;
-    if (!scenario__get_enum(rd, v, "mapping", scenario__nat_mappings, &m) && !has_preset &&
+    NatConfig *c = &nat->config;
+    int m = (int)c->mapping;
+    int f = (int)c->filtering;
+    int p = (int)c->port_alloc;
+    if (!scenario__get_enum(rd, v, "mapping", nat_mapping_names(), &m) && !has_preset &&
         !rd->failed)
         scenario__missing(rd, "mapping", "required when there is no \"preset\"");
-    if (!scenario__get_enum(rd, v, "filtering", scenario__nat_filterings, &f) && !has_preset &&
+    if (!scenario__get_enum(rd, v, "filtering", nat_filtering_names(), &f) && !has_preset &&
         !rd->failed)
         scenario__missing(rd, "filtering", "required when there is no \"preset\"");
-    scenario__get_enum(rd, v, "ports", scenario__nat_ports, &p);
-    nat->mapping = (ScenarioNatMapping)m;
-    nat->filtering = (ScenarioNatFiltering)f;
-    nat->ports = (ScenarioNatPorts)p;
-    scenario__get_duration(rd, v, "udp_timeout", TIMENS_S, &nat->udp_timeout_ns);
-    scenario__get_duration(rd, v, "tcp_timeout", TIMENS_S, &nat->tcp_timeout_ns);
-    scenario__get_bool(rd, v, "hairpin", &nat->hairpin);
+    scenario__get_enum(rd, v, "ports", nat_port_alloc_names(), &p);
+    c->mapping = (NatMapping)m;
+    c->filtering = (NatFiltering)f;
+    c->port_alloc = (NatPortAlloc)p;
+    scenario__get_duration(rd, v, "udp_timeout", TIMENS_S, &c->udp_timeout_ns);
+    scenario__get_duration(rd, v, "tcp_timeout", TIMENS_S, &c->tcp_established_ns);
+    scenario__get_bool(rd, v, "hairpin", &c->hairpin);
 }
 
 /* nat or cgn: a preset name, an object, and for cgn also true/false. */
@@ -315,7 +303,8 @@ static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn,
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, key);
-    int i = cJSON_IsString(v) ? scenario_choice_find(v->valuestring, scenario__nat_presets) : -1;
+    const char *const *presets = nat_preset_names();
+    int i = cJSON_IsString(v) ? scenario_choice_find(v->valuestring, presets) : -1;
     if (is_cgn && cJSON_IsBool(v)) {
         if (cJSON_IsTrue(v))
             scn_cgn_default(nat);
@@ -326,7 +315,7 @@ static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn,
     } else if (cJSON_IsObject(v)) {
         scn_read_nat_object(rd, v, nat);
     } else {
-        char *list = scenario_choice_list(scenario__nat_presets);
+        char *list = scenario_choice_list(presets);
         scenario__expect(rd, v, "%sone of %s or an object", is_cgn ? "true, false, " : "", list);
         g_free(list);
     }
@@ -1044,7 +1033,7 @@ static void scn_check_population(Rd *rd, ScenarioSpec *sp)
         ScenarioGroup *g = &p->groups[i];
         scn_check_group_region(rd, &sp->network, g, i);
         scn_at(rd, "$.population.groups[%zu].hosts_per_nat", i);
-        if (g->hosts_per_nat > 1 && !g->nat.present)
+        if (g->hosts_per_nat > 1 && !g->nat.config.enabled)
             scenario__expect(rd, scn_doc_group(rd, i, "hosts_per_nat"),
                              "1 when \"nat\" is \"none\" (hosts sharing an address need a NAT)");
     }

@@ -117,29 +117,20 @@ static NatType world_true_nat(const ScenarioGroup *g)
 {
     if (g->firewall == SCENARIO_FW_UDP_BLOCKED) return NAT_UDP_BLOCKED;
     if (g->firewall == SCENARIO_FW_TCP_80_443_ONLY) return NAT_TCP_ONLY;
-    if (!g->nat.present && !g->cgn.present)
+    if (!g->nat.config.enabled && !g->cgn.config.enabled)
         return g->firewall == SCENARIO_FW_STATEFUL ? NAT_SYMMETRIC_FIREWALL : NAT_OPEN;
-    int map = 0, filt = 0;
-    const ScenarioNat *n[2] = {&g->nat, &g->cgn};
+    /* nat.h orders both knobs from the most open to the most restrictive. */
+    NatMapping map = NAT_MAP_ENDPOINT_INDEPENDENT;
+    NatFiltering filt = NAT_FILTER_ENDPOINT_INDEPENDENT;
+    const NatConfig *n[2] = {&g->nat.config, &g->cgn.config};
     for (int i = 0; i < 2; i++) {
-        if (!n[i]->present) continue;
-        if ((int)n[i]->mapping > map) map = (int)n[i]->mapping;
-        if ((int)n[i]->filtering > filt) filt = (int)n[i]->filtering;
+        if (!n[i]->enabled) continue;
+        if (n[i]->mapping > map) map = n[i]->mapping;
+        if (n[i]->filtering > filt) filt = n[i]->filtering;
     }
-    if (map != SCENARIO_NAT_MAP_EIM) return NAT_SYMMETRIC;
-    if (filt == SCENARIO_NAT_FILTER_EIF) return NAT_FULL_CONE;
-    return filt == SCENARIO_NAT_FILTER_ADF ? NAT_RESTRICTED : NAT_PORT_RESTRICTED;
-}
-
-static void world_nat_config(const ScenarioNat *s, NatConfig *c)
-{
-    nat_config_default(c);
-    c->mapping = (NatMapping)s->mapping;
-    c->filtering = (NatFiltering)s->filtering;
-    c->port_alloc = (NatPortAlloc)s->ports;
-    c->udp_timeout_ns = s->udp_timeout_ns;
-    c->tcp_established_ns = s->tcp_timeout_ns;
-    c->hairpin = s->hairpin;
+    if (map != NAT_MAP_ENDPOINT_INDEPENDENT) return NAT_SYMMETRIC;
+    if (filt == NAT_FILTER_ENDPOINT_INDEPENDENT) return NAT_FULL_CONE;
+    return filt == NAT_FILTER_ADDRESS_DEPENDENT ? NAT_RESTRICTED : NAT_PORT_RESTRICTED;
 }
 
 static FwType world_fw(ScenarioFirewall f)
@@ -286,37 +277,34 @@ static bool world_build_group(World *w, size_t gi, Rng *r, GError **err)
     uint32_t cgn_left = 0, home_left = 0;
     for (uint64_t i = 0; i < g->clients; i++) {
         uint32_t parent = NET_INTERNET;
-        if (g->cgn.present && cgn_left == 0 && (g->nat.present ? home_left == 0 : true)) {
+        if (g->cgn.config.enabled && cgn_left == 0 && (g->nat.config.enabled ? home_left == 0 : true)) {
             NetNodeConfig c;
             net_node_config_site(&c);
             world_link(w, &c.link, 0, 0);
             c.position = world_position(w, g->region, r);
-            NatConfig nc;
-            world_nat_config(&g->cgn, &nc);
+            NatConfig nc = g->cgn.config;
             nc.inside_net = ENV_IP(100, 64, 0, 0); /* RFC 6598 shared address space */
             nc.inside_prefix_len = 10;
             cgn = net_nat_add(w->net, NET_INTERNET, &c, &nc, err);
             if (cgn == NET_NODE_NONE) return false;
             cgn_left = g->cgn_subscribers;
         }
-        if (g->nat.present && home_left == 0) {
+        if (g->nat.config.enabled && home_left == 0) {
             NetNodeConfig c;
-            uint32_t up = g->cgn.present ? cgn : NET_INTERNET;
-            if (g->cgn.present) net_node_config_lan(&c);
+            uint32_t up = g->cgn.config.enabled ? cgn : NET_INTERNET;
+            if (g->cgn.config.enabled) net_node_config_lan(&c);
             else net_node_config_site(&c);
             world_link(w, &c.link, g->uplink_bps, g->downlink_bps);
             c.position = world_position(w, g->region, r);
-            NatConfig nc;
-            world_nat_config(&g->nat, &nc);
-            home = net_nat_add(w->net, up, &c, &nc, err);
+            home = net_nat_add(w->net, up, &c, &g->nat.config, err);
             if (home == NET_NODE_NONE) return false;
             home_left = g->hosts_per_nat;
-            if (g->cgn.present) cgn_left--;
+            if (g->cgn.config.enabled) cgn_left--;
         }
-        if (g->nat.present) {
+        if (g->nat.config.enabled) {
             parent = home;
             home_left--;
-        } else if (g->cgn.present) {
+        } else if (g->cgn.config.enabled) {
             parent = cgn;
             cgn_left--;
         }
