@@ -831,9 +831,98 @@ static void test_scenario_nat_heavy_is_nat_heavy(void)
     scenario_free(s);
 }
 
+/* The default column of a README table row: the cell's `...` items, joined
+ * by "," with blanks removed ("[4, 8]" -> "[4,8]"). Owned. */
+static char *t_readme_default(const char *cell)
+{
+    GString *out = g_string_new(NULL);
+    for (const char *p = strchr(cell, '`'); p; p = strchr(p + 1, '`')) {
+        const char *end = strchr(p + 1, '`');
+        if (!end) break;
+        if (out->len) g_string_append_c(out, ',');
+        for (const char *c = p + 1; c < end; c++)
+            if (*c != ' ') g_string_append_c(out, *c);
+        p = end;
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* A resolved value in the README's notation: JSON without blanks; an array
+ * of strings as its items unquoted and comma-separated. Owned. */
+static char *t_resolved_text(const cJSON *v)
+{
+    if (cJSON_IsArray(v) && cJSON_IsString(v->child)) {
+        GString *out = g_string_new(NULL);
+        for (const cJSON *it = v->child; it; it = it->next)
+            g_string_append_printf(out, "%s%s", out->len ? "," : "", it->valuestring);
+        return g_string_free(out, FALSE);
+    }
+    char *text = cJSON_PrintUnformatted(v);
+    char *r = g_strdup(text);
+    cJSON_free(text);
+    return r;
+}
+
+/* Durations compare by value ("60s" is "1min"): a quoted duration becomes
+ * its count of nanoseconds; anything else stays. Takes and returns an owned
+ * string. */
+static char *t_norm_duration(char *text)
+{
+    size_t n = strlen(text);
+    TimeNs t;
+    if (n < 2 || text[0] != '"' || text[n - 1] != '"') return text;
+    text[n - 1] = '\0';
+    bool ok = timens_parse(text + 1, TIMENS_S, &t, NULL);
+    text[n - 1] = '"';
+    if (!ok) return text;
+    g_free(text);
+    return g_strdup_printf("%lld ns", (long long)t);
+}
+
+/* The protocol defaults live in node_params_default(); the scenario starts
+ * from them and scenarios/README.md must document the same values: every
+ * row of its `protocol` table gives the resolved default of {}. */
+static void test_scenario_readme_protocol_defaults_match(void)
+{
+    char *readme = NULL;
+    T_TRUE(g_file_get_contents("scenarios/README.md", &readme, NULL, NULL));
+    Scenario *s = t_load("{}");
+    cJSON *doc = scenario_to_json(s);
+    const cJSON *proto = cJSON_GetObjectItemCaseSensitive(doc, "protocol");
+    const char *sec = readme ? strstr(readme, "\n## `protocol`\n") : NULL;
+    T_TRUE(sec != NULL);
+    char **lines = g_strsplit(sec ? sec + 1 : "", "\n", -1);
+    int rows = 0;
+    for (size_t i = 1; lines[i] && !g_str_has_prefix(lines[i], "## "); i++) {
+        char **cells = g_strsplit(lines[i], "|", -1);
+        if (g_strv_length(cells) > 5 && g_str_has_prefix(g_strstrip(cells[1]), "`")) {
+            char *key = g_strndup(cells[1] + 1, strlen(cells[1]) - 2);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(proto, key);
+            char *want = t_norm_duration(t_readme_default(cells[4]));
+            char *got = t_norm_duration(v ? t_resolved_text(v) : g_strdup("(no such key)"));
+            char *a = g_strdup_printf("%s: %s", key, want);
+            char *b = g_strdup_printf("%s: %s", key, got);
+            T_STR_EQ(a, b);
+            g_free(a);
+            g_free(b);
+            g_free(want);
+            g_free(got);
+            g_free(key);
+            rows++;
+        }
+        g_strfreev(cells);
+    }
+    T_EQ_I64(rows, cJSON_GetArraySize(proto));
+    g_strfreev(lines);
+    cJSON_Delete(doc);
+    scenario_free(s);
+    g_free(readme);
+}
+
 T_SUITE_MAIN(
     "scenario",
     {"test_scenario_bad_files_give_exact_messages", test_scenario_bad_files_give_exact_messages},
+    {"test_scenario_readme_protocol_defaults_match", test_scenario_readme_protocol_defaults_match},
     {"test_scenario_inline_bad_cases", test_scenario_inline_bad_cases},
     {"test_scenario_every_bad_file_is_in_the_table", test_scenario_every_bad_file_is_in_the_table},
     {"test_scenario_unreadable_file_is_reported", test_scenario_unreadable_file_is_reported},

@@ -48,13 +48,6 @@ static const struct {
 } scn_default_regions[] = {{"na", 0.40}, {"eu", 0.35}, {"as", 0.25}};
 static const int scn_default_delay_ms[3][3] = {{15, 45, 85}, {45, 12, 120}, {85, 120, 25}};
 
-/* The seven bootstrap supernodes and the login server Baset and
- * Schulzrinne observed (2004). */
-static const char *const scn_default_bootstrap[] = {
-    "66.235.180.9:33033", "66.235.181.9:33033", "80.161.91.25:33033", "80.160.91.12:33033",
-    "64.246.49.60:33033", "64.246.49.61:33033", "64.246.48.23:33033"};
-static const char *const scn_default_login_server = "80.160.91.11:33033";
-
 #define SCN_MAX_GROUPS 256
 #define SCN_MAX_REGIONS 64
 #define SCN_MAX_EVENTS 10000
@@ -691,19 +684,24 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
     scenario__pop(rd, mark);
 }
 
-/* Sets the defaults of codec profile c. */
+/* Sets the defaults of codec profile c: the protocol's default stream
+ * (node_params_default()) for opus, the measured profiles for the others. */
 static void scn_codec_profile(ScenarioMedia *m, ScenarioCodec c)
 {
     static const struct {
         uint64_t bps; /* bit rate, bits per second */
         int frame_ms; /* frame, milliseconds */
         bool fec;     /* forward error correction */
-    } prof[] = {{24000, 20, false}, {32000, 20, true}, {8000, 20, false}};
+    } prof[] = {[SCENARIO_CODEC_SKYPE2004] = {32000, 20, true},
+                [SCENARIO_CODEC_G729] = {8000, 20, false}};
+    NodeParams np;
+    node_params_default(&np);
+    CHECK(np.media.profile == MEDIA_PROFILE_OPUS, "default profile %d", (int)np.media.profile);
     m->codec = c;
-    m->bitrate_bps = prof[c].bps;
-    m->frame_ns = prof[c].frame_ms * TIMENS_MS;
-    m->fec = prof[c].fec;
-    m->silence_suppression = false;
+    m->bitrate_bps = c == SCENARIO_CODEC_OPUS ? np.media.bitrate_bps : prof[c].bps;
+    m->frame_ns = c == SCENARIO_CODEC_OPUS ? np.media.frame_ns : prof[c].frame_ms * TIMENS_MS;
+    m->fec = c == SCENARIO_CODEC_OPUS ? np.media.fec : prof[c].fec;
+    m->silence_suppression = np.media.silence_suppression;
 }
 
 /* frame: one of the frame durations libopus encodes. */
@@ -800,29 +798,37 @@ static void scn_read_events(Rd *rd, const cJSON *root, ScenarioSpec *sp)
 /* ------------------------------------------------------------------------ */
 /* The whole document */
 
-/* The protocol defaults (Baset and Schulzrinne where they give a number). */
+static ScenarioEndpoint scn_endpoint(EnvAddr a) { return (ScenarioEndpoint){a.ip, a.port}; }
+
+/* The protocol defaults are the protocol's own, node_params_default()
+ * (protocol/node.c says where each number comes from); the scenario only
+ * overrides them, and scenarios/README.md documents the same values
+ * (test_scenario checks the two agree). */
 static void scn_default_protocol(ScenarioProtocol *p)
 {
-    *p = (ScenarioProtocol){.host_cache_size = 200,
-                            .search = SCENARIO_SEARCH_EXPANDING,
-                            .search_timeout_ns = 5 * TIMENS_S,
-                            .login_rounds = 5,                 /* a10 */
-                            .probe_timeout_ns = 5 * TIMENS_S,  /* a10: ~5 s before TCP */
-                            .connect_timeout_ns = 5 * TIMENS_S,
-                            .login_retry_wait_ns = 6 * TIMENS_S,
-                            .keepalive_ns = 60 * TIMENS_S,
-                            .keepalive_misses = 3,
-                            .alt_nodes = 22,
-                            .presence_ttl_ns = 72 * TIMENS_H};
-    p->n_bootstrap = G_N_ELEMENTS(scn_default_bootstrap);
+    NodeParams np;
+    node_params_default(&np);
+    *p = (ScenarioProtocol){
+        .host_cache_size = np.hostcache_cap,
+        .login_server = scn_endpoint(np.login_server),
+        .search = np.search_mode == NODE_SEARCH_DHT ? SCENARIO_SEARCH_DHT : SCENARIO_SEARCH_EXPANDING,
+        .search_timeout_ns = np.search_timeout_ns,
+        .login_rounds = np.login_rounds,
+        .probe_timeout_ns = np.probe_wait_ns,
+        .connect_timeout_ns = np.tcp_timeout_ns,
+        .login_retry_wait_ns = np.round_wait_ns,
+        .keepalive_ns = np.keepalive_ns,
+        .keepalive_misses = np.keepalive_misses,
+        .alt_nodes = np.alt_targets,
+        .presence_ttl_ns = np.presence_ttl_ns};
+    p->n_bootstrap = np.n_bootstrap;
     p->bootstrap = g_new0(ScenarioEndpoint, p->n_bootstrap);
     for (size_t i = 0; i < p->n_bootstrap; i++)
-        CHECK(scenario__endpoint_parse(scn_default_bootstrap[i], &p->bootstrap[i]), "%zu", i);
-    CHECK(scenario__endpoint_parse(scn_default_login_server, &p->login_server), "login server");
-    p->n_fanout = 2;
-    p->search_fanout = g_new0(uint32_t, 2);
-    p->search_fanout[0] = 4;
-    p->search_fanout[1] = 8;
+        p->bootstrap[i] = scn_endpoint(np.bootstrap[i]);
+    p->n_fanout = np.search_waves;
+    p->search_fanout = g_new0(uint32_t, p->n_fanout);
+    for (size_t i = 0; i < p->n_fanout; i++)
+        p->search_fanout[i] = np.search_fanout[i];
 }
 
 /* Every default of the format (scenarios/README.md lists them). */

@@ -606,6 +606,7 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     p->tcp_timeout_ns = sp->connect_timeout_ns;
     p->round_wait_ns = sp->login_retry_wait_ns;
     p->keepalive_ns = sp->keepalive_ns;
+    p->keepalive_misses = (uint8_t)MIN(sp->keepalive_misses, UINT8_MAX);
     p->alt_targets = (uint8_t)MIN(sp->alt_nodes, NODE_ALT_MAX);
     p->hostcache_cap = (uint16_t)sp->host_cache_size;
     const ScenarioSupernodes *sn = &s->supernodes;
