@@ -919,10 +919,31 @@ static void test_scenario_readme_protocol_defaults_match(void)
     g_free(readme);
 }
 
+/* The scenario owns every server address: login, web and gateway are keys. */
+static void test_scenario_server_addresses_are_keys(void)
+{
+    Scenario *s = t_load("{\"protocol\": {\"login_server\": \"198.51.100.2:4000\", "
+                         "\"web_server\": \"198.51.100.3:8080\", "
+                         "\"phone_gateway\": \"198.51.100.4:5060\"}}");
+    const ScenarioProtocol *p = &scenario_spec_get(s)->protocol;
+    T_EQ_U64(p->login_server.ip, (198u << 24) | (51u << 16) | (100u << 8) | 2u);
+    T_EQ_I64(p->login_server.port, 4000);
+    T_EQ_U64(p->web_server.ip, (198u << 24) | (51u << 16) | (100u << 8) | 3u);
+    T_EQ_I64(p->web_server.port, 8080);
+    T_EQ_U64(p->phone_gateway.ip, (198u << 24) | (51u << 16) | (100u << 8) | 4u);
+    T_EQ_I64(p->phone_gateway.port, 5060);
+    scenario_free(s);
+    char *msg = t_load_error("{\"protocol\": {\"web_server\": \"198.51.100.3\"}}");
+    T_STR_EQ(msg, "t.json: $.protocol.web_server: expected an address such as "
+                  "\"80.160.91.11:33033\"; found \"198.51.100.3\"");
+    g_free(msg);
+}
+
 T_SUITE_MAIN(
     "scenario",
     {"test_scenario_bad_files_give_exact_messages", test_scenario_bad_files_give_exact_messages},
     {"test_scenario_readme_protocol_defaults_match", test_scenario_readme_protocol_defaults_match},
+    {"test_scenario_server_addresses_are_keys", test_scenario_server_addresses_are_keys},
     {"test_scenario_inline_bad_cases", test_scenario_inline_bad_cases},
     {"test_scenario_every_bad_file_is_in_the_table", test_scenario_every_bad_file_is_in_the_table},
     {"test_scenario_unreadable_file_is_reported", test_scenario_unreadable_file_is_reported},

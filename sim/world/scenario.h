@@ -195,6 +195,9 @@ typedef struct ScenarioProtocol {
     size_t n_bootstrap;            /* number of bootstrap supernodes, >= 1 */
     ScenarioEndpoint *bootstrap;   /* n_bootstrap addresses, in file order */
     ScenarioEndpoint login_server; /* address of the login server */
+    ScenarioEndpoint web_server;   /* address of the web (update) server */
+    ScenarioEndpoint phone_gateway; /* address of the phone gateway (built when
+                                       workload.pstn_share > 0) */
     ScenarioSearch search;         /* user search strategy */
     size_t n_fanout;               /* number of search waves, >= 1 */
     uint32_t *search_fanout;       /* supernodes asked in each wave; dht: [0] is alpha */

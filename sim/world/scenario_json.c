@@ -331,6 +331,10 @@ static cJSON *scn_protocol_json(const ScenarioProtocol *p)
             b, cJSON_CreateString(scenario__endpoint_format(p->bootstrap[i], buf, sizeof buf)));
     cJSON_AddStringToObject(o, "login_server",
                             scenario__endpoint_format(p->login_server, buf, sizeof buf));
+    cJSON_AddStringToObject(o, "web_server",
+                            scenario__endpoint_format(p->web_server, buf, sizeof buf));
+    cJSON_AddStringToObject(o, "phone_gateway",
+                            scenario__endpoint_format(p->phone_gateway, buf, sizeof buf));
     cJSON_AddStringToObject(o, "search", scenario__searches[p->search]);
     cJSON *f = cJSON_AddArrayToObject(o, "search_fanout");
     for (size_t i = 0; i < p->n_fanout; i++)

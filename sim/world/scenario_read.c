@@ -658,16 +658,18 @@ static void scn_read_fanout(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
 
 static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
 {
-    static const char *const keys[] = {"host_cache_size",  "bootstrap",     "login_server",
-                                       "search",           "search_fanout", "search_timeout",
-                                       "login_rounds",     "probe_timeout", "connect_timeout",
-                                       "login_retry_wait", "keepalive",     "keepalive_misses",
-                                       "alt_nodes",        "presence_ttl",  NULL};
+    static const char *const keys[] = {
+        "host_cache_size", "bootstrap",        "login_server",  "web_server",       "phone_gateway",
+        "search",          "search_fanout",    "search_timeout", "login_rounds",    "probe_timeout",
+        "connect_timeout", "login_retry_wait", "keepalive",      "keepalive_misses", "alt_nodes",
+        "presence_ttl",    NULL};
     const cJSON *v = scenario__section(rd, root, "protocol", keys);
     size_t mark = scenario__push_key(rd, "protocol");
     scenario__get_u32(rd, v, "host_cache_size", 1, 200, &p->host_cache_size);
     scn_read_bootstrap(rd, v, p);
     scn_read_endpoint(rd, v, "login_server", &p->login_server);
+    scn_read_endpoint(rd, v, "web_server", &p->web_server);
+    scn_read_endpoint(rd, v, "phone_gateway", &p->phone_gateway);
     int search = (int)p->search;
     scenario__get_enum(rd, v, "search", scenario__searches, &search);
     p->search = (ScenarioSearch)search;
@@ -811,6 +813,8 @@ static void scn_default_protocol(ScenarioProtocol *p)
     *p = (ScenarioProtocol){
         .host_cache_size = np.hostcache_cap,
         .login_server = scn_endpoint(np.login_server),
+        .web_server = scn_endpoint(np.web_server),
+        .phone_gateway = scn_endpoint(np.gateway),
         .search = np.search_mode == NODE_SEARCH_DHT ? SCENARIO_SEARCH_DHT : SCENARIO_SEARCH_EXPANDING,
         .search_timeout_ns = np.search_timeout_ns,
         .login_rounds = np.login_rounds,

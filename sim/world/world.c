@@ -10,7 +10,8 @@
  *     unlimited rate) and the home NAT's link is the subscriber's line.
  * Servers (login server, web server, the bootstrap supernodes, dedicated
  * supernodes, and the phone gateway when workload.pstn_share > 0) are
- * public hosts at their well-known addresses.
+ * public hosts at the addresses the scenario's protocol section gives
+ * (login_server, web_server, bootstrap, phone_gateway), listening on its ports.
  *
  * Churn (issue 6 item 5): with model "none" every client logs in once,
  * uniformly over the ramp. With "distribution", a client is online at the
@@ -68,6 +69,7 @@ typedef struct WorldPeer {
     NatType true_nat;     /* network situation (label for metrics) */
     uint32_t uplink_kbps; /* access uplink, kbit/s */
     uint32_t cpu_mhz;     /* CPU, MHz-equivalent */
+    uint16_t port;        /* servers: listening port from the scenario; 0: the role's own */
     bool online;          /* node started and not stopped */
     bool host_down;       /* host taken down by a crash */
     SimEventId next;      /* pending churn event (login or logout) */
@@ -237,33 +239,36 @@ static uint32_t world_server_host(World *w, uint32_t addr, Rng *r, GError **err)
                           world_position(w, -1, r), err);
 }
 
+/* A server at the address e the scenario gives (role listening on e.port). */
+static bool world_server_add(World *w, NodeRole role, ScenarioEndpoint e, Rng *r, GError **err)
+{
+    uint32_t h = world_server_host(w, e.ip, r, err);
+    if (h == NET_NODE_NONE) return false;
+    world_peer_add(w, role, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED)->port = e.port;
+    return true;
+}
+
+/* The servers, every one at the address the scenario's protocol section
+ * gives: login server, web server, bootstrap supernodes, then the dedicated
+ * supernodes and the phone gateway. */
 static bool world_build_servers(World *w, Rng *r, GError **err)
 {
     const ScenarioProtocol *p = &w->spec->protocol;
-    const NodeParams *np = node_shared_params(w->shared);
-    uint32_t h = world_server_host(w, p->login_server.ip, r, err);
-    if (h == NET_NODE_NONE) return false;
-    world_peer_add(w, NODE_ROLE_LOGIN_SERVER, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
-    h = world_server_host(w, np->web_server.ip, r, err);
-    if (h == NET_NODE_NONE) return false;
-    world_peer_add(w, NODE_ROLE_WEB_SERVER, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+    if (!world_server_add(w, NODE_ROLE_LOGIN_SERVER, p->login_server, r, err)) return false;
+    if (!world_server_add(w, NODE_ROLE_WEB_SERVER, p->web_server, r, err)) return false;
     for (size_t i = 0; i < p->n_bootstrap; i++) {
         if (net_node_find(w->net, NET_INTERNET, p->bootstrap[i].ip) != NET_NODE_NONE) continue;
-        h = world_server_host(w, p->bootstrap[i].ip, r, err);
-        if (h == NET_NODE_NONE) return false;
-        world_peer_add(w, NODE_ROLE_BOOTSTRAP, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+        if (!world_server_add(w, NODE_ROLE_BOOTSTRAP, p->bootstrap[i], r, err)) return false;
     }
+    uint32_t h;
     const ScenarioSupernodes *sn = &w->spec->supernodes;
     for (uint64_t i = 0; sn->mode == SCENARIO_SN_DEDICATED && i < sn->count; i++) {
         h = world_server_host(w, 0, r, err);
         if (h == NET_NODE_NONE) return false;
         world_peer_add(w, NODE_ROLE_SUPERNODE, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
     }
-    if (w->spec->workload.pstn_share > 0) { /* the phone gateway (issue 5 item 7) */
-        h = world_server_host(w, np->gateway.ip, r, err);
-        if (h == NET_NODE_NONE) return false;
-        world_peer_add(w, NODE_ROLE_GATEWAY, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
-    }
+    if (w->spec->workload.pstn_share > 0) /* the phone gateway (issue 5 item 7) */
+        return world_server_add(w, NODE_ROLE_GATEWAY, p->phone_gateway, r, err);
     return true;
 }
 
@@ -353,7 +358,7 @@ static void world_peer_start(World *w, WorldPeer *p)
     g_snprintf(pass, sizeof pass, "pw%u", id);
     NodeConfig cfg = {.role = p->role, .id = id, .username = user, .password = pass,
                       .true_nat = p->true_nat, .uplink_kbps = p->uplink_kbps,
-                      .cpu_mhz = p->cpu_mhz, .port = 0,
+                      .cpu_mhz = p->cpu_mhz, .port = p->port,
                       .sn_capacity = (uint16_t)MIN(w->spec->supernodes.capacity, UINT16_MAX)};
     p->node = node_new(envsim_node_env(p->en), w->shared, &cfg);
     envsim_node_attach(p->en, p->node);
@@ -601,6 +606,8 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     for (size_t i = 0; i < p->n_bootstrap; i++)
         p->bootstrap[i] = env_addr(sp->bootstrap[i].ip, sp->bootstrap[i].port);
     p->login_server = env_addr(sp->login_server.ip, sp->login_server.port);
+    p->web_server = env_addr(sp->web_server.ip, sp->web_server.port);
+    p->gateway = env_addr(sp->phone_gateway.ip, sp->phone_gateway.port);
     p->login_rounds = (uint8_t)MIN(sp->login_rounds, 255);
     p->probe_wait_ns = sp->probe_timeout_ns;
     p->tcp_timeout_ns = sp->connect_timeout_ns;
