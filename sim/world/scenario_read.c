@@ -241,24 +241,23 @@ static void scn_read_network(Rd *rd, const cJSON *root, ScenarioResolved *r)
 /* ------------------------------------------------------------------------ */
 /* population */
 
-/* Sets nat to preset i of nat_preset_names() (0 = "none"): the behaviour
- * and the timeouts are nat.h's (UDP 2 min, RFC 4787 REQ-5; TCP 124 min,
- * RFC 5382 REQ-5). */
+/* Sets nat to preset i of nat_preset_names() (0 = "none"): the behaviour,
+ * the timeouts and hairpinning are nat.h's (UDP 2 min, RFC 4787 REQ-5; TCP
+ * 124 min, RFC 5382 REQ-5; hairpinning on, RFC 4787 REQ-9, RFC 5382 REQ-8). */
 static void scn_nat_preset(ScenarioNat *nat, int i)
 {
     const char *name = nat_preset_names()[i];
     CHECK(nat_preset(name, &nat->config), "preset %s", name);
-    nat->config.hairpin = false;
     g_clear_pointer(&nat->preset, g_free);
     nat->preset = i != 0 ? g_strdup(name) : NULL;
 }
 
-/* cgn: true: an RFC 6888 carrier-grade NAT (EIM, APDF, random ports, hairpinning). */
+/* cgn: true: an RFC 6888 carrier-grade NAT (EIM, APDF, random ports,
+ * hairpinning as every preset). */
 static void scn_cgn_default(ScenarioNat *nat)
 {
     scn_nat_preset(nat, 3);
     nat->config.port_alloc = NAT_PORT_RANDOM;
-    nat->config.hairpin = true;
 }
 
 /* The object form of a NAT: a preset to start from and/or explicit fields. */
