@@ -90,7 +90,10 @@ static const GoldenEntry *golden_file_find(const GoldenFile *g, const char *metr
 bool golden_file_tolerance(const GoldenFile *g, const char *metric, double *abs_tol, double *rel_tol)
 {
     const GoldenEntry *e = golden_file_find(g, metric);
-    if (e) *abs_tol = e->abs_tol, *rel_tol = e->rel_tol;
+    if (e) {
+        *abs_tol = e->abs_tol;
+        *rel_tol = e->rel_tol;
+    }
     return e != NULL;
 }
 
@@ -572,7 +575,8 @@ bool golden_run(const GoldenOptions *o, GoldenReport *rep, GError **err)
     }
     if (tmp) golden_rmtree(tmp);
     cJSON_Delete(head);
-    g_free(tmp), g_free(dir);
+    g_free(tmp);
+    g_free(dir);
     scenario_free(scn);
     g_strfreev(sets);
     golden_file_free(old);

@@ -680,8 +680,13 @@ static bool plot_cdf_metric(PlotCtx *c, const PlotSamples *s, guint i, GError **
     }
     g_string_free(by.plot, TRUE);
     g_string_free(f.plot, TRUE);
-    g_free(by_title), g_free(by_name), g_free(prefix), g_free(file), g_free(name);
-    g_free(xlabel), g_free(title);
+    g_free(by_title);
+    g_free(by_name);
+    g_free(prefix);
+    g_free(file);
+    g_free(name);
+    g_free(xlabel);
+    g_free(title);
     return ok;
 }
 
@@ -983,7 +988,11 @@ static bool plot_sweep_metric(PlotCtx *c, const PlotSweep *t, const char *m, GEr
                  g_string_new(NULL)};
     bool ok = plot_sweep_metric_data(c, t, m, xcol, file, f.plot, err) && plot_fig_write(c, &f, err);
     g_string_free(f.plot, TRUE);
-    g_free(ylabel), g_free(xlabel), g_free(title), g_free(file), g_free(name);
+    g_free(ylabel);
+    g_free(xlabel);
+    g_free(title);
+    g_free(file);
+    g_free(name);
     return ok;
 }
 

@@ -50,6 +50,7 @@ void node_params_default(NodeParams *p)
     p->alt_wait_ns = 5 * TIMENS_S;
     p->keepalive_ns = 60 * TIMENS_S; /* a24 */
     p->keepalive_timeout_ns = 20 * TIMENS_S;
+    p->keepalive_misses = 3;
     p->poll_ns = 20 * TIMENS_S; /* a25 */
     p->poll_divisor = 3;        /* a25: about a third */
     p->poll_miss_max = 3;

@@ -93,6 +93,9 @@ typedef struct NodeParams {
     /* Keep-alive, polls, failover (a13, a24, a25). */
     TimeNs keepalive_ns;         /* client -> SN refresh: 60 s (a24) */
     TimeNs keepalive_timeout_ns; /* no answer within: SN declared dead: 20 s */
+    uint8_t keepalive_misses;    /* unanswered keep-alives before failover: 3 (the scenario's
+                                    protocol.keepalive_misses); not read yet: today one
+                                    keepalive_timeout_ns without an answer fails over */
     TimeNs poll_ns;              /* UDP polls of known peers: every 20 s (a25) */
     uint8_t poll_divisor;        /* poll 1/poll_divisor of the alternate table: 3 (a25) */
     uint8_t poll_miss_max;       /* unanswered polls before an entry is dropped: 3 */

@@ -58,18 +58,48 @@ typedef struct FConn {
     EnvAddr remote;     /* remote address */
 } FConn;
 
-typedef struct NatMap {
+typedef struct FakeNatMap {
     uint16_t int_port; /* host's port */
     uint32_t dst_ip;   /* symmetric only: destination */
     uint16_t dst_port; /* symmetric only: destination port */
     uint16_t ext_port; /* port outside */
-} NatMap;
+} FakeNatMap;
 
-typedef struct NatPerm {
+typedef struct FakeNatPerm {
     uint16_t ext_port; /* mapping */
     uint32_t rem_ip;   /* contacted address */
     uint16_t rem_port; /* contacted port */
-} NatPerm;
+} FakeNatPerm;
+
+/* Which outside senders may reach a host's UDP port. */
+typedef enum FakeFilter {
+    FAKE_FILTER_ANY,       /* anyone */
+    FAKE_FILTER_ADDR,      /* addresses the host sent to from that port */
+    FAKE_FILTER_ADDR_PORT, /* endpoints the host sent to from that port */
+} FakeFilter;
+
+/* What a NatType means here: the protocol's own vocabulary (protocol/stun.h,
+ * RFC 3489 §5 definitions), so that protocol tests need nothing of sim/.
+ * The one table the host code below consults. */
+typedef struct FakeNatKind {
+    bool udp;          /* UDP passes at all */
+    bool translate;    /* a private address behind an outside one */
+    bool per_dest;     /* one mapping per destination endpoint (symmetric) */
+    FakeFilter filter; /* inbound UDP filtering */
+} FakeNatKind;
+
+static const FakeNatKind fake_nat_kinds[NAT_TYPE_COUNT] = {
+    [NAT_OPEN] = {.udp = true, .filter = FAKE_FILTER_ANY},
+    [NAT_FULL_CONE] = {.udp = true, .translate = true, .filter = FAKE_FILTER_ANY},
+    [NAT_RESTRICTED] = {.udp = true, .translate = true, .filter = FAKE_FILTER_ADDR},
+    [NAT_PORT_RESTRICTED] = {.udp = true, .translate = true, .filter = FAKE_FILTER_ADDR_PORT},
+    [NAT_SYMMETRIC] = {.udp = true, .translate = true, .per_dest = true,
+                       .filter = FAKE_FILTER_ADDR_PORT},
+    [NAT_UDP_BLOCKED] = {.udp = false},
+    [NAT_SYMMETRIC_FIREWALL] = {.udp = true, .filter = FAKE_FILTER_ADDR_PORT},
+    [NAT_TCP_ONLY] = {.udp = false},
+    [NAT_UNKNOWN] = {.udp = true, .filter = FAKE_FILTER_ADDR_PORT},
+};
 
 struct FakeEnv {
     FakeNet *net;       /* owner */
@@ -78,8 +108,8 @@ struct FakeEnv {
     NatType nat;        /* NAT / firewall type */
     uint32_t nat_ip;    /* outside address (NAT types) */
     bool translate;     /* NAT types translate addresses */
-    GArray *maps;       /* NatMap */
-    GArray *perms;      /* NatPerm */
+    GArray *maps;       /* FakeNatMap */
+    GArray *perms;      /* FakeNatPerm */
     uint16_t next_ext;  /* next outside port */
     bool privileged;    /* ports < 1024 bindable */
     bool down;          /* everything lost */
@@ -207,8 +237,8 @@ static FakeEnv *host_new(FakeNet *net, uint32_t ip)
     h->ip = ip;
     h->nat = NAT_OPEN;
     h->privileged = true;
-    h->maps = g_array_new(FALSE, TRUE, sizeof(NatMap));
-    h->perms = g_array_new(FALSE, TRUE, sizeof(NatPerm));
+    h->maps = g_array_new(FALSE, TRUE, sizeof(FakeNatMap));
+    h->perms = g_array_new(FALSE, TRUE, sizeof(FakeNatPerm));
     h->next_ext = 40000;
     h->timers = g_array_new(FALSE, TRUE, sizeof(FTimer));
     h->socks = g_array_new(FALSE, TRUE, sizeof(FSock));
@@ -313,8 +343,7 @@ FakeEnv *fakenet_host_add(FakeNet *net, uint32_t ip)
 void fakeenv_set_nat(FakeEnv *h, NatType type, uint32_t public_ip)
 {
     h->nat = type;
-    h->translate = type == NAT_FULL_CONE || type == NAT_RESTRICTED || type == NAT_PORT_RESTRICTED ||
-                   type == NAT_SYMMETRIC;
+    h->translate = fake_nat_kinds[type].translate;
     h->nat_ip = h->translate ? public_ip : h->ip;
 }
 
@@ -424,27 +453,28 @@ void fakenet_rules_clear(FakeNet *net)
  * Returns false when the firewall drops it. */
 static bool nat_out(FakeEnv *h, uint16_t port, EnvAddr to, EnvAddr *src)
 {
+    const FakeNatKind *k = &fake_nat_kinds[h->nat];
     *src = env_addr(h->ip, port);
-    if (h->nat == NAT_UDP_BLOCKED || h->nat == NAT_TCP_ONLY) return false;
-    if (h->nat == NAT_OPEN) return true;
+    if (!k->udp) return false;
+    if (k->filter == FAKE_FILTER_ANY && !k->translate) return true;
     uint16_t ext = port;
     if (h->translate) {
-        bool sym = h->nat == NAT_SYMMETRIC;
+        bool sym = k->per_dest;
         int found = -1;
         for (guint i = 0; i < h->maps->len && found < 0; i++) {
-            NatMap *m = &g_array_index(h->maps, NatMap, i);
+            FakeNatMap *m = &g_array_index(h->maps, FakeNatMap, i);
             if (m->int_port == port && (!sym || (m->dst_ip == to.ip && m->dst_port == to.port)))
                 found = (int)i;
         }
         if (found < 0) {
-            NatMap m = {port, sym ? to.ip : 0, sym ? to.port : 0, h->next_ext++};
+            FakeNatMap m = {port, sym ? to.ip : 0, sym ? to.port : 0, h->next_ext++};
             g_array_append_val(h->maps, m);
             found = (int)h->maps->len - 1;
         }
-        ext = g_array_index(h->maps, NatMap, found).ext_port;
+        ext = g_array_index(h->maps, FakeNatMap, found).ext_port;
         *src = env_addr(h->nat_ip, ext);
     }
-    NatPerm p = {ext, to.ip, to.port};
+    FakeNatPerm p = {ext, to.ip, to.port};
     g_array_append_val(h->perms, p);
     return true;
 }
@@ -452,22 +482,22 @@ static bool nat_out(FakeEnv *h, uint16_t port, EnvAddr to, EnvAddr *src)
 /* Inbound UDP to the host: the internal port, or 0 when filtered. */
 static uint16_t nat_in(FakeEnv *h, EnvAddr from, uint16_t port)
 {
-    if (h->nat == NAT_UDP_BLOCKED || h->nat == NAT_TCP_ONLY) return 0;
-    if (h->nat == NAT_OPEN) return port;
+    const FakeNatKind *k = &fake_nat_kinds[h->nat];
+    if (!k->udp) return 0;
     uint16_t internal = port;
     if (h->translate) {
         internal = 0;
         for (guint i = 0; i < h->maps->len && !internal; i++) {
-            NatMap *m = &g_array_index(h->maps, NatMap, i);
+            FakeNatMap *m = &g_array_index(h->maps, FakeNatMap, i);
             if (m->ext_port == port) internal = m->int_port;
         }
         if (!internal) return 0;
-        if (h->nat == NAT_FULL_CONE) return internal;
     }
+    if (k->filter == FAKE_FILTER_ANY) return internal;
     for (guint i = 0; i < h->perms->len; i++) {
-        NatPerm *p = &g_array_index(h->perms, NatPerm, i);
+        FakeNatPerm *p = &g_array_index(h->perms, FakeNatPerm, i);
         if (p->ext_port != port || p->rem_ip != from.ip) continue;
-        if (h->nat == NAT_RESTRICTED || p->rem_port == from.port) return internal;
+        if (k->filter == FAKE_FILTER_ADDR || p->rem_port == from.port) return internal;
     }
     return 0;
 }

@@ -338,8 +338,8 @@ static void test_scenario_empty_object_gets_every_default(void)
     T_NEAR(g->fraction, 1.0, 0);
     T_EQ_U64(g->clients, 1000);
     T_EQ_U64(g->uplink_bps, 1000000);
-    T_FALSE(g->nat.present);
-    T_FALSE(g->cgn.present);
+    T_FALSE(g->nat.config.enabled);
+    T_FALSE(g->cgn.config.enabled);
     T_EQ_I64(g->region, -1);
     T_EQ_I64(sp->supernodes.mode, SCENARIO_SN_ELECTED);
     T_EQ_I64(sp->churn.model, SCENARIO_CHURN_NONE);
@@ -401,22 +401,22 @@ static void test_scenario_nat_presets_and_objects(void)
         "\"ports\": \"random\", \"hairpin\": true}},"
         "{\"fraction\": 0.25, \"cgn\": true, \"firewall\": \"tcp_80_443_only\"}]}}");
     const ScenarioGroup *g = scenario_spec_get(s)->population.groups;
-    T_TRUE(g[0].nat.present);
-    T_EQ_I64(g[0].nat.mapping, SCENARIO_NAT_MAP_APDM);
-    T_EQ_I64(g[0].nat.filtering, SCENARIO_NAT_FILTER_APDF);
+    T_TRUE(g[0].nat.config.enabled);
+    T_EQ_I64(g[0].nat.config.mapping, NAT_MAP_ADDRESS_PORT_DEPENDENT);
+    T_EQ_I64(g[0].nat.config.filtering, NAT_FILTER_ADDRESS_PORT_DEPENDENT);
     T_STR_EQ(g[0].nat.preset, "symmetric");
     T_EQ_I64(g[0].hosts_per_nat, 3);
-    T_EQ_I64(g[1].nat.filtering, SCENARIO_NAT_FILTER_EIF);
-    T_EQ_I64(g[1].nat.udp_timeout_ns, 30 * TIMENS_S);
-    T_EQ_I64(g[1].nat.tcp_timeout_ns, 124 * TIMENS_MIN);
+    T_EQ_I64(g[1].nat.config.filtering, NAT_FILTER_ENDPOINT_INDEPENDENT);
+    T_EQ_I64(g[1].nat.config.udp_timeout_ns, 30 * TIMENS_S);
+    T_EQ_I64(g[1].nat.config.tcp_established_ns, 124 * TIMENS_MIN);
     T_TRUE(g[2].nat.preset == NULL);
-    T_EQ_I64(g[2].nat.mapping, SCENARIO_NAT_MAP_ADM);
-    T_EQ_I64(g[2].nat.ports, SCENARIO_NAT_PORTS_RANDOM);
-    T_TRUE(g[2].nat.hairpin);
-    T_FALSE(g[3].nat.present);
-    T_TRUE(g[3].cgn.present);
-    T_EQ_I64(g[3].cgn.mapping, SCENARIO_NAT_MAP_EIM);
-    T_TRUE(g[3].cgn.hairpin);
+    T_EQ_I64(g[2].nat.config.mapping, NAT_MAP_ADDRESS_DEPENDENT);
+    T_EQ_I64(g[2].nat.config.port_alloc, NAT_PORT_RANDOM);
+    T_TRUE(g[2].nat.config.hairpin);
+    T_FALSE(g[3].nat.config.enabled);
+    T_TRUE(g[3].cgn.config.enabled);
+    T_EQ_I64(g[3].cgn.config.mapping, NAT_MAP_ENDPOINT_INDEPENDENT);
+    T_TRUE(g[3].cgn.config.hairpin);
     T_EQ_I64(g[3].firewall, SCENARIO_FW_TCP_80_443_ONLY);
     scenario_free(s);
 }
@@ -580,7 +580,7 @@ static void test_scenario_set_overrides_values(void)
     T_STR_EQ(err ? err->message : "no error", "no error");
     const ScenarioSpec *sp = scenario_spec_get(s);
     T_EQ_U64(sp->population.clients, 250);
-    T_EQ_I64(sp->population.groups[1].nat.mapping, SCENARIO_NAT_MAP_APDM);
+    T_EQ_I64(sp->population.groups[1].nat.config.mapping, NAT_MAP_ADDRESS_PORT_DEPENDENT);
     T_STR_EQ(sp->name, "my run");
     T_EQ_I64(sp->duration_ns, 2 * TIMENS_H);
     T_STR_EQ(sp->outputs.pcap, "run.pcap");
@@ -817,10 +817,10 @@ static void test_scenario_nat_heavy_is_nat_heavy(void)
     uint32_t max_hosts = 0;
     for (size_t i = 0; i < p->n_groups; i++) {
         const ScenarioGroup *g = &p->groups[i];
-        natted += g->nat.present || g->cgn.present ? g->fraction : 0;
-        symmetric += g->nat.present && g->nat.mapping == SCENARIO_NAT_MAP_APDM ? g->fraction : 0;
+        natted += g->nat.config.enabled || g->cgn.config.enabled ? g->fraction : 0;
+        symmetric += g->nat.config.enabled && g->nat.config.mapping == NAT_MAP_ADDRESS_PORT_DEPENDENT ? g->fraction : 0;
         blocked += g->firewall >= SCENARIO_FW_UDP_BLOCKED ? g->fraction : 0;
-        cgn += g->cgn.present ? g->fraction : 0;
+        cgn += g->cgn.config.enabled ? g->fraction : 0;
         max_hosts = MAX(max_hosts, g->hosts_per_nat);
     }
     T_CMP_I64(natted * 100, >=, 80);
@@ -831,9 +831,119 @@ static void test_scenario_nat_heavy_is_nat_heavy(void)
     scenario_free(s);
 }
 
+/* The default column of a README table row: the cell's `...` items, joined
+ * by "," with blanks removed ("[4, 8]" -> "[4,8]"). Owned. */
+static char *t_readme_default(const char *cell)
+{
+    GString *out = g_string_new(NULL);
+    for (const char *p = strchr(cell, '`'); p; p = strchr(p + 1, '`')) {
+        const char *end = strchr(p + 1, '`');
+        if (!end) break;
+        if (out->len) g_string_append_c(out, ',');
+        for (const char *c = p + 1; c < end; c++)
+            if (*c != ' ') g_string_append_c(out, *c);
+        p = end;
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* A resolved value in the README's notation: JSON without blanks; an array
+ * of strings as its items unquoted and comma-separated. Owned. */
+static char *t_resolved_text(const cJSON *v)
+{
+    if (cJSON_IsArray(v) && cJSON_IsString(v->child)) {
+        GString *out = g_string_new(NULL);
+        for (const cJSON *it = v->child; it; it = it->next)
+            g_string_append_printf(out, "%s%s", out->len ? "," : "", it->valuestring);
+        return g_string_free(out, FALSE);
+    }
+    char *text = cJSON_PrintUnformatted(v);
+    char *r = g_strdup(text);
+    cJSON_free(text);
+    return r;
+}
+
+/* Durations compare by value ("60s" is "1min"): a quoted duration becomes
+ * its count of nanoseconds; anything else stays. Takes and returns an owned
+ * string. */
+static char *t_norm_duration(char *text)
+{
+    size_t n = strlen(text);
+    TimeNs t;
+    if (n < 2 || text[0] != '"' || text[n - 1] != '"') return text;
+    text[n - 1] = '\0';
+    bool ok = timens_parse(text + 1, TIMENS_S, &t, NULL);
+    text[n - 1] = '"';
+    if (!ok) return text;
+    g_free(text);
+    return g_strdup_printf("%lld ns", (long long)t);
+}
+
+/* The protocol defaults live in node_params_default(); the scenario starts
+ * from them and scenarios/README.md must document the same values: every
+ * row of its `protocol` table gives the resolved default of {}. */
+static void test_scenario_readme_protocol_defaults_match(void)
+{
+    char *readme = NULL;
+    T_TRUE(g_file_get_contents("scenarios/README.md", &readme, NULL, NULL));
+    Scenario *s = t_load("{}");
+    cJSON *doc = scenario_to_json(s);
+    const cJSON *proto = cJSON_GetObjectItemCaseSensitive(doc, "protocol");
+    const char *sec = readme ? strstr(readme, "\n## `protocol`\n") : NULL;
+    T_TRUE(sec != NULL);
+    char **lines = g_strsplit(sec ? sec + 1 : "", "\n", -1);
+    int rows = 0;
+    for (size_t i = 1; lines[i] && !g_str_has_prefix(lines[i], "## "); i++) {
+        char **cells = g_strsplit(lines[i], "|", -1);
+        if (g_strv_length(cells) > 5 && g_str_has_prefix(g_strstrip(cells[1]), "`")) {
+            char *key = g_strndup(cells[1] + 1, strlen(cells[1]) - 2);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(proto, key);
+            char *want = t_norm_duration(t_readme_default(cells[4]));
+            char *got = t_norm_duration(v ? t_resolved_text(v) : g_strdup("(no such key)"));
+            char *a = g_strdup_printf("%s: %s", key, want);
+            char *b = g_strdup_printf("%s: %s", key, got);
+            T_STR_EQ(a, b);
+            g_free(a);
+            g_free(b);
+            g_free(want);
+            g_free(got);
+            g_free(key);
+            rows++;
+        }
+        g_strfreev(cells);
+    }
+    T_EQ_I64(rows, cJSON_GetArraySize(proto));
+    g_strfreev(lines);
+    cJSON_Delete(doc);
+    scenario_free(s);
+    g_free(readme);
+}
+
+/* The scenario owns every server address: login, web and gateway are keys. */
+static void test_scenario_server_addresses_are_keys(void)
+{
+    Scenario *s = t_load("{\"protocol\": {\"login_server\": \"198.51.100.2:4000\", "
+                         "\"web_server\": \"198.51.100.3:8080\", "
+                         "\"phone_gateway\": \"198.51.100.4:5060\"}}");
+    const ScenarioProtocol *p = &scenario_spec_get(s)->protocol;
+    T_EQ_U64(p->login_server.ip, (198u << 24) | (51u << 16) | (100u << 8) | 2u);
+    T_EQ_I64(p->login_server.port, 4000);
+    T_EQ_U64(p->web_server.ip, (198u << 24) | (51u << 16) | (100u << 8) | 3u);
+    T_EQ_I64(p->web_server.port, 8080);
+    T_EQ_U64(p->phone_gateway.ip, (198u << 24) | (51u << 16) | (100u << 8) | 4u);
+    T_EQ_I64(p->phone_gateway.port, 5060);
+    scenario_free(s);
+    char *msg = t_load_error("{\"protocol\": {\"web_server\": \"198.51.100.3\"}}");
+    T_STR_EQ(msg, "t.json: $.protocol.web_server: expected an address such as "
+                  "\"80.160.91.11:33033\"; found \"198.51.100.3\"");
+    g_free(msg);
+}
+
 T_SUITE_MAIN(
     "scenario",
     {"test_scenario_bad_files_give_exact_messages", test_scenario_bad_files_give_exact_messages},
+    {"test_scenario_readme_protocol_defaults_match", test_scenario_readme_protocol_defaults_match},
+    {"test_scenario_server_addresses_are_keys", test_scenario_server_addresses_are_keys},
     {"test_scenario_inline_bad_cases", test_scenario_inline_bad_cases},
     {"test_scenario_every_bad_file_is_in_the_table", test_scenario_every_bad_file_is_in_the_table},
     {"test_scenario_unreadable_file_is_reported", test_scenario_unreadable_file_is_reported},

@@ -46,6 +46,11 @@ void nat_config_default(NatConfig *c)
     };
 }
 
+static const char *const preset_names[] = {
+    "none", "full_cone", "restricted_cone", "port_restricted_cone", "symmetric", NULL};
+
+const char *const *nat_preset_names(void) { return preset_names; }
+
 bool nat_preset(const char *name, NatConfig *c)
 {
     nat_config_default(c);
@@ -66,9 +71,13 @@ bool nat_preset(const char *name, NatConfig *c)
     return true;
 }
 
-static const char *const mapping_names[] = {"eim", "adm", "apdm"};
-static const char *const filtering_names[] = {"eif", "adf", "apdf"};
-static const char *const port_names[] = {"preserving", "sequential", "random"};
+static const char *const mapping_names[] = {"eim", "adm", "apdm", NULL};
+static const char *const filtering_names[] = {"eif", "adf", "apdf", NULL};
+static const char *const port_names[] = {"preserving", "sequential", "random", NULL};
+
+const char *const *nat_mapping_names(void) { return mapping_names; }
+const char *const *nat_filtering_names(void) { return filtering_names; }
+const char *const *nat_port_alloc_names(void) { return port_names; }
 
 static bool parse_name(const char *const *names, int n, const char *name, int *out)
 {

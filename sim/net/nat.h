@@ -73,6 +73,10 @@ void nat_config_default(NatConfig *c);
  * and other knobs take the defaults. false for an unknown name. */
 bool nat_preset(const char *name, NatConfig *c);
 
+/* The preset names nat_preset() knows, "none" first, then from the most
+ * open to the most restrictive; NULL-terminated, static. */
+const char *const *nat_preset_names(void);
+
 /* Parsers and names of the knobs, for scenario files: "eim" "adm" "apdm",
  * "eif" "adf" "apdf", "preserving" "sequential" "random". */
 bool nat_mapping_parse(const char *name, NatMapping *out);
@@ -81,5 +85,10 @@ bool nat_port_alloc_parse(const char *name, NatPortAlloc *out);
 const char *nat_mapping_name(NatMapping m);
 const char *nat_filtering_name(NatFiltering f);
 const char *nat_port_alloc_name(NatPortAlloc p);
+/* The same names as NULL-terminated lists indexed by the enum value, for
+ * "one of ..." messages and table-driven readers; static. */
+const char *const *nat_mapping_names(void);
+const char *const *nat_filtering_names(void);
+const char *const *nat_port_alloc_names(void);
 
 #endif

@@ -108,29 +108,6 @@ const char *envsim_cost_name(EnvCost op)
     return envsim_cost_names[op];
 }
 
-void envsim_cost_default(EnvSimCost *c)
-{
-    /* scenarios/calibration/default.json, measured by simcalibrate on the
-     * reference machine (see the "machine" object there); keep in step. */
-    static const double op[ENV_COST_COUNT] = {[ENV_COST_RC4] = 1156.102,
-                                              [ENV_COST_AES256] = 492.758,
-                                              [ENV_COST_RSA_SIGN] = 0,
-                                              [ENV_COST_RSA_VERIFY] = 0,
-                                              [ENV_COST_RSA_KEYGEN] = 0,
-                                              [ENV_COST_HASH] = 344.285,
-                                              [ENV_COST_OPUS_ENCODE] = 108904.612,
-                                              [ENV_COST_OPUS_DECODE] = 11874.437};
-    static const double byte[ENV_COST_COUNT] = {[ENV_COST_RC4] = 2.538,
-                                                [ENV_COST_AES256] = 0.156,
-                                                [ENV_COST_RSA_SIGN] = 1459.508,
-                                                [ENV_COST_RSA_VERIFY] = 89.586,
-                                                [ENV_COST_RSA_KEYGEN] = 83292.942,
-                                                [ENV_COST_HASH] = 0.638,
-                                                [ENV_COST_OPUS_ENCODE] = 25.354,
-                                                [ENV_COST_OPUS_DECODE] = 80.661};
-    memcpy(c->per_op_ns, op, sizeof op);
-    memcpy(c->per_byte_ns, byte, sizeof byte);
-}
 
 /* Reads $.costs.<name>.<field> into *out; false and err when it is not a
  * finite number >= 0. */
@@ -182,23 +159,12 @@ static bool envsim_cost_parse(const cJSON *costs, const char *path, EnvSimCost *
     return true;
 }
 
-bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err)
+/* Fills c from the text of a calibration file; path names it in messages.
+ * c is left alone on error. */
+static bool envsim_cost_parse_text(const char *text, size_t len, const char *path, EnvSimCost *c,
+                                   GError **err)
 {
-    if (!path) {
-        envsim_cost_default(c);
-        return true;
-    }
-    gchar *text = NULL;
-    gsize len = 0;
-    GError *ferr = NULL;
-    if (!g_file_get_contents(path, &text, &len, &ferr)) {
-        g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_READ,
-                    "%s: cannot read the calibration file: %s", path, ferr->message);
-        g_error_free(ferr);
-        return false;
-    }
     cJSON *root = cJSON_ParseWithLength(text, len);
-    g_free(text);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     EnvSimCost tmp;
     bool ok = false;
@@ -215,6 +181,41 @@ bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err)
         ok = envsim_cost_parse(cJSON_GetObjectItemCaseSensitive(root, "costs"), path, &tmp, err);
     cJSON_Delete(root);
     if (ok) *c = tmp;
+    return ok;
+}
+
+/* The built-in table is scenarios/calibration/default.json itself, compiled
+ * in as bytes by the build (sim/world/embed_json.cmake) and read by the
+ * same parser as any calibration file: one source, nothing to keep in step
+ * by hand, and simrun needs no file at run time wherever it runs from. */
+extern const char envsim__calibration_default[];
+extern const size_t envsim__calibration_default_len;
+
+void envsim_cost_default(EnvSimCost *c)
+{
+    GError *err = NULL;
+    bool ok = envsim_cost_parse_text(envsim__calibration_default, envsim__calibration_default_len,
+                                     "scenarios/calibration/default.json (built in)", c, &err);
+    CHECK(ok, "%s", err->message);
+}
+
+bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err)
+{
+    if (!path) {
+        envsim_cost_default(c);
+        return true;
+    }
+    gchar *text = NULL;
+    gsize len = 0;
+    GError *ferr = NULL;
+    if (!g_file_get_contents(path, &text, &len, &ferr)) {
+        g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_READ,
+                    "%s: cannot read the calibration file: %s", path, ferr->message);
+        g_error_free(ferr);
+        return false;
+    }
+    bool ok = envsim_cost_parse_text(text, len, path, c, err);
+    g_free(text);
     return ok;
 }
 
@@ -452,7 +453,8 @@ static bool envsim_cpu_overloaded(const EnvSimNode *en)
 
 static void envsim_send_fire(Sim *sim, void *ctx, uint64_t arg)
 {
-    (void)sim, (void)arg;
+    (void)sim;
+    (void)arg;
     EnvSimSend *d = ctx;
     EnvSimNode *en = d->en;
     Net *net = en->es->net;

@@ -63,8 +63,8 @@ typedef struct EnvSimCost {
 
 #define ENVSIM_CPU_BACKLOG_MAX_NS TIMENS_S /* CPU backlog beyond which UDP sends drop, ns */
 
-/* Built-in calibration (measured on the reference machine, see
- * envsim.c). */
+/* Built-in calibration: scenarios/calibration/default.json (measured on
+ * the reference machine), compiled in by the build. */
 void envsim_cost_default(EnvSimCost *c);
 
 /* The calibration file's name of a cost: "rc4", "aes256", "rsa_sign",

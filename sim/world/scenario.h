@@ -22,6 +22,7 @@
 #define SKYSIM_SCENARIO_H
 
 #include "protocol/base/timens.h"
+#include "sim/net/nat.h"
 
 #include <cjson/cJSON.h>
 #include <glib.h>
@@ -65,33 +66,15 @@ typedef struct ScenarioNetwork {
     bool icmp_unreachable;      /* closed UDP ports answer with ICMP port unreachable */
 } ScenarioNetwork;
 
-typedef enum ScenarioNatMapping {
-    SCENARIO_NAT_MAP_EIM, /* endpoint-independent mapping (RFC 4787 §4.1) */
-    SCENARIO_NAT_MAP_ADM, /* address-dependent mapping */
-    SCENARIO_NAT_MAP_APDM /* address-and-port-dependent mapping */
-} ScenarioNatMapping;
-
-typedef enum ScenarioNatFiltering {
-    SCENARIO_NAT_FILTER_EIF, /* endpoint-independent filtering (RFC 4787 §5) */
-    SCENARIO_NAT_FILTER_ADF, /* address-dependent filtering */
-    SCENARIO_NAT_FILTER_APDF /* address-and-port-dependent filtering */
-} ScenarioNatFiltering;
-
-typedef enum ScenarioNatPorts {
-    SCENARIO_NAT_PORTS_PRESERVING, /* external port = internal port when free (RFC 4787 §4.2.1) */
-    SCENARIO_NAT_PORTS_SEQUENTIAL, /* next free port after the last one given */
-    SCENARIO_NAT_PORTS_RANDOM      /* uniformly random free port */
-} ScenarioNatPorts;
-
+/* A NAT as the scenario gives it: the behaviour is sim/net's own NatConfig
+ * (nat.h: its enums, names and presets are the one vocabulary), filled from
+ * a preset and the keys given. The scenario sets enabled, mapping,
+ * filtering, port_alloc, hairpin, udp_timeout_ns and tcp_established_ns;
+ * the other knobs keep nat_config_default()'s values, except the realm of
+ * a carrier-grade NAT, which the world sets. */
 typedef struct ScenarioNat {
-    bool present;                   /* false: no NAT ("none"); other fields then unused */
-    char *preset;                   /* preset the behaviour started from; NULL if none */
-    ScenarioNatMapping mapping;     /* mapping behaviour */
-    ScenarioNatFiltering filtering; /* filtering behaviour */
-    ScenarioNatPorts ports;         /* port assignment */
-    TimeNs udp_timeout_ns;          /* idle time after which a UDP mapping expires */
-    TimeNs tcp_timeout_ns;          /* idle time after which a TCP mapping expires */
-    bool hairpin;                   /* hairpinning supported (RFC 4787 §6) */
+    char *preset;     /* preset the behaviour started from; NULL if none */
+    NatConfig config; /* the behaviour; config.enabled false: no NAT ("none") */
 } ScenarioNat;
 
 typedef enum ScenarioFirewall {
@@ -212,6 +195,9 @@ typedef struct ScenarioProtocol {
     size_t n_bootstrap;            /* number of bootstrap supernodes, >= 1 */
     ScenarioEndpoint *bootstrap;   /* n_bootstrap addresses, in file order */
     ScenarioEndpoint login_server; /* address of the login server */
+    ScenarioEndpoint web_server;   /* address of the web (update) server */
+    ScenarioEndpoint phone_gateway; /* address of the phone gateway (built when
+                                       workload.pstn_share > 0) */
     ScenarioSearch search;         /* user search strategy */
     size_t n_fanout;               /* number of search waves, >= 1 */
     uint32_t *search_fanout;       /* supernodes asked in each wave; dht: [0] is alpha */

@@ -117,10 +117,6 @@ char *scenario__endpoint_format(ScenarioEndpoint e, char *buf, size_t size);
 
 /* Names of the enum values, NULL-terminated, in enum order. */
 extern const char *const scenario__latency_models[];
-extern const char *const scenario__nat_presets[]; /* [0] is "none" */
-extern const char *const scenario__nat_mappings[];
-extern const char *const scenario__nat_filterings[];
-extern const char *const scenario__nat_ports[];
 extern const char *const scenario__firewalls[];
 extern const char *const scenario__cpu_classes[];
 extern const double scenario__cpu_speeds[]; /* speed factor of each CPU class */

@@ -211,15 +211,16 @@ static cJSON *scn_dist_json(const ScenarioDist *d, bool is_time)
 
 static cJSON *scn_nat_json(const ScenarioNat *n, bool is_cgn)
 {
-    if (!n->present) return is_cgn ? cJSON_CreateFalse() : cJSON_CreateString("none");
+    const NatConfig *c = &n->config;
+    if (!c->enabled) return is_cgn ? cJSON_CreateFalse() : cJSON_CreateString("none");
     cJSON *o = cJSON_CreateObject();
     if (n->preset) cJSON_AddStringToObject(o, "preset", n->preset);
-    cJSON_AddStringToObject(o, "mapping", scenario__nat_mappings[n->mapping]);
-    cJSON_AddStringToObject(o, "filtering", scenario__nat_filterings[n->filtering]);
-    cJSON_AddStringToObject(o, "ports", scenario__nat_ports[n->ports]);
-    scn_add_duration(o, "udp_timeout", n->udp_timeout_ns);
-    scn_add_duration(o, "tcp_timeout", n->tcp_timeout_ns);
-    cJSON_AddBoolToObject(o, "hairpin", n->hairpin);
+    cJSON_AddStringToObject(o, "mapping", nat_mapping_name(c->mapping));
+    cJSON_AddStringToObject(o, "filtering", nat_filtering_name(c->filtering));
+    cJSON_AddStringToObject(o, "ports", nat_port_alloc_name(c->port_alloc));
+    scn_add_duration(o, "udp_timeout", c->udp_timeout_ns);
+    scn_add_duration(o, "tcp_timeout", c->tcp_established_ns);
+    cJSON_AddBoolToObject(o, "hairpin", c->hairpin);
     return o;
 }
 
@@ -330,6 +331,10 @@ static cJSON *scn_protocol_json(const ScenarioProtocol *p)
             b, cJSON_CreateString(scenario__endpoint_format(p->bootstrap[i], buf, sizeof buf)));
     cJSON_AddStringToObject(o, "login_server",
                             scenario__endpoint_format(p->login_server, buf, sizeof buf));
+    cJSON_AddStringToObject(o, "web_server",
+                            scenario__endpoint_format(p->web_server, buf, sizeof buf));
+    cJSON_AddStringToObject(o, "phone_gateway",
+                            scenario__endpoint_format(p->phone_gateway, buf, sizeof buf));
     cJSON_AddStringToObject(o, "search", scenario__searches[p->search]);
     cJSON *f = cJSON_AddArrayToObject(o, "search_fanout");
     for (size_t i = 0; i < p->n_fanout; i++)

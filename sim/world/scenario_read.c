@@ -15,13 +15,9 @@
 #include <string.h>
 
 #include "protocol/base/check.h"
+#include "protocol/node.h"
 
 const char *const scenario__latency_models[] = {"region", "coordinates", "matrix", NULL};
-const char *const scenario__nat_presets[] = {
-    "none", "full_cone", "restricted_cone", "port_restricted_cone", "symmetric", NULL};
-const char *const scenario__nat_mappings[] = {"eim", "adm", "apdm", NULL};
-const char *const scenario__nat_filterings[] = {"eif", "adf", "apdf", NULL};
-const char *const scenario__nat_ports[] = {"preserving", "sequential", "random", NULL};
 const char *const scenario__firewalls[] = {"open", "stateful", "udp_blocked", "tcp_80_443_only",
                                            NULL};
 const char *const scenario__cpu_classes[] = {"embedded", "mobile", "laptop",
@@ -51,13 +47,6 @@ static const struct {
     double share;     /* share of "any" hosts */
 } scn_default_regions[] = {{"na", 0.40}, {"eu", 0.35}, {"as", 0.25}};
 static const int scn_default_delay_ms[3][3] = {{15, 45, 85}, {45, 12, 120}, {85, 120, 25}};
-
-/* The seven bootstrap supernodes and the login server Baset and
- * Schulzrinne observed (2004). */
-static const char *const scn_default_bootstrap[] = {
-    "66.235.180.9:33033", "66.235.181.9:33033", "80.161.91.25:33033", "80.160.91.12:33033",
-    "64.246.49.60:33033", "64.246.49.61:33033", "64.246.48.23:33033"};
-static const char *const scn_default_login_server = "80.160.91.11:33033";
 
 #define SCN_MAX_GROUPS 256
 #define SCN_MAX_REGIONS 64
@@ -252,35 +241,23 @@ static void scn_read_network(Rd *rd, const cJSON *root, ScenarioResolved *r)
 /* ------------------------------------------------------------------------ */
 /* population */
 
-/* Sets nat to preset i of scenario__nat_presets (0 = "none"). */
+/* Sets nat to preset i of nat_preset_names() (0 = "none"): the behaviour,
+ * the timeouts and hairpinning are nat.h's (UDP 2 min, RFC 4787 REQ-5; TCP
+ * 124 min, RFC 5382 REQ-5; hairpinning on, RFC 4787 REQ-9, RFC 5382 REQ-8). */
 static void scn_nat_preset(ScenarioNat *nat, int i)
 {
-    static const struct {
-        ScenarioNatMapping m;   /* mapping */
-        ScenarioNatFiltering f; /* filtering */
-        ScenarioNatPorts p;     /* port assignment */
-    } b[] = {{SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_EIF, SCENARIO_NAT_PORTS_PRESERVING},
-             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_EIF, SCENARIO_NAT_PORTS_PRESERVING},
-             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_ADF, SCENARIO_NAT_PORTS_PRESERVING},
-             {SCENARIO_NAT_MAP_EIM, SCENARIO_NAT_FILTER_APDF, SCENARIO_NAT_PORTS_PRESERVING},
-             {SCENARIO_NAT_MAP_APDM, SCENARIO_NAT_FILTER_APDF, SCENARIO_NAT_PORTS_SEQUENTIAL}};
+    const char *name = nat_preset_names()[i];
+    CHECK(nat_preset(name, &nat->config), "preset %s", name);
     g_clear_pointer(&nat->preset, g_free);
-    nat->present = i != 0;
-    nat->preset = i != 0 ? g_strdup(scenario__nat_presets[i]) : NULL;
-    nat->mapping = b[i].m;
-    nat->filtering = b[i].f;
-    nat->ports = b[i].p;
-    nat->udp_timeout_ns = 120 * TIMENS_S;                /* RFC 4787 REQ-5: at least 2 min */
-    nat->tcp_timeout_ns = 2 * TIMENS_H + 4 * TIMENS_MIN; /* RFC 5382 REQ-5 */
-    nat->hairpin = false;
+    nat->preset = i != 0 ? g_strdup(name) : NULL;
 }
 
-/* cgn: true: an RFC 6888 carrier-grade NAT (EIM, APDF, random ports, hairpinning). */
+/* cgn: true: an RFC 6888 carrier-grade NAT (EIM, APDF, random ports,
+ * hairpinning as every preset). */
 static void scn_cgn_default(ScenarioNat *nat)
 {
     scn_nat_preset(nat, 3);
-    nat->ports = SCENARIO_NAT_PORTS_RANDOM;
-    nat->hairpin = true;
+    nat->config.port_alloc = NAT_PORT_RANDOM;
 }
 
 /* The object form of a NAT: a preset to start from and/or explicit fields. */
@@ -290,23 +267,26 @@ static void scn_read_nat_object(Rd *rd, const cJSON *v, ScenarioNat *nat)
                                        "udp_timeout", "tcp_timeout", "hairpin",   NULL};
     if (!scenario__keys(rd, v, keys)) return;
     int i = 0;
-    bool has_preset = scenario__get_enum(rd, v, "preset", scenario__nat_presets + 1, &i);
+    bool has_preset = scenario__get_enum(rd, v, "preset", nat_preset_names() + 1, &i);
     scn_nat_preset(nat, i + 1);
     if (!has_preset) g_clear_pointer(&nat->preset, g_free);
-    int m = (int)nat->mapping, f = (int)nat->filtering, p = (int)nat->ports;
-    if (!scenario__get_enum(rd, v, "mapping", scenario__nat_mappings, &m) && !has_preset &&
+    NatConfig *c = &nat->config;
+    int m = (int)c->mapping;
+    int f = (int)c->filtering;
+    int p = (int)c->port_alloc;
+    if (!scenario__get_enum(rd, v, "mapping", nat_mapping_names(), &m) && !has_preset &&
         !rd->failed)
         scenario__missing(rd, "mapping", "required when there is no \"preset\"");
-    if (!scenario__get_enum(rd, v, "filtering", scenario__nat_filterings, &f) && !has_preset &&
+    if (!scenario__get_enum(rd, v, "filtering", nat_filtering_names(), &f) && !has_preset &&
         !rd->failed)
         scenario__missing(rd, "filtering", "required when there is no \"preset\"");
-    scenario__get_enum(rd, v, "ports", scenario__nat_ports, &p);
-    nat->mapping = (ScenarioNatMapping)m;
-    nat->filtering = (ScenarioNatFiltering)f;
-    nat->ports = (ScenarioNatPorts)p;
-    scenario__get_duration(rd, v, "udp_timeout", TIMENS_S, &nat->udp_timeout_ns);
-    scenario__get_duration(rd, v, "tcp_timeout", TIMENS_S, &nat->tcp_timeout_ns);
-    scenario__get_bool(rd, v, "hairpin", &nat->hairpin);
+    scenario__get_enum(rd, v, "ports", nat_port_alloc_names(), &p);
+    c->mapping = (NatMapping)m;
+    c->filtering = (NatFiltering)f;
+    c->port_alloc = (NatPortAlloc)p;
+    scenario__get_duration(rd, v, "udp_timeout", TIMENS_S, &c->udp_timeout_ns);
+    scenario__get_duration(rd, v, "tcp_timeout", TIMENS_S, &c->tcp_established_ns);
+    scenario__get_bool(rd, v, "hairpin", &c->hairpin);
 }
 
 /* nat or cgn: a preset name, an object, and for cgn also true/false. */
@@ -315,7 +295,8 @@ static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn,
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, key);
-    int i = cJSON_IsString(v) ? scenario_choice_find(v->valuestring, scenario__nat_presets) : -1;
+    const char *const *presets = nat_preset_names();
+    int i = cJSON_IsString(v) ? scenario_choice_find(v->valuestring, presets) : -1;
     if (is_cgn && cJSON_IsBool(v)) {
         if (cJSON_IsTrue(v))
             scn_cgn_default(nat);
@@ -326,7 +307,7 @@ static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn,
     } else if (cJSON_IsObject(v)) {
         scn_read_nat_object(rd, v, nat);
     } else {
-        char *list = scenario_choice_list(scenario__nat_presets);
+        char *list = scenario_choice_list(presets);
         scenario__expect(rd, v, "%sone of %s or an object", is_cgn ? "true, false, " : "", list);
         g_free(list);
     }
@@ -676,16 +657,18 @@ static void scn_read_fanout(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
 
 static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
 {
-    static const char *const keys[] = {"host_cache_size",  "bootstrap",     "login_server",
-                                       "search",           "search_fanout", "search_timeout",
-                                       "login_rounds",     "probe_timeout", "connect_timeout",
-                                       "login_retry_wait", "keepalive",     "keepalive_misses",
-                                       "alt_nodes",        "presence_ttl",  NULL};
+    static const char *const keys[] = {
+        "host_cache_size", "bootstrap",        "login_server",  "web_server",       "phone_gateway",
+        "search",          "search_fanout",    "search_timeout", "login_rounds",    "probe_timeout",
+        "connect_timeout", "login_retry_wait", "keepalive",      "keepalive_misses", "alt_nodes",
+        "presence_ttl",    NULL};
     const cJSON *v = scenario__section(rd, root, "protocol", keys);
     size_t mark = scenario__push_key(rd, "protocol");
     scenario__get_u32(rd, v, "host_cache_size", 1, 200, &p->host_cache_size);
     scn_read_bootstrap(rd, v, p);
     scn_read_endpoint(rd, v, "login_server", &p->login_server);
+    scn_read_endpoint(rd, v, "web_server", &p->web_server);
+    scn_read_endpoint(rd, v, "phone_gateway", &p->phone_gateway);
     int search = (int)p->search;
     scenario__get_enum(rd, v, "search", scenario__searches, &search);
     p->search = (ScenarioSearch)search;
@@ -702,19 +685,24 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
     scenario__pop(rd, mark);
 }
 
-/* Sets the defaults of codec profile c. */
+/* Sets the defaults of codec profile c: the protocol's default stream
+ * (node_params_default()) for opus, the measured profiles for the others. */
 static void scn_codec_profile(ScenarioMedia *m, ScenarioCodec c)
 {
     static const struct {
         uint64_t bps; /* bit rate, bits per second */
         int frame_ms; /* frame, milliseconds */
         bool fec;     /* forward error correction */
-    } prof[] = {{24000, 20, false}, {32000, 20, true}, {8000, 20, false}};
+    } prof[] = {[SCENARIO_CODEC_SKYPE2004] = {32000, 20, true},
+                [SCENARIO_CODEC_G729] = {8000, 20, false}};
+    NodeParams np;
+    node_params_default(&np);
+    CHECK(np.media.profile == MEDIA_PROFILE_OPUS, "default profile %d", (int)np.media.profile);
     m->codec = c;
-    m->bitrate_bps = prof[c].bps;
-    m->frame_ns = prof[c].frame_ms * TIMENS_MS;
-    m->fec = prof[c].fec;
-    m->silence_suppression = false;
+    m->bitrate_bps = c == SCENARIO_CODEC_OPUS ? np.media.bitrate_bps : prof[c].bps;
+    m->frame_ns = c == SCENARIO_CODEC_OPUS ? np.media.frame_ns : prof[c].frame_ms * TIMENS_MS;
+    m->fec = c == SCENARIO_CODEC_OPUS ? np.media.fec : prof[c].fec;
+    m->silence_suppression = np.media.silence_suppression;
 }
 
 /* frame: one of the frame durations libopus encodes. */
@@ -811,29 +799,39 @@ static void scn_read_events(Rd *rd, const cJSON *root, ScenarioSpec *sp)
 /* ------------------------------------------------------------------------ */
 /* The whole document */
 
-/* The protocol defaults (Baset and Schulzrinne where they give a number). */
+static ScenarioEndpoint scn_endpoint(EnvAddr a) { return (ScenarioEndpoint){a.ip, a.port}; }
+
+/* The protocol defaults are the protocol's own, node_params_default()
+ * (protocol/node.c says where each number comes from); the scenario only
+ * overrides them, and scenarios/README.md documents the same values
+ * (test_scenario checks the two agree). */
 static void scn_default_protocol(ScenarioProtocol *p)
 {
-    *p = (ScenarioProtocol){.host_cache_size = 200,
-                            .search = SCENARIO_SEARCH_EXPANDING,
-                            .search_timeout_ns = 5 * TIMENS_S,
-                            .login_rounds = 5,                 /* a10 */
-                            .probe_timeout_ns = 5 * TIMENS_S,  /* a10: ~5 s before TCP */
-                            .connect_timeout_ns = 5 * TIMENS_S,
-                            .login_retry_wait_ns = 6 * TIMENS_S,
-                            .keepalive_ns = 60 * TIMENS_S,
-                            .keepalive_misses = 3,
-                            .alt_nodes = 22,
-                            .presence_ttl_ns = 72 * TIMENS_H};
-    p->n_bootstrap = G_N_ELEMENTS(scn_default_bootstrap);
+    NodeParams np;
+    node_params_default(&np);
+    *p = (ScenarioProtocol){
+        .host_cache_size = np.hostcache_cap,
+        .login_server = scn_endpoint(np.login_server),
+        .web_server = scn_endpoint(np.web_server),
+        .phone_gateway = scn_endpoint(np.gateway),
+        .search = np.search_mode == NODE_SEARCH_DHT ? SCENARIO_SEARCH_DHT : SCENARIO_SEARCH_EXPANDING,
+        .search_timeout_ns = np.search_timeout_ns,
+        .login_rounds = np.login_rounds,
+        .probe_timeout_ns = np.probe_wait_ns,
+        .connect_timeout_ns = np.tcp_timeout_ns,
+        .login_retry_wait_ns = np.round_wait_ns,
+        .keepalive_ns = np.keepalive_ns,
+        .keepalive_misses = np.keepalive_misses,
+        .alt_nodes = np.alt_targets,
+        .presence_ttl_ns = np.presence_ttl_ns};
+    p->n_bootstrap = np.n_bootstrap;
     p->bootstrap = g_new0(ScenarioEndpoint, p->n_bootstrap);
     for (size_t i = 0; i < p->n_bootstrap; i++)
-        CHECK(scenario__endpoint_parse(scn_default_bootstrap[i], &p->bootstrap[i]), "%zu", i);
-    CHECK(scenario__endpoint_parse(scn_default_login_server, &p->login_server), "login server");
-    p->n_fanout = 2;
-    p->search_fanout = g_new0(uint32_t, 2);
-    p->search_fanout[0] = 4;
-    p->search_fanout[1] = 8;
+        p->bootstrap[i] = scn_endpoint(np.bootstrap[i]);
+    p->n_fanout = np.search_waves;
+    p->search_fanout = g_new0(uint32_t, p->n_fanout);
+    for (size_t i = 0; i < p->n_fanout; i++)
+        p->search_fanout[i] = np.search_fanout[i];
 }
 
 /* Every default of the format (scenarios/README.md lists them). */
@@ -997,7 +995,10 @@ static void scn_apportion(ScenarioPopulation *p)
         for (size_t i = 0; i < p->n_groups; i++) {
             double exact = p->groups[i].fraction * (double)p->clients;
             double rem = exact - floor(exact);
-            if (!bumped[i] && rem > best_rem) best = i, best_rem = rem;
+            if (!bumped[i] && rem > best_rem) {
+                best = i;
+                best_rem = rem;
+            }
         }
         bumped[best] = true;
         p->groups[best].clients++;
@@ -1041,7 +1042,7 @@ static void scn_check_population(Rd *rd, ScenarioSpec *sp)
         ScenarioGroup *g = &p->groups[i];
         scn_check_group_region(rd, &sp->network, g, i);
         scn_at(rd, "$.population.groups[%zu].hosts_per_nat", i);
-        if (g->hosts_per_nat > 1 && !g->nat.present)
+        if (g->hosts_per_nat > 1 && !g->nat.config.enabled)
             scenario__expect(rd, scn_doc_group(rd, i, "hosts_per_nat"),
                              "1 when \"nat\" is \"none\" (hosts sharing an address need a NAT)");
     }
@@ -1063,7 +1064,10 @@ static void scn_check_events(Rd *rd, ScenarioSpec *sp)
         int who = scenario_choice_find(e->target, scenario__whos);
         e->who = who >= 0 ? (ScenarioEventWho)who : SCENARIO_WHO_GROUP;
         for (size_t g = 0; who < 0 && g < sp->population.n_groups; g++)
-            if (strcmp(sp->population.groups[g].name, e->target) == 0) e->group = (int)g, who = 0;
+            if (strcmp(sp->population.groups[g].name, e->target) == 0) {
+                e->group = (int)g;
+                who = 0;
+            }
         scn_at(rd, "$.events[%zu].who", i);
         if (who < 0)
             scenario__expect(rd, scenario__item(v, "who"),

@@ -53,7 +53,9 @@ static uint64_t cal_random(void *ctx)
 }
 static void cal_charge(void *ctx, EnvCost op, size_t bytes)
 {
-    (void)ctx, (void)op, (void)bytes;
+    (void)ctx;
+    (void)op;
+    (void)bytes;
 }
 static const EnvOps cal_ops = {
     .version = ENV_VERSION, .random_u64 = cal_random, .charge_cpu = cal_charge};
@@ -106,18 +108,28 @@ static double cal_time(Cal *c, CalFn fn, size_t bytes)
 static void cal_fit(const double *x, const double *t, int n, double *a, double *b)
 {
     double mx = 0, mt = 0, sxx = 0, sxt = 0;
-    for (int i = 0; i < n; i++)
-        mx += x[i] / n, mt += t[i] / n;
-    for (int i = 0; i < n; i++)
-        sxx += (x[i] - mx) * (x[i] - mx), sxt += (x[i] - mx) * (t[i] - mt);
+    for (int i = 0; i < n; i++) {
+        mx += x[i] / n;
+        mt += t[i] / n;
+    }
+    for (int i = 0; i < n; i++) {
+        sxx += (x[i] - mx) * (x[i] - mx);
+        sxt += (x[i] - mx) * (t[i] - mt);
+    }
     *b = sxx > 0 ? sxt / sxx : 0;
     *a = mt - *b * mx;
-    if (*b < 0) *b = 0, *a = mt;
+    if (*b < 0) {
+        *b = 0;
+        *a = mt;
+    }
     if (*a < 0) {
         double sx2 = 0, sx = 0;
-        for (int i = 0; i < n; i++)
-            sx2 += x[i] * x[i], sx += x[i] * t[i];
-        *a = 0, *b = sx / sx2;
+        for (int i = 0; i < n; i++) {
+            sx2 += x[i] * x[i];
+            sx += x[i] * t[i];
+        }
+        *a = 0;
+        *b = sx / sx2;
     }
 }
 

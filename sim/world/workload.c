@@ -72,7 +72,8 @@ static void workload_buddies_build(Workload *wl)
             if (v >= u) v++;
             uint32_t p[2][2] = {{(uint32_t)u, v}, {v, (uint32_t)u}};
             g_array_append_vals(pairs, p, 2);
-            deg[u]++, deg[v]++;
+            deg[u]++;
+            deg[v]++;
         }
     }
     wl->buddy_off = g_new0(uint32_t, wl->n + 1);

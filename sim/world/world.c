@@ -10,7 +10,8 @@
  *     unlimited rate) and the home NAT's link is the subscriber's line.
  * Servers (login server, web server, the bootstrap supernodes, dedicated
  * supernodes, and the phone gateway when workload.pstn_share > 0) are
- * public hosts at their well-known addresses.
+ * public hosts at the addresses the scenario's protocol section gives
+ * (login_server, web_server, bootstrap, phone_gateway), listening on its ports.
  *
  * Churn (scenarios/README.md, churn): with model "none" every client logs in once,
  * uniformly over the ramp. With "distribution", a client is online at the
@@ -68,6 +69,7 @@ typedef struct WorldPeer {
     NatType true_nat;     /* network situation (label for metrics) */
     uint32_t uplink_kbps; /* access uplink, kbit/s */
     uint32_t cpu_mhz;     /* CPU, MHz-equivalent */
+    uint16_t port;        /* servers: listening port from the scenario; 0: the role's own */
     bool online;          /* node started and not stopped */
     bool host_down;       /* host taken down by a crash */
     SimEventId next;      /* pending churn event (login or logout) */
@@ -118,29 +120,20 @@ static NatType world_true_nat(const ScenarioGroup *g)
 {
     if (g->firewall == SCENARIO_FW_UDP_BLOCKED) return NAT_UDP_BLOCKED;
     if (g->firewall == SCENARIO_FW_TCP_80_443_ONLY) return NAT_TCP_ONLY;
-    if (!g->nat.present && !g->cgn.present)
+    if (!g->nat.config.enabled && !g->cgn.config.enabled)
         return g->firewall == SCENARIO_FW_STATEFUL ? NAT_SYMMETRIC_FIREWALL : NAT_OPEN;
-    int map = 0, filt = 0;
-    const ScenarioNat *n[2] = {&g->nat, &g->cgn};
+    /* nat.h orders both knobs from the most open to the most restrictive. */
+    NatMapping map = NAT_MAP_ENDPOINT_INDEPENDENT;
+    NatFiltering filt = NAT_FILTER_ENDPOINT_INDEPENDENT;
+    const NatConfig *n[2] = {&g->nat.config, &g->cgn.config};
     for (int i = 0; i < 2; i++) {
-        if (!n[i]->present) continue;
-        if ((int)n[i]->mapping > map) map = (int)n[i]->mapping;
-        if ((int)n[i]->filtering > filt) filt = (int)n[i]->filtering;
+        if (!n[i]->enabled) continue;
+        if (n[i]->mapping > map) map = n[i]->mapping;
+        if (n[i]->filtering > filt) filt = n[i]->filtering;
     }
-    if (map != SCENARIO_NAT_MAP_EIM) return NAT_SYMMETRIC;
-    if (filt == SCENARIO_NAT_FILTER_EIF) return NAT_FULL_CONE;
-    return filt == SCENARIO_NAT_FILTER_ADF ? NAT_RESTRICTED : NAT_PORT_RESTRICTED;
-}
-
-static void world_nat_config(const ScenarioNat *s, NatConfig *c)
-{
-    nat_config_default(c);
-    c->mapping = (NatMapping)s->mapping;
-    c->filtering = (NatFiltering)s->filtering;
-    c->port_alloc = (NatPortAlloc)s->ports;
-    c->udp_timeout_ns = s->udp_timeout_ns;
-    c->tcp_established_ns = s->tcp_timeout_ns;
-    c->hairpin = s->hairpin;
+    if (map != NAT_MAP_ENDPOINT_INDEPENDENT) return NAT_SYMMETRIC;
+    if (filt == NAT_FILTER_ENDPOINT_INDEPENDENT) return NAT_FULL_CONE;
+    return filt == NAT_FILTER_ADDRESS_DEPENDENT ? NAT_RESTRICTED : NAT_PORT_RESTRICTED;
 }
 
 static FwType world_fw(ScenarioFirewall f)
@@ -247,33 +240,36 @@ static uint32_t world_server_host(World *w, uint32_t addr, Rng *r, GError **err)
                           world_position(w, -1, r), err);
 }
 
+/* A server at the address e the scenario gives (role listening on e.port). */
+static bool world_server_add(World *w, NodeRole role, ScenarioEndpoint e, Rng *r, GError **err)
+{
+    uint32_t h = world_server_host(w, e.ip, r, err);
+    if (h == NET_NODE_NONE) return false;
+    world_peer_add(w, role, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED)->port = e.port;
+    return true;
+}
+
+/* The servers, every one at the address the scenario's protocol section
+ * gives: login server, web server, bootstrap supernodes, then the dedicated
+ * supernodes and the phone gateway. */
 static bool world_build_servers(World *w, Rng *r, GError **err)
 {
     const ScenarioProtocol *p = &w->spec->protocol;
-    const NodeParams *np = node_shared_params(w->shared);
-    uint32_t h = world_server_host(w, p->login_server.ip, r, err);
-    if (h == NET_NODE_NONE) return false;
-    world_peer_add(w, NODE_ROLE_LOGIN_SERVER, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
-    h = world_server_host(w, np->web_server.ip, r, err);
-    if (h == NET_NODE_NONE) return false;
-    world_peer_add(w, NODE_ROLE_WEB_SERVER, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+    if (!world_server_add(w, NODE_ROLE_LOGIN_SERVER, p->login_server, r, err)) return false;
+    if (!world_server_add(w, NODE_ROLE_WEB_SERVER, p->web_server, r, err)) return false;
     for (size_t i = 0; i < p->n_bootstrap; i++) {
         if (net_node_find(w->net, NET_INTERNET, p->bootstrap[i].ip) != NET_NODE_NONE) continue;
-        h = world_server_host(w, p->bootstrap[i].ip, r, err);
-        if (h == NET_NODE_NONE) return false;
-        world_peer_add(w, NODE_ROLE_BOOTSTRAP, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
+        if (!world_server_add(w, NODE_ROLE_BOOTSTRAP, p->bootstrap[i], r, err)) return false;
     }
+    uint32_t h;
     const ScenarioSupernodes *sn = &w->spec->supernodes;
     for (uint64_t i = 0; sn->mode == SCENARIO_SN_DEDICATED && i < sn->count; i++) {
         h = world_server_host(w, 0, r, err);
         if (h == NET_NODE_NONE) return false;
         world_peer_add(w, NODE_ROLE_SUPERNODE, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
     }
-    if (w->spec->workload.pstn_share > 0) { /* the phone gateway (SkypeOut, a18) */
-        h = world_server_host(w, np->gateway.ip, r, err);
-        if (h == NET_NODE_NONE) return false;
-        world_peer_add(w, NODE_ROLE_GATEWAY, h, -1, NAT_OPEN, WORLD_SERVER_BPS, WORLD_SERVER_SPEED);
-    }
+    if (w->spec->workload.pstn_share > 0) /* the phone gateway (SkypeOut, a18) */
+        return world_server_add(w, NODE_ROLE_GATEWAY, p->phone_gateway, r, err);
     return true;
 }
 
@@ -287,37 +283,34 @@ static bool world_build_group(World *w, size_t gi, Rng *r, GError **err)
     uint32_t cgn_left = 0, home_left = 0;
     for (uint64_t i = 0; i < g->clients; i++) {
         uint32_t parent = NET_INTERNET;
-        if (g->cgn.present && cgn_left == 0 && (g->nat.present ? home_left == 0 : true)) {
+        if (g->cgn.config.enabled && cgn_left == 0 && (g->nat.config.enabled ? home_left == 0 : true)) {
             NetNodeConfig c;
             net_node_config_site(&c);
             world_link(w, &c.link, 0, 0);
             c.position = world_position(w, g->region, r);
-            NatConfig nc;
-            world_nat_config(&g->cgn, &nc);
+            NatConfig nc = g->cgn.config;
             nc.inside_net = ENV_IP(100, 64, 0, 0); /* RFC 6598 shared address space */
             nc.inside_prefix_len = 10;
             cgn = net_nat_add(w->net, NET_INTERNET, &c, &nc, err);
             if (cgn == NET_NODE_NONE) return false;
             cgn_left = g->cgn_subscribers;
         }
-        if (g->nat.present && home_left == 0) {
+        if (g->nat.config.enabled && home_left == 0) {
             NetNodeConfig c;
-            uint32_t up = g->cgn.present ? cgn : NET_INTERNET;
-            if (g->cgn.present) net_node_config_lan(&c);
+            uint32_t up = g->cgn.config.enabled ? cgn : NET_INTERNET;
+            if (g->cgn.config.enabled) net_node_config_lan(&c);
             else net_node_config_site(&c);
             world_link(w, &c.link, g->uplink_bps, g->downlink_bps);
             c.position = world_position(w, g->region, r);
-            NatConfig nc;
-            world_nat_config(&g->nat, &nc);
-            home = net_nat_add(w->net, up, &c, &nc, err);
+            home = net_nat_add(w->net, up, &c, &g->nat.config, err);
             if (home == NET_NODE_NONE) return false;
             home_left = g->hosts_per_nat;
-            if (g->cgn.present) cgn_left--;
+            if (g->cgn.config.enabled) cgn_left--;
         }
-        if (g->nat.present) {
+        if (g->nat.config.enabled) {
             parent = home;
             home_left--;
-        } else if (g->cgn.present) {
+        } else if (g->cgn.config.enabled) {
             parent = cgn;
             cgn_left--;
         }
@@ -366,7 +359,7 @@ static void world_peer_start(World *w, WorldPeer *p)
     g_snprintf(pass, sizeof pass, "pw%u", id);
     NodeConfig cfg = {.role = p->role, .id = id, .username = user, .password = pass,
                       .true_nat = p->true_nat, .uplink_kbps = p->uplink_kbps,
-                      .cpu_mhz = p->cpu_mhz, .port = 0,
+                      .cpu_mhz = p->cpu_mhz, .port = p->port,
                       .sn_capacity = (uint16_t)MIN(w->spec->supernodes.capacity, UINT16_MAX)};
     p->node = node_new(envsim_node_env(p->en), w->shared, &cfg);
     envsim_node_attach(p->en, p->node);
@@ -617,11 +610,14 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     for (size_t i = 0; i < p->n_bootstrap; i++)
         p->bootstrap[i] = env_addr(sp->bootstrap[i].ip, sp->bootstrap[i].port);
     p->login_server = env_addr(sp->login_server.ip, sp->login_server.port);
+    p->web_server = env_addr(sp->web_server.ip, sp->web_server.port);
+    p->gateway = env_addr(sp->phone_gateway.ip, sp->phone_gateway.port);
     p->login_rounds = (uint8_t)MIN(sp->login_rounds, 255);
     p->probe_wait_ns = sp->probe_timeout_ns;
     p->tcp_timeout_ns = sp->connect_timeout_ns;
     p->round_wait_ns = sp->login_retry_wait_ns;
     p->keepalive_ns = sp->keepalive_ns;
+    p->keepalive_misses = (uint8_t)MIN(sp->keepalive_misses, UINT8_MAX);
     p->alt_targets = (uint8_t)MIN(sp->alt_nodes, NODE_ALT_MAX);
     p->hostcache_cap = (uint16_t)sp->host_cache_size;
     const ScenarioSupernodes *sn = &s->supernodes;
