@@ -19,7 +19,7 @@
  * participant's identity, endpoint and capabilities) to each member, so
  * that every participant can re-elect the same host when the host leaves.
  * CF_LEAVE tells the others that a participant left; CF_END ends it all.
- * Messages travel as FORWARD payloads (kinds from CONF_MSG_FIRST on).
+ * Messages travel as FORWARD payloads (kinds from WIRE_CF_FIRST on).
  *
  * Media. A datagram: frame id (2 B, low bits of the conference id) |
  * function 0x0d (a18) | sender index (1 B) | a media.h packet. Star: each
@@ -67,7 +67,7 @@
 #include <opus.h>
 #include <string.h>
 
-enum { CF_INVITE = CONF_MSG_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END, CF_RELAY };
+enum { CF_INVITE = WIRE_CF_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END, CF_RELAY };
 enum { CONF_LOCATING = 1, CONF_INVITED, CONF_RUNNING };
 
 #define CONF_FRAME_MAX 400  /* largest encoded frame kept, bytes */
@@ -521,13 +521,13 @@ static void conf_on_relay(Node *n, const uint8_t *b, size_t blen)
     }
 }
 
-bool conf__on_call_udp(Node *n, EnvAddr from, const CallMsg *cm)
+bool conf__on_call_udp(Node *n, EnvAddr from, const WireCall *cm)
 {
-    if (cm->kind != CM_RELAY_BOUND && cm->kind != CM_RELAY_REFUSED) return false;
+    if (cm->kind != WIRE_CM_RELAY_BOUND && cm->kind != WIRE_CM_RELAY_REFUSED) return false;
     ConfPeer *q = conf_leg_find(n->conf, cm->call_id);
     if (!q) return false;
     if (!env_addr_eq(from, q->relay) || q->relay_conn >= 0) return true; /* stale */
-    if (cm->kind == CM_RELAY_BOUND)
+    if (cm->kind == WIRE_CM_RELAY_BOUND)
         conf_leg_bound(n, q);
     else
         conf_leg_failed(n, q);
@@ -606,7 +606,7 @@ static void conf_send_media(Node *n, ConfPeer *q, uint8_t *pkt, size_t len)
     pkt[3] = c->self;
     if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
     if (relayed && q->relay_conn >= 0) {
-        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.call = {(uint16_t)len, pkt}};
+        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, pkt}};
         (void)node__send_msg(n, q->relay_conn, &m);
         return;
     }
@@ -709,18 +709,16 @@ void conf__on_relay_frame(Node *n, int idx, const WireMsg *m)
     ConfPeer *q = conf_leg_by_conn(n, idx);
     if (!q) return;
     if (m->type == WIRE_CALL_MEDIA) {
-        (void)conf_media_in(n, NULL, m->u.call.data, m->u.call.len);
+        (void)conf_media_in(n, NULL, m->u.media.data, m->u.media.len);
         return;
     }
-    CallMsg cm;
-    if (m->type != WIRE_CALL || !call__msg_decode(m->u.call.data, m->u.call.len, &cm) ||
-        conf_leg_find(n->conf, cm.call_id) != q) {
+    if (m->type != WIRE_CALL || conf_leg_find(n->conf, m->u.call.call_id) != q) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
-    if (cm.kind == CM_RELAY_BOUND)
+    if (m->u.call.kind == WIRE_CM_RELAY_BOUND)
         conf_leg_bound(n, q);
-    else if (cm.kind == CM_RELAY_REFUSED)
+    else if (m->u.call.kind == WIRE_CM_RELAY_REFUSED)
         conf_leg_failed(n, q);
 }
 
@@ -761,7 +759,7 @@ static void conf_org_check(Node *n)
     conf_org_launch(n);
 }
 
-bool conf__on_located(Node *n, const CallMsg *cm)
+bool conf__on_located(Node *n, const WireCall *cm)
 {
     ConfState *c = n->conf;
     if (!c || !c->organiser || c->id != cm->call_id || c->st != CONF_LOCATING) return false;
