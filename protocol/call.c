@@ -76,7 +76,6 @@ struct CallState {
     uint8_t st;              /* CST_* */
     uint8_t path;            /* NodeCallPath chosen */
     uint8_t retries;         /* re-establishments used (at most one) */
-    uint8_t peer_nat;        /* peer's true NatType (label) */
     uint8_t peer_dnat;       /* peer's detected NatType */
     bool peer_udp;           /* the peer does UDP */
     bool relay_tcp;          /* our relay leg is TCP */
@@ -111,6 +110,17 @@ struct CallState {
 
 static void call_end(Node *n, int how);
 static void call_relay_next(Node *n);
+
+/* Tells the host what happened to the call (env.h, call_report): the host
+ * joins it with what only it knows of both ends, the true network
+ * situation of their hosts, for the metric
+ * "call.matrix.<caller>.<callee|pstn>.<path>". */
+static void call_report(Node *n, EnvCallEvent ev)
+{
+    const CallState *c = n->call;
+    EnvCallReport r = {.call_id = c->id, .event = (uint8_t)ev, .path = c->path, .pstn = c->pstn};
+    env_call_report(&n->env, &r);
+}
 
 /* ---- Parameters and metrics ---- */
 
@@ -152,12 +162,6 @@ void call__metrics_intern(CallMetrics *m, const Env *e)
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
         g_snprintf(name, sizeof name, "call.path.%s", call_path_names[p]);
         m->path[p] = env_metric_intern(e, name, C);
-        for (int a = 0; a < NAT_UNKNOWN; a++)
-            for (int b = 0; b < NAT_UNKNOWN; b++) {
-                g_snprintf(name, sizeof name, "call.matrix.%s.%s.%s", stun_nat_name((NatType)a),
-                           stun_nat_name((NatType)b), call_path_names[p]);
-                m->matrix[a][b][p] = env_metric_intern(e, name, C);
-            }
     }
     m->mos = env_metric_intern(e, "call.mos", S);
     m->r_factor = env_metric_intern(e, "call.r_factor", S);
@@ -173,12 +177,6 @@ void call__metrics_intern(CallMetrics *m, const Env *e)
     m->relay_dropped = env_metric_intern(e, "relay.dropped", C);
     m->relay_refused = env_metric_intern(e, "relay.refused", C);
     m->relay_sessions = env_metric_intern(e, "relay.sessions", G);
-    for (int p = 1; p < NODE_CALL_PATH_COUNT; p++)
-        for (int a = 0; a < NAT_UNKNOWN; a++) {
-            g_snprintf(name, sizeof name, "call.matrix.%s.pstn.%s", stun_nat_name((NatType)a),
-                       call_path_names[p]);
-            m->pstn_matrix[a][p] = env_metric_intern(e, name, C);
-        }
     m->gw_calls = env_metric_intern(e, "gateway.calls", C);
     m->gw_active = env_metric_intern(e, "gateway.active", G);
     m->gw_busy = env_metric_intern(e, "gateway.busy", C);
@@ -452,10 +450,7 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     const CallMetrics *m = CM(n);
     node__count(n, m->success, 1);
     node__count(n, m->path[c->path], 1);
-    if (c->pstn && n->true_nat < NAT_UNKNOWN)
-        node__count(n, m->pstn_matrix[n->true_nat][c->path], 1);
-    else if (n->true_nat < NAT_UNKNOWN && c->peer_nat < NAT_UNKNOWN)
-        node__count(n, m->matrix[n->true_nat][c->peer_nat][c->path], 1);
+    call_report(n, ENV_CALL_CONNECTED); /* the host labels it: "call.matrix.*" */
     node__count(n, m->active, 1);
     if (c->path >= NODE_CALL_PATH_UDP_RELAY) node__count(n, m->relayed_active, 1);
     env_metric_observe(&n->env, m->setup_s, timens_to_s(c->last_rx - c->started));
@@ -493,6 +488,7 @@ static void call_end(Node *n, int how)
     CallState *c = n->call;
     const CallMetrics *m = CM(n);
     if (c->role == CALL_CALLER) {
+        call_report(n, ENV_CALL_ENDED);
         if (how == CALL_END_FAILED) node__count(n, m->failure, 1);
         if (how == CALL_END_DROPPED) node__count(n, m->dropped, 1);
         if (c->was_active) node__count(n, m->active, -1);
@@ -685,7 +681,6 @@ static void call_fill_endpoints(Node *n, WireCall *cm)
     cm->a1 = n->public_addr;
     cm->a2 = n->sn ? call_self_id(n) : n->cl.sn_addr;
     cm->flags = call__udp_ok(n) ? WIRE_CMF_UDP_OK : 0;
-    cm->nat = n->true_nat;
     cm->dnat = n->nat;
 }
 
@@ -786,7 +781,6 @@ static void call_peer_from(CallState *c, const WireCall *cm)
     c->peer_pub = cm->a1;
     c->peer_sn = cm->a2;
     c->peer_udp = (cm->flags & WIRE_CMF_UDP_OK) != 0;
-    c->peer_nat = cm->nat;
     c->peer_dnat = cm->dnat;
 }
 
@@ -816,6 +810,7 @@ static void call_on_invite(Node *n, const WireCall *cm, int idx)
     memcpy(a.chal, c->chal, 8);
     call_response(n, c->peer_chal, c->key, a.resp);
     call_signal(n, c->peer_id, &a);
+    call_report(n, ENV_CALL_ANSWERED);
     c->st = CST_WAIT;
     if (c->peer_udp && call__udp_ok(n) && !c->pstn) call_punch_start(n);
     c->t_watch = env_timer_start_periodic(&n->env, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
@@ -1099,6 +1094,7 @@ bool node_call(Node *n, const char *callee, TimeNs duration)
         return false;
     CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
     node__count(n, CM(n)->attempts, 1);
+    call_report(n, ENV_CALL_DIALLED);
     c->duration = duration;
     c->ulen = (uint8_t)ulen;
     memcpy(c->peer_user, callee, ulen);
@@ -1121,6 +1117,7 @@ bool node_call_phone(Node *n, const char *number, TimeNs duration)
     CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
     c->pstn = true;
     node__count(n, CM(n)->attempts, 1);
+    call_report(n, ENV_CALL_DIALLED);
     c->duration = duration;
     c->ulen = (uint8_t)len;
     memcpy(c->peer_user, number, len); /* the gateway stands for the phone network */

@@ -130,11 +130,9 @@ void call__relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t leg
 typedef struct CallMetrics {
     EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
     EnvMetric path[NODE_CALL_PATH_COUNT];                               /* path types */
-    EnvMetric matrix[NAT_UNKNOWN][NAT_UNKNOWN][NODE_CALL_PATH_COUNT];   /* caller x callee */
     EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */
     EnvMetric active, relayed_active, media_packets, media_bytes;       /* load */
     EnvMetric relay_bytes, relay_bw, relay_dropped, relay_refused, relay_sessions; /* relays */
-    EnvMetric pstn_matrix[NAT_UNKNOWN][NODE_CALL_PATH_COUNT]; /* caller x phone network */
     EnvMetric gw_calls, gw_active, gw_busy;                   /* phone gateway */
 } CallMetrics;
 void call__metrics_intern(CallMetrics *m, const Env *e);
@@ -351,7 +349,9 @@ struct Node {
     const NodeShared *sh;         /* world-shared state (borrowed) */
     uint32_t id;                  /* node id */
     uint8_t role;                 /* NodeRole */
-    uint8_t true_nat;             /* NatType of the environment (metrics only) */
+    uint8_t true_nat;             /* NatType label of the host (env_host_nat_label; NAT_UNKNOWN
+                                     when the env has none): login and NAT-detection metrics
+                                     only, never acted on */
     uint8_t state;                /* NodeState */
     uint8_t nat;                  /* detected NatType */
     bool installed;               /* "installed" was acknowledged once (a46) */

@@ -222,7 +222,7 @@ static void wire_call_put(WireWr *w, const WireCall *c)
         wr_addr(w, c->a2);
     }
     if (mask & WCF_INFO) {
-        const uint8_t info[5] = {c->flags, c->nat, c->dnat, c->path, c->leg};
+        const uint8_t info[5] = {c->flags, 0 /* reserved */, c->dnat, c->path, c->leg};
         wr_bytes(w, info, sizeof info);
     }
     if (mask & WCF_USER) {
@@ -263,11 +263,11 @@ static void wire_call_get(WireRd *r, WireCall *c)
     }
     if (mask & WCF_INFO) {
         c->flags = rd_u8(r);
-        c->nat = rd_u8(r);
+        uint8_t reserved = rd_u8(r);
         c->dnat = rd_u8(r);
         c->path = rd_u8(r);
         c->leg = rd_u8(r);
-        if (c->nat >= NAT_TYPE_COUNT || c->dnat >= NAT_TYPE_COUNT ||
+        if (reserved != 0 || c->dnat >= NAT_TYPE_COUNT ||
             c->path >= WIRE_CALL_PATH_END || c->leg > 1 || c->flags > WIRE_CMF_UDP_OK)
             r->ok = false;
     }

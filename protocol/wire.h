@@ -109,9 +109,12 @@ enum {
  * wire_call_encode, as the payload of WIRE_FORWARD (a31: signalling
  * through the supernodes). Layout: kind u8, call id u32, field mask u8,
  * then the fields of the mask in this order: route (ttl u8, from_id 6),
- * addresses (a1 6, a2 6), info (flags, nat, dnat, path, leg: u8 each),
+ * addresses (a1 6, a2 6), info (flags, reserved (0), dnat, path, leg:
+ * u8 each),
  * user (u8 length 1..WIRE_USER_MAX + bytes), challenge 8, response 8,
- * key 32. Each kind has one mask (wire.c, wire_call_mask); a message with
+ * key 32. No simulation label travels: the true network situation of an
+ * end is host metadata (env.h, call_report), not protocol bytes. Each kind
+ * has one mask (wire.c, wire_call_mask); a message with
  * another mask is malformed. Conference messages share FORWARD payloads
  * from kind WIRE_CF_FIRST on (conf.c). */
 typedef enum WireCallKind {
@@ -152,7 +155,6 @@ typedef struct WireCall {
                                      TCP address for direct signalling when it is on the open
                                      Internet (a31), else {0,0} */
     uint8_t flags;                /* WIRE_CMF_* */
-    uint8_t nat;                  /* sender's true NatType (a label for the matrix metric) */
     uint8_t dnat;                 /* sender's detected NatType */
     uint8_t path;                 /* PATH: the NodeCallPath chosen */
     uint8_t leg;                  /* RELAY_BIND: 0 caller, 1 callee */

@@ -183,7 +183,6 @@ static size_t call_samples(WireCall *c)
         if (kind == WIRE_CM_INVITE || kind == WIRE_CM_ANSWER || kind == WIRE_CM_PATH ||
             kind == WIRE_CM_RELAY_BIND || kind == WIRE_CM_NAT_NOTE) {
             x->flags = WIRE_CMF_UDP_OK;
-            x->nat = NAT_SYMMETRIC;
             x->dnat = NAT_PORT_RESTRICTED;
             x->path = WIRE_CALL_PATH_END - 1;
             x->leg = 1;
@@ -227,14 +226,14 @@ static void test_wire_call_roundtrip_every_kind(void)
     }
 }
 
-/* The layout is pinned: these bytes are what ran on the simulated wire
- * before the codec moved into wire.c. */
+/* The layout is pinned: info is flags, a reserved zero byte (where the
+ * true NAT label used to travel), detected NAT, path, leg. */
 static void test_wire_call_layout_pinned(void)
 {
     WireCall b = {.kind = WIRE_CM_RELAY_BIND, .call_id = 0x11223344, .leg = 1,
-                  .nat = NAT_FULL_CONE, .dnat = NAT_OPEN};
+                  .dnat = NAT_FULL_CONE};
     const uint8_t want[] = {WIRE_CM_RELAY_BIND, 0x11, 0x22, 0x33, 0x44, 4,
-                            0, NAT_FULL_CONE, NAT_OPEN, 0, 1};
+                            0, 0, NAT_FULL_CONE, 0, 1};
     uint8_t buf[WIRE_CALL_MAX];
     T_EQ_U64(wire_call_encode(&b, buf, sizeof buf), sizeof want);
     T_TRUE(memcmp(buf, want, sizeof want) == 0);
@@ -268,9 +267,8 @@ static void test_wire_call_truncated_and_overlong_rejected(void)
     T_FALSE(wire_call_decode(kind_end, sizeof kind_end, &d));
     uint8_t bind[] = {WIRE_CM_RELAY_BIND, 0, 0, 0, 1, 4, 0, 0, 0, 0, 0};
     T_TRUE(wire_call_decode(bind, sizeof bind, &d));
-    const size_t info = 6; /* flags, nat, dnat, path, leg */
-    const uint8_t bad[5] = {WIRE_CMF_UDP_OK << 1, NAT_TYPE_COUNT, NAT_TYPE_COUNT,
-                            WIRE_CALL_PATH_END, 2};
+    const size_t info = 6; /* flags, reserved, dnat, path, leg */
+    const uint8_t bad[5] = {WIRE_CMF_UDP_OK << 1, 1, NAT_TYPE_COUNT, WIRE_CALL_PATH_END, 2};
     for (size_t f = 0; f < 5; f++) {
         uint8_t x[sizeof bind];
         memcpy(x, bind, sizeof x);
