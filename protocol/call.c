@@ -300,11 +300,15 @@ static void call_sn_locate(Node *n, int idx, const WireCall *cm)
     uint32_t h = call__user_hash(cm->user, cm->ulen);
     EnvAddr found = {0, 0};
     bool open = false; /* the user said it is on the open Internet: direct signalling (a31) */
-    if (n->role == NODE_ROLE_CLIENT && n->ulen == cm->ulen && !memcmp(n->user, cm->user, cm->ulen))
-        found = call_self_id(n), open = n->nat == NAT_OPEN;
+    if (n->role == NODE_ROLE_CLIENT && n->ulen == cm->ulen && !memcmp(n->user, cm->user, cm->ulen)) {
+        found = call_self_id(n);
+        open = n->nat == NAT_OPEN;
+    }
     for (uint16_t i = 0; i < s->slots && !found.ip; i++)
-        if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h)
-            found = s->clients[i].addr, open = s->clients[i].open;
+        if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h) {
+            found = s->clients[i].addr;
+            open = s->clients[i].open;
+        }
     if (found.ip) {
         WireCall r = {.kind = WIRE_CM_LOCATED, .call_id = cm->call_id, .a1 = found, .ulen = cm->ulen};
         if (open) r.a2 = found; /* where to open the direct signalling connection */
@@ -380,7 +384,11 @@ static void call_media_stop(Node *n)
 static MediaConfig call_media_cfg(const Node *n, const CallState *c)
 {
     MediaConfig m = n->sh->p.media;
-    if (c->pstn) m.profile = MEDIA_PROFILE_G729, m.bitrate_bps = 8000, m.frame_ns = 10 * TIMENS_MS;
+    if (c->pstn) {
+        m.profile = MEDIA_PROFILE_G729;
+        m.bitrate_bps = 8000;
+        m.frame_ns = 10 * TIMENS_MS;
+    }
     return m;
 }
 
@@ -633,7 +641,8 @@ static void call_relay_next(Node *n)
             call_step_timer(n, PAR(n)->relay_bind_timeout_ns);
             return;
         }
-        c->ci++, c->pi = 0;
+        c->ci++;
+        c->pi = 0;
     }
     call_bye(n, c->was_active ? CALL_END_DROPPED : CALL_END_FAILED);
 }
@@ -669,7 +678,8 @@ static void call_relay_failed(Node *n)
     call_relay_close(n);
     c->relay = env_addr(0, 0);
     if (c->role != CALL_CALLER) return;
-    c->ci++, c->pi = 0;
+    c->ci++;
+    c->pi = 0;
     call_relay_next(n);
 }
 

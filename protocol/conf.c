@@ -167,7 +167,8 @@ static EnvAddr conf_self_id(const Node *n)
 
 static uint8_t *conf_put_addr(uint8_t *p, EnvAddr a)
 {
-    wire_put_u32(p, a.ip), wire_put_u16(p + 4, a.port);
+    wire_put_u32(p, a.ip);
+    wire_put_u16(p + 4, a.port);
     return p + 6;
 }
 
@@ -180,7 +181,8 @@ static uint8_t *conf_put_info(uint8_t *p, const ConfPeer *c)
 {
     p = conf_put_addr(p, c->id);
     p = conf_put_addr(p, c->pub);
-    wire_put_u32(p, c->cpu_mhz), wire_put_u32(p + 4, c->uplink_kbps);
+    wire_put_u32(p, c->cpu_mhz);
+    wire_put_u32(p + 4, c->uplink_kbps);
     p[8] = (uint8_t)(c->udp | (c->dnat << 1));
     return p + 9;
 }
@@ -281,7 +283,11 @@ static void conf_peer_release(Node *n, ConfPeer *q)
     if (q->dec) env_mem_free(e, q->dec, (size_t)opus_decoder_get_size(1));
     if (q->enc) env_mem_free(e, q->enc, (size_t)opus_encoder_get_size(1));
     if (q->pcm) env_mem_free(e, q->pcm, CONF_PCM_MAX * sizeof(int16_t));
-    q->rx = NULL, q->mix = NULL, q->dec = NULL, q->enc = NULL, q->pcm = NULL;
+    q->rx = NULL;
+    q->mix = NULL;
+    q->dec = NULL;
+    q->enc = NULL;
+    q->pcm = NULL;
 }
 
 /* Stops our media (streams, codecs, gauge). */
@@ -693,7 +699,10 @@ static bool conf_media_in(Node *n, const EnvAddr *from, const uint8_t *buf, size
                                sizeof q->frame, &flen))
         return true;
     if (from && !q->relay.ip) q->media_to = *from; /* its endpoint as its NAT maps it toward us */
-    if (flen) q->flen = (uint16_t)flen, q->fresh = true;
+    if (flen) {
+        q->flen = (uint16_t)flen;
+        q->fresh = true;
+    }
     if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
     if (!c->mesh && s == c->host) conf_leg_up(n, q, relayed);
     return true;
@@ -739,9 +748,13 @@ static void conf_org_launch(Node *n)
         return;
     }
     memcpy(c->p, keep, k * sizeof *keep);
-    c->n = k, c->self = 0, c->host = conf_elect(c), c->st = CONF_RUNNING;
+    c->n = k;
+    c->self = 0;
+    c->host = conf_elect(c);
+    c->st = CONF_RUNNING;
     uint8_t body[2 + NODE_CONF_MAX * CONF_INFO], *p = body + 2;
-    body[0] = c->host, body[1] = k;
+    body[0] = c->host;
+    body[1] = k;
     for (int i = 0; i < k; i++) p = conf_put_info(p, &c->p[i]);
     for (int i = 1; i < k; i++) conf_send(n, c->p[i].id, CF_START, body, (size_t)(p - body));
     node__count(n, FM(n)->started, 1);
@@ -827,7 +840,9 @@ static void conf_on_start(Node *n, const uint8_t *b, size_t blen)
     if (c->st != CONF_INVITED || blen < 2 || b[1] < 2 || b[1] > NODE_CONF_MAX ||
         blen != 2 + (size_t)b[1] * CONF_INFO || b[0] >= b[1])
         return;
-    c->n = b[1], c->host = b[0], c->self = 0xff;
+    c->n = b[1];
+    c->host = b[0];
+    c->self = 0xff;
     EnvAddr me = conf_self_id(n);
     for (int i = 0; i < c->n; i++) {
         conf_get_info(b + 2 + i * CONF_INFO, &c->p[i]);

@@ -21,7 +21,8 @@ static const uint8_t *rd_take(WireRd *r, size_t n)
         return NULL;
     }
     const uint8_t *p = r->p;
-    r->p += n, r->left -= n;
+    r->p += n;
+    r->left -= n;
     return p;
 }
 static uint8_t rd_u8(WireRd *r)
@@ -66,7 +67,8 @@ static void wr_bytes(WireWr *w, const void *src, size_t n)
 {
     CHECK(n <= w->left, "wire encode overflow: %zu bytes, %zu left", n, w->left);
     if (n) memcpy(w->p, src, n);
-    w->p += n, w->left -= n;
+    w->p += n;
+    w->left -= n;
 }
 static void wr_u8(WireWr *w, uint8_t v)
 {
@@ -139,7 +141,10 @@ static void wire_search_encode(const WireMsg *m, WireWr *w)
     if (f & WSF_CLIENT) wr_entry(w, s->client);
     if (f & WSF_SN) wr_entry(w, s->sn);
     if (f & WSF_AGE) wr_u32(w, s->age_ms);
-    if (f & WSF_COST) wr_u8(w, s->sns), wr_u16(w, s->msgs);
+    if (f & WSF_COST) {
+        wr_u8(w, s->sns);
+        wr_u16(w, s->msgs);
+    }
     if (f & WSF_LIST) wr_entries(w, s->n, s->e);
     if (f & WSF_BLOB) {
         CHECK(s->len <= WIRE_BLOB_MAX, "blob of %u bytes", s->len);
@@ -163,7 +168,10 @@ static void wire_search_decode(WireRd *r, WireMsg *m)
     if (f & WSF_CLIENT) s->client = rd_entry(r);
     if (f & WSF_SN) s->sn = rd_entry(r);
     if (f & WSF_AGE) s->age_ms = rd_u32(r);
-    if (f & WSF_COST) s->sns = rd_u8(r), s->msgs = rd_u16(r);
+    if (f & WSF_COST) {
+        s->sns = rd_u8(r);
+        s->msgs = rd_u16(r);
+    }
     if (f & WSF_LIST) s->n = rd_entries(r, s->e);
     if (f & WSF_BLOB) {
         s->len = rd_u16(r);
@@ -333,7 +341,8 @@ static void wire_encode_fields(const WireMsg *m, WireWr *w)
     case WIRE_PROBE:
         wr_u16(w, m->u.probe.tcp_port);
         if (m->u.probe.retry) { /* U3 = U1 + 5 bytes, its 4th byte 0x01 (a22) */
-            wr_u8(w, 0), wr_u8(w, 0), wr_u8(w, 0), wr_u8(w, 1);
+            const uint8_t u3[4] = {0, 0, 0, 1};
+            wr_bytes(w, u3, sizeof u3);
             wr_u8(w, (uint8_t)m->u.probe.nonce);
         }
         break;
