@@ -35,7 +35,7 @@
  *
  * Direct signalling (a31 "PUB: caller -> callee directly", switch
  * NodeParams.direct_signalling): a client tells its supernode when it finds
- * itself on the open Internet (CONNECT's NAT type, CM_NAT_NOTE after NAT
+ * itself on the open Internet (CONNECT's NAT type, WIRE_CM_NAT_NOTE after NAT
  * detection); LOCATED then carries the callee's TCP address in a2, and a
  * caller that is open too opens a TCP connection (CONN_CALL_SIG, hello
  * HELLO_CALL) to the callee's listening port and runs INVITE/ANSWER/PATH/
@@ -76,7 +76,6 @@ struct CallState {
     uint8_t st;              /* CST_* */
     uint8_t path;            /* NodeCallPath chosen */
     uint8_t retries;         /* re-establishments used (at most one) */
-    uint8_t peer_nat;        /* peer's true NatType (label) */
     uint8_t peer_dnat;       /* peer's detected NatType */
     bool peer_udp;           /* the peer does UDP */
     bool relay_tcp;          /* our relay leg is TCP */
@@ -111,6 +110,17 @@ struct CallState {
 
 static void call_end(Node *n, int how);
 static void call_relay_next(Node *n);
+
+/* Tells the host what happened to the call (env.h, call_report): the host
+ * joins it with what only it knows of both ends, the true network
+ * situation of their hosts, for the metric
+ * "call.matrix.<caller>.<callee|pstn>.<path>". */
+static void call_report(Node *n, EnvCallEvent ev)
+{
+    const CallState *c = n->call;
+    EnvCallReport r = {.call_id = c->id, .event = (uint8_t)ev, .path = c->path, .pstn = c->pstn};
+    env_call_report(&n->env, &r);
+}
 
 /* ---- Parameters and metrics ---- */
 
@@ -152,12 +162,6 @@ void call__metrics_intern(CallMetrics *m, const Env *e)
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
         g_snprintf(name, sizeof name, "call.path.%s", call_path_names[p]);
         m->path[p] = env_metric_intern(e, name, C);
-        for (int a = 0; a < NAT_UNKNOWN; a++)
-            for (int b = 0; b < NAT_UNKNOWN; b++) {
-                g_snprintf(name, sizeof name, "call.matrix.%s.%s.%s", stun_nat_name((NatType)a),
-                           stun_nat_name((NatType)b), call_path_names[p]);
-                m->matrix[a][b][p] = env_metric_intern(e, name, C);
-            }
     }
     m->mos = env_metric_intern(e, "call.mos", S);
     m->r_factor = env_metric_intern(e, "call.r_factor", S);
@@ -173,112 +177,9 @@ void call__metrics_intern(CallMetrics *m, const Env *e)
     m->relay_dropped = env_metric_intern(e, "relay.dropped", C);
     m->relay_refused = env_metric_intern(e, "relay.refused", C);
     m->relay_sessions = env_metric_intern(e, "relay.sessions", G);
-    for (int p = 1; p < NODE_CALL_PATH_COUNT; p++)
-        for (int a = 0; a < NAT_UNKNOWN; a++) {
-            g_snprintf(name, sizeof name, "call.matrix.%s.pstn.%s", stun_nat_name((NatType)a),
-                       call_path_names[p]);
-            m->pstn_matrix[a][p] = env_metric_intern(e, name, C);
-        }
     m->gw_calls = env_metric_intern(e, "gateway.calls", C);
     m->gw_active = env_metric_intern(e, "gateway.active", G);
     m->gw_busy = env_metric_intern(e, "gateway.busy", C);
-}
-
-/* ---- Message codec ----
- * kind u8, call id u32, field mask u8, then the fields of the mask in this
- * order: route (ttl u8, from_id 6), addresses (a1 6, a2 6), info (flags,
- * nat, dnat, path, leg: u8 each), user (u8 length + bytes), challenge 8,
- * response 8, key 32. Decoding is strict (lengths, ranges, no trailing). */
-enum { F_ROUTE = 1, F_ADDR = 2, F_INFO = 4, F_USER = 8, F_CHAL = 16, F_RESP = 32, F_KEY = 64 };
-
-static uint8_t call_msg_mask(uint8_t kind)
-{
-    switch (kind) {
-    case CM_LOCATE: return F_ROUTE | F_USER;
-    case CM_LOCATED: return F_ADDR | F_USER;
-    case CM_INVITE: return F_ROUTE | F_ADDR | F_INFO | F_USER | F_CHAL | F_KEY;
-    case CM_ANSWER: return F_ROUTE | F_ADDR | F_INFO | F_CHAL | F_RESP;
-    case CM_PATH: return F_INFO | F_RESP;
-    case CM_RELAY: return F_ADDR | F_RESP;
-    case CM_RELAY_BIND:
-    case CM_NAT_NOTE: return F_INFO;
-    default: return 0; /* BUSY, BYE, PUNCH(_ACK), RELAY_BOUND/REFUSED: id only */
-    }
-}
-
-static void call_put_addr(uint8_t **p, EnvAddr a)
-{
-    wire_put_u32(*p, a.ip), wire_put_u16(*p + 4, a.port), *p += 6;
-}
-
-size_t call__msg_encode(const CallMsg *cm, uint8_t *buf, size_t cap)
-{
-    CHECK(cap >= CALL_MSG_MAX && cm->kind > 0 && cm->kind < CM_KIND_END, "call msg %u", cm->kind);
-    uint8_t mask = call_msg_mask(cm->kind), *p = buf;
-    *p++ = cm->kind;
-    wire_put_u32(p, cm->call_id), p += 4;
-    *p++ = mask;
-    if (mask & F_ROUTE) *p++ = cm->ttl, call_put_addr(&p, cm->from_id);
-    if (mask & F_ADDR) call_put_addr(&p, cm->a1), call_put_addr(&p, cm->a2);
-    if (mask & F_INFO) {
-        const uint8_t info[5] = {cm->flags, cm->nat, cm->dnat, cm->path, cm->leg};
-        memcpy(p, info, 5), p += 5;
-    }
-    if (mask & F_USER) *p++ = cm->ulen, memcpy(p, cm->user, cm->ulen), p += cm->ulen;
-    if (mask & F_CHAL) memcpy(p, cm->chal, 8), p += 8;
-    if (mask & F_RESP) memcpy(p, cm->resp, 8), p += 8;
-    if (mask & F_KEY) memcpy(p, cm->key, 32), p += 32;
-    return (size_t)(p - buf);
-}
-
-/* Takes n bytes from the reader, or NULL when fewer are left. */
-static const uint8_t *call_take(const uint8_t **p, const uint8_t *end, size_t k)
-{
-    if ((size_t)(end - *p) < k) return NULL;
-    const uint8_t *r = *p;
-    *p += k;
-    return r;
-}
-
-static bool call_get_addr(const uint8_t **p, const uint8_t *end, EnvAddr *a)
-{
-    const uint8_t *x = call_take(p, end, 6);
-    if (x) *a = env_addr(wire_get_u32(x), wire_get_u16(x + 4));
-    return x != NULL;
-}
-
-bool call__msg_decode(const uint8_t *buf, size_t len, CallMsg *cm)
-{
-    const uint8_t *p = buf, *end = buf + len, *x;
-    memset(cm, 0, sizeof *cm);
-    if (!(x = call_take(&p, end, 6))) return false;
-    cm->kind = x[0];
-    cm->call_id = wire_get_u32(x + 1);
-    if (cm->kind == 0 || cm->kind >= CM_KIND_END || x[5] != call_msg_mask(cm->kind)) return false;
-    uint8_t mask = x[5];
-    if (mask & F_ROUTE) {
-        if (!(x = call_take(&p, end, 1)) || !call_get_addr(&p, end, &cm->from_id)) return false;
-        cm->ttl = x[0];
-    }
-    if ((mask & F_ADDR) && !(call_get_addr(&p, end, &cm->a1) && call_get_addr(&p, end, &cm->a2)))
-        return false;
-    if (mask & F_INFO) {
-        if (!(x = call_take(&p, end, 5))) return false;
-        cm->flags = x[0], cm->nat = x[1], cm->dnat = x[2], cm->path = x[3], cm->leg = x[4];
-        if (cm->nat >= NAT_TYPE_COUNT || cm->dnat >= NAT_TYPE_COUNT ||
-            cm->path >= NODE_CALL_PATH_COUNT || cm->leg > 1 || cm->flags > CMF_UDP_OK)
-            return false;
-    }
-    if (mask & F_USER) {
-        if (!(x = call_take(&p, end, 1)) || x[0] == 0 || x[0] > WIRE_USER_MAX) return false;
-        cm->ulen = x[0];
-        if (!(x = call_take(&p, end, cm->ulen))) return false;
-        memcpy(cm->user, x, cm->ulen);
-    }
-    if ((mask & F_CHAL) && (x = call_take(&p, end, 8))) memcpy(cm->chal, x, 8);
-    if ((mask & F_RESP) && (x = call_take(&p, end, 8))) memcpy(cm->resp, x, 8);
-    if ((mask & F_KEY) && (x = call_take(&p, end, 32))) memcpy(cm->key, x, 32);
-    return x != NULL && p == end;
 }
 
 uint32_t call__user_hash(const char *user, size_t len)
@@ -290,21 +191,15 @@ uint32_t call__user_hash(const char *user, size_t len)
 
 /* ---- Transports ---- */
 
-void call__send_udp(Node *n, EnvAddr to, const CallMsg *cm)
+void call__send_udp(Node *n, EnvAddr to, const WireCall *cm)
 {
-    uint8_t buf[CALL_MSG_MAX];
-    WireMsg m = {.type = WIRE_CALL_UDP};
-    m.u.call.len = (uint16_t)call__msg_encode(cm, buf, sizeof buf);
-    m.u.call.data = buf;
+    WireMsg m = {.type = WIRE_CALL_UDP, .u.call = *cm};
     node__udp_send_msg(n, n->udp, to, (uint16_t)node__random_u32(n), &m, PH_NONE);
 }
 
-void call__send_tcp(Node *n, int idx, const CallMsg *cm)
+void call__send_tcp(Node *n, int idx, const WireCall *cm)
 {
-    uint8_t buf[CALL_MSG_MAX];
-    WireMsg m = {.type = WIRE_CALL};
-    m.u.call.len = (uint16_t)call__msg_encode(cm, buf, sizeof buf);
-    m.u.call.data = buf;
+    WireMsg m = {.type = WIRE_CALL, .u.call = *cm};
     (void)node__send_msg(n, idx, &m);
 }
 
@@ -321,7 +216,7 @@ bool call__udp_ok(const Node *n)
 
 /* Signalling to the peer with identity dst, through the supernodes (a31).
  * A supernode (promoted client) forwards itself. */
-static void call_signal(Node *n, EnvAddr dst, const CallMsg *cm)
+static void call_signal(Node *n, EnvAddr dst, const WireCall *cm)
 {
     const CallState *c = n->call;
     if (c && c->id == cm->call_id && c->sig_conn >= 0 &&
@@ -329,8 +224,8 @@ static void call_signal(Node *n, EnvAddr dst, const CallMsg *cm)
         call__send_tcp(n, c->sig_conn, cm);
         return;
     }
-    uint8_t buf[CALL_MSG_MAX];
-    size_t len = call__msg_encode(cm, buf, sizeof buf);
+    uint8_t buf[WIRE_CALL_MAX];
+    size_t len = wire_call_encode(cm, buf, sizeof buf);
     if (!n->sn) {
         (void)node_signal_send(n, dst, buf, len);
         return;
@@ -357,7 +252,7 @@ static bool call_response_ok(Node *n, const uint8_t chal[8], const uint8_t key[3
 
 /* ---- Locating the callee (the one function to switch to node_search) ---- */
 
-/* Asks the supernodes where `user` is; CM_LOCATED comes back forwarded.
+/* Asks the supernodes where `user` is; WIRE_CM_LOCATED comes back forwarded.
  * Until the user search exists this floods the supernode links (hop
  * limit 3), each supernode checking its own clients. */
 static bool call_locate(Node *n, const char *user, size_t ulen)
@@ -378,20 +273,17 @@ void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
 void call__nat_note(Node *n)
 {
     if (!PAR(n)->direct_signalling || n->sn || n->cl.sn < 0 || n->conns[n->cl.sn].state != CS_READY) return;
-    CallMsg cm = {.kind = CM_NAT_NOTE, .call_id = 1, .dnat = n->nat};
+    WireCall cm = {.kind = WIRE_CM_NAT_NOTE, .call_id = 1, .dnat = n->nat};
     call__send_tcp(n, n->cl.sn, &cm);
 }
 
 bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen)
 {
-    CallMsg cm = {.kind = CM_LOCATE, .call_id = id, .ttl = 3, .from_id = call_self_id(n)};
+    WireCall cm = {.kind = WIRE_CM_LOCATE, .call_id = id, .ttl = 3, .from_id = call_self_id(n)};
     cm.ulen = (uint8_t)ulen;
     memcpy(cm.user, user, ulen);
     if (n->sn) {
-        uint8_t buf[CALL_MSG_MAX];
-        WireMsg m = {.type = WIRE_CALL};
-        m.u.call.len = (uint16_t)call__msg_encode(&cm, buf, sizeof buf);
-        m.u.call.data = buf;
+        WireMsg m = {.type = WIRE_CALL, .u.call = cm};
         call__sn_on_frame(n, -1, &m);
         return true;
     }
@@ -402,26 +294,30 @@ bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen)
 
 /* Supernode side of LOCATE: answer when the user is ours (a client or
  * ourselves), else pass it on to the peer links (not back to idx). */
-static void call_sn_locate(Node *n, int idx, const CallMsg *cm)
+static void call_sn_locate(Node *n, int idx, const WireCall *cm)
 {
     SnState *s = n->sn;
     uint32_t h = call__user_hash(cm->user, cm->ulen);
     EnvAddr found = {0, 0};
     bool open = false; /* the user said it is on the open Internet: direct signalling (a31) */
-    if (n->role == NODE_ROLE_CLIENT && n->ulen == cm->ulen && !memcmp(n->user, cm->user, cm->ulen))
-        found = call_self_id(n), open = n->nat == NAT_OPEN;
+    if (n->role == NODE_ROLE_CLIENT && n->ulen == cm->ulen && !memcmp(n->user, cm->user, cm->ulen)) {
+        found = call_self_id(n);
+        open = n->nat == NAT_OPEN;
+    }
     for (uint16_t i = 0; i < s->slots && !found.ip; i++)
-        if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h)
-            found = s->clients[i].addr, open = s->clients[i].open;
+        if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h) {
+            found = s->clients[i].addr;
+            open = s->clients[i].open;
+        }
     if (found.ip) {
-        CallMsg r = {.kind = CM_LOCATED, .call_id = cm->call_id, .a1 = found, .ulen = cm->ulen};
+        WireCall r = {.kind = WIRE_CM_LOCATED, .call_id = cm->call_id, .a1 = found, .ulen = cm->ulen};
         if (open) r.a2 = found; /* where to open the direct signalling connection */
         memcpy(r.user, cm->user, cm->ulen);
         call_signal(n, cm->from_id, &r);
         return;
     }
     if (cm->ttl == 0) return;
-    CallMsg f = *cm;
+    WireCall f = *cm;
     f.ttl--;
     for (int p = 0; p < SN_PEER_MAX; p++) {
         int pc = s->peer[p].conn;
@@ -432,21 +328,17 @@ static void call_sn_locate(Node *n, int idx, const CallMsg *cm)
 void call__sn_on_frame(Node *n, int idx, const WireMsg *m)
 {
     if (m->type == WIRE_CALL_MEDIA) {
-        relay__on_media_tcp(n, idx, m->u.call.data, m->u.call.len);
+        relay__on_media_tcp(n, idx, m->u.media.data, m->u.media.len);
         return;
     }
-    CallMsg cm;
-    if (!call__msg_decode(m->u.call.data, m->u.call.len, &cm)) {
-        node__count(n, NODE_M(n)->malformed_tcp, 1);
-        return;
-    }
-    if (cm.kind == CM_LOCATE)
-        call_sn_locate(n, idx, &cm);
-    else if (cm.kind == CM_RELAY_BIND && idx >= 0)
-        relay__on_bind(n, idx, n->conns[idx].peer, &cm);
-    else if (cm.kind == CM_NAT_NOTE && idx >= 0 && n->conns[idx].kind == CONN_SN_CLIENT &&
+    const WireCall *cm = &m->u.call;
+    if (cm->kind == WIRE_CM_LOCATE)
+        call_sn_locate(n, idx, cm);
+    else if (cm->kind == WIRE_CM_RELAY_BIND && idx >= 0)
+        relay__on_bind(n, idx, n->conns[idx].peer, cm);
+    else if (cm->kind == WIRE_CM_NAT_NOTE && idx >= 0 && n->conns[idx].kind == CONN_SN_CLIENT &&
              n->conns[idx].aux > 0)
-        n->sn->clients[n->conns[idx].aux - 1].open = cm.dnat == NAT_OPEN;
+        n->sn->clients[n->conns[idx].aux - 1].open = cm->dnat == NAT_OPEN;
     else
         node__count(n, NODE_M(n)->malformed_tcp, 1);
 }
@@ -492,7 +384,11 @@ static void call_media_stop(Node *n)
 static MediaConfig call_media_cfg(const Node *n, const CallState *c)
 {
     MediaConfig m = n->sh->p.media;
-    if (c->pstn) m.profile = MEDIA_PROFILE_G729, m.bitrate_bps = 8000, m.frame_ns = 10 * TIMENS_MS;
+    if (c->pstn) {
+        m.profile = MEDIA_PROFILE_G729;
+        m.bitrate_bps = 8000;
+        m.frame_ns = 10 * TIMENS_MS;
+    }
     return m;
 }
 
@@ -534,7 +430,7 @@ static void call_media_send(Node *n)
     node__count(n, CM(n)->media_packets, 1);
     node__count(n, CM(n)->media_bytes, (int64_t)len);
     if (tcp) {
-        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.call = {(uint16_t)len, pkt}};
+        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, pkt}};
         (void)node__send_msg(n, c->relay_conn, &m);
     } else {
         (void)env_udp_send(&n->env, n->udp, c->media_to, pkt, len);
@@ -562,10 +458,7 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     const CallMetrics *m = CM(n);
     node__count(n, m->success, 1);
     node__count(n, m->path[c->path], 1);
-    if (c->pstn && n->true_nat < NAT_UNKNOWN)
-        node__count(n, m->pstn_matrix[n->true_nat][c->path], 1);
-    else if (n->true_nat < NAT_UNKNOWN && c->peer_nat < NAT_UNKNOWN)
-        node__count(n, m->matrix[n->true_nat][c->peer_nat][c->path], 1);
+    call_report(n, ENV_CALL_CONNECTED); /* the host labels it: "call.matrix.*" */
     node__count(n, m->active, 1);
     if (c->path >= NODE_CALL_PATH_UDP_RELAY) node__count(n, m->relayed_active, 1);
     env_metric_observe(&n->env, m->setup_s, timens_to_s(c->last_rx - c->started));
@@ -603,6 +496,7 @@ static void call_end(Node *n, int how)
     CallState *c = n->call;
     const CallMetrics *m = CM(n);
     if (c->role == CALL_CALLER) {
+        call_report(n, ENV_CALL_ENDED);
         if (how == CALL_END_FAILED) node__count(n, m->failure, 1);
         if (how == CALL_END_DROPPED) node__count(n, m->dropped, 1);
         if (c->was_active) node__count(n, m->active, -1);
@@ -626,7 +520,7 @@ static void call_bye(Node *n, int how)
 {
     CallState *c = n->call;
     if (c->peer_id.ip && c->st != CST_LOCATE && c->st != CST_INVITE) {
-        CallMsg b = {.kind = CM_BYE, .call_id = c->id};
+        WireCall b = {.kind = WIRE_CM_BYE, .call_id = c->id};
         call_signal(n, c->peer_id, &b);
     }
     call_end(n, how);
@@ -654,18 +548,18 @@ static void call_punch_start(Node *n)
     if (c->role == CALL_CALLER) call_step_timer(n, PAR(n)->punch_timeout_ns);
 }
 
-static void call_on_punch(Node *n, EnvAddr from, const CallMsg *cm)
+static void call_on_punch(Node *n, EnvAddr from, const WireCall *cm)
 {
     CallState *c = n->call;
-    if (cm->kind == CM_PUNCH) {
-        CallMsg a = {.kind = CM_PUNCH_ACK, .call_id = c->id};
+    if (cm->kind == WIRE_CM_PUNCH) {
+        WireCall a = {.kind = WIRE_CM_PUNCH_ACK, .call_id = c->id};
         call__send_udp(n, from, &a);
     }
     if (c->relay.ip) return; /* already relayed: punching came too late */
     c->media_to = from;      /* the peer's endpoint as its NAT maps it toward us */
-    if (c->role != CALL_CALLER || c->st != CST_PUNCH || cm->kind != CM_PUNCH_ACK) return;
+    if (c->role != CALL_CALLER || c->st != CST_PUNCH || cm->kind != WIRE_CM_PUNCH_ACK) return;
     bool open = n->nat == NAT_OPEN && c->peer_dnat == NAT_OPEN;
-    CallMsg p = {.kind = CM_PATH, .call_id = c->id, .flags = CMF_UDP_OK};
+    WireCall p = {.kind = WIRE_CM_PATH, .call_id = c->id, .flags = WIRE_CMF_UDP_OK};
     p.path = open ? NODE_CALL_PATH_DIRECT : NODE_CALL_PATH_HOLE_PUNCHED;
     call_response(n, c->peer_chal, c->key, p.resp);
     call_signal(n, c->peer_id, &p);
@@ -701,7 +595,7 @@ int call__relay_connect(Node *n, EnvAddr r, uint8_t *pi, uint8_t kind)
 
 void call__relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t leg)
 {
-    CallMsg b = {.kind = CM_RELAY_BIND, .call_id = id, .leg = leg};
+    WireCall b = {.kind = WIRE_CM_RELAY_BIND, .call_id = id, .leg = leg};
     if (idx >= 0)
         call__send_tcp(n, idx, &b);
     else
@@ -747,7 +641,8 @@ static void call_relay_next(Node *n)
             call_step_timer(n, PAR(n)->relay_bind_timeout_ns);
             return;
         }
-        c->ci++, c->pi = 0;
+        c->ci++;
+        c->pi = 0;
     }
     call_bye(n, c->was_active ? CALL_END_DROPPED : CALL_END_FAILED);
 }
@@ -769,7 +664,7 @@ static void call_on_bound(Node *n)
     bool tcp = c->relay_tcp || !c->peer_udp;
     uint8_t path = tcp ? NODE_CALL_PATH_TCP_RELAY : NODE_CALL_PATH_UDP_RELAY;
     if (c->role == CALL_CALLER) {
-        CallMsg r = {.kind = CM_RELAY, .call_id = c->id, .a1 = c->relay};
+        WireCall r = {.kind = WIRE_CM_RELAY, .call_id = c->id, .a1 = c->relay};
         call_response(n, c->peer_chal, c->key, r.resp);
         call_signal(n, c->peer_id, &r);
     }
@@ -783,19 +678,19 @@ static void call_relay_failed(Node *n)
     call_relay_close(n);
     c->relay = env_addr(0, 0);
     if (c->role != CALL_CALLER) return;
-    c->ci++, c->pi = 0;
+    c->ci++;
+    c->pi = 0;
     call_relay_next(n);
 }
 
 /* ---- Signalling ---- */
 
-static void call_fill_endpoints(Node *n, CallMsg *cm)
+static void call_fill_endpoints(Node *n, WireCall *cm)
 {
     cm->from_id = call_self_id(n);
     cm->a1 = n->public_addr;
     cm->a2 = n->sn ? call_self_id(n) : n->cl.sn_addr;
-    cm->flags = call__udp_ok(n) ? CMF_UDP_OK : 0;
-    cm->nat = n->true_nat;
+    cm->flags = call__udp_ok(n) ? WIRE_CMF_UDP_OK : 0;
     cm->dnat = n->nat;
 }
 
@@ -805,7 +700,7 @@ static void call_invite(Node *n)
 {
     CallState *c = n->call;
     c->st = CST_INVITE;
-    CallMsg inv = {.kind = CM_INVITE, .call_id = c->id, .ttl = 0};
+    WireCall inv = {.kind = WIRE_CM_INVITE, .call_id = c->id, .ttl = 0};
     call_fill_endpoints(n, &inv);
     inv.ulen = n->ulen;
     memcpy(inv.user, n->user, n->ulen);
@@ -867,16 +762,16 @@ static void call_sig_connected(Node *n, int idx, int status)
  * the rest belongs to the call bound to it. */
 static void call_sig_frame(Node *n, int idx, const WireMsg *m)
 {
-    CallMsg cm;
-    if (m->type != WIRE_CALL || !call__msg_decode(m->u.call.data, m->u.call.len, &cm)) {
+    if (m->type != WIRE_CALL) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
-    if (cm.kind != CM_INVITE && (!n->call || n->call->sig_conn != idx)) return; /* stale */
-    call__on_msg(n, &cm, idx);
+    if (m->u.call.kind != WIRE_CM_INVITE && (!n->call || n->call->sig_conn != idx))
+        return; /* stale */
+    call__on_msg(n, &m->u.call, idx);
 }
 
-static void call_on_located(Node *n, const CallMsg *cm)
+static void call_on_located(Node *n, const WireCall *cm)
 {
     CallState *c = n->call;
     if (c->st != CST_LOCATE || c->ulen != cm->ulen || memcmp(c->peer_user, cm->user, c->ulen))
@@ -890,24 +785,23 @@ static void call_on_located(Node *n, const CallMsg *cm)
     call_invite(n);
 }
 
-static void call_peer_from(CallState *c, const CallMsg *cm)
+static void call_peer_from(CallState *c, const WireCall *cm)
 {
     c->peer_id = cm->from_id;
     c->peer_pub = cm->a1;
     c->peer_sn = cm->a2;
-    c->peer_udp = (cm->flags & CMF_UDP_OK) != 0;
-    c->peer_nat = cm->nat;
+    c->peer_udp = (cm->flags & WIRE_CMF_UDP_OK) != 0;
     c->peer_dnat = cm->dnat;
 }
 
 /* Callee: a call comes in (idx: the direct signalling connection it came
  * on, or -1). Answers (or BUSY) and starts punching; a gateway does not
  * punch (it is public: the caller's packets open the caller's NAT). */
-static void call_on_invite(Node *n, const CallMsg *cm, int idx)
+static void call_on_invite(Node *n, const WireCall *cm, int idx)
 {
     if (n->call || n->conf) {
         if (n->call && n->call->id == cm->call_id) return; /* duplicate */
-        CallMsg b = {.kind = CM_BUSY, .call_id = cm->call_id};
+        WireCall b = {.kind = WIRE_CM_BUSY, .call_id = cm->call_id};
         if (idx >= 0)
             call__send_tcp(n, idx, &b);
         else
@@ -921,18 +815,19 @@ static void call_on_invite(Node *n, const CallMsg *cm, int idx)
     memcpy(c->peer_chal, cm->chal, 8);
     c->ulen = cm->ulen;
     memcpy(c->peer_user, cm->user, cm->ulen);
-    CallMsg a = {.kind = CM_ANSWER, .call_id = c->id};
+    WireCall a = {.kind = WIRE_CM_ANSWER, .call_id = c->id};
     call_fill_endpoints(n, &a);
     memcpy(a.chal, c->chal, 8);
     call_response(n, c->peer_chal, c->key, a.resp);
     call_signal(n, c->peer_id, &a);
+    call_report(n, ENV_CALL_ANSWERED);
     c->st = CST_WAIT;
     if (c->peer_udp && call__udp_ok(n) && !c->pstn) call_punch_start(n);
     c->t_watch = env_timer_start_periodic(&n->env, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
     c->last_rx = env_now(&n->env);
 }
 
-static void call_on_answer(Node *n, const CallMsg *cm)
+static void call_on_answer(Node *n, const WireCall *cm)
 {
     CallState *c = n->call;
     if (c->st != CST_INVITE) return;
@@ -949,18 +844,18 @@ static void call_on_answer(Node *n, const CallMsg *cm)
 }
 
 /* Callee: the caller says which path; checks its response to our challenge. */
-static void call_on_path(Node *n, const CallMsg *cm)
+static void call_on_path(Node *n, const WireCall *cm)
 {
     CallState *c = n->call;
     if (c->role != CALL_CALLEE || !call_response_ok(n, c->chal, c->key, cm->resp)) return;
-    if (cm->kind == CM_PATH) {
+    if (cm->kind == WIRE_CM_PATH) {
         c->path = cm->path;
         env_timer_cancel(&n->env, &c->t_punch);
         call_media_start(n);
         return;
     }
     if (env_addr_eq(c->relay, cm->a1)) return; /* a duplicate (FORWARD floods) */
-    call_media_stop(n); /* CM_RELAY: (re)bind our leg there */
+    call_media_stop(n); /* WIRE_CM_RELAY: (re)bind our leg there */
     env_timer_cancel(&n->env, &c->t_punch);
     c->st = CST_RELAY;
     c->pi = 0;
@@ -969,38 +864,38 @@ static void call_on_path(Node *n, const CallMsg *cm)
 
 void call__on_signal(Node *n, const uint8_t *buf, size_t len)
 {
-    CallMsg cm;
-    if (len > 0 && buf[0] >= CONF_MSG_FIRST) { /* conferences (conf.c) */
+    WireCall cm;
+    if (len > 0 && buf[0] >= WIRE_CF_FIRST) { /* conferences (conf.c) */
         conf__on_signal(n, buf, len);
         return;
     }
-    if (!call__msg_decode(buf, len, &cm)) {
+    if (!wire_call_decode(buf, len, &cm)) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
-    if (cm.kind == CM_LOCATED && (!n->call || n->call->id != cm.call_id) &&
+    if (cm.kind == WIRE_CM_LOCATED && (!n->call || n->call->id != cm.call_id) &&
         conf__on_located(n, &cm))
         return;
     call__on_msg(n, &cm, -1);
 }
 
-void call__on_msg(Node *n, const CallMsg *cm, int idx)
+void call__on_msg(Node *n, const WireCall *cm, int idx)
 {
-    if (cm->kind == CM_INVITE) {
+    if (cm->kind == WIRE_CM_INVITE) {
         call_on_invite(n, cm, idx);
         return;
     }
     CallState *c = n->call;
     if (!c || c->id != cm->call_id) return; /* stale: an ended call */
     switch (cm->kind) {
-    case CM_LOCATED: call_on_located(n, cm); break;
-    case CM_ANSWER: call_on_answer(n, cm); break;
-    case CM_BUSY:
+    case WIRE_CM_LOCATED: call_on_located(n, cm); break;
+    case WIRE_CM_ANSWER: call_on_answer(n, cm); break;
+    case WIRE_CM_BUSY:
         if (c->st == CST_INVITE) call_end(n, CALL_END_FAILED);
         break;
-    case CM_PATH:
-    case CM_RELAY: call_on_path(n, cm); break;
-    case CM_BYE: call_end(n, c->was_active || c->role == CALL_CALLEE ? CALL_END_OK
+    case WIRE_CM_PATH:
+    case WIRE_CM_RELAY: call_on_path(n, cm); break;
+    case WIRE_CM_BYE: call_end(n, c->was_active || c->role == CALL_CALLEE ? CALL_END_OK
                                                                       : CALL_END_FAILED);
         break;
     default: node__count(n, NODE_M(n)->malformed_tcp, 1);
@@ -1010,23 +905,19 @@ void call__on_msg(Node *n, const CallMsg *cm, int idx)
 /* UDP call messages: punching (at the ends), binding (at relays). */
 void call__on_udp(Node *n, EnvAddr from, const WireMsg *m)
 {
-    CallMsg cm;
-    if (!call__msg_decode(m->u.call.data, m->u.call.len, &cm)) {
-        node__count(n, NODE_M(n)->malformed_udp, 1);
+    const WireCall *cm = &m->u.call;
+    if (cm->kind == WIRE_CM_RELAY_BIND) {
+        if (n->sn) relay__on_bind(n, -1, from, cm);
         return;
     }
-    if (cm.kind == CM_RELAY_BIND) {
-        if (n->sn) relay__on_bind(n, -1, from, &cm);
-        return;
-    }
-    if (n->conf && conf__on_call_udp(n, from, &cm)) return; /* a conference leg's relay */
+    if (n->conf && conf__on_call_udp(n, from, cm)) return; /* a conference leg's relay */
     CallState *c = n->call;
-    if (!c || c->id != cm.call_id) return;
-    if (cm.kind == CM_PUNCH || cm.kind == CM_PUNCH_ACK)
-        call_on_punch(n, from, &cm);
-    else if (cm.kind == CM_RELAY_BOUND && env_addr_eq(from, c->relay) && !c->relay_tcp)
+    if (!c || c->id != cm->call_id) return;
+    if (cm->kind == WIRE_CM_PUNCH || cm->kind == WIRE_CM_PUNCH_ACK)
+        call_on_punch(n, from, cm);
+    else if (cm->kind == WIRE_CM_RELAY_BOUND && env_addr_eq(from, c->relay) && !c->relay_tcp)
         call_on_bound(n);
-    else if (cm.kind == CM_RELAY_REFUSED && env_addr_eq(from, c->relay))
+    else if (cm->kind == WIRE_CM_RELAY_REFUSED && env_addr_eq(from, c->relay))
         call_relay_failed(n);
 }
 
@@ -1064,18 +955,16 @@ void call__on_frame(Node *n, int idx, const WireMsg *m)
     CallState *c = n->call;
     if (!c || idx != c->relay_conn) return;
     if (m->type == WIRE_CALL_MEDIA) {
-        call_media_rx(n, m->u.call.data, m->u.call.len);
+        call_media_rx(n, m->u.media.data, m->u.media.len);
         return;
     }
-    CallMsg cm;
-    if (m->type != WIRE_CALL || !call__msg_decode(m->u.call.data, m->u.call.len, &cm) ||
-        cm.call_id != c->id) {
+    if (m->type != WIRE_CALL || m->u.call.call_id != c->id) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
-    if (cm.kind == CM_RELAY_BOUND)
+    if (m->u.call.kind == WIRE_CM_RELAY_BOUND)
         call_on_bound(n);
-    else if (cm.kind == CM_RELAY_REFUSED)
+    else if (m->u.call.kind == WIRE_CM_RELAY_REFUSED)
         call_relay_failed(n);
 }
 
@@ -1182,7 +1071,7 @@ void call__on_timer(Node *n, uint32_t tag)
         if (c->tx) call_media_send(n);
         break;
     case TM_CALL_PUNCH: {
-        CallMsg p = {.kind = CM_PUNCH, .call_id = c->id};
+        WireCall p = {.kind = WIRE_CM_PUNCH, .call_id = c->id};
         call__send_udp(n, c->media_to, &p); /* the peer's endpoint, as last seen */
         break;
     }
@@ -1215,6 +1104,7 @@ bool node_call(Node *n, const char *callee, TimeNs duration)
         return false;
     CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
     node__count(n, CM(n)->attempts, 1);
+    call_report(n, ENV_CALL_DIALLED);
     c->duration = duration;
     c->ulen = (uint8_t)ulen;
     memcpy(c->peer_user, callee, ulen);
@@ -1237,6 +1127,7 @@ bool node_call_phone(Node *n, const char *number, TimeNs duration)
     CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
     c->pstn = true;
     node__count(n, CM(n)->attempts, 1);
+    call_report(n, ENV_CALL_DIALLED);
     c->duration = duration;
     c->ulen = (uint8_t)len;
     memcpy(c->peer_user, number, len); /* the gateway stands for the phone network */

@@ -19,7 +19,7 @@
  * participant's identity, endpoint and capabilities) to each member, so
  * that every participant can re-elect the same host when the host leaves.
  * CF_LEAVE tells the others that a participant left; CF_END ends it all.
- * Messages travel as FORWARD payloads (kinds from CONF_MSG_FIRST on).
+ * Messages travel as FORWARD payloads (kinds from WIRE_CF_FIRST on).
  *
  * Media. A datagram: frame id (2 B, low bits of the conference id) |
  * function 0x0d (a18) | sender index (1 B) | a media.h packet. Star: each
@@ -67,7 +67,7 @@
 #include <opus.h>
 #include <string.h>
 
-enum { CF_INVITE = CONF_MSG_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END, CF_RELAY };
+enum { CF_INVITE = WIRE_CF_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END, CF_RELAY };
 enum { CONF_LOCATING = 1, CONF_INVITED, CONF_RUNNING };
 
 #define CONF_FRAME_MAX 400  /* largest encoded frame kept, bytes */
@@ -167,7 +167,8 @@ static EnvAddr conf_self_id(const Node *n)
 
 static uint8_t *conf_put_addr(uint8_t *p, EnvAddr a)
 {
-    wire_put_u32(p, a.ip), wire_put_u16(p + 4, a.port);
+    wire_put_u32(p, a.ip);
+    wire_put_u16(p + 4, a.port);
     return p + 6;
 }
 
@@ -180,7 +181,8 @@ static uint8_t *conf_put_info(uint8_t *p, const ConfPeer *c)
 {
     p = conf_put_addr(p, c->id);
     p = conf_put_addr(p, c->pub);
-    wire_put_u32(p, c->cpu_mhz), wire_put_u32(p + 4, c->uplink_kbps);
+    wire_put_u32(p, c->cpu_mhz);
+    wire_put_u32(p + 4, c->uplink_kbps);
     p[8] = (uint8_t)(c->udp | (c->dnat << 1));
     return p + 9;
 }
@@ -281,7 +283,11 @@ static void conf_peer_release(Node *n, ConfPeer *q)
     if (q->dec) env_mem_free(e, q->dec, (size_t)opus_decoder_get_size(1));
     if (q->enc) env_mem_free(e, q->enc, (size_t)opus_encoder_get_size(1));
     if (q->pcm) env_mem_free(e, q->pcm, CONF_PCM_MAX * sizeof(int16_t));
-    q->rx = NULL, q->mix = NULL, q->dec = NULL, q->enc = NULL, q->pcm = NULL;
+    q->rx = NULL;
+    q->mix = NULL;
+    q->dec = NULL;
+    q->enc = NULL;
+    q->pcm = NULL;
 }
 
 /* Stops our media (streams, codecs, gauge). */
@@ -521,13 +527,13 @@ static void conf_on_relay(Node *n, const uint8_t *b, size_t blen)
     }
 }
 
-bool conf__on_call_udp(Node *n, EnvAddr from, const CallMsg *cm)
+bool conf__on_call_udp(Node *n, EnvAddr from, const WireCall *cm)
 {
-    if (cm->kind != CM_RELAY_BOUND && cm->kind != CM_RELAY_REFUSED) return false;
+    if (cm->kind != WIRE_CM_RELAY_BOUND && cm->kind != WIRE_CM_RELAY_REFUSED) return false;
     ConfPeer *q = conf_leg_find(n->conf, cm->call_id);
     if (!q) return false;
     if (!env_addr_eq(from, q->relay) || q->relay_conn >= 0) return true; /* stale */
-    if (cm->kind == CM_RELAY_BOUND)
+    if (cm->kind == WIRE_CM_RELAY_BOUND)
         conf_leg_bound(n, q);
     else
         conf_leg_failed(n, q);
@@ -606,7 +612,7 @@ static void conf_send_media(Node *n, ConfPeer *q, uint8_t *pkt, size_t len)
     pkt[3] = c->self;
     if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
     if (relayed && q->relay_conn >= 0) {
-        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.call = {(uint16_t)len, pkt}};
+        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, pkt}};
         (void)node__send_msg(n, q->relay_conn, &m);
         return;
     }
@@ -693,7 +699,10 @@ static bool conf_media_in(Node *n, const EnvAddr *from, const uint8_t *buf, size
                                sizeof q->frame, &flen))
         return true;
     if (from && !q->relay.ip) q->media_to = *from; /* its endpoint as its NAT maps it toward us */
-    if (flen) q->flen = (uint16_t)flen, q->fresh = true;
+    if (flen) {
+        q->flen = (uint16_t)flen;
+        q->fresh = true;
+    }
     if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
     if (!c->mesh && s == c->host) conf_leg_up(n, q, relayed);
     return true;
@@ -709,18 +718,16 @@ void conf__on_relay_frame(Node *n, int idx, const WireMsg *m)
     ConfPeer *q = conf_leg_by_conn(n, idx);
     if (!q) return;
     if (m->type == WIRE_CALL_MEDIA) {
-        (void)conf_media_in(n, NULL, m->u.call.data, m->u.call.len);
+        (void)conf_media_in(n, NULL, m->u.media.data, m->u.media.len);
         return;
     }
-    CallMsg cm;
-    if (m->type != WIRE_CALL || !call__msg_decode(m->u.call.data, m->u.call.len, &cm) ||
-        conf_leg_find(n->conf, cm.call_id) != q) {
+    if (m->type != WIRE_CALL || conf_leg_find(n->conf, m->u.call.call_id) != q) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
-    if (cm.kind == CM_RELAY_BOUND)
+    if (m->u.call.kind == WIRE_CM_RELAY_BOUND)
         conf_leg_bound(n, q);
-    else if (cm.kind == CM_RELAY_REFUSED)
+    else if (m->u.call.kind == WIRE_CM_RELAY_REFUSED)
         conf_leg_failed(n, q);
 }
 
@@ -741,9 +748,13 @@ static void conf_org_launch(Node *n)
         return;
     }
     memcpy(c->p, keep, k * sizeof *keep);
-    c->n = k, c->self = 0, c->host = conf_elect(c), c->st = CONF_RUNNING;
+    c->n = k;
+    c->self = 0;
+    c->host = conf_elect(c);
+    c->st = CONF_RUNNING;
     uint8_t body[2 + NODE_CONF_MAX * CONF_INFO], *p = body + 2;
-    body[0] = c->host, body[1] = k;
+    body[0] = c->host;
+    body[1] = k;
     for (int i = 0; i < k; i++) p = conf_put_info(p, &c->p[i]);
     for (int i = 1; i < k; i++) conf_send(n, c->p[i].id, CF_START, body, (size_t)(p - body));
     node__count(n, FM(n)->started, 1);
@@ -761,7 +772,7 @@ static void conf_org_check(Node *n)
     conf_org_launch(n);
 }
 
-bool conf__on_located(Node *n, const CallMsg *cm)
+bool conf__on_located(Node *n, const WireCall *cm)
 {
     ConfState *c = n->conf;
     if (!c || !c->organiser || c->id != cm->call_id || c->st != CONF_LOCATING) return false;
@@ -829,7 +840,9 @@ static void conf_on_start(Node *n, const uint8_t *b, size_t blen)
     if (c->st != CONF_INVITED || blen < 2 || b[1] < 2 || b[1] > NODE_CONF_MAX ||
         blen != 2 + (size_t)b[1] * CONF_INFO || b[0] >= b[1])
         return;
-    c->n = b[1], c->host = b[0], c->self = 0xff;
+    c->n = b[1];
+    c->host = b[0];
+    c->self = 0xff;
     EnvAddr me = conf_self_id(n);
     for (int i = 0; i < c->n; i++) {
         conf_get_info(b + 2 + i * CONF_INFO, &c->p[i]);

@@ -56,7 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENV_VERSION 2 /* bump when appending a field to EnvOps */
+#define ENV_VERSION 3 /* bump when appending a field to EnvOps */
 
 /* An IPv4 transport address, host byte order. The protocol speaks IPv4 only,
  * as the measured clients did. Small value type: passed by value. */
@@ -171,6 +171,24 @@ typedef enum EnvLogLevel {
     ENV_LOG_ERROR = 3,   /* only when the run will exit non-zero */
 } EnvLogLevel;
 
+/* What happened to a two-party call, as one end reports it (call_report).
+ * The protocol knows the call id, its role and the media path; the host
+ * side may join that with what only it knows (the true network situation
+ * of the hosts it built) to label metrics, so that no such label has to
+ * travel in protocol bytes. */
+typedef enum EnvCallEvent {
+    ENV_CALL_DIALLED = 1,  /* caller: the call was placed (before any signalling) */
+    ENV_CALL_ANSWERED = 2, /* callee: it answered the call (sent ANSWER) */
+    ENV_CALL_CONNECTED = 3, /* caller: media from the callee arrived, the first time */
+    ENV_CALL_ENDED = 4,    /* caller: the call is over (whatever the outcome) */
+} EnvCallEvent;
+typedef struct EnvCallReport {
+    uint32_t call_id; /* the call's id, the same at both ends */
+    uint8_t event;    /* EnvCallEvent */
+    uint8_t path;     /* CONNECTED: the media path, a NodeCallPath (protocol/node.h) */
+    bool pstn;        /* the callee is the phone network (a gateway), not a user */
+} EnvCallReport;
+
 /* The operations table. Every function gets the Env's ctx back first. All
  * are mandatory (no NULL entries) unless marked optional. */
 typedef struct EnvOps {
@@ -262,6 +280,16 @@ typedef struct EnvOps {
      * this node so far, ns, so a role can report what a task cost it (the
      * conference host's mixing). A real env returns the process CPU time. */
     double (*cpu_charged_ns)(void *ctx);
+
+    /* Version 3. Both optional (may be NULL). host_nat_label: the network
+     * situation the host was built in, a NatType (protocol/stun.h), or -1
+     * when the env does not know (a real env): host metadata for metrics
+     * that compare it with what the protocol detected; the protocol never
+     * acts on it. call_report: a call event (EnvCallReport, borrowed for
+     * the call) for metrics the host labels with what it knows of both
+     * ends, e.g. "call.matrix.<caller>.<callee>.<path>". */
+    int (*host_nat_label)(void *ctx);
+    void (*call_report)(void *ctx, const EnvCallReport *r);
 } EnvOps;
 
 /* The handle the protocol holds: a table and the node's context. */
@@ -412,6 +440,19 @@ static inline void env_metric_observe(const Env *e, EnvMetric id, double value)
 static inline double env_cpu_charged_ns(const Env *e)
 {
     return e->ops->version >= 2 && e->ops->cpu_charged_ns ? e->ops->cpu_charged_ns(e->ctx) : 0;
+}
+
+/* The host's true NatType label (metrics only), or -1 when the env has none. */
+static inline int env_host_nat_label(const Env *e)
+{
+    return e->ops->version >= 3 && e->ops->host_nat_label ? e->ops->host_nat_label(e->ctx) : -1;
+}
+
+/* Reports a call event; a no-op when the env does not take reports. */
+static inline void env_call_report(const Env *e, const EnvCallReport *r)
+{
+    CHECK(r->event >= ENV_CALL_DIALLED && r->event <= ENV_CALL_ENDED, "call event %u", r->event);
+    if (e->ops->version >= 3 && e->ops->call_report) e->ops->call_report(e->ctx, r);
 }
 
 /* printf-style logging into a bounded line (longer lines are cut). */

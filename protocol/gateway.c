@@ -124,12 +124,7 @@ bool gateway__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len
 /* Punching probes of the client and the answers of relays. */
 void gateway__on_call_udp(Node *n, EnvAddr from, const WireMsg *m)
 {
-    CallMsg cm;
-    if (!call__msg_decode(m->u.call.data, m->u.call.len, &cm)) {
-        node__count(n, NODE_M(n)->malformed_udp, 1);
-        return;
-    }
-    int i = gateway_find_id(n->gw, cm.call_id);
+    int i = gateway_find_id(n->gw, m->u.call.call_id);
     if (i < 0) return;
     gateway_enter(n, i);
     call__on_udp(n, from, m);
@@ -145,10 +140,8 @@ void gateway__on_frame(Node *n, int idx, const WireMsg *m)
     for (int k = 0; i < 0 && k < g->cap; k++)
         if (!g->calls[k]) i = k;
     if (i < 0) {
-        CallMsg cm;
-        if (m->type == WIRE_CALL && call__msg_decode(m->u.call.data, m->u.call.len, &cm) &&
-            cm.kind == CM_INVITE) {
-            CallMsg b = {.kind = CM_BUSY, .call_id = cm.call_id};
+        if (m->type == WIRE_CALL && m->u.call.kind == WIRE_CM_INVITE) {
+            WireCall b = {.kind = WIRE_CM_BUSY, .call_id = m->u.call.call_id};
             call__send_tcp(n, idx, &b);
             node__count(n, n->sh->cm.gw_busy, 1);
         }

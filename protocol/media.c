@@ -722,15 +722,18 @@ void media_codec_impairment(MediaProfile p, double *ie, double *bpl)
 {
     switch (p) {
     case MEDIA_PROFILE_G729:
-        *ie = 11, *bpl = 19;
+        *ie = 11;
+        *bpl = 19;
         return;
     case MEDIA_PROFILE_SKYPE2004:
-        *ie = 0, *bpl = 20;
+        *ie = 0;
+        *bpl = 20;
         return;
     case MEDIA_PROFILE_OPUS:
         break;
     }
-    *ie = 0, *bpl = 25.1;
+    *ie = 0;
+    *bpl = 25.1;
 }
 
 /* Loss state as if every sequence number up to the highest were decided

@@ -186,7 +186,8 @@ Node *node_new(const Env *env, const NodeShared *sh, const NodeConfig *cfg)
     n->sh = sh;
     n->id = cfg->id;
     n->role = (uint8_t)cfg->role;
-    n->true_nat = (uint8_t)cfg->true_nat;
+    int label = env_host_nat_label(env); /* host metadata, for metrics only */
+    n->true_nat = (uint8_t)(label >= 0 && label < NAT_TYPE_COUNT ? label : NAT_UNKNOWN);
     n->state = NODE_ST_OFFLINE;
     n->nat = NAT_UNKNOWN;
     n->uplink_kbps = cfg->uplink_kbps;

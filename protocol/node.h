@@ -165,8 +165,6 @@ typedef struct NodeConfig {
     uint32_t id;          /* node id, for logs and forwarding */
     const char *username; /* clients: <= 31 bytes; borrowed by node_new only */
     const char *password; /* clients: hashed by node_new (a15), not kept */
-    NatType true_nat;     /* the network situation, given by the environment; used only
-                             to label metrics (detected vs true) */
     uint32_t uplink_kbps; /* promotion input */
     uint32_t cpu_mhz;     /* promotion input */
     uint16_t port;        /* listening port; 0: clients draw one at first install,

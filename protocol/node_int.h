@@ -105,58 +105,11 @@ enum { CONN_CALL_RELAY = 32, CONN_CALL_SIG = 33, CONN_CONF_RELAY = 34 };
 #define CALL_FUNC_MEDIA 0x0d /* a18: function byte of E2E data (voice) */
 #define CALL_MEDIA_HDR 3     /* frame id (low 16 bits of the call id) + function byte */
 
-/* Kinds of call messages (the payload of FORWARD, WIRE_CALL, WIRE_CALL_UDP). */
-enum {
-    CM_LOCATE = 1,     /* caller -> SNs: where is this user? (stand-in for search) */
-    CM_LOCATED,        /* SN -> caller (forwarded): the user's identity address */
-    CM_INVITE,         /* caller -> callee: call id, endpoints, challenge, session key */
-    CM_ANSWER,         /* callee -> caller: endpoints, response, challenge */
-    CM_BUSY,           /* callee -> caller: already in a call */
-    CM_PATH,           /* caller -> callee: UDP path works (direct / hole punched); response */
-    CM_RELAY,          /* caller -> callee: bind to this relay */
-    CM_BYE,            /* either side: the call is over */
-    CM_PUNCH,          /* UDP, peer -> peer: hole punching probe */
-    CM_PUNCH_ACK,      /* UDP, answer to a probe */
-    CM_RELAY_BIND,     /* end -> relay (UDP or TCP): bind my leg of this call */
-    CM_RELAY_BOUND,    /* relay -> end: bound */
-    CM_RELAY_REFUSED,  /* relay -> end: no spare capacity */
-    CM_NAT_NOTE,       /* client -> its SN: my detected NatType (dnat), for direct signalling */
-    CM_KIND_END
-};
-/* Flags (CallMsg.flags). */
-enum { CMF_UDP_OK = 1 /* the sender can send and receive UDP */ };
-
-/* A decoded call message. Which fields travel depends on the kind (see
- * call__msg_encode); the others are zero. */
-typedef struct CallMsg {
-    uint8_t kind;              /* CM_* */
-    uint32_t call_id;          /* call id, drawn by the caller */
-    uint8_t ttl;               /* LOCATE: supernode hops left */
-    EnvAddr from_id;           /* sender's identity (public IP, listening port) */
-    EnvAddr a1;                /* LOCATED: the user; INVITE/ANSWER: public UDP endpoint; RELAY: relay */
-    EnvAddr a2;                /* INVITE/ANSWER: the sender's supernode; LOCATED: the user's
-                                  TCP address for direct signalling when it is on the open
-                                  Internet (a31), else {0,0} */
-    uint8_t flags;             /* CMF_* */
-    uint8_t nat;               /* sender's true NatType (a label for the matrix metric) */
-    uint8_t dnat;              /* sender's detected NatType */
-    uint8_t path;              /* PATH: NodeCallPath */
-    uint8_t leg;               /* RELAY_BIND: 0 caller, 1 callee */
-    uint8_t ulen;              /* user bytes */
-    char user[WIRE_USER_MAX + 1]; /* LOCATE/LOCATED/INVITE: a username */
-    uint8_t chal[8];           /* a17: 8-byte challenge */
-    uint8_t resp[8];           /* a17: response to the peer's challenge */
-    uint8_t key[32];           /* INVITE: the call's AES-256 session key */
-} CallMsg;
-
-#define CALL_MSG_MAX 128 /* largest encoded call message, bytes */
-size_t call__msg_encode(const CallMsg *cm, uint8_t *buf, size_t cap);
-bool call__msg_decode(const uint8_t *buf, size_t len, CallMsg *cm);
 /* 32-bit hash of a username (FNV-1a): how a supernode knows its clients. */
 uint32_t call__user_hash(const char *user, size_t len);
 /* Sends cm over UDP from the main socket / as a WIRE_CALL frame on conn idx. */
-void call__send_udp(Node *n, EnvAddr to, const CallMsg *cm);
-void call__send_tcp(Node *n, int idx, const CallMsg *cm);
+void call__send_udp(Node *n, EnvAddr to, const WireCall *cm);
+void call__send_tcp(Node *n, int idx, const WireCall *cm);
 /* Whether this node can send and receive UDP (a public endpoint is known
  * and UDP is not blocked). */
 bool call__udp_ok(const Node *n);
@@ -170,18 +123,16 @@ size_t call__relay_candidates(Node *n, EnvAddr peer_sn, EnvAddr bad, EnvAddr *ou
  * fallback ports (a11), from port step *pi (0..2, advanced past ports that
  * cannot start) on. Returns the connection index, or -1 when none can start. */
 int call__relay_connect(Node *n, EnvAddr r, uint8_t *pi, uint8_t kind);
-/* Sends CM_RELAY_BIND for session id, end leg (0 or 1), to relay r: over
+/* Sends WIRE_CM_RELAY_BIND for session id, end leg (0 or 1), to relay r: over
  * connection idx, or over UDP from the main socket when idx is -1. */
 void call__relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t leg);
 
 typedef struct CallMetrics {
     EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
     EnvMetric path[NODE_CALL_PATH_COUNT];                               /* path types */
-    EnvMetric matrix[NAT_UNKNOWN][NAT_UNKNOWN][NODE_CALL_PATH_COUNT];   /* caller x callee */
     EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */
     EnvMetric active, relayed_active, media_packets, media_bytes;       /* load */
     EnvMetric relay_bytes, relay_bw, relay_dropped, relay_refused, relay_sessions; /* relays */
-    EnvMetric pstn_matrix[NAT_UNKNOWN][NODE_CALL_PATH_COUNT]; /* caller x phone network */
     EnvMetric gw_calls, gw_active, gw_busy;                   /* phone gateway */
 } CallMetrics;
 void call__metrics_intern(CallMetrics *m, const Env *e);
@@ -200,7 +151,7 @@ void call__on_closed(Node *n, int idx);                        /* CONN_CALL_RELA
 void call__stop(Node *n);
 /* A decoded signalling message for the node's call; idx: the direct
  * signalling connection it came on, -1 through the supernodes. */
-void call__on_msg(Node *n, const CallMsg *cm, int idx);
+void call__on_msg(Node *n, const WireCall *cm, int idx);
 /* Whether timer t is one of the call's (gateway: which call a timer is for). */
 bool call__has_timer(const CallState *c, EnvTimer t);
 uint32_t call__id(const CallState *c);
@@ -221,7 +172,7 @@ void gateway__on_frame(Node *n, int idx, const WireMsg *m); /* CONN_CALL_SIG */
 void gateway__on_closed(Node *n, int idx);                  /* CONN_CALL_SIG */
 
 /* relay.c: media relay sessions on supernodes. */
-void relay__on_bind(Node *n, int idx, EnvAddr from, const CallMsg *cm); /* idx -1: UDP */
+void relay__on_bind(Node *n, int idx, EnvAddr from, const WireCall *cm); /* idx -1: UDP */
 bool relay__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
 void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len);
 void relay__on_closed(Node *n, int idx);
@@ -229,7 +180,7 @@ void relay__on_timer(Node *n);
 void relay__stop(Node *n);
 /* Supernode: forwards (or delivers) a FORWARD message (supernode.c). */
 void supernode__forward(Node *n, int from_idx, const WireMsg *m);
-/* call.c: sends LOCATE for user under id (answers: CM_LOCATED, passed to
+/* call.c: sends LOCATE for user under id (answers: WIRE_CM_LOCATED, passed to
  * conf__on_located when no call has that id). False without a supernode. */
 bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen);
 /* Signalling to identity dst through the supernodes (a31). */
@@ -237,7 +188,6 @@ void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len);
 
 /* conf.c: conferences (issue 5 item 6). */
 typedef struct ConfState ConfState; /* a node's conference, NULL when none */
-#define CONF_MSG_FIRST 0x40          /* FORWARD payloads from this kind on are conf.c's */
 enum { TM_CONF_MEDIA = 80, TM_CONF_STEP, TM_CONF_END, TM_CONF_LEG }; /* conf timer tags */
 typedef struct ConfMetrics {
     EnvMetric started, failed, participants, host_bytes, mos, streams_at_host, streams,
@@ -247,12 +197,12 @@ typedef struct ConfMetrics {
 } ConfMetrics;
 void conf__metrics_intern(ConfMetrics *m, const Env *e);
 void conf__on_signal(Node *n, const uint8_t *buf, size_t len);
-bool conf__on_located(Node *n, const CallMsg *cm);
+bool conf__on_located(Node *n, const WireCall *cm);
 bool conf__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
 void conf__on_timer(Node *n, uint32_t tag);
-/* A decoded UDP call message (CM_RELAY_BOUND/REFUSED of a leg's relay):
+/* A decoded UDP call message (WIRE_CM_RELAY_BOUND/REFUSED of a leg's relay):
  * true when it belonged to the conference. */
-bool conf__on_call_udp(Node *n, EnvAddr from, const CallMsg *cm);
+bool conf__on_call_udp(Node *n, EnvAddr from, const WireCall *cm);
 /* CONN_CONF_RELAY connection events (node.c). */
 void conf__on_relay_connected(Node *n, int idx, int status);
 void conf__on_relay_frame(Node *n, int idx, const WireMsg *m);
@@ -370,7 +320,7 @@ typedef struct SnClient {
     int conn;     /* conn index, -1 when free */
     EnvAddr addr; /* client's address as seen */
     uint32_t user_hash; /* call__user_hash of its username (calls: locating users) */
-    bool open;          /* it said it is on the open Internet (CONNECT, CM_NAT_NOTE): calls to
+    bool open;          /* it said it is on the open Internet (CONNECT, WIRE_CM_NAT_NOTE): calls to
                            it may signal directly (a31) */
 } SnClient;
 
@@ -399,7 +349,9 @@ struct Node {
     const NodeShared *sh;         /* world-shared state (borrowed) */
     uint32_t id;                  /* node id */
     uint8_t role;                 /* NodeRole */
-    uint8_t true_nat;             /* NatType of the environment (metrics only) */
+    uint8_t true_nat;             /* NatType label of the host (env_host_nat_label; NAT_UNKNOWN
+                                     when the env has none): login and NAT-detection metrics
+                                     only, never acted on */
     uint8_t state;                /* NodeState */
     uint8_t nat;                  /* detected NatType */
     bool installed;               /* "installed" was acknowledged once (a46) */

@@ -5,7 +5,7 @@
  * serving as a supernode (promoted client, dedicated or bootstrap).
  * Relaying by ordinary public clients is not modelled.
  *
- * A session is created by the first CM_RELAY_BIND of a call id and has two
+ * A session is created by the first WIRE_CM_RELAY_BIND of a call id and has two
  * legs, the caller's (0) and the callee's (1). A leg is bound either over
  * UDP (the end's address as the relay sees it: the end sent first, so its
  * NAT lets the relay's packets back in, whatever its type) or over TCP (the
@@ -88,14 +88,14 @@ static RelaySession *relay_find(RelayState *r, uint32_t call_id)
 /* Answers a BIND on the transport it came on. */
 static void relay_answer(Node *n, int idx, EnvAddr to, uint32_t call_id, uint8_t kind)
 {
-    CallMsg a = {.kind = kind, .call_id = call_id};
+    WireCall a = {.kind = kind, .call_id = call_id};
     if (idx >= 0)
         call__send_tcp(n, idx, &a);
     else
         call__send_udp(n, to, &a);
 }
 
-void relay__on_bind(Node *n, int idx, EnvAddr from, const CallMsg *cm)
+void relay__on_bind(Node *n, int idx, EnvAddr from, const WireCall *cm)
 {
     RelayState *r = relay_state(n);
     RelaySession *x = relay_find(r, cm->call_id);
@@ -109,7 +109,7 @@ void relay__on_bind(Node *n, int idx, EnvAddr from, const CallMsg *cm)
     }
     if (!x) {
         node__count(n, n->sh->cm.relay_refused, 1);
-        relay_answer(n, idx, from, cm->call_id, CM_RELAY_REFUSED);
+        relay_answer(n, idx, from, cm->call_id, WIRE_CM_RELAY_REFUSED);
         return;
     }
     RelayLeg *l = &x->leg[cm->leg];
@@ -118,7 +118,7 @@ void relay__on_bind(Node *n, int idx, EnvAddr from, const CallMsg *cm)
     l->tokens = n->sh->p.relay_call_bytes_per_s;
     l->refill_at = env_now(&n->env);
     x->last = l->refill_at;
-    relay_answer(n, idx, from, cm->call_id, CM_RELAY_BOUND);
+    relay_answer(n, idx, from, cm->call_id, WIRE_CM_RELAY_BOUND);
 }
 
 /* Token bucket of the direction from leg l: may len bytes pass now? */
@@ -149,7 +149,7 @@ static void relay_forward(Node *n, RelaySession *x, int in, const uint8_t *buf, 
     x->bytes += len;
     node__count(n, n->sh->cm.relay_bytes, (int64_t)len);
     if (dst->conn >= 0) {
-        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.call = {(uint16_t)len, buf}};
+        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, buf}};
         (void)node__send_msg(n, dst->conn, &m);
     } else {
         (void)env_udp_send(&n->env, n->udp, dst->udp, buf, len);

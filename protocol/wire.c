@@ -4,6 +4,8 @@
  * later read fails too, so a decoder checks `ok` once at the end. */
 #include "protocol/wire.h"
 
+#include "protocol/stun.h"
+
 #include <string.h>
 
 typedef struct WireRd {
@@ -19,7 +21,8 @@ static const uint8_t *rd_take(WireRd *r, size_t n)
         return NULL;
     }
     const uint8_t *p = r->p;
-    r->p += n, r->left -= n;
+    r->p += n;
+    r->left -= n;
     return p;
 }
 static uint8_t rd_u8(WireRd *r)
@@ -64,7 +67,8 @@ static void wr_bytes(WireWr *w, const void *src, size_t n)
 {
     CHECK(n <= w->left, "wire encode overflow: %zu bytes, %zu left", n, w->left);
     if (n) memcpy(w->p, src, n);
-    w->p += n, w->left -= n;
+    w->p += n;
+    w->left -= n;
 }
 static void wr_u8(WireWr *w, uint8_t v)
 {
@@ -137,7 +141,10 @@ static void wire_search_encode(const WireMsg *m, WireWr *w)
     if (f & WSF_CLIENT) wr_entry(w, s->client);
     if (f & WSF_SN) wr_entry(w, s->sn);
     if (f & WSF_AGE) wr_u32(w, s->age_ms);
-    if (f & WSF_COST) wr_u8(w, s->sns), wr_u16(w, s->msgs);
+    if (f & WSF_COST) {
+        wr_u8(w, s->sns);
+        wr_u16(w, s->msgs);
+    }
     if (f & WSF_LIST) wr_entries(w, s->n, s->e);
     if (f & WSF_BLOB) {
         CHECK(s->len <= WIRE_BLOB_MAX, "blob of %u bytes", s->len);
@@ -161,13 +168,163 @@ static void wire_search_decode(WireRd *r, WireMsg *m)
     if (f & WSF_CLIENT) s->client = rd_entry(r);
     if (f & WSF_SN) s->sn = rd_entry(r);
     if (f & WSF_AGE) s->age_ms = rd_u32(r);
-    if (f & WSF_COST) s->sns = rd_u8(r), s->msgs = rd_u16(r);
+    if (f & WSF_COST) {
+        s->sns = rd_u8(r);
+        s->msgs = rd_u16(r);
+    }
     if (f & WSF_LIST) s->n = rd_entries(r, s->e);
     if (f & WSF_BLOB) {
         s->len = rd_u16(r);
         if (s->len > WIRE_BLOB_MAX) r->ok = false;
         s->data = rd_take(r, s->len);
     }
+}
+
+/* ---- Call messages (WireCall; layout in wire.h) ---- */
+enum {
+    WCF_ROUTE = 1, WCF_ADDR = 2, WCF_INFO = 4, WCF_USER = 8, WCF_CHAL = 16, WCF_RESP = 32,
+    WCF_KEY = 64,
+};
+
+/* The fields each call message kind carries; the mask travels in the
+ * message and must match. */
+static uint8_t wire_call_mask(uint8_t kind)
+{
+    switch (kind) {
+    case WIRE_CM_LOCATE: return WCF_ROUTE | WCF_USER;
+    case WIRE_CM_LOCATED: return WCF_ADDR | WCF_USER;
+    case WIRE_CM_INVITE: return WCF_ROUTE | WCF_ADDR | WCF_INFO | WCF_USER | WCF_CHAL | WCF_KEY;
+    case WIRE_CM_ANSWER: return WCF_ROUTE | WCF_ADDR | WCF_INFO | WCF_CHAL | WCF_RESP;
+    case WIRE_CM_PATH: return WCF_INFO | WCF_RESP;
+    case WIRE_CM_RELAY: return WCF_ADDR | WCF_RESP;
+    case WIRE_CM_RELAY_BIND:
+    case WIRE_CM_NAT_NOTE: return WCF_INFO;
+    default: return 0; /* BUSY, BYE, PUNCH(_ACK), RELAY_BOUND/REFUSED: the id only */
+    }
+}
+
+static void wr_addr(WireWr *w, EnvAddr a)
+{
+    wr_u32(w, a.ip);
+    wr_u16(w, a.port);
+}
+static EnvAddr rd_addr(WireRd *r)
+{
+    uint32_t ip = rd_u32(r);
+    return env_addr(ip, rd_u16(r));
+}
+
+static void wire_call_put(WireWr *w, const WireCall *c)
+{
+    CHECK(c->kind > 0 && c->kind < WIRE_CM_KIND_END, "call message kind %u", c->kind);
+    uint8_t mask = wire_call_mask(c->kind);
+    wr_u8(w, c->kind);
+    wr_u32(w, c->call_id);
+    wr_u8(w, mask);
+    if (mask & WCF_ROUTE) {
+        wr_u8(w, c->ttl);
+        wr_addr(w, c->from_id);
+    }
+    if (mask & WCF_ADDR) {
+        wr_addr(w, c->a1);
+        wr_addr(w, c->a2);
+    }
+    if (mask & WCF_INFO) {
+        const uint8_t info[5] = {c->flags, 0 /* reserved */, c->dnat, c->path, c->leg};
+        wr_bytes(w, info, sizeof info);
+    }
+    if (mask & WCF_USER) {
+        CHECK(c->ulen > 0 && c->ulen <= WIRE_USER_MAX, "call user of %u bytes", c->ulen);
+        wr_u8(w, c->ulen);
+        wr_bytes(w, c->user, c->ulen);
+    }
+    if (mask & WCF_CHAL) wr_bytes(w, c->chal, 8);
+    if (mask & WCF_RESP) wr_bytes(w, c->resp, 8);
+    if (mask & WCF_KEY) wr_bytes(w, c->key, 32);
+}
+
+/* Copies n bytes from r into dst (left as is when the read fails). */
+static void rd_copy(WireRd *r, void *dst, size_t n)
+{
+    const uint8_t *x = rd_take(r, n);
+    if (x) memcpy(dst, x, n);
+}
+
+/* Reads one call message from r, which must hold exactly that message. */
+static void wire_call_get(WireRd *r, WireCall *c)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = rd_u8(r);
+    c->call_id = rd_u32(r);
+    uint8_t mask = rd_u8(r);
+    if (!r->ok || c->kind == 0 || c->kind >= WIRE_CM_KIND_END || mask != wire_call_mask(c->kind)) {
+        r->ok = false;
+        return;
+    }
+    if (mask & WCF_ROUTE) {
+        c->ttl = rd_u8(r);
+        c->from_id = rd_addr(r);
+    }
+    if (mask & WCF_ADDR) {
+        c->a1 = rd_addr(r);
+        c->a2 = rd_addr(r);
+    }
+    if (mask & WCF_INFO) {
+        c->flags = rd_u8(r);
+        uint8_t reserved = rd_u8(r);
+        c->dnat = rd_u8(r);
+        c->path = rd_u8(r);
+        c->leg = rd_u8(r);
+        if (reserved != 0 || c->dnat >= NAT_TYPE_COUNT ||
+            c->path >= WIRE_CALL_PATH_END || c->leg > 1 || c->flags > WIRE_CMF_UDP_OK)
+            r->ok = false;
+    }
+    if (mask & WCF_USER) {
+        c->ulen = rd_u8(r);
+        if (c->ulen == 0 || c->ulen > WIRE_USER_MAX) r->ok = false;
+        if (r->ok) rd_copy(r, c->user, c->ulen);
+    }
+    if (mask & WCF_CHAL) rd_copy(r, c->chal, 8);
+    if (mask & WCF_RESP) rd_copy(r, c->resp, 8);
+    if (mask & WCF_KEY) rd_copy(r, c->key, 32);
+}
+
+size_t wire_call_encode(const WireCall *c, uint8_t *buf, size_t cap)
+{
+    CHECK(cap >= WIRE_CALL_MAX, "call message buffer of %zu bytes", cap);
+    WireWr w = {buf, cap, buf};
+    wire_call_put(&w, c);
+    return (size_t)(w.p - w.beg);
+}
+
+bool wire_call_decode(const uint8_t *buf, size_t len, WireCall *c)
+{
+    WireRd r = {buf, len, true};
+    wire_call_get(&r, c);
+    return r.ok && r.left == 0;
+}
+
+/* WIRE_CALL, WIRE_CALL_UDP: a u16 length, then the call message. */
+static void wire_call_field_encode(WireWr *w, const WireCall *c)
+{
+    uint8_t *len_at = w->p;
+    wr_u16(w, 0);
+    uint8_t *start = w->p;
+    wire_call_put(w, c);
+    wire_put_u16(len_at, (uint16_t)(w->p - start));
+}
+
+static void wire_call_field_decode(WireRd *r, WireCall *c)
+{
+    uint16_t len = rd_u16(r);
+    const uint8_t *body = rd_take(r, len);
+    if (!body || len == 0 || len > WIRE_BLOB_MAX) {
+        r->ok = false;
+        return;
+    }
+    WireRd sub = {body, len, true};
+    wire_call_get(&sub, c);
+    if (!sub.ok || sub.left != 0) r->ok = false;
 }
 
 bool wire_type_known(uint8_t type)
@@ -184,7 +341,8 @@ static void wire_encode_fields(const WireMsg *m, WireWr *w)
     case WIRE_PROBE:
         wr_u16(w, m->u.probe.tcp_port);
         if (m->u.probe.retry) { /* U3 = U1 + 5 bytes, its 4th byte 0x01 (a22) */
-            wr_u8(w, 0), wr_u8(w, 0), wr_u8(w, 0), wr_u8(w, 1);
+            const uint8_t u3[4] = {0, 0, 0, 1};
+            wr_bytes(w, u3, sizeof u3);
             wr_u8(w, (uint8_t)m->u.probe.nonce);
         }
         break;
@@ -254,12 +412,15 @@ static void wire_encode_fields(const WireMsg *m, WireWr *w)
     case WIRE_LOGIN_FAIL:
         wr_u8(w, m->u.login_fail.reason);
         break;
-    case WIRE_CALL_UDP: /* calls: one blob (call.c encodes its inside) */
+    case WIRE_CALL_UDP:
     case WIRE_CALL:
+        wire_call_field_encode(w, &m->u.call);
+        break;
     case WIRE_CALL_MEDIA:
-        CHECK(m->u.call.len <= WIRE_BLOB_MAX, "call blob of %u", m->u.call.len);
-        wr_u16(w, m->u.call.len);
-        wr_bytes(w, m->u.call.data, m->u.call.len);
+        CHECK(m->u.media.len > 0 && m->u.media.len <= WIRE_BLOB_MAX, "media blob of %u",
+              m->u.media.len);
+        wr_u16(w, m->u.media.len);
+        wr_bytes(w, m->u.media.data, m->u.media.len);
         break;
     case WIRE_SEARCH_Q:
     case WIRE_SEARCH_A:
@@ -375,10 +536,12 @@ static void wire_decode_fields(WireRd *r, WireMsg *m)
         break;
     case WIRE_CALL_UDP:
     case WIRE_CALL:
+        wire_call_field_decode(r, &m->u.call);
+        break;
     case WIRE_CALL_MEDIA:
-        m->u.call.len = rd_u16(r);
-        if (m->u.call.len > WIRE_BLOB_MAX || m->u.call.len == 0) r->ok = false;
-        m->u.call.data = rd_take(r, m->u.call.len);
+        m->u.media.len = rd_u16(r);
+        if (m->u.media.len > WIRE_BLOB_MAX || m->u.media.len == 0) r->ok = false;
+        m->u.media.data = rd_take(r, m->u.media.len);
         break;
     case WIRE_SEARCH_Q:
     case WIRE_SEARCH_A:

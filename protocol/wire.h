@@ -65,7 +65,7 @@ typedef enum WireType {
     WIRE_SEARCH_A = 7, /* SN -> searcher: the user's entry, or not found (+ DHT referrals) */
     WIRE_SN_NOTE = 8,  /* SN -> SN: DHT publication or presence notification for a client */
     /* ---- calls (call.c, relay.c): UDP 9-14 ---- */
-    WIRE_CALL_UDP = 9, /* a call message (call.c) over UDP: hole punching, relay binding */
+    WIRE_CALL_UDP = 9, /* a call message (WireCall) over UDP: hole punching, relay binding */
     WIRE_UDP_TYPE_END = 15, /* UDP types 9-14: calls */
     WIRE_CONNECT = 16,     /* client -> SN over TCP: attach me */
     WIRE_CONNECT_ACK = 17, /* SN -> client: verdict + host-cache entries */
@@ -89,7 +89,7 @@ typedef enum WireType {
     WIRE_BUDDY_LIST = 38,    /* login server -> client: the user's buddy list */
     /* TCP 39-47: reserved for search/presence; 48-79: calls */
     /* ---- calls (call.c, relay.c): TCP 48-79 ---- */
-    WIRE_CALL = 48,       /* a call message (call.c): locating a user, relay binding */
+    WIRE_CALL = 48,       /* a call message (WireCall): locating a user, relay binding */
     WIRE_CALL_MEDIA = 49, /* a media datagram carried over TCP (to or from a relay) */
     WIRE_TYPE_END
 } WireType;
@@ -102,6 +102,75 @@ enum {
     WIRE_SF_DHT = 8,    /* SEARCH_Q: a DHT lookup (answer with referrals) */
     WIRE_SF_PUT = 16,   /* SN_NOTE: a DHT publication (else a presence notification) */
 };
+
+/* ---- Call messages ----
+ * The signalling of calls and relays (call.c, relay.c): carried inside
+ * WIRE_CALL frames (TCP), WIRE_CALL_UDP datagrams and, encoded alone with
+ * wire_call_encode, as the payload of WIRE_FORWARD (a31: signalling
+ * through the supernodes). Layout: kind u8, call id u32, field mask u8,
+ * then the fields of the mask in this order: route (ttl u8, from_id 6),
+ * addresses (a1 6, a2 6), info (flags, reserved (0), dnat, path, leg:
+ * u8 each),
+ * user (u8 length 1..WIRE_USER_MAX + bytes), challenge 8, response 8,
+ * key 32. No simulation label travels: the true network situation of an
+ * end is host metadata (env.h, call_report), not protocol bytes. Each kind
+ * has one mask (wire.c, wire_call_mask); a message with
+ * another mask is malformed. Conference messages share FORWARD payloads
+ * from kind WIRE_CF_FIRST on (conf.c). */
+typedef enum WireCallKind {
+    WIRE_CM_LOCATE = 1,    /* caller -> SNs: where is this user? (stand-in for search) */
+    WIRE_CM_LOCATED,       /* SN -> caller (forwarded): the user's identity address */
+    WIRE_CM_INVITE,        /* caller -> callee: call id, endpoints, challenge, session key */
+    WIRE_CM_ANSWER,        /* callee -> caller: endpoints, response, challenge */
+    WIRE_CM_BUSY,          /* callee -> caller: already in a call */
+    WIRE_CM_PATH,          /* caller -> callee: UDP path works (direct / hole punched); response */
+    WIRE_CM_RELAY,         /* caller -> callee: bind to this relay */
+    WIRE_CM_BYE,           /* either side: the call is over */
+    WIRE_CM_PUNCH,         /* UDP, peer -> peer: hole punching probe */
+    WIRE_CM_PUNCH_ACK,     /* UDP, answer to a probe */
+    WIRE_CM_RELAY_BIND,    /* end -> relay (UDP or TCP): bind my leg of this session */
+    WIRE_CM_RELAY_BOUND,   /* relay -> end: bound */
+    WIRE_CM_RELAY_REFUSED, /* relay -> end: no spare capacity */
+    WIRE_CM_NAT_NOTE,      /* client -> its SN: my detected NatType (dnat), for direct signalling */
+    WIRE_CM_KIND_END
+} WireCallKind;
+/* Flags (WireCall.flags). */
+enum { WIRE_CMF_UDP_OK = 1 /* the sender can send and receive UDP */ };
+#define WIRE_CALL_MAX 128     /* largest encoded call message, bytes */
+#define WIRE_CALL_PATH_END 5  /* WireCall.path < this (node.h: NODE_CALL_PATH_COUNT) */
+#define WIRE_CF_FIRST 0x40    /* FORWARD payloads from this kind byte on are conference messages */
+
+/* A call message. Which fields travel depends on the kind (the mask of
+ * wire_call_mask in wire.c); the others are zero after decoding and
+ * ignored when encoding. Values, not borrowed pointers: the ends keep and
+ * copy them. */
+typedef struct WireCall {
+    uint8_t kind;                 /* WIRE_CM_* */
+    uint32_t call_id;             /* call (or relay session) id, drawn by the caller */
+    uint8_t ttl;                  /* LOCATE: supernode hops left */
+    EnvAddr from_id;              /* sender's identity (public IP, listening port) */
+    EnvAddr a1;                   /* LOCATED: the user; INVITE/ANSWER: public UDP endpoint;
+                                     RELAY: the relay */
+    EnvAddr a2;                   /* INVITE/ANSWER: the sender's supernode; LOCATED: the user's
+                                     TCP address for direct signalling when it is on the open
+                                     Internet (a31), else {0,0} */
+    uint8_t flags;                /* WIRE_CMF_* */
+    uint8_t dnat;                 /* sender's detected NatType */
+    uint8_t path;                 /* PATH: the NodeCallPath chosen */
+    uint8_t leg;                  /* RELAY_BIND: 0 caller, 1 callee */
+    uint8_t ulen;                 /* user bytes */
+    char user[WIRE_USER_MAX + 1]; /* LOCATE/LOCATED/INVITE: a username (not NUL-terminated) */
+    uint8_t chal[8];              /* a17: 8-byte challenge */
+    uint8_t resp[8];              /* a17: response to the peer's challenge */
+    uint8_t key[32];              /* INVITE: the call's AES-256 session key */
+} WireCall;
+
+/* Encodes the call message c into buf (cap >= WIRE_CALL_MAX): the payload
+ * of a FORWARD. Returns its length. CHECKs the kind and the user length. */
+size_t wire_call_encode(const WireCall *c, uint8_t *buf, size_t cap);
+/* Decodes exactly len bytes into *c. False on an unknown kind, a mask that
+ * is not the kind's, an out-of-range field, a short or overlong input. */
+bool wire_call_decode(const uint8_t *buf, size_t len, WireCall *c);
 
 /* Verdicts of PROBE_ACK and CONNECT_ACK. */
 enum { WIRE_ACCEPT = 0, WIRE_REJECT = 1, WIRE_REDIRECT = 2 };
@@ -201,10 +270,11 @@ typedef struct WireMsg {
             uint8_t reason; /* WIRE_FAIL_* */
         } login_fail;
         WireSearch search; /* search/presence messages (types 6-8, 32-38) */
+        WireCall call; /* WIRE_CALL_UDP, WIRE_CALL: a call message (u16 length first) */
         struct {
-            uint16_t len;        /* bytes of data, <= WIRE_BLOB_MAX */
-            const uint8_t *data; /* a call message (call.c) or a media datagram */
-        } call;                  /* WIRE_CALL_UDP, WIRE_CALL, WIRE_CALL_MEDIA */
+            uint16_t len;        /* bytes of data, 1..WIRE_BLOB_MAX */
+            const uint8_t *data; /* a media datagram (frame header + media.h packet), borrowed */
+        } media;                 /* WIRE_CALL_MEDIA */
     } u;
 } WireMsg;
 
@@ -270,11 +340,14 @@ void wire_frame_open(Crypto *c, const Env *e, const uint8_t key[32], uint32_t co
  * buffers, bounds checked by the caller. */
 static inline void wire_put_u16(uint8_t *p, uint16_t v)
 {
-    p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
 }
 static inline void wire_put_u32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
 static inline uint16_t wire_get_u16(const uint8_t *p)

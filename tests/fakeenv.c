@@ -155,6 +155,7 @@ struct FakeNet {
     GArray *ssum;            /* double per id */
     GArray *slast;           /* double per id */
     FakeEnv *world;          /* the world-level env's pseudo host */
+    GHashTable *calls;       /* call id -> 1 (dialled) or 2 + callee's NAT type (answered) */
 };
 
 static const EnvOps fake_ops;
@@ -289,6 +290,7 @@ FakeNet *fakenet_new(uint64_t seed)
     net->rules = g_array_new(FALSE, TRUE, sizeof(FakeRule));
     net->records = g_ptr_array_new();
     net->metric_ids = g_hash_table_new(g_str_hash, g_str_equal);
+    net->calls = g_hash_table_new(g_direct_hash, g_direct_equal);
     net->metric_names = g_ptr_array_new_with_free_func(g_free);
     net->totals = g_array_new(FALSE, TRUE, sizeof(int64_t));
     net->scount = g_array_new(FALSE, TRUE, sizeof(uint64_t));
@@ -310,6 +312,7 @@ size_t fakenet_free(FakeNet *net)
     fakenet_records_clear(net);
     g_ptr_array_free(net->records, TRUE);
     g_hash_table_destroy(net->metric_ids);
+    g_hash_table_destroy(net->calls);
     g_ptr_array_free(net->metric_names, TRUE);
     g_array_free(net->totals, TRUE);
     g_array_free(net->scount, TRUE);
@@ -879,6 +882,32 @@ static void f_log(void *ctx, EnvLogLevel level, const char *msg)
                 (h->ip >> 16) & 255, (h->ip >> 8) & 255, h->ip & 255, msg);
 }
 
+/* Host metadata: the host's NAT type is its true label. */
+static int f_host_nat_label(void *ctx)
+{
+    return (int)((FakeEnv *)ctx)->nat;
+}
+
+/* The call matrix as sim/world/envsim.c counts it: both ends' reports
+ * joined by call id, counted on the caller's host when media connects. */
+static void f_call_report(void *ctx, const EnvCallReport *r)
+{
+    FakeEnv *h = ctx;
+    gpointer key = GUINT_TO_POINTER(r->call_id);
+    guint v = GPOINTER_TO_UINT(g_hash_table_lookup(h->net->calls, key));
+    if (r->event == ENV_CALL_DIALLED) g_hash_table_insert(h->net->calls, key, GUINT_TO_POINTER(1));
+    if (r->event == ENV_CALL_ANSWERED && v)
+        g_hash_table_insert(h->net->calls, key, GUINT_TO_POINTER(2 + (guint)h->nat));
+    if (r->event == ENV_CALL_ENDED) g_hash_table_remove(h->net->calls, key);
+    if (r->event != ENV_CALL_CONNECTED || h->nat >= NAT_UNKNOWN || (!r->pstn && v < 2)) return;
+    if (!r->pstn && v - 2 >= NAT_UNKNOWN) return;
+    char name[96];
+    g_snprintf(name, sizeof name, "call.matrix.%s.%s.%s", stun_nat_name(h->nat),
+               r->pstn ? "pstn" : stun_nat_name((NatType)(v - 2)),
+               node_call_path_name((NodeCallPath)r->path));
+    f_metric_add(h, f_intern(h, name, ENV_METRIC_COUNTER), 1);
+}
+
 static const EnvOps fake_ops = {
     .version = ENV_VERSION,
     .now = f_now,
@@ -905,6 +934,8 @@ static const EnvOps fake_ops = {
     .metric_add = f_metric_add,
     .metric_observe = f_metric_observe,
     .log = f_log,
+    .host_nat_label = f_host_nat_label,
+    .call_report = f_call_report,
 };
 
 Env fakenet_world_env(FakeNet *net)
@@ -1154,7 +1185,6 @@ unsigned fakeworld_add(FakeWorld *w, uint32_t ip, const NodeConfig *cfg, NatType
     w->env[i] = fakeenv_env(w->h[i]);
     w->cfg[i] = *cfg;
     w->cfg[i].id = i;
-    w->cfg[i].true_nat = nat;
     if (cfg->role == NODE_ROLE_CLIENT) {
         g_snprintf(w->user[i], sizeof w->user[i], "%s", cfg->username ? cfg->username : "");
         g_snprintf(w->pass[i], sizeof w->pass[i], "%s", cfg->password ? cfg->password : "");

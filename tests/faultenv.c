@@ -218,6 +218,15 @@ static double w_cpu_charged(void *c)
     const Env *in = IN(c);
     return env_cpu_charged_ns(in);
 }
+/* Host metadata and call reports pass through (no faults: not I/O). */
+static int w_host_nat_label(void *c)
+{
+    return env_host_nat_label(IN(c));
+}
+static void w_call_report(void *c, const EnvCallReport *r)
+{
+    env_call_report(IN(c), r);
+}
 
 static const EnvOps fault_ops = {
     .version = ENV_VERSION,
@@ -246,4 +255,6 @@ static const EnvOps fault_ops = {
     .metric_observe = w_observe,
     .log = w_log,
     .cpu_charged_ns = w_cpu_charged,
+    .host_nat_label = w_host_nat_label,
+    .call_report = w_call_report,
 };

@@ -2,6 +2,7 @@
  * (truncation, trailing bytes, bad version/type/fields), the RC4 UDP
  * envelope with its CRC and NAck, the TCP hello and AES frames. */
 #include "fakeenv.h"
+#include "protocol/stun.h"
 #include "protocol/wire.h"
 #include "t_assert.h"
 
@@ -44,10 +45,14 @@ static size_t samples(WireMsg *m)
     m[k++] = (WireMsg){.type = WIRE_LOGIN_REQ, .u.login = {16, blob, 10, blob}};
     m[k++] = (WireMsg){.type = WIRE_LOGIN_CERT, .u.login = {0, NULL, 16, blob}};
     m[k++] = (WireMsg){.type = WIRE_LOGIN_FAIL, .u.login_fail = {WIRE_FAIL_AUTH}};
-    /* calls: one blob each (call.c encodes the inside) */
-    m[k++] = (WireMsg){.type = WIRE_CALL_UDP, .u.call = {sizeof blob, blob}};
-    m[k++] = (WireMsg){.type = WIRE_CALL, .u.call = {sizeof blob, blob}};
-    m[k++] = (WireMsg){.type = WIRE_CALL_MEDIA, .u.call = {sizeof blob, blob}};
+    /* calls: a call message inside (see call_samples), or a media blob */
+    m[k] = (WireMsg){.type = WIRE_CALL_UDP};
+    m[k++].u.call = (WireCall){.kind = WIRE_CM_PUNCH, .call_id = 0x01020304};
+    m[k] = (WireMsg){.type = WIRE_CALL};
+    m[k].u.call = (WireCall){.kind = WIRE_CM_LOCATE, .call_id = 5, .ttl = 3,
+                             .from_id = {ENV_IP(1, 2, 3, 4), 4321}, .ulen = 5};
+    memcpy(m[k++].u.call.user, "alice", 5);
+    m[k++] = (WireMsg){.type = WIRE_CALL_MEDIA, .u.media = {sizeof blob, blob}};
     /* search/presence: one layout, each type its subset of fields */
     const uint8_t st[] = {WIRE_SEARCH_Q,     WIRE_SEARCH_A,    WIRE_SN_NOTE,  WIRE_SEARCH_REQ,
                           WIRE_SEARCH_RESULT, WIRE_SEARCH_NODES, WIRE_SEARCH_MORE, WIRE_ANNOUNCE,
@@ -152,6 +157,141 @@ static void test_wire_random_bytes_never_crash(void)
         (void)wire_decode(buf, len, &d);
     }
     T_TRUE(true);
+}
+
+/* One call message of every kind, each field its kind carries set to a
+ * distinct non-zero value. */
+static size_t call_samples(WireCall *c)
+{
+    size_t k = 0;
+    for (uint8_t kind = 1; kind < WIRE_CM_KIND_END; kind++) {
+        WireCall *x = &c[k++];
+        memset(x, 0, sizeof *x);
+        x->kind = kind;
+        x->call_id = 0x80000001u + kind;
+        switch (kind) {
+        case WIRE_CM_LOCATE:
+        case WIRE_CM_INVITE:
+        case WIRE_CM_ANSWER:
+            x->ttl = 3;
+            x->from_id = env_addr(ENV_IP(1, 2, 3, 4), 4321);
+            break;
+        default: break;
+        }
+        if (kind == WIRE_CM_LOCATED || kind == WIRE_CM_INVITE || kind == WIRE_CM_ANSWER ||
+            kind == WIRE_CM_RELAY) {
+            x->a1 = env_addr(ENV_IP(5, 6, 7, 8), 5678);
+            x->a2 = env_addr(ENV_IP(9, 10, 11, 12), 33033);
+        }
+        if (kind == WIRE_CM_INVITE || kind == WIRE_CM_ANSWER || kind == WIRE_CM_PATH ||
+            kind == WIRE_CM_RELAY_BIND || kind == WIRE_CM_NAT_NOTE) {
+            x->flags = WIRE_CMF_UDP_OK;
+            x->dnat = NAT_PORT_RESTRICTED;
+            x->path = WIRE_CALL_PATH_END - 1;
+            x->leg = 1;
+        }
+        if (kind == WIRE_CM_LOCATE || kind == WIRE_CM_LOCATED || kind == WIRE_CM_INVITE) {
+            x->ulen = WIRE_USER_MAX;
+            memset(x->user, 'u', WIRE_USER_MAX);
+        }
+        if (kind == WIRE_CM_INVITE || kind == WIRE_CM_ANSWER) memset(x->chal, 0xC1, 8);
+        if (kind == WIRE_CM_ANSWER || kind == WIRE_CM_PATH || kind == WIRE_CM_RELAY)
+            memset(x->resp, 0x4E, 8);
+        if (kind == WIRE_CM_INVITE) memset(x->key, 0x6B, 32);
+    }
+    return k;
+}
+
+static void test_wire_call_roundtrip_every_kind(void)
+{
+    WireCall c[WIRE_CM_KIND_END], d;
+    size_t k = call_samples(c);
+    T_EQ_U64(k, WIRE_CM_KIND_END - 1);
+    for (size_t i = 0; i < k; i++) {
+        uint8_t buf[WIRE_CALL_MAX], again[WIRE_CALL_MAX];
+        size_t len = wire_call_encode(&c[i], buf, sizeof buf);
+        T_TRUE(wire_call_decode(buf, len, &d));
+        T_TRUE(memcmp(&d, &c[i], sizeof d) == 0); /* every field the kind carries, others 0 */
+        T_EQ_U64(wire_call_encode(&d, again, sizeof again), len);
+        T_TRUE(memcmp(buf, again, len) == 0);
+        /* Inside a frame and a datagram: a u16 length, then the same bytes. */
+        const uint8_t types[] = {WIRE_CALL, WIRE_CALL_UDP};
+        for (size_t t = 0; t < sizeof types; t++) {
+            WireMsg m = {.type = types[t], .u.call = c[i]}, md;
+            uint8_t body[WIRE_FRAME_MAX];
+            size_t blen = wire_encode(&m, body, sizeof body);
+            T_EQ_U64(blen, 4 + len);
+            T_EQ_U64(wire_get_u16(body + 2), len);
+            T_TRUE(memcmp(body + 4, buf, len) == 0);
+            T_TRUE(wire_decode(body, blen, &md));
+            T_TRUE(memcmp(&md.u.call, &c[i], sizeof d) == 0);
+        }
+    }
+}
+
+/* The layout is pinned: info is flags, a reserved zero byte (where the
+ * true NAT label used to travel), detected NAT, path, leg. */
+static void test_wire_call_layout_pinned(void)
+{
+    WireCall b = {.kind = WIRE_CM_RELAY_BIND, .call_id = 0x11223344, .leg = 1,
+                  .dnat = NAT_FULL_CONE};
+    const uint8_t want[] = {WIRE_CM_RELAY_BIND, 0x11, 0x22, 0x33, 0x44, 4,
+                            0, 0, NAT_FULL_CONE, 0, 1};
+    uint8_t buf[WIRE_CALL_MAX];
+    T_EQ_U64(wire_call_encode(&b, buf, sizeof buf), sizeof want);
+    T_TRUE(memcmp(buf, want, sizeof want) == 0);
+    WireCall bye = {.kind = WIRE_CM_BYE, .call_id = 7};
+    T_EQ_U64(wire_call_encode(&bye, buf, sizeof buf), 6);
+}
+
+static void test_wire_call_truncated_and_overlong_rejected(void)
+{
+    WireCall c[WIRE_CM_KIND_END], d;
+    size_t k = call_samples(c);
+    for (size_t i = 0; i < k; i++) {
+        uint8_t buf[WIRE_CALL_MAX + 1];
+        size_t len = wire_call_encode(&c[i], buf, sizeof buf);
+        for (size_t cut = 0; cut < len; cut++)
+            if (wire_call_decode(buf, cut, &d)) {
+                char msg[80];
+                g_snprintf(msg, sizeof msg, "call kind %u accepted at %zu of %zu bytes", c[i].kind,
+                           cut, len);
+                CU_FAIL(msg);
+            }
+        buf[len] = 0;
+        T_FALSE(wire_call_decode(buf, len + 1, &d)); /* trailing byte */
+        buf[5] ^= 0x80; /* a mask that is not the kind's */
+        T_FALSE(wire_call_decode(buf, len, &d));
+    }
+    /* Out-of-range fields: kind, NAT types, path, leg, flags, empty user. */
+    uint8_t kind0[] = {0, 0, 0, 0, 1, 0};
+    uint8_t kind_end[] = {WIRE_CM_KIND_END, 0, 0, 0, 1, 0};
+    T_FALSE(wire_call_decode(kind0, sizeof kind0, &d));
+    T_FALSE(wire_call_decode(kind_end, sizeof kind_end, &d));
+    uint8_t bind[] = {WIRE_CM_RELAY_BIND, 0, 0, 0, 1, 4, 0, 0, 0, 0, 0};
+    T_TRUE(wire_call_decode(bind, sizeof bind, &d));
+    const size_t info = 6; /* flags, reserved, dnat, path, leg */
+    const uint8_t bad[5] = {WIRE_CMF_UDP_OK << 1, 1, NAT_TYPE_COUNT, WIRE_CALL_PATH_END, 2};
+    for (size_t f = 0; f < 5; f++) {
+        uint8_t x[sizeof bind];
+        memcpy(x, bind, sizeof x);
+        x[info + f] = bad[f];
+        T_FALSE(wire_call_decode(x, sizeof x, &d));
+    }
+    uint8_t no_user[] = {WIRE_CM_LOCATED, 0, 0, 0, 1, 2 | 8, 1, 1, 1, 1, 0, 1,
+                         2, 2, 2, 2, 0, 2, 0};
+    T_FALSE(wire_call_decode(no_user, sizeof no_user, &d));
+    no_user[sizeof no_user - 1] = WIRE_USER_MAX + 1;
+    T_FALSE(wire_call_decode(no_user, sizeof no_user, &d));
+    /* A frame whose length field disagrees with the message inside. */
+    WireMsg m = {.type = WIRE_CALL, .u.call = c[WIRE_CM_BYE - 1]}, md;
+    uint8_t body[64];
+    size_t blen = wire_encode(&m, body, sizeof body);
+    body[3]++;
+    T_FALSE(wire_decode(body, blen, &md));
+    body[3] = 0;
+    body[2] = 0;
+    T_FALSE(wire_decode(body, 4, &md)); /* an empty call message */
 }
 
 typedef struct Fx {
@@ -260,6 +400,10 @@ static void test_wire_hello_and_frames(void)
 T_SUITE_MAIN("wire", {"test_wire_roundtrip_every_type", test_wire_roundtrip_every_type},
              {"test_wire_truncated_and_padded_rejected", test_wire_truncated_and_padded_rejected},
              {"test_wire_bad_fields_rejected", test_wire_bad_fields_rejected},
+             {"test_wire_call_roundtrip_every_kind", test_wire_call_roundtrip_every_kind},
+             {"test_wire_call_layout_pinned", test_wire_call_layout_pinned},
+             {"test_wire_call_truncated_and_overlong_rejected",
+              test_wire_call_truncated_and_overlong_rejected},
              {"test_wire_random_bytes_never_crash", test_wire_random_bytes_never_crash},
              {"test_wire_udp_envelope_and_bad_crc", test_wire_udp_envelope_and_bad_crc},
              {"test_wire_nack_is_11_bytes", test_wire_nack_is_11_bytes},

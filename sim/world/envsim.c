@@ -47,6 +47,7 @@ struct EnvSimNode {
     TimeNs busy_until; /* its CPU is busy with charged work until then, ns */
     uint32_t npending; /* deferred sends not yet handed to the network */
     EnvTrace *trace;   /* tracing wrapper of its env, or NULL (borrowed) */
+    int nat_label;     /* true NatType of its host (metrics only), -1 none */
 };
 
 /* A send deferred until the node's CPU is free (see envsim.h). */
@@ -83,6 +84,9 @@ struct EnvSim {
     uint32_t m_overload;   /* metric SIMMETRIC_CPU_OVERLOAD_DROPS */
     uint32_t m_deferred;   /* metric SIMMETRIC_CPU_DEFERRED_SENDS */
     GHashTable *pending;   /* EnvSimSend set: deferred sends (owned) */
+    GHashTable *calls;     /* call id -> 1 (dialled) or 2 + callee's NAT label (answered) */
+    uint32_t m_matrix[NAT_UNKNOWN][NAT_UNKNOWN][NODE_CALL_PATH_COUNT]; /* caller x callee */
+    uint32_t m_pstn[NAT_UNKNOWN][NODE_CALL_PATH_COUNT];                /* caller x phone net */
 };
 
 static const EnvOps envsim_ops;
@@ -221,6 +225,27 @@ bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+/* The call matrix, "call.matrix.<caller>.<callee>.<path>" and
+ * "call.matrix.<caller>.pstn.<path>" for every known NAT type and path:
+ * interned up front, so that a run reports the zeros too. */
+static void envsim_matrix_intern(EnvSim *es)
+{
+    char name[96];
+    for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
+        const char *pn = node_call_path_name((NodeCallPath)p);
+        for (int a = 0; a < NAT_UNKNOWN; a++) {
+            const char *an = stun_nat_name((NatType)a);
+            for (int b = 0; b < NAT_UNKNOWN; b++) {
+                g_snprintf(name, sizeof name, "call.matrix.%s.%s.%s", an,
+                           stun_nat_name((NatType)b), pn);
+                es->m_matrix[a][b][p] = metrics_intern(es->metrics, name, METRICS_COUNTER);
+            }
+            g_snprintf(name, sizeof name, "call.matrix.%s.pstn.%s", an, pn);
+            es->m_pstn[a][p] = metrics_intern(es->metrics, name, METRICS_COUNTER);
+        }
+    }
+}
+
 EnvSim *envsim_new(Net *net, Metrics *metrics, const EnvSimCost *cost)
 {
     EnvSim *es = g_new0(EnvSim, 1);
@@ -242,6 +267,8 @@ EnvSim *envsim_new(Net *net, Metrics *metrics, const EnvSimCost *cost)
     es->m_overload = simmetric_intern(metrics, SIMMETRIC_CPU_OVERLOAD_DROPS);
     es->m_deferred = simmetric_intern(metrics, SIMMETRIC_CPU_DEFERRED_SENDS);
     es->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, g_free, NULL);
+    es->calls = g_hash_table_new(g_direct_hash, g_direct_equal);
+    envsim_matrix_intern(es);
     return es;
 }
 
@@ -258,6 +285,7 @@ void envsim_free(EnvSim *es)
     g_hash_table_iter_init(&it, es->pending);
     while (g_hash_table_iter_next(&it, &d, NULL)) sim_cancel(es->sim, ((EnvSimSend *)d)->ev);
     g_hash_table_destroy(es->pending);
+    g_hash_table_destroy(es->calls);
     g_hash_table_destroy(es->stores);
     g_hash_table_destroy(es->released);
     g_ptr_array_free(es->nodes, TRUE);
@@ -271,7 +299,7 @@ EnvSimNode *envsim_node_new(EnvSim *es, uint32_t id, uint32_t host, double cpu_s
     CHECK(cpu_speed > 0, "cpu speed %g", cpu_speed);
     EnvSimNode *en = g_new0(EnvSimNode, 1);
     *en = (EnvSimNode){.es = es, .env = {&envsim_ops, en}, .id = id, .host = host,
-                       .cpu_speed = cpu_speed};
+                       .cpu_speed = cpu_speed, .nat_label = -1};
     sim_rng_init(es->sim, &en->rng, id, ENVSIM_STREAM_PROTOCOL);
     g_ptr_array_add(es->nodes, en);
     return en;
@@ -283,6 +311,11 @@ void envsim_node_set_trace(EnvSimNode *en, EnvTrace *t) { en->trace = t; }
 EnvTrace *envsim_node_trace(const EnvSimNode *en) { return en->trace; }
 void envsim_node_attach(EnvSimNode *en, Node *node) { en->node = node; }
 void envsim_node_set_server(EnvSimNode *en, bool server) { en->server = server; }
+void envsim_node_set_nat_label(EnvSimNode *en, int label)
+{
+    CHECK(label >= -1 && label < NAT_TYPE_COUNT, "NAT label %d", label);
+    en->nat_label = label;
+}
 Node *envsim_node_get(const EnvSimNode *en) { return en->node; }
 uint32_t envsim_node_host(const EnvSimNode *en) { return en->host; }
 uint32_t envsim_node_id(const EnvSimNode *en) { return en->id; }
@@ -780,6 +813,43 @@ static void envsim_metric_observe(void *ctx, EnvMetric id, double value)
 
 static double envsim_cpu_charged(void *ctx) { return ((EnvSimNode *)ctx)->cpu_ns; }
 
+static int envsim_host_nat_label(void *ctx) { return ((EnvSimNode *)ctx)->nat_label; }
+
+/* Whether a NAT label names a row or column of the call matrix. */
+static bool envsim_label_known(int label)
+{
+    return label >= 0 && label < NAT_UNKNOWN;
+}
+
+/* The call matrix, joined from both ends' reports by call id: the caller's
+ * DIALLED opens an entry (so a late ANSWERED after the caller's end opens
+ * none), the callee's ANSWERED puts its label there, the caller's
+ * CONNECTED counts once with both labels and its ENDED closes the entry.
+ * Two calls drawing the same 32-bit id at once would share an entry. */
+static void envsim_call_report(void *ctx, const EnvCallReport *r)
+{
+    EnvSimNode *en = ctx;
+    EnvSim *es = en->es;
+    gpointer key = GUINT_TO_POINTER(r->call_id);
+    gpointer v = g_hash_table_lookup(es->calls, key);
+    switch ((EnvCallEvent)r->event) {
+    case ENV_CALL_DIALLED: g_hash_table_insert(es->calls, key, GUINT_TO_POINTER(1)); return;
+    case ENV_CALL_ANSWERED:
+        if (v) g_hash_table_insert(es->calls, key, GUINT_TO_POINTER(2 + (en->nat_label + 1)));
+        return;
+    case ENV_CALL_ENDED: g_hash_table_remove(es->calls, key); return;
+    case ENV_CALL_CONNECTED: break;
+    }
+    CHECK(r->path < NODE_CALL_PATH_COUNT, "call path %u", r->path);
+    int a = en->nat_label, b = v ? (int)GPOINTER_TO_UINT(v) - 3 : -1;
+    uint32_t id = 0;
+    if (r->pstn && envsim_label_known(a))
+        id = es->m_pstn[a][r->path];
+    else if (!r->pstn && envsim_label_known(a) && envsim_label_known(b))
+        id = es->m_matrix[a][b][r->path];
+    if (id) metrics_add(es->metrics, id, 1, sim_now(es->sim));
+}
+
 static void envsim_log(void *ctx, EnvLogLevel level, const char *msg)
 {
     EnvSimNode *en = ctx;
@@ -823,4 +893,6 @@ static const EnvOps envsim_ops = {
     .metric_observe = envsim_metric_observe,
     .log = envsim_log,
     .cpu_charged_ns = envsim_cpu_charged,
+    .host_nat_label = envsim_host_nat_label,
+    .call_report = envsim_call_report,
 };

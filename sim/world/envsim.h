@@ -118,6 +118,11 @@ EnvTrace *envsim_node_trace(const EnvSimNode *en); /* NULL when untraced */
  * ("cpu.charged_ns.client|supernode|server"; a promoted client counts as a
  * supernode while it is one). */
 void envsim_node_set_server(EnvSimNode *en, bool server);
+/* The node's true network situation (a NatType; -1: none, the default), the
+ * host metadata env_host_nat_label reports and the label of the call
+ * matrix this env counts from call reports ("call.matrix.<caller>.<callee|
+ * pstn>.<path>", joined by call id). */
+void envsim_node_set_nat_label(EnvSimNode *en, int label);
 
 /* Routes events to node from now on (node: borrowed). */
 void envsim_node_attach(EnvSimNode *en, Node *node);

@@ -219,6 +219,7 @@ static WorldPeer *world_peer_add(World *w, NodeRole role, uint32_t host, int32_t
                      .uplink_kbps = (uint32_t)(up_bps / 1000),
                      .cpu_mhz = (uint32_t)(cpu_speed * WORLD_CPU_MHZ_PER_SPEED)};
     p->en = envsim_node_new(w->es, (uint32_t)w->npeers, host, cpu_speed);
+    envsim_node_set_nat_label(p->en, (int)nat);
     /* Bootstrap and dedicated supernodes count as supernodes in the CPU metrics. */
     envsim_node_set_server(p->en, role == NODE_ROLE_LOGIN_SERVER || role == NODE_ROLE_WEB_SERVER ||
                                       role == NODE_ROLE_GATEWAY);
@@ -358,8 +359,7 @@ static void world_peer_start(World *w, WorldPeer *p)
     world_username(id, user, sizeof user);
     g_snprintf(pass, sizeof pass, "pw%u", id);
     NodeConfig cfg = {.role = p->role, .id = id, .username = user, .password = pass,
-                      .true_nat = p->true_nat, .uplink_kbps = p->uplink_kbps,
-                      .cpu_mhz = p->cpu_mhz, .port = p->port,
+                      .uplink_kbps = p->uplink_kbps, .cpu_mhz = p->cpu_mhz, .port = p->port,
                       .sn_capacity = (uint16_t)MIN(w->spec->supernodes.capacity, UINT16_MAX)};
     p->node = node_new(envsim_node_env(p->en), w->shared, &cfg);
     envsim_node_attach(p->en, p->node);
