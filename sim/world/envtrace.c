@@ -539,6 +539,37 @@ static double envtrace_cpu_charged_ns(void *ctx)
     return ns;
 }
 
+/* Optional since version 3: the host's true NAT label, forwarded when the
+ * inner env has it, else -1 (what env_host_nat_label() answers then). */
+static int envtrace_host_nat_label(void *ctx)
+{
+    EnvTrace *t = TR(ctx);
+    const EnvOps *o = INNER(t);
+    int label = o->version >= 3 && o->host_nat_label ? o->host_nat_label(ICTX(t)) : -1;
+    if (envtrace_begin(t, "->", "host_nat_label")) {
+        char r[16];
+        g_snprintf(r, sizeof r, "%d", label);
+        envtrace_end(t, r);
+    }
+    return label;
+}
+
+/* Optional since version 3: a call event, forwarded when the inner env
+ * takes reports (the world labels the call matrix with it). */
+static void envtrace_call_report(void *ctx, const EnvCallReport *r)
+{
+    EnvTrace *t = TR(ctx);
+    const EnvOps *o = INNER(t);
+    if (o->version >= 3 && o->call_report) o->call_report(ICTX(t), r);
+    if (envtrace_begin(t, "->", "call_report")) {
+        envtrace_arg(t, "call=%u", r->call_id);
+        envtrace_arg(t, "event=%u", (unsigned)r->event);
+        envtrace_arg(t, "path=%u", (unsigned)r->path);
+        envtrace_arg(t, "pstn=%d", (int)r->pstn);
+        envtrace_end(t, NULL);
+    }
+}
+
 static const EnvOps envtrace_ops = {
     .version = ENV_VERSION,
     .now = envtrace_now,
@@ -566,6 +597,8 @@ static const EnvOps envtrace_ops = {
     .metric_observe = envtrace_metric_observe,
     .log = envtrace_log,
     .cpu_charged_ns = envtrace_cpu_charged_ns,
+    .host_nat_label = envtrace_host_nat_label,
+    .call_report = envtrace_call_report,
 };
 
 /* ---- env -> node --------------------------------------------------------- */
