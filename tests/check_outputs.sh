@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# simrun's output contract (issue 14 items 1 and 3), one check per clause:
+# - it writes only into a directory it creates, an empty one, or one that
+#   holds the .skysim-results marker of an earlier result; a user's
+#   directory or a plain file is refused with exit 2 and one line naming
+#   it, before the run starts, and left as it was;
+# - an earlier result is replaced as a whole, plots/ included, and nothing
+#   .tmp- or .old- stays behind (the rename order is tested in
+#   test_results.c);
+# - a file error found while building the world leaves no results/.
+# Usage: check_outputs.sh SIMRUN SOURCE_DIR
+set -u
+simrun=$1
+src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+small=(--set population.clients=20 --duration 1min --set warmup=0 --quiet)
+base=$src/scenarios/baseline.json
+
+# expect_error NAME EXPECTED_SUBSTRING ARGS...: exit 2 and one line.
+expect_error() {
+    local name=$1 want=$2
+    shift 2
+    local out rc
+    out=$("$simrun" "$@" 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" != 2 ]; then bad "$name: exit $rc, expected 2 ($out)"; return; fi
+    if ! grep -qF -- "$want" <<<"$out"; then bad "$name: message '$out' lacks '$want'"; return; fi
+    if [ "$(wc -l <<<"$out")" != 1 ]; then bad "$name: expected one line, got: $out"; return; fi
+    ok
+}
+# no_leftovers NAME: no temporary or set-aside directory in the work folder.
+no_leftovers() {
+    if ls -d ./*.tmp-* ./*.old-* >/dev/null 2>&1; then bad "$1: left $(ls -d ./*.tmp-* ./*.old-*)"; else ok; fi
+}
+
+cd "$work" || exit 2
+
+# A user's directory: refused before the run (a run of an hour of 10^5
+# clients would take minutes; the refusal is immediate), files kept.
+mkdir thesis && echo '\documentclass{article}' >thesis/thesis.tex && echo notes >thesis/notes.txt
+expect_error user-dir "refusing to write into thesis: it exists and is not a skysim results directory" \
+    "$base" --quiet --set population.clients=100000 --out thesis
+[ "$(ls -A thesis | tr '\n' ' ')" = "notes.txt thesis.tex " ] && ok || bad "user-dir: files now $(ls -A thesis)"
+grep -qx '\\documentclass{article}' thesis/thesis.tex && ok || bad "user-dir: thesis.tex changed"
+# The same with a subfolder (it used to fail only after the run).
+mkdir -p thesis2/figs
+expect_error user-subdir "refusing to write into thesis2" "$base" "${small[@]}" --out thesis2
+[ -d thesis2/figs ] && ok || bad "user-subdir: figs/ gone"
+# A plain file.
+echo keep >plain.txt
+expect_error plain-file "refusing to write into plain.txt: it exists and is not a directory" \
+    "$base" "${small[@]}" --out plain.txt
+[ "$(cat plain.txt)" = keep ] && ok || bad "plain-file: changed"
+no_leftovers refused
+
+# A new directory gets the marker; an empty directory is accepted.
+"$simrun" "$base" "${small[@]}" --out run || bad "run: exit $?"
+[ -f run/.skysim-results ] && ok || bad "run: no marker"
+mkdir empty
+"$simrun" "$base" "${small[@]}" --out empty && [ -s empty/results.json ] && ok || bad "empty dir not accepted"
+
+# An earlier result with plots/ (as simplot leaves it) is replaced as a whole.
+mkdir run/plots && echo png >run/plots/login.png
+cp run/results.json first.json
+"$simrun" "$base" "${small[@]}" --seed 9 --out run
+rc=$?
+[ "$rc" = 0 ] && ok || bad "replace: exit $rc"
+[ ! -e run/plots ] && [ -f run/.skysim-results ] && ok || bad "replace: $(ls -A run)"
+grep -q '"seed":[[:space:]]*9' run/results.json && ok || bad "replace: old results.json still there"
+no_leftovers replace
+
+# A file error at world build (a bad coordinate file) leaves no results/.
+cp "$src/tests/data/net/coords_bad.syscoord" .
+cat >coords.json <<'JSON'
+{ "name": "coords", "network": { "latency": { "model": "coordinates", "file": "coords_bad.syscoord" } } }
+JSON
+expect_error world-file "coords_bad.syscoord:4" coords.json "${small[@]}"
+[ ! -e results ] && ok || bad "world-file: left $(find results)"
+
+echo "outputs: $pass passed, $fail failed"
+[ "$fail" = 0 ]
