@@ -7,7 +7,11 @@
 # - an earlier result is replaced as a whole, plots/ included, and nothing
 #   .tmp- or .old- stays behind (the rename order is tested in
 #   test_results.c);
-# - a file error found while building the world leaves no results/.
+# - a file error found while building the world leaves no results/;
+# - output file names (--pcap, --trace, outputs.*) are plain names, not
+#   one another and not a file the run writes itself: exit 2 at start-up;
+# - the scenario name (part of results/NAME-SEED) is of a safe character
+#   set: exit 2 naming $.name (sweep names: check_simsweep.sh).
 # Usage: check_outputs.sh SIMRUN SOURCE_DIR
 set -u
 simrun=$1
@@ -81,6 +85,35 @@ cat >coords.json <<'JSON'
 JSON
 expect_error world-file "coords_bad.syscoord:4" coords.json "${small[@]}"
 [ ! -e results ] && ok || bad "world-file: left $(find results)"
+
+# Output file names: plain, distinct, not the run's own; nothing written.
+expect_error pcap-abs '$.outputs.pcap: expected a plain file name' "$base" "${small[@]}" --pcap /tmp/x.pcap
+expect_error pcap-dir '$.outputs.pcap: expected a plain file name' "$base" "${small[@]}" --pcap sub/x.pcap
+expect_error pcap-dotdot '$.outputs.pcap: expected a plain file name' "$base" "${small[@]}" --pcap ..
+expect_error pcap-results 'found "results.json"' "$base" "${small[@]}" --pcap results.json
+expect_error trace-ts 'found "timeseries.csv"' "$base" "${small[@]}" --trace timeseries.csv
+expect_error trace-samples 'found "samples.csv"' "$base" "${small[@]}" --trace samples.csv
+expect_error trace-marker 'found ".skysim-results"' "$base" "${small[@]}" --trace .skysim-results
+expect_error trace-envtrace 'found "envtrace-20.log"' "$base" "${small[@]}" --trace envtrace-20.log --trace-env 20
+expect_error trace-is-pcap '$.outputs.trace: expected a file name other than that of outputs.pcap; found "x"' \
+    "$base" "${small[@]}" --trace x --pcap x
+printf '{ "name": "o", "outputs": { "pcap": "../escape.pcap" } }' >outputs.json
+expect_error outputs-key 'outputs.json: $.outputs.pcap: expected a plain file name' outputs.json "${small[@]}"
+
+# Scenario names: the JSON path is named, nothing is written anywhere.
+for n in '../../x' '/abs/x' '.hidden' 'two\nlines' 'esc\u001b[31m' 'sp ace'; do
+    printf '{ "name": "%s" }' "$n" >named.json
+    expect_error "name $n" 'named.json: $.name: expected a name of 1 to 100 of the characters' named.json "${small[@]}"
+done
+expect_error name-set '$.name: expected a name of' "$base" "${small[@]}" --set 'name="../up"'
+# A default name from an odd file name is made safe, not refused.
+printf '{ "description": "no name" }' >"odd name.json"
+"$simrun" "odd name.json" "${small[@]}" --seed 2 && [ -f results/odd_name-2/results.json ] && ok ||
+    bad "odd file name: $(ls results 2>&1)"
+rm -rf results
+[ ! -e ../x ] && [ ! -e /abs ] && ok || bad "a name wrote outside the work folder"
+[ -z "$(ls -A | grep -v -e '^thesis' -e '^plain.txt$' -e '^run$' -e '^empty$' -e '\.json$' -e '^coords')" ] && ok ||
+    bad "bad names left: $(ls -A)"
 
 echo "outputs: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -76,6 +76,9 @@ expect_error bad-point 'zero.json: $.parameters: point 1 (supernodes.count=0)' z
 sed 's/metrics.login.time_s.mean/metrics.login.time_x.mean/' tiny.json >metric.json
 expect_error bad-metric 'did you mean "metrics.login.time_s.mean"?' metric.json --out out-metric
 
+sed 's/"out": "out"/"name": "..\/..\/up", "out": "out"/' tiny.json >name.json
+expect_error bad-name 'name.json: $.name: expected a name of 1 to 100 of the characters' name.json
+
 "$simsweep" tiny.json --list | grep -q "p1    supernodes.count=5" && ok || bad "--list"
 out=$("$simsweep" tiny.json --jobs 2 2>&1)
 [ $? = 0 ] && ok || bad "sweep: $out"

@@ -567,7 +567,7 @@ static void test_scenario_set_overrides_values(void)
     GError *err = NULL;
     T_TRUE(scenario_set(s, "population.clients=250", &err));
     T_TRUE(scenario_set(s, "population.groups[1].nat=symmetric", &err));
-    T_TRUE(scenario_set(s, "name=my run", &err));       /* not JSON: taken as a string */
+    T_TRUE(scenario_set(s, "name=my-run", &err));       /* not JSON: taken as a string */
     T_TRUE(scenario_set(s, "$.duration=\"2h\"", &err)); /* JSON string */
     T_TRUE(scenario_set(s, "outputs.pcap=run.pcap", &err));
     T_TRUE(scenario_set(s, "churn.session={\"dist\": \"constant\", \"value\": 60}", &err));
@@ -581,7 +581,7 @@ static void test_scenario_set_overrides_values(void)
     const ScenarioSpec *sp = scenario_spec_get(s);
     T_EQ_U64(sp->population.clients, 250);
     T_EQ_I64(sp->population.groups[1].nat.mapping, SCENARIO_NAT_MAP_APDM);
-    T_STR_EQ(sp->name, "my run");
+    T_STR_EQ(sp->name, "my-run");
     T_EQ_I64(sp->duration_ns, 2 * TIMENS_H);
     T_STR_EQ(sp->outputs.pcap, "run.pcap");
     T_NEAR(sp->churn.session.value, 60, 0);

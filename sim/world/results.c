@@ -380,6 +380,44 @@ const char *results_dir(const Results *r)
     return r->dir;
 }
 
+bool results_name_is_free(const char *name)
+{
+    static const char *const own[] = {RESULTS_JSON_NAME, RESULTS_TS_NAME, "samples.csv", "plots",
+                                      RESULTS_MARKER_NAME, NULL};
+    if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (const char *c = name; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return false;
+    for (size_t i = 0; own[i]; i++)
+        if (strcmp(name, own[i]) == 0) return false;
+    return !(g_str_has_prefix(name, "envtrace-") && g_str_has_suffix(name, ".log"));
+}
+
+#define RESULTS_LABEL_MAX 100 /* characters of a label */
+
+/* Whether c may appear in a label. */
+static bool results_label_char(char c)
+{
+    return g_ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+}
+
+bool results_label_is_safe(const char *label)
+{
+    size_t n = strlen(label);
+    if (n == 0 || n > RESULTS_LABEL_MAX || label[0] == '.') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!results_label_char(label[i])) return false;
+    return true;
+}
+
+char *results_label_make_safe(const char *label)
+{
+    char *safe = *label ? g_strndup(label, RESULTS_LABEL_MAX) : g_strdup("_");
+    for (char *c = safe; *c; c++)
+        if (!results_label_char(*c) || (c == safe && *c == '.')) *c = '_';
+    return safe;
+}
+
 void results_set_commit_hook(Results *r, void (*hook)(void *ctx), void *ctx)
 {
     r->hook = hook;

@@ -69,6 +69,29 @@ void results_abort(Results *r);
 
 const char *results_dir(const Results *r); /* final directory, borrowed */
 
+/* The names a run writes itself, for messages. */
+#define RESULTS_OWN_NAMES                                                                          \
+    "results.json, timeseries.csv, samples.csv, plots, " RESULTS_MARKER_NAME ", envtrace-*.log"
+
+/* Whether name may name a file the user asks for in the results directory
+ * (outputs.pcap, outputs.trace): a plain file name (not empty, no '/', not
+ * "." or "..", no control character) that is none of RESULTS_OWN_NAMES. */
+bool results_name_is_free(const char *name);
+
+/* The rule of results_label_is_safe(), for messages. */
+#define RESULTS_LABEL_RULE "1 to 100 of the characters A-Z a-z 0-9 . _ -, not starting with \".\""
+
+/* Whether label may become part of a directory name (the scenario name
+ * in results/NAME-SEED, the sweep name in results/sweeps/NAME): see
+ * RESULTS_LABEL_RULE, so it can neither leave the folder it is put in nor
+ * carry a line break or a terminal escape. */
+bool results_label_is_safe(const char *label);
+
+/* A safe copy of label (owned): every character outside the set, and a
+ * leading '.', becomes '_', and it is cut to 100 characters ("" becomes
+ * "_"). For default names taken from a file name, which are not refused. */
+char *results_label_make_safe(const char *label);
+
 /* For tests: results_commit() calls hook(ctx) after an older result was
  * renamed aside and before the new one is renamed into place. */
 void results_set_commit_hook(Results *r, void (*hook)(void *ctx), void *ctx);
