@@ -632,7 +632,7 @@ uint64_t sweep_seed_derive(uint64_t base, size_t p, size_t r)
 {
     CHECK(p < (1ULL << 32) && r < (1ULL << 32), "point %zu repetition %zu", p, r);
     uint64_t mix = swp_splitmix64((uint64_t)p << 32 | (uint64_t)r);
-    return (base + mix) & ((1ULL << 53) - 1); /* scenario seeds are within [0, 2^53] */
+    return (base + mix) & SCENARIO_SEED_MAX; /* scenario seeds are within [0, 2^53 - 1] */
 }
 
 uint64_t sweep_seed(const Sweep *s, size_t p, size_t r) { return sweep_seed_derive(s->base_seed, p, r); }

@@ -77,9 +77,15 @@ cJSON *sweep__run_results(Sweep *s, size_t p, size_t r)
     g_free(dir);
     const cJSON *intr = cJSON_GetObjectItemCaseSensitive(root, "interrupted");
     const Scenario *scn = root && cJSON_IsFalse(intr) ? sweep__scenario(s, p, r, NULL) : NULL;
-    cJSON *want = scn ? scenario_to_json(scn) : NULL;
+    /* Through text, as the file was written: the seed is a raw number node
+     * in memory and a number once parsed. */
+    cJSON *resolved = scn ? scenario_to_json(scn) : NULL;
+    char *text_want = resolved ? cJSON_PrintUnformatted(resolved) : NULL;
+    cJSON *want = text_want ? cJSON_Parse(text_want) : NULL;
     bool same = want && cJSON_Compare(want, cJSON_GetObjectItemCaseSensitive(root, "scenario"), true);
     cJSON_Delete(want);
+    cJSON_free(text_want);
+    cJSON_Delete(resolved);
     if (!same) g_clear_pointer(&root, cJSON_Delete);
     return root;
 }

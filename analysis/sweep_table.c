@@ -254,7 +254,7 @@ static cJSON *swt_json_point(Sweep *s, const SwtData *d, size_t p)
         if (!d->done[p * s->reps + r]) continue;
         char *name = g_strdup_printf("runs/p%zu-r%zu", p, r);
         cJSON_AddItemToArray(runs, cJSON_CreateString(name));
-        cJSON_AddItemToArray(seeds, cJSON_CreateNumber((double)sweep_seed(s, p, r)));
+        cJSON_AddItemToArray(seeds, scenario_json_u64(sweep_seed(s, p, r)));
         g_free(name);
     }
     cJSON_AddNumberToObject(pt, "missing", (double)s->reps - cJSON_GetArraySize(runs));

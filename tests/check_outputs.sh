@@ -11,7 +11,10 @@
 # - output file names (--pcap, --trace, outputs.*) are plain names, not
 #   one another and not a file the run writes itself: exit 2 at start-up;
 # - the scenario name (part of results/NAME-SEED) is of a safe character
-#   set: exit 2 naming $.name (sweep names: check_simsweep.sh).
+#   set: exit 2 naming $.name (sweep names: check_simsweep.sh);
+# - seeds are exact: --seed is 0 to 2^53-1 (else exit 2), a 16-digit seed
+#   is written with all its digits, and the resolved scenario taken from
+#   results.json runs again to the same bytes.
 # Usage: check_outputs.sh SIMRUN SOURCE_DIR
 set -u
 simrun=$1
@@ -114,6 +117,24 @@ rm -rf results
 [ ! -e ../x ] && [ ! -e /abs ] && ok || bad "a name wrote outside the work folder"
 [ -z "$(ls -A | grep -v -e '^thesis' -e '^plain.txt$' -e '^run$' -e '^empty$' -e '\.json$' -e '^coords')" ] && ok ||
     bad "bad names left: $(ls -A)"
+
+# Seeds.
+expect_error seed-negative '--seed: expected an integer from 0 to 9007199254740991; found "-5"' \
+    "$base" "${small[@]}" --seed -5
+expect_error seed-2p53 'found "9007199254740992"' "$base" "${small[@]}" --seed 9007199254740992
+expect_error seed-2p64 'found "18446744073709551616"' "$base" "${small[@]}" --seed 18446744073709551616
+printf '{ "seed": 9007199254740993 }' >bigseed.json
+expect_error seed-json 'bigseed.json: $.seed: expected an integer from 0 to 9007199254740991' bigseed.json "${small[@]}"
+seed=6814627519747841 # 16 digits, as sweeps derive them
+"$simrun" "$base" "${small[@]}" --seed $seed --out exact || bad "exact: exit $?"
+[ "$(grep -c "\"seed\":[[:space:]]*$seed,\$" exact/results.json)" = 2 ] && ok ||
+    bad "exact: seed not written exactly: $(grep '"seed"' exact/results.json)"
+# The resolved scenario, cut out of results.json, runs to the same bytes.
+sed -n '/^\t"scenario":/,/^\t},$/p' exact/results.json | sed -e '1s/^\t"scenario":[[:space:]]*//' -e '$s/,$//' >resolved.json
+"$simrun" resolved.json --quiet --out again || bad "resolved: exit $?"
+strip() { sed '/"engine"/,$d' "$1"; }
+cmp -s <(strip exact/results.json) <(strip again/results.json) && ok || bad "resolved scenario runs differently"
+for f in timeseries.csv samples.csv; do cmp -s exact/$f again/$f && ok || bad "resolved scenario: $f differs"; done
 
 echo "outputs: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -86,6 +86,10 @@ grep -q "4 run now, 0 reused" <<<"$out" && ok || bad "sweep summary: $out"
 table_complete && ok || bad "table incomplete"
 out=$("$simsweep" tiny.json 2>&1)
 grep -q "0 run now, 4 reused" <<<"$out" && ok || bad "resume: $out"
+# Derived seeds (15 or 16 digits) are written exactly, in the run and the table.
+seed=$("$simsweep" tiny.json --list | awk '$1 == "p1" { print $(NF - 1) }')
+grep -q "^	\"seed\":	$seed,\$" out/runs/p1-r0/results.json && ok || bad "seed $seed not exact in p1-r0"
+grep -q "\"seeds\":.*\b$seed\b" out/table.json && ok || bad "seed $seed not exact in table.json"
 
 # Interrupt: ten longer runs on one worker; SIGINT after the first second.
 sed -e 's/"repetitions": 2/"repetitions": 5/' -e 's/1min/20min/' -e 's/"out": "out"/"out": "out-int"/' \

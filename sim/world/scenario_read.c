@@ -926,7 +926,7 @@ static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
         sp->description = g_strdup(d->valuestring);
     }
     int64_t seed = (int64_t)sp->seed;
-    scenario__get_int(rd, root, "seed", 0, (int64_t)1 << 53, &seed);
+    scenario__get_int(rd, root, "seed", 0, (int64_t)SCENARIO_SEED_MAX, &seed);
     sp->seed = (uint64_t)seed;
     scenario__get_duration(rd, root, "duration", 1, &sp->duration_ns);
     scenario__get_duration(rd, root, "warmup", 0, &sp->warmup_ns);
