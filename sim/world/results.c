@@ -418,6 +418,11 @@ char *results_label_make_safe(const char *label)
     return safe;
 }
 
+bool results_remove(const char *dir, GError **err)
+{
+    return results_is_ours(dir, err) && results_remove_tree(dir, err);
+}
+
 void results_set_commit_hook(Results *r, void (*hook)(void *ctx), void *ctx)
 {
     r->hook = hook;

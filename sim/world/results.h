@@ -92,6 +92,12 @@ bool results_label_is_safe(const char *label);
  * "_"). For default names taken from a file name, which are not refused. */
 char *results_label_make_safe(const char *label);
 
+/* Removes dir and everything under it (links are removed, not followed)
+ * when it is a results directory: it holds the marker or is empty; any
+ * other directory is refused (RESULTS_ERROR_REFUSED) and left alone. For
+ * the partial runs a killed sweep leaves. dir: borrowed. */
+bool results_remove(const char *dir, GError **err);
+
 /* For tests: results_commit() calls hook(ctx) after an older result was
  * renamed aside and before the new one is renamed into place. */
 void results_set_commit_hook(Results *r, void (*hook)(void *ctx), void *ctx);
