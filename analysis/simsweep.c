@@ -3,7 +3,7 @@
  *   simsweep SWEEP.json [--jobs N] [--out DIR] [--list] [--quiet]
  *   mpirun -np N simsweep SWEEP.json
  *
- * Exit status: 0 done (also when interrupted: table.json then says
+ * Exit status: 0 done (also when interrupted: table-partial.json then says
  * "complete": false and a second call resumes), 2 bad input (sweep file,
  * its scenario, a metric path, flags), 1 internal error (a run failed, a
  * file could not be written). The work is sweep_load() and sweep_run()
@@ -93,8 +93,10 @@ static void simsweep_summary(const Sweep *s, const SweepReport *r, int size)
            sweep_name(s), sweep_points(s), sweep_repetitions(s), r->runs, r->executed, r->reused,
            size > 1 ? " by rank 0 (the other ranks ran the rest)" : "",
            r->interrupted ? "; INTERRUPTED (run again to resume)" : "");
+    const char *t = r->table_partial ? "table-partial" : "table";
     if (r->table_written)
-        printf("  table  %s/table.csv\n         %s/table.json\n", sweep_out_dir(s), sweep_out_dir(s));
+        printf("  table  %s/%s.csv\n         %s/%s.json%s\n", sweep_out_dir(s), t, sweep_out_dir(s), t,
+               r->table_partial ? "   (PARTIAL: some runs are not done)" : "");
 }
 
 static int simsweep_run(const char *path, const SimsweepOpts *o, int rank, int size)

@@ -18,6 +18,7 @@
 
 #include "analysis/sweep_int.h"
 #include "protocol/base/check.h"
+#include "sim/world/results.h"
 
 G_DEFINE_QUARK(skysim - sweep - error - quark, sweep_error)
 
@@ -378,6 +379,11 @@ static void swp_read(SwpRd *rd, const cJSON *doc, Sweep *s)
     if (!swp_keys(rd, doc, swp_top_keys)) return;
     swp_string(rd, doc, "base", true, &s->base_written);
     swp_string(rd, doc, "name", false, &s->name);
+    if (s->name && !rd->failed && !results_label_is_safe(s->name)) {
+        size_t mark = swp_push(rd, "name"); /* it names results/sweeps/NAME */
+        swp_expect(rd, swp_item(doc, "name"), "a name of " RESULTS_LABEL_RULE);
+        swp_pop(rd, mark);
+    }
     swp_string(rd, doc, "description", false, &s->description);
     char *combine = NULL;
     swp_string(rd, doc, "combine", false, &combine);
@@ -521,9 +527,10 @@ Sweep *sweep_load_text(const char *text, const char *origin, const char *base_di
     g_string_free(rd.path, TRUE);
     if (!rd.failed) {
         char *fname = g_path_get_basename(origin);
-        if (!s->name)
-            s->name = g_str_has_suffix(fname, ".json") ? g_strndup(fname, strlen(fname) - 5)
-                                                        : g_strdup(fname);
+        if (!s->name) {
+            if (g_str_has_suffix(fname, ".json")) fname[strlen(fname) - 5] = '\0';
+            s->name = results_label_make_safe(fname);
+        }
         g_free(fname);
         if (!s->description) s->description = g_strdup("");
         if (!s->out) s->out = g_strdup_printf("results/sweeps/%s", s->name);
@@ -625,7 +632,7 @@ uint64_t sweep_seed_derive(uint64_t base, size_t p, size_t r)
 {
     CHECK(p < (1ULL << 32) && r < (1ULL << 32), "point %zu repetition %zu", p, r);
     uint64_t mix = swp_splitmix64((uint64_t)p << 32 | (uint64_t)r);
-    return (base + mix) & ((1ULL << 53) - 1); /* scenario seeds are within [0, 2^53] */
+    return (base + mix) & SCENARIO_SEED_MAX; /* scenario seeds are within [0, 2^53 - 1] */
 }
 
 uint64_t sweep_seed(const Sweep *s, size_t p, size_t r) { return sweep_seed_derive(s->base_seed, p, r); }

@@ -22,7 +22,9 @@
  *
  * Resume: a run whose results.json exists, is not marked interrupted and
  * holds exactly the scenario the run would use (same point values, base,
- * overrides and seed) is not redone.
+ * overrides and seed) is not redone. One sweep at a time per output
+ * directory (a lock file), and workers die with their sweep, so what a
+ * killed sweep leaves is only partial runs, which the next one removes.
  *
  * Errors: input errors in the sweep file are one line, e.g.
  *   sweeps/x.json: $.parameters[0].range.step: expected a number > 0; found 0
@@ -60,7 +62,8 @@ typedef struct SweepReport {
     size_t executed;    /* runs executed by this process (this rank) */
     size_t failed;      /* runs that failed (this rank) */
     bool interrupted;   /* stopped by the stop flag before every run was done */
-    bool table_written; /* this rank wrote table.csv and table.json */
+    bool table_written; /* this rank wrote the table */
+    bool table_partial; /* ... as table-partial.csv and .json: some run is not done */
 } SweepReport;
 
 /* Reads and validates the sweep file at path (borrowed), loads the base
@@ -98,18 +101,25 @@ void sweep_out_dir_set(Sweep *s, const char *dir);
 /* Results directory of run (p, r), newly allocated: "<out>/runs/p<p>-r<r>". */
 char *sweep_run_dir(const Sweep *s, size_t p, size_t r);
 
-/* Runs every run not already done (this rank's share under MPI), then
- * writes the table (rank 0, after every rank finished). *rep is filled in
- * any case. False with err set when a run failed, the table could not be
- * written or a metric path matched nothing (SWEEP_ERROR_INPUT). An
- * interrupted sweep returns true with rep->interrupted set and writes the
- * table of what was done, marked incomplete. Under MPI the caller must have
- * called MPI_Init. */
+/* Takes the lock <out>/simsweep.lock (rank 0; another live sweep on the
+ * same directory: SWEEP_ERROR_INPUT naming its pid; a stale one is taken
+ * over with a note on stderr), removes what killed runs left, runs every
+ * run not already done (this rank's share under MPI; until a first run is
+ * done and the metric paths checked against it, one at a time), then
+ * writes the table (rank 0, after every rank finished) and releases the
+ * lock. Workers die with the process. *rep is filled in any case. False
+ * with err set when a run failed, the table could not be written or a
+ * metric path matched nothing (SWEEP_ERROR_INPUT; then no table). A sweep
+ * with runs not done (interrupted: true with rep->interrupted set; failed
+ * runs: false) writes table-partial.csv and .json instead of table.csv and
+ * .json. Under MPI the caller must have called MPI_Init. */
 bool sweep_run(Sweep *s, const SweepOptions *o, SweepReport *rep, GError **err);
 
-/* Writes table.csv and table.json from the run directories present
- * (runs not done count as missing). Called by sweep_run(); public for
- * tests and for rebuilding a table. complete: whether every run is done. */
-bool sweep_table_write(Sweep *s, GError **err);
+/* Writes table.csv and table.json from the run directories when every run
+ * is done; otherwise table-partial.csv and table-partial.json (runs not
+ * done count as missing; "complete": false) and removes a table.csv and
+ * table.json of an earlier state. *partial: which. Called by sweep_run();
+ * public for tests and for rebuilding a table. */
+bool sweep_table_write(Sweep *s, bool *partial, GError **err);
 
 #endif

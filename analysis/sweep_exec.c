@@ -18,8 +18,12 @@
  * Resume: a run is done when sweep__run_results() accepts its
  * results.json (complete, not interrupted, the same scenario and seed).
  * The runner writes a run under DIR.tmp-XXXXXX and renames it when
- * complete (results.h), so a killed run leaves only a .tmp- directory;
- * rank 0 removes those at the start. Stopping (SIGINT/SIGTERM sets the
+ * complete (results.h), so a killed run leaves only a .tmp- directory.
+ * Rank 0 first takes <out>/simsweep.lock (one sweep per directory: two
+ * used to delete each other's temporary runs), then removes those. A
+ * worker gets SIGKILL when its parent dies (PR_SET_PDEATHSIG), so no
+ * orphan writes on after a killed sweep. Metric paths are checked against
+ * the first done run before more than one run goes at a time. Stopping (SIGINT/SIGTERM sets the
  * caller's stop flag): no new run starts, running children get SIGTERM,
  * stop at an event boundary and write results marked interrupted, which a
  * later sweep redoes.
@@ -27,13 +31,19 @@
 #include "analysis/sweep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #ifdef SKYSIM_HAVE_MPI
 #include <mpi.h>
@@ -41,10 +51,12 @@
 
 #include "analysis/sweep_int.h"
 #include "protocol/base/check.h"
+#include "sim/world/results.h"
 #include "sim/world/runner.h"
 
 #define SWP_CHILD_INTERRUPTED 3 /* child exit status: the run was stopped */
 #define SWP_POLL_US 50000       /* sleep between polls of the children, microseconds */
+#define SWP_LOCK_NAME "simsweep.lock" /* in the output directory */
 
 /* Set by the child's SIGINT/SIGTERM handler; the child's run loop polls it.
  * Only a signal handler may write it, and only in a child process. */
@@ -77,9 +89,15 @@ cJSON *sweep__run_results(Sweep *s, size_t p, size_t r)
     g_free(dir);
     const cJSON *intr = cJSON_GetObjectItemCaseSensitive(root, "interrupted");
     const Scenario *scn = root && cJSON_IsFalse(intr) ? sweep__scenario(s, p, r, NULL) : NULL;
-    cJSON *want = scn ? scenario_to_json(scn) : NULL;
+    /* Through text, as the file was written: the seed is a raw number node
+     * in memory and a number once parsed. */
+    cJSON *resolved = scn ? scenario_to_json(scn) : NULL;
+    char *text_want = resolved ? cJSON_PrintUnformatted(resolved) : NULL;
+    cJSON *want = text_want ? cJSON_Parse(text_want) : NULL;
     bool same = want && cJSON_Compare(want, cJSON_GetObjectItemCaseSensitive(root, "scenario"), true);
     cJSON_Delete(want);
+    cJSON_free(text_want);
+    cJSON_Delete(resolved);
     if (!same) g_clear_pointer(&root, cJSON_Delete);
     return root;
 }
@@ -91,28 +109,95 @@ static bool swp_run_done(Sweep *s, size_t p, size_t r)
     return root != NULL;
 }
 
-/* Removes the .tmp- directories killed runs left in runs/ (plain files
- * only, as the runner writes them; anything else is left alone). */
-static void swp_clean_tmp(const char *runs)
+/* What killed runs leave in runs/ (the caller holds the lock, so no live
+ * sweep writes there, and workers die with their parent): a run killed
+ * while it ran leaves pI-rJ.tmp-XXXXXX, partial, which is removed; one
+ * killed while it replaced an earlier result leaves that result, complete,
+ * as pI-rJ.old-XXXXXX, which is put back when pI-rJ is missing (and then
+ * adopted like any done run) or removed. Only results directories (the
+ * marker, or empty) are removed; anything else is left alone. */
+static void swp_clean_runs(const char *runs)
 {
     GDir *d = g_dir_open(runs, 0, NULL);
     const char *name;
     while (d && (name = g_dir_read_name(d))) {
+        const char *tmp = strstr(name, ".tmp-"), *old = strstr(name, ".old-");
+        if (!tmp && !old) continue;
         char *path = g_build_filename(runs, name, NULL);
-        GDir *t = strstr(name, ".tmp-") ? g_dir_open(path, 0, NULL) : NULL;
-        const char *f;
-        while (t && (f = g_dir_read_name(t))) {
-            char *fp = g_build_filename(path, f, NULL);
-            g_unlink(fp);
-            g_free(fp);
+        char *final = g_strndup(path, strlen(path) - strlen(tmp ? tmp : old));
+        bool adopted = old && !g_file_test(final, G_FILE_TEST_EXISTS) && g_rename(path, final) == 0;
+        GError *e = NULL;
+        if (!adopted && !results_remove(path, &e)) {
+            fprintf(stderr, "sweep: left %s: %s\n", path, e->message);
+            g_error_free(e);
         }
-        if (t) {
-            g_dir_close(t);
-            g_rmdir(path);
-        }
+        g_free(final);
         g_free(path);
     }
     if (d) g_dir_close(d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The lock */
+
+/* Takes <out>/simsweep.lock: an flock() held as long as this process (and
+ * the workers that inherit it) lives, and the holder's pid as its text for
+ * messages. A lock file whose lock nobody holds is stale: its process is
+ * gone, and it is taken over with a note. Returns the open descriptor, or
+ * -1 with err set (SWEEP_ERROR_INPUT when another sweep holds it). */
+static int swp_lock_take(const char *out, GError **err)
+{
+    char *path = g_build_filename(out, SWP_LOCK_NAME, NULL);
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) break;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        g_strchomp(pid);
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            g_set_error(err, SWEEP_ERROR, SWEEP_ERROR_INPUT,
+                        "%s is in use by another simsweep (pid %s, lock %s); wait for it to end or stop it",
+                        out, *pid ? pid : "unknown", path);
+            close(fd);
+            g_free(path);
+            return -1;
+        }
+        /* The holder may have removed the file between our open and flock:
+         * then the lock is on a name nobody else sees; try again. */
+        struct stat a, b;
+        if (fstat(fd, &a) != 0 || stat(path, &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        if (*pid)
+            fprintf(stderr, "sweep: note: taking over the lock %s of pid %s, which is no longer running\n",
+                    path, pid);
+        char mine[32];
+        int len = g_snprintf(mine, sizeof mine, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, mine, (size_t)len, 0) != len) {
+            close(fd);
+            fd = -1;
+            break;
+        }
+    }
+    if (fd < 0)
+        g_set_error(err, SWEEP_ERROR, SWEEP_ERROR_INTERNAL, "cannot take the lock %s: %s", path,
+                    g_strerror(errno));
+    g_free(path);
+    return fd;
+}
+
+/* Removes the lock file, then releases the lock. */
+static void swp_lock_release(const char *out, int fd)
+{
+    if (fd < 0) return;
+    char *path = g_build_filename(out, SWP_LOCK_NAME, NULL);
+    g_unlink(path);
+    close(fd);
+    g_free(path);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -176,13 +261,23 @@ typedef struct SwpExec {
     double busy_s;         /* wall time of the runs executed this session, summed, seconds */
     bool forwarded;        /* the stop was forwarded to the children */
     double last_draw;      /* wall time of the last progress line, seconds */
+    bool checked;          /* the metric paths were checked against a done run */
+    bool bad_metric;       /* ... and one was wrong: no table */
     int fail_code;         /* SWEEP_ERROR_* of the first failed run; 0: none */
     char *fail_msg;        /* its message, owned; NULL: none */
 } SwpExec;
 
-/* The child: runs (p, r), whose scenario the parent prepared, and leaves. */
-G_GNUC_NORETURN static void swp_child(Sweep *s, size_t p, size_t r, const sigset_t *old)
+/* The child: runs (p, r), whose scenario the parent prepared, and leaves.
+ * It dies with its parent (SIGKILL when the parent goes, however it goes),
+ * so a killed sweep leaves no worker writing into its directory, only a
+ * partial .tmp- run that the next sweep removes. */
+G_GNUC_NORETURN static void swp_child(Sweep *s, size_t p, size_t r, const sigset_t *old,
+                                      pid_t parent)
 {
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    if (getppid() != parent) _exit(RUNNER_INTERNAL); /* the parent died before prctl */
     struct sigaction sa = {.sa_handler = swp_child_on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -229,8 +324,8 @@ static void swp_launch(SwpExec *ex, unsigned i)
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, &old); /* the child installs its handlers first */
     fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) swp_child(ex->s, p, r, &old);
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) swp_child(ex->s, p, r, &old, parent);
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         swp_record_failure(ex, SWEEP_ERROR_INTERNAL, "cannot start a worker process: %s",
@@ -243,6 +338,29 @@ static void swp_launch(SwpExec *ex, unsigned i)
     ex->running++;
 }
 
+/* Checks the sweep's metric paths against the results of done run (p, r);
+ * on a bad path records the failure and starts no more runs. */
+static void swp_check_metrics(SwpExec *ex, size_t p, size_t r)
+{
+    cJSON *root = sweep__run_results(ex->s, p, r);
+    if (!root) return;
+    ex->checked = true;
+    char *dir = sweep_run_dir(ex->s, p, r);
+    char *file = g_build_filename(dir, "results.json", NULL);
+    GError *e = NULL;
+    if (!sweep__metrics_check(ex->s, root, file, &e)) {
+        g_free(ex->fail_msg); /* this is the error to report, before any run's */
+        ex->fail_msg = g_strdup(e->message);
+        ex->fail_code = SWEEP_ERROR_INPUT;
+        ex->bad_metric = true;
+        g_error_free(e);
+        ex->next = ex->n_todo;
+    }
+    g_free(file);
+    g_free(dir);
+    cJSON_Delete(root);
+}
+
 /* Accounts for the end of the child in slot i. */
 static void swp_reap(SwpExec *ex, unsigned i, int status)
 {
@@ -251,6 +369,7 @@ static void swp_reap(SwpExec *ex, unsigned i, int status)
     if (code == 0) {
         ex->rep->executed++;
         ex->busy_s += swp_wall() - sl->t0;
+        if (!ex->checked) swp_check_metrics(ex, sl->p, sl->r);
     } else if (code == SWP_CHILD_INTERRUPTED) {
         ex->rep->interrupted = true;
     } else if (code == RUNNER_BAD_INPUT || code == RUNNER_INTERNAL) {
@@ -329,8 +448,10 @@ static void swp_execute(SwpExec *ex)
     while (ex->next < ex->n_todo || ex->running > 0) {
         bool stop = ex->o->stop_flag && *ex->o->stop_flag;
         if (stop) swp_forward_stop(ex);
+        /* Until the metric paths are checked against a finished run, one
+         * run at a time, so a typo costs one run, not the sweep. */
         for (unsigned i = 0; !stop && i < ex->o->jobs && ex->next < ex->n_todo; i++)
-            if (ex->slots[i].pid == 0) swp_launch(ex, i);
+            if (ex->slots[i].pid == 0 && (ex->checked || ex->running == 0)) swp_launch(ex, i);
         if (ex->running == 0 && (stop || ex->next >= ex->n_todo)) break;
         swp_draw(ex, false);
         swp_poll(ex);
@@ -348,11 +469,41 @@ static void swp_plan(SwpExec *ex, int rank, int size)
     ex->todo = g_new(size_t, total);
     for (size_t k = (size_t)rank; k < total; k += (size_t)size) {
         ex->share++;
-        if (swp_run_done(s, k % s->n_points, k / s->n_points))
+        if (swp_run_done(s, k % s->n_points, k / s->n_points)) {
             ex->rep->reused++;
-        else
+            if (!ex->checked) swp_check_metrics(ex, k % s->n_points, k / s->n_points);
+        } else {
             ex->todo[ex->n_todo++] = k;
+        }
     }
+    if (ex->bad_metric) ex->n_todo = 0; /* run nothing */
+}
+
+/* Rank 0's value of *v on every rank. */
+static void swp_mpi_share(int *v, int size)
+{
+#ifdef SKYSIM_HAVE_MPI
+    if (size > 1) MPI_Bcast(v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#else
+    (void)v;
+    (void)size;
+#endif
+}
+
+/* Rank 0: creates <out>/runs, takes the lock, cleans what killed runs
+ * left. Returns the lock descriptor (-1 on other ranks) or -2 with err set. */
+static int swp_prepare(Sweep *s, int rank, const char *runs, GError **err)
+{
+    if (rank != 0) return -1;
+    if (g_mkdir_with_parents(runs, 0755) != 0) {
+        g_set_error(err, SWEEP_ERROR, SWEEP_ERROR_INTERNAL, "cannot create %s: %s", runs,
+                    g_strerror(errno));
+        return -2;
+    }
+    int fd = swp_lock_take(s->out, err);
+    if (fd < 0) return -2;
+    swp_clean_runs(runs);
+    return fd;
 }
 
 bool sweep_run(Sweep *s, const SweepOptions *o, SweepReport *rep, GError **err)
@@ -362,32 +513,32 @@ bool sweep_run(Sweep *s, const SweepOptions *o, SweepReport *rep, GError **err)
     int rank, size;
     swp_mpi_world(&rank, &size);
     char *runs = g_build_filename(s->out, "runs", NULL);
-    bool made = g_mkdir_with_parents(runs, 0755) == 0;
-    int mkdir_errno = errno;
-    if (made && rank == 0) swp_clean_tmp(runs);
-    swp_mpi_barrier(size);
-    SwpExec ex = {.s = s, .o = o, .rep = rep};
-    if (made) {
-        swp_plan(&ex, rank, size);
-        swp_draw(&ex, true);
-        swp_execute(&ex);
+    GError *prep_err = NULL;
+    int lock = swp_prepare(s, rank, runs, &prep_err);
+    int ready = lock != -2; /* the other ranks go on only if rank 0 could */
+    swp_mpi_share(&ready, size);
+    g_free(runs);
+    if (!ready) {
+        if (prep_err)
+            g_propagate_error(err, prep_err);
+        else
+            g_set_error(err, SWEEP_ERROR, SWEEP_ERROR_INTERNAL, "rank 0 could not prepare %s", s->out);
+        return false;
     }
+    SwpExec ex = {.s = s, .o = o, .rep = rep, .checked = s->metrics == NULL};
+    swp_plan(&ex, rank, size);
+    swp_draw(&ex, true);
+    swp_execute(&ex);
     swp_mpi_barrier(size);
     g_free(ex.todo);
-    bool ok = true;
-    if (!made) {
-        g_set_error(err, SWEEP_ERROR, SWEEP_ERROR_INTERNAL, "cannot create %s: %s", runs,
-                    g_strerror(mkdir_errno));
-        ok = false;
-    } else if (ex.fail_msg) {
-        g_set_error(err, SWEEP_ERROR, ex.fail_code, "%s", ex.fail_msg);
-        ok = false;
-    }
-    g_free(runs);
+    bool ok = ex.fail_msg == NULL;
+    if (!ok) g_set_error(err, SWEEP_ERROR, ex.fail_code, "%s", ex.fail_msg);
     g_free(ex.fail_msg);
-    if (made && rank == 0) {
+    /* A bad metric path is an input error: no table at all. Otherwise the
+     * table, named partial unless every run is done (failed runs too). */
+    if (rank == 0 && !ex.bad_metric) {
         GError *e = NULL;
-        rep->table_written = sweep_table_write(s, &e);
+        rep->table_written = sweep_table_write(s, &rep->table_partial, &e);
         if (!rep->table_written && ok) {
             g_propagate_error(err, e);
             e = NULL;
@@ -395,5 +546,6 @@ bool sweep_run(Sweep *s, const SweepOptions *o, SweepReport *rep, GError **err)
         }
         g_clear_error(&e);
     }
+    swp_lock_release(s->out, lock);
     return ok;
 }

@@ -41,6 +41,12 @@ const Scenario *sweep__scenario(Sweep *s, size_t p, size_t r, GError **err);
  * otherwise NULL. Owned by the caller. */
 cJSON *sweep__run_results(Sweep *s, size_t p, size_t r);
 
+/* Checks every metric path of the sweep file against root, the
+ * results.json of the first run done (file names it): false with err set
+ * (SWEEP_ERROR_INPUT, the path and a did-you-mean) for one that resolves
+ * to nothing. True when the sweep names no metrics. */
+bool sweep__metrics_check(const Sweep *s, const cJSON *root, const char *file, GError **err);
+
 /* The text of a point value as --set wants it ("5", "\"dedicated\""); owned. */
 char *sweep__value_text(const cJSON *v);
 

@@ -9,10 +9,12 @@
  * as "login.time_s"): at each object every key that is a prefix of the rest
  * of the path, up to a dot, is tried. Both files are written with
  * g_file_set_contents(), which writes a temporary file and renames it, so a
- * table that exists is whole.
+ * table that exists is whole; they are table.csv and table.json only when
+ * every run of the sweep is done, else table-partial.csv and .json.
  */
 #include "analysis/sweep.h"
 
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +88,23 @@ static char **swt_default_metrics(const cJSON *root)
             g_ptr_array_add(a, g_strdup_printf("headline.%s", it->string));
     g_ptr_array_add(a, NULL);
     return (char **)g_ptr_array_free(a, FALSE);
+}
+
+bool sweep__metrics_check(const Sweep *s, const cJSON *root, const char *file, GError **err)
+{
+    for (size_t m = 0; s->metrics && s->metrics[m]; m++) {
+        if (swt_resolve(root, s->metrics[m])) continue;
+        char *near = swt_suggest(root, s->metrics[m]);
+        char *jpath = g_strdup_printf("$.metrics[%zu]", m);
+        char *hint = near ? g_strdup_printf(" (did you mean \"%s\"?)", near) : g_strdup("");
+        sweep__fail(err, s->origin, jpath, "expected a path to a number in results.json; found "
+                    "no \"%s\" in %s, the first run done%s", s->metrics[m], file, hint);
+        g_free(hint);
+        g_free(jpath);
+        g_free(near);
+        return false;
+    }
+    return true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -254,7 +273,7 @@ static cJSON *swt_json_point(Sweep *s, const SwtData *d, size_t p)
         if (!d->done[p * s->reps + r]) continue;
         char *name = g_strdup_printf("runs/p%zu-r%zu", p, r);
         cJSON_AddItemToArray(runs, cJSON_CreateString(name));
-        cJSON_AddItemToArray(seeds, cJSON_CreateNumber((double)sweep_seed(s, p, r)));
+        cJSON_AddItemToArray(seeds, scenario_json_u64(sweep_seed(s, p, r)));
         g_free(name);
     }
     cJSON_AddNumberToObject(pt, "missing", (double)s->reps - cJSON_GetArraySize(runs));
@@ -299,6 +318,14 @@ static char *swt_json(Sweep *s, const SwtData *d)
     return out;
 }
 
+/* Removes <out>/name if present (a table of another state of the sweep). */
+static void swt_remove(const Sweep *s, const char *name)
+{
+    char *path = g_build_filename(s->out, name, NULL);
+    g_unlink(path);
+    g_free(path);
+}
+
 /* Writes text to <out>/name atomically. */
 static bool swt_write(const Sweep *s, const char *name, const char *text, GError **err)
 {
@@ -313,14 +340,21 @@ static bool swt_write(const Sweep *s, const char *name, const char *text, GError
     return ok;
 }
 
-bool sweep_table_write(Sweep *s, GError **err)
+bool sweep_table_write(Sweep *s, bool *partial, GError **err)
 {
     SwtData d = {0};
     swt_collect(s, &d);
     bool ok = swt_check_metrics(s, &d, err);
+    /* table.* exists only for a sweep whose every run is done; otherwise
+     * the names say partial, and a table of an earlier state goes. */
+    *partial = d.n_done < s->n_points * s->reps;
     if (ok) {
         char *csv = swt_csv(s, &d), *json = swt_json(s, &d);
-        ok = swt_write(s, "table.csv", csv, err) && swt_write(s, "table.json", json, err);
+        const char *csv_name = *partial ? "table-partial.csv" : "table.csv";
+        const char *json_name = *partial ? "table-partial.json" : "table.json";
+        ok = swt_write(s, csv_name, csv, err) && swt_write(s, json_name, json, err);
+        swt_remove(s, *partial ? "table.csv" : "table-partial.csv");
+        swt_remove(s, *partial ? "table.json" : "table-partial.json");
         g_free(csv);
         g_free(json);
     }

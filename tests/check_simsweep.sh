@@ -76,6 +76,9 @@ expect_error bad-point 'zero.json: $.parameters: point 1 (supernodes.count=0)' z
 sed 's/metrics.login.time_s.mean/metrics.login.time_x.mean/' tiny.json >metric.json
 expect_error bad-metric 'did you mean "metrics.login.time_s.mean"?' metric.json --out out-metric
 
+sed 's/"out": "out"/"name": "..\/..\/up", "out": "out"/' tiny.json >name.json
+expect_error bad-name 'name.json: $.name: expected a name of 1 to 100 of the characters' name.json
+
 "$simsweep" tiny.json --list | grep -q "p1    supernodes.count=5" && ok || bad "--list"
 out=$("$simsweep" tiny.json --jobs 2 2>&1)
 [ $? = 0 ] && ok || bad "sweep: $out"
@@ -83,6 +86,10 @@ grep -q "4 run now, 0 reused" <<<"$out" && ok || bad "sweep summary: $out"
 table_complete && ok || bad "table incomplete"
 out=$("$simsweep" tiny.json 2>&1)
 grep -q "0 run now, 4 reused" <<<"$out" && ok || bad "resume: $out"
+# Derived seeds (15 or 16 digits) are written exactly, in the run and the table.
+seed=$("$simsweep" tiny.json --list | awk '$1 == "p1" { print $(NF - 1) }')
+grep -q "^	\"seed\":	$seed,\$" out/runs/p1-r0/results.json && ok || bad "seed $seed not exact in p1-r0"
+grep -q "\"seeds\":.*\b$seed\b" out/table.json && ok || bad "seed $seed not exact in table.json"
 
 # Interrupt: ten longer runs on one worker; SIGINT after the first second.
 sed -e 's/"repetitions": 2/"repetitions": 5/' -e 's/1min/20min/' -e 's/"out": "out"/"out": "out-int"/' \
@@ -94,11 +101,59 @@ kill -INT $pid
 wait $pid
 rc=$?
 [ "$rc" = 0 ] && ok || bad "interrupted sweep: exit $rc"
-if grep -q '"complete":[[:space:]]*false' out-int/table.json; then ok; else bad "interrupted table not marked incomplete"; fi
+if grep -q '"complete":[[:space:]]*false' out-int/table-partial.json; then ok; else bad "interrupted table not marked incomplete"; fi
+[ ! -e out-int/table.csv ] && [ ! -e out-int/table.json ] && ok || bad "interrupted sweep wrote table.csv/json"
 ls out-int/runs | grep -q tmp && bad "interrupted sweep left a temporary directory" || ok
 out=$("$simsweep" long.json --jobs 2 2>&1)
 grep -q "10 runs;" <<<"$out" && grep -q '"complete":[[:space:]]*true' out-int/table.json && ok ||
     bad "resumed sweep: $out"
+[ ! -e out-int/table-partial.csv ] && ok || bad "complete sweep kept table-partial.csv"
+
+# A bad metric path is found after the first run, before the others run,
+# and leaves no table.
+[ "$(ls out-metric/runs | wc -l)" = 1 ] && ok || bad "bad metric: runs $(ls out-metric/runs)"
+[ -z "$(ls out-metric | grep table)" ] && ok || bad "bad metric: a table was written: $(ls out-metric)"
+
+# A failed run (its directory is a user's: refused, an input error, exit 2)
+# leaves only a table named partial; the user's file stays.
+sed 's/"out": "out"/"out": "out-fail"/' tiny.json >fail.json
+mkdir -p out-fail/runs/p1-r0 && echo mine >out-fail/runs/p1-r0/mine.txt
+out=$("$simsweep" fail.json --jobs 2 2>&1)
+rc=$?
+[ "$rc" = 2 ] && ok || bad "failed run: exit $rc: $out"
+[ -f out-fail/table-partial.csv ] && [ ! -e out-fail/table.csv ] && ok || bad "failed run: tables $(ls out-fail)"
+[ "$(cat out-fail/runs/p1-r0/mine.txt)" = mine ] && ok || bad "failed run: user's file lost"
+
+# Lock, orphans: a long sweep holds out-lock/simsweep.lock; a second sweep
+# on the same directory exits 2 naming its pid. Killed with SIGKILL, its
+# workers die too (PR_SET_PDEATHSIG), and the next sweep takes the stale
+# lock over with a note and discards the killed run's partial directory.
+sed -e 's/"repetitions": 2/"repetitions": 1/' -e 's/1min/3h/' -e 's/"out": "out"/"out": "out-lock"/' \
+    -e 's/population.clients=20/population.clients=300/' tiny.json >lock.json
+"$simsweep" lock.json --jobs 2 --quiet &
+pid=$!
+for _ in $(seq 100); do [ -n "$(ls out-lock/runs 2>/dev/null | grep tmp)" ] && break; sleep 0.1; done
+expect_error lock "is in use by another simsweep (pid $pid, lock out-lock/simsweep.lock)" lock.json
+workers=$(pgrep -P $pid | tr '\n' ' ')
+[ -n "$workers" ] && ok || bad "lock: no worker of $pid seen"
+{ kill -KILL $pid && wait $pid; } 2>/dev/null
+alive=""
+for _ in $(seq 50); do
+    alive=""
+    for w in $workers; do kill -0 "$w" 2>/dev/null && alive="$alive $w"; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+done
+[ -z "$alive" ] && ok || bad "orphan workers still running:$alive"
+ls out-lock/runs | grep -q '\.tmp-' && ok || bad "killed sweep left no partial run to discard"
+sed -i 's/3h/1min/; s/population.clients=300/population.clients=20/' lock.json
+out=$("$simsweep" lock.json --jobs 2 2>&1)
+rc=$?
+[ "$rc" = 0 ] && ok || bad "after kill: exit $rc: $out"
+grep -q "note: taking over the lock out-lock/simsweep.lock of pid $pid" <<<"$out" && ok || bad "stale lock: $out"
+ls out-lock/runs | grep -q -e '\.tmp-' -e '\.old-' && bad "partial run not discarded: $(ls out-lock/runs)" || ok
+[ ! -e out-lock/simsweep.lock ] && ok || bad "lock file left after the sweep"
+grep -q '"complete":[[:space:]]*true' out-lock/table.json && ok || bad "after kill: table incomplete"
 
 echo "simsweep: $pass passed, $fail failed"
 [ "$fail" = 0 ]

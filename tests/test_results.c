@@ -2,9 +2,11 @@
  *
  * Each test works in its own directory from g_dir_make_tmp() and removes it:
  * files appear in the final directory only after commit, the temporary
- * directory disappears, abort leaves nothing, an older final directory is
- * replaced (but not one holding a subdirectory), and a bad parent path is
- * named in the error.
+ * directory disappears, abort leaves nothing (not even the parents it
+ * made), an earlier result is replaced as a whole (plots/ included) by
+ * renaming it aside before the new one moves in, a directory that is not a
+ * result is refused at open and at commit, and a bad parent path is named
+ * in the error.
  */
 #include "sim/world/results.h"
 
@@ -107,7 +109,7 @@ static void test_results_commit_moves_files(void)
     char *names = list_dir(parent);
     T_STR_EQ(names, "run"); /* the temporary directory is gone */
     char *files = list_dir(dir);
-    T_STR_EQ(files, "results.json timeseries.csv");
+    T_STR_EQ(files, ".skysim-results results.json timeseries.csv");
     char *csv = read_file(dir, "timeseries.csv");
     T_STR_EQ(csv, "t_s,online\n0,1\n1.5,0.666667\n");
     char *json = read_file(dir, "results.json");
@@ -145,65 +147,178 @@ static void test_results_abort_leaves_nothing(void)
     g_free(base);
 }
 
+/* Makes dir an earlier result: the marker, results.json "old" and a
+ * plots/ subdirectory with a file, as simplot leaves it. */
+static void make_old_result(const char *dir)
+{
+    char *plots = g_build_filename(dir, "plots", NULL);
+    g_mkdir_with_parents(plots, 0755);
+    char *png = g_build_filename(plots, "login.png", NULL), *json = g_build_filename(dir, "results.json", NULL);
+    char *marker = g_build_filename(dir, RESULTS_MARKER_NAME, NULL);
+    g_file_set_contents(png, "png", -1, NULL);
+    g_file_set_contents(json, "old", -1, NULL);
+    g_file_set_contents(marker, "", -1, NULL);
+    g_free(marker);
+    g_free(json);
+    g_free(png);
+    g_free(plots);
+}
+
+/* An earlier result (marker, plots/ subdirectory) is replaced as a whole. */
 static void test_results_replaces_existing(void)
 {
     char *base = make_base();
     char *dir = g_build_filename(base, "run", NULL);
-    g_mkdir(dir, 0755);
-    char *stale = g_build_filename(dir, "stale.txt", NULL);
-    char *old_json = g_build_filename(dir, "results.json", NULL);
-    g_file_set_contents(stale, "old", -1, NULL);
-    g_file_set_contents(old_json, "old", -1, NULL);
+    make_old_result(dir);
     GError *err = NULL;
     Results *r = results_open(dir, &err);
     CU_ASSERT_FATAL(r != NULL);
     write_some(r, 2);
     T_TRUE(results_commit(r, &err));
     char *files = list_dir(dir);
-    T_STR_EQ(files, "results.json timeseries.csv");
+    T_STR_EQ(files, ".skysim-results results.json timeseries.csv");
     char *json = read_file(dir, "results.json");
     T_STR_EQ(json, "{\n\t\"marker\":\t2\n}\n");
     char *names = list_dir(base);
-    T_STR_EQ(names, "run");
+    T_STR_EQ(names, "run"); /* no .tmp- or .old- directory left */
     g_free(names);
     g_free(json);
     g_free(files);
     rm_tree(base);
-    g_free(old_json);
-    g_free(stale);
     g_free(dir);
     g_free(base);
 }
 
-/* A final directory holding a subdirectory is not ours: commit refuses,
- * names both directories, and removes nothing. */
-static void test_results_refuses_subdirectory(void)
+/* Directory listing and results.json of the directories in base, taken
+ * from the commit hook: the moment between the two renames. */
+typedef struct CommitView {
+    const char *base; /* the parent of the final directory */
+    char *names;      /* names in base, owned */
+    char *old_json;   /* results.json of the .old- directory, owned */
+    char *new_json;   /* results.json of the .tmp- directory, owned */
+} CommitView;
+
+static void commit_hook(void *ctx)
+{
+    CommitView *v = ctx;
+    v->names = list_dir(v->base);
+    char **names = g_strsplit(v->names, " ", -1);
+    for (char **n = names; *n; n++) {
+        char *d = g_build_filename(v->base, *n, NULL);
+        if (strstr(*n, ".old-")) v->old_json = read_file(d, "results.json");
+        if (strstr(*n, ".tmp-")) v->new_json = read_file(d, "results.json");
+        g_free(d);
+    }
+    g_strfreev(names);
+}
+
+/* Between the renames the old result is whole under DIR.old-XXXXXX (not
+ * yet deleted) and the new one whole under DIR.tmp-XXXXXX. */
+static void test_results_old_moved_aside_before_new_moved_in(void)
 {
     char *base = make_base();
     char *dir = g_build_filename(base, "run", NULL);
-    char *sub = g_build_filename(dir, "plots", NULL);
-    char *keep = g_build_filename(dir, "results.json", NULL);
-    g_mkdir_with_parents(sub, 0755);
-    g_file_set_contents(keep, "old", -1, NULL);
+    make_old_result(dir);
+    GError *err = NULL;
+    Results *r = results_open(dir, &err);
+    CU_ASSERT_FATAL(r != NULL);
+    write_some(r, 5);
+    CommitView v = {.base = base};
+    results_set_commit_hook(r, commit_hook, &v);
+    T_TRUE(results_commit(r, &err));
+    CU_ASSERT_FATAL(v.names != NULL);
+    T_TRUE(g_str_has_prefix(v.names, "run.old-"));
+    T_STR_CONTAINS(v.names, " run.tmp-");
+    T_STR_EQ(v.old_json ? v.old_json : "(none)", "old");
+    T_STR_EQ(v.new_json ? v.new_json : "(none)", "{\n\t\"marker\":\t5\n}\n");
+    char *after = list_dir(base);
+    T_STR_EQ(after, "run");
+    g_free(after);
+    g_free(v.names);
+    g_free(v.old_json);
+    g_free(v.new_json);
+    rm_tree(base);
+    g_free(dir);
+    g_free(base);
+}
+
+/* A directory that is not a skysim result (a user's files, a plain file)
+ * is refused at open, before anything is written, and left as it was. */
+static void test_results_refuses_foreign(void)
+{
+    char *base = make_base();
+    char *dir = g_build_filename(base, "thesis", NULL);
+    char *tex = g_build_filename(dir, "thesis.tex", NULL);
+    g_mkdir_with_parents(dir, 0755);
+    g_file_set_contents(tex, "\\documentclass", -1, NULL);
+    GError *err = NULL;
+    T_TRUE(results_open(dir, &err) == NULL);
+    CU_ASSERT_FATAL(err != NULL);
+    T_TRUE(g_error_matches(err, RESULTS_ERROR, RESULTS_ERROR_REFUSED));
+    T_STR_CONTAINS(err->message, dir);
+    T_STR_CONTAINS(err->message, "not a skysim results directory");
+    g_clear_error(&err);
+    T_TRUE(results_open(tex, &err) == NULL);
+    CU_ASSERT_FATAL(err != NULL);
+    T_TRUE(g_error_matches(err, RESULTS_ERROR, RESULTS_ERROR_REFUSED));
+    T_STR_CONTAINS(err->message, "not a directory");
+    g_clear_error(&err);
+    char *names = list_dir(base), *files = list_dir(dir), *text = read_file(dir, "thesis.tex");
+    T_STR_EQ(names, "thesis");
+    T_STR_EQ(files, "thesis.tex");
+    T_STR_EQ(text, "\\documentclass");
+    g_free(text);
+    g_free(files);
+    g_free(names);
+    rm_tree(base);
+    g_free(tex);
+    g_free(dir);
+    g_free(base);
+}
+
+/* A directory turned foreign during the run is refused at commit too; the
+ * user's file stays and the new results are left in the .tmp- directory. */
+static void test_results_commit_rechecks(void)
+{
+    char *base = make_base();
+    char *dir = g_build_filename(base, "run", NULL);
     GError *err = NULL;
     Results *r = results_open(dir, &err);
     CU_ASSERT_FATAL(r != NULL);
     write_some(r, 3);
     char *tmp = g_path_get_dirname(results_path(r, "results.json"));
+    g_mkdir(dir, 0755);
+    char *notes = g_build_filename(dir, "notes.txt", NULL);
+    g_file_set_contents(notes, "mine", -1, NULL);
     T_FALSE(results_commit(r, &err));
     CU_ASSERT_FATAL(err != NULL);
-    T_STR_CONTAINS(err->message, "contains the directory");
-    T_STR_CONTAINS(err->message, sub);
+    T_STR_CONTAINS(err->message, "not a skysim results directory");
     T_STR_CONTAINS(err->message, tmp);
-    char *old = read_file(dir, "results.json");
-    T_STR_EQ(old, "old");
+    char *files = list_dir(dir);
+    T_STR_EQ(files, "notes.txt");
     T_TRUE(g_file_test(tmp, G_FILE_TEST_IS_DIR)); /* left for inspection */
-    g_free(old);
+    g_free(files);
+    g_free(notes);
     g_free(tmp);
     g_clear_error(&err);
     rm_tree(base);
-    g_free(keep);
-    g_free(sub);
+    g_free(dir);
+    g_free(base);
+}
+
+/* Parents created by results_open() go again when the run is aborted. */
+static void test_results_abort_removes_created_parents(void)
+{
+    char *base = make_base();
+    char *dir = g_build_filename(base, "results", "deep", "run", NULL);
+    GError *err = NULL;
+    Results *r = results_open(dir, &err);
+    CU_ASSERT_FATAL(r != NULL);
+    results_abort(r);
+    char *names = list_dir(base);
+    T_STR_EQ(names, "");
+    g_free(names);
+    rm_tree(base);
     g_free(dir);
     g_free(base);
 }
@@ -254,6 +369,10 @@ static void test_results_csv_quoting_and_nan(void)
 T_SUITE_MAIN("results", {"test_results_commit_moves_files", test_results_commit_moves_files},
              {"test_results_abort_leaves_nothing", test_results_abort_leaves_nothing},
              {"test_results_replaces_existing", test_results_replaces_existing},
-             {"test_results_refuses_subdirectory", test_results_refuses_subdirectory},
+             {"test_results_old_moved_aside_before_new_moved_in",
+              test_results_old_moved_aside_before_new_moved_in},
+             {"test_results_refuses_foreign", test_results_refuses_foreign},
+             {"test_results_commit_rechecks", test_results_commit_rechecks},
+             {"test_results_abort_removes_created_parents", test_results_abort_removes_created_parents},
              {"test_results_bad_parent_named", test_results_bad_parent_named},
              {"test_results_csv_quoting_and_nan", test_results_csv_quoting_and_nan})

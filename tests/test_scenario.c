@@ -118,7 +118,7 @@ static const BadCase bad_cases[] = {
      BAD "fraction_zero.json: $.population.groups[0].fraction: expected a number in (0, 1]; "
          "found 0"},
     {"seed_negative.json",
-     BAD "seed_negative.json: $.seed: expected an integer from 0 to 9007199254740992; found -1"},
+     BAD "seed_negative.json: $.seed: expected an integer from 0 to 9007199254740991; found -1"},
     /* fractions that do not sum to 1 */
     {"fractions_sum.json",
      BAD "fractions_sum.json: $.population.groups: expected fractions summing to 1; found a sum "
@@ -265,7 +265,7 @@ static void test_scenario_inline_bad_cases(void)
          "\"login\"); found nothing"},
         {"{\"churn\": {\"start_hour\": 24}}",
          "t.json: $.churn.start_hour: expected a number in [0, 24); found 24"},
-        {"{\"seed\": 1e999}", "t.json: $.seed: expected an integer from 0 to 9007199254740992; "
+        {"{\"seed\": 1e999}", "t.json: $.seed: expected an integer from 0 to 9007199254740991; "
                               "found a number out of range"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -567,7 +567,7 @@ static void test_scenario_set_overrides_values(void)
     GError *err = NULL;
     T_TRUE(scenario_set(s, "population.clients=250", &err));
     T_TRUE(scenario_set(s, "population.groups[1].nat=symmetric", &err));
-    T_TRUE(scenario_set(s, "name=my run", &err));       /* not JSON: taken as a string */
+    T_TRUE(scenario_set(s, "name=my-run", &err));       /* not JSON: taken as a string */
     T_TRUE(scenario_set(s, "$.duration=\"2h\"", &err)); /* JSON string */
     T_TRUE(scenario_set(s, "outputs.pcap=run.pcap", &err));
     T_TRUE(scenario_set(s, "churn.session={\"dist\": \"constant\", \"value\": 60}", &err));
@@ -581,7 +581,7 @@ static void test_scenario_set_overrides_values(void)
     const ScenarioSpec *sp = scenario_spec_get(s);
     T_EQ_U64(sp->population.clients, 250);
     T_EQ_I64(sp->population.groups[1].nat.config.mapping, NAT_MAP_ADDRESS_PORT_DEPENDENT);
-    T_STR_EQ(sp->name, "my run");
+    T_STR_EQ(sp->name, "my-run");
     T_EQ_I64(sp->duration_ns, 2 * TIMENS_H);
     T_STR_EQ(sp->outputs.pcap, "run.pcap");
     T_NEAR(sp->churn.session.value, 60, 0);
@@ -647,7 +647,7 @@ static void test_scenario_set_reports_bad_assignments(void)
         {"population.groups.x=1",
          "--set population.groups.x=1: $.population.groups: expected an object; found an array "
          "of 1"},
-        {"seed.x=1", "t.json: $.seed: expected an integer from 0 to 9007199254740992; found an "
+        {"seed.x=1", "t.json: $.seed: expected an integer from 0 to 9007199254740991; found an "
                      "object (after --set seed.x=1)"},
         {"population.groups[3].nat=none",
          "--set population.groups[3].nat=none: $.population.groups[3]: expected an index from 0 "

@@ -230,10 +230,18 @@ static void metrics_json_num(cJSON *obj, const char *key, double v)
     cJSON_AddNumberToObject(obj, key, strtod(buf, NULL));
 }
 
-/* Adds key: an integer, exact (doubles hold integers exactly up to 2^53). */
+/* Adds key: an integer, exact. cJSON prints numbers with 15 significant
+ * digits, exact below 10^15; larger values go in as raw decimal digits
+ * (the same bytes a reader sees, but not a number node in memory). */
 static void metrics_json_int(cJSON *obj, const char *key, int64_t v)
 {
-    cJSON_AddNumberToObject(obj, key, (double)v);
+    if (v > -1000000000000000 && v < 1000000000000000) {
+        cJSON_AddNumberToObject(obj, key, (double)v);
+        return;
+    }
+    char digits[24];
+    snprintf(digits, sizeof digits, "%" PRId64, v);
+    cJSON_AddRawToObject(obj, key, digits);
 }
 
 static void metrics_json_gauge(const Metrics *m, const MetricsRec *r, cJSON *o, TimeNs end_ns)

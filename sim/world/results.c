@@ -1,15 +1,17 @@
 /* results: the results directory of a run, written atomically; see results.h.
  *
  * Layer: sim/world (GLib, cJSON and POSIX file calls only). How it works:
- * results_open() creates DIR.tmp-XXXXXX with g_mkdtemp_full() next to the
- * final directory DIR (same parent, so the final rename never crosses file
- * systems); every file is written there; results_commit() closes the files,
- * removes an older DIR and renames the temporary directory to DIR. Removal
- * is deliberately shallow: a results directory holds plain files only, so a
- * DIR with a subdirectory is not ours to delete and commit refuses it
- * (checked before anything is removed). DESIGN.md "Errors": a directory
- * named DIR is always complete; an unfinished run leaves only a .tmp-
- * directory, whose name says what it is.
+ * results_open() checks that the final directory DIR is ours to replace
+ * (missing, empty, or marked with RESULTS_MARKER_NAME by an earlier run)
+ * before anything runs, then creates DIR.tmp-XXXXXX with g_mkdtemp_full()
+ * next to it (same parent, so the final rename never crosses file systems)
+ * and puts the marker in first; every file is written there.
+ * results_commit() closes the files, checks DIR again, renames an older DIR
+ * aside to DIR.old-XXXXXX, renames the temporary directory to DIR and only
+ * then removes the old one, with whatever it holds (plots/ of simplot).
+ * DESIGN.md "Errors": a directory named DIR is always complete; an
+ * unfinished run leaves only a .tmp- directory, a crash during commit at
+ * worst a complete .old- one, whose names say what they are.
  * Errors: one line naming the path and strerror(errno), domain RESULTS_ERROR.
  */
 #include "sim/world/results.h"
@@ -27,6 +29,11 @@ G_DEFINE_QUARK(skysim - results - error - quark, results_error)
 
 #define RESULTS_TS_NAME "timeseries.csv"
 #define RESULTS_JSON_NAME "results.json"
+#define RESULTS_MARKER_TEXT                                                                    \
+    "This directory holds the results of one skysim run. simrun and simsweep replace it\n"     \
+    "as a whole when asked to write here again; they refuse directories without this file.\n"
+
+static void results_free(Results *r);
 
 struct Results {
     char *dir;         /* owned; the final directory, without trailing '/' */
@@ -34,6 +41,9 @@ struct Results {
     GHashTable *paths; /* owned; file name -> its path in tmp_dir (both owned) */
     FILE *ts;          /* owned; timeseries.csv once its header is written, else NULL */
     size_t ts_columns; /* columns of the time series (count) */
+    char *made;        /* owned; topmost parent directory results_open() created, or NULL */
+    void (*hook)(void *ctx); /* test hook of results_commit(), or NULL */
+    void *hook_ctx;    /* its argument */
 };
 
 /* Sets err to "cannot <what> <path>: <strerror(errno)>" and returns false.
@@ -46,14 +56,85 @@ static bool results_fail_errno(GError **err, const char *what, const char *path)
     return false;
 }
 
-/* Creates the parent directory of dir when missing ("." needs nothing). */
-static bool results_make_parent(const char *dir, GError **err)
+/* Creates the parent directory of dir when missing ("." needs nothing).
+ * *made: the topmost directory this call created (owned), or NULL, so that
+ * an aborted run can remove what it created. */
+static bool results_make_parent(const char *dir, char **made, GError **err)
 {
+    *made = NULL;
     char *parent = g_path_get_dirname(dir);
+    for (char *p = g_strdup(parent);;) {
+        if (g_file_test(p, G_FILE_TEST_EXISTS)) {
+            g_free(p);
+            break;
+        }
+        char *up = g_path_get_dirname(p);
+        g_free(*made);
+        *made = p;
+        if (strcmp(up, p) == 0) {
+            g_free(up);
+            break;
+        }
+        p = up;
+    }
     bool ok = strcmp(parent, ".") == 0 || g_mkdir_with_parents(parent, 0755) == 0;
-    if (!ok) results_fail_errno(err, "create", parent);
+    if (!ok) {
+        results_fail_errno(err, "create", parent);
+        g_clear_pointer(made, g_free);
+    }
     g_free(parent);
     return ok;
+}
+
+/* Whether dir is empty or holds the marker of a skysim result. */
+static bool results_is_ours(const char *dir, GError **err)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d) return results_fail_errno(err, "read", dir);
+    const char *name;
+    bool empty = true, marked = false;
+    while ((name = g_dir_read_name(d))) {
+        empty = false;
+        marked = marked || strcmp(name, RESULTS_MARKER_NAME) == 0;
+    }
+    g_dir_close(d);
+    if (empty || marked) return true;
+    g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_REFUSED,
+                "refusing to write into %s: it exists and is not a skysim results directory (no "
+                RESULTS_MARKER_NAME " file); choose another directory or remove it",
+                dir);
+    return false;
+}
+
+/* The contract of the final directory (results.h): it may be missing, an
+ * empty directory or one with the marker of an earlier result; anything
+ * else (a plain file, a link, a directory with other files) is refused.
+ * *exists: whether dir exists. */
+static bool results_may_replace(const char *dir, bool *exists, GError **err)
+{
+    GStatBuf st;
+    *exists = g_lstat(dir, &st) == 0;
+    if (!*exists) return errno == ENOENT || errno == ENOTDIR ? true : results_fail_errno(err, "read", dir);
+    if (!S_ISDIR(st.st_mode)) {
+        g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_REFUSED,
+                    "refusing to write into %s: it exists and is not a directory", dir);
+        return false;
+    }
+    return results_is_ours(dir, err);
+}
+
+/* Removes the directories results_make_parent() created, deepest first,
+ * as long as they are empty. */
+static void results_remove_made(const Results *r)
+{
+    if (!r->made) return;
+    char *p = g_path_get_dirname(r->dir);
+    while (g_rmdir(p) == 0 && strcmp(p, r->made) != 0) {
+        char *up = g_path_get_dirname(p);
+        g_free(p);
+        p = up;
+    }
+    g_free(p);
 }
 
 Results *results_open(const char *dir, GError **err)
@@ -62,27 +143,39 @@ Results *results_open(const char *dir, GError **err)
     size_t len = strlen(final);
     while (len > 1 && final[len - 1] == '/')
         final[--len] = '\0';
+    bool exists;
     if (len == 0 || strcmp(final, "/") == 0) {
-        g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO,
+        g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_REFUSED,
                     "cannot create results directory \"%s\": not a directory name", dir);
         g_free(final);
         return NULL;
     }
-    if (!results_make_parent(final, err)) {
+    char *made = NULL;
+    if (!results_may_replace(final, &exists, err) || !results_make_parent(final, &made, err)) {
         g_free(final);
         return NULL;
     }
     char *tmp = g_strdup_printf("%s.tmp-XXXXXX", final);
+    Results *r = g_new0(Results, 1);
+    r->dir = final;
+    r->made = made;
+    r->paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     if (!g_mkdtemp_full(tmp, 0755)) {
         results_fail_errno(err, "create", tmp);
         g_free(tmp);
-        g_free(final);
+        results_remove_made(r);
+        results_free(r);
         return NULL;
     }
-    Results *r = g_new0(Results, 1);
-    r->dir = final;
     r->tmp_dir = tmp;
-    r->paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    /* The marker goes in first: the directory is ours from its creation. */
+    GError *e = NULL;
+    if (!g_file_set_contents(results_path(r, RESULTS_MARKER_NAME), RESULTS_MARKER_TEXT, -1, &e)) {
+        g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "%s", e->message);
+        g_error_free(e);
+        results_abort(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -180,68 +273,69 @@ static bool results_close_ts(Results *r, GError **err)
     return true;
 }
 
-/* Fails when dir holds a subdirectory (not ours to delete). */
-static bool results_check_plain(const char *dir, GError **err)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    if (!d) return results_fail_errno(err, "read", dir);
-    bool ok = true;
-    const char *name;
-    while (ok && (name = g_dir_read_name(d))) {
-        char *p = g_build_filename(dir, name, NULL);
-        GStatBuf st;
-        if (g_lstat(p, &st) != 0) {
-            ok = results_fail_errno(err, "read", p);
-        } else if (S_ISDIR(st.st_mode)) {
-            g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO,
-                        "cannot remove %s: it contains the directory %s", dir, p);
-            ok = false;
-        }
-        g_free(p);
-    }
-    g_dir_close(d);
-    return ok;
-}
-
-/* Removes dir and the plain files in it; refuses (before removing anything)
- * when it holds a subdirectory. */
-static bool results_remove_dir(const char *dir, GError **err)
-{
-    if (!results_check_plain(dir, err)) return false;
-    GDir *d = g_dir_open(dir, 0, NULL);
-    if (!d) return results_fail_errno(err, "read", dir);
-    bool ok = true;
-    const char *name;
-    while (ok && (name = g_dir_read_name(d))) {
-        char *p = g_build_filename(dir, name, NULL);
-        if (g_unlink(p) != 0) ok = results_fail_errno(err, "remove", p);
-        g_free(p);
-    }
-    g_dir_close(d);
-    if (ok && g_rmdir(dir) != 0) ok = results_fail_errno(err, "remove", dir);
-    return ok;
-}
-
-/* Moves the finished temporary directory to r->dir, removing an older one. */
-static bool results_replace(Results *r, GError **err)
+/* Removes path and everything under it without following symbolic links
+ * (a link is removed, not its target). Used only on directories that are
+ * ours: our temporary directory, or a previous result that carries the
+ * marker. Recursion depth is the depth of the tree (plots/ and the like). */
+static bool results_remove_tree(const char *path, GError **err)
 {
     GStatBuf st;
-    if (g_lstat(r->dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO,
-                        "cannot replace %s: it exists and is not a directory", r->dir);
+    if (g_lstat(path, &st) != 0) return errno == ENOENT ? true : results_fail_errno(err, "read", path);
+    if (!S_ISDIR(st.st_mode)) {
+        if (g_unlink(path) != 0) return results_fail_errno(err, "remove", path);
+        return true;
+    }
+    GDir *d = g_dir_open(path, 0, NULL);
+    if (!d) return results_fail_errno(err, "read", path);
+    bool ok = true;
+    const char *name;
+    while (ok && (name = g_dir_read_name(d))) {
+        char *p = g_build_filename(path, name, NULL);
+        ok = results_remove_tree(p, err);
+        g_free(p);
+    }
+    g_dir_close(d);
+    if (ok && g_rmdir(path) != 0) ok = results_fail_errno(err, "remove", path);
+    return ok;
+}
+
+/* Moves the finished temporary directory to r->dir. An older result there
+ * is renamed aside to DIR.old-XXXXXX first, the new one renamed into place,
+ * and only then is the old one removed: at every instant a complete result
+ * exists under DIR or DIR.old-XXXXXX. The older directory is checked again
+ * here (it may have changed during the run). */
+static bool results_replace(Results *r, GError **err)
+{
+    bool exists;
+    if (!results_may_replace(r->dir, &exists, err)) return false;
+    char *old = NULL;
+    if (exists) {
+        old = g_strdup_printf("%s.old-XXXXXX", r->dir);
+        /* rename() replaces an empty directory, so the unique name from
+         * mkdtemp can receive the old result. */
+        if (!g_mkdtemp_full(old, 0755) || g_rename(r->dir, old) != 0) {
+            results_fail_errno(err, "move aside", r->dir);
+            g_rmdir(old);
+            g_free(old);
             return false;
         }
-        if (!results_remove_dir(r->dir, err)) return false;
-    } else if (errno != ENOENT) {
-        return results_fail_errno(err, "read", r->dir);
     }
+    if (r->hook) r->hook(r->hook_ctx);
     if (g_rename(r->tmp_dir, r->dir) != 0) {
         int e = errno;
+        if (old) g_rename(old, r->dir); /* put the previous result back */
         g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "cannot rename %s to %s: %s", r->tmp_dir,
                     r->dir, g_strerror(e));
+        g_free(old);
         return false;
     }
+    GError *e = NULL;
+    if (old && !results_remove_tree(old, &e)) {
+        g_warning("results: the new results are in %s, but the previous ones are left in %s: %s",
+                  r->dir, old, e->message);
+        g_error_free(e);
+    }
+    g_free(old);
     return true;
 }
 
@@ -251,6 +345,7 @@ static void results_free(Results *r)
     g_hash_table_destroy(r->paths);
     g_free(r->tmp_dir);
     g_free(r->dir);
+    g_free(r->made);
     g_free(r);
 }
 
@@ -259,8 +354,8 @@ bool results_commit(Results *r, GError **err)
     GError *e = NULL;
     bool ok = results_close_ts(r, &e) && results_replace(r, &e);
     if (!ok) {
-        g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "%s; the results are left in %s",
-                    e->message, r->tmp_dir);
+        g_set_error(err, RESULTS_ERROR, e->code, "%s; the results are left in %s", e->message,
+                    r->tmp_dir);
         g_error_free(e);
     }
     results_free(r);
@@ -272,14 +367,64 @@ void results_abort(Results *r)
     if (!r) return;
     GError *e = NULL;
     results_close_ts(r, NULL);
-    if (!results_remove_dir(r->tmp_dir, &e)) {
+    if (r->tmp_dir && !results_remove_tree(r->tmp_dir, &e)) {
         g_warning("results: %s", e->message);
         g_error_free(e);
     }
+    results_remove_made(r);
     results_free(r);
 }
 
 const char *results_dir(const Results *r)
 {
     return r->dir;
+}
+
+bool results_name_is_free(const char *name)
+{
+    static const char *const own[] = {RESULTS_JSON_NAME, RESULTS_TS_NAME, "samples.csv", "plots",
+                                      RESULTS_MARKER_NAME, NULL};
+    if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (const char *c = name; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return false;
+    for (size_t i = 0; own[i]; i++)
+        if (strcmp(name, own[i]) == 0) return false;
+    return !(g_str_has_prefix(name, "envtrace-") && g_str_has_suffix(name, ".log"));
+}
+
+#define RESULTS_LABEL_MAX 100 /* characters of a label */
+
+/* Whether c may appear in a label. */
+static bool results_label_char(char c)
+{
+    return g_ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+}
+
+bool results_label_is_safe(const char *label)
+{
+    size_t n = strlen(label);
+    if (n == 0 || n > RESULTS_LABEL_MAX || label[0] == '.') return false;
+    for (size_t i = 0; i < n; i++)
+        if (!results_label_char(label[i])) return false;
+    return true;
+}
+
+char *results_label_make_safe(const char *label)
+{
+    char *safe = *label ? g_strndup(label, RESULTS_LABEL_MAX) : g_strdup("_");
+    for (char *c = safe; *c; c++)
+        if (!results_label_char(*c) || (c == safe && *c == '.')) *c = '_';
+    return safe;
+}
+
+bool results_remove(const char *dir, GError **err)
+{
+    return results_is_ours(dir, err) && results_remove_tree(dir, err);
+}
+
+void results_set_commit_hook(Results *r, void (*hook)(void *ctx), void *ctx)
+{
+    r->hook = hook;
+    r->hook_ctx = ctx;
 }

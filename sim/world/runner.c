@@ -200,7 +200,7 @@ static cJSON *runner_engine(World *w, double wall, EvqKind q)
     getrusage(RUSAGE_SELF, &ru);
     Sim *sim = world_sim(w);
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddNumberToObject(e, "events", (double)sim_events_executed(sim));
+    cJSON_AddItemToObject(e, "events", scenario_json_u64(sim_events_executed(sim)));
     cJSON_AddNumberToObject(e, "wall_s", wall);
     cJSON_AddNumberToObject(e, "events_per_s", wall > 0 ? (double)sim_events_executed(sim) / wall : 0);
     cJSON_AddNumberToObject(e, "peak_rss_kib", (double)ru.ru_maxrss);
@@ -263,7 +263,7 @@ static cJSON *runner_results_json(const Scenario *scn, World *w, bool interrupte
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "skysim_version", RUNNER_VERSION);
     cJSON_AddItemToObject(root, "scenario", scenario_to_json(scn));
-    cJSON_AddNumberToObject(root, "seed", (double)spec->seed);
+    cJSON_AddItemToObject(root, "seed", scenario_json_u64(spec->seed));
     cJSON_AddBoolToObject(root, "interrupted", interrupted);
     cJSON_AddNumberToObject(root, "simulated_s", timens_to_s(sim_now(world_sim(w))));
     cJSON_AddItemToObject(root, "headline", runner_headline(w));

@@ -255,10 +255,17 @@ typedef struct ScenarioOutputs {
     char *trace;                   /* event trace file in the results directory; NULL: none */
 } ScenarioOutputs;
 
+/* The largest seed, 2^53 - 1: the integers every JSON reader holds
+ * exactly (RFC 8259 section 6), so a seed read back from results.json is
+ * the seed written, even through a reader that keeps numbers as doubles
+ * (cJSON does; any text of an integer above this reads as >= 2^53 and is
+ * refused, never rounded into range). */
+#define SCENARIO_SEED_MAX ((UINT64_C(1) << 53) - 1)
+
 typedef struct ScenarioSpec {
     char *name;                    /* scenario name; default: file name without .json */
     char *description;             /* free text; default "" */
-    uint64_t seed;                 /* master seed, [0, 2^53] */
+    uint64_t seed;                 /* master seed, [0, SCENARIO_SEED_MAX] */
     TimeNs duration_ns;            /* simulated time, > 0 */
     TimeNs warmup_ns;              /* initial time excluded from metrics, [0, duration) */
     ScenarioNetwork network;       /* the simulated Internet */
@@ -315,6 +322,11 @@ const ScenarioSpec *scenario_spec_get(const Scenario *s);
  * (file names stay relative to its directory). Returns a new tree owned by
  * the caller (cJSON_Delete). */
 cJSON *scenario_to_json(const Scenario *s);
+
+/* A JSON number node holding exactly the decimal digits of v (a raw node:
+ * cJSON would print a double with 15 significant digits). For seeds and
+ * other 64-bit integers of results files. Owned by the caller. */
+cJSON *scenario_json_u64(uint64_t v);
 
 /* Helpers for "did you mean" messages, shared by every reader of user
  * files (scenarios, sweep files, golden files). */

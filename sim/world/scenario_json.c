@@ -379,6 +379,13 @@ static void scn_rest_json(cJSON *root, const ScenarioResolved *r)
     }
 }
 
+cJSON *scenario_json_u64(uint64_t v)
+{
+    char digits[24];
+    g_snprintf(digits, sizeof digits, "%" G_GUINT64_FORMAT, v);
+    return cJSON_CreateRaw(digits);
+}
+
 cJSON *scenario_to_json(const Scenario *s)
 {
     const ScenarioSpec *sp = scenario_spec_get(s);
@@ -386,7 +393,7 @@ cJSON *scenario_to_json(const Scenario *s)
     cJSON *root = cJSON_CreateObject(), *sn = NULL;
     cJSON_AddStringToObject(root, "name", sp->name);
     cJSON_AddStringToObject(root, "description", sp->description);
-    cJSON_AddNumberToObject(root, "seed", (double)sp->seed);
+    cJSON_AddItemToObject(root, "seed", scenario_json_u64(sp->seed));
     scn_add_duration(root, "duration", sp->duration_ns);
     scn_add_duration(root, "warmup", sp->warmup_ns);
     cJSON_AddItemToObject(root, "network", scn_network_json(r));

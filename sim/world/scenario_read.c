@@ -16,6 +16,7 @@
 
 #include "protocol/base/check.h"
 #include "protocol/node.h"
+#include "sim/world/results.h"
 
 const char *const scenario__latency_models[] = {"region", "coordinates", "matrix", NULL};
 const char *const scenario__firewalls[] = {"open", "stateful", "udp_blocked", "tcp_80_443_only",
@@ -872,6 +873,38 @@ static void scn_defaults(ScenarioSpec *sp, const char *name)
     sp->outputs.timeseries_interval_ns = 60 * TIMENS_S;
 }
 
+/* Issue 14 item 1: names that become file names. $.name is part of the
+ * default results directory (results/NAME-SEED) and the output files are
+ * files in it; results.h says which names are safe. A default name taken
+ * from the scenario's file name is made safe instead of refused. */
+static void scn_check_file_names(Rd *rd, const cJSON *root, ScenarioSpec *sp)
+{
+    const cJSON *name = scenario__item(root, "name");
+    if (!name) {
+        char *safe = results_label_make_safe(sp->name);
+        g_free(sp->name);
+        sp->name = safe;
+    }
+    if (name && !rd->failed && !results_label_is_safe(sp->name)) {
+        size_t mark = scenario__push_key(rd, "name");
+        scenario__expect(rd, name, "a name of " RESULTS_LABEL_RULE);
+        scenario__pop(rd, mark);
+    }
+    static const char *const keys[] = {"pcap", "trace"};
+    const char *files[] = {sp->outputs.pcap, sp->outputs.trace};
+    for (size_t i = 0; i < G_N_ELEMENTS(keys) && !rd->failed; i++) {
+        bool same = i == 1 && files[0] && files[1] && strcmp(files[0], files[1]) == 0;
+        if (!files[i] || (results_name_is_free(files[i]) && !same)) continue;
+        size_t mark = scenario__push_key(rd, "outputs");
+        scenario__push_key(rd, keys[i]);
+        scenario__expect(rd, scenario__item(scenario__item(root, "outputs"), keys[i]),
+                         same ? "a file name other than that of outputs.pcap"
+                              : "a plain file name (no \"/\", not \".\" or \"..\") other than "
+                                RESULTS_OWN_NAMES);
+        scenario__pop(rd, mark);
+    }
+}
+
 static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
 {
     static const char *const keys[] = {"name",   "description", "seed",       "duration",
@@ -891,7 +924,7 @@ static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
         sp->description = g_strdup(d->valuestring);
     }
     int64_t seed = (int64_t)sp->seed;
-    scenario__get_int(rd, root, "seed", 0, (int64_t)1 << 53, &seed);
+    scenario__get_int(rd, root, "seed", 0, (int64_t)SCENARIO_SEED_MAX, &seed);
     sp->seed = (uint64_t)seed;
     scenario__get_duration(rd, root, "duration", 1, &sp->duration_ns);
     scenario__get_duration(rd, root, "warmup", 0, &sp->warmup_ns);
@@ -905,6 +938,7 @@ static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
     scn_read_cost(rd, root, r);
     scn_read_outputs(rd, root, &sp->outputs);
     scn_read_events(rd, root, sp);
+    scn_check_file_names(rd, root, sp);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -22,7 +22,7 @@
 #include "sim/world/scenario.h"
 
 typedef struct SimrunOpts {
-    gint64 seed;       /* --seed, or -1 */
+    gchar *seed;       /* --seed as given, owned; NULL: not given */
     gchar **sets;      /* --set, owned */
     gchar *duration;   /* --duration, owned */
     gchar *out;        /* --out, owned */
@@ -105,7 +105,7 @@ static GPtrArray *simrun_overrides(const SimrunOpts *o)
 {
     GPtrArray *sets = g_ptr_array_new_with_free_func(g_free);
     for (gchar **s = o->sets; s && *s; s++) g_ptr_array_add(sets, g_strdup(*s));
-    if (o->seed >= 0) g_ptr_array_add(sets, g_strdup_printf("seed=%" G_GINT64_FORMAT, o->seed));
+    if (o->seed) g_ptr_array_add(sets, g_strdup_printf("seed=%s", o->seed)); /* checked digits */
     if (o->duration) g_ptr_array_add(sets, g_strdup_printf("duration=\"%s\"", o->duration));
     if (o->pcap) g_ptr_array_add(sets, g_strdup_printf("outputs.pcap=\"%s\"", o->pcap));
     if (o->trace) g_ptr_array_add(sets, g_strdup_printf("outputs.trace=\"%s\"", o->trace));
@@ -137,11 +137,23 @@ static bool simrun_options(const SimrunOpts *o, RunnerOptions *ro, GError **err)
     return true;
 }
 
+/* --seed: the digits of an integer from 0 to SCENARIO_SEED_MAX, read from
+ * the text (never through a double, never "not given" for a negative). */
+static bool simrun_seed_check(const SimrunOpts *o, GError **err)
+{
+    guint64 v;
+    if (!o->seed || g_ascii_string_to_unsigned(o->seed, 10, 0, SCENARIO_SEED_MAX, &v, NULL)) return true;
+    g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "--seed: expected an integer from 0 to %" G_GUINT64_FORMAT "; found \"%s\"",
+                (guint64)SCENARIO_SEED_MAX, o->seed);
+    return false;
+}
+
 static int simrun_run(const char *path, const SimrunOpts *o)
 {
     GError *err = NULL;
     RunnerOptions ro;
-    if (!simrun_options(o, &ro, &err)) return simrun_fail("", err, 2);
+    if (!simrun_seed_check(o, &err) || !simrun_options(o, &ro, &err)) return simrun_fail("", err, 2);
     GPtrArray *sets = simrun_overrides(o);
     Scenario *scn = scenario_load_with(path, (const char *const *)sets->pdata, &err);
     g_ptr_array_free(sets, TRUE);
@@ -168,10 +180,11 @@ static int simrun_run(const char *path, const SimrunOpts *o)
 
 int main(int argc, char **argv)
 {
-    SimrunOpts o = {.seed = -1};
+    SimrunOpts o = {0};
     g_log_set_default_handler(simrun_log, NULL);
     GOptionEntry entries[] = {
-        {"seed", 's', 0, G_OPTION_ARG_INT64, &o.seed, "Master seed (overrides the scenario's)", "N"},
+        {"seed", 's', 0, G_OPTION_ARG_STRING, &o.seed,
+         "Master seed, 0 to 2^53-1 (overrides the scenario's)", "N"},
         {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.sets,
          "Override a scenario key, e.g. --set population.clients=5000 (repeatable)", "PATH=VALUE"},
         {"duration", 'd', 0, G_OPTION_ARG_STRING, &o.duration, "Simulated time, e.g. 30min", "T"},
@@ -209,6 +222,7 @@ int main(int argc, char **argv)
         rc = simrun_run(argv[1], &o);
     }
     g_option_context_free(ctx);
+    g_free(o.seed);
     g_strfreev(o.sets);
     g_free(o.duration);
     g_free(o.out);
