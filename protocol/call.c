@@ -54,6 +54,7 @@
  * direction received.
  */
 #include "protocol/node_int.h"
+#include "protocol/metric_table.h"
 
 #include <string.h>
 
@@ -151,35 +152,32 @@ const char *node_call_path_name(NodeCallPath p)
 
 void call__metrics_intern(CallMetrics *m, const Env *e)
 {
-    const EnvMetricKind C = ENV_METRIC_COUNTER, G = ENV_METRIC_GAUGE, S = ENV_METRIC_SAMPLE;
-    char name[96];
-    m->attempts = env_metric_intern(e, "call.attempts", C);
-    m->success = env_metric_intern(e, "call.success", C);
-    m->failure = env_metric_intern(e, "call.failure", C);
-    m->dropped = env_metric_intern(e, "call.dropped", C);
-    m->reestablished = env_metric_intern(e, "call.reestablished", C);
-    m->setup_s = env_metric_intern(e, "call.setup_s", S);
+    m->attempts = metric_table_intern(e, METRIC_CALL_ATTEMPTS);
+    m->success = metric_table_intern(e, METRIC_CALL_SUCCESS);
+    m->failure = metric_table_intern(e, METRIC_CALL_FAILURE);
+    m->dropped = metric_table_intern(e, METRIC_CALL_DROPPED);
+    m->reestablished = metric_table_intern(e, METRIC_CALL_REESTABLISHED);
+    m->setup_s = metric_table_intern(e, METRIC_CALL_SETUP_S);
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
-        g_snprintf(name, sizeof name, "call.path.%s", call_path_names[p]);
-        m->path[p] = env_metric_intern(e, name, C);
+        m->path[p] = metric_table_intern_family(e, METRIC_FAM_CALL_PATH, p, 0, 0);
     }
-    m->mos = env_metric_intern(e, "call.mos", S);
-    m->r_factor = env_metric_intern(e, "call.r_factor", S);
-    m->delay_ms = env_metric_intern(e, "call.delay_ms", S);
-    m->jitter_ms = env_metric_intern(e, "call.jitter_ms", S);
-    m->loss = env_metric_intern(e, "call.loss", S);
-    m->active = env_metric_intern(e, "call.active", G);
-    m->relayed_active = env_metric_intern(e, "call.relayed_active", G);
-    m->media_packets = env_metric_intern(e, "call.media.packets", C);
-    m->media_bytes = env_metric_intern(e, "call.media.bytes", C);
-    m->relay_bytes = env_metric_intern(e, "relay.bytes", C);
-    m->relay_bw = env_metric_intern(e, "relay.bandwidth_bps", S);
-    m->relay_dropped = env_metric_intern(e, "relay.dropped", C);
-    m->relay_refused = env_metric_intern(e, "relay.refused", C);
-    m->relay_sessions = env_metric_intern(e, "relay.sessions", G);
-    m->gw_calls = env_metric_intern(e, "gateway.calls", C);
-    m->gw_active = env_metric_intern(e, "gateway.active", G);
-    m->gw_busy = env_metric_intern(e, "gateway.busy", C);
+    m->mos = metric_table_intern(e, METRIC_CALL_MOS);
+    m->r_factor = metric_table_intern(e, METRIC_CALL_R_FACTOR);
+    m->delay_ms = metric_table_intern(e, METRIC_CALL_DELAY_MS);
+    m->jitter_ms = metric_table_intern(e, METRIC_CALL_JITTER_MS);
+    m->loss = metric_table_intern(e, METRIC_CALL_LOSS);
+    m->active = metric_table_intern(e, METRIC_CALL_ACTIVE);
+    m->relayed_active = metric_table_intern(e, METRIC_CALL_RELAYED_ACTIVE);
+    m->media_packets = metric_table_intern(e, METRIC_CALL_MEDIA_PACKETS);
+    m->media_bytes = metric_table_intern(e, METRIC_CALL_MEDIA_BYTES);
+    m->relay_bytes = metric_table_intern(e, METRIC_RELAY_BYTES);
+    m->relay_bw = metric_table_intern(e, METRIC_RELAY_BANDWIDTH_BPS);
+    m->relay_dropped = metric_table_intern(e, METRIC_RELAY_DROPPED);
+    m->relay_refused = metric_table_intern(e, METRIC_RELAY_REFUSED);
+    m->relay_sessions = metric_table_intern(e, METRIC_RELAY_SESSIONS);
+    m->gw_calls = metric_table_intern(e, METRIC_GATEWAY_CALLS);
+    m->gw_active = metric_table_intern(e, METRIC_GATEWAY_ACTIVE);
+    m->gw_busy = metric_table_intern(e, METRIC_GATEWAY_BUSY);
 }
 
 uint32_t call__user_hash(const char *user, size_t len)

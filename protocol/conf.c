@@ -63,6 +63,7 @@
  * hosted, read through env_cpu_charged_ns()).
  */
 #include "protocol/node_int.h"
+#include "protocol/metric_table.h"
 
 #include <opus.h>
 #include <string.h>
@@ -140,22 +141,18 @@ struct ConfState {
 
 void conf__metrics_intern(ConfMetrics *m, const Env *e)
 {
-    m->started = env_metric_intern(e, "conf.started", ENV_METRIC_COUNTER);
-    m->failed = env_metric_intern(e, "conf.failed", ENV_METRIC_COUNTER);
-    m->left = env_metric_intern(e, "conf.left", ENV_METRIC_COUNTER);
-    m->participants = env_metric_intern(e, "conf.participants", ENV_METRIC_SAMPLE);
-    m->host_bytes = env_metric_intern(e, "conf.host_bytes", ENV_METRIC_COUNTER);
-    m->mos = env_metric_intern(e, "conf.mos", ENV_METRIC_SAMPLE);
-    m->streams_at_host = env_metric_intern(e, "conf.streams_at_host", ENV_METRIC_SAMPLE);
-    m->streams = env_metric_intern(e, "conf.streams", ENV_METRIC_GAUGE);
-    m->mixes = env_metric_intern(e, "conf.mixes", ENV_METRIC_COUNTER);
-    m->host_cpu_ns = env_metric_intern(e, "conf.host_cpu_ns", ENV_METRIC_SAMPLE);
-    for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
-        char name[48];
-        g_snprintf(name, sizeof name, "conf.leg.%s", node_call_path_name((NodeCallPath)p));
-        m->leg[p] = env_metric_intern(e, name, ENV_METRIC_COUNTER);
-    }
-    m->leg_failed = env_metric_intern(e, "conf.leg.failed", ENV_METRIC_COUNTER);
+    m->started = metric_table_intern(e, METRIC_CONF_STARTED);
+    m->failed = metric_table_intern(e, METRIC_CONF_FAILED);
+    m->left = metric_table_intern(e, METRIC_CONF_LEFT);
+    m->participants = metric_table_intern(e, METRIC_CONF_PARTICIPANTS);
+    m->host_bytes = metric_table_intern(e, METRIC_CONF_HOST_BYTES);
+    m->mos = metric_table_intern(e, METRIC_CONF_MOS);
+    m->streams_at_host = metric_table_intern(e, METRIC_CONF_STREAMS_AT_HOST);
+    m->streams = metric_table_intern(e, METRIC_CONF_STREAMS);
+    m->mixes = metric_table_intern(e, METRIC_CONF_MIXES);
+    m->host_cpu_ns = metric_table_intern(e, METRIC_CONF_HOST_CPU_NS);
+    for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) m->leg[p] = metric_table_intern_family(e, METRIC_FAM_CONF_LEG, p, 0, 0);
+    m->leg_failed = metric_table_intern(e, METRIC_CONF_LEG_FAILED);
 }
 
 /* ---- messages ---- */

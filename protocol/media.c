@@ -81,6 +81,7 @@
  *              concealment than opus assumed).
  */
 #include "protocol/media.h"
+#include "protocol/metric_table.h"
 
 #include <math.h>
 #include <opus.h>
@@ -282,7 +283,7 @@ MediaShared *media_shared_new(const Env *world_env, GError **err)
     ms->crypto = crypto;
     ms->seed = env_random_u64(world_env);
     ms->tab = g_new0(MediaLoopTable, 1); /* not per node */
-    ms->m_bad = env_metric_intern(world_env, "media.bad_packets", ENV_METRIC_COUNTER);
+    ms->m_bad = metric_table_intern(world_env, METRIC_MEDIA_BAD_PACKETS);
     return ms;
 }
 

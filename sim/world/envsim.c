@@ -5,6 +5,8 @@
  */
 #include "sim/world/envsim.h"
 
+#include "protocol/metric_table.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -232,15 +234,12 @@ static void envsim_matrix_intern(EnvSim *es)
 {
     char name[96];
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
-        const char *pn = node_call_path_name((NodeCallPath)p);
         for (int a = 0; a < NAT_UNKNOWN; a++) {
-            const char *an = stun_nat_name((NatType)a);
             for (int b = 0; b < NAT_UNKNOWN; b++) {
-                g_snprintf(name, sizeof name, "call.matrix.%s.%s.%s", an,
-                           stun_nat_name((NatType)b), pn);
+                metric_table_family_name(METRIC_FAM_CALL_MATRIX, a, b, p, name, sizeof name);
                 es->m_matrix[a][b][p] = metrics_intern(es->metrics, name, METRICS_COUNTER);
             }
-            g_snprintf(name, sizeof name, "call.matrix.%s.pstn.%s", an, pn);
+            metric_table_family_name(METRIC_FAM_CALL_PSTN_MATRIX, a, p, 0, name, sizeof name);
             es->m_pstn[a][p] = metrics_intern(es->metrics, name, METRICS_COUNTER);
         }
     }
