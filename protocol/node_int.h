@@ -6,7 +6,8 @@
  * cache excluded, is at most 2 KiB: the Node struct (client state inline),
  * its connection table (grown on demand) and its certificate, all counted
  * through env_mem_alloc. Supernode state is a separate allocation made only
- * on promotion. tests/test_node.c measures it.
+ * on promotion. tests/test_client.c (test_client_idle_memory_under_2k)
+ * measures it.
  */
 #ifndef SKYSIM_NODE_INT_H
 #define SKYSIM_NODE_INT_H
@@ -479,7 +480,7 @@ typedef struct NatDet {
     EnvAddr other;     /* its OTHER-ADDRESS */
     EnvSock sock;      /* fresh UDP socket for the tests (no NAT permissions yet) */
     uint8_t txid[12];  /* current transaction id */
-    uint8_t test;      /* test in flight (1, 2, 3, 4 = I'), 0 = idle */
+    uint8_t test;      /* StunTest in flight, STUN_TEST_NONE when idle */
     uint8_t tries;     /* requests sent for this test */
     uint8_t done_mask; /* tests finished, bit per test */
     bool reported;     /* the confusion metric was counted this session */
@@ -489,6 +490,13 @@ typedef struct AltEntry {
     EnvAddr a;    /* node address */
     uint8_t miss; /* polls unanswered in a row */
 } AltEntry;
+
+/* What a login round knows of one probe target. */
+typedef enum ClientProbeState {
+    PROBE_SENT = 0,     /* probed, no answer yet (a silent target: tried by TCP after accepting ones) */
+    PROBE_ACCEPTED = 1, /* PROBE_ACK accept: go ahead with TCP (a22 U4) */
+    PROBE_REJECTED = 2, /* PROBE_ACK redirect: not tried by TCP */
+} ClientProbeState;
 
 #define CAND_MAX 8
 /* Client state, inline in Node. */
@@ -512,7 +520,7 @@ typedef struct ClientState {
     uint8_t auth_try;           /* login-server port tried: 0 its own, then fallback_ports */
     EnvAddr sn_addr;            /* current supernode */
     EnvAddr probe[CAND_MAX];    /* this round's probe targets */
-    uint8_t probe_st[CAND_MAX]; /* 0 sent, 1 accepted, 2 rejected */
+    uint8_t probe_st[CAND_MAX]; /* ClientProbeState of each probe target */
     EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
     AltEntry alt[NODE_ALT_MAX]; /* alternate node table */
     TimeNs login_start;         /* when this login began */

@@ -105,7 +105,8 @@ static void search_sn_free(Node *n, SearchNode *s)
     env_timer_cancel(&n->env, &s->t_sweep);
     env_mem_free(&n->env, s->idx, s->idx_cap * sizeof *s->idx);
     env_mem_free(&n->env, s->job, s->job_cap * sizeof *s->job);
-    s->idx = NULL, s->job = NULL;
+    s->idx = NULL;
+    s->job = NULL;
     s->nidx = s->idx_cap = s->job_cap = 0;
 }
 
@@ -194,7 +195,8 @@ static SearchEntry *search_slot(Node *n)
         SearchEntry *t = env_mem_alloc(&n->env, cap * sizeof *t);
         if (s->idx) memcpy(t, s->idx, s->nidx * sizeof *t);
         env_mem_free(&n->env, s->idx, s->idx_cap * sizeof *t);
-        s->idx = t, s->idx_cap = cap;
+        s->idx = t;
+        s->idx_cap = cap;
     }
     if (s->nidx < s->idx_cap) return &s->idx[s->nidx++];
     SearchEntry *old = NULL;
@@ -424,7 +426,8 @@ static int search_job_new(Node *n)
     if (s->job) memcpy(t, s->job, s->job_cap * sizeof *t);
     env_mem_free(&n->env, s->job, s->job_cap * sizeof *t);
     int j = s->job_cap;
-    s->job = t, s->job_cap = cap;
+    s->job = t;
+    s->job_cap = cap;
     return j;
 }
 
@@ -450,7 +453,8 @@ static uint8_t search_pick_random(Node *n, SearchJob *j, EnvAddr *out, uint8_t m
     for (; m < max && m < k && j->nasked < SEARCH_ASK_MAX; m++) {
         uint16_t r = (uint16_t)(m + env_random_below(&n->env, (uint32_t)(k - m)));
         uint8_t t = idx[m];
-        idx[m] = idx[r], idx[r] = t;
+        idx[m] = idx[r];
+        idx[r] = t;
         out[m] = env_addr(n->hc.e[idx[m]].ip, n->hc.e[idx[m]].port);
         j->asked[j->nasked++] = out[m];
     }
@@ -509,7 +513,10 @@ static void search_job_finish(Node *n, int ji, bool found, const WireSearch *hit
     r.u.search.sns = named ? 0 : (uint8_t)MIN(j->nasked, 255);
     r.u.search.msgs = named ? 0 : j->msgs;
     r.u.search.n = 0;
-    if (!found) r.u.search.flags = 0, r.u.search.ulen = 0;
+    if (!found) {
+        r.u.search.flags = 0;
+        r.u.search.ulen = 0;
+    }
     int conn = j->conn;
     EnvConn h = j->h;
     search_job_free(n, j); /* j may move below (a new search can grow the table) */
@@ -683,11 +690,13 @@ bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose,
     SearchCall *c = &s->call[i];
     memset(c, 0, sizeof *c);
     c->qid = ++s->next_qid ? s->next_qid : ++s->next_qid;
-    c->purpose = purpose, c->buddy = buddy;
+    c->purpose = purpose;
+    c->buddy = buddy;
     c->ulen = (uint8_t)ulen;
     memcpy(c->user, user, ulen);
     c->start = env_now(&n->env);
-    c->sns = 1, c->msgs = sn ? 0 : 1; /* the own SN (ourselves when a supernode) */
+    c->sns = 1;
+    c->msgs = sn ? 0 : 1; /* the own SN (ourselves when a supernode) */
     if (purpose == SC_BUDDY) node__count(n, SM(n)->buddy_lookups, 1);
     if (sn) {
         c->sns = 0;

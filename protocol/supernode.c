@@ -78,7 +78,8 @@ uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip)
     for (; m < max && m < k; m++) { /* partial Fisher-Yates */
         uint16_t j = (uint16_t)(m + env_random_below(&n->env, (uint32_t)(k - m)));
         uint8_t t = idx[m];
-        idx[m] = idx[j], idx[j] = t;
+        idx[m] = idx[j];
+        idx[j] = t;
         out[m].ip = n->hc.e[idx[m]].ip;
         out[m].port = n->hc.e[idx[m]].port;
     }
@@ -288,7 +289,10 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         int p = supernode_peer_of_conn(s, idx);
         EnvAddr main = env_addr(m->u.sn_hello.main.ip, m->u.sn_hello.main.port);
         if (!peer || main.ip == 0 || main.port == 0) break;
-        if (p >= 0) s->peer[p].main = main, s->peer[p].alt_port = m->u.sn_hello.alt_port;
+        if (p >= 0) {
+            s->peer[p].main = main;
+            s->peer[p].alt_port = m->u.sn_hello.alt_port;
+        }
         hostcache_add(&n->hc, main, env_now(&n->env), 0);
         hostcache_entry_touch(&n->hc, main, env_now(&n->env), true);
         r = (WireMsg){.type = WIRE_HC_ENTRIES};
@@ -409,7 +413,10 @@ void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m)
     r.has_xor_mapped = r.has_mapped = r.has_origin = true;
     r.xor_mapped = r.mapped = from;
     r.origin = env_sock_local(&n->env, out);
-    if (assist) r.has_other = true, r.other = assist->main;
+    if (assist) {
+        r.has_other = true;
+        r.other = assist->main;
+    }
     uint8_t buf[STUN_MSG_MAX];
     size_t len = stun_encode(&r, buf, sizeof buf);
     node__count(n, NODE_M(n)->sn_stun_answered, 1);

@@ -93,10 +93,12 @@ static void websrv_server_answer(Node *n, int idx, const char *msg)
 {
     const char *body = "", *status = "404 Not Found";
     if (g_str_has_prefix(msg, "GET /ui/0/97/en/installed ")) {
-        body = "OK", status = "200 OK";
+        body = "OK";
+        status = "200 OK";
         node__count(n, NODE_M(n)->http_installed, 1);
     } else if (g_str_has_prefix(msg, "GET /ui/0/97/en/getlatestversion?")) {
-        body = HTTP_VERSION, status = "200 OK";
+        body = HTTP_VERSION;
+        status = "200 OK";
         node__count(n, NODE_M(n)->http_version, 1);
     }
     char resp[256];
