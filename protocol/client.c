@@ -94,7 +94,7 @@ void client__start(Node *n)
     client__install_save(n);
     hostcache_init(&n->hc, &n->env, n->sh->p.hostcache_cap);
     (void)hostcache_load(&n->hc, &n->env);
-    websrv__client_start(n);
+    node__emit(n, NODE_EV_CLIENT_STARTED, NULL); /* websrv: the HTTP exchange */
     client_login_begin(n);
 }
 

@@ -19,6 +19,7 @@
 #include "protocol/node_int.h"
 
 #include "protocol/loginsrv.h"
+#include "protocol/websrv.h"
 
 #include <string.h>
 
@@ -177,8 +178,6 @@ static void node_legacy_kind_flags(NodeShared *sh)
 {
     sh->kind_flags[CONN_CL_SN] = NODE_CK_NO_SN_RX;
     sh->kind_flags[CONN_CL_AUTH] = NODE_CK_NO_SN_RX;
-    sh->kind_flags[CONN_CL_HTTP] = NODE_CK_RAW;
-    sh->kind_flags[CONN_WEB_IN] = NODE_CK_RAW;
     sh->kind_flags[CONN_SN_CLIENT] = NODE_CK_SN_TX;
     sh->kind_flags[CONN_SN_PEER] = NODE_CK_SN_TX;
 }
@@ -208,7 +207,7 @@ static bool node_features_register(NodeShared *sh, const Env *world_env,
 /* The features of a full node, in registration order (the order of
  * start, stop, raw datagram demultiplexing, accept offers and events).
  * LEGACY: features not listed here are still routed by node.c. */
-static const NodeFeature *const node_default_features[] = {&loginsrv_feature};
+static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature};
 static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
 
 static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
@@ -472,6 +471,8 @@ static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
 {
     if (ev == NODE_EV_LOGIN_CERTIFYING && node_legacy(n, NODE_FEAT_PRESENCE))
         presence__loginsrv_send(n, a->idx, a->buf, a->len);
+    if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
+        client__install_save(n);
 }
 
 void node__emit(Node *n, NodeEvent ev, const NodeEventArg *arg)
@@ -765,9 +766,7 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
 static bool node_legacy_accept(Node *n, NodeAccept *a)
 {
     if (!n->sh->legacy) return false;
-    if (n->role == NODE_ROLE_WEB_SERVER && node_legacy(n, NODE_FEAT_WEBSRV))
-        *a = (NodeAccept){.kind = CONN_WEB_IN};
-    else if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE))
+    if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE))
         *a = (NodeAccept){.kind = CONN_IN_PENDING, .hello_role = HELLO_SN}; /* HELLO_CALL: a call */
     else if ((n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE) && !n->sn &&
              node_legacy(n, n->gw ? NODE_FEAT_GATEWAY : NODE_FEAT_CALL))
@@ -810,9 +809,6 @@ static void node_legacy_connected(Node *n, int idx, uint8_t kind, int status)
     case CONN_CL_SN:
     case CONN_CL_AUTH:
         client__on_connected(n, idx, status);
-        break;
-    case CONN_CL_HTTP:
-        websrv__client_on_connected(n, idx, status);
         break;
     case CONN_SN_PEER:
         supernode__on_connected(n, idx, status);
@@ -907,9 +903,6 @@ static void node_legacy_closed(Node *n, int idx, uint8_t kind, int status)
     case CONN_CL_SN:
     case CONN_CL_AUTH:
         client__on_closed(n, idx, status);
-        break;
-    case CONN_CL_HTTP:
-        websrv__client_on_closed(n, idx);
         break;
     case CONN_SN_CLIENT:
     case CONN_SN_PEER:
@@ -1039,10 +1032,8 @@ static void node_on_tcp_data(Node *n, EnvConn h, const uint8_t *buf, size_t len)
     uint8_t kind = n->conns[idx].kind;
     if (node_kind_is(n, kind, NODE_CK_RAW)) {
         const NodeFeature *f = node_kind_owner(n, kind);
-        if (f)
-            f->on_raw(n, idx, buf, len);
-        else
-            websrv__on_raw(n, idx, buf, len); /* LEGACY */
+        CHECK(f && f->on_raw, "raw data on conn kind %u without a reader", kind);
+        f->on_raw(n, idx, buf, len);
         return;
     }
     while (len > 0) {
@@ -1086,8 +1077,6 @@ static void node_legacy_timer(Node *n, EnvTimer t, uint32_t tag)
         search__on_timer(n, tag);
     else if (tag == TM_SN_MAINT)
         supernode__on_timer(n, tag);
-    else if (tag == TM_HTTP)
-        websrv__client_on_timer(n);
     else if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
         call__on_timer(n, tag);
     else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_LEG)

@@ -44,7 +44,6 @@ enum {
     TM_NAT_REFRESH, /* periodic NAT re-detection */
     TM_PROMOTE,     /* periodic promotion check */
     TM_SN_MAINT,    /* supernode peer-link upkeep */
-    TM_HTTP,        /* HTTP exchange timeout */
 };
 
 /* Connection kinds. */
@@ -52,11 +51,10 @@ enum {
     CONN_FREE = 0,
     CONN_CL_SN,      /* client -> its supernode (login, then keep-alive) */
     CONN_CL_AUTH,    /* client -> login server */
-    CONN_CL_HTTP,    /* client -> web server (raw HTTP) */
-    CONN_IN_PENDING, /* accepted, role known after the peer's hello */
+    CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello; 3: websrv.h */
     CONN_SN_CLIENT,  /* supernode <- client */
     CONN_SN_PEER,    /* supernode <-> supernode */
-    CONN_WEB_IN = 8, /* web server <- client (raw HTTP); 7: loginsrv.h */
+    /* 7: loginsrv.h; 8: websrv.h */
 };
 /* Connection states. */
 enum { CS_CONNECTING = 0, CS_OPEN, CS_READY };
@@ -168,6 +166,8 @@ typedef enum NodeEvent {
     NODE_EV_INSTALL_CHANGED,    /* n->installed changed: the install record must be saved */
     NODE_EV_LOGIN_CERTIFYING,   /* login server: certificate for user buf/len about to go on idx */
     NODE_EV_SIGNAL,             /* signalling payload buf/len addressed to this node (calls) */
+    NODE_EV_CLIENT_STARTED,     /* client: bound, install record loaded (n->installed), host
+                                   cache loaded; the login is about to begin */
     NODE_EV__END
 } NodeEvent;
 typedef struct NodeEventArg {
@@ -689,12 +689,5 @@ void supernode__on_connected(Node *n, int idx, int status);
 void supernode__on_closed(Node *n, int idx);
 /* Random sample of up to max host-cache entries, skipping `skip`. */
 uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip);
-
-/* ---- websrv.c (both ends of HTTP) ---- */
-void websrv__client_start(Node *n);
-void websrv__client_on_connected(Node *n, int idx, int status);
-void websrv__on_raw(Node *n, int idx, const uint8_t *buf, size_t len);
-void websrv__client_on_timer(Node *n);
-void websrv__client_on_closed(Node *n, int idx);
 
 #endif

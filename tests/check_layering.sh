@@ -29,6 +29,7 @@ report "sim/net includes sim/world or protocol/ beyond base:" \
 # its own headers. Add a line when a feature is converted.
 features='
 loginsrv.c|loginsrv.h
+websrv.c|websrv.h
 '
 allowed='node|node_int|wire|crypto|env|hostcache|stun|media'
 fhits=""

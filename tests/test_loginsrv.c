@@ -5,6 +5,7 @@
 #include "fakeenv.h"
 #include "protocol/loginsrv.h"
 #include "protocol/node.h"
+#include "protocol/websrv.h"
 #include "protocol/wire.h"
 #include "t_assert.h"
 
@@ -231,10 +232,36 @@ static void test_websrv_http(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* The web server feature alone over the plumbing answers "installed". */
+static void test_websrv_alone_answers_installed(void)
+{
+    static const NodeFeature *const only[] = {&websrv_feature};
+    FakeWorld *w = fakeworld_new_with(406, NULL, only, G_N_ELEMENTS(only));
+    NodeConfig ws = {.role = NODE_ROLE_WEB_SERVER, .port = w->p.web_server.port};
+    w->web = fakeworld_add(w, w->p.web_server.ip, &ws, NAT_OPEN, 0);
+    fakeworld_start(w, w->web);
+    Peer p;
+    peer_open(&p, w, w->p.web_server, false);
+    const char *req = "GET /ui/0/97/en/installed HTTP/1.1\r\n\r\n";
+    env_tcp_send(&p.e, p.conn, (const uint8_t *)req, strlen(req));
+    fakenet_run_for(w->net, TIMENS_S);
+    const FakeInbox *x = NULL;
+    for (size_t k = 0; k < fakeenv_inbox_count(p.h); k++)
+        if (fakeenv_inbox_get(p.h, k)->kind == 4) x = fakeenv_inbox_get(p.h, k);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    char text[256] = {0};
+    memcpy(text, x->data, MIN(x->len, sizeof text - 1));
+    T_STR_CONTAINS(text, "HTTP/1.1 200 OK");
+    T_EQ_I64(fakeenv_metric(w->h[w->web], "http.installed"), 1);
+    peer_close(&p);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 T_SUITE_MAIN("loginsrv",
              {"test_loginsrv_garbage_request_refused", test_loginsrv_garbage_request_refused},
              {"test_loginsrv_wrong_message_type_refused", test_loginsrv_wrong_message_type_refused},
              {"test_loginsrv_alone_refuses_garbage", test_loginsrv_alone_refuses_garbage},
              {"test_loginsrv_unknown_user_refused", test_loginsrv_unknown_user_refused},
              {"test_supernode_tcp_truncated_every_type", test_supernode_tcp_truncated_every_type},
-             {"test_websrv_http", test_websrv_http})
+             {"test_websrv_http", test_websrv_http},
+             {"test_websrv_alone_answers_installed", test_websrv_alone_answers_installed})
