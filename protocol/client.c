@@ -452,7 +452,7 @@ static void client_login_succeeded(Node *n)
         cl->t_promote =
             env_timer_start_periodic(&n->env, p->promote_check_ns, p->promote_check_ns, TM_PROMOTE);
     client_alt_start(n);
-    presence__on_login(n);
+    node__emit(n, NODE_EV_LOGGED_IN, NULL);
     if (cl->sn < 0) client__sn_lost(n); /* the SN link died while we authenticated */
 }
 
@@ -536,7 +536,7 @@ static void client_failover_done(Node *n)
     n->state = NODE_ST_ONLINE;
     env_metric_observe(&n->env, NODE_M(n)->failover_time,
                        timens_to_s(env_now(&n->env) - cl->failover_start));
-    presence__on_attach(n);
+    node__emit(n, NODE_EV_SN_ATTACHED, NULL);
 }
 
 /* ---- Promotion (a40) ---- */

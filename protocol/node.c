@@ -469,8 +469,19 @@ EnvTimer node__timer_start_periodic(Node *n, NodeFeatureId f, TimeNs first_ns, T
  * line into the feature's on_event). */
 static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
 {
-    if (ev == NODE_EV_LOGIN_CERTIFYING && node_legacy(n, NODE_FEAT_PRESENCE))
-        presence__loginsrv_send(n, a->idx, a->buf, a->len);
+    if (node_legacy(n, NODE_FEAT_PRESENCE)) {
+        if (ev == NODE_EV_LOGIN_CERTIFYING) presence__loginsrv_send(n, a->idx, a->buf, a->len);
+        if (ev == NODE_EV_LOGGED_IN) presence__on_login(n);
+        if (ev == NODE_EV_SN_ATTACHED) presence__on_attach(n);
+    }
+    if (node_legacy(n, NODE_FEAT_SEARCH)) {
+        if (ev == NODE_EV_SN_STARTED) search__sn_start(n);
+        if (ev == NODE_EV_SN_STOPPING) search__sn_stop(n);
+        if (ev == NODE_EV_SN_CLIENT_ATTACHED)
+            search__sn_attach(n, a->slot, a->buf, (uint8_t)a->len);
+        if (ev == NODE_EV_SN_CLIENT_DETACHED) search__sn_detach(n, a->slot);
+        if (ev == NODE_EV_SN_CLIENT_TOUCHED) search__sn_touch(n, a->idx);
+    }
     if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
         client__install_save(n);
 }

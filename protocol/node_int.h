@@ -441,6 +441,10 @@ void search__stop(Node *n);                                       /* node_stop, 
 void search__on_timer(Node *n, uint32_t tag);                     /* tags in the range above */
 void search__on_udp(Node *n, EnvSock s, EnvAddr from, const WireMsg *m); /* UDP 6-8 */
 void search__on_frame(Node *n, int idx, const WireMsg *m);        /* TCP 32-47 */
+/* LEGACY: the listeners below are called by node.c's legacy event
+ * listener (NODE_EV_SN_STARTED, SN_STOPPING, SN_CLIENT_ATTACHED, DETACHED,
+ * TOUCHED; LOGGED_IN, SN_ATTACHED, LOGIN_CERTIFYING) until search and
+ * presence become features and take them in their on_event. */
 void search__sn_start(Node *n);                                   /* end of supernode__start */
 void search__sn_stop(Node *n);                                    /* start of supernode__stop */
 void search__sn_attach(Node *n, uint16_t slot, const uint8_t *user, uint8_t ulen); /* CONNECT */

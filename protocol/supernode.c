@@ -47,14 +47,14 @@ void supernode__start(Node *n)
     node__count(n, NODE_M(n)->sn_count, 1);
     s->t_maint = env_timer_start_periodic(&n->env, p->sn_maint_ns, p->sn_maint_ns, TM_SN_MAINT);
     supernode_maint(n);
-    search__sn_start(n);
+    node__emit(n, NODE_EV_SN_STARTED, NULL);
 }
 
 void supernode__stop(Node *n, bool graceful)
 {
     SnState *s = n->sn;
     (void)graceful;
-    search__sn_stop(n);
+    node__emit(n, NODE_EV_SN_STOPPING, NULL);
     node__count(n, NODE_M(n)->sn_count, -1);
     node__count(n, NODE_M(n)->sn_clients, -(int64_t)s->nclients);
     env_timer_cancel(&n->env, &s->t_maint);
@@ -173,7 +173,7 @@ void supernode__on_hello(Node *n, int idx)
 static void supernode_client_del(Node *n, uint16_t slot)
 {
     SnState *s = n->sn;
-    search__sn_detach(n, slot);
+    node__emit(n, NODE_EV_SN_CLIENT_DETACHED, &(NodeEventArg){.idx = -1, .slot = slot});
     s->clients[slot].conn = -1;
     s->nclients--;
     node__count(n, NODE_M(n)->sn_clients, -1);
@@ -224,7 +224,9 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     s->clients[slot].user_hash =
         call__user_hash((const char *)m->u.connect.user, m->u.connect.ulen); /* calls */
     s->clients[slot].open = m->u.connect.nat == NAT_OPEN; /* calls: direct signalling (a31) */
-    search__sn_attach(n, (uint16_t)slot, m->u.connect.user, m->u.connect.ulen);
+    NodeEventArg a = {.idx = idx, .slot = (uint16_t)slot, .buf = m->u.connect.user,
+                      .len = m->u.connect.ulen};
+    node__emit(n, NODE_EV_SN_CLIENT_ATTACHED, &a);
 }
 
 /* Forwards to a local client whose address is dst, else to the peers.
@@ -275,7 +277,7 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         if (!peer) supernode_on_connect(n, idx, m);
         return;
     case WIRE_KEEPALIVE:
-        search__sn_touch(n, idx);
+        node__emit(n, NODE_EV_SN_CLIENT_TOUCHED, &(NodeEventArg){.idx = idx});
         r = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {m->u.keepalive.seq}};
         node__send_msg(n, idx, &r);
         return;
