@@ -946,6 +946,13 @@ static void node_conn_gone(Node *n, int idx, uint8_t kind, int status)
         node_legacy_closed(n, idx, kind, status);
 }
 
+void node__conn_drop(Node *n, int idx)
+{
+    uint8_t kind = node__conn(n, idx)->kind;
+    node__conn_close(n, idx, true);
+    node_conn_gone(n, idx, kind, ENV_ERR_RESET);
+}
+
 static void node_tcp_malformed(Node *n, int idx)
 {
     node__count(n, NODE_M(n)->malformed_tcp, 1);

@@ -619,6 +619,10 @@ int node__conn_find(const Node *n, EnvConn h);
 NodeConn *node__conn(Node *n, int idx);
 /* Releases slot idx: graceful FIN, or RST when abort. */
 void node__conn_close(Node *n, int idx, bool abort);
+/* Aborts connection idx (RST) and then tells the feature owning its kind
+ * that it is gone (on_closed with ENV_ERR_RESET), as if the peer had
+ * reset it: how one feature drops another's connection. */
+void node__conn_drop(Node *n, int idx);
 /* Sends our hello on an open connection (derives our key). */
 void node__conn_hello(Node *n, int idx, uint8_t role);
 /* Sends one message as an encrypted frame. Returns an EnvStatus. */

@@ -348,8 +348,7 @@ static void search_sweep(Node *n)
         int idx = search__conn_of_client(n, e->client);
         e->flags |= SE_DEAD;
         if (idx < 0) continue;
-        node__conn_close(n, idx, true);
-        supernode__on_closed(n, idx);
+        node__conn_drop(n, idx); /* the supernode detaches it */
     }
 }
 
