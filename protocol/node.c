@@ -478,9 +478,9 @@ static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
         if (ev == NODE_EV_SN_STARTED) search__sn_start(n);
         if (ev == NODE_EV_SN_STOPPING) search__sn_stop(n);
         if (ev == NODE_EV_SN_CLIENT_ATTACHED)
-            search__sn_attach(n, a->slot, a->buf, (uint8_t)a->len);
-        if (ev == NODE_EV_SN_CLIENT_DETACHED) search__sn_detach(n, a->slot);
-        if (ev == NODE_EV_SN_CLIENT_TOUCHED) search__sn_touch(n, a->idx);
+            search__sn_attach(n, a->addr, a->buf, (uint8_t)a->len);
+        if (ev == NODE_EV_SN_CLIENT_DETACHED) search__sn_detach(n, a->addr);
+        if (ev == NODE_EV_SN_CLIENT_TOUCHED) search__sn_touch(n, a->addr);
     }
     if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
         client__install_save(n);

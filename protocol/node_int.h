@@ -174,6 +174,7 @@ typedef struct NodeEventArg {
     int idx;            /* connection index, -1 none */
     uint16_t slot;      /* supernode client slot */
     uint8_t was;        /* NAT_DETECTED: previous NatType */
+    EnvAddr addr;       /* SN_CLIENT_*: the client's identity address (public IP, port) */
     const uint8_t *buf; /* borrowed bytes (user name, payload), valid during the call */
     size_t len;         /* their length */
 } NodeEventArg;
@@ -447,9 +448,9 @@ void search__on_frame(Node *n, int idx, const WireMsg *m);        /* TCP 32-47 *
  * presence become features and take them in their on_event. */
 void search__sn_start(Node *n);                                   /* end of supernode__start */
 void search__sn_stop(Node *n);                                    /* start of supernode__stop */
-void search__sn_attach(Node *n, uint16_t slot, const uint8_t *user, uint8_t ulen); /* CONNECT */
-void search__sn_detach(Node *n, uint16_t slot);                   /* client slot released */
-void search__sn_touch(Node *n, int idx);                          /* KEEPALIVE from a client */
+void search__sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen); /* CONNECT */
+void search__sn_detach(Node *n, EnvAddr client);                  /* client slot released */
+void search__sn_touch(Node *n, EnvAddr client);                   /* KEEPALIVE from a client */
 void presence__on_login(Node *n);                                 /* client logged in */
 void presence__on_attach(Node *n);                                /* failover done */
 void presence__loginsrv_send(Node *n, int idx, const uint8_t *user, size_t ulen);

@@ -294,21 +294,21 @@ static void search_dht_publish(Node *n, const SearchEntry *e)
     }
 }
 
-void search__sn_attach(Node *n, uint16_t slot, const uint8_t *user, uint8_t ulen)
+void search__sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen)
 {
     if (ulen == 0) return;
     SearchEntry *e = search_upsert(n, (const char *)user, ulen);
     TimeNs now = env_now(&n->env);
     e->flags = SE_ATTACHED;
-    e->client = n->sn->clients[slot].addr;
+    e->client = client;
     e->sn = search_self(n);
     e->last_online = e->heard = now;
     search_dht_publish(n, e);
 }
 
-void search__sn_detach(Node *n, uint16_t slot)
+void search__sn_detach(Node *n, EnvAddr client)
 {
-    SearchEntry *e = search__entry_by_client(n, n->sn->clients[slot].addr);
+    SearchEntry *e = search__entry_by_client(n, client);
     if (!e) return;
     TimeNs now = env_now(&n->env);
     e->last_online = (e->flags & SE_DEAD) ? e->heard : now;
@@ -326,11 +326,9 @@ int search__conn_of_client(Node *n, EnvAddr client)
     return -1;
 }
 
-void search__sn_touch(Node *n, int idx)
+void search__sn_touch(Node *n, EnvAddr client)
 {
-    uint16_t aux = n->conns[idx].aux;
-    if (!aux || !n->sn || aux > n->sn->slots) return;
-    SearchEntry *e = search__entry_by_client(n, n->sn->clients[aux - 1].addr);
+    SearchEntry *e = search__entry_by_client(n, client);
     if (e) e->heard = env_now(&n->env);
 }
 

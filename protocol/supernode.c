@@ -170,10 +170,22 @@ void supernode__on_hello(Node *n, int idx)
 
 /* ---- Clients ---- */
 
+/* A keep-alive on connection idx: tells the features (search) which
+ * attached client is alive; nothing before its CONNECT. */
+static void supernode_client_touched(Node *n, int idx)
+{
+    uint16_t aux = n->conns[idx].aux;
+    if (!aux || !n->sn || aux > n->sn->slots) return;
+    NodeEventArg a = {.idx = idx, .slot = (uint16_t)(aux - 1),
+                      .addr = n->sn->clients[aux - 1].addr};
+    node__emit(n, NODE_EV_SN_CLIENT_TOUCHED, &a);
+}
+
 static void supernode_client_del(Node *n, uint16_t slot)
 {
     SnState *s = n->sn;
-    node__emit(n, NODE_EV_SN_CLIENT_DETACHED, &(NodeEventArg){.idx = -1, .slot = slot});
+    NodeEventArg a = {.idx = -1, .slot = slot, .addr = s->clients[slot].addr};
+    node__emit(n, NODE_EV_SN_CLIENT_DETACHED, &a);
     s->clients[slot].conn = -1;
     s->nclients--;
     node__count(n, NODE_M(n)->sn_clients, -1);
@@ -224,8 +236,8 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     s->clients[slot].user_hash =
         call__user_hash((const char *)m->u.connect.user, m->u.connect.ulen); /* calls */
     s->clients[slot].open = m->u.connect.nat == NAT_OPEN; /* calls: direct signalling (a31) */
-    NodeEventArg a = {.idx = idx, .slot = (uint16_t)slot, .buf = m->u.connect.user,
-                      .len = m->u.connect.ulen};
+    NodeEventArg a = {.idx = idx, .slot = (uint16_t)slot, .addr = s->clients[slot].addr,
+                      .buf = m->u.connect.user, .len = m->u.connect.ulen};
     node__emit(n, NODE_EV_SN_CLIENT_ATTACHED, &a);
 }
 
@@ -277,7 +289,7 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         if (!peer) supernode_on_connect(n, idx, m);
         return;
     case WIRE_KEEPALIVE:
-        node__emit(n, NODE_EV_SN_CLIENT_TOUCHED, &(NodeEventArg){.idx = idx});
+        supernode_client_touched(n, idx);
         r = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {m->u.keepalive.seq}};
         node__send_msg(n, idx, &r);
         return;
