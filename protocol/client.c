@@ -94,7 +94,7 @@ void client__start(Node *n)
     client__install_save(n);
     hostcache_init(&n->hc, &n->env, n->sh->p.hostcache_cap);
     (void)hostcache_load(&n->hc, &n->env);
-    websrv__client_start(n);
+    node__emit(n, NODE_EV_CLIENT_STARTED, NULL); /* websrv: the HTTP exchange */
     client_login_begin(n);
 }
 
@@ -170,7 +170,7 @@ static void client_round_start(Node *n)
     cl->ncand = 0;
     for (uint8_t i = 0; i < cl->nprobe; i++) {
         WireMsg m = {.type = WIRE_PROBE, .u.probe = {0, n->port, 0}};
-        cl->probe_st[i] = 0;
+        cl->probe_st[i] = PROBE_SENT;
         node__udp_send_msg(n, n->udp, cl->probe[i], cl->frame_id, &m, PH_PROBE);
     }
     if (cl->round == 1) cl->contacted = (uint8_t)(cl->contacted + cl->nprobe);
@@ -193,9 +193,10 @@ static void client_tcp_phase(Node *n)
     ClientState *cl = &n->cl;
     env_timer_cancel(&n->env, &cl->t_probe);
     cl->ncand = 0;
-    for (int pass = 1; pass >= 0; pass--) /* accepting SNs first, then silent ones */
+    static const uint8_t passes[2] = {PROBE_ACCEPTED, PROBE_SENT}; /* accepting SNs first */
+    for (int pass = 0; pass < 2; pass++)
         for (uint8_t i = 0; i < cl->nprobe; i++)
-            if (cl->probe_st[i] == pass && cl->ncand < n->sh->p.tcp_targets_per_round)
+            if (cl->probe_st[i] == passes[pass] && cl->ncand < n->sh->p.tcp_targets_per_round)
                 cl->cand[cl->ncand++] = cl->probe[i];
     cl->ci = cl->pi = 0;
     if (cl->ncand == 0)
@@ -206,7 +207,10 @@ static void client_tcp_phase(Node *n)
 
 static void client_tcp_next(ClientState *cl)
 {
-    if (++cl->pi > 2) cl->pi = 0, cl->ci++;
+    if (++cl->pi > 2) {
+        cl->pi = 0;
+        cl->ci++;
+    }
 }
 
 static void client_failover_exhausted(Node *n)
@@ -253,10 +257,12 @@ static void client_tcp_attempt_failed(Node *n, bool next_target)
     cl->sn = -1;
     if (!next_target && cl->pi == 2)
         hostcache_entry_touch(&n->hc, cl->cand[cl->ci], env_now(&n->env), false);
-    if (next_target)
-        cl->pi = 0, cl->ci++;
-    else
+    if (next_target) {
+        cl->pi = 0;
+        cl->ci++;
+    } else {
         client_tcp_next(cl);
+    }
     client_tcp_try(n);
 }
 
@@ -320,11 +326,14 @@ static void client_auth_send(Node *n)
     }
     uint8_t body[1 + WIRE_USER_MAX + 16 + 2 + CRYPTO_PUBDER_MAX], *p = body;
     *p++ = n->ulen;
-    memcpy(p, n->user, n->ulen), p += n->ulen;
-    memcpy(p, n->pwhash, 16), p += 16;
+    memcpy(p, n->user, n->ulen);
+    p += n->ulen;
+    memcpy(p, n->pwhash, 16);
+    p += 16;
     size_t publen = crypto_key_pub_der(uk, p + 2, CRYPTO_PUBDER_MAX);
     CHECK(publen > 0, "user key DER");
-    wire_put_u16(p, (uint16_t)publen), p += 2 + publen;
+    wire_put_u16(p, (uint16_t)publen);
+    p += 2 + publen;
     if (!n->sh->n_user_keys) crypto_key_free(uk); /* the private half is not needed yet */
     env_random_bytes(&n->env, cl->sess_key, sizeof cl->sess_key);
     uint8_t wrapped[CRYPTO_RSA_MAX_BYTES], iv[16] = {0};
@@ -443,7 +452,7 @@ static void client_login_succeeded(Node *n)
         cl->t_promote =
             env_timer_start_periodic(&n->env, p->promote_check_ns, p->promote_check_ns, TM_PROMOTE);
     client_alt_start(n);
-    presence__on_login(n);
+    node__emit(n, NODE_EV_LOGGED_IN, NULL);
     if (cl->sn < 0) client__sn_lost(n); /* the SN link died while we authenticated */
 }
 
@@ -527,7 +536,7 @@ static void client_failover_done(Node *n)
     n->state = NODE_ST_ONLINE;
     env_metric_observe(&n->env, NODE_M(n)->failover_time,
                        timens_to_s(env_now(&n->env) - cl->failover_start));
-    presence__on_attach(n);
+    node__emit(n, NODE_EV_SN_ATTACHED, NULL);
 }
 
 /* ---- Promotion (a40) ---- */
@@ -615,13 +624,13 @@ static void client_on_probe_ack(Node *n, EnvAddr from, uint16_t fid, const WireM
     int i = client_probe_index(cl, from);
     if (n->state != NODE_ST_LOGGING_IN || fid != cl->frame_id || i < 0) return;
     if (m->u.probe_ack.verdict != WIRE_ACCEPT) {
-        cl->probe_st[i] = 2;
+        cl->probe_st[i] = PROBE_REJECTED;
         for (uint8_t k = 0; k < m->u.probe_ack.n; k++)
             hostcache_add(&n->hc, env_addr(m->u.probe_ack.e[k].ip, m->u.probe_ack.e[k].port),
                           env_now(&n->env), 0);
         return;
     }
-    cl->probe_st[i] = 1;
+    cl->probe_st[i] = PROBE_ACCEPTED;
     hostcache_entry_touch(&n->hc, from, env_now(&n->env), true);
     if (cl->ncand == 0 && env_timer_is_set(cl->t_probe)) client_tcp_phase(n); /* a22: U4 = go */
 }

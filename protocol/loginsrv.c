@@ -1,6 +1,6 @@
 /* loginsrv: the login server role.
  *
- * Layer: protocol/, part of the node module (node_int.h). Sources:
+ * Layer: protocol/, a feature over the node plumbing (loginsrv.h). Sources:
  * PROTOCOL-NOTES a14 (TCP connect, challenge-response, close; no further
  * contact), a15 (session key wrapped with the server's 1536-bit RSA
  * modulus; shared secret MD5(user "\nskyper\n" password); a per-login
@@ -17,7 +17,7 @@
  * The user store is the server's persistent store: key "u:<user>" holds the
  * 16-byte credential hash (node_loginsrv_user_add).
  */
-#include "protocol/node_int.h"
+#include "protocol/loginsrv.h"
 
 #include <string.h>
 
@@ -52,9 +52,12 @@ static size_t loginsrv_cert_build(Node *n, const uint8_t *user, size_t ulen, con
     wire_put_u32(cert + clen, (uint32_t)(env_now(&n->env) / TIMENS_S) + LOGINSRV_CERT_VALID_S);
     clen += 4;
     cert[clen++] = (uint8_t)ulen;
-    memcpy(cert + clen, user, ulen), clen += ulen;
-    wire_put_u16(cert + clen, (uint16_t)publen), clen += 2;
-    memcpy(cert + clen, pub, publen), clen += publen;
+    memcpy(cert + clen, user, ulen);
+    clen += ulen;
+    wire_put_u16(cert + clen, (uint16_t)publen);
+    clen += 2;
+    memcpy(cert + clen, pub, publen);
+    clen += publen;
     size_t siglen = crypto_rsa_sign(n->sh->crypto, &n->env, n->sh->server_key, cert, clen,
                                     cert + clen + 2, WIRE_BLOB_MAX - clen - 2);
     CHECK(siglen > 0, "certificate signature");
@@ -77,7 +80,7 @@ static size_t loginsrv_open(Node *n, const WireMsg *m, uint8_t key[32], uint8_t 
     return len;
 }
 
-void loginsrv__on_frame(Node *n, int idx, const WireMsg *m)
+static void loginsrv_on_frame(Node *n, int idx, const WireMsg *m)
 {
     uint8_t key[32], body[WIRE_BLOB_MAX], iv[16] = {0};
     size_t len = m->type == WIRE_LOGIN_REQ ? loginsrv_open(n, m, key, body) : 0;
@@ -99,7 +102,8 @@ void loginsrv__on_frame(Node *n, int idx, const WireMsg *m)
     }
     uint8_t cert[WIRE_BLOB_MAX];
     size_t clen = loginsrv_cert_build(n, body + 1, ulen, body + off + 2, len - off - 2, cert);
-    presence__loginsrv_send(n, idx, body + 1, ulen); /* the buddy list, before the certificate */
+    NodeEventArg ev = {.idx = idx, .buf = body + 1, .len = ulen};
+    node__emit(n, NODE_EV_LOGIN_CERTIFYING, &ev); /* presence: the buddy list goes first */
     iv[15] = 1;
     crypto_aes256(n->sh->crypto, &n->env, key, iv, cert, clen);
     WireMsg r = {.type = WIRE_LOGIN_CERT, .u.login = {0, NULL, (uint16_t)clen, cert}};
@@ -107,6 +111,25 @@ void loginsrv__on_frame(Node *n, int idx, const WireMsg *m)
     node__count(n, NODE_M(n)->auth_ok, 1);
     node__conn_close(n, idx, false); /* a14: then close */
 }
+
+static bool loginsrv_on_accept(Node *n, EnvAddr peer, NodeAccept *out)
+{
+    (void)peer;
+    if (n->role != NODE_ROLE_LOGIN_SERVER) return false;
+    *out = (NodeAccept){.kind = CONN_LS_IN, .hello_role = HELLO_CLIENT};
+    return true;
+}
+
+static const NodeConnKind loginsrv_kinds[] = {{.kind = CONN_LS_IN, .flags = 0}};
+
+const NodeFeature loginsrv_feature = {
+    .name = "loginsrv",
+    .id = NODE_FEAT_LOGINSRV,
+    .conn_kinds = loginsrv_kinds,
+    .n_conn_kinds = G_N_ELEMENTS(loginsrv_kinds),
+    .on_accept = loginsrv_on_accept,
+    .on_frame = loginsrv_on_frame,
+};
 
 void node_loginsrv_user_add(Node *n, const char *user, const char *password)
 {

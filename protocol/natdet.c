@@ -33,7 +33,7 @@ void natdet__stop(Node *n)
     env_udp_close(&n->env, &n->cl.nat.sock);
     env_timer_cancel(&n->env, &n->cl.t_stun);
     env_timer_cancel(&n->env, &n->cl.t_nat);
-    n->cl.nat.test = 0;
+    n->cl.nat.test = STUN_TEST_NONE;
 }
 
 static void natdet_send(Node *n)
@@ -41,9 +41,15 @@ static void natdet_send(Node *n)
     NatDet *d = &n->cl.nat;
     StunMsg m = {.type = STUN_BINDING_REQUEST, .has_fingerprint = true};
     memcpy(m.txid, d->txid, sizeof m.txid);
-    if (d->test == 2) m.has_change = true, m.change_flags = STUN_CHANGE_IP | STUN_CHANGE_PORT;
-    if (d->test == 3) m.has_change = true, m.change_flags = STUN_CHANGE_PORT;
-    EnvAddr to = d->test == 4 ? d->other : d->server;
+    if (d->test == STUN_TEST_II) {
+        m.has_change = true;
+        m.change_flags = STUN_CHANGE_IP | STUN_CHANGE_PORT;
+    }
+    if (d->test == STUN_TEST_III) {
+        m.has_change = true;
+        m.change_flags = STUN_CHANGE_PORT;
+    }
+    EnvAddr to = d->test == STUN_TEST_I_OTHER ? d->other : d->server;
     uint8_t buf[STUN_MSG_MAX];
     size_t len = stun_encode(&m, buf, sizeof buf);
     if (!d->reported) node__account(n, PH_NAT, len);
@@ -56,7 +62,7 @@ static void natdet_send(Node *n)
 static void natdet_finish(Node *n)
 {
     NatDet *d = &n->cl.nat;
-    d->test = 0;
+    d->test = STUN_TEST_NONE;
     env_udp_close(&n->env, &d->sock);
     uint8_t was = n->nat;
     n->nat = (uint8_t)stun_classify(&d->r);
@@ -82,7 +88,7 @@ static void natdet_advance(Node *n)
     env_timer_cancel(&n->env, &n->cl.t_stun);
     d->done_mask |= (uint8_t)(1u << d->test);
     int next = stun_next_test(&d->r, d->done_mask);
-    if (next == 4 && d->other.ip == 0) next = 0; /* no OTHER-ADDRESS: cannot test I' */
+    if (next == STUN_TEST_I_OTHER && d->other.ip == 0) next = STUN_TEST_NONE; /* no OTHER-ADDRESS: cannot test I' */
     if (next == 0) {
         natdet_finish(n);
         return;
@@ -96,21 +102,21 @@ static void natdet_advance(Node *n)
 void natdet__start(Node *n, EnvAddr server)
 {
     NatDet *d = &n->cl.nat;
-    if (d->test != 0 || server.ip == 0) return;
+    if (d->test != STUN_TEST_NONE || server.ip == 0) return;
     if (env_udp_bind(&n->env, 0, &d->sock) != ENV_OK) return;
     memset(&d->r, 0, sizeof d->r);
     d->r.local = env_sock_local(&n->env, d->sock);
     d->server = server;
     d->other = env_addr(0, 0);
     d->done_mask = 0;
-    d->test = 0;
+    d->test = STUN_TEST_NONE;
     natdet_advance(n); /* done_mask bit 0 is meaningless: starts with test I */
 }
 
 void natdet__on_timer(Node *n)
 {
     NatDet *d = &n->cl.nat;
-    if (d->test == 0) return;
+    if (d->test == STUN_TEST_NONE) return;
     if (d->tries < n->sh->p.stun_tries)
         natdet_send(n);
     else
@@ -121,25 +127,27 @@ void natdet__on_response(Node *n, EnvAddr from, const StunMsg *m)
 {
     NatDet *d = &n->cl.nat;
     (void)from; /* test II's answer comes from another supernode, by design */
-    if (d->test == 0 || memcmp(m->txid, d->txid, sizeof d->txid) != 0) return;
+    if (d->test == STUN_TEST_NONE || memcmp(m->txid, d->txid, sizeof d->txid) != 0) return;
     if (m->type != STUN_BINDING_SUCCESS || !(m->has_xor_mapped || m->has_mapped)) {
         natdet_advance(n); /* an error answer counts as no answer */
         return;
     }
     EnvAddr mapped = m->has_xor_mapped ? m->xor_mapped : m->mapped;
     switch (d->test) {
-    case 1:
-        d->r.t1_ok = true, d->r.t1_mapped = mapped;
+    case STUN_TEST_I:
+        d->r.t1_ok = true;
+        d->r.t1_mapped = mapped;
         if (m->has_other) d->other = m->other;
         break;
-    case 2:
+    case STUN_TEST_II:
         d->r.t2_ok = true;
         break;
-    case 3:
+    case STUN_TEST_III:
         d->r.t3_ok = true;
         break;
-    case 4:
-        d->r.t1b_ok = true, d->r.t1b_mapped = mapped;
+    case STUN_TEST_I_OTHER:
+        d->r.t1b_ok = true;
+        d->r.t1b_mapped = mapped;
         break;
     }
     natdet_advance(n);

@@ -18,6 +18,9 @@
 
 #include "protocol/node_int.h"
 
+#include "protocol/loginsrv.h"
+#include "protocol/websrv.h"
+
 #include <string.h>
 
 /* ---- Parameters and shared state ---- */
@@ -137,13 +140,88 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->auth_refused = env_metric_intern(e, "loginserver.refused", C);
 }
 
-NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **err)
+/* Enters feature f's claims into the routing tables; CHECK fails when a
+ * message type or connection kind is claimed twice. */
+static void node_feature_route(NodeShared *sh, const NodeFeature *f)
+{
+    uint8_t id = (uint8_t)f->id;
+    for (uint8_t i = 0; i < f->n_udp_types; i++) {
+        uint8_t t = f->udp_types[i];
+        CHECK(sh->udp_route[t] == NODE_ROUTE_NONE, "UDP type %u claimed by %s and %s", t,
+              f->name, sh->feat[sh->udp_route[t]]->name);
+        sh->udp_route[t] = id;
+    }
+    for (uint8_t i = 0; i < f->n_tcp_types; i++) {
+        uint8_t t = f->tcp_types[i];
+        CHECK(sh->tcp_route[t] == NODE_ROUTE_NONE, "TCP type %u claimed by %s and %s", t,
+              f->name, sh->feat[sh->tcp_route[t]]->name);
+        sh->tcp_route[t] = id;
+    }
+    for (uint8_t i = 0; i < f->n_conn_kinds; i++) {
+        uint8_t k = f->conn_kinds[i].kind;
+        CHECK(k != CONN_FREE && k != CONN_IN_PENDING, "%s claims plumbing kind %u", f->name, k);
+        CHECK(sh->kind_route[k] == NODE_ROUTE_NONE, "conn kind %u claimed by %s and %s", k,
+              f->name, sh->feat[sh->kind_route[k]]->name);
+        sh->kind_route[k] = id;
+        sh->kind_flags[k] = f->conn_kinds[i].flags;
+    }
+    uint8_t *one[3] = {&sh->stun_server, &sh->stun_client, &sh->nack_client};
+    bool claims[3] = {f->stun_server, f->stun_client, f->nack_client};
+    for (int i = 0; i < 3; i++) {
+        if (!claims[i]) continue;
+        CHECK(*one[i] == NODE_ROUTE_NONE, "%s: a second STUN/NAck handler", f->name);
+        *one[i] = id;
+    }
+}
+
+/* LEGACY: the flags of the unconverted features' connection kinds. */
+static void node_legacy_kind_flags(NodeShared *sh)
+{
+    sh->kind_flags[CONN_CL_SN] = NODE_CK_NO_SN_RX;
+    sh->kind_flags[CONN_CL_AUTH] = NODE_CK_NO_SN_RX;
+    sh->kind_flags[CONN_SN_CLIENT] = NODE_CK_SN_TX;
+    sh->kind_flags[CONN_SN_PEER] = NODE_CK_SN_TX;
+}
+
+/* Registers the features in order and builds the routing tables. */
+static bool node_features_register(NodeShared *sh, const Env *world_env,
+                                   const NodeFeature *const *features, size_t n, GError **err)
+{
+    memset(sh->udp_route, NODE_ROUTE_NONE, sizeof sh->udp_route);
+    memset(sh->tcp_route, NODE_ROUTE_NONE, sizeof sh->tcp_route);
+    memset(sh->kind_route, NODE_ROUTE_NONE, sizeof sh->kind_route);
+    sh->stun_server = sh->stun_client = NODE_ROUTE_NONE;
+    sh->nack_client = NODE_ROUTE_NONE;
+    CHECK(n < NODE_FEAT_COUNT, "%zu features", n);
+    for (size_t i = 0; i < n; i++) {
+        const NodeFeature *f = features[i];
+        CHECK(f->id > NODE_FEAT_PLUMBING && f->id < NODE_FEAT_COUNT && !sh->feat[f->id],
+              "feature %s: bad or duplicate id %d", f->name, (int)f->id);
+        sh->feat[f->id] = f;
+        sh->order[sh->nfeat++] = f;
+        node_feature_route(sh, f);
+        if (f->shared_init && !f->shared_init(sh, world_env, err)) return false;
+    }
+    return true;
+}
+
+/* The features of a full node, in registration order (the order of
+ * start, stop, raw datagram demultiplexing, accept offers and events).
+ * LEGACY: features not listed here are still routed by node.c. */
+static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature};
+static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
+
+static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
+                                    const NodeFeature *const *features, size_t n_features,
+                                    bool legacy, GError **err)
 {
     Crypto *c = crypto_new(err);
     if (!c) return NULL;
     NodeShared *sh = g_new0(NodeShared, 1); /* not per node: one per world */
     sh->p = *p;
     sh->crypto = c;
+    sh->legacy = legacy;
+    if (legacy) node_legacy_kind_flags(sh);
     sh->server_key = crypto_rsa_keygen(c, world_env, p->server_key_bits);
     sh->n_user_keys = p->user_key_pool;
     sh->user_keys = g_new0(CryptoKey *, p->user_key_pool ? p->user_key_pool : 1); /* not per node */
@@ -154,16 +232,31 @@ NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **
     call__metrics_intern(&sh->cm, world_env);
     conf__metrics_intern(&sh->fm, world_env);
     sh->media = media_shared_new(world_env, err);
-    if (!sh->media) {
+    if (!sh->media || !node_features_register(sh, world_env, features, n_features, err)) {
         node_shared_free(sh);
         return NULL;
     }
     return sh;
 }
 
+NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **err)
+{
+    return node_shared_make(world_env, p, node_default_features, node_n_default_features, true,
+                            err);
+}
+
+NodeShared *node_shared_new_with(const Env *world_env, const NodeParams *p,
+                                 const NodeFeature *const *features, size_t n_features,
+                                 GError **err)
+{
+    return node_shared_make(world_env, p, features, n_features, false, err);
+}
+
 void node_shared_free(NodeShared *sh)
 {
     if (!sh) return;
+    for (int i = sh->nfeat - 1; i >= 0; i--)
+        if (sh->order[i]->shared_fini) sh->order[i]->shared_fini(sh);
     media_shared_free(sh->media);
     crypto_key_free(sh->server_key);
     for (uint16_t i = 0; i < sh->n_user_keys; i++) crypto_key_free(sh->user_keys[i]);
@@ -236,50 +329,99 @@ bool node__bind(Node *n)
     return true;
 }
 
-static void node_start(Node *n)
+/* Whether feature f is served by node.c's legacy routes (not registered,
+ * in a world made by node_shared_new). LEGACY: goes with the last one. */
+static bool node_legacy(const Node *n, NodeFeatureId f)
 {
-    CHECK(n->state == NODE_ST_OFFLINE, "start of a running node");
-    n->started_at = env_now(&n->env);
-    switch ((NodeRole)n->role) {
-    case NODE_ROLE_CLIENT:
-        client__start(n); /* draws or loads its port, then binds */
-        return;
-    case NODE_ROLE_SUPERNODE:
-    case NODE_ROLE_BOOTSTRAP:
-        CHECK(node__bind(n), "supernode %u cannot bind port %u", n->id, n->port);
+    return n->sh->legacy && !n->sh->feat[f];
+}
+
+/* The role's own set-up before the features start: servers bind and go
+ * SERVING; supernode roles get their host cache and public identity;
+ * clients bind themselves (the client feature draws or loads the port). */
+static void node_role_setup(Node *n)
+{
+    NodeRole r = (NodeRole)n->role;
+    if (r == NODE_ROLE_CLIENT) return;
+    CHECK(node__bind(n), "node %u (role %u) cannot bind port %u", n->id, n->role, n->port);
+    if (r == NODE_ROLE_SUPERNODE || r == NODE_ROLE_BOOTSTRAP) {
         hostcache_init(&n->hc, &n->env, n->sh->p.hostcache_cap);
         if (!hostcache_load(&n->hc, &n->env))
             hostcache_add_bootstrap(&n->hc, n->sh->p.bootstrap, n->sh->p.n_bootstrap,
                                     n->started_at);
+    }
+    if (r != NODE_ROLE_LOGIN_SERVER && r != NODE_ROLE_WEB_SERVER) {
         n->public_addr = env_addr(n->local.ip, n->port);
-        n->nat = NAT_OPEN; /* dedicated supernodes are provisioned on public addresses */
-        n->state = NODE_ST_SERVING;
+        n->nat = NAT_OPEN; /* dedicated servers are provisioned on public addresses */
+    }
+    n->state = NODE_ST_SERVING;
+}
+
+static void node_start(Node *n)
+{
+    CHECK(n->state == NODE_ST_OFFLINE, "start of a running node");
+    n->started_at = env_now(&n->env);
+    node_role_setup(n);
+    for (uint8_t i = 0; i < n->sh->nfeat; i++)
+        if (n->sh->order[i]->start) n->sh->order[i]->start(n);
+    /* LEGACY starts of unconverted features. */
+    NodeRole r = (NodeRole)n->role;
+    if (r == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT))
+        client__start(n); /* draws or loads its port, then binds */
+    if ((r == NODE_ROLE_SUPERNODE || r == NODE_ROLE_BOOTSTRAP) &&
+        node_legacy(n, NODE_FEAT_SUPERNODE))
         supernode__start(n);
-        return;
-    case NODE_ROLE_LOGIN_SERVER:
-    case NODE_ROLE_WEB_SERVER:
-        CHECK(node__bind(n), "server %u cannot bind port %u", n->id, n->port);
-        n->state = NODE_ST_SERVING;
-        return;
-    case NODE_ROLE_GATEWAY:
-        CHECK(node__bind(n), "gateway %u cannot bind port %u", n->id, n->port);
-        n->public_addr = env_addr(n->local.ip, n->port);
-        n->nat = NAT_OPEN; /* provisioned on a public address */
-        n->state = NODE_ST_SERVING;
-        gateway__start(n);
-        return;
+    if (r == NODE_ROLE_GATEWAY && node_legacy(n, NODE_FEAT_GATEWAY)) gateway__start(n);
+}
+
+/* LEGACY: the stop of an unconverted feature. */
+static void node_legacy_stop(Node *n, NodeFeatureId f, bool graceful)
+{
+    switch (f) {
+    case NODE_FEAT_CLIENT:
+        if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
+        break;
+    case NODE_FEAT_SUPERNODE:
+        if (n->sn) supernode__stop(n, graceful);
+        break;
+    case NODE_FEAT_SEARCH:
+        search__stop(n);
+        break;
+    case NODE_FEAT_GATEWAY:
+        if (n->gw) gateway__stop(n);
+        break;
+    case NODE_FEAT_CALL:
+        call__stop(n);
+        break;
+    case NODE_FEAT_CONF:
+        conf__stop(n);
+        break;
+    default:
+        break;
     }
 }
 
 static void node_stop(Node *n, bool graceful)
 {
     if (n->state == NODE_ST_OFFLINE) return;
-    if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
-    if (n->sn) supernode__stop(n, graceful);
-    search__stop(n);
-    if (n->gw) gateway__stop(n);
-    call__stop(n);
-    conf__stop(n);
+    /* Features stop in this order (the order the roles' state depends on):
+     * registered ones by their table, the rest by their legacy stop. */
+    static const NodeFeatureId stop_order[] = {NODE_FEAT_CLIENT,  NODE_FEAT_SUPERNODE,
+                                               NODE_FEAT_SEARCH,  NODE_FEAT_GATEWAY,
+                                               NODE_FEAT_CALL,    NODE_FEAT_CONF};
+    bool done[NODE_FEAT_COUNT] = {false};
+    for (size_t i = 0; i < G_N_ELEMENTS(stop_order); i++) {
+        const NodeFeature *f = n->sh->feat[stop_order[i]];
+        done[stop_order[i]] = true;
+        if (f && f->stop)
+            f->stop(n, graceful);
+        else if (!f && n->sh->legacy)
+            node_legacy_stop(n, stop_order[i], graceful);
+    }
+    for (uint8_t i = 0; i < n->sh->nfeat; i++) {
+        const NodeFeature *f = n->sh->order[i];
+        if (!done[f->id] && f->stop) f->stop(n, graceful);
+    }
     if (n->hc.e) {
         if (graceful) hostcache_save(&n->hc, &n->env);
         hostcache_fini(&n->hc, &n->env);
@@ -312,7 +454,56 @@ uint32_t node__random_u32(Node *n)
     return (uint32_t)(env_random_u64(&n->env) >> 32);
 }
 
+/* ---- Timers and events ---- */
+
+EnvTimer node__timer_start(Node *n, NodeFeatureId f, TimeNs delay_ns, uint8_t kind)
+{
+    return env_timer_start(&n->env, delay_ns, ((uint32_t)f << 8) | kind);
+}
+
+EnvTimer node__timer_start_periodic(Node *n, NodeFeatureId f, TimeNs first_ns, TimeNs period_ns,
+                                    uint8_t kind)
+{
+    return env_timer_start_periodic(&n->env, first_ns, period_ns, ((uint32_t)f << 8) | kind);
+}
+
+/* LEGACY: listeners of unconverted features (each conversion moves its
+ * line into the feature's on_event). */
+static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
+{
+    if (node_legacy(n, NODE_FEAT_PRESENCE)) {
+        if (ev == NODE_EV_LOGIN_CERTIFYING) presence__loginsrv_send(n, a->idx, a->buf, a->len);
+        if (ev == NODE_EV_LOGGED_IN) presence__on_login(n);
+        if (ev == NODE_EV_SN_ATTACHED) presence__on_attach(n);
+    }
+    if (node_legacy(n, NODE_FEAT_SEARCH)) {
+        if (ev == NODE_EV_SN_STARTED) search__sn_start(n);
+        if (ev == NODE_EV_SN_STOPPING) search__sn_stop(n);
+        if (ev == NODE_EV_SN_CLIENT_ATTACHED)
+            search__sn_attach(n, a->addr, a->buf, (uint8_t)a->len);
+        if (ev == NODE_EV_SN_CLIENT_DETACHED) search__sn_detach(n, a->addr);
+        if (ev == NODE_EV_SN_CLIENT_TOUCHED) search__sn_touch(n, a->addr);
+    }
+    if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
+        client__install_save(n);
+}
+
+void node__emit(Node *n, NodeEvent ev, const NodeEventArg *arg)
+{
+    static const NodeEventArg none = {.idx = -1};
+    const NodeEventArg *a = arg ? arg : &none;
+    for (uint8_t i = 0; i < n->sh->nfeat; i++)
+        if (n->sh->order[i]->on_event) n->sh->order[i]->on_event(n, ev, a);
+    if (n->sh->legacy) node_legacy_event(n, ev, a);
+}
+
 /* ---- Connection table ---- */
+
+/* Whether connection kind k has flag (NODE_CK_*). */
+static bool node_kind_is(const Node *n, uint8_t k, uint8_t flag)
+{
+    return (n->sh->kind_flags[k] & flag) != 0;
+}
 
 NodeConn *node__conn(Node *n, int idx)
 {
@@ -397,7 +588,7 @@ int node__send_raw(Node *n, int idx, const uint8_t *buf, size_t len)
 {
     NodeConn *c = node__conn(n, idx);
     node__account(n, (NodePhase)c->phase, len);
-    if (n->sn && (c->kind == CONN_SN_CLIENT || c->kind == CONN_SN_PEER))
+    if (n->sn && node_kind_is(n, c->kind, NODE_CK_SN_TX))
         node__count(n, NODE_M(n)->sn_bytes_out, (int64_t)len);
     return env_tcp_send(&n->env, c->h, buf, len);
 }
@@ -426,6 +617,12 @@ void node__udp_send_msg(Node *n, EnvSock s, EnvAddr to, uint16_t frame_id, const
 
 /* ---- Datagrams ---- */
 
+/* The registered feature that claimed routing entry r, or NULL. */
+static const NodeFeature *node_route(const Node *n, uint8_t r)
+{
+    return r == NODE_ROUTE_NONE ? NULL : n->sh->feat[r];
+}
+
 static void node_on_stun(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, size_t len)
 {
     StunMsg m;
@@ -433,12 +630,36 @@ static void node_on_stun(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, s
         node__count(n, NODE_M(n)->malformed_stun, 1);
         return;
     }
-    if (m.type == STUN_BINDING_REQUEST) {
-        if (n->sn) supernode__on_stun(n, s, from, &m);
-    } else if (n->role == NODE_ROLE_CLIENT) {
+    bool req = m.type == STUN_BINDING_REQUEST;
+    const NodeFeature *f = node_route(n, req ? n->sh->stun_server : n->sh->stun_client);
+    if (f) {
+        f->on_stun(n, s, from, &m, len);
+        return;
+    }
+    if (req && n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) { /* LEGACY */
+        supernode__on_stun(n, s, from, &m);
+    } else if (!req && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
         node__account(n, PH_NAT, len);
         natdet__on_response(n, from, &m);
     }
+}
+
+static void node_on_nack(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
+{
+    uint16_t fid;
+    EnvAddr seen;
+    const NodeFeature *f = node_route(n, n->sh->nack_client);
+    bool ok = wire_nack_decode(buf, len, &fid, &seen);
+    if (f) {
+        if (ok) f->on_nack(n, from, fid, seen);
+        else if (n->role == NODE_ROLE_CLIENT) node__count(n, NODE_M(n)->malformed_udp, 1);
+        return;
+    }
+    if (!node_legacy(n, NODE_FEAT_CLIENT)) return; /* LEGACY below */
+    if (ok && n->role == NODE_ROLE_CLIENT)
+        client__on_nack(n, from, fid, seen);
+    else if (n->role == NODE_ROLE_CLIENT)
+        node__count(n, NODE_M(n)->malformed_udp, 1);
 }
 
 /* Opens a sealed datagram, trying our believed public IP, then our local
@@ -456,26 +677,74 @@ static long node_udp_open(Node *n, EnvAddr from, const uint8_t *buf, size_t len,
     return r;
 }
 
+/* Media demultiplexing before any decoding: true when a feature took the
+ * datagram. Order: conference, gateway, call (LEGACY for the unconverted),
+ * then the other registered features in registration order. */
+static bool node_raw_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
+{
+    static const NodeFeatureId first[] = {NODE_FEAT_CONF, NODE_FEAT_GATEWAY, NODE_FEAT_CALL};
+    for (size_t i = 0; i < G_N_ELEMENTS(first); i++) {
+        const NodeFeature *f = n->sh->feat[first[i]];
+        if (f && f->on_raw_udp && f->on_raw_udp(n, from, buf, len)) return true;
+        if (f || !n->sh->legacy) continue;
+        if (first[i] == NODE_FEAT_CONF && n->conf && conf__on_media_udp(n, from, buf, len))
+            return true; /* conference voice */
+        if (first[i] == NODE_FEAT_GATEWAY && n->gw && gateway__on_media_udp(n, from, buf, len))
+            return true; /* phone-call voice */
+        if (first[i] == NODE_FEAT_CALL && call__on_media_udp(n, from, buf, len))
+            return true; /* voice (a18: function 0x0d) */
+    }
+    for (uint8_t i = 0; i < n->sh->nfeat; i++) {
+        const NodeFeature *f = n->sh->order[i];
+        if (f->id == NODE_FEAT_CONF || f->id == NODE_FEAT_GATEWAY || f->id == NODE_FEAT_CALL)
+            continue;
+        if (f->on_raw_udp && f->on_raw_udp(n, from, buf, len)) return true;
+    }
+    return false;
+}
+
+/* LEGACY: decoded datagrams of unconverted features; false when none
+ * took it. */
+static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, const WireMsg *m,
+                            size_t len)
+{
+    if (!n->sh->legacy) return false;
+    if (m->type == WIRE_CALL_UDP) { /* calls: punching, relay binding */
+        if (n->gw && node_legacy(n, NODE_FEAT_GATEWAY))
+            gateway__on_call_udp(n, from, m);
+        else if (!n->gw && node_legacy(n, NODE_FEAT_CALL))
+            call__on_udp(n, from, m);
+        return true;
+    }
+    if (m->type >= WIRE_SEARCH_Q && m->type <= WIRE_SN_NOTE) { /* search/presence */
+        if (node_legacy(n, NODE_FEAT_SEARCH)) search__on_udp(n, s, from, m);
+        return true;
+    }
+    if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) {
+        supernode__on_udp(n, s, from, fid, m);
+        return true;
+    }
+    if (!n->sn && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
+        client__on_udp(n, from, fid, m, len);
+        return true;
+    }
+    return false;
+}
+
 static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, size_t len)
 {
     if (n->state == NODE_ST_OFFLINE) return;
     if (n->sn) node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)len);
-    if (n->conf && conf__on_media_udp(n, from, buf, len)) return; /* conference voice */
-    if (n->gw && gateway__on_media_udp(n, from, buf, len)) return; /* phone-call voice */
-    if (call__on_media_udp(n, from, buf, len)) return; /* voice (a18: function 0x0d) */
+    if (node_raw_udp(n, from, buf, len)) return;
     if (stun_is_stun(buf, len)) {
         node_on_stun(n, s, from, buf, len);
         return;
     }
-    uint16_t fid;
     if (wire_udp_is_nack(buf, len)) {
-        EnvAddr seen;
-        if (wire_nack_decode(buf, len, &fid, &seen) && n->role == NODE_ROLE_CLIENT)
-            client__on_nack(n, from, fid, seen);
-        else if (n->role == NODE_ROLE_CLIENT)
-            node__count(n, NODE_M(n)->malformed_udp, 1);
+        node_on_nack(n, from, buf, len);
         return;
     }
+    uint16_t fid;
     uint8_t body[ENV_UDP_MAX];
     long blen = len <= ENV_UDP_MAX ? node_udp_open(n, from, buf, len, body, &fid) : WIRE_OPEN_SHORT;
     WireMsg m;
@@ -497,63 +766,62 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
         node__udp_send_msg(n, s, from, fid, &pong, PH_NONE);
         return;
     }
-    if (m.type == WIRE_CALL_UDP) { /* calls: punching, relay binding */
-        if (n->gw)
-            gateway__on_call_udp(n, from, &m);
-        else
-            call__on_udp(n, from, &m);
-        return;
-    }
-    if (m.type >= WIRE_SEARCH_Q && m.type <= WIRE_SN_NOTE) { /* search/presence */
-        search__on_udp(n, s, from, &m);
-        return;
-    }
-    if (n->sn)
-        supernode__on_udp(n, s, from, fid, &m);
-    else if (n->role == NODE_ROLE_CLIENT)
-        client__on_udp(n, from, fid, &m, len);
+    const NodeFeature *f = node_route(n, n->sh->udp_route[m.type]);
+    if (f)
+        f->on_udp(n, s, from, fid, &m, len);
+    else
+        (void)node_legacy_udp(n, s, from, fid, &m, len);
 }
 
 /* ---- TCP ---- */
 
+/* LEGACY: the accept policy of unconverted roles; false: refuse. */
+static bool node_legacy_accept(Node *n, NodeAccept *a)
+{
+    if (!n->sh->legacy) return false;
+    if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE))
+        *a = (NodeAccept){.kind = CONN_IN_PENDING, .hello_role = HELLO_SN}; /* HELLO_CALL: a call */
+    else if ((n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE) && !n->sn &&
+             node_legacy(n, n->gw ? NODE_FEAT_GATEWAY : NODE_FEAT_CALL))
+        *a = (NodeAccept){.kind = CONN_CALL_SIG, .hello_role = HELLO_CALL, .aux = 1}; /* a31 */
+    else
+        return false;
+    return true;
+}
+
 static void node_on_tcp_accept(Node *n, EnvSock l, EnvConn c, EnvAddr peer)
 {
     (void)l;
-    uint8_t kind = CONN_FREE, role = HELLO_CLIENT;
-    if (n->role == NODE_ROLE_LOGIN_SERVER)
-        kind = CONN_LS_IN;
-    else if (n->role == NODE_ROLE_WEB_SERVER)
-        kind = CONN_WEB_IN;
-    else if (n->sn)
-        kind = CONN_IN_PENDING, role = HELLO_SN; /* HELLO_CALL from the peer: a call (rx) */
-    else if (n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE)
-        kind = CONN_CALL_SIG, role = HELLO_CALL; /* direct call signalling (a31) */
-    if (kind == CONN_FREE || n->state == NODE_ST_OFFLINE) {
-        env_tcp_abort(&n->env, &c); /* a client not logged in takes no calls */
+    NodeAccept a = {0};
+    bool taken = false;
+    if (n->state != NODE_ST_OFFLINE) {
+        for (uint8_t i = 0; i < n->sh->nfeat && !taken; i++)
+            if (n->sh->order[i]->on_accept) taken = n->sh->order[i]->on_accept(n, peer, &a);
+        if (!taken) taken = node_legacy_accept(n, &a);
+    }
+    if (!taken) {
+        env_tcp_abort(&n->env, &c); /* e.g. a client not logged in takes no calls */
         return;
     }
-    int idx = node__conn_add(n, c, peer, kind, PH_NONE);
+    int idx = node__conn_add(n, c, peer, a.kind, PH_NONE);
     n->conns[idx].state = CS_OPEN;
-    n->conns[idx].aux = kind == CONN_CALL_SIG; /* accepted: the peer must say HELLO_CALL */
-    if (kind != CONN_WEB_IN) node__conn_hello(n, idx, role);
+    n->conns[idx].aux = a.aux; /* accepted call signalling: the peer must say HELLO_CALL */
+    if (a.hello_role) node__conn_hello(n, idx, a.hello_role);
 }
 
-static void node_on_tcp_connected(Node *n, EnvConn c, int status)
+/* The registered feature owning connection kind k, or NULL. */
+static const NodeFeature *node_kind_owner(const Node *n, uint8_t k)
 {
-    int idx = node__conn_find(n, c);
-    if (idx < 0) return;
-    NodeConn *nc = &n->conns[idx];
-    if (status == ENV_OK)
-        nc->state = CS_OPEN;
-    else
-        nc->h = ENV_CONN_NONE; /* dead handle: nothing to close */
-    switch (nc->kind) {
+    return node_route(n, n->sh->kind_route[k]);
+}
+
+/* LEGACY: connect results of unconverted kinds. */
+static void node_legacy_connected(Node *n, int idx, uint8_t kind, int status)
+{
+    switch (kind) {
     case CONN_CL_SN:
     case CONN_CL_AUTH:
         client__on_connected(n, idx, status);
-        break;
-    case CONN_CL_HTTP:
-        websrv__client_on_connected(n, idx, status);
         break;
     case CONN_SN_PEER:
         supernode__on_connected(n, idx, status);
@@ -566,18 +834,41 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
         conf__on_relay_connected(n, idx, status);
         break;
     default:
-        CHECK(false, "connect event on conn kind %u", nc->kind);
+        CHECK(false, "connect event on conn kind %u", kind);
     }
 }
 
-/* Hands one decoded frame to the handler of the connection's kind. */
-static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
+static void node_on_tcp_connected(Node *n, EnvConn c, int status)
 {
+    int idx = node__conn_find(n, c);
+    if (idx < 0) return;
+    NodeConn *nc = &n->conns[idx];
+    if (status == ENV_OK)
+        nc->state = CS_OPEN;
+    else
+        nc->h = ENV_CONN_NONE; /* dead handle: nothing to close */
+    const NodeFeature *f = node_kind_owner(n, nc->kind);
+    if (f)
+        f->on_connected(n, idx, status);
+    else
+        node_legacy_connected(n, idx, nc->kind, status);
+}
+
+/* LEGACY: frames of unconverted features by type range. */
+static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
+{
+    if (!node_legacy(n, NODE_FEAT_SEARCH)) return false;
     if (m->type >= WIRE_SEARCH_REQ && m->type <= WIRE_BUDDY_LIST) { /* search/presence */
         search__on_frame(n, idx, m);
-        return;
+        return true;
     }
-    switch (n->conns[idx].kind) {
+    return false;
+}
+
+/* LEGACY: frames of unconverted connection kinds. */
+static void node_legacy_frame(Node *n, int idx, const WireMsg *m)
+{
+    switch (n->sh->legacy ? n->conns[idx].kind : CONN_FREE) {
     case CONN_CL_SN:
     case CONN_CL_AUTH:
         client__on_frame(n, idx, m);
@@ -585,9 +876,6 @@ static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
     case CONN_SN_CLIENT:
     case CONN_SN_PEER:
         supernode__on_frame(n, idx, m);
-        break;
-    case CONN_LS_IN:
-        loginsrv__on_frame(n, idx, m);
         break;
     case CONN_CALL_RELAY:
         call__on_frame(n, idx, m);
@@ -607,31 +895,72 @@ static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
     }
 }
 
-/* A direct call-signalling connection is gone (its slot already released). */
-static void node_call_sig_closed(Node *n, int idx)
+/* Hands one decoded frame to the feature that claimed its type, else to
+ * the owner of the connection's kind. */
+static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
 {
-    if (n->gw)
-        gateway__on_closed(n, idx);
+    const NodeFeature *f = node_route(n, n->sh->tcp_route[m->type]);
+    if (!f && node_legacy_frame_by_type(n, idx, m)) return;
+    if (!f) f = node_kind_owner(n, n->conns[idx].kind);
+    if (f)
+        f->on_frame(n, idx, m);
     else
+        node_legacy_frame(n, idx, m);
+}
+
+/* LEGACY: closes of unconverted kinds (the slot is already released). */
+static void node_legacy_closed(Node *n, int idx, uint8_t kind, int status)
+{
+    if (!n->sh->legacy) return;
+    switch (kind) {
+    case CONN_CL_SN:
+    case CONN_CL_AUTH:
+        client__on_closed(n, idx, status);
+        break;
+    case CONN_SN_CLIENT:
+    case CONN_SN_PEER:
+        supernode__on_closed(n, idx);
+        break;
+    case CONN_CALL_RELAY:
         call__on_closed(n, idx);
+        break;
+    case CONN_CALL_SIG: /* a direct call-signalling connection */
+        if (n->gw)
+            gateway__on_closed(n, idx);
+        else
+            call__on_closed(n, idx);
+        break;
+    case CONN_CONF_RELAY:
+        conf__on_relay_closed(n, idx);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Connection idx of kind `kind` is gone (slot released): tells its owner. */
+static void node_conn_gone(Node *n, int idx, uint8_t kind, int status)
+{
+    const NodeFeature *f = node_kind_owner(n, kind);
+    if (f && f->on_closed)
+        f->on_closed(n, idx, status);
+    else if (!f)
+        node_legacy_closed(n, idx, kind, status);
+}
+
+void node__conn_drop(Node *n, int idx)
+{
+    uint8_t kind = node__conn(n, idx)->kind;
+    node__conn_close(n, idx, true);
+    node_conn_gone(n, idx, kind, ENV_ERR_RESET);
 }
 
 static void node_tcp_malformed(Node *n, int idx)
 {
     node__count(n, NODE_M(n)->malformed_tcp, 1);
-    NodeConn *c = &n->conns[idx];
-    uint8_t kind = c->kind;
+    uint8_t kind = n->conns[idx].kind;
     node__conn_close(n, idx, true);
-    if (kind == CONN_CL_SN || kind == CONN_CL_AUTH)
-        client__on_closed(n, idx, ENV_ERR_RESET);
-    else if (kind == CONN_SN_CLIENT || kind == CONN_SN_PEER)
-        supernode__on_closed(n, idx);
-    else if (kind == CONN_CALL_RELAY)
-        call__on_closed(n, idx);
-    else if (kind == CONN_CALL_SIG)
-        node_call_sig_closed(n, idx);
-    else if (kind == CONN_CONF_RELAY)
-        conf__on_relay_closed(n, idx);
+    node_conn_gone(n, idx, kind, ENV_ERR_RESET);
 }
 
 /* Removes used bytes from the front of the connection's rx buffer. */
@@ -649,6 +978,39 @@ static bool node_conn_alive(const Node *n, int idx, EnvConn h)
 
 enum { RX_MORE = 0, RX_DONE = 1, RX_BAD = -1, RX_GONE = -2 };
 
+/* LEGACY: the hello of an accepted connection of an unconverted feature. */
+static void node_legacy_hello(Node *n, int idx)
+{
+    NodeConn *c = &n->conns[idx];
+    if (!n->sh->legacy) return;
+    if (c->kind == CONN_CALL_SIG && c->aux && c->peer_role != HELLO_CALL) {
+        node__conn_close(n, idx, true); /* not a call: a client serves nothing else */
+        return;
+    }
+    if (c->kind == CONN_IN_PENDING && c->peer_role == HELLO_CALL)
+        c->kind = CONN_CALL_SIG; /* a call to this supernode (a promoted client) */
+    else if (c->kind == CONN_IN_PENDING)
+        supernode__on_hello(n, idx);
+}
+
+/* The peer's hello arrived on idx: its owner (or, for a connection whose
+ * role was pending, the first feature that takes it) looks at it. */
+static void node_on_hello(Node *n, int idx)
+{
+    uint8_t kind = n->conns[idx].kind;
+    if (kind == CONN_IN_PENDING) {
+        for (uint8_t i = 0; i < n->sh->nfeat; i++)
+            if (n->sh->order[i]->on_hello && n->sh->order[i]->on_hello(n, idx)) return;
+        node_legacy_hello(n, idx);
+        return;
+    }
+    const NodeFeature *f = node_kind_owner(n, kind);
+    if (f && f->on_hello)
+        (void)f->on_hello(n, idx);
+    else if (!f)
+        node_legacy_hello(n, idx);
+}
+
 /* Consumes one unit (the peer's hello or one frame) from the rx buffer and
  * dispatches it. Returns RX_DONE (try the next), RX_MORE (incomplete),
  * RX_BAD (malformed: the caller aborts) or RX_GONE (a handler closed it). */
@@ -663,14 +1025,7 @@ static int node_rx_one(Node *n, int idx, EnvConn h)
         c->state = CS_READY;
         node__account(n, (NodePhase)c->phase, WIRE_HELLO_LEN);
         node_rx_consume(c, WIRE_HELLO_LEN);
-        if (c->kind == CONN_CALL_SIG && c->aux && c->peer_role != HELLO_CALL) {
-            node__conn_close(n, idx, true); /* not a call: a client serves nothing else */
-            return RX_GONE;
-        }
-        if (c->kind == CONN_IN_PENDING && c->peer_role == HELLO_CALL)
-            c->kind = CONN_CALL_SIG; /* a call to this supernode (a promoted client) */
-        else if (c->kind == CONN_IN_PENDING)
-            supernode__on_hello(n, idx);
+        node_on_hello(n, idx);
         return node_conn_alive(n, idx, h) ? RX_DONE : RX_GONE;
     }
     if (c->rx_len < 2) return RX_MORE;
@@ -682,7 +1037,7 @@ static int node_rx_one(Node *n, int idx, EnvConn h)
     node_rx_consume(c, 2 + flen);
     wire_frame_open(n->sh->crypto, &n->env, c->rx_key, c->rx_ctr++, body, flen);
     node__account(n, (NodePhase)c->phase, 2 + flen);
-    if (n->sn && c->kind != CONN_CL_SN && c->kind != CONN_CL_AUTH)
+    if (n->sn && !node_kind_is(n, c->kind, NODE_CK_NO_SN_RX))
         node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)(2 + flen));
     WireMsg m;
     if (!wire_decode(body, flen, &m) || m.type < WIRE_CONNECT) return RX_BAD;
@@ -694,8 +1049,11 @@ static void node_on_tcp_data(Node *n, EnvConn h, const uint8_t *buf, size_t len)
 {
     int idx = node__conn_find(n, h);
     if (idx < 0) return;
-    if (n->conns[idx].kind == CONN_CL_HTTP || n->conns[idx].kind == CONN_WEB_IN) {
-        websrv__on_raw(n, idx, buf, len);
+    uint8_t kind = n->conns[idx].kind;
+    if (node_kind_is(n, kind, NODE_CK_RAW)) {
+        const NodeFeature *f = node_kind_owner(n, kind);
+        CHECK(f && f->on_raw, "raw data on conn kind %u without a reader", kind);
+        f->on_raw(n, idx, buf, len);
         return;
     }
     while (len > 0) {
@@ -704,7 +1062,8 @@ static void node_on_tcp_data(Node *n, EnvConn h, const uint8_t *buf, size_t len)
         size_t take = MIN(len, (size_t)NODE_RX_CAP - c->rx_len);
         memcpy(c->rx + c->rx_len, buf, take);
         c->rx_len = (uint16_t)(c->rx_len + take);
-        buf += take, len -= take;
+        buf += take;
+        len -= take;
         int r;
         while ((r = node_rx_one(n, idx, h)) == RX_DONE) {
         }
@@ -726,51 +1085,39 @@ static void node_on_tcp_closed(Node *n, EnvConn h, int status)
     uint8_t kind = c->kind;
     c->h = ENV_CONN_NONE; /* dead: nothing to close */
     node__conn_close(n, idx, false);
-    switch (kind) {
-    case CONN_CL_SN:
-    case CONN_CL_AUTH:
-        client__on_closed(n, idx, status);
-        break;
-    case CONN_CL_HTTP:
-        websrv__client_on_closed(n, idx);
-        break;
-    case CONN_SN_CLIENT:
-    case CONN_SN_PEER:
-        supernode__on_closed(n, idx);
-        break;
-    case CONN_CALL_RELAY:
-        call__on_closed(n, idx);
-        break;
-    case CONN_CALL_SIG:
-        node_call_sig_closed(n, idx);
-        break;
-    case CONN_CONF_RELAY:
-        conf__on_relay_closed(n, idx);
-        break;
-    default:
-        break;
-    }
+    node_conn_gone(n, idx, kind, status);
 }
 
-static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
+/* LEGACY: timers of unconverted features (tags with the plumbing's id). */
+static void node_legacy_timer(Node *n, EnvTimer t, uint32_t tag)
 {
-    if (n->state == NODE_ST_OFFLINE) return;
-    if (n->gw) {
-        gateway__on_timer(n, t, tag);
-        return;
-    }
+    (void)t;
+    if (!n->sh->legacy) return;
     if (tag >= SEARCH_TM_FIRST && tag < SEARCH_TM_END)
         search__on_timer(n, tag);
     else if (tag == TM_SN_MAINT)
         supernode__on_timer(n, tag);
-    else if (tag == TM_HTTP)
-        websrv__client_on_timer(n);
     else if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
         call__on_timer(n, tag);
     else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_LEG)
         conf__on_timer(n, tag);
     else
         client__on_timer(n, tag);
+}
+
+static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
+{
+    if (n->state == NODE_ST_OFFLINE) return;
+    if (n->gw && node_legacy(n, NODE_FEAT_GATEWAY)) { /* LEGACY: the gateway takes every timer */
+        gateway__on_timer(n, t, tag);
+        return;
+    }
+    uint32_t id = tag >> 8;
+    const NodeFeature *f = id > 0 && id < NODE_FEAT_COUNT ? n->sh->feat[id] : NULL;
+    if (f)
+        f->on_timer(n, t, tag & 0xFF);
+    else
+        node_legacy_timer(n, t, tag);
 }
 
 const NodeOps node_ops = {

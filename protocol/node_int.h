@@ -6,7 +6,8 @@
  * cache excluded, is at most 2 KiB: the Node struct (client state inline),
  * its connection table (grown on demand) and its certificate, all counted
  * through env_mem_alloc. Supernode state is a separate allocation made only
- * on promotion. tests/test_node.c measures it.
+ * on promotion. tests/test_client.c (test_client_idle_memory_under_2k)
+ * measures it.
  */
 #ifndef SKYSIM_NODE_INT_H
 #define SKYSIM_NODE_INT_H
@@ -43,7 +44,6 @@ enum {
     TM_NAT_REFRESH, /* periodic NAT re-detection */
     TM_PROMOTE,     /* periodic promotion check */
     TM_SN_MAINT,    /* supernode peer-link upkeep */
-    TM_HTTP,        /* HTTP exchange timeout */
 };
 
 /* Connection kinds. */
@@ -51,12 +51,10 @@ enum {
     CONN_FREE = 0,
     CONN_CL_SN,      /* client -> its supernode (login, then keep-alive) */
     CONN_CL_AUTH,    /* client -> login server */
-    CONN_CL_HTTP,    /* client -> web server (raw HTTP) */
-    CONN_IN_PENDING, /* accepted, role known after the peer's hello */
+    CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello; 3: websrv.h */
     CONN_SN_CLIENT,  /* supernode <- client */
     CONN_SN_PEER,    /* supernode <-> supernode */
-    CONN_LS_IN,      /* login server <- client */
-    CONN_WEB_IN,     /* web server <- client (raw HTTP) */
+    /* 7: loginsrv.h; 8: websrv.h */
 };
 /* Connection states. */
 enum { CS_CONNECTING = 0, CS_OPEN, CS_READY };
@@ -81,6 +79,159 @@ typedef struct NodeConn {
     uint8_t tx_key[32]; /* AES-256 key of our direction */
     uint8_t rx_key[32]; /* AES-256 key of the peer's direction */
 } NodeConn;
+
+/* ==== Features: the plumbing's registry (see node.c) =====================
+ *
+ * node.c is plumbing: lifecycle, the connection table, framing, hellos and
+ * stream keys, sending, UDP sealing and opening, byte accounting, timers
+ * and routing. Everything a role does is a feature: a module with its own
+ * header and state that describes itself to the plumbing with one const
+ * NodeFeature table. node_shared_new_with() builds the world's routing
+ * tables from the registered tables once; the plumbing then hands each
+ * event to the feature that claimed it:
+ *   - a decoded datagram by its message type (udp_types);
+ *   - a TCP frame by its message type (tcp_types), else by the kind of the
+ *     connection it came on (conn_kinds);
+ *   - connect results, raw bytes, hellos and closes by connection kind;
+ *   - a timer by its tag: tag = (feature id << 8) | kind, and the feature
+ *     gets its kind back (node__timer_start builds the tag);
+ *   - start, stop, raw datagrams (media demultiplexing before any decoding),
+ *     accept decisions and events to every feature in registration order.
+ * Two features claiming one message type or connection kind is a CHECK
+ * failure at registration.
+ *
+ * Features never call each other. What one feature must tell another goes
+ * through node__emit (the events below), and what many features share is
+ * plumbing state in Node (addresses, sockets, the host cache, the uplink to
+ * the node's supernode).
+ *
+ * Conversion in progress: features without a registered table are served
+ * by LEGACY routes in node.c (marked so), only in worlds made by
+ * node_shared_new; each conversion deletes its legacy lines. */
+
+/* Feature ids. The id is the high byte of a feature's timer tags, so the
+ * values are part of the timer encoding; 0 is the plumbing (legacy tags). */
+typedef enum NodeFeatureId {
+    NODE_FEAT_PLUMBING = 0, /* not a feature: tags of legacy routes */
+    /* Features that keep per-node state (slot id - 1 of Node.feat) come
+     * first, up to NODE_FEAT_SLOTS. */
+    NODE_FEAT_SEARCH = 1, /* global index and user search (search.c) */
+    NODE_FEAT_SUPERNODE,  /* the supernode role (supernode.c) */
+    NODE_FEAT_CALL,       /* calls (call.c) */
+    NODE_FEAT_RELAY,      /* media relay sessions (relay.c) */
+    NODE_FEAT_CONF,       /* conferences (conf.c) */
+    NODE_FEAT_GATEWAY,    /* the phone gateway (gateway.c) */
+    NODE_FEAT_CLIENT,     /* login, keep-alive, failover, NAT detection (client.c, natdet.c) */
+    NODE_FEAT_PRESENCE,   /* buddy lists and presence (presence.c) */
+    NODE_FEAT_WEBSRV,     /* both ends of the HTTP exchanges (websrv.c) */
+    NODE_FEAT_LOGINSRV,   /* the login server (loginsrv.c) */
+    NODE_FEAT_COUNT
+} NodeFeatureId;
+
+/* State slots in Node: features with ids 1..NODE_FEAT_SLOTS may keep
+ * per-node state. Each slot costs every node 8 bytes (issue 4 budget). */
+#define NODE_FEAT_SLOTS 6
+
+/* Flags of a connection kind a feature owns. */
+enum {
+    NODE_CK_RAW = 1,      /* unframed bytes (HTTP): on_raw gets them, no hello */
+    NODE_CK_SN_TX = 2,    /* bytes sent on it count as supernode traffic */
+    NODE_CK_NO_SN_RX = 4, /* bytes received on it are not supernode traffic (our own uplinks) */
+};
+typedef struct NodeConnKind {
+    uint8_t kind;  /* a CONN_* value, unique in the world */
+    uint8_t flags; /* NODE_CK_* */
+} NodeConnKind;
+
+/* A feature's decision on an accepted TCP connection (on_accept). */
+typedef struct NodeAccept {
+    uint8_t kind;       /* connection kind of the new slot */
+    uint8_t hello_role; /* HELLO_* to send at once, 0: none (raw kinds) */
+    uint16_t aux;       /* initial NodeConn.aux */
+} NodeAccept;
+
+/* Events between features (node__emit). Each is emitted by one feature and
+ * delivered to every registered feature's on_event in registration order;
+ * arg fields not named are zero. */
+typedef enum NodeEvent {
+    NODE_EV_LOGGED_IN = 1,      /* client: login completed, state ONLINE, uplink set */
+    NODE_EV_SN_ATTACHED,        /* client: failover done, attached to a new supernode */
+    NODE_EV_SN_STARTED,         /* this node now serves as a supernode (node__is_sn) */
+    NODE_EV_SN_STOPPING,        /* this node stops serving as a supernode (still set) */
+    NODE_EV_SN_CLIENT_ATTACHED, /* SN: client in slot accepted; buf/len: its user name */
+    NODE_EV_SN_CLIENT_DETACHED, /* SN: the client in slot is gone (slot still valid) */
+    NODE_EV_SN_CLIENT_TOUCHED,  /* SN: keep-alive from the client on connection idx */
+    NODE_EV_SN_CONN_CLOSED,     /* SN: connection idx (any kind it owns) closed, slot released */
+    NODE_EV_NAT_DETECTED,       /* client: n->nat set by detection; was: the previous value */
+    NODE_EV_INSTALL_CHANGED,    /* n->installed changed: the install record must be saved */
+    NODE_EV_LOGIN_CERTIFYING,   /* login server: certificate for user buf/len about to go on idx */
+    NODE_EV_SIGNAL,             /* signalling payload buf/len addressed to this node (calls) */
+    NODE_EV_CLIENT_STARTED,     /* client: bound, install record loaded (n->installed), host
+                                   cache loaded; the login is about to begin */
+    NODE_EV__END
+} NodeEvent;
+typedef struct NodeEventArg {
+    int idx;            /* connection index, -1 none */
+    uint16_t slot;      /* supernode client slot */
+    uint8_t was;        /* NAT_DETECTED: previous NatType */
+    EnvAddr addr;       /* SN_CLIENT_*: the client's identity address (public IP, port) */
+    const uint8_t *buf; /* borrowed bytes (user name, payload), valid during the call */
+    size_t len;         /* their length */
+} NodeEventArg;
+
+typedef struct NodeFeature {
+    const char *name;                /* for messages */
+    NodeFeatureId id;                /* its id (timer tags, state slot) */
+    const uint8_t *udp_types;        /* datagram message types it handles */
+    uint8_t n_udp_types;             /* entries of udp_types */
+    const uint8_t *tcp_types;        /* frame types it handles on any connection */
+    uint8_t n_tcp_types;             /* entries of tcp_types */
+    const NodeConnKind *conn_kinds;  /* connection kinds it owns */
+    uint8_t n_conn_kinds;            /* entries of conn_kinds */
+    bool stun_server;                /* it answers STUN binding requests (on_stun) */
+    bool stun_client;                /* it takes STUN responses (on_stun) */
+    bool nack_client;                /* it takes NAcks (on_nack) */
+    /* Per world: intern metrics, allocate feature data into sh->feat[id]
+     * (not per node). False with err set on failure. Optional. */
+    bool (*shared_init)(NodeShared *sh, const Env *world_env, GError **err);
+    void (*shared_fini)(NodeShared *sh); /* frees sh->feat[id]; optional */
+    /* node_start, after the plumbing set up the role (binding, host cache
+     * for supernode roles); each feature checks n->role itself. */
+    void (*start)(Node *n);
+    /* node_stop, before the plumbing saves the host cache and closes every
+     * connection; frees the feature's per-node state. */
+    void (*stop)(Node *n, bool graceful);
+    void (*on_timer)(Node *n, EnvTimer t, uint32_t kind); /* kind: low byte of its tag */
+    /* Every datagram before STUN and decoding (media): true = consumed. */
+    bool (*on_raw_udp)(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
+    /* STUN message (request if stun_server, response if stun_client); len: its bytes. */
+    void (*on_stun)(Node *n, EnvSock s, EnvAddr from, const StunMsg *m, size_t len);
+    void (*on_nack)(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr seen);
+    /* A decoded datagram of a type it claimed; len: datagram bytes. */
+    void (*on_udp)(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m,
+                   size_t len);
+    /* An accepted connection: fill *out and return true to take it. */
+    bool (*on_accept)(Node *n, EnvAddr peer, NodeAccept *out);
+    /* The peer's hello arrived on idx (kind it owns, or CONN_IN_PENDING:
+     * return true to take it and set its kind). It may close idx. */
+    bool (*on_hello)(Node *n, int idx);
+    void (*on_connected)(Node *n, int idx, int status); /* kinds it owns */
+    void (*on_frame)(Node *n, int idx, const WireMsg *m); /* claimed types, kinds it owns */
+    void (*on_raw)(Node *n, int idx, const uint8_t *buf, size_t len); /* NODE_CK_RAW kinds */
+    /* A connection of a kind it owns is gone (slot already released). */
+    void (*on_closed)(Node *n, int idx, int status);
+    void (*on_event)(Node *n, NodeEvent ev, const NodeEventArg *arg);
+} NodeFeature;
+
+#define NODE_ROUTE_NONE 0xFF /* routing table entry: no feature */
+
+/* Makes a world's shared state with exactly the given features, in that
+ * order (borrowed; must outlive the world) and no legacy routes: tests
+ * build a node with the plumbing and one feature. Errors as
+ * node_shared_new. */
+NodeShared *node_shared_new_with(const Env *world_env, const NodeParams *p,
+                                 const NodeFeature *const *features, size_t n_features,
+                                 GError **err);
 
 /* ==== calls (issue 5 items 3, 6, 7: call.c, relay.c) ==================== */
 typedef struct CallState CallState;   /* a node's call (call.c), NULL when idle */
@@ -241,11 +392,15 @@ void search__stop(Node *n);                                       /* node_stop, 
 void search__on_timer(Node *n, uint32_t tag);                     /* tags in the range above */
 void search__on_udp(Node *n, EnvSock s, EnvAddr from, const WireMsg *m); /* UDP 6-8 */
 void search__on_frame(Node *n, int idx, const WireMsg *m);        /* TCP 32-47 */
+/* LEGACY: the listeners below are called by node.c's legacy event
+ * listener (NODE_EV_SN_STARTED, SN_STOPPING, SN_CLIENT_ATTACHED, DETACHED,
+ * TOUCHED; LOGGED_IN, SN_ATTACHED, LOGIN_CERTIFYING) until search and
+ * presence become features and take them in their on_event. */
 void search__sn_start(Node *n);                                   /* end of supernode__start */
 void search__sn_stop(Node *n);                                    /* start of supernode__stop */
-void search__sn_attach(Node *n, uint16_t slot, const uint8_t *user, uint8_t ulen); /* CONNECT */
-void search__sn_detach(Node *n, uint16_t slot);                   /* client slot released */
-void search__sn_touch(Node *n, int idx);                          /* KEEPALIVE from a client */
+void search__sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen); /* CONNECT */
+void search__sn_detach(Node *n, EnvAddr client);                  /* client slot released */
+void search__sn_touch(Node *n, EnvAddr client);                   /* KEEPALIVE from a client */
 void presence__on_login(Node *n);                                 /* client logged in */
 void presence__on_attach(Node *n);                                /* failover done */
 void presence__loginsrv_send(Node *n, int idx, const uint8_t *user, size_t ulen);
@@ -261,6 +416,16 @@ struct NodeShared {
     CallMetrics cm;        /* interned ids of calls and relays */
     ConfMetrics fm;        /* interned ids of conferences */
     MediaShared *media;    /* owned: per-world codec state of calls (media.h) */
+    const NodeFeature *feat[NODE_FEAT_COUNT]; /* registered features by id (borrowed) */
+    const NodeFeature *order[NODE_FEAT_COUNT]; /* the same, in registration order */
+    uint8_t nfeat;                             /* entries of order */
+    bool legacy;                               /* unregistered features use node.c's legacy routes */
+    uint8_t udp_route[256];                    /* datagram type -> feature id, NODE_ROUTE_NONE */
+    uint8_t tcp_route[256];                    /* frame type -> feature id, NODE_ROUTE_NONE */
+    uint8_t kind_route[256];                   /* connection kind -> feature id, NODE_ROUTE_NONE */
+    uint8_t kind_flags[256];                   /* connection kind -> NODE_CK_* */
+    uint8_t stun_server, stun_client, nack_client; /* feature ids, NODE_ROUTE_NONE */
+    void *feat_data[NODE_FEAT_COUNT];          /* per-world data of each feature (its own) */
 };
 
 /* NAT detection state (client). */
@@ -270,7 +435,7 @@ typedef struct NatDet {
     EnvAddr other;     /* its OTHER-ADDRESS */
     EnvSock sock;      /* fresh UDP socket for the tests (no NAT permissions yet) */
     uint8_t txid[12];  /* current transaction id */
-    uint8_t test;      /* test in flight (1, 2, 3, 4 = I'), 0 = idle */
+    uint8_t test;      /* StunTest in flight, STUN_TEST_NONE when idle */
     uint8_t tries;     /* requests sent for this test */
     uint8_t done_mask; /* tests finished, bit per test */
     bool reported;     /* the confusion metric was counted this session */
@@ -280,6 +445,13 @@ typedef struct AltEntry {
     EnvAddr a;    /* node address */
     uint8_t miss; /* polls unanswered in a row */
 } AltEntry;
+
+/* What a login round knows of one probe target. */
+typedef enum ClientProbeState {
+    PROBE_SENT = 0,     /* probed, no answer yet (a silent target: tried by TCP after accepting ones) */
+    PROBE_ACCEPTED = 1, /* PROBE_ACK accept: go ahead with TCP (a22 U4) */
+    PROBE_REJECTED = 2, /* PROBE_ACK redirect: not tried by TCP */
+} ClientProbeState;
 
 #define CAND_MAX 8
 /* Client state, inline in Node. */
@@ -303,7 +475,7 @@ typedef struct ClientState {
     uint8_t auth_try;           /* login-server port tried: 0 its own, then fallback_ports */
     EnvAddr sn_addr;            /* current supernode */
     EnvAddr probe[CAND_MAX];    /* this round's probe targets */
-    uint8_t probe_st[CAND_MAX]; /* 0 sent, 1 accepted, 2 rejected */
+    uint8_t probe_st[CAND_MAX]; /* ClientProbeState of each probe target */
     EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
     AltEntry alt[NODE_ALT_MAX]; /* alternate node table */
     TimeNs login_start;         /* when this login began */
@@ -373,12 +545,21 @@ struct Node {
     uint16_t nconns;              /* slots in use or free below this */
     uint16_t conns_cap;           /* allocated slots */
     ClientState cl;               /* client state (clients; unused by servers) */
-    SnState *sn;                  /* supernode state, NULL unless serving as SN */
-    SearchNode *srch;             /* search/presence state (search.c), NULL until used */
-    CallState *call;              /* the node's call (call.c), NULL when idle */
-    RelayState *relay;            /* relay sessions (relay.c), NULL until a first bind */
-    ConfState *conf;              /* the node's conference (conf.c), NULL when none */
-    GatewayState *gw;             /* phone gateway calls (gateway.c), NULL unless a gateway */
+    /* Per-node state of the features with ids 1..NODE_FEAT_SLOTS (slot
+     * id - 1), each owned by its feature, NULL when it has none.
+     * LEGACY: the typed names of unconverted features alias the slots;
+     * each conversion deletes its name and uses node__feat. */
+    union {
+        void *feat[NODE_FEAT_SLOTS]; /* by feature id - 1 */
+        struct {
+            SearchNode *srch;  /* NODE_FEAT_SEARCH: search/presence state, NULL until used */
+            SnState *sn;       /* NODE_FEAT_SUPERNODE: NULL unless serving as SN */
+            CallState *call;   /* NODE_FEAT_CALL: the node's call, NULL when idle */
+            RelayState *relay; /* NODE_FEAT_RELAY: relay sessions, NULL until a first bind */
+            ConfState *conf;   /* NODE_FEAT_CONF: the node's conference, NULL when none */
+            GatewayState *gw;  /* NODE_FEAT_GATEWAY: phone gateway calls, NULL unless one */
+        };
+    };
 };
 
 /* ---- node.c: plumbing ---- */
@@ -391,6 +572,10 @@ int node__conn_find(const Node *n, EnvConn h);
 NodeConn *node__conn(Node *n, int idx);
 /* Releases slot idx: graceful FIN, or RST when abort. */
 void node__conn_close(Node *n, int idx, bool abort);
+/* Aborts connection idx (RST) and then tells the feature owning its kind
+ * that it is gone (on_closed with ENV_ERR_RESET), as if the peer had
+ * reset it: how one feature drops another's connection. */
+void node__conn_drop(Node *n, int idx);
 /* Sends our hello on an open connection (derives our key). */
 void node__conn_hello(Node *n, int idx, uint8_t role);
 /* Sends one message as an encrypted frame. Returns an EnvStatus. */
@@ -404,6 +589,31 @@ void node__udp_send_msg(Node *n, EnvSock s, EnvAddr to, uint16_t frame_id, const
  * failure. */
 int node__connect(Node *n, EnvAddr to, uint8_t kind, uint8_t phase);
 uint32_t node__random_u32(Node *n);
+/* Timers of feature f: the tag carries f, and its on_timer gets kind
+ * (< 256) back. */
+EnvTimer node__timer_start(Node *n, NodeFeatureId f, TimeNs delay_ns, uint8_t kind);
+EnvTimer node__timer_start_periodic(Node *n, NodeFeatureId f, TimeNs first_ns, TimeNs period_ns,
+                                    uint8_t kind);
+/* Delivers ev to every registered feature (registration order), then to
+ * the legacy listeners. arg may be NULL (all fields zero). */
+void node__emit(Node *n, NodeEvent ev, const NodeEventArg *arg);
+/* The per-node state of feature f (NULL when it has none; f at most
+ * NODE_FEAT_SLOTS) and its setter (the feature owns what it stores),
+ * and the world data of feature f. */
+static inline void *node__feat(const Node *n, NodeFeatureId f)
+{
+    CHECK(f > NODE_FEAT_PLUMBING && f <= NODE_FEAT_SLOTS, "feature %d has no state slot", f);
+    return n->feat[f - 1];
+}
+static inline void node__feat_set(Node *n, NodeFeatureId f, void *state)
+{
+    CHECK(f > NODE_FEAT_PLUMBING && f <= NODE_FEAT_SLOTS, "feature %d has no state slot", f);
+    n->feat[f - 1] = state;
+}
+static inline void *node__feat_shared(const NodeShared *sh, NodeFeatureId f)
+{
+    return sh->feat_data[f];
+}
 /* Binds the main UDP port and the TCP listeners (port, 80, 443 where
  * bindable, a9). False when the main port is taken. */
 bool node__bind(Node *n);
@@ -440,15 +650,5 @@ void supernode__on_connected(Node *n, int idx, int status);
 void supernode__on_closed(Node *n, int idx);
 /* Random sample of up to max host-cache entries, skipping `skip`. */
 uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip);
-
-/* ---- loginsrv.c ---- */
-void loginsrv__on_frame(Node *n, int idx, const WireMsg *m);
-
-/* ---- websrv.c (both ends of HTTP) ---- */
-void websrv__client_start(Node *n);
-void websrv__client_on_connected(Node *n, int idx, int status);
-void websrv__on_raw(Node *n, int idx, const uint8_t *buf, size_t len);
-void websrv__client_on_timer(Node *n);
-void websrv__client_on_closed(Node *n, int idx);
 
 #endif

@@ -47,7 +47,8 @@ static void presence_list_load(Node *n, const uint8_t *b, size_t len)
 {
     SearchNode *s = search__state(n);
     env_mem_free(&n->env, s->buddy, s->nbuddy * sizeof *s->buddy);
-    s->buddy = NULL, s->nbuddy = 0;
+    s->buddy = NULL;
+    s->nbuddy = 0;
     size_t off[NODE_BUDDY_MAX], pos = 1;
     uint8_t k = 0, want = len > 0 ? (uint8_t)MIN(b[0], NODE_BUDDY_MAX) : 0;
     for (; k < want && pos < len; k++) {
@@ -219,7 +220,8 @@ static void presence_watch_add(Node *n, EnvAddr subject, EnvAddr watcher, EnvAdd
         SearchWatch *t = env_mem_alloc(&n->env, cap * sizeof *t);
         if (s->watch) memcpy(t, s->watch, s->nwatch * sizeof *t);
         env_mem_free(&n->env, s->watch, s->watch_cap * sizeof *t);
-        s->watch = t, s->watch_cap = cap;
+        s->watch = t;
+        s->watch_cap = cap;
     }
     s->watch[s->nwatch++] = (SearchWatch){subject, watcher, watcher_sn};
 }
@@ -311,6 +313,8 @@ void presence__free(Node *n)
     SearchNode *s = n->srch;
     env_mem_free(&n->env, s->buddy, s->nbuddy * sizeof *s->buddy);
     env_mem_free(&n->env, s->watch, s->watch_cap * sizeof *s->watch);
-    s->buddy = NULL, s->watch = NULL;
-    s->nbuddy = 0, s->nwatch = s->watch_cap = 0;
+    s->buddy = NULL;
+    s->watch = NULL;
+    s->nbuddy = 0;
+    s->nwatch = s->watch_cap = 0;
 }

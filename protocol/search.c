@@ -105,7 +105,8 @@ static void search_sn_free(Node *n, SearchNode *s)
     env_timer_cancel(&n->env, &s->t_sweep);
     env_mem_free(&n->env, s->idx, s->idx_cap * sizeof *s->idx);
     env_mem_free(&n->env, s->job, s->job_cap * sizeof *s->job);
-    s->idx = NULL, s->job = NULL;
+    s->idx = NULL;
+    s->job = NULL;
     s->nidx = s->idx_cap = s->job_cap = 0;
 }
 
@@ -194,7 +195,8 @@ static SearchEntry *search_slot(Node *n)
         SearchEntry *t = env_mem_alloc(&n->env, cap * sizeof *t);
         if (s->idx) memcpy(t, s->idx, s->nidx * sizeof *t);
         env_mem_free(&n->env, s->idx, s->idx_cap * sizeof *t);
-        s->idx = t, s->idx_cap = cap;
+        s->idx = t;
+        s->idx_cap = cap;
     }
     if (s->nidx < s->idx_cap) return &s->idx[s->nidx++];
     SearchEntry *old = NULL;
@@ -292,21 +294,21 @@ static void search_dht_publish(Node *n, const SearchEntry *e)
     }
 }
 
-void search__sn_attach(Node *n, uint16_t slot, const uint8_t *user, uint8_t ulen)
+void search__sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen)
 {
     if (ulen == 0) return;
     SearchEntry *e = search_upsert(n, (const char *)user, ulen);
     TimeNs now = env_now(&n->env);
     e->flags = SE_ATTACHED;
-    e->client = n->sn->clients[slot].addr;
+    e->client = client;
     e->sn = search_self(n);
     e->last_online = e->heard = now;
     search_dht_publish(n, e);
 }
 
-void search__sn_detach(Node *n, uint16_t slot)
+void search__sn_detach(Node *n, EnvAddr client)
 {
-    SearchEntry *e = search__entry_by_client(n, n->sn->clients[slot].addr);
+    SearchEntry *e = search__entry_by_client(n, client);
     if (!e) return;
     TimeNs now = env_now(&n->env);
     e->last_online = (e->flags & SE_DEAD) ? e->heard : now;
@@ -324,11 +326,9 @@ int search__conn_of_client(Node *n, EnvAddr client)
     return -1;
 }
 
-void search__sn_touch(Node *n, int idx)
+void search__sn_touch(Node *n, EnvAddr client)
 {
-    uint16_t aux = n->conns[idx].aux;
-    if (!aux || !n->sn || aux > n->sn->slots) return;
-    SearchEntry *e = search__entry_by_client(n, n->sn->clients[aux - 1].addr);
+    SearchEntry *e = search__entry_by_client(n, client);
     if (e) e->heard = env_now(&n->env);
 }
 
@@ -346,8 +346,7 @@ static void search_sweep(Node *n)
         int idx = search__conn_of_client(n, e->client);
         e->flags |= SE_DEAD;
         if (idx < 0) continue;
-        node__conn_close(n, idx, true);
-        supernode__on_closed(n, idx);
+        node__conn_drop(n, idx); /* the supernode detaches it */
     }
 }
 
@@ -424,7 +423,8 @@ static int search_job_new(Node *n)
     if (s->job) memcpy(t, s->job, s->job_cap * sizeof *t);
     env_mem_free(&n->env, s->job, s->job_cap * sizeof *t);
     int j = s->job_cap;
-    s->job = t, s->job_cap = cap;
+    s->job = t;
+    s->job_cap = cap;
     return j;
 }
 
@@ -450,7 +450,8 @@ static uint8_t search_pick_random(Node *n, SearchJob *j, EnvAddr *out, uint8_t m
     for (; m < max && m < k && j->nasked < SEARCH_ASK_MAX; m++) {
         uint16_t r = (uint16_t)(m + env_random_below(&n->env, (uint32_t)(k - m)));
         uint8_t t = idx[m];
-        idx[m] = idx[r], idx[r] = t;
+        idx[m] = idx[r];
+        idx[r] = t;
         out[m] = env_addr(n->hc.e[idx[m]].ip, n->hc.e[idx[m]].port);
         j->asked[j->nasked++] = out[m];
     }
@@ -509,7 +510,10 @@ static void search_job_finish(Node *n, int ji, bool found, const WireSearch *hit
     r.u.search.sns = named ? 0 : (uint8_t)MIN(j->nasked, 255);
     r.u.search.msgs = named ? 0 : j->msgs;
     r.u.search.n = 0;
-    if (!found) r.u.search.flags = 0, r.u.search.ulen = 0;
+    if (!found) {
+        r.u.search.flags = 0;
+        r.u.search.ulen = 0;
+    }
     int conn = j->conn;
     EnvConn h = j->h;
     search_job_free(n, j); /* j may move below (a new search can grow the table) */
@@ -683,11 +687,13 @@ bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose,
     SearchCall *c = &s->call[i];
     memset(c, 0, sizeof *c);
     c->qid = ++s->next_qid ? s->next_qid : ++s->next_qid;
-    c->purpose = purpose, c->buddy = buddy;
+    c->purpose = purpose;
+    c->buddy = buddy;
     c->ulen = (uint8_t)ulen;
     memcpy(c->user, user, ulen);
     c->start = env_now(&n->env);
-    c->sns = 1, c->msgs = sn ? 0 : 1; /* the own SN (ourselves when a supernode) */
+    c->sns = 1;
+    c->msgs = sn ? 0 : 1; /* the own SN (ourselves when a supernode) */
     if (purpose == SC_BUDDY) node__count(n, SM(n)->buddy_lookups, 1);
     if (sn) {
         c->sns = 0;

@@ -113,9 +113,18 @@ typedef struct StunResults {
 /* RFC 3489 §10.1 decision tree. */
 NatType stun_classify(const StunResults *r);
 
-/* Which test comes next given what is known (for the client state machine):
- * 1 = test I, 2 = test II, 4 = test I to the changed address, 3 = test III,
- * 0 = done. `done_mask` has bit k set when test k has run (bit 4 for I'). */
+/* The RFC 3489 §10.1 tests, as the client's NAT detection runs them. */
+typedef enum StunTest {
+    STUN_TEST_NONE = 0,    /* no test: idle, or detection done */
+    STUN_TEST_I = 1,       /* binding request, no change */
+    STUN_TEST_II = 2,      /* change IP and port */
+    STUN_TEST_III = 3,     /* change port */
+    STUN_TEST_I_OTHER = 4, /* test I sent to the OTHER-ADDRESS (symmetric NAT check) */
+} StunTest;
+
+/* Which test comes next given what is known (for the client state
+ * machine): a StunTest, STUN_TEST_NONE when done. `done_mask` has bit k
+ * set when test k has run. */
 int stun_next_test(const StunResults *r, unsigned done_mask);
 
 #endif

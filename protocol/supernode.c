@@ -47,14 +47,14 @@ void supernode__start(Node *n)
     node__count(n, NODE_M(n)->sn_count, 1);
     s->t_maint = env_timer_start_periodic(&n->env, p->sn_maint_ns, p->sn_maint_ns, TM_SN_MAINT);
     supernode_maint(n);
-    search__sn_start(n);
+    node__emit(n, NODE_EV_SN_STARTED, NULL);
 }
 
 void supernode__stop(Node *n, bool graceful)
 {
     SnState *s = n->sn;
     (void)graceful;
-    search__sn_stop(n);
+    node__emit(n, NODE_EV_SN_STOPPING, NULL);
     node__count(n, NODE_M(n)->sn_count, -1);
     node__count(n, NODE_M(n)->sn_clients, -(int64_t)s->nclients);
     env_timer_cancel(&n->env, &s->t_maint);
@@ -78,7 +78,8 @@ uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip)
     for (; m < max && m < k; m++) { /* partial Fisher-Yates */
         uint16_t j = (uint16_t)(m + env_random_below(&n->env, (uint32_t)(k - m)));
         uint8_t t = idx[m];
-        idx[m] = idx[j], idx[j] = t;
+        idx[m] = idx[j];
+        idx[j] = t;
         out[m].ip = n->hc.e[idx[m]].ip;
         out[m].port = n->hc.e[idx[m]].port;
     }
@@ -169,10 +170,22 @@ void supernode__on_hello(Node *n, int idx)
 
 /* ---- Clients ---- */
 
+/* A keep-alive on connection idx: tells the features (search) which
+ * attached client is alive; nothing before its CONNECT. */
+static void supernode_client_touched(Node *n, int idx)
+{
+    uint16_t aux = n->conns[idx].aux;
+    if (!aux || !n->sn || aux > n->sn->slots) return;
+    NodeEventArg a = {.idx = idx, .slot = (uint16_t)(aux - 1),
+                      .addr = n->sn->clients[aux - 1].addr};
+    node__emit(n, NODE_EV_SN_CLIENT_TOUCHED, &a);
+}
+
 static void supernode_client_del(Node *n, uint16_t slot)
 {
     SnState *s = n->sn;
-    search__sn_detach(n, slot);
+    NodeEventArg a = {.idx = -1, .slot = slot, .addr = s->clients[slot].addr};
+    node__emit(n, NODE_EV_SN_CLIENT_DETACHED, &a);
     s->clients[slot].conn = -1;
     s->nclients--;
     node__count(n, NODE_M(n)->sn_clients, -1);
@@ -223,7 +236,9 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     s->clients[slot].user_hash =
         call__user_hash((const char *)m->u.connect.user, m->u.connect.ulen); /* calls */
     s->clients[slot].open = m->u.connect.nat == NAT_OPEN; /* calls: direct signalling (a31) */
-    search__sn_attach(n, (uint16_t)slot, m->u.connect.user, m->u.connect.ulen);
+    NodeEventArg a = {.idx = idx, .slot = (uint16_t)slot, .addr = s->clients[slot].addr,
+                      .buf = m->u.connect.user, .len = m->u.connect.ulen};
+    node__emit(n, NODE_EV_SN_CLIENT_ATTACHED, &a);
 }
 
 /* Forwards to a local client whose address is dst, else to the peers.
@@ -274,7 +289,7 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         if (!peer) supernode_on_connect(n, idx, m);
         return;
     case WIRE_KEEPALIVE:
-        search__sn_touch(n, idx);
+        supernode_client_touched(n, idx);
         r = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {m->u.keepalive.seq}};
         node__send_msg(n, idx, &r);
         return;
@@ -288,7 +303,10 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         int p = supernode_peer_of_conn(s, idx);
         EnvAddr main = env_addr(m->u.sn_hello.main.ip, m->u.sn_hello.main.port);
         if (!peer || main.ip == 0 || main.port == 0) break;
-        if (p >= 0) s->peer[p].main = main, s->peer[p].alt_port = m->u.sn_hello.alt_port;
+        if (p >= 0) {
+            s->peer[p].main = main;
+            s->peer[p].alt_port = m->u.sn_hello.alt_port;
+        }
         hostcache_add(&n->hc, main, env_now(&n->env), 0);
         hostcache_entry_touch(&n->hc, main, env_now(&n->env), true);
         r = (WireMsg){.type = WIRE_HC_ENTRIES};
@@ -409,7 +427,10 @@ void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m)
     r.has_xor_mapped = r.has_mapped = r.has_origin = true;
     r.xor_mapped = r.mapped = from;
     r.origin = env_sock_local(&n->env, out);
-    if (assist) r.has_other = true, r.other = assist->main;
+    if (assist) {
+        r.has_other = true;
+        r.other = assist->main;
+    }
     uint8_t buf[STUN_MSG_MAX];
     size_t len = stun_encode(&r, buf, sizeof buf);
     node__count(n, NODE_M(n)->sn_stun_answered, 1);

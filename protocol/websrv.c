@@ -2,14 +2,17 @@
  * "GET /ui/0/97/en/installed" on the first run only, then
  * "getlatestversion?ver=..." on every start, to the web server role.
  *
- * Layer: protocol/, part of the node module (node_int.h). Plain HTTP/1.1
- * over TCP port 80, not encrypted, one connection per start carrying both
- * requests in turn. The client keeps no state beyond its install flag
- * (persisted once "installed" was answered). Bytes count in the "http"
+ * Layer: protocol/, a feature over the node plumbing (websrv.h). Plain
+ * HTTP/1.1 over TCP port 80, not encrypted, one connection per start
+ * carrying both requests in turn. The client side keeps its install flag
+ * in n->installed (NODE_EV_INSTALL_CHANGED asks the client feature to
+ * persist it) and the step on the connection (NodeConn.aux). LEGACY: its
+ * timeout timer handle still lives in ClientState (n->cl.t_http) until the
+ * client conversion; only websrv.c touches it. Bytes count in the "http"
  * login phase. Input is bounded: a request or response header longer than
  * the reassembly buffer is malformed and the connection is aborted.
  */
-#include "protocol/node_int.h"
+#include "protocol/websrv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +22,17 @@
 
 enum { HTTP_STEP_INSTALLED = 1, HTTP_STEP_VERSION = 2 };
 
-void websrv__client_start(Node *n)
+/* Timer kinds (low byte of the tags). */
+enum { WEBSRV_TM_TIMEOUT = 1 /* the client's exchange took too long */ };
+
+static void websrv_client_start(Node *n)
 {
     EnvAddr ws = n->sh->p.web_server;
     if (ws.ip == 0) return;
     int idx = node__connect(n, ws, CONN_CL_HTTP, PH_HTTP);
     if (idx < 0) return;
     n->conns[idx].aux = n->installed ? HTTP_STEP_VERSION : HTTP_STEP_INSTALLED;
-    n->cl.t_http = env_timer_start(&n->env, HTTP_TIMEOUT_NS, TM_HTTP);
+    n->cl.t_http = node__timer_start(n, NODE_FEAT_WEBSRV, HTTP_TIMEOUT_NS, WEBSRV_TM_TIMEOUT);
 }
 
 static void websrv_request(Node *n, int idx)
@@ -51,7 +57,7 @@ static void websrv_client_done(Node *n, int idx)
     if (idx >= 0) node__conn_close(n, idx, false);
 }
 
-void websrv__client_on_connected(Node *n, int idx, int status)
+static void websrv_on_connected(Node *n, int idx, int status)
 {
     if (status != ENV_OK)
         websrv_client_done(n, idx);
@@ -59,16 +65,19 @@ void websrv__client_on_connected(Node *n, int idx, int status)
         websrv_request(n, idx);
 }
 
-void websrv__client_on_timer(Node *n)
+static void websrv_on_timer(Node *n, EnvTimer t, uint32_t kind)
 {
+    (void)t;
+    if (kind != WEBSRV_TM_TIMEOUT) return;
     n->cl.t_http = ENV_TIMER_NONE;
     for (int i = 0; i < n->nconns; i++)
         if (n->conns[i].kind == CONN_CL_HTTP) node__conn_close(n, i, true);
 }
 
-void websrv__client_on_closed(Node *n, int idx)
+static void websrv_on_closed(Node *n, int idx, int status)
 {
     (void)idx;
+    (void)status;
     env_timer_cancel(&n->env, &n->cl.t_http);
 }
 
@@ -93,10 +102,12 @@ static void websrv_server_answer(Node *n, int idx, const char *msg)
 {
     const char *body = "", *status = "404 Not Found";
     if (g_str_has_prefix(msg, "GET /ui/0/97/en/installed ")) {
-        body = "OK", status = "200 OK";
+        body = "OK";
+        status = "200 OK";
         node__count(n, NODE_M(n)->http_installed, 1);
     } else if (g_str_has_prefix(msg, "GET /ui/0/97/en/getlatestversion?")) {
-        body = HTTP_VERSION, status = "200 OK";
+        body = HTTP_VERSION;
+        status = "200 OK";
         node__count(n, NODE_M(n)->http_version, 1);
     }
     char resp[256];
@@ -112,7 +123,7 @@ static void websrv_client_answer(Node *n, int idx, const char *msg)
     bool ok = g_str_has_prefix(msg, "HTTP/1.1 200 ");
     if (c->aux == HTTP_STEP_INSTALLED && ok) {
         n->installed = true;
-        client__install_save(n);
+        node__emit(n, NODE_EV_INSTALL_CHANGED, NULL);
     }
     if (c->aux == HTTP_STEP_INSTALLED) {
         c->aux = HTTP_STEP_VERSION;
@@ -122,7 +133,7 @@ static void websrv_client_answer(Node *n, int idx, const char *msg)
     }
 }
 
-void websrv__on_raw(Node *n, int idx, const uint8_t *buf, size_t len)
+static void websrv_on_raw(Node *n, int idx, const uint8_t *buf, size_t len)
 {
     NodeConn *c = &n->conns[idx];
     EnvConn h = c->h;
@@ -156,3 +167,35 @@ void websrv__on_raw(Node *n, int idx, const uint8_t *buf, size_t len)
             return;
     }
 }
+
+static bool websrv_on_accept(Node *n, EnvAddr peer, NodeAccept *out)
+{
+    (void)peer;
+    if (n->role != NODE_ROLE_WEB_SERVER) return false;
+    *out = (NodeAccept){.kind = CONN_WEB_IN};
+    return true;
+}
+
+static void websrv_on_event(Node *n, NodeEvent ev, const NodeEventArg *arg)
+{
+    (void)arg;
+    if (ev == NODE_EV_CLIENT_STARTED) websrv_client_start(n);
+}
+
+static const NodeConnKind websrv_kinds[] = {
+    {.kind = CONN_CL_HTTP, .flags = NODE_CK_RAW},
+    {.kind = CONN_WEB_IN, .flags = NODE_CK_RAW},
+};
+
+const NodeFeature websrv_feature = {
+    .name = "websrv",
+    .id = NODE_FEAT_WEBSRV,
+    .conn_kinds = websrv_kinds,
+    .n_conn_kinds = G_N_ELEMENTS(websrv_kinds),
+    .on_timer = websrv_on_timer,
+    .on_accept = websrv_on_accept,
+    .on_connected = websrv_on_connected,
+    .on_raw = websrv_on_raw,
+    .on_closed = websrv_on_closed,
+    .on_event = websrv_on_event,
+};

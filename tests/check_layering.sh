@@ -22,6 +22,27 @@ report "sim/kernel includes sim/net, sim/world or protocol/ beyond base:" \
     "$(grep -rnE '#include[[:space:]]*"(sim/(net|world)|protocol/[a-z_]+\.h)' sim/kernel 2>/dev/null)"
 report "sim/net includes sim/world or protocol/ beyond base:" \
     "$(grep -rnE '#include[[:space:]]*"(sim/world|protocol/[a-z_]+\.h)' sim/net 2>/dev/null)"
+# Feature modules over the node plumbing (DESIGN.md "Inside protocol/"):
+# each may include the plumbing (node.h, node_int.h), wire, crypto, env,
+# the service modules hostcache, stun, media, base and its own headers,
+# never another feature's. One line per converted feature: its files, then
+# its own headers. Add a line when a feature is converted.
+features='
+loginsrv.c|loginsrv.h
+websrv.c|websrv.h
+'
+allowed='node|node_int|wire|crypto|env|hostcache|stun|media'
+fhits=""
+while IFS='|' read -r files own; do
+    [ -n "$files" ] || continue
+    own_re=$(printf '%s' "$own" | sed -e 's/\.h//g' -e 's/ /|/g')
+    for f in $files; do
+        h=$(grep -nE '#include[[:space:]]*"protocol/[a-z_]+\.h"' "protocol/$f" 2>/dev/null |
+            grep -vE "\"protocol/($allowed|$own_re)\.h\"")
+        [ -n "$h" ] && fhits="$fhits$(printf '%s' "$h" | sed "s|^|protocol/$f:|")"$'\n'
+    done
+done <<< "$features"
+report "feature modules include other features:" "${fhits%$'\n'}"
 # Calls forbidden in protocol/ (STYLE.md §5). Comments are stripped first.
 # An allocation of a world-wide object (not per node) is allowed when its
 # line says so with the comment "not per node".

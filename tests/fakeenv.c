@@ -1,6 +1,8 @@
 /* fakeenv: see fakeenv.h. */
 #include "fakeenv.h"
 
+#include "protocol/node_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1142,7 +1144,8 @@ bool fakenet_run_while_not(FakeNet *net, bool (*pred)(void *arg), void *arg, Tim
 
 /* ---- FakeWorld ---- */
 
-FakeWorld *fakeworld_new(uint64_t seed, const NodeParams *p, bool with_servers)
+static FakeWorld *fakeworld_make(uint64_t seed, const NodeParams *p,
+                                 const struct NodeFeature *const *features, size_t n_features)
 {
     FakeWorld *w = g_new0(FakeWorld, 1);
     w->net = fakenet_new(seed);
@@ -1154,9 +1157,23 @@ FakeWorld *fakeworld_new(uint64_t seed, const NodeParams *p, bool with_servers)
     }
     Env we = fakenet_world_env(w->net);
     GError *err = NULL;
-    w->sh = node_shared_new(&we, &w->p, &err);
+    w->sh = features ? node_shared_new_with(&we, &w->p, features, n_features, &err)
+                     : node_shared_new(&we, &w->p, &err);
     CHECK(w->sh, "node_shared_new: %s", err ? err->message : "?");
     w->login = w->web = FW_MAX;
+    return w;
+}
+
+FakeWorld *fakeworld_new_with(uint64_t seed, const NodeParams *p,
+                              const struct NodeFeature *const *features, size_t n_features)
+{
+    CHECK(features != NULL, "no features");
+    return fakeworld_make(seed, p, features, n_features);
+}
+
+FakeWorld *fakeworld_new(uint64_t seed, const NodeParams *p, bool with_servers)
+{
+    FakeWorld *w = fakeworld_make(seed, p, NULL, 0);
     if (!with_servers) return w;
     w->boot0 = w->n;
     for (unsigned i = 0; i < w->p.n_bootstrap; i++) {

@@ -177,6 +177,12 @@ typedef struct FakeWorld {
 
 /* p NULL: node_params_default with a 1024-bit server key (faster tests). */
 FakeWorld *fakeworld_new(uint64_t seed, const NodeParams *p, bool with_servers);
+/* A world whose nodes run only the given features (borrowed, in that
+ * order) over the plumbing (node_shared_new_with), with no servers: the
+ * isolation tests of one feature. p NULL as for fakeworld_new. */
+struct NodeFeature;
+FakeWorld *fakeworld_new_with(uint64_t seed, const NodeParams *p,
+                              const struct NodeFeature *const *features, size_t n_features);
 /* Adds a node on a host at ip (behind nat, outside address nat_ip). Clients
  * get user "u<index>" / password "pw<index>" unless cfg names them. */
 unsigned fakeworld_add(FakeWorld *w, uint32_t ip, const NodeConfig *cfg, NatType nat,

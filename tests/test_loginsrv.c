@@ -3,7 +3,9 @@
  * and unknown requests, every TCP message type truncated at a supernode,
  * the web server's HTTP; and the unknown-user path end to end. */
 #include "fakeenv.h"
+#include "protocol/loginsrv.h"
 #include "protocol/node.h"
+#include "protocol/websrv.h"
 #include "protocol/wire.h"
 #include "t_assert.h"
 
@@ -97,6 +99,35 @@ static void test_loginsrv_garbage_request_refused(void)
     T_EQ_U64(got[0].u.login_fail.reason, WIRE_FAIL_MALFORMED);
     T_EQ_I64(closed, ENV_ERR_CLOSED); /* a14: then the server closes */
     T_EQ_I64(fakeenv_metric(w->h[w->login], "wire.malformed.tcp"), 1);
+    peer_close(&p);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* The login server feature alone over the plumbing (no client, supernode
+ * or presence feature registered) refuses a request it cannot open. */
+static void test_loginsrv_alone_refuses_garbage(void)
+{
+    static const NodeFeature *const only[] = {&loginsrv_feature};
+    FakeWorld *w = fakeworld_new_with(404, NULL, only, G_N_ELEMENTS(only));
+    NodeConfig ls = {.role = NODE_ROLE_LOGIN_SERVER, .port = w->p.login_server.port};
+    w->login = fakeworld_add(w, w->p.login_server.ip, &ls, NAT_OPEN, 0);
+    fakeworld_start(w, w->login);
+    Peer p;
+    peer_open(&p, w, w->p.login_server, true);
+    uint8_t junk[128];
+    memset(junk, 0x5A, sizeof junk);
+    WireMsg m = {.type = WIRE_LOGIN_REQ, .u.login = {128, junk, 20, junk}};
+    uint8_t body[WIRE_FRAME_MAX];
+    peer_send_body(&p, body, wire_encode(&m, body, sizeof body));
+    fakenet_run_for(w->net, TIMENS_S);
+    WireMsg got[4];
+    uint8_t store[4096];
+    int closed;
+    T_EQ_U64(peer_read(&p, got, 4, store, sizeof store, &closed), 1);
+    T_EQ_U64(got[0].type, WIRE_LOGIN_FAIL);
+    T_EQ_U64(got[0].u.login_fail.reason, WIRE_FAIL_MALFORMED);
+    T_EQ_I64(closed, ENV_ERR_CLOSED);
+    T_EQ_I64(fakeenv_metric(w->h[w->login], "loginserver.refused"), 1);
     peer_close(&p);
     T_EQ_U64(fakeworld_free(w), 0);
 }
@@ -203,9 +234,36 @@ static void test_websrv_http(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* The web server feature alone over the plumbing answers "installed". */
+static void test_websrv_alone_answers_installed(void)
+{
+    static const NodeFeature *const only[] = {&websrv_feature};
+    FakeWorld *w = fakeworld_new_with(406, NULL, only, G_N_ELEMENTS(only));
+    NodeConfig ws = {.role = NODE_ROLE_WEB_SERVER, .port = w->p.web_server.port};
+    w->web = fakeworld_add(w, w->p.web_server.ip, &ws, NAT_OPEN, 0);
+    fakeworld_start(w, w->web);
+    Peer p;
+    peer_open(&p, w, w->p.web_server, false);
+    const char *req = "GET /ui/0/97/en/installed HTTP/1.1\r\n\r\n";
+    env_tcp_send(&p.e, p.conn, (const uint8_t *)req, strlen(req));
+    fakenet_run_for(w->net, TIMENS_S);
+    const FakeInbox *x = NULL;
+    for (size_t k = 0; k < fakeenv_inbox_count(p.h); k++)
+        if (fakeenv_inbox_get(p.h, k)->kind == 4) x = fakeenv_inbox_get(p.h, k);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    char text[256] = {0};
+    memcpy(text, x->data, MIN(x->len, sizeof text - 1));
+    T_STR_CONTAINS(text, "HTTP/1.1 200 OK");
+    T_EQ_I64(fakeenv_metric(w->h[w->web], "http.installed"), 1);
+    peer_close(&p);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 T_SUITE_MAIN("loginsrv",
              {"test_loginsrv_garbage_request_refused", test_loginsrv_garbage_request_refused},
              {"test_loginsrv_wrong_message_type_refused", test_loginsrv_wrong_message_type_refused},
+             {"test_loginsrv_alone_refuses_garbage", test_loginsrv_alone_refuses_garbage},
              {"test_loginsrv_unknown_user_refused", test_loginsrv_unknown_user_refused},
              {"test_supernode_tcp_truncated_every_type", test_supernode_tcp_truncated_every_type},
-             {"test_websrv_http", test_websrv_http})
+             {"test_websrv_http", test_websrv_http},
+             {"test_websrv_alone_answers_installed", test_websrv_alone_answers_installed})
