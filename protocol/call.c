@@ -3,7 +3,7 @@
  * re-establishment of a lost path, teardown and the call metrics.
  *
  * Layer: protocol/, part of the node module (node_int.h, "calls" block);
- * relays live in relay.c, media in media.h. Sources (PROTOCOL-NOTES):
+ * relays live in relay.c, media in media.h. Sources (docs/protocol-notes.md):
  *   a31: signalling is always TCP: here it travels through the supernodes
  *        (FORWARD over their TCP links, hop limit 3), both ways;
  *   a32: media over UDP whenever the NATs and firewalls let it pass, TCP
@@ -41,7 +41,7 @@
  * HELLO_CALL) to the callee's listening port and runs INVITE/ANSWER/PATH/
  * BYE over it; any failure falls back to the supernodes.
  *
- * Phone calls (node_call_phone, issue 5 item 7): the same connection to
+ * Phone calls (node_call_phone; SkypeOut, a18): the same connection to
  * the phone gateway (port 12340, then 443 and 80; gateway.c), no LOCATE;
  * media with the G.729 profile (a38) and the 4-byte connection ID of E2O
  * flows after the frame header (a18); the gateway does not punch, so a

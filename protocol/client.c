@@ -4,7 +4,7 @@
  *
  * Layer: protocol/, part of the node module (node_int.h).
  *
- * Login (PROTOCOL-NOTES a6, a9, a10, a11, a22, a23):
+ * Login (docs/protocol-notes.md a6, a9, a10, a11, a22, a23):
  *   round r (1..login_rounds):
  *     UDP PROBE to the best host-cache entries (first login: the bootstrap
  *     SNs, at least probes_first_login of them, a6). An SN NAcks the first

@@ -1,9 +1,9 @@
-/* conf: conferences of more than two participants (issue 5 item 6).
+/* conf: conferences of more than two participants (a43, a44).
  *
  * Layer: protocol/, part of the node module (node_int.h, "calls" block);
  * reuses the call module's locating (call__locate) and signalling through
  * the supernodes (call__signal_raw), and media.h for the streams; mixing
- * really runs libopus (decode, sum, re-encode). Sources (PROTOCOL-NOTES):
+ * really runs libopus (decode, sum, re-encode). Sources (docs/protocol-notes.md):
  *   a43: a star: the most powerful machine is elected host/mixer whoever
  *        started the conference; members send to the host over UDP;
  *   a44: the host's bandwidth is about 1.5x that of a two-way call for 3

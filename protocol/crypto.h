@@ -2,7 +2,7 @@
  * libcrypto's EVP APIs, each operation charged as CPU cost through env.
  *
  * Layer: protocol/, below wire and the state machines. Sources: RC4 for UDP
- * obfuscation (PROTOCOL-NOTES a19), AES-256 for signalling (a15, a16), RSA
+ * obfuscation (docs/protocol-notes.md a19), AES-256 for signalling (a15, a16), RSA
  * per-login 1024-bit user keys certified by a 1536/2048-bit server key (a15,
  * a16), CRC32 in the RC4 seed (a19), MD5 of user "\nskyper\n" password as
  * the shared secret (a15).

@@ -1,4 +1,4 @@
-/* gateway: the phone gateway (issue 5 item 7): a public node listening on
+/* gateway: the phone gateway (SkypeOut, a18): a public node listening on
  * UDP and TCP port 12340 (and 443, 80 where bindable) that stands for the
  * phone network. It answers every call a client places to a phone number
  * (node_call_phone), exchanges G.729 media with it (a38: "G.729 for
@@ -6,7 +6,7 @@
  * connection closes, or when no media comes (the callee's watchdog).
  *
  * Layer: protocol/, part of the node module (node_int.h, "calls" block).
- * Sources (PROTOCOL-NOTES): a18: gateway port 12340; SkypeOut (E2O) flows
+ * Sources (docs/protocol-notes.md): a18: gateway port 12340; SkypeOut (E2O) flows
  * carry a 4-byte connection ID, here the call id after the 3-byte frame
  * header of every media packet, by which the gateway demultiplexes the
  * voice of its calls; a31: signalling over TCP, here a direct connection

@@ -1,7 +1,7 @@
 /* hostcache: the client's list of supernodes to contact, persisted per node.
  *
  * Layer: protocol/, used by the client login and failover machines and by
- * supernodes (which hand entries out). Sources: capacity 200 (PROTOCOL-NOTES
+ * supernodes (which hand entries out). Sources: capacity 200 (docs/protocol-notes.md
  * a1, a4), persisted across sessions (a3: the registry in 0.97, shared.xml
  * in 2.x), at least one valid entry needed to log in (a2), seven bootstrap
  * supernodes on port 33033 filled in when the cache is empty (a6).

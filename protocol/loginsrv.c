@@ -1,7 +1,7 @@
 /* loginsrv: the login server role.
  *
  * Layer: protocol/, a feature over the node plumbing (loginsrv.h). Sources:
- * PROTOCOL-NOTES a14 (TCP connect, challenge-response, close; no further
+ * docs/protocol-notes.md a14 (TCP connect, challenge-response, close; no further
  * contact), a15 (session key wrapped with the server's 1536-bit RSA
  * modulus; shared secret MD5(user "\nskyper\n" password); a per-login
  * RSA-1024 user key certified by the server), a16 (1536 to 2048-bit RSA).

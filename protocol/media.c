@@ -1,4 +1,4 @@
-/* media: the voice stream of a call (issue 5, item 4): codec, packet
+/* media: the voice stream of a call (a33-a39): codec, packet
  * format, AES-256 encryption, FEC, and the receiver's quality figures.
  *
  * Layer: protocol/ (env.h, crypto.h, libopus). Contract: protocol/media.h.
@@ -37,7 +37,7 @@
  * and is dropped and counted (MediaStats.packets_bad, metric
  * "media.bad_packets").
  *
- * The 2004 profile (PROTOCOL-NOTES a33, a34, a39). a34: ~140 packets/s both
+ * The 2004 profile (docs/protocol-notes.md a33, a34, a39). a34: ~140 packets/s both
  * ways, so 70/s each way: interval 1/70 s = 14.2857 ms (14,285,714 ns).
  * a33: 67 B UDP payload. a39's size model mu = (Rate*dT + 8 B)*RF + 4 B with
  * RF = 1 gives Rate*dT = 55 B, so a codec rate of 55 B * 70/s = 30.8 kb/s,

@@ -1,5 +1,5 @@
 /* media: the voice stream of a call: codec, encryption, FEC, and the
- * receiver's quality figures (issue 5, item 4).
+ * receiver's quality figures (a33-a39).
  *
  * Layer: protocol/ (talks to the world only through env.h). A sender
  * (MediaTx) produces, every frame interval, the payload of one media
@@ -10,7 +10,7 @@
  * (MediaRx) decrypts, tracks sequence numbers, one-way delay and jitter
  * (RFC 3550 estimator), recovers isolated losses from FEC copies, and
  * computes the ITU-T G.107 E-model R-factor and MOS for the call.
- * The 2004 profile reproduces the measured stream (PROTOCOL-NOTES a33, a34:
+ * The 2004 profile reproduces the measured stream (docs/protocol-notes.md a33, a34:
  * 67-byte UDP payloads, 69 over TCP, ~140 packets/s both ways together).
  * Silence: packets keep flowing (a35) unless silence suppression is on; on
  * hold about 3 packets/s (a36).

@@ -15,6 +15,7 @@
  * clients would want an index by handle.
  */
 #include "protocol/node.h"
+#include "protocol/metric_table.h"
 
 #include "protocol/node_int.h"
 
@@ -75,69 +76,56 @@ void node_params_default(NodeParams *p)
     call__params_default(p);
 }
 
-static const char *const node_phase_names[PH_COUNT] = {
-    [PH_NONE] = "none",     [PH_PROBE] = "udp_probe", [PH_SN] = "sn_connect", [PH_AUTH] = "auth",
-    [PH_ALT] = "alt_nodes", [PH_NAT] = "nat_detect",  [PH_HTTP] = "http",
-};
-
-static EnvMetric node_intern(const Env *e, EnvMetricKind kind, const char *fmt, const char *a,
-                             const char *b)
-{
-    char name[96];
-    g_snprintf(name, sizeof name, fmt, a, b);
-    return env_metric_intern(e, name, kind);
-}
+_Static_assert(PH_COUNT == METRIC_LOGIN_PHASE_COUNT, "login phases named in metric_table.c");
 
 static void node_metrics_intern(NodeMetrics *m, const Env *e)
 {
-    const EnvMetricKind C = ENV_METRIC_COUNTER, G = ENV_METRIC_GAUGE, S = ENV_METRIC_SAMPLE;
-    m->login_attempt = env_metric_intern(e, "login.attempts", C);
-    m->login_ok = env_metric_intern(e, "login.success", C);
-    m->login_fail = env_metric_intern(e, "login.failure", C);
-    m->login_time = env_metric_intern(e, "login.time_s", S);
-    m->login_rounds = env_metric_intern(e, "login.rounds", S);
-    m->login_nodes = env_metric_intern(e, "login.nodes_contacted", S);
+    m->login_attempt = metric_table_intern(e, METRIC_LOGIN_ATTEMPTS);
+    m->login_ok = metric_table_intern(e, METRIC_LOGIN_SUCCESS);
+    m->login_fail = metric_table_intern(e, METRIC_LOGIN_FAILURE);
+    m->login_time = metric_table_intern(e, METRIC_LOGIN_TIME_S);
+    m->login_rounds = metric_table_intern(e, METRIC_LOGIN_ROUNDS);
+    m->login_nodes = metric_table_intern(e, METRIC_LOGIN_NODES_CONTACTED);
     for (int t = 0; t < NAT_TYPE_COUNT; t++) {
-        const char *tn = stun_nat_name((NatType)t);
-        m->login_ok_by[t] = node_intern(e, C, "login.success.%s%s", tn, "");
-        m->login_fail_by[t] = node_intern(e, C, "login.failure.%s%s", tn, "");
-        m->login_time_by[t] = node_intern(e, S, "login.time_s.%s%s", tn, "");
+        m->login_ok_by[t] = metric_table_intern_family(e, METRIC_FAM_LOGIN_SUCCESS_BY_NAT, t, 0, 0);
+        m->login_fail_by[t] = metric_table_intern_family(e, METRIC_FAM_LOGIN_FAILURE_BY_NAT, t, 0, 0);
+        m->login_time_by[t] = metric_table_intern_family(e, METRIC_FAM_LOGIN_TIME_S_BY_NAT, t, 0, 0);
         for (int d = 0; d < NAT_TYPE_COUNT; d++)
             m->nat_confusion[t][d] =
-                node_intern(e, C, "nat.detect.true=%s.detected=%s", tn, stun_nat_name((NatType)d));
+                metric_table_intern_family(e, METRIC_FAM_NAT_CONFUSION, t, d, 0);
     }
     for (int p = 1; p < PH_COUNT; p++) {
-        m->phase_bytes[p] = node_intern(e, C, "login.bytes.%s%s", node_phase_names[p], "");
-        m->phase_pkts[p] = node_intern(e, C, "login.packets.%s%s", node_phase_names[p], "");
+        m->phase_bytes[p] = metric_table_intern_family(e, METRIC_FAM_LOGIN_BYTES_BY_PHASE, p, 0, 0);
+        m->phase_pkts[p] = metric_table_intern_family(e, METRIC_FAM_LOGIN_PACKETS_BY_PHASE, p, 0, 0);
     }
-    m->nat_total = env_metric_intern(e, "nat.detect.total", C);
-    m->nat_correct = env_metric_intern(e, "nat.detect.correct", C);
-    m->sn_count = env_metric_intern(e, "supernode.count", G);
-    m->sn_promotions = env_metric_intern(e, "supernode.promotions", C);
-    m->sn_clients = env_metric_intern(e, "supernode.clients", G);
-    m->sn_rejected = env_metric_intern(e, "supernode.rejected", C);
-    m->sn_shed = env_metric_intern(e, "supernode.shed", C);
-    m->sn_forwarded = env_metric_intern(e, "supernode.forwarded", C);
-    m->sn_bytes_in = env_metric_intern(e, "supernode.bytes_in", C);
-    m->sn_bytes_out = env_metric_intern(e, "supernode.bytes_out", C);
-    m->sn_stun_answered = env_metric_intern(e, "supernode.stun_answered", C);
-    m->failover_time = env_metric_intern(e, "failover.time_s", S);
-    m->failover_count = env_metric_intern(e, "failover.count", C);
-    m->failover_relogin = env_metric_intern(e, "failover.relogin", C);
-    m->keepalive_sent = env_metric_intern(e, "keepalive.sent", C);
-    m->poll_sent = env_metric_intern(e, "poll.sent", C);
-    m->poll_lost = env_metric_intern(e, "poll.dropped_entries", C);
-    m->malformed_udp = env_metric_intern(e, "wire.malformed.udp", C);
-    m->malformed_tcp = env_metric_intern(e, "wire.malformed.tcp", C);
-    m->malformed_stun = env_metric_intern(e, "stun.malformed", C);
-    m->nack_sent = env_metric_intern(e, "wire.nack_sent", C);
-    m->signal_received = env_metric_intern(e, "signal.received", C);
-    m->hc_size = env_metric_intern(e, "hostcache.size", S);
-    m->mem_client = env_metric_intern(e, "memory.client_state_bytes", S);
-    m->http_installed = env_metric_intern(e, "http.installed", C);
-    m->http_version = env_metric_intern(e, "http.getlatestversion", C);
-    m->auth_ok = env_metric_intern(e, "loginserver.certified", C);
-    m->auth_refused = env_metric_intern(e, "loginserver.refused", C);
+    m->nat_total = metric_table_intern(e, METRIC_NAT_DETECT_TOTAL);
+    m->nat_correct = metric_table_intern(e, METRIC_NAT_DETECT_CORRECT);
+    m->sn_count = metric_table_intern(e, METRIC_SUPERNODE_COUNT);
+    m->sn_promotions = metric_table_intern(e, METRIC_SUPERNODE_PROMOTIONS);
+    m->sn_clients = metric_table_intern(e, METRIC_SUPERNODE_CLIENTS);
+    m->sn_rejected = metric_table_intern(e, METRIC_SUPERNODE_REJECTED);
+    m->sn_shed = metric_table_intern(e, METRIC_SUPERNODE_SHED);
+    m->sn_forwarded = metric_table_intern(e, METRIC_SUPERNODE_FORWARDED);
+    m->sn_bytes_in = metric_table_intern(e, METRIC_SUPERNODE_BYTES_IN);
+    m->sn_bytes_out = metric_table_intern(e, METRIC_SUPERNODE_BYTES_OUT);
+    m->sn_stun_answered = metric_table_intern(e, METRIC_SUPERNODE_STUN_ANSWERED);
+    m->failover_time = metric_table_intern(e, METRIC_FAILOVER_TIME_S);
+    m->failover_count = metric_table_intern(e, METRIC_FAILOVER_COUNT);
+    m->failover_relogin = metric_table_intern(e, METRIC_FAILOVER_RELOGIN);
+    m->keepalive_sent = metric_table_intern(e, METRIC_KEEPALIVE_SENT);
+    m->poll_sent = metric_table_intern(e, METRIC_POLL_SENT);
+    m->poll_lost = metric_table_intern(e, METRIC_POLL_DROPPED_ENTRIES);
+    m->malformed_udp = metric_table_intern(e, METRIC_WIRE_MALFORMED_UDP);
+    m->malformed_tcp = metric_table_intern(e, METRIC_WIRE_MALFORMED_TCP);
+    m->malformed_stun = metric_table_intern(e, METRIC_STUN_MALFORMED);
+    m->nack_sent = metric_table_intern(e, METRIC_WIRE_NACK_SENT);
+    m->signal_received = metric_table_intern(e, METRIC_SIGNAL_RECEIVED);
+    m->hc_size = metric_table_intern(e, METRIC_HOSTCACHE_SIZE);
+    m->mem_client = metric_table_intern(e, METRIC_MEMORY_CLIENT_STATE_BYTES);
+    m->http_installed = metric_table_intern(e, METRIC_HTTP_INSTALLED);
+    m->http_version = metric_table_intern(e, METRIC_HTTP_GETLATESTVERSION);
+    m->auth_ok = metric_table_intern(e, METRIC_LOGINSERVER_CERTIFIED);
+    m->auth_refused = metric_table_intern(e, METRIC_LOGINSERVER_REFUSED);
 }
 
 /* Enters feature f's claims into the routing tables; CHECK fails when a

@@ -13,15 +13,15 @@
  *     ... later: node_new + start again with the same store: the node comes
  *     back with its persisted host cache, listening port and NAT type.
  *
- * Roles: clients (promoted to supernode when eligible, PROTOCOL-NOTES a40),
+ * Roles: clients (promoted to supernode when eligible, docs/protocol-notes.md a40),
  * dedicated supernodes, bootstrap supernodes (a6), the login server (a8,
  * a14), the web server (a46) and the phone gateway (a18). See client.c,
  * natdet.c, supernode.c, loginsrv.c, websrv.c and gateway.c for the
  * behaviour and its sources.
  *
  * Which Skype version: the 0.97 behaviour of Baset & Schulzrinne's report is
- * the default wherever sources differ (PROTOCOL-NOTES "Version and era
- * caveat"), except where issue 4 asks otherwise (TCP fallback order port ->
+ * the default wherever sources differ (docs/protocol-notes.md,
+ * "Which Skype is this?"), except where the design asks otherwise (TCP fallback order port ->
  * 443 -> 80 of later clients, a11; AES-256 on TCP).
  */
 #ifndef SKYSIM_NODE_H
@@ -43,7 +43,7 @@ typedef enum NodeRole {
     NODE_ROLE_LOGIN_SERVER = 3, /* authenticates users, certifies their keys (a14) */
     NODE_ROLE_WEB_SERVER = 4,   /* answers "installed" and "getlatestversion" (a46) */
     NODE_ROLE_GATEWAY = 5,      /* phone gateway on 12340 (a18): answers calls to phone
-                                   numbers with G.729 media (gateway.c, issue 5 item 7) */
+                                   numbers with G.729 media (gateway.c; SkypeOut, a18) */
 } NodeRole;
 
 typedef enum NodeState {
@@ -56,7 +56,7 @@ typedef enum NodeState {
 } NodeState;
 
 #define NODE_BOOTSTRAP_MAX 16
-#define NODE_ALT_MAX 22 /* alternate node table size (issue 4: "about 22") */
+#define NODE_ALT_MAX 22 /* alternate node table size (DESIGN.md: UDP to about 22 nodes at the end of login) */
 #define NODE_SEARCH_WAVES_MAX 16 /* search waves (scenario: 1 to 16) */
 
 /* Index organisations of the global user index (search.c). */
@@ -127,7 +127,7 @@ typedef struct NodeParams {
     TimeNs presence_ttl_ns;                        /* found if online within: 72 h (a29) */
     uint8_t dht_replicas;                          /* SNs storing each DHT entry: 2 */
 
-    /* ---- calls and relays (call.c, relay.c; issue 5) ---- */
+    /* ---- calls and relays (call.c, relay.c; a31, a32, a48) ---- */
     MediaConfig media;             /* the voice stream of calls */
     TimeNs call_step_timeout_ns;   /* locate, invite, relay path: each step within: 10 s */
     TimeNs punch_timeout_ns;       /* hole punching before relaying: 3 s */
@@ -249,7 +249,7 @@ void node_loginsrv_buddies_set(Node *n, const char *user, const char *const *bud
 size_t node_buddy_count(const Node *n);
 bool node_buddy_online(const Node *n, const char *user);
 
-/* ---- Calls (issue 5 items 3, 6, 7: call.c, relay.c) ----
+/* ---- Calls (call.c, relay.c; a31, a32) ----
  * One call at a time per node. node_call locates the callee through the
  * supernodes, signals through them (INVITE/ANSWER with a17's 8-byte
  * challenges and a session key), then tries the media paths in order:
@@ -290,7 +290,7 @@ NodeCallPath node_call_path(const Node *n); /* NONE until chosen */
 EnvAddr node_call_relay(const Node *n);     /* relay in use; {0,0} when none */
 uint16_t node_relay_sessions(const Node *n); /* supernodes: relayed calls carried now */
 
-/* ---- Conferences (issue 5 item 6: conf.c; a43, a44) ----
+/* ---- Conferences (conf.c; a43, a44) ----
  * Starts a conference of this node and `count` other users (usernames,
  * borrowed) for duration. The node locates and invites them; the most
  * powerful participant who joined (CPU, then uplink) becomes the mixing

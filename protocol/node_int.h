@@ -2,7 +2,7 @@
  * client.c, natdet.c, supernode.c, loginsrv.c, websrv.c), like SQLite's
  * btreeInt.h. Not for use outside protocol/.
  *
- * Memory budget (issue 4): an idle logged-in client's protocol state, host
+ * Memory budget (DESIGN.md "Memory"): an idle logged-in client's protocol state, host
  * cache excluded, is at most 2 KiB: the Node struct (client state inline),
  * its connection table (grown on demand) and its certificate, all counted
  * through env_mem_alloc. Supernode state is a separate allocation made only
@@ -17,7 +17,7 @@
 #include "protocol/node.h"
 #include "protocol/wire.h"
 
-/* Login phases, for bytes and packets per phase (issue 4 metrics). */
+/* Login phases, for bytes and packets per phase (the login metrics). */
 typedef enum NodePhase {
     PH_NONE = 0,
     PH_PROBE, /* UDP probes to host-cache entries */
@@ -129,7 +129,7 @@ typedef enum NodeFeatureId {
 } NodeFeatureId;
 
 /* State slots in Node: features with ids 1..NODE_FEAT_SLOTS may keep
- * per-node state. Each slot costs every node 8 bytes (issue 4 budget). */
+ * per-node state. Each slot costs every node 8 bytes (the idle-client budget of tests/test_client.c). */
 #define NODE_FEAT_SLOTS 6
 
 /* Flags of a connection kind a feature owns. */
@@ -233,7 +233,7 @@ NodeShared *node_shared_new_with(const Env *world_env, const NodeParams *p,
                                  const NodeFeature *const *features, size_t n_features,
                                  GError **err);
 
-/* ==== calls (issue 5 items 3, 6, 7: call.c, relay.c) ==================== */
+/* ==== calls (call.c, relay.c, conf.c, gateway.c; a31, a32) ==================== */
 typedef struct CallState CallState;   /* a node's call (call.c), NULL when idle */
 typedef struct RelayState RelayState; /* a supernode's relay sessions (relay.c) */
 
@@ -310,7 +310,7 @@ int call__sig_conn(const CallState *c);
 /* After natdet: tells the own supernode the detected NAT type (clients). */
 void call__nat_note(Node *n);
 
-/* gateway.c: the phone gateway (issue 5 item 7, a18). It answers each
+/* gateway.c: the phone gateway (SkypeOut, a18). It answers each
  * incoming call with call.c's callee logic, one CallState per call, made
  * current in n->call while one of its events runs. */
 typedef struct GatewayState GatewayState;
@@ -337,7 +337,7 @@ bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen);
 /* Signalling to identity dst through the supernodes (a31). */
 void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len);
 
-/* conf.c: conferences (issue 5 item 6). */
+/* conf.c: conferences (a43, a44). */
 typedef struct ConfState ConfState; /* a node's conference, NULL when none */
 enum { TM_CONF_MEDIA = 80, TM_CONF_STEP, TM_CONF_END, TM_CONF_LEG }; /* conf timer tags */
 typedef struct ConfMetrics {

@@ -1,4 +1,4 @@
-/* presence: buddy lists and presence (issue 5 item 2), part of the node
+/* presence: buddy lists and presence (buddy lists kept at the login server, presence through the supernodes), part of the node
  * module (node_int.h, search_int.h).
  *
  * Buddy lists. The login server keeps each user's list (store key

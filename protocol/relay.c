@@ -1,4 +1,4 @@
-/* relay: media relay sessions on supernodes (issue 5 item 3).
+/* relay: media relay sessions on supernodes (a31, a32, a48).
  *
  * Layer: protocol/, part of the node module (node_int.h, "calls" block);
  * the ends' side is in call.c. A relay is a public node: here, any node

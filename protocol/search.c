@@ -1,7 +1,6 @@
-/* search: the supernodes' global user index and user search (issue 5
- * item 1), part of the node module (node_int.h, search_int.h).
+/* search: the supernodes' global user index and user search (a27-a30), part of the node module (node_int.h, search_int.h).
  *
- * Sources (PROTOCOL-NOTES): a27 (a public-IP client asks its SN over TCP,
+ * Sources (docs/protocol-notes.md): a27 (a public-IP client asks its SN over TCP,
  * the SN names 4 nodes, the client queries them over UDP, tells the SN
  * when they do not know, the SN names 8 more, until found or declared
  * absent; behind a UDP-blocking firewall the search runs on the SN only),
@@ -51,6 +50,7 @@
  * still "found", as a stale cache entry would be).
  */
 #include "protocol/search_int.h"
+#include "protocol/metric_table.h"
 
 #include <string.h>
 
@@ -73,19 +73,18 @@ void search__params_default(NodeParams *p)
 
 void search__metrics_intern(SearchMetrics *m, const Env *e)
 {
-    const EnvMetricKind C = ENV_METRIC_COUNTER, S = ENV_METRIC_SAMPLE;
-    m->latency = env_metric_intern(e, "search.latency_s", S);
-    m->messages = env_metric_intern(e, "search.messages", S);
-    m->sns = env_metric_intern(e, "search.supernodes_contacted", S);
-    m->success = env_metric_intern(e, "search.success", C);
-    m->failure = env_metric_intern(e, "search.failure", C);
-    m->sn_queries = env_metric_intern(e, "search.sn_queries", C);
-    m->sn_served = env_metric_intern(e, "search.sn_served", S);
-    m->sn_cache_hits = env_metric_intern(e, "search.cache_hits", C);
-    m->dht_puts = env_metric_intern(e, "search.dht_puts", C);
-    m->staleness = env_metric_intern(e, "presence.staleness_s", S);
-    m->presence_updates = env_metric_intern(e, "presence.updates", C);
-    m->buddy_lookups = env_metric_intern(e, "presence.lookups", C);
+    m->latency = metric_table_intern(e, METRIC_SEARCH_LATENCY_S);
+    m->messages = metric_table_intern(e, METRIC_SEARCH_MESSAGES);
+    m->sns = metric_table_intern(e, METRIC_SEARCH_SUPERNODES_CONTACTED);
+    m->success = metric_table_intern(e, METRIC_SEARCH_SUCCESS);
+    m->failure = metric_table_intern(e, METRIC_SEARCH_FAILURE);
+    m->sn_queries = metric_table_intern(e, METRIC_SEARCH_SN_QUERIES);
+    m->sn_served = metric_table_intern(e, METRIC_SEARCH_SN_SERVED);
+    m->sn_cache_hits = metric_table_intern(e, METRIC_SEARCH_CACHE_HITS);
+    m->dht_puts = metric_table_intern(e, METRIC_SEARCH_DHT_PUTS);
+    m->staleness = metric_table_intern(e, METRIC_PRESENCE_STALENESS_S);
+    m->presence_updates = metric_table_intern(e, METRIC_PRESENCE_UPDATES);
+    m->buddy_lookups = metric_table_intern(e, METRIC_PRESENCE_LOOKUPS);
 }
 
 #define SM(n) (&(n)->sh->sm)

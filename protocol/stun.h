@@ -4,7 +4,7 @@
  * Layer: protocol/, beside wire (STUN is not obfuscated: it is sent in the
  * standard format so tshark dissects it). The measured clients detect their
  * NAT and firewall with a STUN-like exchange against supernodes (DESIGN.md,
- * issue 4 item 5); we use the real RFC 5389 header (magic cookie 0x2112A442,
+ * "The protocol"); we use the real RFC 5389 header (magic cookie 0x2112A442,
  * 96-bit transaction id), XOR-MAPPED-ADDRESS (RFC 5389 §15.2) plus
  * MAPPED-ADDRESS for RFC 3489 readers, CHANGE-REQUEST (RFC 3489 §11.2.4,
  * kept by RFC 5780 §7.2), OTHER-ADDRESS (RFC 5780 §7.4, the successor of

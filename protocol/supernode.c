@@ -2,7 +2,7 @@
  * and the bootstrap supernodes.
  *
  * Layer: protocol/, part of the node module (node_int.h). What a supernode
- * does (PROTOCOL-NOTES a13, a22, a40, a42, a47; DESIGN.md "The protocol"):
+ * does (docs/protocol-notes.md a13, a22, a40, a42, a47; DESIGN.md "The protocol"):
  *   - keeps the TCP connections of its clients (a13) up to a capacity in
  *     clients (a47: "several hundred"); a CONNECT beyond it is redirected
  *     with host-cache entries, and lowering the capacity sheds the newest

@@ -1,4 +1,4 @@
-/* websrv: both ends of the start-up HTTP exchange (PROTOCOL-NOTES a46):
+/* websrv: both ends of the start-up HTTP exchange (docs/protocol-notes.md a46):
  * "GET /ui/0/97/en/installed" on the first run only, then
  * "getlatestversion?ver=..." on every start, to the web server role.
  *

@@ -8,7 +8,7 @@
  * garbage is rejected; a decoder never reads past its end. The caller drops
  * and counts what a decoder rejects (metric "wire.malformed.*").
  *
- * Sources (PROTOCOL-NOTES.md):
+ * Sources (docs/protocol-notes.md):
  *  - UDP frame ("start of message"): 2-byte frame ID, random in a query and
  *    copied into the reply, then a function byte of which only the bits of
  *    mask 0x8f are meaningful, the others random (a18).
@@ -23,7 +23,7 @@
  *    U2). Function 0x77 (0x77 & 0x8f = 0x07).
  *  - TCP: the first segment of each direction is a 14-byte clear hello whose
  *    first 4 bytes are the stream's key seed (a21). Unlike the measured
- *    clients (RC4, a21) the stream is AES-256-CTR, as issue 4 asks: key =
+ *    clients (RC4, a21) the stream is AES-256-CTR, a deliberate departure so that signalling pays the real AES-256 cost (docs/protocol-notes.md): key =
  *    SHA-256(seed || "skysim-tcp"), one IV per frame (direction-local frame
  *    counter), frames are a 2-byte clear length plus ciphertext.
  *

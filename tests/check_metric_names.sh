@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # Metric names are written once, in protocol/metric_table.h (the protocol's)
 # and sim/world/simmetric.h (the simulator's); everything else refers to
-# them by id. This check fails when C code in sim/ or analysis/ spells one
+# them by id. This check fails when C code in protocol/, sim/ or analysis/ spells one
 # of those names (or the literal part of a family's pattern) as a string,
 # comments aside, or looks a metric up or interns one by a literal.
-# TODO(#15): add protocol/ to dirs once node.c, call.c, search.c, conf.c
-# and media.c intern through metric_table_intern*.
 set -u
 root=${1:-${SKYSIM_SOURCE_DIR:-.}}
 cd "$root" || exit 2
-dirs="sim analysis"
+dirs="protocol sim analysis"
 tables="protocol/metric_table.h sim/world/simmetric.h"
 # One extended regex per name: a quoted scalar name ("login.success"), or
 # a quoted string starting with a family's literal prefix ("call.path.).
@@ -24,7 +22,7 @@ grep -hoE '^[[:space:]]*X\([A-Z_0-9]+, "[^"]+"' $tables | sed -E 's/.*"([^"]+)"$
 [ -s "$pat" ] || { echo "metric names: no names found in $tables"; exit 2; }
 printf '%s\n' '\b(metrics_find|metrics_intern|env_metric_intern)[[:space:]]*\([^;]*"' >>"$pat"
 fail=0
-for f in $(find $dirs -name '*.c' -o -name '*.h' | grep -v '^sim/world/simmetric\.' | sort); do
+for f in $(find $dirs -name '*.c' -o -name '*.h' | grep -vE '^(sim/world/simmetric|protocol/metric_table)\.' | sort); do
     hits=$(sed -e 's://.*$::' "$f" | perl -0pe 's{/\*.*?\*/}{ "\n" x ($& =~ tr/\n//) }gse' |
            grep -nEf "$pat")
     if [ -n "$hits" ]; then

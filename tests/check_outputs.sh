@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# simrun's output contract (issue 14 items 1 and 3), one check per clause:
+# simrun's output contract, one check per clause:
 # - it writes only into a directory it creates, an empty one, or one that
 #   holds the .skysim-results marker of an earlier result; a user's
 #   directory or a plain file is refused with exit 2 and one line naming

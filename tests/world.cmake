@@ -7,7 +7,7 @@ skysim_suite(world test_world.c tworld.c LIBS skysim_world)
 # simrun end to end (bad input, atomic results, interrupt, determinism).
 add_test(NAME simrun COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_simrun.sh
          $<TARGET_FILE:simrun> ${SKYSIM_ROOT})
-# simrun's output contract (issue 14 items 1 and 3).
+# simrun's output contract.
 add_test(NAME simrun_outputs COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_outputs.sh
          $<TARGET_FILE:simrun> ${SKYSIM_ROOT})
 include(${CMAKE_CURRENT_SOURCE_DIR}/world_trace.cmake)

@@ -873,7 +873,7 @@ static void scn_defaults(ScenarioSpec *sp, const char *name)
     sp->outputs.timeseries_interval_ns = 60 * TIMENS_S;
 }
 
-/* Issue 14 item 1: names that become file names. $.name is part of the
+/* Output safety (README.md, "Running a scenario"): names that become file names. $.name is part of the
  * default results directory (results/NAME-SEED) and the output files are
  * files in it; results.h says which names are safe. A default name taken
  * from the scenario's file name is made safe instead of refused. */
