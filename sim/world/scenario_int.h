@@ -6,6 +6,7 @@
 #ifndef SKYSIM_SCENARIO_INT_H
 #define SKYSIM_SCENARIO_INT_H
 
+#include "sim/world/jsonin.h"
 #include "sim/world/scenario.h"
 
 typedef struct ScenarioOverride {
@@ -57,9 +58,6 @@ void scenario__unknown_key(Rd *rd, const char *key, const char *const *known);
 void scenario__missing(Rd *rd, const char *key, const char *why);
 
 
-/* What a value is, for "found ...": strings and numbers as JSON text,
- * containers by kind, NULL as "nothing". Owned by the caller. */
-char *scenario__found(const cJSON *v);
 
 /* Checks that obj is an object whose keys are all in known, none twice. */
 bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known);
