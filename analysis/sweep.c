@@ -41,12 +41,9 @@ void sweep__fail(GError **err, const char *origin, const char *path, const char 
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
+    jsonin_failv(err, (JsoninErr){SWEEP_ERROR, SWEEP_ERROR_INPUT}, origin, path, fmt, ap);
     va_end(ap);
-    jsonin_fail(err, (JsoninErr){SWEEP_ERROR, SWEEP_ERROR_INPUT}, origin, path, "%s", msg);
-    g_free(msg);
 }
-
 
 char *sweep__value_text(const cJSON *v)
 {
@@ -73,10 +70,9 @@ G_GNUC_PRINTF(2, 3) static void swp_failf(SwpRd *rd, const char *fmt, ...)
     rd->failed = true;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
+    jsonin_failv(rd->err, (JsoninErr){SWEEP_ERROR, SWEEP_ERROR_INPUT}, rd->origin, rd->path->str,
+                 fmt, ap);
     va_end(ap);
-    sweep__fail(rd->err, rd->origin, rd->path->str, "%s", msg);
-    g_free(msg);
 }
 
 /* "expected <what>; found <v>". */
@@ -87,19 +83,9 @@ static void swp_expect(SwpRd *rd, const cJSON *v, const char *what)
     g_free(found);
 }
 
-static size_t swp_push(SwpRd *rd, const char *key)
-{
-    size_t mark = rd->path->len;
-    g_string_append_printf(rd->path, ".%s", key);
-    return mark;
-}
+static size_t swp_push(SwpRd *rd, const char *key) { return jsonin_path_key(rd->path, key); }
 
-static size_t swp_push_index(SwpRd *rd, size_t i)
-{
-    size_t mark = rd->path->len;
-    g_string_append_printf(rd->path, "[%zu]", i);
-    return mark;
-}
+static size_t swp_push_index(SwpRd *rd, size_t i) { return jsonin_path_index(rd->path, i); }
 
 static void swp_pop(SwpRd *rd, size_t mark) { g_string_truncate(rd->path, mark); }
 
@@ -110,17 +96,13 @@ static bool swp_keys(SwpRd *rd, const cJSON *obj, const char *const *known)
         swp_expect(rd, obj, "an object");
         return false;
     }
-    for (const cJSON *it = obj->child; it && !rd->failed; it = it->next) {
-        size_t mark = swp_push(rd, it->string);
-        if (jsonin_choice_find(it->string, known) < 0) {
-            char *msg = jsonin_unknown_key(it->string, known, JSONIN_KEYS_SUGGEST);
-            swp_failf(rd, "%s", msg);
-            g_free(msg);
-        }
-        for (const cJSON *prev = obj->child; prev != it && !rd->failed; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0)
-                swp_failf(rd, "duplicate key; each key may appear once");
+    char *msg = NULL;
+    const cJSON *bad = jsonin_bad_key(obj, known, JSONIN_KEYS_SUGGEST, &msg);
+    if (bad) {
+        size_t mark = swp_push(rd, bad->string);
+        swp_failf(rd, "%s", msg);
         swp_pop(rd, mark);
+        g_free(msg);
     }
     return !rd->failed;
 }

@@ -68,15 +68,22 @@ char *jsonin_found(const cJSON *v)
     return r;
 }
 
+bool jsonin_failv(GError **err, JsoninErr e, const char *origin, const char *path, const char *fmt,
+                  va_list ap)
+{
+    char *msg = g_strdup_vprintf(fmt, ap);
+    g_set_error(err, e.domain, e.code, "%s: %s: %s", origin, path, msg);
+    g_free(msg);
+    return false;
+}
+
 bool jsonin_fail(GError **err, JsoninErr e, const char *origin, const char *path, const char *fmt,
                  ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
+    jsonin_failv(err, e, origin, path, fmt, ap);
     va_end(ap);
-    g_set_error(err, e.domain, e.code, "%s: %s: %s", origin, path, msg);
-    g_free(msg);
     return false;
 }
 
@@ -106,6 +113,38 @@ const cJSON *jsonin_first_unknown(const cJSON *obj, const char *const *known)
     for (const cJSON *it = cJSON_IsObject(obj) ? obj->child : NULL; it; it = it->next)
         if (jsonin_choice_find(it->string, known) < 0) return it;
     return NULL;
+}
+
+const cJSON *jsonin_bad_key(const cJSON *obj, const char *const *known, JsoninKeyWording w,
+                            char **msg)
+{
+    for (const cJSON *it = cJSON_IsObject(obj) ? obj->child : NULL; it; it = it->next) {
+        if (jsonin_choice_find(it->string, known) < 0) {
+            *msg = jsonin_unknown_key(it->string, known, w);
+            return it;
+        }
+        for (const cJSON *prev = obj->child; prev != it; prev = prev->next) {
+            if (strcmp(prev->string, it->string) == 0) {
+                *msg = g_strdup("duplicate key; each key may appear once");
+                return it;
+            }
+        }
+    }
+    return NULL;
+}
+
+size_t jsonin_path_key(GString *path, const char *key)
+{
+    size_t mark = path->len;
+    g_string_append_printf(path, ".%s", key);
+    return mark;
+}
+
+size_t jsonin_path_index(GString *path, size_t i)
+{
+    size_t mark = path->len;
+    g_string_append_printf(path, "[%zu]", i);
+    return mark;
 }
 
 void jsonin_line_col(const char *text, size_t pos, int *line, int *col)

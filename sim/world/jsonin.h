@@ -47,6 +47,10 @@ char *jsonin_found(const cJSON *v);
 G_GNUC_PRINTF(5, 6)
 bool jsonin_fail(GError **err, JsoninErr e, const char *origin, const char *path, const char *fmt,
                  ...);
+/* jsonin_fail() with a va_list. */
+G_GNUC_PRINTF(5, 0)
+bool jsonin_failv(GError **err, JsoninErr e, const char *origin, const char *path, const char *fmt,
+                  va_list ap);
 /* Sets *err to "origin: path: expected <what>; found <jsonin_found(v)>".
  * Returns false. */
 bool jsonin_expect(GError **err, JsoninErr e, const char *origin, const char *path,
@@ -65,6 +69,18 @@ typedef enum JsoninKeyWording {
 char *jsonin_unknown_key(const char *key, const char *const *known, JsoninKeyWording w);
 /* The first key of obj (an object) not in known, or NULL. Borrowed. */
 const cJSON *jsonin_first_unknown(const cJSON *obj, const char *const *known);
+
+/* The first key of obj (an object) that is not in known or repeats an
+ * earlier key, or NULL when all are fine; *msg receives the message
+ * (jsonin_unknown_key(), or "duplicate key; each key may appear once"),
+ * owned by the caller. Borrowed. */
+const cJSON *jsonin_bad_key(const cJSON *obj, const char *const *known, JsoninKeyWording w,
+                            char **msg);
+
+/* JSON paths as readers build them: appends ".key" or "[i]" to path and
+ * returns the length to truncate back to (g_string_truncate). */
+size_t jsonin_path_key(GString *path, const char *key);
+size_t jsonin_path_index(GString *path, size_t i);
 
 /* Line and column (1-based, columns in characters) of byte offset pos. */
 void jsonin_line_col(const char *text, size_t pos, int *line, int *col);

@@ -32,19 +32,9 @@ G_DEFINE_QUARK(skysim - scenario - error - quark, scenario_error)
 /* ------------------------------------------------------------------------ */
 /* Reader: typed getters that know the JSON path and report the first error */
 
-size_t scenario__push_key(Rd *rd, const char *key)
-{
-    size_t mark = rd->path->len;
-    g_string_append_printf(rd->path, ".%s", key);
-    return mark;
-}
+size_t scenario__push_key(Rd *rd, const char *key) { return jsonin_path_key(rd->path, key); }
 
-size_t scenario__push_index(Rd *rd, size_t i)
-{
-    size_t mark = rd->path->len;
-    g_string_append_printf(rd->path, "[%zu]", i);
-    return mark;
-}
+size_t scenario__push_index(Rd *rd, size_t i) { return jsonin_path_index(rd->path, i); }
 
 void scenario__pop(Rd *rd, size_t mark)
 {
@@ -83,8 +73,8 @@ void scenario__failf(Rd *rd, const char *fmt, ...)
     char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     char *note = scn_override_note(rd->s, rd->path->str);
-    g_set_error(rd->err, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s: %s: %s%s", rd->s->origin,
-                rd->path->str, msg, note);
+    jsonin_fail(rd->err, (JsoninErr){SCENARIO_ERROR, SCENARIO_ERROR_INVALID}, rd->s->origin,
+                rd->path->str, "%s%s", msg, note);
     g_free(note);
     g_free(msg);
 }
@@ -102,27 +92,19 @@ void scenario__expect(Rd *rd, const cJSON *found, const char *fmt, ...)
     g_free(expected);
 }
 
-void scenario__unknown_key(Rd *rd, const char *key, const char *const *known)
-{
-    char *msg = jsonin_unknown_key(key, known, JSONIN_KEYS_SUGGEST);
-    scenario__failf(rd, "%s", msg);
-    g_free(msg);
-}
-
 bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known)
 {
     if (!cJSON_IsObject(obj)) {
         scenario__expect(rd, obj, "an object");
         return false;
     }
-    for (const cJSON *it = obj->child; it && !rd->failed; it = it->next) {
-        size_t mark = scenario__push_key(rd, it->string);
-        if (jsonin_choice_find(it->string, known) < 0)
-            scenario__unknown_key(rd, it->string, known);
-        for (const cJSON *prev = obj->child; prev != it && !rd->failed; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0)
-                scenario__failf(rd, "duplicate key; each key may appear once");
+    char *msg = NULL;
+    const cJSON *bad = jsonin_bad_key(obj, known, JSONIN_KEYS_SUGGEST, &msg);
+    if (bad) {
+        size_t mark = scenario__push_key(rd, bad->string);
+        scenario__failf(rd, "%s", msg);
         scenario__pop(rd, mark);
+        g_free(msg);
     }
     return !rd->failed;
 }

@@ -52,7 +52,6 @@ void scenario__pop(Rd *rd, size_t mark);
  * writes "expected <fmt>; found <found>" (found NULL: "nothing"). */
 G_GNUC_PRINTF(2, 3) void scenario__failf(Rd *rd, const char *fmt, ...);
 G_GNUC_PRINTF(3, 4) void scenario__expect(Rd *rd, const cJSON *found, const char *fmt, ...);
-void scenario__unknown_key(Rd *rd, const char *key, const char *const *known);
 /* A required key is absent. Reported only when rd->cross: an override may
  * add an object whose required keys come with the next overrides. */
 void scenario__missing(Rd *rd, const char *key, const char *why);
