@@ -108,11 +108,7 @@ static bool swp_keys(SwpRd *rd, const cJSON *obj, const char *const *known)
 }
 
 /* obj[key], or NULL when absent or null. */
-static const cJSON *swp_item(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNull(v) ? NULL : v;
-}
+static const cJSON *swp_item(const cJSON *obj, const char *key) { return jsonin_item(obj, key); }
 
 /* A non-empty string at obj[key] into *out (copied); absent: *out kept,
  * unless required. */

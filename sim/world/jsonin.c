@@ -68,6 +68,12 @@ char *jsonin_found(const cJSON *v)
     return r;
 }
 
+const cJSON *jsonin_item(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsNull(v) ? NULL : v;
+}
+
 bool jsonin_failv(GError **err, JsoninErr e, const char *origin, const char *path, const char *fmt,
                   va_list ap)
 {

@@ -43,6 +43,10 @@ int jsonin_choice_find(const char *word, const char *const *choices);
  * number as "a number out of range", NULL as "nothing". Owned. */
 char *jsonin_found(const cJSON *v);
 
+/* obj[key] (case-sensitive); NULL when obj is not an object, the key is
+ * absent or its value is null (null means "the default"). Borrowed. */
+const cJSON *jsonin_item(const cJSON *obj, const char *key);
+
 /* Sets *err to "origin: path: <fmt...>". Returns false. */
 G_GNUC_PRINTF(5, 6)
 bool jsonin_fail(GError **err, JsoninErr e, const char *origin, const char *path, const char *fmt,

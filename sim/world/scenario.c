@@ -109,11 +109,7 @@ bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known)
     return !rd->failed;
 }
 
-const cJSON *scenario__item(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-    return cJSON_IsNull(v) ? NULL : v;
-}
+const cJSON *scenario__item(const cJSON *obj, const char *key) { return jsonin_item(obj, key); }
 
 const cJSON *scenario__section(Rd *rd, const cJSON *parent, const char *key,
                                const char *const *known)
