@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/world/jsonin.h"
 #include "sim/world/runner.h"
 #include "sim/world/scenario.h"
 
@@ -97,6 +98,9 @@ bool golden_file_tolerance(const GoldenFile *g, const char *metric, double *abs_
     return e != NULL;
 }
 
+/* Golden files report every input error with one code. */
+#define golden_jsonin ((JsoninErr){GOLDEN_ERROR, GOLDEN_ERROR_INPUT})
+
 /* Sets err to "origin: path: expected ...; found ..." and returns false. */
 G_GNUC_PRINTF(4, 5)
 static bool golden_input_error(GError **err, const char *origin, const char *path, const char *fmt, ...)
@@ -105,45 +109,27 @@ static bool golden_input_error(GError **err, const char *origin, const char *pat
     va_start(ap, fmt);
     char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INPUT, "%s: %s: %s", origin, path, msg);
+    jsonin_fail(err, golden_jsonin, origin, path, "%s", msg);
     g_free(msg);
     return false;
-}
-
-/* A short description of a JSON value for "found ...": owned. */
-static char *golden_found(const cJSON *v)
-{
-    if (!v) return g_strdup("nothing");
-    if (cJSON_IsString(v)) return g_strdup_printf("\"%s\"", v->valuestring);
-    if (cJSON_IsNumber(v)) return g_strdup_printf("%.9g", v->valuedouble);
-    if (cJSON_IsNull(v)) return g_strdup("null");
-    if (cJSON_IsBool(v)) return g_strdup(cJSON_IsTrue(v) ? "true" : "false");
-    return g_strdup(cJSON_IsArray(v) ? "an array" : "an object");
 }
 
 static bool golden_expected(GError **err, const char *origin, const char *path, const char *what,
                            const cJSON *found)
 {
-    char *f = golden_found(found);
-    golden_input_error(err, origin, path, "expected %s; found %s", what, f);
-    g_free(f);
-    return false;
+    return jsonin_expect(err, golden_jsonin, origin, path, what, found);
 }
 
 /* Every key of obj is one of keys (NULL-terminated). */
 static bool golden_keys_known(const cJSON *obj, const char *const *keys, const char *origin,
                              const char *path, GError **err)
 {
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        bool known = false;
-        for (size_t k = 0; keys[k] && !known; k++) known = strcmp(keys[k], it->string) == 0;
-        if (known) continue;
-        char *list = g_strjoinv("\", \"", (char **)keys);
-        golden_input_error(err, origin, path, "expected keys among \"%s\"; found \"%s\"", list, it->string);
-        g_free(list);
-        return false;
-    }
-    return true;
+    const cJSON *it = jsonin_first_unknown(obj, keys);
+    if (!it) return true;
+    char *msg = jsonin_unknown_key(it->string, keys, JSONIN_KEYS_AMONG);
+    golden_input_error(err, origin, path, "%s", msg);
+    g_free(msg);
+    return false;
 }
 
 /* A tolerance key of an entry: absent is 0, else a number >= 0. */
@@ -239,18 +225,8 @@ static bool golden_parse_root(GoldenFile *g, const cJSON *root, const char *orig
 
 GoldenFile *golden_file_parse(const char *text, const char *origin, GError **err)
 {
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, true);
-    if (!root) {
-        size_t off = end ? (size_t)(end - text) : 0, line = 1, col = 1;
-        for (size_t i = 0; i < off && text[i]; i++) {
-            col = text[i] == '\n' ? 1 : col + 1;
-            line += text[i] == '\n';
-        }
-        g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INPUT, "%s:%zu:%zu: malformed JSON; found \"%.10s\"",
-                    origin, line, col, end && *end ? end : "end of file");
-        return NULL;
-    }
+    cJSON *root = jsonin_parse(text, origin, true, golden_jsonin, err);
+    if (!root) return NULL;
     GoldenFile *g = golden_file_new("");
     if (!golden_parse_root(g, root, origin, err)) g_clear_pointer(&g, golden_file_free);
     cJSON_Delete(root);
@@ -259,15 +235,8 @@ GoldenFile *golden_file_parse(const char *text, const char *origin, GError **err
 
 GoldenFile *golden_file_load(const char *path, GError **err)
 {
-    char *text = NULL;
-    GError *e = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &e)) {
-        bool noent = e->domain == G_FILE_ERROR && e->code == G_FILE_ERROR_NOENT;
-        g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INPUT, "%s: cannot read: %s", path,
-                    noent ? "No such file or directory" : e->message);
-        g_error_free(e);
-        return NULL;
-    }
+    char *text = jsonin_read_file(path, 0, "", golden_jsonin, NULL, err);
+    if (!text) return NULL;
     GoldenFile *g = golden_file_parse(text, path, err);
     g_free(text);
     return g;

@@ -3,8 +3,8 @@
  *
  * Layer: analysis. The file is parsed with cJSON and read by a small reader
  * that knows the JSON path of the value it reads and stops at the first
- * error (the same style as sim/world/scenario.c, whose edit-distance helper
- * is copied here for "did you mean"). Then the base scenario is loaded with
+ * error, with the "found ..." wording, unknown-key check and "did you mean"
+ * of sim/world/jsonin.h, shared with the scenario reader. Then the base scenario is loaded with
  * the fixed overrides, and once more per point with the point's values, so
  * that a bad value is reported before any run starts (DESIGN.md "Errors":
  * validate everything before building anything).
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "analysis/sweep_int.h"
+#include "sim/world/jsonin.h"
 #include "protocol/base/check.h"
 #include "sim/world/results.h"
 
@@ -41,23 +42,8 @@ void sweep__fail(GError **err, const char *origin, const char *path, const char 
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
+    jsonin_failv(err, (JsoninErr){SWEEP_ERROR, SWEEP_ERROR_INPUT}, origin, path, fmt, ap);
     va_end(ap);
-    g_set_error(err, SWEEP_ERROR, SWEEP_ERROR_INPUT, "%s: %s: %s", origin, path, msg);
-    g_free(msg);
-}
-
-
-/* What was found, for "found ...": the JSON text, or a kind for containers. */
-static char *swp_found(const cJSON *v)
-{
-    if (!v) return g_strdup("nothing");
-    if (cJSON_IsObject(v)) return g_strdup("an object");
-    if (cJSON_IsArray(v)) return g_strdup_printf("an array of %d", cJSON_GetArraySize(v));
-    char *text = cJSON_PrintUnformatted(v);
-    char *r = g_strdup(text);
-    cJSON_free(text);
-    return r;
 }
 
 char *sweep__value_text(const cJSON *v)
@@ -85,33 +71,22 @@ G_GNUC_PRINTF(2, 3) static void swp_failf(SwpRd *rd, const char *fmt, ...)
     rd->failed = true;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = g_strdup_vprintf(fmt, ap);
+    jsonin_failv(rd->err, (JsoninErr){SWEEP_ERROR, SWEEP_ERROR_INPUT}, rd->origin, rd->path->str,
+                 fmt, ap);
     va_end(ap);
-    sweep__fail(rd->err, rd->origin, rd->path->str, "%s", msg);
-    g_free(msg);
 }
 
 /* "expected <what>; found <v>". */
 static void swp_expect(SwpRd *rd, const cJSON *v, const char *what)
 {
-    char *found = swp_found(v);
+    char *found = jsonin_found(v);
     swp_failf(rd, "expected %s; found %s", what, found);
     g_free(found);
 }
 
-static size_t swp_push(SwpRd *rd, const char *key)
-{
-    size_t mark = rd->path->len;
-    g_string_append_printf(rd->path, ".%s", key);
-    return mark;
-}
+static size_t swp_push(SwpRd *rd, const char *key) { return jsonin_path_key(rd->path, key); }
 
-static size_t swp_push_index(SwpRd *rd, size_t i)
-{
-    size_t mark = rd->path->len;
-    g_string_append_printf(rd->path, "[%zu]", i);
-    return mark;
-}
+static size_t swp_push_index(SwpRd *rd, size_t i) { return jsonin_path_index(rd->path, i); }
 
 static void swp_pop(SwpRd *rd, size_t mark) { g_string_truncate(rd->path, mark); }
 
@@ -122,29 +97,19 @@ static bool swp_keys(SwpRd *rd, const cJSON *obj, const char *const *known)
         swp_expect(rd, obj, "an object");
         return false;
     }
-    for (const cJSON *it = obj->child; it && !rd->failed; it = it->next) {
-        size_t mark = swp_push(rd, it->string);
-        const char *near = scenario_suggest(it->string, known);
-        char *list = scenario_choice_list(known);
-        if (scenario_choice_find(it->string, known) < 0 && near)
-            swp_failf(rd, "unknown key (did you mean \"%s\"?)", near);
-        else if (scenario_choice_find(it->string, known) < 0)
-            swp_failf(rd, "unknown key; expected one of %s", list);
-        for (const cJSON *prev = obj->child; prev != it && !rd->failed; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0)
-                swp_failf(rd, "duplicate key; each key may appear once");
-        g_free(list);
+    char *msg = NULL;
+    const cJSON *bad = jsonin_bad_key(obj, known, JSONIN_KEYS_SUGGEST, &msg);
+    if (bad) {
+        size_t mark = swp_push(rd, bad->string);
+        swp_failf(rd, "%s", msg);
         swp_pop(rd, mark);
+        g_free(msg);
     }
     return !rd->failed;
 }
 
 /* obj[key], or NULL when absent or null. */
-static const cJSON *swp_item(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNull(v) ? NULL : v;
-}
+static const cJSON *swp_item(const cJSON *obj, const char *key) { return jsonin_item(obj, key); }
 
 /* A non-empty string at obj[key] into *out (copied); absent: *out kept,
  * unless required. */
@@ -221,10 +186,10 @@ static const char *swp_check_metric(const char *s, char **hint)
 {
     char *first = g_strndup(s, strcspn(s, "."));
     const char *bad = NULL;
-    if (scenario_choice_find(first, swp_results_keys) < 0) {
+    if (jsonin_choice_find(first, swp_results_keys) < 0) {
         bad = "a path into results.json starting with one of its sections";
-        const char *near = scenario_suggest(first, swp_results_keys);
-        char *list = scenario_choice_list(swp_results_keys);
+        const char *near = jsonin_suggest(first, swp_results_keys);
+        char *list = jsonin_choice_list(swp_results_keys);
         *hint = near ? g_strdup_printf("did you mean \"%s\"?", near) : g_strdup_printf("sections: %s", list);
         g_free(list);
     } else if (strcmp(first, "headline") == 0 || strcmp(first, "metrics") == 0 ||
@@ -387,7 +352,7 @@ static void swp_read(SwpRd *rd, const cJSON *doc, Sweep *s)
     swp_string(rd, doc, "description", false, &s->description);
     char *combine = NULL;
     swp_string(rd, doc, "combine", false, &combine);
-    if (combine && scenario_choice_find(combine, swp_combines) < 0) {
+    if (combine && jsonin_choice_find(combine, swp_combines) < 0) {
         size_t mark = swp_push(rd, "combine");
         swp_expect(rd, swp_item(doc, "combine"), "one of \"cross\", \"zip\"");
         swp_pop(rd, mark);
@@ -483,41 +448,11 @@ static bool swp_load_scenarios(Sweep *s, GError **err)
 /* ------------------------------------------------------------------------ */
 /* Public */
 
-/* Where the JSON error really is: cJSON reports one byte past a key that
- * does not start with a quote (as scenario.c notes); step back to it. */
-static const char *swp_error_at(const char *text, const char *at)
-{
-    if (at == text || at[-1] == '"' || g_ascii_isspace(at[-1])) return at;
-    const char *p = at - 1;
-    while (p > text && g_ascii_isspace(p[-1]))
-        p--;
-    return p > text && (p[-1] == '{' || p[-1] == ',') ? at - 1 : at;
-}
-
-/* "file:line:col: malformed JSON" for a parse error at `at` in text. */
-static void swp_syntax_error(const char *origin, const char *text, const char *at, GError **err)
-{
-    at = swp_error_at(text, at);
-    int line = 1, col = 1;
-    for (const char *p = text; p < at && *p; p++) {
-        col = *p == '\n' ? 1 : col + 1;
-        line += *p == '\n';
-    }
-    size_t n = strcspn(at, "\r\n");
-    char *snippet = g_strndup(at, MIN(n, 20));
-    g_set_error(err, SWEEP_ERROR, SWEEP_ERROR_INPUT, "%s:%d:%d: malformed JSON; found %s%s%s",
-                origin, line, col, *at ? "\"" : "the end of the file", snippet, *at ? "\"" : "");
-    g_free(snippet);
-}
-
 Sweep *sweep_load_text(const char *text, const char *origin, const char *base_dir, GError **err)
 {
-    const char *end = NULL;
-    cJSON *doc = cJSON_ParseWithOpts(text, &end, true);
-    if (!doc) {
-        swp_syntax_error(origin, text, end ? end : text, err);
-        return NULL;
-    }
+    /* No hint after a syntax error here: sweep files are short. */
+    cJSON *doc = jsonin_parse(text, origin, false, (JsoninErr){SWEEP_ERROR, SWEEP_ERROR_INPUT}, err);
+    if (!doc) return NULL;
     Sweep *s = g_new0(Sweep, 1);
     s->origin = g_strdup(origin);
     s->reps = 5;
@@ -547,17 +482,8 @@ Sweep *sweep_load_text(const char *text, const char *origin, const char *base_di
 
 Sweep *sweep_load(const char *path, GError **err)
 {
-    char *text = NULL;
-    GError *e = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &e)) {
-        int code = e->code == G_FILE_ERROR_NOENT   ? ENOENT
-                   : e->code == G_FILE_ERROR_ACCES ? EACCES
-                   : e->code == G_FILE_ERROR_ISDIR ? EISDIR
-                                                   : EIO;
-        g_set_error(err, SWEEP_ERROR, SWEEP_ERROR_INPUT, "%s: cannot read: %s", path, g_strerror(code));
-        g_error_free(e);
-        return NULL;
-    }
+    char *text = jsonin_read_file(path, 0, "", (JsoninErr){SWEEP_ERROR, SWEEP_ERROR_INPUT}, NULL, err);
+    if (!text) return NULL;
     char *dir = g_path_get_dirname(path);
     Sweep *s = sweep_load_text(text, path, dir, err);
     g_free(dir);

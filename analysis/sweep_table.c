@@ -21,6 +21,7 @@
 
 #include "analysis/stats.h"
 #include "analysis/sweep_int.h"
+#include "sim/world/jsonin.h"
 
 /* ------------------------------------------------------------------------ */
 /* Metric paths */
@@ -66,7 +67,7 @@ static char *swt_suggest(const cJSON *root, const char *path)
         while (rest[len] && (rest[len] != '.' || --parts > 0))
             len++;
         char *head = g_strndup(rest, len);
-        size_t d = scenario_edit_distance(head, it->string);
+        size_t d = jsonin_edit_distance(head, it->string);
         if (d <= 1 + strlen(it->string) / 4 && d < best) {
             near = it->string;
             best = d;

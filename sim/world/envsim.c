@@ -17,6 +17,7 @@
 #include "sim/kernel/sim.h"
 #include "sim/net/sock.h"
 #include "sim/net/tcp.h"
+#include "sim/world/jsonin.h"
 #include "sim/world/simmetric.h"
 
 #define ENVSIM_STREAM_PROTOCOL 1 /* rng stream id of a node's protocol draws */
@@ -97,7 +98,8 @@ static const EnvOps envsim_ops;
 
 G_DEFINE_QUARK(skysim-envsim-error-quark, envsim_error)
 
-static const char *const envsim_cost_names[ENV_COST_COUNT] = {
+/* NULL-terminated, for jsonin_first_unknown(). */
+static const char *const envsim_cost_names[ENV_COST_COUNT + 1] = {
     [ENV_COST_RC4] = "rc4",
     [ENV_COST_AES256] = "aes256",
     [ENV_COST_RSA_SIGN] = "rsa_sign",
@@ -115,6 +117,9 @@ const char *envsim_cost_name(EnvCost op)
 }
 
 
+/* Calibration files report malformed content with one code. */
+#define envsim_jsonin ((JsoninErr){ENVSIM_ERROR, ENVSIM_ERROR_PARSE})
+
 /* Reads $.costs.<name>.<field> into *out; false and err when it is not a
  * finite number >= 0. */
 static bool envsim_cost_number(const cJSON *cost, const char *path, const char *name,
@@ -125,11 +130,9 @@ static bool envsim_cost_number(const cJSON *cost, const char *path, const char *
         *out = v->valuedouble;
         return true;
     }
-    char *found = v ? cJSON_PrintUnformatted(v) : NULL;
-    g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
-                "%s: $.costs.%s.%s: expected a number >= 0 (ns); found %s", path, name, field,
-                found ? found : "nothing");
-    cJSON_free(found);
+    char *at = g_strdup_printf("$.costs.%s.%s", name, field);
+    jsonin_expect(err, envsim_jsonin, path, at, "a number >= 0 (ns)", v);
+    g_free(at);
     return false;
 }
 
@@ -137,23 +140,21 @@ static bool envsim_cost_number(const cJSON *cost, const char *path, const char *
 static bool envsim_cost_parse(const cJSON *costs, const char *path, EnvSimCost *c, GError **err)
 {
     if (!cJSON_IsObject(costs)) {
-        g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
-                    "%s: $.costs: expected an object of costs (\"rc4\": {\"per_op_ns\": ..., "
+        jsonin_fail(err, envsim_jsonin, path, "$.costs",
+                    "expected an object of costs (\"rc4\": {\"per_op_ns\": ..., "
                     "\"per_byte_ns\": ...}, ...); found %s",
-                    path, costs ? "another type" : "nothing");
+                    costs ? "another type" : "nothing");
         return false;
     }
-    for (const cJSON *k = costs->child; k; k = k->next) {
-        bool known = false;
-        for (int i = 0; i < ENV_COST_COUNT; i++)
-            known |= strcmp(k->string, envsim_cost_names[i]) == 0;
-        if (!known) {
-            g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
-                        "%s: $.costs.%s: unknown cost; expected one of rc4, aes256, rsa_sign, "
-                        "rsa_verify, rsa_keygen, hash, opus_encode, opus_decode",
-                        path, k->string);
-            return false;
-        }
+    /* Worded "unknown cost", names unquoted: a list of operations, not keys. */
+    const cJSON *k = jsonin_first_unknown(costs, envsim_cost_names);
+    if (k) {
+        char *at = g_strdup_printf("$.costs.%s", k->string);
+        char *list = g_strjoinv(", ", (char **)envsim_cost_names);
+        jsonin_fail(err, envsim_jsonin, path, at, "unknown cost; expected one of %s", list);
+        g_free(list);
+        g_free(at);
+        return false;
     }
     for (int i = 0; i < ENV_COST_COUNT; i++) {
         const char *name = envsim_cost_names[i];
@@ -175,13 +176,12 @@ static bool envsim_cost_parse_text(const char *text, size_t len, const char *pat
     EnvSimCost tmp;
     bool ok = false;
     if (!cJSON_IsObject(root))
-        g_set_error(
-            err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
-            "%s: $: expected a JSON object (a calibration file from simcalibrate); found %s", path,
-            root ? "another type" : "invalid JSON");
+        jsonin_fail(err, envsim_jsonin, path, "$",
+                    "expected a JSON object (a calibration file from simcalibrate); found %s",
+                    root ? "another type" : "invalid JSON");
     else if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "skysim-calibration/1") != 0)
-        g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_PARSE,
-                    "%s: $.format: expected \"skysim-calibration/1\"; found %s", path,
+        jsonin_fail(err, envsim_jsonin, path, "$.format",
+                    "expected \"skysim-calibration/1\"; found %s",
                     cJSON_IsString(fmt) ? fmt->valuestring : "something else");
     else
         ok = envsim_cost_parse(cJSON_GetObjectItemCaseSensitive(root, "costs"), path, &tmp, err);
@@ -211,15 +211,10 @@ bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err)
         envsim_cost_default(c);
         return true;
     }
-    gchar *text = NULL;
-    gsize len = 0;
-    GError *ferr = NULL;
-    if (!g_file_get_contents(path, &text, &len, &ferr)) {
-        g_set_error(err, ENVSIM_ERROR, ENVSIM_ERROR_READ,
-                    "%s: cannot read the calibration file: %s", path, ferr->message);
-        g_error_free(ferr);
-        return false;
-    }
+    size_t len = 0;
+    char *text = jsonin_read_file(path, 0, " the calibration file",
+                                  (JsoninErr){ENVSIM_ERROR, ENVSIM_ERROR_READ}, &len, err);
+    if (!text) return false;
     bool ok = envsim_cost_parse_text(text, len, path, c, err);
     g_free(text);
     return ok;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "protocol/base/check.h"
+#include "sim/world/jsonin.h"
 #include "sim/world/scenario_int.h"
 
 G_DEFINE_QUARK(skysim - scenario - error - quark, scenario_error)
@@ -31,84 +32,9 @@ G_DEFINE_QUARK(skysim - scenario - error - quark, scenario_error)
 /* ------------------------------------------------------------------------ */
 /* Reader: typed getters that know the JSON path and report the first error */
 
-/* Optimal-string-alignment edit distance (insertions, deletions,
- * substitutions, adjacent transpositions), for "did you mean". O(n*m) on
- * keys of at most 63 characters; longer ones never match. */
-size_t scenario_edit_distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (n > 63 || m > 63) return SIZE_MAX;
-    size_t d[64][64];
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= m; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        for (size_t j = 1; j <= m; j++) {
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t v = MIN(MIN(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                v = MIN(v, d[i - 2][j - 2] + 1);
-            d[i][j] = v;
-        }
-    }
-    return d[n][m];
-}
+size_t scenario__push_key(Rd *rd, const char *key) { return jsonin_path_key(rd->path, key); }
 
-const char *scenario_suggest(const char *word, const char *const *choices)
-{
-    const char *best = NULL;
-    size_t best_d = SIZE_MAX;
-    for (size_t i = 0; choices[i]; i++) {
-        size_t d = scenario_edit_distance(word, choices[i]);
-        if (d <= 1 + strlen(choices[i]) / 4 && d < best_d) {
-            best = choices[i];
-            best_d = d;
-        }
-    }
-    return best;
-}
-
-char *scenario_choice_list(const char *const *choices)
-{
-    GString *s = g_string_new(NULL);
-    for (size_t i = 0; choices[i]; i++)
-        g_string_append_printf(s, "%s\"%s\"", i ? ", " : "", choices[i]);
-    return g_string_free(s, FALSE);
-}
-
-int scenario_choice_find(const char *word, const char *const *choices)
-{
-    for (int i = 0; choices[i]; i++)
-        if (strcmp(word, choices[i]) == 0) return i;
-    return -1;
-}
-
-char *scenario__found(const cJSON *v)
-{
-    if (!v) return g_strdup("nothing");
-    if (cJSON_IsObject(v)) return g_strdup("an object");
-    if (cJSON_IsArray(v)) return g_strdup_printf("an array of %d", cJSON_GetArraySize(v));
-    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) return g_strdup("a number out of range");
-    char *text = cJSON_PrintUnformatted(v);
-    char *r = g_strdup(text);
-    cJSON_free(text);
-    return r;
-}
-
-size_t scenario__push_key(Rd *rd, const char *key)
-{
-    size_t mark = rd->path->len;
-    g_string_append_printf(rd->path, ".%s", key);
-    return mark;
-}
-
-size_t scenario__push_index(Rd *rd, size_t i)
-{
-    size_t mark = rd->path->len;
-    g_string_append_printf(rd->path, "[%zu]", i);
-    return mark;
-}
+size_t scenario__push_index(Rd *rd, size_t i) { return jsonin_path_index(rd->path, i); }
 
 void scenario__pop(Rd *rd, size_t mark)
 {
@@ -147,8 +73,8 @@ void scenario__failf(Rd *rd, const char *fmt, ...)
     char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     char *note = scn_override_note(rd->s, rd->path->str);
-    g_set_error(rd->err, SCENARIO_ERROR, SCENARIO_ERROR_INVALID, "%s: %s: %s%s", rd->s->origin,
-                rd->path->str, msg, note);
+    jsonin_fail(rd->err, (JsoninErr){SCENARIO_ERROR, SCENARIO_ERROR_INVALID}, rd->s->origin,
+                rd->path->str, "%s%s", msg, note);
     g_free(note);
     g_free(msg);
 }
@@ -160,22 +86,10 @@ void scenario__expect(Rd *rd, const cJSON *found, const char *fmt, ...)
     va_start(ap, fmt);
     char *expected = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    char *what = scenario__found(found);
+    char *what = jsonin_found(found);
     scenario__failf(rd, "expected %s; found %s", expected, what);
     g_free(what);
     g_free(expected);
-}
-
-void scenario__unknown_key(Rd *rd, const char *key, const char *const *known)
-{
-    const char *near = scenario_suggest(key, known);
-    if (near) {
-        scenario__failf(rd, "unknown key (did you mean \"%s\"?)", near);
-        return;
-    }
-    char *list = scenario_choice_list(known);
-    scenario__failf(rd, "unknown key; expected one of %s", list);
-    g_free(list);
 }
 
 bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known)
@@ -184,23 +98,18 @@ bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known)
         scenario__expect(rd, obj, "an object");
         return false;
     }
-    for (const cJSON *it = obj->child; it && !rd->failed; it = it->next) {
-        size_t mark = scenario__push_key(rd, it->string);
-        if (scenario_choice_find(it->string, known) < 0)
-            scenario__unknown_key(rd, it->string, known);
-        for (const cJSON *prev = obj->child; prev != it && !rd->failed; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0)
-                scenario__failf(rd, "duplicate key; each key may appear once");
+    char *msg = NULL;
+    const cJSON *bad = jsonin_bad_key(obj, known, JSONIN_KEYS_SUGGEST, &msg);
+    if (bad) {
+        size_t mark = scenario__push_key(rd, bad->string);
+        scenario__failf(rd, "%s", msg);
         scenario__pop(rd, mark);
+        g_free(msg);
     }
     return !rd->failed;
 }
 
-const cJSON *scenario__item(const cJSON *obj, const char *key)
-{
-    const cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-    return cJSON_IsNull(v) ? NULL : v;
-}
+const cJSON *scenario__item(const cJSON *obj, const char *key) { return jsonin_item(obj, key); }
 
 const cJSON *scenario__section(Rd *rd, const cJSON *parent, const char *key,
                                const char *const *known)
@@ -315,11 +224,11 @@ bool scenario__get_enum(Rd *rd, const cJSON *obj, const char *key, const char *c
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
-    int i = cJSON_IsString(v) ? scenario_choice_find(v->valuestring, names) : -1;
+    int i = cJSON_IsString(v) ? jsonin_choice_find(v->valuestring, names) : -1;
     if (i >= 0) {
         *out = i;
     } else {
-        char *list = scenario_choice_list(names);
+        char *list = jsonin_choice_list(names);
         scenario__expect(rd, v, "one of %s", list);
         g_free(list);
     }
@@ -458,78 +367,14 @@ bool scenario__get_file(Rd *rd, const cJSON *obj, const char *key, char **given,
 /* ------------------------------------------------------------------------ */
 /* Loading, overrides, validation */
 
-/* Line and column (1-based, columns in characters) of byte offset pos. */
-static void scn_line_col(const char *text, size_t pos, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < pos && text[i]; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
-            (*col)++;
-        }
-    }
-}
-
-/* Where the JSON error really is. cJSON reports one byte past the culprit
- * when an object key does not start with a quote (it has already stepped
- * over it): detect that case, the byte before `at` following "{" or "," and
- * not being a quote, and step back. */
-static const char *scn_error_at(const char *text, const char *at)
-{
-    if (at == text || at[-1] == '"' || g_ascii_isspace(at[-1])) return at;
-    const char *p = at - 1;
-    while (p > text && g_ascii_isspace(p[-1]))
-        p--;
-    return p > text && (p[-1] == '{' || p[-1] == ',') ? at - 1 : at;
-}
-
-/* The error for malformed JSON at `at` in text: "file:line:col: ...". */
-static void scn_syntax_error(const char *origin, const char *text, const char *at, GError **err)
-{
-    int line, col;
-    at = scn_error_at(text, at);
-    scn_line_col(text, (size_t)(at - text), &line, &col);
-    if (*at == '\0') {
-        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_SYNTAX,
-                    "%s:%d:%d: malformed JSON; found the end of the file", origin, line, col);
-        return;
-    }
-    size_t n = strcspn(at, "\r\n");
-    if (n == 0) {
-        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_SYNTAX,
-                    "%s:%d:%d: malformed JSON; found the end of the line", origin, line, col);
-        return;
-    }
-    char *snippet = g_strndup(at, MIN(n, 20));
-    cJSON *js = cJSON_CreateString(snippet);
-    char *quoted = cJSON_PrintUnformatted(js);
-    const char *before = at;
-    while (before > text && g_ascii_isspace(before[-1]))
-        before--;
-    const char *hint = g_str_has_prefix(at, "//") || g_str_has_prefix(at, "/*")
-                           ? " (JSON has no comments)"
-                       : (*at == '}' || *at == ']') && before > text && before[-1] == ','
-                           ? " (JSON allows no comma before it)"
-                           : "";
-    g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_SYNTAX, "%s:%d:%d: malformed JSON; found %s%s",
-                origin, line, col, quoted, hint);
-    cJSON_free(quoted);
-    cJSON_Delete(js);
-    g_free(snippet);
-}
+/* Malformed JSON is a syntax error. Not const: the quark is made at run time. */
+#define scn_syntax ((JsoninErr){SCENARIO_ERROR, SCENARIO_ERROR_SYNTAX})
 
 /* A Scenario holding the parsed text, not yet resolved. */
 static Scenario *scn_open(const char *text, const char *origin, const char *base_dir, GError **err)
 {
-    const char *end = NULL;
-    cJSON *doc = cJSON_ParseWithOpts(text, &end, true);
-    if (!doc) {
-        scn_syntax_error(origin, text, end ? end : text, err);
-        return NULL;
-    }
+    cJSON *doc = jsonin_parse(text, origin, true, scn_syntax, err);
+    if (!doc) return NULL;
     Scenario *s = g_new0(Scenario, 1);
     s->origin = g_strdup(origin);
     s->base_dir = g_strdup(base_dir && base_dir[0] ? base_dir : ".");
@@ -545,18 +390,9 @@ static Scenario *scn_open(const char *text, const char *origin, const char *base
 /* Reads the file at path into a new Scenario; NULL with err set. */
 static Scenario *scn_open_file(const char *path, GError **err)
 {
-    char *text = NULL;
-    GError *ferr = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &ferr)) {
-        g_set_error(err, SCENARIO_ERROR, SCENARIO_ERROR_READ, "%s: cannot read the scenario: %s",
-                    path,
-                    g_strerror(ferr->code == G_FILE_ERROR_NOENT   ? ENOENT
-                               : ferr->code == G_FILE_ERROR_ACCES ? EACCES
-                               : ferr->code == G_FILE_ERROR_ISDIR ? EISDIR
-                                                                  : EIO));
-        g_error_free(ferr);
-        return NULL;
-    }
+    const JsoninErr e = {SCENARIO_ERROR, SCENARIO_ERROR_READ};
+    char *text = jsonin_read_file(path, 0, " the scenario", e, NULL, err);
+    if (!text) return NULL;
     char *dir = g_path_get_dirname(path);
     Scenario *s = scn_open(text, path, dir, err);
     g_free(dir);

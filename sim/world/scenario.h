@@ -328,21 +328,6 @@ cJSON *scenario_to_json(const Scenario *s);
  * other 64-bit integers of results files. Owned by the caller. */
 cJSON *scenario_json_u64(uint64_t v);
 
-/* Helpers for "did you mean" messages, shared by every reader of user
- * files (scenarios, sweep files, golden files). */
-
-/* Optimal-string-alignment edit distance (insertions, deletions,
- * substitutions, adjacent transpositions); SIZE_MAX for strings longer than
- * 63 characters. O(n*m). */
-size_t scenario_edit_distance(const char *a, const char *b);
-/* The closest of choices (NULL-terminated) to word within a small edit
- * distance, or NULL. Borrowed from choices. */
-const char *scenario_suggest(const char *word, const char *const *choices);
-/* "\"a\", \"b\", \"c\""; owned by the caller. */
-char *scenario_choice_list(const char *const *choices);
-/* Index of word in choices, or -1. */
-int scenario_choice_find(const char *word, const char *const *choices);
-
 /* Frees s and everything it owns; NULL is a no-op. */
 void scenario_free(Scenario *s);
 

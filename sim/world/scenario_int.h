@@ -6,6 +6,7 @@
 #ifndef SKYSIM_SCENARIO_INT_H
 #define SKYSIM_SCENARIO_INT_H
 
+#include "sim/world/jsonin.h"
 #include "sim/world/scenario.h"
 
 typedef struct ScenarioOverride {
@@ -51,15 +52,11 @@ void scenario__pop(Rd *rd, size_t mark);
  * writes "expected <fmt>; found <found>" (found NULL: "nothing"). */
 G_GNUC_PRINTF(2, 3) void scenario__failf(Rd *rd, const char *fmt, ...);
 G_GNUC_PRINTF(3, 4) void scenario__expect(Rd *rd, const cJSON *found, const char *fmt, ...);
-void scenario__unknown_key(Rd *rd, const char *key, const char *const *known);
 /* A required key is absent. Reported only when rd->cross: an override may
  * add an object whose required keys come with the next overrides. */
 void scenario__missing(Rd *rd, const char *key, const char *why);
 
 
-/* What a value is, for "found ...": strings and numbers as JSON text,
- * containers by kind, NULL as "nothing". Owned by the caller. */
-char *scenario__found(const cJSON *v);
 
 /* Checks that obj is an object whose keys are all in known, none twice. */
 bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known);

@@ -69,7 +69,7 @@ static bool scn_path_parse(const char *path, GArray *segs, GString *norm)
 static cJSON *scn_set_step(cJSON *cur, const ScnSeg *seg, cJSON *fresh, const char *at,
                            const char *assignment, GError **err)
 {
-    char *found = scenario__found(cur);
+    char *found = jsonin_found(cur);
     bool ok = seg->key ? cJSON_IsObject(cur) : cJSON_IsArray(cur);
     if (!ok)
         scn_set_fail(err, SCENARIO_ERROR_INVALID, assignment, "%s: expected %s; found %s", at,

@@ -90,7 +90,7 @@ static void scn_read_cpu(Rd *rd, const cJSON *obj, const char *key, char **class
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, key);
-    int i = cJSON_IsString(v) ? scenario_choice_find(v->valuestring, scenario__cpu_classes) : -1;
+    int i = cJSON_IsString(v) ? jsonin_choice_find(v->valuestring, scenario__cpu_classes) : -1;
     if (i >= 0) {
         *speed = scenario__cpu_speeds[i];
         if (class_out) {
@@ -101,7 +101,7 @@ static void scn_read_cpu(Rd *rd, const cJSON *obj, const char *key, char **class
         *speed = v->valuedouble;
         if (class_out) g_clear_pointer(class_out, g_free);
     } else {
-        char *list = scenario_choice_list(scenario__cpu_classes);
+        char *list = jsonin_choice_list(scenario__cpu_classes);
         scenario__expect(rd, v, "one of %s or a speed factor in (0, 64]", list);
         g_free(list);
     }
@@ -170,7 +170,7 @@ static void scn_read_delays(Rd *rd, const cJSON *v, ScenarioNetwork *n, size_t i
 {
     const cJSON *d = scenario__section(rd, v, "delays", names);
     for (const cJSON *it = d ? d->child : NULL; it && !rd->failed; it = it->next) {
-        int j = scenario_choice_find(it->string, names);
+        int j = jsonin_choice_find(it->string, names);
         scenario__get_duration(rd, d, it->string, 0, &n->delay_ns[i * n->n_regions + (size_t)j]);
     }
 }
@@ -297,7 +297,7 @@ static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn,
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, key);
     const char *const *presets = nat_preset_names();
-    int i = cJSON_IsString(v) ? scenario_choice_find(v->valuestring, presets) : -1;
+    int i = cJSON_IsString(v) ? jsonin_choice_find(v->valuestring, presets) : -1;
     if (is_cgn && cJSON_IsBool(v)) {
         if (cJSON_IsTrue(v))
             scn_cgn_default(nat);
@@ -308,7 +308,7 @@ static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn,
     } else if (cJSON_IsObject(v)) {
         scn_read_nat_object(rd, v, nat);
     } else {
-        char *list = scenario_choice_list(presets);
+        char *list = jsonin_choice_list(presets);
         scenario__expect(rd, v, "%sone of %s or an object", is_cgn ? "true, false, " : "", list);
         g_free(list);
     }
@@ -320,7 +320,7 @@ static void scn_read_group_name(Rd *rd, const cJSON *v, ScenarioPopulation *p, s
 {
     ScenarioGroup *g = &p->groups[i];
     if (!scenario__get_str(rd, v, "name", &g->name)) return;
-    bool clash = scenario_choice_find(g->name, scenario__whos) >= 0;
+    bool clash = jsonin_choice_find(g->name, scenario__whos) >= 0;
     for (size_t j = 0; j < i; j++)
         clash = clash || strcmp(p->groups[j].name, g->name) == 0;
     if (clash) {
@@ -1048,11 +1048,11 @@ static void scn_check_group_region(Rd *rd, const ScenarioNetwork *n, ScenarioGro
     names[0] = "any";
     for (size_t j = 0; j < n->n_regions; j++)
         names[j + 1] = n->regions[j].name;
-    int k = scenario_choice_find(g->region_name, names);
+    int k = jsonin_choice_find(g->region_name, names);
     if (k > 0) {
         g->region = k - 1;
     } else {
-        char *list = scenario_choice_list(names);
+        char *list = jsonin_choice_list(names);
         scn_at(rd, "$.population.groups[%zu].region", i);
         scenario__expect(rd, scn_doc_group(rd, i, "region"),
                          "one of %s (the regions of "
@@ -1095,7 +1095,7 @@ static void scn_check_events(Rd *rd, ScenarioSpec *sp)
         if (e->at_ns >= sp->duration_ns)
             scenario__expect(rd, scenario__item(v, "at"), "a time before $.duration (%s)",
                              timens_format(sp->duration_ns, buf, sizeof buf));
-        int who = scenario_choice_find(e->target, scenario__whos);
+        int who = jsonin_choice_find(e->target, scenario__whos);
         e->who = who >= 0 ? (ScenarioEventWho)who : SCENARIO_WHO_GROUP;
         for (size_t g = 0; who < 0 && g < sp->population.n_groups; g++)
             if (strcmp(sp->population.groups[g].name, e->target) == 0) {
