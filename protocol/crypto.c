@@ -278,7 +278,8 @@ size_t crypto_rsa_encrypt(Crypto *c, const Env *e, const CryptoKey *k, const uin
     /* PKCS#1 v1.5 type 2: 00 02 PS(nonzero, >= 8) 00 M. */
     uint8_t em[CRYPTO_RSA_MAX_BYTES];
     size_t ps = kb - len - 3;
-    em[0] = 0, em[1] = 2;
+    em[0] = 0;
+    em[1] = 2;
     env_random_bytes(e, em + 2, ps);
     for (size_t i = 0; i < ps; i++)
         if (em[2 + i] == 0) em[2 + i] = (uint8_t)(1 + i % 255);

@@ -77,7 +77,8 @@ void node_loginsrv_buddies_set(Node *n, const char *user, const char *const *bud
         if (ulen == 0 || ulen > WIRE_USER_MAX || len + 1 + ulen > sizeof blob) continue;
         blob[len] = (uint8_t)ulen;
         memcpy(blob + len + 1, buddies[i], ulen);
-        len += 1 + ulen, k++;
+        len += 1 + ulen;
+        k++;
     }
     blob[0] = k;
     char key[32];

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
         for (size_t z = 0; z <= 64 && !len; z++) {
             for (int blob = 0; blob < 2 && !len; blob++) {
                 memset(body, 0, z + 3);
-                body[0] = WIRE_VERSION, body[1] = (uint8_t)t;
+                body[0] = WIRE_VERSION;
+                body[1] = (uint8_t)t;
                 body[3] = (uint8_t)blob; /* a 1-byte blob for types that need one */
                 if (wire_decode(body, z + 2, &m)) len = z + 2;
             }
@@ -104,7 +105,8 @@ int main(int argc, char **argv)
     put("stun", "request", stun, stl);
     sl = script_add(script, 0, 0x01, stun, stl);
     put("node_peer", "stun-request", script, sl);
-    sm.has_change = true, sm.change_flags = STUN_CHANGE_IP | STUN_CHANGE_PORT;
+    sm.has_change = true;
+    sm.change_flags = STUN_CHANGE_IP | STUN_CHANGE_PORT;
     stl = stun_encode(&sm, stun, sizeof stun);
     put("stun", "request-change", stun, stl);
     StunMsg sa = {.type = STUN_BINDING_SUCCESS, .has_fingerprint = true, .has_xor_mapped = true,
