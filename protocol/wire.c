@@ -329,8 +329,9 @@ static void wire_call_field_decode(WireRd *r, WireCall *c)
 
 bool wire_type_known(uint8_t type)
 {
-    return (type >= WIRE_PROBE && type <= WIRE_STUN_ASSIST) ||
-           (type >= WIRE_CONNECT && type <= WIRE_LOGIN_FAIL) || wire_search_fields(type) != 0;
+    return (type >= WIRE_PROBE && type <= WIRE_STUN_ASSIST) || type == WIRE_CALL_UDP ||
+           (type >= WIRE_CONNECT && type <= WIRE_LOGIN_FAIL) || wire_search_fields(type) != 0 ||
+           type == WIRE_CALL || type == WIRE_CALL_MEDIA;
 }
 
 /* ---- Plaintext bodies ---- */

@@ -159,6 +159,27 @@ static void test_wire_random_bytes_never_crash(void)
     T_TRUE(true);
 }
 
+/* wire_type_known() covers every type that decodes: a type whose
+ * zero-filled body of some length up to 64 bytes decodes must be known;
+ * the call types are known; 0 and WIRE_TYPE_END are not. */
+static void test_wire_known_types_are_the_decodable_ones(void)
+{
+    for (int t = 0; t < 256; t++) {
+        bool decodes = false;
+        for (size_t len = 2; len <= 64 && !decodes; len++) {
+            uint8_t buf[64] = {WIRE_VERSION, (uint8_t)t};
+            WireMsg d;
+            decodes = wire_decode(buf, len, &d);
+        }
+        if (decodes) T_TRUE(wire_type_known((uint8_t)t));
+    }
+    T_TRUE(wire_type_known(WIRE_CALL_UDP));
+    T_TRUE(wire_type_known(WIRE_CALL));
+    T_TRUE(wire_type_known(WIRE_CALL_MEDIA));
+    T_FALSE(wire_type_known(0));
+    T_FALSE(wire_type_known(WIRE_TYPE_END));
+}
+
 /* One call message of every kind, each field its kind carries set to a
  * distinct non-zero value. */
 static size_t call_samples(WireCall *c)
@@ -407,5 +428,7 @@ T_SUITE_MAIN("wire", {"test_wire_roundtrip_every_type", test_wire_roundtrip_ever
              {"test_wire_random_bytes_never_crash", test_wire_random_bytes_never_crash},
              {"test_wire_udp_envelope_and_bad_crc", test_wire_udp_envelope_and_bad_crc},
              {"test_wire_nack_is_11_bytes", test_wire_nack_is_11_bytes},
+             {"test_wire_known_types_are_the_decodable_ones",
+              test_wire_known_types_are_the_decodable_ones},
              {"test_wire_measured_sizes", test_wire_measured_sizes},
              {"test_wire_hello_and_frames", test_wire_hello_and_frames})
