@@ -49,6 +49,25 @@
 #define INSTALL_LEN 5 /* format u8, port u16, installed u8, last NAT type u8 */
 
 static void client_tcp_try(Node *n);
+
+static const char *const client_login_phase_names[] = {
+    [CL_LOGIN_IDLE] = "idle",         [CL_LOGIN_ROUND_WAIT] = "round_wait",
+    [CL_LOGIN_PROBING] = "probing",   [CL_LOGIN_SN_TCP] = "sn_tcp",
+    [CL_LOGIN_AUTH] = "auth",         [CL_LOGIN_ONLINE] = "online",
+    [CL_LOGIN_FAILOVER] = "failover", [CL_LOGIN_FAILED] = "failed",
+};
+_Static_assert(G_N_ELEMENTS(client_login_phase_names) == CL_LOGIN_FAILED + 1, "a name per phase");
+
+const char *node_login_phase(const Node *n)
+{
+    return client_login_phase_names[n->cl.login_phase];
+}
+
+/* Whether the TCP candidates serve a failover rather than a login. */
+static bool client_in_failover(const ClientState *cl)
+{
+    return cl->login_phase == CL_LOGIN_FAILOVER;
+}
 static void client_login_begin(Node *n);
 
 /* ---- Install record (a9: port chosen at install, never changed) ---- */
@@ -116,7 +135,9 @@ void client__stop(Node *n, bool graceful)
     env_mem_free(&n->env, n->cl.cert, n->cl.cert_len);
     n->cl.cert = NULL;
     n->cl.cert_len = 0;
-    n->cl.sn = n->cl.auth = -1; /* node_stop closes every connection */
+    n->cl.sn = -1; /* node_stop closes every connection */
+    n->cl.auth = -1;
+    n->cl.login_phase = CL_LOGIN_IDLE;
 }
 
 /* ---- Login rounds ---- */
@@ -124,7 +145,7 @@ void client__stop(Node *n, bool graceful)
 static void client_login_begin(Node *n)
 {
     ClientState *cl = &n->cl;
-    cl->failover = false;
+    cl->login_phase = CL_LOGIN_ROUND_WAIT;
     cl->round = 0;
     cl->contacted = 0;
     cl->login_start = env_now(&n->env);
@@ -142,6 +163,7 @@ static void client_login_failed(Node *n, const char *why)
     if (cl->auth >= 0) node__conn_close(n, cl->auth, true);
     cl->sn = cl->auth = -1;
     cl->ncand = 0;
+    cl->login_phase = CL_LOGIN_FAILED;
     n->state = NODE_ST_FAILED;
     node__count(n, NODE_M(n)->login_fail, 1);
     node__count(n, NODE_M(n)->login_fail_by[n->true_nat], 1);
@@ -158,6 +180,7 @@ static void client_round_start(Node *n)
         return;
     }
     cl->round++;
+    cl->login_phase = CL_LOGIN_PROBING;
     if (n->hc.n == 0)
         hostcache_add_bootstrap(&n->hc, p->bootstrap, p->n_bootstrap, env_now(&n->env));
     cl->first_login = true;
@@ -184,6 +207,7 @@ static void client_round_failed(Node *n)
     env_timer_cancel(&n->env, &cl->t_probe);
     env_timer_cancel(&n->env, &cl->t_tcp);
     cl->ncand = 0;
+    cl->login_phase = CL_LOGIN_ROUND_WAIT;
     cl->t_round = env_timer_start(&n->env, n->sh->p.round_wait_ns, TM_ROUND);
 }
 
@@ -193,6 +217,7 @@ static void client_tcp_phase(Node *n)
     ClientState *cl = &n->cl;
     env_timer_cancel(&n->env, &cl->t_probe);
     cl->ncand = 0;
+    cl->login_phase = CL_LOGIN_SN_TCP;
     static const uint8_t passes[2] = {PROBE_ACCEPTED, PROBE_SENT}; /* accepting SNs first */
     for (int pass = 0; pass < 2; pass++)
         for (uint8_t i = 0; i < cl->nprobe; i++)
@@ -231,7 +256,7 @@ static void client_tcp_try(Node *n)
             client_tcp_next(cl);
             continue;
         }
-        int idx = node__connect(n, to, CONN_CL_SN, cl->failover ? PH_NONE : PH_SN);
+        int idx = node__connect(n, to, CONN_CL_SN, client_in_failover(cl) ? PH_NONE : PH_SN);
         if (idx >= 0) {
             cl->sn = idx;
             cl->t_tcp = env_timer_start(&n->env, p->tcp_timeout_ns, TM_TCP);
@@ -240,7 +265,7 @@ static void client_tcp_try(Node *n)
         client_tcp_next(cl);
     }
     cl->ncand = 0;
-    if (cl->failover)
+    if (client_in_failover(cl))
         client_failover_exhausted(n);
     else
         client_round_failed(n);
@@ -308,6 +333,7 @@ static void client_auth_start(Node *n)
 {
     ClientState *cl = &n->cl;
     cl->contacted++;
+    cl->login_phase = CL_LOGIN_AUTH;
     cl->auth_try = 0;
     if (!client_auth_connect(n)) client_login_failed(n, "login server unreachable");
 }
@@ -436,6 +462,7 @@ static void client_login_succeeded(Node *n)
     TimeNs now = env_now(&n->env);
     double secs = timens_to_s(now - cl->login_start);
     n->state = NODE_ST_ONLINE;
+    cl->login_phase = CL_LOGIN_ONLINE;
     if (cl->sn >= 0) n->conns[cl->sn].phase = PH_NONE;
     node__count(n, NODE_M(n)->login_ok, 1);
     node__count(n, NODE_M(n)->login_ok_by[n->true_nat], 1);
@@ -512,7 +539,7 @@ void client__sn_lost(Node *n)
     for (uint8_t i = 0; i < cl->nalt; i++)
         if (env_addr_eq(cl->alt[i].a, cl->sn_addr)) client_alt_remove(n, i);
     n->state = NODE_ST_FAILOVER;
-    cl->failover = true;
+    cl->login_phase = CL_LOGIN_FAILOVER;
     cl->failover_start = now;
     node__count(n, NODE_M(n)->failover_count, 1);
     size_t max = MIN((size_t)n->sh->p.failover_targets, (size_t)CAND_MAX);
@@ -532,7 +559,7 @@ void client__sn_lost(Node *n)
 static void client_failover_done(Node *n)
 {
     ClientState *cl = &n->cl;
-    cl->failover = false;
+    cl->login_phase = CL_LOGIN_ONLINE;
     n->state = NODE_ST_ONLINE;
     env_metric_observe(&n->env, NODE_M(n)->failover_time,
                        timens_to_s(env_now(&n->env) - cl->failover_start));
@@ -684,7 +711,7 @@ void client__on_connected(Node *n, int idx, int status)
     }
     node__conn_hello(n, idx, HELLO_CLIENT);
     WireMsg m = {.type = WIRE_CONNECT,
-                 .u.connect = {n->udp.gen ? n->port : 0, n->nat, cl->failover, n->ulen,
+                 .u.connect = {n->udp.gen ? n->port : 0, n->nat, client_in_failover(cl), n->ulen,
                                (const uint8_t *)n->user}};
     node__send_msg(n, idx, &m);
 }
@@ -707,7 +734,7 @@ static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
     hostcache_entry_touch(&n->hc, cl->sn_addr, now, true);
     if (n->public_addr.ip == 0) n->public_addr.ip = m->u.connect_ack.seen.ip;
     (void)idx;
-    if (cl->failover) {
+    if (client_in_failover(cl)) {
         client_failover_done(n);
     } else {
         client_auth_start(n);

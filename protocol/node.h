@@ -214,6 +214,10 @@ EnvAddr node_supernode_addr(const Node *n); /* client's SN; {0,0} when none */
 EnvAddr node_public_addr(const Node *n);    /* learned public UDP address; {0,0} if unknown */
 uint16_t node_listen_port(const Node *n);
 const HostCache *node_hostcache(const Node *n);
+/* The client's login phase as a name ("idle", "round_wait", "probing",
+ * "sn_tcp", "auth", "online", "failover", "failed"); "idle" for servers.
+ * Static string. */
+const char *node_login_phase(const Node *n);
 size_t node_alt_count(const Node *n);
 EnvAddr node_alt_get(const Node *n, size_t i);
 uint16_t node_sn_client_count(const Node *n); /* supernodes: attached clients */

@@ -455,6 +455,20 @@ typedef enum ClientProbeState {
 
 #define CAND_MAX 8
 /* Client state, inline in Node. */
+/* Where a client's login stands. The phase says which of the login timers
+ * may be armed and what a TCP connection to a supernode is for (a login or a
+ * failover); the node's NodeState is the coarser view the host sees. */
+typedef enum ClientLoginPhase {
+    CL_LOGIN_IDLE = 0,   /* not started, or stopped */
+    CL_LOGIN_ROUND_WAIT, /* waiting for the next round (t_round) */
+    CL_LOGIN_PROBING,    /* UDP probes out, waiting for answers (t_probe; a22) */
+    CL_LOGIN_SN_TCP,     /* TCP to the round's supernode candidates (t_tcp; a11) */
+    CL_LOGIN_AUTH,       /* attached; the login-server exchange runs (t_auth; a14) */
+    CL_LOGIN_ONLINE,     /* logged in (alternate-table pings may still be out) */
+    CL_LOGIN_FAILOVER,   /* supernode lost: TCP to alternates and cache entries (a13) */
+    CL_LOGIN_FAILED,     /* rounds exhausted or authentication refused */
+} ClientLoginPhase;
+
 typedef struct ClientState {
     uint8_t round;              /* login round, 1-based */
     uint8_t nprobe;             /* probe targets this round */
@@ -464,7 +478,7 @@ typedef struct ClientState {
     uint8_t nalt;               /* alternate node table entries */
     uint8_t alt_poll;           /* round-robin poll position */
     uint8_t contacted;          /* distinct nodes contacted during this login */
-    bool failover;              /* the TCP candidates serve a failover, not a login */
+    uint8_t login_phase;        /* ClientLoginPhase: where the login stands */
     bool first_login;           /* host cache held only bootstrap entries */
     bool alt_phase;             /* alternate-table pings outstanding */
     uint16_t frame_id;          /* UDP frame id of this round's probes */

@@ -104,7 +104,7 @@ printf '{ "name": "o", "outputs": { "pcap": "../escape.pcap" } }' >outputs.json
 expect_error outputs-key 'outputs.json: $.outputs.pcap: expected a plain file name' outputs.json "${small[@]}"
 
 # Scenario names: the JSON path is named, nothing is written anywhere.
-for n in '../../x' '/abs/x' '.hidden' 'two\nlines' 'esc\u001b[31m' 'sp ace'; do
+for n in '../../skysim-escape' '/abs/x' '.hidden' 'two\nlines' 'esc\u001b[31m' 'sp ace'; do
     printf '{ "name": "%s" }' "$n" >named.json
     expect_error "name $n" 'named.json: $.name: expected a name of 1 to 100 of the characters' named.json "${small[@]}"
 done
@@ -114,7 +114,9 @@ printf '{ "description": "no name" }' >"odd name.json"
 "$simrun" "odd name.json" "${small[@]}" --seed 2 && [ -f results/odd_name-2/results.json ] && ok ||
     bad "odd file name: $(ls results 2>&1)"
 rm -rf results
-[ ! -e ../x ] && [ ! -e /abs ] && ok || bad "a name wrote outside the work folder"
+# results/NAME-SEED with NAME "../../skysim-escape" would be ../skysim-escape-SEED.
+escaped=$(ls -d ../skysim-escape* /abs 2>/dev/null)
+[ -z "$escaped" ] && ok || bad "a name wrote outside the work folder: $escaped"
 [ -z "$(ls -A | grep -v -e '^thesis' -e '^plain.txt$' -e '^run$' -e '^empty$' -e '\.json$' -e '^coords')" ] && ok ||
     bad "bad names left: $(ls -A)"
 

@@ -41,7 +41,11 @@ static void test_client_first_login_success(void)
     unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
     fakeworld_start(w, c);
     Node *n = w->node[c];
+    T_STR_EQ(node_login_phase(n), "round_wait"); /* the first round starts at once */
+    fakenet_run_for(w->net, 1);
+    T_STR_EQ(node_login_phase(n), "probing");
     T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_STR_EQ(node_login_phase(n), "online");
     T_TRUE(is_boot(w, node_supernode_addr(n)));
     /* a6: a first login probes at least four bootstrap SNs over UDP on 33033. */
     size_t probed = 0;
@@ -213,6 +217,7 @@ static void test_client_all_bootstrap_refusing_fails_after_5_rounds(void)
     unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
     fakeworld_start(w, c);
     T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 200 * TIMENS_S));
+    T_STR_EQ(node_login_phase(w->node[c]), "failed");
     /* a10: 5 rounds of (5 s wait, 2 SNs x 3 ports refused after one RTT of
      * 40 ms, 6 s wait): 5 x 11.24 s = 56.2 s. */
     T_EQ_I64(fakenet_now(w->net), 56200 * TIMENS_MS);
@@ -403,7 +408,9 @@ static void test_client_failover_on_sn_crash(void)
      * keep-alive, 20 s later the timeout, then TCP to an alternate. */
     T_TRUE(run_to_state(w, c, NODE_ST_FAILOVER, 2 * TIMENS_MIN));
     T_EQ_I64(fakenet_now(w->net), t0 + 80 * TIMENS_S);
+    T_STR_EQ(node_login_phase(w->node[c]), "failover");
     T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_STR_EQ(node_login_phase(w->node[c]), "online");
     EnvAddr now_sn = node_supernode_addr(w->node[c]);
     T_FALSE(env_addr_eq(now_sn, old));
     T_TRUE(is_boot(w, now_sn));
