@@ -48,6 +48,13 @@ for f in results.json timeseries.csv; do [ -s "run1/$f" ] && ok || bad "run1/$f 
 ls -d run1.tmp-* >/dev/null 2>&1 && bad "temporary directory left behind" || ok
 grep -q '"interrupted":[[:space:]]*false' run1/results.json && ok || bad "run1 not marked complete"
 
+# The terminal summary never prints nan: a figure without observations
+# (no failover happened in this run) reads "n/a".
+summary=$("$simrun" "$src/scenarios/baseline.json" --set population.clients=20 --duration 1min \
+    --set warmup=0 --seed 3 --out summary-run)
+echo "$summary" | grep -qiw nan && bad "summary prints nan: $summary" || ok
+echo "$summary" | grep -q 'failover mean n/a s' && ok || bad "no n/a for the failover time: $summary"
+
 # Determinism: same seed, same bytes (results.json outside "engine", timeseries.csv).
 "$simrun" "$src/scenarios/baseline.json" "${small[@]}" --seed 3 --out run2
 strip() { sed '/"engine"/,$d' "$1"; }

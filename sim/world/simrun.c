@@ -64,32 +64,49 @@ static void simrun_log(const gchar *domain, GLogLevelFlags level, const gchar *m
 }
 
 
+/* One headline figure for the summary: v * scale with `decimals` digits,
+ * or "n/a" when the run had no observation of it (the headline holds NaN,
+ * e.g. the failover time of a run without failovers). Writes into buf. */
+static const char *simrun_fig(char *buf, size_t cap, double v, double scale, int decimals)
+{
+    if (isnan(v)) return "n/a";
+    g_snprintf(buf, cap, "%.*f", decimals, v * scale);
+    return buf;
+}
+
 static void simrun_summary(const RunnerResult *r, const char *dir)
 {
-#define SIMRUN_NUM(key) runner_headline_get(r->headline, key)
+    char b[12][32];
+#define SIMRUN_FIG(i, key, scale, dec)                                                             \
+    simrun_fig(b[i], sizeof b[i], runner_headline_get(r->headline, key), scale, dec)
     printf("%s\n", r->interrupted ? "run INTERRUPTED: results so far" : "run complete");
-    printf("  login success      %6.1f %%   mean time %.2f s (p95 %.2f s)\n",
-           100 * SIMRUN_NUM("login_success_rate"), SIMRUN_NUM("login_time_mean_s"),
-           SIMRUN_NUM("login_time_p95_s"));
-    printf("  NAT detection      %6.1f %% correct\n", 100 * SIMRUN_NUM("nat_detection_accuracy"));
-    printf("  supernodes         %6.0f     %.1f clients each\n", SIMRUN_NUM("supernodes_at_end"),
-           SIMRUN_NUM("clients_per_supernode"));
-    printf("  host-cache fresh   %6.1f %%   failover mean %.2f s\n",
-           100 * SIMRUN_NUM("hostcache_freshness"), SIMRUN_NUM("failover_time_mean_s"));
-    printf("  calls              %6.1f %% set up   mean setup %.2f s   %.0f dropped\n",
-           100 * SIMRUN_NUM("call_success_rate"), SIMRUN_NUM("call_setup_mean_s"),
-           SIMRUN_NUM("calls_dropped"));
-    printf("  call paths         direct %.1f %%  punched %.1f %%  UDP relay %.1f %%  TCP relay %.1f %%\n",
-           100 * SIMRUN_NUM("path_share_direct"), 100 * SIMRUN_NUM("path_share_hole_punched"),
-           100 * SIMRUN_NUM("path_share_udp_relay"), 100 * SIMRUN_NUM("path_share_tcp_relay"));
-    printf("  relayed calls      %6.1f %%   mean MOS %.2f\n", 100 * SIMRUN_NUM("relay_share"),
-           SIMRUN_NUM("mos_mean"));
-    printf("  user search        %6.1f %% found   mean latency %.2f s\n",
-           100 * SIMRUN_NUM("search_success_rate"), SIMRUN_NUM("search_latency_mean_s"));
+    printf("  login success      %6s %%   mean time %s s (p95 %s s)\n",
+           SIMRUN_FIG(0, "login_success_rate", 100, 1), SIMRUN_FIG(1, "login_time_mean_s", 1, 2),
+           SIMRUN_FIG(2, "login_time_p95_s", 1, 2));
+    printf("  NAT detection      %6s %% correct\n",
+           SIMRUN_FIG(0, "nat_detection_accuracy", 100, 1));
+    printf("  supernodes         %6s     %s clients each\n",
+           SIMRUN_FIG(0, "supernodes_at_end", 1, 0), SIMRUN_FIG(1, "clients_per_supernode", 1, 1));
+    printf("  host-cache fresh   %6s %%   failover mean %s s\n",
+           SIMRUN_FIG(0, "hostcache_freshness", 100, 1),
+           SIMRUN_FIG(1, "failover_time_mean_s", 1, 2));
+    printf("  calls              %6s %% set up   mean setup %s s   %s dropped\n",
+           SIMRUN_FIG(0, "call_success_rate", 100, 1), SIMRUN_FIG(1, "call_setup_mean_s", 1, 2),
+           SIMRUN_FIG(2, "calls_dropped", 1, 0));
+    printf("  call paths         direct %s %%  punched %s %%  UDP relay %s %%  TCP relay %s %%\n",
+           SIMRUN_FIG(0, "path_share_direct", 100, 1),
+           SIMRUN_FIG(1, "path_share_hole_punched", 100, 1),
+           SIMRUN_FIG(2, "path_share_udp_relay", 100, 1),
+           SIMRUN_FIG(3, "path_share_tcp_relay", 100, 1));
+    printf("  relayed calls      %6s %%   mean MOS %s\n", SIMRUN_FIG(0, "relay_share", 100, 1),
+           SIMRUN_FIG(1, "mos_mean", 1, 2));
+    printf("  user search        %6s %% found   mean latency %s s\n",
+           SIMRUN_FIG(0, "search_success_rate", 100, 1),
+           SIMRUN_FIG(1, "search_latency_mean_s", 1, 2));
     printf("  online at end      %6llu of %llu clients\n", (unsigned long long)r->online,
            (unsigned long long)r->clients);
     printf("  results            %s\n", dir);
-#undef SIMRUN_NUM
+#undef SIMRUN_FIG
 }
 
 static int simrun_fail(const char *what, GError *err, int code)
