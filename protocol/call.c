@@ -180,13 +180,6 @@ void call__metrics_intern(CallMetrics *m, const Env *e)
     m->gw_busy = metric_table_intern(e, METRIC_GATEWAY_BUSY);
 }
 
-uint32_t call__user_hash(const char *user, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)user[i]) * 16777619u;
-    return h;
-}
-
 /* ---- Transports ---- */
 
 void call__send_udp(Node *n, EnvAddr to, const WireCall *cm)
@@ -229,7 +222,7 @@ static void call_signal(Node *n, EnvAddr dst, const WireCall *cm)
         return;
     }
     WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
-    supernode__forward(n, -1, &m);
+    node__emit(n, NODE_EV_SN_FORWARD, &(NodeEventArg){.idx = -1, .msg = &m});
 }
 
 /* The challenge response: the first 8 bytes of SHA-256(challenge || key). */
@@ -265,14 +258,14 @@ void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
         return;
     }
     WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
-    supernode__forward(n, -1, &m);
+    node__emit(n, NODE_EV_SN_FORWARD, &(NodeEventArg){.idx = -1, .msg = &m});
 }
 
 void call__nat_note(Node *n)
 {
-    if (!PAR(n)->direct_signalling || n->sn || n->cl.sn < 0 || n->conns[n->cl.sn].state != CS_READY) return;
+    if (!PAR(n)->direct_signalling || n->sn || n->uplink < 0 || n->conns[n->uplink].state != CS_READY) return;
     WireCall cm = {.kind = WIRE_CM_NAT_NOTE, .call_id = 1, .dnat = n->nat};
-    call__send_tcp(n, n->cl.sn, &cm);
+    call__send_tcp(n, n->uplink, &cm);
 }
 
 bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen)
@@ -285,8 +278,8 @@ bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen)
         call__sn_on_frame(n, -1, &m);
         return true;
     }
-    if (n->cl.sn < 0 || n->conns[n->cl.sn].state != CS_READY) return false;
-    call__send_tcp(n, n->cl.sn, &cm);
+    if (n->uplink < 0 || n->conns[n->uplink].state != CS_READY) return false;
+    call__send_tcp(n, n->uplink, &cm);
     return true;
 }
 
@@ -295,7 +288,7 @@ bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen)
 static void call_sn_locate(Node *n, int idx, const WireCall *cm)
 {
     SnState *s = n->sn;
-    uint32_t h = call__user_hash(cm->user, cm->ulen);
+    uint32_t h = wire_user_hash(cm->user, cm->ulen);
     EnvAddr found = {0, 0};
     bool open = false; /* the user said it is on the open Internet: direct signalling (a31) */
     if (n->role == NODE_ROLE_CLIENT && n->ulen == cm->ulen && !memcmp(n->user, cm->user, cm->ulen)) {
@@ -569,10 +562,10 @@ static void call_on_punch(Node *n, EnvAddr from, const WireCall *cm)
 size_t call__relay_candidates(Node *n, EnvAddr peer_sn, EnvAddr bad, EnvAddr *out, size_t cap)
 {
     CHECK(cap >= 3, "relay candidate room %zu", cap);
-    EnvAddr skip[4] = {n->cl.sn_addr, peer_sn, bad, call_self_id(n)};
+    EnvAddr skip[4] = {n->uplink_addr, peer_sn, bad, call_self_id(n)};
     size_t max = MIN((size_t)PAR(n)->relay_candidates, cap - 2);
     size_t k = hostcache_best(&n->hc, out, max, 0, skip, 4);
-    EnvAddr last[2] = {n->cl.sn_addr, peer_sn};
+    EnvAddr last[2] = {n->uplink_addr, peer_sn};
     for (int i = 0; i < 2; i++)
         if (last[i].ip && !env_addr_eq(last[i], bad) && (i == 0 || !env_addr_eq(last[0], last[1])))
             out[k++] = last[i];
@@ -687,7 +680,7 @@ static void call_fill_endpoints(Node *n, WireCall *cm)
 {
     cm->from_id = call_self_id(n);
     cm->a1 = n->public_addr;
-    cm->a2 = n->sn ? call_self_id(n) : n->cl.sn_addr;
+    cm->a2 = n->sn ? call_self_id(n) : n->uplink_addr;
     cm->flags = call__udp_ok(n) ? WIRE_CMF_UDP_OK : 0;
     cm->dnat = n->nat;
 }

@@ -135,7 +135,7 @@ void client__stop(Node *n, bool graceful)
     env_mem_free(&n->env, n->cl.cert, n->cl.cert_len);
     n->cl.cert = NULL;
     n->cl.cert_len = 0;
-    n->cl.sn = -1; /* node_stop closes every connection */
+    n->uplink = -1; /* node_stop closes every connection */
     n->cl.auth = -1;
     n->cl.login_phase = CL_LOGIN_IDLE;
 }
@@ -159,9 +159,9 @@ static void client_login_failed(Node *n, const char *why)
 {
     ClientState *cl = &n->cl;
     client_timers_cancel(n);
-    if (cl->sn >= 0) node__conn_close(n, cl->sn, true);
+    if (n->uplink >= 0) node__conn_close(n, n->uplink, true);
     if (cl->auth >= 0) node__conn_close(n, cl->auth, true);
-    cl->sn = cl->auth = -1;
+    n->uplink = cl->auth = -1;
     cl->ncand = 0;
     cl->login_phase = CL_LOGIN_FAILED;
     n->state = NODE_ST_FAILED;
@@ -258,7 +258,7 @@ static void client_tcp_try(Node *n)
         }
         int idx = node__connect(n, to, CONN_CL_SN, client_in_failover(cl) ? PH_NONE : PH_SN);
         if (idx >= 0) {
-            cl->sn = idx;
+            n->uplink = idx;
             cl->t_tcp = env_timer_start(&n->env, p->tcp_timeout_ns, TM_TCP);
             return;
         }
@@ -278,8 +278,8 @@ static void client_tcp_attempt_failed(Node *n, bool next_target)
 {
     ClientState *cl = &n->cl;
     env_timer_cancel(&n->env, &cl->t_tcp);
-    if (cl->sn >= 0) node__conn_close(n, cl->sn, true);
-    cl->sn = -1;
+    if (n->uplink >= 0) node__conn_close(n, n->uplink, true);
+    n->uplink = -1;
     if (!next_target && cl->pi == 2)
         hostcache_entry_touch(&n->hc, cl->cand[cl->ci], env_now(&n->env), false);
     if (next_target) {
@@ -427,7 +427,7 @@ size_t client__alt_add(Node *n, EnvAddr a)
             cl->alt[i].miss = 0;
             return i;
         }
-    if (cl->nalt == NODE_ALT_MAX || env_addr_eq(a, cl->sn_addr)) return NODE_ALT_MAX;
+    if (cl->nalt == NODE_ALT_MAX || env_addr_eq(a, n->uplink_addr)) return NODE_ALT_MAX;
     cl->alt[cl->nalt].a = a;
     cl->alt[cl->nalt].miss = 0;
     return cl->nalt++;
@@ -444,7 +444,7 @@ static void client_alt_start(Node *n)
     ClientState *cl = &n->cl;
     EnvAddr t[NODE_ALT_MAX];
     size_t k = hostcache_best(&n->hc, t, MIN((size_t)n->sh->p.alt_targets, (size_t)NODE_ALT_MAX), 0,
-                              &cl->sn_addr, 1);
+                              &n->uplink_addr, 1);
     cl->alt_nonce = node__random_u32(n);
     cl->alt_phase = true;
     for (size_t i = 0; i < k; i++) {
@@ -463,7 +463,7 @@ static void client_login_succeeded(Node *n)
     double secs = timens_to_s(now - cl->login_start);
     n->state = NODE_ST_ONLINE;
     cl->login_phase = CL_LOGIN_ONLINE;
-    if (cl->sn >= 0) n->conns[cl->sn].phase = PH_NONE;
+    if (n->uplink >= 0) n->conns[n->uplink].phase = PH_NONE;
     node__count(n, NODE_M(n)->login_ok, 1);
     node__count(n, NODE_M(n)->login_ok_by[n->true_nat], 1);
     env_metric_observe(&n->env, NODE_M(n)->login_time, secs);
@@ -480,7 +480,7 @@ static void client_login_succeeded(Node *n)
             env_timer_start_periodic(&n->env, p->promote_check_ns, p->promote_check_ns, TM_PROMOTE);
     client_alt_start(n);
     node__emit(n, NODE_EV_LOGGED_IN, NULL);
-    if (cl->sn < 0) client__sn_lost(n); /* the SN link died while we authenticated */
+    if (n->uplink < 0) client__sn_lost(n); /* the SN link died while we authenticated */
 }
 
 static void client_alt_done(Node *n)
@@ -495,9 +495,9 @@ static void client_alt_done(Node *n)
 static void client_keepalive(Node *n)
 {
     ClientState *cl = &n->cl;
-    if (n->state != NODE_ST_ONLINE || cl->sn < 0) return;
+    if (n->state != NODE_ST_ONLINE || n->uplink < 0) return;
     WireMsg m = {.type = WIRE_KEEPALIVE, .u.keepalive = {++cl->ka_seq}};
-    node__send_msg(n, cl->sn, &m);
+    node__send_msg(n, n->uplink, &m);
     node__count(n, NODE_M(n)->keepalive_sent, 1);
     if (!env_timer_is_set(cl->t_ka_to))
         cl->t_ka_to = env_timer_start(&n->env, n->sh->p.keepalive_timeout_ns, TM_KA_TIMEOUT);
@@ -533,11 +533,11 @@ void client__sn_lost(Node *n)
     if (n->state != NODE_ST_ONLINE) return;
     TimeNs now = env_now(&n->env);
     env_timer_cancel(&n->env, &cl->t_ka_to);
-    if (cl->sn >= 0) node__conn_close(n, cl->sn, true);
-    cl->sn = -1;
-    hostcache_entry_touch(&n->hc, cl->sn_addr, now, false);
+    if (n->uplink >= 0) node__conn_close(n, n->uplink, true);
+    n->uplink = -1;
+    hostcache_entry_touch(&n->hc, n->uplink_addr, now, false);
     for (uint8_t i = 0; i < cl->nalt; i++)
-        if (env_addr_eq(cl->alt[i].a, cl->sn_addr)) client_alt_remove(n, i);
+        if (env_addr_eq(cl->alt[i].a, n->uplink_addr)) client_alt_remove(n, i);
     n->state = NODE_ST_FAILOVER;
     cl->login_phase = CL_LOGIN_FAILOVER;
     cl->failover_start = now;
@@ -548,11 +548,11 @@ void client__sn_lost(Node *n)
         cl->cand[cl->ncand++] = cl->alt[i].a;
     EnvAddr skip[CAND_MAX + 1];
     memcpy(skip, cl->cand, cl->ncand * sizeof *skip);
-    skip[cl->ncand] = cl->sn_addr;
+    skip[cl->ncand] = n->uplink_addr;
     cl->ncand = (uint8_t)(cl->ncand + hostcache_best(&n->hc, cl->cand + cl->ncand, max - cl->ncand,
                                                      0, skip, cl->ncand + 1u));
     cl->ci = cl->pi = 0;
-    cl->sn_addr = env_addr(0, 0);
+    n->uplink_addr = env_addr(0, 0);
     client_tcp_try(n);
 }
 
@@ -580,11 +580,11 @@ static void client_promote_check(Node *n)
     env_timer_cancel(&n->env, &cl->t_ka);
     env_timer_cancel(&n->env, &cl->t_ka_to);
     env_timer_cancel(&n->env, &cl->t_promote);
-    if (cl->sn >= 0) node__conn_close(n, cl->sn, false);
-    cl->sn = -1;
+    if (n->uplink >= 0) node__conn_close(n, n->uplink, false);
+    n->uplink = -1;
     n->public_addr = env_addr(n->local.ip, n->port);
     node__count(n, NODE_M(n)->sn_promotions, 1);
-    supernode__start(n);
+    node__emit(n, NODE_EV_PROMOTE, NULL);
 }
 
 /* ---- Events ---- */
@@ -628,7 +628,7 @@ void client__on_timer(Node *n, uint32_t tag)
         natdet__on_timer(n);
         break;
     case TM_NAT_REFRESH:
-        if (n->state == NODE_ST_ONLINE && !n->sn && cl->sn >= 0) natdet__start(n, cl->sn_addr);
+        if (n->state == NODE_ST_ONLINE && !n->sn && n->uplink >= 0) natdet__start(n, n->uplink_addr);
         break;
     case TM_PROMOTE:
         client_promote_check(n);
@@ -704,7 +704,7 @@ void client__on_connected(Node *n, int idx, int status)
         client_auth_attempt_failed(n, "login server unreachable");
         return;
     }
-    if (idx != cl->sn) return;
+    if (idx != n->uplink) return;
     if (status != ENV_OK) {
         client_tcp_attempt_failed(n, false);
         return;
@@ -728,17 +728,17 @@ static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
         return;
     }
     env_timer_cancel(&n->env, &cl->t_tcp);
-    cl->sn_addr = cl->cand[cl->ci];
+    n->uplink_addr = cl->cand[cl->ci];
     cl->ncand = 0;
-    hostcache_add(&n->hc, cl->sn_addr, now, 0);
-    hostcache_entry_touch(&n->hc, cl->sn_addr, now, true);
+    hostcache_add(&n->hc, n->uplink_addr, now, 0);
+    hostcache_entry_touch(&n->hc, n->uplink_addr, now, true);
     if (n->public_addr.ip == 0) n->public_addr.ip = m->u.connect_ack.seen.ip;
     (void)idx;
     if (client_in_failover(cl)) {
         client_failover_done(n);
     } else {
         client_auth_start(n);
-        if (n->state == NODE_ST_LOGGING_IN) natdet__start(n, cl->sn_addr);
+        if (n->state == NODE_ST_LOGGING_IN) natdet__start(n, n->uplink_addr);
     }
 }
 
@@ -775,7 +775,8 @@ void client__on_frame(Node *n, int idx, const WireMsg *m)
         break;
     case WIRE_FORWARD:
         node__count(n, NODE_M(n)->signal_received, 1);
-        call__on_signal(n, m->u.forward.data, m->u.forward.len); /* calls: signalling */
+        node__emit(n, NODE_EV_SIGNAL,
+                   &(NodeEventArg){.idx = -1, .buf = m->u.forward.data, .len = m->u.forward.len});
         break;
     default:
         node__count(n, NODE_M(n)->malformed_tcp, 1);
@@ -790,8 +791,8 @@ void client__on_closed(Node *n, int idx, int status)
     if (idx == cl->auth) {
         cl->auth = -1;
         client_login_failed(n, "login server closed the connection");
-    } else if (idx == cl->sn) {
-        cl->sn = -1;
+    } else if (idx == n->uplink) {
+        n->uplink = -1;
         if (n->state == NODE_ST_ONLINE)
             client__sn_lost(n);
         else if (cl->ncand > 0)
@@ -801,9 +802,8 @@ void client__on_closed(Node *n, int idx, int status)
 
 bool node_signal_send(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
 {
-    ClientState *cl = &n->cl;
     CHECK(len <= WIRE_BLOB_MAX, "signalling payload of %zu bytes", len);
-    if (n->state != NODE_ST_ONLINE || cl->sn < 0) return false;
+    if (n->state != NODE_ST_ONLINE || n->uplink < 0) return false;
     WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
-    return node__send_msg(n, cl->sn, &m) == ENV_OK;
+    return node__send_msg(n, n->uplink, &m) == ENV_OK;
 }

@@ -94,7 +94,7 @@ typedef struct ConfPeer {
     EnvAddr media_to;     /* where media goes: pub, then the source of its packets */
     uint32_t cpu_mhz;     /* capability: CPU, MHz */
     uint32_t uplink_kbps; /* capability: uplink, kb/s */
-    uint32_t user_hash;   /* organiser: call__user_hash of the invited name */
+    uint32_t user_hash;   /* organiser: wire_user_hash of the invited name */
     uint8_t state;        /* 0 asked, 1 located, 2 joined, 3 refused/left */
     uint8_t dnat;         /* capability: its detected NatType */
     bool udp;             /* capability: it sends and receives UDP (call__udp_ok) */
@@ -773,7 +773,7 @@ bool conf__on_located(Node *n, const WireCall *cm)
 {
     ConfState *c = n->conf;
     if (!c || !c->organiser || c->id != cm->call_id || c->st != CONF_LOCATING) return false;
-    uint32_t h = call__user_hash(cm->user, cm->ulen);
+    uint32_t h = wire_user_hash(cm->user, cm->ulen);
     for (int i = 1; i < c->n; i++) {
         ConfPeer *q = &c->p[i];
         if (q->state != 0 || q->user_hash != h) continue;
@@ -955,7 +955,7 @@ bool node_conf_start(Node *n, const char *const *users, size_t count, TimeNs dur
     for (size_t i = 0; i < count; i++) {
         size_t ulen = strlen(users[i]);
         CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "conference user %s", users[i]);
-        c->p[i + 1].user_hash = call__user_hash(users[i], ulen);
+        c->p[i + 1].user_hash = wire_user_hash(users[i], ulen);
         if (!call__locate(n, c->id, users[i], ulen)) c->p[i + 1].state = 3;
     }
     c->t_step = env_timer_start(&n->env, n->sh->p.call_step_timeout_ns, TM_CONF_STEP);

@@ -66,7 +66,8 @@ static void natdet_finish(Node *n)
     env_udp_close(&n->env, &d->sock);
     uint8_t was = n->nat;
     n->nat = (uint8_t)stun_classify(&d->r);
-    if (n->nat == NAT_OPEN || was == NAT_OPEN) call__nat_note(n); /* a31: tell the SN */
+    NodeEventArg ev = {.idx = -1, .was = was};
+    node__emit(n, NODE_EV_NAT_DETECTED, &ev); /* calls: tell the SN when open (a31) */
     if (!d->reported) {
         const NodeMetrics *m = NODE_M(n);
         bool ok =

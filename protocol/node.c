@@ -278,7 +278,7 @@ Node *node_new(const Env *env, const NodeShared *sh, const NodeConfig *cfg)
     if (!n->port && cfg->role == NODE_ROLE_WEB_SERVER) n->port = 80;
     if (!n->port && cfg->role == NODE_ROLE_GATEWAY) n->port = 12340; /* a18 */
     if (!n->port && cfg->role != NODE_ROLE_CLIENT) n->port = 33033;
-    n->cl.sn = n->cl.auth = -1;
+    n->uplink = n->cl.auth = -1;
     if (cfg->username) {
         size_t ulen = strlen(cfg->username);
         CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "username of %zu bytes", ulen);
@@ -474,6 +474,15 @@ static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
     }
     if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
         client__install_save(n);
+    if (ev == NODE_EV_PROMOTE && node_legacy(n, NODE_FEAT_SUPERNODE)) supernode__start(n);
+    if (ev == NODE_EV_SN_FORWARD && node_legacy(n, NODE_FEAT_SUPERNODE))
+        supernode__forward(n, a->idx, a->msg);
+    if (node_legacy(n, NODE_FEAT_CALL)) {
+        if (ev == NODE_EV_SIGNAL) call__on_signal(n, a->buf, a->len);
+        if (ev == NODE_EV_NAT_DETECTED && (n->nat == NAT_OPEN || a->was == NAT_OPEN))
+            call__nat_note(n); /* a31: tell the SN */
+    }
+    if (ev == NODE_EV_SN_CONN_CLOSED && node_legacy(n, NODE_FEAT_RELAY)) relay__on_closed(n, a->idx);
 }
 
 void node__emit(Node *n, NodeEvent ev, const NodeEventArg *arg)
@@ -845,6 +854,12 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
 /* LEGACY: frames of unconverted features by type range. */
 static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
 {
+    uint8_t kind = n->conns[idx].kind;
+    if ((m->type == WIRE_CALL || m->type == WIRE_CALL_MEDIA) && node_legacy(n, NODE_FEAT_CALL) &&
+        (kind == CONN_SN_CLIENT || kind == CONN_SN_PEER)) {
+        call__sn_on_frame(n, idx, m); /* calls at a supernode: locating users, TCP relay legs */
+        return true;
+    }
     if (!node_legacy(n, NODE_FEAT_SEARCH)) return false;
     if (m->type >= WIRE_SEARCH_REQ && m->type <= WIRE_BUDDY_LIST) { /* search/presence */
         search__on_frame(n, idx, m);
@@ -1136,7 +1151,7 @@ NatType node_nat_detected(const Node *n)
 }
 EnvAddr node_supernode_addr(const Node *n)
 {
-    return n->cl.sn >= 0 ? n->cl.sn_addr : env_addr(0, 0);
+    return n->uplink >= 0 ? n->uplink_addr : env_addr(0, 0);
 }
 EnvAddr node_public_addr(const Node *n)
 {

@@ -161,13 +161,19 @@ typedef enum NodeEvent {
     NODE_EV_SN_CLIENT_ATTACHED, /* SN: client in slot accepted; buf/len: its user name */
     NODE_EV_SN_CLIENT_DETACHED, /* SN: the client in slot is gone (slot still valid) */
     NODE_EV_SN_CLIENT_TOUCHED,  /* SN: keep-alive from the client on connection idx */
-    NODE_EV_SN_CONN_CLOSED,     /* SN: connection idx (any kind it owns) closed, slot released */
-    NODE_EV_NAT_DETECTED,       /* client: n->nat set by detection; was: the previous value */
+    NODE_EV_SN_CONN_CLOSED,     /* SN: connection idx (any kind it owns) closed, slot released;
+                                   emitted before the supernode releases its client slot */
+    NODE_EV_NAT_DETECTED,       /* client: n->nat set by detection; was: the previous value
+                                   (emitted before the detection's metrics and install record) */
     NODE_EV_INSTALL_CHANGED,    /* n->installed changed: the install record must be saved */
     NODE_EV_LOGIN_CERTIFYING,   /* login server: certificate for user buf/len about to go on idx */
     NODE_EV_SIGNAL,             /* signalling payload buf/len addressed to this node (calls) */
     NODE_EV_CLIENT_STARTED,     /* client: bound, install record loaded (n->installed), host
                                    cache loaded; the login is about to begin */
+    NODE_EV_PROMOTE,            /* client: the node decided to serve as a supernode (its uplink
+                                   is closed, public_addr set): the supernode role starts */
+    NODE_EV_SN_FORWARD,         /* route FORWARD msg through the supernode tier; idx: the
+                                   connection it came on, -1 our own (served by the supernode) */
     NODE_EV__END
 } NodeEvent;
 typedef struct NodeEventArg {
@@ -177,6 +183,7 @@ typedef struct NodeEventArg {
     EnvAddr addr;       /* SN_CLIENT_*: the client's identity address (public IP, port) */
     const uint8_t *buf; /* borrowed bytes (user name, payload), valid during the call */
     size_t len;         /* their length */
+    const WireMsg *msg; /* SN_FORWARD: the message (borrowed) */
 } NodeEventArg;
 
 typedef struct NodeFeature {
@@ -256,8 +263,6 @@ enum { CONN_CALL_RELAY = 32, CONN_CALL_SIG = 33, CONN_CONF_RELAY = 34 };
 #define CALL_FUNC_MEDIA 0x0d /* a18: function byte of E2E data (voice) */
 #define CALL_MEDIA_HDR 3     /* frame id (low 16 bits of the call id) + function byte */
 
-/* 32-bit hash of a username (FNV-1a): how a supernode knows its clients. */
-uint32_t call__user_hash(const char *user, size_t len);
 /* Sends cm over UDP from the main socket / as a WIRE_CALL frame on conn idx. */
 void call__send_udp(Node *n, EnvAddr to, const WireCall *cm);
 void call__send_tcp(Node *n, int idx, const WireCall *cm);
@@ -484,10 +489,8 @@ typedef struct ClientState {
     uint16_t frame_id;          /* UDP frame id of this round's probes */
     uint32_t alt_nonce;         /* nonce of PINGs (alt phase and polls) */
     uint32_t ka_seq;            /* last keep-alive sequence */
-    int sn;                     /* conn index of the SN link, -1 none */
     int auth;                   /* conn index of the login-server link, -1 none */
     uint8_t auth_try;           /* login-server port tried: 0 its own, then fallback_ports */
-    EnvAddr sn_addr;            /* current supernode */
     EnvAddr probe[CAND_MAX];    /* this round's probe targets */
     uint8_t probe_st[CAND_MAX]; /* ClientProbeState of each probe target */
     EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
@@ -505,7 +508,7 @@ typedef struct ClientState {
 typedef struct SnClient {
     int conn;     /* conn index, -1 when free */
     EnvAddr addr; /* client's address as seen */
-    uint32_t user_hash; /* call__user_hash of its username (calls: locating users) */
+    uint32_t user_hash; /* wire_user_hash of its username (calls: locating users) */
     bool open;          /* it said it is on the open Internet (CONNECT, WIRE_CM_NAT_NOTE): calls to
                            it may signal directly (a31) */
 } SnClient;
@@ -559,6 +562,11 @@ struct Node {
     uint16_t nconns;              /* slots in use or free below this */
     uint16_t conns_cap;           /* allocated slots */
     ClientState cl;               /* client state (clients; unused by servers) */
+    /* The client's link to its supernode, set by the client feature and
+     * used by every feature that talks through the supernode (search,
+     * presence, calls): its connection index (-1 none) and address. */
+    int uplink;
+    EnvAddr uplink_addr;
     /* Per-node state of the features with ids 1..NODE_FEAT_SLOTS (slot
      * id - 1), each owned by its feature, NULL when it has none.
      * LEGACY: the typed names of unconverted features alias the slots;
@@ -567,7 +575,12 @@ struct Node {
         void *feat[NODE_FEAT_SLOTS]; /* by feature id - 1 */
         struct {
             SearchNode *srch;  /* NODE_FEAT_SEARCH: search/presence state, NULL until used */
-            SnState *sn;       /* NODE_FEAT_SUPERNODE: NULL unless serving as SN */
+            /* NODE_FEAT_SUPERNODE: the supernode tier's tables while this
+             * node serves as a supernode (attached clients, peer links),
+             * NULL otherwise. Made and freed by the supernode feature; the
+             * one slot other features may read (search, presence, calls
+             * and relays serve the attached clients). */
+            SnState *sn;
             CallState *call;   /* NODE_FEAT_CALL: the node's call, NULL when idle */
             RelayState *relay; /* NODE_FEAT_RELAY: relay sessions, NULL until a first bind */
             ConfState *conf;   /* NODE_FEAT_CONF: the node's conference, NULL when none */

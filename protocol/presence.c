@@ -124,14 +124,14 @@ bool node_buddy_online(const Node *n, const char *user)
 
 static void presence_announce(Node *n, const PresenceBuddy *b, bool online)
 {
-    if (n->cl.sn < 0 || n->sn) return;
+    if (n->uplink < 0 || n->sn) return;
     WireMsg m = {.type = WIRE_ANNOUNCE};
     m.u.search.flags = online ? WIRE_SF_ONLINE : 0;
     m.u.search.to = (WireEntry){b->client.ip, b->client.port};
     m.u.search.sn = (WireEntry){b->sn.ip, b->sn.port};
     TimeNs age = env_now(&n->env) - n->srch->online_at;
     m.u.search.age_ms = (uint32_t)MIN(age / TIMENS_MS, (TimeNs)UINT32_MAX);
-    node__send_msg(n, n->cl.sn, &m);
+    node__send_msg(n, n->uplink, &m);
 }
 
 /* Starts buddy lookups until PRESENCE_LOOKUPS are in flight. */

@@ -121,21 +121,13 @@ void search__stop(Node *n)
     n->srch = NULL;
 }
 
-uint32_t search__hash(const char *user, size_t ulen)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < ulen; i++)
-        h = (h ^ (uint8_t)user[i]) * 16777619u;
-    return h;
-}
-
 /* The DHT id of the supernode at a. */
 static uint32_t search_sn_id(EnvAddr a)
 {
     uint8_t b[6];
     wire_put_u32(b, a.ip);
     wire_put_u16(b + 4, a.port);
-    return search__hash((const char *)b, sizeof b);
+    return wire_user_hash((const char *)b, sizeof b);
 }
 
 static EnvAddr search_self(const Node *n)
@@ -159,7 +151,7 @@ static SearchEntry *search_find(Node *n, const char *user, size_t ulen)
 {
     SearchNode *s = n->srch;
     if (!s) return NULL;
-    uint32_t h = search__hash(user, ulen);
+    uint32_t h = wire_user_hash(user, ulen);
     for (uint16_t i = 0; i < s->nidx; i++) {
         SearchEntry *e = &s->idx[i];
         if (e->hash == h && e->ulen == ulen && memcmp(e->user, user, ulen) == 0) return e;
@@ -215,7 +207,7 @@ static SearchEntry *search_upsert(Node *n, const char *user, size_t ulen)
     memset(e, 0, sizeof *e);
     memcpy(e->user, user, ulen);
     e->ulen = (uint8_t)ulen;
-    e->hash = search__hash(user, ulen);
+    e->hash = wire_user_hash(user, ulen);
     return e;
 }
 
@@ -405,7 +397,7 @@ static void search_on_query(Node *n, EnvSock s, EnvAddr from, const WireMsg *q)
     const char *user = (const char *)q->u.search.user;
     if (!search_lookup(n, user, q->u.search.ulen, &a.u.search) &&
         (q->u.search.flags & WIRE_SF_DHT))
-        search_referrals(n, search__hash(user, q->u.search.ulen), &a.u.search);
+        search_referrals(n, wire_user_hash(user, q->u.search.ulen), &a.u.search);
     node__udp_send_msg(n, s, from, (uint16_t)node__random_u32(n), &a, PH_NONE);
 }
 
@@ -605,7 +597,7 @@ static void search_sn_begin(Node *n, int conn, uint32_t qid, const uint8_t *user
     j->qid = qid;
     j->ulen = ulen;
     memcpy(j->user, user, ulen);
-    j->key = search__hash(j->user, ulen);
+    j->key = wire_user_hash(j->user, ulen);
     j->mode = n->sh->p.search_mode == NODE_SEARCH_DHT ? SJ_DHT : self_waves ? SJ_NAME : SJ_RUN;
     if (j->mode == SJ_NAME)
         search_job_name(n, ji);
@@ -678,7 +670,7 @@ bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose,
 {
     CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "search for a user of %zu bytes", ulen);
     bool sn = n->sn != NULL;
-    if (n->state != NODE_ST_ONLINE || (!sn && n->cl.sn < 0)) return false;
+    if (n->state != NODE_ST_ONLINE || (!sn && n->uplink < 0)) return false;
     SearchNode *s = search__state(n);
     int i = 0;
     while (i < SEARCH_CALLS_MAX && s->call[i].qid) i++;
@@ -703,7 +695,7 @@ bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose,
     m.u.search = (WireSearch){.qid = c->qid, .ulen = c->ulen, .user = (const uint8_t *)c->user};
     bool waves = search_udp_ok(n) && n->sh->p.search_mode == NODE_SEARCH_EXPANDING;
     m.u.search.flags = waves ? WIRE_SF_SELF : 0;
-    node__send_msg(n, n->cl.sn, &m);
+    node__send_msg(n, n->uplink, &m);
     c->t = env_timer_start(&n->env, search_guard_ns(&n->sh->p), SEARCH_TM_FIRST + SEARCH_TM_CALL + i);
     return true;
 }
@@ -746,8 +738,8 @@ static void search_call_more(Node *n, SearchCall *c, const WireSearch *hit)
     if (hit) m.u.search = *hit;
     m.u.search.qid = c->qid;
     m.u.search.n = 0;
-    if (n->cl.sn >= 0) {
-        node__send_msg(n, n->cl.sn, &m);
+    if (n->uplink >= 0) {
+        node__send_msg(n, n->uplink, &m);
         c->msgs++;
     }
     c->pending = 0;

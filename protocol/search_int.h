@@ -127,7 +127,6 @@ struct SearchNode {
 
 /* ---- search.c ---- */
 SearchNode *search__state(Node *n); /* allocates on first use */
-uint32_t search__hash(const char *user, size_t ulen);
 SearchEntry *search__entry_by_client(Node *n, EnvAddr client);
 /* Starts a search of this node; false when no slot (or not logged in). */
 bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose, uint8_t buddy);

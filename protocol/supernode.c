@@ -234,7 +234,7 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     s->clients[slot].addr.port = m->u.connect.udp_port; /* identity: (public IP, listening port) */
     n->conns[idx].aux = (uint16_t)(slot + 1);
     s->clients[slot].user_hash =
-        call__user_hash((const char *)m->u.connect.user, m->u.connect.ulen); /* calls */
+        wire_user_hash((const char *)m->u.connect.user, m->u.connect.ulen); /* calls */
     s->clients[slot].open = m->u.connect.nat == NAT_OPEN; /* calls: direct signalling (a31) */
     NodeEventArg a = {.idx = idx, .slot = (uint16_t)slot, .addr = s->clients[slot].addr,
                       .buf = m->u.connect.user, .len = m->u.connect.ulen};
@@ -248,7 +248,8 @@ void supernode__forward(Node *n, int from_idx, const WireMsg *m)
     SnState *s = n->sn;
     if (n->role == NODE_ROLE_CLIENT && m->u.forward.dst.ip == n->public_addr.ip &&
         m->u.forward.dst.port == n->port) {
-        call__on_signal(n, m->u.forward.data, m->u.forward.len);
+        node__emit(n, NODE_EV_SIGNAL,
+                   &(NodeEventArg){.idx = -1, .buf = m->u.forward.data, .len = m->u.forward.len});
         return;
     }
     for (uint16_t i = 0; i < s->slots; i++)
@@ -320,10 +321,6 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
     case WIRE_FORWARD:
         supernode__forward(n, idx, m);
         return;
-    case WIRE_CALL:
-    case WIRE_CALL_MEDIA:
-        call__sn_on_frame(n, idx, m); /* calls: locating users, relay legs over TCP */
-        return;
     default:
         break;
     }
@@ -334,7 +331,7 @@ void supernode__on_closed(Node *n, int idx)
 {
     SnState *s = n->sn;
     if (!s) return;
-    relay__on_closed(n, idx); /* calls: a TCP relay leg */
+    node__emit(n, NODE_EV_SN_CONN_CLOSED, &(NodeEventArg){.idx = idx}); /* relays: a TCP leg */
     for (uint16_t i = 0; i < s->slots; i++)
         if (s->clients[i].conn == idx) supernode_client_del(n, i);
     int p = supernode_peer_of_conn(s, idx);

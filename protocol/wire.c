@@ -327,6 +327,14 @@ static void wire_call_field_decode(WireRd *r, WireCall *c)
     if (!sub.ok || sub.left != 0) r->ok = false;
 }
 
+uint32_t wire_user_hash(const void *user, size_t len)
+{
+    const uint8_t *u = user;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ u[i]) * 16777619u;
+    return h;
+}
+
 bool wire_type_known(uint8_t type)
 {
     return (type >= WIRE_PROBE && type <= WIRE_STUN_ASSIST) || type == WIRE_CALL_UDP ||

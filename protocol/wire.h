@@ -285,6 +285,9 @@ size_t wire_encode(const WireMsg *m, uint8_t *buf, size_t cap);
 /* Whether type is a message type this build encodes and decodes (the type
  * numbers have gaps: ranges are reserved per feature). */
 bool wire_type_known(uint8_t type);
+/* 32-bit FNV-1a hash of a user name: how supernodes know their clients
+ * and the index's key (the DHT id of a user). */
+uint32_t wire_user_hash(const void *user, size_t len);
 
 /* Decodes exactly len bytes into *m. Returns false on an unknown version or
  * type, a short or overlong body, or an out-of-range field. Blobs in *m
