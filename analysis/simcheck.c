@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sim/buildinfo/buildinfo.h"
 #include "analysis/golden.h"
 
 typedef struct SimcheckOpts {
@@ -59,6 +60,7 @@ static int simcheck_run(const char *scenario, const SimcheckOpts *so)
 int main(int argc, char **argv)
 {
     SimcheckOpts so = {0};
+    gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"golden", 'g', 0, G_OPTION_ARG_FILENAME, &so.golden, "Golden file (required)", "GOLDEN.json"},
         {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &so.sets,
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
          "Rewrite the golden file from this run, keeping its tolerances", NULL},
         {"out", 'o', 0, G_OPTION_ARG_FILENAME, &so.out,
          "Keep the run's results directory here (default: a temporary one, removed)", "DIR"},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx =
         g_option_context_new("SCENARIO.json - compare a run's headline metrics with a golden file");
@@ -89,6 +92,9 @@ int main(int argc, char **argv)
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "simcheck: %s (see simcheck --help)\n", err->message);
         g_error_free(err);
+    } else if (version) {
+        buildinfo_print(stdout, "simcheck");
+        rc = 0;
     } else if (argc != 2) {
         fprintf(stderr, "simcheck: expected one scenario file; found %d arguments (see simcheck --help)\n",
                 argc - 1);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sim/buildinfo/buildinfo.h"
 #include "sim/world/runner.h"
 #include "sim/world/scenario.h"
 
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
 {
     SimrunOpts o = {0};
     g_log_set_default_handler(simrun_log, NULL);
+    gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"seed", 's', 0, G_OPTION_ARG_STRING, &o.seed,
          "Master seed, 0 to 2^53-1 (overrides the scenario's)", "N"},
@@ -214,6 +216,7 @@ int main(int argc, char **argv)
          "Log every env call and event of node NODE (servers first, then clients) into envtrace-NODE.log in the results directory", "NODE"},
         {"test-raise-sigint-at", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o.raise_at,
          "Raise SIGINT at this virtual time (tests)", "T"},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("SCENARIO.json - run one skysim scenario");
     g_option_context_set_summary(ctx,
@@ -233,6 +236,9 @@ int main(int argc, char **argv)
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "simrun: %s (see simrun --help)\n", err->message);
         g_error_free(err);
+    } else if (version) {
+        buildinfo_print(stdout, "simrun");
+        rc = 0;
     } else if (argc != 2) {
         fprintf(stderr, "simrun: expected one scenario file; found %d arguments (see simrun --help)\n", argc - 1);
     } else {
