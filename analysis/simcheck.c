@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "analysis/golden.h"
 
 typedef struct SimcheckOpts {
@@ -36,7 +37,7 @@ static int simcheck_run(const char *scenario, const SimcheckOpts *so)
     GoldenReport rep;
     GError *err = NULL;
     if (!golden_run(&o, &rep, &err)) {
-        fprintf(stderr, "simcheck: %s\n", err->message);
+        jsonin_eprint("simcheck: ", err->message, "");
         int rc = err->domain == GOLDEN_ERROR && err->code == GOLDEN_ERROR_INPUT ? 2 : 1;
         g_error_free(err);
         golden_report_clear(&rep);
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
     GError *err = NULL;
     int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "simcheck: %s (see simcheck --help)\n", err->message);
+        jsonin_eprint("simcheck: ", err->message, " (see simcheck --help)");
         g_error_free(err);
     } else if (version) {
         buildinfo_print(stdout, "simcheck");

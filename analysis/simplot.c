@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "analysis/plot.h"
 
 typedef struct SimplotOpts {
@@ -29,7 +30,7 @@ static int simplot_run(const char *dir, const SimplotOpts *so)
     bool ok = plot_dir(dir, &o, &rep, &err);
     int rc = 0;
     if (!ok) {
-        fprintf(stderr, "simplot: %s\n", err->message);
+        jsonin_eprint("simplot: ", err->message, "");
         rc = err->domain == PLOT_ERROR && err->code == PLOT_ERROR_INPUT ? 2 : 1;
         g_error_free(err);
     } else {
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
     GError *err = NULL;
     int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "simplot: %s (see simplot --help)\n", err->message);
+        jsonin_eprint("simplot: ", err->message, " (see simplot --help)");
         g_error_free(err);
     } else if (version) {
         buildinfo_print(stdout, "simplot");

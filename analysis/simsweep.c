@@ -23,6 +23,7 @@
 #endif
 
 #include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "analysis/sweep.h"
 
 typedef struct SimsweepOpts {
@@ -105,7 +106,7 @@ static int simsweep_run(const char *path, const SimsweepOpts *o, int rank, int s
     GError *err = NULL;
     Sweep *s = sweep_load(path, &err);
     if (!s) {
-        if (rank == 0) fprintf(stderr, "simsweep: %s\n", err->message);
+        if (rank == 0) jsonin_eprint("simsweep: ", err->message, "");
         g_error_free(err);
         return 2;
     }
@@ -126,7 +127,7 @@ static int simsweep_run(const char *path, const SimsweepOpts *o, int rank, int s
     if (!o->quiet && rank == 0) simsweep_summary(s, &rep, size);
     int rc = 0;
     if (!ok) {
-        fprintf(stderr, "simsweep: %s\n", err->message);
+        jsonin_eprint("simsweep: ", err->message, "");
         rc = err->code == SWEEP_ERROR_INPUT ? 2 : 1;
         g_error_free(err);
     }
@@ -169,7 +170,7 @@ int main(int argc, char **argv)
     GError *err = NULL;
     int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        if (rank == 0) fprintf(stderr, "simsweep: %s (see simsweep --help)\n", err->message);
+        if (rank == 0) jsonin_eprint("simsweep: ", err->message, " (see simsweep --help)");
         g_error_free(err);
     } else if (version) {
         if (rank == 0) buildinfo_print(stdout, "simsweep");

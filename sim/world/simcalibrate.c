@@ -36,6 +36,7 @@
 
 #include "protocol/crypto.h"
 #include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "sim/world/envsim.h"
 
 #define CAL_MIN_NS 20000000.0 /* shortest timed run, ns */
@@ -342,7 +343,7 @@ static int cal_args(int argc, char **argv, const char **out)
     GError *err = NULL;
     int rc = -1;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "simcalibrate: %s (see simcalibrate --help)\n", err->message);
+        jsonin_eprint("simcalibrate: ", err->message, " (see simcalibrate --help)");
         g_error_free(err);
         rc = 2;
     } else if (version) {

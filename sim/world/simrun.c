@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "sim/world/runner.h"
 #include "sim/world/scenario.h"
 
@@ -112,7 +113,8 @@ static void simrun_summary(const RunnerResult *r, const char *dir)
 
 static int simrun_fail(const char *what, GError *err, int code)
 {
-    fprintf(stderr, "simrun: %s%s\n", what, err ? err->message : "");
+    g_autofree char *pre = g_strconcat("simrun: ", what, NULL);
+    jsonin_eprint(pre, err ? err->message : NULL, "");
     g_clear_error(&err);
     return code;
 }
@@ -234,7 +236,7 @@ int main(int argc, char **argv)
     GError *err = NULL;
     int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "simrun: %s (see simrun --help)\n", err->message);
+        jsonin_eprint("simrun: ", err->message, " (see simrun --help)");
         g_error_free(err);
     } else if (version) {
         buildinfo_print(stdout, "simrun");
