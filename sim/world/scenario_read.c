@@ -454,7 +454,10 @@ static bool scn_read_param(Rd *rd, const cJSON *v, const char *key, bool is_time
         /* Bounds that keep every draw finite: mu of a log-normal in log
          * seconds (e^50 s is beyond any run), sigma and shape sane. */
         bool mu = strcmp(key, "mu") == 0;
-        double lo = mu ? -50 : 0, hi = mu ? 50 : strcmp(key, "sigma") == 0 ? 20 : 1e6;
+        double lo = mu ? -50 : 0, hi = mu                              ? 50
+                                        : strcmp(key, "sigma") == 0 ? 20
+                                        : strcmp(key, "shape") == 0 ? 1e6
+                                                                    : INFINITY;
         return scenario__get_num(rd, v, key, lo, !zero_ok && !mu, hi, false, out);
     }
     TimeNs t = 0;
