@@ -53,6 +53,12 @@ expect_error control-name 'new\x0aline.json' "$work/new
 line.json"
 expect_error rate-range "expected a number from 0 to 3600; found 1e+300" "$src/scenarios/baseline.json" --set workload.call_rate=1e300
 expect_error lognormal-mu "\$.workload.call_duration.mu" "$src/scenarios/baseline.json" --set 'workload.call_duration={"dist":"lognormal","mu":900,"sigma":1}'
+# A signal while the world is built: nothing runs, nothing is written, exit 130.
+out=$("$simrun" "$src/scenarios/baseline.json" "${small[@]}" --out "$work/stopped" --test-raise-sigint-at build 2>&1)
+rc=$?
+if [ "$rc" != 130 ] || [ -e "$work/stopped" ] || ! grep -q "interrupted while building the world" <<<"$out"; then
+    bad "signal during build: exit $rc, $(ls -d "$work"/stopped* 2>/dev/null), '$out'"
+else ok; fi
 expect_error ts-floor "expected an interval of at least 18ms" "$src/scenarios/baseline.json" --set outputs.timeseries_interval=1ms
 if [ -e results ]; then bad "bad input left a results directory"; else ok; fi
 

@@ -359,6 +359,12 @@ RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResul
         runner_run_abort(&r);
         return RUNNER_BAD_INPUT;
     }
+    if (o->stop_flag && *o->stop_flag) { /* a signal while the world was built */
+        g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO,
+                    "interrupted while building the world; no results written");
+        runner_run_abort(&r);
+        return RUNNER_STOPPED;
+    }
     RunnerSampler smp = {.w = r.w, .res = r.res, .interval = spec->outputs.timeseries_interval_ns,
                          .end = spec->duration_ns};
     if ((spec->outputs.trace && !runner_trace_open(&r, spec->outputs.trace, err)) ||
