@@ -20,6 +20,7 @@
 #include "protocol/node_int.h"
 
 #include "protocol/loginsrv.h"
+#include "protocol/supernode.h"
 #include "protocol/websrv.h"
 
 #include <string.h>
@@ -167,8 +168,6 @@ static void node_legacy_kind_flags(NodeShared *sh)
 {
     sh->kind_flags[CONN_CL_SN] = NODE_CK_NO_SN_RX;
     sh->kind_flags[CONN_CL_AUTH] = NODE_CK_NO_SN_RX;
-    sh->kind_flags[CONN_SN_CLIENT] = NODE_CK_SN_TX;
-    sh->kind_flags[CONN_SN_PEER] = NODE_CK_SN_TX;
 }
 
 /* Registers the features in order and builds the routing tables. */
@@ -196,7 +195,8 @@ static bool node_features_register(NodeShared *sh, const Env *world_env,
 /* The features of a full node, in registration order (the order of
  * start, stop, raw datagram demultiplexing, accept offers and events).
  * LEGACY: features not listed here are still routed by node.c. */
-static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature};
+static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature,
+                                                            &supernode_feature};
 static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
 
 static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
@@ -356,9 +356,6 @@ static void node_start(Node *n)
     NodeRole r = (NodeRole)n->role;
     if (r == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT))
         client__start(n); /* draws or loads its port, then binds */
-    if ((r == NODE_ROLE_SUPERNODE || r == NODE_ROLE_BOOTSTRAP) &&
-        node_legacy(n, NODE_FEAT_SUPERNODE))
-        supernode__start(n);
     if (r == NODE_ROLE_GATEWAY && node_legacy(n, NODE_FEAT_GATEWAY)) gateway__start(n);
 }
 
@@ -368,9 +365,6 @@ static void node_legacy_stop(Node *n, NodeFeatureId f, bool graceful)
     switch (f) {
     case NODE_FEAT_CLIENT:
         if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
-        break;
-    case NODE_FEAT_SUPERNODE:
-        if (n->sn) supernode__stop(n, graceful);
         break;
     case NODE_FEAT_SEARCH:
         search__stop(n);
@@ -474,9 +468,6 @@ static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
     }
     if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
         client__install_save(n);
-    if (ev == NODE_EV_PROMOTE && node_legacy(n, NODE_FEAT_SUPERNODE)) supernode__start(n);
-    if (ev == NODE_EV_SN_FORWARD && node_legacy(n, NODE_FEAT_SUPERNODE))
-        supernode__forward(n, a->idx, a->msg);
     if (node_legacy(n, NODE_FEAT_CALL)) {
         if (ev == NODE_EV_SIGNAL) call__on_signal(n, a->buf, a->len);
         if (ev == NODE_EV_NAT_DETECTED && (n->nat == NAT_OPEN || a->was == NAT_OPEN))
@@ -633,9 +624,7 @@ static void node_on_stun(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, s
         f->on_stun(n, s, from, &m, len);
         return;
     }
-    if (req && n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) { /* LEGACY */
-        supernode__on_stun(n, s, from, &m);
-    } else if (!req && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
+    if (!req && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) { /* LEGACY */
         node__account(n, PH_NAT, len);
         natdet__on_response(n, from, &m);
     }
@@ -717,10 +706,6 @@ static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, cons
         if (node_legacy(n, NODE_FEAT_SEARCH)) search__on_udp(n, s, from, m);
         return true;
     }
-    if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) {
-        supernode__on_udp(n, s, from, fid, m);
-        return true;
-    }
     if (!n->sn && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
         client__on_udp(n, from, fid, m, len);
         return true;
@@ -776,9 +761,7 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
 static bool node_legacy_accept(Node *n, NodeAccept *a)
 {
     if (!n->sh->legacy) return false;
-    if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE))
-        *a = (NodeAccept){.kind = CONN_IN_PENDING, .hello_role = HELLO_SN}; /* HELLO_CALL: a call */
-    else if ((n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE) && !n->sn &&
+    if ((n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE) && !n->sn &&
              node_legacy(n, n->gw ? NODE_FEAT_GATEWAY : NODE_FEAT_CALL))
         *a = (NodeAccept){.kind = CONN_CALL_SIG, .hello_role = HELLO_CALL, .aux = 1}; /* a31 */
     else
@@ -819,9 +802,6 @@ static void node_legacy_connected(Node *n, int idx, uint8_t kind, int status)
     case CONN_CL_SN:
     case CONN_CL_AUTH:
         client__on_connected(n, idx, status);
-        break;
-    case CONN_SN_PEER:
-        supernode__on_connected(n, idx, status);
         break;
     case CONN_CALL_RELAY:
     case CONN_CALL_SIG:
@@ -876,10 +856,6 @@ static void node_legacy_frame(Node *n, int idx, const WireMsg *m)
     case CONN_CL_AUTH:
         client__on_frame(n, idx, m);
         break;
-    case CONN_SN_CLIENT:
-    case CONN_SN_PEER:
-        supernode__on_frame(n, idx, m);
-        break;
     case CONN_CALL_RELAY:
         call__on_frame(n, idx, m);
         break;
@@ -919,10 +895,6 @@ static void node_legacy_closed(Node *n, int idx, uint8_t kind, int status)
     case CONN_CL_SN:
     case CONN_CL_AUTH:
         client__on_closed(n, idx, status);
-        break;
-    case CONN_SN_CLIENT:
-    case CONN_SN_PEER:
-        supernode__on_closed(n, idx);
         break;
     case CONN_CALL_RELAY:
         call__on_closed(n, idx);
@@ -992,8 +964,6 @@ static void node_legacy_hello(Node *n, int idx)
     }
     if (c->kind == CONN_IN_PENDING && c->peer_role == HELLO_CALL)
         c->kind = CONN_CALL_SIG; /* a call to this supernode (a promoted client) */
-    else if (c->kind == CONN_IN_PENDING)
-        supernode__on_hello(n, idx);
 }
 
 /* The peer's hello arrived on idx: its owner (or, for a connection whose
@@ -1098,8 +1068,6 @@ static void node_legacy_timer(Node *n, EnvTimer t, uint32_t tag)
     if (!n->sh->legacy) return;
     if (tag >= SEARCH_TM_FIRST && tag < SEARCH_TM_END)
         search__on_timer(n, tag);
-    else if (tag == TM_SN_MAINT)
-        supernode__on_timer(n, tag);
     else if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
         call__on_timer(n, tag);
     else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_LEG)

@@ -43,7 +43,6 @@ enum {
     TM_STUN,        /* STUN retransmission / test timeout */
     TM_NAT_REFRESH, /* periodic NAT re-detection */
     TM_PROMOTE,     /* periodic promotion check */
-    TM_SN_MAINT,    /* supernode peer-link upkeep */
 };
 
 /* Connection kinds. */
@@ -52,6 +51,9 @@ enum {
     CONN_CL_SN,      /* client -> its supernode (login, then keep-alive) */
     CONN_CL_AUTH,    /* client -> login server */
     CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello; 3: websrv.h */
+    /* Owned by the supernode feature (supernode.h); named here because
+     * SnClient.conn and SnPeer.conn (the tables below) index them and
+     * features reading n->sn may check them. */
     CONN_SN_CLIENT,  /* supernode <- client */
     CONN_SN_PEER,    /* supernode <-> supernode */
     /* 7: loginsrv.h; 8: websrv.h */
@@ -334,8 +336,6 @@ void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len);
 void relay__on_closed(Node *n, int idx);
 void relay__on_timer(Node *n);
 void relay__stop(Node *n);
-/* Supernode: forwards (or delivers) a FORWARD message (supernode.c). */
-void supernode__forward(Node *n, int from_idx, const WireMsg *m);
 /* call.c: sends LOCATE for user under id (answers: WIRE_CM_LOCATED, passed to
  * conf__on_located when no call has that id). False without a supernode. */
 bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen);
@@ -664,18 +664,5 @@ void natdet__start(Node *n, EnvAddr server);
 void natdet__on_timer(Node *n);
 void natdet__on_response(Node *n, EnvAddr from, const StunMsg *m);
 void natdet__stop(Node *n);
-
-/* ---- supernode.c ---- */
-void supernode__start(Node *n);
-void supernode__stop(Node *n, bool graceful);
-void supernode__on_timer(Node *n, uint32_t tag);
-void supernode__on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m);
-void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m);
-void supernode__on_hello(Node *n, int idx);
-void supernode__on_frame(Node *n, int idx, const WireMsg *m);
-void supernode__on_connected(Node *n, int idx, int status);
-void supernode__on_closed(Node *n, int idx);
-/* Random sample of up to max host-cache entries, skipping `skip`. */
-uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip);
 
 #endif
