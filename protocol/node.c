@@ -20,6 +20,7 @@
 #include "protocol/node_int.h"
 
 #include "protocol/loginsrv.h"
+#include "protocol/search.h"
 #include "protocol/supernode.h"
 #include "protocol/websrv.h"
 
@@ -129,6 +130,23 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->auth_refused = metric_table_intern(e, METRIC_LOGINSERVER_REFUSED);
 }
 
+/* The metrics of the search feature (SearchMetrics, node_int.h). */
+static void node_search_metrics_intern(SearchMetrics *m, const Env *e)
+{
+    m->latency = metric_table_intern(e, METRIC_SEARCH_LATENCY_S);
+    m->messages = metric_table_intern(e, METRIC_SEARCH_MESSAGES);
+    m->sns = metric_table_intern(e, METRIC_SEARCH_SUPERNODES_CONTACTED);
+    m->success = metric_table_intern(e, METRIC_SEARCH_SUCCESS);
+    m->failure = metric_table_intern(e, METRIC_SEARCH_FAILURE);
+    m->sn_queries = metric_table_intern(e, METRIC_SEARCH_SN_QUERIES);
+    m->sn_served = metric_table_intern(e, METRIC_SEARCH_SN_SERVED);
+    m->sn_cache_hits = metric_table_intern(e, METRIC_SEARCH_CACHE_HITS);
+    m->dht_puts = metric_table_intern(e, METRIC_SEARCH_DHT_PUTS);
+    m->staleness = metric_table_intern(e, METRIC_PRESENCE_STALENESS_S);
+    m->presence_updates = metric_table_intern(e, METRIC_PRESENCE_UPDATES);
+    m->buddy_lookups = metric_table_intern(e, METRIC_PRESENCE_LOOKUPS);
+}
+
 /* Enters feature f's claims into the routing tables; CHECK fails when a
  * message type or connection kind is claimed twice. */
 static void node_feature_route(NodeShared *sh, const NodeFeature *f)
@@ -196,7 +214,7 @@ static bool node_features_register(NodeShared *sh, const Env *world_env,
  * start, stop, raw datagram demultiplexing, accept offers and events).
  * LEGACY: features not listed here are still routed by node.c. */
 static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature,
-                                                            &supernode_feature};
+                                                            &supernode_feature, &search_feature};
 static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
 
 static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
@@ -216,7 +234,7 @@ static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
     for (uint16_t i = 0; i < sh->n_user_keys; i++)
         sh->user_keys[i] = crypto_rsa_keygen(c, world_env, p->user_key_bits);
     node_metrics_intern(&sh->m, world_env);
-    search__metrics_intern(&sh->sm, world_env);
+    node_search_metrics_intern(&sh->sm, world_env);
     call__metrics_intern(&sh->cm, world_env);
     conf__metrics_intern(&sh->fm, world_env);
     sh->media = media_shared_new(world_env, err);
@@ -366,9 +384,6 @@ static void node_legacy_stop(Node *n, NodeFeatureId f, bool graceful)
     case NODE_FEAT_CLIENT:
         if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
         break;
-    case NODE_FEAT_SEARCH:
-        search__stop(n);
-        break;
     case NODE_FEAT_GATEWAY:
         if (n->gw) gateway__stop(n);
         break;
@@ -453,19 +468,6 @@ EnvTimer node__timer_start_periodic(Node *n, NodeFeatureId f, TimeNs first_ns, T
  * line into the feature's on_event). */
 static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
 {
-    if (node_legacy(n, NODE_FEAT_PRESENCE)) {
-        if (ev == NODE_EV_LOGIN_CERTIFYING) presence__loginsrv_send(n, a->idx, a->buf, a->len);
-        if (ev == NODE_EV_LOGGED_IN) presence__on_login(n);
-        if (ev == NODE_EV_SN_ATTACHED) presence__on_attach(n);
-    }
-    if (node_legacy(n, NODE_FEAT_SEARCH)) {
-        if (ev == NODE_EV_SN_STARTED) search__sn_start(n);
-        if (ev == NODE_EV_SN_STOPPING) search__sn_stop(n);
-        if (ev == NODE_EV_SN_CLIENT_ATTACHED)
-            search__sn_attach(n, a->addr, a->buf, (uint8_t)a->len);
-        if (ev == NODE_EV_SN_CLIENT_DETACHED) search__sn_detach(n, a->addr);
-        if (ev == NODE_EV_SN_CLIENT_TOUCHED) search__sn_touch(n, a->addr);
-    }
     if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
         client__install_save(n);
     if (node_legacy(n, NODE_FEAT_CALL)) {
@@ -694,16 +696,13 @@ static bool node_raw_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, const WireMsg *m,
                             size_t len)
 {
+    (void)s;
     if (!n->sh->legacy) return false;
     if (m->type == WIRE_CALL_UDP) { /* calls: punching, relay binding */
         if (n->gw && node_legacy(n, NODE_FEAT_GATEWAY))
             gateway__on_call_udp(n, from, m);
         else if (!n->gw && node_legacy(n, NODE_FEAT_CALL))
             call__on_udp(n, from, m);
-        return true;
-    }
-    if (m->type >= WIRE_SEARCH_Q && m->type <= WIRE_SN_NOTE) { /* search/presence */
-        if (node_legacy(n, NODE_FEAT_SEARCH)) search__on_udp(n, s, from, m);
         return true;
     }
     if (!n->sn && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
@@ -838,11 +837,6 @@ static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
     if ((m->type == WIRE_CALL || m->type == WIRE_CALL_MEDIA) && node_legacy(n, NODE_FEAT_CALL) &&
         (kind == CONN_SN_CLIENT || kind == CONN_SN_PEER)) {
         call__sn_on_frame(n, idx, m); /* calls at a supernode: locating users, TCP relay legs */
-        return true;
-    }
-    if (!node_legacy(n, NODE_FEAT_SEARCH)) return false;
-    if (m->type >= WIRE_SEARCH_REQ && m->type <= WIRE_BUDDY_LIST) { /* search/presence */
-        search__on_frame(n, idx, m);
         return true;
     }
     return false;
@@ -1066,9 +1060,7 @@ static void node_legacy_timer(Node *n, EnvTimer t, uint32_t tag)
 {
     (void)t;
     if (!n->sh->legacy) return;
-    if (tag >= SEARCH_TM_FIRST && tag < SEARCH_TM_END)
-        search__on_timer(n, tag);
-    else if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
+    if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
         call__on_timer(n, tag);
     else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_LEG)
         conf__on_timer(n, tag);

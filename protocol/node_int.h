@@ -117,14 +117,14 @@ typedef enum NodeFeatureId {
     NODE_FEAT_PLUMBING = 0, /* not a feature: tags of legacy routes */
     /* Features that keep per-node state (slot id - 1 of Node.feat) come
      * first, up to NODE_FEAT_SLOTS. */
-    NODE_FEAT_SEARCH = 1, /* global index and user search (search.c) */
+    NODE_FEAT_SEARCH = 1, /* global index, user search and presence (search.h) */
     NODE_FEAT_SUPERNODE,  /* the supernode role (supernode.c) */
     NODE_FEAT_CALL,       /* calls (call.c) */
     NODE_FEAT_RELAY,      /* media relay sessions (relay.c) */
     NODE_FEAT_CONF,       /* conferences (conf.c) */
     NODE_FEAT_GATEWAY,    /* the phone gateway (gateway.c) */
     NODE_FEAT_CLIENT,     /* login, keep-alive, failover, NAT detection (client.c, natdet.c) */
-    NODE_FEAT_PRESENCE,   /* buddy lists and presence (presence.c) */
+    NODE_FEAT_PRESENCE,   /* unused: presence is part of the search feature (search.h) */
     NODE_FEAT_WEBSRV,     /* both ends of the HTTP exchanges (websrv.c) */
     NODE_FEAT_LOGINSRV,   /* the login server (loginsrv.c) */
     NODE_FEAT_COUNT
@@ -382,33 +382,13 @@ typedef struct NodeMetrics {
         auth_refused;
 } NodeMetrics;
 
-/* ---- search/presence (search.c, presence.c; layouts in search_int.h) ---- */
+/* ---- search and presence (the search feature: search.h) ---- */
 typedef struct SearchMetrics {
     EnvMetric latency, messages, sns, success, failure;     /* per user search */
     EnvMetric sn_queries, sn_served, sn_cache_hits, dht_puts; /* supernode load */
     EnvMetric staleness, presence_updates, buddy_lookups;   /* presence */
 } SearchMetrics;
-typedef struct SearchNode SearchNode; /* per-node search/presence state, lazily allocated */
-#define SEARCH_TM_FIRST 0x100u        /* timer tags [SEARCH_TM_FIRST, SEARCH_TM_END): search.c */
-#define SEARCH_TM_END 0x200u
-void search__metrics_intern(SearchMetrics *m, const Env *e);
 void search__params_default(NodeParams *p);
-void search__stop(Node *n);                                       /* node_stop, before closing */
-void search__on_timer(Node *n, uint32_t tag);                     /* tags in the range above */
-void search__on_udp(Node *n, EnvSock s, EnvAddr from, const WireMsg *m); /* UDP 6-8 */
-void search__on_frame(Node *n, int idx, const WireMsg *m);        /* TCP 32-47 */
-/* LEGACY: the listeners below are called by node.c's legacy event
- * listener (NODE_EV_SN_STARTED, SN_STOPPING, SN_CLIENT_ATTACHED, DETACHED,
- * TOUCHED; LOGGED_IN, SN_ATTACHED, LOGIN_CERTIFYING) until search and
- * presence become features and take them in their on_event. */
-void search__sn_start(Node *n);                                   /* end of supernode__start */
-void search__sn_stop(Node *n);                                    /* start of supernode__stop */
-void search__sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen); /* CONNECT */
-void search__sn_detach(Node *n, EnvAddr client);                  /* client slot released */
-void search__sn_touch(Node *n, EnvAddr client);                   /* KEEPALIVE from a client */
-void presence__on_login(Node *n);                                 /* client logged in */
-void presence__on_attach(Node *n);                                /* failover done */
-void presence__loginsrv_send(Node *n, int idx, const uint8_t *user, size_t ulen);
 
 struct NodeShared {
     NodeParams p;          /* parameters (copy) */
@@ -574,7 +554,7 @@ struct Node {
     union {
         void *feat[NODE_FEAT_SLOTS]; /* by feature id - 1 */
         struct {
-            SearchNode *srch;  /* NODE_FEAT_SEARCH: search/presence state, NULL until used */
+            void *srch_;       /* NODE_FEAT_SEARCH: its own (search_int.h), by node__feat */
             /* NODE_FEAT_SUPERNODE: the supernode tier's tables while this
              * node serves as a supernode (attached clients, peer links),
              * NULL otherwise. Made and freed by the supernode feature; the
