@@ -23,7 +23,7 @@
  * reads the supernode's client table (n->sn) and the uplink.
  *
  * Layer: protocol/, a feature over the node plumbing (node_int.h); it
- * uses wire, hostcache, metric_table and env, and no other feature.
+ * uses wire, the host cache and env, and no other feature.
  */
 #ifndef SKYSIM_SEARCH_H
 #define SKYSIM_SEARCH_H
