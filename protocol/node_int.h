@@ -506,12 +506,9 @@ typedef struct SnState {
     uint16_t nclients;        /* attached clients */
     uint16_t slots;           /* allocated SnClient slots */
     uint8_t npeers;           /* peer links (connected or connecting) */
-    EnvSock udp_alt;          /* second UDP socket (STUN change-port) */
-    uint16_t alt_port;        /* its port */
     SnPeer peer[SN_PEER_MAX]; /* peer links */
     SnClient *clients;        /* slots entries (env_mem_alloc) */
-    EnvTimer t_maint;         /* peer upkeep */
-} SnState;
+} SnState; /* the shared part; supernode.c keeps its own fields around it */
 
 struct Node {
     Env env;                      /* the node's env (copy) */

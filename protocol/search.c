@@ -333,8 +333,8 @@ static void search_sn_start(Node *n)
     SearchNode *s = search__state(n);
     const NodeParams *p = &n->sh->p;
     s->served = 0;
-    s->t_sweep = node__timer_start_periodic(n, NODE_FEAT_SEARCH, p->keepalive_ns,
-                                            p->keepalive_ns, SEARCH_TM_SWEEP);
+    s->t_sweep = node__timer_start_periodic(n, NODE_FEAT_SEARCH, p->keepalive_ns, p->keepalive_ns,
+                                            SEARCH_TM_SWEEP);
     if (n->role == NODE_ROLE_CLIENT && n->ulen) { /* a promoted client indexes itself */
         SearchEntry *e = search_upsert(n, n->user, n->ulen);
         e->flags = SE_ATTACHED;
@@ -531,8 +531,8 @@ static void search_job_wave(Node *n, int ji)
         node__udp_send_msg(n, n->udp, to[i], (uint16_t)node__random_u32(n), &q, PH_NONE);
     j->msgs = (uint16_t)(j->msgs + k);
     env_timer_cancel(&n->env, &j->t);
-    j->t = node__timer_start(n, NODE_FEAT_SEARCH, p->search_timeout_ns,
-                             (uint8_t)(SEARCH_TM_JOB + ji));
+    j->t =
+        node__timer_start(n, NODE_FEAT_SEARCH, p->search_timeout_ns, (uint8_t)(SEARCH_TM_JOB + ji));
 }
 
 /* SN_NAME: sends the asking client the next wave's nodes, or "absent". */
@@ -909,8 +909,8 @@ static void search_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
 }
 
 static const uint8_t search_udp[] = {WIRE_SEARCH_Q, WIRE_SEARCH_A, WIRE_SN_NOTE};
-static const uint8_t search_tcp[] = {WIRE_SEARCH_REQ,    WIRE_SEARCH_RESULT, WIRE_SEARCH_NODES,
-                                     WIRE_SEARCH_MORE,   WIRE_ANNOUNCE,      WIRE_PRESENCE,
+static const uint8_t search_tcp[] = {WIRE_SEARCH_REQ,  WIRE_SEARCH_RESULT, WIRE_SEARCH_NODES,
+                                     WIRE_SEARCH_MORE, WIRE_ANNOUNCE,      WIRE_PRESENCE,
                                      WIRE_BUDDY_LIST};
 
 const NodeFeature search_feature = {

@@ -30,23 +30,38 @@
 
 #include <string.h>
 
+/* The feature's per-node state: the tables others read (n->sn points at
+ * pub, the first member) and what only the supernode uses. */
+typedef struct SnPrivate {
+    SnState pub;       /* the shared tables (node_int.h) */
+    EnvSock udp_alt;   /* second UDP socket (STUN change-port) */
+    uint16_t alt_port; /* its port */
+    EnvTimer t_maint;  /* peer upkeep */
+} SnPrivate;
+
+static SnPrivate *supernode_priv(const Node *n)
+{
+    return (SnPrivate *)n->sn;
+}
+
 static void supernode_maint(Node *n);
 static uint8_t supernode_handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip);
 
 static void supernode_start(Node *n)
 {
     const NodeParams *p = &n->sh->p;
-    SnState *s = env_mem_alloc(&n->env, sizeof *s);
+    SnPrivate *x = env_mem_alloc(&n->env, sizeof *x);
+    SnState *s = &x->pub;
     s->cap = n->cfg_capacity ? n->cfg_capacity : p->sn_capacity;
     for (int i = 0; i < SN_PEER_MAX; i++)
         s->peer[i].conn = -1;
-    if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &s->udp_alt) != ENV_OK)
-        (void)env_udp_bind(&n->env, 0, &s->udp_alt);
-    if (env_sock_is_set(s->udp_alt)) s->alt_port = env_sock_local(&n->env, s->udp_alt).port;
+    if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &x->udp_alt) != ENV_OK)
+        (void)env_udp_bind(&n->env, 0, &x->udp_alt);
+    if (env_sock_is_set(x->udp_alt)) x->alt_port = env_sock_local(&n->env, x->udp_alt).port;
     n->sn = s;
     if (n->role == NODE_ROLE_CLIENT) n->state = NODE_ST_ONLINE;
     node__count(n, NODE_M(n)->sn_count, 1);
-    s->t_maint = node__timer_start_periodic(n, NODE_FEAT_SUPERNODE, p->sn_maint_ns, p->sn_maint_ns,
+    x->t_maint = node__timer_start_periodic(n, NODE_FEAT_SUPERNODE, p->sn_maint_ns, p->sn_maint_ns,
                                             SN_TM_MAINT);
     supernode_maint(n);
     node__emit(n, NODE_EV_SN_STARTED, NULL);
@@ -60,10 +75,11 @@ static void supernode_stop(Node *n, bool graceful)
     node__emit(n, NODE_EV_SN_STOPPING, NULL);
     node__count(n, NODE_M(n)->sn_count, -1);
     node__count(n, NODE_M(n)->sn_clients, -(int64_t)s->nclients);
-    env_timer_cancel(&n->env, &s->t_maint);
-    env_udp_close(&n->env, &s->udp_alt);
+    SnPrivate *x = supernode_priv(n);
+    env_timer_cancel(&n->env, &x->t_maint);
+    env_udp_close(&n->env, &x->udp_alt);
     env_mem_free(&n->env, s->clients, s->slots * sizeof(SnClient));
-    env_mem_free(&n->env, s, sizeof *s);
+    env_mem_free(&n->env, x, sizeof *x);
     n->sn = NULL;
 }
 
@@ -130,7 +146,7 @@ static void supernode_send_hello(Node *n, int idx)
 {
     node__conn_hello(n, idx, HELLO_SN);
     WireMsg m = {.type = WIRE_SN_HELLO,
-                 .u.sn_hello = {{n->public_addr.ip, n->port}, n->sn->alt_port}};
+                 .u.sn_hello = {{n->public_addr.ip, n->port}, supernode_priv(n)->alt_port}};
     node__send_msg(n, idx, &m);
 }
 
@@ -171,7 +187,8 @@ static bool supernode_on_hello(Node *n, int idx)
         s->peer[p].main = c->peer; /* corrected by its SN_HELLO */
         s->npeers++;
     }
-    WireMsg m = {.type = WIRE_SN_HELLO, .u.sn_hello = {{n->public_addr.ip, n->port}, s->alt_port}};
+    WireMsg m = {.type = WIRE_SN_HELLO,
+                 .u.sn_hello = {{n->public_addr.ip, n->port}, supernode_priv(n)->alt_port}};
     node__send_msg(n, idx, &m);
     return true;
 }
@@ -444,7 +461,8 @@ static void supernode_on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m
         return;
     }
     EnvSock out = s;
-    if (flags & STUN_CHANGE_PORT) out = env_sock_eq(s, n->udp) ? sn->udp_alt : n->udp;
+    if (flags & STUN_CHANGE_PORT)
+        out = env_sock_eq(s, n->udp) ? supernode_priv(n)->udp_alt : n->udp;
     if (!env_sock_is_set(out)) return;
     StunMsg r = {.type = STUN_BINDING_SUCCESS, .has_fingerprint = true};
     memcpy(r.txid, m->txid, sizeof r.txid);

@@ -94,8 +94,7 @@ static void peer_close(Peer *p)
 }
 
 /* A world of the given features with one supernode at SN_IP. */
-static FakeWorld *world_with_sn(uint64_t seed, const NodeFeature *const *f, size_t nf,
-                                unsigned *sn)
+static FakeWorld *world_with_sn(uint64_t seed, const NodeFeature *const *f, size_t nf, unsigned *sn)
 {
     FakeWorld *w = fakeworld_new_with(seed, NULL, f, nf);
     NodeConfig c = {.role = NODE_ROLE_SUPERNODE, .port = SN_PORT};
@@ -162,9 +161,9 @@ static bool udp_search(FakeWorld *w, uint32_t ip, const char *user, WireMsg *a, 
     for (size_t i = 0; i < fakeenv_inbox_count(h) && !got; i++) {
         const FakeInbox *x = fakeenv_inbox_get(h, i);
         uint16_t fid;
-        long bl = x->kind == 1 ? wire_udp_open(c, &e, x->data, x->len, SN_IP, ip, body,
-                                               sizeof body, &fid)
-                               : -1;
+        long bl = x->kind == 1
+                      ? wire_udp_open(c, &e, x->data, x->len, SN_IP, ip, body, sizeof body, &fid)
+                      : -1;
         if (bl < 0 || !wire_decode(body, (size_t)bl, a) || a->type != WIRE_SEARCH_A) continue;
         memcpy(ubuf, a->u.search.user, a->u.search.ulen); /* body is ours: keep the name */
         a->u.search.user = ubuf;
