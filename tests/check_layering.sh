@@ -30,6 +30,8 @@ report "sim/net includes sim/world or protocol/ beyond base:" \
 features='
 loginsrv.c|loginsrv.h
 websrv.c|websrv.h
+supernode.c|supernode.h
+search.c presence.c|search.h search_int.h
 '
 allowed='node|node_int|wire|crypto|env|hostcache|stun|media'
 fhits=""
