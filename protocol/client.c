@@ -804,6 +804,6 @@ bool node_signal_send(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
 {
     CHECK(len <= WIRE_BLOB_MAX, "signalling payload of %zu bytes", len);
     if (n->state != NODE_ST_ONLINE || n->uplink < 0) return false;
-    WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
+    WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, WIRE_FORWARD_TTL, (uint16_t)len, buf}};
     return node__send_msg(n, n->uplink, &m) == ENV_OK;
 }

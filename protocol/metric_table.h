@@ -58,6 +58,10 @@
     X(METRIC_SUPERNODE_REJECTED, "supernode.rejected", ENV_METRIC_COUNTER)                         \
     X(METRIC_SUPERNODE_SHED, "supernode.shed", ENV_METRIC_COUNTER)                                 \
     X(METRIC_SUPERNODE_FORWARDED, "supernode.forwarded", ENV_METRIC_COUNTER)                       \
+    X(METRIC_SUPERNODE_FWD_DUPLICATES, "supernode.forward.duplicates", ENV_METRIC_COUNTER)         \
+    X(METRIC_SUPERNODE_FWD_TTL_CLAMPED, "supernode.forward.ttl_clamped", ENV_METRIC_COUNTER)       \
+    X(METRIC_SUPERNODE_FWD_RATE_LIMITED, "supernode.forward.rate_limited", ENV_METRIC_COUNTER)     \
+    X(METRIC_SUPERNODE_UNAUTHENTICATED, "supernode.unauthenticated", ENV_METRIC_COUNTER)           \
     X(METRIC_SUPERNODE_BYTES_IN, "supernode.bytes_in", ENV_METRIC_COUNTER)                         \
     X(METRIC_SUPERNODE_BYTES_OUT, "supernode.bytes_out", ENV_METRIC_COUNTER)                       \
     X(METRIC_SUPERNODE_STUN_ANSWERED, "supernode.stun_answered", ENV_METRIC_COUNTER)               \

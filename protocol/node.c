@@ -108,6 +108,10 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->sn_rejected = metric_table_intern(e, METRIC_SUPERNODE_REJECTED);
     m->sn_shed = metric_table_intern(e, METRIC_SUPERNODE_SHED);
     m->sn_forwarded = metric_table_intern(e, METRIC_SUPERNODE_FORWARDED);
+    m->sn_fwd_dup = metric_table_intern(e, METRIC_SUPERNODE_FWD_DUPLICATES);
+    m->sn_fwd_ttl = metric_table_intern(e, METRIC_SUPERNODE_FWD_TTL_CLAMPED);
+    m->sn_fwd_rate = metric_table_intern(e, METRIC_SUPERNODE_FWD_RATE_LIMITED);
+    m->sn_unauth = metric_table_intern(e, METRIC_SUPERNODE_UNAUTHENTICATED);
     m->sn_bytes_in = metric_table_intern(e, METRIC_SUPERNODE_BYTES_IN);
     m->sn_bytes_out = metric_table_intern(e, METRIC_SUPERNODE_BYTES_OUT);
     m->sn_stun_answered = metric_table_intern(e, METRIC_SUPERNODE_STUN_ANSWERED);
@@ -171,6 +175,7 @@ static void node_feature_route(NodeShared *sh, const NodeFeature *f)
               f->name, sh->feat[sh->kind_route[k]]->name);
         sh->kind_route[k] = id;
         sh->kind_flags[k] = f->conn_kinds[i].flags;
+        sh->kind_open[k] = f->conn_kinds[i].open_types;
     }
     uint8_t *one[3] = {&sh->stun_server, &sh->stun_client, &sh->nack_client};
     bool claims[3] = {f->stun_server, f->stun_client, f->nack_client};
@@ -872,6 +877,12 @@ static void node_legacy_frame(Node *n, int idx, const WireMsg *m)
  * the owner of the connection's kind. */
 static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
 {
+    const NodeConn *c = &n->conns[idx];
+    if (c->aux == 0 && node_kind_is(n, c->kind, NODE_CK_GATED) &&
+        !memchr(n->sh->kind_open[c->kind], m->type, NODE_CK_OPEN_MAX)) { /* not admitted yet */
+        node_kind_owner(n, c->kind)->on_frame(n, idx, m);
+        return;
+    }
     const NodeFeature *f = node_route(n, n->sh->tcp_route[m->type]);
     if (!f && node_legacy_frame_by_type(n, idx, m)) return;
     if (!f) f = node_kind_owner(n, n->conns[idx].kind);

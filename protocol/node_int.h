@@ -58,6 +58,12 @@ enum {
     CONN_SN_PEER,    /* supernode <-> supernode */
     /* 7: loginsrv.h; 8: websrv.h */
 };
+/* CONN_SN_CLIENT and CONN_SN_PEER connections are admitted (NodeConn.aux
+ * != 0: the client's slot + 1 once its CONNECT was accepted, 1 for a peer
+ * once its SN_HELLO arrived); until then the plumbing gives every frame on
+ * them to the supernode feature (NODE_CK_GATED), except the openings: a
+ * CONNECT or SN_HELLO, and on a client connection the calls' relay binding
+ * and relayed media (a TCP relay leg never attaches as a client). */
 /* Connection states. */
 enum { CS_CONNECTING = 0, CS_OPEN, CS_READY };
 /* Hello roles. HELLO_CALL: a direct call-signalling connection (a31 "PUB:
@@ -139,10 +145,16 @@ enum {
     NODE_CK_RAW = 1,      /* unframed bytes (HTTP): on_raw gets them, no hello */
     NODE_CK_SN_TX = 2,    /* bytes sent on it count as supernode traffic */
     NODE_CK_NO_SN_RX = 4, /* bytes received on it are not supernode traffic (our own uplinks) */
+    NODE_CK_GATED = 8,    /* while NodeConn.aux is 0 (not admitted yet) a frame whose type is
+                             not in open_types goes to the kind's owner, whatever its type */
 };
+#define NODE_CK_OPEN_MAX 4
 typedef struct NodeConnKind {
     uint8_t kind;  /* a CONN_* value, unique in the world */
     uint8_t flags; /* NODE_CK_* */
+    /* NODE_CK_GATED: the frame types routed as usual before admission (the
+     * openings: a login, a hello, a relay binding), 0-terminated. */
+    uint8_t open_types[NODE_CK_OPEN_MAX];
 } NodeConnKind;
 
 /* A feature's decision on an accepted TCP connection (on_accept). */
@@ -374,6 +386,7 @@ typedef struct NodeMetrics {
     EnvMetric phase_bytes[PH_COUNT], phase_pkts[PH_COUNT];
     EnvMetric nat_confusion[NAT_TYPE_COUNT][NAT_TYPE_COUNT], nat_total, nat_correct;
     EnvMetric sn_count, sn_promotions, sn_clients, sn_rejected, sn_shed, sn_forwarded;
+    EnvMetric sn_fwd_dup, sn_fwd_ttl, sn_fwd_rate, sn_unauth; /* flood hardening (supernode.c) */
     EnvMetric sn_bytes_in, sn_bytes_out, sn_stun_answered;
     EnvMetric failover_time, failover_count, failover_relogin;
     EnvMetric keepalive_sent, poll_sent, poll_lost;
@@ -409,6 +422,7 @@ struct NodeShared {
     uint8_t tcp_route[256];                    /* frame type -> feature id, NODE_ROUTE_NONE */
     uint8_t kind_route[256];                   /* connection kind -> feature id, NODE_ROUTE_NONE */
     uint8_t kind_flags[256];                   /* connection kind -> NODE_CK_* */
+    const uint8_t *kind_open[256];             /* connection kind -> open_types (gated kinds) */
     uint8_t stun_server, stun_client, nack_client; /* feature ids, NODE_ROUTE_NONE */
     void *feat_data[NODE_FEAT_COUNT];          /* per-world data of each feature (its own) */
 };
@@ -491,6 +505,8 @@ typedef struct SnClient {
     uint32_t user_hash; /* wire_user_hash of its username (calls: locating users) */
     bool open;          /* it said it is on the open Internet (CONNECT, WIRE_CM_NAT_NOTE): calls to
                            it may signal directly (a31) */
+    uint16_t fwd_tokens; /* FORWARD rate limit: tokens (supernode.c) */
+    uint32_t fwd_ms;     /* when they were last refilled, ms of virtual time */
 } SnClient;
 
 typedef struct SnPeer {

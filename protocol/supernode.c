@@ -15,7 +15,15 @@
  *   - hands out host-cache entries (random samples, so that clients spread
  *     over supernodes instead of all taking the same best ones);
  *   - forwards signalling (FORWARD) to a local client or to its peers,
- *     with a hop limit;
+ *     with a hop limit, and never lets one peer multiply traffic: the hop
+ *     count read from the wire is clamped to WIRE_FORWARD_TTL, a message
+ *     seen in the last SN_FWD_DUP_MS is dropped (duplicate suppression: a
+ *     flood over the peer mesh reaches each supernode once), forwards are
+ *     rate-limited per client and per peer link (token buckets), and a
+ *     connection that has not been admitted (a client before its CONNECT
+ *     is accepted, a peer before its SN_HELLO) may send nothing else: it
+ *     is dropped. Each refusal has its counter (supernode.forward.*,
+ *     supernode.unauthenticated);
  *   - serves STUN for NAT detection. It has a second UDP socket (main port
  *     + 1, or any free port) to answer "change port" (RFC 3489 test III)
  *     from the same IP and another port. "Change IP" cannot be served by
@@ -32,11 +40,38 @@
 
 /* The feature's per-node state: the tables others read (n->sn points at
  * pub, the first member) and what only the supernode uses. */
+/* Flood hardening. Token buckets: a client may have SN_FWD_CLIENT_RATE
+ * forwards a second through its supernode (bursts of twice that), a peer
+ * link SN_FWD_PEER_RATE; peer links beyond the peer table share one bucket
+ * of SN_FWD_PEER_RATE. Real signalling is a few messages a call; the rates
+ * are far above that and far below a flood. Duplicates: the fingerprints
+ * (destination and payload) of the last SN_FWD_SEEN forwards, each
+ * remembered for SN_FWD_DUP_MS: longer than a message takes across the
+ * mesh, shorter than a signalling retransmission. */
+#define SN_FWD_CLIENT_RATE 10
+#define SN_FWD_PEER_RATE 100
+#define SN_FWD_SEEN 64
+#define SN_FWD_DUP_MS 2000
+
+typedef struct SnBucket {
+    int conn;        /* the connection it is for (reset when another takes the slot) */
+    uint16_t tokens; /* forwards left */
+    uint32_t ms;     /* last refill, ms of virtual time */
+} SnBucket;
+
+typedef struct SnSeen {
+    uint32_t fp; /* fingerprint of destination and payload */
+    uint32_t ms; /* when it was forwarded, ms of virtual time */
+} SnSeen;
+
 typedef struct SnPrivate {
     SnState pub;       /* the shared tables (node_int.h) */
     EnvSock udp_alt;   /* second UDP socket (STUN change-port) */
     uint16_t alt_port; /* its port */
     EnvTimer t_maint;  /* peer upkeep */
+    uint8_t seen_pos;  /* next entry of seen to overwrite */
+    SnSeen seen[SN_FWD_SEEN];               /* recent forwards (duplicate suppression) */
+    SnBucket peer_fwd[SN_PEER_MAX], others; /* per peer-table slot; other peer links */
 } SnPrivate;
 
 static SnPrivate *supernode_priv(const Node *n)
@@ -53,8 +88,12 @@ static void supernode_start(Node *n)
     SnPrivate *x = env_mem_alloc(&n->env, sizeof *x);
     SnState *s = &x->pub;
     s->cap = n->cfg_capacity ? n->cfg_capacity : p->sn_capacity;
-    for (int i = 0; i < SN_PEER_MAX; i++)
+    for (int i = 0; i < SN_PEER_MAX; i++) {
         s->peer[i].conn = -1;
+        x->peer_fwd[i].conn = -1; /* set up when a peer link takes slot i */
+    }
+    x->others = (SnBucket){.conn = -1, .tokens = 2 * SN_FWD_PEER_RATE,
+                           .ms = (uint32_t)(env_now(&n->env) / TIMENS_MS)};
     if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &x->udp_alt) != ENV_OK)
         (void)env_udp_bind(&n->env, 0, &x->udp_alt);
     if (env_sock_is_set(x->udp_alt)) x->alt_port = env_sock_local(&n->env, x->udp_alt).port;
@@ -233,6 +272,8 @@ static int supernode_client_add(Node *n, int idx)
         if (s->clients[i].conn < 0) {
             s->clients[i].conn = idx;
             s->clients[i].addr = n->conns[idx].peer;
+            s->clients[i].fwd_tokens = 2 * SN_FWD_CLIENT_RATE;
+            s->clients[i].fwd_ms = (uint32_t)(env_now(&n->env) / TIMENS_MS);
             s->nclients++;
             node__count(n, NODE_M(n)->sn_clients, 1);
             return i;
@@ -276,11 +317,76 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     node__emit(n, NODE_EV_SN_CLIENT_ATTACHED, &a);
 }
 
+/* Takes one token from a bucket of `rate` a second (burst 2 x rate)
+ * last refilled at *ms; false when empty. */
+static bool supernode_take(uint16_t *tokens, uint32_t *ms, uint32_t now_ms, uint32_t rate)
+{
+    uint32_t add = (now_ms - *ms) * rate / 1000;
+    if (add > 0) {
+        *tokens = (uint16_t)MIN((uint32_t)*tokens + add, 2 * rate);
+        *ms += add * 1000 / rate;
+    }
+    if (*tokens == 0) return false;
+    (*tokens)--;
+    return true;
+}
+
+/* Whether connection idx (-1: our own) may forward one more message now. */
+static bool supernode_fwd_allowed(Node *n, int idx)
+{
+    if (idx < 0) return true;
+    SnPrivate *x = supernode_priv(n);
+    uint32_t now = (uint32_t)(env_now(&n->env) / TIMENS_MS);
+    uint16_t aux = n->conns[idx].aux;
+    if (n->conns[idx].kind == CONN_SN_CLIENT) {
+        if (!aux || aux > x->pub.slots) return false;
+        SnClient *c = &x->pub.clients[aux - 1];
+        return supernode_take(&c->fwd_tokens, &c->fwd_ms, now, SN_FWD_CLIENT_RATE);
+    }
+    int p = supernode_peer_of_conn(&x->pub, idx);
+    SnBucket *b = p >= 0 ? &x->peer_fwd[p] : &x->others;
+    if (p >= 0 && b->conn != idx) *b = (SnBucket){.conn = idx, .tokens = 2 * SN_FWD_PEER_RATE, .ms = now};
+    return supernode_take(&b->tokens, &b->ms, now, SN_FWD_PEER_RATE);
+}
+
+/* Whether m was forwarded in the last SN_FWD_DUP_MS (and remembers it). */
+static bool supernode_fwd_seen(Node *n, const WireMsg *m)
+{
+    SnPrivate *x = supernode_priv(n);
+    uint8_t key[6];
+    wire_put_u32(key, m->u.forward.dst.ip);
+    wire_put_u16(key + 4, m->u.forward.dst.port);
+    uint32_t fp = wire_user_hash(key, sizeof key) ^ wire_user_hash(m->u.forward.data, m->u.forward.len);
+    fp = fp ? fp : 1; /* 0 marks an empty entry */
+    uint32_t now = (uint32_t)(env_now(&n->env) / TIMENS_MS);
+    for (int i = 0; i < SN_FWD_SEEN; i++)
+        if (x->seen[i].fp == fp && now - x->seen[i].ms < SN_FWD_DUP_MS) return true;
+    x->seen[x->seen_pos] = (SnSeen){fp, now};
+    x->seen_pos = (uint8_t)((x->seen_pos + 1) % SN_FWD_SEEN);
+    return false;
+}
+
 /* Forwards to a local client whose address is dst, else to the peers.
- * dst = ourselves (a promoted client in a call): delivered to call.c. */
+ * dst = ourselves (a promoted client in a call): delivered to the calls
+ * (NODE_EV_SIGNAL). from_idx: the connection it came on, -1 our own. */
 static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
 {
     SnState *s = n->sn;
+    const NodeMetrics *mt = NODE_M(n);
+    if (!supernode_fwd_allowed(n, from_idx)) {
+        node__count(n, mt->sn_fwd_rate, 1);
+        return;
+    }
+    if (supernode_fwd_seen(n, m)) {
+        node__count(n, mt->sn_fwd_dup, 1);
+        return;
+    }
+    WireMsg f = *m;
+    if (f.u.forward.ttl > WIRE_FORWARD_TTL) {
+        node__count(n, mt->sn_fwd_ttl, 1);
+        f.u.forward.ttl = WIRE_FORWARD_TTL;
+    }
+    m = &f;
     if (n->role == NODE_ROLE_CLIENT && m->u.forward.dst.ip == n->public_addr.ip &&
         m->u.forward.dst.port == n->port) {
         node__emit(n, NODE_EV_SIGNAL,
@@ -294,8 +400,7 @@ static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
             node__count(n, NODE_M(n)->sn_forwarded, 1);
             return;
         }
-    if (m->u.forward.ttl == 0) return;
-    WireMsg f = *m;
+    if (f.u.forward.ttl == 0) return;
     f.u.forward.ttl--;
     for (int p = 0; p < SN_PEER_MAX; p++) {
         int pc = s->peer[p].conn;
@@ -320,6 +425,12 @@ static void supernode_on_frame(Node *n, int idx, const WireMsg *m)
     SnState *s = n->sn;
     bool peer = n->conns[idx].kind == CONN_SN_PEER;
     WireMsg r;
+    if (n->conns[idx].aux == 0 && m->type != (peer ? WIRE_SN_HELLO : WIRE_CONNECT)) {
+        /* (the plumbing routes the calls' openings elsewhere: supernode_kinds) */
+        node__count(n, NODE_M(n)->sn_unauth, 1); /* not admitted: nothing but its opening */
+        node__conn_drop(n, idx);
+        return;
+    }
     switch (m->type) {
     case WIRE_CONNECT:
         if (!peer) supernode_on_connect(n, idx, m);
@@ -343,6 +454,7 @@ static void supernode_on_frame(Node *n, int idx, const WireMsg *m)
             s->peer[p].main = main;
             s->peer[p].alt_port = m->u.sn_hello.alt_port;
         }
+        n->conns[idx].aux = 1; /* admitted */
         hostcache_add(&n->hc, main, env_now(&n->env), 0);
         hostcache_entry_touch(&n->hc, main, env_now(&n->env), true);
         r = (WireMsg){.type = WIRE_HC_ENTRIES};
@@ -500,8 +612,10 @@ static void supernode_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
 }
 
 static const uint8_t supernode_udp[] = {WIRE_PROBE, WIRE_STUN_ASSIST};
-static const NodeConnKind supernode_kinds[] = {{.kind = CONN_SN_CLIENT, .flags = NODE_CK_SN_TX},
-                                               {.kind = CONN_SN_PEER, .flags = NODE_CK_SN_TX}};
+static const NodeConnKind supernode_kinds[] = {
+    {.kind = CONN_SN_CLIENT, .flags = NODE_CK_SN_TX | NODE_CK_GATED,
+     .open_types = {WIRE_CONNECT, WIRE_CALL, WIRE_CALL_MEDIA}},
+    {.kind = CONN_SN_PEER, .flags = NODE_CK_SN_TX | NODE_CK_GATED, .open_types = {WIRE_SN_HELLO}}};
 
 const NodeFeature supernode_feature = {
     .name = "supernode",

@@ -42,6 +42,8 @@
 
 #define WIRE_VERSION 1
 #define WIRE_MAX_ENTRIES 8    /* host-cache entries carried by one message */
+#define WIRE_FORWARD_TTL 3    /* hops of a FORWARD or LOCATE: what senders set and the most a
+                                 supernode accepts from the wire (more is clamped) */
 #define WIRE_USER_MAX 31      /* username bytes */
 #define WIRE_BLOB_MAX 700     /* opaque blobs (login crypto material, forwarded payload) */
 #define WIRE_FRAME_MAX 1400   /* largest TCP frame ciphertext, bytes */
@@ -74,7 +76,7 @@ typedef enum WireType {
     WIRE_HC_REQUEST = 20, /* ask for host-cache entries */
     WIRE_HC_ENTRIES = 21, /* host-cache entries */
     WIRE_SN_HELLO = 22,   /* SN -> SN link setup: my addresses */
-    WIRE_FORWARD = 23,    /* signalling to be forwarded by supernodes */
+    WIRE_FORWARD = 23,    /* signalling to be forwarded by supernodes (hops: WIRE_FORWARD_TTL) */
     WIRE_SHED = 24,       /* SN -> client: I am over capacity, move (entries given) */
     WIRE_LOGIN_REQ = 25,  /* client -> login server */
     WIRE_LOGIN_CERT = 26, /* login server -> client: certificate (encrypted) */

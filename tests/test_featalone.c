@@ -34,14 +34,15 @@ static void peer_send(Peer *p, const WireMsg *m)
 
 /* Opens a connection from a new host at ip, says HELLO_CLIENT and, when
  * user is set, CONNECT as user with UDP port udp_port. */
-static void peer_open(Peer *p, FakeWorld *w, uint32_t ip, const char *user, uint16_t udp_port)
+static void peer_open_to(Peer *p, FakeWorld *w, EnvAddr to, uint32_t ip, const char *user,
+                         uint16_t udp_port)
 {
     memset(p, 0, sizeof *p);
     p->h = fakenet_host_add(w->net, ip);
     fakeenv_capture(p->h, true);
     p->e = fakeenv_env(p->h);
     p->c = crypto_new(NULL);
-    T_EQ_I64(env_tcp_connect(&p->e, env_addr(SN_IP, SN_PORT), &p->conn), ENV_OK);
+    T_EQ_I64(env_tcp_connect(&p->e, to, &p->conn), ENV_OK);
     fakenet_run_for(w->net, 100 * TIMENS_MS);
     uint8_t b[WIRE_HELLO_LEN];
     wire_hello_encode(0x5eed0001u + ip, 1 /* HELLO_CLIENT */, &p->e, b, sizeof b);
@@ -54,6 +55,11 @@ static void peer_open(Peer *p, FakeWorld *w, uint32_t ip, const char *user, uint
     m.u.connect.ulen = (uint8_t)strlen(user);
     m.u.connect.user = (const uint8_t *)user;
     peer_send(p, &m);
+}
+
+static void peer_open(Peer *p, FakeWorld *w, uint32_t ip, const char *user, uint16_t udp_port)
+{
+    peer_open_to(p, w, env_addr(SN_IP, SN_PORT), ip, user, udp_port);
 }
 
 /* Decodes everything the supernode sent on p's connection (its hello, then
@@ -249,7 +255,60 @@ static void test_presence_between_attached_clients(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* The forward storm of a hostile peer (issue 14): one 14-byte FORWARD for
+ * an unknown destination with a hop count of 141. Not admitted (no
+ * CONNECT), the connection is dropped and nothing is forwarded. Admitted,
+ * the hop count is clamped to WIRE_FORWARD_TTL, every supernode of the
+ * 7-bootstrap mesh forwards it at most once per peer link (the rest are
+ * counted as duplicates), the run ends, and a burst of 100 is cut by the
+ * client's rate limit. */
+static void test_supernode_forward_storm_is_bounded(void)
+{
+    FakeWorld *w = fakeworld_new(511, NULL, true);
+    fakenet_run_for(w->net, 30 * TIMENS_S); /* the bootstraps link up */
+    EnvAddr sn = w->p.bootstrap[0];
+    const uint8_t blob[] = {1, 2, 3};
+    WireMsg f = {.type = WIRE_FORWARD, .u.forward = {{ENV_IP(1, 2, 3, 4), 999}, 141, 3, blob}};
+    uint8_t enc[64];
+    T_EQ_U64(wire_encode(&f, enc, sizeof enc), 14); /* the frame of the report */
+
+    Peer bad;
+    peer_open_to(&bad, w, sn, ENV_IP(99, 3, 0, 1), NULL, 0);
+    fakenet_run_for(w->net, TIMENS_S);
+    peer_send(&bad, &f);
+    fakenet_run_for(w->net, 10 * TIMENS_S);
+    WireMsg got[4];
+    uint8_t store[4096];
+    int closed;
+    (void)peer_read(&bad, got, 4, store, sizeof store, &closed);
+    T_CMP_I64(closed, !=, 0);
+    T_EQ_I64(fakenet_metric(w->net, "supernode.unauthenticated"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "supernode.forwarded"), 0);
+    peer_close(&bad);
+
+    Peer c;
+    peer_open_to(&c, w, sn, ENV_IP(99, 3, 0, 2), "mallory", 4444);
+    fakenet_run_for(w->net, TIMENS_S);
+    peer_send(&c, &f);
+    fakenet_run_for(w->net, 10 * TIMENS_S);
+    int64_t fwd = fakenet_metric(w->net, "supernode.forwarded");
+    T_CMP_I64(fwd, >=, 1);
+    T_CMP_I64(fwd, <=, (int64_t)w->nboot * 8); /* once per link at most (SN_PEER_MAX 8) */
+    T_EQ_I64(fakenet_metric(w->net, "supernode.forward.ttl_clamped"), 1);
+    T_CMP_I64(fakenet_metric(w->net, "supernode.forward.duplicates"), >=, 1);
+    for (int i = 0; i < 100; i++) { /* distinct payloads: not duplicates */
+        uint8_t b[2] = {(uint8_t)i, 7};
+        WireMsg g = {.type = WIRE_FORWARD, .u.forward = {{ENV_IP(1, 2, 3, 4), 999}, 3, 2, b}};
+        peer_send(&c, &g);
+    }
+    fakenet_run_for(w->net, 10 * TIMENS_S);
+    T_CMP_I64(fakenet_metric(w->net, "supernode.forward.rate_limited"), >=, 70);
+    peer_close(&c);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 T_SUITE_MAIN("featalone",
              {"test_supernode_alone_attaches_client", test_supernode_alone_attaches_client},
              {"test_search_answers_from_index", test_search_answers_from_index},
-             {"test_presence_between_attached_clients", test_presence_between_attached_clients})
+             {"test_presence_between_attached_clients", test_presence_between_attached_clients},
+             {"test_supernode_forward_storm_is_bounded", test_supernode_forward_storm_is_bounded})
