@@ -242,8 +242,8 @@ static void call_nat_note(Node *n)
     mediapath_send_tcp(n, n->uplink, &cm);
 }
 
-/* A call message at a supernode, on a connection of the supernode tier
- * (idx) or from ourselves (-1): locating users, relay legs. */
+/* A call message on connection idx of the supernode tier (a client's or
+ * a peer link): locating users, NAT notes, relay legs. */
 static void call_sn_on_frame(Node *n, int idx, const WireMsg *m)
 {
     if (m->type == WIRE_CALL_MEDIA) {

@@ -814,7 +814,6 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
 /* LEGACY: frames of unconverted features by type range. */
 static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
 {
-    (void)idx;
     if (!node_legacy(n, NODE_FEAT_SEARCH)) return false;
     if (m->type >= WIRE_SEARCH_REQ && m->type <= WIRE_BUDDY_LIST) { /* search/presence */
         search__on_frame(n, idx, m);

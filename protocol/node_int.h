@@ -54,7 +54,7 @@ enum {
     CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello; 3: websrv.h */
     CONN_SN_CLIENT,  /* supernode <- client */
     CONN_SN_PEER,    /* supernode <-> supernode */
-    /* 7: loginsrv.h; 8: websrv.h */
+    /* 7: loginsrv.h; 8: websrv.h; 32, 33: call.h; 34: conf.h */
 };
 /* Connection states. */
 enum { CS_CONNECTING = 0, CS_OPEN, CS_READY };

@@ -9,8 +9,12 @@
  * gateway answers a scripted INVITE on a direct signalling connection and
  * refuses a connection that is not a call; a relay session bound by two
  * scripted ends over UDP forwards voice and counts it, and a full relay
- * refuses a second session. */
+ * refuses a second session. With the conference feature beside it, an
+ * organiser's LOCATE goes out on its uplink and the LOCATED coming back as
+ * signalling reaches the conference (NODE_EV_CALL_UNCLAIMED), which invites
+ * the located user through the supernodes. */
 #include "protocol/call.h"
+#include "protocol/conf.h"
 #include "protocol/mediapath.h"
 #include "protocol/node_int.h"
 
@@ -314,9 +318,12 @@ static void peer_send_call(Peer *p, const WireCall *cm)
 }
 
 /* The call messages the node sent on our connection (after its hello);
- * *closed: its close status, 0 while open. */
-static size_t peer_read_calls(Peer *p, WireCall *out, size_t max, int *closed)
+ * *closed: its close status, 0 while open; *n_cf (when not NULL): the
+ * FORWARDs to fwd_dst carrying a conference invitation. */
+static size_t peer_read_calls_fwd(Peer *p, WireCall *out, size_t max, int *closed,
+                                  EnvAddr fwd_dst, size_t *n_cf)
 {
+    if (n_cf) *n_cf = 0;
     uint8_t store[8192];
     size_t have = 0, k = 0;
     *closed = 0;
@@ -339,9 +346,18 @@ static size_t peer_read_calls(Peer *p, WireCall *out, size_t max, int *closed)
         WireMsg m;
         wire_frame_open(p->c, &p->e, key, ctr, store + off + 2, fl);
         if (wire_decode(store + off + 2, fl, &m) && m.type == WIRE_CALL) out[k++] = m.u.call;
+        if (n_cf && m.type == WIRE_FORWARD && m.u.forward.dst.ip == fwd_dst.ip &&
+            m.u.forward.dst.port == fwd_dst.port && m.u.forward.len > 0 &&
+            m.u.forward.data[0] == WIRE_CF_FIRST)
+            (*n_cf)++;
         off += 2 + fl;
     }
     return k;
+}
+
+static size_t peer_read_calls(Peer *p, WireCall *out, size_t max, int *closed)
+{
+    return peer_read_calls_fwd(p, out, max, closed, env_addr(0, 0), NULL);
 }
 
 /* Sends cm as a sealed WIRE_CALL_UDP datagram from our UDP socket. */
@@ -515,6 +531,58 @@ static void test_call_alone_relay_forwards_voice(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* An organiser with the calls and conference features only: the test
+ * plays the client feature (binds, goes online, sets the uplink to a
+ * scripted supernode's connection). */
+static void test_call_alone_conf_organiser_locates_and_invites(void)
+{
+    static const NodeFeature *const only[] = {&call_feature, &conf_feature};
+    FakeWorld *w = fakeworld_new_with(524, NULL, only, G_N_ELEMENTS(only));
+    unsigned o = fakeworld_client(w, A_IP, NAT_OPEN);
+    fakeworld_start(w, o);
+    Node *n = w->node[o];
+    n->port = 40000;
+    T_TRUE(node__bind(n));
+    n->public_addr = env_addr(A_IP, n->port);
+    n->nat = NAT_OPEN;
+    n->state = NODE_ST_ONLINE;
+    Peer sn;
+    peer_new(&sn, w, PEER_IP);
+    peer_connect(&sn, w, n->public_addr, HELLO_CALL);
+    fakenet_run_for(w->net, TIMENS_S);
+    for (int i = 0; i < n->nconns; i++)
+        if (n->conns[i].kind == CONN_CALL_SIG) n->uplink = i;
+    T_CMP_I64(n->uplink, >=, 0);
+    n->uplink_addr = env_addr(PEER_IP, 4000);
+    const char *users[] = {"bob"};
+    T_TRUE(node_conf_start(n, users, 1, 30 * TIMENS_S));
+    T_EQ_I64(node_call_state(n), NODE_CALL_SETUP);
+    T_TRUE(!node_call(n, "carol", TIMENS_S)); /* one voice session at a time */
+    fakenet_run_for(w->net, TIMENS_S);
+    WireCall got[4];
+    int closed;
+    size_t n_cf;
+    EnvAddr bob = env_addr(B_IP, 5555);
+    T_EQ_U64(peer_read_calls_fwd(&sn, got, 4, &closed, bob, &n_cf), 1);
+    T_EQ_U64(got[0].kind, WIRE_CM_LOCATE);
+    T_EQ_U64(got[0].ulen, 3);
+    T_TRUE(memcmp(got[0].user, "bob", 3) == 0);
+    T_TRUE(env_addr_eq(got[0].from_id, n->public_addr));
+    T_EQ_U64(n_cf, 0);
+    WireCall loc = {.kind = WIRE_CM_LOCATED, .call_id = got[0].call_id, .a1 = bob, .ulen = 3};
+    memcpy(loc.user, "bob", 3);
+    uint8_t buf[WIRE_CALL_MAX];
+    size_t len = wire_call_encode(&loc, buf, sizeof buf);
+    node__emit(n, NODE_EV_SIGNAL, &(NodeEventArg){.idx = -1, .buf = buf, .len = len});
+    fakenet_run_for(w->net, TIMENS_S);
+    T_EQ_U64(peer_read_calls_fwd(&sn, got, 4, &closed, bob, &n_cf), 1);
+    T_EQ_U64(n_cf, 1); /* CF_INVITE to the located identity */
+    node_conf_leave(n);
+    T_EQ_I64(node_call_state(n), NODE_CALL_IDLE);
+    peer_free(&sn);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 T_SUITE_MAIN("call", {"test_call_public_to_public_is_direct", test_call_public_to_public_is_direct},
              {"test_call_full_cone_is_hole_punched", test_call_full_cone_is_hole_punched},
              {"test_call_symmetric_to_port_restricted_is_relayed",
@@ -533,4 +601,6 @@ T_SUITE_MAIN("call", {"test_call_public_to_public_is_direct", test_call_public_t
              {"test_call_phone_without_gateway_fails", test_call_phone_without_gateway_fails},
              {"test_call_alone_gateway_answers_invite", test_call_alone_gateway_answers_invite},
              {"test_call_alone_gateway_refuses_non_call", test_call_alone_gateway_refuses_non_call},
-             {"test_call_alone_relay_forwards_voice", test_call_alone_relay_forwards_voice})
+             {"test_call_alone_relay_forwards_voice", test_call_alone_relay_forwards_voice},
+             {"test_call_alone_conf_organiser_locates_and_invites",
+              test_call_alone_conf_organiser_locates_and_invites})
