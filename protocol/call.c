@@ -2,8 +2,10 @@
  * selection (direct UDP, hole punching, UDP relay, TCP relay), media, the
  * re-establishment of a lost path, teardown and the call metrics.
  *
- * Layer: protocol/, part of the node module (node_int.h, "calls" block);
- * relays live in relay.c, media in media.h. Sources (docs/protocol-notes.md):
+ * Layer: protocol/, the calls feature (call.h, call_int.h) with relay.c
+ * and gateway.c; media in media.h, the media-path steps it shares with
+ * conferences (locating, signalling through the supernodes, relay
+ * candidates and binding) in mediapath.h. Sources (docs/protocol-notes.md):
  *   a31: signalling is always TCP: here it travels through the supernodes
  *        (FORWARD over their TCP links, hop limit 3), both ways;
  *   a32: media over UDP whenever the NATs and firewalls let it pass, TCP
@@ -53,7 +55,7 @@
  * dropped"); media quality samples are observed by both ends, one per
  * direction received.
  */
-#include "protocol/node_int.h"
+#include "protocol/call_int.h"
 #include "protocol/metric_table.h"
 
 #include <string.h>
@@ -93,7 +95,7 @@ struct CallState {
     EnvAddr media_to;        /* where UDP media goes (peer or relay) */
     EnvAddr relay;           /* relay in use, {0,0} none */
     EnvAddr bad_relay;       /* relay that failed (not tried again) */
-    EnvAddr cand[CALL_RELAY_CAND_MAX]; /* relay candidates */
+    EnvAddr cand[MEDIAPATH_CAND_MAX]; /* relay candidates */
     int relay_conn;          /* TCP relay leg conn index, -1 none */
     uint8_t chal[8];         /* our challenge */
     uint8_t peer_chal[8];    /* peer's challenge */
@@ -106,11 +108,13 @@ struct CallState {
     EnvTimer t_media, t_step, t_punch, t_end, t_watch; /* timers */
 };
 
-#define CM(n) (&(n)->sh->cm)
+#define CM(n) call__metrics(n)
 #define PAR(n) (&(n)->sh->p)
 
 static void call_end(Node *n, int how);
 static void call_relay_next(Node *n);
+static void call_on_msg(Node *n, const WireCall *cm, int idx);
+static void call_unclaimed(Node *n, int idx, EnvAddr from, const WireMsg *m);
 
 /* Tells the host what happened to the call (env.h, call_report): the host
  * joins it with what only it knows of both ends, the true network
@@ -118,7 +122,7 @@ static void call_relay_next(Node *n);
  * "call.matrix.<caller>.<callee|pstn>.<path>". */
 static void call_report(Node *n, EnvCallEvent ev)
 {
-    const CallState *c = n->call;
+    const CallState *c = call__cur(n);
     EnvCallReport r = {.call_id = c->id, .event = (uint8_t)ev, .path = c->path, .pstn = c->pstn};
     env_call_report(&n->env, &r);
 }
@@ -150,7 +154,7 @@ const char *node_call_path_name(NodeCallPath p)
     return (unsigned)p < NODE_CALL_PATH_COUNT ? call_path_names[p] : "none";
 }
 
-void call__metrics_intern(CallMetrics *m, const Env *e)
+static void call_metrics_intern(CallMetrics *m, const Env *e)
 {
     m->attempts = metric_table_intern(e, METRIC_CALL_ATTEMPTS);
     m->success = metric_table_intern(e, METRIC_CALL_SUCCESS);
@@ -182,47 +186,26 @@ void call__metrics_intern(CallMetrics *m, const Env *e)
 
 /* ---- Transports ---- */
 
-void call__send_udp(Node *n, EnvAddr to, const WireCall *cm)
+/* The direct signalling connection of our call with id, when it is open
+ * (a31), else -1: messages of that call go there. */
+static int call_direct_conn(const Node *n, uint32_t id)
 {
-    WireMsg m = {.type = WIRE_CALL_UDP, .u.call = *cm};
-    node__udp_send_msg(n, n->udp, to, (uint16_t)node__random_u32(n), &m, PH_NONE);
-}
-
-void call__send_tcp(Node *n, int idx, const WireCall *cm)
-{
-    WireMsg m = {.type = WIRE_CALL, .u.call = *cm};
-    (void)node__send_msg(n, idx, &m);
-}
-
-/* Our identity as supernodes know it: (public IP, listening port). */
-static EnvAddr call_self_id(const Node *n)
-{
-    return env_addr(n->public_addr.ip ? n->public_addr.ip : n->local.ip, n->port);
-}
-
-bool call__udp_ok(const Node *n)
-{
-    return n->public_addr.port != 0 && n->nat != NAT_UDP_BLOCKED;
+    const CallState *c = call__cur(n);
+    if (c && c->id == id && c->sig_conn >= 0 && n->conns[c->sig_conn].state != CS_CONNECTING)
+        return c->sig_conn;
+    return -1;
 }
 
 /* Signalling to the peer with identity dst, through the supernodes (a31).
  * A supernode (promoted client) forwards itself. */
 static void call_signal(Node *n, EnvAddr dst, const WireCall *cm)
 {
-    const CallState *c = n->call;
-    if (c && c->id == cm->call_id && c->sig_conn >= 0 &&
-        n->conns[c->sig_conn].state != CS_CONNECTING) { /* direct TCP signalling (a31) */
-        call__send_tcp(n, c->sig_conn, cm);
+    int direct = call_direct_conn(n, cm->call_id);
+    if (direct >= 0) { /* direct TCP signalling (a31) */
+        mediapath_send_tcp(n, direct, cm);
         return;
     }
-    uint8_t buf[WIRE_CALL_MAX];
-    size_t len = wire_call_encode(cm, buf, sizeof buf);
-    if (!n->sn) {
-        (void)node_signal_send(n, dst, buf, len);
-        return;
-    }
-    WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
-    node__emit(n, NODE_EV_SN_FORWARD, &(NodeEventArg){.idx = -1, .msg = &m});
+    mediapath_signal_call(n, dst, cm);
 }
 
 /* The challenge response: the first 8 bytes of SHA-256(challenge || key). */
@@ -243,80 +226,25 @@ static bool call_response_ok(Node *n, const uint8_t chal[8], const uint8_t key[3
 
 /* ---- Locating the callee (the one function to switch to node_search) ---- */
 
-/* Asks the supernodes where `user` is; WIRE_CM_LOCATED comes back forwarded.
- * Until the user search exists this floods the supernode links (hop
- * limit 3), each supernode checking its own clients. */
+/* Asks the supernodes where `user` is; WIRE_CM_LOCATED comes back through
+ * them (mediapath_locate). */
 static bool call_locate(Node *n, const char *user, size_t ulen)
 {
-    return call__locate(n, n->call->id, user, ulen);
+    return mediapath_locate(n, call__cur(n)->id, user, ulen);
 }
 
-void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
-{
-    if (!n->sn) {
-        (void)node_signal_send(n, dst, buf, len);
-        return;
-    }
-    WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
-    node__emit(n, NODE_EV_SN_FORWARD, &(NodeEventArg){.idx = -1, .msg = &m});
-}
-
-void call__nat_note(Node *n)
+/* Tells the own supernode whether we are on the open Internet (a31: calls
+ * to an open user may signal directly). */
+static void call_nat_note(Node *n)
 {
     if (!PAR(n)->direct_signalling || n->sn || n->uplink < 0 || n->conns[n->uplink].state != CS_READY) return;
     WireCall cm = {.kind = WIRE_CM_NAT_NOTE, .call_id = 1, .dnat = n->nat};
-    call__send_tcp(n, n->uplink, &cm);
+    mediapath_send_tcp(n, n->uplink, &cm);
 }
 
-bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen)
-{
-    WireCall cm = {.kind = WIRE_CM_LOCATE, .call_id = id, .ttl = 3, .from_id = call_self_id(n)};
-    cm.ulen = (uint8_t)ulen;
-    memcpy(cm.user, user, ulen);
-    if (n->sn) {
-        WireMsg m = {.type = WIRE_CALL, .u.call = cm};
-        call__sn_on_frame(n, -1, &m);
-        return true;
-    }
-    if (n->uplink < 0 || n->conns[n->uplink].state != CS_READY) return false;
-    call__send_tcp(n, n->uplink, &cm);
-    return true;
-}
-
-/* Supernode side of LOCATE: answer when the user is ours (a client or
- * ourselves), else pass it on to the peer links (not back to idx). */
-static void call_sn_locate(Node *n, int idx, const WireCall *cm)
-{
-    SnState *s = n->sn;
-    uint32_t h = wire_user_hash(cm->user, cm->ulen);
-    EnvAddr found = {0, 0};
-    bool open = false; /* the user said it is on the open Internet: direct signalling (a31) */
-    if (n->role == NODE_ROLE_CLIENT && n->ulen == cm->ulen && !memcmp(n->user, cm->user, cm->ulen)) {
-        found = call_self_id(n);
-        open = n->nat == NAT_OPEN;
-    }
-    for (uint16_t i = 0; i < s->slots && !found.ip; i++)
-        if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h) {
-            found = s->clients[i].addr;
-            open = s->clients[i].open;
-        }
-    if (found.ip) {
-        WireCall r = {.kind = WIRE_CM_LOCATED, .call_id = cm->call_id, .a1 = found, .ulen = cm->ulen};
-        if (open) r.a2 = found; /* where to open the direct signalling connection */
-        memcpy(r.user, cm->user, cm->ulen);
-        call_signal(n, cm->from_id, &r);
-        return;
-    }
-    if (cm->ttl == 0) return;
-    WireCall f = *cm;
-    f.ttl--;
-    for (int p = 0; p < SN_PEER_MAX; p++) {
-        int pc = s->peer[p].conn;
-        if (pc >= 0 && pc != idx && n->conns[pc].state == CS_READY) call__send_tcp(n, pc, &f);
-    }
-}
-
-void call__sn_on_frame(Node *n, int idx, const WireMsg *m)
+/* A call message on connection idx of the supernode tier (a client's or
+ * a peer link): locating users, NAT notes, relay legs. */
+static void call_sn_on_frame(Node *n, int idx, const WireMsg *m)
 {
     if (m->type == WIRE_CALL_MEDIA) {
         relay__on_media_tcp(n, idx, m->u.media.data, m->u.media.len);
@@ -324,7 +252,7 @@ void call__sn_on_frame(Node *n, int idx, const WireMsg *m)
     }
     const WireCall *cm = &m->u.call;
     if (cm->kind == WIRE_CM_LOCATE)
-        call_sn_locate(n, idx, cm);
+        mediapath_sn_locate(n, idx, cm, call_direct_conn(n, cm->call_id));
     else if (cm->kind == WIRE_CM_RELAY_BIND && idx >= 0)
         relay__on_bind(n, idx, n->conns[idx].peer, cm);
     else if (cm->kind == WIRE_CM_NAT_NOTE && idx >= 0 && n->conns[idx].kind == CONN_SN_CLIENT &&
@@ -346,19 +274,20 @@ static CallState *call_new(Node *n, uint8_t role, uint32_t id)
     c->pstn = n->role == NODE_ROLE_GATEWAY;
     c->started = env_now(&n->env);
     env_random_bytes(&n->env, c->chal, sizeof c->chal);
-    n->call = c;
+    node__feat_set(n, NODE_FEAT_CALL, c);
+    if (n->role == NODE_ROLE_CLIENT) n->voice = NODE_VOICE_CALL;
     return c;
 }
 
 static void call_step_timer(Node *n, TimeNs d)
 {
-    env_timer_cancel(&n->env, &n->call->t_step);
-    n->call->t_step = env_timer_start(&n->env, d, TM_CALL_STEP);
+    env_timer_cancel(&n->env, &call__cur(n)->t_step);
+    call__cur(n)->t_step = node__timer_start(n, NODE_FEAT_CALL, d, TM_CALL_STEP);
 }
 
 static void call_relay_close(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c->relay_conn >= 0) node__conn_close(n, c->relay_conn, false);
     c->relay_conn = -1;
 }
@@ -367,7 +296,7 @@ static void call_relay_close(Node *n)
  * (id, sequence numbers) continues on the new path. */
 static void call_media_stop(Node *n)
 {
-    env_timer_cancel(&n->env, &n->call->t_media);
+    env_timer_cancel(&n->env, &call__cur(n)->t_media);
 }
 
 /* The call's voice stream: the world's, or G.729 for the phone network
@@ -387,36 +316,36 @@ static MediaConfig call_media_cfg(const Node *n, const CallState *c)
  * 4-byte connection ID of E2O flows (a18) by which the gateway demuxes. */
 static size_t call_media_hdr(const CallState *c)
 {
-    return c->pstn ? CALL_MEDIA_HDR + 4 : CALL_MEDIA_HDR;
+    return c->pstn ? MEDIAPATH_MEDIA_HDR + 4 : MEDIAPATH_MEDIA_HDR;
 }
 
 /* Starts sending media every frame interval over the chosen path. */
 static void call_media_start(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     const NodeShared *sh = n->sh;
     MediaConfig mc = call_media_cfg(n, c);
     if (!c->rx) c->rx = media_rx_new(&n->env, sh->media, &mc, c->key);
     if (env_timer_is_set(c->t_media)) return;
     if (!c->tx) c->tx = media_tx_new(&n->env, sh->media, &mc, c->key);
     TimeNs iv = media_tx_interval(c->tx, false);
-    c->t_media = env_timer_start_periodic(&n->env, 0, iv, TM_CALL_MEDIA);
+    c->t_media = node__timer_start_periodic(n, NODE_FEAT_CALL, 0, iv, TM_CALL_MEDIA);
     if (!env_timer_is_set(c->t_watch))
-        c->t_watch = env_timer_start_periodic(&n->env, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
+        c->t_watch = node__timer_start_periodic(n, NODE_FEAT_CALL, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
     c->last_rx = env_now(&n->env);
 }
 
 static void call_media_send(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     uint8_t pkt[ENV_UDP_MAX];
     bool tcp = c->relay_conn >= 0;
     size_t hdr = call_media_hdr(c);
     size_t len = media_tx_next(c->tx, &n->env, false, tcp, pkt + hdr, sizeof pkt - hdr);
     if (len == 0) return;
     wire_put_u16(pkt, (uint16_t)c->id);
-    pkt[2] = (uint8_t)(CALL_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
-    if (c->pstn) wire_put_u32(pkt + CALL_MEDIA_HDR, c->id);
+    pkt[2] = (uint8_t)(MEDIAPATH_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
+    if (c->pstn) wire_put_u32(pkt + MEDIAPATH_MEDIA_HDR, c->id);
     len += hdr;
     node__count(n, CM(n)->media_packets, 1);
     node__count(n, CM(n)->media_bytes, (int64_t)len);
@@ -431,9 +360,9 @@ static void call_media_send(Node *n)
 /* A media packet of our call arrived (UDP or TCP). */
 static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (!c || len < call_media_hdr(c) || wire_get_u16(buf) != (uint16_t)c->id || !c->rx) return;
-    if (c->pstn && wire_get_u32(buf + CALL_MEDIA_HDR) != c->id) return;
+    if (c->pstn && wire_get_u32(buf + MEDIAPATH_MEDIA_HDR) != c->id) return;
     size_t hdr = call_media_hdr(c);
     if (!media_rx_packet(c->rx, &n->env, buf + hdr, len - hdr)) return;
     c->last_rx = env_now(&n->env);
@@ -453,14 +382,14 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     node__count(n, m->active, 1);
     if (c->path >= NODE_CALL_PATH_UDP_RELAY) node__count(n, m->relayed_active, 1);
     env_metric_observe(&n->env, m->setup_s, timens_to_s(c->last_rx - c->started));
-    c->t_end = env_timer_start(&n->env, c->duration, TM_CALL_END);
+    c->t_end = node__timer_start(n, NODE_FEAT_CALL, c->duration, TM_CALL_END);
 }
 
 bool call__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 {
-    if (len < CALL_MEDIA_HDR || (buf[2] & WIRE_FUNC_MASK) != CALL_FUNC_MEDIA) return false;
-    if (n->relay && relay__on_media_udp(n, from, buf, len)) return true;
-    if (!n->call) return false;
+    if (len < MEDIAPATH_MEDIA_HDR || (buf[2] & WIRE_FUNC_MASK) != MEDIAPATH_FUNC_MEDIA) return false;
+    if (relay__state(n) && relay__on_media_udp(n, from, buf, len)) return true;
+    if (!call__cur(n)) return false;
     call_media_rx(n, buf, len);
     return true;
 }
@@ -468,7 +397,7 @@ bool call__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 /* Observes the quality of the direction we received. */
 static void call_observe(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     MediaStats s;
     if (!c->rx) return;
     media_rx_stats(c->rx, &s);
@@ -484,7 +413,7 @@ static void call_observe(Node *n)
 /* Ends the call: counts (caller), observes, frees everything. */
 static void call_end(Node *n, int how)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     const CallMetrics *m = CM(n);
     if (c->role == CALL_CALLER) {
         call_report(n, ENV_CALL_ENDED);
@@ -503,13 +432,14 @@ static void call_end(Node *n, int how)
     media_rx_free(c->rx, &n->env);
     memset(c->key, 0, sizeof c->key);
     env_mem_free(&n->env, c, sizeof *c);
-    n->call = NULL;
+    node__feat_set(n, NODE_FEAT_CALL, NULL);
+    if (n->voice == NODE_VOICE_CALL) n->voice = NODE_VOICE_NONE;
 }
 
 /* Ends the call and tells the peer (when it knows of the call). */
 static void call_bye(Node *n, int how)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c->peer_id.ip && c->st != CST_LOCATE && c->st != CST_INVITE) {
         WireCall b = {.kind = WIRE_CM_BYE, .call_id = c->id};
         call_signal(n, c->peer_id, &b);
@@ -521,7 +451,7 @@ static void call_bye(Node *n, int how)
 
 static void call_path_chosen(Node *n, uint8_t path)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     c->path = path;
     c->st = CST_WAIT;
     env_timer_cancel(&n->env, &c->t_punch);
@@ -531,20 +461,20 @@ static void call_path_chosen(Node *n, uint8_t path)
 
 static void call_punch_start(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     c->st = CST_PUNCH;
     c->media_to = c->peer_pub;
     TimeNs iv = PAR(n)->punch_interval_ns;
-    c->t_punch = env_timer_start_periodic(&n->env, 0, iv, TM_CALL_PUNCH);
+    c->t_punch = node__timer_start_periodic(n, NODE_FEAT_CALL, 0, iv, TM_CALL_PUNCH);
     if (c->role == CALL_CALLER) call_step_timer(n, PAR(n)->punch_timeout_ns);
 }
 
 static void call_on_punch(Node *n, EnvAddr from, const WireCall *cm)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (cm->kind == WIRE_CM_PUNCH) {
         WireCall a = {.kind = WIRE_CM_PUNCH_ACK, .call_id = c->id};
-        call__send_udp(n, from, &a);
+        mediapath_send_udp(n, from, &a);
     }
     if (c->relay.ip) return; /* already relayed: punching came too late */
     c->media_to = from;      /* the peer's endpoint as its NAT maps it toward us */
@@ -559,47 +489,13 @@ static void call_on_punch(Node *n, EnvAddr from, const WireCall *cm)
 
 /* ---- Media path: relays ---- */
 
-size_t call__relay_candidates(Node *n, EnvAddr peer_sn, EnvAddr bad, EnvAddr *out, size_t cap)
-{
-    CHECK(cap >= 3, "relay candidate room %zu", cap);
-    EnvAddr skip[4] = {n->uplink_addr, peer_sn, bad, call_self_id(n)};
-    size_t max = MIN((size_t)PAR(n)->relay_candidates, cap - 2);
-    size_t k = hostcache_best(&n->hc, out, max, 0, skip, 4);
-    EnvAddr last[2] = {n->uplink_addr, peer_sn};
-    for (int i = 0; i < 2; i++)
-        if (last[i].ip && !env_addr_eq(last[i], bad) && (i == 0 || !env_addr_eq(last[0], last[1])))
-            out[k++] = last[i];
-    return k;
-}
-
-int call__relay_connect(Node *n, EnvAddr r, uint8_t *pi, uint8_t kind)
-{
-    for (; *pi < 3; (*pi)++) {
-        EnvAddr to = r;
-        if (*pi > 0) to.port = PAR(n)->fallback_ports[*pi - 1];
-        if (to.port == 0 || (*pi > 0 && to.port == r.port)) continue;
-        int idx = node__connect(n, to, kind, PH_NONE);
-        if (idx >= 0) return idx;
-    }
-    return -1;
-}
-
-void call__relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t leg)
-{
-    WireCall b = {.kind = WIRE_CM_RELAY_BIND, .call_id = id, .leg = leg};
-    if (idx >= 0)
-        call__send_tcp(n, idx, &b);
-    else
-        call__send_udp(n, r, &b);
-}
-
 /* Candidates: host-cache supernodes other than both ends' own supernodes
  * and a relay that failed; then our supernode, then the peer's. */
 static void call_relay_candidates(Node *n)
 {
-    CallState *c = n->call;
-    c->ncand = (uint8_t)call__relay_candidates(n, c->peer_sn, c->bad_relay, c->cand,
-                                               CALL_RELAY_CAND_MAX);
+    CallState *c = call__cur(n);
+    c->ncand = (uint8_t)mediapath_relay_candidates(n, c->peer_sn, c->bad_relay, c->cand,
+                                                   MEDIAPATH_CAND_MAX);
     c->ci = 0;
     c->pi = 0;
 }
@@ -608,23 +504,23 @@ static void call_relay_candidates(Node *n)
  * fallback ports 443 and 80, a11). False when no connection can start. */
 static bool call_relay_bind(Node *n, EnvAddr r)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     call_relay_close(n);
     c->relay = r;
-    c->relay_tcp = !call__udp_ok(n);
+    c->relay_tcp = !mediapath_udp_ok(n);
     if (!c->relay_tcp) {
         c->media_to = r;
-        call__relay_bind_send(n, -1, r, c->id, c->role);
+        mediapath_relay_bind_send(n, -1, r, c->id, c->role);
         return true;
     }
-    c->relay_conn = call__relay_connect(n, r, &c->pi, CONN_CALL_RELAY);
+    c->relay_conn = mediapath_relay_connect(n, r, &c->pi, CONN_CALL_RELAY);
     return c->relay_conn >= 0;
 }
 
 /* Caller: tries the next relay candidate, or gives up. */
 static void call_relay_next(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     c->st = CST_RELAY;
     while (c->ci < c->ncand) {
         EnvAddr r = c->cand[c->ci];
@@ -640,7 +536,7 @@ static void call_relay_next(Node *n)
 
 static void call_relay_start(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     env_timer_cancel(&n->env, &c->t_punch);
     call_media_stop(n);
     call_relay_candidates(n);
@@ -650,7 +546,7 @@ static void call_relay_start(Node *n)
 /* Our leg is bound at the relay. */
 static void call_on_bound(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c->st != CST_RELAY && c->role == CALL_CALLER) return;
     bool tcp = c->relay_tcp || !c->peer_udp;
     uint8_t path = tcp ? NODE_CALL_PATH_TCP_RELAY : NODE_CALL_PATH_UDP_RELAY;
@@ -665,7 +561,7 @@ static void call_on_bound(Node *n)
 /* The relay refused (full) or did not answer: the next candidate. */
 static void call_relay_failed(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     call_relay_close(n);
     c->relay = env_addr(0, 0);
     if (c->role != CALL_CALLER) return;
@@ -678,10 +574,10 @@ static void call_relay_failed(Node *n)
 
 static void call_fill_endpoints(Node *n, WireCall *cm)
 {
-    cm->from_id = call_self_id(n);
+    cm->from_id = mediapath_self_id(n);
     cm->a1 = n->public_addr;
-    cm->a2 = n->sn ? call_self_id(n) : n->uplink_addr;
-    cm->flags = call__udp_ok(n) ? WIRE_CMF_UDP_OK : 0;
+    cm->a2 = n->sn ? mediapath_self_id(n) : n->uplink_addr;
+    cm->flags = mediapath_udp_ok(n) ? WIRE_CMF_UDP_OK : 0;
     cm->dnat = n->nat;
 }
 
@@ -689,7 +585,7 @@ static void call_fill_endpoints(Node *n, WireCall *cm)
  * else through the supernodes) and waits for ANSWER. */
 static void call_invite(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     c->st = CST_INVITE;
     WireCall inv = {.kind = WIRE_CM_INVITE, .call_id = c->id, .ttl = 0};
     call_fill_endpoints(n, &inv);
@@ -709,7 +605,7 @@ static void call_invite(Node *n)
  * (a11). Guarded by tcp_timeout per attempt. False when none can start. */
 static bool call_sig_open(Node *n, EnvAddr to)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     uint8_t steps = c->pstn ? 3 : 1;
     for (; c->sig_pi < steps; c->sig_pi++) {
         EnvAddr a = to;
@@ -728,7 +624,7 @@ static bool call_sig_open(Node *n, EnvAddr to)
  * the next port to the gateway, or for a buddy the supernode path. */
 static void call_sig_failed(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c->sig_conn >= 0) node__conn_close(n, c->sig_conn, true);
     c->sig_conn = -1;
     c->sig_pi++;
@@ -757,14 +653,14 @@ static void call_sig_frame(Node *n, int idx, const WireMsg *m)
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
-    if (m->u.call.kind != WIRE_CM_INVITE && (!n->call || n->call->sig_conn != idx))
+    if (m->u.call.kind != WIRE_CM_INVITE && (!call__cur(n) || call__cur(n)->sig_conn != idx))
         return; /* stale */
-    call__on_msg(n, &m->u.call, idx);
+    call_on_msg(n, &m->u.call, idx);
 }
 
 static void call_on_located(Node *n, const WireCall *cm)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c->st != CST_LOCATE || c->ulen != cm->ulen || memcmp(c->peer_user, cm->user, c->ulen))
         return;
     c->peer_id = cm->a1;
@@ -790,11 +686,11 @@ static void call_peer_from(CallState *c, const WireCall *cm)
  * punch (it is public: the caller's packets open the caller's NAT). */
 static void call_on_invite(Node *n, const WireCall *cm, int idx)
 {
-    if (n->call || n->conf) {
-        if (n->call && n->call->id == cm->call_id) return; /* duplicate */
+    if (call__cur(n) || n->voice != NODE_VOICE_NONE) {
+        if (call__cur(n) && call__cur(n)->id == cm->call_id) return; /* duplicate */
         WireCall b = {.kind = WIRE_CM_BUSY, .call_id = cm->call_id};
         if (idx >= 0)
-            call__send_tcp(n, idx, &b);
+            mediapath_send_tcp(n, idx, &b);
         else
             call_signal(n, cm->from_id, &b);
         return;
@@ -813,14 +709,14 @@ static void call_on_invite(Node *n, const WireCall *cm, int idx)
     call_signal(n, c->peer_id, &a);
     call_report(n, ENV_CALL_ANSWERED);
     c->st = CST_WAIT;
-    if (c->peer_udp && call__udp_ok(n) && !c->pstn) call_punch_start(n);
-    c->t_watch = env_timer_start_periodic(&n->env, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
+    if (c->peer_udp && mediapath_udp_ok(n) && !c->pstn) call_punch_start(n);
+    c->t_watch = node__timer_start_periodic(n, NODE_FEAT_CALL, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
     c->last_rx = env_now(&n->env);
 }
 
 static void call_on_answer(Node *n, const WireCall *cm)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c->st != CST_INVITE) return;
     if (!call_response_ok(n, c->chal, c->key, cm->resp)) {
         call_bye(n, CALL_END_FAILED); /* a17: the callee failed our challenge */
@@ -828,7 +724,7 @@ static void call_on_answer(Node *n, const WireCall *cm)
     }
     call_peer_from(c, cm);
     memcpy(c->peer_chal, cm->chal, 8);
-    if (c->peer_udp && call__udp_ok(n))
+    if (c->peer_udp && mediapath_udp_ok(n))
         call_punch_start(n);
     else
         call_relay_start(n);
@@ -837,7 +733,7 @@ static void call_on_answer(Node *n, const WireCall *cm)
 /* Callee: the caller says which path; checks its response to our challenge. */
 static void call_on_path(Node *n, const WireCall *cm)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c->role != CALL_CALLEE || !call_response_ok(n, c->chal, c->key, cm->resp)) return;
     if (cm->kind == WIRE_CM_PATH) {
         c->path = cm->path;
@@ -853,30 +749,32 @@ static void call_on_path(Node *n, const WireCall *cm)
     if (!call_relay_bind(n, cm->a1)) c->relay = env_addr(0, 0);
 }
 
-void call__on_signal(Node *n, const uint8_t *buf, size_t len)
+/* A signalling payload addressed to this node (NODE_EV_SIGNAL):
+ * conference payloads (kinds from WIRE_CF_FIRST on) are the conference
+ * feature's; a LOCATED that is not our call's goes on unclaimed. */
+static void call_on_signal(Node *n, const uint8_t *buf, size_t len)
 {
     WireCall cm;
-    if (len > 0 && buf[0] >= WIRE_CF_FIRST) { /* conferences (conf.c) */
-        conf__on_signal(n, buf, len);
-        return;
-    }
+    if (len > 0 && buf[0] >= WIRE_CF_FIRST) return;
     if (!wire_call_decode(buf, len, &cm)) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
-    if (cm.kind == WIRE_CM_LOCATED && (!n->call || n->call->id != cm.call_id) &&
-        conf__on_located(n, &cm))
+    if (cm.kind == WIRE_CM_LOCATED && (!call__cur(n) || call__cur(n)->id != cm.call_id)) {
+        WireMsg m = {.type = WIRE_CALL, .u.call = cm};
+        call_unclaimed(n, -1, env_addr(0, 0), &m);
         return;
-    call__on_msg(n, &cm, -1);
+    }
+    call_on_msg(n, &cm, -1);
 }
 
-void call__on_msg(Node *n, const WireCall *cm, int idx)
+static void call_on_msg(Node *n, const WireCall *cm, int idx)
 {
     if (cm->kind == WIRE_CM_INVITE) {
         call_on_invite(n, cm, idx);
         return;
     }
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (!c || c->id != cm->call_id) return; /* stale: an ended call */
     switch (cm->kind) {
     case WIRE_CM_LOCATED: call_on_located(n, cm); break;
@@ -901,9 +799,11 @@ void call__on_udp(Node *n, EnvAddr from, const WireMsg *m)
         if (n->sn) relay__on_bind(n, -1, from, cm);
         return;
     }
-    if (n->conf && conf__on_call_udp(n, from, cm)) return; /* a conference leg's relay */
-    CallState *c = n->call;
-    if (!c || c->id != cm->call_id) return;
+    CallState *c = call__cur(n);
+    if (!c || c->id != cm->call_id) {
+        call_unclaimed(n, -1, from, m); /* e.g. a conference leg's relay answering */
+        return;
+    }
     if (cm->kind == WIRE_CM_PUNCH || cm->kind == WIRE_CM_PUNCH_ACK)
         call_on_punch(n, from, cm);
     else if (cm->kind == WIRE_CM_RELAY_BOUND && env_addr_eq(from, c->relay) && !c->relay_tcp)
@@ -916,7 +816,7 @@ void call__on_udp(Node *n, EnvAddr from, const WireMsg *m)
 
 void call__on_connected(Node *n, int idx, int status)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c && idx == c->sig_conn) {
         call_sig_connected(n, idx, status);
         return;
@@ -934,7 +834,7 @@ void call__on_connected(Node *n, int idx, int status)
         return;
     }
     node__conn_hello(n, idx, HELLO_CLIENT);
-    call__relay_bind_send(n, idx, c->relay, c->id, c->role);
+    mediapath_relay_bind_send(n, idx, c->relay, c->id, c->role);
 }
 
 void call__on_frame(Node *n, int idx, const WireMsg *m)
@@ -943,7 +843,7 @@ void call__on_frame(Node *n, int idx, const WireMsg *m)
         call_sig_frame(n, idx, m);
         return;
     }
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (!c || idx != c->relay_conn) return;
     if (m->type == WIRE_CALL_MEDIA) {
         call_media_rx(n, m->u.media.data, m->u.media.len);
@@ -961,7 +861,7 @@ void call__on_frame(Node *n, int idx, const WireMsg *m)
 
 void call__on_closed(Node *n, int idx)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (c && idx == c->relay_conn) c->relay_conn = -1; /* the watchdog notices the silence */
     if (!c || idx != c->sig_conn) return;
     /* The direct signalling connection closed without BYE. Before ANSWER:
@@ -1002,7 +902,7 @@ int call__sig_conn(const CallState *c)
  * long for the caller's RELAY, then ends quietly. */
 static void call_watch(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     TimeNs quiet = env_now(&n->env) - c->last_rx;
     if (c->st != CST_ACTIVE && c->role == CALL_CALLER) return;
     if (c->role == CALL_CALLEE) {
@@ -1024,7 +924,7 @@ static void call_watch(Node *n)
 /* The current step took too long. */
 static void call_step_expired(Node *n)
 {
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     switch (c->st) {
     case CST_INVITE:
         if (c->sig_conn >= 0 && n->conns[c->sig_conn].state == CS_CONNECTING) {
@@ -1055,7 +955,7 @@ void call__on_timer(Node *n, uint32_t tag)
         relay__on_timer(n);
         return;
     }
-    CallState *c = n->call;
+    CallState *c = call__cur(n);
     if (!c) return;
     switch (tag) {
     case TM_CALL_MEDIA:
@@ -1063,7 +963,7 @@ void call__on_timer(Node *n, uint32_t tag)
         break;
     case TM_CALL_PUNCH: {
         WireCall p = {.kind = WIRE_CM_PUNCH, .call_id = c->id};
-        call__send_udp(n, c->media_to, &p); /* the peer's endpoint, as last seen */
+        mediapath_send_udp(n, c->media_to, &p); /* the peer's endpoint, as last seen */
         break;
     }
     case TM_CALL_STEP:
@@ -1081,9 +981,161 @@ void call__on_timer(Node *n, uint32_t tag)
 
 void call__stop(Node *n)
 {
-    if (n->call) call_end(n, CALL_END_QUIET);
-    if (n->relay) relay__stop(n);
+    if (call__cur(n)) call_end(n, CALL_END_QUIET);
 }
+
+/* ---- The feature ---- */
+
+/* What no call of this node claims goes to whichever feature wants it
+ * (conferences: their legs' relays). */
+static void call_unclaimed(Node *n, int idx, EnvAddr from, const WireMsg *m)
+{
+    node__emit(n, NODE_EV_CALL_UNCLAIMED, &(NodeEventArg){.idx = idx, .addr = from, .msg = m});
+}
+
+static bool call_shared_init(NodeShared *sh, const Env *world_env, GError **err)
+{
+    (void)err;
+    CallShared *cs = g_new0(CallShared, 1); /* not per node: one per world */
+    call_metrics_intern(&cs->m, world_env);
+    sh->feat_data[NODE_FEAT_CALL] = cs;
+    return true;
+}
+
+static void call_shared_fini(NodeShared *sh)
+{
+    g_free(sh->feat_data[NODE_FEAT_CALL]);
+    sh->feat_data[NODE_FEAT_CALL] = NULL;
+}
+
+static void call_start(Node *n)
+{
+    if (n->role == NODE_ROLE_GATEWAY) gateway__start(n);
+}
+
+/* The gateway's calls, then our own call, then the relay sessions. */
+static void call_stop(Node *n, bool graceful)
+{
+    (void)graceful;
+    if (gateway__state(n)) gateway__stop(n);
+    call__stop(n);
+    if (relay__state(n)) relay__stop(n);
+}
+
+static void call_feat_timer(Node *n, EnvTimer t, uint32_t kind)
+{
+    if (gateway__state(n))
+        gateway__on_timer(n, t, kind); /* every timer of a gateway is one of its calls' */
+    else
+        call__on_timer(n, kind);
+}
+
+/* Voice before any decoding: a gateway's calls by connection ID, then
+ * relay sessions and our call. */
+static bool call_raw_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
+{
+    if (gateway__state(n) && gateway__on_media_udp(n, from, buf, len)) return true;
+    return call__on_media_udp(n, from, buf, len);
+}
+
+static void call_feat_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m,
+                          size_t len)
+{
+    (void)s;
+    (void)frame_id;
+    (void)len;
+    if (gateway__state(n))
+        gateway__on_call_udp(n, from, m);
+    else
+        call__on_udp(n, from, m);
+}
+
+/* An online client takes direct call signalling (a31), a gateway its
+ * calls; a supernode leaves accepting to the supernode tier. */
+static bool call_on_accept(Node *n, EnvAddr peer, NodeAccept *out)
+{
+    (void)peer;
+    if (n->sn || (n->role != NODE_ROLE_GATEWAY && n->state != NODE_ST_ONLINE)) return false;
+    *out = (NodeAccept){.kind = CONN_CALL_SIG, .hello_role = HELLO_CALL, .aux = 1};
+    return true;
+}
+
+/* A pending connection whose peer says HELLO_CALL is a call to this node
+ * (a supernode: a promoted client); a connection we accepted for calls
+ * (aux 1) must say so, or it is closed. */
+static bool call_on_hello(Node *n, int idx)
+{
+    NodeConn *c = node__conn(n, idx);
+    if (c->kind == CONN_IN_PENDING) {
+        if (c->peer_role != HELLO_CALL) return false;
+        c->kind = CONN_CALL_SIG;
+        return true;
+    }
+    if (c->kind == CONN_CALL_SIG && c->aux && c->peer_role != HELLO_CALL)
+        node__conn_close(n, idx, true); /* not a call: a client serves nothing else */
+    return true;
+}
+
+/* Call frames on any connection: the supernode tier's (locating, relay
+ * legs), our relay legs and signalling connections; the rest unclaimed. */
+static void call_feat_frame(Node *n, int idx, const WireMsg *m)
+{
+    uint8_t kind = node__conn(n, idx)->kind;
+    if (kind == CONN_SN_CLIENT || kind == CONN_SN_PEER)
+        call_sn_on_frame(n, idx, m);
+    else if (kind == CONN_CALL_SIG && gateway__state(n))
+        gateway__on_frame(n, idx, m);
+    else if (kind == CONN_CALL_SIG || kind == CONN_CALL_RELAY)
+        call__on_frame(n, idx, m);
+    else
+        call_unclaimed(n, idx, n->conns[idx].peer, m);
+}
+
+static void call_feat_closed(Node *n, int idx, int status)
+{
+    (void)status;
+    if (gateway__state(n))
+        gateway__on_closed(n, idx);
+    else
+        call__on_closed(n, idx);
+}
+
+static void call_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
+{
+    if (ev == NODE_EV_SIGNAL) call_on_signal(n, a->buf, a->len);
+    if (ev == NODE_EV_NAT_DETECTED && (n->nat == NAT_OPEN || a->was == NAT_OPEN))
+        call_nat_note(n); /* a31: tell the SN */
+    if (ev == NODE_EV_SN_CONN_CLOSED) relay__on_closed(n, a->idx);
+}
+
+static const uint8_t call_types[] = {WIRE_CALL_UDP};
+static const uint8_t call_frame_types[] = {WIRE_CALL, WIRE_CALL_MEDIA};
+static const NodeConnKind call_kinds[] = {{.kind = CONN_CALL_RELAY, .flags = 0},
+                                          {.kind = CONN_CALL_SIG, .flags = 0}};
+
+const NodeFeature call_feature = {
+    .name = "calls",
+    .id = NODE_FEAT_CALL,
+    .udp_types = call_types,
+    .n_udp_types = G_N_ELEMENTS(call_types),
+    .tcp_types = call_frame_types,
+    .n_tcp_types = G_N_ELEMENTS(call_frame_types),
+    .conn_kinds = call_kinds,
+    .n_conn_kinds = G_N_ELEMENTS(call_kinds),
+    .shared_init = call_shared_init,
+    .shared_fini = call_shared_fini,
+    .start = call_start,
+    .stop = call_stop,
+    .on_timer = call_feat_timer,
+    .on_raw_udp = call_raw_udp,
+    .on_udp = call_feat_udp,
+    .on_accept = call_on_accept,
+    .on_hello = call_on_hello,
+    .on_connected = call__on_connected,
+    .on_frame = call_feat_frame,
+    .on_closed = call_feat_closed,
+    .on_event = call_on_event,
+};
 
 /* ---- Public API ---- */
 
@@ -1091,7 +1143,7 @@ bool node_call(Node *n, const char *callee, TimeNs duration)
 {
     size_t ulen = strlen(callee);
     CHECK(ulen > 0 && ulen <= WIRE_USER_MAX && duration > 0, "node_call(%s)", callee);
-    if (n->call || n->conf || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
+    if (call__cur(n) || n->voice != NODE_VOICE_NONE || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
         return false;
     CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
     node__count(n, CM(n)->attempts, 1);
@@ -1113,7 +1165,7 @@ bool node_call_phone(Node *n, const char *number, TimeNs duration)
 {
     size_t len = strlen(number);
     CHECK(len > 0 && len <= WIRE_USER_MAX && duration > 0, "node_call_phone(%s)", number);
-    if (n->call || n->conf || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
+    if (call__cur(n) || n->voice != NODE_VOICE_NONE || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
         return false;
     CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
     c->pstn = true;
@@ -1131,24 +1183,23 @@ bool node_call_phone(Node *n, const char *number, TimeNs duration)
 
 void node_call_hangup(Node *n)
 {
-    if (n->call) call_bye(n, CALL_END_OK);
+    if (call__cur(n)) call_bye(n, CALL_END_OK);
 }
 
 NodeCallState node_call_state(const Node *n)
 {
-    size_t np, so, si;
-    bool host;
-    if (n->conf) return node_conf_info(n, &np, &host, &so, &si) ? NODE_CALL_ACTIVE : NODE_CALL_SETUP;
-    if (!n->call) return NODE_CALL_IDLE;
-    return n->call->st == CST_ACTIVE ? NODE_CALL_ACTIVE : NODE_CALL_SETUP;
+    if (n->voice >= NODE_VOICE_CONF) /* a conference: active once it runs */
+        return n->voice == NODE_VOICE_CONF_RUNNING ? NODE_CALL_ACTIVE : NODE_CALL_SETUP;
+    if (!call__cur(n)) return NODE_CALL_IDLE;
+    return call__cur(n)->st == CST_ACTIVE ? NODE_CALL_ACTIVE : NODE_CALL_SETUP;
 }
 
 NodeCallPath node_call_path(const Node *n)
 {
-    return n->call ? (NodeCallPath)n->call->path : NODE_CALL_PATH_NONE;
+    return call__cur(n) ? (NodeCallPath)call__cur(n)->path : NODE_CALL_PATH_NONE;
 }
 
 EnvAddr node_call_relay(const Node *n)
 {
-    return n->call ? n->call->relay : env_addr(0, 0);
+    return call__cur(n) ? call__cur(n)->relay : env_addr(0, 0);
 }

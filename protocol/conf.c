@@ -1,8 +1,8 @@
 /* conf: conferences of more than two participants (a43, a44).
  *
- * Layer: protocol/, part of the node module (node_int.h, "calls" block);
- * reuses the call module's locating (call__locate) and signalling through
- * the supernodes (call__signal_raw), and media.h for the streams; mixing
+ * Layer: protocol/, the conference feature (conf.h); it uses mediapath.h
+ * for locating (mediapath_locate), signalling through the supernodes
+ * (mediapath_signal) and relays, and media.h for the streams; mixing
  * really runs libopus (decode, sum, re-encode). Sources (docs/protocol-notes.md):
  *   a43: a star: the most powerful machine is elected host/mixer whoever
  *        started the conference; members send to the host over UDP;
@@ -39,9 +39,9 @@
  * member drives its leg: when both ends do UDP it punches (the streams
  * themselves are the probes) and, when no mix has come from the host
  * within punch_timeout, or at once when either end lacks UDP, it picks a
- * relay with call.c's candidates (a public supernode with spare capacity,
- * call__relay_candidates), binds its end there (relay.c: UDP, or TCP for an
- * end without UDP, call__relay_connect) and sends CF_RELAY (its identity,
+ * relay with the candidates calls use (a public supernode with spare capacity,
+ * mediapath_relay_candidates), binds its end there (relay.c: UDP, or TCP for an
+ * end without UDP, mediapath_relay_connect) and sends CF_RELAY (its identity,
  * the relay) to the host, which binds its end of that leg there too. The
  * relay session's id is the leg id (conference id, member index and host
  * index mixed), and relayed packets carry its low 16 bits as frame id, so
@@ -62,7 +62,8 @@
  * "conf.host_cpu_ns" (sample: the virtual CPU the host was charged while it
  * hosted, read through env_cpu_charged_ns()).
  */
-#include "protocol/node_int.h"
+#include "protocol/conf.h"
+#include "protocol/mediapath.h"
 #include "protocol/metric_table.h"
 
 #include <opus.h>
@@ -70,6 +71,15 @@
 
 enum { CF_INVITE = WIRE_CF_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END, CF_RELAY };
 enum { CONF_LOCATING = 1, CONF_INVITED, CONF_RUNNING };
+/* Timer kinds (node__timer_start with NODE_FEAT_CONF). */
+enum { TM_CONF_MEDIA = 1, TM_CONF_STEP, TM_CONF_END, TM_CONF_LEG };
+
+typedef struct ConfMetrics {
+    EnvMetric started, failed, participants, host_bytes, mos, streams_at_host, streams,
+        mixes, left, host_cpu_ns;
+    EnvMetric leg[NODE_CALL_PATH_COUNT]; /* "conf.leg.<path>": member-host legs by path */
+    EnvMetric leg_failed;                /* legs for which no path was found */
+} ConfMetrics;
 
 #define CONF_FRAME_MAX 400  /* largest encoded frame kept, bytes */
 #define CONF_PCM_MAX 960    /* samples per frame at most (16 kHz, 60 ms) */
@@ -97,9 +107,9 @@ typedef struct ConfPeer {
     uint32_t user_hash;   /* organiser: wire_user_hash of the invited name */
     uint8_t state;        /* 0 asked, 1 located, 2 joined, 3 refused/left */
     uint8_t dnat;         /* capability: its detected NatType */
-    bool udp;             /* capability: it sends and receives UDP (call__udp_ok) */
+    bool udp;             /* capability: it sends and receives UDP (mediapath_udp_ok) */
     uint8_t leg;          /* LEG_* of the member-host leg with it */
-    uint8_t pi;           /* port step of our TCP relay connection (call__relay_connect) */
+    uint8_t pi;           /* port step of our TCP relay connection (mediapath_relay_connect) */
     bool counted;         /* member: the leg's path was counted ("conf.leg.*") */
     EnvAddr relay;        /* relay of the leg with it, {0,0} none */
     int relay_conn;       /* our TCP connection to that relay (CONN_CONF_RELAY), -1 none */
@@ -112,6 +122,8 @@ typedef struct ConfPeer {
     int16_t *pcm;         /* host: its last decoded frame (env_mem_alloc), or NULL */
     uint8_t frame[CONF_FRAME_MAX]; /* host: last encoded frame received */
 } ConfPeer;
+
+typedef struct ConfState ConfState;
 
 /* A node's conference (env_mem_alloc'd while in one: ~11 KB + codecs). */
 struct ConfState {
@@ -132,14 +144,21 @@ struct ConfState {
     ConfPeer p[NODE_CONF_MAX]; /* participants (organiser first) */
     uint8_t ncand, ci;   /* member: relay candidates of its leg, the one tried */
     EnvAddr bad_relay;   /* member: a relay that carried no mix (not a candidate again) */
-    EnvAddr cand[CALL_RELAY_CAND_MAX]; /* member: relay candidates (call__relay_candidates) */
+    EnvAddr cand[MEDIAPATH_CAND_MAX]; /* member: relay candidates (mediapath_relay_candidates) */
     EnvTimer t_media, t_step, t_end, t_leg; /* timers (t_leg: member's leg step) */
 };
 
-#define FM(n) (&(n)->sh->fm)
+/* The feature's world data (sh->feat_data[NODE_FEAT_CONF]): its metric ids. */
+#define FM(n) ((const ConfMetrics *)node__feat_shared((n)->sh, NODE_FEAT_CONF))
 #define FPAR(n) (&(n)->sh->p)
 
-void conf__metrics_intern(ConfMetrics *m, const Env *e)
+/* The node's conference (the feature's state slot), NULL when none. */
+static inline ConfState *conf_cur(const Node *n)
+{
+    return node__feat(n, NODE_FEAT_CONF);
+}
+
+static void conf_metrics_intern(ConfMetrics *m, const Env *e)
 {
     m->started = metric_table_intern(e, METRIC_CONF_STARTED);
     m->failed = metric_table_intern(e, METRIC_CONF_FAILED);
@@ -156,11 +175,6 @@ void conf__metrics_intern(ConfMetrics *m, const Env *e)
 }
 
 /* ---- messages ---- */
-
-static EnvAddr conf_self_id(const Node *n)
-{
-    return env_addr(n->public_addr.ip ? n->public_addr.ip : n->local.ip, n->port);
-}
 
 static uint8_t *conf_put_addr(uint8_t *p, EnvAddr a)
 {
@@ -200,18 +214,18 @@ static void conf_send(Node *n, EnvAddr dst, uint8_t kind, const uint8_t *body, s
     uint8_t buf[5 + 2 + NODE_CONF_MAX * CONF_INFO];
     CHECK(blen <= sizeof buf - 5, "conf message of %zu bytes", blen);
     buf[0] = kind;
-    wire_put_u32(buf + 1, n->conf->id);
+    wire_put_u32(buf + 1, conf_cur(n)->id);
     memcpy(buf + 5, body, blen);
-    call__signal_raw(n, dst, buf, 5 + blen);
+    mediapath_signal(n, dst, buf, 5 + blen);
 }
 
 static void conf_self_info(Node *n, ConfPeer *c)
 {
-    c->id = conf_self_id(n);
+    c->id = mediapath_self_id(n);
     c->pub = n->public_addr;
     c->cpu_mhz = n->cpu_mhz;
     c->uplink_kbps = n->uplink_kbps;
-    c->udp = call__udp_ok(n);
+    c->udp = mediapath_udp_ok(n);
     c->dnat = n->nat;
     c->state = 2;
 }
@@ -230,18 +244,19 @@ static ConfState *conf_new(Node *n, uint32_t id)
     c->mc.fec = false;
     c->mc.silence_suppression = false;
     for (int i = 0; i < NODE_CONF_MAX; i++) c->p[i].relay_conn = -1;
-    n->conf = c;
+    node__feat_set(n, NODE_FEAT_CONF, c);
+    n->voice = NODE_VOICE_CONF;
     return c;
 }
 
 static void *conf_codec_alloc(Node *n, bool enc)
 {
-    int fs = media_sample_rate(&n->conf->mc), err;
+    int fs = media_sample_rate(&conf_cur(n)->mc), err;
     if (enc) {
         OpusEncoder *e = env_mem_alloc(&n->env, (size_t)opus_encoder_get_size(1));
         err = opus_encoder_init(e, fs, 1, OPUS_APPLICATION_VOIP);
         CHECK(err == OPUS_OK, "opus_encoder_init: %d", err);
-        opus_encoder_ctl(e, OPUS_SET_BITRATE((opus_int32)n->conf->mc.bitrate_bps));
+        opus_encoder_ctl(e, OPUS_SET_BITRATE((opus_int32)conf_cur(n)->mc.bitrate_bps));
         /* One encoder per member at the host: a low complexity, as a mixing
          * host would choose, keeps large runs fast (the charged cost comes
          * from the calibration table either way). */
@@ -290,7 +305,7 @@ static void conf_peer_release(Node *n, ConfPeer *q)
 /* Stops our media (streams, codecs, gauge). */
 static void conf_media_stop(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (c->tx && !c->mesh && c->self == c->host) /* what hosting cost this node's CPU */
         env_metric_observe(&n->env, FM(n)->host_cpu_ns, env_cpu_charged_ns(&n->env) - c->host_cpu0_ns);
     env_timer_cancel(&n->env, &c->t_media);
@@ -306,13 +321,14 @@ static void conf_media_stop(Node *n)
 
 static void conf_free(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     conf_media_stop(n);
     env_timer_cancel(&n->env, &c->t_step);
     env_timer_cancel(&n->env, &c->t_end);
     memset(c->key, 0, sizeof c->key);
     env_mem_free(&n->env, c, sizeof *c);
-    n->conf = NULL;
+    node__feat_set(n, NODE_FEAT_CONF, NULL);
+    n->voice = NODE_VOICE_NONE;
 }
 
 /* ---- election and media ---- */
@@ -379,7 +395,7 @@ static ConfPeer *conf_leg_find(ConfState *c, uint32_t id)
 
 static ConfPeer *conf_leg_by_conn(Node *n, int idx)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     for (int i = 0; c && i < c->n; i++)
         if (c->p[i].relay_conn == idx) return &c->p[i];
     return NULL;
@@ -387,8 +403,8 @@ static ConfPeer *conf_leg_by_conn(Node *n, int idx)
 
 static void conf_leg_timer(Node *n, TimeNs d)
 {
-    env_timer_cancel(&n->env, &n->conf->t_leg);
-    n->conf->t_leg = env_timer_start(&n->env, d, TM_CONF_LEG);
+    env_timer_cancel(&n->env, &conf_cur(n)->t_leg);
+    conf_cur(n)->t_leg = node__timer_start(n, NODE_FEAT_CONF, d, TM_CONF_LEG);
 }
 
 /* Binds our end of the leg with q at relay r: over UDP when we can, else
@@ -396,17 +412,17 @@ static void conf_leg_timer(Node *n, TimeNs d)
  * connection can start. */
 static bool conf_leg_bind(Node *n, ConfPeer *q, EnvAddr r)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     uint8_t pi = q->pi;
     conf_leg_reset(n, q);
     q->pi = pi;
     q->relay = r;
     q->leg = LEG_BINDING;
-    if (call__udp_ok(n)) {
-        call__relay_bind_send(n, -1, r, conf_leg_id(c, conf_leg_member(c, q)), conf_is_host(c));
+    if (mediapath_udp_ok(n)) {
+        mediapath_relay_bind_send(n, -1, r, conf_leg_id(c, conf_leg_member(c, q)), conf_is_host(c));
         return true;
     }
-    q->relay_conn = call__relay_connect(n, r, &q->pi, CONN_CONF_RELAY);
+    q->relay_conn = mediapath_relay_connect(n, r, &q->pi, CONN_CONF_RELAY);
     if (q->relay_conn >= 0) return true;
     conf_leg_reset(n, q);
     return false;
@@ -415,7 +431,7 @@ static bool conf_leg_bind(Node *n, ConfPeer *q, EnvAddr r)
 /* Member: binds at the next relay candidate, or gives the leg up. */
 static void conf_relay_next(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     ConfPeer *h = &c->p[c->host];
     for (; c->ci < c->ncand; c->ci++) {
         h->pi = 0;
@@ -433,9 +449,9 @@ static void conf_relay_next(Node *n)
  * supernode is not known here). */
 static void conf_relay_start(Node *n)
 {
-    ConfState *c = n->conf;
-    c->ncand = (uint8_t)call__relay_candidates(n, env_addr(0, 0), c->bad_relay, c->cand,
-                                               CALL_RELAY_CAND_MAX);
+    ConfState *c = conf_cur(n);
+    c->ncand = (uint8_t)mediapath_relay_candidates(n, env_addr(0, 0), c->bad_relay, c->cand,
+                                               MEDIAPATH_CAND_MAX);
     c->ci = 0;
     conf_relay_next(n);
 }
@@ -443,10 +459,10 @@ static void conf_relay_start(Node *n)
 /* Member, once media starts: punch when both ends do UDP, else relay. */
 static void conf_leg_start(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     ConfPeer *h = &c->p[c->host];
     c->bad_relay = env_addr(0, 0);
-    if (call__udp_ok(n) && h->udp) {
+    if (mediapath_udp_ok(n) && h->udp) {
         h->leg = LEG_PUNCH;
         conf_leg_timer(n, FPAR(n)->punch_timeout_ns);
         return;
@@ -457,12 +473,12 @@ static void conf_leg_start(Node *n)
 /* Our end of the leg with q is bound; a member tells the host where. */
 static void conf_leg_bound(Node *n, ConfPeer *q)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (q->leg != LEG_BINDING) return;
     q->leg = LEG_BOUND;
     if (conf_is_host(c)) return;
     uint8_t body[CONF_RELAY_BODY];
-    conf_put_addr(conf_put_addr(body, conf_self_id(n)), q->relay);
+    conf_put_addr(conf_put_addr(body, mediapath_self_id(n)), q->relay);
     conf_send(n, q->id, CF_RELAY, body, sizeof body);
     conf_leg_timer(n, FPAR(n)->media_timeout_ns); /* the host's mix must come through it */
 }
@@ -471,7 +487,7 @@ static void conf_leg_bound(Node *n, ConfPeer *q)
  * next candidate; the host forgets the relay until the next CF_RELAY. */
 static void conf_leg_failed(Node *n, ConfPeer *q)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     conf_leg_reset(n, q);
     if (conf_is_host(c)) return;
     c->ci++;
@@ -482,7 +498,7 @@ static void conf_leg_failed(Node *n, ConfPeer *q)
  * leg's path once. A stray direct packet while relaying does not count. */
 static void conf_leg_up(Node *n, ConfPeer *h, bool relayed)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (h->counted || relayed != (h->relay.ip != 0) || (relayed && h->leg != LEG_BOUND)) return;
     h->counted = true;
     env_timer_cancel(&n->env, &c->t_leg);
@@ -497,7 +513,7 @@ static void conf_leg_up(Node *n, ConfPeer *h, bool relayed)
 /* Member: the leg's step took too long. */
 static void conf_leg_expired(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (c->mesh || conf_is_host(c) || c->st != CONF_RUNNING) return;
     ConfPeer *h = &c->p[c->host];
     if (h->leg == LEG_PUNCH) {
@@ -511,7 +527,7 @@ static void conf_leg_expired(Node *n)
 /* Host: member id's leg goes through relay r: bind our end there. */
 static void conf_on_relay(Node *n, const uint8_t *b, size_t blen)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (blen != CONF_RELAY_BODY || c->st != CONF_RUNNING || !conf_is_host(c)) return;
     EnvAddr id = conf_get_addr(b), r = conf_get_addr(b + 6);
     for (int i = 0; i < c->n; i++) {
@@ -524,20 +540,19 @@ static void conf_on_relay(Node *n, const uint8_t *b, size_t blen)
     }
 }
 
-bool conf__on_call_udp(Node *n, EnvAddr from, const WireCall *cm)
+/* A relay's answer over UDP to one of our legs' binds. */
+static void conf_on_call_udp(Node *n, EnvAddr from, const WireCall *cm)
 {
-    if (cm->kind != WIRE_CM_RELAY_BOUND && cm->kind != WIRE_CM_RELAY_REFUSED) return false;
-    ConfPeer *q = conf_leg_find(n->conf, cm->call_id);
-    if (!q) return false;
-    if (!env_addr_eq(from, q->relay) || q->relay_conn >= 0) return true; /* stale */
+    if (cm->kind != WIRE_CM_RELAY_BOUND && cm->kind != WIRE_CM_RELAY_REFUSED) return;
+    ConfPeer *q = conf_leg_find(conf_cur(n), cm->call_id);
+    if (!q || !env_addr_eq(from, q->relay) || q->relay_conn >= 0) return; /* not ours, or stale */
     if (cm->kind == WIRE_CM_RELAY_BOUND)
         conf_leg_bound(n, q);
     else
         conf_leg_failed(n, q);
-    return true;
 }
 
-void conf__on_relay_connected(Node *n, int idx, int status)
+static void conf_on_relay_connected(Node *n, int idx, int status)
 {
     ConfPeer *q = conf_leg_by_conn(n, idx);
     if (!q) {
@@ -551,13 +566,14 @@ void conf__on_relay_connected(Node *n, int idx, int status)
         if (!conf_leg_bind(n, q, q->relay)) conf_leg_failed(n, q);
         return;
     }
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     node__conn_hello(n, idx, HELLO_CLIENT);
-    call__relay_bind_send(n, idx, q->relay, conf_leg_id(c, conf_leg_member(c, q)), conf_is_host(c));
+    mediapath_relay_bind_send(n, idx, q->relay, conf_leg_id(c, conf_leg_member(c, q)), conf_is_host(c));
 }
 
-void conf__on_relay_closed(Node *n, int idx)
+static void conf_on_relay_closed(Node *n, int idx, int status)
 {
+    (void)status;
     ConfPeer *q = conf_leg_by_conn(n, idx);
     if (!q) return;
     q->relay_conn = -1; /* node.c has released the slot */
@@ -567,7 +583,7 @@ void conf__on_relay_closed(Node *n, int idx)
 /* (Re)starts our media for the current participants and host. */
 static void conf_media_start(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     const Env *e = &n->env;
     const MediaShared *ms = n->sh->media;
     bool host = !c->mesh && c->self == c->host;
@@ -591,7 +607,7 @@ static void conf_media_start(Node *n)
         c->host_cpu0_ns = env_cpu_charged_ns(e);
     }
     TimeNs iv = media_tx_interval(c->tx, false);
-    c->t_media = env_timer_start_periodic(e, iv, iv, TM_CONF_MEDIA);
+    c->t_media = node__timer_start_periodic(n, NODE_FEAT_CONF, iv, iv, TM_CONF_MEDIA);
     if (!c->mesh && !host) conf_leg_start(n);
 }
 
@@ -600,12 +616,12 @@ static void conf_media_start(Node *n)
  * leg's), not at all while binding, else to its endpoint. */
 static void conf_send_media(Node *n, ConfPeer *q, uint8_t *pkt, size_t len)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     bool relayed = q->relay.ip != 0;
     if (relayed && q->leg != LEG_BOUND) return;
     uint32_t fid = relayed ? conf_leg_id(c, conf_leg_member(c, q)) : c->id;
     wire_put_u16(pkt, (uint16_t)fid);
-    pkt[2] = (uint8_t)(CALL_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
+    pkt[2] = (uint8_t)(MEDIAPATH_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
     pkt[3] = c->self;
     if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
     if (relayed && q->relay_conn >= 0) {
@@ -629,7 +645,7 @@ static void conf_decode(Node *n, OpusDecoder *dec, ConfPeer *q, int spf, const u
 /* Host, every frame interval: decode, mix-minus, re-encode, send. */
 static void conf_mix(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     int spf = (int)((int64_t)media_sample_rate(&c->mc) * c->mc.frame_ns / TIMENS_S);
     CHECK(spf > 0 && spf <= CONF_PCM_MAX, "%d samples per frame", spf);
     int32_t sum[CONF_PCM_MAX];
@@ -661,7 +677,7 @@ static void conf_mix(Node *n)
 /* Member (star) or anybody (mesh), every frame interval: our stream. */
 static void conf_media_tick(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (!c->mesh && c->self == c->host) {
         conf_mix(n);
         return;
@@ -680,8 +696,8 @@ static void conf_media_tick(Node *n)
  * False when it is not the conference's. */
 static bool conf_media_in(Node *n, const EnvAddr *from, const uint8_t *buf, size_t len)
 {
-    ConfState *c = n->conf;
-    if (len < CONF_HDR || (buf[2] & WIRE_FUNC_MASK) != CALL_FUNC_MEDIA) return false;
+    ConfState *c = conf_cur(n);
+    if (len < CONF_HDR || (buf[2] & WIRE_FUNC_MASK) != MEDIAPATH_FUNC_MEDIA) return false;
     uint16_t fid = wire_get_u16(buf);
     uint8_t s = buf[3];
     bool relayed = fid != (uint16_t)c->id;
@@ -705,12 +721,13 @@ static bool conf_media_in(Node *n, const EnvAddr *from, const uint8_t *buf, size
     return true;
 }
 
-bool conf__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
+/* Voice before any decoding, while in a conference. */
+static bool conf_raw_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 {
-    return conf_media_in(n, &from, buf, len);
+    return conf_cur(n) && conf_media_in(n, &from, buf, len);
 }
 
-void conf__on_relay_frame(Node *n, int idx, const WireMsg *m)
+static void conf_on_relay_frame(Node *n, int idx, const WireMsg *m)
 {
     ConfPeer *q = conf_leg_by_conn(n, idx);
     if (!q) return;
@@ -718,7 +735,7 @@ void conf__on_relay_frame(Node *n, int idx, const WireMsg *m)
         (void)conf_media_in(n, NULL, m->u.media.data, m->u.media.len);
         return;
     }
-    if (m->type != WIRE_CALL || conf_leg_find(n->conf, m->u.call.call_id) != q) {
+    if (m->type != WIRE_CALL || conf_leg_find(conf_cur(n), m->u.call.call_id) != q) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
     }
@@ -733,7 +750,7 @@ void conf__on_relay_frame(Node *n, int idx, const WireMsg *m)
 /* Starts the conference with who joined, or fails without anybody. */
 static void conf_org_launch(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     env_timer_cancel(&n->env, &c->t_step);
     ConfPeer keep[NODE_CONF_MAX];
     uint8_t k = 0;
@@ -749,6 +766,7 @@ static void conf_org_launch(Node *n)
     c->self = 0;
     c->host = conf_elect(c);
     c->st = CONF_RUNNING;
+    n->voice = NODE_VOICE_CONF_RUNNING;
     uint8_t body[2 + NODE_CONF_MAX * CONF_INFO], *p = body + 2;
     body[0] = c->host;
     body[1] = k;
@@ -757,22 +775,22 @@ static void conf_org_launch(Node *n)
     node__count(n, FM(n)->started, 1);
     env_metric_observe(&n->env, FM(n)->participants, k);
     conf_media_start(n);
-    c->t_end = env_timer_start(&n->env, c->duration, TM_CONF_END);
+    c->t_end = node__timer_start(n, NODE_FEAT_CONF, c->duration, TM_CONF_END);
 }
 
 /* Launches once every invited user has answered (joined or refused). */
 static void conf_org_check(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     for (int i = 1; i < c->n; i++)
         if (c->p[i].state < 2) return;
     conf_org_launch(n);
 }
 
-bool conf__on_located(Node *n, const WireCall *cm)
+static void conf_on_located(Node *n, const WireCall *cm)
 {
-    ConfState *c = n->conf;
-    if (!c || !c->organiser || c->id != cm->call_id || c->st != CONF_LOCATING) return false;
+    ConfState *c = conf_cur(n);
+    if (!c || !c->organiser || c->id != cm->call_id || c->st != CONF_LOCATING) return;
     uint32_t h = wire_user_hash(cm->user, cm->ulen);
     for (int i = 1; i < c->n; i++) {
         ConfPeer *q = &c->p[i];
@@ -780,17 +798,16 @@ bool conf__on_located(Node *n, const WireCall *cm)
         q->state = 1;
         q->id = cm->a1;
         uint8_t body[7 + 32];
-        conf_put_addr(body, conf_self_id(n));
+        conf_put_addr(body, mediapath_self_id(n));
         body[6] = c->mesh;
         memcpy(body + 7, c->key, 32);
         conf_send(n, q->id, CF_INVITE, body, sizeof body);
     }
-    return true;
 }
 
 static void conf_org_answer(Node *n, uint8_t kind, const uint8_t *b, size_t blen)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (!c->organiser || c->st != CONF_LOCATING || blen < (kind == CF_JOIN ? CONF_INFO : 6))
         return;
     EnvAddr id = conf_get_addr(b);
@@ -809,13 +826,13 @@ static void conf_on_invite(Node *n, uint32_t id, const uint8_t *b, size_t blen)
 {
     if (blen != 7 + 32) return;
     EnvAddr org = conf_get_addr(b);
-    if (n->conf || n->call || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE) {
+    if (conf_cur(n) || n->voice != NODE_VOICE_NONE || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE) {
         uint8_t me[6];
-        conf_put_addr(me, conf_self_id(n));
+        conf_put_addr(me, mediapath_self_id(n));
         uint8_t buf[11] = {CF_BUSY};
         wire_put_u32(buf + 1, id);
         memcpy(buf + 5, me, 6);
-        call__signal_raw(n, org, buf, sizeof buf);
+        mediapath_signal(n, org, buf, sizeof buf);
         return;
     }
     ConfState *c = conf_new(n, id);
@@ -828,19 +845,19 @@ static void conf_on_invite(Node *n, uint32_t id, const uint8_t *b, size_t blen)
     uint8_t body[CONF_INFO];
     conf_put_info(body, &me);
     conf_send(n, org, CF_JOIN, body, sizeof body);
-    c->t_step = env_timer_start(&n->env, 3 * n->sh->p.call_step_timeout_ns, TM_CONF_STEP);
+    c->t_step = node__timer_start(n, NODE_FEAT_CONF, 3 * n->sh->p.call_step_timeout_ns, TM_CONF_STEP);
 }
 
 static void conf_on_start(Node *n, const uint8_t *b, size_t blen)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (c->st != CONF_INVITED || blen < 2 || b[1] < 2 || b[1] > NODE_CONF_MAX ||
         blen != 2 + (size_t)b[1] * CONF_INFO || b[0] >= b[1])
         return;
     c->n = b[1];
     c->host = b[0];
     c->self = 0xff;
-    EnvAddr me = conf_self_id(n);
+    EnvAddr me = mediapath_self_id(n);
     for (int i = 0; i < c->n; i++) {
         conf_get_info(b + 2 + i * CONF_INFO, &c->p[i]);
         c->p[i].state = 2;
@@ -849,13 +866,14 @@ static void conf_on_start(Node *n, const uint8_t *b, size_t blen)
     if (c->self == 0xff) return;
     env_timer_cancel(&n->env, &c->t_step);
     c->st = CONF_RUNNING;
+    n->voice = NODE_VOICE_CONF_RUNNING;
     conf_media_start(n);
 }
 
 /* A participant left: re-elect (everybody elects alike) and restart media. */
 static void conf_on_leave(Node *n, const uint8_t *b, size_t blen)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (blen != 6 || c->st != CONF_RUNNING) return;
     EnvAddr id = conf_get_addr(b);
     for (int i = 0; i < c->n; i++)
@@ -869,7 +887,7 @@ static void conf_on_leave(Node *n, const uint8_t *b, size_t blen)
     conf_media_start(n);
 }
 
-void conf__on_signal(Node *n, const uint8_t *buf, size_t len)
+static void conf_on_signal(Node *n, const uint8_t *buf, size_t len)
 {
     if (len < 5 || buf[0] > CF_RELAY) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
@@ -882,7 +900,7 @@ void conf__on_signal(Node *n, const uint8_t *buf, size_t len)
         conf_on_invite(n, id, b, blen);
         return;
     }
-    if (!n->conf || n->conf->id != id) return; /* stale: an ended conference */
+    if (!conf_cur(n) || conf_cur(n)->id != id) return; /* stale: an ended conference */
     switch (buf[0]) {
     case CF_JOIN:
     case CF_BUSY: conf_org_answer(n, buf[0], b, blen); break;
@@ -897,17 +915,18 @@ void conf__on_signal(Node *n, const uint8_t *buf, size_t len)
 /* Tells every other live participant `kind` (LEAVE with our id, or END). */
 static void conf_tell_all(Node *n, uint8_t kind)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     uint8_t me[6];
-    conf_put_addr(me, conf_self_id(n));
+    conf_put_addr(me, mediapath_self_id(n));
     for (int i = 0; i < c->n; i++)
         if (i != c->self && conf_alive(&c->p[i]) && (c->st == CONF_RUNNING || c->p[i].state >= 1))
             conf_send(n, c->p[i].id, kind, me, kind == CF_LEAVE ? 6 : 0);
 }
 
-void conf__on_timer(Node *n, uint32_t tag)
+static void conf_on_timer(Node *n, EnvTimer t, uint32_t tag)
 {
-    ConfState *c = n->conf;
+    (void)t;
+    ConfState *c = conf_cur(n);
     if (!c) return;
     switch (tag) {
     case TM_CONF_MEDIA: conf_media_tick(n); break;
@@ -932,17 +951,72 @@ void conf__on_timer(Node *n, uint32_t tag)
     }
 }
 
-void conf__stop(Node *n)
+static void conf_stop(Node *n, bool graceful)
 {
-    if (n->conf) conf_free(n);
+    (void)graceful;
+    if (conf_cur(n)) conf_free(n);
 }
+
+/* ---- the feature ---- */
+
+static bool conf_shared_init(NodeShared *sh, const Env *world_env, GError **err)
+{
+    (void)err;
+    ConfMetrics *m = g_new0(ConfMetrics, 1); /* not per node: one per world */
+    conf_metrics_intern(m, world_env);
+    sh->feat_data[NODE_FEAT_CONF] = m;
+    return true;
+}
+
+static void conf_shared_fini(NodeShared *sh)
+{
+    g_free(sh->feat_data[NODE_FEAT_CONF]);
+    sh->feat_data[NODE_FEAT_CONF] = NULL;
+}
+
+/* Conference payloads among the signalling; the call messages of our
+ * legs that the calls feature passed on. */
+static void conf_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
+{
+    if (ev == NODE_EV_SIGNAL && a->len > 0 && a->buf[0] >= WIRE_CF_FIRST) {
+        conf_on_signal(n, a->buf, a->len);
+        return;
+    }
+    if (ev != NODE_EV_CALL_UNCLAIMED) return;
+    const WireMsg *m = a->msg;
+    if (a->idx >= 0) {
+        if (node__conn(n, a->idx)->kind == CONN_CONF_RELAY) conf_on_relay_frame(n, a->idx, m);
+    } else if (m->type == WIRE_CALL_UDP) {
+        if (conf_cur(n)) conf_on_call_udp(n, a->addr, &m->u.call);
+    } else if (m->type == WIRE_CALL && m->u.call.kind == WIRE_CM_LOCATED) {
+        conf_on_located(n, &m->u.call);
+    }
+}
+
+static const NodeConnKind conf_kinds[] = {{.kind = CONN_CONF_RELAY, .flags = 0}};
+
+const NodeFeature conf_feature = {
+    .name = "conf",
+    .id = NODE_FEAT_CONF,
+    .conn_kinds = conf_kinds,
+    .n_conn_kinds = G_N_ELEMENTS(conf_kinds),
+    .shared_init = conf_shared_init,
+    .shared_fini = conf_shared_fini,
+    .stop = conf_stop,
+    .on_timer = conf_on_timer,
+    .on_raw_udp = conf_raw_udp,
+    .on_connected = conf_on_relay_connected,
+    .on_frame = conf_on_relay_frame,
+    .on_closed = conf_on_relay_closed,
+    .on_event = conf_on_event,
+};
 
 /* ---- public API ---- */
 
 bool node_conf_start(Node *n, const char *const *users, size_t count, TimeNs duration)
 {
     CHECK(count >= 1 && count < NODE_CONF_MAX && duration > 0, "node_conf_start(%zu)", count);
-    if (n->call || n->conf || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
+    if (conf_cur(n) || n->voice != NODE_VOICE_NONE || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE)
         return false;
     ConfState *c = conf_new(n, node__random_u32(n) | 1);
     c->organiser = true;
@@ -956,15 +1030,15 @@ bool node_conf_start(Node *n, const char *const *users, size_t count, TimeNs dur
         size_t ulen = strlen(users[i]);
         CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "conference user %s", users[i]);
         c->p[i + 1].user_hash = wire_user_hash(users[i], ulen);
-        if (!call__locate(n, c->id, users[i], ulen)) c->p[i + 1].state = 3;
+        if (!mediapath_locate(n, c->id, users[i], ulen)) c->p[i + 1].state = 3;
     }
-    c->t_step = env_timer_start(&n->env, n->sh->p.call_step_timeout_ns, TM_CONF_STEP);
+    c->t_step = node__timer_start(n, NODE_FEAT_CONF, n->sh->p.call_step_timeout_ns, TM_CONF_STEP);
     return true;
 }
 
 void node_conf_leave(Node *n)
 {
-    ConfState *c = n->conf;
+    ConfState *c = conf_cur(n);
     if (!c) return;
     if (c->st == CONF_RUNNING) {
         conf_tell_all(n, CF_LEAVE);
@@ -976,7 +1050,7 @@ void node_conf_leave(Node *n)
 bool node_conf_info(const Node *n, size_t *participants, bool *is_host, size_t *streams_out,
                     size_t *streams_in)
 {
-    const ConfState *c = n->conf;
+    const ConfState *c = conf_cur(n);
     if (!c || c->st != CONF_RUNNING) return false;
     *participants = conf_live(c);
     *is_host = !c->mesh && c->self == c->host;

@@ -19,6 +19,8 @@
 
 #include "protocol/node_int.h"
 
+#include "protocol/call.h"
+#include "protocol/conf.h"
 #include "protocol/loginsrv.h"
 #include "protocol/search.h"
 #include "protocol/supernode.h"
@@ -219,7 +221,8 @@ static bool node_features_register(NodeShared *sh, const Env *world_env,
  * start, stop, raw datagram demultiplexing, accept offers and events).
  * LEGACY: features not listed here are still routed by node.c. */
 static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature,
-                                                            &supernode_feature, &search_feature};
+                                                            &supernode_feature, &search_feature,
+                                                            &call_feature, &conf_feature};
 static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
 
 static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
@@ -240,8 +243,6 @@ static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
         sh->user_keys[i] = crypto_rsa_keygen(c, world_env, p->user_key_bits);
     node_metrics_intern(&sh->m, world_env);
     node_search_metrics_intern(&sh->sm, world_env);
-    call__metrics_intern(&sh->cm, world_env);
-    conf__metrics_intern(&sh->fm, world_env);
     sh->media = media_shared_new(world_env, err);
     if (!sh->media || !node_features_register(sh, world_env, features, n_features, err)) {
         node_shared_free(sh);
@@ -379,7 +380,6 @@ static void node_start(Node *n)
     NodeRole r = (NodeRole)n->role;
     if (r == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT))
         client__start(n); /* draws or loads its port, then binds */
-    if (r == NODE_ROLE_GATEWAY && node_legacy(n, NODE_FEAT_GATEWAY)) gateway__start(n);
 }
 
 /* LEGACY: the stop of an unconverted feature. */
@@ -389,14 +389,6 @@ static void node_legacy_stop(Node *n, NodeFeatureId f, bool graceful)
     case NODE_FEAT_CLIENT:
         if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
         break;
-    case NODE_FEAT_GATEWAY:
-        if (n->gw) gateway__stop(n);
-        break;
-    case NODE_FEAT_CALL:
-        call__stop(n);
-        break;
-    case NODE_FEAT_CONF:
-        conf__stop(n);
         break;
     default:
         break;
@@ -408,9 +400,8 @@ static void node_stop(Node *n, bool graceful)
     if (n->state == NODE_ST_OFFLINE) return;
     /* Features stop in this order (the order the roles' state depends on):
      * registered ones by their table, the rest by their legacy stop. */
-    static const NodeFeatureId stop_order[] = {NODE_FEAT_CLIENT,  NODE_FEAT_SUPERNODE,
-                                               NODE_FEAT_SEARCH,  NODE_FEAT_GATEWAY,
-                                               NODE_FEAT_CALL,    NODE_FEAT_CONF};
+    static const NodeFeatureId stop_order[] = {NODE_FEAT_CLIENT, NODE_FEAT_SUPERNODE,
+                                               NODE_FEAT_SEARCH, NODE_FEAT_CALL, NODE_FEAT_CONF};
     bool done[NODE_FEAT_COUNT] = {false};
     for (size_t i = 0; i < G_N_ELEMENTS(stop_order); i++) {
         const NodeFeature *f = n->sh->feat[stop_order[i]];
@@ -473,14 +464,9 @@ EnvTimer node__timer_start_periodic(Node *n, NodeFeatureId f, TimeNs first_ns, T
  * line into the feature's on_event). */
 static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
 {
+    (void)a;
     if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
         client__install_save(n);
-    if (node_legacy(n, NODE_FEAT_CALL)) {
-        if (ev == NODE_EV_SIGNAL) call__on_signal(n, a->buf, a->len);
-        if (ev == NODE_EV_NAT_DETECTED && (n->nat == NAT_OPEN || a->was == NAT_OPEN))
-            call__nat_note(n); /* a31: tell the SN */
-    }
-    if (ev == NODE_EV_SN_CONN_CLOSED && node_legacy(n, NODE_FEAT_RELAY)) relay__on_closed(n, a->idx);
 }
 
 void node__emit(Node *n, NodeEvent ev, const NodeEventArg *arg)
@@ -671,26 +657,19 @@ static long node_udp_open(Node *n, EnvAddr from, const uint8_t *buf, size_t len,
 }
 
 /* Media demultiplexing before any decoding: true when a feature took the
- * datagram. Order: conference, gateway, call (LEGACY for the unconverted),
- * then the other registered features in registration order. */
+ * datagram. Order: conference voice, then calls (the gateway's calls, relay
+ * sessions, the node's call), then the other registered features in
+ * registration order. */
 static bool node_raw_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 {
-    static const NodeFeatureId first[] = {NODE_FEAT_CONF, NODE_FEAT_GATEWAY, NODE_FEAT_CALL};
+    static const NodeFeatureId first[] = {NODE_FEAT_CONF, NODE_FEAT_CALL};
     for (size_t i = 0; i < G_N_ELEMENTS(first); i++) {
         const NodeFeature *f = n->sh->feat[first[i]];
         if (f && f->on_raw_udp && f->on_raw_udp(n, from, buf, len)) return true;
-        if (f || !n->sh->legacy) continue;
-        if (first[i] == NODE_FEAT_CONF && n->conf && conf__on_media_udp(n, from, buf, len))
-            return true; /* conference voice */
-        if (first[i] == NODE_FEAT_GATEWAY && n->gw && gateway__on_media_udp(n, from, buf, len))
-            return true; /* phone-call voice */
-        if (first[i] == NODE_FEAT_CALL && call__on_media_udp(n, from, buf, len))
-            return true; /* voice (a18: function 0x0d) */
     }
     for (uint8_t i = 0; i < n->sh->nfeat; i++) {
         const NodeFeature *f = n->sh->order[i];
-        if (f->id == NODE_FEAT_CONF || f->id == NODE_FEAT_GATEWAY || f->id == NODE_FEAT_CALL)
-            continue;
+        if (f->id == NODE_FEAT_CONF || f->id == NODE_FEAT_CALL) continue;
         if (f->on_raw_udp && f->on_raw_udp(n, from, buf, len)) return true;
     }
     return false;
@@ -703,13 +682,6 @@ static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, cons
 {
     (void)s;
     if (!n->sh->legacy) return false;
-    if (m->type == WIRE_CALL_UDP) { /* calls: punching, relay binding */
-        if (n->gw && node_legacy(n, NODE_FEAT_GATEWAY))
-            gateway__on_call_udp(n, from, m);
-        else if (!n->gw && node_legacy(n, NODE_FEAT_CALL))
-            call__on_udp(n, from, m);
-        return true;
-    }
     if (!n->sn && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
         client__on_udp(n, from, fid, m, len);
         return true;
@@ -764,13 +736,9 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
 /* LEGACY: the accept policy of unconverted roles; false: refuse. */
 static bool node_legacy_accept(Node *n, NodeAccept *a)
 {
-    if (!n->sh->legacy) return false;
-    if ((n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE) && !n->sn &&
-             node_legacy(n, n->gw ? NODE_FEAT_GATEWAY : NODE_FEAT_CALL))
-        *a = (NodeAccept){.kind = CONN_CALL_SIG, .hello_role = HELLO_CALL, .aux = 1}; /* a31 */
-    else
-        return false;
-    return true;
+    (void)n;
+    (void)a;
+    return false; /* the client takes no connection of its own */
 }
 
 static void node_on_tcp_accept(Node *n, EnvSock l, EnvConn c, EnvAddr peer)
@@ -807,13 +775,6 @@ static void node_legacy_connected(Node *n, int idx, uint8_t kind, int status)
     case CONN_CL_AUTH:
         client__on_connected(n, idx, status);
         break;
-    case CONN_CALL_RELAY:
-    case CONN_CALL_SIG:
-        call__on_connected(n, idx, status);
-        break;
-    case CONN_CONF_RELAY:
-        conf__on_relay_connected(n, idx, status);
-        break;
     default:
         CHECK(false, "connect event on conn kind %u", kind);
     }
@@ -838,12 +799,9 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
 /* LEGACY: frames of unconverted features by type range. */
 static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
 {
-    uint8_t kind = n->conns[idx].kind;
-    if ((m->type == WIRE_CALL || m->type == WIRE_CALL_MEDIA) && node_legacy(n, NODE_FEAT_CALL) &&
-        (kind == CONN_SN_CLIENT || kind == CONN_SN_PEER)) {
-        call__sn_on_frame(n, idx, m); /* calls at a supernode: locating users, TCP relay legs */
-        return true;
-    }
+    (void)n;
+    (void)idx;
+    (void)m;
     return false;
 }
 
@@ -854,18 +812,6 @@ static void node_legacy_frame(Node *n, int idx, const WireMsg *m)
     case CONN_CL_SN:
     case CONN_CL_AUTH:
         client__on_frame(n, idx, m);
-        break;
-    case CONN_CALL_RELAY:
-        call__on_frame(n, idx, m);
-        break;
-    case CONN_CONF_RELAY:
-        conf__on_relay_frame(n, idx, m);
-        break;
-    case CONN_CALL_SIG:
-        if (n->gw)
-            gateway__on_frame(n, idx, m);
-        else
-            call__on_frame(n, idx, m);
         break;
     default:
         node__count(n, NODE_M(n)->malformed_tcp, 1);
@@ -900,18 +846,6 @@ static void node_legacy_closed(Node *n, int idx, uint8_t kind, int status)
     case CONN_CL_SN:
     case CONN_CL_AUTH:
         client__on_closed(n, idx, status);
-        break;
-    case CONN_CALL_RELAY:
-        call__on_closed(n, idx);
-        break;
-    case CONN_CALL_SIG: /* a direct call-signalling connection */
-        if (n->gw)
-            gateway__on_closed(n, idx);
-        else
-            call__on_closed(n, idx);
-        break;
-    case CONN_CONF_RELAY:
-        conf__on_relay_closed(n, idx);
         break;
     default:
         break;
@@ -961,14 +895,8 @@ enum { RX_MORE = 0, RX_DONE = 1, RX_BAD = -1, RX_GONE = -2 };
 /* LEGACY: the hello of an accepted connection of an unconverted feature. */
 static void node_legacy_hello(Node *n, int idx)
 {
-    NodeConn *c = &n->conns[idx];
-    if (!n->sh->legacy) return;
-    if (c->kind == CONN_CALL_SIG && c->aux && c->peer_role != HELLO_CALL) {
-        node__conn_close(n, idx, true); /* not a call: a client serves nothing else */
-        return;
-    }
-    if (c->kind == CONN_IN_PENDING && c->peer_role == HELLO_CALL)
-        c->kind = CONN_CALL_SIG; /* a call to this supernode (a promoted client) */
+    (void)n;
+    (void)idx;
 }
 
 /* The peer's hello arrived on idx: its owner (or, for a connection whose
@@ -1071,21 +999,12 @@ static void node_legacy_timer(Node *n, EnvTimer t, uint32_t tag)
 {
     (void)t;
     if (!n->sh->legacy) return;
-    if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
-        call__on_timer(n, tag);
-    else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_LEG)
-        conf__on_timer(n, tag);
-    else
-        client__on_timer(n, tag);
+    client__on_timer(n, tag);
 }
 
 static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
 {
     if (n->state == NODE_ST_OFFLINE) return;
-    if (n->gw && node_legacy(n, NODE_FEAT_GATEWAY)) { /* LEGACY: the gateway takes every timer */
-        gateway__on_timer(n, t, tag);
-        return;
-    }
     uint32_t id = tag >> 8;
     const NodeFeature *f = id > 0 && id < NODE_FEAT_COUNT ? n->sh->feat[id] : NULL;
     if (f)

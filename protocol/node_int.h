@@ -56,7 +56,7 @@ enum {
      * features reading n->sn may check them. */
     CONN_SN_CLIENT,  /* supernode <- client */
     CONN_SN_PEER,    /* supernode <-> supernode */
-    /* 7: loginsrv.h; 8: websrv.h */
+    /* 7: loginsrv.h; 8: websrv.h; 32, 33: call.h; 34: conf.h */
 };
 /* CONN_SN_CLIENT and CONN_SN_PEER connections are admitted (NodeConn.aux
  * != 0: the client's slot + 1 once its CONNECT was accepted, 1 for a peer
@@ -66,6 +66,13 @@ enum {
  * and relayed media (a TCP relay leg never attaches as a client). */
 /* Connection states. */
 enum { CS_CONNECTING = 0, CS_OPEN, CS_READY };
+/* A client's voice session (Node.voice). */
+typedef enum NodeVoice {
+    NODE_VOICE_NONE = 0,      /* idle */
+    NODE_VOICE_CALL,          /* in a two-party call (calls feature) */
+    NODE_VOICE_CONF,          /* in a conference being set up (conference feature) */
+    NODE_VOICE_CONF_RUNNING,  /* in a running conference */
+} NodeVoice;
 /* Hello roles. HELLO_CALL: a direct call-signalling connection (a31 "PUB:
  * caller -> callee directly"; calls to the phone gateway). */
 enum { HELLO_CLIENT = 1, HELLO_SN = 2, HELLO_CALL = 3 };
@@ -125,10 +132,10 @@ typedef enum NodeFeatureId {
      * first, up to NODE_FEAT_SLOTS. */
     NODE_FEAT_SEARCH = 1, /* global index, user search and presence (search.h) */
     NODE_FEAT_SUPERNODE,  /* the supernode role (supernode.c) */
-    NODE_FEAT_CALL,       /* calls (call.c) */
-    NODE_FEAT_RELAY,      /* media relay sessions (relay.c) */
+    NODE_FEAT_CALL,       /* calls, relays and the phone gateway (call.c, relay.c, gateway.c) */
+    NODE_FEAT_RELAY,      /* not registered: the calls feature's slot of relay sessions */
     NODE_FEAT_CONF,       /* conferences (conf.c) */
-    NODE_FEAT_GATEWAY,    /* the phone gateway (gateway.c) */
+    NODE_FEAT_GATEWAY,    /* not registered: the calls feature's slot of gateway calls */
     NODE_FEAT_CLIENT,     /* login, keep-alive, failover, NAT detection (client.c, natdet.c) */
     NODE_FEAT_PRESENCE,   /* unused: presence is part of the search feature (search.h) */
     NODE_FEAT_WEBSRV,     /* both ends of the HTTP exchanges (websrv.c) */
@@ -188,6 +195,11 @@ typedef enum NodeEvent {
                                    is closed, public_addr set): the supernode role starts */
     NODE_EV_SN_FORWARD,         /* route FORWARD msg through the supernode tier; idx: the
                                    connection it came on, -1 our own (served by the supernode) */
+    NODE_EV_CALL_UNCLAIMED,     /* calls: a call message msg (WIRE_CALL, WIRE_CALL_UDP or
+                                   WIRE_CALL_MEDIA) that no call of this node claimed: a frame on
+                                   connection idx, else (idx -1) a datagram from addr or a
+                                   signalling payload (addr {0,0}); the conference feature
+                                   takes its legs' messages here */
     NODE_EV__END
 } NodeEvent;
 typedef struct NodeEventArg {
@@ -254,129 +266,6 @@ NodeShared *node_shared_new_with(const Env *world_env, const NodeParams *p,
                                  const NodeFeature *const *features, size_t n_features,
                                  GError **err);
 
-/* ==== calls (call.c, relay.c, conf.c, gateway.c; a31, a32) ==================== */
-typedef struct CallState CallState;   /* a node's call (call.c), NULL when idle */
-typedef struct RelayState RelayState; /* a supernode's relay sessions (relay.c) */
-
-/* Timer tags of calls and relays (>= TM_CALL_FIRST go to call__on_timer). */
-enum {
-    TM_CALL_FIRST = 64,
-    TM_CALL_MEDIA = 64, /* periodic: send the next media packet */
-    TM_CALL_STEP,       /* one-shot: the current setup step took too long */
-    TM_CALL_PUNCH,      /* periodic: next hole-punching packet */
-    TM_CALL_END,        /* one-shot: the caller's call duration is over */
-    TM_CALL_WATCH,      /* periodic: media watchdog (path lost?) */
-    TM_RELAY_SWEEP,     /* periodic: relay frees idle sessions */
-};
-/* Connection kinds of calls: the client side of a TCP relay leg; a direct
- * signalling connection (either end, a31; to and at the phone gateway);
- * the client side of a conference leg's TCP relay connection (conf.c). */
-enum { CONN_CALL_RELAY = 32, CONN_CALL_SIG = 33, CONN_CONF_RELAY = 34 };
-#define CALL_RELAY_CAND_MAX 8 /* relay candidates tried for one media path */
-
-#define CALL_FUNC_MEDIA 0x0d /* a18: function byte of E2E data (voice) */
-#define CALL_MEDIA_HDR 3     /* frame id (low 16 bits of the call id) + function byte */
-
-/* Sends cm over UDP from the main socket / as a WIRE_CALL frame on conn idx. */
-void call__send_udp(Node *n, EnvAddr to, const WireCall *cm);
-void call__send_tcp(Node *n, int idx, const WireCall *cm);
-/* Whether this node can send and receive UDP (a public endpoint is known
- * and UDP is not blocked). */
-bool call__udp_ok(const Node *n);
-/* Media path helpers shared by calls and conference legs (conf.c). Relay
- * candidates for a leg whose far end has supernode peer_sn ({0,0}:
- * unknown): up to relay_candidates host-cache supernodes other than both
- * ends' supernodes, bad and ourselves, then our supernode, then peer_sn.
- * Writes at most cap (>= 3) addresses to out (borrowed); returns how many. */
-size_t call__relay_candidates(Node *n, EnvAddr peer_sn, EnvAddr bad, EnvAddr *out, size_t cap);
-/* Opens a TCP relay connection of `kind` to relay r: r's port, then the
- * fallback ports (a11), from port step *pi (0..2, advanced past ports that
- * cannot start) on. Returns the connection index, or -1 when none can start. */
-int call__relay_connect(Node *n, EnvAddr r, uint8_t *pi, uint8_t kind);
-/* Sends WIRE_CM_RELAY_BIND for session id, end leg (0 or 1), to relay r: over
- * connection idx, or over UDP from the main socket when idx is -1. */
-void call__relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t leg);
-
-typedef struct CallMetrics {
-    EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
-    EnvMetric path[NODE_CALL_PATH_COUNT];                               /* path types */
-    EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */
-    EnvMetric active, relayed_active, media_packets, media_bytes;       /* load */
-    EnvMetric relay_bytes, relay_bw, relay_dropped, relay_refused, relay_sessions; /* relays */
-    EnvMetric gw_calls, gw_active, gw_busy;                   /* phone gateway */
-} CallMetrics;
-void call__metrics_intern(CallMetrics *m, const Env *e);
-void call__params_default(NodeParams *p);
-
-/* call.c: hooks from node.c, client.c, supernode.c. */
-void call__on_timer(Node *n, uint32_t tag);
-/* A datagram whose function byte says media: true when consumed. */
-bool call__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
-void call__on_udp(Node *n, EnvAddr from, const WireMsg *m);
-void call__on_signal(Node *n, const uint8_t *buf, size_t len); /* FORWARD payload for us */
-void call__sn_on_frame(Node *n, int idx, const WireMsg *m);    /* WIRE_CALL* at a supernode */
-void call__on_connected(Node *n, int idx, int status);         /* CONN_CALL_RELAY */
-void call__on_frame(Node *n, int idx, const WireMsg *m);       /* CONN_CALL_RELAY */
-void call__on_closed(Node *n, int idx);                        /* CONN_CALL_RELAY, _SIG */
-void call__stop(Node *n);
-/* A decoded signalling message for the node's call; idx: the direct
- * signalling connection it came on, -1 through the supernodes. */
-void call__on_msg(Node *n, const WireCall *cm, int idx);
-/* Whether timer t is one of the call's (gateway: which call a timer is for). */
-bool call__has_timer(const CallState *c, EnvTimer t);
-uint32_t call__id(const CallState *c);
-int call__sig_conn(const CallState *c);
-/* After natdet: tells the own supernode the detected NAT type (clients). */
-void call__nat_note(Node *n);
-
-/* gateway.c: the phone gateway (SkypeOut, a18). It answers each
- * incoming call with call.c's callee logic, one CallState per call, made
- * current in n->call while one of its events runs. */
-typedef struct GatewayState GatewayState;
-void gateway__start(Node *n);
-void gateway__stop(Node *n);
-void gateway__on_timer(Node *n, EnvTimer t, uint32_t tag);
-bool gateway__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
-void gateway__on_call_udp(Node *n, EnvAddr from, const WireMsg *m);
-void gateway__on_frame(Node *n, int idx, const WireMsg *m); /* CONN_CALL_SIG */
-void gateway__on_closed(Node *n, int idx);                  /* CONN_CALL_SIG */
-
-/* relay.c: media relay sessions on supernodes. */
-void relay__on_bind(Node *n, int idx, EnvAddr from, const WireCall *cm); /* idx -1: UDP */
-bool relay__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
-void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len);
-void relay__on_closed(Node *n, int idx);
-void relay__on_timer(Node *n);
-void relay__stop(Node *n);
-/* call.c: sends LOCATE for user under id (answers: WIRE_CM_LOCATED, passed to
- * conf__on_located when no call has that id). False without a supernode. */
-bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen);
-/* Signalling to identity dst through the supernodes (a31). */
-void call__signal_raw(Node *n, EnvAddr dst, const uint8_t *buf, size_t len);
-
-/* conf.c: conferences (a43, a44). */
-typedef struct ConfState ConfState; /* a node's conference, NULL when none */
-enum { TM_CONF_MEDIA = 80, TM_CONF_STEP, TM_CONF_END, TM_CONF_LEG }; /* conf timer tags */
-typedef struct ConfMetrics {
-    EnvMetric started, failed, participants, host_bytes, mos, streams_at_host, streams,
-        mixes, left, host_cpu_ns;
-    EnvMetric leg[NODE_CALL_PATH_COUNT]; /* "conf.leg.<path>": member-host legs by path */
-    EnvMetric leg_failed;                /* legs for which no path was found */
-} ConfMetrics;
-void conf__metrics_intern(ConfMetrics *m, const Env *e);
-void conf__on_signal(Node *n, const uint8_t *buf, size_t len);
-bool conf__on_located(Node *n, const WireCall *cm);
-bool conf__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len);
-void conf__on_timer(Node *n, uint32_t tag);
-/* A decoded UDP call message (WIRE_CM_RELAY_BOUND/REFUSED of a leg's relay):
- * true when it belonged to the conference. */
-bool conf__on_call_udp(Node *n, EnvAddr from, const WireCall *cm);
-/* CONN_CONF_RELAY connection events (node.c). */
-void conf__on_relay_connected(Node *n, int idx, int status);
-void conf__on_relay_frame(Node *n, int idx, const WireMsg *m);
-void conf__on_relay_closed(Node *n, int idx); /* the slot is already released */
-void conf__stop(Node *n);
-/* ==== end of calls ==== */
 
 /* Interned metric ids (per world; see env.h). */
 typedef struct NodeMetrics {
@@ -411,8 +300,6 @@ struct NodeShared {
     uint16_t n_user_keys;  /* entries of user_keys */
     NodeMetrics m;         /* interned ids */
     SearchMetrics sm;      /* interned ids of search/presence */
-    CallMetrics cm;        /* interned ids of calls and relays */
-    ConfMetrics fm;        /* interned ids of conferences */
     MediaShared *media;    /* owned: per-world codec state of calls (media.h) */
     const NodeFeature *feat[NODE_FEAT_COUNT]; /* registered features by id (borrowed) */
     const NodeFeature *order[NODE_FEAT_COUNT]; /* the same, in registration order */
@@ -560,6 +447,10 @@ struct Node {
      * presence, calls): its connection index (-1 none) and address. */
     int uplink;
     EnvAddr uplink_addr;
+    /* The one voice session of a client (NodeVoice): a call or a
+     * conference, kept by the calls and conference features; each refuses
+     * a second session while the other holds one. */
+    uint8_t voice;
     /* Per-node state of the features with ids 1..NODE_FEAT_SLOTS (slot
      * id - 1), each owned by its feature, NULL when it has none.
      * LEGACY: the typed names of unconverted features alias the slots;
@@ -574,10 +465,6 @@ struct Node {
              * one slot other features may read (search, presence, calls
              * and relays serve the attached clients). */
             SnState *sn;
-            CallState *call;   /* NODE_FEAT_CALL: the node's call, NULL when idle */
-            RelayState *relay; /* NODE_FEAT_RELAY: relay sessions, NULL until a first bind */
-            ConfState *conf;   /* NODE_FEAT_CONF: the node's conference, NULL when none */
-            GatewayState *gw;  /* NODE_FEAT_GATEWAY: phone gateway calls, NULL unless one */
         };
     };
 };

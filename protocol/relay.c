@@ -1,7 +1,7 @@
 /* relay: media relay sessions on supernodes (a31, a32, a48).
  *
- * Layer: protocol/, part of the node module (node_int.h, "calls" block);
- * the ends' side is in call.c. A relay is a public node: here, any node
+ * Layer: protocol/, part of the calls feature (call.h, call_int.h); the
+ * ends' side is in call.c. A relay is a public node: here, any node
  * serving as a supernode (promoted client, dedicated or bootstrap).
  * Relaying by ordinary public clients is not modelled.
  *
@@ -28,7 +28,7 @@
  * on the first BIND and freed when the node stops. Lookups are linear:
  * O(relay_max_calls) per packet, fine for tens of sessions.
  */
-#include "protocol/node_int.h"
+#include "protocol/call_int.h"
 
 #include <string.h>
 
@@ -58,24 +58,25 @@ struct RelayState {
 
 static RelayState *relay_state(Node *n)
 {
-    if (n->relay) return n->relay;
+    if (relay__state(n)) return relay__state(n);
     RelayState *r = env_mem_alloc(&n->env, sizeof *r);
     r->cap = MAX(n->sh->p.relay_max_calls, 1);
     r->s = env_mem_alloc(&n->env, r->cap * sizeof *r->s);
-    r->t_sweep = env_timer_start_periodic(&n->env, RELAY_IDLE_NS, RELAY_IDLE_NS, TM_RELAY_SWEEP);
-    n->relay = r;
+    r->t_sweep = node__timer_start_periodic(n, NODE_FEAT_CALL, RELAY_IDLE_NS, RELAY_IDLE_NS,
+                                            TM_RELAY_SWEEP);
+    node__feat_set(n, NODE_FEAT_RELAY, r);
     return r;
 }
 
 static void relay_session_free(Node *n, RelaySession *x)
 {
-    RelayState *r = n->relay;
+    RelayState *r = relay__state(n);
     double secs = timens_to_s(x->last - x->start);
     if (x->bytes > 0 && secs > 0)
-        env_metric_observe(&n->env, n->sh->cm.relay_bw, (double)x->bytes * 8 / secs);
+        env_metric_observe(&n->env, call__metrics(n)->relay_bw, (double)x->bytes * 8 / secs);
     memset(x, 0, sizeof *x);
     r->n--;
-    node__count(n, n->sh->cm.relay_sessions, -1);
+    node__count(n, call__metrics(n)->relay_sessions, -1);
 }
 
 static RelaySession *relay_find(RelayState *r, uint32_t call_id)
@@ -90,9 +91,9 @@ static void relay_answer(Node *n, int idx, EnvAddr to, uint32_t call_id, uint8_t
 {
     WireCall a = {.kind = kind, .call_id = call_id};
     if (idx >= 0)
-        call__send_tcp(n, idx, &a);
+        mediapath_send_tcp(n, idx, &a);
     else
-        call__send_udp(n, to, &a);
+        mediapath_send_udp(n, to, &a);
 }
 
 void relay__on_bind(Node *n, int idx, EnvAddr from, const WireCall *cm)
@@ -105,10 +106,10 @@ void relay__on_bind(Node *n, int idx, EnvAddr from, const WireCall *cm)
         x->start = x->last = env_now(&n->env);
         x->leg[0].conn = x->leg[1].conn = -1;
         r->n++;
-        node__count(n, n->sh->cm.relay_sessions, 1);
+        node__count(n, call__metrics(n)->relay_sessions, 1);
     }
     if (!x) {
-        node__count(n, n->sh->cm.relay_refused, 1);
+        node__count(n, call__metrics(n)->relay_refused, 1);
         relay_answer(n, idx, from, cm->call_id, WIRE_CM_RELAY_REFUSED);
         return;
     }
@@ -143,11 +144,11 @@ static void relay_forward(Node *n, RelaySession *x, int in, const uint8_t *buf, 
     x->last = env_now(&n->env);
     if (!dst->udp.ip && dst->conn < 0) return; /* the other end has not bound yet */
     if (!relay_admit(n, src, len)) {
-        node__count(n, n->sh->cm.relay_dropped, 1);
+        node__count(n, call__metrics(n)->relay_dropped, 1);
         return;
     }
     x->bytes += len;
-    node__count(n, n->sh->cm.relay_bytes, (int64_t)len);
+    node__count(n, call__metrics(n)->relay_bytes, (int64_t)len);
     if (dst->conn >= 0) {
         WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, buf}};
         (void)node__send_msg(n, dst->conn, &m);
@@ -161,7 +162,7 @@ static void relay_forward(Node *n, RelaySession *x, int in, const uint8_t *buf, 
  * hold several sessions on one relay from the same address. */
 bool relay__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 {
-    RelayState *r = n->relay;
+    RelayState *r = relay__state(n);
     uint16_t fid = wire_get_u16(buf);
     for (uint16_t i = 0; i < r->cap; i++)
         for (int k = 0; k < 2; k++)
@@ -175,7 +176,7 @@ bool relay__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 
 void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len)
 {
-    RelayState *r = n->relay;
+    RelayState *r = relay__state(n);
     for (uint16_t i = 0; r && i < r->cap; i++)
         for (int k = 0; k < 2; k++)
             if (r->s[i].call_id && r->s[i].leg[k].conn == idx) {
@@ -186,7 +187,7 @@ void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len)
 
 void relay__on_closed(Node *n, int idx)
 {
-    RelayState *r = n->relay;
+    RelayState *r = relay__state(n);
     for (uint16_t i = 0; r && i < r->cap; i++)
         for (int k = 0; k < 2; k++)
             if (r->s[i].call_id && r->s[i].leg[k].conn == idx) relay_session_free(n, &r->s[i]);
@@ -194,7 +195,7 @@ void relay__on_closed(Node *n, int idx)
 
 void relay__on_timer(Node *n)
 {
-    RelayState *r = n->relay;
+    RelayState *r = relay__state(n);
     if (!r) return;
     TimeNs now = env_now(&n->env);
     for (uint16_t i = 0; i < r->cap; i++)
@@ -203,17 +204,18 @@ void relay__on_timer(Node *n)
 
 void relay__stop(Node *n)
 {
-    RelayState *r = n->relay;
+    RelayState *r = relay__state(n);
     if (!r) return;
     for (uint16_t i = 0; i < r->cap; i++)
         if (r->s[i].call_id) relay_session_free(n, &r->s[i]);
     env_timer_cancel(&n->env, &r->t_sweep);
     env_mem_free(&n->env, r->s, r->cap * sizeof *r->s);
     env_mem_free(&n->env, r, sizeof *r);
-    n->relay = NULL;
+    node__feat_set(n, NODE_FEAT_RELAY, NULL);
 }
 
 uint16_t node_relay_sessions(const Node *n)
 {
-    return n->relay ? n->relay->n : 0;
+    const RelayState *r = relay__state(n);
+    return r ? r->n : 0;
 }

@@ -24,7 +24,8 @@ report "sim/net includes sim/world or protocol/ beyond base:" \
     "$(grep -rnE '#include[[:space:]]*"(sim/world|protocol/[a-z_]+\.h)' sim/net 2>/dev/null)"
 # Feature modules over the node plumbing (DESIGN.md "Inside protocol/"):
 # each may include the plumbing (node.h, node_int.h), wire, crypto, env,
-# the service modules hostcache, stun, media, base and its own headers,
+# the service modules hostcache, stun, media, mediapath, the metric table,
+# base and its own headers,
 # never another feature's. One line per converted feature: its files, then
 # its own headers. Add a line when a feature is converted.
 features='
@@ -32,8 +33,10 @@ loginsrv.c|loginsrv.h
 websrv.c|websrv.h
 supernode.c|supernode.h
 search.c presence.c|search.h search_int.h
+call.c relay.c gateway.c|call.h call_int.h
+conf.c|conf.h
 '
-allowed='node|node_int|wire|crypto|env|hostcache|stun|media'
+allowed='node|node_int|wire|crypto|env|hostcache|stun|media|mediapath|metric_table'
 fhits=""
 while IFS='|' read -r files own; do
     [ -n "$files" ] || continue

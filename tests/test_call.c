@@ -4,7 +4,18 @@
  * call message codec is strict; a relay crash mid-call is re-established
  * through another relay; public buddies signal over a direct TCP
  * connection (a31); a call to a phone number reaches the gateway (a18) and
- * carries G.729 media. Outcomes come from the fake net's NATs. */
+ * carries G.729 media. Outcomes come from the fake net's NATs. The calls
+ * feature alone over the plumbing (no client or supernode feature): the
+ * gateway answers a scripted INVITE on a direct signalling connection and
+ * refuses a connection that is not a call; a relay session bound by two
+ * scripted ends over UDP forwards voice and counts it, and a full relay
+ * refuses a second session. With the conference feature beside it, an
+ * organiser's LOCATE goes out on its uplink and the LOCATED coming back as
+ * signalling reaches the conference (NODE_EV_CALL_UNCLAIMED), which invites
+ * the located user through the supernodes. */
+#include "protocol/call.h"
+#include "protocol/conf.h"
+#include "protocol/mediapath.h"
 #include "protocol/node_int.h"
 
 #include "fakeenv.h"
@@ -261,6 +272,317 @@ static void test_call_phone_without_gateway_fails(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* ---- The calls feature alone, driven by scripted peers ---- */
+
+#define PEER_IP ENV_IP(99, 9, 9, 1)
+
+typedef struct Peer {
+    FakeEnv *h;
+    Env e;
+    Crypto *c;
+    EnvConn conn;
+    EnvSock udp;
+    uint32_t ip;
+    uint8_t tx[32];
+    uint32_t txc;
+} Peer;
+
+static void peer_new(Peer *p, FakeWorld *w, uint32_t ip)
+{
+    memset(p, 0, sizeof *p);
+    p->ip = ip;
+    p->h = fakenet_host_add(w->net, ip);
+    fakeenv_capture(p->h, true);
+    p->e = fakeenv_env(p->h);
+    p->c = crypto_new(NULL);
+}
+
+/* A TCP connection to `to` and our hello saying role. */
+static void peer_connect(Peer *p, FakeWorld *w, EnvAddr to, uint8_t role)
+{
+    T_EQ_I64(env_tcp_connect(&p->e, to, &p->conn), ENV_OK);
+    fakenet_run_for(w->net, 100 * TIMENS_MS);
+    uint8_t b[WIRE_HELLO_LEN];
+    wire_hello_encode(0x5eed0001, role, &p->e, b, sizeof b);
+    wire_stream_key(p->c, &p->e, 0x5eed0001, p->tx);
+    T_EQ_I64(env_tcp_send(&p->e, p->conn, b, sizeof b), ENV_OK);
+}
+
+static void peer_send_call(Peer *p, const WireCall *cm)
+{
+    WireMsg m = {.type = WIRE_CALL, .u.call = *cm};
+    uint8_t body[WIRE_FRAME_MAX], f[WIRE_FRAME_MAX + 2];
+    size_t len = wire_encode(&m, body, sizeof body);
+    size_t fl = wire_frame_seal(p->c, &p->e, p->tx, p->txc++, body, len, f, sizeof f);
+    T_EQ_I64(env_tcp_send(&p->e, p->conn, f, fl), ENV_OK);
+}
+
+/* The call messages the node sent on our connection (after its hello);
+ * *closed: its close status, 0 while open; *n_cf (when not NULL): the
+ * FORWARDs to fwd_dst carrying a conference invitation. */
+static size_t peer_read_calls_fwd(Peer *p, WireCall *out, size_t max, int *closed,
+                                  EnvAddr fwd_dst, size_t *n_cf)
+{
+    if (n_cf) *n_cf = 0;
+    uint8_t store[8192];
+    size_t have = 0, k = 0;
+    *closed = 0;
+    for (size_t i = 0; i < fakeenv_inbox_count(p->h); i++) {
+        const FakeInbox *x = fakeenv_inbox_get(p->h, i);
+        if (x->kind == 5 && x->slot == p->conn.slot && x->gen == p->conn.gen) *closed = x->status;
+        if (x->kind != 4 || x->slot != p->conn.slot || x->gen != p->conn.gen) continue;
+        if (have + x->len <= sizeof store) memcpy(store + have, x->data, x->len);
+        have += x->len;
+    }
+    uint32_t seed;
+    uint8_t role, key[32];
+    if (have < WIRE_HELLO_LEN || !wire_hello_decode(store, WIRE_HELLO_LEN, &seed, &role)) return 0;
+    T_EQ_U64(role, HELLO_CALL);
+    wire_stream_key(p->c, &p->e, seed, key);
+    size_t off = WIRE_HELLO_LEN;
+    for (uint32_t ctr = 0; off + 2 <= have && k < max; ctr++) {
+        size_t fl = wire_get_u16(store + off);
+        if (off + 2 + fl > have) break;
+        WireMsg m;
+        wire_frame_open(p->c, &p->e, key, ctr, store + off + 2, fl);
+        if (wire_decode(store + off + 2, fl, &m) && m.type == WIRE_CALL) out[k++] = m.u.call;
+        if (n_cf && m.type == WIRE_FORWARD && m.u.forward.dst.ip == fwd_dst.ip &&
+            m.u.forward.dst.port == fwd_dst.port && m.u.forward.len > 0 &&
+            m.u.forward.data[0] == WIRE_CF_FIRST)
+            (*n_cf)++;
+        off += 2 + fl;
+    }
+    return k;
+}
+
+static size_t peer_read_calls(Peer *p, WireCall *out, size_t max, int *closed)
+{
+    return peer_read_calls_fwd(p, out, max, closed, env_addr(0, 0), NULL);
+}
+
+/* Sends cm as a sealed WIRE_CALL_UDP datagram from our UDP socket. */
+static void peer_send_udp(Peer *p, EnvAddr to, const WireCall *cm)
+{
+    WireMsg m = {.type = WIRE_CALL_UDP, .u.call = *cm};
+    uint8_t body[ENV_UDP_MAX], pkt[ENV_UDP_MAX];
+    size_t len = wire_encode(&m, body, sizeof body - WIRE_UDP_HDR - WIRE_UDP_TRAILER);
+    size_t pl = wire_udp_seal(p->c, &p->e, 0x77, p->ip, to.ip, body, len, pkt, sizeof pkt);
+    T_EQ_I64(env_udp_send(&p->e, p->udp, to, pkt, pl), ENV_OK);
+}
+
+/* Datagrams received: call messages of kind into *n_kind, and the raw
+ * datagrams equal to raw (len rlen) into *n_raw. */
+static void peer_udp_seen(Peer *p, EnvAddr from, uint8_t kind, size_t *n_kind,
+                          const uint8_t *raw, size_t rlen, size_t *n_raw)
+{
+    *n_kind = *n_raw = 0;
+    for (size_t i = 0; i < fakeenv_inbox_count(p->h); i++) {
+        const FakeInbox *x = fakeenv_inbox_get(p->h, i);
+        if (x->kind != 1 || !env_addr_eq(x->from, from)) continue;
+        if (raw && x->len == rlen && !memcmp(x->data, raw, rlen)) {
+            (*n_raw)++;
+            continue;
+        }
+        uint8_t body[ENV_UDP_MAX];
+        uint16_t fid;
+        WireMsg m;
+        long bl = wire_udp_open(p->c, &p->e, x->data, x->len, from.ip, p->ip, body, sizeof body,
+                                &fid);
+        if (bl > 0 && wire_decode(body, (size_t)bl, &m) && m.type == WIRE_CALL_UDP &&
+            m.u.call.kind == kind)
+            (*n_kind)++;
+    }
+}
+
+static void peer_free(Peer *p)
+{
+    if (env_conn_is_set(p->conn)) env_tcp_abort(&p->e, &p->conn);
+    if (env_sock_is_set(p->udp)) env_udp_close(&p->e, &p->udp);
+    crypto_free(p->c);
+}
+
+static unsigned calls_only_gateway(FakeWorld **wp, uint64_t seed)
+{
+    static const NodeFeature *const only[] = {&call_feature};
+    FakeWorld *w = fakeworld_new_with(seed, NULL, only, G_N_ELEMENTS(only));
+    NodeConfig gc = {.role = NODE_ROLE_GATEWAY, .uplink_kbps = 100000, .cpu_mhz = 4000};
+    unsigned g = fakeworld_add(w, GW_IP, &gc, NAT_OPEN, 0);
+    fakeworld_start(w, g);
+    *wp = w;
+    return g;
+}
+
+/* A scripted caller's INVITE on a direct connection: the gateway answers
+ * on it with the response to our challenge (a17) and holds one call until
+ * our BYE. */
+static void test_call_alone_gateway_answers_invite(void)
+{
+    FakeWorld *w;
+    unsigned g = calls_only_gateway(&w, 521);
+    Peer p;
+    peer_new(&p, w, PEER_IP);
+    peer_connect(&p, w, env_addr(GW_IP, 12340), HELLO_CALL);
+    WireCall inv = {.kind = WIRE_CM_INVITE, .call_id = 0x1234567, .from_id = env_addr(PEER_IP, 4000),
+                    .a1 = env_addr(PEER_IP, 4000), .ulen = 5};
+    memcpy(inv.user, "alice", 5);
+    for (int i = 0; i < 8; i++) inv.chal[i] = (uint8_t)(0xA0 + i);
+    for (int i = 0; i < 32; i++) inv.key[i] = (uint8_t)i;
+    peer_send_call(&p, &inv);
+    fakenet_run_for(w->net, TIMENS_S);
+    WireCall got[8];
+    int closed;
+    T_EQ_U64(peer_read_calls(&p, got, 8, &closed), 1);
+    T_EQ_U64(got[0].kind, WIRE_CM_ANSWER);
+    T_EQ_U64(got[0].call_id, inv.call_id);
+    uint8_t h[32];
+    crypto_sha256(p.c, &p.e, inv.chal, 8, inv.key, 32, h);
+    T_TRUE(memcmp(got[0].resp, h, 8) == 0);
+    T_EQ_I64(closed, 0);
+    T_EQ_I64(node_gateway_calls(w->node[g]), 1);
+    T_EQ_I64(fakeenv_metric(w->h[g], "gateway.calls"), 1);
+    T_EQ_I64(fakeenv_metric(w->h[g], "gateway.active"), 1);
+    WireCall bye = {.kind = WIRE_CM_BYE, .call_id = inv.call_id};
+    peer_send_call(&p, &bye);
+    fakenet_run_for(w->net, TIMENS_S);
+    T_EQ_I64(node_gateway_calls(w->node[g]), 0);
+    T_EQ_I64(fakeenv_metric(w->h[g], "gateway.active"), 0);
+    T_EQ_I64(peer_read_calls(&p, got, 8, &closed), 1);
+    T_CMP_I64(closed, !=, 0); /* the call's connection is closed with it */
+    peer_free(&p);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* A connection whose hello is not HELLO_CALL is no call: the gateway
+ * closes it without answering. */
+static void test_call_alone_gateway_refuses_non_call(void)
+{
+    FakeWorld *w;
+    unsigned g = calls_only_gateway(&w, 522);
+    Peer p;
+    peer_new(&p, w, PEER_IP);
+    peer_connect(&p, w, env_addr(GW_IP, 12340), HELLO_CLIENT);
+    fakenet_run_for(w->net, TIMENS_S);
+    WireCall got[2];
+    int closed;
+    T_EQ_U64(peer_read_calls(&p, got, 2, &closed), 0);
+    T_CMP_I64(closed, !=, 0);
+    T_EQ_I64(node_gateway_calls(w->node[g]), 0);
+    peer_free(&p);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+#define RELAY_IP ENV_IP(80, 1, 1, 1)
+
+/* A relay with the calls feature alone: the supernode tier's tables it
+ * reads (n->sn) are made by hand, as the supernode feature would. Two
+ * scripted ends bind legs 0 and 1 of a session over UDP; a voice datagram
+ * of one end reaches the other unchanged and counts as relayed bytes;
+ * with relay_max_calls 1 a second session is refused. */
+static void test_call_alone_relay_forwards_voice(void)
+{
+    static const NodeFeature *const only[] = {&call_feature};
+    NodeParams par;
+    node_params_default(&par);
+    par.server_key_bits = 1024;
+    par.relay_max_calls = 1;
+    FakeWorld *w = fakeworld_new_with(523, &par, only, G_N_ELEMENTS(only));
+    NodeConfig sc = {.role = NODE_ROLE_SUPERNODE, .uplink_kbps = 100000, .cpu_mhz = 4000};
+    unsigned s = fakeworld_add(w, RELAY_IP, &sc, NAT_OPEN, 0);
+    fakeworld_start(w, s);
+    SnState sn;
+    memset(&sn, 0, sizeof sn);
+    node__feat_set(w->node[s], NODE_FEAT_SUPERNODE, &sn);
+    EnvAddr r = env_addr(RELAY_IP, node_listen_port(w->node[s]));
+    Peer a, b, c;
+    peer_new(&a, w, ENV_IP(99, 9, 9, 1));
+    peer_new(&b, w, ENV_IP(99, 9, 9, 2));
+    peer_new(&c, w, ENV_IP(99, 9, 9, 3));
+    Peer *all[3] = {&a, &b, &c};
+    for (int i = 0; i < 3; i++) T_EQ_I64(env_udp_bind(&all[i]->e, 5000, &all[i]->udp), ENV_OK);
+    uint32_t id = 0xABCD1234;
+    peer_send_udp(&a, r, &(WireCall){.kind = WIRE_CM_RELAY_BIND, .call_id = id, .leg = 0});
+    peer_send_udp(&b, r, &(WireCall){.kind = WIRE_CM_RELAY_BIND, .call_id = id, .leg = 1});
+    fakenet_run_for(w->net, TIMENS_S);
+    size_t nk, nr;
+    peer_udp_seen(&a, r, WIRE_CM_RELAY_BOUND, &nk, NULL, 0, &nr);
+    T_EQ_U64(nk, 1);
+    peer_udp_seen(&b, r, WIRE_CM_RELAY_BOUND, &nk, NULL, 0, &nr);
+    T_EQ_U64(nk, 1);
+    T_EQ_I64(node_relay_sessions(w->node[s]), 1);
+    uint8_t voice[40];
+    memset(voice, 0x5A, sizeof voice);
+    wire_put_u16(voice, (uint16_t)id); /* frame id: the session id's low 16 bits (a18) */
+    voice[2] = MEDIAPATH_FUNC_MEDIA;
+    T_EQ_I64(env_udp_send(&a.e, a.udp, r, voice, sizeof voice), ENV_OK);
+    fakenet_run_for(w->net, TIMENS_S);
+    peer_udp_seen(&b, r, 0, &nk, voice, sizeof voice, &nr);
+    T_EQ_U64(nr, 1);
+    T_EQ_I64(fakeenv_metric(w->h[s], "relay.bytes"), (int64_t)sizeof voice);
+    peer_send_udp(&c, r, &(WireCall){.kind = WIRE_CM_RELAY_BIND, .call_id = id + 1, .leg = 0});
+    fakenet_run_for(w->net, TIMENS_S);
+    peer_udp_seen(&c, r, WIRE_CM_RELAY_REFUSED, &nk, NULL, 0, &nr);
+    T_EQ_U64(nk, 1);
+    T_EQ_I64(fakeenv_metric(w->h[s], "relay.refused"), 1);
+    fakenet_run_for(w->net, 20 * TIMENS_S); /* idle: the session is swept */
+    T_EQ_I64(node_relay_sessions(w->node[s]), 0);
+    T_EQ_U64(fakenet_sample_count(w->net, "relay.bandwidth_bps"), 1);
+    node__feat_set(w->node[s], NODE_FEAT_SUPERNODE, NULL);
+    for (int i = 0; i < 3; i++) peer_free(all[i]);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* An organiser with the calls and conference features only: the test
+ * plays the client feature (binds, goes online, sets the uplink to a
+ * scripted supernode's connection). */
+static void test_call_alone_conf_organiser_locates_and_invites(void)
+{
+    static const NodeFeature *const only[] = {&call_feature, &conf_feature};
+    FakeWorld *w = fakeworld_new_with(524, NULL, only, G_N_ELEMENTS(only));
+    unsigned o = fakeworld_client(w, A_IP, NAT_OPEN);
+    fakeworld_start(w, o);
+    Node *n = w->node[o];
+    n->port = 40000;
+    T_TRUE(node__bind(n));
+    n->public_addr = env_addr(A_IP, n->port);
+    n->nat = NAT_OPEN;
+    n->state = NODE_ST_ONLINE;
+    Peer sn;
+    peer_new(&sn, w, PEER_IP);
+    peer_connect(&sn, w, n->public_addr, HELLO_CALL);
+    fakenet_run_for(w->net, TIMENS_S);
+    for (int i = 0; i < n->nconns; i++)
+        if (n->conns[i].kind == CONN_CALL_SIG) n->uplink = i;
+    T_CMP_I64(n->uplink, >=, 0);
+    n->uplink_addr = env_addr(PEER_IP, 4000);
+    const char *users[] = {"bob"};
+    T_TRUE(node_conf_start(n, users, 1, 30 * TIMENS_S));
+    T_EQ_I64(node_call_state(n), NODE_CALL_SETUP);
+    T_TRUE(!node_call(n, "carol", TIMENS_S)); /* one voice session at a time */
+    fakenet_run_for(w->net, TIMENS_S);
+    WireCall got[4];
+    int closed;
+    size_t n_cf;
+    EnvAddr bob = env_addr(B_IP, 5555);
+    T_EQ_U64(peer_read_calls_fwd(&sn, got, 4, &closed, bob, &n_cf), 1);
+    T_EQ_U64(got[0].kind, WIRE_CM_LOCATE);
+    T_EQ_U64(got[0].ulen, 3);
+    T_TRUE(memcmp(got[0].user, "bob", 3) == 0);
+    T_TRUE(env_addr_eq(got[0].from_id, n->public_addr));
+    T_EQ_U64(n_cf, 0);
+    WireCall loc = {.kind = WIRE_CM_LOCATED, .call_id = got[0].call_id, .a1 = bob, .ulen = 3};
+    memcpy(loc.user, "bob", 3);
+    uint8_t buf[WIRE_CALL_MAX];
+    size_t len = wire_call_encode(&loc, buf, sizeof buf);
+    node__emit(n, NODE_EV_SIGNAL, &(NodeEventArg){.idx = -1, .buf = buf, .len = len});
+    fakenet_run_for(w->net, TIMENS_S);
+    T_EQ_U64(peer_read_calls_fwd(&sn, got, 4, &closed, bob, &n_cf), 1);
+    T_EQ_U64(n_cf, 1); /* CF_INVITE to the located identity */
+    node_conf_leave(n);
+    T_EQ_I64(node_call_state(n), NODE_CALL_IDLE);
+    peer_free(&sn);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 T_SUITE_MAIN("call", {"test_call_public_to_public_is_direct", test_call_public_to_public_is_direct},
              {"test_call_full_cone_is_hole_punched", test_call_full_cone_is_hole_punched},
              {"test_call_symmetric_to_port_restricted_is_relayed",
@@ -276,4 +598,9 @@ T_SUITE_MAIN("call", {"test_call_public_to_public_is_direct", test_call_public_t
               test_call_phone_symmetric_nat_needs_no_relay},
              {"test_call_phone_udp_blocked_uses_tcp_relay",
               test_call_phone_udp_blocked_uses_tcp_relay},
-             {"test_call_phone_without_gateway_fails", test_call_phone_without_gateway_fails})
+             {"test_call_phone_without_gateway_fails", test_call_phone_without_gateway_fails},
+             {"test_call_alone_gateway_answers_invite", test_call_alone_gateway_answers_invite},
+             {"test_call_alone_gateway_refuses_non_call", test_call_alone_gateway_refuses_non_call},
+             {"test_call_alone_relay_forwards_voice", test_call_alone_relay_forwards_voice},
+             {"test_call_alone_conf_organiser_locates_and_invites",
+              test_call_alone_conf_organiser_locates_and_invites})
