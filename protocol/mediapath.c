@@ -36,7 +36,8 @@ void mediapath_signal(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)
         (void)node_signal_send(n, dst, buf, len);
         return;
     }
-    WireMsg m = {.type = WIRE_FORWARD, .u.forward = {{dst.ip, dst.port}, 3, (uint16_t)len, buf}};
+    WireMsg m = {.type = WIRE_FORWARD,
+                 .u.forward = {{dst.ip, dst.port}, WIRE_FORWARD_TTL, (uint16_t)len, buf}};
     node__emit(n, NODE_EV_SN_FORWARD, &(NodeEventArg){.idx = -1, .msg = &m});
 }
 
@@ -49,7 +50,7 @@ void mediapath_signal_call(Node *n, EnvAddr dst, const WireCall *cm)
 
 bool mediapath_locate(Node *n, uint32_t id, const char *user, size_t ulen)
 {
-    WireCall cm = {.kind = WIRE_CM_LOCATE, .call_id = id, .ttl = 3, .from_id = mediapath_self_id(n)};
+    WireCall cm = {.kind = WIRE_CM_LOCATE, .call_id = id, .ttl = WIRE_FORWARD_TTL, .from_id = mediapath_self_id(n)};
     cm.ulen = (uint8_t)ulen;
     memcpy(cm.user, user, ulen);
     if (n->sn) {
@@ -64,6 +65,13 @@ bool mediapath_locate(Node *n, uint32_t id, const char *user, size_t ulen)
 void mediapath_sn_locate(Node *n, int idx, const WireCall *cm, int direct)
 {
     SnState *s = n->sn;
+    uint8_t key[12]; /* who asks, for which session: a flood is handled once */
+    wire_put_u32(key, cm->from_id.ip);
+    wire_put_u16(key + 4, cm->from_id.port);
+    wire_put_u32(key + 6, cm->call_id);
+    wire_put_u16(key + 10, 0x10c); /* LOCATE, apart from FORWARD fingerprints */
+    if (node__sn_seen(n, wire_user_hash(key, sizeof key) ^ wire_user_hash(cm->user, cm->ulen)))
+        return;
     uint32_t h = wire_user_hash(cm->user, cm->ulen);
     EnvAddr found = {0, 0};
     bool open = false; /* the user said it is on the open Internet: direct signalling (a31) */
@@ -86,8 +94,9 @@ void mediapath_sn_locate(Node *n, int idx, const WireCall *cm, int direct)
             mediapath_signal_call(n, cm->from_id, &r);
         return;
     }
-    if (cm->ttl == 0) return;
     WireCall f = *cm;
+    f.ttl = (uint8_t)MIN(f.ttl, WIRE_FORWARD_TTL); /* a hostile hop count is clamped */
+    if (f.ttl == 0) return;
     f.ttl--;
     for (int p = 0; p < SN_PEER_MAX; p++) {
         int pc = s->peer[p].conn;

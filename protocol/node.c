@@ -325,6 +325,22 @@ void node_free(Node *n)
     env_mem_free(&e, n, sizeof *n);
 }
 
+bool node__sn_seen(Node *n, uint32_t fp)
+{
+    SnState *s = n->sn;
+    CHECK(s, "node__sn_seen on a node that is not a supernode");
+    fp = fp ? fp : 1; /* 0 marks an empty entry */
+    uint32_t now = (uint32_t)(env_now(&n->env) / TIMENS_MS);
+    for (int i = 0; i < SN_SEEN_MAX; i++)
+        if (s->seen[i].fp == fp && now - s->seen[i].ms < SN_SEEN_MS) {
+            node__count(n, NODE_M(n)->sn_fwd_dup, 1);
+            return true;
+        }
+    s->seen[s->seen_pos] = (SnSeen){fp, now};
+    s->seen_pos = (uint8_t)((s->seen_pos + 1) % SN_SEEN_MAX);
+    return false;
+}
+
 /* Binds the main UDP socket and the TCP listeners (main port, 80, 443:
  * a9; 80 and 443 only where the host lets us). Returns false when the main
  * port is taken. */

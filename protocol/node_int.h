@@ -404,6 +404,17 @@ typedef struct SnPeer {
 
 #define SN_PEER_MAX 8
 /* Supernode state, allocated on promotion (or at start for SN roles). */
+/* Duplicate suppression of what the supernode tier floods (FORWARD,
+ * LOCATE): fingerprints of the last SN_SEEN_MAX messages this supernode
+ * passed on, each remembered for SN_SEEN_MS, longer than a message takes
+ * across the mesh and shorter than a signalling retransmission. */
+#define SN_SEEN_MAX 64
+#define SN_SEEN_MS 2000
+typedef struct SnSeen {
+    uint32_t fp; /* fingerprint, 0: empty */
+    uint32_t ms; /* when it was passed on, ms of virtual time */
+} SnSeen;
+
 typedef struct SnState {
     uint16_t cap;             /* capacity in clients */
     uint16_t nclients;        /* attached clients */
@@ -411,6 +422,8 @@ typedef struct SnState {
     uint8_t npeers;           /* peer links (connected or connecting) */
     SnPeer peer[SN_PEER_MAX]; /* peer links */
     SnClient *clients;        /* slots entries (env_mem_alloc) */
+    uint8_t seen_pos;         /* next entry of seen to overwrite */
+    SnSeen seen[SN_SEEN_MAX]; /* recently flooded messages (node__sn_seen) */
 } SnState; /* the shared part; supernode.c keeps its own fields around it */
 
 struct Node {
@@ -521,6 +534,11 @@ static inline void *node__feat_shared(const NodeShared *sh, NodeFeatureId f)
 {
     return sh->feat_data[f];
 }
+/* Supernodes: whether a flooded message with fingerprint fp (any 32-bit
+ * digest of what identifies it) was passed on in the last SN_SEEN_MS, and
+ * remembers it when not; counts supernode.forward.duplicates when it was.
+ * Needs n->sn. */
+bool node__sn_seen(Node *n, uint32_t fp);
 /* Binds the main UDP port and the TCP listeners (port, 80, 443 where
  * bindable, a9). False when the main port is taken. */
 bool node__bind(Node *n);

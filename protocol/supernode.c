@@ -17,7 +17,7 @@
  *   - forwards signalling (FORWARD) to a local client or to its peers,
  *     with a hop limit, and never lets one peer multiply traffic: the hop
  *     count read from the wire is clamped to WIRE_FORWARD_TTL, a message
- *     seen in the last SN_FWD_DUP_MS is dropped (duplicate suppression: a
+ *     seen in the last SN_SEEN_MS is dropped (duplicate suppression: a
  *     flood over the peer mesh reaches each supernode once), forwards are
  *     rate-limited per client and per peer link (token buckets), and a
  *     connection that has not been admitted (a client before its CONNECT
@@ -44,14 +44,9 @@
  * forwards a second through its supernode (bursts of twice that), a peer
  * link SN_FWD_PEER_RATE; peer links beyond the peer table share one bucket
  * of SN_FWD_PEER_RATE. Real signalling is a few messages a call; the rates
- * are far above that and far below a flood. Duplicates: the fingerprints
- * (destination and payload) of the last SN_FWD_SEEN forwards, each
- * remembered for SN_FWD_DUP_MS: longer than a message takes across the
- * mesh, shorter than a signalling retransmission. */
+ * are far above that and far below a flood. Duplicates: node__sn_seen. */
 #define SN_FWD_CLIENT_RATE 10
 #define SN_FWD_PEER_RATE 100
-#define SN_FWD_SEEN 64
-#define SN_FWD_DUP_MS 2000
 
 typedef struct SnBucket {
     int conn;        /* the connection it is for (reset when another takes the slot) */
@@ -59,18 +54,11 @@ typedef struct SnBucket {
     uint32_t ms;     /* last refill, ms of virtual time */
 } SnBucket;
 
-typedef struct SnSeen {
-    uint32_t fp; /* fingerprint of destination and payload */
-    uint32_t ms; /* when it was forwarded, ms of virtual time */
-} SnSeen;
-
 typedef struct SnPrivate {
     SnState pub;       /* the shared tables (node_int.h) */
     EnvSock udp_alt;   /* second UDP socket (STUN change-port) */
     uint16_t alt_port; /* its port */
     EnvTimer t_maint;  /* peer upkeep */
-    uint8_t seen_pos;  /* next entry of seen to overwrite */
-    SnSeen seen[SN_FWD_SEEN];               /* recent forwards (duplicate suppression) */
     SnBucket peer_fwd[SN_PEER_MAX], others; /* per peer-table slot; other peer links */
 } SnPrivate;
 
@@ -349,21 +337,14 @@ static bool supernode_fwd_allowed(Node *n, int idx)
     return supernode_take(&b->tokens, &b->ms, now, SN_FWD_PEER_RATE);
 }
 
-/* Whether m was forwarded in the last SN_FWD_DUP_MS (and remembers it). */
+/* Whether m was passed on recently (node__sn_seen: destination and payload). */
 static bool supernode_fwd_seen(Node *n, const WireMsg *m)
 {
-    SnPrivate *x = supernode_priv(n);
     uint8_t key[6];
     wire_put_u32(key, m->u.forward.dst.ip);
     wire_put_u16(key + 4, m->u.forward.dst.port);
-    uint32_t fp = wire_user_hash(key, sizeof key) ^ wire_user_hash(m->u.forward.data, m->u.forward.len);
-    fp = fp ? fp : 1; /* 0 marks an empty entry */
-    uint32_t now = (uint32_t)(env_now(&n->env) / TIMENS_MS);
-    for (int i = 0; i < SN_FWD_SEEN; i++)
-        if (x->seen[i].fp == fp && now - x->seen[i].ms < SN_FWD_DUP_MS) return true;
-    x->seen[x->seen_pos] = (SnSeen){fp, now};
-    x->seen_pos = (uint8_t)((x->seen_pos + 1) % SN_FWD_SEEN);
-    return false;
+    return node__sn_seen(n, wire_user_hash(key, sizeof key) ^
+                                wire_user_hash(m->u.forward.data, m->u.forward.len));
 }
 
 /* Forwards to a local client whose address is dst, else to the peers.
@@ -377,10 +358,7 @@ static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
         node__count(n, mt->sn_fwd_rate, 1);
         return;
     }
-    if (supernode_fwd_seen(n, m)) {
-        node__count(n, mt->sn_fwd_dup, 1);
-        return;
-    }
+    if (supernode_fwd_seen(n, m)) return;
     WireMsg f = *m;
     if (f.u.forward.ttl > WIRE_FORWARD_TTL) {
         node__count(n, mt->sn_fwd_ttl, 1);
