@@ -19,6 +19,7 @@
 
 #include "protocol/node_int.h"
 
+#include "protocol/client.h"
 #include "protocol/loginsrv.h"
 #include "protocol/websrv.h"
 
@@ -165,8 +166,6 @@ static void node_feature_route(NodeShared *sh, const NodeFeature *f)
 /* LEGACY: the flags of the unconverted features' connection kinds. */
 static void node_legacy_kind_flags(NodeShared *sh)
 {
-    sh->kind_flags[CONN_CL_SN] = NODE_CK_NO_SN_RX;
-    sh->kind_flags[CONN_CL_AUTH] = NODE_CK_NO_SN_RX;
     sh->kind_flags[CONN_SN_CLIENT] = NODE_CK_SN_TX;
     sh->kind_flags[CONN_SN_PEER] = NODE_CK_SN_TX;
 }
@@ -196,7 +195,8 @@ static bool node_features_register(NodeShared *sh, const Env *world_env,
 /* The features of a full node, in registration order (the order of
  * start, stop, raw datagram demultiplexing, accept offers and events).
  * LEGACY: features not listed here are still routed by node.c. */
-static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature};
+static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature,
+                                                             &client_feature};
 static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
 
 static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
@@ -354,8 +354,6 @@ static void node_start(Node *n)
         if (n->sh->order[i]->start) n->sh->order[i]->start(n);
     /* LEGACY starts of unconverted features. */
     NodeRole r = (NodeRole)n->role;
-    if (r == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT))
-        client__start(n); /* draws or loads its port, then binds */
     if ((r == NODE_ROLE_SUPERNODE || r == NODE_ROLE_BOOTSTRAP) &&
         node_legacy(n, NODE_FEAT_SUPERNODE))
         supernode__start(n);
@@ -366,9 +364,6 @@ static void node_start(Node *n)
 static void node_legacy_stop(Node *n, NodeFeatureId f, bool graceful)
 {
     switch (f) {
-    case NODE_FEAT_CLIENT:
-        if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
-        break;
     case NODE_FEAT_SUPERNODE:
         if (n->sn) supernode__stop(n, graceful);
         break;
@@ -472,8 +467,6 @@ static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
         if (ev == NODE_EV_SN_CLIENT_DETACHED) search__sn_detach(n, a->addr);
         if (ev == NODE_EV_SN_CLIENT_TOUCHED) search__sn_touch(n, a->addr);
     }
-    if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
-        client__install_save(n);
     if (ev == NODE_EV_PROMOTE && node_legacy(n, NODE_FEAT_SUPERNODE)) supernode__start(n);
     if (ev == NODE_EV_SN_FORWARD && node_legacy(n, NODE_FEAT_SUPERNODE))
         supernode__forward(n, a->idx, a->msg);
@@ -633,12 +626,8 @@ static void node_on_stun(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, s
         f->on_stun(n, s, from, &m, len);
         return;
     }
-    if (req && n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) { /* LEGACY */
+    if (req && n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) /* LEGACY */
         supernode__on_stun(n, s, from, &m);
-    } else if (!req && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
-        node__account(n, PH_NAT, len);
-        natdet__on_response(n, from, &m);
-    }
 }
 
 static void node_on_nack(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
@@ -652,11 +641,6 @@ static void node_on_nack(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
         else if (n->role == NODE_ROLE_CLIENT) node__count(n, NODE_M(n)->malformed_udp, 1);
         return;
     }
-    if (!node_legacy(n, NODE_FEAT_CLIENT)) return; /* LEGACY below */
-    if (ok && n->role == NODE_ROLE_CLIENT)
-        client__on_nack(n, from, fid, seen);
-    else if (n->role == NODE_ROLE_CLIENT)
-        node__count(n, NODE_M(n)->malformed_udp, 1);
 }
 
 /* Opens a sealed datagram, trying our believed public IP, then our local
@@ -702,8 +686,7 @@ static bool node_raw_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
 
 /* LEGACY: decoded datagrams of unconverted features; false when none
  * took it. */
-static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, const WireMsg *m,
-                            size_t len)
+static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, const WireMsg *m)
 {
     if (!n->sh->legacy) return false;
     if (m->type == WIRE_CALL_UDP) { /* calls: punching, relay binding */
@@ -719,10 +702,6 @@ static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, cons
     }
     if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) {
         supernode__on_udp(n, s, from, fid, m);
-        return true;
-    }
-    if (!n->sn && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
-        client__on_udp(n, from, fid, m, len);
         return true;
     }
     return false;
@@ -766,8 +745,8 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
     const NodeFeature *f = node_route(n, n->sh->udp_route[m.type]);
     if (f)
         f->on_udp(n, s, from, fid, &m, len);
-    else
-        (void)node_legacy_udp(n, s, from, fid, &m, len);
+    else if (!node_legacy_udp(n, s, from, fid, &m) && n->role == NODE_ROLE_CLIENT && !n->sn)
+        node__count(n, NODE_M(n)->malformed_udp, 1); /* a plain client serves nothing else */
 }
 
 /* ---- TCP ---- */
@@ -816,10 +795,6 @@ static const NodeFeature *node_kind_owner(const Node *n, uint8_t k)
 static void node_legacy_connected(Node *n, int idx, uint8_t kind, int status)
 {
     switch (kind) {
-    case CONN_CL_SN:
-    case CONN_CL_AUTH:
-        client__on_connected(n, idx, status);
-        break;
     case CONN_SN_PEER:
         supernode__on_connected(n, idx, status);
         break;
@@ -872,10 +847,6 @@ static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
 static void node_legacy_frame(Node *n, int idx, const WireMsg *m)
 {
     switch (n->sh->legacy ? n->conns[idx].kind : CONN_FREE) {
-    case CONN_CL_SN:
-    case CONN_CL_AUTH:
-        client__on_frame(n, idx, m);
-        break;
     case CONN_SN_CLIENT:
     case CONN_SN_PEER:
         supernode__on_frame(n, idx, m);
@@ -914,12 +885,9 @@ static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
 /* LEGACY: closes of unconverted kinds (the slot is already released). */
 static void node_legacy_closed(Node *n, int idx, uint8_t kind, int status)
 {
+    (void)status;
     if (!n->sh->legacy) return;
     switch (kind) {
-    case CONN_CL_SN:
-    case CONN_CL_AUTH:
-        client__on_closed(n, idx, status);
-        break;
     case CONN_SN_CLIENT:
     case CONN_SN_PEER:
         supernode__on_closed(n, idx);
@@ -1104,8 +1072,6 @@ static void node_legacy_timer(Node *n, EnvTimer t, uint32_t tag)
         call__on_timer(n, tag);
     else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_LEG)
         conf__on_timer(n, tag);
-    else
-        client__on_timer(n, tag);
 }
 
 static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
@@ -1165,21 +1131,8 @@ const HostCache *node_hostcache(const Node *n)
 {
     return &n->hc;
 }
-size_t node_alt_count(const Node *n)
-{
-    return n->cl.nalt;
-}
-EnvAddr node_alt_get(const Node *n, size_t i)
-{
-    CHECK(i < n->cl.nalt, "alt index %zu of %u", i, n->cl.nalt);
-    return n->cl.alt[i].a;
-}
 uint16_t node_sn_client_count(const Node *n)
 {
     return n->sn ? n->sn->nclients : 0;
 }
-const uint8_t *node_cert(const Node *n, size_t *len)
-{
-    *len = n->cl.cert_len;
-    return n->cl.cert;
-}
+

@@ -29,29 +29,17 @@ typedef enum NodePhase {
     PH_COUNT
 } NodePhase;
 
-/* Timer tags (the tag is the kind; the env guarantees no event after a
- * cancel, so no generation check is needed). */
+/* Timer tags of the legacy routes (the supernode's; the env guarantees no
+ * event after a cancel, so no generation check is needed). */
 enum {
-    TM_PROBE = 1,   /* end of the UDP probe wait of a round */
-    TM_ROUND,       /* end of the wait between rounds */
-    TM_TCP,         /* one TCP attempt took too long */
-    TM_AUTH,        /* login server exchange took too long */
-    TM_ALT,         /* end of the alternate-table wait */
-    TM_KEEPALIVE,   /* periodic keep-alive */
-    TM_KA_TIMEOUT,  /* keep-alive unanswered */
-    TM_POLL,        /* periodic UDP polls */
-    TM_STUN,        /* STUN retransmission / test timeout */
-    TM_NAT_REFRESH, /* periodic NAT re-detection */
-    TM_PROMOTE,     /* periodic promotion check */
-    TM_SN_MAINT,    /* supernode peer-link upkeep */
+    TM_SN_MAINT = 12, /* supernode peer-link upkeep */
 };
 
 /* Connection kinds. */
 enum {
     CONN_FREE = 0,
-    CONN_CL_SN,      /* client -> its supernode (login, then keep-alive) */
-    CONN_CL_AUTH,    /* client -> login server */
-    CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello; 3: websrv.h */
+    /* 1, 2: client.h; 3: websrv.h */
+    CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello */
     CONN_SN_CLIENT,  /* supernode <- client */
     CONN_SN_PEER,    /* supernode <-> supernode */
     /* 7: loginsrv.h; 8: websrv.h */
@@ -644,26 +632,6 @@ static inline void *node__feat_shared(const NodeShared *sh, NodeFeatureId f)
 /* Binds the main UDP port and the TCP listeners (port, 80, 443 where
  * bindable, a9). False when the main port is taken. */
 bool node__bind(Node *n);
-
-/* ---- client.c ---- */
-void client__start(Node *n);
-void client__stop(Node *n, bool graceful);
-void client__on_timer(Node *n, uint32_t tag);
-void client__on_udp(Node *n, EnvAddr from, uint16_t frame_id, const WireMsg *m, size_t len);
-void client__on_nack(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr seen);
-void client__on_connected(Node *n, int idx, int status);
-void client__on_frame(Node *n, int idx, const WireMsg *m);
-void client__on_closed(Node *n, int idx, int status);
-void client__sn_lost(Node *n);
-/* Persists the install record (port, installed flag, NAT type). */
-void client__install_save(Node *n);
-size_t client__alt_add(Node *n, EnvAddr a);
-
-/* ---- natdet.c ---- */
-void natdet__start(Node *n, EnvAddr server);
-void natdet__on_timer(Node *n);
-void natdet__on_response(Node *n, EnvAddr from, const StunMsg *m);
-void natdet__stop(Node *n);
 
 /* ---- supernode.c ---- */
 void supernode__start(Node *n);

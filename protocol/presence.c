@@ -31,6 +31,7 @@
  * milliseconds against keep-alive periods of a minute).
  */
 #include "protocol/search_int.h"
+#include "protocol/client.h" /* LEGACY: CONN_CL_SN, CONN_CL_AUTH by kind */
 
 #include <string.h>
 

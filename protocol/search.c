@@ -50,6 +50,7 @@
  * still "found", as a stale cache entry would be).
  */
 #include "protocol/search_int.h"
+#include "protocol/client.h" /* LEGACY: CONN_CL_SN, CONN_CL_AUTH by kind */
 #include "protocol/metric_table.h"
 
 #include <string.h>

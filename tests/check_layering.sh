@@ -30,6 +30,7 @@ report "sim/net includes sim/world or protocol/ beyond base:" \
 features='
 loginsrv.c|loginsrv.h
 websrv.c|websrv.h
+client.c natdet.c client.h client_int.h|client.h client_int.h
 '
 allowed='node|node_int|wire|crypto|env|hostcache|stun|media'
 fhits=""
