@@ -62,7 +62,8 @@ _Static_assert(G_N_ELEMENTS(client_login_phase_names) == CL_LOGIN_FAILED + 1, "a
 
 const char *node_login_phase(const Node *n)
 {
-    return client_login_phase_names[n->cl.login_phase];
+    const ClientState *cl = node__feat(n, NODE_FEAT_CLIENT);
+    return client_login_phase_names[cl ? cl->login_phase : CL_LOGIN_IDLE];
 }
 
 /* Whether the TCP candidates serve a failover rather than a login. */
@@ -105,6 +106,9 @@ void client__install_save(Node *n)
 
 static void client_start(Node *n)
 {
+    ClientState *cl = env_mem_alloc(&n->env, sizeof *cl); /* zeroed */
+    cl->auth = -1;
+    node__feat_set(n, NODE_FEAT_CLIENT, cl);
     client_install_load(n);
     bool bound = node__bind(n);
     for (int i = 0; i < 8 && !bound; i++) { /* the install port is taken: draw another */
@@ -122,24 +126,23 @@ static void client_start(Node *n)
 static void client_timers_cancel(Node *n)
 {
     ClientState *cl = client__state(n);
-    EnvTimer *all[] = {&cl->t_probe, &cl->t_round, &cl->t_tcp,     &cl->t_auth,
-                       &cl->t_alt,   &cl->t_ka,    &cl->t_ka_to,   &cl->t_poll,
-                       &cl->t_stun,  &cl->t_nat,   &cl->t_promote, &cl->t_http};
+    EnvTimer *all[] = {&cl->t_probe, &cl->t_round, &cl->t_tcp,    &cl->t_auth,
+                       &cl->t_alt,   &cl->t_ka,    &cl->t_ka_to,  &cl->t_poll,
+                       &cl->t_stun,  &cl->t_nat,   &cl->t_promote};
     for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
         env_timer_cancel(&n->env, all[i]);
 }
 
 static void client_stop(Node *n, bool graceful)
 {
+    ClientState *cl = client__state(n);
     (void)graceful;
     client_timers_cancel(n);
     natdet__stop(n);
-    env_mem_free(&n->env, n->cl.cert, n->cl.cert_len);
-    n->cl.cert = NULL;
-    n->cl.cert_len = 0;
+    env_mem_free(&n->env, cl->cert, cl->cert_len);
     n->uplink = -1; /* node_stop closes every connection */
-    n->cl.auth = -1;
-    n->cl.login_phase = CL_LOGIN_IDLE;
+    env_mem_free(&n->env, cl, sizeof *cl);
+    node__feat_set(n, NODE_FEAT_CLIENT, NULL);
 }
 
 /* ---- Login rounds ---- */
@@ -492,7 +495,7 @@ static void client_alt_done(Node *n)
     ClientState *cl = client__state(n);
     cl->alt_phase = false;
     env_metric_observe(&n->env, NODE_M(n)->login_nodes, cl->contacted);
-    size_t mem = sizeof(Node) + n->conns_cap * sizeof(NodeConn) + cl->cert_len;
+    size_t mem = sizeof(Node) + sizeof *cl + n->conns_cap * sizeof(NodeConn) + cl->cert_len;
     env_metric_observe(&n->env, NODE_M(n)->mem_client, (double)mem);
 }
 
@@ -870,19 +873,22 @@ const NodeFeature client_feature = {
 
 size_t node_alt_count(const Node *n)
 {
-    return n->cl.nalt;
+    const ClientState *cl = node__feat(n, NODE_FEAT_CLIENT);
+    return cl ? cl->nalt : 0;
 }
 
 EnvAddr node_alt_get(const Node *n, size_t i)
 {
-    CHECK(i < n->cl.nalt, "alt index %zu of %u", i, n->cl.nalt);
-    return n->cl.alt[i].a;
+    const ClientState *cl = node__feat(n, NODE_FEAT_CLIENT);
+    CHECK(cl && i < cl->nalt, "alt index %zu of %zu", i, node_alt_count(n));
+    return cl->alt[i].a;
 }
 
 const uint8_t *node_cert(const Node *n, size_t *len)
 {
-    *len = n->cl.cert_len;
-    return n->cl.cert;
+    const ClientState *cl = node__feat(n, NODE_FEAT_CLIENT);
+    *len = cl ? cl->cert_len : 0;
+    return cl ? cl->cert : NULL;
 }
 
 bool node_signal_send(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)

@@ -278,7 +278,7 @@ Node *node_new(const Env *env, const NodeShared *sh, const NodeConfig *cfg)
     if (!n->port && cfg->role == NODE_ROLE_WEB_SERVER) n->port = 80;
     if (!n->port && cfg->role == NODE_ROLE_GATEWAY) n->port = 12340; /* a18 */
     if (!n->port && cfg->role != NODE_ROLE_CLIENT) n->port = 33033;
-    n->uplink = n->cl.auth = -1;
+    n->uplink = -1;
     if (cfg->username) {
         size_t ulen = strlen(cfg->username);
         CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "username of %zu bytes", ulen);

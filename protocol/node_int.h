@@ -3,11 +3,11 @@
  * btreeInt.h. Not for use outside protocol/.
  *
  * Memory budget (DESIGN.md "Memory"): an idle logged-in client's protocol state, host
- * cache excluded, is at most 2 KiB: the Node struct (client state inline),
- * its connection table (grown on demand) and its certificate, all counted
- * through env_mem_alloc. Supernode state is a separate allocation made only
- * on promotion. tests/test_client.c (test_client_idle_memory_under_2k)
- * measures it.
+ * cache excluded, is at most 2 KiB: the Node struct, the client feature's
+ * state (client_int.h), its connection table (grown on demand) and its
+ * certificate, all counted through env_mem_alloc. Supernode state is a
+ * separate allocation made only on promotion. tests/test_client.c
+ * (test_client_idle_memory_under_2k) measures it.
  */
 #ifndef SKYSIM_NODE_INT_H
 #define SKYSIM_NODE_INT_H
@@ -110,15 +110,15 @@ typedef enum NodeFeatureId {
     NODE_FEAT_CONF,       /* conferences (conf.c) */
     NODE_FEAT_GATEWAY,    /* the phone gateway (gateway.c) */
     NODE_FEAT_CLIENT,     /* login, keep-alive, failover, NAT detection (client.c, natdet.c) */
-    NODE_FEAT_PRESENCE,   /* buddy lists and presence (presence.c) */
     NODE_FEAT_WEBSRV,     /* both ends of the HTTP exchanges (websrv.c) */
+    NODE_FEAT_PRESENCE,   /* buddy lists and presence (presence.c) */
     NODE_FEAT_LOGINSRV,   /* the login server (loginsrv.c) */
     NODE_FEAT_COUNT
 } NodeFeatureId;
 
 /* State slots in Node: features with ids 1..NODE_FEAT_SLOTS may keep
  * per-node state. Each slot costs every node 8 bytes (the idle-client budget of tests/test_client.c). */
-#define NODE_FEAT_SLOTS 6
+#define NODE_FEAT_SLOTS 8
 
 /* Flags of a connection kind a feature owns. */
 enum {
@@ -421,78 +421,6 @@ struct NodeShared {
     void *feat_data[NODE_FEAT_COUNT];          /* per-world data of each feature (its own) */
 };
 
-/* NAT detection state (client). */
-typedef struct NatDet {
-    StunResults r;     /* what the tests found so far */
-    EnvAddr server;    /* the SN answering as STUN server */
-    EnvAddr other;     /* its OTHER-ADDRESS */
-    EnvSock sock;      /* fresh UDP socket for the tests (no NAT permissions yet) */
-    uint8_t txid[12];  /* current transaction id */
-    uint8_t test;      /* StunTest in flight, STUN_TEST_NONE when idle */
-    uint8_t tries;     /* requests sent for this test */
-    uint8_t done_mask; /* tests finished, bit per test */
-    bool reported;     /* the confusion metric was counted this session */
-} NatDet;
-
-typedef struct AltEntry {
-    EnvAddr a;    /* node address */
-    uint8_t miss; /* polls unanswered in a row */
-} AltEntry;
-
-/* What a login round knows of one probe target. */
-typedef enum ClientProbeState {
-    PROBE_SENT = 0,     /* probed, no answer yet (a silent target: tried by TCP after accepting ones) */
-    PROBE_ACCEPTED = 1, /* PROBE_ACK accept: go ahead with TCP (a22 U4) */
-    PROBE_REJECTED = 2, /* PROBE_ACK redirect: not tried by TCP */
-} ClientProbeState;
-
-#define CAND_MAX 8
-/* Client state, inline in Node. */
-/* Where a client's login stands. The phase says which of the login timers
- * may be armed and what a TCP connection to a supernode is for (a login or a
- * failover); the node's NodeState is the coarser view the host sees. */
-typedef enum ClientLoginPhase {
-    CL_LOGIN_IDLE = 0,   /* not started, or stopped */
-    CL_LOGIN_ROUND_WAIT, /* waiting for the next round (t_round) */
-    CL_LOGIN_PROBING,    /* UDP probes out, waiting for answers (t_probe; a22) */
-    CL_LOGIN_SN_TCP,     /* TCP to the round's supernode candidates (t_tcp; a11) */
-    CL_LOGIN_AUTH,       /* attached; the login-server exchange runs (t_auth; a14) */
-    CL_LOGIN_ONLINE,     /* logged in (alternate-table pings may still be out) */
-    CL_LOGIN_FAILOVER,   /* supernode lost: TCP to alternates and cache entries (a13) */
-    CL_LOGIN_FAILED,     /* rounds exhausted or authentication refused */
-} ClientLoginPhase;
-
-typedef struct ClientState {
-    uint8_t round;              /* login round, 1-based */
-    uint8_t nprobe;             /* probe targets this round */
-    uint8_t ncand;              /* TCP candidates */
-    uint8_t ci;                 /* candidate being tried */
-    uint8_t pi;                 /* port step: 0 own port, 1..2 fallback ports */
-    uint8_t nalt;               /* alternate node table entries */
-    uint8_t alt_poll;           /* round-robin poll position */
-    uint8_t contacted;          /* distinct nodes contacted during this login */
-    uint8_t login_phase;        /* ClientLoginPhase: where the login stands */
-    bool first_login;           /* host cache held only bootstrap entries */
-    bool alt_phase;             /* alternate-table pings outstanding */
-    uint16_t frame_id;          /* UDP frame id of this round's probes */
-    uint32_t alt_nonce;         /* nonce of PINGs (alt phase and polls) */
-    uint32_t ka_seq;            /* last keep-alive sequence */
-    int auth;                   /* conn index of the login-server link, -1 none */
-    uint8_t auth_try;           /* login-server port tried: 0 its own, then fallback_ports */
-    EnvAddr probe[CAND_MAX];    /* this round's probe targets */
-    uint8_t probe_st[CAND_MAX]; /* ClientProbeState of each probe target */
-    EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
-    AltEntry alt[NODE_ALT_MAX]; /* alternate node table */
-    TimeNs login_start;         /* when this login began */
-    TimeNs failover_start;      /* when the SN was lost */
-    uint8_t *cert;              /* certificate from the login server (env_mem_alloc) */
-    uint16_t cert_len;          /* its bytes */
-    uint8_t sess_key[32];       /* AES key of the login-server exchange (zeroed after) */
-    NatDet nat;                 /* NAT detection */
-    EnvTimer t_probe, t_round, t_tcp, t_auth, t_alt, t_ka, t_ka_to, t_poll, t_stun, t_nat,
-        t_promote, t_http; /* timers in flight */
-} ClientState;
-
 typedef struct SnClient {
     int conn;     /* conn index, -1 when free */
     EnvAddr addr; /* client's address as seen */
@@ -549,7 +477,6 @@ struct Node {
     NodeConn *conns;              /* connection table (env_mem_alloc) */
     uint16_t nconns;              /* slots in use or free below this */
     uint16_t conns_cap;           /* allocated slots */
-    ClientState cl;               /* client state (clients; unused by servers) */
     /* The client's link to its supernode, set by the client feature and
      * used by every feature that talks through the supernode (search,
      * presence, calls): its connection index (-1 none) and address. */
@@ -573,6 +500,8 @@ struct Node {
             RelayState *relay; /* NODE_FEAT_RELAY: relay sessions, NULL until a first bind */
             ConfState *conf;   /* NODE_FEAT_CONF: the node's conference, NULL when none */
             GatewayState *gw;  /* NODE_FEAT_GATEWAY: phone gateway calls, NULL unless one */
+            /* NODE_FEAT_CLIENT (client_int.h) and NODE_FEAT_WEBSRV (websrv.c)
+             * use node__feat. */
         };
     };
 };
