@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "analysis/golden.h"
 
 typedef struct SimcheckOpts {
@@ -35,7 +37,7 @@ static int simcheck_run(const char *scenario, const SimcheckOpts *so)
     GoldenReport rep;
     GError *err = NULL;
     if (!golden_run(&o, &rep, &err)) {
-        fprintf(stderr, "simcheck: %s\n", err->message);
+        jsonin_eprint("simcheck: ", err->message, "");
         int rc = err->domain == GOLDEN_ERROR && err->code == GOLDEN_ERROR_INPUT ? 2 : 1;
         g_error_free(err);
         golden_report_clear(&rep);
@@ -59,6 +61,7 @@ static int simcheck_run(const char *scenario, const SimcheckOpts *so)
 int main(int argc, char **argv)
 {
     SimcheckOpts so = {0};
+    gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"golden", 'g', 0, G_OPTION_ARG_FILENAME, &so.golden, "Golden file (required)", "GOLDEN.json"},
         {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &so.sets,
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
          "Rewrite the golden file from this run, keeping its tolerances", NULL},
         {"out", 'o', 0, G_OPTION_ARG_FILENAME, &so.out,
          "Keep the run's results directory here (default: a temporary one, removed)", "DIR"},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx =
         g_option_context_new("SCENARIO.json - compare a run's headline metrics with a golden file");
@@ -87,8 +91,11 @@ int main(int argc, char **argv)
     GError *err = NULL;
     int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "simcheck: %s (see simcheck --help)\n", err->message);
+        jsonin_eprint("simcheck: ", err->message, " (see simcheck --help)");
         g_error_free(err);
+    } else if (version) {
+        buildinfo_print(stdout, "simcheck");
+        rc = 0;
     } else if (argc != 2) {
         fprintf(stderr, "simcheck: expected one scenario file; found %d arguments (see simcheck --help)\n",
                 argc - 1);

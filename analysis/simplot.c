@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "analysis/plot.h"
 
 typedef struct SimplotOpts {
@@ -28,7 +30,7 @@ static int simplot_run(const char *dir, const SimplotOpts *so)
     bool ok = plot_dir(dir, &o, &rep, &err);
     int rc = 0;
     if (!ok) {
-        fprintf(stderr, "simplot: %s\n", err->message);
+        jsonin_eprint("simplot: ", err->message, "");
         rc = err->domain == PLOT_ERROR && err->code == PLOT_ERROR_INPUT ? 2 : 1;
         g_error_free(err);
     } else {
@@ -49,12 +51,14 @@ static int simplot_run(const char *dir, const SimplotOpts *so)
 int main(int argc, char **argv)
 {
     SimplotOpts so = {0};
+    gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"out", 'o', 0, G_OPTION_ARG_FILENAME, &so.out, "Output directory (default DIR/plots)", "DIR"},
         {"gnuplot", 0, 0, G_OPTION_ARG_FILENAME, &so.gnuplot,
          "gnuplot program (default $" PLOT_GNUPLOT_ENV ", else gnuplot on PATH)", "PROGRAM"},
         {"no-render", 0, 0, G_OPTION_ARG_NONE, &so.no_render,
          "Write the data and the .gp scripts only", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("DIR - plot a run or a sweep through gnuplot");
     g_option_context_set_summary(ctx,
@@ -72,8 +76,11 @@ int main(int argc, char **argv)
     GError *err = NULL;
     int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "simplot: %s (see simplot --help)\n", err->message);
+        jsonin_eprint("simplot: ", err->message, " (see simplot --help)");
         g_error_free(err);
+    } else if (version) {
+        buildinfo_print(stdout, "simplot");
+        rc = 0;
     } else if (argc != 2) {
         fprintf(stderr, "simplot: expected one directory; found %d arguments (see simplot --help)\n",
                 argc - 1);

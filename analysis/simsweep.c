@@ -22,6 +22,8 @@
 #include <mpi.h>
 #endif
 
+#include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "analysis/sweep.h"
 
 typedef struct SimsweepOpts {
@@ -104,7 +106,7 @@ static int simsweep_run(const char *path, const SimsweepOpts *o, int rank, int s
     GError *err = NULL;
     Sweep *s = sweep_load(path, &err);
     if (!s) {
-        if (rank == 0) fprintf(stderr, "simsweep: %s\n", err->message);
+        if (rank == 0) jsonin_eprint("simsweep: ", err->message, "");
         g_error_free(err);
         return 2;
     }
@@ -125,7 +127,7 @@ static int simsweep_run(const char *path, const SimsweepOpts *o, int rank, int s
     if (!o->quiet && rank == 0) simsweep_summary(s, &rep, size);
     int rc = 0;
     if (!ok) {
-        fprintf(stderr, "simsweep: %s\n", err->message);
+        jsonin_eprint("simsweep: ", err->message, "");
         rc = err->code == SWEEP_ERROR_INPUT ? 2 : 1;
         g_error_free(err);
     }
@@ -138,6 +140,7 @@ int main(int argc, char **argv)
     SimsweepOpts o = {0};
     int rank, size;
     simsweep_mpi_start(&argc, &argv, &rank, &size);
+    gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"jobs", 'j', 0, G_OPTION_ARG_INT, &o.jobs,
          "Runs at a time (worker processes) per process; default: the number of cores, or 1 "
@@ -146,6 +149,7 @@ int main(int argc, char **argv)
          "Output directory (default: the sweep file's \"out\", else results/sweeps/NAME)", "DIR"},
         {"list", 'l', 0, G_OPTION_ARG_NONE, &o.list, "List the points and seeds; run nothing", NULL},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No progress line and no summary", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("SWEEP.json - run a parameter sweep of skysim");
     g_option_context_set_summary(ctx,
@@ -166,8 +170,11 @@ int main(int argc, char **argv)
     GError *err = NULL;
     int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        if (rank == 0) fprintf(stderr, "simsweep: %s (see simsweep --help)\n", err->message);
+        if (rank == 0) jsonin_eprint("simsweep: ", err->message, " (see simsweep --help)");
         g_error_free(err);
+    } else if (version) {
+        if (rank == 0) buildinfo_print(stdout, "simsweep");
+        rc = 0;
     } else if (argc != 2) {
         if (rank == 0)
             fprintf(stderr, "simsweep: expected one sweep file; found %d arguments (see simsweep --help)\n",

@@ -288,8 +288,12 @@ G_GNUC_NORETURN static void swp_child(Sweep *s, size_t p, size_t r, const sigset
     RunnerResult res;
     GError *err = NULL;
     RunnerStatus st = runner_run(s->scn[p], &ro, &res, &err);
-    if (st != RUNNER_OK) fprintf(stderr, "sweep: run p%zu-r%zu: %s\n", p, r, err->message);
-    int code = st != RUNNER_OK ? (int)st : res.interrupted ? SWP_CHILD_INTERRUPTED : 0;
+    if (st != RUNNER_OK && st != RUNNER_STOPPED)
+        fprintf(stderr, "sweep: run p%zu-r%zu: %s\n", p, r, err->message);
+    int code = st == RUNNER_STOPPED                 ? SWP_CHILD_INTERRUPTED
+               : st != RUNNER_OK                   ? (int)st
+               : res.interrupted                   ? SWP_CHILD_INTERRUPTED
+                                                   : 0;
     fflush(stderr);
     _exit(code);
 }

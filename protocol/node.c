@@ -21,6 +21,8 @@
 
 #include "protocol/client.h"
 #include "protocol/loginsrv.h"
+#include "protocol/search.h"
+#include "protocol/supernode.h"
 #include "protocol/websrv.h"
 
 #include <string.h>
@@ -129,6 +131,23 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->auth_refused = metric_table_intern(e, METRIC_LOGINSERVER_REFUSED);
 }
 
+/* The metrics of the search feature (SearchMetrics, node_int.h). */
+static void node_search_metrics_intern(SearchMetrics *m, const Env *e)
+{
+    m->latency = metric_table_intern(e, METRIC_SEARCH_LATENCY_S);
+    m->messages = metric_table_intern(e, METRIC_SEARCH_MESSAGES);
+    m->sns = metric_table_intern(e, METRIC_SEARCH_SUPERNODES_CONTACTED);
+    m->success = metric_table_intern(e, METRIC_SEARCH_SUCCESS);
+    m->failure = metric_table_intern(e, METRIC_SEARCH_FAILURE);
+    m->sn_queries = metric_table_intern(e, METRIC_SEARCH_SN_QUERIES);
+    m->sn_served = metric_table_intern(e, METRIC_SEARCH_SN_SERVED);
+    m->sn_cache_hits = metric_table_intern(e, METRIC_SEARCH_CACHE_HITS);
+    m->dht_puts = metric_table_intern(e, METRIC_SEARCH_DHT_PUTS);
+    m->staleness = metric_table_intern(e, METRIC_PRESENCE_STALENESS_S);
+    m->presence_updates = metric_table_intern(e, METRIC_PRESENCE_UPDATES);
+    m->buddy_lookups = metric_table_intern(e, METRIC_PRESENCE_LOOKUPS);
+}
+
 /* Enters feature f's claims into the routing tables; CHECK fails when a
  * message type or connection kind is claimed twice. */
 static void node_feature_route(NodeShared *sh, const NodeFeature *f)
@@ -163,13 +182,6 @@ static void node_feature_route(NodeShared *sh, const NodeFeature *f)
     }
 }
 
-/* LEGACY: the flags of the unconverted features' connection kinds. */
-static void node_legacy_kind_flags(NodeShared *sh)
-{
-    sh->kind_flags[CONN_SN_CLIENT] = NODE_CK_SN_TX;
-    sh->kind_flags[CONN_SN_PEER] = NODE_CK_SN_TX;
-}
-
 /* Registers the features in order and builds the routing tables. */
 static bool node_features_register(NodeShared *sh, const Env *world_env,
                                    const NodeFeature *const *features, size_t n, GError **err)
@@ -196,7 +208,8 @@ static bool node_features_register(NodeShared *sh, const Env *world_env,
  * start, stop, raw datagram demultiplexing, accept offers and events).
  * LEGACY: features not listed here are still routed by node.c. */
 static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature,
-                                                             &client_feature};
+                                                             &client_feature, &supernode_feature,
+                                                             &search_feature};
 static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
 
 static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
@@ -209,14 +222,13 @@ static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
     sh->p = *p;
     sh->crypto = c;
     sh->legacy = legacy;
-    if (legacy) node_legacy_kind_flags(sh);
     sh->server_key = crypto_rsa_keygen(c, world_env, p->server_key_bits);
     sh->n_user_keys = p->user_key_pool;
     sh->user_keys = g_new0(CryptoKey *, p->user_key_pool ? p->user_key_pool : 1); /* not per node */
     for (uint16_t i = 0; i < sh->n_user_keys; i++)
         sh->user_keys[i] = crypto_rsa_keygen(c, world_env, p->user_key_bits);
     node_metrics_intern(&sh->m, world_env);
-    search__metrics_intern(&sh->sm, world_env);
+    node_search_metrics_intern(&sh->sm, world_env);
     call__metrics_intern(&sh->cm, world_env);
     conf__metrics_intern(&sh->fm, world_env);
     sh->media = media_shared_new(world_env, err);
@@ -354,22 +366,14 @@ static void node_start(Node *n)
         if (n->sh->order[i]->start) n->sh->order[i]->start(n);
     /* LEGACY starts of unconverted features. */
     NodeRole r = (NodeRole)n->role;
-    if ((r == NODE_ROLE_SUPERNODE || r == NODE_ROLE_BOOTSTRAP) &&
-        node_legacy(n, NODE_FEAT_SUPERNODE))
-        supernode__start(n);
     if (r == NODE_ROLE_GATEWAY && node_legacy(n, NODE_FEAT_GATEWAY)) gateway__start(n);
 }
 
 /* LEGACY: the stop of an unconverted feature. */
 static void node_legacy_stop(Node *n, NodeFeatureId f, bool graceful)
 {
+    (void)graceful;
     switch (f) {
-    case NODE_FEAT_SUPERNODE:
-        if (n->sn) supernode__stop(n, graceful);
-        break;
-    case NODE_FEAT_SEARCH:
-        search__stop(n);
-        break;
     case NODE_FEAT_GATEWAY:
         if (n->gw) gateway__stop(n);
         break;
@@ -454,22 +458,6 @@ EnvTimer node__timer_start_periodic(Node *n, NodeFeatureId f, TimeNs first_ns, T
  * line into the feature's on_event). */
 static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
 {
-    if (node_legacy(n, NODE_FEAT_PRESENCE)) {
-        if (ev == NODE_EV_LOGIN_CERTIFYING) presence__loginsrv_send(n, a->idx, a->buf, a->len);
-        if (ev == NODE_EV_LOGGED_IN) presence__on_login(n);
-        if (ev == NODE_EV_SN_ATTACHED) presence__on_attach(n);
-    }
-    if (node_legacy(n, NODE_FEAT_SEARCH)) {
-        if (ev == NODE_EV_SN_STARTED) search__sn_start(n);
-        if (ev == NODE_EV_SN_STOPPING) search__sn_stop(n);
-        if (ev == NODE_EV_SN_CLIENT_ATTACHED)
-            search__sn_attach(n, a->addr, a->buf, (uint8_t)a->len);
-        if (ev == NODE_EV_SN_CLIENT_DETACHED) search__sn_detach(n, a->addr);
-        if (ev == NODE_EV_SN_CLIENT_TOUCHED) search__sn_touch(n, a->addr);
-    }
-    if (ev == NODE_EV_PROMOTE && node_legacy(n, NODE_FEAT_SUPERNODE)) supernode__start(n);
-    if (ev == NODE_EV_SN_FORWARD && node_legacy(n, NODE_FEAT_SUPERNODE))
-        supernode__forward(n, a->idx, a->msg);
     if (node_legacy(n, NODE_FEAT_CALL)) {
         if (ev == NODE_EV_SIGNAL) call__on_signal(n, a->buf, a->len);
         if (ev == NODE_EV_NAT_DETECTED && (n->nat == NAT_OPEN || a->was == NAT_OPEN))
@@ -622,12 +610,7 @@ static void node_on_stun(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, s
     }
     bool req = m.type == STUN_BINDING_REQUEST;
     const NodeFeature *f = node_route(n, req ? n->sh->stun_server : n->sh->stun_client);
-    if (f) {
-        f->on_stun(n, s, from, &m, len);
-        return;
-    }
-    if (req && n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) /* LEGACY */
-        supernode__on_stun(n, s, from, &m);
+    if (f) f->on_stun(n, s, from, &m, len);
 }
 
 static void node_on_nack(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
@@ -688,20 +671,14 @@ static bool node_raw_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
  * took it. */
 static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, const WireMsg *m)
 {
+    (void)s;
+    (void)fid;
     if (!n->sh->legacy) return false;
     if (m->type == WIRE_CALL_UDP) { /* calls: punching, relay binding */
         if (n->gw && node_legacy(n, NODE_FEAT_GATEWAY))
             gateway__on_call_udp(n, from, m);
         else if (!n->gw && node_legacy(n, NODE_FEAT_CALL))
             call__on_udp(n, from, m);
-        return true;
-    }
-    if (m->type >= WIRE_SEARCH_Q && m->type <= WIRE_SN_NOTE) { /* search/presence */
-        if (node_legacy(n, NODE_FEAT_SEARCH)) search__on_udp(n, s, from, m);
-        return true;
-    }
-    if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE)) {
-        supernode__on_udp(n, s, from, fid, m);
         return true;
     }
     return false;
@@ -755,9 +732,7 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
 static bool node_legacy_accept(Node *n, NodeAccept *a)
 {
     if (!n->sh->legacy) return false;
-    if (n->sn && node_legacy(n, NODE_FEAT_SUPERNODE))
-        *a = (NodeAccept){.kind = CONN_IN_PENDING, .hello_role = HELLO_SN}; /* HELLO_CALL: a call */
-    else if ((n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE) && !n->sn &&
+    if ((n->role == NODE_ROLE_GATEWAY || n->state == NODE_ST_ONLINE) && !n->sn &&
              node_legacy(n, n->gw ? NODE_FEAT_GATEWAY : NODE_FEAT_CALL))
         *a = (NodeAccept){.kind = CONN_CALL_SIG, .hello_role = HELLO_CALL, .aux = 1}; /* a31 */
     else
@@ -795,9 +770,6 @@ static const NodeFeature *node_kind_owner(const Node *n, uint8_t k)
 static void node_legacy_connected(Node *n, int idx, uint8_t kind, int status)
 {
     switch (kind) {
-    case CONN_SN_PEER:
-        supernode__on_connected(n, idx, status);
-        break;
     case CONN_CALL_RELAY:
     case CONN_CALL_SIG:
         call__on_connected(n, idx, status);
@@ -835,11 +807,6 @@ static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
         call__sn_on_frame(n, idx, m); /* calls at a supernode: locating users, TCP relay legs */
         return true;
     }
-    if (!node_legacy(n, NODE_FEAT_SEARCH)) return false;
-    if (m->type >= WIRE_SEARCH_REQ && m->type <= WIRE_BUDDY_LIST) { /* search/presence */
-        search__on_frame(n, idx, m);
-        return true;
-    }
     return false;
 }
 
@@ -847,10 +814,6 @@ static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
 static void node_legacy_frame(Node *n, int idx, const WireMsg *m)
 {
     switch (n->sh->legacy ? n->conns[idx].kind : CONN_FREE) {
-    case CONN_SN_CLIENT:
-    case CONN_SN_PEER:
-        supernode__on_frame(n, idx, m);
-        break;
     case CONN_CALL_RELAY:
         call__on_frame(n, idx, m);
         break;
@@ -888,10 +851,6 @@ static void node_legacy_closed(Node *n, int idx, uint8_t kind, int status)
     (void)status;
     if (!n->sh->legacy) return;
     switch (kind) {
-    case CONN_SN_CLIENT:
-    case CONN_SN_PEER:
-        supernode__on_closed(n, idx);
-        break;
     case CONN_CALL_RELAY:
         call__on_closed(n, idx);
         break;
@@ -960,8 +919,6 @@ static void node_legacy_hello(Node *n, int idx)
     }
     if (c->kind == CONN_IN_PENDING && c->peer_role == HELLO_CALL)
         c->kind = CONN_CALL_SIG; /* a call to this supernode (a promoted client) */
-    else if (c->kind == CONN_IN_PENDING)
-        supernode__on_hello(n, idx);
 }
 
 /* The peer's hello arrived on idx: its owner (or, for a connection whose
@@ -1064,11 +1021,7 @@ static void node_legacy_timer(Node *n, EnvTimer t, uint32_t tag)
 {
     (void)t;
     if (!n->sh->legacy) return;
-    if (tag >= SEARCH_TM_FIRST && tag < SEARCH_TM_END)
-        search__on_timer(n, tag);
-    else if (tag == TM_SN_MAINT)
-        supernode__on_timer(n, tag);
-    else if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
+    if (tag >= TM_CALL_FIRST && tag <= TM_RELAY_SWEEP)
         call__on_timer(n, tag);
     else if (tag >= TM_CONF_MEDIA && tag <= TM_CONF_LEG)
         conf__on_timer(n, tag);

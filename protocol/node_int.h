@@ -29,17 +29,14 @@ typedef enum NodePhase {
     PH_COUNT
 } NodePhase;
 
-/* Timer tags of the legacy routes (the supernode's; the env guarantees no
- * event after a cancel, so no generation check is needed). */
-enum {
-    TM_SN_MAINT = 12, /* supernode peer-link upkeep */
-};
-
 /* Connection kinds. */
 enum {
     CONN_FREE = 0,
     /* 1, 2: client.h; 3: websrv.h */
     CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello */
+    /* Owned by the supernode feature (supernode.h); named here because
+     * SnClient.conn and SnPeer.conn (the tables below) index them and
+     * features reading n->sn may check them. */
     CONN_SN_CLIENT,  /* supernode <- client */
     CONN_SN_PEER,    /* supernode <-> supernode */
     /* 7: loginsrv.h; 8: websrv.h */
@@ -103,7 +100,7 @@ typedef enum NodeFeatureId {
     NODE_FEAT_PLUMBING = 0, /* not a feature: tags of legacy routes */
     /* Features that keep per-node state (slot id - 1 of Node.feat) come
      * first, up to NODE_FEAT_SLOTS. */
-    NODE_FEAT_SEARCH = 1, /* global index and user search (search.c) */
+    NODE_FEAT_SEARCH = 1, /* global index, user search and presence (search.h) */
     NODE_FEAT_SUPERNODE,  /* the supernode role (supernode.c) */
     NODE_FEAT_CALL,       /* calls (call.c) */
     NODE_FEAT_RELAY,      /* media relay sessions (relay.c) */
@@ -111,7 +108,7 @@ typedef enum NodeFeatureId {
     NODE_FEAT_GATEWAY,    /* the phone gateway (gateway.c) */
     NODE_FEAT_CLIENT,     /* login, keep-alive, failover, NAT detection (client.c, natdet.c) */
     NODE_FEAT_WEBSRV,     /* both ends of the HTTP exchanges (websrv.c) */
-    NODE_FEAT_PRESENCE,   /* buddy lists and presence (presence.c) */
+    NODE_FEAT_PRESENCE,   /* unused: presence is part of the search feature (search.h) */
     NODE_FEAT_LOGINSRV,   /* the login server (loginsrv.c) */
     NODE_FEAT_COUNT
 } NodeFeatureId;
@@ -322,8 +319,6 @@ void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len);
 void relay__on_closed(Node *n, int idx);
 void relay__on_timer(Node *n);
 void relay__stop(Node *n);
-/* Supernode: forwards (or delivers) a FORWARD message (supernode.c). */
-void supernode__forward(Node *n, int from_idx, const WireMsg *m);
 /* call.c: sends LOCATE for user under id (answers: WIRE_CM_LOCATED, passed to
  * conf__on_located when no call has that id). False without a supernode. */
 bool call__locate(Node *n, uint32_t id, const char *user, size_t ulen);
@@ -370,33 +365,13 @@ typedef struct NodeMetrics {
         auth_refused;
 } NodeMetrics;
 
-/* ---- search/presence (search.c, presence.c; layouts in search_int.h) ---- */
+/* ---- search and presence (the search feature: search.h) ---- */
 typedef struct SearchMetrics {
     EnvMetric latency, messages, sns, success, failure;     /* per user search */
     EnvMetric sn_queries, sn_served, sn_cache_hits, dht_puts; /* supernode load */
     EnvMetric staleness, presence_updates, buddy_lookups;   /* presence */
 } SearchMetrics;
-typedef struct SearchNode SearchNode; /* per-node search/presence state, lazily allocated */
-#define SEARCH_TM_FIRST 0x100u        /* timer tags [SEARCH_TM_FIRST, SEARCH_TM_END): search.c */
-#define SEARCH_TM_END 0x200u
-void search__metrics_intern(SearchMetrics *m, const Env *e);
 void search__params_default(NodeParams *p);
-void search__stop(Node *n);                                       /* node_stop, before closing */
-void search__on_timer(Node *n, uint32_t tag);                     /* tags in the range above */
-void search__on_udp(Node *n, EnvSock s, EnvAddr from, const WireMsg *m); /* UDP 6-8 */
-void search__on_frame(Node *n, int idx, const WireMsg *m);        /* TCP 32-47 */
-/* LEGACY: the listeners below are called by node.c's legacy event
- * listener (NODE_EV_SN_STARTED, SN_STOPPING, SN_CLIENT_ATTACHED, DETACHED,
- * TOUCHED; LOGGED_IN, SN_ATTACHED, LOGIN_CERTIFYING) until search and
- * presence become features and take them in their on_event. */
-void search__sn_start(Node *n);                                   /* end of supernode__start */
-void search__sn_stop(Node *n);                                    /* start of supernode__stop */
-void search__sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen); /* CONNECT */
-void search__sn_detach(Node *n, EnvAddr client);                  /* client slot released */
-void search__sn_touch(Node *n, EnvAddr client);                   /* KEEPALIVE from a client */
-void presence__on_login(Node *n);                                 /* client logged in */
-void presence__on_attach(Node *n);                                /* failover done */
-void presence__loginsrv_send(Node *n, int idx, const uint8_t *user, size_t ulen);
 
 struct NodeShared {
     NodeParams p;          /* parameters (copy) */
@@ -442,12 +417,9 @@ typedef struct SnState {
     uint16_t nclients;        /* attached clients */
     uint16_t slots;           /* allocated SnClient slots */
     uint8_t npeers;           /* peer links (connected or connecting) */
-    EnvSock udp_alt;          /* second UDP socket (STUN change-port) */
-    uint16_t alt_port;        /* its port */
     SnPeer peer[SN_PEER_MAX]; /* peer links */
     SnClient *clients;        /* slots entries (env_mem_alloc) */
-    EnvTimer t_maint;         /* peer upkeep */
-} SnState;
+} SnState; /* the shared part; supernode.c keeps its own fields around it */
 
 struct Node {
     Env env;                      /* the node's env (copy) */
@@ -489,7 +461,7 @@ struct Node {
     union {
         void *feat[NODE_FEAT_SLOTS]; /* by feature id - 1 */
         struct {
-            SearchNode *srch;  /* NODE_FEAT_SEARCH: search/presence state, NULL until used */
+            void *srch_;       /* NODE_FEAT_SEARCH: its own (search_int.h), by node__feat */
             /* NODE_FEAT_SUPERNODE: the supernode tier's tables while this
              * node serves as a supernode (attached clients, peer links),
              * NULL otherwise. Made and freed by the supernode feature; the
@@ -561,18 +533,5 @@ static inline void *node__feat_shared(const NodeShared *sh, NodeFeatureId f)
 /* Binds the main UDP port and the TCP listeners (port, 80, 443 where
  * bindable, a9). False when the main port is taken. */
 bool node__bind(Node *n);
-
-/* ---- supernode.c ---- */
-void supernode__start(Node *n);
-void supernode__stop(Node *n, bool graceful);
-void supernode__on_timer(Node *n, uint32_t tag);
-void supernode__on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m);
-void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m);
-void supernode__on_hello(Node *n, int idx);
-void supernode__on_frame(Node *n, int idx, const WireMsg *m);
-void supernode__on_connected(Node *n, int idx, int status);
-void supernode__on_closed(Node *n, int idx);
-/* Random sample of up to max host-cache entries, skipping `skip`. */
-uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip);
 
 #endif

@@ -1,5 +1,6 @@
-/* presence: buddy lists and presence (buddy lists kept at the login server, presence through the supernodes), part of the node
- * module (node_int.h, search_int.h).
+/* presence: buddy lists and presence (buddy lists kept at the login server,
+ * presence through the supernodes), the second half of the search feature
+ * (search.h, search_int.h).
  *
  * Buddy lists. The login server keeps each user's list (store key
  * "b:<user>", set by node_loginsrv_buddies_set) and sends it in a
@@ -31,7 +32,6 @@
  * milliseconds against keep-alive periods of a minute).
  */
 #include "protocol/search_int.h"
-#include "protocol/client.h" /* LEGACY: CONN_CL_SN, CONN_CL_AUTH by kind */
 
 #include <string.h>
 
@@ -103,12 +103,12 @@ void presence__loginsrv_send(Node *n, int idx, const uint8_t *user, size_t ulen)
 
 size_t node_buddy_count(const Node *n)
 {
-    return n->srch ? n->srch->nbuddy : 0;
+    return search__node(n) ? search__node(n)->nbuddy : 0;
 }
 
 static PresenceBuddy *presence_buddy_find(const Node *n, const char *user, size_t ulen)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     for (uint8_t i = 0; s && i < s->nbuddy; i++)
         if (s->buddy[i].ulen == ulen && memcmp(s->buddy[i].user, user, ulen) == 0)
             return &s->buddy[i];
@@ -130,7 +130,7 @@ static void presence_announce(Node *n, const PresenceBuddy *b, bool online)
     m.u.search.flags = online ? WIRE_SF_ONLINE : 0;
     m.u.search.to = (WireEntry){b->client.ip, b->client.port};
     m.u.search.sn = (WireEntry){b->sn.ip, b->sn.port};
-    TimeNs age = env_now(&n->env) - n->srch->online_at;
+    TimeNs age = env_now(&n->env) - search__node(n)->online_at;
     m.u.search.age_ms = (uint32_t)MIN(age / TIMENS_MS, (TimeNs)UINT32_MAX);
     node__send_msg(n, n->uplink, &m);
 }
@@ -138,7 +138,7 @@ static void presence_announce(Node *n, const PresenceBuddy *b, bool online)
 /* Starts buddy lookups until PRESENCE_LOOKUPS are in flight. */
 static void presence_pump(Node *n)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     while (s->lookup_next < s->nbuddy && search__calls_busy(s, SC_BUDDY) < PRESENCE_LOOKUPS) {
         PresenceBuddy *b = &s->buddy[s->lookup_next];
         if (!search__call_start(n, b->user, b->ulen, SC_BUDDY, s->lookup_next)) return;
@@ -162,14 +162,14 @@ void presence__on_login(Node *n)
 
 void presence__on_attach(Node *n)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     for (uint8_t i = 0; s && i < s->nbuddy; i++)
         if (s->buddy[i].online) presence_announce(n, &s->buddy[i], true);
 }
 
 void presence__lookup_done(Node *n, uint8_t buddy, bool found, const WireSearch *m)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     if (buddy < s->nbuddy && found && (m->flags & WIRE_SF_ONLINE)) {
         PresenceBuddy *b = &s->buddy[buddy];
         b->online = true;
@@ -200,7 +200,7 @@ static void presence_on_presence(Node *n, const WireMsg *m)
 
 static void presence_watch_del(Node *n, EnvAddr subject, EnvAddr watcher)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     for (uint16_t i = 0; s && i < s->nwatch;) {
         SearchWatch *w = &s->watch[i];
         bool subj = subject.ip == 0 || env_addr_eq(w->subject, subject);
@@ -276,7 +276,7 @@ void presence__on_note(Node *n, const WireMsg *m)
 
 void presence__sn_detach(Node *n, const SearchEntry *e)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     WireMsg note = {.type = WIRE_SN_NOTE};
     note.u.search.ulen = e->ulen;
     note.u.search.user = (const uint8_t *)e->user;
@@ -298,12 +298,13 @@ void presence__sn_detach(Node *n, const SearchEntry *e)
 void presence__on_frame(Node *n, int idx, const WireMsg *m)
 {
     uint8_t kind = n->conns[idx].kind;
-    if (m->type == WIRE_BUDDY_LIST && kind == CONN_CL_AUTH) {
+    bool login = n->conns[idx].phase == PH_AUTH; /* the login-server link, the only PH_AUTH one */
+    if (m->type == WIRE_BUDDY_LIST && login) {
         presence_list_load(n, m->u.search.data, m->u.search.len);
         (void)env_store_put(&n->env, PRESENCE_STORE_KEY, m->u.search.data, m->u.search.len);
     } else if (m->type == WIRE_ANNOUNCE && kind == CONN_SN_CLIENT && n->sn) {
         presence_on_announce(n, idx, m);
-    } else if (m->type == WIRE_PRESENCE && kind == CONN_CL_SN) {
+    } else if (m->type == WIRE_PRESENCE && idx == n->uplink) {
         presence_on_presence(n, m);
     } else {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
@@ -312,7 +313,7 @@ void presence__on_frame(Node *n, int idx, const WireMsg *m)
 
 void presence__free(Node *n)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     env_mem_free(&n->env, s->buddy, s->nbuddy * sizeof *s->buddy);
     env_mem_free(&n->env, s->watch, s->watch_cap * sizeof *s->watch);
     s->buddy = NULL;

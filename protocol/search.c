@@ -1,4 +1,6 @@
-/* search: the supernodes' global user index and user search (a27-a30), part of the node module (node_int.h, search_int.h).
+/* search: the supernodes' global user index and user search (a27-a30),
+ * the first half of the search feature (search.h, search_int.h; presence.c
+ * is the second).
  *
  * Sources (docs/protocol-notes.md): a27 (a public-IP client asks its SN over TCP,
  * the SN names 4 nodes, the client queries them over UDP, tells the SN
@@ -50,8 +52,6 @@
  * still "found", as a stale cache entry would be).
  */
 #include "protocol/search_int.h"
-#include "protocol/client.h" /* LEGACY: CONN_CL_SN, CONN_CL_AUTH by kind */
-#include "protocol/metric_table.h"
 
 #include <string.h>
 
@@ -59,7 +59,7 @@ static void search_job_wave(Node *n, int j);
 static void search_call_done(Node *n, SearchCall *c, bool found, const WireSearch *m);
 static SearchCall *search_call_find(Node *n, uint32_t qid);
 
-/* ---- Parameters and metrics ---- */
+/* ---- Parameters ---- */
 
 void search__params_default(NodeParams *p)
 {
@@ -72,30 +72,15 @@ void search__params_default(NodeParams *p)
     p->dht_replicas = 2;
 }
 
-void search__metrics_intern(SearchMetrics *m, const Env *e)
-{
-    m->latency = metric_table_intern(e, METRIC_SEARCH_LATENCY_S);
-    m->messages = metric_table_intern(e, METRIC_SEARCH_MESSAGES);
-    m->sns = metric_table_intern(e, METRIC_SEARCH_SUPERNODES_CONTACTED);
-    m->success = metric_table_intern(e, METRIC_SEARCH_SUCCESS);
-    m->failure = metric_table_intern(e, METRIC_SEARCH_FAILURE);
-    m->sn_queries = metric_table_intern(e, METRIC_SEARCH_SN_QUERIES);
-    m->sn_served = metric_table_intern(e, METRIC_SEARCH_SN_SERVED);
-    m->sn_cache_hits = metric_table_intern(e, METRIC_SEARCH_CACHE_HITS);
-    m->dht_puts = metric_table_intern(e, METRIC_SEARCH_DHT_PUTS);
-    m->staleness = metric_table_intern(e, METRIC_PRESENCE_STALENESS_S);
-    m->presence_updates = metric_table_intern(e, METRIC_PRESENCE_UPDATES);
-    m->buddy_lookups = metric_table_intern(e, METRIC_PRESENCE_LOOKUPS);
-}
-
 #define SM(n) (&(n)->sh->sm)
 
 /* ---- State ---- */
 
 SearchNode *search__state(Node *n)
 {
-    if (!n->srch) n->srch = env_mem_alloc(&n->env, sizeof *n->srch);
-    return n->srch;
+    if (!search__node(n))
+        node__feat_set(n, NODE_FEAT_SEARCH, env_mem_alloc(&n->env, sizeof(SearchNode)));
+    return search__node(n);
 }
 
 static void search_sn_free(Node *n, SearchNode *s)
@@ -110,16 +95,17 @@ static void search_sn_free(Node *n, SearchNode *s)
     s->nidx = s->idx_cap = s->job_cap = 0;
 }
 
-void search__stop(Node *n)
+static void search_stop(Node *n, bool graceful)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
+    (void)graceful;
     if (!s) return;
     for (int i = 0; i < SEARCH_CALLS_MAX; i++)
         env_timer_cancel(&n->env, &s->call[i].t);
     search_sn_free(n, s);
     presence__free(n);
     env_mem_free(&n->env, s, sizeof *s);
-    n->srch = NULL;
+    node__feat_set(n, NODE_FEAT_SEARCH, NULL);
 }
 
 /* The DHT id of the supernode at a. */
@@ -150,7 +136,7 @@ static WireEntry search_wentry(EnvAddr a)
 
 static SearchEntry *search_find(Node *n, const char *user, size_t ulen)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     if (!s) return NULL;
     uint32_t h = wire_user_hash(user, ulen);
     for (uint16_t i = 0; i < s->nidx; i++) {
@@ -162,7 +148,7 @@ static SearchEntry *search_find(Node *n, const char *user, size_t ulen)
 
 SearchEntry *search__entry_by_client(Node *n, EnvAddr client)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     for (uint16_t i = 0; s && i < s->nidx; i++)
         if ((s->idx[i].flags & SE_ATTACHED) && env_addr_eq(s->idx[i].client, client))
             return &s->idx[i];
@@ -286,7 +272,7 @@ static void search_dht_publish(Node *n, const SearchEntry *e)
     }
 }
 
-void search__sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen)
+static void search_sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen)
 {
     if (ulen == 0) return;
     SearchEntry *e = search_upsert(n, (const char *)user, ulen);
@@ -298,7 +284,7 @@ void search__sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ule
     search_dht_publish(n, e);
 }
 
-void search__sn_detach(Node *n, EnvAddr client)
+static void search_sn_detach(Node *n, EnvAddr client)
 {
     SearchEntry *e = search__entry_by_client(n, client);
     if (!e) return;
@@ -318,7 +304,7 @@ int search__conn_of_client(Node *n, EnvAddr client)
     return -1;
 }
 
-void search__sn_touch(Node *n, EnvAddr client)
+static void search_sn_touch(Node *n, EnvAddr client)
 {
     SearchEntry *e = search__entry_by_client(n, client);
     if (e) e->heard = env_now(&n->env);
@@ -329,7 +315,7 @@ void search__sn_touch(Node *n, EnvAddr client)
  * which detaches them (and tells their buddies, presence.c). */
 static void search_sweep(Node *n)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     const NodeParams *p = &n->sh->p;
     TimeNs limit = env_now(&n->env) - 2 * p->keepalive_ns - p->keepalive_timeout_ns;
     for (uint16_t i = 0; s && n->sn && i < s->nidx; i++) {
@@ -342,13 +328,13 @@ static void search_sweep(Node *n)
     }
 }
 
-void search__sn_start(Node *n)
+static void search_sn_start(Node *n)
 {
     SearchNode *s = search__state(n);
     const NodeParams *p = &n->sh->p;
     s->served = 0;
-    s->t_sweep = env_timer_start_periodic(&n->env, p->keepalive_ns, p->keepalive_ns,
-                                          SEARCH_TM_FIRST + SEARCH_TM_SWEEP);
+    s->t_sweep = node__timer_start_periodic(n, NODE_FEAT_SEARCH, p->keepalive_ns, p->keepalive_ns,
+                                            SEARCH_TM_SWEEP);
     if (n->role == NODE_ROLE_CLIENT && n->ulen) { /* a promoted client indexes itself */
         SearchEntry *e = search_upsert(n, n->user, n->ulen);
         e->flags = SE_ATTACHED;
@@ -358,9 +344,9 @@ void search__sn_start(Node *n)
     }
 }
 
-void search__sn_stop(Node *n)
+static void search_sn_stop(Node *n)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     if (!s) return;
     env_metric_observe(&n->env, SM(n)->sn_served, s->served);
     for (uint16_t j = 0; j < s->job_cap; j++) /* searches run for clients die with the role */
@@ -494,7 +480,7 @@ static void search_job_free(Node *n, SearchJob *j)
 /* The job ends: answer the asker (or this node's own call). */
 static void search_job_finish(Node *n, int ji, bool found, const WireSearch *hit)
 {
-    SearchJob *j = &n->srch->job[ji];
+    SearchJob *j = &search__node(n)->job[ji];
     WireMsg r = {.type = WIRE_SEARCH_RESULT};
     if (found) r.u.search = *hit;
     r.u.search.qid = j->qid;
@@ -523,7 +509,7 @@ static void search_job_finish(Node *n, int ji, bool found, const WireSearch *hit
 /* Starts the next wave (expanding) or round (DHT) of job ji, or ends it. */
 static void search_job_wave(Node *n, int ji)
 {
-    SearchJob *j = &n->srch->job[ji];
+    SearchJob *j = &search__node(n)->job[ji];
     const NodeParams *p = &n->sh->p;
     EnvAddr to[WIRE_MAX_ENTRIES * 2];
     uint8_t k = 0;
@@ -545,13 +531,14 @@ static void search_job_wave(Node *n, int ji)
         node__udp_send_msg(n, n->udp, to[i], (uint16_t)node__random_u32(n), &q, PH_NONE);
     j->msgs = (uint16_t)(j->msgs + k);
     env_timer_cancel(&n->env, &j->t);
-    j->t = env_timer_start(&n->env, p->search_timeout_ns, SEARCH_TM_FIRST + SEARCH_TM_JOB + ji);
+    j->t =
+        node__timer_start(n, NODE_FEAT_SEARCH, p->search_timeout_ns, (uint8_t)(SEARCH_TM_JOB + ji));
 }
 
 /* SN_NAME: sends the asking client the next wave's nodes, or "absent". */
 static void search_job_name(Node *n, int ji)
 {
-    SearchJob *j = &n->srch->job[ji];
+    SearchJob *j = &search__node(n)->job[ji];
     const NodeParams *p = &n->sh->p;
     WireMsg r = {.type = WIRE_SEARCH_NODES};
     r.u.search.qid = j->qid;
@@ -568,7 +555,8 @@ static void search_job_name(Node *n, int ji)
     r.u.search.n = k;
     node__send_msg(n, j->conn, &r);
     env_timer_cancel(&n->env, &j->t); /* expiry in case the client goes away */
-    j->t = env_timer_start(&n->env, 3 * p->search_timeout_ns, SEARCH_TM_FIRST + SEARCH_TM_JOB + ji);
+    j->t = node__timer_start(n, NODE_FEAT_SEARCH, 3 * p->search_timeout_ns,
+                             (uint8_t)(SEARCH_TM_JOB + ji));
 }
 
 /* Starts a search at this supernode for the asker (conn, or -1 for this
@@ -591,7 +579,7 @@ static void search_sn_begin(Node *n, int conn, uint32_t qid, const uint8_t *user
         if (c) search_call_done(n, c, hit, &r.u.search);
         return;
     }
-    SearchJob *j = &n->srch->job[ji];
+    SearchJob *j = &search__node(n)->job[ji];
     memset(j, 0, sizeof *j);
     j->conn = conn;
     j->h = conn >= 0 ? n->conns[conn].h : ENV_CONN_NONE;
@@ -609,7 +597,7 @@ static void search_sn_begin(Node *n, int conn, uint32_t qid, const uint8_t *user
 /* SEARCH_A for one of this SN's jobs. */
 static void search_job_on_answer(Node *n, EnvAddr from, const WireMsg *m)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     for (uint16_t ji = 0; s && ji < s->job_cap; ji++) {
         SearchJob *j = &s->job[ji];
         if (j->mode == SJ_FREE || j->mode == SJ_NAME || j->wqid != m->u.search.qid) continue;
@@ -631,7 +619,7 @@ static void search_job_on_answer(Node *n, EnvAddr from, const WireMsg *m)
 /* SEARCH_MORE from a client running the waves itself. */
 static void search_job_on_more(Node *n, int idx, const WireMsg *m)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     for (uint16_t ji = 0; s && ji < s->job_cap; ji++) {
         SearchJob *j = &s->job[ji];
         if (j->mode != SJ_NAME || j->conn != idx || j->qid != m->u.search.qid) continue;
@@ -697,7 +685,8 @@ bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose,
     bool waves = search_udp_ok(n) && n->sh->p.search_mode == NODE_SEARCH_EXPANDING;
     m.u.search.flags = waves ? WIRE_SF_SELF : 0;
     node__send_msg(n, n->uplink, &m);
-    c->t = env_timer_start(&n->env, search_guard_ns(&n->sh->p), SEARCH_TM_FIRST + SEARCH_TM_CALL + i);
+    c->t = node__timer_start(n, NODE_FEAT_SEARCH, search_guard_ns(&n->sh->p),
+                             (uint8_t)(SEARCH_TM_CALL + i));
     return true;
 }
 
@@ -726,7 +715,7 @@ static void search_call_done(Node *n, SearchCall *c, bool found, const WireSearc
 
 static SearchCall *search_call_find(Node *n, uint32_t qid)
 {
-    SearchNode *s = n->srch;
+    SearchNode *s = search__node(n);
     for (int i = 0; s && qid && i < SEARCH_CALLS_MAX; i++)
         if (s->call[i].qid == qid) return &s->call[i];
     return NULL;
@@ -746,8 +735,8 @@ static void search_call_more(Node *n, SearchCall *c, const WireSearch *hit)
     c->pending = 0;
     env_timer_cancel(&n->env, &c->t);
     if (!hit)
-        c->t = env_timer_start(&n->env, search_guard_ns(&n->sh->p),
-                               SEARCH_TM_FIRST + SEARCH_TM_CALL + (uint32_t)(c - n->srch->call));
+        c->t = node__timer_start(n, NODE_FEAT_SEARCH, search_guard_ns(&n->sh->p),
+                                 (uint8_t)(SEARCH_TM_CALL + (c - search__node(n)->call)));
 }
 
 /* SEARCH_NODES: query the named SNs over UDP (a27). */
@@ -765,8 +754,8 @@ static void search_call_on_nodes(Node *n, SearchCall *c, const WireMsg *m)
     c->msgs = (uint16_t)(c->msgs + c->ntarget);
     c->sns = (uint8_t)MIN(255, c->sns + c->ntarget);
     env_timer_cancel(&n->env, &c->t);
-    c->t = env_timer_start(&n->env, n->sh->p.search_timeout_ns,
-                           SEARCH_TM_FIRST + SEARCH_TM_CALL + (uint32_t)(c - n->srch->call));
+    c->t = node__timer_start(n, NODE_FEAT_SEARCH, n->sh->p.search_timeout_ns,
+                             (uint8_t)(SEARCH_TM_CALL + (c - search__node(n)->call)));
     if (c->pending == 0) search_call_more(n, c, NULL);
 }
 
@@ -790,7 +779,7 @@ static void search_call_on_answer(Node *n, EnvAddr from, const WireMsg *m)
 
 static void search_call_on_timer(Node *n, int i)
 {
-    SearchCall *c = &n->srch->call[i];
+    SearchCall *c = &search__node(n)->call[i];
     c->t = ENV_TIMER_NONE;
     if (!c->qid) return;
     if (c->pending > 0) /* the wave's time is up (a27: tell the SN) */
@@ -799,17 +788,20 @@ static void search_call_on_timer(Node *n, int i)
         search_call_done(n, c, false, NULL); /* the SN never answered */
 }
 
-/* ---- Dispatch (hooks from node.c) ---- */
+/* ---- Dispatch ---- */
 
-void search__on_udp(Node *n, EnvSock s, EnvAddr from, const WireMsg *m)
+static void search_on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m,
+                          size_t len)
 {
+    (void)frame_id;
+    (void)len;
     switch (m->type) {
     case WIRE_SEARCH_Q:
         search_on_query(n, s, from, m);
         break;
     case WIRE_SEARCH_A:
         if (n->sn) search_job_on_answer(n, from, m);
-        if (n->srch) search_call_on_answer(n, from, m);
+        if (search__node(n)) search_call_on_answer(n, from, m);
         break;
     case WIRE_SN_NOTE:
         if (!n->sn) break;
@@ -823,7 +815,10 @@ void search__on_udp(Node *n, EnvSock s, EnvAddr from, const WireMsg *m)
     }
 }
 
-void search__on_frame(Node *n, int idx, const WireMsg *m)
+/* Frames of search and presence. The connection says who sent it: a
+ * client of ours (CONN_SN_CLIENT), our supernode (the uplink), the login
+ * server (presence). */
+static void search_on_frame(Node *n, int idx, const WireMsg *m)
 {
     uint8_t kind = n->conns[idx].kind;
     SearchCall *c;
@@ -838,7 +833,7 @@ void search__on_frame(Node *n, int idx, const WireMsg *m)
         search_job_on_more(n, idx, m);
         return;
     case WIRE_SEARCH_RESULT:
-        if (kind != CONN_CL_SN) break;
+        if (idx != n->uplink) break;
         if ((c = search_call_find(n, m->u.search.qid)) != NULL) {
             c->msgs = (uint16_t)(c->msgs + 1 + m->u.search.msgs);
             c->sns = (uint8_t)MIN(255, c->sns + m->u.search.sns);
@@ -846,7 +841,7 @@ void search__on_frame(Node *n, int idx, const WireMsg *m)
         }
         return;
     case WIRE_SEARCH_NODES:
-        if (kind != CONN_CL_SN) break;
+        if (idx != n->uplink) break;
         if ((c = search_call_find(n, m->u.search.qid)) != NULL) search_call_on_nodes(n, c, m);
         return;
     default:
@@ -856,10 +851,10 @@ void search__on_frame(Node *n, int idx, const WireMsg *m)
     node__count(n, NODE_M(n)->malformed_tcp, 1);
 }
 
-void search__on_timer(Node *n, uint32_t tag)
+static void search_on_timer(Node *n, EnvTimer timer, uint32_t t)
 {
-    uint32_t t = tag - SEARCH_TM_FIRST;
-    SearchNode *s = n->srch;
+    (void)timer;
+    SearchNode *s = search__node(n);
     if (!s) return;
     if (t < SEARCH_TM_CALL + SEARCH_CALLS_MAX) {
         search_call_on_timer(n, (int)(t - SEARCH_TM_CALL));
@@ -875,3 +870,59 @@ void search__on_timer(Node *n, uint32_t tag)
             search_job_wave(n, ji);
     }
 }
+
+/* ---- The feature ---- */
+
+/* What the other features tell us: the supernode about its role and its
+ * clients (the index), the client about its login (presence), the login
+ * server before it certifies (the buddy list goes first). */
+static void search_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
+{
+    switch (ev) {
+    case NODE_EV_LOGIN_CERTIFYING:
+        presence__loginsrv_send(n, a->idx, a->buf, a->len);
+        break;
+    case NODE_EV_LOGGED_IN:
+        presence__on_login(n);
+        break;
+    case NODE_EV_SN_ATTACHED:
+        presence__on_attach(n);
+        break;
+    case NODE_EV_SN_STARTED:
+        search_sn_start(n);
+        break;
+    case NODE_EV_SN_STOPPING:
+        search_sn_stop(n);
+        break;
+    case NODE_EV_SN_CLIENT_ATTACHED:
+        search_sn_attach(n, a->addr, a->buf, (uint8_t)a->len);
+        break;
+    case NODE_EV_SN_CLIENT_DETACHED:
+        search_sn_detach(n, a->addr);
+        break;
+    case NODE_EV_SN_CLIENT_TOUCHED:
+        search_sn_touch(n, a->addr);
+        break;
+    default:
+        break;
+    }
+}
+
+static const uint8_t search_udp[] = {WIRE_SEARCH_Q, WIRE_SEARCH_A, WIRE_SN_NOTE};
+static const uint8_t search_tcp[] = {WIRE_SEARCH_REQ,  WIRE_SEARCH_RESULT, WIRE_SEARCH_NODES,
+                                     WIRE_SEARCH_MORE, WIRE_ANNOUNCE,      WIRE_PRESENCE,
+                                     WIRE_BUDDY_LIST};
+
+const NodeFeature search_feature = {
+    .name = "search",
+    .id = NODE_FEAT_SEARCH,
+    .udp_types = search_udp,
+    .n_udp_types = G_N_ELEMENTS(search_udp),
+    .tcp_types = search_tcp,
+    .n_tcp_types = G_N_ELEMENTS(search_tcp),
+    .stop = search_stop,
+    .on_timer = search_on_timer,
+    .on_udp = search_on_udp,
+    .on_frame = search_on_frame,
+    .on_event = search_on_event,
+};

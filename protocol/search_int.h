@@ -1,6 +1,7 @@
-/* search_int: the layouts shared by search.c (the global index and user
- * search) and presence.c (buddy lists and presence), part of the node
- * module (node_int.h declares the hooks the rest of the module calls).
+/* search_int: the layouts and functions shared by the two files of the
+ * search feature (search.h): search.c (the global index and user search)
+ * and presence.c (buddy lists and presence). Nothing outside the feature
+ * includes it.
  *
  * Memory: a node's SearchNode is allocated (env_mem_alloc) at its first
  * search, buddy list or supernode role, and freed when it stops. A client
@@ -13,7 +14,7 @@
 #ifndef SKYSIM_SEARCH_INT_H
 #define SKYSIM_SEARCH_INT_H
 
-#include "protocol/node_int.h"
+#include "protocol/search.h"
 
 #define SEARCH_CALLS_MAX 4     /* searches in flight per node (user searches + buddy lookups) */
 #define SEARCH_JOBS_MAX 128    /* searches a supernode runs at once */
@@ -23,7 +24,7 @@
 #define SEARCH_REFERRALS 4     /* DHT: closer supernodes named in a negative answer */
 #define SEARCH_DHT_CAND 16     /* DHT: referred candidates remembered per lookup */
 
-/* Timer tags, relative to SEARCH_TM_FIRST. */
+/* Timer kinds (node__timer_start with NODE_FEAT_SEARCH). */
 #define SEARCH_TM_CALL 0x00  /* + call index (< SEARCH_CALLS_MAX) */
 #define SEARCH_TM_SWEEP 0x0F /* supernode: silent-client sweep */
 #define SEARCH_TM_JOB 0x10   /* + job index (< SEARCH_JOBS_MAX) */
@@ -106,7 +107,7 @@ typedef struct PresenceBuddy {
     EnvAddr sn;                   /* its supernode */
 } PresenceBuddy;
 
-struct SearchNode {
+typedef struct SearchNode {
     SearchCall call[SEARCH_CALLS_MAX]; /* this node's searches */
     uint32_t next_qid;                 /* last query id used */
     /* Supernode part. */
@@ -123,7 +124,13 @@ struct SearchNode {
     uint8_t nbuddy;                    /* entries of buddy */
     uint8_t lookup_next;               /* next buddy to look up after login */
     TimeNs online_at;                  /* when this login completed, ns */
-};
+} SearchNode;
+
+/* The node's state (its slot), NULL until first used. */
+static inline SearchNode *search__node(const Node *n)
+{
+    return node__feat(n, NODE_FEAT_SEARCH);
+}
 
 /* ---- search.c ---- */
 SearchNode *search__state(Node *n); /* allocates on first use */
@@ -143,5 +150,10 @@ void presence__on_frame(Node *n, int idx, const WireMsg *m);  /* BUDDY_LIST, ANN
 void presence__on_note(Node *n, const WireMsg *m);            /* SN_NOTE without PUT */
 void presence__sn_detach(Node *n, const SearchEntry *e);      /* notify the subject's watchers */
 void presence__free(Node *n);                                 /* buddy list and watches */
+/* Events (search.c's on_event passes them on). */
+void presence__on_login(Node *n);  /* NODE_EV_LOGGED_IN */
+void presence__on_attach(Node *n); /* NODE_EV_SN_ATTACHED: failover done */
+/* NODE_EV_LOGIN_CERTIFYING at the login server: user's buddy list on idx. */
+void presence__loginsrv_send(Node *n, int idx, const uint8_t *user, size_t ulen);
 
 #endif

@@ -1,7 +1,7 @@
 /* supernode: the supernode role, for promoted clients, dedicated supernodes
  * and the bootstrap supernodes.
  *
- * Layer: protocol/, part of the node module (node_int.h). What a supernode
+ * Layer: protocol/, a feature over the node plumbing (supernode.h). What a supernode
  * does (docs/protocol-notes.md a13, a22, a40, a42, a47; DESIGN.md "The protocol"):
  *   - keeps the TCP connections of its clients (a13) up to a capacity in
  *     clients (a47: "several hundred"); a CONNECT beyond it is redirected
@@ -26,45 +26,64 @@
  *     sees no answer to test II and may report "unknown": documented
  *     limitation, rare once the overlay has formed).
  */
-#include "protocol/node_int.h"
+#include "protocol/supernode.h"
 
 #include <string.h>
 
-static void supernode_maint(Node *n);
+/* The feature's per-node state: the tables others read (n->sn points at
+ * pub, the first member) and what only the supernode uses. */
+typedef struct SnPrivate {
+    SnState pub;       /* the shared tables (node_int.h) */
+    EnvSock udp_alt;   /* second UDP socket (STUN change-port) */
+    uint16_t alt_port; /* its port */
+    EnvTimer t_maint;  /* peer upkeep */
+} SnPrivate;
 
-void supernode__start(Node *n)
+static SnPrivate *supernode_priv(const Node *n)
+{
+    return (SnPrivate *)n->sn;
+}
+
+static void supernode_maint(Node *n);
+static uint8_t supernode_handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip);
+
+static void supernode_start(Node *n)
 {
     const NodeParams *p = &n->sh->p;
-    SnState *s = env_mem_alloc(&n->env, sizeof *s);
+    SnPrivate *x = env_mem_alloc(&n->env, sizeof *x);
+    SnState *s = &x->pub;
     s->cap = n->cfg_capacity ? n->cfg_capacity : p->sn_capacity;
     for (int i = 0; i < SN_PEER_MAX; i++)
         s->peer[i].conn = -1;
-    if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &s->udp_alt) != ENV_OK)
-        (void)env_udp_bind(&n->env, 0, &s->udp_alt);
-    if (env_sock_is_set(s->udp_alt)) s->alt_port = env_sock_local(&n->env, s->udp_alt).port;
+    if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &x->udp_alt) != ENV_OK)
+        (void)env_udp_bind(&n->env, 0, &x->udp_alt);
+    if (env_sock_is_set(x->udp_alt)) x->alt_port = env_sock_local(&n->env, x->udp_alt).port;
     n->sn = s;
     if (n->role == NODE_ROLE_CLIENT) n->state = NODE_ST_ONLINE;
     node__count(n, NODE_M(n)->sn_count, 1);
-    s->t_maint = env_timer_start_periodic(&n->env, p->sn_maint_ns, p->sn_maint_ns, TM_SN_MAINT);
+    x->t_maint = node__timer_start_periodic(n, NODE_FEAT_SUPERNODE, p->sn_maint_ns, p->sn_maint_ns,
+                                            SN_TM_MAINT);
     supernode_maint(n);
     node__emit(n, NODE_EV_SN_STARTED, NULL);
 }
 
-void supernode__stop(Node *n, bool graceful)
+static void supernode_stop(Node *n, bool graceful)
 {
     SnState *s = n->sn;
     (void)graceful;
+    if (!s) return;
     node__emit(n, NODE_EV_SN_STOPPING, NULL);
     node__count(n, NODE_M(n)->sn_count, -1);
     node__count(n, NODE_M(n)->sn_clients, -(int64_t)s->nclients);
-    env_timer_cancel(&n->env, &s->t_maint);
-    env_udp_close(&n->env, &s->udp_alt);
+    SnPrivate *x = supernode_priv(n);
+    env_timer_cancel(&n->env, &x->t_maint);
+    env_udp_close(&n->env, &x->udp_alt);
     env_mem_free(&n->env, s->clients, s->slots * sizeof(SnClient));
-    env_mem_free(&n->env, s, sizeof *s);
+    env_mem_free(&n->env, x, sizeof *x);
     n->sn = NULL;
 }
 
-uint8_t supernode__handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip)
+static uint8_t supernode_handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip)
 {
     uint8_t idx[HOSTCACHE_MAX];
     uint16_t k = 0;
@@ -127,11 +146,11 @@ static void supernode_send_hello(Node *n, int idx)
 {
     node__conn_hello(n, idx, HELLO_SN);
     WireMsg m = {.type = WIRE_SN_HELLO,
-                 .u.sn_hello = {{n->public_addr.ip, n->port}, n->sn->alt_port}};
+                 .u.sn_hello = {{n->public_addr.ip, n->port}, supernode_priv(n)->alt_port}};
     node__send_msg(n, idx, &m);
 }
 
-void supernode__on_connected(Node *n, int idx, int status)
+static void supernode_on_connected(Node *n, int idx, int status)
 {
     SnState *s = n->sn;
     int p = s ? supernode_peer_of_conn(s, idx) : -1;
@@ -149,13 +168,17 @@ void supernode__on_connected(Node *n, int idx, int status)
     node__conn_close(n, idx, true);
 }
 
-void supernode__on_hello(Node *n, int idx)
+/* The peer's hello on a connection we accepted as a supernode: a client
+ * (attached on its CONNECT) or a peer supernode. A call (HELLO_CALL to a
+ * promoted client) is left to the calls; our own kinds need nothing. */
+static bool supernode_on_hello(Node *n, int idx)
 {
     NodeConn *c = node__conn(n, idx);
     SnState *s = n->sn;
+    if (c->kind != CONN_IN_PENDING || !s || c->peer_role == HELLO_CALL) return false;
     if (c->peer_role != HELLO_SN) {
         c->kind = CONN_SN_CLIENT; /* attached on CONNECT */
-        return;
+        return true;
     }
     c->kind = CONN_SN_PEER;
     int p = supernode_peer_free(s);
@@ -164,8 +187,20 @@ void supernode__on_hello(Node *n, int idx)
         s->peer[p].main = c->peer; /* corrected by its SN_HELLO */
         s->npeers++;
     }
-    WireMsg m = {.type = WIRE_SN_HELLO, .u.sn_hello = {{n->public_addr.ip, n->port}, s->alt_port}};
+    WireMsg m = {.type = WIRE_SN_HELLO,
+                 .u.sn_hello = {{n->public_addr.ip, n->port}, supernode_priv(n)->alt_port}};
     node__send_msg(n, idx, &m);
+    return true;
+}
+
+/* While the node serves as a supernode it takes every connection; the
+ * peer's hello says what it is. */
+static bool supernode_on_accept(Node *n, EnvAddr peer, NodeAccept *out)
+{
+    (void)peer;
+    if (!n->sn) return false;
+    *out = (NodeAccept){.kind = CONN_IN_PENDING, .hello_role = HELLO_SN};
+    return true;
 }
 
 /* ---- Clients ---- */
@@ -223,7 +258,7 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     r.u.connect_ack.seen.port = c->peer.port;
     bool full = s->nclients >= s->cap;
     r.u.connect_ack.verdict = full ? WIRE_REDIRECT : WIRE_ACCEPT;
-    r.u.connect_ack.n = supernode__handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, c->peer);
+    r.u.connect_ack.n = supernode_handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, c->peer);
     node__send_msg(n, idx, &r);
     if (full) {
         node__count(n, NODE_M(n)->sn_rejected, 1);
@@ -243,7 +278,7 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
 
 /* Forwards to a local client whose address is dst, else to the peers.
  * dst = ourselves (a promoted client in a call): delivered to call.c. */
-void supernode__forward(Node *n, int from_idx, const WireMsg *m)
+static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
 {
     SnState *s = n->sn;
     if (n->role == NODE_ROLE_CLIENT && m->u.forward.dst.ip == n->public_addr.ip &&
@@ -280,7 +315,7 @@ static void supernode_add_entries(Node *n, const WireMsg *m)
     }
 }
 
-void supernode__on_frame(Node *n, int idx, const WireMsg *m)
+static void supernode_on_frame(Node *n, int idx, const WireMsg *m)
 {
     SnState *s = n->sn;
     bool peer = n->conns[idx].kind == CONN_SN_PEER;
@@ -297,7 +332,7 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
     case WIRE_HC_REQUEST:
         r = (WireMsg){.type = WIRE_HC_ENTRIES};
         r.u.connect_ack.n =
-            supernode__handout(n, r.u.connect_ack.e, m->u.hc_request.max, n->conns[idx].peer);
+            supernode_handout(n, r.u.connect_ack.e, m->u.hc_request.max, n->conns[idx].peer);
         node__send_msg(n, idx, &r);
         return;
     case WIRE_SN_HELLO: {
@@ -311,7 +346,7 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         hostcache_add(&n->hc, main, env_now(&n->env), 0);
         hostcache_entry_touch(&n->hc, main, env_now(&n->env), true);
         r = (WireMsg){.type = WIRE_HC_ENTRIES};
-        r.u.connect_ack.n = supernode__handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, main);
+        r.u.connect_ack.n = supernode_handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, main);
         node__send_msg(n, idx, &r);
         return;
     }
@@ -319,7 +354,7 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
         if (peer) supernode_add_entries(n, m);
         return;
     case WIRE_FORWARD:
-        supernode__forward(n, idx, m);
+        supernode_forward(n, idx, m);
         return;
     default:
         break;
@@ -327,8 +362,9 @@ void supernode__on_frame(Node *n, int idx, const WireMsg *m)
     node__count(n, NODE_M(n)->malformed_tcp, 1);
 }
 
-void supernode__on_closed(Node *n, int idx)
+static void supernode_on_closed(Node *n, int idx, int status)
 {
+    (void)status;
     SnState *s = n->sn;
     if (!s) return;
     node__emit(n, NODE_EV_SN_CONN_CLOSED, &(NodeEventArg){.idx = idx}); /* relays: a TCP leg */
@@ -351,7 +387,7 @@ void node_sn_set_capacity(Node *n, uint16_t cap)
         if (idx < 0) continue;
         WireMsg r = {.type = WIRE_SHED};
         r.u.connect_ack.n =
-            supernode__handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, s->clients[i].addr);
+            supernode_handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, s->clients[i].addr);
         node__send_msg(n, idx, &r);
         node__conn_close(n, idx, false);
         supernode_client_del(n, (uint16_t)i);
@@ -361,9 +397,15 @@ void node_sn_set_capacity(Node *n, uint16_t cap)
 
 /* ---- UDP: probes and STUN ---- */
 
-void supernode__on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m)
+static void supernode_on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m,
+                             size_t dlen)
 {
     SnState *sn = n->sn;
+    (void)dlen;
+    if (!sn) { /* not (or no longer) a supernode: a client serves nothing of this */
+        if (n->role == NODE_ROLE_CLIENT) node__count(n, NODE_M(n)->malformed_udp, 1);
+        return;
+    }
     if (m->type == WIRE_PROBE) {
         WireMsg r = {.type = WIRE_PROBE_ACK};
         bool full = sn->nclients >= sn->cap;
@@ -371,7 +413,7 @@ void supernode__on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, cons
         r.u.probe_ack.tcp_port = n->port;
         r.u.probe_ack.load = sn->nclients;
         if (full)
-            r.u.probe_ack.n = supernode__handout(n, r.u.probe_ack.e, n->sh->p.hc_handout, from);
+            r.u.probe_ack.n = supernode_handout(n, r.u.probe_ack.e, n->sh->p.hc_handout, from);
         node__udp_send_msg(n, s, from, frame_id, &r, PH_NONE);
         return;
     }
@@ -402,9 +444,11 @@ static const SnPeer *supernode_assist_peer(Node *n)
     return NULL;
 }
 
-void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m)
+static void supernode_on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m, size_t mlen)
 {
     SnState *sn = n->sn;
+    (void)mlen;
+    if (!sn) return; /* only supernodes serve STUN */
     const SnPeer *assist = supernode_assist_peer(n);
     uint8_t flags = m->has_change ? m->change_flags : 0;
     if (flags & STUN_CHANGE_IP) {
@@ -417,7 +461,8 @@ void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m)
         return;
     }
     EnvSock out = s;
-    if (flags & STUN_CHANGE_PORT) out = env_sock_eq(s, n->udp) ? sn->udp_alt : n->udp;
+    if (flags & STUN_CHANGE_PORT)
+        out = env_sock_eq(s, n->udp) ? supernode_priv(n)->udp_alt : n->udp;
     if (!env_sock_is_set(out)) return;
     StunMsg r = {.type = STUN_BINDING_SUCCESS, .has_fingerprint = true};
     memcpy(r.txid, m->txid, sizeof r.txid);
@@ -435,8 +480,46 @@ void supernode__on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m)
     (void)env_udp_send(&n->env, out, from, buf, len);
 }
 
-void supernode__on_timer(Node *n, uint32_t tag)
+static void supernode_on_timer(Node *n, EnvTimer t, uint32_t kind)
 {
-    (void)tag;
-    if (n->sn) supernode_maint(n);
+    (void)t;
+    if (kind == SN_TM_MAINT && n->sn) supernode_maint(n);
 }
+
+/* ---- The feature ---- */
+
+static void supernode_feat_start(Node *n)
+{
+    if (n->role == NODE_ROLE_SUPERNODE || n->role == NODE_ROLE_BOOTSTRAP) supernode_start(n);
+}
+
+static void supernode_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
+{
+    if (ev == NODE_EV_PROMOTE) supernode_start(n);
+    if (ev == NODE_EV_SN_FORWARD && n->sn) supernode_forward(n, a->idx, a->msg);
+}
+
+static const uint8_t supernode_udp[] = {WIRE_PROBE, WIRE_STUN_ASSIST};
+static const NodeConnKind supernode_kinds[] = {{.kind = CONN_SN_CLIENT, .flags = NODE_CK_SN_TX},
+                                               {.kind = CONN_SN_PEER, .flags = NODE_CK_SN_TX}};
+
+const NodeFeature supernode_feature = {
+    .name = "supernode",
+    .id = NODE_FEAT_SUPERNODE,
+    .udp_types = supernode_udp,
+    .n_udp_types = G_N_ELEMENTS(supernode_udp),
+    .conn_kinds = supernode_kinds,
+    .n_conn_kinds = G_N_ELEMENTS(supernode_kinds),
+    .stun_server = true,
+    .start = supernode_feat_start,
+    .stop = supernode_stop,
+    .on_timer = supernode_on_timer,
+    .on_stun = supernode_on_stun,
+    .on_udp = supernode_on_udp,
+    .on_accept = supernode_on_accept,
+    .on_hello = supernode_on_hello,
+    .on_connected = supernode_on_connected,
+    .on_frame = supernode_on_frame,
+    .on_closed = supernode_on_closed,
+    .on_event = supernode_on_event,
+};

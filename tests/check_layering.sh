@@ -31,6 +31,8 @@ features='
 loginsrv.c|loginsrv.h
 websrv.c|websrv.h
 client.c natdet.c client.h client_int.h|client.h client_int.h
+supernode.c|supernode.h
+search.c presence.c|search.h search_int.h
 '
 allowed='node|node_int|wire|crypto|env|hostcache|stun|media'
 fhits=""

@@ -38,6 +38,28 @@ expect_error bad-set-syntax "--set" "$src/scenarios/baseline.json" --set populat
 expect_error bad-duration "duration" "$src/scenarios/baseline.json" --duration 5parsecs
 expect_error bad-queue "--queue" "$src/scenarios/baseline.json" --queue calendar
 expect_error bad-json "malformed JSON" "$src/tests/bad/malformed_trailing_comma.json"
+# Inputs that used to pass silently or hang: NUL bytes, NUL escapes,
+# control bytes echoed raw, unbounded rates, a time series of millions of rows.
+printf '{"name": "ab", "population": {"clients": 10}}\0garbage' > "$work/nul-byte.json"
+expect_error nul-byte "nul-byte.json:1:46: expected text; found a NUL byte" "$work/nul-byte.json"
+printf '{"name": "a\\u0000b"}' > "$work/nul-escape.json"
+expect_error nul-escape "nul-escape.json:1:12: expected a string without NUL characters" "$work/nul-escape.json"
+expect_error nul-set "expected a value without NUL characters" "$src/scenarios/baseline.json" --set 'name="a\u0000b"'
+printf '{"name": "x", "population": {"clients": 10},\n"k\033[2J": 1}' > "$work/ctl.json"
+expect_error control-bytes '$.k\x1b[2J: unknown key' "$work/ctl.json"
+cp "$work/ctl.json" "$work/new
+line.json"
+expect_error control-name 'new\x0aline.json' "$work/new
+line.json"
+expect_error rate-range "expected a number from 0 to 3600; found 1e+300" "$src/scenarios/baseline.json" --set workload.call_rate=1e300
+expect_error lognormal-mu "\$.workload.call_duration.mu" "$src/scenarios/baseline.json" --set 'workload.call_duration={"dist":"lognormal","mu":900,"sigma":1}'
+# A signal while the world is built: nothing runs, nothing is written, exit 130.
+out=$("$simrun" "$src/scenarios/baseline.json" "${small[@]}" --out "$work/stopped" --test-raise-sigint-at build 2>&1)
+rc=$?
+if [ "$rc" != 130 ] || [ -e "$work/stopped" ] || ! grep -q "interrupted while building the world" <<<"$out"; then
+    bad "signal during build: exit $rc, $(ls -d "$work"/stopped* 2>/dev/null), '$out'"
+else ok; fi
+expect_error ts-floor "expected an interval of at least 18ms" "$src/scenarios/baseline.json" --set outputs.timeseries_interval=1ms
 if [ -e results ]; then bad "bad input left a results directory"; else ok; fi
 
 # A complete run.

@@ -358,7 +358,7 @@ static void test_results_csv_quoting_and_nan(void)
     T_TRUE(results_commit(r, &err));
     char *final = g_build_filename(base, "run", NULL);
     char *csv = read_file(final, "timeseries.csv");
-    T_STR_EQ(csv, "t,\"a,b\",\"say \"\"hi\"\"\"\n1e+07,nan,-0.25\n");
+    T_STR_EQ(csv, "t,\"a,b\",\"say \"\"hi\"\"\"\n1e+07,,-0.25\n");
     g_free(csv);
     g_free(final);
     rm_tree(base);

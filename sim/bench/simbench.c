@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "sim/buildinfo/buildinfo.h"
 #include "sim/bench/phold.h"
 
 typedef struct SimbenchOpts {
@@ -89,6 +90,7 @@ static int simbench_phold(const SimbenchOpts *o)
 int main(int argc, char **argv)
 {
     SimbenchOpts o = {.lps = 1000, .population = 1, .remote = 0.9, .seed = 1};
+    gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"lps", 0, 0, G_OPTION_ARG_INT, &o.lps, "Logical processes (default 1000)", "N"},
         {"population", 0, 0, G_OPTION_ARG_INT, &o.population, "Initial events per LP (default 1)", "P"},
@@ -98,6 +100,7 @@ int main(int argc, char **argv)
         {"end", 0, 0, G_OPTION_ARG_STRING, &o.end, "Virtual end time (default 100s)", "T"},
         {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Master seed (default 1)", "S"},
         {"queue", 0, 0, G_OPTION_ARG_STRING, &o.queue, "Event queue: heap, ladder or bucket (default bucket)", "Q"},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("phold - run a kernel benchmark");
     g_option_context_set_summary(ctx,
@@ -113,6 +116,10 @@ int main(int argc, char **argv)
         return 2;
     }
     g_option_context_free(ctx);
+    if (version) {
+        buildinfo_print(stdout, "simbench");
+        return 0;
+    }
     if (argc != 2 || strcmp(argv[1], "phold") != 0) {
         fprintf(stderr, "simbench: expected the benchmark name \"phold\"; found %s\n",
                 argc < 2 ? "nothing" : argv[1]);

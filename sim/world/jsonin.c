@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t jsonin_edit_distance(const char *a, const char *b)
@@ -212,8 +213,33 @@ static void jsonin_syntax_error(const char *origin, const char *text, const char
     g_free(snippet);
 }
 
+const char *jsonin_nul_escape(const char *text)
+{
+    bool in_string = false;
+    for (const char *c = text; *c; c++) {
+        if (!in_string) {
+            in_string = *c == '"';
+        } else if (*c == '"') {
+            in_string = false;
+        } else if (*c == '\\') {
+            if (c[1] == 'u' && c[2] == '0' && c[3] == '0' && c[4] == '0' && c[5] == '0') return c;
+            if (c[1]) c++; /* the escaped byte */
+        }
+    }
+    return NULL;
+}
+
 cJSON *jsonin_parse(const char *text, const char *origin, bool hints, JsoninErr e, GError **err)
 {
+    const char *nul = jsonin_nul_escape(text);
+    if (nul) {
+        int line, col;
+        jsonin_line_col(text, (size_t)(nul - text), &line, &col);
+        g_set_error(err, e.domain, e.code,
+                    "%s:%d:%d: expected a string without NUL characters; found \"\\u0000\"",
+                    origin, line, col);
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *doc = cJSON_ParseWithOpts(text, &end, true);
     if (!doc) jsonin_syntax_error(origin, text, end ? end : text, hints, e, err);
@@ -235,11 +261,38 @@ char *jsonin_read_file(const char *path, size_t max, const char *what, JsoninErr
         g_error_free(ferr);
         return NULL;
     }
-    if (n > (max ? max : JSONIN_MAX_DEFAULT)) {
-        g_set_error(err, e.domain, e.code, "%s: cannot read%s: %s", path, what, g_strerror(EFBIG));
+    size_t cap = max ? max : JSONIN_MAX_DEFAULT;
+    if (n > cap) {
+        g_set_error(err, e.domain, e.code, "%s: cannot read%s: %zu bytes; the limit is %zu", path,
+                    what, (size_t)n, cap);
+        g_free(text);
+        return NULL;
+    }
+    const char *nul = memchr(text, 0, n);
+    if (nul) {
+        int line, col;
+        jsonin_line_col(text, (size_t)(nul - text), &line, &col);
+        g_set_error(err, e.domain, e.code, "%s:%d:%d: expected text; found a NUL byte", path, line,
+                    col);
         g_free(text);
         return NULL;
     }
     if (len) *len = n;
     return text;
+}
+
+void jsonin_eprint(const char *prefix, const char *msg, const char *suffix)
+{
+    GString *out = g_string_new(prefix);
+    for (const char *c = msg ? msg : ""; *c; c++) {
+        unsigned char b = (unsigned char)*c;
+        if (b < 0x20 || b == 0x7f)
+            g_string_append_printf(out, "\\x%02x", b);
+        else
+            g_string_append_c(out, *c);
+    }
+    g_string_append(out, suffix);
+    g_string_append_c(out, '\n');
+    fputs(out->str, stderr);
+    g_string_free(out, TRUE);
 }

@@ -95,11 +95,23 @@ void jsonin_line_col(const char *text, size_t pos, int *line, int *col);
  * a hint for comments and trailing commas. NULL on error. */
 cJSON *jsonin_parse(const char *text, const char *origin, bool hints, JsoninErr e, GError **err);
 
+/* The first "\u0000" escape inside a JSON string of text (cJSON would cut
+ * the string there, silently), or NULL when there is none. Borrowed. */
+const char *jsonin_nul_escape(const char *text);
+
 /* Reads the file at path (at most max bytes; 0: JSONIN_MAX_DEFAULT) into a
  * NUL-terminated buffer; *len receives its length when not NULL. On error
  * sets *err to "path: cannot read<what>: <strerror>" (what: "" or, say,
- * " the scenario") with code e.code and returns NULL. Owned (g_free). */
+ * " the scenario"), "path: N bytes; the limit is M" for a file over the cap,
+ * or "path:line:col: a NUL byte; ..." for a file holding one (nothing after
+ * it would be read), with code e.code, and returns NULL. Owned (g_free). */
 char *jsonin_read_file(const char *path, size_t max, const char *what, JsoninErr e, size_t *len,
                        GError **err);
+
+/* Writes "<prefix><msg><suffix>\n" to standard error with every control
+ * byte of msg (below 0x20, and 0x7f) shown as \xHH, so that a message
+ * quoting user input (file names, keys, values) is one printable line.
+ * msg may be NULL (printed as nothing). */
+void jsonin_eprint(const char *prefix, const char *msg, const char *suffix);
 
 #endif

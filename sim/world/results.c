@@ -235,11 +235,9 @@ bool results_ts_row(Results *r, const double *values, size_t n, GError **err)
     CHECK(n == r->ts_columns, "time-series row of %zu values for %zu columns", n, r->ts_columns);
     for (size_t i = 0; i < n; i++) {
         if (i) fputc(',', r->ts);
-        /* "nan" spelled out: printf may write "-nan" depending on the sign bit. */
-        if (isnan(values[i]))
-            fputs("nan", r->ts);
-        else
-            fprintf(r->ts, "%.6g", values[i]);
+        /* No value (e.g. host-cache freshness with no client online): an
+         * empty field, what CSV readers (R, pandas, gnuplot) take as missing. */
+        if (!isnan(values[i])) fprintf(r->ts, "%.6g", values[i]);
     }
     return results_ts_end_line(r, err);
 }

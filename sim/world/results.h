@@ -49,7 +49,7 @@ const char *results_path(Results *r, const char *name);
 /* Time series: results_ts_header() once with the column names (copied),
  * then results_ts_row() with as many values; the first column is the time
  * in seconds. Values are written with %.6g, so identical runs give
- * identical files. */
+ * identical files; NaN (no value) is written as an empty field. */
 bool results_ts_header(Results *r, const char *const *columns, size_t n, GError **err);
 bool results_ts_row(Results *r, const double *values, size_t n, GError **err);
 

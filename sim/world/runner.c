@@ -3,6 +3,7 @@
  * section of results.json, never inside the simulation: the run advances in
  * chunks of virtual time between which the progress line is drawn, and chunk
  * boundaries do not change the order of events. */
+#include "sim/buildinfo/buildinfo.h"
 #include "sim/world/runner.h"
 
 #include <errno.h>
@@ -209,6 +210,7 @@ static cJSON *runner_engine(World *w, double wall, EvqKind q)
                             (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                                 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
     cJSON_AddStringToObject(e, "queue", evq_kind_name(q));
+    cJSON_AddItemToObject(e, "build", buildinfo_json()); /* version, commit, libraries */
     return e;
 }
 
@@ -356,6 +358,12 @@ RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResul
     if (!r.w) {
         runner_run_abort(&r);
         return RUNNER_BAD_INPUT;
+    }
+    if (o->stop_flag && *o->stop_flag) { /* a signal while the world was built */
+        g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO,
+                    "interrupted while building the world; no results written");
+        runner_run_abort(&r);
+        return RUNNER_STOPPED;
     }
     RunnerSampler smp = {.w = r.w, .res = r.res, .interval = spec->outputs.timeseries_interval_ns,
                          .end = spec->duration_ns};

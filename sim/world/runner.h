@@ -37,6 +37,8 @@ typedef enum RunnerStatus {
     RUNNER_OK = 0,        /* results written (possibly interrupted: see the result) */
     RUNNER_INTERNAL = 1,  /* could not write the results */
     RUNNER_BAD_INPUT = 2, /* the scenario could not be built (a file that does not parse...) */
+    RUNNER_STOPPED = 3,   /* *stop_flag was set while the world was built: nothing run,
+                             nothing written (err says so) */
 } RunnerStatus;
 
 typedef struct RunnerResult {

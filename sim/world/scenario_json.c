@@ -7,6 +7,7 @@
  * timens_format() strings, bit rates as exact "kbit"/"Mbit" strings, so that
  * loading it gives the same ScenarioSpec back (tests check this).
  */
+#include "sim/world/jsonin.h"
 #include "sim/world/scenario_int.h"
 
 #include <stdio.h>
@@ -149,6 +150,9 @@ bool scenario__doc_set(cJSON *doc, const char *assignment, char **norm_path, GEr
                      "expected a path such as "
                      "population.groups[1].nat; found \"%s\"",
                      path);
+    } else if (jsonin_nul_escape(eq + 1)) {
+        ok = scn_set_fail(err, SCENARIO_ERROR_SYNTAX, assignment,
+                          "expected a value without NUL characters; found \"\\u0000\"");
     } else {
         cJSON *value = cJSON_ParseWithOpts(eq + 1, NULL, true);
         if (!value) value = cJSON_CreateString(eq + 1);

@@ -451,8 +451,14 @@ static bool scn_read_param(Rd *rd, const cJSON *v, const char *key, bool is_time
 {
     if (!is_time || strcmp(key, "shape") == 0 || strcmp(key, "sigma") == 0 ||
         strcmp(key, "mu") == 0) {
-        double lo = strcmp(key, "mu") == 0 ? -INFINITY : 0;
-        return scenario__get_num(rd, v, key, lo, !zero_ok && !isinf(lo), INFINITY, false, out);
+        /* Bounds that keep every draw finite: mu of a log-normal in log
+         * seconds (e^50 s is beyond any run), sigma and shape sane. */
+        bool mu = strcmp(key, "mu") == 0;
+        double lo = mu ? -50 : 0, hi = mu                              ? 50
+                                        : strcmp(key, "sigma") == 0 ? 20
+                                        : strcmp(key, "shape") == 0 ? 1e6
+                                                                    : INFINITY;
+        return scenario__get_num(rd, v, key, lo, !zero_ok && !mu, hi, false, out);
     }
     TimeNs t = 0;
     if (!scenario__get_duration(rd, v, key, zero_ok ? 0 : 1, &t)) return false;
@@ -543,7 +549,7 @@ static void scn_read_trace(Rd *rd, const cJSON *churn, ScenarioResolved *r)
     int format = (int)c->trace_format;
     scenario__get_enum(rd, v, "format", scenario__trace_formats, &format);
     c->trace_format = (ScenarioTraceFormat)format;
-    scenario__get_num(rd, v, "scale", 0, true, INFINITY, false, &c->trace_scale);
+    scenario__get_num(rd, v, "scale", 0, true, 1e6, false, &c->trace_scale);
     scenario__get_duration(rd, v, "offset", 0, &c->trace_offset_ns);
     scenario__pop(rd, mark);
 }
@@ -574,9 +580,9 @@ static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
         "conference_share", "conference_size", "pstn_share",  "conference_mesh", NULL};
     const cJSON *v = scenario__section(rd, root, "workload", keys);
     size_t mark = scenario__push_key(rd, "workload");
-    scenario__get_num(rd, v, "call_rate", 0, false, INFINITY, false, &w->call_rate);
+    scenario__get_num(rd, v, "call_rate", 0, false, 3600, false, &w->call_rate); /* <= 1/s */
     scn_read_dist(rd, v, "call_duration", true, &w->call_duration);
-    scenario__get_num(rd, v, "search_rate", 0, false, INFINITY, false, &w->search_rate);
+    scenario__get_num(rd, v, "search_rate", 0, false, 3600, false, &w->search_rate);
     scn_read_dist(rd, v, "buddies", false, &w->buddies);
     scenario__get_num(rd, v, "conference_share", 0, false, 1, false, &w->conference_share);
     scenario__get_u32(rd, v, "conference_size", 3, 25, &w->conference_size);
@@ -1116,6 +1122,8 @@ static void scn_check_events(Rd *rd, ScenarioSpec *sp)
         }
 }
 
+#define SCN_TS_ROWS_MAX 100000 /* time-series rows a run may write */
+
 static void scn_cross(Rd *rd, ScenarioResolved *r)
 {
     ScenarioSpec *sp = &r->spec;
@@ -1125,6 +1133,18 @@ static void scn_cross(Rd *rd, ScenarioResolved *r)
         scenario__expect(rd, scenario__item(rd->s->doc, "warmup"),
                          "a duration shorter than $.duration (%s)",
                          timens_format(sp->duration_ns, buf, sizeof buf));
+    /* A floor on the time-series interval: at most SCN_TS_ROWS_MAX rows, so
+     * that a typo ("1ms" for "1min") cannot fill the disk. */
+    const cJSON *outs = scenario__item(rd->s->doc, "outputs");
+    if (!rd->failed && sp->outputs.timeseries_interval_ns < sp->duration_ns / SCN_TS_ROWS_MAX) {
+        char dur[TIMENS_FORMAT_MAX];
+        scn_at(rd, "$.outputs.timeseries_interval");
+        scenario__expect(rd, scenario__item(outs, "timeseries_interval"),
+                         "an interval of at least %s ($.duration %s / %d rows)",
+                         timens_format((sp->duration_ns + SCN_TS_ROWS_MAX - 1) / SCN_TS_ROWS_MAX,
+                                       buf, sizeof buf),
+                         timens_format(sp->duration_ns, dur, sizeof dur), SCN_TS_ROWS_MAX);
+    }
     scn_check_network(rd, &sp->network);
     scn_check_population(rd, sp);
     const cJSON *sn = scenario__item(rd->s->doc, "supernodes");

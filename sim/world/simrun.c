@@ -6,7 +6,8 @@
  *          [--trace-env NODE]
  *
  * Exit status: 0 done (also when interrupted: the results are marked), 2
- * bad input (scenario, flags), 1 internal error. The run itself is
+ * bad input (scenario, flags), 1 internal error, 130 interrupted while the
+ * world was built (nothing run, nothing written). The run itself is
  * runner_run() (runner.h), which the analysis tools call too; this file is
  * the command line, the signal handling and the summary.
  */
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sim/buildinfo/buildinfo.h"
+#include "sim/world/jsonin.h"
 #include "sim/world/runner.h"
 #include "sim/world/scenario.h"
 
@@ -111,7 +114,8 @@ static void simrun_summary(const RunnerResult *r, const char *dir)
 
 static int simrun_fail(const char *what, GError *err, int code)
 {
-    fprintf(stderr, "simrun: %s%s\n", what, err ? err->message : "");
+    g_autofree char *pre = g_strconcat("simrun: ", what, NULL);
+    jsonin_eprint(pre, err ? err->message : NULL, "");
     g_clear_error(&err);
     return code;
 }
@@ -150,7 +154,9 @@ static bool simrun_options(const SimrunOpts *o, RunnerOptions *ro, GError **err)
         ro->env_trace = true;
         ro->env_trace_node = (uint32_t)id;
     }
-    if (o->raise_at && !timens_parse(o->raise_at, TIMENS_S, &ro->raise_sigint_at, err)) return false;
+    if (o->raise_at && strcmp(o->raise_at, "build") != 0 &&
+        !timens_parse(o->raise_at, TIMENS_S, &ro->raise_sigint_at, err))
+        return false;
     return true;
 }
 
@@ -182,6 +188,7 @@ static int simrun_run(const char *path, const SimrunOpts *o)
     struct sigaction sa = {.sa_handler = simrun_on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (o->raise_at && strcmp(o->raise_at, "build") == 0) raise(SIGINT); /* test: during the build */
     RunnerResult rr;
     RunnerStatus st = runner_run(scn, &ro, &rr, &err);
     if (st == RUNNER_OK) {
@@ -191,6 +198,7 @@ static int simrun_run(const char *path, const SimrunOpts *o)
     scenario_free(scn);
     g_free(dir);
     if (st == RUNNER_BAD_INPUT) return simrun_fail("", err, 2);
+    if (st == RUNNER_STOPPED) return simrun_fail("", err, 130); /* 128 + SIGINT, as shells do */
     if (st == RUNNER_INTERNAL) return simrun_fail("writing results: ", err, 1);
     return 0;
 }
@@ -199,6 +207,7 @@ int main(int argc, char **argv)
 {
     SimrunOpts o = {0};
     g_log_set_default_handler(simrun_log, NULL);
+    gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"seed", 's', 0, G_OPTION_ARG_STRING, &o.seed,
          "Master seed, 0 to 2^53-1 (overrides the scenario's)", "N"},
@@ -213,7 +222,8 @@ int main(int argc, char **argv)
         {"trace-env", 0, 0, G_OPTION_ARG_STRING, &o.trace_env,
          "Log every env call and event of node NODE (servers first, then clients) into envtrace-NODE.log in the results directory", "NODE"},
         {"test-raise-sigint-at", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o.raise_at,
-         "Raise SIGINT at this virtual time (tests)", "T"},
+         "Raise SIGINT at this virtual time, or \"build\": while the world is built (tests)", "T"},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("SCENARIO.json - run one skysim scenario");
     g_option_context_set_summary(ctx,
@@ -221,7 +231,8 @@ int main(int argc, char **argv)
         "results.json and timeseries.csv into a results directory (written under a\n"
         "temporary name and renamed when complete). Every scenario key is documented\n"
         "in scenarios/README.md; --set changes one with the same checks.\n\n"
-        "Exit status: 0 done, 2 bad input, 1 internal error.");
+        "Exit status: 0 done (an interrupted run too: its results are marked),\n"
+        "2 bad input, 1 internal error, 130 interrupted before the run began.");
     g_option_context_set_description(ctx,
         "Examples:\n"
         "  simrun scenarios/nat_heavy.json\n"
@@ -231,8 +242,11 @@ int main(int argc, char **argv)
     GError *err = NULL;
     int rc = 2;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "simrun: %s (see simrun --help)\n", err->message);
+        jsonin_eprint("simrun: ", err->message, " (see simrun --help)");
         g_error_free(err);
+    } else if (version) {
+        buildinfo_print(stdout, "simrun");
+        rc = 0;
     } else if (argc != 2) {
         fprintf(stderr, "simrun: expected one scenario file; found %d arguments (see simrun --help)\n", argc - 1);
     } else {
