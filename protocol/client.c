@@ -2,7 +2,8 @@
  * rounds, authentication, alternate node table, keep-alive, polls,
  * failover, promotion.
  *
- * Layer: protocol/, part of the node module (node_int.h).
+ * Layer: protocol/, the client feature (client.h) over the node plumbing;
+ * natdet.c is its second file (client_int.h).
  *
  * Login (docs/protocol-notes.md a6, a9, a10, a11, a22, a23):
  *   round r (1..login_rounds):
@@ -40,7 +41,7 @@
  * NAT_OPEN), enough uplink and CPU and uptime becomes a supernode; it
  * cannot refuse.
  */
-#include "protocol/node_int.h"
+#include "protocol/client_int.h"
 
 #include <string.h>
 
@@ -49,6 +50,7 @@
 #define INSTALL_LEN 5 /* format u8, port u16, installed u8, last NAT type u8 */
 
 static void client_tcp_try(Node *n);
+static void client_sn_lost(Node *n);
 
 static const char *const client_login_phase_names[] = {
     [CL_LOGIN_IDLE] = "idle",         [CL_LOGIN_ROUND_WAIT] = "round_wait",
@@ -60,7 +62,8 @@ _Static_assert(G_N_ELEMENTS(client_login_phase_names) == CL_LOGIN_FAILED + 1, "a
 
 const char *node_login_phase(const Node *n)
 {
-    return client_login_phase_names[n->cl.login_phase];
+    const ClientState *cl = node__feat(n, NODE_FEAT_CLIENT);
+    return client_login_phase_names[cl ? cl->login_phase : CL_LOGIN_IDLE];
 }
 
 /* Whether the TCP candidates serve a failover rather than a login. */
@@ -101,8 +104,11 @@ void client__install_save(Node *n)
 
 /* ---- Start / stop ---- */
 
-void client__start(Node *n)
+static void client_start(Node *n)
 {
+    ClientState *cl = env_mem_alloc(&n->env, sizeof *cl); /* zeroed */
+    cl->auth = -1;
+    node__feat_set(n, NODE_FEAT_CLIENT, cl);
     client_install_load(n);
     bool bound = node__bind(n);
     for (int i = 0; i < 8 && !bound; i++) { /* the install port is taken: draw another */
@@ -119,32 +125,31 @@ void client__start(Node *n)
 
 static void client_timers_cancel(Node *n)
 {
-    ClientState *cl = &n->cl;
-    EnvTimer *all[] = {&cl->t_probe, &cl->t_round, &cl->t_tcp,     &cl->t_auth,
-                       &cl->t_alt,   &cl->t_ka,    &cl->t_ka_to,   &cl->t_poll,
-                       &cl->t_stun,  &cl->t_nat,   &cl->t_promote, &cl->t_http};
+    ClientState *cl = client__state(n);
+    EnvTimer *all[] = {&cl->t_probe, &cl->t_round, &cl->t_tcp,    &cl->t_auth,
+                       &cl->t_alt,   &cl->t_ka,    &cl->t_ka_to,  &cl->t_poll,
+                       &cl->t_stun,  &cl->t_nat,   &cl->t_promote};
     for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
         env_timer_cancel(&n->env, all[i]);
 }
 
-void client__stop(Node *n, bool graceful)
+static void client_stop(Node *n, bool graceful)
 {
+    ClientState *cl = client__state(n);
     (void)graceful;
     client_timers_cancel(n);
     natdet__stop(n);
-    env_mem_free(&n->env, n->cl.cert, n->cl.cert_len);
-    n->cl.cert = NULL;
-    n->cl.cert_len = 0;
+    env_mem_free(&n->env, cl->cert, cl->cert_len);
     n->uplink = -1; /* node_stop closes every connection */
-    n->cl.auth = -1;
-    n->cl.login_phase = CL_LOGIN_IDLE;
+    env_mem_free(&n->env, cl, sizeof *cl);
+    node__feat_set(n, NODE_FEAT_CLIENT, NULL);
 }
 
 /* ---- Login rounds ---- */
 
 static void client_login_begin(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     cl->login_phase = CL_LOGIN_ROUND_WAIT;
     cl->round = 0;
     cl->contacted = 0;
@@ -152,12 +157,12 @@ static void client_login_begin(Node *n)
     n->state = NODE_ST_LOGGING_IN;
     node__count(n, NODE_M(n)->login_attempt, 1);
     env_timer_cancel(&n->env, &cl->t_round);
-    cl->t_round = env_timer_start(&n->env, 0, TM_ROUND);
+    cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, 0, CLIENT_TM_ROUND);
 }
 
 static void client_login_failed(Node *n, const char *why)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     client_timers_cancel(n);
     if (n->uplink >= 0) node__conn_close(n, n->uplink, true);
     if (cl->auth >= 0) node__conn_close(n, cl->auth, true);
@@ -173,7 +178,7 @@ static void client_login_failed(Node *n, const char *why)
 
 static void client_round_start(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     const NodeParams *p = &n->sh->p;
     if (cl->round >= p->login_rounds) {
         client_login_failed(n, "no supernode reachable");
@@ -197,24 +202,24 @@ static void client_round_start(Node *n)
         node__udp_send_msg(n, n->udp, cl->probe[i], cl->frame_id, &m, PH_PROBE);
     }
     if (cl->round == 1) cl->contacted = (uint8_t)(cl->contacted + cl->nprobe);
-    cl->t_probe = env_timer_start(&n->env, p->probe_wait_ns, TM_PROBE);
+    cl->t_probe = node__timer_start(n, NODE_FEAT_CLIENT, p->probe_wait_ns, CLIENT_TM_PROBE);
 }
 
 /* The round's TCP attempts all failed: wait, then the next round. */
 static void client_round_failed(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     env_timer_cancel(&n->env, &cl->t_probe);
     env_timer_cancel(&n->env, &cl->t_tcp);
     cl->ncand = 0;
     cl->login_phase = CL_LOGIN_ROUND_WAIT;
-    cl->t_round = env_timer_start(&n->env, n->sh->p.round_wait_ns, TM_ROUND);
+    cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.round_wait_ns, CLIENT_TM_ROUND);
 }
 
 /* Builds the TCP candidate list from the probe results and starts. */
 static void client_tcp_phase(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     env_timer_cancel(&n->env, &cl->t_probe);
     cl->ncand = 0;
     cl->login_phase = CL_LOGIN_SN_TCP;
@@ -247,7 +252,7 @@ static void client_failover_exhausted(Node *n)
 /* Tries candidate ci on port step pi; steps on synchronous failures. */
 static void client_tcp_try(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     const NodeParams *p = &n->sh->p;
     while (cl->ci < cl->ncand) {
         EnvAddr to = cl->cand[cl->ci];
@@ -259,7 +264,7 @@ static void client_tcp_try(Node *n)
         int idx = node__connect(n, to, CONN_CL_SN, client_in_failover(cl) ? PH_NONE : PH_SN);
         if (idx >= 0) {
             n->uplink = idx;
-            cl->t_tcp = env_timer_start(&n->env, p->tcp_timeout_ns, TM_TCP);
+            cl->t_tcp = node__timer_start(n, NODE_FEAT_CLIENT, p->tcp_timeout_ns, CLIENT_TM_TCP);
             return;
         }
         client_tcp_next(cl);
@@ -276,7 +281,7 @@ static void client_tcp_try(Node *n)
  * said no). */
 static void client_tcp_attempt_failed(Node *n, bool next_target)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     env_timer_cancel(&n->env, &cl->t_tcp);
     if (n->uplink >= 0) node__conn_close(n, n->uplink, true);
     n->uplink = -1;
@@ -299,7 +304,7 @@ static void client_tcp_attempt_failed(Node *n, bool next_target)
  * server must be reached there too. False when no port is left. */
 static bool client_auth_connect(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     const NodeParams *p = &n->sh->p;
     EnvAddr to = p->login_server;
     for (; cl->auth_try <= G_N_ELEMENTS(p->fallback_ports); cl->auth_try++) {
@@ -311,7 +316,7 @@ static bool client_auth_connect(Node *n)
         cl->auth = node__connect(n, to, CONN_CL_AUTH, PH_AUTH);
         if (cl->auth >= 0) {
             env_timer_cancel(&n->env, &cl->t_auth); /* each attempt gets the full time */
-            cl->t_auth = env_timer_start(&n->env, p->auth_timeout_ns, TM_AUTH);
+            cl->t_auth = node__timer_start(n, NODE_FEAT_CLIENT, p->auth_timeout_ns, CLIENT_TM_AUTH);
             return true;
         }
     }
@@ -322,7 +327,7 @@ static bool client_auth_connect(Node *n)
  * the next port, or login failure when none is left. */
 static void client_auth_attempt_failed(Node *n, const char *why)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     if (cl->auth >= 0) node__conn_close(n, cl->auth, true);
     cl->auth = -1;
     cl->auth_try++;
@@ -331,7 +336,7 @@ static void client_auth_attempt_failed(Node *n, const char *why)
 
 static void client_auth_start(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     cl->contacted++;
     cl->login_phase = CL_LOGIN_AUTH;
     cl->auth_try = 0;
@@ -341,7 +346,7 @@ static void client_auth_start(Node *n)
 /* Sends LOGIN_REQ: wrapped session key + AES(user, hash, public key). */
 static void client_auth_send(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     Crypto *c = n->sh->crypto;
     CryptoKey *uk;
     if (n->sh->n_user_keys) { /* a pooled key pair: the keygen is charged, not run */
@@ -378,7 +383,7 @@ static void client_auth_send(Node *n)
  * before siglen (loginsrv.c builds it). */
 static bool client_cert_check(Node *n, uint8_t *cert, size_t len)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     uint8_t iv[16] = {0};
     iv[15] = 1;
     crypto_aes256(n->sh->crypto, &n->env, cl->sess_key, iv, cert, len);
@@ -397,7 +402,7 @@ static void client_login_succeeded(Node *n);
 
 static void client_on_cert(Node *n, const WireMsg *m)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     uint8_t cert[WIRE_BLOB_MAX];
     memcpy(cert, m->u.login.data, m->u.login.len);
     bool ok = client_cert_check(n, cert, m->u.login.len);
@@ -419,9 +424,9 @@ static void client_on_cert(Node *n, const WireMsg *m)
 
 /* ---- Logged in ---- */
 
-size_t client__alt_add(Node *n, EnvAddr a)
+static size_t client_alt_add(Node *n, EnvAddr a)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     for (uint8_t i = 0; i < cl->nalt; i++)
         if (env_addr_eq(cl->alt[i].a, a)) {
             cl->alt[i].miss = 0;
@@ -435,13 +440,13 @@ size_t client__alt_add(Node *n, EnvAddr a)
 
 static void client_alt_remove(Node *n, size_t i)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     cl->alt[i] = cl->alt[--cl->nalt];
 }
 
 static void client_alt_start(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     EnvAddr t[NODE_ALT_MAX];
     size_t k = hostcache_best(&n->hc, t, MIN((size_t)n->sh->p.alt_targets, (size_t)NODE_ALT_MAX), 0,
                               &n->uplink_addr, 1);
@@ -452,12 +457,12 @@ static void client_alt_start(Node *n)
         node__udp_send_msg(n, n->udp, t[i], (uint16_t)node__random_u32(n), &m, PH_ALT);
     }
     cl->contacted = (uint8_t)MIN(255, cl->contacted + k);
-    cl->t_alt = env_timer_start(&n->env, n->sh->p.alt_wait_ns, TM_ALT);
+    cl->t_alt = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.alt_wait_ns, CLIENT_TM_ALT);
 }
 
 static void client_login_succeeded(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     const NodeParams *p = &n->sh->p;
     TimeNs now = env_now(&n->env);
     double secs = timens_to_s(now - cl->login_start);
@@ -473,40 +478,43 @@ static void client_login_succeeded(Node *n)
     hostcache_save(&n->hc, &n->env);
     env_timer_cancel(&n->env, &cl->t_ka);
     env_timer_cancel(&n->env, &cl->t_poll);
-    cl->t_ka = env_timer_start_periodic(&n->env, p->keepalive_ns, p->keepalive_ns, TM_KEEPALIVE);
-    cl->t_poll = env_timer_start_periodic(&n->env, p->poll_ns, p->poll_ns, TM_POLL);
+    cl->t_ka = node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->keepalive_ns, p->keepalive_ns,
+                                          CLIENT_TM_KEEPALIVE);
+    cl->t_poll =
+        node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->poll_ns, p->poll_ns, CLIENT_TM_POLL);
     if (p->promotion_enabled && !env_timer_is_set(cl->t_promote))
-        cl->t_promote =
-            env_timer_start_periodic(&n->env, p->promote_check_ns, p->promote_check_ns, TM_PROMOTE);
+        cl->t_promote = node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->promote_check_ns,
+                                                   p->promote_check_ns, CLIENT_TM_PROMOTE);
     client_alt_start(n);
     node__emit(n, NODE_EV_LOGGED_IN, NULL);
-    if (n->uplink < 0) client__sn_lost(n); /* the SN link died while we authenticated */
+    if (n->uplink < 0) client_sn_lost(n); /* the SN link died while we authenticated */
 }
 
 static void client_alt_done(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     cl->alt_phase = false;
     env_metric_observe(&n->env, NODE_M(n)->login_nodes, cl->contacted);
-    size_t mem = sizeof(Node) + n->conns_cap * sizeof(NodeConn) + cl->cert_len;
+    size_t mem = sizeof(Node) + sizeof *cl + n->conns_cap * sizeof(NodeConn) + cl->cert_len;
     env_metric_observe(&n->env, NODE_M(n)->mem_client, (double)mem);
 }
 
 static void client_keepalive(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     if (n->state != NODE_ST_ONLINE || n->uplink < 0) return;
     WireMsg m = {.type = WIRE_KEEPALIVE, .u.keepalive = {++cl->ka_seq}};
     node__send_msg(n, n->uplink, &m);
     node__count(n, NODE_M(n)->keepalive_sent, 1);
     if (!env_timer_is_set(cl->t_ka_to))
-        cl->t_ka_to = env_timer_start(&n->env, n->sh->p.keepalive_timeout_ns, TM_KA_TIMEOUT);
+        cl->t_ka_to = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.keepalive_timeout_ns,
+                                        CLIENT_TM_KA_TIMEOUT);
 }
 
 /* a25: poll about 1/poll_divisor of the alternate table. */
 static void client_poll(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     if (n->state != NODE_ST_ONLINE || cl->nalt == 0) return;
     size_t k = (cl->nalt + n->sh->p.poll_divisor - 1) / n->sh->p.poll_divisor;
     for (size_t j = 0; j < k && cl->nalt > 0; j++) {
@@ -527,9 +535,9 @@ static void client_poll(Node *n)
 
 /* ---- Failover ---- */
 
-void client__sn_lost(Node *n)
+static void client_sn_lost(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     if (n->state != NODE_ST_ONLINE) return;
     TimeNs now = env_now(&n->env);
     env_timer_cancel(&n->env, &cl->t_ka_to);
@@ -558,7 +566,7 @@ void client__sn_lost(Node *n)
 
 static void client_failover_done(Node *n)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     cl->login_phase = CL_LOGIN_ONLINE;
     n->state = NODE_ST_ONLINE;
     env_metric_observe(&n->env, NODE_M(n)->failover_time,
@@ -571,7 +579,7 @@ static void client_failover_done(Node *n)
 static void client_promote_check(Node *n)
 {
     const NodeParams *p = &n->sh->p;
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     if (!p->promotion_enabled || n->sn || n->state != NODE_ST_ONLINE) return;
     if (n->nat != NAT_OPEN || n->uplink_kbps < p->sn_min_uplink_kbps ||
         n->cpu_mhz < p->sn_min_cpu_mhz || env_now(&n->env) - n->started_at < p->sn_min_uptime_ns)
@@ -589,52 +597,54 @@ static void client_promote_check(Node *n)
 
 /* ---- Events ---- */
 
-void client__on_timer(Node *n, uint32_t tag)
+static void client_on_timer(Node *n, EnvTimer t, uint32_t kind)
 {
-    ClientState *cl = &n->cl;
-    switch (tag) {
-    case TM_ROUND:
+    ClientState *cl = client__state(n);
+    (void)t;
+    switch (kind) {
+    case CLIENT_TM_ROUND:
         cl->t_round = ENV_TIMER_NONE;
         client_round_start(n);
         break;
-    case TM_PROBE:
+    case CLIENT_TM_PROBE:
         cl->t_probe = ENV_TIMER_NONE;
         client_tcp_phase(n);
         break;
-    case TM_TCP:
+    case CLIENT_TM_TCP:
         cl->t_tcp = ENV_TIMER_NONE;
         client_tcp_attempt_failed(n, false);
         break;
-    case TM_AUTH:
+    case CLIENT_TM_AUTH:
         cl->t_auth = ENV_TIMER_NONE;
         client_auth_attempt_failed(n, "login server timeout");
         break;
-    case TM_ALT:
+    case CLIENT_TM_ALT:
         cl->t_alt = ENV_TIMER_NONE;
         client_alt_done(n);
         break;
-    case TM_KEEPALIVE:
+    case CLIENT_TM_KEEPALIVE:
         client_keepalive(n);
         break;
-    case TM_KA_TIMEOUT:
+    case CLIENT_TM_KA_TIMEOUT:
         cl->t_ka_to = ENV_TIMER_NONE;
-        client__sn_lost(n);
+        client_sn_lost(n);
         break;
-    case TM_POLL:
+    case CLIENT_TM_POLL:
         client_poll(n);
         break;
-    case TM_STUN:
+    case CLIENT_TM_STUN:
         cl->t_stun = ENV_TIMER_NONE;
         natdet__on_timer(n);
         break;
-    case TM_NAT_REFRESH:
-        if (n->state == NODE_ST_ONLINE && !n->sn && n->uplink >= 0) natdet__start(n, n->uplink_addr);
+    case CLIENT_TM_NAT_REFRESH:
+        if (n->state == NODE_ST_ONLINE && !n->sn && n->uplink >= 0)
+            natdet__start(n, n->uplink_addr);
         break;
-    case TM_PROMOTE:
+    case CLIENT_TM_PROMOTE:
         client_promote_check(n);
         break;
     default:
-        CHECK(false, "client timer tag %u", tag);
+        CHECK(false, "client timer kind %u", kind);
     }
 }
 
@@ -647,7 +657,7 @@ static int client_probe_index(const ClientState *cl, EnvAddr from)
 
 static void client_on_probe_ack(Node *n, EnvAddr from, uint16_t fid, const WireMsg *m)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     int i = client_probe_index(cl, from);
     if (n->state != NODE_ST_LOGGING_IN || fid != cl->frame_id || i < 0) return;
     if (m->u.probe_ack.verdict != WIRE_ACCEPT) {
@@ -662,29 +672,35 @@ static void client_on_probe_ack(Node *n, EnvAddr from, uint16_t fid, const WireM
     if (cl->ncand == 0 && env_timer_is_set(cl->t_probe)) client_tcp_phase(n); /* a22: U4 = go */
 }
 
-void client__on_udp(Node *n, EnvAddr from, uint16_t frame_id, const WireMsg *m, size_t len)
+/* PROBE_ACK and PONG (udp_types): a supernode (a promoted client too)
+ * ignores them, as does any role but the client. */
+static void client_on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, const WireMsg *m,
+                          size_t len)
 {
-    ClientState *cl = &n->cl;
+    (void)s;
+    if (n->role != NODE_ROLE_CLIENT || n->sn) return;
+    ClientState *cl = client__state(n);
     if (m->type == WIRE_PROBE_ACK) {
         node__account(n, PH_PROBE, len);
         client_on_probe_ack(n, from, frame_id, m);
     } else if (m->type == WIRE_PONG && m->u.ping.nonce == cl->alt_nonce) {
         if (cl->alt_phase) {
             node__account(n, PH_ALT, len);
-            client__alt_add(n, from);
+            client_alt_add(n, from);
         } else {
             for (uint8_t i = 0; i < cl->nalt; i++)
                 if (env_addr_eq(cl->alt[i].a, from)) cl->alt[i].miss = 0;
         }
         hostcache_entry_touch(&n->hc, from, env_now(&n->env), true);
     } else {
-        node__count(n, NODE_M(n)->malformed_udp, 1); /* a client serves nothing else */
+        node__count(n, NODE_M(n)->malformed_udp, 1); /* a PONG to no PING of ours */
     }
 }
 
-void client__on_nack(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr seen)
+static void client_on_nack(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr seen)
 {
-    ClientState *cl = &n->cl;
+    if (n->role != NODE_ROLE_CLIENT) return;
+    ClientState *cl = client__state(n);
     node__account(n, PH_PROBE, WIRE_NACK_LEN);
     n->public_addr = seen; /* a20: the NAck tells our public address */
     int i = client_probe_index(cl, from);
@@ -693,9 +709,9 @@ void client__on_nack(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr seen)
     node__udp_send_msg(n, n->udp, from, frame_id, &m, PH_PROBE);
 }
 
-void client__on_connected(Node *n, int idx, int status)
+static void client_on_connected(Node *n, int idx, int status)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     if (idx == cl->auth) {
         if (status == ENV_OK) {
             client_auth_send(n);
@@ -718,7 +734,7 @@ void client__on_connected(Node *n, int idx, int status)
 
 static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     TimeNs now = env_now(&n->env);
     for (uint8_t k = 0; k < m->u.connect_ack.n; k++)
         hostcache_add(&n->hc, env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port), now,
@@ -742,9 +758,9 @@ static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
     }
 }
 
-void client__on_frame(Node *n, int idx, const WireMsg *m)
+static void client_on_frame(Node *n, int idx, const WireMsg *m)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     if (idx == cl->auth) {
         if (m->type == WIRE_LOGIN_CERT)
             client_on_cert(n, m);
@@ -771,7 +787,7 @@ void client__on_frame(Node *n, int idx, const WireMsg *m)
         for (uint8_t k = 0; k < m->u.connect_ack.n; k++)
             hostcache_add(&n->hc, env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port),
                           env_now(&n->env), 0);
-        client__sn_lost(n);
+        client_sn_lost(n);
         break;
     case WIRE_FORWARD:
         node__count(n, NODE_M(n)->signal_received, 1);
@@ -784,9 +800,9 @@ void client__on_frame(Node *n, int idx, const WireMsg *m)
 }
 
 /* The connection in slot idx is gone (already released by node.c). */
-void client__on_closed(Node *n, int idx, int status)
+static void client_on_closed(Node *n, int idx, int status)
 {
-    ClientState *cl = &n->cl;
+    ClientState *cl = client__state(n);
     (void)status;
     if (idx == cl->auth) {
         cl->auth = -1;
@@ -794,10 +810,85 @@ void client__on_closed(Node *n, int idx, int status)
     } else if (idx == n->uplink) {
         n->uplink = -1;
         if (n->state == NODE_ST_ONLINE)
-            client__sn_lost(n);
+            client_sn_lost(n);
         else if (cl->ncand > 0)
             client_tcp_attempt_failed(n, false);
     }
+}
+
+/* A STUN response (stun_client): the NAT detection's answer. */
+static void client_on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m, size_t len)
+{
+    (void)s;
+    if (n->role != NODE_ROLE_CLIENT) return;
+    node__account(n, PH_NAT, len);
+    natdet__on_response(n, from, m);
+}
+
+static void client_on_event(Node *n, NodeEvent ev, const NodeEventArg *arg)
+{
+    (void)arg;
+    if (ev == NODE_EV_INSTALL_CHANGED)
+        client__install_save(n); /* websrv: "installed" acknowledged */
+}
+
+static void client_feature_start(Node *n)
+{
+    if (n->role == NODE_ROLE_CLIENT) client_start(n); /* draws or loads its port, then binds */
+}
+
+static void client_feature_stop(Node *n, bool graceful)
+{
+    if (n->role == NODE_ROLE_CLIENT) client_stop(n, graceful);
+}
+
+static const uint8_t client_udp_types[] = {WIRE_PROBE_ACK, WIRE_PONG};
+static const NodeConnKind client_kinds[] = {
+    {.kind = CONN_CL_SN, .flags = NODE_CK_NO_SN_RX},
+    {.kind = CONN_CL_AUTH, .flags = NODE_CK_NO_SN_RX},
+};
+
+const NodeFeature client_feature = {
+    .name = "client",
+    .id = NODE_FEAT_CLIENT,
+    .udp_types = client_udp_types,
+    .n_udp_types = G_N_ELEMENTS(client_udp_types),
+    .conn_kinds = client_kinds,
+    .n_conn_kinds = G_N_ELEMENTS(client_kinds),
+    .stun_client = true,
+    .nack_client = true,
+    .start = client_feature_start,
+    .stop = client_feature_stop,
+    .on_timer = client_on_timer,
+    .on_stun = client_on_stun,
+    .on_nack = client_on_nack,
+    .on_udp = client_on_udp,
+    .on_connected = client_on_connected,
+    .on_frame = client_on_frame,
+    .on_closed = client_on_closed,
+    .on_event = client_on_event,
+};
+
+/* ---- Queries (node.h) ---- */
+
+size_t node_alt_count(const Node *n)
+{
+    const ClientState *cl = node__feat(n, NODE_FEAT_CLIENT);
+    return cl ? cl->nalt : 0;
+}
+
+EnvAddr node_alt_get(const Node *n, size_t i)
+{
+    const ClientState *cl = node__feat(n, NODE_FEAT_CLIENT);
+    CHECK(cl && i < cl->nalt, "alt index %zu of %zu", i, node_alt_count(n));
+    return cl->alt[i].a;
+}
+
+const uint8_t *node_cert(const Node *n, size_t *len)
+{
+    const ClientState *cl = node__feat(n, NODE_FEAT_CLIENT);
+    *len = cl ? cl->cert_len : 0;
+    return cl ? cl->cert : NULL;
 }
 
 bool node_signal_send(Node *n, EnvAddr dst, const uint8_t *buf, size_t len)

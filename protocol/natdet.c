@@ -1,6 +1,6 @@
 /* natdet: the client side of NAT and firewall type detection.
  *
- * Layer: protocol/, part of the node module (node_int.h). A STUN exchange
+ * Layer: protocol/, the client feature's second file (client_int.h). A STUN exchange
  * in RFC 5389 format against the client's supernode, which acts as the
  * server (supernode.c), running the tests of RFC 3489 §10.1:
  *   test I   Binding request, no change             (answers: mapped address,
@@ -24,21 +24,23 @@
  * address-restricted NAT and look like a full cone. A socket that has
  * contacted nobody sees the NAT's filtering as RFC 3489 assumes.
  */
-#include "protocol/node_int.h"
+#include "protocol/client_int.h"
 
 #include <string.h>
 
 void natdet__stop(Node *n)
 {
-    env_udp_close(&n->env, &n->cl.nat.sock);
-    env_timer_cancel(&n->env, &n->cl.t_stun);
-    env_timer_cancel(&n->env, &n->cl.t_nat);
-    n->cl.nat.test = STUN_TEST_NONE;
+    ClientState *cl = client__state(n);
+    env_udp_close(&n->env, &cl->nat.sock);
+    env_timer_cancel(&n->env, &cl->t_stun);
+    env_timer_cancel(&n->env, &cl->t_nat);
+    cl->nat.test = STUN_TEST_NONE;
 }
 
 static void natdet_send(Node *n)
 {
-    NatDet *d = &n->cl.nat;
+    ClientState *cl = client__state(n);
+    NatDet *d = &cl->nat;
     StunMsg m = {.type = STUN_BINDING_REQUEST, .has_fingerprint = true};
     memcpy(m.txid, d->txid, sizeof m.txid);
     if (d->test == STUN_TEST_II) {
@@ -56,12 +58,13 @@ static void natdet_send(Node *n)
     (void)env_udp_send(&n->env, d->sock, to, buf, len);
     d->tries++;
     TimeNs rto = n->sh->p.stun_rto_ns << (d->tries - 1);
-    n->cl.t_stun = env_timer_start(&n->env, rto, TM_STUN);
+    cl->t_stun = node__timer_start(n, NODE_FEAT_CLIENT, rto, CLIENT_TM_STUN);
 }
 
 static void natdet_finish(Node *n)
 {
-    NatDet *d = &n->cl.nat;
+    ClientState *cl = client__state(n);
+    NatDet *d = &cl->nat;
     d->test = STUN_TEST_NONE;
     env_udp_close(&n->env, &d->sock);
     uint8_t was = n->nat;
@@ -78,18 +81,21 @@ static void natdet_finish(Node *n)
         d->reported = true;
     }
     client__install_save(n);
-    env_timer_cancel(&n->env, &n->cl.t_nat);
-    n->cl.t_nat = env_timer_start(&n->env, n->sh->p.nat_refresh_ns, TM_NAT_REFRESH);
+    env_timer_cancel(&n->env, &cl->t_nat);
+    cl->t_nat =
+        node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.nat_refresh_ns, CLIENT_TM_NAT_REFRESH);
 }
 
 /* Marks the current test done and starts the next one, or decides. */
 static void natdet_advance(Node *n)
 {
-    NatDet *d = &n->cl.nat;
-    env_timer_cancel(&n->env, &n->cl.t_stun);
+    ClientState *cl = client__state(n);
+    NatDet *d = &cl->nat;
+    env_timer_cancel(&n->env, &cl->t_stun);
     d->done_mask |= (uint8_t)(1u << d->test);
     int next = stun_next_test(&d->r, d->done_mask);
-    if (next == STUN_TEST_I_OTHER && d->other.ip == 0) next = STUN_TEST_NONE; /* no OTHER-ADDRESS: cannot test I' */
+    if (next == STUN_TEST_I_OTHER && d->other.ip == 0)
+        next = STUN_TEST_NONE; /* no OTHER-ADDRESS: cannot test I' */
     if (next == 0) {
         natdet_finish(n);
         return;
@@ -102,7 +108,7 @@ static void natdet_advance(Node *n)
 
 void natdet__start(Node *n, EnvAddr server)
 {
-    NatDet *d = &n->cl.nat;
+    NatDet *d = &client__state(n)->nat;
     if (d->test != STUN_TEST_NONE || server.ip == 0) return;
     if (env_udp_bind(&n->env, 0, &d->sock) != ENV_OK) return;
     memset(&d->r, 0, sizeof d->r);
@@ -116,7 +122,7 @@ void natdet__start(Node *n, EnvAddr server)
 
 void natdet__on_timer(Node *n)
 {
-    NatDet *d = &n->cl.nat;
+    NatDet *d = &client__state(n)->nat;
     if (d->test == STUN_TEST_NONE) return;
     if (d->tries < n->sh->p.stun_tries)
         natdet_send(n);
@@ -126,7 +132,7 @@ void natdet__on_timer(Node *n)
 
 void natdet__on_response(Node *n, EnvAddr from, const StunMsg *m)
 {
-    NatDet *d = &n->cl.nat;
+    NatDet *d = &client__state(n)->nat;
     (void)from; /* test II's answer comes from another supernode, by design */
     if (d->test == STUN_TEST_NONE || memcmp(m->txid, d->txid, sizeof d->txid) != 0) return;
     if (m->type != STUN_BINDING_SUCCESS || !(m->has_xor_mapped || m->has_mapped)) {

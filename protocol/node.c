@@ -21,6 +21,7 @@
 
 #include "protocol/call.h"
 #include "protocol/conf.h"
+#include "protocol/client.h"
 #include "protocol/loginsrv.h"
 #include "protocol/search.h"
 #include "protocol/supernode.h"
@@ -188,13 +189,6 @@ static void node_feature_route(NodeShared *sh, const NodeFeature *f)
     }
 }
 
-/* LEGACY: the flags of the unconverted features' connection kinds. */
-static void node_legacy_kind_flags(NodeShared *sh)
-{
-    sh->kind_flags[CONN_CL_SN] = NODE_CK_NO_SN_RX;
-    sh->kind_flags[CONN_CL_AUTH] = NODE_CK_NO_SN_RX;
-}
-
 /* Registers the features in order and builds the routing tables. */
 static bool node_features_register(NodeShared *sh, const Env *world_env,
                                    const NodeFeature *const *features, size_t n, GError **err)
@@ -219,23 +213,22 @@ static bool node_features_register(NodeShared *sh, const Env *world_env,
 
 /* The features of a full node, in registration order (the order of
  * start, stop, raw datagram demultiplexing, accept offers and events).
- * LEGACY: features not listed here are still routed by node.c. */
+ */
 static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature,
-                                                            &supernode_feature, &search_feature,
-                                                            &call_feature, &conf_feature};
+                                                            &client_feature, &supernode_feature,
+                                                            &search_feature, &call_feature,
+                                                            &conf_feature};
 static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
 
 static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
                                     const NodeFeature *const *features, size_t n_features,
-                                    bool legacy, GError **err)
+                                    GError **err)
 {
     Crypto *c = crypto_new(err);
     if (!c) return NULL;
     NodeShared *sh = g_new0(NodeShared, 1); /* not per node: one per world */
     sh->p = *p;
     sh->crypto = c;
-    sh->legacy = legacy;
-    if (legacy) node_legacy_kind_flags(sh);
     sh->server_key = crypto_rsa_keygen(c, world_env, p->server_key_bits);
     sh->n_user_keys = p->user_key_pool;
     sh->user_keys = g_new0(CryptoKey *, p->user_key_pool ? p->user_key_pool : 1); /* not per node */
@@ -253,7 +246,7 @@ static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
 
 NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **err)
 {
-    return node_shared_make(world_env, p, node_default_features, node_n_default_features, true,
+    return node_shared_make(world_env, p, node_default_features, node_n_default_features,
                             err);
 }
 
@@ -261,7 +254,7 @@ NodeShared *node_shared_new_with(const Env *world_env, const NodeParams *p,
                                  const NodeFeature *const *features, size_t n_features,
                                  GError **err)
 {
-    return node_shared_make(world_env, p, features, n_features, false, err);
+    return node_shared_make(world_env, p, features, n_features, err);
 }
 
 void node_shared_free(NodeShared *sh)
@@ -302,7 +295,7 @@ Node *node_new(const Env *env, const NodeShared *sh, const NodeConfig *cfg)
     if (!n->port && cfg->role == NODE_ROLE_WEB_SERVER) n->port = 80;
     if (!n->port && cfg->role == NODE_ROLE_GATEWAY) n->port = 12340; /* a18 */
     if (!n->port && cfg->role != NODE_ROLE_CLIENT) n->port = 33033;
-    n->uplink = n->cl.auth = -1;
+    n->uplink = -1;
     if (cfg->username) {
         size_t ulen = strlen(cfg->username);
         CHECK(ulen > 0 && ulen <= WIRE_USER_MAX, "username of %zu bytes", ulen);
@@ -357,13 +350,6 @@ bool node__bind(Node *n)
     return true;
 }
 
-/* Whether feature f is served by node.c's legacy routes (not registered,
- * in a world made by node_shared_new). LEGACY: goes with the last one. */
-static bool node_legacy(const Node *n, NodeFeatureId f)
-{
-    return n->sh->legacy && !n->sh->feat[f];
-}
-
 /* The role's own set-up before the features start: servers bind and go
  * SERVING; supernode roles get their host cache and public identity;
  * clients bind themselves (the client feature draws or loads the port). */
@@ -392,40 +378,21 @@ static void node_start(Node *n)
     node_role_setup(n);
     for (uint8_t i = 0; i < n->sh->nfeat; i++)
         if (n->sh->order[i]->start) n->sh->order[i]->start(n);
-    /* LEGACY starts of unconverted features. */
-    NodeRole r = (NodeRole)n->role;
-    if (r == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT))
-        client__start(n); /* draws or loads its port, then binds */
-}
-
-/* LEGACY: the stop of an unconverted feature. */
-static void node_legacy_stop(Node *n, NodeFeatureId f, bool graceful)
-{
-    switch (f) {
-    case NODE_FEAT_CLIENT:
-        if (n->role == NODE_ROLE_CLIENT) client__stop(n, graceful);
-        break;
-        break;
-    default:
-        break;
-    }
 }
 
 static void node_stop(Node *n, bool graceful)
 {
     if (n->state == NODE_ST_OFFLINE) return;
-    /* Features stop in this order (the order the roles' state depends on):
-     * registered ones by their table, the rest by their legacy stop. */
+    /* These features stop first, in this order (the order the roles'
+     * state depends on: the client before the supernode role it may hold,
+     * the index before the calls); the others then in registration order. */
     static const NodeFeatureId stop_order[] = {NODE_FEAT_CLIENT, NODE_FEAT_SUPERNODE,
                                                NODE_FEAT_SEARCH, NODE_FEAT_CALL, NODE_FEAT_CONF};
     bool done[NODE_FEAT_COUNT] = {false};
     for (size_t i = 0; i < G_N_ELEMENTS(stop_order); i++) {
         const NodeFeature *f = n->sh->feat[stop_order[i]];
         done[stop_order[i]] = true;
-        if (f && f->stop)
-            f->stop(n, graceful);
-        else if (!f && n->sh->legacy)
-            node_legacy_stop(n, stop_order[i], graceful);
+        if (f && f->stop) f->stop(n, graceful);
     }
     for (uint8_t i = 0; i < n->sh->nfeat; i++) {
         const NodeFeature *f = n->sh->order[i];
@@ -476,22 +443,12 @@ EnvTimer node__timer_start_periodic(Node *n, NodeFeatureId f, TimeNs first_ns, T
     return env_timer_start_periodic(&n->env, first_ns, period_ns, ((uint32_t)f << 8) | kind);
 }
 
-/* LEGACY: listeners of unconverted features (each conversion moves its
- * line into the feature's on_event). */
-static void node_legacy_event(Node *n, NodeEvent ev, const NodeEventArg *a)
-{
-    (void)a;
-    if (ev == NODE_EV_INSTALL_CHANGED && node_legacy(n, NODE_FEAT_CLIENT))
-        client__install_save(n);
-}
-
 void node__emit(Node *n, NodeEvent ev, const NodeEventArg *arg)
 {
     static const NodeEventArg none = {.idx = -1};
     const NodeEventArg *a = arg ? arg : &none;
     for (uint8_t i = 0; i < n->sh->nfeat; i++)
         if (n->sh->order[i]->on_event) n->sh->order[i]->on_event(n, ev, a);
-    if (n->sh->legacy) node_legacy_event(n, ev, a);
 }
 
 /* ---- Connection table ---- */
@@ -629,14 +586,7 @@ static void node_on_stun(Node *n, EnvSock s, EnvAddr from, const uint8_t *buf, s
     }
     bool req = m.type == STUN_BINDING_REQUEST;
     const NodeFeature *f = node_route(n, req ? n->sh->stun_server : n->sh->stun_client);
-    if (f) {
-        f->on_stun(n, s, from, &m, len);
-        return;
-    }
-    if (!req && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) { /* LEGACY */
-        node__account(n, PH_NAT, len);
-        natdet__on_response(n, from, &m);
-    }
+    if (f) f->on_stun(n, s, from, &m, len);
 }
 
 static void node_on_nack(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
@@ -650,11 +600,6 @@ static void node_on_nack(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
         else if (n->role == NODE_ROLE_CLIENT) node__count(n, NODE_M(n)->malformed_udp, 1);
         return;
     }
-    if (!node_legacy(n, NODE_FEAT_CLIENT)) return; /* LEGACY below */
-    if (ok && n->role == NODE_ROLE_CLIENT)
-        client__on_nack(n, from, fid, seen);
-    else if (n->role == NODE_ROLE_CLIENT)
-        node__count(n, NODE_M(n)->malformed_udp, 1);
 }
 
 /* Opens a sealed datagram, trying our believed public IP, then our local
@@ -687,20 +632,6 @@ static bool node_raw_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
         const NodeFeature *f = n->sh->order[i];
         if (f->id == NODE_FEAT_CONF || f->id == NODE_FEAT_CALL) continue;
         if (f->on_raw_udp && f->on_raw_udp(n, from, buf, len)) return true;
-    }
-    return false;
-}
-
-/* LEGACY: decoded datagrams of unconverted features; false when none
- * took it. */
-static bool node_legacy_udp(Node *n, EnvSock s, EnvAddr from, uint16_t fid, const WireMsg *m,
-                            size_t len)
-{
-    (void)s;
-    if (!n->sh->legacy) return false;
-    if (!n->sn && n->role == NODE_ROLE_CLIENT && node_legacy(n, NODE_FEAT_CLIENT)) {
-        client__on_udp(n, from, fid, m, len);
-        return true;
     }
     return false;
 }
@@ -743,19 +674,11 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
     const NodeFeature *f = node_route(n, n->sh->udp_route[m.type]);
     if (f)
         f->on_udp(n, s, from, fid, &m, len);
-    else
-        (void)node_legacy_udp(n, s, from, fid, &m, len);
+    else if (n->role == NODE_ROLE_CLIENT && !n->sn)
+        node__count(n, NODE_M(n)->malformed_udp, 1); /* a plain client serves nothing else */
 }
 
 /* ---- TCP ---- */
-
-/* LEGACY: the accept policy of unconverted roles; false: refuse. */
-static bool node_legacy_accept(Node *n, NodeAccept *a)
-{
-    (void)n;
-    (void)a;
-    return false; /* the client takes no connection of its own */
-}
 
 static void node_on_tcp_accept(Node *n, EnvSock l, EnvConn c, EnvAddr peer)
 {
@@ -765,7 +688,6 @@ static void node_on_tcp_accept(Node *n, EnvSock l, EnvConn c, EnvAddr peer)
     if (n->state != NODE_ST_OFFLINE) {
         for (uint8_t i = 0; i < n->sh->nfeat && !taken; i++)
             if (n->sh->order[i]->on_accept) taken = n->sh->order[i]->on_accept(n, peer, &a);
-        if (!taken) taken = node_legacy_accept(n, &a);
     }
     if (!taken) {
         env_tcp_abort(&n->env, &c); /* e.g. a client not logged in takes no calls */
@@ -783,19 +705,6 @@ static const NodeFeature *node_kind_owner(const Node *n, uint8_t k)
     return node_route(n, n->sh->kind_route[k]);
 }
 
-/* LEGACY: connect results of unconverted kinds. */
-static void node_legacy_connected(Node *n, int idx, uint8_t kind, int status)
-{
-    switch (kind) {
-    case CONN_CL_SN:
-    case CONN_CL_AUTH:
-        client__on_connected(n, idx, status);
-        break;
-    default:
-        CHECK(false, "connect event on conn kind %u", kind);
-    }
-}
-
 static void node_on_tcp_connected(Node *n, EnvConn c, int status)
 {
     int idx = node__conn_find(n, c);
@@ -806,33 +715,8 @@ static void node_on_tcp_connected(Node *n, EnvConn c, int status)
     else
         nc->h = ENV_CONN_NONE; /* dead handle: nothing to close */
     const NodeFeature *f = node_kind_owner(n, nc->kind);
-    if (f)
-        f->on_connected(n, idx, status);
-    else
-        node_legacy_connected(n, idx, nc->kind, status);
-}
-
-/* LEGACY: frames of unconverted features by type range. */
-static bool node_legacy_frame_by_type(Node *n, int idx, const WireMsg *m)
-{
-    (void)n;
-    (void)idx;
-    (void)m;
-    return false;
-}
-
-/* LEGACY: frames of unconverted connection kinds. */
-static void node_legacy_frame(Node *n, int idx, const WireMsg *m)
-{
-    switch (n->sh->legacy ? n->conns[idx].kind : CONN_FREE) {
-    case CONN_CL_SN:
-    case CONN_CL_AUTH:
-        client__on_frame(n, idx, m);
-        break;
-    default:
-        node__count(n, NODE_M(n)->malformed_tcp, 1);
-        node__conn_close(n, idx, true);
-    }
+    CHECK(f, "connect event on conn kind %u, which no feature owns", nc->kind);
+    f->on_connected(n, idx, status);
 }
 
 /* Hands one decoded frame to the feature that claimed its type, else to
@@ -846,36 +730,20 @@ static void node_dispatch_frame(Node *n, int idx, const WireMsg *m)
         return;
     }
     const NodeFeature *f = node_route(n, n->sh->tcp_route[m->type]);
-    if (!f && node_legacy_frame_by_type(n, idx, m)) return;
     if (!f) f = node_kind_owner(n, n->conns[idx].kind);
-    if (f)
+    if (f) {
         f->on_frame(n, idx, m);
-    else
-        node_legacy_frame(n, idx, m);
-}
-
-/* LEGACY: closes of unconverted kinds (the slot is already released). */
-static void node_legacy_closed(Node *n, int idx, uint8_t kind, int status)
-{
-    if (!n->sh->legacy) return;
-    switch (kind) {
-    case CONN_CL_SN:
-    case CONN_CL_AUTH:
-        client__on_closed(n, idx, status);
-        break;
-    default:
-        break;
+        return;
     }
+    node__count(n, NODE_M(n)->malformed_tcp, 1); /* nobody here reads it */
+    node__conn_drop(n, idx);
 }
 
 /* Connection idx of kind `kind` is gone (slot released): tells its owner. */
 static void node_conn_gone(Node *n, int idx, uint8_t kind, int status)
 {
     const NodeFeature *f = node_kind_owner(n, kind);
-    if (f && f->on_closed)
-        f->on_closed(n, idx, status);
-    else if (!f)
-        node_legacy_closed(n, idx, kind, status);
+    if (f && f->on_closed) f->on_closed(n, idx, status);
 }
 
 void node__conn_drop(Node *n, int idx)
@@ -908,13 +776,6 @@ static bool node_conn_alive(const Node *n, int idx, EnvConn h)
 
 enum { RX_MORE = 0, RX_DONE = 1, RX_BAD = -1, RX_GONE = -2 };
 
-/* LEGACY: the hello of an accepted connection of an unconverted feature. */
-static void node_legacy_hello(Node *n, int idx)
-{
-    (void)n;
-    (void)idx;
-}
-
 /* The peer's hello arrived on idx: its owner (or, for a connection whose
  * role was pending, the first feature that takes it) looks at it. */
 static void node_on_hello(Node *n, int idx)
@@ -923,14 +784,11 @@ static void node_on_hello(Node *n, int idx)
     if (kind == CONN_IN_PENDING) {
         for (uint8_t i = 0; i < n->sh->nfeat; i++)
             if (n->sh->order[i]->on_hello && n->sh->order[i]->on_hello(n, idx)) return;
-        node_legacy_hello(n, idx);
+        node__conn_close(n, idx, true); /* nothing here serves that role */
         return;
     }
     const NodeFeature *f = node_kind_owner(n, kind);
-    if (f && f->on_hello)
-        (void)f->on_hello(n, idx);
-    else if (!f)
-        node_legacy_hello(n, idx);
+    if (f && f->on_hello) (void)f->on_hello(n, idx);
 }
 
 /* Consumes one unit (the peer's hello or one frame) from the rx buffer and
@@ -1010,23 +868,12 @@ static void node_on_tcp_closed(Node *n, EnvConn h, int status)
     node_conn_gone(n, idx, kind, status);
 }
 
-/* LEGACY: timers of unconverted features (tags with the plumbing's id). */
-static void node_legacy_timer(Node *n, EnvTimer t, uint32_t tag)
-{
-    (void)t;
-    if (!n->sh->legacy) return;
-    client__on_timer(n, tag);
-}
-
 static void node_on_timer(Node *n, EnvTimer t, uint32_t tag)
 {
     if (n->state == NODE_ST_OFFLINE) return;
     uint32_t id = tag >> 8;
     const NodeFeature *f = id > 0 && id < NODE_FEAT_COUNT ? n->sh->feat[id] : NULL;
-    if (f)
-        f->on_timer(n, t, tag & 0xFF);
-    else
-        node_legacy_timer(n, t, tag);
+    if (f) f->on_timer(n, t, tag & 0xFF); /* else: a feature this world does not run */
 }
 
 const NodeOps node_ops = {
@@ -1071,21 +918,8 @@ const HostCache *node_hostcache(const Node *n)
 {
     return &n->hc;
 }
-size_t node_alt_count(const Node *n)
-{
-    return n->cl.nalt;
-}
-EnvAddr node_alt_get(const Node *n, size_t i)
-{
-    CHECK(i < n->cl.nalt, "alt index %zu of %u", i, n->cl.nalt);
-    return n->cl.alt[i].a;
-}
 uint16_t node_sn_client_count(const Node *n)
 {
     return n->sn ? n->sn->nclients : 0;
 }
-const uint8_t *node_cert(const Node *n, size_t *len)
-{
-    *len = n->cl.cert_len;
-    return n->cl.cert;
-}
+

@@ -3,11 +3,11 @@
  * btreeInt.h. Not for use outside protocol/.
  *
  * Memory budget (DESIGN.md "Memory"): an idle logged-in client's protocol state, host
- * cache excluded, is at most 2 KiB: the Node struct (client state inline),
- * its connection table (grown on demand) and its certificate, all counted
- * through env_mem_alloc. Supernode state is a separate allocation made only
- * on promotion. tests/test_client.c (test_client_idle_memory_under_2k)
- * measures it.
+ * cache excluded, is at most 2 KiB: the Node struct, the client feature's
+ * state (client_int.h), its connection table (grown on demand) and its
+ * certificate, all counted through env_mem_alloc. Supernode state is a
+ * separate allocation made only on promotion. tests/test_client.c
+ * (test_client_idle_memory_under_2k) measures it.
  */
 #ifndef SKYSIM_NODE_INT_H
 #define SKYSIM_NODE_INT_H
@@ -29,28 +29,11 @@ typedef enum NodePhase {
     PH_COUNT
 } NodePhase;
 
-/* Timer tags (the tag is the kind; the env guarantees no event after a
- * cancel, so no generation check is needed). */
-enum {
-    TM_PROBE = 1,   /* end of the UDP probe wait of a round */
-    TM_ROUND,       /* end of the wait between rounds */
-    TM_TCP,         /* one TCP attempt took too long */
-    TM_AUTH,        /* login server exchange took too long */
-    TM_ALT,         /* end of the alternate-table wait */
-    TM_KEEPALIVE,   /* periodic keep-alive */
-    TM_KA_TIMEOUT,  /* keep-alive unanswered */
-    TM_POLL,        /* periodic UDP polls */
-    TM_STUN,        /* STUN retransmission / test timeout */
-    TM_NAT_REFRESH, /* periodic NAT re-detection */
-    TM_PROMOTE,     /* periodic promotion check */
-};
-
 /* Connection kinds. */
 enum {
     CONN_FREE = 0,
-    CONN_CL_SN,      /* client -> its supernode (login, then keep-alive) */
-    CONN_CL_AUTH,    /* client -> login server */
-    CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello; 3: websrv.h */
+    /* 1, 2: client.h; 3: websrv.h */
+    CONN_IN_PENDING = 4, /* accepted, role known after the peer's hello */
     /* Owned by the supernode feature (supernode.h); named here because
      * SnClient.conn and SnPeer.conn (the tables below) index them and
      * features reading n->sn may check them. */
@@ -118,16 +101,15 @@ typedef struct NodeConn {
  * Features never call each other. What one feature must tell another goes
  * through node__emit (the events below), and what many features share is
  * plumbing state in Node (addresses, sockets, the host cache, the uplink to
- * the node's supernode).
- *
- * Conversion in progress: features without a registered table are served
- * by LEGACY routes in node.c (marked so), only in worlds made by
- * node_shared_new; each conversion deletes its legacy lines. */
+ * the node's supernode, the supernode tier's tables). A world may run any
+ * subset of the features (node_shared_new_with): what no registered
+ * feature takes is dropped (a frame counted as malformed, a pending
+ * connection closed, a timer ignored). */
 
 /* Feature ids. The id is the high byte of a feature's timer tags, so the
- * values are part of the timer encoding; 0 is the plumbing (legacy tags). */
+ * values are part of the timer encoding; 0 is the plumbing (no timers). */
 typedef enum NodeFeatureId {
-    NODE_FEAT_PLUMBING = 0, /* not a feature: tags of legacy routes */
+    NODE_FEAT_PLUMBING = 0, /* not a feature */
     /* Features that keep per-node state (slot id - 1 of Node.feat) come
      * first, up to NODE_FEAT_SLOTS. */
     NODE_FEAT_SEARCH = 1, /* global index, user search and presence (search.h) */
@@ -137,15 +119,15 @@ typedef enum NodeFeatureId {
     NODE_FEAT_CONF,       /* conferences (conf.c) */
     NODE_FEAT_GATEWAY,    /* not registered: the calls feature's slot of gateway calls */
     NODE_FEAT_CLIENT,     /* login, keep-alive, failover, NAT detection (client.c, natdet.c) */
-    NODE_FEAT_PRESENCE,   /* unused: presence is part of the search feature (search.h) */
     NODE_FEAT_WEBSRV,     /* both ends of the HTTP exchanges (websrv.c) */
+    NODE_FEAT_PRESENCE,   /* unused: presence is part of the search feature (search.h) */
     NODE_FEAT_LOGINSRV,   /* the login server (loginsrv.c) */
     NODE_FEAT_COUNT
 } NodeFeatureId;
 
 /* State slots in Node: features with ids 1..NODE_FEAT_SLOTS may keep
  * per-node state. Each slot costs every node 8 bytes (the idle-client budget of tests/test_client.c). */
-#define NODE_FEAT_SLOTS 6
+#define NODE_FEAT_SLOTS 8
 
 /* Flags of a connection kind a feature owns. */
 enum {
@@ -259,7 +241,7 @@ typedef struct NodeFeature {
 #define NODE_ROUTE_NONE 0xFF /* routing table entry: no feature */
 
 /* Makes a world's shared state with exactly the given features, in that
- * order (borrowed; must outlive the world) and no legacy routes: tests
+ * order (borrowed; must outlive the world): tests
  * build a node with the plumbing and one feature. Errors as
  * node_shared_new. */
 NodeShared *node_shared_new_with(const Env *world_env, const NodeParams *p,
@@ -304,7 +286,6 @@ struct NodeShared {
     const NodeFeature *feat[NODE_FEAT_COUNT]; /* registered features by id (borrowed) */
     const NodeFeature *order[NODE_FEAT_COUNT]; /* the same, in registration order */
     uint8_t nfeat;                             /* entries of order */
-    bool legacy;                               /* unregistered features use node.c's legacy routes */
     uint8_t udp_route[256];                    /* datagram type -> feature id, NODE_ROUTE_NONE */
     uint8_t tcp_route[256];                    /* frame type -> feature id, NODE_ROUTE_NONE */
     uint8_t kind_route[256];                   /* connection kind -> feature id, NODE_ROUTE_NONE */
@@ -313,78 +294,6 @@ struct NodeShared {
     uint8_t stun_server, stun_client, nack_client; /* feature ids, NODE_ROUTE_NONE */
     void *feat_data[NODE_FEAT_COUNT];          /* per-world data of each feature (its own) */
 };
-
-/* NAT detection state (client). */
-typedef struct NatDet {
-    StunResults r;     /* what the tests found so far */
-    EnvAddr server;    /* the SN answering as STUN server */
-    EnvAddr other;     /* its OTHER-ADDRESS */
-    EnvSock sock;      /* fresh UDP socket for the tests (no NAT permissions yet) */
-    uint8_t txid[12];  /* current transaction id */
-    uint8_t test;      /* StunTest in flight, STUN_TEST_NONE when idle */
-    uint8_t tries;     /* requests sent for this test */
-    uint8_t done_mask; /* tests finished, bit per test */
-    bool reported;     /* the confusion metric was counted this session */
-} NatDet;
-
-typedef struct AltEntry {
-    EnvAddr a;    /* node address */
-    uint8_t miss; /* polls unanswered in a row */
-} AltEntry;
-
-/* What a login round knows of one probe target. */
-typedef enum ClientProbeState {
-    PROBE_SENT = 0,     /* probed, no answer yet (a silent target: tried by TCP after accepting ones) */
-    PROBE_ACCEPTED = 1, /* PROBE_ACK accept: go ahead with TCP (a22 U4) */
-    PROBE_REJECTED = 2, /* PROBE_ACK redirect: not tried by TCP */
-} ClientProbeState;
-
-#define CAND_MAX 8
-/* Client state, inline in Node. */
-/* Where a client's login stands. The phase says which of the login timers
- * may be armed and what a TCP connection to a supernode is for (a login or a
- * failover); the node's NodeState is the coarser view the host sees. */
-typedef enum ClientLoginPhase {
-    CL_LOGIN_IDLE = 0,   /* not started, or stopped */
-    CL_LOGIN_ROUND_WAIT, /* waiting for the next round (t_round) */
-    CL_LOGIN_PROBING,    /* UDP probes out, waiting for answers (t_probe; a22) */
-    CL_LOGIN_SN_TCP,     /* TCP to the round's supernode candidates (t_tcp; a11) */
-    CL_LOGIN_AUTH,       /* attached; the login-server exchange runs (t_auth; a14) */
-    CL_LOGIN_ONLINE,     /* logged in (alternate-table pings may still be out) */
-    CL_LOGIN_FAILOVER,   /* supernode lost: TCP to alternates and cache entries (a13) */
-    CL_LOGIN_FAILED,     /* rounds exhausted or authentication refused */
-} ClientLoginPhase;
-
-typedef struct ClientState {
-    uint8_t round;              /* login round, 1-based */
-    uint8_t nprobe;             /* probe targets this round */
-    uint8_t ncand;              /* TCP candidates */
-    uint8_t ci;                 /* candidate being tried */
-    uint8_t pi;                 /* port step: 0 own port, 1..2 fallback ports */
-    uint8_t nalt;               /* alternate node table entries */
-    uint8_t alt_poll;           /* round-robin poll position */
-    uint8_t contacted;          /* distinct nodes contacted during this login */
-    uint8_t login_phase;        /* ClientLoginPhase: where the login stands */
-    bool first_login;           /* host cache held only bootstrap entries */
-    bool alt_phase;             /* alternate-table pings outstanding */
-    uint16_t frame_id;          /* UDP frame id of this round's probes */
-    uint32_t alt_nonce;         /* nonce of PINGs (alt phase and polls) */
-    uint32_t ka_seq;            /* last keep-alive sequence */
-    int auth;                   /* conn index of the login-server link, -1 none */
-    uint8_t auth_try;           /* login-server port tried: 0 its own, then fallback_ports */
-    EnvAddr probe[CAND_MAX];    /* this round's probe targets */
-    uint8_t probe_st[CAND_MAX]; /* ClientProbeState of each probe target */
-    EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
-    AltEntry alt[NODE_ALT_MAX]; /* alternate node table */
-    TimeNs login_start;         /* when this login began */
-    TimeNs failover_start;      /* when the SN was lost */
-    uint8_t *cert;              /* certificate from the login server (env_mem_alloc) */
-    uint16_t cert_len;          /* its bytes */
-    uint8_t sess_key[32];       /* AES key of the login-server exchange (zeroed after) */
-    NatDet nat;                 /* NAT detection */
-    EnvTimer t_probe, t_round, t_tcp, t_auth, t_alt, t_ka, t_ka_to, t_poll, t_stun, t_nat,
-        t_promote, t_http; /* timers in flight */
-} ClientState;
 
 typedef struct SnClient {
     int conn;     /* conn index, -1 when free */
@@ -442,6 +351,10 @@ struct Node {
     uint32_t uplink_kbps;         /* promotion input */
     uint32_t cpu_mhz;             /* promotion input */
     uint16_t cfg_capacity;        /* configured SN capacity, 0 default */
+    /* The one voice session of a client (NodeVoice): a call or a
+     * conference, kept by the calls and conference features; each refuses
+     * a second session while the other holds one. */
+    uint8_t voice;
     char user[WIRE_USER_MAX + 1]; /* username */
     uint8_t pwhash[16];           /* MD5(user "\nskyper\n" password) (a15) */
     EnvAddr public_addr;          /* believed public UDP address; ip 0 when unknown */
@@ -454,20 +367,15 @@ struct Node {
     NodeConn *conns;              /* connection table (env_mem_alloc) */
     uint16_t nconns;              /* slots in use or free below this */
     uint16_t conns_cap;           /* allocated slots */
-    ClientState cl;               /* client state (clients; unused by servers) */
     /* The client's link to its supernode, set by the client feature and
      * used by every feature that talks through the supernode (search,
      * presence, calls): its connection index (-1 none) and address. */
     int uplink;
     EnvAddr uplink_addr;
-    /* The one voice session of a client (NodeVoice): a call or a
-     * conference, kept by the calls and conference features; each refuses
-     * a second session while the other holds one. */
-    uint8_t voice;
     /* Per-node state of the features with ids 1..NODE_FEAT_SLOTS (slot
      * id - 1), each owned by its feature, NULL when it has none.
-     * LEGACY: the typed names of unconverted features alias the slots;
-     * each conversion deletes its name and uses node__feat. */
+     * Features reach their state with node__feat; the supernode's slot
+     * alone has a name, because others read its tables. */
     union {
         void *feat[NODE_FEAT_SLOTS]; /* by feature id - 1 */
         struct {
@@ -478,6 +386,8 @@ struct Node {
              * one slot other features may read (search, presence, calls
              * and relays serve the attached clients). */
             SnState *sn;
+            /* NODE_FEAT_CLIENT (client_int.h) and NODE_FEAT_WEBSRV (websrv.c)
+             * use node__feat. */
         };
     };
 };
@@ -514,8 +424,8 @@ uint32_t node__random_u32(Node *n);
 EnvTimer node__timer_start(Node *n, NodeFeatureId f, TimeNs delay_ns, uint8_t kind);
 EnvTimer node__timer_start_periodic(Node *n, NodeFeatureId f, TimeNs first_ns, TimeNs period_ns,
                                     uint8_t kind);
-/* Delivers ev to every registered feature (registration order), then to
- * the legacy listeners. arg may be NULL (all fields zero). */
+/* Delivers ev to every registered feature (registration order). arg may
+ * be NULL (all fields zero). */
 void node__emit(Node *n, NodeEvent ev, const NodeEventArg *arg);
 /* The per-node state of feature f (NULL when it has none; f at most
  * NODE_FEAT_SLOTS) and its setter (the feature owns what it stores),
@@ -542,25 +452,5 @@ bool node__sn_seen(Node *n, uint32_t fp);
 /* Binds the main UDP port and the TCP listeners (port, 80, 443 where
  * bindable, a9). False when the main port is taken. */
 bool node__bind(Node *n);
-
-/* ---- client.c ---- */
-void client__start(Node *n);
-void client__stop(Node *n, bool graceful);
-void client__on_timer(Node *n, uint32_t tag);
-void client__on_udp(Node *n, EnvAddr from, uint16_t frame_id, const WireMsg *m, size_t len);
-void client__on_nack(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr seen);
-void client__on_connected(Node *n, int idx, int status);
-void client__on_frame(Node *n, int idx, const WireMsg *m);
-void client__on_closed(Node *n, int idx, int status);
-void client__sn_lost(Node *n);
-/* Persists the install record (port, installed flag, NAT type). */
-void client__install_save(Node *n);
-size_t client__alt_add(Node *n, EnvAddr a);
-
-/* ---- natdet.c ---- */
-void natdet__start(Node *n, EnvAddr server);
-void natdet__on_timer(Node *n);
-void natdet__on_response(Node *n, EnvAddr from, const StunMsg *m);
-void natdet__stop(Node *n);
 
 #endif

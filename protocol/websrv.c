@@ -6,9 +6,9 @@
  * HTTP/1.1 over TCP port 80, not encrypted, one connection per start
  * carrying both requests in turn. The client side keeps its install flag
  * in n->installed (NODE_EV_INSTALL_CHANGED asks the client feature to
- * persist it) and the step on the connection (NodeConn.aux). LEGACY: its
- * timeout timer handle still lives in ClientState (n->cl.t_http) until the
- * client conversion; only websrv.c touches it. Bytes count in the "http"
+ * persist it) and the step on the connection (NodeConn.aux); its timeout
+ * timer lives in its own per-node state (WebsrvState), allocated only
+ * while the client's exchange runs. Bytes count in the "http"
  * login phase. Input is bounded: a request or response header longer than
  * the reassembly buffer is malformed and the connection is aborted.
  */
@@ -25,14 +25,33 @@ enum { HTTP_STEP_INSTALLED = 1, HTTP_STEP_VERSION = 2 };
 /* Timer kinds (low byte of the tags). */
 enum { WEBSRV_TM_TIMEOUT = 1 /* the client's exchange took too long */ };
 
+/* A client's state while its exchange runs (slot NODE_FEAT_WEBSRV; NULL
+ * otherwise, so an idle client pays nothing for it). */
+typedef struct WebsrvState {
+    EnvTimer t_http; /* the exchange's timeout */
+} WebsrvState;
+
+/* Cancels the timeout and frees the state (exchange over, or stop). */
+static void websrv_state_free(Node *n)
+{
+    WebsrvState *ws = node__feat(n, NODE_FEAT_WEBSRV);
+    if (!ws) return;
+    env_timer_cancel(&n->env, &ws->t_http);
+    env_mem_free(&n->env, ws, sizeof *ws);
+    node__feat_set(n, NODE_FEAT_WEBSRV, NULL);
+}
+
 static void websrv_client_start(Node *n)
 {
-    EnvAddr ws = n->sh->p.web_server;
-    if (ws.ip == 0) return;
-    int idx = node__connect(n, ws, CONN_CL_HTTP, PH_HTTP);
+    EnvAddr at = n->sh->p.web_server;
+    if (at.ip == 0) return;
+    int idx = node__connect(n, at, CONN_CL_HTTP, PH_HTTP);
     if (idx < 0) return;
     n->conns[idx].aux = n->installed ? HTTP_STEP_VERSION : HTTP_STEP_INSTALLED;
-    n->cl.t_http = node__timer_start(n, NODE_FEAT_WEBSRV, HTTP_TIMEOUT_NS, WEBSRV_TM_TIMEOUT);
+    websrv_state_free(n); /* a node starts one exchange; never two at once */
+    WebsrvState *ws = env_mem_alloc(&n->env, sizeof *ws);
+    ws->t_http = node__timer_start(n, NODE_FEAT_WEBSRV, HTTP_TIMEOUT_NS, WEBSRV_TM_TIMEOUT);
+    node__feat_set(n, NODE_FEAT_WEBSRV, ws);
 }
 
 static void websrv_request(Node *n, int idx)
@@ -53,7 +72,7 @@ static void websrv_request(Node *n, int idx)
 
 static void websrv_client_done(Node *n, int idx)
 {
-    env_timer_cancel(&n->env, &n->cl.t_http);
+    websrv_state_free(n);
     if (idx >= 0) node__conn_close(n, idx, false);
 }
 
@@ -69,7 +88,9 @@ static void websrv_on_timer(Node *n, EnvTimer t, uint32_t kind)
 {
     (void)t;
     if (kind != WEBSRV_TM_TIMEOUT) return;
-    n->cl.t_http = ENV_TIMER_NONE;
+    WebsrvState *ws = node__feat(n, NODE_FEAT_WEBSRV);
+    if (ws) ws->t_http = ENV_TIMER_NONE; /* fired: nothing to cancel */
+    websrv_state_free(n);
     for (int i = 0; i < n->nconns; i++)
         if (n->conns[i].kind == CONN_CL_HTTP) node__conn_close(n, i, true);
 }
@@ -78,7 +99,13 @@ static void websrv_on_closed(Node *n, int idx, int status)
 {
     (void)idx;
     (void)status;
-    env_timer_cancel(&n->env, &n->cl.t_http);
+    websrv_state_free(n);
+}
+
+static void websrv_stop(Node *n, bool graceful)
+{
+    (void)graceful;
+    websrv_state_free(n);
 }
 
 /* Length of a complete message at the front of buf (header + body of
@@ -192,6 +219,7 @@ const NodeFeature websrv_feature = {
     .id = NODE_FEAT_WEBSRV,
     .conn_kinds = websrv_kinds,
     .n_conn_kinds = G_N_ELEMENTS(websrv_kinds),
+    .stop = websrv_stop,
     .on_timer = websrv_on_timer,
     .on_accept = websrv_on_accept,
     .on_connected = websrv_on_connected,

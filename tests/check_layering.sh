@@ -31,6 +31,7 @@ report "sim/net includes sim/world or protocol/ beyond base:" \
 features='
 loginsrv.c|loginsrv.h
 websrv.c|websrv.h
+client.c natdet.c client.h client_int.h|client.h client_int.h
 supernode.c|supernode.h
 search.c presence.c|search.h search_int.h
 call.c relay.c gateway.c|call.h call_int.h

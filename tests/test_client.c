@@ -3,6 +3,7 @@
  * login server and web server nodes. */
 #include "faultenv.h"
 #include "fakeenv.h"
+#include "protocol/client.h"
 #include "protocol/node.h"
 #include "protocol/wire.h"
 
@@ -656,7 +657,93 @@ static void test_client_same_seed_same_bytes(void)
     T_NE_U64(a, c);
 }
 
+/* ---- The client feature alone over the plumbing (node_shared_new_with):
+ * no supernode, login server, web server or other feature registered. */
+
+/* Nobody answers: the probe rounds go out to the bootstrap supernodes,
+ * each round's probe wait ends in TCP attempts, and after the last round
+ * the login fails. */
+static void test_client_alone_rounds_then_failure(void)
+{
+    static const NodeFeature *const only[] = {&client_feature};
+    FakeWorld *w = fakeworld_new_with(131, NULL, only, G_N_ELEMENTS(only));
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    Node *n = w->node[c];
+    T_EQ_U64(node_state(n), NODE_ST_LOGGING_IN);
+    T_STR_EQ(node_login_phase(n), "round_wait");
+    fakenet_run_for(w->net, 1);
+    T_STR_EQ(node_login_phase(n), "probing");
+    size_t probed = 0;
+    for (unsigned i = 0; i < w->p.n_bootstrap; i++)
+        probed += fakenet_record_count_to(w->net, FAKE_UDP, w->p.bootstrap[i].ip, 33033) > 0;
+    T_CMP_I64(probed, >=, 4); /* a6: a first login probes at least four bootstrap SNs */
+    T_EQ_U64(fakenet_record_count_to(w->net, FAKE_TCP, 0, 0), 0);
+    fakenet_run_for(w->net, w->p.probe_wait_ns - 2);
+    T_STR_EQ(node_login_phase(n), "probing"); /* silence: the whole probe wait */
+    fakenet_run_for(w->net, 2);
+    T_STR_EQ(node_login_phase(n), "sn_tcp");
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 10 * TIMENS_MIN));
+    T_STR_EQ(node_login_phase(n), "failed");
+    T_EQ_I64(fakenet_metric(w->net, "login.attempts"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "login.failure"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "login.success"), 0);
+    T_EQ_U64(fakenet_sample_count(w->net, "login.rounds"), 1);
+    T_EQ_I64(fakenet_sample_last(w->net, "login.rounds"), w->p.login_rounds);
+    T_EQ_U64(node_alt_count(n), 0);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* A scripted supernode at the first bootstrap address accepts the probe
+ * (PROBE_ACK, a22 U4): the client goes to TCP at once, to that supernode
+ * first, without waiting out the probe wait. */
+static void test_client_alone_probe_ack_starts_tcp(void)
+{
+    static const NodeFeature *const only[] = {&client_feature};
+    FakeWorld *w = fakeworld_new_with(132, NULL, only, G_N_ELEMENTS(only));
+    EnvAddr sn = w->p.bootstrap[0];
+    FakeEnv *ph = fakenet_host_add(w->net, sn.ip);
+    fakeenv_capture(ph, true);
+    Env pe = fakeenv_env(ph);
+    EnvSock ps;
+    T_EQ_I64(env_udp_bind(&pe, sn.port, &ps), ENV_OK);
+    Crypto *cr = crypto_new(NULL);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    Node *n = w->node[c];
+    fakenet_run_for(w->net, 200 * TIMENS_MS);
+    T_STR_EQ(node_login_phase(n), "probing");
+    /* The first probe is keyed with source address 0 (the client does not
+     * know its public address yet). */
+    const FakeInbox *x = NULL;
+    for (size_t k = 0; k < fakeenv_inbox_count(ph) && !x; k++)
+        if (fakeenv_inbox_get(ph, k)->kind == 1) x = fakeenv_inbox_get(ph, k);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    uint8_t body[ENV_UDP_MAX];
+    uint16_t fid;
+    long blen = wire_udp_open(cr, &pe, x->data, x->len, 0, sn.ip, body, sizeof body, &fid);
+    WireMsg m;
+    T_TRUE(blen > 0 && wire_decode(body, (size_t)blen, &m));
+    T_EQ_U64(m.type, WIRE_PROBE);
+    WireMsg ack = {.type = WIRE_PROBE_ACK,
+                   .u.probe_ack = {.verdict = WIRE_ACCEPT, .tcp_port = sn.port}};
+    uint8_t ab[128], pkt[256];
+    size_t alen = wire_encode(&ack, ab, sizeof ab);
+    size_t plen = wire_udp_seal(cr, &pe, fid, sn.ip, x->from.ip, ab, alen, pkt, sizeof pkt);
+    T_EQ_I64(env_udp_send(&pe, ps, x->from, pkt, plen), ENV_OK);
+    TimeNs sent = fakenet_now(w->net);
+    fakenet_run_for(w->net, 200 * TIMENS_MS);
+    T_STR_EQ(node_login_phase(n), "sn_tcp"); /* long before the probe wait is over */
+    T_CMP_I64(fakenet_now(w->net) - sent, <, w->p.probe_wait_ns);
+    T_CMP_I64(fakenet_record_count_to(w->net, FAKE_TCP, sn.ip, sn.port), >=, 1);
+    T_CMP_I64(fakenet_metric(w->net, "login.packets.udp_probe"), >=, 2); /* probe out, ack in */
+    crypto_free(cr);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_seed_same_bytes},
+             {"test_client_alone_rounds_then_failure", test_client_alone_rounds_then_failure},
+             {"test_client_alone_probe_ack_starts_tcp", test_client_alone_probe_ack_starts_tcp},
              {"test_client_first_login_success", test_client_first_login_success},
              {"test_client_login_with_2048_bit_server_key",
               test_client_login_with_2048_bit_server_key},
