@@ -255,7 +255,7 @@ static void test_presence_between_attached_clients(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
-/* The forward storm of a hostile peer (issue 14): one 14-byte FORWARD for
+/* The forward storm of a hostile peer: one 14-byte FORWARD for
  * an unknown destination with a hop count of 141. Not admitted (no
  * CONNECT), the connection is dropped and nothing is forwarded. Admitted,
  * the hop count is clamped to WIRE_FORWARD_TTL, every supernode of the
