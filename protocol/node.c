@@ -19,67 +19,9 @@
 
 #include "protocol/node_int.h"
 
-#include "protocol/call.h"
-#include "protocol/conf.h"
-#include "protocol/client.h"
-#include "protocol/loginsrv.h"
-#include "protocol/search.h"
-#include "protocol/supernode.h"
-#include "protocol/websrv.h"
-
 #include <string.h>
 
-/* ---- Parameters and shared state ---- */
-
-void node_params_default(NodeParams *p)
-{
-    static const uint8_t boot[7][4] = {{66, 235, 180, 9}, {66, 235, 181, 9}, {80, 161, 91, 25},
-                                       {80, 160, 91, 12}, {64, 246, 49, 60}, {64, 246, 49, 61},
-                                       {64, 246, 48, 23}}; /* a6, all on 33033 */
-    memset(p, 0, sizeof *p);
-    for (int i = 0; i < 7; i++)
-        p->bootstrap[i] = env_addr(ENV_IP(boot[i][0], boot[i][1], boot[i][2], boot[i][3]), 33033);
-    p->n_bootstrap = 7;
-    p->login_server = env_addr(ENV_IP(80, 160, 91, 11), 33033); /* a8 (0.97) */
-    p->web_server = env_addr(ENV_IP(212, 72, 49, 131), 80);     /* a46: illustrative */
-    p->server_key_bits = 1536;                                  /* a15 */
-    p->user_key_bits = 1024;                                    /* a15 */
-    p->user_key_pool = 32;
-    p->login_rounds = 5;                                        /* a10 */
-    p->probes_per_round = 8;
-    p->probes_first_login = 4; /* a6 */
-    p->tcp_targets_per_round = 2;
-    p->probe_wait_ns = 5 * TIMENS_S; /* a10 */
-    p->round_wait_ns = 6 * TIMENS_S; /* a10 */
-    p->tcp_timeout_ns = 5 * TIMENS_S;
-    p->fallback_ports[0] = 443; /* a11, later clients: high port -> 443 -> 80 */
-    p->fallback_ports[1] = 80;
-    p->auth_timeout_ns = 15 * TIMENS_S;
-    p->alt_targets = NODE_ALT_MAX;
-    p->alt_wait_ns = 5 * TIMENS_S;
-    p->keepalive_ns = 60 * TIMENS_S; /* a24 */
-    p->keepalive_timeout_ns = 20 * TIMENS_S;
-    p->keepalive_misses = 3;
-    p->poll_ns = 20 * TIMENS_S; /* a25 */
-    p->poll_divisor = 3;        /* a25: about a third */
-    p->poll_miss_max = 3;
-    p->failover_targets = 8;
-    p->stun_rto_ns = 500 * TIMENS_MS;
-    p->stun_tries = 3;
-    p->nat_refresh_ns = TIMENS_H; /* a25 */
-    p->promotion_enabled = true;  /* a40 */
-    p->sn_min_uplink_kbps = 512;
-    p->sn_min_cpu_mhz = 1000;
-    p->sn_min_uptime_ns = 2 * TIMENS_H;
-    p->promote_check_ns = 5 * TIMENS_MIN;
-    p->sn_capacity = 300; /* a47: "up to several hundred" */
-    p->sn_peer_links = 3;
-    p->hc_handout = 8;
-    p->sn_maint_ns = 30 * TIMENS_S;
-    p->hostcache_cap = HOSTCACHE_MAX; /* a1 */
-    search__params_default(p);
-    call__params_default(p);
-}
+/* ---- Shared state ---- */
 
 _Static_assert(PH_COUNT == METRIC_LOGIN_PHASE_COUNT, "login phases named in metric_table.c");
 
@@ -135,23 +77,6 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->http_version = metric_table_intern(e, METRIC_HTTP_GETLATESTVERSION);
     m->auth_ok = metric_table_intern(e, METRIC_LOGINSERVER_CERTIFIED);
     m->auth_refused = metric_table_intern(e, METRIC_LOGINSERVER_REFUSED);
-}
-
-/* The metrics of the search feature (SearchMetrics, node_int.h). */
-static void node_search_metrics_intern(SearchMetrics *m, const Env *e)
-{
-    m->latency = metric_table_intern(e, METRIC_SEARCH_LATENCY_S);
-    m->messages = metric_table_intern(e, METRIC_SEARCH_MESSAGES);
-    m->sns = metric_table_intern(e, METRIC_SEARCH_SUPERNODES_CONTACTED);
-    m->success = metric_table_intern(e, METRIC_SEARCH_SUCCESS);
-    m->failure = metric_table_intern(e, METRIC_SEARCH_FAILURE);
-    m->sn_queries = metric_table_intern(e, METRIC_SEARCH_SN_QUERIES);
-    m->sn_served = metric_table_intern(e, METRIC_SEARCH_SN_SERVED);
-    m->sn_cache_hits = metric_table_intern(e, METRIC_SEARCH_CACHE_HITS);
-    m->dht_puts = metric_table_intern(e, METRIC_SEARCH_DHT_PUTS);
-    m->staleness = metric_table_intern(e, METRIC_PRESENCE_STALENESS_S);
-    m->presence_updates = metric_table_intern(e, METRIC_PRESENCE_UPDATES);
-    m->buddy_lookups = metric_table_intern(e, METRIC_PRESENCE_LOOKUPS);
 }
 
 /* Enters feature f's claims into the routing tables; CHECK fails when a
@@ -211,15 +136,6 @@ static bool node_features_register(NodeShared *sh, const Env *world_env,
     return true;
 }
 
-/* The features of a full node, in registration order (the order of
- * start, stop, raw datagram demultiplexing, accept offers and events).
- */
-static const NodeFeature *const node_default_features[] = {&loginsrv_feature, &websrv_feature,
-                                                            &client_feature, &supernode_feature,
-                                                            &search_feature, &call_feature,
-                                                            &conf_feature};
-static const size_t node_n_default_features = G_N_ELEMENTS(node_default_features);
-
 static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
                                     const NodeFeature *const *features, size_t n_features,
                                     GError **err)
@@ -235,19 +151,12 @@ static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
     for (uint16_t i = 0; i < sh->n_user_keys; i++)
         sh->user_keys[i] = crypto_rsa_keygen(c, world_env, p->user_key_bits);
     node_metrics_intern(&sh->m, world_env);
-    node_search_metrics_intern(&sh->sm, world_env);
     sh->media = media_shared_new(world_env, err);
     if (!sh->media || !node_features_register(sh, world_env, features, n_features, err)) {
         node_shared_free(sh);
         return NULL;
     }
     return sh;
-}
-
-NodeShared *node_shared_new(const Env *world_env, const NodeParams *p, GError **err)
-{
-    return node_shared_make(world_env, p, node_default_features, node_n_default_features,
-                            err);
 }
 
 NodeShared *node_shared_new_with(const Env *world_env, const NodeParams *p,

@@ -266,13 +266,6 @@ typedef struct NodeMetrics {
         auth_refused;
 } NodeMetrics;
 
-/* ---- search and presence (the search feature: search.h) ---- */
-typedef struct SearchMetrics {
-    EnvMetric latency, messages, sns, success, failure;     /* per user search */
-    EnvMetric sn_queries, sn_served, sn_cache_hits, dht_puts; /* supernode load */
-    EnvMetric staleness, presence_updates, buddy_lookups;   /* presence */
-} SearchMetrics;
-void search__params_default(NodeParams *p);
 
 struct NodeShared {
     NodeParams p;          /* parameters (copy) */
@@ -281,7 +274,6 @@ struct NodeShared {
     CryptoKey **user_keys; /* owned: pool of per-login key pairs (NodeParams.user_key_pool) */
     uint16_t n_user_keys;  /* entries of user_keys */
     NodeMetrics m;         /* interned ids */
-    SearchMetrics sm;      /* interned ids of search/presence */
     MediaShared *media;    /* owned: per-world codec state of calls (media.h) */
     const NodeFeature *feat[NODE_FEAT_COUNT]; /* registered features by id (borrowed) */
     const NodeFeature *order[NODE_FEAT_COUNT]; /* the same, in registration order */

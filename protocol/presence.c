@@ -38,7 +38,6 @@
 #define PRESENCE_STORE_KEY "buddies"
 #define PRESENCE_LOOKUPS 2 /* buddy lookups in flight at once */
 
-#define SM(n) (&(n)->sh->sm)
 
 /* ---- Buddy lists ---- */
 

@@ -51,7 +51,9 @@
  * for presence_ttl after caching (a cached user who went offline since is
  * still "found", as a stale cache entry would be).
  */
+#include "protocol/search.h"
 #include "protocol/search_int.h"
+#include "protocol/metric_table.h"
 
 #include <string.h>
 
@@ -72,7 +74,6 @@ void search__params_default(NodeParams *p)
     p->dht_replicas = 2;
 }
 
-#define SM(n) (&(n)->sh->sm)
 
 /* ---- State ---- */
 
@@ -913,6 +914,37 @@ static const uint8_t search_tcp[] = {WIRE_SEARCH_REQ,  WIRE_SEARCH_RESULT, WIRE_
                                      WIRE_SEARCH_MORE, WIRE_ANNOUNCE,      WIRE_PRESENCE,
                                      WIRE_BUDDY_LIST};
 
+static void search_metrics_intern(SearchMetrics *m, const Env *e)
+{
+    m->latency = metric_table_intern(e, METRIC_SEARCH_LATENCY_S);
+    m->messages = metric_table_intern(e, METRIC_SEARCH_MESSAGES);
+    m->sns = metric_table_intern(e, METRIC_SEARCH_SUPERNODES_CONTACTED);
+    m->success = metric_table_intern(e, METRIC_SEARCH_SUCCESS);
+    m->failure = metric_table_intern(e, METRIC_SEARCH_FAILURE);
+    m->sn_queries = metric_table_intern(e, METRIC_SEARCH_SN_QUERIES);
+    m->sn_served = metric_table_intern(e, METRIC_SEARCH_SN_SERVED);
+    m->sn_cache_hits = metric_table_intern(e, METRIC_SEARCH_CACHE_HITS);
+    m->dht_puts = metric_table_intern(e, METRIC_SEARCH_DHT_PUTS);
+    m->staleness = metric_table_intern(e, METRIC_PRESENCE_STALENESS_S);
+    m->presence_updates = metric_table_intern(e, METRIC_PRESENCE_UPDATES);
+    m->buddy_lookups = metric_table_intern(e, METRIC_PRESENCE_LOOKUPS);
+}
+
+static bool search_shared_init(NodeShared *sh, const Env *world_env, GError **err)
+{
+    (void)err;
+    SearchMetrics *m = g_new0(SearchMetrics, 1); /* not per node: one per world */
+    search_metrics_intern(m, world_env);
+    sh->feat_data[NODE_FEAT_SEARCH] = m;
+    return true;
+}
+
+static void search_shared_fini(NodeShared *sh)
+{
+    g_free(sh->feat_data[NODE_FEAT_SEARCH]);
+    sh->feat_data[NODE_FEAT_SEARCH] = NULL;
+}
+
 const NodeFeature search_feature = {
     .name = "search",
     .id = NODE_FEAT_SEARCH,
@@ -920,6 +952,8 @@ const NodeFeature search_feature = {
     .n_udp_types = G_N_ELEMENTS(search_udp),
     .tcp_types = search_tcp,
     .n_tcp_types = G_N_ELEMENTS(search_tcp),
+    .shared_init = search_shared_init,
+    .shared_fini = search_shared_fini,
     .stop = search_stop,
     .on_timer = search_on_timer,
     .on_udp = search_on_udp,

@@ -32,5 +32,7 @@
 
 /* The feature's table, for node_shared_new_with. */
 extern const NodeFeature search_feature;
+/* Its defaults in NodeParams (node_params_default). */
+void search__params_default(NodeParams *p);
 
 #endif

@@ -29,6 +29,16 @@
 #define SEARCH_TM_SWEEP 0x0F /* supernode: silent-client sweep */
 #define SEARCH_TM_JOB 0x10   /* + job index (< SEARCH_JOBS_MAX) */
 
+/* Interned metric ids of search and presence (per world, the feature's
+ * shared data). */
+
+typedef struct SearchMetrics {
+    EnvMetric latency, messages, sns, success, failure;     /* per user search */
+    EnvMetric sn_queries, sn_served, sn_cache_hits, dht_puts; /* supernode load */
+    EnvMetric staleness, presence_updates, buddy_lookups;   /* presence */
+} SearchMetrics;
+#define SM(n) ((const SearchMetrics *)node__feat_shared((n)->sh, NODE_FEAT_SEARCH))
+
 /* Index entry kinds (SearchEntry.flags). */
 enum {
     SE_ATTACHED = 1, /* one of this supernode's clients, online now */
