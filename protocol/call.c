@@ -83,6 +83,7 @@ struct CallState {
     bool peer_udp;           /* the peer does UDP */
     bool relay_tcp;          /* our relay leg is TCP */
     bool was_active;         /* counted in the active gauges */
+    bool relayed_counted;    /* counted in call.relayed_active (the path it connected on) */
     bool pstn;               /* a call to the phone network (caller) or at the gateway */
     uint8_t sig_pi;          /* direct signalling: port step (own port, 443, 80) */
     int sig_conn;            /* direct signalling connection (a31 PUB, gateway), -1 none */
@@ -358,6 +359,17 @@ static void call_media_send(Node *n)
 }
 
 /* A media packet of our call arrived (UDP or TCP). */
+/* The caller's share of call.relayed_active: on while its call runs over a
+ * relay. Counted by what was added, so a call that connected on a relay
+ * and was re-established directly (or the other way) never drives the
+ * gauge below zero. */
+static void call_relayed_gauge(Node *n, CallState *c, bool relayed)
+{
+    if (c->relayed_counted == relayed) return;
+    c->relayed_counted = relayed;
+    node__count(n, CM(n)->relayed_active, relayed ? 1 : -1);
+}
+
 static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
 {
     CallState *c = call__cur(n);
@@ -370,8 +382,9 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     c->st = CST_ACTIVE; /* connected: media both ways */
     env_timer_cancel(&n->env, &c->t_step);
     if (c->role != CALL_CALLER) return;
-    if (c->was_active) { /* a re-established call */
+    if (c->was_active) { /* a re-established call, perhaps on another path */
         node__count(n, CM(n)->reestablished, 1);
+        call_relayed_gauge(n, c, c->path >= NODE_CALL_PATH_UDP_RELAY);
         return;
     }
     c->was_active = true;
@@ -380,7 +393,7 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     node__count(n, m->path[c->path], 1);
     call_report(n, ENV_CALL_CONNECTED); /* the host labels it: "call.matrix.*" */
     node__count(n, m->active, 1);
-    if (c->path >= NODE_CALL_PATH_UDP_RELAY) node__count(n, m->relayed_active, 1);
+    call_relayed_gauge(n, c, c->path >= NODE_CALL_PATH_UDP_RELAY);
     env_metric_observe(&n->env, m->setup_s, timens_to_s(c->last_rx - c->started));
     c->t_end = node__timer_start(n, NODE_FEAT_CALL, c->duration, TM_CALL_END);
 }
@@ -420,8 +433,7 @@ static void call_end(Node *n, int how)
         if (how == CALL_END_FAILED) node__count(n, m->failure, 1);
         if (how == CALL_END_DROPPED) node__count(n, m->dropped, 1);
         if (c->was_active) node__count(n, m->active, -1);
-        if (c->was_active && c->path >= NODE_CALL_PATH_UDP_RELAY)
-            node__count(n, m->relayed_active, -1);
+        call_relayed_gauge(n, c, false);
     }
     call_observe(n);
     EnvTimer *all[] = {&c->t_media, &c->t_step, &c->t_punch, &c->t_end, &c->t_watch};

@@ -75,6 +75,15 @@ grep -q '"interrupted":[[:space:]]*false' run1/results.json && ok || bad "run1 n
 summary=$("$simrun" "$src/scenarios/baseline.json" --set population.clients=20 --duration 1min \
     --set warmup=0 --seed 3 --out summary-run)
 echo "$summary" | grep -qiw nan && bad "summary prints nan: $summary" || ok
+
+# Gauges never go negative and timeseries.csv holds no literal nan: the
+# trace_replay run below used to show -3 relayed calls (a call that
+# connected on a relay and was re-established directly was subtracted twice).
+"$simrun" "$src/scenarios/trace_replay.json" --set population.clients=120 --duration 15min \
+    --seed 7 --quiet --out ts-run 2>/dev/null
+neg=$(awk -F, 'NR > 1 { for (i = 2; i <= NF; i++) if ($i != "" && $i < 0) print "line " NR ": " $0 }' ts-run/timeseries.csv)
+[ -z "$neg" ] && ok || bad "negative time-series values: $neg"
+grep -qiw nan ts-run/timeseries.csv && bad "timeseries.csv holds nan" || ok
 echo "$summary" | grep -q 'failover mean n/a s' && ok || bad "no n/a for the failover time: $summary"
 
 # Determinism: same seed, same bytes (results.json outside "engine", timeseries.csv).
