@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "sim/kernel/sim.h"
@@ -336,9 +337,39 @@ static bool runner_finish(RunnerRun *r, const cJSON *root, bool pcap, GError **e
     return ok;
 }
 
+uint64_t runner_memory_estimate(const ScenarioSpec *spec)
+{
+    uint64_t nodes = spec->population.clients;
+    if (spec->supernodes.mode == SCENARIO_SN_DEDICATED) nodes += spec->supernodes.count;
+    return RUNNER_MEM_BASE + nodes * RUNNER_MEM_PER_NODE;
+}
+
+uint64_t runner_machine_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+/* Refuses (false, err set) a run whose memory estimate exceeds the limit. */
+static bool runner_memory_ok(const ScenarioSpec *spec, const RunnerOptions *o, GError **err)
+{
+    uint64_t est = runner_memory_estimate(spec);
+    uint64_t limit = o->max_memory ? o->max_memory : runner_machine_memory();
+    if (!limit || est <= limit) return true;
+    g_autofree char *e = g_format_size_full(est, G_FORMAT_SIZE_IEC_UNITS);
+    g_autofree char *l = g_format_size_full(limit, G_FORMAT_SIZE_IEC_UNITS);
+    g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO,
+                "scenario \"%s\": $.population.clients: %" G_GUINT64_FORMAT
+                " clients need about %s of memory; the limit is %s (%s)",
+                spec->name, spec->population.clients, e, l,
+                o->max_memory ? "--max-memory" : "this machine's memory; --max-memory sets another");
+    return false;
+}
+
 RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResult *out, GError **err)
 {
     const ScenarioSpec *spec = scenario_spec_get(scn);
+    if (!runner_memory_ok(spec, o, err)) return RUNNER_BAD_INPUT;
     RunnerRun r = {0};
     r.res = results_open(o->out_dir, err);
     if (!r.res) return RUNNER_BAD_INPUT;

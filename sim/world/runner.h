@@ -31,7 +31,20 @@ typedef struct RunnerOptions {
     bool env_trace;                   /* log node env_trace_node's env calls and events into
                                          envtrace-<id>.log in the results directory (envtrace.h) */
     uint32_t env_trace_node;          /* the traced node id (peer index), with env_trace */
+    uint64_t max_memory;              /* refuse a run whose estimate exceeds this many bytes;
+                                         0: the machine's physical memory */
 } RunnerOptions;
+
+/* The memory a run of spec needs, estimated before anything is built:
+ * RUNNER_MEM_BASE plus RUNNER_MEM_PER_NODE for every client and dedicated
+ * supernode. The figures are measured peaks (churn, 2,000 and 20,000
+ * clients: 46 and 144 MB, about 5.4 KB a client) with a margin for worlds
+ * where more clients are logged in at once (docs/benchmarks.md). Bytes. */
+#define RUNNER_MEM_BASE ((uint64_t)48 << 20)
+#define RUNNER_MEM_PER_NODE ((uint64_t)12 << 10)
+uint64_t runner_memory_estimate(const ScenarioSpec *spec);
+/* The machine's physical memory in bytes (0 when it cannot be read). */
+uint64_t runner_machine_memory(void);
 
 typedef enum RunnerStatus {
     RUNNER_OK = 0,        /* results written (possibly interrupted: see the result) */

@@ -35,6 +35,7 @@ typedef struct SimrunOpts {
     gchar *queue;      /* --queue, owned */
     gchar *trace_env;  /* --trace-env, owned */
     gchar *raise_at;   /* --test-raise-sigint-at (hidden, for tests), owned */
+    gchar *max_memory; /* --max-memory, owned */
 } SimrunOpts;
 
 /* Set by the SIGINT/SIGTERM handler; the run loop polls it between events. */
@@ -134,6 +135,23 @@ static GPtrArray *simrun_overrides(const SimrunOpts *o)
     return sets;
 }
 
+/* A size: digits, then nothing (bytes) or K, M, G, T (powers of 1024),
+ * optionally followed by "B" or "iB"; at least 1 byte. */
+static bool simrun_size_parse(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!g_ascii_isdigit(*s)) return false;
+    guint64 v = g_ascii_strtoull(s, &end, 10);
+    static const char units[] = "KMGT";
+    const char *u = *end ? strchr(units, g_ascii_toupper(*end)) : NULL;
+    int shift = u ? 10 * (int)(u - units + 1) : 0;
+    if (u) end++;
+    if (u && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)) end += strlen(end);
+    if (*end || v == 0 || v > (UINT64_MAX >> shift)) return false;
+    *out = v << shift;
+    return true;
+}
+
 /* Flags that are not scenario keys into runner options. */
 static bool simrun_options(const SimrunOpts *o, RunnerOptions *ro, GError **err)
 {
@@ -153,6 +171,13 @@ static bool simrun_options(const SimrunOpts *o, RunnerOptions *ro, GError **err)
         }
         ro->env_trace = true;
         ro->env_trace_node = (uint32_t)id;
+    }
+    if (o->max_memory && !simrun_size_parse(o->max_memory, &ro->max_memory)) {
+        g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--max-memory: expected a size such as 512M, 4G or 4GiB (a number of bytes, "
+                    "K, M, G or T: powers of 1024); found \"%s\"",
+                    o->max_memory);
+        return false;
     }
     if (o->raise_at && strcmp(o->raise_at, "build") != 0 &&
         !timens_parse(o->raise_at, TIMENS_S, &ro->raise_sigint_at, err))
@@ -219,6 +244,8 @@ int main(int argc, char **argv)
         {"pcap", 0, 0, G_OPTION_ARG_STRING, &o.pcap, "Capture every packet into FILE in the results directory", "FILE"},
         {"trace", 0, 0, G_OPTION_ARG_STRING, &o.trace, "Event trace (logins, logouts, crashes) into FILE in the results directory", "FILE"},
         {"queue", 0, 0, G_OPTION_ARG_STRING, &o.queue, "Event queue: bucket (default), heap or ladder", "Q"},
+        {"max-memory", 0, 0, G_OPTION_ARG_STRING, &o.max_memory,
+         "Refuse to start when the run's memory estimate exceeds SIZE (e.g. 4G, 512M; default: this machine's memory)", "SIZE"},
         {"trace-env", 0, 0, G_OPTION_ARG_STRING, &o.trace_env,
          "Log every env call and event of node NODE (servers first, then clients) into envtrace-NODE.log in the results directory", "NODE"},
         {"test-raise-sigint-at", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o.raise_at,
@@ -257,6 +284,7 @@ int main(int argc, char **argv)
     g_strfreev(o.sets);
     g_free(o.duration);
     g_free(o.out);
+    g_free(o.max_memory);
     g_free(o.pcap);
     g_free(o.trace);
     g_free(o.queue);
