@@ -350,14 +350,28 @@ uint64_t runner_machine_memory(void)
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
 }
 
+/* Bytes as "12.3 GiB" (plain spaces, unlike g_format_size). */
+static void runner_size_format(uint64_t b, char *out, size_t cap)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    g_snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
 /* Refuses (false, err set) a run whose memory estimate exceeds the limit. */
 static bool runner_memory_ok(const ScenarioSpec *spec, const RunnerOptions *o, GError **err)
 {
     uint64_t est = runner_memory_estimate(spec);
     uint64_t limit = o->max_memory ? o->max_memory : runner_machine_memory();
     if (!limit || est <= limit) return true;
-    g_autofree char *e = g_format_size_full(est, G_FORMAT_SIZE_IEC_UNITS);
-    g_autofree char *l = g_format_size_full(limit, G_FORMAT_SIZE_IEC_UNITS);
+    char e[32], l[32];
+    runner_size_format(est, e, sizeof e);
+    runner_size_format(limit, l, sizeof l);
     g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO,
                 "scenario \"%s\": $.population.clients: %" G_GUINT64_FORMAT
                 " clients need about %s of memory; the limit is %s (%s)",
