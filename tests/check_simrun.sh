@@ -62,6 +62,9 @@ else ok; fi
 expect_error mem-limit "100 clients need about 49.2 MiB of memory; the limit is 10.0 MiB (--max-memory)" "$src/scenarios/baseline.json" --set population.clients=100 --max-memory 10M
 expect_error mem-machine "this machine's memory; --max-memory sets another" "$src/scenarios/baseline.json" --set population.clients=100000000
 expect_error mem-flag "--max-memory: expected a size" "$src/scenarios/baseline.json" --max-memory 4X
+head -3 "$src/tests/data/traces/synthetic.csv" > "$work/nul-trace.csv"
+printf '\0' >> "$work/nul-trace.csv"
+expect_error nul-trace "nul-trace.csv:4:1: expected text; found a NUL byte" "$src/scenarios/trace_replay.json" --set "churn.trace.file=\"$work/nul-trace.csv\""
 expect_error ts-floor "expected an interval of at least 18ms" "$src/scenarios/baseline.json" --set outputs.timeseries_interval=1ms
 if [ -e results ]; then bad "bad input left a results directory"; else ok; fi
 

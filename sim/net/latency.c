@@ -154,14 +154,26 @@ static bool parse_num(const char *tok, double *out)
     return true;
 }
 
-/* Reads path into lines (owned strv); CR at line ends removed. */
+#define LATENCY_FILE_MAX ((gsize)256 << 20) /* bytes: a 4,000-node matrix is about 100 MB */
+
+/* Reads path into lines (owned strv); CR at line ends removed. Files over
+ * LATENCY_FILE_MAX and files holding a NUL byte are refused. */
 static char **read_lines(const char *path, GError **err)
 {
     char *text;
+    gsize len;
     GError *e = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &e)) {
+    if (!g_file_get_contents(path, &text, &len, &e)) {
         g_set_error(err, LATENCY_ERROR, LATENCY_ERROR_IO, "%s: %s", path, e->message);
         g_error_free(e);
+        return NULL;
+    }
+    if (len > LATENCY_FILE_MAX || memchr(text, 0, len)) {
+        g_set_error(err, LATENCY_ERROR, LATENCY_ERROR_IO,
+                    len > LATENCY_FILE_MAX ? "%s: %zu bytes; the limit is %zu"
+                                           : "%s: expected text; found a NUL byte (%zu bytes, limit %zu)",
+                    path, (size_t)len, (size_t)LATENCY_FILE_MAX);
+        g_free(text);
         return NULL;
     }
     char **lines = g_strsplit(text, "\n", -1);

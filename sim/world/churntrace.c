@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "protocol/base/check.h"
+#include "sim/world/jsonin.h"
+
+#define CHURNTRACE_FILE_MAX ((size_t)256 << 20) /* bytes of a trace file */
 
 G_DEFINE_QUARK(skysim-churntrace-error-quark, churntrace_error)
 
@@ -301,15 +304,10 @@ ChurnTrace *churntrace_parse(const char *text, size_t len, const char *name,
 
 ChurnTrace *churntrace_load(const char *path, ScenarioTraceFormat fmt, GError **err)
 {
-    char *text = NULL;
-    gsize len = 0;
-    GError *ferr = NULL;
-    if (!g_file_get_contents(path, &text, &len, &ferr)) {
-        g_set_error(err, CHURNTRACE_ERROR, CHURNTRACE_ERROR_READ, "%s: cannot read the trace: %s",
-                    path, ferr->message);
-        g_error_free(ferr);
-        return NULL;
-    }
+    size_t len = 0; /* capped, and no NUL byte (jsonin_read_file) */
+    char *text = jsonin_read_file(path, CHURNTRACE_FILE_MAX, " the trace",
+                                  (JsoninErr){CHURNTRACE_ERROR, CHURNTRACE_ERROR_READ}, &len, err);
+    if (!text) return NULL;
     ChurnTrace *t = churntrace_parse(text, len, path, fmt, err);
     g_free(text);
     return t;
