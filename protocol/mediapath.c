@@ -65,6 +65,7 @@ bool mediapath_locate(Node *n, uint32_t id, const char *user, size_t ulen)
 void mediapath_sn_locate(Node *n, int idx, const WireCall *cm, int direct)
 {
     SnState *s = n->sn;
+    if (!node__sn_rate_ok(n, idx)) return;
     uint8_t key[12]; /* who asks, for which session: a flood is handled once */
     wire_put_u32(key, cm->from_id.ip);
     wire_put_u16(key + 4, cm->from_id.port);

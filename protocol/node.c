@@ -243,6 +243,46 @@ bool node__sn_seen(Node *n, uint32_t fp)
     return false;
 }
 
+/* Takes one token from a bucket of `rate` a second (burst 2 x rate)
+ * last refilled at *ms; false when empty. */
+static bool node_bucket_take(uint16_t *tokens, uint32_t *ms, uint32_t now_ms, uint32_t rate)
+{
+    uint32_t add = (now_ms - *ms) * rate / 1000;
+    if (add > 0) {
+        *tokens = (uint16_t)MIN((uint32_t)*tokens + add, 2 * rate);
+        *ms += add * 1000 / rate;
+    }
+    if (*tokens == 0) return false;
+    (*tokens)--;
+    return true;
+}
+
+static bool node_sn_rate_take(Node *n, int idx)
+{
+    SnState *s = n->sn;
+    uint32_t now = (uint32_t)(env_now(&n->env) / TIMENS_MS);
+    uint16_t aux = n->conns[idx].aux;
+    if (n->conns[idx].kind == CONN_SN_CLIENT) {
+        if (!aux || aux > s->slots) return false;
+        SnClient *c = &s->clients[aux - 1];
+        return node_bucket_take(&c->fwd_tokens, &c->fwd_ms, now, SN_FWD_CLIENT_RATE);
+    }
+    int p = -1;
+    for (int i = 0; i < SN_PEER_MAX && p < 0; i++)
+        if (s->peer[i].conn == idx) p = i;
+    SnBucket *b = p >= 0 ? &s->peer_fwd[p] : &s->others;
+    if (p >= 0 && b->conn != idx) *b = (SnBucket){.conn = idx, .tokens = 2 * SN_FWD_PEER_RATE, .ms = now};
+    return node_bucket_take(&b->tokens, &b->ms, now, SN_FWD_PEER_RATE);
+}
+
+bool node__sn_rate_ok(Node *n, int idx)
+{
+    CHECK(n->sn, "node__sn_rate_ok on a node that is not a supernode");
+    if (idx < 0 || node_sn_rate_take(n, idx)) return true;
+    node__count(n, NODE_M(n)->sn_fwd_rate, 1);
+    return false;
+}
+
 /* Binds the main UDP socket and the TCP listeners (main port, 80, 443:
  * a9; 80 and 443 only where the host lets us). Returns false when the main
  * port is taken. */

@@ -316,6 +316,20 @@ typedef struct SnSeen {
     uint32_t ms; /* when it was passed on, ms of virtual time */
 } SnSeen;
 
+/* Rate limits on what the supernode tier floods (FORWARD, LOCATE), as
+ * token buckets: a client may have SN_FWD_CLIENT_RATE messages a second
+ * passed on by its supernode (bursts of twice that), a peer link
+ * SN_FWD_PEER_RATE; peer links beyond the peer table share one bucket of
+ * SN_FWD_PEER_RATE. Real signalling is a few messages a call: the rates
+ * are far above that and far below a flood. */
+#define SN_FWD_CLIENT_RATE 10
+#define SN_FWD_PEER_RATE 100
+typedef struct SnBucket {
+    int conn;        /* the connection it is for (reset when another takes the slot) */
+    uint16_t tokens; /* messages left */
+    uint32_t ms;     /* last refill, ms of virtual time */
+} SnBucket;
+
 typedef struct SnState {
     uint16_t cap;             /* capacity in clients */
     uint16_t nclients;        /* attached clients */
@@ -325,6 +339,7 @@ typedef struct SnState {
     SnClient *clients;        /* slots entries (env_mem_alloc) */
     uint8_t seen_pos;         /* next entry of seen to overwrite */
     SnSeen seen[SN_SEEN_MAX]; /* recently flooded messages (node__sn_seen) */
+    SnBucket peer_fwd[SN_PEER_MAX], others; /* rate limits by peer-table slot; other peer links */
 } SnState; /* the shared part; supernode.c keeps its own fields around it */
 
 struct Node {
@@ -441,6 +456,10 @@ static inline void *node__feat_shared(const NodeShared *sh, NodeFeatureId f)
  * remembers it when not; counts supernode.forward.duplicates when it was.
  * Needs n->sn. */
 bool node__sn_seen(Node *n, uint32_t fp);
+/* Supernodes: whether connection idx (-1: our own) may have one more
+ * flooded message passed on now (SN_FWD_* token buckets); counts
+ * supernode.forward.rate_limited when not. Needs n->sn. */
+bool node__sn_rate_ok(Node *n, int idx);
 /* Binds the main UDP port and the TCP listeners (port, 80, 443 where
  * bindable, a9). False when the main port is taken. */
 bool node__bind(Node *n);

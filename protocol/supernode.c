@@ -40,26 +40,11 @@
 
 /* The feature's per-node state: the tables others read (n->sn points at
  * pub, the first member) and what only the supernode uses. */
-/* Flood hardening. Token buckets: a client may have SN_FWD_CLIENT_RATE
- * forwards a second through its supernode (bursts of twice that), a peer
- * link SN_FWD_PEER_RATE; peer links beyond the peer table share one bucket
- * of SN_FWD_PEER_RATE. Real signalling is a few messages a call; the rates
- * are far above that and far below a flood. Duplicates: node__sn_seen. */
-#define SN_FWD_CLIENT_RATE 10
-#define SN_FWD_PEER_RATE 100
-
-typedef struct SnBucket {
-    int conn;        /* the connection it is for (reset when another takes the slot) */
-    uint16_t tokens; /* forwards left */
-    uint32_t ms;     /* last refill, ms of virtual time */
-} SnBucket;
-
 typedef struct SnPrivate {
     SnState pub;       /* the shared tables (node_int.h) */
     EnvSock udp_alt;   /* second UDP socket (STUN change-port) */
     uint16_t alt_port; /* its port */
     EnvTimer t_maint;  /* peer upkeep */
-    SnBucket peer_fwd[SN_PEER_MAX], others; /* per peer-table slot; other peer links */
 } SnPrivate;
 
 static SnPrivate *supernode_priv(const Node *n)
@@ -78,9 +63,9 @@ static void supernode_start(Node *n)
     s->cap = n->cfg_capacity ? n->cfg_capacity : p->sn_capacity;
     for (int i = 0; i < SN_PEER_MAX; i++) {
         s->peer[i].conn = -1;
-        x->peer_fwd[i].conn = -1; /* set up when a peer link takes slot i */
+        s->peer_fwd[i].conn = -1; /* set up when a peer link takes slot i */
     }
-    x->others = (SnBucket){.conn = -1, .tokens = 2 * SN_FWD_PEER_RATE,
+    s->others = (SnBucket){.conn = -1, .tokens = 2 * SN_FWD_PEER_RATE,
                            .ms = (uint32_t)(env_now(&n->env) / TIMENS_MS)};
     if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &x->udp_alt) != ENV_OK)
         (void)env_udp_bind(&n->env, 0, &x->udp_alt);
@@ -305,38 +290,6 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     node__emit(n, NODE_EV_SN_CLIENT_ATTACHED, &a);
 }
 
-/* Takes one token from a bucket of `rate` a second (burst 2 x rate)
- * last refilled at *ms; false when empty. */
-static bool supernode_take(uint16_t *tokens, uint32_t *ms, uint32_t now_ms, uint32_t rate)
-{
-    uint32_t add = (now_ms - *ms) * rate / 1000;
-    if (add > 0) {
-        *tokens = (uint16_t)MIN((uint32_t)*tokens + add, 2 * rate);
-        *ms += add * 1000 / rate;
-    }
-    if (*tokens == 0) return false;
-    (*tokens)--;
-    return true;
-}
-
-/* Whether connection idx (-1: our own) may forward one more message now. */
-static bool supernode_fwd_allowed(Node *n, int idx)
-{
-    if (idx < 0) return true;
-    SnPrivate *x = supernode_priv(n);
-    uint32_t now = (uint32_t)(env_now(&n->env) / TIMENS_MS);
-    uint16_t aux = n->conns[idx].aux;
-    if (n->conns[idx].kind == CONN_SN_CLIENT) {
-        if (!aux || aux > x->pub.slots) return false;
-        SnClient *c = &x->pub.clients[aux - 1];
-        return supernode_take(&c->fwd_tokens, &c->fwd_ms, now, SN_FWD_CLIENT_RATE);
-    }
-    int p = supernode_peer_of_conn(&x->pub, idx);
-    SnBucket *b = p >= 0 ? &x->peer_fwd[p] : &x->others;
-    if (p >= 0 && b->conn != idx) *b = (SnBucket){.conn = idx, .tokens = 2 * SN_FWD_PEER_RATE, .ms = now};
-    return supernode_take(&b->tokens, &b->ms, now, SN_FWD_PEER_RATE);
-}
-
 /* Whether m was passed on recently (node__sn_seen: destination and payload). */
 static bool supernode_fwd_seen(Node *n, const WireMsg *m)
 {
@@ -354,11 +307,7 @@ static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
 {
     SnState *s = n->sn;
     const NodeMetrics *mt = NODE_M(n);
-    if (!supernode_fwd_allowed(n, from_idx)) {
-        node__count(n, mt->sn_fwd_rate, 1);
-        return;
-    }
-    if (supernode_fwd_seen(n, m)) return;
+    if (!node__sn_rate_ok(n, from_idx) || supernode_fwd_seen(n, m)) return;
     WireMsg f = *m;
     if (f.u.forward.ttl > WIRE_FORWARD_TTL) {
         node__count(n, mt->sn_fwd_ttl, 1);
