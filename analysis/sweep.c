@@ -32,8 +32,9 @@ static const char *const swp_param_keys[] = {"path", "values", "range", NULL};
 static const char *const swp_range_keys[] = {"from", "to", "step", NULL};
 static const char *const swp_combines[] = {"cross", "zip", NULL};
 /* Top-level sections of results.json a metric path may start with. */
-static const char *const swp_results_keys[] = {"headline", "metrics", "nat_detection", "engine",
-                                               "simulated_s", "seed", NULL};
+static const char *const swp_results_keys[] = {"headline", "metrics",     "nat_detection",
+                                               "supernode_load", "engine", "simulated_s",
+                                               "seed",     NULL};
 
 /* ------------------------------------------------------------------------ */
 /* Messages */
@@ -193,7 +194,8 @@ static const char *swp_check_metric(const char *s, char **hint)
         *hint = near ? g_strdup_printf("did you mean \"%s\"?", near) : g_strdup_printf("sections: %s", list);
         g_free(list);
     } else if (strcmp(first, "headline") == 0 || strcmp(first, "metrics") == 0 ||
-               strcmp(first, "nat_detection") == 0 || strcmp(first, "engine") == 0) {
+               strcmp(first, "nat_detection") == 0 || strcmp(first, "supernode_load") == 0 ||
+               strcmp(first, "engine") == 0) {
         bad = s[strlen(first)] == '.' && s[strlen(first) + 1] ? NULL
                                                              : "a path inside the section, such as "
                                                                "\"headline.login_success_rate\"";

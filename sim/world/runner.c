@@ -163,6 +163,14 @@ static cJSON *runner_headline(World *w)
         h, "clients_per_supernode",
         runner_num(st.supernodes ? (double)st.sn_clients / (double)st.supernodes : NAN));
     cJSON_AddNumberToObject(h, "online_at_end", (double)st.online);
+    cJSON_AddNumberToObject(h, "logged_in_at_end", (double)st.logged_in);
+    cJSON_AddNumberToObject(h, "supernodes_with_clients", (double)st.sn_loaded);
+    cJSON_AddItemToObject(
+        h, "clients_per_loaded_supernode",
+        runner_num(st.sn_loaded ? (double)st.sn_clients / (double)st.sn_loaded : NAN));
+    cJSON_AddItemToObject(
+        h, "bootstrap_client_share",
+        runner_num(st.sn_clients ? (double)st.boot_clients / (double)st.sn_clients : NAN));
     cJSON_AddItemToObject(h, "hostcache_freshness", runner_num(world_hostcache_freshness(w)));
     cJSON_AddItemToObject(h, "failover_time_mean_s",
                           runner_num(runner_mean(w, METRIC_FAILOVER_TIME_S)));
@@ -193,6 +201,20 @@ static cJSON *runner_confusion(World *w)
             cJSON_AddNumberToObject(row, stun_nat_name((NatType)d), (double)c[t * NAT_TYPE_COUNT + d]);
         }
     }
+    return o;
+}
+
+/* Supernodes at the end by the number of clients they hold. */
+static cJSON *runner_sn_load(World *w)
+{
+    WorldStats st;
+    world_stats(w, &st);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *hist = cJSON_AddObjectToObject(o, "supernodes_by_clients");
+    for (int b = 0; b < WORLD_SN_HIST; b++)
+        cJSON_AddNumberToObject(hist, world_sn_hist_names[b], (double)st.sn_hist[b]);
+    cJSON_AddNumberToObject(o, "clients_attached", (double)st.sn_clients);
+    cJSON_AddNumberToObject(o, "clients_on_bootstraps", (double)st.boot_clients);
     return o;
 }
 
@@ -271,6 +293,7 @@ static cJSON *runner_results_json(const Scenario *scn, World *w, bool interrupte
     cJSON_AddNumberToObject(root, "simulated_s", timens_to_s(sim_now(world_sim(w))));
     cJSON_AddItemToObject(root, "headline", runner_headline(w));
     cJSON_AddItemToObject(root, "nat_detection", runner_confusion(w));
+    cJSON_AddItemToObject(root, "supernode_load", runner_sn_load(w));
     cJSON_AddItemToObject(root, "metrics", metrics_to_json(world_metrics(w), sim_now(world_sim(w))));
     cJSON_AddItemToObject(root, "engine", runner_engine(w, wall, q));
     return root;
@@ -435,7 +458,7 @@ RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResul
         world_stats(r.w, &st);
         *out = (RunnerResult){.interrupted = interrupted,
                               .headline = cJSON_Duplicate(cJSON_GetObjectItem(root, "headline"), 1),
-                              .clients = st.clients, .online = st.online,
+                              .clients = st.clients, .online = st.online, .logged_in = st.logged_in,
                               .events = sim_events_executed(sim), .wall_s = wall};
     }
     cJSON_Delete(root);

@@ -58,7 +58,8 @@ typedef struct RunnerResult {
     bool interrupted;   /* stopped before the end */
     cJSON *headline;    /* headline numbers as in results.json; owned */
     uint64_t clients;   /* client users */
-    uint64_t online;    /* clients online at the end */
+    uint64_t online;    /* clients online (started) at the end */
+    uint64_t logged_in; /* clients logged in at the end */
     uint64_t events;    /* events executed */
     double wall_s;      /* wall time of the run */
 } RunnerResult;

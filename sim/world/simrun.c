@@ -89,8 +89,10 @@ static void simrun_summary(const RunnerResult *r, const char *dir)
            SIMRUN_FIG(2, "login_time_p95_s", 1, 2));
     printf("  NAT detection      %6s %% correct\n",
            SIMRUN_FIG(0, "nat_detection_accuracy", 100, 1));
-    printf("  supernodes         %6s     %s clients each\n",
-           SIMRUN_FIG(0, "supernodes_at_end", 1, 0), SIMRUN_FIG(1, "clients_per_supernode", 1, 1));
+    printf("  supernodes         %6s     %s hold clients, %s clients each; bootstraps hold %s %%\n",
+           SIMRUN_FIG(0, "supernodes_at_end", 1, 0), SIMRUN_FIG(1, "supernodes_with_clients", 1, 0),
+           SIMRUN_FIG(2, "clients_per_loaded_supernode", 1, 1),
+           SIMRUN_FIG(3, "bootstrap_client_share", 100, 1));
     printf("  host-cache fresh   %6s %%   failover mean %s s\n",
            SIMRUN_FIG(0, "hostcache_freshness", 100, 1),
            SIMRUN_FIG(1, "failover_time_mean_s", 1, 2));
@@ -107,7 +109,8 @@ static void simrun_summary(const RunnerResult *r, const char *dir)
     printf("  user search        %6s %% found   mean latency %s s\n",
            SIMRUN_FIG(0, "search_success_rate", 100, 1),
            SIMRUN_FIG(1, "search_latency_mean_s", 1, 2));
-    printf("  online at end      %6llu of %llu clients\n", (unsigned long long)r->online,
+    printf("  clients at end     %6llu logged in, %llu online (started) of %llu\n",
+           (unsigned long long)r->logged_in, (unsigned long long)r->online,
            (unsigned long long)r->clients);
     printf("  results            %s\n", dir);
 #undef SIMRUN_FIG

@@ -824,6 +824,18 @@ uint32_t world_simmetric_id(const World *w, SimMetricId id)
     return world_metric_table_find(w, simmetric_name(id), simmetric_kind(id));
 }
 
+const char *const world_sn_hist_names[WORLD_SN_HIST] = {"0",       "1-9",     "10-49", "50-99",
+                                                         "100-199", "200-499", "500+"};
+
+/* The histogram bucket of a supernode holding k clients. */
+static int world_sn_hist_bucket(uint64_t k)
+{
+    static const uint64_t lo[WORLD_SN_HIST] = {0, 1, 10, 50, 100, 200, 500};
+    int b = 0;
+    while (b + 1 < WORLD_SN_HIST && k >= lo[b + 1]) b++;
+    return b;
+}
+
 void world_stats(const World *w, WorldStats *out)
 {
     memset(out, 0, sizeof *out);
@@ -836,8 +848,12 @@ void world_stats(const World *w, WorldStats *out)
         if (!p->node) continue;
         bool sn = node_is_supernode(p->node);
         if (sn) {
+            uint64_t k = node_sn_client_count(p->node);
             out->supernodes++;
-            out->sn_clients += node_sn_client_count(p->node);
+            out->sn_clients += k;
+            out->sn_loaded += k > 0;
+            out->sn_hist[world_sn_hist_bucket(k)]++;
+            if (p->role == NODE_ROLE_BOOTSTRAP) out->boot_clients += k;
         }
         if (p->role != NODE_ROLE_CLIENT) continue;
         out->online++;
@@ -896,7 +912,7 @@ static double world_ts_relay_bps(const World *w)
 static const char *const world_ts_names[] = {
     "online_users", "logged_in", "supernodes", "clients_per_supernode", "logins", "logouts", "crashes",
     "hostcache_fresh", "searches", "search_success", "active_calls", "relayed_calls",
-    "relay_bandwidth_bps",
+    "relay_bandwidth_bps", "supernodes_with_clients", "bootstrap_share",
 };
 
 size_t world_ts_columns(const char *const **names)
@@ -923,6 +939,8 @@ void world_ts_row(const World *w, double *v)
     v[10] = metrics_value(w->metrics, world_metric_id(w, METRIC_CALL_ACTIVE));
     v[11] = metrics_value(w->metrics, world_metric_id(w, METRIC_CALL_RELAYED_ACTIVE));
     v[12] = world_ts_relay_bps(w);
+    v[13] = (double)st.sn_loaded;
+    v[14] = st.sn_clients ? (double)st.boot_clients / (double)st.sn_clients : NAN;
 }
 
 void world_nat_confusion(const World *w, uint64_t *counts)

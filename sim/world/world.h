@@ -83,12 +83,16 @@ uint32_t world_metric_family_id(const World *w, MetricFamily f, int i, int j, in
 uint32_t world_simmetric_id(const World *w, SimMetricId id);
 
 /* A snapshot of the world for the time series and the summary. */
+#define WORLD_SN_HIST 7 /* buckets of the clients-per-supernode histogram */
 typedef struct WorldStats {
     uint64_t clients;         /* client users */
     uint64_t online;          /* clients online (started, whatever their login state) */
     uint64_t logged_in;       /* clients in the ONLINE state */
     uint64_t supernodes;      /* nodes acting as supernodes (promoted, dedicated, bootstrap) */
     uint64_t sn_clients;      /* clients attached to supernodes, summed */
+    uint64_t sn_loaded;       /* supernodes holding at least one client */
+    uint64_t boot_clients;    /* clients attached to the bootstrap supernodes */
+    uint64_t sn_hist[WORLD_SN_HIST]; /* supernodes by clients held (world_sn_hist_names) */
     uint64_t logins;          /* logins started so far */
     uint64_t logouts;         /* graceful logouts so far */
     uint64_t crashes;         /* crashes so far */
@@ -98,6 +102,8 @@ typedef struct WorldStats {
 } WorldStats;
 
 void world_stats(const World *w, WorldStats *out);
+/* Names of the WorldStats.sn_hist buckets ("0", "1-9", ..., "500+"). */
+extern const char *const world_sn_hist_names[WORLD_SN_HIST];
 
 /* Host-cache freshness: the share of host-cache entries of logged-in
  * clients (a strided sample of at most 500 clients) that point to a live
