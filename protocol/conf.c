@@ -69,7 +69,17 @@
 #include <opus.h>
 #include <string.h>
 
-enum { CF_INVITE = WIRE_CF_FIRST, CF_JOIN, CF_BUSY, CF_START, CF_LEAVE, CF_END, CF_RELAY };
+/* Conference messages are WireConf (wire.h): CF_* below are its kinds. */
+enum {
+    CF_INVITE = WIRE_CF_INVITE,
+    CF_JOIN = WIRE_CF_JOIN,
+    CF_BUSY = WIRE_CF_BUSY,
+    CF_START = WIRE_CF_START,
+    CF_LEAVE = WIRE_CF_LEAVE,
+    CF_END = WIRE_CF_END,
+    CF_RELAY = WIRE_CF_RELAY,
+};
+_Static_assert(NODE_CONF_MAX <= WIRE_CONF_PEERS_MAX, "a START lists every participant");
 enum { CONF_LOCATING = 1, CONF_INVITED, CONF_RUNNING };
 /* Timer kinds (node__timer_start with NODE_FEAT_CONF). */
 enum { TM_CONF_MEDIA = 1, TM_CONF_STEP, TM_CONF_END, TM_CONF_LEG };
@@ -85,8 +95,6 @@ typedef struct ConfMetrics {
 #define CONF_PCM_MAX 960    /* samples per frame at most (16 kHz, 60 ms) */
 #define CONF_HDR 4          /* frame id 2, function 1, sender index 1 */
 #define CONF_ENC_COMPLEXITY 1 /* opus complexity of the mix encoders (0..10) */
-#define CONF_INFO 21        /* encoded participant: id 6, endpoint 6, cpu 4, uplink 4, flags 1 */
-#define CONF_RELAY_BODY 12  /* CF_RELAY: the member's identity 6, the relay 6 */
 
 /* States of a member-host leg (ConfPeer.leg; star only). */
 enum {
@@ -176,47 +184,34 @@ static void conf_metrics_intern(ConfMetrics *m, const Env *e)
 
 /* ---- messages ---- */
 
-static uint8_t *conf_put_addr(uint8_t *p, EnvAddr a)
+static WireConfPeer conf_peer_to_wire(const ConfPeer *c)
 {
-    wire_put_u32(p, a.ip);
-    wire_put_u16(p + 4, a.port);
-    return p + 6;
+    return (WireConfPeer){.id = c->id, .pub = c->pub, .cpu_mhz = c->cpu_mhz,
+                          .uplink_kbps = c->uplink_kbps, .udp = c->udp, .dnat = c->dnat};
 }
 
-static EnvAddr conf_get_addr(const uint8_t *p)
+static void conf_peer_from_wire(ConfPeer *c, const WireConfPeer *w)
 {
-    return env_addr(wire_get_u32(p), wire_get_u16(p + 4));
+    c->id = w->id;
+    c->pub = c->media_to = w->pub;
+    c->cpu_mhz = w->cpu_mhz;
+    c->uplink_kbps = w->uplink_kbps;
+    c->udp = w->udp;
+    c->dnat = w->dnat;
 }
 
-static uint8_t *conf_put_info(uint8_t *p, const ConfPeer *c)
+/* Encodes m and signals it to identity dst (through the supernodes). */
+static void conf_signal(Node *n, EnvAddr dst, const WireConf *m)
 {
-    p = conf_put_addr(p, c->id);
-    p = conf_put_addr(p, c->pub);
-    wire_put_u32(p, c->cpu_mhz);
-    wire_put_u32(p + 4, c->uplink_kbps);
-    p[8] = (uint8_t)(c->udp | (c->dnat << 1));
-    return p + 9;
+    uint8_t buf[WIRE_CONF_MAX];
+    mediapath_signal(n, dst, buf, wire_conf_encode(m, buf, sizeof buf));
 }
 
-static void conf_get_info(const uint8_t *p, ConfPeer *c)
+/* Sends m, a message of this node's conference, to identity dst. */
+static void conf_send(Node *n, EnvAddr dst, WireConf *m)
 {
-    c->id = conf_get_addr(p);
-    c->pub = c->media_to = conf_get_addr(p + 6);
-    c->cpu_mhz = wire_get_u32(p + 12);
-    c->uplink_kbps = wire_get_u32(p + 16);
-    c->udp = (p[20] & 1) != 0;
-    c->dnat = (uint8_t)MIN(p[20] >> 1, NAT_UNKNOWN);
-}
-
-/* Sends kind with body (blen bytes) to identity dst. */
-static void conf_send(Node *n, EnvAddr dst, uint8_t kind, const uint8_t *body, size_t blen)
-{
-    uint8_t buf[5 + 2 + NODE_CONF_MAX * CONF_INFO];
-    CHECK(blen <= sizeof buf - 5, "conf message of %zu bytes", blen);
-    buf[0] = kind;
-    wire_put_u32(buf + 1, conf_cur(n)->id);
-    memcpy(buf + 5, body, blen);
-    mediapath_signal(n, dst, buf, 5 + blen);
+    m->conf_id = conf_cur(n)->id;
+    conf_signal(n, dst, m);
 }
 
 static void conf_self_info(Node *n, ConfPeer *c)
@@ -477,9 +472,8 @@ static void conf_leg_bound(Node *n, ConfPeer *q)
     if (q->leg != LEG_BINDING) return;
     q->leg = LEG_BOUND;
     if (conf_is_host(c)) return;
-    uint8_t body[CONF_RELAY_BODY];
-    conf_put_addr(conf_put_addr(body, mediapath_self_id(n)), q->relay);
-    conf_send(n, q->id, CF_RELAY, body, sizeof body);
+    WireConf m = {.kind = CF_RELAY, .from = mediapath_self_id(n), .relay = q->relay};
+    conf_send(n, q->id, &m);
     conf_leg_timer(n, FPAR(n)->media_timeout_ns); /* the host's mix must come through it */
 }
 
@@ -525,11 +519,11 @@ static void conf_leg_expired(Node *n)
 }
 
 /* Host: member id's leg goes through relay r: bind our end there. */
-static void conf_on_relay(Node *n, const uint8_t *b, size_t blen)
+static void conf_on_relay(Node *n, const WireConf *m)
 {
     ConfState *c = conf_cur(n);
-    if (blen != CONF_RELAY_BODY || c->st != CONF_RUNNING || !conf_is_host(c)) return;
-    EnvAddr id = conf_get_addr(b), r = conf_get_addr(b + 6);
+    if (c->st != CONF_RUNNING || !conf_is_host(c)) return;
+    EnvAddr id = m->from, r = m->relay;
     for (int i = 0; i < c->n; i++) {
         ConfPeer *q = &c->p[i];
         if (i == c->self || !conf_alive(q) || !env_addr_eq(q->id, id)) continue;
@@ -767,11 +761,9 @@ static void conf_org_launch(Node *n)
     c->host = conf_elect(c);
     c->st = CONF_RUNNING;
     n->voice = NODE_VOICE_CONF_RUNNING;
-    uint8_t body[2 + NODE_CONF_MAX * CONF_INFO], *p = body + 2;
-    body[0] = c->host;
-    body[1] = k;
-    for (int i = 0; i < k; i++) p = conf_put_info(p, &c->p[i]);
-    for (int i = 1; i < k; i++) conf_send(n, c->p[i].id, CF_START, body, (size_t)(p - body));
+    WireConf m = {.kind = CF_START, .host = c->host, .n = k};
+    for (int i = 0; i < k; i++) m.p[i] = conf_peer_to_wire(&c->p[i]);
+    for (int i = 1; i < k; i++) conf_send(n, c->p[i].id, &m);
     node__count(n, FM(n)->started, 1);
     env_metric_observe(&n->env, FM(n)->participants, k);
     conf_media_start(n);
@@ -797,69 +789,60 @@ static void conf_on_located(Node *n, const WireCall *cm)
         if (q->state != 0 || q->user_hash != h) continue;
         q->state = 1;
         q->id = cm->a1;
-        uint8_t body[7 + 32];
-        conf_put_addr(body, mediapath_self_id(n));
-        body[6] = c->mesh;
-        memcpy(body + 7, c->key, 32);
-        conf_send(n, q->id, CF_INVITE, body, sizeof body);
+        WireConf m = {.kind = CF_INVITE, .from = mediapath_self_id(n), .mesh = c->mesh};
+        memcpy(m.key, c->key, 32);
+        conf_send(n, q->id, &m);
     }
 }
 
-static void conf_org_answer(Node *n, uint8_t kind, const uint8_t *b, size_t blen)
+static void conf_org_answer(Node *n, const WireConf *m)
 {
     ConfState *c = conf_cur(n);
-    if (!c->organiser || c->st != CONF_LOCATING || blen < (kind == CF_JOIN ? CONF_INFO : 6))
-        return;
-    EnvAddr id = conf_get_addr(b);
+    if (!c->organiser || c->st != CONF_LOCATING) return;
+    bool join = m->kind == CF_JOIN;
+    EnvAddr id = join ? m->p[0].id : m->from;
     for (int i = 1; i < c->n; i++) {
         ConfPeer *q = &c->p[i];
         if (q->state != 1 || !env_addr_eq(q->id, id)) continue;
-        if (kind == CF_JOIN) conf_get_info(b, q);
-        q->state = kind == CF_JOIN ? 2 : 3;
+        if (join) conf_peer_from_wire(q, &m->p[0]);
+        q->state = join ? 2 : 3;
     }
     conf_org_check(n);
 }
 
 /* ---- members ---- */
 
-static void conf_on_invite(Node *n, uint32_t id, const uint8_t *b, size_t blen)
+static void conf_on_invite(Node *n, const WireConf *m)
 {
-    if (blen != 7 + 32) return;
-    EnvAddr org = conf_get_addr(b);
+    EnvAddr org = m->from;
     if (conf_cur(n) || n->voice != NODE_VOICE_NONE || n->role != NODE_ROLE_CLIENT || n->state != NODE_ST_ONLINE) {
-        uint8_t me[6];
-        conf_put_addr(me, mediapath_self_id(n));
-        uint8_t buf[11] = {CF_BUSY};
-        wire_put_u32(buf + 1, id);
-        memcpy(buf + 5, me, 6);
-        mediapath_signal(n, org, buf, sizeof buf);
+        WireConf busy = {.kind = CF_BUSY, .conf_id = m->conf_id, .from = mediapath_self_id(n)};
+        conf_signal(n, org, &busy);
         return;
     }
-    ConfState *c = conf_new(n, id);
+    ConfState *c = conf_new(n, m->conf_id);
     c->st = CONF_INVITED;
-    c->mesh = b[6] != 0;
-    memcpy(c->key, b + 7, 32);
+    c->mesh = m->mesh;
+    memcpy(c->key, m->key, 32);
     ConfPeer me;
     memset(&me, 0, sizeof me);
     conf_self_info(n, &me);
-    uint8_t body[CONF_INFO];
-    conf_put_info(body, &me);
-    conf_send(n, org, CF_JOIN, body, sizeof body);
+    WireConf join = {.kind = CF_JOIN, .n = 1};
+    join.p[0] = conf_peer_to_wire(&me);
+    conf_send(n, org, &join);
     c->t_step = node__timer_start(n, NODE_FEAT_CONF, 3 * n->sh->p.call_step_timeout_ns, TM_CONF_STEP);
 }
 
-static void conf_on_start(Node *n, const uint8_t *b, size_t blen)
+static void conf_on_start(Node *n, const WireConf *m)
 {
     ConfState *c = conf_cur(n);
-    if (c->st != CONF_INVITED || blen < 2 || b[1] < 2 || b[1] > NODE_CONF_MAX ||
-        blen != 2 + (size_t)b[1] * CONF_INFO || b[0] >= b[1])
-        return;
-    c->n = b[1];
-    c->host = b[0];
+    if (c->st != CONF_INVITED || m->n < 2 || m->n > NODE_CONF_MAX) return;
+    c->n = m->n;
+    c->host = m->host;
     c->self = 0xff;
     EnvAddr me = mediapath_self_id(n);
     for (int i = 0; i < c->n; i++) {
-        conf_get_info(b + 2 + i * CONF_INFO, &c->p[i]);
+        conf_peer_from_wire(&c->p[i], &m->p[i]);
         c->p[i].state = 2;
         if (env_addr_eq(c->p[i].id, me)) c->self = (uint8_t)i;
     }
@@ -871,11 +854,11 @@ static void conf_on_start(Node *n, const uint8_t *b, size_t blen)
 }
 
 /* A participant left: re-elect (everybody elects alike) and restart media. */
-static void conf_on_leave(Node *n, const uint8_t *b, size_t blen)
+static void conf_on_leave(Node *n, const WireConf *m)
 {
     ConfState *c = conf_cur(n);
-    if (blen != 6 || c->st != CONF_RUNNING) return;
-    EnvAddr id = conf_get_addr(b);
+    if (c->st != CONF_RUNNING) return;
+    EnvAddr id = m->from;
     for (int i = 0; i < c->n; i++)
         if (env_addr_eq(c->p[i].id, id) && i != c->self) c->p[i].state = 3;
     if (conf_live(c) < 2) {
@@ -889,26 +872,22 @@ static void conf_on_leave(Node *n, const uint8_t *b, size_t blen)
 
 static void conf_on_signal(Node *n, const uint8_t *buf, size_t len)
 {
-    if (len < 5 || buf[0] > CF_RELAY) {
+    WireConf mc;
+    const WireConf *m = &mc;
+    if (!wire_conf_decode(buf, len, &mc)) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
-        return;
-    }
-    uint32_t id = wire_get_u32(buf + 1);
-    const uint8_t *b = buf + 5;
-    size_t blen = len - 5;
-    if (buf[0] == CF_INVITE) {
-        conf_on_invite(n, id, b, blen);
-        return;
-    }
-    if (!conf_cur(n) || conf_cur(n)->id != id) return; /* stale: an ended conference */
-    switch (buf[0]) {
-    case CF_JOIN:
-    case CF_BUSY: conf_org_answer(n, buf[0], b, blen); break;
-    case CF_START: conf_on_start(n, b, blen); break;
-    case CF_LEAVE: conf_on_leave(n, b, blen); break;
-    case CF_END: conf_free(n); break;
-    case CF_RELAY: conf_on_relay(n, b, blen); break;
-    default: break;
+    } else if (m->kind == CF_INVITE) {
+        conf_on_invite(n, m);
+    } else if (conf_cur(n) && conf_cur(n)->id == m->conf_id) { /* else stale: an ended one */
+        switch (m->kind) {
+        case CF_JOIN:
+        case CF_BUSY: conf_org_answer(n, m); break;
+        case CF_START: conf_on_start(n, m); break;
+        case CF_LEAVE: conf_on_leave(n, m); break;
+        case CF_END: conf_free(n); break;
+        case CF_RELAY: conf_on_relay(n, m); break;
+        default: break;
+        }
     }
 }
 
@@ -916,11 +895,10 @@ static void conf_on_signal(Node *n, const uint8_t *buf, size_t len)
 static void conf_tell_all(Node *n, uint8_t kind)
 {
     ConfState *c = conf_cur(n);
-    uint8_t me[6];
-    conf_put_addr(me, mediapath_self_id(n));
+    WireConf m = {.kind = kind, .from = kind == CF_LEAVE ? mediapath_self_id(n) : env_addr(0, 0)};
     for (int i = 0; i < c->n; i++)
         if (i != c->self && conf_alive(&c->p[i]) && (c->st == CONF_RUNNING || c->p[i].state >= 1))
-            conf_send(n, c->p[i].id, kind, me, kind == CF_LEAVE ? 6 : 0);
+            conf_send(n, c->p[i].id, &m);
 }
 
 static void conf_on_timer(Node *n, EnvTimer t, uint32_t tag)

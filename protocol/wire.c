@@ -304,6 +304,100 @@ bool wire_call_decode(const uint8_t *buf, size_t len, WireCall *c)
     return r.ok && r.left == 0;
 }
 
+/* ---- Conference messages ---- */
+
+static void wr_conf_peer(WireWr *w, const WireConfPeer *p)
+{
+    wr_addr(w, p->id);
+    wr_addr(w, p->pub);
+    wr_u32(w, p->cpu_mhz);
+    wr_u32(w, p->uplink_kbps);
+    wr_u8(w, (uint8_t)((p->udp ? 1 : 0) | (p->dnat << 1)));
+}
+
+static void rd_conf_peer(WireRd *r, WireConfPeer *p)
+{
+    p->id = rd_addr(r);
+    p->pub = rd_addr(r);
+    p->cpu_mhz = rd_u32(r);
+    p->uplink_kbps = rd_u32(r);
+    uint8_t f = rd_u8(r);
+    p->udp = (f & 1) != 0;
+    p->dnat = (uint8_t)(f >> 1);
+    if (p->dnat >= NAT_TYPE_COUNT) r->ok = false;
+}
+
+size_t wire_conf_encode(const WireConf *c, uint8_t *buf, size_t cap)
+{
+    CHECK(cap >= WIRE_CONF_MAX, "conference message buffer of %zu bytes", cap);
+    CHECK(c->kind >= WIRE_CF_FIRST && c->kind < WIRE_CF_KIND_END, "conference kind %u", c->kind);
+    WireWr w = {buf, cap, buf};
+    wr_u8(&w, c->kind);
+    wr_u32(&w, c->conf_id);
+    switch ((WireConfKind)c->kind) {
+    case WIRE_CF_INVITE:
+        wr_addr(&w, c->from);
+        wr_u8(&w, c->mesh ? 1 : 0);
+        wr_bytes(&w, c->key, 32);
+        break;
+    case WIRE_CF_JOIN: wr_conf_peer(&w, &c->p[0]); break;
+    case WIRE_CF_BUSY:
+    case WIRE_CF_LEAVE: wr_addr(&w, c->from); break;
+    case WIRE_CF_START:
+        CHECK(c->n >= 1 && c->n <= WIRE_CONF_PEERS_MAX && c->host < c->n, "START of %u (host %u)",
+              c->n, c->host);
+        wr_u8(&w, c->host);
+        wr_u8(&w, c->n);
+        for (uint8_t i = 0; i < c->n; i++) wr_conf_peer(&w, &c->p[i]);
+        break;
+    case WIRE_CF_RELAY:
+        wr_addr(&w, c->from);
+        wr_addr(&w, c->relay);
+        break;
+    case WIRE_CF_END:
+    case WIRE_CF_KIND_END: break;
+    }
+    return (size_t)(w.p - w.beg);
+}
+
+bool wire_conf_decode(const uint8_t *buf, size_t len, WireConf *c)
+{
+    memset(c, 0, sizeof *c);
+    WireRd r = {buf, len, true};
+    c->kind = rd_u8(&r);
+    c->conf_id = rd_u32(&r);
+    if (!r.ok || c->kind < WIRE_CF_FIRST || c->kind >= WIRE_CF_KIND_END) return false;
+    switch ((WireConfKind)c->kind) {
+    case WIRE_CF_INVITE: {
+        c->from = rd_addr(&r);
+        uint8_t mesh = rd_u8(&r);
+        if (mesh > 1) r.ok = false;
+        c->mesh = mesh == 1;
+        rd_copy(&r, c->key, 32);
+        break;
+    }
+    case WIRE_CF_JOIN:
+        c->n = 1;
+        rd_conf_peer(&r, &c->p[0]);
+        break;
+    case WIRE_CF_BUSY:
+    case WIRE_CF_LEAVE: c->from = rd_addr(&r); break;
+    case WIRE_CF_START:
+        c->host = rd_u8(&r);
+        c->n = rd_u8(&r);
+        if (c->n == 0 || c->n > WIRE_CONF_PEERS_MAX || c->host >= c->n) r.ok = false;
+        for (uint8_t i = 0; r.ok && i < c->n; i++) rd_conf_peer(&r, &c->p[i]);
+        break;
+    case WIRE_CF_RELAY:
+        c->from = rd_addr(&r);
+        c->relay = rd_addr(&r);
+        break;
+    case WIRE_CF_END:
+    case WIRE_CF_KIND_END: break;
+    }
+    return r.ok && r.left == 0;
+}
+
 /* WIRE_CALL, WIRE_CALL_UDP: a u16 length, then the call message. */
 static void wire_call_field_encode(WireWr *w, const WireCall *c)
 {

@@ -118,7 +118,7 @@ enum {
  * end is host metadata (env.h, call_report), not protocol bytes. Each kind
  * has one mask (wire.c, wire_call_mask); a message with
  * another mask is malformed. Conference messages share FORWARD payloads
- * from kind WIRE_CF_FIRST on (conf.c). */
+ * from kind WIRE_CF_FIRST on (WireConf below). */
 typedef enum WireCallKind {
     WIRE_CM_LOCATE = 1,    /* caller -> SNs: where is this user? (stand-in for search) */
     WIRE_CM_LOCATED,       /* SN -> caller (forwarded): the user's identity address */
@@ -173,6 +173,60 @@ size_t wire_call_encode(const WireCall *c, uint8_t *buf, size_t cap);
 /* Decodes exactly len bytes into *c. False on an unknown kind, a mask that
  * is not the kind's, an out-of-range field, a short or overlong input. */
 bool wire_call_decode(const uint8_t *buf, size_t len, WireCall *c);
+
+/* ---- Conference messages (a43, a44) ----
+ * Payloads of WIRE_FORWARD whose first byte is WIRE_CF_FIRST or more.
+ * Layout: kind u8, conference id u32, then by kind:
+ *   INVITE  organiser id 6, mesh u8 (0 or 1), session key 32
+ *   JOIN    the joining participant (below)
+ *   BUSY    sender id 6          LEAVE   sender id 6
+ *   START   host index u8, count u8 (host < count), count participants
+ *   END     nothing              RELAY   sender id 6, its relay 6
+ * A participant: identity 6, media endpoint 6, CPU MHz u32, uplink kbit/s
+ * u32, flags u8 (bit 0: UDP works; bits 1-7: detected NatType). Ids and
+ * endpoints are an IPv4 address u32 and a port u16. */
+typedef enum WireConfKind {
+    WIRE_CF_INVITE = WIRE_CF_FIRST, /* organiser -> invited user */
+    WIRE_CF_JOIN,                   /* invited user -> organiser: yes, and who I am */
+    WIRE_CF_BUSY,                   /* invited user -> organiser: no */
+    WIRE_CF_START,                  /* organiser -> members: who takes part, who hosts */
+    WIRE_CF_LEAVE,                  /* a participant leaves */
+    WIRE_CF_END,                    /* the organiser ends it */
+    WIRE_CF_RELAY,                  /* member -> host: my leg is bound at this relay */
+    WIRE_CF_KIND_END
+} WireConfKind;
+#define WIRE_CONF_PEERS_MAX 32 /* participants a START may list */
+#define WIRE_CONF_MAX (5 + 2 + WIRE_CONF_PEERS_MAX * 21) /* largest encoded message, bytes */
+
+typedef struct WireConfPeer {
+    EnvAddr id;           /* identity (public IP, listening port) */
+    EnvAddr pub;          /* media endpoint */
+    uint32_t cpu_mhz;     /* host election inputs */
+    uint32_t uplink_kbps; /* " */
+    bool udp;             /* it can send and receive UDP */
+    uint8_t dnat;         /* its detected NatType */
+} WireConfPeer;
+
+/* A conference message; the fields its kind does not carry are zero. */
+typedef struct WireConf {
+    uint8_t kind;                         /* WIRE_CF_* */
+    uint32_t conf_id;                     /* the conference, drawn by the organiser */
+    EnvAddr from;                         /* INVITE: organiser; BUSY, LEAVE, RELAY: sender */
+    EnvAddr relay;                        /* RELAY: the relay of the sender's leg */
+    bool mesh;                            /* INVITE: full mesh instead of a star */
+    uint8_t key[32];                      /* INVITE: the conference's AES-256 key */
+    uint8_t host;                         /* START: index of the host in p */
+    uint8_t n;                            /* START: entries of p (JOIN: 1) */
+    WireConfPeer p[WIRE_CONF_PEERS_MAX];  /* START: the participants; JOIN: p[0] the joiner */
+} WireConf;
+
+/* Encodes c into buf (cap >= WIRE_CONF_MAX); returns its length. CHECKs
+ * the kind and the participant count. */
+size_t wire_conf_encode(const WireConf *c, uint8_t *buf, size_t cap);
+/* Decodes exactly len bytes into *c. False on an unknown kind, a short or
+ * overlong input, a flag or NatType out of range, a START whose count is
+ * 0, above WIRE_CONF_PEERS_MAX or not above its host index. */
+bool wire_conf_decode(const uint8_t *buf, size_t len, WireConf *c);
 
 /* Verdicts of PROBE_ACK and CONNECT_ACK. */
 enum { WIRE_ACCEPT = 0, WIRE_REJECT = 1, WIRE_REDIRECT = 2 };

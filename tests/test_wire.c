@@ -418,10 +418,68 @@ static void test_wire_hello_and_frames(void)
     fx_fini(&f);
 }
 
+/* Conference messages (WireConf): every kind survives encode -> decode ->
+ * encode byte for byte; the START layout is the one documented in wire.h;
+ * truncated, padded and out-of-range messages are refused. */
+static void test_wire_conf_roundtrip_and_rejects(void)
+{
+    WireConf c[7];
+    memset(c, 0, sizeof c);
+    EnvAddr a = env_addr(ENV_IP(1, 2, 3, 4), 5678), b = env_addr(ENV_IP(9, 8, 7, 6), 33033);
+    WireConfPeer p = {.id = a, .pub = b, .cpu_mhz = 2400, .uplink_kbps = 1024, .udp = true,
+                      .dnat = NAT_FULL_CONE};
+    c[0] = (WireConf){.kind = WIRE_CF_INVITE, .conf_id = 7, .from = a, .mesh = true};
+    memset(c[0].key, 0xAB, 32);
+    c[1] = (WireConf){.kind = WIRE_CF_JOIN, .conf_id = 7, .n = 1, .p = {p}};
+    c[2] = (WireConf){.kind = WIRE_CF_BUSY, .conf_id = 7, .from = b};
+    c[3] = (WireConf){.kind = WIRE_CF_START, .conf_id = 7, .host = 1, .n = 3, .p = {p, p, p}};
+    c[3].p[2].udp = false;
+    c[4] = (WireConf){.kind = WIRE_CF_LEAVE, .conf_id = 7, .from = a};
+    c[5] = (WireConf){.kind = WIRE_CF_END, .conf_id = 7};
+    c[6] = (WireConf){.kind = WIRE_CF_RELAY, .conf_id = 7, .from = a, .relay = b};
+    static const size_t want_len[7] = {5 + 6 + 1 + 32, 5 + 21, 5 + 6, 5 + 2 + 3 * 21, 5 + 6, 5, 5 + 12};
+    for (int i = 0; i < 7; i++) {
+        uint8_t buf[WIRE_CONF_MAX], again[WIRE_CONF_MAX];
+        WireConf d;
+        size_t len = wire_conf_encode(&c[i], buf, sizeof buf);
+        T_EQ_U64(len, want_len[i]);
+        T_TRUE(wire_conf_decode(buf, len, &d));
+        T_EQ_U64(d.kind, c[i].kind);
+        T_EQ_U64(d.conf_id, 7);
+        T_EQ_U64(wire_conf_encode(&d, again, sizeof again), len);
+        T_TRUE(memcmp(buf, again, len) == 0);
+        for (size_t cut = 0; cut < len; cut++) T_FALSE(wire_conf_decode(buf, cut, &d));
+        buf[len] = 0;
+        T_FALSE(wire_conf_decode(buf, len + 1, &d)); /* trailing byte */
+    }
+    uint8_t buf[WIRE_CONF_MAX];
+    WireConf d;
+    size_t len = wire_conf_encode(&c[3], buf, sizeof buf);
+    T_TRUE(wire_conf_decode(buf, len, &d));
+    T_EQ_U64(d.host, 1);
+    T_EQ_U64(d.n, 3);
+    T_TRUE(env_addr_eq(d.p[1].pub, b));
+    T_EQ_U64(d.p[2].udp, 0);
+    T_EQ_U64(d.p[0].dnat, NAT_FULL_CONE);
+    T_EQ_U64(buf[5], 1); /* host index, then the count */
+    T_EQ_U64(buf[6], 3);
+    buf[5] = 3; /* host not below the count */
+    T_FALSE(wire_conf_decode(buf, len, &d));
+    buf[5] = 1;
+    buf[7 + 20] = (uint8_t)(NAT_TYPE_COUNT << 1); /* first participant's NatType out of range */
+    T_FALSE(wire_conf_decode(buf, len, &d));
+    len = wire_conf_encode(&c[0], buf, sizeof buf);
+    buf[11] = 2; /* mesh is 0 or 1 */
+    T_FALSE(wire_conf_decode(buf, len, &d));
+    buf[0] = WIRE_CF_KIND_END; /* unknown kind */
+    T_FALSE(wire_conf_decode(buf, len, &d));
+}
+
 T_SUITE_MAIN("wire", {"test_wire_roundtrip_every_type", test_wire_roundtrip_every_type},
              {"test_wire_truncated_and_padded_rejected", test_wire_truncated_and_padded_rejected},
              {"test_wire_bad_fields_rejected", test_wire_bad_fields_rejected},
              {"test_wire_call_roundtrip_every_kind", test_wire_call_roundtrip_every_kind},
+             {"test_wire_conf_roundtrip_and_rejects", test_wire_conf_roundtrip_and_rejects},
              {"test_wire_call_layout_pinned", test_wire_call_layout_pinned},
              {"test_wire_call_truncated_and_overlong_rejected",
               test_wire_call_truncated_and_overlong_rejected},
