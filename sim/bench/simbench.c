@@ -113,6 +113,8 @@ int main(int argc, char **argv)
     GError *err = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "simbench: %s\n", err->message);
+        g_error_free(err);
+        g_option_context_free(ctx);
         return 2;
     }
     g_option_context_free(ctx);
