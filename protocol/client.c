@@ -147,20 +147,30 @@ static void client_stop(Node *n, bool graceful)
 
 /* ---- Login rounds ---- */
 
-static void client_login_begin(Node *n)
+/* Starts a login; retry: after a give-up (the run of attempts goes on). */
+static void client_login_begin_as(Node *n, bool retry)
 {
     ClientState *cl = client__state(n);
     cl->login_phase = CL_LOGIN_ROUND_WAIT;
     cl->round = 0;
     cl->contacted = 0;
     cl->login_start = env_now(&n->env);
+    if (!retry) cl->first_attempt = cl->login_start;
     n->state = NODE_ST_LOGGING_IN;
     node__count(n, NODE_M(n)->login_attempt, 1);
     env_timer_cancel(&n->env, &cl->t_round);
     cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, 0, CLIENT_TM_ROUND);
 }
 
-static void client_login_failed(Node *n, const char *why)
+static void client_login_begin(Node *n)
+{
+    client_login_begin_as(n, false);
+}
+
+/* The login failed (why: for the log). retry: the cause may pass (no
+ * supernode or login server answered), so after login_pause_ns the client
+ * starts again (a12); a refused or bad credential is final. */
+static void client_login_failed(Node *n, const char *why, bool retry)
 {
     ClientState *cl = client__state(n);
     client_timers_cancel(n);
@@ -174,6 +184,9 @@ static void client_login_failed(Node *n, const char *why)
     node__count(n, NODE_M(n)->login_fail_by[n->true_nat], 1);
     env_metric_observe(&n->env, NODE_M(n)->login_rounds, cl->round);
     env_log(&n->env, ENV_LOG_INFO, "login failure after %u rounds: %s", cl->round, why);
+    if (!retry || n->sh->p.login_pause_ns <= 0) return;
+    node__count(n, NODE_M(n)->login_give_ups, 1);
+    cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.login_pause_ns, CLIENT_TM_RETRY);
 }
 
 static void client_round_start(Node *n)
@@ -181,7 +194,7 @@ static void client_round_start(Node *n)
     ClientState *cl = client__state(n);
     const NodeParams *p = &n->sh->p;
     if (cl->round >= p->login_rounds) {
-        client_login_failed(n, "no supernode reachable");
+        client_login_failed(n, "no supernode reachable", true);
         return;
     }
     cl->round++;
@@ -331,7 +344,7 @@ static void client_auth_attempt_failed(Node *n, const char *why)
     if (cl->auth >= 0) node__conn_close(n, cl->auth, true);
     cl->auth = -1;
     cl->auth_try++;
-    if (!client_auth_connect(n)) client_login_failed(n, why);
+    if (!client_auth_connect(n)) client_login_failed(n, why, true);
 }
 
 static void client_auth_start(Node *n)
@@ -340,7 +353,7 @@ static void client_auth_start(Node *n)
     cl->contacted++;
     cl->login_phase = CL_LOGIN_AUTH;
     cl->auth_try = 0;
-    if (!client_auth_connect(n)) client_login_failed(n, "login server unreachable");
+    if (!client_auth_connect(n)) client_login_failed(n, "login server unreachable", true);
 }
 
 /* Sends LOGIN_REQ: wrapped session key + AES(user, hash, public key). */
@@ -412,7 +425,7 @@ static void client_on_cert(Node *n, const WireMsg *m)
     env_timer_cancel(&n->env, &cl->t_auth);
     if (!ok) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
-        client_login_failed(n, "bad certificate");
+        client_login_failed(n, "bad certificate", false);
         return;
     }
     env_mem_free(&n->env, cl->cert, cl->cert_len);
@@ -474,6 +487,7 @@ static void client_login_succeeded(Node *n)
     env_metric_observe(&n->env, NODE_M(n)->login_time, secs);
     env_metric_observe(&n->env, NODE_M(n)->login_time_by[n->true_nat], secs);
     env_metric_observe(&n->env, NODE_M(n)->login_rounds, cl->round);
+    env_metric_observe(&n->env, NODE_M(n)->login_eventual, timens_to_s(now - cl->first_attempt));
     env_metric_observe(&n->env, NODE_M(n)->hc_size, n->hc.n);
     hostcache_save(&n->hc, &n->env);
     env_timer_cancel(&n->env, &cl->t_ka);
@@ -605,6 +619,10 @@ static void client_on_timer(Node *n, EnvTimer t, uint32_t kind)
     case CLIENT_TM_ROUND:
         cl->t_round = ENV_TIMER_NONE;
         client_round_start(n);
+        break;
+    case CLIENT_TM_RETRY: /* the pause after a give-up is over (a12) */
+        cl->t_round = ENV_TIMER_NONE;
+        if (cl->login_phase == CL_LOGIN_FAILED) client_login_begin_as(n, true);
         break;
     case CLIENT_TM_PROBE:
         cl->t_probe = ENV_TIMER_NONE;
@@ -765,7 +783,7 @@ static void client_on_frame(Node *n, int idx, const WireMsg *m)
         if (m->type == WIRE_LOGIN_CERT)
             client_on_cert(n, m);
         else if (m->type == WIRE_LOGIN_FAIL)
-            client_login_failed(n, "authentication refused");
+            client_login_failed(n, "authentication refused", false);
         else
             node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
@@ -806,7 +824,7 @@ static void client_on_closed(Node *n, int idx, int status)
     (void)status;
     if (idx == cl->auth) {
         cl->auth = -1;
-        client_login_failed(n, "login server closed the connection");
+        client_login_failed(n, "login server closed the connection", true);
     } else if (idx == n->uplink) {
         n->uplink = -1;
         if (n->state == NODE_ST_ONLINE)

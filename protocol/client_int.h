@@ -44,7 +44,8 @@ typedef enum ClientLoginPhase {
     CL_LOGIN_AUTH,       /* attached; the login-server exchange runs (t_auth; a14) */
     CL_LOGIN_ONLINE,     /* logged in (alternate-table pings may still be out) */
     CL_LOGIN_FAILOVER,   /* supernode lost: TCP to alternates and cache entries (a13) */
-    CL_LOGIN_FAILED,     /* rounds exhausted or authentication refused */
+    CL_LOGIN_FAILED,     /* rounds exhausted (a retry after login_pause_ns may be armed) or
+                            authentication refused (final) */
 } ClientLoginPhase;
 
 /* A client's state: allocated by the client feature at start into the
@@ -72,6 +73,8 @@ typedef struct ClientState {
     EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
     AltEntry alt[NODE_ALT_MAX]; /* alternate node table */
     TimeNs login_start;         /* when this login began */
+    TimeNs first_attempt;       /* when the first login of this run of attempts began (retries
+                                   after give-ups keep it): login.eventual_time_s */
     TimeNs failover_start;      /* when the SN was lost */
     uint8_t *cert;              /* certificate from the login server (env_mem_alloc) */
     uint16_t cert_len;          /* its bytes */

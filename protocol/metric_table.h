@@ -48,6 +48,8 @@
     X(METRIC_LOGIN_FAILURE, "login.failure", ENV_METRIC_COUNTER)                                   \
     X(METRIC_LOGIN_TIME_S, "login.time_s", ENV_METRIC_SAMPLE)                                      \
     X(METRIC_LOGIN_ROUNDS, "login.rounds", ENV_METRIC_SAMPLE)                                      \
+    X(METRIC_LOGIN_GIVE_UPS, "login.give_ups", ENV_METRIC_COUNTER)                                 \
+    X(METRIC_LOGIN_EVENTUAL_TIME_S, "login.eventual_time_s", ENV_METRIC_SAMPLE)                    \
     X(METRIC_LOGIN_NODES_CONTACTED, "login.nodes_contacted", ENV_METRIC_SAMPLE)                    \
     X(METRIC_NAT_DETECT_TOTAL, "nat.detect.total", ENV_METRIC_COUNTER)                             \
     X(METRIC_NAT_DETECT_CORRECT, "nat.detect.correct", ENV_METRIC_COUNTER)                         \

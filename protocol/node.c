@@ -32,6 +32,8 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->login_fail = metric_table_intern(e, METRIC_LOGIN_FAILURE);
     m->login_time = metric_table_intern(e, METRIC_LOGIN_TIME_S);
     m->login_rounds = metric_table_intern(e, METRIC_LOGIN_ROUNDS);
+    m->login_give_ups = metric_table_intern(e, METRIC_LOGIN_GIVE_UPS);
+    m->login_eventual = metric_table_intern(e, METRIC_LOGIN_EVENTUAL_TIME_S);
     m->login_nodes = metric_table_intern(e, METRIC_LOGIN_NODES_CONTACTED);
     for (int t = 0; t < NAT_TYPE_COUNT; t++) {
         m->login_ok_by[t] = metric_table_intern_family(e, METRIC_FAM_LOGIN_SUCCESS_BY_NAT, t, 0, 0);

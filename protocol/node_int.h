@@ -252,6 +252,7 @@ NodeShared *node_shared_new_with(const Env *world_env, const NodeParams *p,
 /* Interned metric ids (per world; see env.h). */
 typedef struct NodeMetrics {
     EnvMetric login_attempt, login_ok, login_fail, login_time, login_rounds, login_nodes;
+    EnvMetric login_give_ups, login_eventual; /* retries after a give-up (a12) */
     EnvMetric login_ok_by[NAT_TYPE_COUNT], login_fail_by[NAT_TYPE_COUNT];
     EnvMetric login_time_by[NAT_TYPE_COUNT];
     EnvMetric phase_bytes[PH_COUNT], phase_pkts[PH_COUNT];

@@ -226,7 +226,8 @@ static void test_client_all_bootstrap_refusing_fails_after_5_rounds(void)
     T_EQ_I64(fakenet_metric(w->net, "login.failure.open"), 1);
     T_EQ_U64(fakenet_sample_last(w->net, "login.rounds"), 5);
     T_EQ_U64(fakenet_record_count_to(w->net, FAKE_UDP, w->p.bootstrap[0].ip, 33033), 5);
-    T_EQ_U64(fakeenv_live_timers(w->h[c]), 0); /* nothing left running */
+    T_EQ_U64(fakeenv_live_timers(w->h[c]), 1); /* only the retry after the pause (a12) */
+    T_EQ_I64(fakenet_metric(w->net, "login.give_ups"), 1);
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
@@ -694,6 +695,45 @@ static void test_client_alone_rounds_then_failure(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* a12: after the last round fails, the client pauses login_pause_ns and
+ * logs in again, for as long as it is up, counting each give-up; with a
+ * pause of 0 it stays logged out. */
+static void test_client_alone_retries_after_pause(void)
+{
+    static const NodeFeature *const only[] = {&client_feature};
+    NodeParams p;
+    node_params_default(&p);
+    p.server_key_bits = 1024;
+    p.login_pause_ns = 2 * TIMENS_MIN;
+    FakeWorld *w = fakeworld_new_with(133, &p, only, G_N_ELEMENTS(only));
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    Node *n = w->node[c];
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 10 * TIMENS_MIN));
+    T_EQ_I64(fakenet_metric(w->net, "login.give_ups"), 1);
+    fakenet_run_for(w->net, p.login_pause_ns - 1);
+    T_STR_EQ(node_login_phase(n), "failed");
+    T_EQ_I64(fakenet_metric(w->net, "login.attempts"), 1);
+    fakenet_run_for(w->net, 2);
+    T_EQ_U64(node_state(n), NODE_ST_LOGGING_IN);
+    T_EQ_I64(fakenet_metric(w->net, "login.attempts"), 2);
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 10 * TIMENS_MIN));
+    T_EQ_I64(fakenet_metric(w->net, "login.give_ups"), 2);
+    T_EQ_I64(fakenet_metric(w->net, "login.failure"), 2);
+    T_EQ_U64(fakeworld_free(w), 0);
+
+    p.login_pause_ns = 0; /* never again */
+    w = fakeworld_new_with(134, &p, only, G_N_ELEMENTS(only));
+    c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 10 * TIMENS_MIN));
+    fakenet_run_for(w->net, TIMENS_H);
+    T_STR_EQ(node_login_phase(w->node[c]), "failed");
+    T_EQ_I64(fakenet_metric(w->net, "login.attempts"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "login.give_ups"), 0);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 /* A scripted supernode at the first bootstrap address accepts the probe
  * (PROBE_ACK, a22 U4): the client goes to TCP at once, to that supernode
  * first, without waiting out the probe wait. */
@@ -744,6 +784,7 @@ static void test_client_alone_probe_ack_starts_tcp(void)
 T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_seed_same_bytes},
              {"test_client_alone_rounds_then_failure", test_client_alone_rounds_then_failure},
              {"test_client_alone_probe_ack_starts_tcp", test_client_alone_probe_ack_starts_tcp},
+             {"test_client_alone_retries_after_pause", test_client_alone_retries_after_pause},
              {"test_client_first_login_success", test_client_first_login_success},
              {"test_client_login_with_2048_bit_server_key",
               test_client_login_with_2048_bit_server_key},

@@ -206,6 +206,7 @@ typedef struct ScenarioProtocol {
     TimeNs probe_timeout_ns;       /* wait for the answer to one UDP probe */
     TimeNs connect_timeout_ns;     /* wait for a TCP connection to a supernode */
     TimeNs login_retry_wait_ns;    /* pause between failed login attempts */
+    TimeNs login_pause_ns;         /* pause after a give-up before logging in again; 0: never */
     TimeNs keepalive_ns;           /* interval of keep-alives to the supernode */
     uint32_t keepalive_misses;     /* missed keep-alives before failover, >= 1 */
     uint32_t alt_nodes;            /* size of the alternate node table */

@@ -348,6 +348,7 @@ static cJSON *scn_protocol_json(const ScenarioProtocol *p)
     scn_add_duration(o, "probe_timeout", p->probe_timeout_ns);
     scn_add_duration(o, "connect_timeout", p->connect_timeout_ns);
     scn_add_duration(o, "login_retry_wait", p->login_retry_wait_ns);
+    scn_add_duration(o, "login_pause", p->login_pause_ns);
     scn_add_duration(o, "keepalive", p->keepalive_ns);
     cJSON_AddNumberToObject(o, "keepalive_misses", p->keepalive_misses);
     cJSON_AddNumberToObject(o, "alt_nodes", p->alt_nodes);

@@ -668,7 +668,7 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
         "host_cache_size", "bootstrap",        "login_server",  "web_server",       "phone_gateway",
         "search",          "search_fanout",    "search_timeout", "login_rounds",    "probe_timeout",
         "connect_timeout", "login_retry_wait", "keepalive",      "keepalive_misses", "alt_nodes",
-        "presence_ttl",    NULL};
+        "presence_ttl",    "login_pause",      NULL};
     const cJSON *v = scenario__section(rd, root, "protocol", keys);
     size_t mark = scenario__push_key(rd, "protocol");
     scenario__get_u32(rd, v, "host_cache_size", 1, 200, &p->host_cache_size);
@@ -685,6 +685,7 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
     scenario__get_duration(rd, v, "probe_timeout", 1, &p->probe_timeout_ns);
     scenario__get_duration(rd, v, "connect_timeout", 1, &p->connect_timeout_ns);
     scenario__get_duration(rd, v, "login_retry_wait", 1, &p->login_retry_wait_ns);
+    scenario__get_duration(rd, v, "login_pause", 0, &p->login_pause_ns);
     scenario__get_duration(rd, v, "keepalive", 1, &p->keepalive_ns);
     scenario__get_u32(rd, v, "keepalive_misses", 1, 100, &p->keepalive_misses);
     scenario__get_u32(rd, v, "alt_nodes", 0, 1000, &p->alt_nodes);
@@ -827,6 +828,7 @@ static void scn_default_protocol(ScenarioProtocol *p)
         .probe_timeout_ns = np.probe_wait_ns,
         .connect_timeout_ns = np.tcp_timeout_ns,
         .login_retry_wait_ns = np.round_wait_ns,
+        .login_pause_ns = np.login_pause_ns,
         .keepalive_ns = np.keepalive_ns,
         .keepalive_misses = np.keepalive_misses,
         .alt_nodes = np.alt_targets,

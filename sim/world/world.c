@@ -616,6 +616,7 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     p->probe_wait_ns = sp->probe_timeout_ns;
     p->tcp_timeout_ns = sp->connect_timeout_ns;
     p->round_wait_ns = sp->login_retry_wait_ns;
+    p->login_pause_ns = sp->login_pause_ns;
     p->keepalive_ns = sp->keepalive_ns;
     p->keepalive_misses = (uint8_t)MIN(sp->keepalive_misses, UINT8_MAX);
     p->alt_targets = (uint8_t)MIN(sp->alt_nodes, NODE_ALT_MAX);
