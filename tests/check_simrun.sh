@@ -8,12 +8,7 @@
 set -u
 simrun=$1
 src=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/check_lib.sh" # $work, ok, bad, pass, fail
 small=(--set population.clients=60 --duration 3min --set warmup=0 --quiet)
 
 # expect_error NAME EXPECTED_SUBSTRING ARGS...

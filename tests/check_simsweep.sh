@@ -10,12 +10,7 @@ set -u
 simsweep=$1
 src=$2
 mpirun=${3:-}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/check_lib.sh" # $work, ok, bad, pass, fail
 cd "$work" || exit 2
 
 # A 2 x 2 sweep of 20 clients for one simulated minute.

@@ -8,12 +8,7 @@
 set -u
 bin=$1
 want_version=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/check_lib.sh" # $work, ok, bad, pass, fail
 for tool in simrun simsweep simplot simcheck simcalibrate simbench; do
     exe=$bin/$tool
     [ -x "$exe" ] || exe=$(find "$bin" -name "$tool" -type f -perm -u+x | head -1)

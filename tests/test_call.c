@@ -19,6 +19,7 @@
 #include "protocol/node_int.h"
 
 #include "fakeenv.h"
+#include "tpeer.h"
 #include "t_assert.h"
 
 #define A_IP ENV_IP(81, 10, 0, 1)
@@ -276,45 +277,23 @@ static void test_call_phone_without_gateway_fails(void)
 
 #define PEER_IP ENV_IP(99, 9, 9, 1)
 
-typedef struct Peer {
-    FakeEnv *h;
-    Env e;
-    Crypto *c;
-    EnvConn conn;
-    EnvSock udp;
-    uint32_t ip;
-    uint8_t tx[32];
-    uint32_t txc;
-} Peer;
+typedef TPeer Peer; /* tpeer.h */
 
 static void peer_new(Peer *p, FakeWorld *w, uint32_t ip)
 {
-    memset(p, 0, sizeof *p);
-    p->ip = ip;
-    p->h = fakenet_host_add(w->net, ip);
-    fakeenv_capture(p->h, true);
-    p->e = fakeenv_env(p->h);
-    p->c = crypto_new(NULL);
+    tpeer_new(p, w, ip);
 }
 
 /* A TCP connection to `to` and our hello saying role. */
 static void peer_connect(Peer *p, FakeWorld *w, EnvAddr to, uint8_t role)
 {
-    T_EQ_I64(env_tcp_connect(&p->e, to, &p->conn), ENV_OK);
-    fakenet_run_for(w->net, 100 * TIMENS_MS);
-    uint8_t b[WIRE_HELLO_LEN];
-    wire_hello_encode(0x5eed0001, role, &p->e, b, sizeof b);
-    wire_stream_key(p->c, &p->e, 0x5eed0001, p->tx);
-    T_EQ_I64(env_tcp_send(&p->e, p->conn, b, sizeof b), ENV_OK);
+    T_EQ_I64(tpeer_connect(p, w, to, 0x5eed0001, role), ENV_OK);
 }
 
 static void peer_send_call(Peer *p, const WireCall *cm)
 {
     WireMsg m = {.type = WIRE_CALL, .u.call = *cm};
-    uint8_t body[WIRE_FRAME_MAX], f[WIRE_FRAME_MAX + 2];
-    size_t len = wire_encode(&m, body, sizeof body);
-    size_t fl = wire_frame_seal(p->c, &p->e, p->tx, p->txc++, body, len, f, sizeof f);
-    T_EQ_I64(env_tcp_send(&p->e, p->conn, f, fl), ENV_OK);
+    T_EQ_I64(tpeer_send(p, &m), ENV_OK);
 }
 
 /* The call messages the node sent on our connection (after its hello);
@@ -324,33 +303,16 @@ static size_t peer_read_calls_fwd(Peer *p, WireCall *out, size_t max, int *close
                                   EnvAddr fwd_dst, size_t *n_cf)
 {
     if (n_cf) *n_cf = 0;
-    uint8_t store[8192];
-    size_t have = 0, k = 0;
-    *closed = 0;
-    for (size_t i = 0; i < fakeenv_inbox_count(p->h); i++) {
-        const FakeInbox *x = fakeenv_inbox_get(p->h, i);
-        if (x->kind == 5 && x->slot == p->conn.slot && x->gen == p->conn.gen) *closed = x->status;
-        if (x->kind != 4 || x->slot != p->conn.slot || x->gen != p->conn.gen) continue;
-        if (have + x->len <= sizeof store) memcpy(store + have, x->data, x->len);
-        have += x->len;
-    }
-    uint32_t seed;
-    uint8_t role, key[32];
-    if (have < WIRE_HELLO_LEN || !wire_hello_decode(store, WIRE_HELLO_LEN, &seed, &role)) return 0;
-    T_EQ_U64(role, HELLO_CALL);
-    wire_stream_key(p->c, &p->e, seed, key);
-    size_t off = WIRE_HELLO_LEN;
-    for (uint32_t ctr = 0; off + 2 <= have && k < max; ctr++) {
-        size_t fl = wire_get_u16(store + off);
-        if (off + 2 + fl > have) break;
-        WireMsg m;
-        wire_frame_open(p->c, &p->e, key, ctr, store + off + 2, fl);
-        if (wire_decode(store + off + 2, fl, &m) && m.type == WIRE_CALL) out[k++] = m.u.call;
-        if (n_cf && m.type == WIRE_FORWARD && m.u.forward.dst.ip == fwd_dst.ip &&
-            m.u.forward.dst.port == fwd_dst.port && m.u.forward.len > 0 &&
-            m.u.forward.data[0] == WIRE_CF_FIRST)
+    uint8_t store[8192], role = 0;
+    WireMsg m[64];
+    size_t got = tpeer_read(p, m, G_N_ELEMENTS(m), store, sizeof store, closed, &role), k = 0;
+    if (got) T_EQ_U64(role, HELLO_CALL);
+    for (size_t i = 0; i < got; i++) {
+        if (m[i].type == WIRE_CALL && k < max) out[k++] = m[i].u.call;
+        if (n_cf && m[i].type == WIRE_FORWARD && m[i].u.forward.dst.ip == fwd_dst.ip &&
+            m[i].u.forward.dst.port == fwd_dst.port && m[i].u.forward.len > 0 &&
+            m[i].u.forward.data[0] == WIRE_CF_FIRST)
             (*n_cf)++;
-        off += 2 + fl;
     }
     return k;
 }
@@ -396,9 +358,7 @@ static void peer_udp_seen(Peer *p, EnvAddr from, uint8_t kind, size_t *n_kind,
 
 static void peer_free(Peer *p)
 {
-    if (env_conn_is_set(p->conn)) env_tcp_abort(&p->e, &p->conn);
-    if (env_sock_is_set(p->udp)) env_udp_close(&p->e, &p->udp);
-    crypto_free(p->c);
+    tpeer_free(p);
 }
 
 static unsigned calls_only_gateway(FakeWorld **wp, uint64_t seed)

@@ -5,6 +5,7 @@
  * world answers a SEARCH_Q from its index (and a supernode-only world does
  * not) and passes presence between two attached clients. */
 #include "fakeenv.h"
+#include "tpeer.h"
 #include "protocol/node.h"
 #include "protocol/search.h"
 #include "protocol/supernode.h"
@@ -14,40 +15,21 @@
 #define SN_IP ENV_IP(70, 0, 0, 1)
 #define SN_PORT 33033
 
-/* A scripted TCP client of the supernode. */
-typedef struct Peer {
-    FakeEnv *h;
-    Env e;
-    Crypto *c;
-    EnvConn conn;
-    uint8_t tx[32];
-    uint32_t txc;
-} Peer;
+/* A scripted TCP client of the supernode (tpeer.h). */
+typedef TPeer Peer;
 
 static void peer_send(Peer *p, const WireMsg *m)
 {
-    uint8_t body[WIRE_FRAME_MAX], f[WIRE_FRAME_MAX + 2];
-    size_t len = wire_encode(m, body, sizeof body);
-    size_t fl = wire_frame_seal(p->c, &p->e, p->tx, p->txc++, body, len, f, sizeof f);
-    T_EQ_I64(env_tcp_send(&p->e, p->conn, f, fl), ENV_OK);
+    T_EQ_I64(tpeer_send(p, m), ENV_OK);
 }
 
-/* Opens a connection from a new host at ip, says HELLO_CLIENT and, when
- * user is set, CONNECT as user with UDP port udp_port. */
+/* Opens a connection to `to` from a new host at ip, says HELLO_CLIENT and,
+ * when user is set, CONNECT as user with UDP port udp_port. */
 static void peer_open_to(Peer *p, FakeWorld *w, EnvAddr to, uint32_t ip, const char *user,
                          uint16_t udp_port)
 {
-    memset(p, 0, sizeof *p);
-    p->h = fakenet_host_add(w->net, ip);
-    fakeenv_capture(p->h, true);
-    p->e = fakeenv_env(p->h);
-    p->c = crypto_new(NULL);
-    T_EQ_I64(env_tcp_connect(&p->e, to, &p->conn), ENV_OK);
-    fakenet_run_for(w->net, 100 * TIMENS_MS);
-    uint8_t b[WIRE_HELLO_LEN];
-    wire_hello_encode(0x5eed0001u + ip, 1 /* HELLO_CLIENT */, &p->e, b, sizeof b);
-    wire_stream_key(p->c, &p->e, 0x5eed0001u + ip, p->tx);
-    T_EQ_I64(env_tcp_send(&p->e, p->conn, b, sizeof b), ENV_OK);
+    tpeer_new(p, w, ip);
+    T_EQ_I64(tpeer_connect(p, w, to, 0x5eed0001u + ip, 1 /* HELLO_CLIENT */), ENV_OK);
     if (!user) return;
     WireMsg m = {.type = WIRE_CONNECT};
     m.u.connect.udp_port = udp_port;
@@ -62,41 +44,15 @@ static void peer_open(Peer *p, FakeWorld *w, uint32_t ip, const char *user, uint
     peer_open_to(p, w, env_addr(SN_IP, SN_PORT), ip, user, udp_port);
 }
 
-/* Decodes everything the supernode sent on p's connection (its hello, then
- * frames) into out; returns the number of messages. store keeps the bytes
- * the messages borrow. *closed: the close status, 0 while open. */
+/* Decodes everything the supernode sent on p's connection (tpeer_read). */
 static size_t peer_read(Peer *p, WireMsg *out, size_t max, uint8_t *store, size_t cap, int *closed)
 {
-    size_t have = 0, k = 0;
-    *closed = 0;
-    for (size_t i = 0; i < fakeenv_inbox_count(p->h); i++) {
-        const FakeInbox *x = fakeenv_inbox_get(p->h, i);
-        if (x->slot != p->conn.slot || x->gen != p->conn.gen) continue;
-        if (x->kind == 4 && have + x->len <= cap) {
-            memcpy(store + have, x->data, x->len);
-            have += x->len;
-        }
-        if (x->kind == 5) *closed = x->status;
-    }
-    uint32_t seed;
-    uint8_t role, key[32];
-    if (have < WIRE_HELLO_LEN || !wire_hello_decode(store, WIRE_HELLO_LEN, &seed, &role)) return 0;
-    wire_stream_key(p->c, &p->e, seed, key);
-    size_t off = WIRE_HELLO_LEN;
-    for (uint32_t ctr = 0; off + 2 <= have && k < max; ctr++) {
-        size_t fl = wire_get_u16(store + off);
-        if (off + 2 + fl > have) break;
-        wire_frame_open(p->c, &p->e, key, ctr, store + off + 2, fl);
-        if (wire_decode(store + off + 2, fl, &out[k])) k++;
-        off += 2 + fl;
-    }
-    return k;
+    return tpeer_read(p, out, max, store, cap, closed, NULL);
 }
 
 static void peer_close(Peer *p)
 {
-    if (env_conn_is_set(p->conn)) env_tcp_abort(&p->e, &p->conn);
-    crypto_free(p->c);
+    tpeer_free(p);
 }
 
 /* A world of the given features with one supernode at SN_IP. */

@@ -3,81 +3,37 @@
  * and unknown requests, every TCP message type truncated at a supernode,
  * the web server's HTTP; and the unknown-user path end to end. */
 #include "fakeenv.h"
+#include "tpeer.h"
 #include "protocol/loginsrv.h"
 #include "protocol/node.h"
 #include "protocol/websrv.h"
 #include "protocol/wire.h"
 #include "t_assert.h"
 
-typedef struct Peer {
-    FakeWorld *w;
-    FakeEnv *h;
-    Env e;
-    Crypto *c;
-    EnvConn conn;
-    uint8_t tx[32];
-    uint32_t txc;
-} Peer;
+typedef TPeer Peer;
 
+/* A scripted peer on a new host, connected to `to`, with our hello when
+ * hello is set. */
 static void peer_open(Peer *p, FakeWorld *w, EnvAddr to, bool hello)
 {
-    memset(p, 0, sizeof *p);
-    p->w = w;
-    p->h = fakenet_host_add(w->net,
-                            ENV_IP(99, 9, 9, (uint8_t)(w->n + fakenet_record_count(w->net) % 200)));
-    fakeenv_capture(p->h, true);
-    p->e = fakeenv_env(p->h);
-    p->c = crypto_new(NULL);
-    T_EQ_I64(env_tcp_connect(&p->e, to, &p->conn), ENV_OK);
-    fakenet_run_for(w->net, 100 * TIMENS_MS);
-    if (!hello) return;
-    uint8_t b[WIRE_HELLO_LEN];
-    wire_hello_encode(0x11223344, 1, &p->e, b, sizeof b);
-    wire_stream_key(p->c, &p->e, 0x11223344, p->tx);
-    T_EQ_I64(env_tcp_send(&p->e, p->conn, b, sizeof b), ENV_OK);
+    tpeer_new(p, w, ENV_IP(99, 9, 9, (uint8_t)(w->n + fakenet_record_count(w->net) % 200)));
+    T_EQ_I64(tpeer_connect(p, w, to, 0x11223344, hello ? 1 : 0), ENV_OK);
 }
 
 static void peer_send_body(Peer *p, const uint8_t *body, size_t len)
 {
-    uint8_t f[WIRE_FRAME_MAX + 2];
-    size_t fl = wire_frame_seal(p->c, &p->e, p->tx, p->txc++, body, len, f, sizeof f);
-    env_tcp_send(&p->e, p->conn, f, fl);
+    (void)tpeer_send_body(p, body, len);
 }
 
-/* Decodes what the server sent: its hello, then frames. Returns the number
- * of messages decoded into out; *closed gets the close status (0: open). */
+/* Decodes what the server sent (tpeer_read). */
 static size_t peer_read(Peer *p, WireMsg *out, size_t max, uint8_t *store, size_t cap, int *closed)
 {
-    size_t have = 0, k = 0;
-    *closed = 0;
-    for (size_t i = 0; i < fakeenv_inbox_count(p->h); i++) {
-        const FakeInbox *x = fakeenv_inbox_get(p->h, i);
-        if (x->slot != p->conn.slot || x->gen != p->conn.gen) continue;
-        if (x->kind == 4 && have + x->len <= cap) {
-            memcpy(store + have, x->data, x->len);
-            have += x->len;
-        }
-        if (x->kind == 5) *closed = x->status;
-    }
-    uint32_t seed;
-    uint8_t role, key[32];
-    if (have < WIRE_HELLO_LEN || !wire_hello_decode(store, WIRE_HELLO_LEN, &seed, &role)) return 0;
-    wire_stream_key(p->c, &p->e, seed, key);
-    size_t off = WIRE_HELLO_LEN;
-    for (uint32_t ctr = 0; off + 2 <= have && k < max; ctr++) {
-        size_t fl = wire_get_u16(store + off);
-        if (off + 2 + fl > have) break;
-        wire_frame_open(p->c, &p->e, key, ctr, store + off + 2, fl);
-        if (wire_decode(store + off + 2, fl, &out[k])) k++;
-        off += 2 + fl;
-    }
-    return k;
+    return tpeer_read(p, out, max, store, cap, closed, NULL);
 }
 
 static void peer_close(Peer *p)
 {
-    env_tcp_abort(&p->e, &p->conn);
-    crypto_free(p->c);
+    tpeer_free(p);
 }
 
 static void test_loginsrv_garbage_request_refused(void)
