@@ -126,9 +126,9 @@ static void client_start(Node *n)
 static void client_timers_cancel(Node *n)
 {
     ClientState *cl = client__state(n);
-    EnvTimer *all[] = {&cl->t_probe, &cl->t_round, &cl->t_tcp,    &cl->t_auth,
-                       &cl->t_alt,   &cl->t_ka,    &cl->t_ka_to,  &cl->t_poll,
-                       &cl->t_stun,  &cl->t_nat,   &cl->t_promote};
+    EnvTimer *all[] = {&cl->t_probe, &cl->t_round, &cl->t_tcp,   &cl->t_auth,
+                       &cl->t_alt,   &cl->t_ka,    &cl->t_ka_to, &cl->t_poll,
+                       &cl->t_stun,  &cl->t_nat,   &cl->t_sweep};
     for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
         env_timer_cancel(&n->env, all[i]);
 }
@@ -139,6 +139,7 @@ static void client_stop(Node *n, bool graceful)
     (void)graceful;
     client_timers_cancel(n);
     natdet__stop(n);
+    if (n->state == NODE_ST_ONLINE) (void)hostcache_save(&n->hc, &n->env); /* a3: kept across sessions */
     env_mem_free(&n->env, cl->cert, cl->cert_len);
     n->uplink = -1; /* node_stop closes every connection */
     env_mem_free(&n->env, cl, sizeof *cl);
@@ -154,6 +155,9 @@ static void client_login_begin_as(Node *n, bool retry)
     cl->login_phase = CL_LOGIN_ROUND_WAIT;
     cl->round = 0;
     cl->contacted = 0;
+    cl->udp_seen = false;
+    cl->udp_silent = 0;
+    cl->udp_blocked = n->nat == NAT_UDP_BLOCKED; /* the last detection (install record) said so */
     cl->login_start = env_now(&n->env);
     if (!retry) cl->first_attempt = cl->login_start;
     n->state = NODE_ST_LOGGING_IN;
@@ -189,6 +193,14 @@ static void client_login_failed(Node *n, const char *why, bool retry)
     cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.login_pause_ns, CLIENT_TM_RETRY);
 }
 
+static void client_probe_send(Node *n, EnvAddr to)
+{
+    WireMsg m = {.type = WIRE_PROBE, .u.probe = {0, n->port, 0}};
+    node__udp_send_msg(n, n->udp, to, client__state(n)->frame_id, &m, PH_PROBE);
+}
+
+static void client_tcp_phase(Node *n);
+
 static void client_round_start(Node *n)
 {
     ClientState *cl = client__state(n);
@@ -199,20 +211,26 @@ static void client_round_start(Node *n)
     }
     cl->round++;
     cl->login_phase = CL_LOGIN_PROBING;
-    if (n->hc.n == 0)
-        hostcache_add_bootstrap(&n->hc, p->bootstrap, p->n_bootstrap, env_now(&n->env));
+    /* The bootstrap SNs are always there to fall back on (a6): hostcache_best
+     * ranks them after every ordinary entry, so they are probed only when
+     * fewer ordinary entries than a round's probes are left (a2). */
+    hostcache_add_bootstrap(&n->hc, p->bootstrap, p->n_bootstrap, env_now(&n->env));
     cl->first_login = true;
     for (uint16_t i = 0; i < n->hc.n; i++)
         if (!(n->hc.e[i].flags & HOSTCACHE_F_BOOTSTRAP)) cl->first_login = false;
+    cl->ncand = 0;
+    if (cl->udp_blocked) { /* no probing: TCP to the best entries (client_tcp_phase) */
+        cl->nprobe = 0;
+        client_tcp_phase(n);
+        return;
+    }
     size_t want = MAX(p->probes_per_round, cl->first_login ? p->probes_first_login : 0);
     cl->nprobe =
         (uint8_t)hostcache_best(&n->hc, cl->probe, MIN(want, (size_t)CAND_MAX), 0, NULL, 0);
     cl->frame_id = (uint16_t)node__random_u32(n);
-    cl->ncand = 0;
     for (uint8_t i = 0; i < cl->nprobe; i++) {
-        WireMsg m = {.type = WIRE_PROBE, .u.probe = {0, n->port, 0}};
         cl->probe_st[i] = PROBE_SENT;
-        node__udp_send_msg(n, n->udp, cl->probe[i], cl->frame_id, &m, PH_PROBE);
+        client_probe_send(n, cl->probe[i]);
     }
     if (cl->round == 1) cl->contacted = (uint8_t)(cl->contacted + cl->nprobe);
     cl->t_probe = node__timer_start(n, NODE_FEAT_CLIENT, p->probe_wait_ns, CLIENT_TM_PROBE);
@@ -229,13 +247,44 @@ static void client_round_failed(Node *n)
     cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.round_wait_ns, CLIENT_TM_ROUND);
 }
 
-/* Builds the TCP candidate list from the probe results and starts. */
+/* The probe wait of a round ended with silent targets (timed_out: the
+ * whole wait passed). Where UDP works (an answer came during this login),
+ * a silent supernode counts a failed contact; where nothing has ever
+ * answered, the silence counts towards concluding that UDP is blocked
+ * (fw_udp_probes, a11: "can work without UDP"). */
+static void client_probes_silent(Node *n)
+{
+    ClientState *cl = client__state(n);
+    for (uint8_t i = 0; i < cl->nprobe; i++) {
+        if (cl->probe_st[i] != PROBE_SENT) continue;
+        if (cl->udp_seen) {
+            if (hostcache_entry_touch(&n->hc, cl->probe[i], env_now(&n->env), false))
+                node__count(n, NODE_M(n)->hc_evicted, 1);
+        } else if (cl->udp_silent < 255) {
+            cl->udp_silent++;
+        }
+    }
+    if (!cl->udp_seen && !cl->udp_blocked && cl->udp_silent >= n->sh->p.fw_udp_probes) {
+        cl->udp_blocked = true;
+        node__count(n, NODE_M(n)->udp_blocked, 1);
+        env_log(&n->env, ENV_LOG_INFO, "%u probes unanswered: UDP is blocked, TCP only",
+                cl->udp_silent);
+    }
+}
+
+/* Builds the TCP candidate list from the probe results (or, UDP being
+ * blocked, from the host cache: every candidate slot, ordinary entries
+ * first) and starts. */
 static void client_tcp_phase(Node *n)
 {
     ClientState *cl = client__state(n);
     env_timer_cancel(&n->env, &cl->t_probe);
     cl->ncand = 0;
     cl->login_phase = CL_LOGIN_SN_TCP;
+    if (cl->udp_blocked) {
+        cl->ncand = (uint8_t)hostcache_best(&n->hc, cl->cand, CAND_MAX, 0, NULL, 0);
+        cl->contacted = (uint8_t)MIN(255, cl->contacted + cl->ncand);
+    }
     static const uint8_t passes[2] = {PROBE_ACCEPTED, PROBE_SENT}; /* accepting SNs first */
     for (int pass = 0; pass < 2; pass++)
         for (uint8_t i = 0; i < cl->nprobe; i++)
@@ -298,8 +347,9 @@ static void client_tcp_attempt_failed(Node *n, bool next_target)
     env_timer_cancel(&n->env, &cl->t_tcp);
     if (n->uplink >= 0) node__conn_close(n, n->uplink, true);
     n->uplink = -1;
-    if (!next_target && cl->pi == 2)
-        hostcache_entry_touch(&n->hc, cl->cand[cl->ci], env_now(&n->env), false);
+    if (!next_target && cl->pi == 2 &&
+        hostcache_entry_touch(&n->hc, cl->cand[cl->ci], env_now(&n->env), false))
+        node__count(n, NODE_M(n)->hc_evicted, 1);
     if (next_target) {
         cl->pi = 0;
         cl->ci++;
@@ -460,6 +510,11 @@ static void client_alt_remove(Node *n, size_t i)
 static void client_alt_start(Node *n)
 {
     ClientState *cl = client__state(n);
+    if (cl->udp_blocked) { /* the table is built from UDP pings: nothing to build it with */
+        node__count(n, NODE_M(n)->udp_skipped, 1);
+        cl->alt_phase = false;
+        return;
+    }
     EnvAddr t[NODE_ALT_MAX];
     size_t k = hostcache_best(&n->hc, t, MIN((size_t)n->sh->p.alt_targets, (size_t)NODE_ALT_MAX), 0,
                               &n->uplink_addr, 1);
@@ -471,6 +526,34 @@ static void client_alt_start(Node *n)
     }
     cl->contacted = (uint8_t)MIN(255, cl->contacted + k);
     cl->t_alt = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.alt_wait_ns, CLIENT_TM_ALT);
+}
+
+/* The host-cache refresh sweep (a25: about hourly): ask the supernode
+ * for hc_sweep_entries entries; its HC_ENTRIES answers are merged as they
+ * come (client_on_frame). Dead entries go as contacts fail
+ * (hostcache_entry_touch), the worst make room when the cache is full. */
+static void client_sweep(Node *n)
+{
+    if (n->state != NODE_ST_ONLINE || n->uplink < 0 || n->sh->p.hc_sweep_entries == 0) return;
+    WireMsg m = {.type = WIRE_HC_REQUEST, .u.hc_request = {n->sh->p.hc_sweep_entries}};
+    node__send_msg(n, n->uplink, &m);
+    node__count(n, NODE_M(n)->hc_sweeps, 1);
+}
+
+/* Merges handed-out entries (CONNECT_ACK, HC_ENTRIES, SHED, redirects),
+ * counting what came in and what it pushed out. */
+static void client_hc_merge(Node *n, uint8_t k, const WireEntry *e)
+{
+    TimeNs now = env_now(&n->env);
+    for (uint8_t i = 0; i < k; i++) {
+        EnvAddr a = env_addr(e[i].ip, e[i].port);
+        if (!a.ip || !a.port) continue;
+        HostCacheOutcome out;
+        (void)hostcache_merge(&n->hc, a, (uint32_t)(now / TIMENS_S), HOSTCACHE_LOAD_UNKNOWN, &out);
+        if (out == HOSTCACHE_ADDED || out == HOSTCACHE_REPLACED)
+            node__count(n, NODE_M(n)->hc_added, 1);
+        if (out == HOSTCACHE_REPLACED) node__count(n, NODE_M(n)->hc_evicted, 1);
+    }
 }
 
 static void client_login_succeeded(Node *n)
@@ -496,10 +579,12 @@ static void client_login_succeeded(Node *n)
                                           CLIENT_TM_KEEPALIVE);
     cl->t_poll =
         node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->poll_ns, p->poll_ns, CLIENT_TM_POLL);
-    if (p->promotion_enabled && !env_timer_is_set(cl->t_promote))
-        cl->t_promote = node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->promote_check_ns,
-                                                   p->promote_check_ns, CLIENT_TM_PROMOTE);
+    env_timer_cancel(&n->env, &cl->t_sweep);
+    cl->t_sweep = node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->hc_refresh_ns,
+                                             p->hc_refresh_ns, CLIENT_TM_SWEEP);
+    cl->ka_miss = 0;
     client_alt_start(n);
+    client_sweep(n); /* the login's own sweep: fill the cache from the new SN */
     node__emit(n, NODE_EV_LOGGED_IN, NULL);
     if (n->uplink < 0) client_sn_lost(n); /* the SN link died while we authenticated */
 }
@@ -513,11 +598,23 @@ static void client_alt_done(Node *n)
     env_metric_observe(&n->env, NODE_M(n)->mem_client, (double)mem);
 }
 
+/* Whether the client could serve as a supernode (a40), by what it knows of
+ * itself: its own NAT detection found it on the open Internet (never the
+ * true label), and its uplink, CPU and uptime pass the thresholds. */
+static bool client_eligible(const Node *n)
+{
+    const NodeParams *p = &n->sh->p;
+    return p->promotion_enabled && !n->sn && n->state == NODE_ST_ONLINE && n->nat == NAT_OPEN &&
+           n->uplink_kbps >= p->sn_min_uplink_kbps && n->cpu_mhz >= p->sn_min_cpu_mhz &&
+           env_now(&n->env) - n->started_at >= p->sn_min_uptime_ns;
+}
+
 static void client_keepalive(Node *n)
 {
     ClientState *cl = client__state(n);
     if (n->state != NODE_ST_ONLINE || n->uplink < 0) return;
-    WireMsg m = {.type = WIRE_KEEPALIVE, .u.keepalive = {++cl->ka_seq}};
+    WireMsg m = {.type = WIRE_KEEPALIVE,
+                 .u.keepalive = {++cl->ka_seq, client_eligible(n) ? WIRE_KA_ELIGIBLE : 0}};
     node__send_msg(n, n->uplink, &m);
     node__count(n, NODE_M(n)->keepalive_sent, 1);
     if (!env_timer_is_set(cl->t_ka_to))
@@ -529,7 +626,7 @@ static void client_keepalive(Node *n)
 static void client_poll(Node *n)
 {
     ClientState *cl = client__state(n);
-    if (n->state != NODE_ST_ONLINE || cl->nalt == 0) return;
+    if (n->state != NODE_ST_ONLINE || cl->nalt == 0) return; /* (empty when UDP is blocked) */
     size_t k = (cl->nalt + n->sh->p.poll_divisor - 1) / n->sh->p.poll_divisor;
     for (size_t j = 0; j < k && cl->nalt > 0; j++) {
         size_t i = cl->alt_poll++ % cl->nalt;
@@ -549,23 +646,31 @@ static void client_poll(Node *n)
 
 /* ---- Failover ---- */
 
-static void client_sn_lost(Node *n)
+/* The supernode is gone (lost), or told us to move to one of `to` (k
+ * entries: a SHED). Either way: TCP to the places given, the alternate
+ * table, then the host cache (a13). A move is not a failure: the old
+ * supernode is not blamed and the failover figures do not count it. */
+static void client_sn_leave(Node *n, bool moved, uint8_t k, const WireEntry *to)
 {
     ClientState *cl = client__state(n);
     if (n->state != NODE_ST_ONLINE) return;
     TimeNs now = env_now(&n->env);
     env_timer_cancel(&n->env, &cl->t_ka_to);
-    if (n->uplink >= 0) node__conn_close(n, n->uplink, true);
+    if (n->uplink >= 0) node__conn_close(n, n->uplink, !moved);
     n->uplink = -1;
-    hostcache_entry_touch(&n->hc, n->uplink_addr, now, false);
+    if (!moved && hostcache_entry_touch(&n->hc, n->uplink_addr, now, false))
+        node__count(n, NODE_M(n)->hc_evicted, 1);
     for (uint8_t i = 0; i < cl->nalt; i++)
         if (env_addr_eq(cl->alt[i].a, n->uplink_addr)) client_alt_remove(n, i);
     n->state = NODE_ST_FAILOVER;
     cl->login_phase = CL_LOGIN_FAILOVER;
     cl->failover_start = now;
-    node__count(n, NODE_M(n)->failover_count, 1);
+    cl->moving = moved;
+    if (!moved) node__count(n, NODE_M(n)->failover_count, 1);
     size_t max = MIN((size_t)n->sh->p.failover_targets, (size_t)CAND_MAX);
     cl->ncand = 0;
+    for (uint8_t i = 0; i < k && cl->ncand < max; i++)
+        if (to[i].ip && to[i].port) cl->cand[cl->ncand++] = env_addr(to[i].ip, to[i].port);
     for (uint8_t i = 0; i < cl->nalt && cl->ncand < max; i++)
         cl->cand[cl->ncand++] = cl->alt[i].a;
     EnvAddr skip[CAND_MAX + 1];
@@ -578,30 +683,47 @@ static void client_sn_lost(Node *n)
     client_tcp_try(n);
 }
 
+static void client_sn_lost(Node *n)
+{
+    client_sn_leave(n, false, 0, NULL);
+}
+
+static void client_sn_moved(Node *n, uint8_t k, const WireEntry *to)
+{
+    client_sn_leave(n, true, k, to);
+}
+
 static void client_failover_done(Node *n)
 {
     ClientState *cl = client__state(n);
     cl->login_phase = CL_LOGIN_ONLINE;
     n->state = NODE_ST_ONLINE;
-    env_metric_observe(&n->env, NODE_M(n)->failover_time,
-                       timens_to_s(env_now(&n->env) - cl->failover_start));
+    cl->ka_miss = 0;
+    if (!cl->moving)
+        env_metric_observe(&n->env, NODE_M(n)->failover_time,
+                           timens_to_s(env_now(&n->env) - cl->failover_start));
+    cl->moving = false;
     node__emit(n, NODE_EV_SN_ATTACHED, NULL);
 }
 
 /* ---- Promotion (a40) ---- */
 
-static void client_promote_check(Node *n)
+/* Our supernode nominated us (WIRE_PROMOTE): the overlay needs capacity.
+ * A 0.97 client cannot refuse (a40), but one that is no longer eligible
+ * (its uptime, detection or role changed since its last keep-alive) is not
+ * promoted, nor is one beyond the experiment's cap on promoted supernodes. */
+static void client_promote(Node *n)
 {
     const NodeParams *p = &n->sh->p;
     ClientState *cl = client__state(n);
-    if (!p->promotion_enabled || n->sn || n->state != NODE_ST_ONLINE) return;
-    if (n->nat != NAT_OPEN || n->uplink_kbps < p->sn_min_uplink_kbps ||
-        n->cpu_mhz < p->sn_min_cpu_mhz || env_now(&n->env) - n->started_at < p->sn_min_uptime_ns)
+    if (!client_eligible(n)) return;
+    if (p->sn_max_promoted && *n->sh->promoted >= p->sn_max_promoted) {
+        node__count(n, NODE_M(n)->sn_capped, 1);
         return;
+    }
     /* Promoted: the node is its own supernode from now on. */
     env_timer_cancel(&n->env, &cl->t_ka);
     env_timer_cancel(&n->env, &cl->t_ka_to);
-    env_timer_cancel(&n->env, &cl->t_promote);
     if (n->uplink >= 0) node__conn_close(n, n->uplink, false);
     n->uplink = -1;
     n->public_addr = env_addr(n->local.ip, n->port);
@@ -626,6 +748,7 @@ static void client_on_timer(Node *n, EnvTimer t, uint32_t kind)
         break;
     case CLIENT_TM_PROBE:
         cl->t_probe = ENV_TIMER_NONE;
+        client_probes_silent(n);
         client_tcp_phase(n);
         break;
     case CLIENT_TM_TCP:
@@ -643,9 +766,9 @@ static void client_on_timer(Node *n, EnvTimer t, uint32_t kind)
     case CLIENT_TM_KEEPALIVE:
         client_keepalive(n);
         break;
-    case CLIENT_TM_KA_TIMEOUT:
+    case CLIENT_TM_KA_TIMEOUT: /* one more keep-alive unanswered */
         cl->t_ka_to = ENV_TIMER_NONE;
-        client_sn_lost(n);
+        if (++cl->ka_miss >= n->sh->p.keepalive_misses) client_sn_lost(n);
         break;
     case CLIENT_TM_POLL:
         client_poll(n);
@@ -658,8 +781,8 @@ static void client_on_timer(Node *n, EnvTimer t, uint32_t kind)
         if (n->state == NODE_ST_ONLINE && !n->sn && n->uplink >= 0)
             natdet__start(n, n->uplink_addr);
         break;
-    case CLIENT_TM_PROMOTE:
-        client_promote_check(n);
+    case CLIENT_TM_SWEEP:
+        client_sweep(n);
         break;
     default:
         CHECK(false, "client timer kind %u", kind);
@@ -678,15 +801,26 @@ static void client_on_probe_ack(Node *n, EnvAddr from, uint16_t fid, const WireM
     ClientState *cl = client__state(n);
     int i = client_probe_index(cl, from);
     if (n->state != NODE_ST_LOGGING_IN || fid != cl->frame_id || i < 0) return;
+    cl->udp_seen = true;
+    hostcache_entry_touch(&n->hc, from, env_now(&n->env), true); /* it answered */
     if (m->u.probe_ack.verdict != WIRE_ACCEPT) {
+        /* a22 U4 "reject or redirect": the entries are where to go; while
+         * the round waits for answers, they are probed at once. */
         cl->probe_st[i] = PROBE_REJECTED;
-        for (uint8_t k = 0; k < m->u.probe_ack.n; k++)
-            hostcache_add(&n->hc, env_addr(m->u.probe_ack.e[k].ip, m->u.probe_ack.e[k].port),
-                          env_now(&n->env), 0);
+        client_hc_merge(n, m->u.probe_ack.n, m->u.probe_ack.e);
+        for (uint8_t k = 0; k < m->u.probe_ack.n && env_timer_is_set(cl->t_probe); k++) {
+            EnvAddr a = env_addr(m->u.probe_ack.e[k].ip, m->u.probe_ack.e[k].port);
+            if (!a.ip || !a.port || client_probe_index(cl, a) >= 0 || cl->nprobe == PROBE_MAX)
+                continue;
+            cl->probe[cl->nprobe] = a;
+            cl->probe_st[cl->nprobe++] = PROBE_SENT;
+            cl->contacted = (uint8_t)MIN(255, cl->contacted + 1);
+            client_probe_send(n, a);
+        }
         return;
     }
     cl->probe_st[i] = PROBE_ACCEPTED;
-    hostcache_entry_touch(&n->hc, from, env_now(&n->env), true);
+    hostcache_entry_load(&n->hc, from, (uint8_t)MIN(m->u.probe_ack.load, 100));
     if (cl->ncand == 0 && env_timer_is_set(cl->t_probe)) client_tcp_phase(n); /* a22: U4 = go */
 }
 
@@ -723,6 +857,7 @@ static void client_on_nack(Node *n, EnvAddr from, uint16_t frame_id, EnvAddr see
     n->public_addr = seen; /* a20: the NAck tells our public address */
     int i = client_probe_index(cl, from);
     if (n->state != NODE_ST_LOGGING_IN || frame_id != cl->frame_id || i < 0) return;
+    cl->udp_seen = true;
     WireMsg m = {.type = WIRE_PROBE, .u.probe = {1, n->port, frame_id & 0xFF}}; /* a22 U3 */
     node__udp_send_msg(n, n->udp, from, frame_id, &m, PH_PROBE);
 }
@@ -754,9 +889,7 @@ static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
 {
     ClientState *cl = client__state(n);
     TimeNs now = env_now(&n->env);
-    for (uint8_t k = 0; k < m->u.connect_ack.n; k++)
-        hostcache_add(&n->hc, env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port), now,
-                      0);
+    client_hc_merge(n, m->u.connect_ack.n, m->u.connect_ack.e);
     if (m->u.connect_ack.verdict != WIRE_ACCEPT) {
         client_tcp_attempt_failed(n, true);
         return;
@@ -794,18 +927,20 @@ static void client_on_frame(Node *n, int idx, const WireMsg *m)
         client_on_connect_ack(n, idx, m);
         break;
     case WIRE_KEEPALIVE_ACK:
-        if (m->u.keepalive.seq == cl->ka_seq) env_timer_cancel(&n->env, &cl->t_ka_to);
+        if (m->u.keepalive.seq == cl->ka_seq) {
+            env_timer_cancel(&n->env, &cl->t_ka_to);
+            cl->ka_miss = 0;
+        }
         break;
     case WIRE_HC_ENTRIES:
-        for (uint8_t k = 0; k < m->u.connect_ack.n; k++)
-            hostcache_add(&n->hc, env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port),
-                          env_now(&n->env), 0);
+        client_hc_merge(n, m->u.connect_ack.n, m->u.connect_ack.e);
         break;
-    case WIRE_SHED:
-        for (uint8_t k = 0; k < m->u.connect_ack.n; k++)
-            hostcache_add(&n->hc, env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port),
-                          env_now(&n->env), 0);
-        client_sn_lost(n);
+    case WIRE_SHED: /* over capacity, or a bootstrap handing us to the tier: move */
+        client_hc_merge(n, m->u.connect_ack.n, m->u.connect_ack.e);
+        client_sn_moved(n, m->u.connect_ack.n, m->u.connect_ack.e);
+        break;
+    case WIRE_PROMOTE:
+        client_promote(n);
         break;
     case WIRE_FORWARD:
         node__count(n, NODE_M(n)->signal_received, 1);

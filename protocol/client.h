@@ -33,7 +33,7 @@ enum {
     CLIENT_TM_POLL,        /* periodic UDP polls */
     CLIENT_TM_STUN,        /* STUN retransmission / test timeout (natdet.c) */
     CLIENT_TM_NAT_REFRESH, /* periodic NAT re-detection */
-    CLIENT_TM_PROMOTE,     /* periodic promotion check */
+    CLIENT_TM_SWEEP,       /* periodic host-cache refresh sweep (a25) */
     CLIENT_TM_RETRY,       /* end of the pause after a give-up: log in again (a12) */
 };
 

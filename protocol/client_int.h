@@ -31,7 +31,8 @@ typedef enum ClientProbeState {
     PROBE_REJECTED = 2, /* PROBE_ACK redirect: not tried by TCP */
 } ClientProbeState;
 
-#define CAND_MAX 8 /* probe targets and TCP candidates of a round or failover */
+#define CAND_MAX 8   /* TCP candidates of a round or failover */
+#define PROBE_MAX 16 /* probe targets of a round: its own, then the supernodes redirected to */
 
 /* Where a client's login stands. The phase says which of the login timers
  * may be armed and what a TCP connection to a supernode is for (a login or a
@@ -63,13 +64,19 @@ typedef struct ClientState {
     uint8_t login_phase;        /* ClientLoginPhase: where the login stands */
     bool first_login;           /* host cache held only bootstrap entries */
     bool alt_phase;             /* alternate-table pings outstanding */
+    bool udp_seen;              /* a UDP answer (NAck, PROBE_ACK) came during this login */
+    bool udp_blocked;           /* concluded: UDP does not pass (fw_udp_probes unanswered, or
+                                   NAT detection said so): TCP only, UDP-only phases skipped */
+    uint8_t udp_silent;         /* probes of this login with no UDP answer at all (saturating) */
+    uint8_t ka_miss;            /* keep-alives in a row left unanswered */
+    bool moving;                /* the failover under way is a move (SHED), not a loss */
     uint16_t frame_id;          /* UDP frame id of this round's probes */
     uint32_t alt_nonce;         /* nonce of PINGs (alt phase and polls) */
     uint32_t ka_seq;            /* last keep-alive sequence */
     int auth;                   /* conn index of the login-server link, -1 none */
     uint8_t auth_try;           /* login-server port tried: 0 its own, then fallback_ports */
-    EnvAddr probe[CAND_MAX];    /* this round's probe targets */
-    uint8_t probe_st[CAND_MAX]; /* ClientProbeState of each probe target */
+    EnvAddr probe[PROBE_MAX];    /* this round's probe targets */
+    uint8_t probe_st[PROBE_MAX]; /* ClientProbeState of each probe target */
     EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
     AltEntry alt[NODE_ALT_MAX]; /* alternate node table */
     TimeNs login_start;         /* when this login began */
@@ -81,7 +88,7 @@ typedef struct ClientState {
     uint8_t sess_key[32];       /* AES key of the login-server exchange (zeroed after) */
     NatDet nat;                 /* NAT detection */
     EnvTimer t_probe, t_round, t_tcp, t_auth, t_alt, t_ka, t_ka_to, t_poll, t_stun, t_nat,
-        t_promote; /* timers in flight */
+        t_sweep; /* timers in flight */
 } ClientState;
 
 /* The node's client state; only called while the client runs. */

@@ -37,45 +37,97 @@ HostCacheEntry *hostcache_find(HostCache *hc, EnvAddr a)
     return NULL;
 }
 
-/* Whether x ranks before y (better score, then fresher). */
+/* Whether x is worth keeping over y (better score, then fresher): the
+ * eviction order. */
 static bool hostcache_better(const HostCacheEntry *x, const HostCacheEntry *y)
 {
     if (x->score != y->score) return x->score > y->score;
     return x->last_seen_s > y->last_seen_s;
 }
 
-HostCacheEntry *hostcache_add(HostCache *hc, EnvAddr a, TimeNs now, uint8_t flags)
+/* Whether x is to be tried before y: the selection order (hostcache.h). */
+static bool hostcache_before(const HostCacheEntry *x, const HostCacheEntry *y)
 {
-    CHECK(a.ip != 0 && a.port != 0, "host cache entry without address");
-    HostCacheEntry fresh = {a.ip, a.port, 0, flags, (uint32_t)(now / TIMENS_S)};
-    HostCacheEntry *x = hostcache_find(hc, a);
-    if (x) {
-        x->last_seen_s = fresh.last_seen_s;
-        x->flags |= flags;
-        return x;
-    }
+    bool xb = x->flags & HOSTCACHE_F_BOOTSTRAP, yb = y->flags & HOSTCACHE_F_BOOTSTRAP;
+    if (xb != yb) return yb;
+    if (x->score != y->score) return x->score > y->score;
+    if (x->load != y->load) return x->load < y->load; /* unknown (255) last */
+    return x->last_seen_s > y->last_seen_s;
+}
+
+/* Inserts fresh (not cached yet): a free slot, or the worst entry's. */
+static HostCacheEntry *hostcache_insert(HostCache *hc, HostCacheEntry fresh, HostCacheOutcome *out)
+{
     if (hc->n < hc->cap) {
+        *out = HOSTCACHE_ADDED;
         hc->e[hc->n] = fresh;
         return &hc->e[hc->n++];
     }
     uint16_t worst = 0;
     for (uint16_t i = 1; i < hc->n; i++)
         if (hostcache_better(&hc->e[worst], &hc->e[i])) worst = i;
-    if (hc->e[worst].score > 0) return NULL; /* every entry has proven itself */
+    if (hc->e[worst].score > 0) { /* every entry has proven itself */
+        *out = HOSTCACHE_REFUSED;
+        return NULL;
+    }
+    *out = HOSTCACHE_REPLACED;
     hc->e[worst] = fresh;
     return &hc->e[worst];
 }
 
-void hostcache_entry_touch(HostCache *hc, EnvAddr a, TimeNs now, bool ok)
+HostCacheEntry *hostcache_add(HostCache *hc, EnvAddr a, TimeNs now, uint8_t flags)
+{
+    CHECK(a.ip != 0 && a.port != 0, "host cache entry without address");
+    HostCacheEntry fresh = {a.ip, a.port, 0, flags, (uint32_t)(now / TIMENS_S),
+                            HOSTCACHE_LOAD_UNKNOWN};
+    HostCacheEntry *x = hostcache_find(hc, a);
+    if (x) {
+        x->last_seen_s = fresh.last_seen_s;
+        x->flags |= flags;
+        return x;
+    }
+    HostCacheOutcome out;
+    return hostcache_insert(hc, fresh, &out);
+}
+
+HostCacheEntry *hostcache_merge(HostCache *hc, EnvAddr a, uint32_t seen_s, uint8_t load,
+                                HostCacheOutcome *out)
+{
+    CHECK(a.ip != 0 && a.port != 0, "host cache entry without address");
+    HostCacheOutcome dummy;
+    if (!out) out = &dummy;
+    HostCacheEntry *x = hostcache_find(hc, a);
+    if (x) {
+        *out = HOSTCACHE_KEPT;
+        if (seen_s > x->last_seen_s) {
+            x->last_seen_s = seen_s;
+            if (load != HOSTCACHE_LOAD_UNKNOWN) x->load = load;
+        }
+        return x;
+    }
+    return hostcache_insert(hc, (HostCacheEntry){a.ip, a.port, 0, 0, seen_s, load}, out);
+}
+
+bool hostcache_entry_touch(HostCache *hc, EnvAddr a, TimeNs now, bool ok)
 {
     HostCacheEntry *x = hostcache_find(hc, a);
-    if (!x) return;
+    if (!x) return false;
     if (ok) {
         x->last_seen_s = (uint32_t)(now / TIMENS_S);
         if (x->score < HOSTCACHE_SCORE_MAX) x->score++;
-    } else if (x->score > -HOSTCACHE_SCORE_MAX) {
-        x->score--;
+        if (x->score < 0) x->score = 0; /* it answers again: the failures are history */
+        return false;
     }
+    if (x->score > -HOSTCACHE_SCORE_MAX) x->score--;
+    if (x->score > HOSTCACHE_SCORE_DEAD || (x->flags & HOSTCACHE_F_BOOTSTRAP)) return false;
+    *x = hc->e[--hc->n];
+    return true;
+}
+
+void hostcache_entry_load(HostCache *hc, EnvAddr a, uint8_t load)
+{
+    HostCacheEntry *x = hostcache_find(hc, a);
+    if (x) x->load = load;
 }
 
 void hostcache_remove(HostCache *hc, EnvAddr a)
@@ -104,7 +156,7 @@ size_t hostcache_best(const HostCache *hc, EnvAddr *out, size_t max, uint8_t fla
             if (taken[i / 8] & (1u << (i % 8))) continue;
             if ((x->flags & flags_want) != flags_want || hostcache_skipped(x, skip, nskip))
                 continue;
-            if (best < 0 || hostcache_better(x, &hc->e[best])) best = i;
+            if (best < 0 || hostcache_before(x, &hc->e[best])) best = i;
         }
         if (best < 0) break;
         taken[best / 8] |= (uint8_t)(1u << (best % 8));
@@ -155,7 +207,7 @@ bool hostcache_load(HostCache *hc, const Env *e)
     const uint8_t *p = buf + 3;
     for (uint16_t i = 0; i < n; i++, p += HOSTCACHE_REC) {
         HostCacheEntry x = {wire_get_u32(p), wire_get_u16(p + 4), (int8_t)p[6], p[7],
-                            wire_get_u32(p + 8)};
+                            wire_get_u32(p + 8), HOSTCACHE_LOAD_UNKNOWN};
         if (x.ip == 0 || x.port == 0 || x.score > HOSTCACHE_SCORE_MAX ||
             x.score < -HOSTCACHE_SCORE_MAX) {
             hc->n = 0;

@@ -59,6 +59,9 @@
     X(METRIC_SUPERNODE_CLIENTS, "supernode.clients", ENV_METRIC_GAUGE)                             \
     X(METRIC_SUPERNODE_REJECTED, "supernode.rejected", ENV_METRIC_COUNTER)                         \
     X(METRIC_SUPERNODE_SHED, "supernode.shed", ENV_METRIC_COUNTER)                                 \
+    X(METRIC_SUPERNODE_MOVED, "supernode.moved", ENV_METRIC_COUNTER)                               \
+    X(METRIC_SUPERNODE_NOMINATIONS, "supernode.nominations", ENV_METRIC_COUNTER)                   \
+    X(METRIC_SUPERNODE_PROMOTIONS_CAPPED, "supernode.promotions_capped", ENV_METRIC_COUNTER)       \
     X(METRIC_SUPERNODE_FORWARDED, "supernode.forwarded", ENV_METRIC_COUNTER)                       \
     X(METRIC_SUPERNODE_FWD_DUPLICATES, "supernode.forward.duplicates", ENV_METRIC_COUNTER)         \
     X(METRIC_SUPERNODE_FWD_TTL_CLAMPED, "supernode.forward.ttl_clamped", ENV_METRIC_COUNTER)       \
@@ -79,6 +82,11 @@
     X(METRIC_WIRE_NACK_SENT, "wire.nack_sent", ENV_METRIC_COUNTER)                                 \
     X(METRIC_SIGNAL_RECEIVED, "signal.received", ENV_METRIC_COUNTER)                               \
     X(METRIC_HOSTCACHE_SIZE, "hostcache.size", ENV_METRIC_SAMPLE)                                  \
+    X(METRIC_HOSTCACHE_ADDED, "hostcache.added", ENV_METRIC_COUNTER)                               \
+    X(METRIC_HOSTCACHE_EVICTED, "hostcache.evicted", ENV_METRIC_COUNTER)                           \
+    X(METRIC_HOSTCACHE_SWEEPS, "hostcache.sweeps", ENV_METRIC_COUNTER)                             \
+    X(METRIC_LOGIN_UDP_BLOCKED, "login.udp_blocked", ENV_METRIC_COUNTER)                           \
+    X(METRIC_LOGIN_UDP_PHASES_SKIPPED, "login.udp_phases_skipped", ENV_METRIC_COUNTER)             \
     X(METRIC_MEMORY_CLIENT_STATE_BYTES, "memory.client_state_bytes", ENV_METRIC_SAMPLE)            \
     X(METRIC_HTTP_INSTALLED, "http.installed", ENV_METRIC_COUNTER)                                 \
     X(METRIC_HTTP_GETLATESTVERSION, "http.getlatestversion", ENV_METRIC_COUNTER)                   \

@@ -55,6 +55,14 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->sn_rejected = metric_table_intern(e, METRIC_SUPERNODE_REJECTED);
     m->sn_shed = metric_table_intern(e, METRIC_SUPERNODE_SHED);
     m->sn_forwarded = metric_table_intern(e, METRIC_SUPERNODE_FORWARDED);
+    m->sn_moved = metric_table_intern(e, METRIC_SUPERNODE_MOVED);
+    m->sn_nominations = metric_table_intern(e, METRIC_SUPERNODE_NOMINATIONS);
+    m->sn_capped = metric_table_intern(e, METRIC_SUPERNODE_PROMOTIONS_CAPPED);
+    m->hc_added = metric_table_intern(e, METRIC_HOSTCACHE_ADDED);
+    m->hc_evicted = metric_table_intern(e, METRIC_HOSTCACHE_EVICTED);
+    m->hc_sweeps = metric_table_intern(e, METRIC_HOSTCACHE_SWEEPS);
+    m->udp_blocked = metric_table_intern(e, METRIC_LOGIN_UDP_BLOCKED);
+    m->udp_skipped = metric_table_intern(e, METRIC_LOGIN_UDP_PHASES_SKIPPED);
     m->sn_fwd_dup = metric_table_intern(e, METRIC_SUPERNODE_FWD_DUPLICATES);
     m->sn_fwd_ttl = metric_table_intern(e, METRIC_SUPERNODE_FWD_TTL_CLAMPED);
     m->sn_fwd_rate = metric_table_intern(e, METRIC_SUPERNODE_FWD_RATE_LIMITED);
@@ -145,6 +153,7 @@ static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
     Crypto *c = crypto_new(err);
     if (!c) return NULL;
     NodeShared *sh = g_new0(NodeShared, 1); /* not per node: one per world */
+    sh->promoted = g_new0(uint32_t, 1);
     sh->p = *p;
     sh->crypto = c;
     sh->server_key = crypto_rsa_keygen(c, world_env, p->server_key_bits);
@@ -178,6 +187,7 @@ void node_shared_free(NodeShared *sh)
     for (uint16_t i = 0; i < sh->n_user_keys; i++) crypto_key_free(sh->user_keys[i]);
     g_free(sh->user_keys);
     crypto_free(sh->crypto);
+    g_free(sh->promoted);
     g_free(sh);
 }
 

@@ -95,9 +95,8 @@ typedef struct NodeParams {
     /* Keep-alive, polls, failover (a13, a24, a25). */
     TimeNs keepalive_ns;         /* client -> SN refresh: 60 s (a24) */
     TimeNs keepalive_timeout_ns; /* no answer within: SN declared dead: 20 s */
-    uint8_t keepalive_misses;    /* unanswered keep-alives before failover: 3 (the scenario's
-                                    protocol.keepalive_misses); not read yet: today one
-                                    keepalive_timeout_ns without an answer fails over */
+    uint8_t keepalive_misses;    /* keep-alives in a row left unanswered (each for
+                                    keepalive_timeout_ns) before the SN is declared lost: 3 */
     TimeNs poll_ns;              /* UDP polls of known peers: every 20 s (a25) */
     uint8_t poll_divisor;        /* poll 1/poll_divisor of the alternate table: 3 (a25) */
     uint8_t poll_miss_max;       /* unanswered polls before an entry is dropped: 3 */
@@ -108,17 +107,31 @@ typedef struct NodeParams {
     uint8_t stun_tries;    /* requests per test before "no answer": 3 */
     TimeNs nat_refresh_ns; /* periodic re-detection: 1 h (a25's hourly sweep) */
 
-    /* Supernodes (a40, a47). */
+    /* Supernodes (a40, a42, a47; docs/overlay.md). A client is eligible when
+     * its own NAT detection says it is on the open Internet and its uplink,
+     * CPU and uptime pass the thresholds; it says so in its keep-alives and
+     * is promoted when its supernode nominates it (the tier grows by demand). */
     bool promotion_enabled;      /* false in dedicated-supernode mode */
-    uint32_t sn_min_uplink_kbps; /* promotion threshold on uplink */
-    uint32_t sn_min_cpu_mhz;     /* promotion threshold on CPU */
-    TimeNs sn_min_uptime_ns;     /* promotion threshold on uptime */
-    TimeNs promote_check_ns;     /* how often a client checks eligibility */
-    uint16_t sn_capacity;        /* clients per SN (a47: "several hundred"): 300 */
+    uint32_t sn_min_uplink_kbps; /* promotion threshold on uplink: 1000 */
+    uint32_t sn_min_cpu_mhz;     /* promotion threshold on CPU: 2000 (a desktop) */
+    TimeNs sn_min_uptime_ns;     /* promotion threshold on uptime: 10 min */
+    uint32_t sn_max_promoted;    /* promoted supernodes in the world at once, 0: no cap (the
+                                    scenario's elected-mode supernodes.count) */
+    uint16_t sn_capacity;        /* clients per SN (a47: "several hundred"): 500 */
+    uint8_t sn_nominate_load;    /* an SN this loaded (percent of capacity) nominates an
+                                    eligible client of its own, one a maintenance period: 90 */
+    uint8_t sn_move_per_maint;   /* clients a bootstrap SN moves to ordinary SNs with room,
+                                    per maintenance period: 8 */
+    TimeNs sn_entry_ttl_ns;      /* an SN hands out and gossips only SNs heard alive within: 10 min */
     uint8_t sn_peer_links;       /* TCP links an SN keeps to other SNs: 3 */
     uint8_t hc_handout;          /* host-cache entries handed out per answer: 8 */
-    TimeNs sn_maint_ns;          /* SN peer-link upkeep period: 30 s */
+    TimeNs sn_maint_ns;          /* SN upkeep (peer links, gossip, demand) period: 30 s */
     uint16_t hostcache_cap;      /* host cache entries: 200 (a1) */
+    TimeNs hc_refresh_ns;        /* client's host-cache refresh sweep: 1 h (a25) */
+    uint8_t hc_sweep_entries;    /* entries asked of the SN per sweep (at login too): 100 */
+    uint8_t fw_udp_probes;       /* probes left unanswered, with no UDP answer at all, before
+                                    the client concludes UDP is blocked and logs in over TCP
+                                    only: 30 */
 
     /* ---- search/presence (search.c, presence.c; a27-a30, a42) ---- */
     uint8_t search_mode;                           /* NODE_SEARCH_EXPANDING or NODE_SEARCH_DHT */

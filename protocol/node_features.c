@@ -56,15 +56,20 @@ void node_params_default(NodeParams *p)
     p->stun_tries = 3;
     p->nat_refresh_ns = TIMENS_H; /* a25 */
     p->promotion_enabled = true;  /* a40 */
-    p->sn_min_uplink_kbps = 512;
-    p->sn_min_cpu_mhz = 1000;
-    p->sn_min_uptime_ns = 2 * TIMENS_H;
-    p->promote_check_ns = 5 * TIMENS_MIN;
-    p->sn_capacity = 300; /* a47: "up to several hundred" */
+    p->sn_min_uplink_kbps = 1000; /* the scenario defaults (scenarios/README.md) */
+    p->sn_min_cpu_mhz = 2000;
+    p->sn_min_uptime_ns = 10 * TIMENS_MIN;
+    p->sn_capacity = 500; /* a47: "up to several hundred" */
+    p->sn_nominate_load = 90;
+    p->sn_move_per_maint = 8;
+    p->sn_entry_ttl_ns = 10 * TIMENS_MIN;
     p->sn_peer_links = 3;
     p->hc_handout = 8;
     p->sn_maint_ns = 30 * TIMENS_S;
     p->hostcache_cap = HOSTCACHE_MAX; /* a1 */
+    p->hc_refresh_ns = TIMENS_H;      /* a25 */
+    p->hc_sweep_entries = 100;
+    p->fw_udp_probes = 30;
     search__params_default(p);
     call__params_default(p);
 }

@@ -258,6 +258,8 @@ typedef struct NodeMetrics {
     EnvMetric phase_bytes[PH_COUNT], phase_pkts[PH_COUNT];
     EnvMetric nat_confusion[NAT_TYPE_COUNT][NAT_TYPE_COUNT], nat_total, nat_correct;
     EnvMetric sn_count, sn_promotions, sn_clients, sn_rejected, sn_shed, sn_forwarded;
+    EnvMetric sn_moved, sn_nominations, sn_capped; /* the tier by demand (supernode.c, client.c) */
+    EnvMetric hc_added, hc_evicted, hc_sweeps, udp_blocked, udp_skipped;
     EnvMetric sn_fwd_dup, sn_fwd_ttl, sn_fwd_rate, sn_unauth; /* flood hardening (supernode.c) */
     EnvMetric sn_bytes_in, sn_bytes_out, sn_stun_answered;
     EnvMetric failover_time, failover_count, failover_relogin;
@@ -276,6 +278,9 @@ struct NodeShared {
     uint16_t n_user_keys;  /* entries of user_keys */
     NodeMetrics m;         /* interned ids */
     MediaShared *media;    /* owned: per-world codec state of calls (media.h) */
+    uint32_t *promoted;    /* owned: promoted clients serving as supernodes now, for the
+                              experiment's cap NodeParams.sn_max_promoted (the one mutable
+                              world-wide count; nodes hold sh as const) */
     const NodeFeature *feat[NODE_FEAT_COUNT]; /* registered features by id (borrowed) */
     const NodeFeature *order[NODE_FEAT_COUNT]; /* the same, in registration order */
     uint8_t nfeat;                             /* entries of order */
@@ -294,6 +299,7 @@ typedef struct SnClient {
     uint32_t user_hash; /* wire_user_hash of its username (calls: locating users) */
     bool open;          /* it said it is on the open Internet (CONNECT, WIRE_CM_NAT_NOTE): calls to
                            it may signal directly (a31) */
+    bool eligible;      /* its last keep-alive said it could serve as a supernode (a40) */
     uint16_t fwd_tokens; /* FORWARD rate limit: tokens (supernode.c) */
     uint32_t fwd_ms;     /* when they were last refilled, ms of virtual time */
 } SnClient;
@@ -302,6 +308,7 @@ typedef struct SnPeer {
     int conn;          /* conn index, -1 none */
     EnvAddr main;      /* peer's main address (from SN_HELLO) */
     uint16_t alt_port; /* peer's second UDP port */
+    bool admitted;     /* its SN_HELLO came */
 } SnPeer;
 
 #define SN_PEER_MAX 8

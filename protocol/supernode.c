@@ -41,10 +41,12 @@
 /* The feature's per-node state: the tables others read (n->sn points at
  * pub, the first member) and what only the supernode uses. */
 typedef struct SnPrivate {
-    SnState pub;       /* the shared tables (node_int.h) */
-    EnvSock udp_alt;   /* second UDP socket (STUN change-port) */
-    uint16_t alt_port; /* its port */
-    EnvTimer t_maint;  /* peer upkeep */
+    SnState pub;           /* the shared tables (node_int.h) */
+    EnvSock udp_alt;       /* second UDP socket (STUN change-port) */
+    uint16_t alt_port;     /* its port */
+    EnvTimer t_maint;      /* upkeep: peer links, gossip, demand */
+    uint16_t nominate_pos; /* where the next scan for an eligible client starts */
+    TimeNs nominated_at;   /* when this supernode last nominated a client (-1: never) */
 } SnPrivate;
 
 static SnPrivate *supernode_priv(const Node *n)
@@ -53,7 +55,87 @@ static SnPrivate *supernode_priv(const Node *n)
 }
 
 static void supernode_maint(Node *n);
+static void supernode_client_del(Node *n, uint16_t slot);
 static uint8_t supernode_handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip);
+
+/* ---- What the supernode knows of the tier (a42) ----
+ * Its host cache is its view of the other supernodes: entries learned
+ * from peer links and their gossip, each with when it was last heard alive
+ * and its load as last heard. "Fresh" entries (heard alive within
+ * sn_entry_ttl_ns, not failing) are the only ones handed out or passed
+ * on; an entry "has room" when it is fresh, an ordinary (not bootstrap)
+ * supernode, and its load is known and below sn_nominate_load. */
+
+/* Load in percent of capacity (0-100). */
+static uint8_t supernode_load(const SnState *s)
+{
+    return s->cap ? (uint8_t)MIN(100u, s->nclients * 100u / s->cap) : 100;
+}
+
+static bool supernode_is_bootstrap(const Node *n, EnvAddr a)
+{
+    const NodeParams *p = &n->sh->p;
+    for (uint8_t i = 0; i < p->n_bootstrap; i++)
+        if (env_addr_eq(p->bootstrap[i], a)) return true;
+    return false;
+}
+
+static bool supernode_fresh(const Node *n, const HostCacheEntry *x)
+{
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    EnvAddr a = env_addr(x->ip, x->port);
+    return x->score >= 0 && now_s - MIN(now_s, x->last_seen_s) <= n->sh->p.sn_entry_ttl_ns / TIMENS_S &&
+           !env_addr_eq(a, n->public_addr) && !(x->flags & HOSTCACHE_F_BOOTSTRAP) &&
+           !supernode_is_bootstrap(n, a);
+}
+
+static bool supernode_has_room(const Node *n, const HostCacheEntry *x)
+{
+    return supernode_fresh(n, x) && x->load < n->sh->p.sn_nominate_load;
+}
+
+static bool supernode_knows_room(const Node *n)
+{
+    for (uint16_t i = 0; i < n->hc.n; i++)
+        if (supernode_has_room(n, &n->hc.e[i])) return true;
+    return false;
+}
+
+/* Whether a new client is taken: not when full, and a bootstrap, being
+ * the entry point of the overlay rather than part of its tier (a6), sends
+ * clients on as long as it knows a supernode with room. */
+static bool supernode_admits(const Node *n)
+{
+    const SnState *s = n->sn;
+    if (s->nclients >= s->cap) return false;
+    return n->role != NODE_ROLE_BOOTSTRAP || !supernode_knows_room(n);
+}
+
+/* Up to max random entries (distinct): those with room when room_only
+ * (falling back on any fresh entry when none has room), else any fresh
+ * one; never `skip`. Returns the count. */
+static size_t supernode_sample(Node *n, WireEntry *out, size_t max, EnvAddr skip, bool room_only)
+{
+    uint8_t idx[HOSTCACHE_MAX];
+    uint16_t k = 0;
+    for (int pass = room_only ? 0 : 1; pass < 2 && k == 0; pass++)
+        for (uint16_t i = 0; i < n->hc.n; i++) {
+            const HostCacheEntry *x = &n->hc.e[i];
+            if ((pass == 0 ? supernode_has_room(n, x) : supernode_fresh(n, x)) &&
+                !env_addr_eq(env_addr(x->ip, x->port), skip))
+                idx[k++] = (uint8_t)i;
+        }
+    size_t m = 0;
+    for (; m < max && m < k; m++) { /* partial Fisher-Yates */
+        uint16_t j = (uint16_t)(m + env_random_below(&n->env, (uint32_t)(k - m)));
+        uint8_t t = idx[m];
+        idx[m] = idx[j];
+        idx[j] = t;
+        out[m].ip = n->hc.e[idx[m]].ip;
+        out[m].port = n->hc.e[idx[m]].port;
+    }
+    return m;
+}
 
 static void supernode_start(Node *n)
 {
@@ -70,8 +152,12 @@ static void supernode_start(Node *n)
     if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &x->udp_alt) != ENV_OK)
         (void)env_udp_bind(&n->env, 0, &x->udp_alt);
     if (env_sock_is_set(x->udp_alt)) x->alt_port = env_sock_local(&n->env, x->udp_alt).port;
+    x->nominated_at = -1;
     n->sn = s;
-    if (n->role == NODE_ROLE_CLIENT) n->state = NODE_ST_ONLINE;
+    if (n->role == NODE_ROLE_CLIENT) {
+        n->state = NODE_ST_ONLINE;
+        (*n->sh->promoted)++;
+    }
     node__count(n, NODE_M(n)->sn_count, 1);
     x->t_maint = node__timer_start_periodic(n, NODE_FEAT_SUPERNODE, p->sn_maint_ns, p->sn_maint_ns,
                                             SN_TM_MAINT);
@@ -86,6 +172,7 @@ static void supernode_stop(Node *n, bool graceful)
     if (!s) return;
     node__emit(n, NODE_EV_SN_STOPPING, NULL);
     node__count(n, NODE_M(n)->sn_count, -1);
+    if (n->role == NODE_ROLE_CLIENT) (*n->sh->promoted)--;
     node__count(n, NODE_M(n)->sn_clients, -(int64_t)s->nclients);
     SnPrivate *x = supernode_priv(n);
     env_timer_cancel(&n->env, &x->t_maint);
@@ -95,27 +182,104 @@ static void supernode_stop(Node *n, bool graceful)
     n->sn = NULL;
 }
 
+/* Entries handed out (random samples, so that clients spread over the
+ * tier instead of all taking the same best ones): to a client this
+ * supernode sends on, those with room. */
 static uint8_t supernode_handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip)
 {
-    uint8_t idx[HOSTCACHE_MAX];
-    uint16_t k = 0;
-    for (uint16_t i = 0; i < n->hc.n; i++) {
-        const HostCacheEntry *x = &n->hc.e[i];
-        EnvAddr a = env_addr(x->ip, x->port);
-        if (x->score >= 0 && !env_addr_eq(a, skip) && !env_addr_eq(a, n->public_addr))
-            idx[k++] = (uint8_t)i;
-    }
-    uint8_t m = 0;
-    for (; m < max && m < k; m++) { /* partial Fisher-Yates */
-        uint16_t j = (uint16_t)(m + env_random_below(&n->env, (uint32_t)(k - m)));
-        uint8_t t = idx[m];
-        idx[m] = idx[j];
-        idx[j] = t;
-        out[m].ip = n->hc.e[idx[m]].ip;
-        out[m].port = n->hc.e[idx[m]].port;
-    }
-    return m;
+    return (uint8_t)supernode_sample(n, out, MIN(max, WIRE_MAX_ENTRIES), skip,
+                                     !supernode_admits(n));
 }
+
+/* Gossip to peer link idx (a42: "each supernode knows almost all other
+ * supernodes"): this supernode first (age 0, its load), then a random
+ * sample of the fresh ones it knows, with their ages and loads. */
+static void supernode_gossip(Node *n, int idx, EnvAddr peer)
+{
+    WireEntry pick[WIRE_GOSSIP_MAX - 1];
+    size_t k = supernode_sample(n, pick, G_N_ELEMENTS(pick), peer, false);
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    WireMsg m = {.type = WIRE_SN_GOSSIP};
+    m.u.gossip.e[0] = (WireGossipEntry){n->public_addr.ip, n->port, 0, supernode_load(n->sn)};
+    m.u.gossip.n = 1;
+    for (size_t i = 0; i < k; i++) {
+        const HostCacheEntry *x = hostcache_find(&n->hc, env_addr(pick[i].ip, pick[i].port));
+        uint32_t age = now_s - MIN(now_s, x->last_seen_s);
+        m.u.gossip.e[m.u.gossip.n++] =
+            (WireGossipEntry){x->ip, x->port, (uint16_t)MIN(age, UINT16_MAX),
+                              x->load == HOSTCACHE_LOAD_UNKNOWN ? 100 : x->load};
+    }
+    node__send_msg(n, idx, &m);
+}
+
+static void supernode_on_gossip(Node *n, const WireMsg *m)
+{
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    for (uint8_t i = 0; i < m->u.gossip.n; i++) {
+        const WireGossipEntry *g = &m->u.gossip.e[i];
+        EnvAddr a = env_addr(g->ip, g->port);
+        if (!a.ip || !a.port || env_addr_eq(a, n->public_addr)) continue;
+        (void)hostcache_merge(&n->hc, a, now_s - MIN(now_s, g->age_s), g->load, NULL);
+    }
+}
+
+/* ---- Demand (a40, a22; docs/overlay.md) ----
+ * A supernode at sn_nominate_load or more, or a bootstrap holding clients
+ * while it knows no supernode with room, needs the tier to grow: once a
+ * maintenance period it nominates one of its clients whose keep-alives say
+ * it is eligible (WIRE_PROMOTE). A bootstrap that knows supernodes with
+ * room moves clients there instead, sn_move_per_maint at a time (SHED
+ * with the entries to go to). */
+static void supernode_nominate(Node *n)
+{
+    SnState *s = n->sn;
+    SnPrivate *x = supernode_priv(n);
+    for (uint16_t k = 0; k < s->slots; k++) {
+        uint16_t i = (uint16_t)((x->nominate_pos + k) % s->slots);
+        SnClient *c = &s->clients[i];
+        if (c->conn < 0 || !c->eligible) continue;
+        WireMsg m = {.type = WIRE_PROMOTE};
+        node__send_msg(n, c->conn, &m);
+        c->eligible = false; /* until its next keep-alive says so again */
+        x->nominate_pos = (uint16_t)(i + 1);
+        x->nominated_at = env_now(&n->env);
+        node__count(n, NODE_M(n)->sn_nominations, 1);
+        return;
+    }
+}
+
+static void supernode_move_clients(Node *n)
+{
+    SnState *s = n->sn;
+    uint8_t moved = 0;
+    for (uint16_t i = 0; i < s->slots && moved < n->sh->p.sn_move_per_maint; i++) {
+        int idx = s->clients[i].conn;
+        if (idx < 0) continue;
+        WireMsg r = {.type = WIRE_SHED};
+        r.u.connect_ack.n = (uint8_t)supernode_sample(n, r.u.connect_ack.e, n->sh->p.hc_handout,
+                                                      s->clients[i].addr, true);
+        if (r.u.connect_ack.n == 0) return;
+        node__send_msg(n, idx, &r);
+        node__conn_close(n, idx, false);
+        supernode_client_del(n, i);
+        node__count(n, NODE_M(n)->sn_moved, 1);
+        moved++;
+    }
+}
+
+static void supernode_demand(Node *n)
+{
+    SnState *s = n->sn;
+    SnPrivate *x = supernode_priv(n);
+    bool room = supernode_knows_room(n);
+    if (n->role == NODE_ROLE_BOOTSTRAP && s->nclients > 0 && room) supernode_move_clients(n);
+    bool need = n->role == NODE_ROLE_BOOTSTRAP ? s->nclients > 0 && !room
+                                               : supernode_load(s) >= n->sh->p.sn_nominate_load;
+    if (need && n->sh->p.promotion_enabled &&
+        (x->nominated_at < 0 || env_now(&n->env) - x->nominated_at >= n->sh->p.sn_maint_ns))
+        supernode_nominate(n);
+}
+
 
 /* ---- Peer links ---- */
 
@@ -132,7 +296,7 @@ static int supernode_peer_free(SnState *s)
 }
 
 /* Opens links to more supernodes until sn_peer_links are up or tried. */
-static void supernode_maint(Node *n)
+static void supernode_links(Node *n)
 {
     SnState *s = n->sn;
     EnvAddr skip[SN_PEER_MAX + 1];
@@ -150,8 +314,23 @@ static void supernode_maint(Node *n)
         s->peer[p].conn = idx;
         s->peer[p].main = to;
         s->peer[p].alt_port = 0;
+        s->peer[p].admitted = false;
         s->npeers++;
     }
+}
+
+/* Upkeep, every sn_maint_ns: peer links, gossip over each admitted one,
+ * then the demand check. */
+static void supernode_maint(Node *n)
+{
+    SnState *s = n->sn;
+    supernode_links(n);
+    for (int i = 0; i < SN_PEER_MAX; i++) {
+        int c = s->peer[i].conn;
+        if (c >= 0 && n->conns[c].state == CS_READY && n->conns[c].aux)
+            supernode_gossip(n, c, s->peer[i].main);
+    }
+    supernode_demand(n);
 }
 
 static void supernode_send_hello(Node *n, int idx)
@@ -194,11 +373,14 @@ static bool supernode_on_hello(Node *n, int idx)
     }
     c->kind = CONN_SN_PEER;
     int p = supernode_peer_free(s);
-    if (p >= 0) {
-        s->peer[p].conn = idx;
-        s->peer[p].main = c->peer; /* corrected by its SN_HELLO */
-        s->npeers++;
+    if (p < 0) { /* a link outside the table would carry floods one way only: refuse it */
+        node__conn_close(n, idx, false);
+        return true;
     }
+    s->peer[p].conn = idx;
+    s->peer[p].main = c->peer; /* corrected by its SN_HELLO */
+    s->peer[p].admitted = false;
+    s->npeers++;
     WireMsg m = {.type = WIRE_SN_HELLO,
                  .u.sn_hello = {{n->public_addr.ip, n->port}, supernode_priv(n)->alt_port}};
     node__send_msg(n, idx, &m);
@@ -270,7 +452,7 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     WireMsg r = {.type = WIRE_CONNECT_ACK};
     r.u.connect_ack.seen.ip = c->peer.ip;
     r.u.connect_ack.seen.port = c->peer.port;
-    bool full = s->nclients >= s->cap;
+    bool full = !supernode_admits(n);
     r.u.connect_ack.verdict = full ? WIRE_REDIRECT : WIRE_ACCEPT;
     r.u.connect_ack.n = supernode_handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, c->peer);
     node__send_msg(n, idx, &r);
@@ -338,15 +520,6 @@ static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
     }
 }
 
-static void supernode_add_entries(Node *n, const WireMsg *m)
-{
-    for (uint8_t k = 0; k < m->u.connect_ack.n; k++) {
-        EnvAddr a = env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port);
-        if (a.ip && a.port && !env_addr_eq(a, n->public_addr))
-            hostcache_add(&n->hc, a, env_now(&n->env), 0);
-    }
-}
-
 static void supernode_on_frame(Node *n, int idx, const WireMsg *m)
 {
     SnState *s = n->sn;
@@ -363,16 +536,23 @@ static void supernode_on_frame(Node *n, int idx, const WireMsg *m)
         if (!peer) supernode_on_connect(n, idx, m);
         return;
     case WIRE_KEEPALIVE:
+        if (!peer && n->conns[idx].aux <= s->slots)
+            s->clients[n->conns[idx].aux - 1].eligible = m->u.keepalive.flags & WIRE_KA_ELIGIBLE;
         supernode_client_touched(n, idx);
         r = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {m->u.keepalive.seq}};
         node__send_msg(n, idx, &r);
         return;
-    case WIRE_HC_REQUEST:
-        r = (WireMsg){.type = WIRE_HC_ENTRIES};
-        r.u.connect_ack.n =
-            supernode_handout(n, r.u.connect_ack.e, m->u.hc_request.max, n->conns[idx].peer);
-        node__send_msg(n, idx, &r);
+    case WIRE_HC_REQUEST: { /* a sweep (a25): distinct fresh entries, WIRE_MAX_ENTRIES a frame */
+        WireEntry all[WIRE_HC_REQUEST_MAX];
+        size_t k = supernode_sample(n, all, m->u.hc_request.max, n->conns[idx].peer, false);
+        for (size_t i = 0; i < k; i += WIRE_MAX_ENTRIES) {
+            r = (WireMsg){.type = WIRE_HC_ENTRIES};
+            r.u.connect_ack.n = (uint8_t)MIN(k - i, (size_t)WIRE_MAX_ENTRIES);
+            memcpy(r.u.connect_ack.e, all + i, r.u.connect_ack.n * sizeof *all);
+            node__send_msg(n, idx, &r);
+        }
         return;
+    }
     case WIRE_SN_HELLO: {
         int p = supernode_peer_of_conn(s, idx);
         EnvAddr main = env_addr(m->u.sn_hello.main.ip, m->u.sn_hello.main.port);
@@ -380,18 +560,20 @@ static void supernode_on_frame(Node *n, int idx, const WireMsg *m)
         if (p >= 0) {
             s->peer[p].main = main;
             s->peer[p].alt_port = m->u.sn_hello.alt_port;
+            s->peer[p].admitted = true;
         }
         n->conns[idx].aux = 1; /* admitted */
         hostcache_add(&n->hc, main, env_now(&n->env), 0);
         hostcache_entry_touch(&n->hc, main, env_now(&n->env), true);
-        r = (WireMsg){.type = WIRE_HC_ENTRIES};
-        r.u.connect_ack.n = supernode_handout(n, r.u.connect_ack.e, n->sh->p.hc_handout, main);
-        node__send_msg(n, idx, &r);
+        supernode_gossip(n, idx, main); /* what we know, at once */
         return;
     }
-    case WIRE_HC_ENTRIES:
-        if (peer) supernode_add_entries(n, m);
-        return;
+    case WIRE_SN_GOSSIP:
+        if (peer) {
+            supernode_on_gossip(n, m);
+            return;
+        }
+        break;
     case WIRE_FORWARD:
         supernode_forward(n, idx, m);
         return;
@@ -411,6 +593,8 @@ static void supernode_on_closed(Node *n, int idx, int status)
         if (s->clients[i].conn == idx) supernode_client_del(n, i);
     int p = supernode_peer_of_conn(s, idx);
     if (p >= 0) {
+        if (!s->peer[p].admitted) /* refused or gone before its hello: try others first */
+            (void)hostcache_entry_touch(&n->hc, s->peer[p].main, env_now(&n->env), false);
         s->peer[p].conn = -1;
         s->npeers--;
     }
@@ -447,10 +631,10 @@ static void supernode_on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id
     }
     if (m->type == WIRE_PROBE) {
         WireMsg r = {.type = WIRE_PROBE_ACK};
-        bool full = sn->nclients >= sn->cap;
+        bool full = !supernode_admits(n);
         r.u.probe_ack.verdict = full ? WIRE_REDIRECT : WIRE_ACCEPT;
         r.u.probe_ack.tcp_port = n->port;
-        r.u.probe_ack.load = sn->nclients;
+        r.u.probe_ack.load = supernode_load(sn);
         if (full)
             r.u.probe_ack.n = supernode_handout(n, r.u.probe_ack.e, n->sh->p.hc_handout, from);
         node__udp_send_msg(n, s, from, frame_id, &r, PH_NONE);

@@ -432,7 +432,7 @@ uint32_t wire_user_hash(const void *user, size_t len)
 bool wire_type_known(uint8_t type)
 {
     return (type >= WIRE_PROBE && type <= WIRE_STUN_ASSIST) || type == WIRE_CALL_UDP ||
-           (type >= WIRE_CONNECT && type <= WIRE_LOGIN_FAIL) || wire_search_fields(type) != 0 ||
+           (type >= WIRE_CONNECT && type <= WIRE_SN_GOSSIP) || wire_search_fields(type) != 0 ||
            type == WIRE_CALL || type == WIRE_CALL_MEDIA;
 }
 
@@ -485,8 +485,24 @@ static void wire_encode_fields(const WireMsg *m, WireWr *w)
         wr_entries(w, m->u.connect_ack.n, m->u.connect_ack.e);
         break;
     case WIRE_KEEPALIVE:
+        wr_u32(w, m->u.keepalive.seq);
+        wr_u8(w, m->u.keepalive.flags);
+        break;
     case WIRE_KEEPALIVE_ACK:
         wr_u32(w, m->u.keepalive.seq);
+        break;
+    case WIRE_PROMOTE:
+        break;
+    case WIRE_SN_GOSSIP:
+        CHECK(m->u.gossip.n >= 1 && m->u.gossip.n <= WIRE_GOSSIP_MAX, "gossip of %u entries",
+              m->u.gossip.n);
+        wr_u8(w, m->u.gossip.n);
+        for (uint8_t i = 0; i < m->u.gossip.n; i++) {
+            const WireGossipEntry *g = &m->u.gossip.e[i];
+            wr_entry(w, (WireEntry){g->ip, g->port});
+            wr_u16(w, g->age_s);
+            wr_u8(w, g->load);
+        }
         break;
     case WIRE_HC_REQUEST:
         wr_u8(w, m->u.hc_request.max);
@@ -606,12 +622,34 @@ static void wire_decode_fields(WireRd *r, WireMsg *m)
         m->u.connect_ack.n = rd_entries(r, m->u.connect_ack.e);
         break;
     case WIRE_KEEPALIVE:
+        m->u.keepalive.seq = rd_u32(r);
+        m->u.keepalive.flags = rd_u8(r);
+        if (m->u.keepalive.flags & ~WIRE_KA_ELIGIBLE) r->ok = false;
+        break;
     case WIRE_KEEPALIVE_ACK:
         m->u.keepalive.seq = rd_u32(r);
         break;
+    case WIRE_PROMOTE:
+        break;
+    case WIRE_SN_GOSSIP:
+        m->u.gossip.n = rd_u8(r);
+        if (m->u.gossip.n < 1 || m->u.gossip.n > WIRE_GOSSIP_MAX) {
+            r->ok = false;
+            break;
+        }
+        for (uint8_t i = 0; i < m->u.gossip.n && r->ok; i++) {
+            WireGossipEntry *g = &m->u.gossip.e[i];
+            WireEntry e = rd_entry(r);
+            g->ip = e.ip;
+            g->port = e.port;
+            g->age_s = rd_u16(r);
+            g->load = rd_u8(r);
+            if (g->load > 100) r->ok = false;
+        }
+        break;
     case WIRE_HC_REQUEST:
         m->u.hc_request.max = rd_u8(r);
-        if (m->u.hc_request.max > WIRE_MAX_ENTRIES) r->ok = false;
+        if (m->u.hc_request.max > WIRE_HC_REQUEST_MAX) r->ok = false;
         break;
     case WIRE_SN_HELLO:
         m->u.sn_hello.main = rd_entry(r);

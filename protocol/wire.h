@@ -42,6 +42,7 @@
 
 #define WIRE_VERSION 1
 #define WIRE_MAX_ENTRIES 8    /* host-cache entries carried by one message */
+#define WIRE_HC_REQUEST_MAX 200 /* entries one HC_REQUEST may ask for (a whole host cache, a1) */
 #define WIRE_FORWARD_TTL 3    /* hops of a FORWARD or LOCATE: what senders set and the most a
                                  supernode accepts from the wire (more is clamped) */
 #define WIRE_USER_MAX 31      /* username bytes */
@@ -81,6 +82,8 @@ typedef enum WireType {
     WIRE_LOGIN_REQ = 25,  /* client -> login server */
     WIRE_LOGIN_CERT = 26, /* login server -> client: certificate (encrypted) */
     WIRE_LOGIN_FAIL = 27, /* login server -> client: reason */
+    WIRE_PROMOTE = 28,    /* SN -> attached client: become a supernode (a40; docs/overlay.md) */
+    WIRE_SN_GOSSIP = 29,  /* SN -> peer SN: supernodes known, with age and load (a42) */
     /* ---- search/presence (search.c, presence.c): TCP 32-47 ---- */
     WIRE_SEARCH_REQ = 32,    /* client -> SN: find this user (flag: I run the UDP waves, a27) */
     WIRE_SEARCH_RESULT = 33, /* SN -> client: found (entry) or absent, and the search's cost */
@@ -233,6 +236,18 @@ enum { WIRE_ACCEPT = 0, WIRE_REJECT = 1, WIRE_REDIRECT = 2 };
 /* LOGIN_FAIL reasons. */
 enum { WIRE_FAIL_AUTH = 1, WIRE_FAIL_MALFORMED = 2 };
 
+/* KEEPALIVE flags. */
+enum { WIRE_KA_ELIGIBLE = 1 }; /* the client could serve as a supernode (a40) */
+
+/* A supernode named in an SN_GOSSIP: 9 bytes. */
+#define WIRE_GOSSIP_MAX 16 /* entries of one SN_GOSSIP */
+typedef struct WireGossipEntry {
+    uint32_t ip;    /* IPv4, host order */
+    uint16_t port;  /* its port */
+    uint16_t age_s; /* seconds since the sender last had word of it alive (saturating) */
+    uint8_t load;   /* its load, percent of its client capacity (0-100), as last heard */
+} WireGossipEntry;
+
 /* A host-cache entry on the wire: 6 bytes. */
 typedef struct WireEntry {
     uint32_t ip;   /* IPv4, host order */
@@ -274,7 +289,8 @@ typedef struct WireMsg {
         struct {
             uint8_t verdict;   /* WIRE_ACCEPT / REJECT / REDIRECT */
             uint16_t tcp_port; /* SN's TCP port */
-            uint16_t load;     /* accept only: clients attached (makes U4 18 bytes, a22) */
+            uint16_t load;     /* accept only: load, percent of the SN's client capacity
+                                  (makes U4 18 bytes, a22) */
             uint8_t n;         /* entries used */
             WireEntry e[WIRE_MAX_ENTRIES]; /* alternatives (reject/redirect) */
         } probe_ack;
@@ -300,10 +316,16 @@ typedef struct WireMsg {
             WireEntry e[WIRE_MAX_ENTRIES]; /* host-cache entries */
         } connect_ack;                     /* CONNECT_ACK, HC_ENTRIES and SHED (seen unused) */
         struct {
-            uint32_t seq; /* echoed by the ACK */
-        } keepalive;      /* KEEPALIVE and KEEPALIVE_ACK */
+            uint32_t seq;  /* echoed by the ACK */
+            uint8_t flags; /* KEEPALIVE only: WIRE_KA_* */
+        } keepalive;       /* KEEPALIVE and KEEPALIVE_ACK */
         struct {
-            uint8_t max; /* entries wanted */
+            uint8_t n;                          /* entries used, 1..WIRE_GOSSIP_MAX */
+            WireGossipEntry e[WIRE_GOSSIP_MAX]; /* the sender itself first (age 0) */
+        } gossip;                               /* SN_GOSSIP */
+        struct {
+            uint8_t max; /* entries wanted, at most WIRE_HC_REQUEST_MAX; answered with as many
+                            HC_ENTRIES as it takes (WIRE_MAX_ENTRIES each) */
         } hc_request;
         struct {
             WireEntry main;    /* SN's main UDP/TCP address */

@@ -29,7 +29,6 @@ static NodeParams quick_params(void)
     node_params_default(&p);
     p.server_key_bits = 1024;
     p.sn_min_uptime_ns = 2 * TIMENS_MIN;
-    p.promote_check_ns = 30 * TIMENS_S;
     return p;
 }
 

@@ -28,7 +28,12 @@ static size_t samples(WireMsg *m)
     m[k].u.connect_ack.seen = (WireEntry){ENV_IP(5, 5, 5, 5), 55};
     m[k].u.connect_ack.n = 1;
     m[k++].u.connect_ack.e[0] = (WireEntry){ENV_IP(1, 1, 1, 1), 11};
-    m[k++] = (WireMsg){.type = WIRE_KEEPALIVE, .u.keepalive = {7}};
+    m[k++] = (WireMsg){.type = WIRE_KEEPALIVE, .u.keepalive = {7, WIRE_KA_ELIGIBLE}};
+    m[k++] = (WireMsg){.type = WIRE_PROMOTE};
+    m[k] = (WireMsg){.type = WIRE_SN_GOSSIP};
+    m[k].u.gossip.n = 2;
+    m[k].u.gossip.e[0] = (WireGossipEntry){ENV_IP(3, 3, 3, 3), 33033, 0, 40};
+    m[k++].u.gossip.e[1] = (WireGossipEntry){ENV_IP(3, 3, 3, 4), 4000, 65535, 100};
     m[k++] = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {7}};
     m[k++] = (WireMsg){.type = WIRE_HC_REQUEST, .u.hc_request = {8}};
     m[k] = (WireMsg){.type = WIRE_HC_ENTRIES};
@@ -84,7 +89,7 @@ static void test_wire_roundtrip_every_type(void)
     }
     for (int t = 1; t < WIRE_TYPE_END; t++) {
         bool gap = (t > WIRE_CALL_UDP && t < WIRE_UDP_TYPE_END) || /* unassigned values */
-                   (t > WIRE_LOGIN_FAIL && t < WIRE_SEARCH_REQ) ||
+                   (t > WIRE_SN_GOSSIP && t < WIRE_SEARCH_REQ) ||
                    (t > WIRE_BUDDY_LIST && t < WIRE_CALL);
         if (!gap && (t < WIRE_UDP_TYPE_END || t >= WIRE_CONNECT)) T_TRUE(seen[t]); /* covered */
     }

@@ -118,7 +118,8 @@ typedef struct ScenarioSupernodes {
     uint64_t min_uplink_bps;    /* elected: minimum uplink, bits per second */
     double min_cpu;             /* elected: minimum CPU speed factor */
     TimeNs min_uptime_ns;       /* elected: minimum session uptime before promotion */
-    bool require_public;        /* elected: only hosts with a public, unfirewalled address */
+    double nominate_load;       /* elected: load (fraction of capacity) at which a supernode
+                                   nominates one of its eligible clients */
     uint32_t capacity;          /* clients one supernode serves at most, >= 1 */
 } ScenarioSupernodes;
 

@@ -287,7 +287,7 @@ static cJSON *scn_population_json(const ScenarioPopulation *p, const ScenarioSup
     scn_add_bitrate(s, "min_uplink_bps", sn->min_uplink_bps);
     cJSON_AddNumberToObject(s, "min_cpu", sn->min_cpu);
     scn_add_duration(s, "min_uptime", sn->min_uptime_ns);
-    cJSON_AddBoolToObject(s, "require_public", sn->require_public);
+    cJSON_AddNumberToObject(s, "nominate_load", sn->nominate_load);
     cJSON_AddNumberToObject(s, "capacity", sn->capacity);
     return o;
 }

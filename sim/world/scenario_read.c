@@ -426,8 +426,8 @@ static void scn_read_population(Rd *rd, const cJSON *root, ScenarioPopulation *p
 
 static void scn_read_supernodes(Rd *rd, const cJSON *root, ScenarioSupernodes *sn)
 {
-    static const char *const keys[] = {"mode",       "count",          "min_uplink_bps", "min_cpu",
-                                       "min_uptime", "require_public", "capacity",       NULL};
+    static const char *const keys[] = {"mode",       "count",         "min_uplink_bps", "min_cpu",
+                                       "min_uptime", "nominate_load", "capacity",       NULL};
     const cJSON *v = scenario__section(rd, root, "supernodes", keys);
     size_t mark = scenario__push_key(rd, "supernodes");
     int mode = (int)sn->mode;
@@ -439,7 +439,7 @@ static void scn_read_supernodes(Rd *rd, const cJSON *root, ScenarioSupernodes *s
     scenario__get_bitrate(rd, v, "min_uplink_bps", 0, 100000000000ULL, &sn->min_uplink_bps);
     scn_read_cpu(rd, v, "min_cpu", NULL, &sn->min_cpu);
     scenario__get_duration(rd, v, "min_uptime", 0, &sn->min_uptime_ns);
-    scenario__get_bool(rd, v, "require_public", &sn->require_public);
+    scenario__get_num(rd, v, "nominate_load", 0, true, 1, false, &sn->nominate_load);
     scenario__get_u32(rd, v, "capacity", 1, 1000000, &sn->capacity);
     scenario__pop(rd, mark);
 }
@@ -859,7 +859,7 @@ static void scn_defaults(ScenarioSpec *sp, const char *name)
                                           .min_uplink_bps = 1000000,
                                           .min_cpu = 1.0,
                                           .min_uptime_ns = 10 * TIMENS_MIN,
-                                          .require_public = true,
+                                          .nominate_load = 0.9,
                                           .capacity = 500};
     ScenarioChurn *c = &sp->churn;
     c->ramp_ns = 60 * TIMENS_S;

@@ -627,6 +627,8 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     p->sn_min_cpu_mhz = (uint32_t)(sn->min_cpu * WORLD_CPU_MHZ_PER_SPEED);
     p->sn_min_uptime_ns = sn->min_uptime_ns;
     p->sn_capacity = (uint16_t)MIN(sn->capacity, UINT16_MAX);
+    p->sn_nominate_load = (uint8_t)MAX(1, (int)(sn->nominate_load * 100 + 0.5));
+    p->sn_max_promoted = sn->mode == SCENARIO_SN_ELECTED ? (uint32_t)MIN(sn->count, UINT32_MAX) : 0;
     const ScenarioMedia *sm = &s->media; /* calls: the voice stream (media.h) */
     p->media.profile = sm->codec == SCENARIO_CODEC_SKYPE2004 ? MEDIA_PROFILE_SKYPE2004
                        : sm->codec == SCENARIO_CODEC_G729    ? MEDIA_PROFILE_G729
