@@ -810,10 +810,13 @@ static void client_on_probe_ack(Node *n, EnvAddr from, uint16_t fid, const WireM
         client_hc_merge(n, m->u.probe_ack.n, m->u.probe_ack.e);
         for (uint8_t k = 0; k < m->u.probe_ack.n && env_timer_is_set(cl->t_probe); k++) {
             EnvAddr a = env_addr(m->u.probe_ack.e[k].ip, m->u.probe_ack.e[k].port);
-            if (!a.ip || !a.port || client_probe_index(cl, a) >= 0 || cl->nprobe == PROBE_MAX)
-                continue;
-            cl->probe[cl->nprobe] = a;
-            cl->probe_st[cl->nprobe++] = PROBE_SENT;
+            if (!a.ip || !a.port || client_probe_index(cl, a) >= 0) continue;
+            int slot = cl->nprobe < PROBE_MAX ? cl->nprobe++ : -1; /* a free slot, else a */
+            for (int j = 0; j < cl->nprobe && slot < 0; j++)      /* rejecting SN's */
+                if (cl->probe_st[j] == PROBE_REJECTED) slot = j;
+            if (slot < 0) break;
+            cl->probe[slot] = a;
+            cl->probe_st[slot] = PROBE_SENT;
             cl->contacted = (uint8_t)MIN(255, cl->contacted + 1);
             client_probe_send(n, a);
         }

@@ -32,7 +32,7 @@ typedef enum ClientProbeState {
 } ClientProbeState;
 
 #define CAND_MAX 8   /* TCP candidates of a round or failover */
-#define PROBE_MAX 16 /* probe targets of a round: its own, then the supernodes redirected to */
+#define PROBE_MAX 8  /* probe targets of a round (redirect targets take the rejecting ones' slots) */
 
 /* Where a client's login stands. The phase says which of the login timers
  * may be armed and what a TCP connection to a supernode is for (a login or a

@@ -153,7 +153,7 @@ static NodeShared *node_shared_make(const Env *world_env, const NodeParams *p,
     Crypto *c = crypto_new(err);
     if (!c) return NULL;
     NodeShared *sh = g_new0(NodeShared, 1); /* not per node: one per world */
-    sh->promoted = g_new0(uint32_t, 1);
+    sh->promoted = g_new0(uint32_t, 1); /* not per node: the world-wide count */
     sh->p = *p;
     sh->crypto = c;
     sh->server_key = crypto_rsa_keygen(c, world_env, p->server_key_bits);

@@ -311,7 +311,7 @@ typedef struct SnPeer {
     bool admitted;     /* its SN_HELLO came */
 } SnPeer;
 
-#define SN_PEER_MAX 8
+#define SN_PEER_MAX 16
 /* Supernode state, allocated on promotion (or at start for SN roles). */
 /* Duplicate suppression of what the supernode tier floods (FORWARD,
  * LOCATE): fingerprints of the last SN_SEEN_MAX messages this supernode

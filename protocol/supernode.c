@@ -111,18 +111,33 @@ static bool supernode_admits(const Node *n)
     return n->role != NODE_ROLE_BOOTSTRAP || !supernode_knows_room(n);
 }
 
-/* Up to max random entries (distinct): those with room when room_only
- * (falling back on any fresh entry when none has room), else any fresh
- * one; never `skip`. Returns the count. */
-static size_t supernode_sample(Node *n, WireEntry *out, size_t max, EnvAddr skip, bool room_only)
+/* Which entries supernode_sample draws from. */
+typedef enum SnPick {
+    SN_PICK_ROOM,  /* with room; when none has room, fresh ones */
+    SN_PICK_FRESH, /* fresh */
+    SN_PICK_ANY,   /* any not failing, whatever its age, bootstraps included */
+} SnPick;
+
+static bool supernode_pick_ok(const Node *n, const HostCacheEntry *x, SnPick pick)
+{
+    switch (pick) {
+    case SN_PICK_ROOM: return supernode_has_room(n, x);
+    case SN_PICK_FRESH: return supernode_fresh(n, x);
+    default: return x->score >= 0 && !env_addr_eq(env_addr(x->ip, x->port), n->public_addr);
+    }
+}
+
+/* Up to max random entries (distinct) of the kind `pick`, never `skip`.
+ * Returns the count. */
+static size_t supernode_sample(Node *n, WireEntry *out, size_t max, EnvAddr skip, SnPick pick)
 {
     uint8_t idx[HOSTCACHE_MAX];
     uint16_t k = 0;
-    for (int pass = room_only ? 0 : 1; pass < 2 && k == 0; pass++)
+    for (SnPick p = pick; k == 0 && (p == pick || (pick == SN_PICK_ROOM && p == SN_PICK_FRESH));
+         p++)
         for (uint16_t i = 0; i < n->hc.n; i++) {
             const HostCacheEntry *x = &n->hc.e[i];
-            if ((pass == 0 ? supernode_has_room(n, x) : supernode_fresh(n, x)) &&
-                !env_addr_eq(env_addr(x->ip, x->port), skip))
+            if (supernode_pick_ok(n, x, p) && !env_addr_eq(env_addr(x->ip, x->port), skip))
                 idx[k++] = (uint8_t)i;
         }
     size_t m = 0;
@@ -188,7 +203,7 @@ static void supernode_stop(Node *n, bool graceful)
 static uint8_t supernode_handout(Node *n, WireEntry *out, uint8_t max, EnvAddr skip)
 {
     return (uint8_t)supernode_sample(n, out, MIN(max, WIRE_MAX_ENTRIES), skip,
-                                     !supernode_admits(n));
+                                     supernode_admits(n) ? SN_PICK_FRESH : SN_PICK_ROOM);
 }
 
 /* Gossip to peer link idx (a42: "each supernode knows almost all other
@@ -197,7 +212,7 @@ static uint8_t supernode_handout(Node *n, WireEntry *out, uint8_t max, EnvAddr s
 static void supernode_gossip(Node *n, int idx, EnvAddr peer)
 {
     WireEntry pick[WIRE_GOSSIP_MAX - 1];
-    size_t k = supernode_sample(n, pick, G_N_ELEMENTS(pick), peer, false);
+    size_t k = supernode_sample(n, pick, G_N_ELEMENTS(pick), peer, SN_PICK_FRESH);
     uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
     WireMsg m = {.type = WIRE_SN_GOSSIP};
     m.u.gossip.e[0] = (WireGossipEntry){n->public_addr.ip, n->port, 0, supernode_load(n->sn)};
@@ -230,6 +245,8 @@ static void supernode_on_gossip(Node *n, const WireMsg *m)
  * it is eligible (WIRE_PROMOTE). A bootstrap that knows supernodes with
  * room moves clients there instead, sn_move_per_maint at a time (SHED
  * with the entries to go to). */
+#define SN_NOMINATE_PERIODS 4
+
 static void supernode_nominate(Node *n)
 {
     SnState *s = n->sn;
@@ -257,7 +274,7 @@ static void supernode_move_clients(Node *n)
         if (idx < 0) continue;
         WireMsg r = {.type = WIRE_SHED};
         r.u.connect_ack.n = (uint8_t)supernode_sample(n, r.u.connect_ack.e, n->sh->p.hc_handout,
-                                                      s->clients[i].addr, true);
+                                                      s->clients[i].addr, SN_PICK_ROOM);
         if (r.u.connect_ack.n == 0) return;
         node__send_msg(n, idx, &r);
         node__conn_close(n, idx, false);
@@ -275,8 +292,13 @@ static void supernode_demand(Node *n)
     if (n->role == NODE_ROLE_BOOTSTRAP && s->nclients > 0 && room) supernode_move_clients(n);
     bool need = n->role == NODE_ROLE_BOOTSTRAP ? s->nclients > 0 && !room
                                                : supernode_load(s) >= n->sh->p.sn_nominate_load;
+    /* One nomination every SN_NOMINATE_PERIODS maintenance periods at most:
+     * the nominee needs that long to be promoted, link up and be heard of
+     * (with room) through the gossip; sooner, the demand it answers would
+     * be counted twice. */
     if (need && n->sh->p.promotion_enabled &&
-        (x->nominated_at < 0 || env_now(&n->env) - x->nominated_at >= n->sh->p.sn_maint_ns))
+        (x->nominated_at < 0 ||
+         env_now(&n->env) - x->nominated_at >= SN_NOMINATE_PERIODS * n->sh->p.sn_maint_ns))
         supernode_nominate(n);
 }
 
@@ -299,14 +321,30 @@ static int supernode_peer_free(SnState *s)
 static void supernode_links(Node *n)
 {
     SnState *s = n->sn;
-    EnvAddr skip[SN_PEER_MAX + 1];
+    EnvAddr skip[2 * SN_PEER_MAX + 1];
     size_t nskip = 0;
     skip[nskip++] = n->public_addr;
     for (int i = 0; i < SN_PEER_MAX; i++)
         if (s->peer[i].conn >= 0) skip[nskip++] = s->peer[i].main;
-    while (s->npeers < MIN(n->sh->p.sn_peer_links, SN_PEER_MAX)) {
-        EnvAddr to;
-        if (hostcache_best(&n->hc, &to, 1, 0, skip, nskip) == 0) return;
+    /* Random fresh supernodes first, then random others (the bootstraps
+     * among them): a random mesh, not everyone linked to the same best
+     * entries (whose tables would be full). */
+    WireEntry cand[2 * HOSTCACHE_MAX + 1];
+    size_t nc = 0;
+    if (n->role == NODE_ROLE_CLIENT && n->uplink_addr.ip) /* the SN that nominated us: it */
+        cand[nc++] = (WireEntry){n->uplink_addr.ip, n->uplink_addr.port}; /* hears of us first */
+    nc += supernode_sample(n, cand + nc, HOSTCACHE_MAX, n->public_addr, SN_PICK_FRESH);
+    nc += supernode_sample(n, cand + nc, HOSTCACHE_MAX, n->public_addr, SN_PICK_ANY);
+    size_t ci = 0;
+    while (s->npeers < MIN(n->sh->p.sn_peer_links, SN_PEER_MAX) && nskip < G_N_ELEMENTS(skip)) {
+        EnvAddr to = {0, 0};
+        for (; ci < nc && !to.ip; ci++) {
+            EnvAddr a = env_addr(cand[ci].ip, cand[ci].port);
+            bool linked = false;
+            for (size_t k = 0; k < nskip; k++) linked |= env_addr_eq(skip[k], a);
+            if (!linked) to = a;
+        }
+        if (!to.ip) return;
         skip[nskip++] = to;
         int idx = node__connect(n, to, CONN_SN_PEER, PH_NONE);
         if (idx < 0) continue;
@@ -327,7 +365,7 @@ static void supernode_maint(Node *n)
     supernode_links(n);
     for (int i = 0; i < SN_PEER_MAX; i++) {
         int c = s->peer[i].conn;
-        if (c >= 0 && n->conns[c].state == CS_READY && n->conns[c].aux)
+        if (c >= 0 && n->conns[c].state == CS_READY && s->peer[i].admitted)
             supernode_gossip(n, c, s->peer[i].main);
     }
     supernode_demand(n);
@@ -544,7 +582,7 @@ static void supernode_on_frame(Node *n, int idx, const WireMsg *m)
         return;
     case WIRE_HC_REQUEST: { /* a sweep (a25): distinct fresh entries, WIRE_MAX_ENTRIES a frame */
         WireEntry all[WIRE_HC_REQUEST_MAX];
-        size_t k = supernode_sample(n, all, m->u.hc_request.max, n->conns[idx].peer, false);
+        size_t k = supernode_sample(n, all, m->u.hc_request.max, n->conns[idx].peer, SN_PICK_FRESH);
         for (size_t i = 0; i < k; i += WIRE_MAX_ENTRIES) {
             r = (WireMsg){.type = WIRE_HC_ENTRIES};
             r.u.connect_ack.n = (uint8_t)MIN(k - i, (size_t)WIRE_MAX_ENTRIES);
@@ -593,8 +631,6 @@ static void supernode_on_closed(Node *n, int idx, int status)
         if (s->clients[i].conn == idx) supernode_client_del(n, i);
     int p = supernode_peer_of_conn(s, idx);
     if (p >= 0) {
-        if (!s->peer[p].admitted) /* refused or gone before its hello: try others first */
-            (void)hostcache_entry_touch(&n->hc, s->peer[p].main, env_now(&n->env), false);
         s->peer[p].conn = -1;
         s->npeers--;
     }

@@ -219,9 +219,12 @@ static void test_client_all_bootstrap_refusing_fails_after_5_rounds(void)
     fakeworld_start(w, c);
     T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 200 * TIMENS_S));
     T_STR_EQ(node_login_phase(w->node[c]), "failed");
-    /* a10: 5 rounds of (5 s wait, 2 SNs x 3 ports refused after one RTT of
-     * 40 ms, 6 s wait): 5 x 11.24 s = 56.2 s. */
-    T_EQ_I64(fakenet_now(w->net), 56200 * TIMENS_MS);
+    /* a10: 4 rounds of (5 s wait, 2 SNs x 3 ports refused after one RTT of
+     * 40 ms, 6 s wait) = 4 x 11.24 s; after the fifth round's probes (35
+     * unanswered, more than fw_udp_probes) UDP counts as blocked and all
+     * 7 SNs x 3 ports are tried: 5 + 0.84 + 6 s. 56.8 s in all. */
+    T_EQ_I64(fakenet_now(w->net), 56800 * TIMENS_MS);
+    T_EQ_I64(fakenet_metric(w->net, "login.udp_blocked"), 1);
     T_EQ_I64(fakenet_metric(w->net, "login.failure"), 1);
     T_EQ_I64(fakenet_metric(w->net, "login.failure.open"), 1);
     T_EQ_U64(fakenet_sample_last(w->net, "login.rounds"), 5);
@@ -239,8 +242,10 @@ static void test_client_all_bootstrap_down_fails_at_expected_time(void)
     unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
     fakeworld_start(w, c);
     T_TRUE(run_to_state(w, c, NODE_ST_FAILED, 400 * TIMENS_S));
-    /* 5 rounds x (5 s + 2 SNs x 3 ports x 5 s timeouts + 6 s) = 205 s. */
-    T_EQ_I64(fakenet_now(w->net), 205 * TIMENS_S);
+    /* 4 rounds x (5 s + 2 SNs x 3 ports x 5 s timeouts + 6 s), then, UDP
+     * counting as blocked (35 probes unanswered), 5 s + 7 SNs x 3 ports x
+     * 5 s + 6 s: 164 + 116 = 280 s. */
+    T_EQ_I64(fakenet_now(w->net), 280 * TIMENS_S);
     T_EQ_U64(fakenet_sample_last(w->net, "login.rounds"), 5);
     T_EQ_U64(fakeworld_free(w), 0);
 }
@@ -406,10 +411,11 @@ static void test_client_failover_on_sn_crash(void)
     TimeNs t0 = login_and_settle(w, c);
     EnvAddr old = node_supernode_addr(w->node[c]);
     fakeworld_crash(w, boot_index_of(w, old)); /* silent: no FIN, no RST */
-    /* Detected by the next keep-alive going unanswered: at t0 + 60 s the
-     * keep-alive, 20 s later the timeout, then TCP to an alternate. */
-    T_TRUE(run_to_state(w, c, NODE_ST_FAILOVER, 2 * TIMENS_MIN));
-    T_EQ_I64(fakenet_now(w->net), t0 + 80 * TIMENS_S);
+    /* Detected when keepalive_misses (3) keep-alives in a row go
+     * unanswered: sent at t0 + 60, 120, 180 s, the third times out 20 s
+     * later; then TCP to an alternate. */
+    T_TRUE(run_to_state(w, c, NODE_ST_FAILOVER, 4 * TIMENS_MIN));
+    T_EQ_I64(fakenet_now(w->net), t0 + 200 * TIMENS_S);
     T_STR_EQ(node_login_phase(w->node[c]), "failover");
     T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
     T_STR_EQ(node_login_phase(w->node[c]), "online");
@@ -494,10 +500,11 @@ static void test_client_hostcache_persists_offline_online(void)
     NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = 41000};
     unsigned d = fakeworld_add(w, ENV_IP(90, 0, 0, 1), &dc, NAT_OPEN, 0);
     fakeworld_start(w, d);
-    fakenet_run_for(w->net, 5 * TIMENS_S); /* peer links: bootstrap SNs learn it */
+    fakenet_run_for(w->net, 65 * TIMENS_S); /* peer links and two rounds of gossip: every
+                                               bootstrap SN knows it, with room */
     unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
-    login_and_settle(w, c);
     EnvAddr dsn = env_addr(ENV_IP(90, 0, 0, 1), 41000);
+    login_and_settle(w, c);
     uint16_t port = node_listen_port(w->node[c]);
     HostCache *hc = (HostCache *)node_hostcache(w->node[c]);
     T_TRUE(hostcache_find(hc, dsn) != NULL);
@@ -609,7 +616,7 @@ static void test_client_corrupt_tcp_frame_aborts_connection(void)
         login_and_settle(w, c);
         unsigned s = boot_index_of(w, node_supernode_addr(w->node[c]));
         faultenv_inject(fe, FAULT_TCP_SEND, 1, (FaultAction)action, 0, 0, false);
-        fakenet_run_for(w->net, 82 * TIMENS_S); /* keep-alive + its timeout */
+        fakenet_run_for(w->net, 202 * TIMENS_S); /* three keep-alives + the timeout */
         if (action == FAULT_CORRUPT) {
             T_EQ_I64(fakeenv_metric(w->h[s], "wire.malformed.tcp"), 1);
             T_EQ_I64(fakeenv_metric(w->h[s], "supernode.clients"), 0);

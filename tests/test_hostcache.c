@@ -83,12 +83,52 @@ static void test_hostcache_best_order_flags_and_skip(void)
     T_EQ_U64(hostcache_best(&hc, out, 8, 0, NULL, 0), 5);
     T_TRUE(env_addr_eq(out[0], A(2))); /* score 1, fresher */
     T_TRUE(env_addr_eq(out[1], A(3)));
-    T_TRUE(env_addr_eq(out[4], A(0))); /* score -1 last */
+    T_TRUE(env_addr_eq(out[3], A(0))); /* score -1 last of the ordinary entries */
+    T_TRUE(env_addr_eq(out[4], A(4))); /* the bootstrap after every ordinary entry (a2, a6) */
+    hostcache_entry_load(&hc, A(1), 90); /* equal scores: the lower known load first */
+    hostcache_entry_touch(&hc, A(0), 6 * TIMENS_S, true); /* answers again: score 0 */
+    hostcache_entry_load(&hc, A(0), 10);
+    T_EQ_U64(hostcache_best(&hc, out, 8, 0, NULL, 0), 5);
+    T_TRUE(env_addr_eq(out[2], A(0)) && env_addr_eq(out[3], A(1)));
     T_EQ_U64(hostcache_best(&hc, out, 8, HOSTCACHE_F_BOOTSTRAP, NULL, 0), 1);
     T_TRUE(env_addr_eq(out[0], A(4)));
     EnvAddr skip[1] = {A(2)};
     T_EQ_U64(hostcache_best(&hc, out, 2, 0, skip, 1), 2);
     T_TRUE(env_addr_eq(out[0], A(3)));
+    hostcache_fini(&hc, &f.e);
+    fx_fini(&f);
+}
+
+/* Failures remove an ordinary entry at HOSTCACHE_SCORE_DEAD, never a
+ * bootstrap one; second-hand news (merge) only moves last-seen forward. */
+static void test_hostcache_dead_evicted_and_merge(void)
+{
+    Fx f;
+    fx_init(&f);
+    HostCache hc;
+    hostcache_init(&hc, &f.e, 4);
+    hostcache_add(&hc, A(1), TIMENS_S, 0);
+    hostcache_add(&hc, A(2), TIMENS_S, HOSTCACHE_F_BOOTSTRAP);
+    for (int i = 0; i < 2; i++) {
+        T_FALSE(hostcache_entry_touch(&hc, A(1), TIMENS_S, false));
+        T_FALSE(hostcache_entry_touch(&hc, A(2), TIMENS_S, false));
+    }
+    T_TRUE(hostcache_entry_touch(&hc, A(1), TIMENS_S, false)); /* third failure: gone */
+    T_TRUE(hostcache_find(&hc, A(1)) == NULL);
+    for (int i = 0; i < 10; i++) T_FALSE(hostcache_entry_touch(&hc, A(2), TIMENS_S, false));
+    T_TRUE(hostcache_find(&hc, A(2)) != NULL); /* the bootstraps stay (a6) */
+    HostCacheOutcome out;
+    HostCacheEntry *x = hostcache_merge(&hc, A(3), 100, 40, &out);
+    T_TRUE(x != NULL && out == HOSTCACHE_ADDED && x->last_seen_s == 100 && x->load == 40);
+    x = hostcache_merge(&hc, A(3), 50, 90, &out); /* older news: ignored */
+    T_TRUE(out == HOSTCACHE_KEPT && x->last_seen_s == 100 && x->load == 40);
+    x = hostcache_merge(&hc, A(3), 200, 70, &out);
+    T_TRUE(x->last_seen_s == 200 && x->load == 70);
+    hostcache_merge(&hc, A(4), 10, 0, NULL);
+    hostcache_merge(&hc, A(5), 10, 0, NULL); /* now full */
+    T_EQ_U64(hc.n, 4);
+    (void)hostcache_merge(&hc, A(6), 300, 0, &out);
+    T_TRUE(out == HOSTCACHE_REPLACED);
     hostcache_fini(&hc, &f.e);
     fx_fini(&f);
 }
@@ -187,6 +227,7 @@ T_SUITE_MAIN("hostcache",
              {"test_hostcache_entry_budget_and_memory", test_hostcache_entry_budget_and_memory},
              {"test_hostcache_capacity_and_replacement", test_hostcache_capacity_and_replacement},
              {"test_hostcache_best_order_flags_and_skip", test_hostcache_best_order_flags_and_skip},
+             {"test_hostcache_dead_evicted_and_merge", test_hostcache_dead_evicted_and_merge},
              {"test_hostcache_bootstrap_seven_on_33033", test_hostcache_bootstrap_seven_on_33033},
              {"test_hostcache_persist_roundtrip", test_hostcache_persist_roundtrip},
              {"test_hostcache_count_live", test_hostcache_count_live},

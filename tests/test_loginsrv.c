@@ -126,6 +126,7 @@ static void test_supernode_tcp_truncated_every_type(void)
     int64_t before = fakeenv_metric(w->h[w->boot0], "wire.malformed.tcp");
     unsigned sent = 0;
     for (uint8_t type = WIRE_CONNECT; type < WIRE_TYPE_END; type++) {
+        if (type == WIRE_PROMOTE) continue; /* no fields: nothing to truncate */
         Peer p;
         peer_open(&p, w, w->p.bootstrap[0], true);
         uint8_t body[] = {WIRE_VERSION, type}; /* every type has fields: all truncated */

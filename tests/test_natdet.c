@@ -90,13 +90,13 @@ static void test_natdet_public_address_learned(void)
 static void test_natdet_refreshed_hourly(void)
 {
     FakeWorld *w;
-    detect_for(NAT_OPEN, 212, &w);
+    detect_for(NAT_FULL_CONE, 212, &w); /* (an open client would be promoted on demand) */
     int64_t answered = fakenet_metric(w->net, "supernode.stun_answered");
     fakenet_run_for(w->net, TIMENS_H + TIMENS_MIN);
     T_CMP_I64(fakenet_metric(w->net, "supernode.stun_answered"), >, answered);
     T_EQ_I64(fakenet_metric(w->net, "nat.detect.total"),
              1); /* the matrix counts once per session */
-    T_EQ_I64(node_nat_detected(w->node[w->n - 1]), NAT_OPEN);
+    T_EQ_I64(node_nat_detected(w->node[w->n - 1]), NAT_FULL_CONE);
     T_EQ_U64(fakeworld_free(w), 0);
 }
 

@@ -122,6 +122,7 @@ static void test_world_call_media_counts(void)
     g_snprintf(user, sizeof user, "user%zu", c0 + 1);
     T_TRUE(node_call(world_peer_node(t.w, c0), user, 10 * TIMENS_S));
     T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    T_TRUE(run_until_idle(&t, c0 + 1, 30 * TIMENS_S)); /* the callee's end too */
     T_EQ_I64(tworld_metric(&t, "call.path.udp_relay"), 1);
     double pkts = tworld_metric(&t, "call.media.packets");
     T_EQ_I64(tworld_metric(&t, "call.media.bytes"), pkts * (3 + 67));
