@@ -37,9 +37,22 @@
  * "on SN loss the client reconnects to another node"); all failing, a full
  * login. Failover time is a metric.
  *
- * Promotion (a40): a client with a public, unfiltered address (detected
- * NAT_OPEN), enough uplink and CPU and uptime becomes a supernode; it
- * cannot refuse.
+ * Host cache (a1-a3, a25): the login's supernode is asked for
+ * hc_sweep_entries entries at login and every hc_refresh_ns (the hourly
+ * sweep); handed-out entries are merged, failed contacts lower an entry's
+ * score until it is removed, the cache is saved at login and logout.
+ * Bootstrap entries are probed only when fewer ordinary entries than a
+ * round's probes are left (hostcache_best ranks them last).
+ *
+ * UDP blocked: once fw_udp_probes probes of a login went unanswered with
+ * no UDP answer at all (or the last NAT detection said so), the client
+ * stops probing and tries TCP to its best cache entries, CAND_MAX a round;
+ * the alternate-node pings are skipped (counted).
+ *
+ * Promotion (a40): a client with a public, unfiltered address (its own
+ * detection: NAT_OPEN), enough uplink and CPU and uptime says so in its
+ * keep-alives; it becomes a supernode when its supernode nominates it
+ * (PROMOTE: the overlay needs room), and cannot refuse.
  */
 #include "protocol/client_int.h"
 

@@ -99,7 +99,7 @@ HostCacheEntry *hostcache_merge(HostCache *hc, EnvAddr a, uint32_t seen_s, uint8
     HostCacheEntry *x = hostcache_find(hc, a);
     if (x) {
         *out = HOSTCACHE_KEPT;
-        if (seen_s > x->last_seen_s) {
+        if (seen_s >= x->last_seen_s) { /* as recent as what we had: its load is news */
             x->last_seen_s = seen_s;
             if (load != HOSTCACHE_LOAD_UNKNOWN) x->load = load;
         }

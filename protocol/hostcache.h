@@ -80,8 +80,8 @@ typedef enum HostCacheOutcome {
 HostCacheEntry *hostcache_add(HostCache *hc, EnvAddr a, TimeNs now, uint8_t flags);
 /* Merges second-hand news of a (supernode gossip): last heard alive at
  * seen_s (virtual seconds) with load (HOSTCACHE_LOAD_UNKNOWN: unknown). A
- * cached entry takes seen_s only when it is more recent than its own
- * last-seen, and then the load too; a new one is inserted as
+ * cached entry takes seen_s and the load only when the news is at least as
+ * recent as its own last-seen; a new one is inserted as
  * hostcache_add does. *out (may be NULL) says what happened. */
 HostCacheEntry *hostcache_merge(HostCache *hc, EnvAddr a, uint32_t seen_s, uint8_t load,
                                 HostCacheOutcome *out);

@@ -2,18 +2,28 @@
  * and the bootstrap supernodes.
  *
  * Layer: protocol/, a feature over the node plumbing (supernode.h). What a supernode
- * does (docs/protocol-notes.md a13, a22, a40, a42, a47; DESIGN.md "The protocol"):
+ * does (docs/protocol-notes.md a13, a22, a40, a42, a47; docs/overlay.md):
  *   - keeps the TCP connections of its clients (a13) up to a capacity in
- *     clients (a47: "several hundred"); a CONNECT beyond it is redirected
- *     with host-cache entries, and lowering the capacity sheds the newest
- *     clients (SHED with alternatives, then close);
- *   - keeps TCP links to a few other supernodes (sn_peer_links), exchanging
- *     host-cache entries over them (a42: "each supernode knows almost all
- *     other supernodes");
- *   - answers UDP probes (a22: accept = go ahead with TCP, or redirect),
- *     NAcks datagrams keyed with a wrong source IP (a20), answers PINGs;
- *   - hands out host-cache entries (random samples, so that clients spread
- *     over supernodes instead of all taking the same best ones);
+ *     clients (a47: "several hundred"); a probe or CONNECT beyond it is
+ *     redirected with entries of supernodes that have room, and lowering
+ *     the capacity sheds the newest clients (SHED with alternatives);
+ *   - knows the tier (a42: "each supernode knows almost all other
+ *     supernodes"): its host cache holds the supernodes it has heard of,
+ *     each with when it was last heard alive and its load; every 30 s it
+ *     gossips itself and a sample of what it knows to each peer link
+ *     (SN_GOSSIP), keeps sn_peer_links links to random supernodes, and
+ *     hands out and passes on only entries heard alive within
+ *     sn_entry_ttl_ns;
+ *   - makes the tier grow by demand: at sn_nominate_load of its capacity
+ *     it nominates one of its clients whose keep-alives say it is eligible
+ *     (PROMOTE, a40), at most one every four upkeep periods;
+ *   - as a bootstrap (a6), it is the entry point rather than part of the
+ *     tier: it redirects new clients to supernodes with room as soon as it
+ *     knows one, moves the clients it holds there (SHED), and nominates
+ *     only while it holds clients and knows no room;
+ *   - answers UDP probes (a22: accept = go ahead with TCP, with its load;
+ *     or redirect), NAcks datagrams keyed with a wrong source IP (a20);
+ *   - answers host-cache requests (a25 sweeps) with random fresh entries;
  *   - forwards signalling (FORWARD) to a local client or to its peers,
  *     with a hop limit, and never lets one peer multiply traffic: the hop
  *     count read from the wire is clamped to WIRE_FORWARD_TTL, a message
@@ -101,14 +111,18 @@ static bool supernode_knows_room(const Node *n)
     return false;
 }
 
-/* Whether a new client is taken: not when full, and a bootstrap, being
- * the entry point of the overlay rather than part of its tier (a6), sends
- * clients on as long as it knows a supernode with room. */
+/* Whether a new client is taken: not when full; not when loaded to
+ * sn_nominate_load while a supernode with room is known (redirected there:
+ * clients spread over the tier); and a bootstrap, being the entry point of
+ * the overlay rather than part of its tier (a6), sends every client on as
+ * long as it knows a supernode with room. */
 static bool supernode_admits(const Node *n)
 {
     const SnState *s = n->sn;
     if (s->nclients >= s->cap) return false;
-    return n->role != NODE_ROLE_BOOTSTRAP || !supernode_knows_room(n);
+    if (n->role != NODE_ROLE_BOOTSTRAP && supernode_load(s) < n->sh->p.sn_nominate_load)
+        return true;
+    return !supernode_knows_room(n);
 }
 
 /* Which entries supernode_sample draws from. */
@@ -239,7 +253,7 @@ static void supernode_on_gossip(Node *n, const WireMsg *m)
 }
 
 /* ---- Demand (a40, a22; docs/overlay.md) ----
- * A supernode at sn_nominate_load or more, or a bootstrap holding clients
+ * A supernode at sn_nominate_load or more, or a bootstrap holding clients,
  * while it knows no supernode with room, needs the tier to grow: once a
  * maintenance period it nominates one of its clients whose keep-alives say
  * it is eligible (WIRE_PROMOTE). A bootstrap that knows supernodes with
@@ -290,8 +304,9 @@ static void supernode_demand(Node *n)
     SnPrivate *x = supernode_priv(n);
     bool room = supernode_knows_room(n);
     if (n->role == NODE_ROLE_BOOTSTRAP && s->nclients > 0 && room) supernode_move_clients(n);
-    bool need = n->role == NODE_ROLE_BOOTSTRAP ? s->nclients > 0 && !room
-                                               : supernode_load(s) >= n->sh->p.sn_nominate_load;
+    bool need = !room && (n->role == NODE_ROLE_BOOTSTRAP
+                              ? s->nclients > 0
+                              : supernode_load(s) >= n->sh->p.sn_nominate_load);
     /* One nomination every SN_NOMINATE_PERIODS maintenance periods at most:
      * the nominee needs that long to be promoted, link up and be heard of
      * (with room) through the gossip; sooner, the demand it answers would
@@ -693,12 +708,15 @@ static void supernode_on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id
     }
 }
 
-/* The peer that serves "change IP": the first ready peer link. */
+/* The peer that serves "change IP": the first peer link both ends have
+ * admitted (each holds the other in its peer table, so the peer will take
+ * our STUN_ASSIST: supernode_on_udp). */
 static const SnPeer *supernode_assist_peer(Node *n)
 {
     for (int p = 0; p < SN_PEER_MAX; p++) {
         const SnPeer *x = &n->sn->peer[p];
-        if (x->conn >= 0 && n->conns[x->conn].state == CS_READY && x->main.ip) return x;
+        if (x->conn >= 0 && x->admitted && n->conns[x->conn].state == CS_READY && x->main.ip)
+            return x;
     }
     return NULL;
 }

@@ -134,8 +134,65 @@ static void test_world_supernode_crash_moves_clients(void)
     tworld_free(&t);
 }
 
+/* Clients held by the bootstrap supernodes, and by promoted clients (with
+ * how many promoted supernodes hold at least one). */
+static void tier_counts(const TWorld *t, unsigned *boot, unsigned *promoted, unsigned *loaded)
+{
+    *boot = *promoted = *loaded = 0;
+    for (size_t i = 0; i < world_peer_count(t->w); i++) {
+        Node *n = world_peer_node(t->w, i);
+        if (!n || !node_is_supernode(n)) continue;
+        unsigned k = node_sn_client_count(n);
+        if (world_peer_role(t->w, i) == NODE_ROLE_BOOTSTRAP) {
+            *boot += k;
+        } else if (world_peer_role(t->w, i) == NODE_ROLE_CLIENT) {
+            *promoted += k;
+            *loaded += k > 0;
+        }
+    }
+}
+
+/* The tier by demand (issue 10): 200 clients arriving over 16 minutes,
+ * 30 % of them eligible. The bootstraps fill, nominate eligible clients,
+ * then hand their clients to the promoted supernodes; promoted supernodes
+ * hold clients, and clients arriving once the tier has room go straight
+ * to it (no bootstrap has to move them). */
+static void test_world_elected_tier_by_demand(void)
+{
+    TWorld t;
+    T_TRUE(tworld_new(&t, "{\"seed\": 12, \"duration\": \"30min\", \"population\": {\"clients\": 200,"
+                          " \"groups\": [{\"fraction\": 0.3, \"nat\": \"none\", \"uplink_bps\": \"4Mbit\"},"
+                          " {\"fraction\": 0.7, \"nat\": \"port_restricted_cone\"}]},"
+                          " \"supernodes\": {\"min_uptime\": \"2min\", \"capacity\": 40},"
+                          " \"churn\": {\"ramp\": \"16min\"},"
+                          " \"workload\": {\"call_rate\": 0, \"search_rate\": 0}}", "test_world", NULL));
+    world_run(t.w, 12 * TIMENS_MIN);
+    unsigned boot, promoted, loaded;
+    tier_counts(&t, &boot, &promoted, &loaded);
+    T_CMP_I64(tworld_metric(&t, "supernode.promotions"), >=, 1);
+    T_CMP_I64(tworld_metric(&t, "supernode.nominations"), >=, tworld_metric(&t, "supernode.promotions"));
+    T_CMP_I64(loaded, >=, 1); /* a promoted supernode receives clients */
+    double moved = tworld_metric(&t, "supernode.moved"), logins = tworld_metric(&t, "login.success");
+    world_run(t.w, 20 * TIMENS_MIN);
+    T_CMP_I64(tworld_metric(&t, "login.success") - logins, >=, 40); /* late arrivals */
+    /* They land on the tier: a bootstrap takes (and later moves) one only
+     * while every supernode it knows is loaded to nominate_load. */
+    T_CMP_I64(tworld_metric(&t, "supernode.moved") - moved, <=, 2);
+    tier_counts(&t, &boot, &promoted, &loaded);
+    WorldStats st;
+    world_stats(t.w, &st);
+    T_EQ_I64(st.logged_in, 200);
+    T_EQ_U64(boot, 0);
+    T_EQ_I64(promoted + tworld_metric(&t, "supernode.promotions"), 200); /* all but themselves */
+    T_EQ_I64(loaded, tworld_metric(&t, "supernode.promotions")); /* every promoted one serves */
+    /* Demand, not eligibility: far fewer promoted than the 60 eligible. */
+    T_CMP_I64(tworld_metric(&t, "supernode.promotions"), <=, 10);
+    tworld_free(&t);
+}
+
 T_SUITE_MAIN("world", {"test_world_public_client_logs_in", test_world_public_client_logs_in},
              {"test_world_nat_presets_log_in_and_detect", test_world_nat_presets_log_in_and_detect},
              {"test_world_tcp_80_443_only_logs_in_over_443_or_80",
               test_world_tcp_80_443_only_logs_in_over_443_or_80},
-             {"test_world_supernode_crash_moves_clients", test_world_supernode_crash_moves_clients})
+             {"test_world_supernode_crash_moves_clients", test_world_supernode_crash_moves_clients},
+             {"test_world_elected_tier_by_demand", test_world_elected_tier_by_demand})
