@@ -115,13 +115,17 @@ struct World {
 
 
 /* The RFC 3489 name of a group's situation, for labelling metrics. The
- * effective NAT of a CGN chain is the more restrictive of the two. */
+ * effective NAT of a CGN chain is the more restrictive of the two; a
+ * stateful firewall at the host passes only replies to the exact endpoints
+ * it sent to, so behind a NAT it makes the filtering address-and-port
+ * dependent whatever the NAT's own (a full cone NAT plus such a firewall
+ * is a port-restricted cone to anyone probing it). */
 static NatType world_true_nat(const ScenarioGroup *g)
 {
-    if (g->firewall == SCENARIO_FW_UDP_BLOCKED) return NAT_UDP_BLOCKED;
-    if (g->firewall == SCENARIO_FW_TCP_80_443_ONLY) return NAT_TCP_ONLY;
+    if (g->firewall == FW_UDP_BLOCKED) return NAT_UDP_BLOCKED;
+    if (g->firewall == FW_TCP_80_443_ONLY) return NAT_TCP_ONLY;
     if (!g->nat.config.enabled && !g->cgn.config.enabled)
-        return g->firewall == SCENARIO_FW_STATEFUL ? NAT_SYMMETRIC_FIREWALL : NAT_OPEN;
+        return g->firewall == FW_STATEFUL ? NAT_SYMMETRIC_FIREWALL : NAT_OPEN;
     /* nat.h orders both knobs from the most open to the most restrictive. */
     NatMapping map = NAT_MAP_ENDPOINT_INDEPENDENT;
     NatFiltering filt = NAT_FILTER_ENDPOINT_INDEPENDENT;
@@ -131,20 +135,10 @@ static NatType world_true_nat(const ScenarioGroup *g)
         if (n[i]->mapping > map) map = n[i]->mapping;
         if (n[i]->filtering > filt) filt = n[i]->filtering;
     }
+    if (g->firewall == FW_STATEFUL) filt = NAT_FILTER_ADDRESS_PORT_DEPENDENT;
     if (map != NAT_MAP_ENDPOINT_INDEPENDENT) return NAT_SYMMETRIC;
     if (filt == NAT_FILTER_ENDPOINT_INDEPENDENT) return NAT_FULL_CONE;
     return filt == NAT_FILTER_ADDRESS_DEPENDENT ? NAT_RESTRICTED : NAT_PORT_RESTRICTED;
-}
-
-static FwType world_fw(ScenarioFirewall f)
-{
-    switch (f) {
-    case SCENARIO_FW_OPEN: return FW_OPEN;
-    case SCENARIO_FW_STATEFUL: return FW_STATEFUL;
-    case SCENARIO_FW_UDP_BLOCKED: return FW_UDP_BLOCKED;
-    case SCENARIO_FW_TCP_80_443_ONLY: return FW_TCP_80_443_ONLY;
-    }
-    return FW_OPEN;
 }
 
 /* ---- the network ------------------------------------------------------ */
@@ -279,7 +273,7 @@ static bool world_build_group(World *w, size_t gi, Rng *r, GError **err)
 {
     const ScenarioGroup *g = &w->spec->population.groups[gi];
     NatType tn = world_true_nat(g);
-    FwType fw = world_fw(g->firewall);
+    FwType fw = g->firewall;
     uint32_t cgn = NET_NODE_NONE, home = NET_NODE_NONE;
     uint32_t cgn_left = 0, home_left = 0;
     for (uint64_t i = 0; i < g->clients; i++) {
