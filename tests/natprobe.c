@@ -89,7 +89,7 @@ static const UdpOps np_ops = {.recv = np_recv, .error = np_error};
 
 void natprobe_opts_default(NatProbeOpts *o)
 {
-    *o = (NatProbeOpts){.step_ns = 50 * TIMENS_MS, .punch_ns = TIMENS_S};
+    *o = (NatProbeOpts){.step_ns = 50 * TIMENS_MS, .punch_ns = 600 * TIMENS_MS};
 }
 
 static bool kind_fw(const char *kind, FwType *fw)

@@ -37,10 +37,10 @@ typedef struct NatProbeOpts {
     TimeNs udp_unreplied_ns; /* conntrack presets: UDP lifetime until assured; 0: preset's */
     TimeNs udp_stream_ns;    /* conntrack presets: UDP lifetime once assured; 0: preset's */
     TimeNs step_ns;          /* length of one probe step (default 50 ms) */
-    TimeNs punch_ns;         /* length of the punch step (default 1 s) */
+    TimeNs punch_ns;         /* length of the punch step (default 0.6 s: six rounds) */
 } NatProbeOpts;
 
-/* Defaults: the presets' own lifetimes, 50 ms steps, 1 s of punching. */
+/* Defaults: the presets' own lifetimes, 50 ms steps, 0.6 s of punching. */
 void natprobe_opts_default(NatProbeOpts *o);
 
 /* True for a kind natprobe_run() knows. */

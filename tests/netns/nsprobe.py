@@ -19,7 +19,7 @@ import time
 
 CLONE_NEWNET = 0x40000000
 STEP = 0.05  # seconds per probe step, as natprobe's default
-PUNCH = 1.0  # seconds of punching
+PUNCH = 0.6  # seconds of punching, as natprobe's default
 
 INSIDE = ["A", "B", "C"]
 OUTSIDE = ["X1", "X2", "Y1", "Y2"]
