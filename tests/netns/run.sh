@@ -97,6 +97,14 @@ x r2 ip route add 198.51.100.0/25 via 203.0.113.1
 set +e
 
 model=$(mktemp)
-trap 'rm -f "$model"; cleanup' EXIT
+child=
+trap 'rm -f "$model"; [ -n "$child" ] && kill "$child" 2>/dev/null; cleanup' EXIT
 "$natprobe" "$here/probes.txt" >"$model" || { echo "natprobe failed" >&2; exit 1; }
-python3 "$here/nsprobe.py" "$p" "$here/probes.txt" "$model"
+# In the background so that a signal interrupts `wait` and the trap runs at
+# once (bash defers traps while a foreground command runs).
+python3 "$here/nsprobe.py" "$p" "$here/probes.txt" "$model" &
+child=$!
+wait "$child"
+rc=$?
+child=
+exit $rc
