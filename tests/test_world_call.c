@@ -106,6 +106,87 @@ static void test_world_call_every_pair_takes_the_allowed_path(void)
     tworld_free(&t);
 }
 
+/* The Linux presets (docs/nat.md), public and a stateful firewall. */
+static const char *const linux_sits[] = {
+    "\"nat\": \"none\"",
+    "\"nat\": \"linux_masquerade\"",
+    "\"nat\": \"linux_home_router\"",
+    "\"nat\": \"linux_random_fully\"",
+    "\"nat\": \"static_forward\"",
+    "\"nat\": \"none\", \"firewall\": \"stateful\"",
+};
+#define NLSIT G_N_ELEMENTS(linux_sits)
+
+/* The path of every call between the Linux presets, [caller][callee], as
+ * the protocol punches today (the callee first) and as tests/netns measured
+ * the kernel's routers: two plain MASQUERADE routers, or one against a
+ * random-fully router, poison each other; a random-fully router defeats
+ * every filtering peer. A MASQUERADE caller also fails against a filtering
+ * callee, for two reasons the kernel has too: the callee's first PUNCH
+ * reaches the caller's router before the caller sent anything (the router
+ * keeps state and moves the caller's flow to another port), and the
+ * caller's NAT detection already poisoned its router at login (the
+ * detection's change-address answer arrives before the client sent to that
+ * address; later flows of its endpoint then reuse the moved port, so the
+ * public endpoint the peer was given is stale). See docs/nat.md. */
+#define D NODE_CALL_PATH_DIRECT
+#define H NODE_CALL_PATH_HOLE_PUNCHED
+#define U NODE_CALL_PATH_UDP_RELAY
+static const NodeCallPath linux_paths[NLSIT][NLSIT] = {
+    /* callee:  public  masq  home  rfully  fwd  stateful */
+    /* public */ {D, H, H, H, H, H},
+    /* masq   */ {H, U, U, U, H, U},
+    /* home   */ {H, H, H, U, H, H},
+    /* rfully */ {H, U, U, U, H, U},
+    /* fwd    */ {H, H, H, H, H, H},
+    /* stful  */ {H, H, H, U, H, H},
+};
+#undef D
+#undef H
+#undef U
+
+/* Every pair of the Linux presets through the whole stack: the path taken. */
+static void test_world_call_linux_presets_take_the_path_the_kernel_allows(void)
+{
+    GString *js = g_string_new(NULL);
+    g_string_printf(js, "{\"seed\": 22, \"duration\": \"3h\", \"network\": {\"loss\": 0},"
+                        " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
+                        " \"workload\": {\"call_rate\": 0},"
+                        " \"population\": {\"clients\": %zu, \"groups\": [", 2 * NLSIT);
+    for (size_t i = 0; i < NLSIT; i++)
+        g_string_append_printf(js, "%s{\"name\": \"s%zu\", \"fraction\": %.17g, %s}", i ? ", " : "",
+                               i, 1.0 / NLSIT, linux_sits[i]); /* %.17g: sums to 1 */
+    g_string_append(js, "]}}");
+    TWorld t;
+    T_TRUE(tworld_new(&t, js->str, "test_world_call", NULL));
+    world_run(t.w, 2 * TIMENS_MIN);
+    size_t c0 = world_first_client(t.w);
+    for (size_t a = 0; a < NLSIT; a++)
+        for (size_t b = 0; b < NLSIT; b++) {
+            size_t pa = c0 + 2 * a, pb = c0 + 2 * b + 1;
+            Node *na = world_peer_node(t.w, pa);
+            T_TRUE(na && node_state(na) == NODE_ST_ONLINE);
+            char user[32];
+            g_snprintf(user, sizeof user, "user%zu", pb);
+            T_TRUE(node_call(na, user, 3 * TIMENS_S));
+            NodeCallPath path = NODE_CALL_PATH_NONE;
+            Sim *sim = world_sim(t.w);
+            TimeNs end = sim_now(sim) + 2 * TIMENS_MIN;
+            while (sim_now(sim) < end && node_call_state(na) != NODE_CALL_IDLE) {
+                world_run(t.w, sim_now(sim) + 100 * TIMENS_MS);
+                if (path == NODE_CALL_PATH_NONE) path = node_call_path(na);
+            }
+            T_TRUE(run_until_idle(&t, pb, 30 * TIMENS_S));
+            if (path != linux_paths[a][b])
+                fprintf(stderr, "pair %s -> %s: %s, want %s\n", linux_sits[a], linux_sits[b],
+                        node_call_path_name(path), node_call_path_name(linux_paths[a][b]));
+            T_EQ_I64(path, linux_paths[a][b]);
+        }
+    T_EQ_I64(tworld_metric(&t, "call.failure"), 0);
+    g_string_free(js, TRUE);
+    tworld_free(&t);
+}
+
 /* A relayed call of known length with the 2004 profile: every media packet
  * is 3 + 67 bytes over UDP; each end sends one per 1/70 s for the call. */
 static void test_world_call_media_counts(void)
@@ -138,4 +219,6 @@ static void test_world_call_media_counts(void)
 T_SUITE_MAIN("world_call",
              {"test_world_call_every_pair_takes_the_allowed_path",
               test_world_call_every_pair_takes_the_allowed_path},
+             {"test_world_call_linux_presets_take_the_path_the_kernel_allows",
+              test_world_call_linux_presets_take_the_path_the_kernel_allows},
              {"test_world_call_media_counts", test_world_call_media_counts})
