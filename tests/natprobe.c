@@ -18,10 +18,10 @@
 #include "sim/net/net.h"
 #include "sim/net/sock.h"
 
-#define NP_INSIDE 3      /* A, B, C */
-#define NP_OUTSIDE 4     /* X1, X2, Y1, Y2 */
-#define NP_PORT_IN 5000  /* inside hosts' port */
-#define NP_MAX_PORTS 64  /* distinct external ports numbered in one run */
+#define NP_INSIDE 3     /* A, B, C */
+#define NP_OUTSIDE 4    /* X1, X2, Y1, Y2 */
+#define NP_PORT_IN 5000 /* inside hosts' port */
+#define NP_MAX_PORTS 64 /* distinct external ports numbered in one run */
 
 static const char *const inside_names[NP_INSIDE] = {"A", "B", "C"};
 static const char *const outside_names[NP_OUTSIDE] = {"X1", "X2", "Y1", "Y2"};
@@ -30,25 +30,25 @@ typedef struct Probe Probe;
 
 /* One socket of the topology and what it saw during the current step. */
 typedef struct NpSock {
-    Probe *pr;         /* owner */
-    int id;            /* 0..2 inside (A, B, C), 3..6 outside (X1, X2, Y1, Y2) */
-    NetSock s;         /* the socket */
-    uint32_t host;     /* its host */
+    Probe *pr;                        /* owner */
+    int id;                           /* 0..2 inside (A, B, C), 3..6 outside (X1, X2, Y1, Y2) */
+    NetSock s;                        /* the socket */
+    uint32_t host;                    /* its host */
     bool got[NP_INSIDE + NP_OUTSIDE]; /* heard from sender id in this step */
-    NetEp from_ep;     /* source of the last datagram heard */
-    bool heard;        /* heard anything since the punch began */
+    NetEp from_ep;                    /* source of the last datagram heard */
+    bool heard;                       /* heard anything since the punch began */
 } NpSock;
 
 struct Probe {
     Sim *sim;
     Net *net;
     NpSock sk[NP_INSIDE + NP_OUTSIDE];
-    uint32_t router[2];                       /* NAT node of side 1/2, 0 if none */
-    bool seen[NP_OUTSIDE + 1][NP_INSIDE];     /* [observer or NP_OUTSIDE = anyone][host] */
-    NetEp obs[NP_OUTSIDE + 1][NP_INSIDE];     /* the external endpoint seen */
-    uint16_t ports[NP_MAX_PORTS];             /* external ports numbered r1, r2, ... */
+    uint32_t router[2];                   /* NAT node of side 1/2, 0 if none */
+    bool seen[NP_OUTSIDE + 1][NP_INSIDE]; /* [observer or NP_OUTSIDE = anyone][host] */
+    NetEp obs[NP_OUTSIDE + 1][NP_INSIDE]; /* the external endpoint seen */
+    uint16_t ports[NP_MAX_PORTS];         /* external ports numbered r1, r2, ... */
     int nports;
-    NetEp punch_to[NP_INSIDE];                /* punch target of A and C */
+    NetEp punch_to[NP_INSIDE]; /* punch target of A and C */
     GString *out;
 };
 
@@ -94,10 +94,14 @@ void natprobe_opts_default(NatProbeOpts *o)
 
 static bool kind_fw(const char *kind, FwType *fw)
 {
-    if (strcmp(kind, "public") == 0) *fw = FW_OPEN;
-    else if (strcmp(kind, "fw_stateful") == 0) *fw = FW_STATEFUL;
-    else if (strcmp(kind, "fw_udp_blocked") == 0) *fw = FW_UDP_BLOCKED;
-    else return false;
+    if (strcmp(kind, "public") == 0)
+        *fw = FW_OPEN;
+    else if (strcmp(kind, "fw_stateful") == 0)
+        *fw = FW_STATEFUL;
+    else if (strcmp(kind, "fw_udp_blocked") == 0)
+        *fw = FW_UDP_BLOCKED;
+    else
+        return false;
     return true;
 }
 
@@ -157,10 +161,14 @@ static void np_side(Probe *pr, int side, const char *kind, const NatProbeOpts *o
 
 static void np_step_clear(Probe *pr)
 {
-    for (int i = 0; i < NP_INSIDE + NP_OUTSIDE; i++) memset(pr->sk[i].got, 0, sizeof pr->sk[i].got);
+    for (int i = 0; i < NP_INSIDE + NP_OUTSIDE; i++)
+        memset(pr->sk[i].got, 0, sizeof pr->sk[i].got);
 }
 
-static void np_run_for(Probe *pr, TimeNs d) { sim_run_until(pr->sim, sim_now(pr->sim) + d); }
+static void np_run_for(Probe *pr, TimeNs d)
+{
+    sim_run_until(pr->sim, sim_now(pr->sim) + d);
+}
 
 static void np_send(Probe *pr, int from, NetEp to)
 {
@@ -188,7 +196,8 @@ static void np_port_token(Probe *pr, uint16_t port)
         return;
     }
     int i = 0;
-    while (i < pr->nports && pr->ports[i] != port) i++;
+    while (i < pr->nports && pr->ports[i] != port)
+        i++;
     if (i == pr->nports && pr->nports < NP_MAX_PORTS) pr->ports[pr->nports++] = port;
     g_string_append_printf(pr->out, "r%d", i + 1);
 }
@@ -199,8 +208,10 @@ static void np_outbound(Probe *pr, const NatProbeOpts *op, int h, int o)
     np_send(pr, h, np_outside_ep(pr, o));
     np_run_for(pr, op->step_ns);
     NpSock *k = &pr->sk[NP_INSIDE + o];
-    if (k->got[h]) np_port_token(pr, k->from_ep.port);
-    else g_string_append(pr->out, "-");
+    if (k->got[h])
+        np_port_token(pr, k->from_ep.port);
+    else
+        g_string_append(pr->out, "-");
 }
 
 static void np_inbound(Probe *pr, const NatProbeOpts *op, int o, int h)
@@ -271,8 +282,8 @@ static bool np_step(Probe *pr, const NatProbeOpts *op, const char *tok)
     return false;
 }
 
-char *natprobe_run(const char *kind1, const char *kind2, const char *steps,
-                   const NatProbeOpts *o, uint64_t seed, GError **err)
+char *natprobe_run(const char *kind1, const char *kind2, const char *steps, const NatProbeOpts *o,
+                   uint64_t seed, GError **err)
 {
     const char *kinds[2] = {kind1, kind2};
     for (int i = 0; i < 2; i++) {
@@ -299,11 +310,11 @@ char *natprobe_run(const char *kind1, const char *kind2, const char *steps,
     for (gchar **t = tok; *t && ok; t++) {
         if (**t == '\0') continue;
         ok = np_step(pr, o, *t);
-        if (!ok)
-            g_set_error(err, g_quark_from_static_string("natprobe"), 2, "bad step \"%s\"", *t);
+        if (!ok) g_set_error(err, g_quark_from_static_string("natprobe"), 2, "bad step \"%s\"", *t);
     }
     g_strfreev(tok);
-    for (int i = 0; i < NP_INSIDE + NP_OUTSIDE; i++) sock_close(pr->net, pr->sk[i].s);
+    for (int i = 0; i < NP_INSIDE + NP_OUTSIDE; i++)
+        sock_close(pr->net, pr->sk[i].s);
     net_free(pr->net);
     sim_free(pr->sim);
     char *res = g_string_free(pr->out, !ok);

@@ -49,7 +49,7 @@ bool natprobe_kind_is_known(const char *kind);
 /* Runs steps on a fresh model (seed: its random streams) and returns the
  * result tokens separated by single spaces (owned by the caller), or NULL
  * with *err set for an unknown kind or step. */
-char *natprobe_run(const char *kind1, const char *kind2, const char *steps,
-                   const NatProbeOpts *o, uint64_t seed, GError **err);
+char *natprobe_run(const char *kind1, const char *kind2, const char *steps, const NatProbeOpts *o,
+                   uint64_t seed, GError **err);
 
 #endif

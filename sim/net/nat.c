@@ -52,9 +52,8 @@ void nat_config_default(NatConfig *c)
 }
 
 static const char *const preset_names[] = {
-    "none",           "full_cone",        "restricted_cone",   "port_restricted_cone",
-    "symmetric",      "static_forward",   "linux_masquerade",  "linux_home_router",
-    "linux_random_fully", NULL};
+    "none",           "full_cone",        "restricted_cone",   "port_restricted_cone", "symmetric",
+    "static_forward", "linux_masquerade", "linux_home_router", "linux_random_fully",   NULL};
 
 const char *const *nat_preset_names(void) { return preset_names; }
 

@@ -20,7 +20,7 @@
 typedef struct Spec {
     char *kinds[MAX_KINDS]; /* the "kinds" line */
     int nkinds;
-    NatProbeOpts opts;     /* the "timeouts" line */
+    NatProbeOpts opts; /* the "timeouts" line */
 } Spec;
 
 static void die(const char *path, int line, const char *msg)
@@ -46,7 +46,8 @@ static void run_line(gchar **w, const Spec *s, const char *path, int line)
     if (!w[1] || !w[2]) die(path, line, "expected: name each|pairs|KIND steps...");
     char *steps = g_strjoinv(" ", w + 2);
     if (strcmp(w[1], "each") == 0) {
-        for (int i = 0; i < s->nkinds; i++) run_one(w[0], s->kinds[i], "public", steps, s, path, line);
+        for (int i = 0; i < s->nkinds; i++)
+            run_one(w[0], s->kinds[i], "public", steps, s, path, line);
     } else if (strcmp(w[1], "pairs") == 0) {
         for (int i = 0; i < s->nkinds; i++)
             for (int j = 0; j < s->nkinds; j++)
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
     }
     g_strfreev(lines);
     g_free(text);
-    for (int i = 0; i < s.nkinds; i++) g_free(s.kinds[i]);
+    for (int i = 0; i < s.nkinds; i++)
+        g_free(s.kinds[i]);
     return 0;
 }
