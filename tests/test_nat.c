@@ -660,6 +660,21 @@ static void test_nat_conntrack_unsolicited_state(void)
     probe_check("linux_masquerade", "public", "X1>A wait:31 A>X1", "- =");
 }
 
+/* The project's NAT detection order (RFC 3489): test I, test II answered
+ * from the other address and port, test III from the other port, test I to
+ * the other address. Plain MASQUERADE takes test II's answer itself and
+ * keeps state, so the last request leaves from another port ("symmetric");
+ * a router that drops it does not. */
+static void test_nat_conntrack_detection_sequence(void)
+{
+    const char *steps = "A>X1 Y2>A X2>A A>Y2";
+    probe_check("linux_masquerade", "public", steps, "= - - r1");
+    probe_check("linux_home_router", "public", steps, "= - - =");
+    probe_check("linux_random_fully", "public", steps, "r1 - - r2");
+    probe_check("static_forward", "public", steps, "= A A =");
+    probe_check("port_restricted_cone", "public", steps, "= - - =");
+}
+
 /* A and B both use port 5000: the second to the same peer collides and
  * takes a random port; a flow to another peer shares port 5000. */
 static void test_nat_conntrack_port_sharing_and_collision(void)
@@ -749,6 +764,7 @@ T_SUITE_MAIN("nat", {"test_nat_behaviour_matrix", test_nat_behaviour_matrix},
              {"test_nat_conntrack_presets", test_nat_conntrack_presets},
              {"test_nat_conntrack_mapping_and_filtering", test_nat_conntrack_mapping_and_filtering},
              {"test_nat_conntrack_unsolicited_state", test_nat_conntrack_unsolicited_state},
+             {"test_nat_conntrack_detection_sequence", test_nat_conntrack_detection_sequence},
              {"test_nat_conntrack_port_sharing_and_collision",
               test_nat_conntrack_port_sharing_and_collision},
              {"test_nat_conntrack_udp_lifetimes", test_nat_conntrack_udp_lifetimes},
