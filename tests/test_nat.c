@@ -673,6 +673,10 @@ static void test_nat_conntrack_detection_sequence(void)
     probe_check("linux_random_fully", "public", steps, "r1 - - r2");
     probe_check("static_forward", "public", steps, "= A A =");
     probe_check("port_restricted_cone", "public", steps, "= - - =");
+    /* The mapping test sent to the other address's primary port instead
+     * (RFC 5780 §4.3) is not poisoned: the entry holds the port only for
+     * the endpoint that answered. */
+    probe_check("linux_masquerade", "public", "A>X1 Y2>A X2>A A>Y1", "= - - =");
 }
 
 /* A and B both use port 5000: the second to the same peer collides and
