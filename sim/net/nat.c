@@ -18,6 +18,14 @@
  * RFC 4787 §5) carry their own lifetime and are pruned while scanned.
  * Each node lists its mappings (doubly linked) so that a NAT going down
  * forgets them in O(its mappings).
+ *
+ * A conntrack NAT (NatConfig.conntrack, the Linux presets) uses the same
+ * records as flows: map_out keyed by the exact remote endpoint, several
+ * flows per external port in map_in (one per remote endpoint), no
+ * permissions (a flow is its own), and the behaviour of Linux netfilter
+ * (nf_conntrack_proto_udp.c for the lifetimes, nf_nat_core.c's
+ * get_unique_tuple for the port choice); see "connection tracking" below
+ * and docs/nat.md. tests/netns compares both with the kernel.
  */
 #include "sim/net/nat.h"
 
