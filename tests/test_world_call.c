@@ -215,7 +215,7 @@ static NodeCallPath fresh_call_path(const char *a, const char *b)
     return path;
 }
 
-/* The gap the protocol still has (issue 12 item 2, docs/nat.md): the callee
+/* The gap the protocol still has (docs/nat.md, "Hole punching"): the callee
  * punches first, so a plain MASQUERADE caller's router takes the callee's
  * first PUNCH and moves the caller's flow to another port; a filtering
  * callee then relays, even with fresh routers. The other way round the
