@@ -167,6 +167,7 @@ static void client_login_begin_as(Node *n, bool retry)
     ClientState *cl = client__state(n);
     cl->login_phase = CL_LOGIN_ROUND_WAIT;
     cl->round = 0;
+    cl->silent_rounds = 0;
     cl->contacted = 0;
     cl->udp_seen = false;
     cl->udp_silent = 0;
@@ -218,11 +219,19 @@ static void client_round_start(Node *n)
 {
     ClientState *cl = client__state(n);
     const NodeParams *p = &n->sh->p;
-    if (cl->round >= p->login_rounds) {
-        client_login_failed(n, "no supernode reachable", true);
+    /* a10: five rounds without an answer and the login fails. A round in
+     * which supernodes answered "full, go there" (a redirect) does not
+     * count: the overlay is there and short of room, which promotions will
+     * make; but a12 (2.0) gives up after about 8 min of attempts anyway. */
+    if (cl->silent_rounds >= p->login_rounds ||
+        (cl->round > 0 && env_now(&n->env) - cl->login_start >= p->login_giveup_ns)) {
+        client_login_failed(n, cl->silent_rounds >= p->login_rounds ? "no supernode reachable"
+                                                                     : "no supernode with room",
+                            true);
         return;
     }
     cl->round++;
+    cl->redirected = false;
     cl->login_phase = CL_LOGIN_PROBING;
     /* The bootstrap SNs are always there to fall back on (a6): hostcache_best
      * ranks them after every ordinary entry, so they are probed only when
@@ -256,6 +265,7 @@ static void client_round_failed(Node *n)
     env_timer_cancel(&n->env, &cl->t_probe);
     env_timer_cancel(&n->env, &cl->t_tcp);
     cl->ncand = 0;
+    if (!cl->redirected) cl->silent_rounds++;
     cl->login_phase = CL_LOGIN_ROUND_WAIT;
     cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.round_wait_ns, CLIENT_TM_ROUND);
 }
@@ -815,11 +825,12 @@ static void client_on_probe_ack(Node *n, EnvAddr from, uint16_t fid, const WireM
     int i = client_probe_index(cl, from);
     if (n->state != NODE_ST_LOGGING_IN || fid != cl->frame_id || i < 0) return;
     cl->udp_seen = true;
-    hostcache_entry_touch(&n->hc, from, env_now(&n->env), true); /* it answered */
     if (m->u.probe_ack.verdict != WIRE_ACCEPT) {
+        hostcache_entry_load(&n->hc, from, 100); /* alive, but no room: not a candidate */
         /* a22 U4 "reject or redirect": the entries are where to go; while
          * the round waits for answers, they are probed at once. */
         cl->probe_st[i] = PROBE_REJECTED;
+        cl->redirected = true;
         client_hc_merge(n, m->u.probe_ack.n, m->u.probe_ack.e);
         for (uint8_t k = 0; k < m->u.probe_ack.n && env_timer_is_set(cl->t_probe); k++) {
             EnvAddr a = env_addr(m->u.probe_ack.e[k].ip, m->u.probe_ack.e[k].port);
@@ -836,6 +847,7 @@ static void client_on_probe_ack(Node *n, EnvAddr from, uint16_t fid, const WireM
         return;
     }
     cl->probe_st[i] = PROBE_ACCEPTED;
+    hostcache_entry_touch(&n->hc, from, env_now(&n->env), true);
     hostcache_entry_load(&n->hc, from, (uint8_t)MIN(m->u.probe_ack.load, 100));
     if (cl->ncand == 0 && env_timer_is_set(cl->t_probe)) client_tcp_phase(n); /* a22: U4 = go */
 }
@@ -907,6 +919,7 @@ static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
     TimeNs now = env_now(&n->env);
     client_hc_merge(n, m->u.connect_ack.n, m->u.connect_ack.e);
     if (m->u.connect_ack.verdict != WIRE_ACCEPT) {
+        cl->redirected = true;
         client_tcp_attempt_failed(n, true);
         return;
     }

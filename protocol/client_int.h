@@ -54,6 +54,8 @@ typedef enum ClientLoginPhase {
  * the idle-client budget of node_int.h). */
 typedef struct ClientState {
     uint8_t round;              /* login round, 1-based */
+    uint8_t silent_rounds;      /* rounds of this login that ended with no redirect (a10) */
+    bool redirected;            /* a supernode of this round answered "full, go there" */
     uint8_t nprobe;             /* probe targets this round */
     uint8_t ncand;              /* TCP candidates */
     uint8_t ci;                 /* candidate being tried */

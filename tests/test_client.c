@@ -306,6 +306,14 @@ static void test_client_udp_blocked_logs_in_over_tcp(void)
     fakenet_run_for(w->net, 30 * TIMENS_S);
     T_EQ_I64(node_nat_detected(w->node[c]), NAT_UDP_BLOCKED);
     T_EQ_U64(node_alt_count(w->node[c]), 0); /* nobody answers over UDP */
+    T_EQ_I64(fakenet_metric(w->net, "login.udp_phases_skipped"), 0); /* it did not know yet */
+    /* The next session knows (install record): no probes, no probe wait,
+     * TCP to the cache at once; the UDP-only alternate pings are skipped. */
+    fakeworld_stop(w, c, true);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_CMP_I64(fakenet_sample_last(w->net, "login.time_s") * 1000, <, 1000);
+    T_EQ_I64(fakenet_metric(w->net, "login.udp_phases_skipped"), 1);
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
@@ -519,6 +527,32 @@ static void test_client_hostcache_persists_offline_online(void)
     /* a46: "installed" only once, "getlatestversion" at every start. */
     T_EQ_I64(fakenet_metric(w->net, "http.installed"), 1);
     T_EQ_I64(fakenet_metric(w->net, "http.getlatestversion"), 2);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* The host-cache sweep (a25): at login and every hour the client asks its
+ * supernode for entries and merges them; the supernode answers with the
+ * supernodes it has heard alive (its gossip), never the bootstraps. */
+static void test_client_sweep_fills_cache(void)
+{
+    FakeWorld *w = fakeworld_new(125, NULL, true);
+    for (uint8_t i = 0; i < 12; i++) {
+        NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = (uint16_t)(41000 + i)};
+        fakeworld_start(w, fakeworld_add(w, ENV_IP(90, 0, 0, (uint8_t)(1 + i)), &dc, NAT_OPEN, 0));
+    }
+    fakenet_run_for(w->net, 3 * TIMENS_MIN); /* gossip: each knows the others */
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_FULL_CONE);
+    login_and_settle(w, c);
+    T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 1);
+    const HostCache *hc = node_hostcache(w->node[c]);
+    unsigned ordinary = 0;
+    for (uint16_t i = 0; i < hc->n; i++)
+        ordinary += !(hc->e[i].flags & HOSTCACHE_F_BOOTSTRAP);
+    T_EQ_U64(ordinary, 12); /* its own supernode and the 11 others */
+    T_EQ_U64(hc->n, 12 + w->nboot);
+    T_CMP_I64(fakenet_metric(w->net, "hostcache.added"), >=, 11);
+    fakenet_run_for(w->net, TIMENS_H);
+    T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 2);
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
@@ -822,6 +856,7 @@ T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_see
              {"test_client_polls_drop_dead_alternate", test_client_polls_drop_dead_alternate},
              {"test_client_hostcache_persists_offline_online",
               test_client_hostcache_persists_offline_online},
+             {"test_client_sweep_fills_cache", test_client_sweep_fills_cache},
              {"test_client_port_random_above_1024", test_client_port_random_above_1024},
              {"test_client_idle_memory_under_2k", test_client_idle_memory_under_2k},
              {"test_client_malformed_datagrams_dropped", test_client_malformed_datagrams_dropped},

@@ -3,10 +3,15 @@
  * simultaneous hole punching for every pair, expiry and refresh,
  * hairpinning, the mapping cap, port assignment and nested (carrier-grade)
  * NAT. The expected outcomes are written from the RFC's definitions here,
- * independently of the implementation. */
+ * independently of the implementation. The conntrack presets are tested as
+ * probe sequences (tests/natprobe.h notation) whose expected results are
+ * what a Linux 6.x router does for the same sequence (tests/netns runs them
+ * against the kernel). */
 #include "test_net_util.h"
 
 #include <stdio.h>
+
+#include "natprobe.h"
 
 #define P1 3478
 #define P2 3479
@@ -585,6 +590,172 @@ static void test_nat_down_forgets_mappings(void)
     net_fixture_free(sim, net);
 }
 
+
+/* ---- connection tracking (Linux presets) -------------------------------- */
+
+/* Runs one probe sequence on kind1 (router 1) and kind2 (router 2) with the
+ * presets' own lifetimes and checks the result tokens. */
+static void probe_check(const char *kind1, const char *kind2, const char *steps, const char *want)
+{
+    NatProbeOpts o;
+    natprobe_opts_default(&o);
+    GError *err = NULL;
+    char *got = natprobe_run(kind1, kind2, steps, &o, 500, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    if (strcmp(got, want) != 0)
+        printf("\n    %s x %s: %s -> \"%s\", want \"%s\"\n", kind1, kind2, steps, got, want);
+    T_STR_EQ(got, want);
+    g_free(got);
+}
+
+static void test_nat_conntrack_presets(void)
+{
+    static const char *const names[] = {"static_forward", "linux_masquerade", "linux_home_router",
+                                        "linux_random_fully"};
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        NatConfig c;
+        T_TRUE(nat_preset(names[i], &c));
+        T_TRUE(c.enabled && c.conntrack && c.inbound_refresh);
+        T_FALSE(c.hairpin);
+        T_EQ_I64(c.udp_unreplied_ns, 30 * TIMENS_S);
+        T_EQ_I64(c.udp_timeout_ns, 120 * TIMENS_S);
+        T_EQ_I64(c.udp_assure_ns, 2 * TIMENS_S);
+        T_EQ_I64(c.tcp_established_ns, 432000 * TIMENS_S);
+        T_EQ_I64(c.forward, i == 0);
+        T_EQ_I64(c.unsolicited_state, i != 2);
+        T_EQ_I64(c.port_alloc, i == 3 ? NAT_PORT_RANDOM : NAT_PORT_PRESERVING);
+    }
+    /* The RFC 3489 presets keep the RFC model. */
+    NatConfig c;
+    T_TRUE(nat_preset("port_restricted_cone", &c));
+    T_FALSE(c.conntrack);
+    T_EQ_I64(c.udp_unreplied_ns, c.udp_timeout_ns);
+}
+
+/* One inside endpoint to three destinations, then who may answer. */
+static void test_nat_conntrack_mapping_and_filtering(void)
+{
+    const char *steps = "A>X1 A>X2 A>Y1 X1>A X2>A Y1>A Y2>A";
+    probe_check("linux_masquerade", "public", steps, "= = = A A A -");
+    probe_check("linux_home_router", "public", steps, "= = = A A A -");
+    probe_check("linux_random_fully", "public", steps, "r1 r2 r3 A A A -");
+    probe_check("static_forward", "public", steps, "= = = A A A A");
+    /* Replies only: another port or address of a peer is filtered. */
+    probe_check("linux_masquerade", "public", "A>X1 X2>A Y1>A", "= - -");
+    probe_check("static_forward", "public", "A>X1 X2>A Y1>A", "= A A");
+}
+
+/* An unsolicited packet the router accepts leaves an entry: the next flow
+ * to that peer takes a random port, and later flows of the same endpoint
+ * reuse it (nf_nat's source lookup). A router that drops it keeps nothing. */
+static void test_nat_conntrack_unsolicited_state(void)
+{
+    const char *steps = "X1>A A>X1 A>X2 X1>A X2>A";
+    probe_check("linux_masquerade", "public", steps, "- r1 r1 A A");
+    probe_check("linux_home_router", "public", steps, "- = = A A");
+    probe_check("static_forward", "public", steps, "A = = A A");
+    /* The entry is refreshed by the peer's packets and expires 30 s after
+     * the last one: then the port is the internal one again. */
+    probe_check("linux_masquerade", "public", "X1>A wait:20 X1>A wait:20 A>X1", "- - r1");
+    probe_check("linux_masquerade", "public", "X1>A wait:31 A>X1", "- =");
+}
+
+/* The project's NAT detection order (RFC 3489): test I, test II answered
+ * from the other address and port, test III from the other port, test I to
+ * the other address. Plain MASQUERADE takes test II's answer itself and
+ * keeps state, so the last request leaves from another port ("symmetric");
+ * a router that drops it does not. */
+static void test_nat_conntrack_detection_sequence(void)
+{
+    const char *steps = "A>X1 Y2>A X2>A A>Y2";
+    probe_check("linux_masquerade", "public", steps, "= - - r1");
+    probe_check("linux_home_router", "public", steps, "= - - =");
+    probe_check("linux_random_fully", "public", steps, "r1 - - r2");
+    probe_check("static_forward", "public", steps, "= A A =");
+    probe_check("port_restricted_cone", "public", steps, "= - - =");
+    /* The mapping test sent to the other address's primary port instead
+     * (RFC 5780 §4.3) is not poisoned: the entry holds the port only for
+     * the endpoint that answered. */
+    probe_check("linux_masquerade", "public", "A>X1 Y2>A X2>A A>Y1", "= - - =");
+}
+
+/* A and B both use port 5000: the second to the same peer collides and
+ * takes a random port; a flow to another peer shares port 5000. */
+static void test_nat_conntrack_port_sharing_and_collision(void)
+{
+    const char *steps = "A>X1 B>X1 B>Y1 A>Y1 X1>A X1>B Y1>B Y1>A";
+    probe_check("linux_masquerade", "public", steps, "= r1 r1 = A B B A");
+    probe_check("linux_home_router", "public", steps, "= r1 r1 = A B B A");
+    probe_check("linux_random_fully", "public", steps, "r1 r2 r3 r4 A B B A");
+    probe_check("linux_masquerade", "public", "A>X1 B>Y1 X1>A Y1>B", "= = A B");
+}
+
+/* UDP: 30 s until assured, 120 s after; both directions refresh. */
+static void test_nat_conntrack_udp_lifetimes(void)
+{
+    const char *k = "linux_masquerade";
+    probe_check(k, "public", "A>X1 wait:29.5 X1>A", "= A");
+    probe_check(k, "public", "A>X1 wait:30.5 X1>A", "= -");
+    /* A reply alone keeps 30 s; a packet more than 2 s in assures. */
+    probe_check(k, "public", "A>X1 X1>A wait:31 X1>A", "= A -");
+    probe_check(k, "public", "A>X1 X1>A wait:2.5 A>X1 wait:119 X1>A", "= A = A");
+    probe_check(k, "public", "A>X1 X1>A wait:2.5 A>X1 wait:121 X1>A", "= A = -");
+    /* The first reply after 2 s is not enough: the packet that marks the
+     * flow replied still gets the short lifetime. */
+    probe_check(k, "public", "A>X1 wait:5 X1>A wait:31 X1>A", "= A -");
+    /* Inbound packets refresh. */
+    probe_check(k, "public", "A>X1 wait:20 X1>A wait:20 X1>A wait:20 X1>A", "= A A A");
+}
+
+/* Hole punching, the callee (C) first, for every pair of conntrack presets
+ * and a public host: what a Linux router does to the first unsolicited
+ * PUNCH decides it. */
+static void test_nat_conntrack_hole_punching(void)
+{
+    static const char *const kinds[] = {"linux_masquerade", "linux_home_router",
+                                        "linux_random_fully", "static_forward", "public"};
+    /* [caller][callee]: both heard each other. */
+    static const bool ok[5][5] = {
+        {false, false, false, true, true}, /* masquerade: the callee's PUNCH poisons it */
+        {true, true, false, true, true},
+        {false, false, false, true, true},
+        {true, true, true, true, true},
+        {true, true, true, true, true}, /* public: answers the source it hears */
+    };
+    for (int i = 0; i < 5; i++) {
+        for (int j = 0; j < 5; j++) {
+            NatProbeOpts o;
+            natprobe_opts_default(&o);
+            char *got = natprobe_run(kinds[i], kinds[j], "A>X1 C>X1 punch", &o, 600, NULL);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+            bool both = g_str_has_suffix(got, "yy");
+            if (both != ok[i][j]) printf("\n    punch %s x %s: %s\n", kinds[i], kinds[j], got);
+            T_EQ_I64(both, ok[i][j]);
+            g_free(got);
+        }
+    }
+}
+
+static void test_nat_conntrack_icmp_error_finds_its_flow(void)
+{
+    Sim *sim;
+    Net *net = net_fixture(&sim, 18, NULL);
+    NetNodeConfig pc = site_cfg(0, 0, TIMENS_MS);
+    pc.icmp_unreachable = true;
+    uint32_t pub = net_host_add(net, NET_INTERNET, &pc, NULL);
+    NatConfig nc;
+    nat_preset("linux_masquerade", &nc);
+    uint32_t h = add_lan_host(net, add_nat(net, NET_INTERNET, &nc));
+    Rx rh = {0};
+    NetSock sh = udp_open(net, h, 5000, &rh);
+    udp_send_str(net, sh, ep(net_node_addr(net, pub), 4444), "anyone?");
+    run_for(sim, TIMENS_S);
+    T_EQ_I64(rh.nerr, 1);
+    T_EQ_I64(rh.err, NET_ERR_UNREACHABLE);
+    T_EQ_I64(rh.err_to.port, 4444);
+    net_fixture_free(sim, net);
+}
+
 T_SUITE_MAIN("nat", {"test_nat_behaviour_matrix", test_nat_behaviour_matrix},
              {"test_nat_presets", test_nat_presets},
              {"test_nat_hole_punching_matrix", test_nat_hole_punching_matrix},
@@ -593,4 +764,14 @@ T_SUITE_MAIN("nat", {"test_nat_behaviour_matrix", test_nat_behaviour_matrix},
              {"test_nat_port_assignment", test_nat_port_assignment},
              {"test_nat_nested_cgn", test_nat_nested_cgn},
              {"test_nat_icmp_unreachable_through_nat", test_nat_icmp_unreachable_through_nat},
-             {"test_nat_down_forgets_mappings", test_nat_down_forgets_mappings})
+             {"test_nat_down_forgets_mappings", test_nat_down_forgets_mappings},
+             {"test_nat_conntrack_presets", test_nat_conntrack_presets},
+             {"test_nat_conntrack_mapping_and_filtering", test_nat_conntrack_mapping_and_filtering},
+             {"test_nat_conntrack_unsolicited_state", test_nat_conntrack_unsolicited_state},
+             {"test_nat_conntrack_detection_sequence", test_nat_conntrack_detection_sequence},
+             {"test_nat_conntrack_port_sharing_and_collision",
+              test_nat_conntrack_port_sharing_and_collision},
+             {"test_nat_conntrack_udp_lifetimes", test_nat_conntrack_udp_lifetimes},
+             {"test_nat_conntrack_hole_punching", test_nat_conntrack_hole_punching},
+             {"test_nat_conntrack_icmp_error_finds_its_flow",
+              test_nat_conntrack_icmp_error_finds_its_flow})

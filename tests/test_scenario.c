@@ -62,14 +62,17 @@ static const BadCase bad_cases[] = {
          "found 10.5"},
     {"nat_preset.json", BAD
      "nat_preset.json: $.population.groups[1].nat: expected one of \"none\", \"full_cone\", "
-     "\"restricted_cone\", \"port_restricted_cone\", \"symmetric\" or an object; found \"cone\""},
+     "\"restricted_cone\", \"port_restricted_cone\", \"symmetric\", \"static_forward\", "
+     "\"linux_masquerade\", \"linux_home_router\", \"linux_random_fully\" or an object; found "
+     "\"cone\""},
     {"nat_mapping.json",
      BAD "nat_mapping.json: $.population.groups[0].nat.mapping: expected one of \"eim\", "
          "\"adm\", \"apdm\"; found \"eimm\""},
     {"cgn_type.json",
      BAD "cgn_type.json: $.population.groups[0].cgn: expected true, false, one of \"none\", "
-         "\"full_cone\", \"restricted_cone\", \"port_restricted_cone\", \"symmetric\" or an "
-         "object; found \"yes\""},
+         "\"full_cone\", \"restricted_cone\", \"port_restricted_cone\", \"symmetric\", "
+         "\"static_forward\", \"linux_masquerade\", \"linux_home_router\", "
+         "\"linux_random_fully\" or an object; found \"yes\""},
     {"cpu_class.json",
      BAD "cpu_class.json: $.population.groups[0].cpu: expected one of \"embedded\", \"mobile\", "
          "\"laptop\", \"desktop\", \"server\" or a speed factor in (0, 64]; found \"fast\""},
@@ -257,7 +260,8 @@ static void test_scenario_inline_bad_cases(void)
          "\"share\", \"delays\""},
         {"{\"population\": {\"groups\": [{\"cgn\": {\"preset\": \"none\"}}]}}",
          "t.json: $.population.groups[0].cgn.preset: expected one of \"full_cone\", "
-         "\"restricted_cone\", \"port_restricted_cone\", \"symmetric\"; found \"none\""},
+         "\"restricted_cone\", \"port_restricted_cone\", \"symmetric\", \"static_forward\", "
+         "\"linux_masquerade\", \"linux_home_router\", \"linux_random_fully\"; found \"none\""},
         {"{\"population\": {\"groups\": []}}",
          "t.json: $.population.groups: expected an array of 1 to 256 groups; found an array of 0"},
         {"{\"events\": [{\"at\": \"1min\"}]}",
@@ -417,7 +421,7 @@ static void test_scenario_nat_presets_and_objects(void)
     T_TRUE(g[3].cgn.config.enabled);
     T_EQ_I64(g[3].cgn.config.mapping, NAT_MAP_ENDPOINT_INDEPENDENT);
     T_TRUE(g[3].cgn.config.hairpin);
-    T_EQ_I64(g[3].firewall, SCENARIO_FW_TCP_80_443_ONLY);
+    T_EQ_I64(g[3].firewall, FW_TCP_80_443_ONLY);
     scenario_free(s);
 }
 
@@ -728,7 +732,8 @@ static void test_scenario_resolved_json_round_trips(void)
 
 /* Every shipped scenario loads and validates, is small enough to run in
  * CI (shipped-scenario size rule: 300 to 1,000 clients, 10 to 30 minutes, rows every 30
- * or 60 s; nat_heavy is the one larger exception), and says what it studies. */
+ * or 60 s; nat_heavy is the one larger exception, overlay_20k the one scale scenario),
+ * and says what it studies. */
 static void test_scenario_shipped_files_load_and_are_small(void)
 {
     t_chdir_source();
@@ -748,11 +753,16 @@ static void test_scenario_shipped_files_load_and_are_small(void)
         T_STR_EQ(sp->name, name);
         T_CMP_I64(strlen(sp->description), >, 20);
         T_CMP_I64(sp->population.clients, >=, 300);
-        if (strcmp(name, "nat_heavy") != 0) T_CMP_I64(sp->population.clients, <=, 1000);
-        T_CMP_I64(sp->duration_ns, >=, 10 * TIMENS_MIN);
-        T_CMP_I64(sp->duration_ns, <=, 30 * TIMENS_MIN);
-        T_TRUE(sp->outputs.timeseries_interval_ns == 30 * TIMENS_S ||
-               sp->outputs.timeseries_interval_ns == 60 * TIMENS_S);
+        if (strcmp(name, "overlay_20k") == 0) { /* the one scale scenario (docs/overlay.md) */
+            T_EQ_I64(sp->population.clients, 20000);
+            T_EQ_I64(sp->duration_ns, 2 * TIMENS_H);
+        } else {
+            if (strcmp(name, "nat_heavy") != 0) T_CMP_I64(sp->population.clients, <=, 1000);
+            T_CMP_I64(sp->duration_ns, >=, 10 * TIMENS_MIN);
+            T_CMP_I64(sp->duration_ns, <=, 30 * TIMENS_MIN);
+            T_TRUE(sp->outputs.timeseries_interval_ns == 30 * TIMENS_S ||
+                   sp->outputs.timeseries_interval_ns == 60 * TIMENS_S);
+        }
         g_free(name);
         g_free(base);
         scenario_free(s);
@@ -819,7 +829,7 @@ static void test_scenario_nat_heavy_is_nat_heavy(void)
         const ScenarioGroup *g = &p->groups[i];
         natted += g->nat.config.enabled || g->cgn.config.enabled ? g->fraction : 0;
         symmetric += g->nat.config.enabled && g->nat.config.mapping == NAT_MAP_ADDRESS_PORT_DEPENDENT ? g->fraction : 0;
-        blocked += g->firewall >= SCENARIO_FW_UDP_BLOCKED ? g->fraction : 0;
+        blocked += g->firewall >= FW_UDP_BLOCKED ? g->fraction : 0;
         cgn += g->cgn.config.enabled ? g->fraction : 0;
         max_hosts = MAX(max_hosts, g->hosts_per_nat);
     }

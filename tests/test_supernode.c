@@ -66,6 +66,53 @@ static void test_supernode_promotion_of_eligible_client(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* Election by demand (issue 10): an eligible client attached to an
+ * ordinary supernode with room is not promoted, however long it stays; it
+ * is once that supernode is full and knows no other with room. */
+static void test_supernode_promotion_only_on_demand(void)
+{
+    NodeParams p = quick_params();
+    FakeWorld *w = fakeworld_new(305, &p, true);
+    NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = 41000};
+    unsigned d = fakeworld_add(w, ENV_IP(90, 0, 0, 1), &dc, NAT_OPEN, 0);
+    fakeworld_start(w, d);
+    fakenet_run_for(w->net, 65 * TIMENS_S); /* the bootstraps hear of it, with room */
+    unsigned c = fakeworld_client(w, ENV_IP(81, 0, 0, 1), NAT_OPEN);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    EnvAddr dsn = env_addr(ENV_IP(90, 0, 0, 1), 41000);
+    T_TRUE(env_addr_eq(node_supernode_addr(w->node[c]), dsn)); /* a bootstrap sent it on */
+    fakenet_run_for(w->net, 20 * TIMENS_MIN); /* eligible after 2 min, but no demand */
+    T_FALSE(node_is_supernode(w->node[c]));
+    T_EQ_I64(fakenet_metric(w->net, "supernode.nominations"), 0);
+    node_sn_set_capacity(w->node[d], 1); /* full now, and it knows no supernode with room */
+    fakenet_run_for(w->net, 2 * TIMENS_MIN);
+    T_TRUE(node_is_supernode(w->node[c]));
+    T_EQ_I64(fakeenv_metric(w->h[d], "supernode.nominations"), 1);
+    T_EQ_I64(fakenet_metric(w->net, "supernode.promotions"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* supernodes.count in elected mode: a nominee beyond the cap stays a client. */
+static void test_supernode_promotion_cap(void)
+{
+    NodeParams p = quick_params();
+    p.sn_max_promoted = 1;
+    FakeWorld *w = fakeworld_new(306, &p, true);
+    unsigned a = fakeworld_client(w, ENV_IP(81, 0, 0, 1), NAT_OPEN);
+    unsigned b = fakeworld_client(w, ENV_IP(81, 0, 0, 2), NAT_OPEN);
+    fakeworld_start(w, a);
+    fakenet_run_for(w->net, 4 * TIMENS_MIN); /* a is nominated by its bootstrap */
+    T_TRUE(node_is_supernode(w->node[a]));
+    fakeworld_start(w, b);
+    node_sn_set_capacity(w->node[a], 1); /* b cannot go to a: a bootstrap keeps it and nominates */
+    fakenet_run_for(w->net, 10 * TIMENS_MIN);
+    T_FALSE(node_is_supernode(w->node[b]));
+    T_CMP_I64(fakenet_metric(w->net, "supernode.promotions_capped"), >=, 1);
+    T_EQ_I64(fakenet_metric(w->net, "supernode.promotions"), 1);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 static void test_supernode_dedicated_mode_no_promotion(void)
 {
     NodeParams p = quick_params();
@@ -239,6 +286,8 @@ static void test_supernode_malformed_datagrams_dropped(void)
 T_SUITE_MAIN(
     "supernode",
     {"test_supernode_promotion_of_eligible_client", test_supernode_promotion_of_eligible_client},
+    {"test_supernode_promotion_only_on_demand", test_supernode_promotion_only_on_demand},
+    {"test_supernode_promotion_cap", test_supernode_promotion_cap},
     {"test_supernode_dedicated_mode_no_promotion", test_supernode_dedicated_mode_no_promotion},
     {"test_supernode_full_redirects", test_supernode_full_redirects},
     {"test_supernode_sheds_beyond_capacity", test_supernode_sheds_beyond_capacity},

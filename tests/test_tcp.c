@@ -451,6 +451,34 @@ static void test_tcp_through_nat(void)
     net_fixture_free(sim, net);
 }
 
+/* An established connection through a Linux router survives idle periods
+ * beyond RFC 5382's 2 h 4 min: conntrack keeps it 5 days. */
+static void test_tcp_established_lifetime_linux(void)
+{
+    const char *presets[] = {"port_restricted_cone", "linux_masquerade"};
+    for (int i = 0; i < 2; i++) {
+        Sim *sim;
+        Net *net = net_fixture(&sim, 32, NULL);
+        NatConfig nc;
+        nat_preset(presets[i], &nc);
+        uint32_t nat = add_nat(net, NET_INTERNET, &nc);
+        uint32_t a = add_lan_host(net, nat);
+        uint32_t b = add_site_host(net, 0, 0, 5 * TIMENS_MS);
+        Tc t;
+        Srv s;
+        T_CMP_I64(transfer(net, a, b, 1000, 10 * TIMENS_S, &t, &s), >, 0);
+        size_t before = t.data->len;
+        sim_run_until(sim, 8000 * TIMENS_S); /* idle 2 h 13 min */
+        tcp_send(net, s.conns[0].c, "late reply", 10);
+        sim_run_until(sim, 8001 * TIMENS_S);
+        T_EQ_I64(t.data->len - before, i == 1 ? 10 : 0);
+        T_EQ_I64(net_nat_mapping_count(net, nat), i == 1 ? 1 : 0);
+        tc_fini(&t);
+        srv_fini(&s);
+        net_fixture_free(sim, net);
+    }
+}
+
 static void test_tcp_transitory_mapping_expires(void)
 {
     Sim *sim;
@@ -667,6 +695,7 @@ T_SUITE_MAIN("tcp", {"test_tcp_handshake_one_rtt", test_tcp_handshake_one_rtt},
              {"test_tcp_abort_resets_peer", test_tcp_abort_resets_peer},
              {"test_tcp_retransmission_give_up", test_tcp_retransmission_give_up},
              {"test_tcp_through_nat", test_tcp_through_nat},
+             {"test_tcp_established_lifetime_linux", test_tcp_established_lifetime_linux},
              {"test_tcp_transitory_mapping_expires", test_tcp_transitory_mapping_expires},
              {"test_tcp_many_connections_and_refusal", test_tcp_many_connections_and_refusal},
              {"test_tcp_state_names", test_tcp_state_names},

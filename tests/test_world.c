@@ -57,6 +57,56 @@ static void test_world_nat_presets_log_in_and_detect(void)
     tworld_free(&t);
 }
 
+/* NAT detection behind the Linux presets: what the kernel's routers make of
+ * the detection's tests. A plain MASQUERADE router takes the
+ * change-address answer (it arrives before the client sent anything to that
+ * address), keeps state for it, and moves the client's next flow there to
+ * another port: "symmetric", though its label is port-restricted (a router
+ * that drops unsolicited input keeps nothing and is detected right). */
+static void test_world_nat_detection_behind_linux_routers(void)
+{
+    static const struct {
+        const char *preset, *label, *detected;
+    } cases[] = {
+        {"linux_masquerade", "port_restricted_cone", "symmetric"},
+        {"linux_home_router", "port_restricted_cone", "port_restricted_cone"},
+        {"linux_random_fully", "symmetric", "symmetric"},
+        {"static_forward", "full_cone", "full_cone"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char *js = g_strdup_printf(
+            "{\"seed\": 11, \"duration\": \"3min\", \"population\": {\"clients\": 6, \"groups\": "
+            "[{\"name\": \"pub\", \"fraction\": 0.5, \"nat\": \"none\"}, {\"name\": \"g\", "
+            "\"fraction\": 0.5, \"nat\": \"%s\"}]}}", cases[i].preset);
+        TWorld t;
+        T_TRUE(tworld_new(&t, js, "test_world", NULL));
+        world_run(t.w, 3 * TIMENS_MIN);
+        char name[128];
+        g_snprintf(name, sizeof name, "login.success.%s", cases[i].label);
+        T_EQ_I64(tworld_metric(&t, name), 3);
+        g_snprintf(name, sizeof name, "nat.detect.true=%s.detected=%s", cases[i].label,
+                   cases[i].detected);
+        if (tworld_metric(&t, name) != 3) fprintf(stderr, "%s: not %s\n", cases[i].preset, name);
+        T_EQ_I64(tworld_metric(&t, name), 3);
+        tworld_free(&t);
+        g_free(js);
+    }
+    /* Three hosts behind one static forward: the first gets what matches no
+     * flow (full cone), the other two only replies (port-restricted). Their
+     * detection says symmetric: the change-address answer to their port is
+     * forwarded to the first host, and that flow holds the port for the
+     * alternate server, so their own next flow there takes another. */
+    TWorld t;
+    T_TRUE(tworld_new(&t, "{\"seed\": 11, \"duration\": \"3min\", \"population\": {\"clients\": 6,"
+                          " \"groups\": [{\"name\": \"pub\", \"fraction\": 0.5, \"nat\": \"none\"},"
+                          " {\"name\": \"g\", \"fraction\": 0.5, \"nat\": \"static_forward\","
+                          " \"hosts_per_nat\": 3}]}}", "test_world", NULL));
+    world_run(t.w, 3 * TIMENS_MIN);
+    T_EQ_I64(tworld_metric(&t, "nat.detect.true=full_cone.detected=full_cone"), 1);
+    T_EQ_I64(tworld_metric(&t, "nat.detect.true=port_restricted_cone.detected=symmetric"), 2);
+    tworld_free(&t);
+}
+
 /* Behind tcp_80_443_only the client logs in, and the capture shows its TCP
  * payload going to ports 443 or 80 only: nothing else passes. */
 static void test_world_tcp_80_443_only_logs_in_over_443_or_80(void)
@@ -192,6 +242,8 @@ static void test_world_elected_tier_by_demand(void)
 
 T_SUITE_MAIN("world", {"test_world_public_client_logs_in", test_world_public_client_logs_in},
              {"test_world_nat_presets_log_in_and_detect", test_world_nat_presets_log_in_and_detect},
+             {"test_world_nat_detection_behind_linux_routers",
+              test_world_nat_detection_behind_linux_routers},
              {"test_world_tcp_80_443_only_logs_in_over_443_or_80",
               test_world_tcp_80_443_only_logs_in_over_443_or_80},
              {"test_world_supernode_crash_moves_clients", test_world_supernode_crash_moves_clients},

@@ -10,7 +10,7 @@
 
 #include "sim/net/net_int.h"
 
-static const char *const fw_names[FW__COUNT] = {
+static const char *const fw_names[FW__COUNT + 1] = {
     [FW_OPEN] = "open",
     [FW_STATEFUL] = "stateful",
     [FW_UDP_BLOCKED] = "udp_blocked",
@@ -27,6 +27,8 @@ bool fw_type_parse(const char *name, FwType *out)
     }
     return false;
 }
+
+const char *const *fw_type_names(void) { return fw_names; }
 
 const char *fw_type_name(FwType t) { return (unsigned)t < FW__COUNT ? fw_names[t] : "?"; }
 

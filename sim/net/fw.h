@@ -31,5 +31,7 @@ typedef enum FwType {
 /* "open", "stateful", "udp_blocked", "tcp_80_443_only"; false if unknown. */
 bool fw_type_parse(const char *name, FwType *out);
 const char *fw_type_name(FwType t);
+/* The same names, NULL-terminated, indexed by FwType; static. */
+const char *const *fw_type_names(void);
 
 #endif

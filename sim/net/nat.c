@@ -18,6 +18,14 @@
  * RFC 4787 §5) carry their own lifetime and are pruned while scanned.
  * Each node lists its mappings (doubly linked) so that a NAT going down
  * forgets them in O(its mappings).
+ *
+ * A conntrack NAT (NatConfig.conntrack, the Linux presets) uses the same
+ * records as flows: map_out keyed by the exact remote endpoint, several
+ * flows per external port in map_in (one per remote endpoint), no
+ * permissions (a flow is its own), and the behaviour of Linux netfilter
+ * (nf_conntrack_proto_udp.c for the lifetimes, nf_nat_core.c's
+ * get_unique_tuple for the port choice); see "connection tracking" below
+ * and docs/nat.md. tests/netns compares both with the kernel.
  */
 #include "sim/net/nat.h"
 
@@ -37,7 +45,12 @@ void nat_config_default(NatConfig *c)
         .port_alloc = NAT_PORT_PRESERVING,
         .hairpin = true,
         .inbound_refresh = false,
+        .conntrack = false,
+        .unsolicited_state = false,
+        .forward = false,
         .udp_timeout_ns = 120 * TIMENS_S,
+        .udp_unreplied_ns = 120 * TIMENS_S,
+        .udp_assure_ns = 0,
         .tcp_established_ns = 7440 * TIMENS_S,
         .tcp_transitory_ns = 240 * TIMENS_S,
         .max_mappings = 0,
@@ -47,9 +60,27 @@ void nat_config_default(NatConfig *c)
 }
 
 static const char *const preset_names[] = {
-    "none", "full_cone", "restricted_cone", "port_restricted_cone", "symmetric", NULL};
+    "none",           "full_cone",        "restricted_cone",   "port_restricted_cone", "symmetric",
+    "static_forward", "linux_masquerade", "linux_home_router", "linux_random_fully",   NULL};
 
 const char *const *nat_preset_names(void) { return preset_names; }
+
+/* A Linux router's conntrack defaults (nf_conntrack sysctls of a current
+ * kernel): UDP 30 s unreplied, 120 s once a stream ("_timeout_stream")
+ * after 2 s of two-way traffic; packets either way refresh; TCP established
+ * 432,000 s, SYN_SENT 120 s. MASQUERADE hairpins nothing: a packet to the
+ * router's own outside address is delivered to the router itself. */
+static void preset_linux(NatConfig *c)
+{
+    c->conntrack = true;
+    c->unsolicited_state = true;
+    c->inbound_refresh = true;
+    c->hairpin = false;
+    c->udp_unreplied_ns = 30 * TIMENS_S;
+    c->udp_assure_ns = 2 * TIMENS_S;
+    c->tcp_established_ns = 432000 * TIMENS_S;
+    c->tcp_transitory_ns = 120 * TIMENS_S;
+}
 
 bool nat_preset(const char *name, NatConfig *c)
 {
@@ -63,6 +94,19 @@ bool nat_preset(const char *name, NatConfig *c)
     } else if (strcmp(name, "symmetric") == 0) {
         c->mapping = NAT_MAP_ADDRESS_PORT_DEPENDENT;
         c->port_alloc = NAT_PORT_SEQUENTIAL;
+    } else if (strcmp(name, "static_forward") == 0) { /* SNAT + DNAT to one host */
+        preset_linux(c);
+        c->forward = true;
+        c->filtering = NAT_FILTER_ENDPOINT_INDEPENDENT;
+    } else if (strcmp(name, "linux_masquerade") == 0) { /* MASQUERADE, input accepted */
+        preset_linux(c);
+    } else if (strcmp(name, "linux_home_router") == 0) { /* ... NEW input dropped */
+        preset_linux(c);
+        c->unsolicited_state = false;
+    } else if (strcmp(name, "linux_random_fully") == 0) { /* MASQUERADE --random-fully */
+        preset_linux(c);
+        c->mapping = NAT_MAP_ADDRESS_PORT_DEPENDENT;
+        c->port_alloc = NAT_PORT_RANDOM;
     } else if (strcmp(name, "none") == 0) {
         c->enabled = false;
     } else {
@@ -403,12 +447,202 @@ static uint16_t port_alloc(Net *net, NatBox *b, uint8_t proto, uint16_t want)
     return 0;
 }
 
+/* ---- connection tracking (NatConfig.conntrack) --------------------------
+ *
+ * Every record is one flow: map_out is keyed by the exact remote endpoint,
+ * and map_in chains every flow of an external port, so an inbound lookup
+ * scans the flows sharing that port (O(flows on the port): one or a few;
+ * Linux shares a port only between different remote endpoints). */
+
+static uint32_t now_ms(const Net *net) { return (uint32_t)(sim_now(net->sim) / TIMENS_MS); }
+
+/* The live flow of external port ext with remote endpoint rem (the tuple a
+ * reply would carry), NULL if none. At most one exists: every flow is
+ * created after this lookup found none. */
+static NatMap *ct_find_in(Net *net, uint32_t r, uint8_t proto, uint16_t ext, NetEp rem)
+{
+    uint32_t i1 = idxhash_first(&net->map_in, in_key_hash(r, proto, ext));
+    while (i1) {
+        NatMap *m = map_at(net, i1 - 1);
+        if (m->node == r && m->proto == proto && m->ext_port == ext && m->rem_addr == rem.addr &&
+            m->rem_port == rem.port) {
+            return map_live(net, m);
+        }
+        i1 = m->next_in;
+    }
+    return NULL;
+}
+
+/* A live flow of an inside host on external port ext, from remote address
+ * addr (any when addr is 0); NULL if none. Unsolicited entries do not count. */
+static NatMap *ct_find_port(Net *net, uint32_t r, uint8_t proto, uint16_t ext, uint32_t addr)
+{
+    TimeNs now = sim_now(net->sim);
+    uint32_t i1 = idxhash_first(&net->map_in, in_key_hash(r, proto, ext));
+    for (; i1; i1 = map_at(net, i1 - 1)->next_in) {
+        NatMap *m = map_at(net, i1 - 1);
+        if (m->node != r || m->proto != proto || m->ext_port != ext) continue;
+        if ((m->ct & NATMAP_CT_LOCAL) || m->expires <= now) continue;
+        if (!addr || m->rem_addr == addr) return m;
+    }
+    return NULL;
+}
+
+/* The external port of the newest live flow the inside endpoint `in`
+ * opened (to rem's address under ADM), 0 if none: the kernel's "bysource"
+ * lookup (find_appropriate_src), newest first as its hash chain is. O(flows
+ * of this NAT): a home router holds tens. */
+static uint16_t ct_port_of_source(Net *net, const NatBox *b, uint8_t proto, NetEp in, NetEp rem)
+{
+    TimeNs now = sim_now(net->sim);
+    for (uint32_t i1 = net->nodes[b->node].maps; i1; i1 = map_at(net, i1 - 1)->node_next) {
+        const NatMap *m = map_at(net, i1 - 1);
+        if (m->proto != proto || m->int_addr != in.addr || m->int_port != in.port) continue;
+        if ((m->ct & (NATMAP_CT_LOCAL | NATMAP_CT_ORIG_IN)) || m->expires <= now) continue;
+        if (b->cfg.mapping == NAT_MAP_ADDRESS_DEPENDENT && m->rem_addr != rem.addr) continue;
+        return m->ext_port;
+    }
+    return 0;
+}
+
+/* An external port for a new flow in -> rem, as nf_nat's get_unique_tuple
+ * picks it: unless the mapping is APDM, the port of the newest flow from
+ * the same inside endpoint (EIM; ADM: to the same address), then the
+ * internal port (port_alloc preserving), each only when no flow holds it for
+ * rem; otherwise a scan over 1024..65535 from a random start
+ * (nf_nat_l4proto_unique_tuple; or from the sequential cursor) for the
+ * first port free for rem. Ports are free per remote endpoint, so different
+ * destinations share them. 0 if every port is taken for rem. */
+static uint16_t ct_port_alloc(Net *net, NatBox *b, uint8_t proto, NetEp in, NetEp rem)
+{
+    const uint32_t lo = 1024, range = 65536 - 1024;
+    const NatConfig *c = &b->cfg;
+    if (c->mapping != NAT_MAP_ADDRESS_PORT_DEPENDENT) {
+        uint16_t reuse = ct_port_of_source(net, b, proto, in, rem);
+        if (reuse && !ct_find_in(net, b->node, proto, reuse, rem)) return reuse;
+        bool preserve = c->port_alloc == NAT_PORT_PRESERVING;
+        if (preserve && in.port && !ct_find_in(net, b->node, proto, in.port, rem))
+            return in.port;
+    }
+    bool seq = c->port_alloc == NAT_PORT_SEQUENTIAL;
+    uint32_t start = seq ? (b->port_next < lo ? 0 : b->port_next - lo)
+                         : rng_below(&net->nodes[b->node].rng, range);
+    for (uint32_t i = 0; i < range; i++) {
+        uint16_t p = (uint16_t)(lo + (start + i) % range);
+        if (ct_find_in(net, b->node, proto, p, rem)) continue;
+        if (seq) b->port_next = p == 65535 ? (uint16_t)lo : (uint16_t)(p + 1);
+        return p;
+    }
+    return 0;
+}
+
+/* A new flow in -> rem on external port ext; bits: NATMAP_CT_LOCAL or
+ * NATMAP_CT_ORIG_IN for flows opened from outside. The caller touches it. */
+static NatMap *ct_flow_new(Net *net, uint32_t r, uint8_t proto, NetEp in, NetEp rem, uint16_t ext,
+                           uint8_t bits)
+{
+    NatMap *m = map_new(net, r, proto, in, rem, ext, sim_now(net->sim));
+    m->ct = bits;
+    m->stream_ms = now_ms(net) + (uint32_t)(box_of(net, r)->cfg.udp_assure_ns / TIMENS_MS);
+    return m;
+}
+
+/* A packet of flow m passes: TCP state, UDP reply/assured state and the
+ * lifetime (nf_conntrack_udp_packet: the lifetime is decided before this
+ * packet marks the flow replied, so the first reply still gets the short
+ * one). reply: the packet goes against the flow's first direction. */
+static void ct_touch(Net *net, NatMap *m, const NatConfig *c, const Packet *p, bool outbound)
+{
+    bool reply = outbound == ((m->ct & NATMAP_CT_ORIG_IN) != 0);
+    TimeNs life;
+    if (p->proto == NET_PROTO_TCP) {
+        map_tcp_update(m, p->flags, outbound);
+        life = map_lifetime(net, m, c);
+    } else {
+        if (!(m->ct & NATMAP_CT_ASSURED) && (m->ct & NATMAP_CT_REPLIED) &&
+            (int32_t)(now_ms(net) - m->stream_ms) > 0) {
+            m->ct |= NATMAP_CT_ASSURED;
+        }
+        life = (m->ct & NATMAP_CT_ASSURED) ? c->udp_timeout_ns : c->udp_unreplied_ns;
+        if (reply) m->ct |= NATMAP_CT_REPLIED;
+    }
+    if (outbound || c->inbound_refresh || p->proto == NET_PROTO_TCP) {
+        map_set_expiry(net, m, sim_now(net->sim) + life);
+    }
+}
+
+static NetDrop ct_outbound(Net *net, NatBox *b, Packet *p)
+{
+    const NatConfig *c = &b->cfg;
+    NetEp in = {p->src, p->sport}, rem = {p->dst, p->dport};
+    NatMap *m = map_find_out(net, b->node, p->proto, in, rem);
+    if (!m) {
+        if (c->max_mappings && b->live >= c->max_mappings) return NET_DROP_NO_MAPPING;
+        uint16_t ext = ct_port_alloc(net, b, p->proto, in, rem);
+        if (!ext) return NET_DROP_NO_MAPPING;
+        m = ct_flow_new(net, b->node, p->proto, in, rem, ext, 0);
+    }
+    ct_touch(net, m, c, p, true);
+    p->src = net->nodes[b->node].addr;
+    p->sport = m->ext_port;
+    return NET_DROP_NONE;
+}
+
+/* An inbound packet from rem that matches no flow: a static forward opens a
+ * flow to the realm's first host; under EIF/ADF a flow on that port (from
+ * rem's address under ADF) lends its internal endpoint to a new flow; else
+ * the router takes the packet itself and, with unsolicited_state, keeps an
+ * unreplied entry for it. Returns the flow to deliver through, or NULL and
+ * the drop cause in *drop. */
+static NatMap *ct_open_in(Net *net, NatBox *b, const Packet *p, NetEp rem, NetDrop *drop)
+{
+    const NatConfig *c = &b->cfg;
+    uint32_t r = b->node;
+    NatMap *on_port = ct_find_port(net, r, p->proto, p->dport, 0);
+    *drop = on_port ? NET_DROP_NAT_FILTER : NET_DROP_NO_MAPPING;
+    if (c->max_mappings && b->live >= c->max_mappings) return NULL;
+    NetEp in = {0, p->dport};
+    uint8_t bits = NATMAP_CT_ORIG_IN;
+    if (c->forward) {
+        in.addr = net__realm_first_addr(c);
+    } else if (c->filtering == NAT_FILTER_ENDPOINT_INDEPENDENT && on_port) {
+        in = (NetEp){on_port->int_addr, on_port->int_port};
+    } else if (c->filtering == NAT_FILTER_ADDRESS_DEPENDENT &&
+               (on_port = ct_find_port(net, r, p->proto, p->dport, rem.addr)) != NULL) {
+        in = (NetEp){on_port->int_addr, on_port->int_port};
+    } else if (c->unsolicited_state) {
+        bits |= NATMAP_CT_LOCAL;
+    } else {
+        return NULL;
+    }
+    return ct_flow_new(net, r, p->proto, in, rem, p->dport, bits);
+}
+
+static NetDrop ct_inbound(Net *net, NatBox *b, Packet *p)
+{
+    const NatConfig *c = &b->cfg;
+    NetEp rem = {p->src, p->sport};
+    NetDrop drop = NET_DROP_NO_MAPPING;
+    NatMap *m = ct_find_in(net, b->node, p->proto, p->dport, rem);
+    if (!m) m = ct_open_in(net, b, p, rem, &drop);
+    if (!m) return drop;
+    ct_touch(net, m, c, p, false);
+    if (m->ct & NATMAP_CT_LOCAL) { /* for the router itself: no socket there */
+        return ct_find_port(net, b->node, p->proto, p->dport, 0) ? NET_DROP_NAT_FILTER
+                                                                 : NET_DROP_NO_MAPPING;
+    }
+    p->dst = m->int_addr;
+    p->dport = m->int_port;
+    return NET_DROP_NONE;
+}
+
 /* ICMP error leaving the realm: it quotes a packet that came in through a
  * mapping (remote -> internal); rewrite our side to the external one. */
 static NetDrop icmp_out(Net *net, uint32_t r, NatBox *b, Packet *p)
 {
     NetEp in = {p->ack, p->dport}, rem = {p->seq, p->sport};
-    NatMap *m = map_find_out(net, r, p->eproto, in, mapping_key(b->cfg.mapping, rem));
+    NetEp key = b->cfg.conntrack ? rem : mapping_key(b->cfg.mapping, rem);
+    NatMap *m = map_find_out(net, r, p->eproto, in, key);
     if (!m) return NET_DROP_NO_MAPPING;
     p->src = net->nodes[r].addr;
     p->ack = net->nodes[r].addr;
@@ -421,6 +655,7 @@ NetDrop nat__outbound(Net *net, uint32_t r, Packet *p)
     NatBox *b = box_of(net, r);
     const NatConfig *c = &b->cfg;
     if (p->proto == NET_PROTO_ICMP) return icmp_out(net, r, b, p);
+    if (c->conntrack) return ct_outbound(net, b, p);
     NetEp in = {p->src, p->sport}, rem = {p->dst, p->dport};
     NatMap *m = map_find_out(net, r, p->proto, in, mapping_key(c->mapping, rem));
     TimeNs now = sim_now(net->sim);
@@ -445,7 +680,13 @@ NetDrop nat__outbound(Net *net, uint32_t r, Packet *p)
 /* ICMP error entering: it quotes a packet we sent out through a mapping. */
 static NetDrop icmp_in(Net *net, uint32_t r, Packet *p)
 {
-    NatMap *m = map_find_in(net, r, p->eproto, p->sport);
+    NatMap *m;
+    if (box_of(net, r)->cfg.conntrack) {
+        m = ct_find_in(net, r, p->eproto, p->sport, (NetEp){p->ack, p->dport});
+        if (m && (m->ct & NATMAP_CT_LOCAL)) m = NULL;
+    } else {
+        m = map_find_in(net, r, p->eproto, p->sport);
+    }
     if (!m) return NET_DROP_NO_MAPPING;
     p->dst = m->int_addr;
     p->seq = m->int_addr;
@@ -457,6 +698,7 @@ NetDrop nat__inbound(Net *net, uint32_t r, Packet *p)
 {
     if (p->proto == NET_PROTO_ICMP) return icmp_in(net, r, p);
     const NatConfig *c = &box_of(net, r)->cfg;
+    if (c->conntrack) return ct_inbound(net, box_of(net, r), p);
     NatMap *m = map_find_in(net, r, p->proto, p->dport);
     if (!m) return NET_DROP_NO_MAPPING;
     NatPerm *q = NULL;

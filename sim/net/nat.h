@@ -22,6 +22,29 @@
  * The RFC 3489 names are presets: full_cone = EIM+EIF, restricted_cone =
  * EIM+ADF, port_restricted_cone = EIM+APDF, symmetric = APDM+APDF (sequential
  * ports), and "none" = no NAT at all.
+ *
+ * Connection tracking (conntrack = true) models a Linux router (netfilter
+ * nf_conntrack + nf_nat) instead of an RFC mapping table: every state is one
+ * flow, the exact 5-tuple, and an external port is taken only for the remote
+ * endpoint that uses it, so inside hosts talking to different destinations
+ * share it. A new flow keeps its internal port when that tuple is free
+ * (port_alloc preserving; APDM never preserves) and otherwise takes a random
+ * one (nf_nat_l4proto_unique_tuple). Endpoint-independent mapping is thus
+ * what preservation yields, not a table entry: a colliding flow gets its own
+ * port. Replies pass (APDF); under ADF/EIF a packet from another remote
+ * opens a flow to the internal endpoint of one on that port. A UDP flow
+ * lives udp_unreplied_ns until it has seen a reply and a packet more than
+ * udp_assure_ns after its creation, then udp_timeout_ns
+ * (nf_conntrack_udp_timeout, _timeout_stream); inbound_refresh: packets in
+ * both directions refresh. unsolicited_state: an inbound packet that matches
+ * no flow is accepted by the router itself and leaves an unreplied entry
+ * (remote -> external port) that makes the next flow from that port to that
+ * remote take another port. forward: every such packet is forwarded (DNAT)
+ * to the realm's first host, same port, and opens a flow (a static 1:1
+ * forward, "DMZ host"). The presets linux_masquerade, linux_home_router
+ * (unsolicited input dropped, so no state), linux_random_fully and
+ * static_forward (SNAT + DNAT) are such NATs; their mapping and filtering
+ * fields name the behaviour fresh flows see (used for labels).
  */
 #ifndef SKYSIM_NAT_H
 #define SKYSIM_NAT_H
@@ -56,7 +79,13 @@ typedef struct NatConfig {
     NatPortAlloc port_alloc;          /* RFC 4787 §4.2.1 */
     bool hairpin;                     /* RFC 4787 §6 */
     bool inbound_refresh;             /* UDP: inbound packets refresh the mapping too */
-    TimeNs udp_timeout_ns;            /* UDP mapping lifetime since last refresh */
+    bool conntrack;                   /* per-flow state as Linux conntrack (above) */
+    bool unsolicited_state;           /* conntrack: unmatched inbound leaves an entry */
+    bool forward;                     /* conntrack: unmatched inbound goes to the first host */
+    TimeNs udp_timeout_ns;            /* UDP mapping lifetime since last refresh
+                                         (conntrack: once assured) */
+    TimeNs udp_unreplied_ns;          /* conntrack: UDP lifetime until assured */
+    TimeNs udp_assure_ns;             /* conntrack: age after which two-way traffic assures */
     TimeNs tcp_established_ns;        /* TCP mapping lifetime, established */
     TimeNs tcp_transitory_ns;         /* TCP mapping lifetime, transitory */
     uint32_t max_mappings;            /* cap on live mappings; 0 = none */
@@ -65,16 +94,22 @@ typedef struct NatConfig {
 } NatConfig;
 
 /* Defaults: port_restricted_cone (EIM, APDF, preserving), hairpin on, no
- * inbound refresh, UDP 120 s, TCP 7440 s / 240 s, no cap, 192.168.0.0/16. */
+ * inbound refresh, no conntrack, UDP 120 s, TCP 7440 s / 240 s, no cap,
+ * 192.168.0.0/16. */
 void nat_config_default(NatConfig *c);
 
 /* Fills c from a preset name: "full_cone", "restricted_cone",
- * "port_restricted_cone", "symmetric", "none" (enabled = false). Timeouts
- * and other knobs take the defaults. false for an unknown name. */
+ * "port_restricted_cone", "symmetric", "none" (enabled = false); timeouts
+ * and other knobs take the defaults. The Linux presets "linux_masquerade",
+ * "linux_home_router", "linux_random_fully" and "static_forward" set
+ * conntrack with the kernel's defaults: UDP 30 s unreplied, 120 s assured
+ * after 2 s, both directions refresh, TCP established 432,000 s (5 days)
+ * and transitory 120 s, no hairpinning. false for an unknown name. */
 bool nat_preset(const char *name, NatConfig *c);
 
-/* The preset names nat_preset() knows, "none" first, then from the most
- * open to the most restrictive; NULL-terminated, static. */
+/* The preset names nat_preset() knows, "none" first, then the RFC 3489 ones
+ * from the most open to the most restrictive, then the conntrack ones, again
+ * from the most open; NULL-terminated, static. */
 const char *const *nat_preset_names(void);
 
 /* Parsers and names of the knobs, for scenario files: "eim" "adm" "apdm",

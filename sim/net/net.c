@@ -266,6 +266,8 @@ static uint32_t alloc_public(Net *net)
  * or wider (x.y.1.1 is the NAT's inside address), base + 2 otherwise. */
 static uint32_t realm_first_offset(const NatConfig *c) { return c->inside_prefix_len <= 16 ? 258 : 2; }
 
+uint32_t net__realm_first_addr(const NatConfig *c) { return c->inside_net + realm_first_offset(c); }
+
 /* The NAT box's own inside address (source of its ICMP messages). */
 static uint32_t nat_inside_addr(const NatBox *b) { return b->cfg.inside_net + realm_first_offset(&b->cfg) - 1; }
 

@@ -104,6 +104,9 @@ typedef struct NetNode {
 
 _Static_assert(sizeof(NetNode) <= 256, "host budget: 256 bytes of sim/net state");
 
+/* The address a static forward sends to: the first host of a realm. */
+uint32_t net__realm_first_addr(const NatConfig *c);
+
 /* The extra state of a NAT box. */
 typedef struct NatBox {
     NatConfig cfg;      /* behaviour */
@@ -183,17 +186,24 @@ typedef struct NatMap {
     uint8_t proto;     /* NET_PROTO_UDP/TCP, | NATMAP_FW for firewall flows */
     uint8_t tcp;       /* TCP state bits NATMAP_TCP_* */
     uint8_t timer;     /* 1 while an expiry event is queued */
+    uint8_t ct;        /* conntrack flow bits NATMAP_CT_* */
     uint32_t next_out; /* chain in Net.map_out (index + 1) */
     uint32_t next_in;  /* chain in Net.map_in (index + 1); NAT only */
     uint32_t perms;    /* first filtering permission (index + 1) */
     uint32_t node_next; /* next mapping of the same node (index + 1) */
     uint32_t node_prev; /* previous mapping of the same node (index + 1) */
+    uint32_t stream_ms; /* conntrack: virtual ms after which two-way traffic assures
+                           (compared wrap-safe, as the kernel's jiffies) */
     TimeNs expires;    /* lifetime end, ns */
 } NatMap;
 
 _Static_assert(sizeof(NatMap) <= 64, "NAT mapping budget: 64 bytes");
 
 #define NATMAP_FW 0x80
+#define NATMAP_CT_REPLIED 0x01 /* a packet went against the flow's first direction */
+#define NATMAP_CT_ASSURED 0x02 /* a stream: the long UDP lifetime applies */
+#define NATMAP_CT_LOCAL 0x04   /* unsolicited entry ending at the NAT box itself */
+#define NATMAP_CT_ORIG_IN 0x08 /* the flow was opened by an inbound packet */
 #define NATMAP_TCP_SYN_OUT 0x01
 #define NATMAP_TCP_SYN_IN 0x02
 #define NATMAP_TCP_FIN_OUT 0x04

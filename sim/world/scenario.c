@@ -218,6 +218,15 @@ bool scenario__get_str(Rd *rd, const cJSON *obj, const char *key, char **out)
     return !rd->failed;
 }
 
+bool scenario__get_choice(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
+                          const char **out)
+{
+    int i = 0;
+    if (!scenario__get_enum(rd, obj, key, names, &i)) return false;
+    *out = names[i];
+    return true;
+}
+
 bool scenario__get_enum(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
                         int *out)
 {

@@ -22,6 +22,7 @@
 #define SKYSIM_SCENARIO_H
 
 #include "protocol/base/timens.h"
+#include "sim/net/fw.h"
 #include "sim/net/nat.h"
 
 #include <cjson/cJSON.h>
@@ -69,20 +70,14 @@ typedef struct ScenarioNetwork {
 /* A NAT as the scenario gives it: the behaviour is sim/net's own NatConfig
  * (nat.h: its enums, names and presets are the one vocabulary), filled from
  * a preset and the keys given. The scenario sets enabled, mapping,
- * filtering, port_alloc, hairpin, udp_timeout_ns and tcp_established_ns;
- * the other knobs keep nat_config_default()'s values, except the realm of
- * a carrier-grade NAT, which the world sets. */
+ * filtering, port_alloc, hairpin, inbound_refresh, udp_timeout_ns and
+ * tcp_established_ns; the other knobs keep the preset's values (conntrack
+ * and its lifetimes: nat_preset()), except the realm of a carrier-grade
+ * NAT, which the world sets. */
 typedef struct ScenarioNat {
     char *preset;     /* preset the behaviour started from; NULL if none */
     NatConfig config; /* the behaviour; config.enabled false: no NAT ("none") */
 } ScenarioNat;
-
-typedef enum ScenarioFirewall {
-    SCENARIO_FW_OPEN,           /* no firewall */
-    SCENARIO_FW_STATEFUL,       /* unsolicited inbound traffic blocked */
-    SCENARIO_FW_UDP_BLOCKED,    /* stateful, and UDP blocked in both directions */
-    SCENARIO_FW_TCP_80_443_ONLY /* UDP blocked; TCP only outbound to ports 80 and 443 */
-} ScenarioFirewall;
 
 typedef struct ScenarioGroup {
     char *name;                /* group name, unique; default "group<i>" */
@@ -95,7 +90,7 @@ typedef struct ScenarioGroup {
     ScenarioNat nat;           /* home NAT */
     ScenarioNat cgn;           /* carrier-grade NAT in front of the home NAT, if present */
     uint32_t cgn_subscribers;  /* home NATs (or hosts) sharing one CGN, >= 1 */
-    ScenarioFirewall firewall; /* firewall in front of each host */
+    FwType firewall;           /* firewall in front of each host (fw.h) */
     uint32_t hosts_per_nat;    /* hosts sharing one home NAT, >= 1 (1 when no NAT) */
     char *region_name;         /* region as written, or "any" */
     int region;                /* index into network.regions, or -1 for "any" */

@@ -79,6 +79,10 @@ bool scenario__get_num(Rd *rd, const cJSON *obj, const char *key, double lo, boo
 bool scenario__get_bool(Rd *rd, const cJSON *obj, const char *key, bool *out);
 /* *out: owned string, replaced (old one freed) on success. */
 bool scenario__get_str(Rd *rd, const cJSON *obj, const char *key, char **out);
+/* As scenario__get_enum, but hands back the name matched (names[i], static)
+ * for the owning module's parser (nat.h, fw.h): no index-to-enum casts. */
+bool scenario__get_choice(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
+                          const char **out);
 bool scenario__get_enum(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
                         int *out);
 /* lo: smallest accepted duration (1 means "> 0"). */
@@ -114,7 +118,6 @@ char *scenario__endpoint_format(ScenarioEndpoint e, char *buf, size_t size);
 
 /* Names of the enum values, NULL-terminated, in enum order. */
 extern const char *const scenario__latency_models[];
-extern const char *const scenario__firewalls[];
 extern const char *const scenario__cpu_classes[];
 extern const double scenario__cpu_speeds[]; /* speed factor of each CPU class */
 extern const char *const scenario__sn_modes[];

@@ -225,6 +225,7 @@ static cJSON *scn_nat_json(const ScenarioNat *n, bool is_cgn)
     scn_add_duration(o, "udp_timeout", c->udp_timeout_ns);
     scn_add_duration(o, "tcp_timeout", c->tcp_established_ns);
     cJSON_AddBoolToObject(o, "hairpin", c->hairpin);
+    cJSON_AddBoolToObject(o, "inbound_refresh", c->inbound_refresh);
     return o;
 }
 
@@ -267,7 +268,7 @@ static cJSON *scn_group_json(const ScenarioGroup *g)
     cJSON_AddItemToObject(o, "nat", scn_nat_json(&g->nat, false));
     cJSON_AddItemToObject(o, "cgn", scn_nat_json(&g->cgn, true));
     cJSON_AddNumberToObject(o, "cgn_subscribers", g->cgn_subscribers);
-    cJSON_AddStringToObject(o, "firewall", scenario__firewalls[g->firewall]);
+    cJSON_AddStringToObject(o, "firewall", fw_type_name(g->firewall));
     cJSON_AddNumberToObject(o, "hosts_per_nat", g->hosts_per_nat);
     cJSON_AddStringToObject(o, "region", g->region_name);
     return o;

@@ -19,8 +19,6 @@
 #include "sim/world/results.h"
 
 const char *const scenario__latency_models[] = {"region", "coordinates", "matrix", NULL};
-const char *const scenario__firewalls[] = {"open", "stateful", "udp_blocked", "tcp_80_443_only",
-                                           NULL};
 const char *const scenario__cpu_classes[] = {"embedded", "mobile", "laptop",
                                              "desktop",  "server", NULL};
 const double scenario__cpu_speeds[] = {0.25, 0.5, 0.75, 1.0, 2.0};
@@ -257,7 +255,7 @@ static void scn_nat_preset(ScenarioNat *nat, int i)
  * hairpinning as every preset). */
 static void scn_cgn_default(ScenarioNat *nat)
 {
-    scn_nat_preset(nat, 3);
+    scn_nat_preset(nat, jsonin_choice_find("port_restricted_cone", nat_preset_names()));
     nat->config.port_alloc = NAT_PORT_RANDOM;
 }
 
@@ -265,29 +263,29 @@ static void scn_cgn_default(ScenarioNat *nat)
 static void scn_read_nat_object(Rd *rd, const cJSON *v, ScenarioNat *nat)
 {
     static const char *const keys[] = {"preset",      "mapping",     "filtering", "ports",
-                                       "udp_timeout", "tcp_timeout", "hairpin",   NULL};
+                                       "udp_timeout", "tcp_timeout", "hairpin",   "inbound_refresh",
+                                       NULL};
     if (!scenario__keys(rd, v, keys)) return;
     int i = 0;
     bool has_preset = scenario__get_enum(rd, v, "preset", nat_preset_names() + 1, &i);
     scn_nat_preset(nat, i + 1);
     if (!has_preset) g_clear_pointer(&nat->preset, g_free);
     NatConfig *c = &nat->config;
-    int m = (int)c->mapping;
-    int f = (int)c->filtering;
-    int p = (int)c->port_alloc;
-    if (!scenario__get_enum(rd, v, "mapping", nat_mapping_names(), &m) && !has_preset &&
-        !rd->failed)
+    const char *m = NULL, *f = NULL, *p = NULL;
+    if (scenario__get_choice(rd, v, "mapping", nat_mapping_names(), &m))
+        CHECK(nat_mapping_parse(m, &c->mapping), "mapping %s", m);
+    else if (!has_preset && !rd->failed)
         scenario__missing(rd, "mapping", "required when there is no \"preset\"");
-    if (!scenario__get_enum(rd, v, "filtering", nat_filtering_names(), &f) && !has_preset &&
-        !rd->failed)
+    if (scenario__get_choice(rd, v, "filtering", nat_filtering_names(), &f))
+        CHECK(nat_filtering_parse(f, &c->filtering), "filtering %s", f);
+    else if (!has_preset && !rd->failed)
         scenario__missing(rd, "filtering", "required when there is no \"preset\"");
-    scenario__get_enum(rd, v, "ports", nat_port_alloc_names(), &p);
-    c->mapping = (NatMapping)m;
-    c->filtering = (NatFiltering)f;
-    c->port_alloc = (NatPortAlloc)p;
+    if (scenario__get_choice(rd, v, "ports", nat_port_alloc_names(), &p))
+        CHECK(nat_port_alloc_parse(p, &c->port_alloc), "ports %s", p);
     scenario__get_duration(rd, v, "udp_timeout", TIMENS_S, &c->udp_timeout_ns);
     scenario__get_duration(rd, v, "tcp_timeout", TIMENS_S, &c->tcp_established_ns);
     scenario__get_bool(rd, v, "hairpin", &c->hairpin);
+    scenario__get_bool(rd, v, "inbound_refresh", &c->inbound_refresh);
 }
 
 /* nat or cgn: a preset name, an object, and for cgn also true/false. */
@@ -344,7 +342,7 @@ static void scn_default_group(ScenarioGroup *g, size_t i)
     scn_nat_preset(&g->nat, 0);
     scn_nat_preset(&g->cgn, 0);
     g->cgn_subscribers = 64;
-    g->firewall = SCENARIO_FW_OPEN;
+    g->firewall = FW_OPEN;
     g->hosts_per_nat = 1;
     g->region_name = g_strdup("any");
     g->region = -1;
@@ -365,9 +363,9 @@ static void scn_read_group(Rd *rd, const cJSON *v, ScenarioPopulation *p, size_t
     scn_read_nat(rd, v, "nat", false, &g->nat);
     scn_read_nat(rd, v, "cgn", true, &g->cgn);
     scenario__get_u32(rd, v, "cgn_subscribers", 1, 1000000, &g->cgn_subscribers);
-    int fw = (int)g->firewall;
-    scenario__get_enum(rd, v, "firewall", scenario__firewalls, &fw);
-    g->firewall = (ScenarioFirewall)fw;
+    const char *fw = NULL;
+    if (scenario__get_choice(rd, v, "firewall", fw_type_names(), &fw))
+        CHECK(fw_type_parse(fw, &g->firewall), "firewall %s", fw);
     scenario__get_u32(rd, v, "hosts_per_nat", 1, 65536, &g->hosts_per_nat);
     scenario__get_str(rd, v, "region", &g->region_name);
 }

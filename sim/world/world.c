@@ -115,13 +115,19 @@ struct World {
 
 
 /* The RFC 3489 name of a group's situation, for labelling metrics. The
- * effective NAT of a CGN chain is the more restrictive of the two. */
-static NatType world_true_nat(const ScenarioGroup *g)
+ * effective NAT of a CGN chain is the more restrictive of the two; a
+ * stateful firewall at the host passes only replies to the exact endpoints
+ * it sent to, so behind a NAT it makes the filtering address-and-port
+ * dependent whatever the NAT's own (a full cone NAT plus such a firewall
+ * is a port-restricted cone to anyone probing it). A static forward sends
+ * what matches no flow to the first host behind the NAT (dmz); the others
+ * get replies only, address-and-port dependent filtering. */
+static NatType world_true_nat(const ScenarioGroup *g, bool dmz)
 {
-    if (g->firewall == SCENARIO_FW_UDP_BLOCKED) return NAT_UDP_BLOCKED;
-    if (g->firewall == SCENARIO_FW_TCP_80_443_ONLY) return NAT_TCP_ONLY;
+    if (g->firewall == FW_UDP_BLOCKED) return NAT_UDP_BLOCKED;
+    if (g->firewall == FW_TCP_80_443_ONLY) return NAT_TCP_ONLY;
     if (!g->nat.config.enabled && !g->cgn.config.enabled)
-        return g->firewall == SCENARIO_FW_STATEFUL ? NAT_SYMMETRIC_FIREWALL : NAT_OPEN;
+        return g->firewall == FW_STATEFUL ? NAT_SYMMETRIC_FIREWALL : NAT_OPEN;
     /* nat.h orders both knobs from the most open to the most restrictive. */
     NatMapping map = NAT_MAP_ENDPOINT_INDEPENDENT;
     NatFiltering filt = NAT_FILTER_ENDPOINT_INDEPENDENT;
@@ -129,22 +135,14 @@ static NatType world_true_nat(const ScenarioGroup *g)
     for (int i = 0; i < 2; i++) {
         if (!n[i]->enabled) continue;
         if (n[i]->mapping > map) map = n[i]->mapping;
-        if (n[i]->filtering > filt) filt = n[i]->filtering;
+        NatFiltering f = n[i]->forward && !(i == 0 && dmz) ? NAT_FILTER_ADDRESS_PORT_DEPENDENT
+                                                             : n[i]->filtering;
+        if (f > filt) filt = f;
     }
+    if (g->firewall == FW_STATEFUL) filt = NAT_FILTER_ADDRESS_PORT_DEPENDENT;
     if (map != NAT_MAP_ENDPOINT_INDEPENDENT) return NAT_SYMMETRIC;
     if (filt == NAT_FILTER_ENDPOINT_INDEPENDENT) return NAT_FULL_CONE;
     return filt == NAT_FILTER_ADDRESS_DEPENDENT ? NAT_RESTRICTED : NAT_PORT_RESTRICTED;
-}
-
-static FwType world_fw(ScenarioFirewall f)
-{
-    switch (f) {
-    case SCENARIO_FW_OPEN: return FW_OPEN;
-    case SCENARIO_FW_STATEFUL: return FW_STATEFUL;
-    case SCENARIO_FW_UDP_BLOCKED: return FW_UDP_BLOCKED;
-    case SCENARIO_FW_TCP_80_443_ONLY: return FW_TCP_80_443_ONLY;
-    }
-    return FW_OPEN;
 }
 
 /* ---- the network ------------------------------------------------------ */
@@ -278,8 +276,7 @@ static bool world_build_servers(World *w, Rng *r, GError **err)
 static bool world_build_group(World *w, size_t gi, Rng *r, GError **err)
 {
     const ScenarioGroup *g = &w->spec->population.groups[gi];
-    NatType tn = world_true_nat(g);
-    FwType fw = world_fw(g->firewall);
+    FwType fw = g->firewall;
     uint32_t cgn = NET_NODE_NONE, home = NET_NODE_NONE;
     uint32_t cgn_left = 0, home_left = 0;
     for (uint64_t i = 0; i < g->clients; i++) {
@@ -308,8 +305,10 @@ static bool world_build_group(World *w, size_t gi, Rng *r, GError **err)
             home_left = g->hosts_per_nat;
             if (g->cgn.config.enabled) cgn_left--;
         }
+        bool dmz = false; /* the first host of its home NAT: a static forward's target */
         if (g->nat.config.enabled) {
             parent = home;
+            dmz = home_left == g->hosts_per_nat;
             home_left--;
         } else if (g->cgn.config.enabled) {
             parent = cgn;
@@ -323,7 +322,8 @@ static bool world_build_group(World *w, size_t gi, Rng *r, GError **err)
             h = world_add_host(w, parent, 0, 0, 0, fw, 0, err);
         }
         if (h == NET_NODE_NONE) return false;
-        world_peer_add(w, NODE_ROLE_CLIENT, h, (int32_t)gi, tn, g->uplink_bps, g->cpu_speed);
+        world_peer_add(w, NODE_ROLE_CLIENT, h, (int32_t)gi, world_true_nat(g, dmz), g->uplink_bps,
+                       g->cpu_speed);
     }
     return true;
 }
