@@ -167,6 +167,7 @@ typedef struct ScenarioChurn {
     ScenarioTraceFormat trace_format; /* trace file format */
     double trace_scale;               /* virtual time = (trace time - offset) * scale, > 0 */
     TimeNs trace_offset_ns;           /* trace time mapped to virtual time 0 */
+    bool trace_skip_bad;              /* churn.trace.on_error "skip": bad lines skipped, counted */
 } ScenarioChurn;
 
 typedef struct ScenarioWorkload {

@@ -307,6 +307,7 @@ static cJSON *scn_churn_json(const ScenarioResolved *r)
     cJSON_AddStringToObject(t, "format", scenario__trace_formats[c->trace_format]);
     cJSON_AddNumberToObject(t, "scale", c->trace_scale);
     scn_add_duration(t, "offset", c->trace_offset_ns);
+    cJSON_AddStringToObject(t, "on_error", scenario__trace_on_error[c->trace_skip_bad]);
     return o;
 }
 

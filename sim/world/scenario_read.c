@@ -29,6 +29,7 @@ const char *const scenario__dists[] = {"constant", "exponential", "pareto",
                                        "weibull",  "lognormal",   NULL};
 const char *const scenario__churn_models[] = {"none", "distribution", "trace", NULL};
 const char *const scenario__trace_formats[] = {"fta", "avail", "csv", NULL};
+const char *const scenario__trace_on_error[] = {"fail", "skip", NULL};
 const char *const scenario__searches[] = {"expanding", "dht", NULL};
 const char *const scenario__codecs[] = {"opus", "skype2004", "g729", NULL};
 const char *const scenario__actions[] = {"crash", "logout", "login", NULL};
@@ -541,7 +542,7 @@ static void scn_read_diurnal(Rd *rd, const cJSON *obj, double *w)
 
 static void scn_read_trace(Rd *rd, const cJSON *churn, ScenarioResolved *r)
 {
-    static const char *const keys[] = {"file", "format", "scale", "offset", NULL};
+    static const char *const keys[] = {"file", "format", "scale", "offset", "on_error", NULL};
     ScenarioChurn *c = &r->spec.churn;
     const cJSON *v = scenario__section(rd, churn, "trace", keys);
     size_t mark = scenario__push_key(rd, "trace");
@@ -551,6 +552,9 @@ static void scn_read_trace(Rd *rd, const cJSON *churn, ScenarioResolved *r)
     c->trace_format = (ScenarioTraceFormat)format;
     scenario__get_num(rd, v, "scale", 0, true, 1e6, false, &c->trace_scale);
     scenario__get_duration(rd, v, "offset", 0, &c->trace_offset_ns);
+    int on_error = c->trace_skip_bad;
+    scenario__get_enum(rd, v, "on_error", scenario__trace_on_error, &on_error);
+    c->trace_skip_bad = on_error == 1;
     scenario__pop(rd, mark);
 }
 
