@@ -254,6 +254,8 @@ typedef struct ScenarioEvent {
 typedef struct ScenarioOutputs {
     TimeNs timeseries_interval_ns; /* interval of timeseries.csv rows */
     char *pcap;                    /* pcap file in the results directory; NULL: none */
+    char *pcap_at;                 /* capture points, comma-separated: "access", "core",
+                                      "node:ID", "group:NAME"; owned, never NULL */
     char *trace;                   /* event trace file in the results directory; NULL: none */
 } ScenarioOutputs;
 

@@ -31,6 +31,7 @@ typedef struct SimrunOpts {
     gchar *out;        /* --out, owned */
     gboolean quiet;    /* --quiet */
     gchar *pcap;       /* --pcap, owned */
+    gchar **pcap_at;   /* --pcap-at, owned (repeatable) */
     gchar *trace;      /* --trace, owned */
     gchar *queue;      /* --queue, owned */
     gchar *trace_env;  /* --trace-env, owned */
@@ -124,8 +125,8 @@ static int simrun_fail(const char *what, GError *err, int code)
     return code;
 }
 
-/* Builds the list of --set overrides with --seed, --duration, --pcap and
- * --trace last, so they win. */
+/* Builds the list of --set overrides with --seed, --duration, --pcap,
+ * --pcap-at and --trace last, so they win. */
 static GPtrArray *simrun_overrides(const SimrunOpts *o)
 {
     GPtrArray *sets = g_ptr_array_new_with_free_func(g_free);
@@ -133,6 +134,15 @@ static GPtrArray *simrun_overrides(const SimrunOpts *o)
     if (o->seed) g_ptr_array_add(sets, g_strdup_printf("seed=%s", o->seed)); /* checked digits */
     if (o->duration) g_ptr_array_add(sets, g_strdup_printf("duration=\"%s\"", o->duration));
     if (o->pcap) g_ptr_array_add(sets, g_strdup_printf("outputs.pcap=\"%s\"", o->pcap));
+    if (o->pcap_at) {
+        char *at = g_strjoinv(",", o->pcap_at);
+        cJSON *j = cJSON_CreateString(at); /* a JSON string, quotes escaped */
+        char *quoted = cJSON_PrintUnformatted(j);
+        g_ptr_array_add(sets, g_strdup_printf("outputs.pcap_at=%s", quoted));
+        cJSON_free(quoted);
+        cJSON_Delete(j);
+        g_free(at);
+    }
     if (o->trace) g_ptr_array_add(sets, g_strdup_printf("outputs.trace=\"%s\"", o->trace));
     g_ptr_array_add(sets, NULL);
     return sets;
@@ -244,7 +254,10 @@ int main(int argc, char **argv)
         {"duration", 'd', 0, G_OPTION_ARG_STRING, &o.duration, "Simulated time, e.g. 30min", "T"},
         {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out, "Results directory (default results/NAME-SEED)", "DIR"},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No progress line and no summary", NULL},
-        {"pcap", 0, 0, G_OPTION_ARG_STRING, &o.pcap, "Capture every packet into FILE in the results directory", "FILE"},
+        {"pcap", 0, 0, G_OPTION_ARG_STRING, &o.pcap, "Capture packets into FILE (pcapng) in the results directory", "FILE"},
+        {"pcap-at", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.pcap_at,
+         "Capture points (repeatable or comma-separated): access (default: every host's access "
+         "link, each packet once where first seen), core, node:ID (an id of nodes.csv), group:NAME", "WHERE"},
         {"trace", 0, 0, G_OPTION_ARG_STRING, &o.trace, "Event trace (logins, logouts, crashes) into FILE in the results directory", "FILE"},
         {"queue", 0, 0, G_OPTION_ARG_STRING, &o.queue, "Event queue: bucket (default), heap or ladder", "Q"},
         {"max-memory", 0, 0, G_OPTION_ARG_STRING, &o.max_memory,
@@ -289,6 +302,7 @@ int main(int argc, char **argv)
     g_free(o.out);
     g_free(o.max_memory);
     g_free(o.pcap);
+    g_strfreev(o.pcap_at);
     g_free(o.trace);
     g_free(o.queue);
     g_free(o.trace_env);

@@ -704,6 +704,70 @@ static bool world_trace_load(World *w, GError **err)
     return false;
 }
 
+/* Dotted quad of addr into s. */
+static void world_addr_append(GString *s, uint32_t addr)
+{
+    g_string_append_printf(s, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255,
+                           addr & 255);
+}
+
+/* Names a capture point's pcapng interface after its host: id of
+ * nodes.csv, role, inside (and outside) address, group and true NAT type;
+ * a NAT box after its outside address. */
+static void world_pcap_name(void *ctx, uint32_t node, GString *name)
+{
+    const World *w = ctx;
+    uint32_t pi = node < w->host_peer_cap ? w->host_peer[node] : UINT32_MAX;
+    if (pi == UINT32_MAX) { /* a NAT box (or CGN) */
+        g_string_append(name, "NAT ");
+        world_addr_append(name, net_node_addr(w->net, node));
+        return;
+    }
+    const WorldPeer *p = &w->peers[pi];
+    uint32_t in = net_node_addr(w->net, node), pub = net_node_public_addr(w->net, node);
+    g_string_append_printf(name, "node %u %s ", envsim_node_id(p->en), world_role_name(p->role));
+    world_addr_append(name, in);
+    if (pub != in) {
+        g_string_append(name, " via ");
+        world_addr_append(name, pub);
+    }
+    if (p->group >= 0) g_string_append_printf(name, " group %s", w->spec->population.groups[p->group].name);
+    g_string_append_printf(name, " nat %s", stun_nat_name(p->true_nat));
+}
+
+/* Applies outputs.pcap_at (checked for syntax by the scenario reader):
+ * node ids are those of nodes.csv. false with err for an id out of range. */
+static bool world_pcap_points(World *w, GError **err)
+{
+    char **pts = g_strsplit(w->spec->outputs.pcap_at, ",", -1);
+    bool ok = true;
+    for (char **pt = pts; *pt && ok; pt++) {
+        const char *x = *pt;
+        if (strcmp(x, "access") == 0) net_pcap_capture_access(w->net, true);
+        if (strcmp(x, "core") == 0) net_pcap_capture_core(w->net, true);
+        if (g_str_has_prefix(x, "node:")) {
+            guint64 id = g_ascii_strtoull(x + 5, NULL, 10);
+            size_t i = 0;
+            while (i < w->npeers && envsim_node_id(w->peers[i].en) != id) i++;
+            if (i < w->npeers) {
+                net_pcap_capture_node(w->net, w->peers[i].host, true);
+            } else {
+                g_set_error(err, WORLD_ERROR, 1,
+                            "$.outputs.pcap_at: expected node ids of nodes.csv, 0 to %zu; found \"%s\"",
+                            w->npeers - 1, x);
+                ok = false;
+            }
+        }
+        for (size_t i = 0; g_str_has_prefix(x, "group:") && i < w->npeers; i++) {
+            const WorldPeer *p = &w->peers[i];
+            if (p->group >= 0 && strcmp(w->spec->population.groups[p->group].name, x + 6) == 0)
+                net_pcap_capture_node(w->net, p->host, true);
+        }
+    }
+    g_strfreev(pts);
+    return ok;
+}
+
 static bool world_build(World *w, const char *pcap_path, GError **err)
 {
     const ScenarioSpec *s = w->spec;
@@ -713,7 +777,7 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     w->net = net_new(w->sim, w->lat, NULL);
     if (pcap_path) {
         if (!net_pcap_open(w->net, pcap_path, err)) return false;
-        net_pcap_capture_all(w->net, true);
+        net_pcap_set_namer(w->net, world_pcap_name, w);
     }
     w->metrics = metrics_new(s->warmup_ns);
     w->m_online = simmetric_intern(w->metrics, SIMMETRIC_WORLD_ONLINE);
@@ -733,6 +797,7 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     w->first_client = w->npeers;
     for (size_t g = 0; g < s->population.n_groups; g++)
         if (!world_build_group(w, g, &topo, err)) return false;
+    if (pcap_path && !world_pcap_points(w, err)) return false;
     w->wl = workload_new(w->sim, s, w->npeers - w->first_client, world_wl_name, world_wl_node, w);
     w->ts_relay = g_new0(struct WorldTsRelay, 1);
     return true;
