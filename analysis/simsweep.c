@@ -122,10 +122,10 @@ static void simsweep_list(Sweep *s)
             printf(" %s=%s", sweep_parameter_path(s, k), v);
             cJSON_free(v);
         }
-        printf("   seeds");
-        for (size_t r = 0; r < sweep_repetitions(s) && r < 3; r++)
+        printf("   seeds"); /* every one: a run can be redone by hand from its seed */
+        for (size_t r = 0; r < sweep_repetitions(s); r++)
             printf(" %" G_GUINT64_FORMAT, sweep_seed(s, p, r));
-        printf("%s\n", sweep_repetitions(s) > 3 ? " ..." : "");
+        printf("\n");
     }
 }
 

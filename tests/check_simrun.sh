@@ -190,6 +190,15 @@ expect_error pcap-at 'pcap_at: expected comma-separated capture points' "$src/sc
 expect_error pcap-at-node 'expected node ids of nodes.csv, 0 to ' "$src/scenarios/baseline.json" \
     "${small[@]}" --pcap x.pcapng --pcap-at node:100000
 
+# --print-resolved: the resolved scenario (--set applied), nothing run or
+# written; printed again from its own output, the same bytes.
+"$simrun" "$src/scenarios/baseline.json" --print-resolved --set population.clients=7 --out printed >resolved.json
+rc=$?
+[ "$rc" = 0 ] && grep -q '"clients":[[:space:]]*7,' resolved.json && grep -q '"timeseries_interval"' resolved.json &&
+    ok || bad "--print-resolved: exit $rc: $(head -5 resolved.json)"
+[ ! -e printed ] && ok || bad "--print-resolved wrote a results directory"
+"$simrun" resolved.json --print-resolved | cmp -s - resolved.json && ok || bad "--print-resolved is not a fixed point"
+
 # Interrupt: SIGINT at 90 s of virtual time.
 "$simrun" "$src/scenarios/baseline.json" "${small[@]}" --seed 3 --out run4 --test-raise-sigint-at 90
 rc=$?

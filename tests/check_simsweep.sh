@@ -67,6 +67,10 @@ sed 's/"out": "out"/"name": "..\/..\/up", "out": "out"/' tiny.json >name.json
 expect_error bad-name 'name.json: $.name: expected a name of 1 to 100 of the characters' name.json
 
 "$simsweep" tiny.json --list | grep -q "p1    supernodes.count=5" && ok || bad "--list"
+# --list names every seed: 5 repetitions, 5 seeds, no ellipsis.
+sed 's/"repetitions": 2/"repetitions": 5/' tiny.json >five.json
+"$simsweep" five.json --list | awk '$1 == "p0" { for (i = 1; i <= NF; i++) if ($i == "seeds") n = NF - i }
+    END { exit !(n == 5) }' && ! "$simsweep" five.json --list | grep -q '\.\.\.' && ok || bad "--list seeds: $("$simsweep" five.json --list)"
 out=$("$simsweep" tiny.json --jobs 2 2>&1)
 [ $? = 0 ] && ok || bad "sweep: $out"
 grep -q "4 run now, 0 reused" <<<"$out" && ok || bad "sweep summary: $out"

@@ -2,8 +2,8 @@
  * directory (README.md, "Running a scenario").
  *
  *   simrun SCENARIO.json [--seed N] [--set path=value]... [--duration T]
- *          [--out DIR] [--quiet] [--pcap FILE] [--trace FILE] [--queue Q]
- *          [--trace-env NODE]
+ *          [--out DIR] [--quiet] [--pcap FILE] [--pcap-at WHERE] [--trace FILE]
+ *          [--queue Q] [--trace-env NODE] [--print-resolved]
  *
  * Exit status: 0 done (also when interrupted: the results are marked), 2
  * bad input (scenario, flags), 1 internal error, 130 interrupted while the
@@ -32,6 +32,7 @@ typedef struct SimrunOpts {
     gboolean quiet;    /* --quiet */
     gchar *pcap;       /* --pcap, owned */
     gchar **pcap_at;   /* --pcap-at, owned (repeatable) */
+    gboolean print_resolved; /* --print-resolved: print the scenario as resolved, run nothing */
     gchar *trace;      /* --trace, owned */
     gchar *queue;      /* --queue, owned */
     gchar *trace_env;  /* --trace-env, owned */
@@ -219,6 +220,15 @@ static int simrun_run(const char *path, const SimrunOpts *o)
     Scenario *scn = scenario_load_with(path, (const char *const *)sets->pdata, &err);
     g_ptr_array_free(sets, TRUE);
     if (!scn) return simrun_fail("", err, 2);
+    if (o->print_resolved) { /* what results.json's "scenario" would hold; runs again as is */
+        cJSON *j = scenario_to_json(scn);
+        char *text = cJSON_Print(j);
+        printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(j);
+        scenario_free(scn);
+        return 0;
+    }
     const ScenarioSpec *spec = scenario_spec_get(scn);
     char *dir = o->out ? g_strdup(o->out)
                        : g_strdup_printf("results/%s-%" G_GUINT64_FORMAT, spec->name, spec->seed);
@@ -266,6 +276,8 @@ int main(int argc, char **argv)
          "Log every env call and event of node NODE (servers first, then clients) into envtrace-NODE.log in the results directory", "NODE"},
         {"test-raise-sigint-at", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o.raise_at,
          "Raise SIGINT at this virtual time, or \"build\": while the world is built (tests)", "T"},
+        {"print-resolved", 0, 0, G_OPTION_ARG_NONE, &o.print_resolved,
+         "Print the scenario as resolved (every default filled in, --set applied) as JSON, then exit without running", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("SCENARIO.json - run one skysim scenario");
