@@ -81,6 +81,15 @@ grep -q "0 run now, 4 reused" <<<"$out" && ok || bad "resume: $out"
 seed=$("$simsweep" tiny.json --list | awk '$1 == "p1" { print $(NF - 1) }')
 grep -q "^	\"seed\":	$seed,\$" out/runs/p1-r0/results.json && ok || bad "seed $seed not exact in p1-r0"
 grep -q "\"seeds\":.*\b$seed\b" out/table.json && ok || bad "seed $seed not exact in table.json"
+# runs.csv: one row per run and metric (4 x 2), naming the run's directory
+# and seed; the mean of a point's rows is the table's mean.
+[ "$(head -1 out/runs.csv)" = "run,point,repetition,seed,supernodes.count,metric,value" ] && ok ||
+    bad "runs.csv header: $(head -1 out/runs.csv)"
+[ "$(wc -l <out/runs.csv)" = 9 ] && ok || bad "runs.csv rows: $(cat out/runs.csv)"
+grep -q "^p1-r0,1,0,$seed,5,headline.login_success_rate," out/runs.csv && ok || bad "runs.csv p1-r0: $(cat out/runs.csv)"
+m=$(awk -F, '$2 == 1 && $6 == "metrics.login.time_s.mean" { s += $7; n++ } END { printf "%.6g", s / n }' out/runs.csv)
+t=$(awk -F, '$1 == 5 && $2 == "metrics.login.time_s.mean" { printf "%.6g", $4 }' out/table.csv)
+[ -n "$m" ] && [ "$m" = "$t" ] && ok || bad "runs.csv mean $m vs table.csv mean $t"
 
 # Interrupt: ten longer runs on one worker; SIGINT after the first second.
 sed -e 's/"repetitions": 2/"repetitions": 5/' -e 's/1min/20min/' -e 's/"out": "out"/"out": "out-int"/' \
@@ -94,11 +103,13 @@ rc=$?
 [ "$rc" = 0 ] && ok || bad "interrupted sweep: exit $rc"
 if grep -q '"complete":[[:space:]]*false' out-int/table-partial.json; then ok; else bad "interrupted table not marked incomplete"; fi
 [ ! -e out-int/table.csv ] && [ ! -e out-int/table.json ] && ok || bad "interrupted sweep wrote table.csv/json"
+[ -s out-int/runs-partial.csv ] && [ ! -e out-int/runs.csv ] && ok || bad "interrupted sweep: runs tables $(ls out-int)"
 ls out-int/runs | grep -q tmp && bad "interrupted sweep left a temporary directory" || ok
 out=$("$simsweep" long.json --jobs 2 2>&1)
 grep -q "10 runs;" <<<"$out" && grep -q '"complete":[[:space:]]*true' out-int/table.json && ok ||
     bad "resumed sweep: $out"
-[ ! -e out-int/table-partial.csv ] && ok || bad "complete sweep kept table-partial.csv"
+[ ! -e out-int/table-partial.csv ] && [ ! -e out-int/runs-partial.csv ] && [ -s out-int/runs.csv ] && ok ||
+    bad "complete sweep kept table-partial.csv or runs-partial.csv"
 
 # A bad metric path is found after the first run, before the others run,
 # and leaves no table.

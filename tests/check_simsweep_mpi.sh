@@ -52,6 +52,7 @@ grep -q '"complete":[[:space:]]*true' mpi/table.json && ok || bad "mpirun: table
 if cmp local/table.csv mpi/table.csv; then ok; else
     bad "table.csv over MPI differs from the local one: $(diff local/table.csv mpi/table.csv)"
 fi
+cmp -s local/runs.csv mpi/runs.csv && ok || bad "runs.csv over MPI differs from the local one"
 out=$("$mpirun" "${flags[@]}" "$simsweep" tiny.json --out mpi 2>&1)
 grep -q "0 run now, 2 reused" <<<"$out" && ok || bad "mpirun again: $out"
 
