@@ -408,11 +408,9 @@ static const PlotTsGroup plot_ts_groups[] = {
      "set key below\nset bmargin 6", {"searches", "search_success"},
      {"searches finished", "searches that found the user"}},
     {"ts_calls", "Calls in progress", "calls", "set key below\nset bmargin 6",
-     {"active_calls", "calls_active", "relayed_calls", "calls_relayed"},
-     {"active calls", "active calls", "relayed calls", "relayed calls"}},
+     {"active_calls", "relayed_calls"}, {"active calls", "relayed calls"}},
     {"ts_relay", "Relay bandwidth", "bandwidth (bit/s)", "set key below\nset bmargin 6",
-     {"relay_bps", "relay_bandwidth_bps", "relay_in_bps", "relay_out_bps"},
-     {"relayed traffic", "relayed traffic", "relay in", "relay out"}},
+     {"relay_bandwidth_bps"}, {"traffic through relays (all relays together)"}},
 };
 
 /* The group that draws column col, or NULL. */

@@ -10,7 +10,9 @@
  * (analysis/sweep.h); this file is the command line, the signals, MPI's
  * start and end, and the summary. MPI is initialised only when the process
  * was started by an MPI launcher (its environment says so), so a plain
- * `simsweep` never pays for MPI start-up.
+ * `simsweep` never pays for MPI start-up. A build without MPI started as
+ * several ranks refuses with exit 2 instead of running the sweep once per
+ * rank into one directory.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -18,7 +20,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef SKYSIM_HAVE_MPI
+/* SIMSWEEP_MPI: this front end starts MPI. SIMSWEEP_WITHOUT_MPI compiles
+ * the start-up out of an MPI build (the tests' simsweep_nompi), which then
+ * behaves as a build without MPI. */
+#if defined(SKYSIM_HAVE_MPI) && !defined(SIMSWEEP_WITHOUT_MPI)
+#define SIMSWEEP_MPI 1
 #include <mpi.h>
 #endif
 
@@ -42,13 +48,34 @@ static void simsweep_on_signal(int sig)
     simsweep_stop_requested = 1;
 }
 
+#ifndef SIMSWEEP_MPI
+/* The number of ranks and this process's rank as an MPI launcher announces
+ * them in the environment (Open MPI: OMPI_COMM_WORLD_*, MPICH and others:
+ * PMI_*); 1 and 0 when no launcher started us or the value is not a number. */
+static void simsweep_launcher_world(int *rank, int *size)
+{
+    const char *sz = g_getenv("OMPI_COMM_WORLD_SIZE");
+    const char *rk = g_getenv("OMPI_COMM_WORLD_RANK");
+    if (!sz) {
+        sz = g_getenv("PMI_SIZE");
+        rk = g_getenv("PMI_RANK");
+    }
+    guint64 v = 1;
+    *size = sz && g_ascii_string_to_unsigned(sz, 10, 1, G_MAXINT, &v, NULL) ? (int)v : 1;
+    v = 0;
+    *rank = rk && g_ascii_string_to_unsigned(rk, 10, 0, G_MAXINT, &v, NULL) ? (int)v : 0;
+}
+#endif
+
 /* Starts MPI when an MPI launcher started us; returns the rank and size
- * (0 and 1 otherwise). */
-static void simsweep_mpi_start(int *argc, char ***argv, int *rank, int *size)
+ * (0 and 1 otherwise). Without MPI, a launcher's world of more than one
+ * rank is refused (false, message printed by rank 0): every rank would run
+ * the whole sweep into the same directory. */
+static bool simsweep_mpi_start(int *argc, char ***argv, int *rank, int *size)
 {
     *rank = 0;
     *size = 1;
-#ifdef SKYSIM_HAVE_MPI
+#ifdef SIMSWEEP_MPI
     if (g_getenv("OMPI_COMM_WORLD_SIZE") || g_getenv("PMI_SIZE") || g_getenv("PMIX_RANK")) {
         MPI_Init(argc, argv);
         MPI_Comm_rank(MPI_COMM_WORLD, rank);
@@ -57,12 +84,26 @@ static void simsweep_mpi_start(int *argc, char ***argv, int *rank, int *size)
 #else
     (void)argc;
     (void)argv;
+    int lrank, lsize;
+    simsweep_launcher_world(&lrank, &lsize);
+    if (lsize > 1) {
+        if (lrank == 0)
+            fprintf(stderr,
+                    "simsweep: started by an MPI launcher as %d ranks, but this simsweep was built "
+                    "without MPI (cmake printed \"MPI support: OFF\"), so every rank would run "
+                    "the whole sweep into the same directory; install the Debian packages "
+                    "'openmpi-bin' and 'libopenmpi-dev' and build again, or run simsweep without "
+                    "mpirun (--jobs N uses the local cores)\n",
+                    lsize);
+        return false;
+    }
 #endif
+    return true;
 }
 
 static void simsweep_mpi_end(void)
 {
-#ifdef SKYSIM_HAVE_MPI
+#ifdef SIMSWEEP_MPI
     int init = 0;
     MPI_Initialized(&init);
     if (init) MPI_Finalize();
@@ -81,10 +122,10 @@ static void simsweep_list(Sweep *s)
             printf(" %s=%s", sweep_parameter_path(s, k), v);
             cJSON_free(v);
         }
-        printf("   seeds");
-        for (size_t r = 0; r < sweep_repetitions(s) && r < 3; r++)
+        printf("   seeds"); /* every one: a run can be redone by hand from its seed */
+        for (size_t r = 0; r < sweep_repetitions(s); r++)
             printf(" %" G_GUINT64_FORMAT, sweep_seed(s, p, r));
-        printf("%s\n", sweep_repetitions(s) > 3 ? " ..." : "");
+        printf("\n");
     }
 }
 
@@ -139,7 +180,7 @@ int main(int argc, char **argv)
 {
     SimsweepOpts o = {0};
     int rank, size;
-    simsweep_mpi_start(&argc, &argv, &rank, &size);
+    if (!simsweep_mpi_start(&argc, &argv, &rank, &size)) return 2;
     gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"jobs", 'j', 0, G_OPTION_ARG_INT, &o.jobs,

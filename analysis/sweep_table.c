@@ -319,6 +319,35 @@ static char *swt_json(Sweep *s, const SwtData *d)
     return out;
 }
 
+/* runs.csv: one row per done run and metric, in point and repetition
+ * order: the run's directory name, point, repetition, seed, the point's
+ * parameter values, metric, value (empty when the run has none). */
+static char *swt_runs_csv(const Sweep *s, const SwtData *d)
+{
+    GString *g = g_string_new("run,point,repetition,seed,");
+    for (size_t k = 0; k < s->n_params; k++)
+        g_string_append_printf(g, "%s,", s->param_paths[k]);
+    g_string_append(g, "metric,value\n");
+    for (size_t p = 0; p < s->n_points; p++) {
+        for (size_t r = 0; r < s->reps; r++) {
+            size_t run = p * s->reps + r;
+            if (!d->done[run]) continue;
+            for (size_t m = 0; m < d->n_metrics; m++) {
+                g_string_append_printf(g, "p%zu-r%zu,%zu,%zu,%" G_GUINT64_FORMAT ",", p, r, p, r,
+                                       sweep_seed(s, p, r));
+                for (size_t k = 0; k < s->n_params; k++) {
+                    swt_csv_value(g, sweep_point_value(s, p, k));
+                    g_string_append_c(g, ',');
+                }
+                g_string_append(g, d->metrics[m]);
+                swt_csv_num(g, d->values[run * d->n_metrics + m]);
+                g_string_append_c(g, '\n');
+            }
+        }
+    }
+    return g_string_free(g, FALSE);
+}
+
 /* Removes <out>/name if present (a table of another state of the sweep). */
 static void swt_remove(const Sweep *s, const char *name)
 {
@@ -350,14 +379,18 @@ bool sweep_table_write(Sweep *s, bool *partial, GError **err)
      * the names say partial, and a table of an earlier state goes. */
     *partial = d.n_done < s->n_points * s->reps;
     if (ok) {
-        char *csv = swt_csv(s, &d), *json = swt_json(s, &d);
+        char *csv = swt_csv(s, &d), *json = swt_json(s, &d), *runs = swt_runs_csv(s, &d);
         const char *csv_name = *partial ? "table-partial.csv" : "table.csv";
         const char *json_name = *partial ? "table-partial.json" : "table.json";
-        ok = swt_write(s, csv_name, csv, err) && swt_write(s, json_name, json, err);
+        const char *runs_name = *partial ? "runs-partial.csv" : "runs.csv";
+        ok = swt_write(s, csv_name, csv, err) && swt_write(s, json_name, json, err) &&
+             swt_write(s, runs_name, runs, err);
         swt_remove(s, *partial ? "table.csv" : "table-partial.csv");
         swt_remove(s, *partial ? "table.json" : "table-partial.json");
+        swt_remove(s, *partial ? "runs.csv" : "runs-partial.csv");
         g_free(csv);
         g_free(json);
+        g_free(runs);
     }
     swt_data_clear(&d);
     return ok;

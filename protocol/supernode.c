@@ -16,7 +16,7 @@
  *     sn_entry_ttl_ns;
  *   - makes the tier grow by demand: at sn_nominate_load of its capacity
  *     it nominates one of its clients whose keep-alives say it is eligible
- *     (PROMOTE, a40), at most one every four upkeep periods;
+ *     (PROMOTE, a40), at most one every two upkeep periods;
  *   - as a bootstrap (a6), it is the entry point rather than part of the
  *     tier: it redirects new clients to supernodes with room as soon as it
  *     knows one, moves the clients it holds there (SHED), and nominates
@@ -99,9 +99,17 @@ static bool supernode_fresh(const Node *n, const HostCacheEntry *x)
            !supernode_is_bootstrap(n, a);
 }
 
+/* Room is a recent fact: a load heard more than SN_ROOM_AGE_S ago says
+ * little in a tier that grows and churns (clients sent on to a supernode
+ * that filled up since bounce, and a full supernode that believes in old
+ * room never nominates). */
+#define SN_ROOM_AGE_S 120
+
 static bool supernode_has_room(const Node *n, const HostCacheEntry *x)
 {
-    return supernode_fresh(n, x) && x->load < n->sh->p.sn_nominate_load;
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    return supernode_fresh(n, x) && x->load < n->sh->p.sn_nominate_load &&
+           now_s - MIN(now_s, x->last_seen_s) <= SN_ROOM_AGE_S;
 }
 
 static bool supernode_knows_room(const Node *n)
@@ -259,7 +267,7 @@ static void supernode_on_gossip(Node *n, const WireMsg *m)
  * it is eligible (WIRE_PROMOTE). A bootstrap that knows supernodes with
  * room moves clients there instead, sn_move_per_maint at a time (SHED
  * with the entries to go to). */
-#define SN_NOMINATE_PERIODS 4
+#define SN_NOMINATE_PERIODS 2
 
 static void supernode_nominate(Node *n)
 {

@@ -14,7 +14,9 @@
 #   set: exit 2 naming $.name (sweep names: check_simsweep.sh);
 # - seeds are exact: --seed is 0 to 2^53-1 (else exit 2), a 16-digit seed
 #   is written with all its digits, and the resolved scenario taken from
-#   results.json runs again to the same bytes.
+#   results.json runs again to the same bytes;
+# - nodes.csv maps every id of the event trace to a role, group, addresses
+#   and true NAT type.
 # Usage: check_outputs.sh SIMRUN SOURCE_DIR
 set -u
 simrun=$1
@@ -91,6 +93,7 @@ expect_error pcap-dotdot '$.outputs.pcap: expected a plain file name' "$base" "$
 expect_error pcap-results 'found "results.json"' "$base" "${small[@]}" --pcap results.json
 expect_error trace-ts 'found "timeseries.csv"' "$base" "${small[@]}" --trace timeseries.csv
 expect_error trace-samples 'found "samples.csv"' "$base" "${small[@]}" --trace samples.csv
+expect_error trace-nodes 'found "nodes.csv"' "$base" "${small[@]}" --trace nodes.csv
 expect_error trace-marker 'found ".skysim-results"' "$base" "${small[@]}" --trace .skysim-results
 expect_error trace-envtrace 'found "envtrace-20.log"' "$base" "${small[@]}" --trace envtrace-20.log --trace-env 20
 expect_error trace-is-pcap '$.outputs.trace: expected a file name other than that of outputs.pcap; found "x"' \
@@ -131,7 +134,21 @@ sed -n '/^\t"scenario":/,/^\t},$/p' exact/results.json | sed -e '1s/^\t"scenario
 "$simrun" resolved.json --quiet --out again || bad "resolved: exit $?"
 strip() { sed '/"engine"/,$d' "$1"; }
 cmp -s <(strip exact/results.json) <(strip again/results.json) && ok || bad "resolved scenario runs differently"
-for f in timeseries.csv samples.csv; do cmp -s exact/$f again/$f && ok || bad "resolved scenario: $f differs"; done
+for f in timeseries.csv samples.csv nodes.csv; do cmp -s exact/$f again/$f && ok || bad "resolved scenario: $f differs"; done
+
+# nodes.csv: one row per server and client (20 clients, 9 servers in the
+# baseline), unique ids, dotted addresses, a true NAT type; every id the
+# event trace names is in it.
+"$simrun" "$base" "${small[@]}" --trace events.csv --out mapped || bad "mapped: exit $?"
+[ "$(head -1 mapped/nodes.csv)" = "node,role,group,inside_addr,outside_addr,true_nat" ] && ok ||
+    bad "nodes.csv header: $(head -1 mapped/nodes.csv)"
+[ "$(grep -c ',client,' mapped/nodes.csv)" = 20 ] && ok || bad "nodes.csv: clients: $(cat mapped/nodes.csv)"
+awk -F, 'NR > 1 && !($1 ~ /^[0-9]+$/ && $4 ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/ &&
+    $5 ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/ && $6 != "") { print "bad row " NR ": " $0; exit 1 }
+    NR > 1 && seen[$1]++ { print "duplicate id " $1; exit 1 }' mapped/nodes.csv && ok || bad "nodes.csv rows"
+ids=$(cut -d, -f2 mapped/events.csv | sort -u)
+missing=$(for i in $ids; do grep -q "^$i," mapped/nodes.csv || echo "$i"; done)
+[ -n "$ids" ] && [ -z "$missing" ] && ok || bad "trace ids not in nodes.csv: '$missing' (ids: $ids)"
 
 echo "outputs: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every scenario key is read by something (issue 10): for each key a
+# Every scenario key is read by something (docs/overlay.md): for each key a
 # section of sim/world/scenario_read.c allows, find the field its reader
 # stores it in, and fail when no simulator code outside the scenario
 # reader and writer reads that field. A key whose value goes through a

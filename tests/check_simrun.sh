@@ -9,6 +9,13 @@ set -u
 simrun=$1
 src=$2
 . "$(dirname "$0")/check_lib.sh" # $work, ok, bad, pass, fail
+# cap_fields FILE FIELD...: tshark's fields of every frame ("" without tshark).
+cap_fields() {
+    local f=$1
+    shift
+    command -v tshark >/dev/null 2>&1 || return 0
+    tshark -r "$f" -T fields $(printf -- '-e %s ' "$@") 2>/dev/null
+}
 small=(--set population.clients=60 --duration 3min --set warmup=0 --quiet)
 
 # expect_error NAME EXPECTED_SUBSTRING ARGS...
@@ -152,6 +159,45 @@ if command -v tshark >/dev/null 2>&1; then
     tshark -r cap/run.pcap -Y 'ip.checksum.status == "Bad"' -o ip.check_checksum:TRUE 2>/dev/null |
         grep -q . && bad "tshark reports bad IP checksums" || ok
 fi
+
+# Capture points (pcapng, one interface per point). The default, every
+# host's access link, holds each packet once: no IP id twice (the run sends
+# fewer than 65536 packets); every interface is named after a host of
+# nodes.csv. node:ID captures both directions of one host only; core holds
+# public addresses only; a bad point is refused.
+if [ -s cap/run.pcap ] && command -v tshark >/dev/null 2>&1; then
+    ids=$(cap_fields cap/run.pcap ip.id)
+    [ -n "$ids" ] && [ -z "$(sort <<<"$ids" | uniq -d)" ] && ok ||
+        bad "access capture: IP ids seen twice: $(sort <<<"$ids" | uniq -d | head -3 | tr '\n' ' ')"
+    bad_if=$(cap_fields cap/run.pcap frame.interface_name | sort -u | grep -v '^node [0-9]* ')
+    [ -z "$bad_if" ] && ok || bad "interfaces not named after hosts: $bad_if"
+fi
+"$simrun" "$src/scenarios/nat_heavy.json" --set population.clients=40 --duration 2min --quiet \
+    --out cap2 --pcap run.pcapng --pcap-at node:20 --pcap-at core
+if [ -s cap2/run.pcapng ] && ! command -v tshark >/dev/null 2>&1; then
+    ok # no tshark: nothing to read it with
+elif [ -s cap2/run.pcapng ]; then
+    ifs=$(cap_fields cap2/run.pcapng frame.interface_name | sort -u | sed 's/ nat .*//; s/ group .*//')
+    [ "$(wc -l <<<"$ifs")" = 2 ] && grep -q '^core$' <<<"$ifs" && grep -q '^node 20 ' <<<"$ifs" && ok ||
+        bad "node:20 + core: interfaces: $ifs"
+    priv=$(cap_fields cap2/run.pcapng ip.src ip.dst frame.interface_name | grep -w core | grep -c -E '(^|[[:space:]])(192\.168|10)\.')
+    [ "$priv" = 0 ] && ok || bad "core capture shows $priv private addresses"
+else
+    bad "node:20 + core: no capture"
+fi
+expect_error pcap-at 'pcap_at: expected comma-separated capture points' "$src/scenarios/baseline.json" \
+    "${small[@]}" --pcap x.pcapng --pcap-at group:nobody
+expect_error pcap-at-node 'expected node ids of nodes.csv, 0 to ' "$src/scenarios/baseline.json" \
+    "${small[@]}" --pcap x.pcapng --pcap-at node:100000
+
+# --print-resolved: the resolved scenario (--set applied), nothing run or
+# written; printed again from its own output, the same bytes.
+"$simrun" "$src/scenarios/baseline.json" --print-resolved --set population.clients=7 --out printed >resolved.json
+rc=$?
+[ "$rc" = 0 ] && grep -q '"clients":[[:space:]]*7,' resolved.json && grep -q '"timeseries_interval"' resolved.json &&
+    ok || bad "--print-resolved: exit $rc: $(head -5 resolved.json)"
+[ ! -e printed ] && ok || bad "--print-resolved wrote a results directory"
+"$simrun" resolved.json --print-resolved | cmp -s - resolved.json && ok || bad "--print-resolved is not a fixed point"
 
 # Interrupt: SIGINT at 90 s of virtual time.
 "$simrun" "$src/scenarios/baseline.json" "${small[@]}" --seed 3 --out run4 --test-raise-sigint-at 90

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# simsweep end to end. Without MPIRUN: --help, bad input exits 2 with one
-# line, a small sweep writes its table, a second call redoes nothing, and
-# SIGINT stops a sweep that a later call completes. With MPIRUN (the path
-# of mpirun): the same small sweep over two ranks, which share the runs
-# (rank 0 reports its half) and rank 0 writes the whole table; exit 77
-# (skipped) when MPIRUN is empty.
-# Usage: check_simsweep.sh SIMSWEEP SOURCE_DIR [MPIRUN]
+# simsweep end to end: --help, bad input exits 2 with one line, a small
+# sweep writes its table, a second call redoes nothing, SIGINT stops a sweep
+# that a later call completes, and a simsweep without MPI (NOMPI: simsweep
+# itself in a build without MPI) refuses a launcher's world of two ranks.
+# The runs over MPI ranks are check_simsweep_mpi.sh.
+# Usage: check_simsweep.sh SIMSWEEP SOURCE_DIR NOMPI
 set -u
 simsweep=$1
 src=$2
-mpirun=${3:-}
+nompi=$3
 . "$(dirname "$0")/check_lib.sh" # $work, ok, bad, pass, fail
 cd "$work" || exit 2
 
@@ -27,26 +26,6 @@ JSON
 
 table_complete() { grep -q '"complete":[[:space:]]*true' out/table.json && [ "$(wc -l <out/table.csv)" = 5 ]; }
 
-if [ -n "$mpirun" ]; then
-    "$mpirun" --version >/dev/null 2>&1 || { echo "mpirun does not start; skipped"; exit 77; }
-    # Open MPI's plugins leak at exit (LeakSanitizer in ASan builds); the
-    # test without MPI covers our own leaks.
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-    flags=(-np 2 --oversubscribe -x ASAN_OPTIONS)
-    [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root)
-    out=$("$mpirun" "${flags[@]}" "$simsweep" tiny.json --jobs 1 2>&1)
-    rc=$?
-    [ "$rc" = 0 ] || bad "mpirun: exit $rc: $out"
-    grep -q "2 run now, 0 reused" <<<"$out" && ok || bad "mpirun: rank 0 did not run half: $out"
-    table_complete && ok || bad "mpirun: table incomplete"
-    [ "$(ls out/runs | wc -l)" = 4 ] && ok || bad "mpirun: runs: $(ls out/runs)"
-    out=$("$mpirun" "${flags[@]}" "$simsweep" tiny.json 2>&1)
-    grep -q "0 run now, 2 reused" <<<"$out" && ok || bad "mpirun again: $out"
-    echo "simsweep over MPI: $pass passed, $fail failed"
-    [ "$fail" = 0 ]
-    exit
-fi
-
 # expect_error NAME EXPECTED_SUBSTRING ARGS...
 expect_error() {
     local name=$1 want=$2
@@ -61,6 +40,19 @@ expect_error() {
 }
 
 "$simsweep" --help | grep -q "Exit status: 0 done" && ok || bad "--help"
+
+# A launcher's environment of two ranks (as mpirun sets it) without MPI:
+# refused, exit 2, rank 0 says why, the other rank is silent, nothing runs.
+for var in OMPI_COMM_WORLD PMI; do
+    out=$(env "${var}_SIZE=2" "${var}_RANK=0" "$nompi" tiny.json 2>&1)
+    rc=$?
+    [ "$rc" = 2 ] && grep -q "built without MPI" <<<"$out" && [ "$(wc -l <<<"$out")" = 1 ] && ok ||
+        bad "$var rank 0 of 2 without MPI: exit $rc: $out"
+    out=$(env "${var}_SIZE=2" "${var}_RANK=1" "$nompi" tiny.json 2>&1)
+    rc=$?
+    [ "$rc" = 2 ] && [ -z "$out" ] && ok || bad "$var rank 1 of 2 without MPI: exit $rc: $out"
+done
+[ ! -e out ] && ok || bad "a refused rank wrote out/"
 expect_error no-args "expected one sweep file"
 expect_error bad-flag "Unknown option --frobnicate" --frobnicate tiny.json
 expect_error missing "nope.json: cannot read: No such file or directory" nope.json
@@ -75,6 +67,10 @@ sed 's/"out": "out"/"name": "..\/..\/up", "out": "out"/' tiny.json >name.json
 expect_error bad-name 'name.json: $.name: expected a name of 1 to 100 of the characters' name.json
 
 "$simsweep" tiny.json --list | grep -q "p1    supernodes.count=5" && ok || bad "--list"
+# --list names every seed: 5 repetitions, 5 seeds, no ellipsis.
+sed 's/"repetitions": 2/"repetitions": 5/' tiny.json >five.json
+"$simsweep" five.json --list | awk '$1 == "p0" { for (i = 1; i <= NF; i++) if ($i == "seeds") n = NF - i }
+    END { exit !(n == 5) }' && ! "$simsweep" five.json --list | grep -q '\.\.\.' && ok || bad "--list seeds: $("$simsweep" five.json --list)"
 out=$("$simsweep" tiny.json --jobs 2 2>&1)
 [ $? = 0 ] && ok || bad "sweep: $out"
 grep -q "4 run now, 0 reused" <<<"$out" && ok || bad "sweep summary: $out"
@@ -85,6 +81,15 @@ grep -q "0 run now, 4 reused" <<<"$out" && ok || bad "resume: $out"
 seed=$("$simsweep" tiny.json --list | awk '$1 == "p1" { print $(NF - 1) }')
 grep -q "^	\"seed\":	$seed,\$" out/runs/p1-r0/results.json && ok || bad "seed $seed not exact in p1-r0"
 grep -q "\"seeds\":.*\b$seed\b" out/table.json && ok || bad "seed $seed not exact in table.json"
+# runs.csv: one row per run and metric (4 x 2), naming the run's directory
+# and seed; the mean of a point's rows is the table's mean.
+[ "$(head -1 out/runs.csv)" = "run,point,repetition,seed,supernodes.count,metric,value" ] && ok ||
+    bad "runs.csv header: $(head -1 out/runs.csv)"
+[ "$(wc -l <out/runs.csv)" = 9 ] && ok || bad "runs.csv rows: $(cat out/runs.csv)"
+grep -q "^p1-r0,1,0,$seed,5,headline.login_success_rate," out/runs.csv && ok || bad "runs.csv p1-r0: $(cat out/runs.csv)"
+m=$(awk -F, '$2 == 1 && $6 == "metrics.login.time_s.mean" { s += $7; n++ } END { printf "%.6g", s / n }' out/runs.csv)
+t=$(awk -F, '$1 == 5 && $2 == "metrics.login.time_s.mean" { printf "%.6g", $4 }' out/table.csv)
+[ -n "$m" ] && [ "$m" = "$t" ] && ok || bad "runs.csv mean $m vs table.csv mean $t"
 
 # Interrupt: ten longer runs on one worker; SIGINT after the first second.
 sed -e 's/"repetitions": 2/"repetitions": 5/' -e 's/1min/20min/' -e 's/"out": "out"/"out": "out-int"/' \
@@ -98,11 +103,13 @@ rc=$?
 [ "$rc" = 0 ] && ok || bad "interrupted sweep: exit $rc"
 if grep -q '"complete":[[:space:]]*false' out-int/table-partial.json; then ok; else bad "interrupted table not marked incomplete"; fi
 [ ! -e out-int/table.csv ] && [ ! -e out-int/table.json ] && ok || bad "interrupted sweep wrote table.csv/json"
+[ -s out-int/runs-partial.csv ] && [ ! -e out-int/runs.csv ] && ok || bad "interrupted sweep: runs tables $(ls out-int)"
 ls out-int/runs | grep -q tmp && bad "interrupted sweep left a temporary directory" || ok
 out=$("$simsweep" long.json --jobs 2 2>&1)
 grep -q "10 runs;" <<<"$out" && grep -q '"complete":[[:space:]]*true' out-int/table.json && ok ||
     bad "resumed sweep: $out"
-[ ! -e out-int/table-partial.csv ] && ok || bad "complete sweep kept table-partial.csv"
+[ ! -e out-int/table-partial.csv ] && [ ! -e out-int/runs-partial.csv ] && [ -s out-int/runs.csv ] && ok ||
+    bad "complete sweep kept table-partial.csv or runs-partial.csv"
 
 # A bad metric path is found after the first run, before the others run,
 # and leaves no table.

@@ -5,6 +5,7 @@
  * world whose clients are online exactly during their trace intervals. */
 #include "sim/world/churntrace.h"
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <stdlib.h>
 
@@ -24,7 +25,7 @@ static ChurnTrace *load(const char *name, ScenarioTraceFormat fmt)
 {
     char *p = trace_path(name);
     GError *err = NULL;
-    ChurnTrace *t = churntrace_load(p, fmt, &err);
+    ChurnTrace *t = churntrace_load(p, fmt, NULL, &err);
     if (!t) fprintf(stderr, "%s\n", err->message);
     g_clear_error(&err);
     g_free(p);
@@ -139,7 +140,7 @@ static void test_bad_lines(void)
     for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
         const BadCase *c = &bad_cases[i];
         GError *err = NULL;
-        ChurnTrace *t = churntrace_parse(c->text, strlen(c->text), c->name, c->fmt, &err);
+        ChurnTrace *t = churntrace_parse(c->text, strlen(c->text), c->name, c->fmt, NULL, &err);
         T_TRUE(t == NULL);
         T_TRUE(err != NULL);
         if (err) {
@@ -154,7 +155,7 @@ static void test_bad_lines(void)
 static void test_missing_file(void)
 {
     GError *err = NULL;
-    T_TRUE(churntrace_load("no-such-trace.csv", SCENARIO_TRACE_CSV, &err) == NULL);
+    T_TRUE(churntrace_load("no-such-trace.csv", SCENARIO_TRACE_CSV, NULL, &err) == NULL);
     T_EQ_I64(err ? err->code : -1, CHURNTRACE_ERROR_READ);
     T_STR_CONTAINS(err ? err->message : NULL, "no-such-trace.csv: cannot read the trace: ");
     g_clear_error(&err);
@@ -226,6 +227,136 @@ out:
     churntrace_free(av);
     churntrace_free(cs);
     churntrace_free(ft);
+}
+
+/* ---- gzip, windows, bad lines skipped ------------------------------------ */
+
+/* text gzip-compressed; *len its length. Caller frees. */
+static char *gzip_bytes(const char *text, size_t n, size_t *len)
+{
+    GZlibCompressor *z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, 6);
+    GOutputStream *mem = g_memory_output_stream_new_resizable();
+    GOutputStream *out = g_converter_output_stream_new(mem, G_CONVERTER(z));
+    gsize w = 0;
+    g_output_stream_write_all(out, text, n, &w, NULL, NULL);
+    g_output_stream_close(out, NULL, NULL);
+    *len = g_memory_output_stream_get_data_size(G_MEMORY_OUTPUT_STREAM(mem));
+    char *data = g_memory_output_stream_steal_data(G_MEMORY_OUTPUT_STREAM(mem));
+    g_object_unref(out);
+    g_object_unref(mem);
+    g_object_unref(z);
+    return data;
+}
+
+/* Whether a and b hold the same nodes with the same intervals. */
+static bool same_trace(const ChurnTrace *a, const ChurnTrace *b)
+{
+    if (churntrace_node_count(a) != churntrace_node_count(b)) return false;
+    for (size_t i = 0; i < churntrace_node_count(a); i++) {
+        size_t na, nb;
+        const ChurnTraceInterval *x = churntrace_node_intervals(a, i, &na);
+        const ChurnTraceInterval *y = churntrace_node_intervals(b, i, &nb);
+        if (strcmp(churntrace_node_name(a, i), churntrace_node_name(b, i)) != 0 || na != nb ||
+            (na && memcmp(x, y, na * sizeof *x) != 0))
+            return false;
+    }
+    return true;
+}
+
+static void test_gzip_same_as_plain(void)
+{
+    char *p = trace_path("synthetic.fta");
+    char *text = NULL;
+    gsize n = 0;
+    T_TRUE(g_file_get_contents(p, &text, &n, NULL));
+    size_t zn = 0;
+    char *z = text ? gzip_bytes(text, n, &zn) : NULL;
+    T_CMP_I64(zn, <, n / 2); /* really compressed */
+    GError *err = NULL;
+    ChurnTrace *a = text ? churntrace_parse(text, n, "s.fta", SCENARIO_TRACE_FTA, NULL, &err) : NULL;
+    ChurnTrace *b = z ? churntrace_parse(z, zn, "s.fta.gz", SCENARIO_TRACE_FTA, NULL, &err) : NULL;
+    T_TRUE(a && b);
+    if (a && b) {
+        T_EQ_U64(churntrace_node_count(b), 250);
+        T_TRUE(same_trace(a, b));
+        T_EQ_U64(churntrace_stats(a)->intervals, churntrace_stats(b)->intervals);
+    }
+    /* A cut gzip stream is a read error, not a silently shorter trace. */
+    ChurnTrace *c = z ? churntrace_parse(z, zn / 2, "cut.gz", SCENARIO_TRACE_FTA, NULL, &err) : NULL;
+    T_TRUE(c == NULL);
+    T_EQ_I64(err ? err->code : -1, CHURNTRACE_ERROR_READ);
+    T_STR_CONTAINS(err ? err->message : NULL, "cut.gz: cannot read the trace (gzip): ");
+    g_clear_error(&err);
+    churntrace_free(a);
+    churntrace_free(b);
+    g_free(z);
+    g_free(text);
+    g_free(p);
+}
+
+/* The window keeps what overlaps the run; max_nodes keeps the driven nodes. */
+static void test_window_and_max_nodes(void)
+{
+    const char *text = "a 0 10 20 30 50 60 100 110\nb 5 200\nc 0 1\n";
+    ChurnTraceOptions o = churntrace_options_all();
+    o.window = true;
+    o.offset_ns = 15 * S; /* the run covers trace times 15 s to 15 + 80 / 2 = 55 s */
+    o.scale = 2;
+    o.end_ns = 80 * S;
+    o.max_nodes = 2;
+    GError *err = NULL;
+    ChurnTrace *t = churntrace_parse(text, strlen(text), "w.avail", SCENARIO_TRACE_AVAIL, &o, &err);
+    T_TRUE(t != NULL);
+    if (!t) return;
+    const TimeNs a[] = {20 * S, 30 * S, 50 * S, 60 * S}; /* [0,10) ends before, [100,110) starts after */
+    const TimeNs b[] = {5 * S, 200 * S};                 /* spans the whole run */
+    expect_node(t, 0, "a", 2, a);
+    expect_node(t, 1, "b", 1, b);
+    expect_node(t, 2, "c", 0, NULL); /* beyond max_nodes: named and counted only */
+    const ChurnTraceStats *st = churntrace_stats(t);
+    T_EQ_U64(st->intervals, 6);
+    T_EQ_U64(st->kept, 3);
+    T_EQ_U64(st->lines, 3);
+    T_EQ_I64(st->first_ns, 0);
+    T_EQ_I64(st->last_ns, 200 * S);
+    churntrace_free(t);
+}
+
+/* on_error "skip": bad lines are counted, add no node, and the rest reads. */
+static void test_skip_bad_lines(void)
+{
+    const char *text = "node,time,state\na,1,up\nx,1,sideways\nb,2,up\ny,zz,up\na,5,down\n";
+    ChurnTraceOptions o = churntrace_options_all();
+    o.skip_bad_lines = true;
+    GError *err = NULL;
+    ChurnTrace *t = churntrace_parse(text, strlen(text), "s.csv", SCENARIO_TRACE_CSV, &o, &err);
+    T_TRUE(t != NULL);
+    if (!t) return;
+    T_EQ_U64(churntrace_node_count(t), 2);
+    const TimeNs a[] = {1 * S, 5 * S};
+    const TimeNs b[] = {2 * S, TIMENS_MAX};
+    expect_node(t, 0, "a", 1, a);
+    expect_node(t, 1, "b", 1, b);
+    T_EQ_U64(churntrace_stats(t)->bad_lines, 2);
+    T_EQ_U64(churntrace_stats(t)->first_bad_line, 3);
+    churntrace_free(t);
+    /* Without skip the first bad line is fatal. */
+    t = churntrace_parse(text, strlen(text), "s.csv", SCENARIO_TRACE_CSV, NULL, &err);
+    T_TRUE(t == NULL);
+    T_STR_EQ(err ? err->message : NULL,
+             "s.csv:3: field 3 (state): expected \"up\" or \"down\"; found \"sideways\"");
+    g_clear_error(&err);
+}
+
+/* A NUL byte is a syntax error on its line. */
+static void test_nul_byte(void)
+{
+    const char text[] = "a 1 2\nb 1\0 2\n";
+    GError *err = NULL;
+    ChurnTrace *t = churntrace_parse(text, sizeof text - 1, "n.avail", SCENARIO_TRACE_AVAIL, NULL, &err);
+    T_TRUE(t == NULL);
+    T_STR_EQ(err ? err->message : NULL, "n.avail:2:4: expected text; found a NUL byte (a binary file?)");
+    g_clear_error(&err);
 }
 
 /* ---- a small world replaying good.avail ---------------------------------- */
@@ -377,6 +508,9 @@ T_SUITE_MAIN("churntrace", {"fta good file", test_fta_good}, {"avail good file",
              {"missing file", test_missing_file}, {"scale and offset", test_scale_offset},
              {"mapping counts", test_map_counts},
              {"synthetic formats agree", test_synthetic_formats_agree},
+             {"gzip same as plain", test_gzip_same_as_plain},
+             {"window and max nodes", test_window_and_max_nodes},
+             {"skip bad lines", test_skip_bad_lines}, {"NUL byte", test_nul_byte},
              {"world follows the trace", test_world_follows_trace},
              {"world with scale and offset", test_world_scale_offset},
              {"world with trace and events", test_world_trace_and_events},

@@ -175,8 +175,7 @@ static void test_pcap_tcp_and_icmp(void)
     bc.icmp_unreachable = true;
     uint32_t b = net_host_add(net, NET_INTERNET, &bc, NULL);
     T_TRUE(net_pcap_open(net, path, NULL));
-    net_pcap_capture_all(net, true);
-    net_pcap_capture_node(net, b, false); /* only a's view */
+    net_pcap_capture_node(net, a, true); /* only a's view */
     NetSock l;
     tcp_listen(net, b, 443, &accept_ops, NULL, &l);
     NetTcp c;
@@ -236,7 +235,7 @@ static void test_pcap_errors(void)
     char *bad = g_build_filename(dir, "bad.pcap", NULL);
     g_file_set_contents(bad, "not a capture at all, not at all", -1, NULL);
     T_TRUE(pcap_reader_open(bad, &err) == NULL);
-    if (err) T_STR_CONTAINS(err->message, "expected a pcap file");
+    if (err) T_STR_CONTAINS(err->message, "expected a pcap or pcapng file");
     g_clear_error(&err);
     /* A header and half a record. */
     uint8_t buf[24 + 10] = {0};
@@ -257,6 +256,105 @@ static void test_pcap_errors(void)
     g_free(dir);
 }
 
+/* Interface of each record and the IP ids seen on it. */
+typedef struct IfCap {
+    int n;                /* records */
+    uint32_t iface[64];   /* interface of record i */
+    uint16_t ip_id[64];   /* IP id of record i */
+    uint32_t src[64];     /* source address of record i */
+    char names[8][96];    /* interface names */
+    size_t n_if;          /* interfaces */
+} IfCap;
+
+static void ifcap_read(const char *path, IfCap *c)
+{
+    memset(c, 0, sizeof *c);
+    GError *err = NULL;
+    PcapReader *r = pcap_reader_open(path, &err);
+    CU_ASSERT_FATAL(r != NULL);
+    PcapRecord rec;
+    while (c->n < 64 && pcap_reader_next(r, &rec, &err)) {
+        PcapIp ip;
+        T_TRUE(pcap_parse_ipv4(rec.data, rec.caplen, &ip));
+        c->iface[c->n] = rec.iface;
+        c->ip_id[c->n] = (uint16_t)(rec.data[4] << 8 | rec.data[5]);
+        c->src[c->n] = ip.src;
+        c->n++;
+    }
+    T_TRUE(err == NULL);
+    g_clear_error(&err);
+    c->n_if = MIN(pcap_reader_iface_count(r), 8);
+    for (size_t i = 0; i < c->n_if; i++) g_strlcpy(c->names[i], pcap_reader_iface_name(r, i), 96);
+    pcap_reader_free(r);
+}
+
+static void namer(void *ctx, uint32_t node, GString *name)
+{
+    (void)ctx;
+    g_string_printf(name, "host%u", node);
+}
+
+/* Access links: each packet once (distinct IP ids), at its sender's
+ * interface; the core: each packet that crosses it once, public source;
+ * interfaces named by the namer, the core "core"; ns timestamps. */
+static void test_pcap_access_once_and_core(void)
+{
+    char *dir = tmp_dir();
+    char *path = g_build_filename(dir, "acc.pcapng", NULL);
+    Sim *sim;
+    Net *net = net_fixture(&sim, 73, NULL);
+    NatConfig nc;
+    nat_preset("full_cone", &nc);
+    uint32_t nat = add_nat(net, NET_INTERNET, &nc);
+    uint32_t h = add_lan_host(net, nat);
+    uint32_t s = add_site_host(net, 0, 0, 2 * TIMENS_MS);
+    T_TRUE(net_pcap_open(net, path, NULL));
+    net_pcap_set_namer(net, namer, NULL);
+    net_pcap_capture_access(net, true);
+    net_pcap_capture_core(net, true);
+    Rx rh = {0}, rs = {0};
+    NetSock sh = udp_open(net, h, 5000, &rh), ss = udp_open(net, s, 7000, &rs);
+    run_for(sim, 3 * TIMENS_MS + 7); /* a timestamp below the microsecond */
+    udp_send_str(net, sh, ep(net_node_addr(net, s), 7000), "one");
+    run_for(sim, TIMENS_S);
+    udp_send_str(net, ss, rs.from[0], "two");
+    run_for(sim, TIMENS_S);
+    T_TRUE(net_pcap_close(net, NULL));
+    IfCap c;
+    ifcap_read(path, &c);
+    /* one, two at their senders (h, s); both again on the core. */
+    T_EQ_I64(c.n, 4);
+    T_EQ_U64(c.n_if, 3);
+    char hn[32], sn[32];
+    g_snprintf(hn, sizeof hn, "host%u", h);
+    g_snprintf(sn, sizeof sn, "host%u", s);
+    size_t per_if[3] = {0};
+    for (int i = 0; i < c.n; i++) {
+        T_CMP_I64(c.iface[i], <, 3);
+        if (c.iface[i] < 3) per_if[c.iface[i]]++;
+        int same = 0; /* each IP id at most once per interface */
+        for (int j = 0; j < c.n; j++) same += c.ip_id[j] == c.ip_id[i] && c.iface[j] == c.iface[i];
+        T_EQ_I64(same, 1);
+    }
+    T_STR_EQ(c.names[0], hn);
+    T_STR_EQ(c.names[1], "core");
+    T_STR_EQ(c.names[2], sn);
+    T_EQ_U64(per_if[0] + per_if[1] + per_if[2], 4);
+    T_EQ_U64(per_if[1], 2);
+    T_EQ_U64(c.src[0], net_node_addr(net, h));   /* the sender's view: private */
+    T_EQ_U64(c.src[1], net_node_addr(net, nat)); /* the core: translated */
+    Cap cap;
+    cap_read(path, &cap);
+    T_EQ_I64(cap.ts[0], 3 * TIMENS_MS + 7);
+    tshark_check(path, 4);
+    net_fixture_free(sim, net);
+    g_remove(path);
+    g_rmdir(dir);
+    g_free(path);
+    g_free(dir);
+}
+
 T_SUITE_MAIN("pcap", {"test_pcap_udp_through_nat", test_pcap_udp_through_nat},
+             {"test_pcap_access_once_and_core", test_pcap_access_once_and_core},
              {"test_pcap_tcp_and_icmp", test_pcap_tcp_and_icmp},
              {"test_pcap_errors", test_pcap_errors})

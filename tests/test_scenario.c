@@ -142,6 +142,9 @@ static const BadCase bad_cases[] = {
      BAD "calibration_missing.json: $.cost.calibration: expected an existing file (relative to "
          "the scenario's directory); found \"calibration/none.json\" (no such file: "
          "tests/bad/calibration/none.json)"},
+    {"trace_on_error.json",
+     BAD "trace_on_error.json: $.churn.trace.on_error: expected one of \"fail\", \"skip\"; "
+         "found \"ignore\""},
     {"trace_file_required.json",
      BAD "trace_file_required.json: $.churn.trace.file: expected a value (required when "
          "$.churn.model is \"trace\"); found nothing"},

@@ -66,7 +66,7 @@ static void test_supernode_promotion_of_eligible_client(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
-/* Election by demand (issue 10): an eligible client attached to an
+/* Election by demand (docs/overlay.md): an eligible client attached to an
  * ordinary supernode with room is not promoted, however long it stays; it
  * is once that supernode is full and knows no other with room. */
 static void test_supernode_promotion_only_on_demand(void)

@@ -202,7 +202,7 @@ static void tier_counts(const TWorld *t, unsigned *boot, unsigned *promoted, uns
     }
 }
 
-/* The tier by demand (issue 10): 200 clients arriving over 16 minutes,
+/* The tier by demand (docs/overlay.md): 200 clients arriving over 16 minutes,
  * 30 % of them eligible. The bootstraps fill, nominate eligible clients,
  * then hand their clients to the promoted supernodes; promoted supernodes
  * hold clients, and clients arriving once the tier has room go straight

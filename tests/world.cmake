@@ -17,3 +17,8 @@ include(${CMAKE_CURRENT_SOURCE_DIR}/world_search.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/world_gateway.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/world_envtrace.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/world_metric_table.cmake)
+# The Wireshark dissector of tools/wireshark/ through tshark (skipped
+# without tshark) on captures of every shipped scenario.
+add_test(NAME wireshark_dissector COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/check_wireshark.sh
+         $<TARGET_FILE:simrun> ${SKYSIM_ROOT})
+set_tests_properties(wireshark_dissector PROPERTIES SKIP_RETURN_CODE 77)

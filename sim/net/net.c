@@ -395,7 +395,6 @@ static uint32_t node_new(Net *net, uint32_t parent, const NetNodeConfig *cfg_in,
     link_init(&n->down, cfg.link.down_bps, cfg.link.down_queue_bytes, cfg.link.down_loss);
     n->eph_next = (uint16_t)(NET_EPHEMERAL_LO +
                              rng_below(&n->rng, NET_EPHEMERAL_HI - NET_EPHEMERAL_LO + 1));
-    if (net->capture_all && kind == NODE_HOST) n->flags |= NODE_CAPTURE;
     idxhash_insert(&net->routes, id, route_key_hash(parent, addr));
     return id;
 }
@@ -557,9 +556,18 @@ Packet *net__icmp_new(Net *net, const Packet *p, uint32_t from_addr, uint8_t cod
     return q;
 }
 
-static void capture(Net *net, uint32_t node, const Packet *p)
+/* p passes node's interface. A chosen capture point writes every packet
+ * it sees; the access-link capture writes a packet at the first host
+ * interface it passes (its sender's, or for an ICMP answer made by a NAT
+ * or firewall, its receiver's). */
+static void capture(Net *net, uint32_t node, Packet *p)
 {
-    if (net->pcap && (net->nodes[node].flags & NODE_CAPTURE)) pcap__write(net, p);
+    if (!net->pcap) return;
+    NetNode *n = &net->nodes[node];
+    bool host = n->kind == NODE_HOST;
+    if ((n->flags & NODE_CAPTURE) || (net->capture_access && host && !p->seen))
+        pcap__write(net, node, p);
+    if (host) p->seen = 1;
 }
 
 /* ---- links -------------------------------------------------------------- */
@@ -645,6 +653,7 @@ static void node_go_up(Net *net, uint32_t id, Packet *p)
         return;
     }
     at += latency_one_way(net->lat, n->position, net->nodes[to].position);
+    if (net->pcap && net->capture_core) pcap__write(net, PCAP_CORE, p);
     p->from = id;
     pkt_schedule(net, p, at, to, PKT_ST_DOWN);
 }

@@ -139,6 +139,7 @@ typedef struct Packet {
     uint8_t eproto;  /* ICMP: quoted packet's protocol */
     uint32_t at;     /* node the stage applies to */
     uint32_t from;   /* node that last sent it up (core hop) */
+    uint8_t seen;    /* passed a host's access link (capture: first seen there) */
     SimEventId ev;   /* pending stage event */
     ILink link;      /* on Net.in_flight, or a TCP out-of-order list */
     uint8_t data[];  /* payload */
@@ -252,7 +253,8 @@ struct Net {
     IdxHash map_out;          /* outbound key -> NatMap */
     IdxHash map_in;           /* (node, proto, ext port) -> NatMap */
     PcapWriter *pcap;         /* open capture or NULL */
-    bool capture_all;         /* capture at every host */
+    bool capture_access;      /* capture at every host's access link, each packet once */
+    bool capture_core;        /* capture packets crossing the core between sites */
 };
 
 static inline NetNode *net__node(const Net *net, uint32_t id)
@@ -323,6 +325,8 @@ NetDrop fw__outbound(Net *net, uint32_t node, const Packet *p);
 NetDrop fw__inbound(Net *net, uint32_t node, const Packet *p);
 
 /* pcap.c */
-void pcap__write(Net *net, const Packet *p);
+/* Writes p as seen at capture point `node` (PCAP_CORE: the core). */
+void pcap__write(Net *net, uint32_t node, const Packet *p);
+#define PCAP_CORE 0u /* the root node's id stands for the core */
 
 #endif

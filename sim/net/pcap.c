@@ -2,9 +2,13 @@
  *
  * Layer: sim/net. Headers are synthesized from the packet record at the
  * moment of capture, so they show the addresses and ports as rewritten so
- * far (the capture point's view). Format: the classic libpcap file
- * (https://wiki.wireshark.org/Development/LibpcapFileFormat), records in
- * the writer's byte order (readers detect it from the magic), IPv4 per
+ * far (the capture point's view). Format: pcapng (draft-ietf-opsawg-pcapng:
+ * a Section Header Block, one Interface Description Block per capture
+ * point, written when the point captures its first packet, with if_name,
+ * if_description and if_tsresol 9, then Enhanced Packet Blocks with 64-bit
+ * nanosecond timestamps), in the writer's byte order. The reader also takes
+ * the classic libpcap file
+ * (https://wiki.wireshark.org/Development/LibpcapFileFormat). IPv4 per
  * RFC 791, UDP per RFC 768, TCP per RFC 793, ICMP per RFC 792; checksums
  * are the Internet checksum (RFC 1071) with the pseudo-header for UDP/TCP.
  */
@@ -19,6 +23,10 @@
 
 #define PCAP_MAGIC_US 0xa1b2c3d4u
 #define PCAP_SNAPLEN 65535u
+#define PCAPNG_SHB 0x0a0d0d0au   /* Section Header Block */
+#define PCAPNG_IDB 1u            /* Interface Description Block */
+#define PCAPNG_EPB 6u            /* Enhanced Packet Block */
+#define PCAPNG_BOM 0x1a2b3c4du   /* byte-order magic */
 
 struct PcapWriter {
     FILE *f;           /* the .part file */
@@ -26,6 +34,11 @@ struct PcapWriter {
     char *tmp;         /* path + ".part" (owned) */
     uint64_t records;  /* records written */
     bool failed;       /* a write failed (reported at close) */
+    uint32_t *ifid;    /* per node (index: node id, 0: the core), its interface + 1; 0: none yet */
+    size_t n_ifid;     /* entries of ifid */
+    uint32_t n_if;     /* interfaces described so far */
+    NetPcapNamer namer; /* names capture points; NULL: "node N a.b.c.d" */
+    void *namer_ctx;   /* its context, borrowed */
 };
 
 G_DEFINE_QUARK(skysim-pcap-error-quark, pcap_error)
@@ -137,7 +150,39 @@ static size_t synthesize(const Packet *p, uint8_t *b)
 /* ---- writer ------------------------------------------------------------- */
 
 static void write_u32(uint8_t *b, uint32_t v) { memcpy(b, &v, 4); } /* writer byte order */
-static void write_u16(uint8_t *b, uint16_t v) { memcpy(b, &v, 2); }
+
+/* pcapng blocks, built in a byte array: type, length (patched at the end),
+ * body, options (code, length, value padded to 4), opt_endofopt, length. */
+static void ng_u16(GByteArray *b, uint16_t v) { g_byte_array_append(b, (const guint8 *)&v, 2); }
+static void ng_u32(GByteArray *b, uint32_t v) { g_byte_array_append(b, (const guint8 *)&v, 4); }
+
+static void ng_block_start(GByteArray *b, uint32_t type)
+{
+    ng_u32(b, type);
+    ng_u32(b, 0);
+}
+
+static void ng_opt(GByteArray *b, uint16_t code, const void *v, size_t len)
+{
+    static const uint8_t zero[4] = {0};
+    ng_u16(b, code);
+    ng_u16(b, (uint16_t)len);
+    g_byte_array_append(b, v, (guint)len);
+    g_byte_array_append(b, zero, (guint)((4 - len % 4) % 4));
+}
+
+static void ng_opt_str(GByteArray *b, uint16_t code, const char *s)
+{
+    ng_opt(b, code, s, MIN(strlen(s), 1024));
+}
+
+static void ng_block_end(GByteArray *b)
+{
+    ng_u32(b, 0); /* opt_endofopt */
+    uint32_t total = b->len + 4;
+    ng_u32(b, total);
+    memcpy(b->data + 4, &total, 4);
+}
 
 bool net_pcap_open(Net *net, const char *path, GError **err)
 {
@@ -152,34 +197,88 @@ bool net_pcap_open(Net *net, const char *path, GError **err)
         g_free(tmp);
         return false;
     }
-    uint8_t h[24];
-    write_u32(h, PCAP_MAGIC_US);
-    write_u16(h + 4, 2);
-    write_u16(h + 6, 4);
-    write_u32(h + 8, 0);
-    write_u32(h + 12, 0);
-    write_u32(h + 16, PCAP_SNAPLEN);
-    write_u32(h + 20, PCAP_LINKTYPE_RAW);
     PcapWriter *w = g_new0(PcapWriter, 1);
     w->f = f;
     w->path = g_strdup(path);
     w->tmp = tmp;
-    w->failed = fwrite(h, sizeof h, 1, f) != 1;
+    GByteArray *b = g_byte_array_new();
+    ng_block_start(b, PCAPNG_SHB);
+    ng_u32(b, PCAPNG_BOM);
+    ng_u16(b, 1); /* version 1.0 */
+    ng_u16(b, 0);
+    ng_u32(b, 0xffffffffu); /* section length: not given */
+    ng_u32(b, 0xffffffffu);
+    ng_opt_str(b, 4, "skysim (simulated network; headers synthesized)"); /* shb_userappl */
+    ng_block_end(b);
+    w->failed = fwrite(b->data, b->len, 1, f) != 1;
+    g_byte_array_free(b, TRUE);
     net->pcap = w;
     return true;
 }
 
-void pcap__write(Net *net, const Packet *p)
+void net_pcap_set_namer(Net *net, NetPcapNamer fn, void *ctx)
+{
+    CHECK(net->pcap, "no capture open");
+    net->pcap->namer = fn;
+    net->pcap->namer_ctx = ctx;
+}
+
+/* Describes the interface of capture point `node` (PCAP_CORE: the core). */
+static void pcap_interface_add(Net *net, PcapWriter *w, uint32_t node)
+{
+    GString *name = g_string_new(NULL);
+    if (node == PCAP_CORE) {
+        g_string_assign(name, "core");
+    } else if (w->namer) {
+        w->namer(w->namer_ctx, node, name);
+    } else {
+        uint32_t a = net_node_addr(net, node);
+        g_string_printf(name, "node %u %u.%u.%u.%u", node, a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+                        a & 255);
+    }
+    GByteArray *b = g_byte_array_new();
+    ng_block_start(b, PCAPNG_IDB);
+    ng_u16(b, PCAP_LINKTYPE_RAW);
+    ng_u16(b, 0);
+    ng_u32(b, PCAP_SNAPLEN);
+    ng_opt_str(b, 2, name->str); /* if_name */
+    ng_opt_str(b, 3, node == PCAP_CORE ? "packets crossing the core between sites (public addresses)"
+                     : net_node_is_nat(net, node) ? "outside interface of a NAT box"
+                                                  : "a host's access link"); /* if_description */
+    const uint8_t ns = 9; /* if_tsresol: 10^-9 s */
+    ng_opt(b, 9, &ns, 1);
+    ng_block_end(b);
+    if (fwrite(b->data, b->len, 1, w->f) != 1) w->failed = true;
+    g_byte_array_free(b, TRUE);
+    g_string_free(name, TRUE);
+    if (node >= w->n_ifid) {
+        size_t n = MAX((size_t)node + 1, 2 * w->n_ifid);
+        w->ifid = g_renew(uint32_t, w->ifid, n);
+        memset(w->ifid + w->n_ifid, 0, (n - w->n_ifid) * sizeof *w->ifid);
+        w->n_ifid = n;
+    }
+    w->ifid[node] = ++w->n_if;
+}
+
+void pcap__write(Net *net, uint32_t node, const Packet *p)
 {
     PcapWriter *w = net->pcap;
-    uint8_t rec[16 + NET_IP_HDR + NET_TCP_HDR + NET_PKT_LARGE + 64];
-    size_t n = synthesize(p, rec + 16);
-    TimeNs now = sim_now(net->sim);
-    write_u32(rec, (uint32_t)(now / TIMENS_S));
-    write_u32(rec + 4, (uint32_t)((now % TIMENS_S) / TIMENS_US));
-    write_u32(rec + 8, (uint32_t)n);
-    write_u32(rec + 12, (uint32_t)n);
-    if (fwrite(rec, 16 + n, 1, w->f) != 1) w->failed = true;
+    if (node >= w->n_ifid || !w->ifid[node]) pcap_interface_add(net, w, node);
+    uint8_t rec[28 + NET_IP_HDR + NET_TCP_HDR + NET_PKT_LARGE + 64];
+    size_t n = synthesize(p, rec + 28);
+    size_t pad = (4 - n % 4) % 4;
+    uint32_t total = (uint32_t)(28 + n + pad + 4);
+    uint64_t ts = (uint64_t)sim_now(net->sim); /* ns: if_tsresol 9 */
+    write_u32(rec, PCAPNG_EPB);
+    write_u32(rec + 4, total);
+    write_u32(rec + 8, w->ifid[node] - 1);
+    write_u32(rec + 12, (uint32_t)(ts >> 32));
+    write_u32(rec + 16, (uint32_t)ts);
+    write_u32(rec + 20, (uint32_t)n);
+    write_u32(rec + 24, (uint32_t)n);
+    memset(rec + 28 + n, 0, pad);
+    write_u32(rec + 28 + n + pad, total);
+    if (fwrite(rec, total, 1, w->f) != 1) w->failed = true;
     w->records++;
 }
 
@@ -193,13 +292,9 @@ void net_pcap_capture_node(Net *net, uint32_t node, bool on)
     }
 }
 
-void net_pcap_capture_all(Net *net, bool on)
-{
-    net->capture_all = on;
-    for (uint32_t i = 1; i < net->nnodes; i++) {
-        if (net->nodes[i].kind == NODE_HOST) net_pcap_capture_node(net, i, on);
-    }
-}
+void net_pcap_capture_access(Net *net, bool on) { net->capture_access = on; }
+
+void net_pcap_capture_core(Net *net, bool on) { net->capture_core = on; }
 
 bool net_pcap_close(Net *net, GError **err)
 {
@@ -216,6 +311,7 @@ bool net_pcap_close(Net *net, GError **err)
     }
     g_free(w->path);
     g_free(w->tmp);
+    g_free(w->ifid);
     g_free(w);
     return ok;
 }
@@ -228,9 +324,12 @@ struct PcapReader {
     char *path;    /* for messages (owned) */
     uint8_t *data; /* whole file (owned) */
     size_t len;    /* its length */
-    size_t pos;    /* next record */
+    size_t pos;    /* next record or block */
     bool swap;     /* file byte order differs from ours */
-    bool nanos;    /* nanosecond timestamps */
+    bool nanos;    /* classic: nanosecond timestamps */
+    bool ng;       /* pcapng */
+    GPtrArray *if_names;  /* pcapng: interface names (char *, owned; "" if none) */
+    GArray *if_tsdiv;     /* pcapng: per interface, units per second (uint64_t) */
 };
 
 static uint32_t rd32(const PcapReader *r, const uint8_t *b)
@@ -238,6 +337,50 @@ static uint32_t rd32(const PcapReader *r, const uint8_t *b)
     uint32_t v;
     memcpy(&v, b, 4);
     return r->swap ? GUINT32_SWAP_LE_BE(v) : v;
+}
+
+static uint16_t rd16(const PcapReader *r, const uint8_t *b)
+{
+    uint16_t v;
+    memcpy(&v, b, 2);
+    return r->swap ? GUINT16_SWAP_LE_BE(v) : v;
+}
+
+static bool pcap_reader_bad(PcapReader *r, GError **err, const char *what)
+{
+    g_set_error(err, PCAP_ERROR, PCAP_ERROR_FORMAT, "%s: %s at byte %zu is truncated", r->path, what,
+                r->pos);
+    return false;
+}
+
+/* pcapng: an Interface Description Block's link type, name and resolution. */
+static bool pcap_reader_idb(PcapReader *r, const uint8_t *b, uint32_t total, GError **err)
+{
+    if (total < 20) return pcap_reader_bad(r, err, "interface block");
+    if (rd16(r, b + 8) != PCAP_LINKTYPE_RAW && rd16(r, b + 8) != 228) {
+        g_set_error(err, PCAP_ERROR, PCAP_ERROR_FORMAT,
+                    "%s: expected interfaces of raw IPv4 (link type 101 or 228), found %u", r->path,
+                    rd16(r, b + 8));
+        return false;
+    }
+    char *name = g_strdup("");
+    uint64_t div = 1000000; /* default: microseconds */
+    for (size_t o = 16; o + 4 <= total - 4;) {
+        uint16_t code = rd16(r, b + o), len = rd16(r, b + o + 2);
+        if (code == 0 || o + 4 + len > total - 4) break;
+        if (code == 2) {
+            g_free(name);
+            name = g_strndup((const char *)b + o + 4, len);
+        } else if (code == 9 && len >= 1) {
+            uint8_t v = b[o + 4];
+            div = 1;
+            for (int k = 0; k < (v & 0x7f) && k < 19; k++) div *= (v & 0x80) ? 2 : 10;
+        }
+        o += 4 + len + (4 - len % 4) % 4;
+    }
+    g_ptr_array_add(r->if_names, name);
+    g_array_append_val(r->if_tsdiv, div);
+    return true;
 }
 
 PcapReader *pcap_reader_open(const char *path, GError **err)
@@ -254,6 +397,15 @@ PcapReader *pcap_reader_open(const char *path, GError **err)
     r->path = g_strdup(path);
     r->data = (uint8_t *)data;
     r->len = len;
+    r->if_names = g_ptr_array_new_with_free_func(g_free);
+    r->if_tsdiv = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    uint32_t first = len >= 12 ? rd32(r, r->data) : 0;
+    if (first == PCAPNG_SHB) {
+        uint32_t bom = rd32(r, r->data + 8);
+        r->swap = bom == GUINT32_SWAP_LE_BE(PCAPNG_BOM);
+        r->ng = r->swap || bom == PCAPNG_BOM;
+        if (r->ng) return r; /* blocks are read by pcap_reader_next */
+    }
     r->pos = 24;
     uint32_t magic = len >= 24 ? rd32(r, r->data) : 0;
     if (magic == GUINT32_SWAP_LE_BE(PCAP_MAGIC_US) || magic == GUINT32_SWAP_LE_BE(0xa1b23c4du)) {
@@ -264,8 +416,8 @@ PcapReader *pcap_reader_open(const char *path, GError **err)
     uint32_t link = len >= 24 ? rd32(r, r->data + 20) : 0;
     if ((magic != PCAP_MAGIC_US && !r->nanos) || (link != PCAP_LINKTYPE_RAW && link != 228)) {
         g_set_error(err, PCAP_ERROR, PCAP_ERROR_FORMAT,
-                    "%s: expected a pcap file of raw IPv4 (link type 101 or 228), found magic "
-                    "%08x link type %u",
+                    "%s: expected a pcap or pcapng file of raw IPv4 (link type 101 or 228), found "
+                    "magic %08x link type %u",
                     path, magic, link);
         pcap_reader_free(r);
         return NULL;
@@ -273,23 +425,64 @@ PcapReader *pcap_reader_open(const char *path, GError **err)
     return r;
 }
 
+/* pcapng: the next Enhanced Packet Block, reading interface blocks on the way. */
+static bool pcap_reader_next_ng(PcapReader *r, PcapRecord *rec, GError **err)
+{
+    while (r->pos < r->len) {
+        const uint8_t *b = r->data + r->pos;
+        uint32_t total = r->pos + 12 <= r->len ? rd32(r, b + 4) : 0;
+        if (total < 12 || total % 4 || r->pos + total > r->len) return pcap_reader_bad(r, err, "block");
+        uint32_t type = rd32(r, b);
+        size_t at = r->pos;
+        r->pos += total;
+        if (type == PCAPNG_IDB) {
+            r->pos = at;
+            if (!pcap_reader_idb(r, b, total, err)) return false;
+            r->pos = at + total;
+        } else if (type == PCAPNG_EPB) {
+            uint32_t caplen = total >= 32 ? rd32(r, b + 20) : UINT32_MAX;
+            uint32_t ifc = total >= 32 ? rd32(r, b + 8) : UINT32_MAX;
+            if (caplen == UINT32_MAX || 28 + (size_t)caplen + 4 > total || ifc >= r->if_names->len) {
+                r->pos = at;
+                return pcap_reader_bad(r, err, "packet block");
+            }
+            uint64_t ts = (uint64_t)rd32(r, b + 12) << 32 | rd32(r, b + 16);
+            uint64_t div = g_array_index(r->if_tsdiv, uint64_t, ifc);
+            rec->ts_ns = (TimeNs)(ts / div * TIMENS_S + (ts % div) * TIMENS_S / div);
+            rec->caplen = caplen;
+            rec->origlen = rd32(r, b + 24);
+            rec->data = b + 28;
+            rec->iface = ifc;
+            return true;
+        }
+    }
+    return false;
+}
+
 bool pcap_reader_next(PcapReader *r, PcapRecord *rec, GError **err)
 {
+    if (r->ng) return pcap_reader_next_ng(r, rec, err);
     if (r->pos == r->len) return false;
     const uint8_t *h = r->data + r->pos;
     uint32_t caplen = r->pos + 16 <= r->len ? rd32(r, h + 8) : UINT32_MAX;
-    if (caplen == UINT32_MAX || r->pos + 16 + (size_t)caplen > r->len) {
-        g_set_error(err, PCAP_ERROR, PCAP_ERROR_FORMAT, "%s: record at byte %zu is truncated",
-                    r->path, r->pos);
-        return false;
-    }
+    if (caplen == UINT32_MAX || r->pos + 16 + (size_t)caplen > r->len)
+        return pcap_reader_bad(r, err, "record");
     TimeNs frac = rd32(r, h + 4);
     rec->ts_ns = (TimeNs)rd32(r, h) * TIMENS_S + (r->nanos ? frac : frac * TIMENS_US);
     rec->caplen = caplen;
     rec->origlen = rd32(r, h + 12);
     rec->data = h + 16;
+    rec->iface = 0;
     r->pos += 16 + caplen;
     return true;
+}
+
+size_t pcap_reader_iface_count(const PcapReader *r) { return r->if_names->len; }
+
+const char *pcap_reader_iface_name(const PcapReader *r, size_t i)
+{
+    CHECK(i < r->if_names->len, "interface %zu of %u", i, r->if_names->len);
+    return g_ptr_array_index(r->if_names, i);
 }
 
 void pcap_reader_free(PcapReader *r)
@@ -297,6 +490,8 @@ void pcap_reader_free(PcapReader *r)
     if (!r) return;
     g_free(r->path);
     g_free(r->data);
+    g_ptr_array_free(r->if_names, TRUE);
+    g_array_free(r->if_tsdiv, TRUE);
     g_free(r);
 }
 

@@ -28,12 +28,21 @@
  *    a "down" before any "up" change nothing; an interval still open at the
  *    end of the file lasts forever (TIMENS_MAX).
  *
- * Result: each node's intervals sorted, non-overlapping and non-empty
+ * A file that starts with the gzip magic bytes is decompressed on the fly
+ * (whatever its name). The file is streamed a line at a time and only the
+ * intervals the caller keeps (ChurnTraceOptions: the driven nodes, the
+ * run's window) are stored, so memory depends on the nodes and the run,
+ * not on the length of the file.
+ *
+ * Result: each node's kept intervals sorted, non-overlapping and non-empty
  * (overlapping and touching intervals merged, empty ones dropped). Nodes
- * are numbered in order of first appearance in the file.
+ * are numbered in order of first appearance in a good line of the file.
  *
  * Errors are input errors (STYLE.md §4), one line naming file and line:
  *   traces/x.csv:7: field 3 (state): expected "up" or "down"; found "online"
+ * With skip_bad_lines a malformed line is skipped instead: the first few are
+ * logged as warnings with their line, all are counted (ChurnTraceStats).
+ * Read errors (a missing file, a corrupt gzip stream) stay fatal.
  */
 #ifndef SKYSIM_CHURNTRACE_H
 #define SKYSIM_CHURNTRACE_H
@@ -69,14 +78,46 @@ typedef struct ChurnTraceMapCounts {
     uint64_t ignored_nodes; /* trace nodes beyond the clients: ignored */
 } ChurnTraceMapCounts;
 
-/* Reads the trace file at path (borrowed) in format fmt. Returns a new
- * trace (caller owns; churntrace_free) or NULL with err set. */
-ChurnTrace *churntrace_load(const char *path, ScenarioTraceFormat fmt, GError **err);
+/* What a reader keeps and how it treats bad lines. */
+typedef struct ChurnTraceOptions {
+    size_t max_nodes;    /* intervals are kept for the first max_nodes nodes only (the
+                            driven clients); later nodes are counted and named */
+    bool window;         /* keep only intervals overlapping the run: ending after virtual
+                            time 0 and starting no later than end_ns; false: keep all */
+    TimeNs offset_ns;    /* window: churn.trace.offset (churntrace_to_virtual) */
+    double scale;        /* window: churn.trace.scale, > 0 */
+    TimeNs end_ns;       /* window: the run's end, ns of virtual time */
+    bool skip_bad_lines; /* skip (and count) malformed lines instead of failing */
+} ChurnTraceOptions;
 
-/* Parses text (len bytes, borrowed) as if it were the file `name` (used in
- * messages only). Same result and errors as churntrace_load(). */
+/* Keep every interval of every node, fail on the first bad line. */
+ChurnTraceOptions churntrace_options_all(void);
+
+/* What reading found; every count covers the whole file. */
+typedef struct ChurnTraceStats {
+    uint64_t lines;        /* lines read */
+    uint64_t intervals;    /* up intervals read (before merging), every node */
+    uint64_t kept;         /* of them non-empty and kept (driven node, inside the window) */
+    uint64_t bad_lines;    /* malformed lines skipped (skip_bad_lines) */
+    size_t first_bad_line; /* line number of the first of them; 0: none */
+    TimeNs first_ns;       /* earliest start of an up interval, trace time; intervals > 0 */
+    TimeNs last_ns;        /* latest finite start or end of an up interval, trace time */
+} ChurnTraceStats;
+
+/* Reads the trace file at path (borrowed; gzip or plain) in format fmt,
+ * keeping what o (borrowed; NULL: churntrace_options_all()) asks for.
+ * Returns a new trace (caller owns; churntrace_free) or NULL with err set. */
+ChurnTrace *churntrace_load(const char *path, ScenarioTraceFormat fmt, const ChurnTraceOptions *o,
+                            GError **err);
+
+/* Parses text (len bytes, borrowed; gzip or plain) as if it were the file
+ * `name` (used in messages only). Same result and errors as
+ * churntrace_load(). */
 ChurnTrace *churntrace_parse(const char *text, size_t len, const char *name,
-                             ScenarioTraceFormat fmt, GError **err);
+                             ScenarioTraceFormat fmt, const ChurnTraceOptions *o, GError **err);
+
+/* What reading t found; borrowed from t. */
+const ChurnTraceStats *churntrace_stats(const ChurnTrace *t);
 
 void churntrace_free(ChurnTrace *t); /* NULL is a no-op */
 
@@ -86,8 +127,9 @@ size_t churntrace_node_count(const ChurnTrace *t);
 /* Name of node i (< count) as written in the file; borrowed from t. */
 const char *churntrace_node_name(const ChurnTrace *t, size_t i);
 
-/* Intervals of node i (< count), in trace time: *n of them, sorted and
- * disjoint. Returns a pointer borrowed from t (NULL when *n is 0). */
+/* Kept intervals of node i (< count), in trace time: *n of them, sorted
+ * and disjoint (none for a node beyond max_nodes). Returns a pointer
+ * borrowed from t (NULL when *n is 0). */
 const ChurnTraceInterval *churntrace_node_intervals(const ChurnTrace *t, size_t i, size_t *n);
 
 /* Virtual time of trace time trace_ns: (trace - offset) * scale, rounded to

@@ -380,8 +380,8 @@ const char *results_dir(const Results *r)
 
 bool results_name_is_free(const char *name)
 {
-    static const char *const own[] = {RESULTS_JSON_NAME, RESULTS_TS_NAME, "samples.csv", "plots",
-                                      RESULTS_MARKER_NAME, NULL};
+    static const char *const own[] = {RESULTS_JSON_NAME, RESULTS_TS_NAME, "samples.csv",
+                                      RESULTS_NODES_NAME, "plots", RESULTS_MARKER_NAME, NULL};
     if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return false;
     for (const char *c = name; *c; c++)

@@ -71,12 +71,16 @@ const char *results_dir(const Results *r); /* final directory, borrowed */
 
 /* The names a run writes itself, for messages. */
 #define RESULTS_OWN_NAMES                                                                          \
-    "results.json, timeseries.csv, samples.csv, plots, " RESULTS_MARKER_NAME ", envtrace-*.log"
+    "results.json, timeseries.csv, samples.csv, nodes.csv, plots, " RESULTS_MARKER_NAME         \
+    ", envtrace-*.log"
 
 /* Whether name may name a file the user asks for in the results directory
  * (outputs.pcap, outputs.trace): a plain file name (not empty, no '/', not
  * "." or "..", no control character) that is none of RESULTS_OWN_NAMES. */
 bool results_name_is_free(const char *name);
+
+/* The node map every run writes (world_nodes_write). */
+#define RESULTS_NODES_NAME "nodes.csv"
 
 /* The rule of results_label_is_safe(), for messages. */
 #define RESULTS_LABEL_RULE "1 to 100 of the characters A-Z a-z 0-9 . _ -, not starting with \".\""

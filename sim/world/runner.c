@@ -403,6 +403,18 @@ static bool runner_memory_ok(const ScenarioSpec *spec, const RunnerOptions *o, G
     return false;
 }
 
+/* nodes.csv: the node map (world_nodes_write), so that the ids of the
+ * event trace and the addresses of a capture can be told apart. */
+static bool runner_nodes_write(RunnerRun *r, GError **err)
+{
+    const char *path = results_path(r->res, RESULTS_NODES_NAME);
+    FILE *f = fopen(path, "w");
+    bool ok = f && world_nodes_write(r->w, f);
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok) g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO, "cannot write %s: %s", path, g_strerror(errno));
+    return ok;
+}
+
 RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResult *out, GError **err)
 {
     const ScenarioSpec *spec = scenario_spec_get(scn);
@@ -426,6 +438,10 @@ RunnerStatus runner_run(const Scenario *scn, const RunnerOptions *o, RunnerResul
     if (!r.w) {
         runner_run_abort(&r);
         return RUNNER_BAD_INPUT;
+    }
+    if (!runner_nodes_write(&r, err)) {
+        runner_run_abort(&r);
+        return RUNNER_INTERNAL;
     }
     if (o->stop_flag && *o->stop_flag) { /* a signal while the world was built */
         g_set_error(err, RESULTS_ERROR, RESULTS_ERROR_IO,

@@ -163,6 +163,7 @@ typedef struct ScenarioChurn {
     ScenarioTraceFormat trace_format; /* trace file format */
     double trace_scale;               /* virtual time = (trace time - offset) * scale, > 0 */
     TimeNs trace_offset_ns;           /* trace time mapped to virtual time 0 */
+    bool trace_skip_bad;              /* churn.trace.on_error "skip": bad lines skipped, counted */
 } ScenarioChurn;
 
 typedef struct ScenarioWorkload {
@@ -249,6 +250,8 @@ typedef struct ScenarioEvent {
 typedef struct ScenarioOutputs {
     TimeNs timeseries_interval_ns; /* interval of timeseries.csv rows */
     char *pcap;                    /* pcap file in the results directory; NULL: none */
+    char *pcap_at;                 /* capture points, comma-separated: "access", "core",
+                                      "node:ID", "group:NAME"; owned, never NULL */
     char *trace;                   /* event trace file in the results directory; NULL: none */
 } ScenarioOutputs;
 

@@ -125,6 +125,7 @@ extern const char *const scenario__dists[];
 extern const char *const scenario__dist_params[][3]; /* parameter keys of each family */
 extern const char *const scenario__churn_models[];
 extern const char *const scenario__trace_formats[];
+extern const char *const scenario__trace_on_error[];
 extern const char *const scenario__searches[];
 extern const char *const scenario__codecs[];
 extern const char *const scenario__actions[];

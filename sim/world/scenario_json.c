@@ -308,6 +308,7 @@ static cJSON *scn_churn_json(const ScenarioResolved *r)
     cJSON_AddStringToObject(t, "format", scenario__trace_formats[c->trace_format]);
     cJSON_AddNumberToObject(t, "scale", c->trace_scale);
     scn_add_duration(t, "offset", c->trace_offset_ns);
+    cJSON_AddStringToObject(t, "on_error", scenario__trace_on_error[c->trace_skip_bad]);
     return o;
 }
 
@@ -371,6 +372,7 @@ static void scn_rest_json(cJSON *root, const ScenarioResolved *r)
     cJSON *o = cJSON_AddObjectToObject(root, "outputs");
     scn_add_duration(o, "timeseries_interval", sp->outputs.timeseries_interval_ns);
     scn_add_opt_str(o, "pcap", sp->outputs.pcap);
+    cJSON_AddStringToObject(o, "pcap_at", sp->outputs.pcap_at);
     scn_add_opt_str(o, "trace", sp->outputs.trace);
     cJSON *ev = cJSON_AddArrayToObject(root, "events");
     for (size_t i = 0; i < sp->n_events; i++) {

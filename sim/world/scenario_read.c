@@ -27,6 +27,7 @@ const char *const scenario__dists[] = {"constant", "exponential", "pareto",
                                        "weibull",  "lognormal",   NULL};
 const char *const scenario__churn_models[] = {"none", "distribution", "trace", NULL};
 const char *const scenario__trace_formats[] = {"fta", "avail", "csv", NULL};
+const char *const scenario__trace_on_error[] = {"fail", "skip", NULL};
 const char *const scenario__searches[] = {"expanding", "dht", NULL};
 const char *const scenario__codecs[] = {"opus", "skype2004", "g729", NULL};
 const char *const scenario__actions[] = {"crash", "logout", "login", NULL};
@@ -539,7 +540,7 @@ static void scn_read_diurnal(Rd *rd, const cJSON *obj, double *w)
 
 static void scn_read_trace(Rd *rd, const cJSON *churn, ScenarioResolved *r)
 {
-    static const char *const keys[] = {"file", "format", "scale", "offset", NULL};
+    static const char *const keys[] = {"file", "format", "scale", "offset", "on_error", NULL};
     ScenarioChurn *c = &r->spec.churn;
     const cJSON *v = scenario__section(rd, churn, "trace", keys);
     size_t mark = scenario__push_key(rd, "trace");
@@ -549,6 +550,9 @@ static void scn_read_trace(Rd *rd, const cJSON *churn, ScenarioResolved *r)
     c->trace_format = (ScenarioTraceFormat)format;
     scenario__get_num(rd, v, "scale", 0, true, 1e6, false, &c->trace_scale);
     scenario__get_duration(rd, v, "offset", 0, &c->trace_offset_ns);
+    int on_error = c->trace_skip_bad;
+    scenario__get_enum(rd, v, "on_error", scenario__trace_on_error, &on_error);
+    c->trace_skip_bad = on_error == 1;
     scenario__pop(rd, mark);
 }
 
@@ -756,13 +760,41 @@ static void scn_read_cost(Rd *rd, const cJSON *root, ScenarioResolved *r)
 
 static void scn_read_outputs(Rd *rd, const cJSON *root, ScenarioOutputs *o)
 {
-    static const char *const keys[] = {"timeseries_interval", "pcap", "trace", NULL};
+    static const char *const keys[] = {"timeseries_interval", "pcap", "pcap_at", "trace", NULL};
     const cJSON *v = scenario__section(rd, root, "outputs", keys);
     size_t mark = scenario__push_key(rd, "outputs");
     scenario__get_duration(rd, v, "timeseries_interval", 1, &o->timeseries_interval_ns);
     scenario__get_str(rd, v, "pcap", &o->pcap);
+    scenario__get_str(rd, v, "pcap_at", &o->pcap_at);
     scenario__get_str(rd, v, "trace", &o->trace);
     scenario__pop(rd, mark);
+}
+
+/* outputs.pcap_at: every point "access", "core", "node:ID" (digits; the
+ * world checks the range) or "group:NAME" of an existing group. */
+static void scn_check_pcap_at(Rd *rd, const cJSON *root, const ScenarioSpec *sp)
+{
+    char **pts = g_strsplit(sp->outputs.pcap_at, ",", -1);
+    const char *bad = pts[0] ? NULL : "";
+    for (char **p = pts; *p && !bad; p++) {
+        const char *x = *p;
+        bool ok = strcmp(x, "access") == 0 || strcmp(x, "core") == 0;
+        if (g_str_has_prefix(x, "node:"))
+            ok = x[5] && strspn(x + 5, "0123456789") == strlen(x + 5) && strlen(x + 5) < 10;
+        for (size_t g = 0; g_str_has_prefix(x, "group:") && g < sp->population.n_groups; g++)
+            ok = ok || strcmp(x + 6, sp->population.groups[g].name) == 0;
+        if (!ok) bad = x;
+    }
+    if (bad) {
+        size_t mark = scenario__push_key(rd, "outputs");
+        scenario__push_key(rd, "pcap_at");
+        scenario__expect(rd, scenario__item(scenario__item(root, "outputs"), "pcap_at"),
+                         "comma-separated capture points \"access\", \"core\", \"node:ID\" "
+                         "(an id of nodes.csv) or \"group:NAME\" (a population group); \"%s\" is none",
+                         bad);
+        scenario__pop(rd, mark);
+    }
+    g_strfreev(pts);
 }
 
 static void scn_read_event(Rd *rd, const cJSON *v, ScenarioEvent *e)
@@ -866,6 +898,7 @@ static void scn_defaults(ScenarioSpec *sp, const char *name)
     for (int h = 0; h < 24; h++)
         c->diurnal[h] = 1;
     c->trace_format = SCENARIO_TRACE_CSV;
+    sp->outputs.pcap_at = g_strdup("access");
     c->trace_scale = 1;
     ScenarioWorkload *w = &sp->workload;
     w->call_rate = 0.5;
@@ -896,6 +929,7 @@ static void scn_check_file_names(Rd *rd, const cJSON *root, ScenarioSpec *sp)
         scenario__expect(rd, name, "a name of " RESULTS_LABEL_RULE);
         scenario__pop(rd, mark);
     }
+    if (!rd->failed) scn_check_pcap_at(rd, root, sp);
     static const char *const keys[] = {"pcap", "trace"};
     const char *files[] = {sp->outputs.pcap, sp->outputs.trace};
     for (size_t i = 0; i < G_N_ELEMENTS(keys) && !rd->failed; i++) {
@@ -1194,6 +1228,7 @@ void scenario__resolved_free(ScenarioResolved *r)
     g_free(sp->protocol.search_fanout);
     g_free(sp->calibration);
     g_free(sp->outputs.pcap);
+    g_free(sp->outputs.pcap_at);
     g_free(sp->outputs.trace);
     for (size_t i = 0; i < sp->n_events; i++)
         g_free(sp->events[i].target);

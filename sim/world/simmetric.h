@@ -26,7 +26,8 @@
     X(SIMMETRIC_CHURN_TRACE_NODES, "churn.trace.nodes", METRICS_GAUGE)                             \
     X(SIMMETRIC_CHURN_TRACE_CLIENTS_DRIVEN, "churn.trace.clients_driven", METRICS_GAUGE)           \
     X(SIMMETRIC_CHURN_TRACE_CLIENTS_IDLE, "churn.trace.clients_idle", METRICS_GAUGE)               \
-    X(SIMMETRIC_CHURN_TRACE_NODES_IGNORED, "churn.trace.nodes_ignored", METRICS_GAUGE)
+    X(SIMMETRIC_CHURN_TRACE_NODES_IGNORED, "churn.trace.nodes_ignored", METRICS_GAUGE)         \
+    X(SIMMETRIC_CHURN_TRACE_BAD_LINES, "churn.trace.bad_lines", METRICS_GAUGE)
 
 #define SIMMETRIC_ENUM_ID_(id, name, kind) id,
 typedef enum SimMetricId { SIMMETRIC_TABLE(SIMMETRIC_ENUM_ID_) SIMMETRIC_COUNT } SimMetricId;

@@ -2,8 +2,8 @@
  * directory (README.md, "Running a scenario").
  *
  *   simrun SCENARIO.json [--seed N] [--set path=value]... [--duration T]
- *          [--out DIR] [--quiet] [--pcap FILE] [--trace FILE] [--queue Q]
- *          [--trace-env NODE]
+ *          [--out DIR] [--quiet] [--pcap FILE] [--pcap-at WHERE] [--trace FILE]
+ *          [--queue Q] [--trace-env NODE] [--print-resolved]
  *
  * Exit status: 0 done (also when interrupted: the results are marked), 2
  * bad input (scenario, flags), 1 internal error, 130 interrupted while the
@@ -31,6 +31,8 @@ typedef struct SimrunOpts {
     gchar *out;        /* --out, owned */
     gboolean quiet;    /* --quiet */
     gchar *pcap;       /* --pcap, owned */
+    gchar **pcap_at;   /* --pcap-at, owned (repeatable) */
+    gboolean print_resolved; /* --print-resolved: print the scenario as resolved, run nothing */
     gchar *trace;      /* --trace, owned */
     gchar *queue;      /* --queue, owned */
     gchar *trace_env;  /* --trace-env, owned */
@@ -124,8 +126,8 @@ static int simrun_fail(const char *what, GError *err, int code)
     return code;
 }
 
-/* Builds the list of --set overrides with --seed, --duration, --pcap and
- * --trace last, so they win. */
+/* Builds the list of --set overrides with --seed, --duration, --pcap,
+ * --pcap-at and --trace last, so they win. */
 static GPtrArray *simrun_overrides(const SimrunOpts *o)
 {
     GPtrArray *sets = g_ptr_array_new_with_free_func(g_free);
@@ -133,6 +135,15 @@ static GPtrArray *simrun_overrides(const SimrunOpts *o)
     if (o->seed) g_ptr_array_add(sets, g_strdup_printf("seed=%s", o->seed)); /* checked digits */
     if (o->duration) g_ptr_array_add(sets, g_strdup_printf("duration=\"%s\"", o->duration));
     if (o->pcap) g_ptr_array_add(sets, g_strdup_printf("outputs.pcap=\"%s\"", o->pcap));
+    if (o->pcap_at) {
+        char *at = g_strjoinv(",", o->pcap_at);
+        cJSON *j = cJSON_CreateString(at); /* a JSON string, quotes escaped */
+        char *quoted = cJSON_PrintUnformatted(j);
+        g_ptr_array_add(sets, g_strdup_printf("outputs.pcap_at=%s", quoted));
+        cJSON_free(quoted);
+        cJSON_Delete(j);
+        g_free(at);
+    }
     if (o->trace) g_ptr_array_add(sets, g_strdup_printf("outputs.trace=\"%s\"", o->trace));
     g_ptr_array_add(sets, NULL);
     return sets;
@@ -209,6 +220,15 @@ static int simrun_run(const char *path, const SimrunOpts *o)
     Scenario *scn = scenario_load_with(path, (const char *const *)sets->pdata, &err);
     g_ptr_array_free(sets, TRUE);
     if (!scn) return simrun_fail("", err, 2);
+    if (o->print_resolved) { /* what results.json's "scenario" would hold; runs again as is */
+        cJSON *j = scenario_to_json(scn);
+        char *text = cJSON_Print(j);
+        printf("%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(j);
+        scenario_free(scn);
+        return 0;
+    }
     const ScenarioSpec *spec = scenario_spec_get(scn);
     char *dir = o->out ? g_strdup(o->out)
                        : g_strdup_printf("results/%s-%" G_GUINT64_FORMAT, spec->name, spec->seed);
@@ -244,7 +264,10 @@ int main(int argc, char **argv)
         {"duration", 'd', 0, G_OPTION_ARG_STRING, &o.duration, "Simulated time, e.g. 30min", "T"},
         {"out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out, "Results directory (default results/NAME-SEED)", "DIR"},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No progress line and no summary", NULL},
-        {"pcap", 0, 0, G_OPTION_ARG_STRING, &o.pcap, "Capture every packet into FILE in the results directory", "FILE"},
+        {"pcap", 0, 0, G_OPTION_ARG_STRING, &o.pcap, "Capture packets into FILE (pcapng) in the results directory", "FILE"},
+        {"pcap-at", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.pcap_at,
+         "Capture points (repeatable or comma-separated): access (default: every host's access "
+         "link, each packet once where first seen), core, node:ID (an id of nodes.csv), group:NAME", "WHERE"},
         {"trace", 0, 0, G_OPTION_ARG_STRING, &o.trace, "Event trace (logins, logouts, crashes) into FILE in the results directory", "FILE"},
         {"queue", 0, 0, G_OPTION_ARG_STRING, &o.queue, "Event queue: bucket (default), heap or ladder", "Q"},
         {"max-memory", 0, 0, G_OPTION_ARG_STRING, &o.max_memory,
@@ -253,6 +276,8 @@ int main(int argc, char **argv)
          "Log every env call and event of node NODE (servers first, then clients) into envtrace-NODE.log in the results directory", "NODE"},
         {"test-raise-sigint-at", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &o.raise_at,
          "Raise SIGINT at this virtual time, or \"build\": while the world is built (tests)", "T"},
+        {"print-resolved", 0, 0, G_OPTION_ARG_NONE, &o.print_resolved,
+         "Print the scenario as resolved (every default filled in, --set applied) as JSON, then exit without running", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("SCENARIO.json - run one skysim scenario");
@@ -289,6 +314,7 @@ int main(int argc, char **argv)
     g_free(o.out);
     g_free(o.max_memory);
     g_free(o.pcap);
+    g_strfreev(o.pcap_at);
     g_free(o.trace);
     g_free(o.queue);
     g_free(o.trace_env);

@@ -113,6 +113,20 @@ struct World {
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* The configured role's name in nodes.csv. */
+static const char *world_role_name(NodeRole r)
+{
+    switch (r) {
+    case NODE_ROLE_CLIENT: return "client";
+    case NODE_ROLE_SUPERNODE: return "supernode";
+    case NODE_ROLE_BOOTSTRAP: return "bootstrap";
+    case NODE_ROLE_LOGIN_SERVER: return "login_server";
+    case NODE_ROLE_WEB_SERVER: return "web_server";
+    case NODE_ROLE_GATEWAY: return "gateway";
+    }
+    return "unknown";
+}
+
 
 /* The RFC 3489 name of a group's situation, for labelling metrics. The
  * effective NAT of a CGN chain is the more restrictive of the two; a
@@ -489,17 +503,22 @@ static void world_trace_start(World *w)
     churntrace_map_counts(w->churn_trace, w->npeers - w->first_client, &mc);
     w->trace_clients = (size_t)mc.driven;
     w->trace_pos = g_new0(size_t, w->trace_clients);
+    const ChurnTraceStats *st = churntrace_stats(w->churn_trace);
     const uint64_t v[] = {churntrace_node_count(w->churn_trace), mc.driven, mc.idle_clients,
-                          mc.ignored_nodes};
+                          mc.ignored_nodes, st->bad_lines};
     const SimMetricId ids[] = {SIMMETRIC_CHURN_TRACE_NODES, SIMMETRIC_CHURN_TRACE_CLIENTS_DRIVEN,
                                SIMMETRIC_CHURN_TRACE_CLIENTS_IDLE,
-                               SIMMETRIC_CHURN_TRACE_NODES_IGNORED};
+                               SIMMETRIC_CHURN_TRACE_NODES_IGNORED, SIMMETRIC_CHURN_TRACE_BAD_LINES};
     for (size_t j = 0; j < G_N_ELEMENTS(v); j++)
         metrics_add(w->metrics, simmetric_intern(w->metrics, ids[j]), (int64_t)v[j], 0);
     g_message("churn trace %s: %" G_GUINT64_FORMAT " nodes drive %" G_GUINT64_FORMAT " clients; "
               "%" G_GUINT64_FORMAT " clients beyond the trace stay offline; %" G_GUINT64_FORMAT
               " trace nodes ignored", w->spec->churn.trace_file, v[0], mc.driven, mc.idle_clients,
               mc.ignored_nodes);
+    if (st->bad_lines)
+        g_warning("churn trace %s: %" G_GUINT64_FORMAT " malformed lines skipped (the first is line "
+                  "%zu; churn.trace.on_error is \"skip\")", w->spec->churn.trace_file, st->bad_lines,
+                  st->first_bad_line);
     for (size_t k = 0; k < w->trace_clients; k++) world_trace_schedule(w, w->first_client + k, true);
 }
 
@@ -658,19 +677,109 @@ static Node *world_wl_node(void *ctx, size_t client)
     return w->peers[w->first_client + client].node;
 }
 
+/* Trace churn: reads the trace, keeping the intervals of the driven
+ * clients that overlap the run, and refuses a trace that leaves every
+ * client offline for the whole run (e.g. epoch times and no offset). */
+static bool world_trace_load(World *w, GError **err)
+{
+    const ScenarioChurn *c = &w->spec->churn;
+    ChurnTraceOptions o = {.max_nodes = (size_t)w->spec->population.clients, .window = true,
+                           .offset_ns = c->trace_offset_ns, .scale = c->trace_scale,
+                           .end_ns = w->spec->duration_ns, .skip_bad_lines = c->trace_skip_bad};
+    w->churn_trace = churntrace_load(c->trace_file, c->trace_format, &o, err);
+    if (!w->churn_trace) return false;
+    const ChurnTraceStats *st = churntrace_stats(w->churn_trace);
+    if (st->kept > 0) return true;
+    g_autofree char *span = st->intervals
+        ? g_strdup_printf("its up intervals span trace times %.15g s to %.15g s", timens_to_s(st->first_ns),
+                          timens_to_s(st->last_ns))
+        : g_strdup("it holds no up interval");
+    g_set_error(err, WORLD_ERROR, 1,
+                "%s: no up interval of the %" G_GUINT64_FORMAT " trace nodes that drive clients falls inside "
+                "the run (trace times %.15g s to %.15g s with $.churn.trace.offset %.15g s and scale "
+                "%g), so every client would stay offline; %s: set $.churn.trace.offset to a trace "
+                "time near their start",
+                c->trace_file, MIN((uint64_t)churntrace_node_count(w->churn_trace), w->spec->population.clients),
+                timens_to_s(c->trace_offset_ns),
+                timens_to_s(c->trace_offset_ns) + timens_to_s(w->spec->duration_ns) / c->trace_scale,
+                timens_to_s(c->trace_offset_ns), c->trace_scale, span);
+    return false;
+}
+
+/* Dotted quad of addr into s. */
+static void world_addr_append(GString *s, uint32_t addr)
+{
+    g_string_append_printf(s, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255,
+                           addr & 255);
+}
+
+/* Names a capture point's pcapng interface after its host: id of
+ * nodes.csv, role, inside (and outside) address, group and true NAT type;
+ * a NAT box after its outside address. */
+static void world_pcap_name(void *ctx, uint32_t node, GString *name)
+{
+    const World *w = ctx;
+    uint32_t pi = node < w->host_peer_cap ? w->host_peer[node] : UINT32_MAX;
+    if (pi == UINT32_MAX) { /* a NAT box (or CGN) */
+        g_string_append(name, "NAT ");
+        world_addr_append(name, net_node_addr(w->net, node));
+        return;
+    }
+    const WorldPeer *p = &w->peers[pi];
+    uint32_t in = net_node_addr(w->net, node), pub = net_node_public_addr(w->net, node);
+    g_string_append_printf(name, "node %u %s ", envsim_node_id(p->en), world_role_name(p->role));
+    world_addr_append(name, in);
+    if (pub != in) {
+        g_string_append(name, " via ");
+        world_addr_append(name, pub);
+    }
+    if (p->group >= 0) g_string_append_printf(name, " group %s", w->spec->population.groups[p->group].name);
+    g_string_append_printf(name, " nat %s", stun_nat_name(p->true_nat));
+}
+
+/* Applies outputs.pcap_at (checked for syntax by the scenario reader):
+ * node ids are those of nodes.csv. false with err for an id out of range. */
+static bool world_pcap_points(World *w, GError **err)
+{
+    char **pts = g_strsplit(w->spec->outputs.pcap_at, ",", -1);
+    bool ok = true;
+    for (char **pt = pts; *pt && ok; pt++) {
+        const char *x = *pt;
+        if (strcmp(x, "access") == 0) net_pcap_capture_access(w->net, true);
+        if (strcmp(x, "core") == 0) net_pcap_capture_core(w->net, true);
+        if (g_str_has_prefix(x, "node:")) {
+            guint64 id = g_ascii_strtoull(x + 5, NULL, 10);
+            size_t i = 0;
+            while (i < w->npeers && envsim_node_id(w->peers[i].en) != id) i++;
+            if (i < w->npeers) {
+                net_pcap_capture_node(w->net, w->peers[i].host, true);
+            } else {
+                g_set_error(err, WORLD_ERROR, 1,
+                            "$.outputs.pcap_at: expected node ids of nodes.csv, 0 to %zu; found \"%s\"",
+                            w->npeers - 1, x);
+                ok = false;
+            }
+        }
+        for (size_t i = 0; g_str_has_prefix(x, "group:") && i < w->npeers; i++) {
+            const WorldPeer *p = &w->peers[i];
+            if (p->group >= 0 && strcmp(w->spec->population.groups[p->group].name, x + 6) == 0)
+                net_pcap_capture_node(w->net, p->host, true);
+        }
+    }
+    g_strfreev(pts);
+    return ok;
+}
+
 static bool world_build(World *w, const char *pcap_path, GError **err)
 {
     const ScenarioSpec *s = w->spec;
-    if (s->churn.model == SCENARIO_CHURN_TRACE) {
-        w->churn_trace = churntrace_load(s->churn.trace_file, s->churn.trace_format, err);
-        if (!w->churn_trace) return false;
-    }
+    if (s->churn.model == SCENARIO_CHURN_TRACE && !world_trace_load(w, err)) return false;
     w->lat = world_latency(s, err);
     if (!w->lat) return false;
     w->net = net_new(w->sim, w->lat, NULL);
     if (pcap_path) {
         if (!net_pcap_open(w->net, pcap_path, err)) return false;
-        net_pcap_capture_all(w->net, true);
+        net_pcap_set_namer(w->net, world_pcap_name, w);
     }
     w->metrics = metrics_new(s->warmup_ns);
     w->m_online = simmetric_intern(w->metrics, SIMMETRIC_WORLD_ONLINE);
@@ -690,6 +799,7 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     w->first_client = w->npeers;
     for (size_t g = 0; g < s->population.n_groups; g++)
         if (!world_build_group(w, g, &topo, err)) return false;
+    if (pcap_path && !world_pcap_points(w, err)) return false;
     w->wl = workload_new(w->sim, s, w->npeers - w->first_client, world_wl_name, world_wl_node, w);
     w->ts_relay = g_new0(struct WorldTsRelay, 1);
     return true;
@@ -964,3 +1074,34 @@ Node *world_peer_node(const World *w, size_t i) { return i < w->npeers ? w->peer
 NodeRole world_peer_role(const World *w, size_t i) { return w->peers[i].role; }
 uint32_t world_peer_host(const World *w, size_t i) { return w->peers[i].host; }
 void world_peer_crash(World *w, size_t i) { world_peer_stop(w, &w->peers[i], false); }
+
+/* Writes s as one CSV field: quoted (quotes doubled) when it holds a comma,
+ * a quote or a line break (RFC 4180). */
+static void world_csv_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+bool world_nodes_write(const World *w, FILE *out)
+{
+    fputs("node,role,group,inside_addr,outside_addr,true_nat\n", out);
+    for (size_t i = 0; i < w->npeers; i++) {
+        const WorldPeer *p = &w->peers[i];
+        uint32_t in = net_node_addr(w->net, p->host), pub = net_node_public_addr(w->net, p->host);
+        fprintf(out, "%u,%s,", envsim_node_id(p->en), world_role_name(p->role));
+        world_csv_field(out, p->group >= 0 ? w->spec->population.groups[p->group].name : "");
+        fprintf(out, ",%u.%u.%u.%u,%u.%u.%u.%u,%s\n", in >> 24, (in >> 16) & 255, (in >> 8) & 255,
+                in & 255, pub >> 24, (pub >> 16) & 255, (pub >> 8) & 255, pub & 255,
+                stun_nat_name(p->true_nat));
+    }
+    return !ferror(out);
+}

@@ -123,6 +123,14 @@ uint32_t world_peer_host(const World *w, size_t i); /* Net host */
 /* Crashes peer i now (host down, no goodbye), as a scenario "crash" event. */
 void world_peer_crash(World *w, size_t i);
 
+/* The node map, CSV with a header line: one row per peer (servers first,
+ * then clients) with its id (the one the event trace and --trace-env
+ * use), configured role, group ("" for servers), inside address (on its
+ * own interface), outside address (what the Internet sees: its outermost
+ * NAT's) and true NAT type (stun_nat_name). out: borrowed. false when a
+ * write failed (errno set). */
+bool world_nodes_write(const World *w, FILE *out);
+
 /* NAT detection confusion matrix over clients that detected something:
  * counts[true][detected], NAT_TYPE_COUNT x NAT_TYPE_COUNT. */
 void world_nat_confusion(const World *w, uint64_t *counts);

@@ -1,5 +1,6 @@
-/* Harness churntrace: any bytes through churntrace_parse in each of the
- * three trace formats (FTA, availability, CSV). A trace that parses must
+/* Harness churntrace: any bytes (plain or gzip) through churntrace_parse in
+ * each of the three trace formats (FTA, availability, CSV), keeping all or
+ * a window with bad lines skipped. A trace that parses must
  * hold well-formed intervals, and mapping it onto clients must add up. */
 #include "fuzz.h"
 #include "sim/world/churntrace.h"
@@ -10,9 +11,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const ScenarioTraceFormat fmts[] = {SCENARIO_TRACE_FTA, SCENARIO_TRACE_AVAIL,
                                                SCENARIO_TRACE_CSV};
-    for (size_t f = 0; f < G_N_ELEMENTS(fmts); f++) {
+    /* Every node and interval kept, bad lines fatal; then a window over the
+     * first two nodes with bad lines skipped. */
+    ChurnTraceOptions windowed = churntrace_options_all();
+    windowed.max_nodes = 2;
+    windowed.window = true;
+    windowed.end_ns = 1000 * TIMENS_S;
+    windowed.skip_bad_lines = true;
+    for (size_t f = 0; f < 2 * G_N_ELEMENTS(fmts); f++) {
         GError *err = NULL;
-        ChurnTrace *t = churntrace_parse((const char *)data, size, "fuzz.trace", fmts[f], &err);
+        const ChurnTraceOptions *o = f < G_N_ELEMENTS(fmts) ? NULL : &windowed;
+        ChurnTrace *t = churntrace_parse((const char *)data, size, "fuzz.trace",
+                                         fmts[f % G_N_ELEMENTS(fmts)], o, &err);
         if (!t) {
             FUZZ_REQUIRE(err && err->message[0], "parse failed without a message");
             g_error_free(err);
