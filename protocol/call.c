@@ -16,7 +16,8 @@
  *        challenge, PATH/RELAY the caller's response. (The measured
  *        clients also exchange certified public keys; not modelled.)
  *   a18: media datagrams carry a 2-byte frame id and function 0x0d;
- *   a48: relays carry up to 4 KB/s of voice per call (relay.c).
+ *   a48: relays carry up to 4 KB/s of voice per call; the default cap
+ *        carries the configured stream (media_relay_cap_default, relay.c).
  *
  * Caller: LOCATE (through its supernode; the supernodes that hold the
  * callee answer: a stand-in for the user search, behind call_locate) ->
@@ -139,7 +140,7 @@ void call__params_default(NodeParams *p)
     p->punch_interval_ns = 100 * TIMENS_MS;
     p->relay_bind_timeout_ns = 2 * TIMENS_S;
     p->media_timeout_ns = 5 * TIMENS_S;
-    p->relay_call_bytes_per_s = 4096; /* a48 */
+    p->relay_call_bytes_per_s = media_relay_cap_default(&p->media); /* a48: see media.c */
     p->relay_max_calls = 16;
     p->relay_candidates = 4;
     p->gateway = env_addr(ENV_IP(212, 72, 49, 140), 12340); /* a18's port; illustrative address */

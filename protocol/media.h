@@ -71,6 +71,14 @@ size_t media_tx_next_with(MediaTx *tx, const Env *e, const uint8_t *frame, size_
 /* PCM sample rate the codec of c runs at, Hz (8000 for G729, else 16000). */
 int media_sample_rate(const MediaConfig *c);
 
+/* Bytes a transport puts in front of every media packet: the a18 frame
+ * header (2-byte frame id, function byte). */
+#define MEDIA_FRAME_HDR 3
+/* The default relay cap (a48) per call and direction, bytes/s: enough to
+ * carry one direction of stream c without loss (see media.c), and never
+ * below a48's official 4 KB/s. */
+uint32_t media_relay_cap_default(const MediaConfig *c);
+
 /* Receiver. */
 typedef struct MediaRx MediaRx;
 MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c, const uint8_t key[32]);

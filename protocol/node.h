@@ -136,7 +136,8 @@ typedef struct NodeParams {
     TimeNs punch_interval_ns;      /* spacing of punching packets: 100 ms */
     TimeNs relay_bind_timeout_ns;  /* one relay candidate answers within: 2 s */
     TimeNs media_timeout_ns;       /* no media this long: the path is lost: 5 s */
-    uint32_t relay_call_bytes_per_s; /* a48: per relayed call and direction: 4 KB/s */
+    uint32_t relay_call_bytes_per_s; /* per relayed call and direction, B/s: media_relay_cap_default
+                                        (a48's 4 KB/s, more when the stream needs it) */
     uint16_t relay_max_calls;      /* relayed calls one node carries at once: 16 */
     uint8_t relay_candidates;      /* relays tried per (re)establishment: 4 */
     bool conf_mesh;                /* conferences: full mesh instead of a mixing host (a43) */

@@ -19,8 +19,11 @@
  *
  * Capacity (a48): at most relay_max_calls sessions (a BIND beyond it is
  * refused: the caller tries another relay), and each direction of a call
- * is limited to relay_call_bytes_per_s by a token bucket holding one
- * second of traffic; packets beyond it are dropped ("relay.dropped").
+ * is limited to relay_call_bytes_per_s (scenario key
+ * protocol.relay_bandwidth; its default, media_relay_cap_default, carries
+ * the configured voice stream without loss and is never below a48's
+ * 4 KB/s) by a token bucket holding one second of traffic; packets beyond
+ * it are dropped and counted ("relay.dropped").
  * Sessions idle for 10 s (both legs silent) or whose TCP leg closes are
  * freed; then "relay.bandwidth_bps" observes the session's mean rate.
  *
@@ -122,15 +125,21 @@ void relay__on_bind(Node *n, int idx, EnvAddr from, const WireCall *cm)
     relay_answer(n, idx, from, cm->call_id, WIRE_CM_RELAY_BOUND);
 }
 
-/* Token bucket of the direction from leg l: may len bytes pass now? */
+/* Token bucket of the direction from leg l: may len bytes pass now? The
+ * refill is exact: refill_at moves by the time the whole tokens added stand
+ * for, so no fraction of a byte is lost per packet (a stream at exactly
+ * the cap is never dropped). */
 static bool relay_admit(Node *n, RelayLeg *l, size_t len)
 {
     uint32_t rate = n->sh->p.relay_call_bytes_per_s;
-    TimeNs now = env_now(&n->env);
-    uint64_t add = (uint64_t)((double)rate * timens_to_s(now - l->refill_at));
-    if (add > 0) {
-        l->tokens = (uint32_t)MIN((uint64_t)rate, l->tokens + add);
+    TimeNs now = env_now(&n->env), dt = now - l->refill_at;
+    if (dt >= TIMENS_S) {
+        l->tokens = rate;
         l->refill_at = now;
+    } else {
+        uint64_t add = (uint64_t)dt * rate / TIMENS_S;
+        l->tokens = (uint32_t)MIN((uint64_t)rate, l->tokens + add);
+        l->refill_at = l->tokens == rate ? now : l->refill_at + (TimeNs)(add * TIMENS_S / rate);
     }
     if (l->tokens < len) return false;
     l->tokens -= (uint32_t)len;

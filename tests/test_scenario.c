@@ -238,6 +238,9 @@ static void test_scenario_inline_bad_cases(void)
         const char *message; /* expected error */
     } cases[] = {
         {"{\"description\": 3}", "t.json: $.description: expected a string; found 3"},
+        {"{\"protocol\": {\"relay_bandwidth\": \"4kbit\"}}",
+         "t.json: $.protocol.relay_bandwidth: expected a bit rate from 8kbit to 1Gbit (bits per "
+         "second, or a string such as \"512kbit\" or \"1Mbit\"); found \"4kbit\""},
         {"{\"workload\": {\"buddies\": {\"dist\": \"lognormal\", \"mu\": 2}}}",
          "t.json: $.workload.buddies.sigma: expected a value (required by dist \"lognormal\"); "
          "found nothing"},
@@ -370,6 +373,22 @@ static void test_scenario_durations_accept_numbers_and_units(void)
     T_EQ_I64(sp->network.jitter_ns, 250 * TIMENS_US);
     T_EQ_I64(sp->protocol.presence_ttl_ns, 3 * TIMENS_D);
     T_EQ_I64(sp->protocol.keepalive_ns, 60 * TIMENS_S);
+    scenario_free(s);
+}
+
+/* protocol.relay_bandwidth follows the media section unless given (issue
+ * 13 item 3): the 2004 stream (70 B x 70/s) plus a quarter, 6,144 B/s. */
+static void test_scenario_relay_bandwidth_follows_the_codec(void)
+{
+    Scenario *s = t_load("{\"media\": {\"codec\": \"skype2004\"}}");
+    T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 6144);
+    scenario_free(s);
+    s = t_load("{}");
+    T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 4864);
+    scenario_free(s);
+    s = t_load("{\"media\": {\"codec\": \"skype2004\"}, \"protocol\": {\"relay_bandwidth\": "
+               "\"32768bit\"}}");
+    T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 32768);
     scenario_free(s);
 }
 
@@ -953,6 +972,8 @@ T_SUITE_MAIN(
      test_scenario_durations_accept_numbers_and_units},
     {"test_scenario_bitrates_and_cpu_accept_names_and_numbers",
      test_scenario_bitrates_and_cpu_accept_names_and_numbers},
+    {"test_scenario_relay_bandwidth_follows_the_codec",
+     test_scenario_relay_bandwidth_follows_the_codec},
     {"test_scenario_nat_presets_and_objects", test_scenario_nat_presets_and_objects},
     {"test_scenario_distributions_parse_parameters", test_scenario_distributions_parse_parameters},
     {"test_scenario_clients_split_by_largest_remainder",

@@ -211,6 +211,8 @@ typedef struct ScenarioProtocol {
     uint32_t keepalive_misses;     /* missed keep-alives before failover, >= 1 */
     uint32_t alt_nodes;            /* size of the alternate node table */
     TimeNs presence_ttl_ns;        /* how long the global index remembers a user */
+    uint64_t relay_bandwidth_bps;  /* relay cap per relayed call and direction, bit/s (a48);
+                                      not given: media_relay_cap_default() of the media */
 } ScenarioProtocol;
 
 typedef enum ScenarioCodec {

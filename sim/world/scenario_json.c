@@ -353,6 +353,7 @@ static cJSON *scn_protocol_json(const ScenarioProtocol *p)
     cJSON_AddNumberToObject(o, "keepalive_misses", p->keepalive_misses);
     cJSON_AddNumberToObject(o, "alt_nodes", p->alt_nodes);
     scn_add_duration(o, "presence_ttl", p->presence_ttl_ns);
+    scn_add_bitrate(o, "relay_bandwidth", p->relay_bandwidth_bps);
     return o;
 }
 

@@ -668,7 +668,7 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
         "host_cache_size", "bootstrap",        "login_server",  "web_server",       "phone_gateway",
         "search",          "search_fanout",    "search_timeout", "login_rounds",    "probe_timeout",
         "connect_timeout", "login_retry_wait", "keepalive",      "keepalive_misses", "alt_nodes",
-        "presence_ttl",    "login_pause",      NULL};
+        "presence_ttl",    "login_pause",      "relay_bandwidth", NULL};
     const cJSON *v = scenario__section(rd, root, "protocol", keys);
     size_t mark = scenario__push_key(rd, "protocol");
     scenario__get_u32(rd, v, "host_cache_size", 1, 200, &p->host_cache_size);
@@ -690,6 +690,7 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
     scenario__get_u32(rd, v, "keepalive_misses", 1, 100, &p->keepalive_misses);
     scenario__get_u32(rd, v, "alt_nodes", 0, 1000, &p->alt_nodes);
     scenario__get_duration(rd, v, "presence_ttl", 1, &p->presence_ttl_ns);
+    scenario__get_bitrate(rd, v, "relay_bandwidth", 8000, 1000000000, &p->relay_bandwidth_bps);
     scenario__pop(rd, mark);
 }
 
@@ -745,6 +746,27 @@ static void scn_read_media(Rd *rd, const cJSON *root, ScenarioMedia *m)
     scenario__get_bool(rd, v, "fec", &m->fec);
     scenario__get_bool(rd, v, "silence_suppression", &m->silence_suppression);
     scenario__pop(rd, mark);
+}
+
+/* The protocol's voice stream of media section m (world.c builds the same). */
+static MediaConfig scn_media_config(const ScenarioMedia *m)
+{
+    return (MediaConfig){.profile = m->codec == SCENARIO_CODEC_SKYPE2004 ? MEDIA_PROFILE_SKYPE2004
+                                    : m->codec == SCENARIO_CODEC_G729    ? MEDIA_PROFILE_G729
+                                                                         : MEDIA_PROFILE_OPUS,
+                         .bitrate_bps = (uint32_t)m->bitrate_bps,
+                         .frame_ns = m->frame_ns,
+                         .fec = m->fec,
+                         .silence_suppression = m->silence_suppression};
+}
+
+/* protocol.relay_bandwidth when not given: what carries the media section's
+ * stream without loss (media_relay_cap_default, a48). */
+static void scn_default_relay_bandwidth(ScenarioSpec *sp)
+{
+    if (sp->protocol.relay_bandwidth_bps) return;
+    MediaConfig mc = scn_media_config(&sp->media);
+    sp->protocol.relay_bandwidth_bps = 8 * (uint64_t)media_relay_cap_default(&mc);
 }
 
 static void scn_read_cost(Rd *rd, const cJSON *root, ScenarioResolved *r)
@@ -943,6 +965,7 @@ static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
     scn_read_workload(rd, root, &sp->workload);
     scn_read_protocol(rd, root, &sp->protocol);
     scn_read_media(rd, root, &sp->media);
+    if (!rd->failed) scn_default_relay_bandwidth(sp);
     scn_read_cost(rd, root, r);
     scn_read_outputs(rd, root, &sp->outputs);
     scn_read_events(rd, root, sp);
