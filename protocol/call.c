@@ -343,7 +343,7 @@ static void call_media_send(Node *n)
     uint8_t pkt[ENV_UDP_MAX];
     bool tcp = c->relay_conn >= 0;
     size_t hdr = call_media_hdr(c);
-    size_t len = media_tx_next(c->tx, &n->env, false, tcp, pkt + hdr, sizeof pkt - hdr);
+    size_t len = media_tx_next(c->tx, &n->env, false, pkt + hdr, sizeof pkt - hdr);
     if (len == 0) return;
     wire_put_u16(pkt, (uint16_t)c->id);
     pkt[2] = (uint8_t)(MEDIAPATH_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
@@ -352,8 +352,7 @@ static void call_media_send(Node *n)
     node__count(n, CM(n)->media_packets, 1);
     node__count(n, CM(n)->media_bytes, (int64_t)len);
     if (tcp) {
-        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, pkt}};
-        (void)node__send_msg(n, c->relay_conn, &m);
+        mediapath_media_send_tcp(n, c->relay_conn, pkt, len);
     } else {
         (void)env_udp_send(&n->env, n->udp, c->media_to, pkt, len);
     }
@@ -858,8 +857,11 @@ void call__on_frame(Node *n, int idx, const WireMsg *m)
     }
     CallState *c = call__cur(n);
     if (!c || idx != c->relay_conn) return;
-    if (m->type == WIRE_CALL_MEDIA) {
-        call_media_rx(n, m->u.media.data, m->u.media.len);
+    if (m->type == WIRE_CALL_MEDIA) { /* the relay connection stands for the frame id */
+        uint8_t pkt[ENV_UDP_MAX];
+        size_t len = mediapath_media_from_tcp((uint16_t)c->id, m->u.media.data, m->u.media.len,
+                                              pkt, sizeof pkt);
+        if (len) call_media_rx(n, pkt, len);
         return;
     }
     if (m->type != WIRE_CALL || m->u.call.call_id != c->id) {

@@ -23,11 +23,12 @@
  *   encrypted:  send time (5 B, virtual µs) | flags (1 B) | check (2 B)
  *               | body
  *   body:       OPUS/G729: frame length (2 B) | frame | [FEC: the previous
- *               frame]; SKYPE2004: 55 codec bytes; on hold: empty.
- *   over TCP:   a 2-byte length prefix (bytes that follow) in front.
- * The 4 clear bytes play the role of the 4-byte start-of-message header
- * and the 8-byte encrypted header that of the framer header of a39's size
- * model. The receiver extends the 16-bit sequence number to 32 bits (the
+ *               frame]; SKYPE2004: 52 codec bytes; on hold: empty.
+ * The same packet goes over UDP and TCP: the transports put the 3-byte
+ * frame header (frame id, function; MEDIA_FRAME_HDR, a18) in front of it
+ * over UDP, and a TCP frame (2-byte length, version, type) in place of
+ * the frame id over TCP (wire.h, WIRE_CALL_MEDIA). The 8-byte encrypted
+ * header plays the role of the framer header of a39's size model. The receiver extends the 16-bit sequence number to 32 bits (the
  * one nearest to the highest seen, as RTP does). Encryption is AES-256-CTR
  * (crypto_aes256, charged as ENV_COST_AES256) with IV = stream id | 32-bit
  * sequence | zeros, so the two directions of a call, which share the key,
@@ -39,14 +40,17 @@
  *
  * The 2004 profile (docs/protocol-notes.md a33, a34, a39). a34: ~140 packets/s both
  * ways, so 70/s each way: interval 1/70 s = 14.2857 ms (14,285,714 ns).
- * a33: 67 B UDP payload. a39's size model mu = (Rate*dT + 8 B)*RF + 4 B with
- * RF = 1 gives Rate*dT = 55 B, so a codec rate of 55 B * 70/s = 30.8 kb/s,
- * inside iSAC's 10..32 kb/s (a38). Opus cannot frame 14.29 ms, so the codec
- * runs at 30.8 kb/s CBR with 20 ms frames (77 B each) and the framer cuts
- * that byte stream into 55-byte blocks: 5 frames (100 ms, 385 B) make
- * exactly 7 packets. 4 + 8 + 55 = 67 B; over TCP 69 B (a33). The profile
- * ignores MediaConfig.bitrate_bps, frame_ns and fec (it is the measured
- * shape). G729 profile: opus narrowband (8 kHz) CBR 8 kb/s, 10 ms frames,
+ * a33: 67 B UDP payload = frame header 3 + clear header 4 + encrypted
+ * header 8 + 52 codec bytes, so a codec rate of 52 B * 70/s = 29.12 kb/s,
+ * inside iSAC's 10..32 kb/s (a38) (a39's mu = (Rate*dT + 8 B)*RF + 4 B
+ * with RF = 1 and our 7 bytes of clear headers in place of its 4). Opus
+ * cannot frame 14.29 ms, so the codec runs CBR with 20 ms frames of 72
+ * then four of 73 bytes (the encoder's output capped per frame) and the
+ * framer cuts that byte stream into 52-byte blocks: 5 frames (100 ms,
+ * 364 B) make exactly 7 packets. Over TCP the frame id gives way to the
+ * TCP frame's 2-byte length, version and type: 67 - 2 + 4 = 69 B (a33).
+ * The profile ignores MediaConfig.bitrate_bps, frame_ns and fec (it is the
+ * measured shape). G729 profile: opus narrowband (8 kHz) CBR 8 kb/s, 10 ms frames,
  * i.e. G.729's 10-byte frames (a38); the E-model uses G.729's values.
  * On hold: one header-only packet (flag HOLD) every 1/3 s (a36). Silence:
  * packets keep flowing (a35) unless silence_suppression is set, in which
@@ -77,7 +81,7 @@
  *   OPUS:      Ie 0, Bpl 25.1 (wideband at >= 16 kb/s is transparent on the
  *              narrowband scale; packet-loss concealment like G.711 with PLC,
  *              whose G.113 Bpl is 25.1);
- *   SKYPE2004: Ie 0, Bpl 20 (iSAC at 30.8 kb/s; no G.113 entry: a weaker
+ *   SKYPE2004: Ie 0, Bpl 20 (iSAC at 29.1 kb/s; no G.113 entry: a weaker
  *              concealment than opus assumed).
  */
 #include "protocol/media.h"
@@ -95,9 +99,10 @@
 #define MEDIA_CLEAR 4                    /* clear header bytes */
 #define MEDIA_HDR 12                     /* clear + encrypted header bytes */
 #define MEDIA_PKT_MAX ENV_UDP_MAX        /* largest payload handled, bytes */
-#define MEDIA_2004_BLOCK 55              /* codec bytes per 2004 packet */
+#define MEDIA_2004_BLOCK 52              /* codec bytes per 2004 packet */
+#define MEDIA_2004_GROUP 364             /* 5 frames of 20 ms = 7 blocks, bytes */
 #define MEDIA_2004_INTERVAL_NS 14285714  /* 1/70 s, ns (a34) */
-#define MEDIA_2004_BITRATE 30800         /* 55 B * 70/s * 8, bit/s */
+#define MEDIA_2004_BITRATE 29120         /* 52 B * 70/s * 8, bit/s */
 #define MEDIA_HOLD_INTERVAL_NS 333333333 /* 3 packets/s on hold (a36), ns */
 #define MEDIA_WIN 64                     /* loss-decision window, packets */
 #define MEDIA_FLAG_FEC 0x01              /* body carries the previous frame */
@@ -210,6 +215,18 @@ static void media_codec_params(const MediaLoop *l, int *fs, bool *cbr)
     *cbr = l->profile != MEDIA_PROFILE_OPUS;
 }
 
+/* 2004 profile: bytes of 20 ms frame f, 72 then four of 73 (5 frames are
+ * 364 B = 7 blocks of 52 B), and the frame holding byte `at` of the stream. */
+static int media_2004_frame_bytes(uint32_t f)
+{
+    return f % 5 == 0 ? 72 : 73;
+}
+static uint32_t media_2004_frame_at(uint32_t at)
+{
+    uint32_t r = at % MEDIA_2004_GROUP;
+    return at / MEDIA_2004_GROUP * 5 + (r < 72 ? 0 : 1 + (r - 72) / 73);
+}
+
 /* Encodes one loop's frames (pcm: frames * spf samples); fills off/data. */
 static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs, bool cbr)
 {
@@ -217,7 +234,8 @@ static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs,
     OpusEncoder *enc = opus_encoder_create(fs, 1, OPUS_APPLICATION_VOIP, &oerr);
     OpusDecoder *dec = opus_decoder_create(fs, 1, &oerr);
     CHECK(enc && dec, "opus_*_create: %s", opus_strerror(oerr));
-    opus_encoder_ctl(enc, OPUS_SET_BITRATE((opus_int32)l->bitrate_bps));
+    bool is2004 = l->profile == MEDIA_PROFILE_SKYPE2004; /* 73 B CBR, every fifth frame 72 B */
+    opus_encoder_ctl(enc, OPUS_SET_BITRATE(is2004 ? 29200 : (opus_int32)l->bitrate_bps));
     opus_encoder_ctl(enc, OPUS_SET_VBR(cbr ? 0 : 1));
     opus_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
     l->data = g_malloc((size_t)l->frames * MEDIA_FRAME_MAX); /* not per node */
@@ -225,7 +243,9 @@ static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs,
     l->off[0] = 0;
     for (uint32_t f = 0; f < l->frames; f++) {
         uint8_t *p = l->data + l->off[f];
-        opus_int32 n = opus_encode(enc, pcm + (size_t)f * spf, spf, p, MEDIA_FRAME_MAX);
+        opus_int32 cap = is2004 ? media_2004_frame_bytes(f) : MEDIA_FRAME_MAX;
+        opus_int32 n = opus_encode(enc, pcm + (size_t)f * spf, spf, p, cap);
+        CHECK(!is2004 || n == cap, "2004 frame of %d bytes, not %d", (int)n, (int)cap);
         CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
         CHECK(opus_decode(dec, p, n, out, spf, 0) == spf, "loop frame %u does not decode", f);
         l->off[f + 1] = l->off[f] + (uint32_t)n;
@@ -354,8 +374,8 @@ MediaTx *media_tx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
     tx->pos = env_random_below(e, units);
     tx->prev = -1;
     CHECK(tx->c.profile != MEDIA_PROFILE_SKYPE2004 ||
-              tx->loop->off[tx->loop->frames] == tx->loop->frames * 77u,
-          "2004 loop is not 77-byte CBR frames");
+              tx->loop->off[tx->loop->frames] * 5 == tx->loop->frames * MEDIA_2004_GROUP,
+          "2004 loop is not whole groups of 5 frames");
     return tx;
 }
 
@@ -403,7 +423,7 @@ static size_t media_tx_body(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *f
     const MediaLoop *l = tx->loop;
     if (tx->c.profile == MEDIA_PROFILE_SKYPE2004) {
         uint32_t at = tx->pos * MEDIA_2004_BLOCK;
-        *voiced = l->voiced[at / 77]; /* 30.8 kb/s CBR: 77-byte frames */
+        *voiced = l->voiced[media_2004_frame_at(at)];
         memcpy(body, l->data + at, MEDIA_2004_BLOCK);
         tx->pos = (tx->pos + 1) % (l->off[l->frames] / MEDIA_2004_BLOCK);
         env_charge_cpu(e, ENV_COST_OPUS_ENCODE,
@@ -444,8 +464,7 @@ static void media_tx_seal(MediaTx *tx, const Env *e, uint8_t *pkt, size_t len, u
     tx->seq++;
 }
 
-size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, bool over_tcp, uint8_t *out,
-                     size_t cap)
+size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, uint8_t *out, size_t cap)
 {
     uint8_t pkt[MEDIA_PKT_MAX];
     uint8_t flags = on_hold ? MEDIA_FLAG_HOLD : 0;
@@ -457,11 +476,9 @@ size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, bool over_tcp, uin
         return 0;
     }
     media_tx_seal(tx, e, pkt, len, flags);
-    size_t pre = over_tcp ? 2 : 0;
-    CHECK(len + pre <= cap, "media packet of %zu bytes, buffer %zu", len + pre, cap);
-    if (over_tcp) media_put16(out, (uint32_t)len);
-    memcpy(out + pre, pkt, len);
-    return len + pre;
+    CHECK(len <= cap, "media packet of %zu bytes, buffer %zu", len, cap);
+    memcpy(out, pkt, len);
+    return len;
 }
 
 size_t media_tx_frame_next(MediaTx *tx, const Env *e, uint8_t *frame, size_t cap)
@@ -479,18 +496,17 @@ size_t media_tx_frame_next(MediaTx *tx, const Env *e, uint8_t *frame, size_t cap
 }
 
 size_t media_tx_next_with(MediaTx *tx, const Env *e, const uint8_t *frame, size_t flen,
-                          bool over_tcp, uint8_t *out, size_t cap)
+                          uint8_t *out, size_t cap)
 {
     uint8_t pkt[MEDIA_PKT_MAX];
     CHECK(flen > 0 && MEDIA_HDR + 2 + flen <= sizeof pkt, "frame of %zu bytes", flen);
     media_put16(pkt + MEDIA_HDR, (uint32_t)flen);
     memcpy(pkt + MEDIA_HDR + 2, frame, flen);
-    size_t len = MEDIA_HDR + 2 + flen, pre = over_tcp ? 2 : 0;
+    size_t len = MEDIA_HDR + 2 + flen;
     media_tx_seal(tx, e, pkt, len, 0);
-    CHECK(len + pre <= cap, "media packet of %zu bytes, buffer %zu", len + pre, cap);
-    if (over_tcp) media_put16(out, (uint32_t)len);
-    memcpy(out + pre, pkt, len);
-    return len + pre;
+    CHECK(len <= cap, "media packet of %zu bytes, buffer %zu", len, cap);
+    memcpy(out, pkt, len);
+    return len;
 }
 
 int media_sample_rate(const MediaConfig *c)
@@ -525,13 +541,6 @@ uint32_t media_relay_cap_default(const MediaConfig *c)
     double rate = 1.25 * pps * (MEDIA_FRAME_HDR + pkt);
     uint32_t cap = (uint32_t)ceil(rate / 64) * 64;
     return MAX(cap, 4096u);
-}
-
-size_t media_tcp_message_len(const uint8_t *buf, size_t len)
-{
-    if (len < 2) return 0;
-    size_t n = 2 + media_get16(buf);
-    return n <= len ? n : 0;
 }
 
 /* ---- receiver ------------------------------------------------------------ */
@@ -671,11 +680,6 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
                            uint8_t *frame, size_t cap, size_t *flen)
 {
     *flen = 0;
-    if (len >= 2 && !(buf[0] & 0x80)) { /* TCP framing: strip the length prefix */
-        if (media_get16(buf) != len - 2) return media_rx_bad(rx, e);
-        buf += 2;
-        len -= 2;
-    }
     uint8_t p[MEDIA_PKT_MAX];
     uint32_t seq;
     if (len < MEDIA_HDR || len > sizeof p || !media_rx_open(rx, e, buf, len, p, &seq))

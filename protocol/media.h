@@ -11,7 +11,8 @@
  * (RFC 3550 estimator), recovers isolated losses from FEC copies, and
  * computes the ITU-T G.107 E-model R-factor and MOS for the call.
  * The 2004 profile reproduces the measured stream (docs/protocol-notes.md a33, a34:
- * 67-byte UDP payloads, 69 over TCP, ~140 packets/s both ways together).
+ * 67-byte UDP payloads, 69 over TCP, ~140 packets/s both ways together):
+ * a 64-byte packet behind the transports' 3-byte frame header.
  * Silence: packets keep flowing (a35) unless silence suppression is on; on
  * hold about 3 packets/s (a36).
  *
@@ -31,7 +32,7 @@
 
 typedef enum MediaProfile {
     MEDIA_PROFILE_OPUS = 0,      /* libopus wideband at the configured bit rate/frame */
-    MEDIA_PROFILE_SKYPE2004 = 1, /* the 2004 stream: 67 B payloads over UDP, 69 B over TCP */
+    MEDIA_PROFILE_SKYPE2004 = 1, /* the 2004 stream: 64 B packets (67 B UDP, 69 B TCP payloads) */
     MEDIA_PROFILE_G729 = 2,      /* G.729-like narrowband 8 kb/s, 10 ms frames (phone gateway) */
 } MediaProfile;
 
@@ -56,8 +57,9 @@ void media_tx_free(MediaTx *tx, const Env *e); /* NULL is a no-op */
 TimeNs media_tx_interval(const MediaTx *tx, bool on_hold);
 /* Writes the next packet's payload (sequence number and send time inside,
  * encrypted) into out; returns its length, or 0 when nothing is sent this
- * interval (silence suppression). over_tcp: the TCP framing of the profile. */
-size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, bool over_tcp, uint8_t *out, size_t cap);
+ * interval (silence suppression). The same bytes go over UDP and TCP (a
+ * TCP frame delimits them; see wire.h, WIRE_CALL_MEDIA). */
+size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, uint8_t *out, size_t cap);
 
 /* Conference mixing (conf.c). The next encoded frame of the sender's loop
  * (its encoding charged), without a packet: a mixing host's own voice.
@@ -67,7 +69,7 @@ size_t media_tx_frame_next(MediaTx *tx, const Env *e, uint8_t *frame, size_t cap
  * bytes, borrowed; its encoding is the caller's to charge), without FEC:
  * a mix re-encoded by a conference host. */
 size_t media_tx_next_with(MediaTx *tx, const Env *e, const uint8_t *frame, size_t flen,
-                          bool over_tcp, uint8_t *out, size_t cap);
+                          uint8_t *out, size_t cap);
 /* PCM sample rate the codec of c runs at, Hz (8000 for G729, else 16000). */
 int media_sample_rate(const MediaConfig *c);
 
@@ -84,9 +86,7 @@ typedef struct MediaRx MediaRx;
 MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c, const uint8_t key[32]);
 void media_rx_free(MediaRx *rx, const Env *e); /* NULL is a no-op */
 /* A packet arrived now; false (and counted) when it does not decrypt/parse.
- * buf (borrowed) is one message as media_tx_next wrote it, with or without
- * the TCP length prefix (a stream id always has its top bit set, a prefix
- * never). */
+ * buf (borrowed) is one packet as media_tx_next wrote it. */
 bool media_rx_packet(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len);
 
 /* media_rx_packet, and the packet's primary codec frame copied into frame
@@ -94,10 +94,6 @@ bool media_rx_packet(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len);
  * too long for cap). frame may be NULL. */
 bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len,
                            uint8_t *frame, size_t cap, size_t *flen);
-
-/* Over TCP: the length of the first whole message (prefix included) at the
- * start of a byte stream buf of len bytes, or 0 when it is not complete. */
-size_t media_tcp_message_len(const uint8_t *buf, size_t len);
 
 typedef struct MediaStats {
     uint64_t packets_rx;   /* packets received */

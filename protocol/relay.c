@@ -12,7 +12,9 @@
  * connection the BIND came on, for ends without UDP: a31 "FW: all via a
  * relay over TCP", a32). Media arriving on one leg goes out on the other:
  * a datagram as it is (3-byte frame header + payload), or on TCP as a
- * WIRE_CALL_MEDIA frame carrying the same bytes. A datagram is matched to
+ * WIRE_CALL_MEDIA frame carrying the same bytes but the frame id (the
+ * connection stands for it; mediapath_media_send_tcp); the cap counts
+ * whole datagrams either way. A datagram is matched to
  * its session by source address and frame id (the low 16 bits of the
  * session id, a18). Sessions serve calls and conference legs alike
  * (conf.c binds one per relayed member-host leg, with a leg id).
@@ -159,8 +161,7 @@ static void relay_forward(Node *n, RelaySession *x, int in, const uint8_t *buf, 
     x->bytes += len;
     node__count(n, call__metrics(n)->relay_bytes, (int64_t)len);
     if (dst->conn >= 0) {
-        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, buf}};
-        (void)node__send_msg(n, dst->conn, &m);
+        mediapath_media_send_tcp(n, dst->conn, buf, len);
     } else {
         (void)env_udp_send(&n->env, n->udp, dst->udp, buf, len);
     }
@@ -183,13 +184,18 @@ bool relay__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
     return false;
 }
 
+/* A TCP leg's media carries no frame id: the session's is put back, so
+ * that both directions forward (and count) whole datagrams. */
 void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len)
 {
     RelayState *r = relay__state(n);
     for (uint16_t i = 0; r && i < r->cap; i++)
         for (int k = 0; k < 2; k++)
             if (r->s[i].call_id && r->s[i].leg[k].conn == idx) {
-                relay_forward(n, &r->s[i], k, buf, len);
+                uint8_t pkt[ENV_UDP_MAX];
+                size_t plen = mediapath_media_from_tcp((uint16_t)r->s[i].call_id, buf, len, pkt,
+                                                       sizeof pkt);
+                if (plen) relay_forward(n, &r->s[i], k, pkt, plen);
                 return;
             }
 }

@@ -1,6 +1,7 @@
 /* Suite "media": the voice stream of protocol/media.c through the fake env:
- * packet sizes and rates of the profiles (2004: 67 B UDP / 69 B TCP at
- * 70 packets/s each way, a33/a34), opus payload sizes, FEC, delay and RFC
+ * packet sizes and rates of the profiles (2004: 64 B packets, 67 B UDP /
+ * 69 B TCP payloads with the transports' headers, at 70 packets/s each
+ * way, a33/a34), opus payload sizes, FEC, delay and RFC
  * 3550 jitter on a hand-computed sequence, the G.107 E-model at known
  * points, wrong-key rejection, and determinism. */
 #include "fakeenv.h"
@@ -42,10 +43,10 @@ static MediaConfig cfg(MediaProfile p, uint32_t bps, TimeNs frame, bool fec)
 }
 
 /* Sends n packets at the tx's interval into pkts/lens (n entries). */
-static void send_n(Fixture *f, MediaTx *tx, int n, bool tcp, uint8_t (*pkts)[PKT_MAX], size_t *lens)
+static void send_n(Fixture *f, MediaTx *tx, int n, uint8_t (*pkts)[PKT_MAX], size_t *lens)
 {
     for (int i = 0; i < n; i++) {
-        lens[i] = media_tx_next(tx, &f->e, false, tcp, pkts[i], PKT_MAX);
+        lens[i] = media_tx_next(tx, &f->e, false, pkts[i], PKT_MAX);
         fakenet_run_for(f->net, media_tx_interval(tx, false));
     }
 }
@@ -57,28 +58,27 @@ static void test_media_2004_stream_is_67_bytes_at_70_per_second(void)
     MediaConfig c = cfg(MEDIA_PROFILE_SKYPE2004, 0, 0, false);
     MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
     MediaRx *rx = media_rx_new(&f.e, f.ms, &c, key_a);
-    /* 10 s of call: 700 packets, 700 * 67 B = 46,900 B each way; both ways
-     * together 140 packets/s (a34). */
+    /* 10 s of call: 700 packets, 700 * 64 B = 44,800 B each way (67 B
+     * with the transports' frame header, a33); both ways together 140
+     * packets/s (a34). */
     T_EQ_I64(media_tx_interval(tx, false), 14285714);
     T_EQ_I64(media_tx_interval(tx, true), 333333333);
     uint64_t bytes = 0;
     uint8_t buf[PKT_MAX];
     for (int i = 0; i < 700; i++) {
-        size_t n = media_tx_next(tx, &f.e, false, false, buf, sizeof buf);
-        T_EQ_U64(n, 67);
+        size_t n = media_tx_next(tx, &f.e, false, buf, sizeof buf);
+        T_EQ_U64(n, 64);
         bytes += n;
         fakenet_run_for(f.net, 1000000);
         T_TRUE(media_rx_packet(rx, &f.e, buf, n));
         fakenet_run_for(f.net, media_tx_interval(tx, false) - 1000000);
     }
-    T_EQ_U64(bytes, 46900);
+    T_EQ_U64(bytes, 44800);
     T_NEAR((double)fakenet_now(f.net) / 1e9, 10.0, 1e-5);
-    T_EQ_U64(media_tx_next(tx, &f.e, false, true, buf, sizeof buf), 69); /* over TCP (a33) */
-    T_EQ_U64(media_tcp_message_len(buf, 69), 69);
-    T_EQ_U64(media_tcp_message_len(buf, 68), 0);
+    T_EQ_U64(media_tx_next(tx, &f.e, false, buf, sizeof buf), 64);
     fakenet_run_for(f.net, 1000000);
-    T_TRUE(media_rx_packet(rx, &f.e, buf, 69));
-    T_EQ_U64(media_tx_next(tx, &f.e, true, false, buf, sizeof buf), 12); /* on hold: header */
+    T_TRUE(media_rx_packet(rx, &f.e, buf, 64));
+    T_EQ_U64(media_tx_next(tx, &f.e, true, buf, sizeof buf), 12); /* on hold: header */
     T_EQ_U64(fakeenv_cpu_calls(f.h, ENV_COST_OPUS_ENCODE), 701);         /* hold: nothing encoded */
     T_EQ_U64(fakeenv_cpu_calls(f.h, ENV_COST_OPUS_DECODE), 701);
     T_EQ_U64(fakeenv_cpu_calls(f.h, ENV_COST_AES256), 2 * 701 + 1);
@@ -101,7 +101,7 @@ static double mean_payload(Fixture *f, const MediaConfig *c, int n, size_t *min,
     *min = SIZE_MAX;
     *max = 0;
     for (int i = 0; i < n; i++) {
-        size_t len = media_tx_next(tx, &f->e, false, false, buf, sizeof buf);
+        size_t len = media_tx_next(tx, &f->e, false, buf, sizeof buf);
         sum += (double)len;
         *min = len < *min ? len : *min;
         *max = len > *max ? len : *max;
@@ -146,7 +146,7 @@ static MediaStats deliver_except(Fixture *f, bool fec, const int *drop, int ndro
     MediaRx *rx = media_rx_new(&f->e, f->ms, &c, key_a);
     static uint8_t pkts[N][PKT_MAX];
     size_t lens[N];
-    send_n(f, tx, N, false, pkts, lens);
+    send_n(f, tx, N, pkts, lens);
     for (int i = 0; i < N; i++) {
         bool skip = false;
         for (int j = 0; j < ndrop; j++)
@@ -197,7 +197,7 @@ static void test_media_delay_and_jitter_on_a_known_sequence(void)
     while (a < 4) { /* events in time order */
         if (s < 4 && sent[s] <= arrive[a]) {
             fakenet_run_until(f.net, sent[s] * TIMENS_MS);
-            n[s] = media_tx_next(tx, &f.e, false, false, p[s], PKT_MAX);
+            n[s] = media_tx_next(tx, &f.e, false, p[s], PKT_MAX);
             s++;
         } else {
             fakenet_run_until(f.net, arrive[a] * TIMENS_MS);
@@ -253,7 +253,7 @@ static void test_media_stats_without_impairment_give_r_93(void)
     MediaRx *rx = media_rx_new(&f.e, f.ms, &c, key_a);
     uint8_t buf[PKT_MAX];
     for (int i = 0; i < 20; i++) { /* delivered at once: no delay, no jitter, no loss */
-        size_t n = media_tx_next(tx, &f.e, false, false, buf, sizeof buf);
+        size_t n = media_tx_next(tx, &f.e, false, buf, sizeof buf);
         T_TRUE(media_rx_packet(rx, &f.e, buf, n));
         fakenet_run_for(f.net, media_tx_interval(tx, false));
     }
@@ -281,7 +281,7 @@ static void test_media_wrong_key_fails_and_is_counted(void)
     MediaRx *rx = media_rx_new(&f.e, f.ms, &c, key_b);
     uint8_t buf[PKT_MAX];
     for (int i = 0; i < 10; i++) {
-        size_t n = media_tx_next(tx, &f.e, false, i % 2, buf, sizeof buf);
+        size_t n = media_tx_next(tx, &f.e, false, buf, sizeof buf);
         T_FALSE(media_rx_packet(rx, &f.e, buf, n));
     }
     T_FALSE(media_rx_packet(rx, &f.e, buf, 5)); /* truncated */
@@ -303,7 +303,7 @@ static void stream_bytes(uint64_t seed, uint8_t (*out)[PKT_MAX], size_t *lens, i
     MediaConfig c = cfg(MEDIA_PROFILE_OPUS, 24000, 20 * TIMENS_MS, true);
     MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
     memset(out, 0, (size_t)n * PKT_MAX);
-    send_n(&f, tx, n, false, out, lens);
+    send_n(&f, tx, n, out, lens);
     media_tx_free(tx, &f.e);
     fx_fini(&f);
 }
@@ -330,7 +330,7 @@ static void test_media_silence_suppression_skips_silent_frames(void)
     uint8_t buf[PKT_MAX];
     int sent = 0;
     for (int i = 0; i < 400; i++) /* one whole loop: 8 s */
-        sent += media_tx_next(tx, &f.e, false, false, buf, sizeof buf) > 0;
+        sent += media_tx_next(tx, &f.e, false, buf, sizeof buf) > 0;
     T_CMP_I64(sent, >, 100); /* talk spurts */
     T_CMP_I64(sent, <, 300); /* and silences */
     T_EQ_U64(fakeenv_cpu_calls(f.h, ENV_COST_OPUS_ENCODE), 400);

@@ -376,12 +376,12 @@ static void test_scenario_durations_accept_numbers_and_units(void)
     scenario_free(s);
 }
 
-/* protocol.relay_bandwidth follows the media section unless given (issue
- * 13 item 3): the 2004 stream (70 B x 70/s) plus a quarter, 6,144 B/s. */
+/* protocol.relay_bandwidth follows the media section unless given (a48):
+ * the 2004 stream (67 B x 70/s) plus a quarter, 5,888 B/s. */
 static void test_scenario_relay_bandwidth_follows_the_codec(void)
 {
     Scenario *s = t_load("{\"media\": {\"codec\": \"skype2004\"}}");
-    T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 6144);
+    T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 5888);
     scenario_free(s);
     s = t_load("{}");
     T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 4864);
