@@ -34,7 +34,10 @@
  * peer arrives ("call.setup_s" from node_call to then). Media then flows
  * every frame interval each way for the call's duration; the caller sends
  * BYE. No media for media_timeout: the caller re-establishes once through
- * another relay, else the call is dropped.
+ * another relay, else the call is dropped. Hold (a36, node_call_hold):
+ * the holding end's packets become header-only, one every 1/3 s, flagged
+ * as its hold; the other end sees the flag and does the same until voice
+ * comes again (the periodic TCP messages on hold are not modelled).
  *
  * Direct signalling (a31 "PUB: caller -> callee directly", switch
  * NodeParams.direct_signalling): a client tells its supernode when it finds
@@ -86,6 +89,8 @@ struct CallState {
     bool was_active;         /* counted in the active gauges */
     bool relayed_counted;    /* counted in call.relayed_active (the path it connected on) */
     bool pstn;               /* a call to the phone network (caller) or at the gateway */
+    bool held;               /* we put the call on hold (node_call_hold) */
+    bool peer_held;          /* the peer's last packet says it holds the call */
     uint8_t sig_pi;          /* direct signalling: port step (own port, 443, 80) */
     int sig_conn;            /* direct signalling connection (a31 PUB, gateway), -1 none */
     uint8_t ncand, ci, pi;   /* relay candidates, the one tried, its port step */
@@ -163,6 +168,7 @@ static void call_metrics_intern(CallMetrics *m, const Env *e)
     m->failure = metric_table_intern(e, METRIC_CALL_FAILURE);
     m->dropped = metric_table_intern(e, METRIC_CALL_DROPPED);
     m->reestablished = metric_table_intern(e, METRIC_CALL_REESTABLISHED);
+    m->holds = metric_table_intern(e, METRIC_CALL_HOLDS);
     m->setup_s = metric_table_intern(e, METRIC_CALL_SETUP_S);
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
         m->path[p] = metric_table_intern_family(e, METRIC_FAM_CALL_PATH, p, 0, 0);
@@ -321,6 +327,24 @@ static size_t call_media_hdr(const CallState *c)
     return c->pstn ? MEDIAPATH_MEDIA_HDR + 4 : MEDIAPATH_MEDIA_HDR;
 }
 
+/* What our packets carry now (a36): voice, or nothing while either end
+ * holds the call. */
+static MediaHold call_hold_mode(const CallState *c)
+{
+    return c->held ? MEDIA_ON_HOLD : c->peer_held ? MEDIA_HELD : MEDIA_TALKING;
+}
+
+/* Restarts the media timer at the interval of the hold mode (a packet at
+ * once, so that the peer learns a change without delay). */
+static void call_media_retime(Node *n)
+{
+    CallState *c = call__cur(n);
+    if (!env_timer_is_set(c->t_media)) return;
+    env_timer_cancel(&n->env, &c->t_media);
+    TimeNs iv = media_tx_interval(c->tx, call_hold_mode(c) != MEDIA_TALKING);
+    c->t_media = node__timer_start_periodic(n, NODE_FEAT_CALL, 0, iv, TM_CALL_MEDIA);
+}
+
 /* Starts sending media every frame interval over the chosen path. */
 static void call_media_start(Node *n)
 {
@@ -330,7 +354,7 @@ static void call_media_start(Node *n)
     if (!c->rx) c->rx = media_rx_new(&n->env, sh->media, &mc, c->key);
     if (env_timer_is_set(c->t_media)) return;
     if (!c->tx) c->tx = media_tx_new(&n->env, sh->media, &mc, c->key);
-    TimeNs iv = media_tx_interval(c->tx, false);
+    TimeNs iv = media_tx_interval(c->tx, call_hold_mode(c) != MEDIA_TALKING);
     c->t_media = node__timer_start_periodic(n, NODE_FEAT_CALL, 0, iv, TM_CALL_MEDIA);
     if (!env_timer_is_set(c->t_watch))
         c->t_watch = node__timer_start_periodic(n, NODE_FEAT_CALL, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
@@ -343,7 +367,7 @@ static void call_media_send(Node *n)
     uint8_t pkt[ENV_UDP_MAX];
     bool tcp = c->relay_conn >= 0;
     size_t hdr = call_media_hdr(c);
-    size_t len = media_tx_next(c->tx, &n->env, false, pkt + hdr, sizeof pkt - hdr);
+    size_t len = media_tx_next(c->tx, &n->env, call_hold_mode(c), pkt + hdr, sizeof pkt - hdr);
     if (len == 0) return;
     wire_put_u16(pkt, (uint16_t)c->id);
     pkt[2] = (uint8_t)(MEDIAPATH_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
@@ -378,6 +402,10 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     size_t hdr = call_media_hdr(c);
     if (!media_rx_packet(c->rx, &n->env, buf + hdr, len - hdr)) return;
     c->last_rx = env_now(&n->env);
+    if (media_rx_peer_holds(c->rx) != c->peer_held) { /* the peer put the call on hold, or resumed */
+        c->peer_held = !c->peer_held;
+        call_media_retime(n);
+    }
     if (c->st != CST_WAIT) return;
     c->st = CST_ACTIVE; /* connected: media both ways */
     env_timer_cancel(&n->env, &c->t_step);
@@ -1193,6 +1221,16 @@ bool node_call_phone(Node *n, const char *number, TimeNs duration)
     c->peer_id = PAR(n)->gateway;
     c->st = CST_INVITE;
     if (!c->peer_id.ip || !call_sig_open(n, c->peer_id)) call_end(n, CALL_END_FAILED);
+    return true;
+}
+
+bool node_call_hold(Node *n, bool on)
+{
+    CallState *c = call__cur(n);
+    if (!c || c->st != CST_ACTIVE || c->held == on) return false;
+    c->held = on;
+    if (on) node__count(n, CM(n)->holds, 1);
+    call_media_retime(n);
     return true;
 }
 

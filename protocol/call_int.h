@@ -30,6 +30,7 @@ enum {
 
 typedef struct CallMetrics {
     EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
+    EnvMetric holds;                                                    /* holds begun */
     EnvMetric path[NODE_CALL_PATH_COUNT];                               /* path types */
     EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */
     EnvMetric active, relayed_active, media_packets, media_bytes;       /* load */

@@ -52,7 +52,9 @@
  * The profile ignores MediaConfig.bitrate_bps, frame_ns and fec (it is the
  * measured shape). G729 profile: opus narrowband (8 kHz) CBR 8 kb/s, 10 ms frames,
  * i.e. G.729's 10-byte frames (a38); the E-model uses G.729's values.
- * On hold: one header-only packet (flag HOLD) every 1/3 s (a36). Silence:
+ * On hold: one header-only packet every 1/3 s (a36), flagged HOLD by the
+ * end that put the call on hold (the other end learns it from them and
+ * answers with packets flagged HELD, at the same rate). Silence:
  * packets keep flowing (a35) unless silence_suppression is set, in which
  * case frames of silence are not sent (their encoding is still charged: the
  * encoder's VAD runs on them).
@@ -106,7 +108,8 @@
 #define MEDIA_HOLD_INTERVAL_NS 333333333 /* 3 packets/s on hold (a36), ns */
 #define MEDIA_WIN 64                     /* loss-decision window, packets */
 #define MEDIA_FLAG_FEC 0x01              /* body carries the previous frame */
-#define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body */
+#define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body: the sender holds */
+#define MEDIA_FLAG_HELD 0x04             /* on-hold keepalive, empty body: the receiver holds */
 
 /* One pre-encoded loop of the synthetic signal. */
 typedef struct MediaLoop {
@@ -160,6 +163,7 @@ struct MediaRx {
     uint64_t packets_rx;   /* valid packets received */
     uint64_t recovered;    /* recovered through FEC, packets */
     uint64_t bad;          /* packets that failed to decrypt/parse */
+    bool peer_holds;       /* the last valid packet had MEDIA_FLAG_HOLD */
     double delay_sum_ns;   /* sum of one-way delays, ns */
     double jitter_ns;      /* RFC 3550 jitter estimate, ns */
     TimeNs prev_transit;   /* transit time of the previous packet, ns */
@@ -464,10 +468,11 @@ static void media_tx_seal(MediaTx *tx, const Env *e, uint8_t *pkt, size_t len, u
     tx->seq++;
 }
 
-size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, uint8_t *out, size_t cap)
+size_t media_tx_next(MediaTx *tx, const Env *e, MediaHold hold, uint8_t *out, size_t cap)
 {
     uint8_t pkt[MEDIA_PKT_MAX];
-    uint8_t flags = on_hold ? MEDIA_FLAG_HOLD : 0;
+    bool on_hold = hold != MEDIA_TALKING;
+    uint8_t flags = hold == MEDIA_ON_HOLD ? MEDIA_FLAG_HOLD : hold == MEDIA_HELD ? MEDIA_FLAG_HELD : 0;
     bool voiced = true;
     size_t len = MEDIA_HDR;
     if (!on_hold) len += media_tx_body(tx, e, pkt + MEDIA_HDR, &flags, &voiced);
@@ -691,6 +696,7 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
     for (int i = 0; i < 5; i++)
         sent_ns = sent_ns << 8 | p[4 + i];
     bool fec = (p[9] & MEDIA_FLAG_FEC) != 0;
+    rx->peer_holds = (p[9] & MEDIA_FLAG_HOLD) != 0;
     media_rx_mark(rx, seq, fec);
     media_rx_timing(rx, env_now(e), sent_ns * 1000);
     if (codec) env_charge_cpu(e, ENV_COST_OPUS_DECODE, codec);
@@ -780,6 +786,11 @@ static void media_rx_final_loss(const MediaRx *rx, uint64_t *lost, uint64_t *bur
         media_rx_decide(&r, q);
     *lost = r.lost;
     *bursts = r.bursts;
+}
+
+bool media_rx_peer_holds(const MediaRx *rx)
+{
+    return rx->peer_holds;
 }
 
 void media_rx_stats(const MediaRx *rx, MediaStats *out)

@@ -55,11 +55,15 @@ MediaTx *media_tx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
 void media_tx_free(MediaTx *tx, const Env *e); /* NULL is a no-op */
 /* Interval between packets now (frame interval; longer on hold), ns. */
 TimeNs media_tx_interval(const MediaTx *tx, bool on_hold);
+/* What a packet carries: voice, or (a36) nothing while the call is on
+ * hold, put there by this end (ON_HOLD: the peer learns it from the
+ * packet) or by the peer (HELD). */
+typedef enum MediaHold { MEDIA_TALKING = 0, MEDIA_ON_HOLD = 1, MEDIA_HELD = 2 } MediaHold;
 /* Writes the next packet's payload (sequence number and send time inside,
  * encrypted) into out; returns its length, or 0 when nothing is sent this
  * interval (silence suppression). The same bytes go over UDP and TCP (a
  * TCP frame delimits them; see wire.h, WIRE_CALL_MEDIA). */
-size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, uint8_t *out, size_t cap);
+size_t media_tx_next(MediaTx *tx, const Env *e, MediaHold hold, uint8_t *out, size_t cap);
 
 /* Conference mixing (conf.c). The next encoded frame of the sender's loop
  * (its encoding charged), without a packet: a mixing host's own voice.
@@ -107,6 +111,9 @@ typedef struct MediaStats {
     uint64_t packets_bad;  /* packets that failed to decrypt/parse (wrong key) */
 } MediaStats;
 void media_rx_stats(const MediaRx *rx, MediaStats *out);
+/* Whether the last valid packet said that its sender holds the call
+ * (MEDIA_ON_HOLD). */
+bool media_rx_peer_holds(const MediaRx *rx);
 
 /* The E-model pieces media_rx_stats uses (see media.c for the defaults and
  * codec values). R for a mean one-way delay (ms), codec impairment ie and

@@ -103,6 +103,7 @@
     X(METRIC_CALL_FAILURE, "call.failure", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_DROPPED, "call.dropped", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_REESTABLISHED, "call.reestablished", ENV_METRIC_COUNTER)                         \
+    X(METRIC_CALL_HOLDS, "call.holds", ENV_METRIC_COUNTER)                                         \
     X(METRIC_CALL_SETUP_S, "call.setup_s", ENV_METRIC_SAMPLE)                                      \
     X(METRIC_CALL_MOS, "call.mos", ENV_METRIC_SAMPLE)                                              \
     X(METRIC_CALL_R_FACTOR, "call.r_factor", ENV_METRIC_SAMPLE)                                    \

@@ -290,6 +290,11 @@ bool node_call(Node *n, const char *callee, TimeNs duration);
 bool node_call_phone(Node *n, const char *number, TimeNs duration);
 /* Gateways: phone calls carried now. */
 uint16_t node_gateway_calls(const Node *n);
+/* Puts the node's connected call on hold (on) or resumes it (a36): while
+ * either end holds, both send a header-only packet about every 1/3 s
+ * instead of voice; the peer learns it from those packets. Counted in
+ * "call.holds". False without a connected call or when nothing changes. */
+bool node_call_hold(Node *n, bool on);
 /* Ends the node's call (BYE to the peer); no-op without a call. */
 void node_call_hangup(Node *n);
 NodeCallState node_call_state(const Node *n);

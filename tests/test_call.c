@@ -216,6 +216,47 @@ static void test_call_relay_default_cap_carries_2004_stream(void)
     T_CMP_I64((int64_t)(loss * 1000), >, 50);
 }
 
+/* a36: a call on hold sends about 3 packets/s each way (here: within
+ * 1 packet/s of 3), to the peer directly or through the relay, and voice
+ * again once resumed; the peer follows the holding end. */
+static void hold_rate_check(uint64_t seed, NatType nat, NodeCallPath want)
+{
+    unsigned a, b;
+    FakeWorld *w = two_clients(seed, nat, NAT_PORT_RESTRICTED, &a, &b);
+    T_TRUE(node_call(w->node[a], w->user[b], 60 * TIMENS_S));
+    T_TRUE(run_until(w, a, 1, 40 * TIMENS_S));
+    T_EQ_I64(node_call_path(w->node[a]), want);
+    fakenet_run_for(w->net, 5 * TIMENS_S);
+    int64_t talk0 = fakenet_metric(w->net, "call.media.packets");
+    fakenet_run_for(w->net, 5 * TIMENS_S);
+    double talk = (double)(fakenet_metric(w->net, "call.media.packets") - talk0) / 2 / 5;
+    T_TRUE(node_call_hold(w->node[a], true));
+    T_FALSE(node_call_hold(w->node[a], true)); /* nothing changes */
+    fakenet_run_for(w->net, TIMENS_S);         /* both ends have switched */
+    int64_t h0 = fakenet_metric(w->net, "call.media.packets");
+    fakenet_run_for(w->net, 20 * TIMENS_S);
+    double hold = (double)(fakenet_metric(w->net, "call.media.packets") - h0) / 2 / 20;
+    T_TRUE(node_call_hold(w->node[a], false));
+    fakenet_run_for(w->net, TIMENS_S);
+    int64_t r0 = fakenet_metric(w->net, "call.media.packets");
+    fakenet_run_for(w->net, 5 * TIMENS_S);
+    double resumed = (double)(fakenet_metric(w->net, "call.media.packets") - r0) / 2 / 5;
+    T_NEAR(talk, 50, 1);    /* 20 ms frames */
+    T_NEAR(hold, 3, 1);     /* a36 */
+    T_NEAR(resumed, 50, 1);
+    T_EQ_I64(fakenet_metric(w->net, "call.holds"), 1);
+    T_EQ_I64(node_call_state(w->node[a]), NODE_CALL_ACTIVE); /* the watchdog saw packets */
+    T_TRUE(run_until(w, a, 2, 90 * TIMENS_S));
+    T_EQ_I64(fakenet_metric(w->net, "call.dropped"), 0);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+static void test_call_hold_sends_3_packets_per_second(void)
+{
+    hold_rate_check(541, NAT_FULL_CONE, NODE_CALL_PATH_HOLE_PUNCHED);
+    hold_rate_check(542, NAT_SYMMETRIC, NODE_CALL_PATH_UDP_RELAY);
+}
+
 /* Public to public: INVITE, PATH and BYE travel over a TCP connection from
  * the caller to the callee's listening port, none through the supernodes. */
 static void test_call_public_buddies_signal_directly(void)
@@ -591,6 +632,7 @@ T_SUITE_MAIN("call", {"test_call_public_to_public_is_direct", test_call_public_t
              {"test_call_unknown_user_fails", test_call_unknown_user_fails},
              {"test_call_relay_crash_reestablished", test_call_relay_crash_reestablished},
              {"test_call_public_buddies_signal_directly", test_call_public_buddies_signal_directly},
+             {"test_call_hold_sends_3_packets_per_second", test_call_hold_sends_3_packets_per_second},
              {"test_call_relay_default_cap_carries_2004_stream",
               test_call_relay_default_cap_carries_2004_stream},
              {"test_call_natted_callee_signals_through_supernodes",

@@ -192,8 +192,39 @@ static void test_world_call_2004_sizes_in_capture(void)
     g_free(dir);
 }
 
+/* The workload puts the calls it places on hold (workload.hold_rate,
+ * hold_duration) and resumes them: calls of 60 s held about twice a
+ * minute for 5 s still end well, and on hold send far fewer packets. */
+static void test_world_call_workload_holds_calls(void)
+{
+    static const char *const base =
+        "{\"seed\": 24, \"duration\": \"20min\", \"network\": {\"loss\": 0},"
+        " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 2},"
+        " \"population\": {\"clients\": 4}, \"workload\": {\"call_rate\": 30, \"search_rate\": 0,"
+        " \"call_duration\": {\"dist\": \"constant\", \"value\": \"60s\"}, \"hold_rate\": %d,"
+        " \"hold_duration\": {\"dist\": \"constant\", \"value\": \"5s\"}}}";
+    double pkts[2], secs[2];
+    for (int k = 0; k < 2; k++) {
+        char *js = g_strdup_printf(base, k ? 120 : 0);
+        TWorld t;
+        T_TRUE(tworld_new(&t, js, "test_world_call", NULL));
+        world_run(t.w, 20 * TIMENS_MIN);
+        double holds = tworld_metric(&t, "call.holds");
+        if (k == 0) T_EQ_I64(holds, 0);
+        if (k == 1) T_CMP_I64(holds, >=, 10);
+        T_CMP_I64(tworld_metric(&t, "call.success"), >=, 5);
+        T_EQ_I64(tworld_metric(&t, "call.dropped"), 0);
+        pkts[k] = tworld_metric(&t, "call.media.packets");
+        secs[k] = tworld_metric(&t, "call.success");
+        tworld_free(&t);
+        g_free(js);
+    }
+    T_CMP_I64(pkts[1] / secs[1], <, pkts[0] / secs[0]); /* fewer packets per call */
+}
+
 T_SUITE_MAIN("world_call",
              {"test_world_call_every_pair_takes_the_allowed_path",
               test_world_call_every_pair_takes_the_allowed_path},
              {"test_world_call_media_counts", test_world_call_media_counts},
-             {"test_world_call_2004_sizes_in_capture", test_world_call_2004_sizes_in_capture})
+             {"test_world_call_2004_sizes_in_capture", test_world_call_2004_sizes_in_capture},
+             {"test_world_call_workload_holds_calls", test_world_call_workload_holds_calls})

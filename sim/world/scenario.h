@@ -178,6 +178,8 @@ typedef struct ScenarioWorkload {
     uint32_t conference_size;   /* participants of a conference, [3,25] */
     double pstn_share;          /* share of calls to the phone network, [0,1] */
     bool conference_mesh;       /* conferences as a full mesh instead of a mixing host */
+    double hold_rate;           /* times a caller puts its call on hold, per hour of call, >= 0 */
+    ScenarioDist hold_duration; /* how long a hold lasts, seconds */
 } ScenarioWorkload;
 
 typedef enum ScenarioSearch {

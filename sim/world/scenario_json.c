@@ -321,6 +321,8 @@ static cJSON *scn_workload_json(const ScenarioWorkload *w)
     cJSON_AddNumberToObject(o, "conference_size", w->conference_size);
     cJSON_AddNumberToObject(o, "pstn_share", w->pstn_share);
     cJSON_AddBoolToObject(o, "conference_mesh", w->conference_mesh);
+    cJSON_AddNumberToObject(o, "hold_rate", w->hold_rate);
+    cJSON_AddItemToObject(o, "hold_duration", scn_dist_json(&w->hold_duration, true));
     return o;
 }
 

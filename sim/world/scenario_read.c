@@ -577,7 +577,8 @@ static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
 {
     static const char *const keys[] = {
         "call_rate",        "call_duration",   "search_rate", "buddies",
-        "conference_share", "conference_size", "pstn_share",  "conference_mesh", NULL};
+        "conference_share", "conference_size", "pstn_share",  "conference_mesh", "hold_rate",
+        "hold_duration",    NULL};
     const cJSON *v = scenario__section(rd, root, "workload", keys);
     size_t mark = scenario__push_key(rd, "workload");
     scenario__get_num(rd, v, "call_rate", 0, false, 3600, false, &w->call_rate); /* <= 1/s */
@@ -588,6 +589,8 @@ static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
     scenario__get_u32(rd, v, "conference_size", 3, 25, &w->conference_size);
     scenario__get_num(rd, v, "pstn_share", 0, false, 1, false, &w->pstn_share);
     scenario__get_bool(rd, v, "conference_mesh", &w->conference_mesh);
+    scenario__get_num(rd, v, "hold_rate", 0, false, 3600, false, &w->hold_rate);
+    scn_read_dist(rd, v, "hold_duration", true, &w->hold_duration);
     scenario__pop(rd, mark);
 }
 
@@ -898,6 +901,7 @@ static void scn_defaults(ScenarioSpec *sp, const char *name)
     w->buddies =
         (ScenarioDist){.kind = SCENARIO_DIST_LOGNORMAL, .mu = 2.7, .sigma = 0.9, .max = 500};
     w->conference_size = 3;
+    w->hold_duration = (ScenarioDist){.kind = SCENARIO_DIST_EXPONENTIAL, .mean = 30};
     scn_default_protocol(&sp->protocol);
     scn_codec_profile(&sp->media, SCENARIO_CODEC_OPUS);
     sp->outputs.timeseries_interval_ns = 60 * TIMENS_S;
