@@ -178,6 +178,9 @@ static void call_metrics_intern(CallMetrics *m, const Env *e)
     m->delay_ms = metric_table_intern(e, METRIC_CALL_DELAY_MS);
     m->jitter_ms = metric_table_intern(e, METRIC_CALL_JITTER_MS);
     m->loss = metric_table_intern(e, METRIC_CALL_LOSS);
+    m->mouth_to_ear_ms = metric_table_intern(e, METRIC_CALL_MOUTH_TO_EAR_MS);
+    m->jitter_buffer_ms = metric_table_intern(e, METRIC_CALL_JITTER_BUFFER_MS);
+    m->ie_eff = metric_table_intern(e, METRIC_CALL_IE_EFF);
     m->active = metric_table_intern(e, METRIC_CALL_ACTIVE);
     m->relayed_active = metric_table_intern(e, METRIC_CALL_RELAYED_ACTIVE);
     m->media_packets = metric_table_intern(e, METRIC_CALL_MEDIA_PACKETS);
@@ -435,7 +438,9 @@ bool call__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
     return true;
 }
 
-/* Observes the quality of the direction we received. */
+/* Observes the quality of the direction we received: one sample per call
+ * and direction of the MOS and of every E-model input (network delay,
+ * jitter, jitter-buffer and mouth-to-ear delay, loss, Ie,eff). */
 static void call_observe(Node *n)
 {
     CallState *c = call__cur(n);
@@ -449,6 +454,9 @@ static void call_observe(Node *n)
     env_metric_observe(&n->env, m->delay_ms, s.delay_ms);
     env_metric_observe(&n->env, m->jitter_ms, s.jitter_ms);
     env_metric_observe(&n->env, m->loss, s.loss);
+    env_metric_observe(&n->env, m->mouth_to_ear_ms, s.mouth_to_ear_ms);
+    env_metric_observe(&n->env, m->jitter_buffer_ms, s.jitter_buffer_ms);
+    env_metric_observe(&n->env, m->ie_eff, s.ie_eff);
 }
 
 /* Ends the call: counts (caller), observes, frees everything. */

@@ -74,8 +74,12 @@
  * with every parameter at its default (Table 2: SLR 8, RLR 2, STMR 15,
  * LSTR 18, Ds = Dr 3, TELR 65, WEPL 110, qdu 1, Nc -70, Nfor -64, Ps = Pr
  * 35, A 0), which gives Ro = 94.77 and Is = 1.41. Id = Idte + Idle + Idd is
- * computed with T = Ta = the mean one-way network delay and Tr = 2T (codec
- * and jitter-buffer delay are not added). Ie,eff = Ie + (95 - Ie) * Ppl /
+ * computed with T = Ta = the mouth-to-ear delay and Tr = 2T: the mean
+ * one-way network delay + the sender's codec frame, look-ahead and
+ * packetisation (media_codec_delay_ns) + the mean delay of an adaptive
+ * jitter buffer (4 times the running RFC 3550 jitter estimate, at least
+ * one packet interval, averaged over the packets received). MediaStats
+ * carries each input (delays, loss, Ie,eff) beside R and MOS. Ie,eff = Ie + (95 - Ie) * Ppl /
  * (Ppl/BurstR + Bpl), Ppl = loss after FEC in percent, BurstR = (mean
  * length of loss bursts) * (1 - Ppl/100) (1 for random loss). MOS from R
  * per G.107 Annex B. Codec values (our choice, documented):
@@ -164,6 +168,9 @@ struct MediaRx {
     uint64_t recovered;    /* recovered through FEC, packets */
     uint64_t bad;          /* packets that failed to decrypt/parse */
     bool peer_holds;       /* the last valid packet had MEDIA_FLAG_HOLD */
+    TimeNs codec_delay_ns; /* sender-side delay of the stream (media_codec_delay_ns), ns */
+    TimeNs interval_ns;    /* packet interval of the stream while talking, ns */
+    double jb_sum_ns;      /* sum over packets of the jitter buffer's delay then, ns */
     double delay_sum_ns;   /* sum of one-way delays, ns */
     double jitter_ns;      /* RFC 3550 jitter estimate, ns */
     TimeNs prev_transit;   /* transit time of the previous packet, ns */
@@ -557,6 +564,9 @@ MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
     rx->ms = ms;
     rx->profile = c->profile;
     memcpy(rx->key, key, 32);
+    MediaConfig f = media_config_fix(c);
+    rx->codec_delay_ns = media_codec_delay_ns(&f);
+    rx->interval_ns = f.profile == MEDIA_PROFILE_SKYPE2004 ? MEDIA_2004_INTERVAL_NS : f.frame_ns;
     return rx;
 }
 
@@ -646,6 +656,10 @@ static void media_rx_timing(MediaRx *rx, TimeNs now, TimeNs sent_ns)
     }
     rx->prev_transit = transit;
     rx->packets_rx++;
+    /* Adaptive playout (Ramjee et al. 1994, algorithm 1 without the spike
+     * mode): the buffer holds a packet 4 jitter estimates beyond the mean
+     * transit, and at least one packet interval. */
+    rx->jb_sum_ns += MAX(4 * rx->jitter_ns, (double)rx->interval_ns);
 }
 
 static bool media_rx_bad(MediaRx *rx, const Env *e)
@@ -744,11 +758,32 @@ static double emodel_idd(double ta)
 
 /* R for mean one-way delay delay_ms, codec (ie, bpl), loss ppl (%) and
  * burst ratio burst_r. Exposed for tests through media_emodel_r. */
+double media_ie_eff(double ie, double bpl, double ppl, double burst_r)
+{
+    return ie + (95 - ie) * ppl / (ppl / burst_r + bpl);
+}
+
 double media_emodel_r(double delay_ms, double ie, double bpl, double ppl, double burst_r)
 {
     double id = emodel_idte(delay_ms) + emodel_idle(2 * delay_ms) + emodel_idd(delay_ms);
-    double ie_eff = ie + (95 - ie) * ppl / (ppl / burst_r + bpl);
-    return EM_RO - EM_IS - id - ie_eff;
+    return EM_RO - EM_IS - id - media_ie_eff(ie, bpl, ppl, burst_r);
+}
+
+/* Sender-side delay (the mouth-to-ear terms before the network): one
+ * codec frame (the encoder waits for it), the codec's look-ahead (opus
+ * 6.5 ms, RFC 6716's default algorithmic delay beyond the frame; G.729
+ * 5 ms, G.729 section 3), and packetisation beyond the frame: none when
+ * a packet carries one frame, for the 2004 profile one block interval
+ * (1/70 s: a frame's 72.8 bytes leave in the next blocks). */
+TimeNs media_codec_delay_ns(const MediaConfig *c)
+{
+    MediaConfig f = media_config_fix(c);
+    switch (f.profile) {
+    case MEDIA_PROFILE_G729: return f.frame_ns + 5 * TIMENS_MS;
+    case MEDIA_PROFILE_SKYPE2004: return f.frame_ns + 6500 * TIMENS_US + MEDIA_2004_INTERVAL_NS;
+    case MEDIA_PROFILE_OPUS: break;
+    }
+    return f.frame_ns + 6500 * TIMENS_US;
 }
 
 double media_mos_from_r(double r)
@@ -803,10 +838,14 @@ void media_rx_stats(const MediaRx *rx, MediaStats *out)
     out->loss = span > 0 ? (double)out->packets_lost / span : 0;
     out->delay_ms = rx->packets_rx ? rx->delay_sum_ns / (double)rx->packets_rx / 1e6 : 0;
     out->jitter_ms = rx->jitter_ns / 1e6;
+    out->jitter_buffer_ms = rx->packets_rx ? rx->jb_sum_ns / (double)rx->packets_rx / 1e6 : 0;
+    out->mouth_to_ear_ms =
+        out->delay_ms + (double)rx->codec_delay_ns / 1e6 + out->jitter_buffer_ms;
     double burst_r = 1;
     if (bursts) burst_r = ((double)out->packets_lost / (double)bursts) * (1 - out->loss);
     double ie, bpl;
     media_codec_impairment(rx->profile, &ie, &bpl);
-    out->r_factor = media_emodel_r(out->delay_ms, ie, bpl, out->loss * 100, burst_r);
+    out->ie_eff = media_ie_eff(ie, bpl, out->loss * 100, burst_r);
+    out->r_factor = media_emodel_r(out->mouth_to_ear_ms, ie, bpl, out->loss * 100, burst_r);
     out->mos = media_mos_from_r(out->r_factor);
 }

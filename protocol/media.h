@@ -104,9 +104,13 @@ typedef struct MediaStats {
     uint64_t packets_lost; /* missing after FEC recovery */
     uint64_t recovered;    /* recovered through FEC */
     double loss;           /* loss after FEC, fraction */
-    double delay_ms;       /* mean one-way delay, ms */
+    double delay_ms;       /* mean one-way network delay, ms */
     double jitter_ms;      /* RFC 3550 interarrival jitter, ms */
-    double r_factor;       /* ITU-T G.107 E-model R */
+    double jitter_buffer_ms; /* mean delay of the adaptive jitter buffer, ms */
+    double mouth_to_ear_ms;  /* the E-model's T: delay_ms + codec frame + look-ahead +
+                                packetisation + jitter_buffer_ms, ms */
+    double ie_eff;         /* G.107 effective equipment impairment (codec and loss) */
+    double r_factor;       /* ITU-T G.107 E-model R (T = mouth_to_ear_ms) */
     double mos;            /* MOS from R (G.107 Annex B) */
     uint64_t packets_bad;  /* packets that failed to decrypt/parse (wrong key) */
 } MediaStats;
@@ -121,6 +125,11 @@ bool media_rx_peer_holds(const MediaRx *rx);
  * random loss). */
 double media_emodel_r(double delay_ms, double ie, double bpl, double ppl, double burst_r);
 double media_mos_from_r(double r); /* G.107 Annex B */
+/* G.107 Ie,eff for codec (ie, bpl), loss ppl (%) and burst ratio burst_r. */
+double media_ie_eff(double ie, double bpl, double ppl, double burst_r);
+/* The sender-side delay of stream c: codec frame + look-ahead +
+ * packetisation, ns (see media.c). */
+TimeNs media_codec_delay_ns(const MediaConfig *c);
 void media_codec_impairment(MediaProfile p, double *ie, double *bpl); /* Ie, Bpl of a profile */
 
 #endif

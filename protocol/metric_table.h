@@ -110,6 +110,9 @@
     X(METRIC_CALL_DELAY_MS, "call.delay_ms", ENV_METRIC_SAMPLE)                                    \
     X(METRIC_CALL_JITTER_MS, "call.jitter_ms", ENV_METRIC_SAMPLE)                                  \
     X(METRIC_CALL_LOSS, "call.loss", ENV_METRIC_SAMPLE)                                            \
+    X(METRIC_CALL_MOUTH_TO_EAR_MS, "call.mouth_to_ear_ms", ENV_METRIC_SAMPLE)                      \
+    X(METRIC_CALL_JITTER_BUFFER_MS, "call.jitter_buffer_ms", ENV_METRIC_SAMPLE)                    \
+    X(METRIC_CALL_IE_EFF, "call.ie_eff", ENV_METRIC_SAMPLE)                                        \
     X(METRIC_CALL_ACTIVE, "call.active", ENV_METRIC_GAUGE)                                         \
     X(METRIC_CALL_RELAYED_ACTIVE, "call.relayed_active", ENV_METRIC_GAUGE)                         \
     X(METRIC_CALL_MEDIA_PACKETS, "call.media.packets", ENV_METRIC_COUNTER)                         \
