@@ -587,7 +587,9 @@ static void conf_media_start(Node *n)
     for (int i = 0; i < c->n; i++) {
         ConfPeer *q = &c->p[i];
         if (i == c->self || !conf_alive(q)) continue;
-        if (c->mesh || host || i == c->host) q->rx = media_rx_new(e, ms, &c->mc, c->key);
+        MediaConfig rxc = c->mc; /* the host decodes with its own mixing decoders */
+        rxc.replay = rxc.replay || host;
+        if (c->mesh || host || i == c->host) q->rx = media_rx_new(e, ms, &rxc, c->key);
         if (!host) continue;
         q->mix = media_tx_new(e, ms, &c->mc, c->key);
         q->dec = conf_codec_alloc(n, false);

@@ -111,6 +111,11 @@
 #define MEDIA_2004_BITRATE 29120         /* 52 B * 70/s * 8, bit/s */
 #define MEDIA_HOLD_INTERVAL_NS 333333333 /* 3 packets/s on hold (a36), ns */
 #define MEDIA_WIN 64                     /* loss-decision window, packets */
+#define MEDIA_SPF_MAX 960                /* samples per frame at most (16 kHz, 60 ms) */
+#define MEDIA_PLC_MAX 50                 /* missing frames concealed one by one at most */
+#define MEDIA_COMPLEXITY 3               /* opus complexity of the per-call encoders (0..10):
+                                            a VoIP client's choice on a modest CPU; the
+                                            charged cost comes from the calibration table */
 #define MEDIA_FLAG_FEC 0x01              /* body carries the previous frame */
 #define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body: the sender holds */
 #define MEDIA_FLAG_HELD 0x04             /* on-hold keepalive, empty body: the receiver holds */
@@ -140,8 +145,45 @@ struct MediaShared {
     EnvMetric m_bad;     /* metric "media.bad_packets" */
 };
 
+/* The synthetic speech source: its whole state (a loop's, or one
+ * sender's in frames execution, seeded per call). */
+typedef struct MediaSignal {
+    uint64_t s;           /* splitmix64 state */
+    uint64_t i;           /* samples produced so far */
+    uint64_t next_switch; /* sample of the next talk/silence switch */
+    double phase, f0;     /* voice phase (rad), fundamental (Hz) */
+    bool talking;         /* in a talk spurt */
+} MediaSignal;
+
+/* Frames execution: a sender's own source and encoder (env_mem_alloc'd on
+ * the first frame: ~30 KB with the encoder). */
+typedef struct MediaTxFrames {
+    OpusEncoder *enc;              /* env_mem_alloc'd, opus_encoder_get_size(1) bytes */
+    MediaSignal sig;               /* the call's source */
+    int fs, spf;                   /* sample rate (Hz), samples per frame */
+    uint32_t frames;               /* frames encoded */
+    uint16_t prev_len;             /* bytes of prev (the FEC copy), 0: none */
+    uint16_t sbuf_len;             /* 2004: encoded bytes not sent yet */
+    uint8_t prev[MEDIA_FRAME_MAX]; /* the frame sent last */
+    uint8_t sbuf[2 * 73];          /* 2004: the byte stream the framer cuts */
+    int16_t pcm[MEDIA_SPF_MAX];    /* the last source frame */
+} MediaTxFrames;
+
+/* Frames execution: a receiver's decoder (env_mem_alloc'd on the first
+ * frame). */
+typedef struct MediaRxFrames {
+    OpusDecoder *dec;           /* env_mem_alloc'd, opus_decoder_get_size(1) bytes */
+    int spf;                    /* samples per frame */
+    bool started;               /* a frame was played */
+    uint32_t next;              /* sequence number of the next frame to play */
+    MediaFrameStats st;         /* what the decoder did */
+    int16_t pcm[MEDIA_SPF_MAX]; /* the last frame played */
+} MediaRxFrames;
+
 struct MediaTx {
     const MediaShared *ms; /* borrowed, outlives the stream */
+    MediaTxFrames *fr;     /* frames execution: source and encoder, NULL until used / replay */
+    uint64_t seed;         /* frames execution: the source's seed (per call) */
     const MediaLoop *loop; /* the codec loop replayed */
     MediaConfig c;         /* configuration (profile defaults applied) */
     uint8_t key[32];       /* AES-256 session key */
@@ -153,6 +195,8 @@ struct MediaTx {
 
 struct MediaRx {
     const MediaShared *ms; /* borrowed */
+    MediaRxFrames *fr;     /* frames execution: decoder, NULL until used */
+    MediaConfig c;         /* configuration (profile defaults applied) */
     MediaProfile profile;  /* codec profile (E-model values) */
     uint8_t key[32];       /* AES-256 session key */
     bool started;          /* a valid packet was seen */
@@ -192,31 +236,46 @@ static double media_unit(uint64_t *s)
     return (double)(media_mix(s) >> 11) / 9007199254740992.0;
 }
 
-/* Writes n samples at rate fs into pcm and the talk/silence flag per
- * sample into on. */
+
+static MediaSignal media_signal_init(uint64_t seed)
+{
+    return (MediaSignal){.s = seed, .f0 = 150};
+}
+
+/* Writes the next n samples at rate fs into pcm and the talk/silence flag
+ * per sample into on (NULL: not wanted). */
+static void media_signal_run(MediaSignal *g, int fs, size_t n, int16_t *pcm, uint8_t *on)
+{
+    for (size_t j = 0; j < n; j++, g->i++) {
+        if (g->i == g->next_switch) { /* a new talk spurt or silence, 0.4..1.6 s */
+            g->talking = !g->talking;
+            g->next_switch = g->i + (uint64_t)((0.4 + 1.2 * media_unit(&g->s)) * fs);
+            g->f0 = 110 + 80 * media_unit(&g->s);
+        }
+        double t = (double)g->i / fs;
+        double f = g->f0 * (1 + 0.05 * sin(2 * M_PI * 3 * t));
+        g->phase += 2 * M_PI * f / fs;
+        /* sum of sin(k phase)/k by the recurrence sin(k x) = 2 cos(x)
+         * sin((k-1) x) - sin((k-2) x): one sin and one cos per sample
+         * instead of one sin per harmonic (up to 63). */
+        double c2 = 2 * cos(g->phase), s1 = sin(g->phase), s0 = 0, v = 0;
+        for (int k = 1; k * f < 7000 && k * f < fs / 2.0; k++) {
+            v += s1 / k;
+            double s2 = c2 * s1 - s0;
+            s0 = s1;
+            s1 = s2;
+        }
+        double env = g->talking ? 0.5 * (1 - cos(2 * M_PI * 4 * t)) : 0;
+        double noise = (media_unit(&g->s) - 0.5) * 2 * 0.003;
+        pcm[j] = (int16_t)lrint(32767 * (0.3 * env * v / 2.5 + noise));
+        if (on) on[j] = g->talking;
+    }
+}
+
 static void media_signal(uint64_t seed, int fs, size_t n, int16_t *pcm, uint8_t *on)
 {
-    uint64_t s = seed;
-    double phase = 0, f0 = 150;
-    size_t next_switch = 0;
-    bool talking = false;
-    for (size_t i = 0; i < n; i++) {
-        if (i == next_switch) { /* a new talk spurt or silence, 0.4..1.6 s */
-            talking = !talking;
-            next_switch = i + (size_t)((0.4 + 1.2 * media_unit(&s)) * fs);
-            f0 = 110 + 80 * media_unit(&s);
-        }
-        double t = (double)i / fs;
-        double f = f0 * (1 + 0.05 * sin(2 * M_PI * 3 * t));
-        phase += 2 * M_PI * f / fs;
-        double v = 0;
-        for (int k = 1; k * f < 7000 && k * f < fs / 2.0; k++)
-            v += sin(k * phase) / k;
-        double env = talking ? 0.5 * (1 - cos(2 * M_PI * 4 * t)) : 0;
-        double noise = (media_unit(&s) - 0.5) * 2 * 0.003;
-        pcm[i] = (int16_t)lrint(32767 * (0.3 * env * v / 2.5 + noise));
-        on[i] = talking;
-    }
+    MediaSignal g = media_signal_init(seed);
+    media_signal_run(&g, fs, n, pcm, on);
 }
 
 /* Codec settings of a profile: sample rate, bit rate, frame, CBR. */
@@ -375,15 +434,19 @@ MediaTx *media_tx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
     MediaTx *tx = env_mem_alloc(e, sizeof *tx);
     tx->ms = ms;
     tx->c = media_config_fix(c);
-    tx->loop = media_loop_get(ms, &tx->c);
     memcpy(tx->key, key, 32);
     tx->stream = (uint16_t)(0x8000 | env_random_below(e, 0x8000));
     tx->seq = env_random_below(e, 0x10000);
+    tx->prev = -1;
+    if (!tx->c.replay) { /* frames: the call's own source, seeded from the node's stream */
+        tx->seed = env_random_u64(e);
+        return tx;
+    }
+    tx->loop = media_loop_get(ms, &tx->c);
     uint32_t units = tx->c.profile == MEDIA_PROFILE_SKYPE2004
                          ? tx->loop->off[tx->loop->frames] / MEDIA_2004_BLOCK
                          : tx->loop->frames;
     tx->pos = env_random_below(e, units);
-    tx->prev = -1;
     CHECK(tx->c.profile != MEDIA_PROFILE_SKYPE2004 ||
               tx->loop->off[tx->loop->frames] * 5 == tx->loop->frames * MEDIA_2004_GROUP,
           "2004 loop is not whole groups of 5 frames");
@@ -392,6 +455,11 @@ MediaTx *media_tx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
 
 void media_tx_free(MediaTx *tx, const Env *e)
 {
+    if (!tx) return;
+    if (tx->fr) {
+        env_mem_free(e, tx->fr->enc, (size_t)opus_encoder_get_size(1));
+        env_mem_free(e, tx->fr, sizeof *tx->fr);
+    }
     env_mem_free(e, tx, sizeof *tx);
 }
 
@@ -429,8 +497,78 @@ static uint16_t media_check(const uint8_t *pkt, size_t len)
 
 /* Writes the body of a talking packet after the header; returns its
  * length and sets *flags. Charges the encoding of the interval's audio. */
+/* Frames execution: the sender's source and encoder, made on first use. */
+static MediaTxFrames *media_tx_frames(MediaTx *tx, const Env *e)
+{
+    if (tx->fr) return tx->fr;
+    MediaTxFrames *fr = env_mem_alloc(e, sizeof *fr);
+    memset(fr, 0, sizeof *fr);
+    fr->sig = media_signal_init(tx->seed);
+    fr->fs = media_sample_rate(&tx->c);
+    fr->spf = (int)(fr->fs * tx->c.frame_ns / TIMENS_S);
+    CHECK(fr->spf > 0 && fr->spf <= MEDIA_SPF_MAX, "%d samples per frame", fr->spf);
+    fr->enc = env_mem_alloc(e, (size_t)opus_encoder_get_size(1));
+    int err = opus_encoder_init(fr->enc, fr->fs, 1, OPUS_APPLICATION_VOIP);
+    CHECK(err == OPUS_OK, "opus_encoder_init: %s", opus_strerror(err));
+    bool is2004 = tx->c.profile == MEDIA_PROFILE_SKYPE2004;
+    opus_encoder_ctl(fr->enc, OPUS_SET_BITRATE(is2004 ? 29200 : (opus_int32)tx->c.bitrate_bps));
+    opus_encoder_ctl(fr->enc, OPUS_SET_VBR(tx->c.profile == MEDIA_PROFILE_OPUS ? 1 : 0));
+    opus_encoder_ctl(fr->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+    opus_encoder_ctl(fr->enc, OPUS_SET_COMPLEXITY(MEDIA_COMPLEXITY));
+    tx->fr = fr;
+    return fr;
+}
+
+/* Frames execution: the next frame of the source, encoded into out (at
+ * most cap bytes; CBR profiles exactly cap when below their rate), its
+ * encoding charged. Returns its length. */
+static size_t media_tx_encode(MediaTx *tx, const Env *e, uint8_t *out, int cap, bool *voiced)
+{
+    MediaTxFrames *fr = media_tx_frames(tx, e);
+    uint8_t on[MEDIA_SPF_MAX];
+    media_signal_run(&fr->sig, fr->fs, (size_t)fr->spf, fr->pcm, on);
+    *voiced = on[fr->spf / 2];
+    opus_int32 n = opus_encode(fr->enc, fr->pcm, fr->spf, out, cap);
+    CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
+    env_charge_cpu(e, ENV_COST_OPUS_ENCODE, (size_t)fr->spf * 2);
+    fr->frames++;
+    return (size_t)n;
+}
+
+/* Frames execution: the body of a talking packet (see media_tx_body). */
+static size_t media_tx_body_frames(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *flags,
+                                   bool *voiced)
+{
+    MediaTxFrames *fr = media_tx_frames(tx, e);
+    if (tx->c.profile == MEDIA_PROFILE_SKYPE2004) { /* the framer's 52-byte blocks (a39) */
+        *voiced = true;
+        while (fr->sbuf_len < MEDIA_2004_BLOCK) {
+            int cap = media_2004_frame_bytes(fr->frames);
+            size_t n = media_tx_encode(tx, e, fr->sbuf + fr->sbuf_len, cap, voiced);
+            CHECK(n == (size_t)cap, "2004 frame of %zu bytes, not %d", n, cap);
+            fr->sbuf_len = (uint16_t)(fr->sbuf_len + n);
+        }
+        memcpy(body, fr->sbuf, MEDIA_2004_BLOCK);
+        fr->sbuf_len -= MEDIA_2004_BLOCK;
+        memmove(fr->sbuf, fr->sbuf + MEDIA_2004_BLOCK, fr->sbuf_len);
+        return MEDIA_2004_BLOCK;
+    }
+    size_t n = media_tx_encode(tx, e, body + 2, MEDIA_FRAME_MAX, voiced);
+    media_put16(body, (uint32_t)n);
+    size_t len = 2 + n;
+    if (tx->c.fec && fr->prev_len) { /* a39's RF = 2: the previous frame again */
+        memcpy(body + len, fr->prev, fr->prev_len);
+        len += fr->prev_len;
+        *flags |= MEDIA_FLAG_FEC;
+    }
+    memcpy(fr->prev, body + 2, n);
+    fr->prev_len = (uint16_t)n;
+    return len;
+}
+
 static size_t media_tx_body(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *flags, bool *voiced)
 {
+    if (!tx->c.replay) return media_tx_body_frames(tx, e, body, flags, voiced);
     const MediaLoop *l = tx->loop;
     if (tx->c.profile == MEDIA_PROFILE_SKYPE2004) {
         uint32_t at = tx->pos * MEDIA_2004_BLOCK;
@@ -485,6 +623,7 @@ size_t media_tx_next(MediaTx *tx, const Env *e, MediaHold hold, uint8_t *out, si
     if (!on_hold) len += media_tx_body(tx, e, pkt + MEDIA_HDR, &flags, &voiced);
     if (!voiced && tx->c.silence_suppression) { /* nothing sent, nothing to protect */
         tx->prev = -1;
+        if (tx->fr) tx->fr->prev_len = 0;
         return 0;
     }
     media_tx_seal(tx, e, pkt, len, flags);
@@ -565,6 +704,7 @@ MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
     rx->profile = c->profile;
     memcpy(rx->key, key, 32);
     MediaConfig f = media_config_fix(c);
+    rx->c = f;
     rx->codec_delay_ns = media_codec_delay_ns(&f);
     rx->interval_ns = f.profile == MEDIA_PROFILE_SKYPE2004 ? MEDIA_2004_INTERVAL_NS : f.frame_ns;
     return rx;
@@ -572,7 +712,92 @@ MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
 
 void media_rx_free(MediaRx *rx, const Env *e)
 {
+    if (!rx) return;
+    if (rx->fr) {
+        env_mem_free(e, rx->fr->dec, (size_t)opus_decoder_get_size(1));
+        env_mem_free(e, rx->fr, sizeof *rx->fr);
+    }
     env_mem_free(e, rx, sizeof *rx);
+}
+
+/* Frames execution: the receiver's decoder, made on first use. */
+static MediaRxFrames *media_rx_frames(MediaRx *rx, const Env *e)
+{
+    if (rx->fr) return rx->fr;
+    MediaRxFrames *fr = env_mem_alloc(e, sizeof *fr);
+    memset(fr, 0, sizeof *fr);
+    int fs = media_sample_rate(&rx->c);
+    fr->spf = (int)(fs * rx->c.frame_ns / TIMENS_S);
+    fr->dec = env_mem_alloc(e, (size_t)opus_decoder_get_size(1));
+    int err = opus_decoder_init(fr->dec, fs, 1);
+    CHECK(err == OPUS_OK, "opus_decoder_init: %s", opus_strerror(err));
+    rx->fr = fr;
+    return fr;
+}
+
+/* Decodes frame f (flen bytes; NULL: conceals a missing one) into the
+ * last-frame buffer, charged per frame (concealment with 0 bytes). */
+static void media_rx_decode(MediaRxFrames *fr, const Env *e, const uint8_t *f, size_t flen)
+{
+    int got = opus_decode(fr->dec, f, (opus_int32)flen, fr->pcm, fr->spf, 0);
+    if (got != fr->spf) memset(fr->pcm, 0, (size_t)fr->spf * sizeof *fr->pcm);
+    env_charge_cpu(e, ENV_COST_OPUS_DECODE, flen);
+}
+
+/* Frames execution (OPUS, G729): plays packet seq: the frames missing
+ * since the last one played are concealed (PLC), the one just before seq
+ * decoded from this packet's redundant copy when it has one (fec, fec_len),
+ * then its own frame (flen 0: a hold packet, nothing to play). A late
+ * packet is not played. Long gaps: at most MEDIA_PLC_MAX concealed frames
+ * really run, the rest are counted. */
+static void media_rx_play(MediaRx *rx, const Env *e, uint32_t seq, const uint8_t *f, size_t flen,
+                          const uint8_t *fec, size_t fec_len)
+{
+    MediaRxFrames *fr = media_rx_frames(rx, e);
+    if (!fr->started) {
+        fr->started = true;
+        fr->next = seq;
+    }
+    int32_t gap = (int32_t)(seq - fr->next);
+    if (gap < 0) return;
+    for (int32_t q = 0; q < gap; q++) {
+        if (q == gap - 1 && fec_len) {
+            media_rx_decode(fr, e, fec, fec_len);
+            fr->st.fec++;
+            continue;
+        }
+        if (q < MEDIA_PLC_MAX) {
+            media_rx_decode(fr, e, NULL, 0);
+            bool audible = false;
+            for (int i = 0; i < fr->spf && !audible; i++) audible = fr->pcm[i] != 0;
+            fr->st.concealed_audible += audible;
+        }
+        fr->st.concealed++;
+    }
+    if (flen) {
+        media_rx_decode(fr, e, f, flen);
+        fr->st.decoded++;
+    }
+    fr->next = seq + 1;
+}
+
+void media_rx_frame_stats(const MediaRx *rx, MediaFrameStats *out)
+{
+    *out = rx->fr ? rx->fr->st : (MediaFrameStats){0};
+}
+
+size_t media_rx_last_pcm(const MediaRx *rx, const int16_t **pcm)
+{
+    if (!rx->fr) return 0;
+    *pcm = rx->fr->pcm;
+    return (size_t)rx->fr->spf;
+}
+
+size_t media_tx_last_pcm(const MediaTx *tx, const int16_t **pcm)
+{
+    if (!tx->fr) return 0;
+    *pcm = tx->fr->pcm;
+    return (size_t)tx->fr->spf;
 }
 
 /* The 32-bit sequence number nearest to the highest seen with low bits s. */
@@ -713,7 +938,13 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
     rx->peer_holds = (p[9] & MEDIA_FLAG_HOLD) != 0;
     media_rx_mark(rx, seq, fec);
     media_rx_timing(rx, env_now(e), sent_ns * 1000);
-    if (codec) env_charge_cpu(e, ENV_COST_OPUS_DECODE, codec);
+    if (!rx->c.replay && !is2004) { /* frames: every frame decoded, losses concealed */
+        const uint8_t *f = p + MEDIA_HDR + 2;
+        size_t rest = len > MEDIA_HDR ? len - MEDIA_HDR - 2 - codec : 0;
+        media_rx_play(rx, e, seq, f, codec, f + codec, fec ? rest : 0);
+    } else if (codec) {
+        env_charge_cpu(e, ENV_COST_OPUS_DECODE, codec); /* replay: charged, not run */
+    }
     if (frame && codec && !is2004 && codec <= cap) {
         memcpy(frame, p + MEDIA_HDR + 2, codec);
         *flen = codec;

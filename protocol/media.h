@@ -42,6 +42,10 @@ typedef struct MediaConfig {
     TimeNs frame_ns;          /* audio per packet, ns */
     bool fec;                 /* redundant copies of earlier frames */
     bool silence_suppression; /* no packets during silence (off: a35) */
+    bool replay;              /* execution: false ("frames"): every frame of a per-call source
+                                 encoded and every frame received decoded (loss concealed);
+                                 true ("replay"): a pre-encoded loop per world replayed, no
+                                 decoding (see media.c) */
 } MediaConfig;
 
 /* Per-world shared codec state (created once, like NodeShared). */
@@ -118,6 +122,22 @@ void media_rx_stats(const MediaRx *rx, MediaStats *out);
 /* Whether the last valid packet said that its sender holds the call
  * (MEDIA_ON_HOLD). */
 bool media_rx_peer_holds(const MediaRx *rx);
+
+/* Frames execution (MediaConfig.replay false), OPUS and G729 profiles:
+ * what the receiver's decoder did, frames. */
+typedef struct MediaFrameStats {
+    uint64_t decoded;   /* frames decoded from their packet */
+    uint64_t concealed; /* frames missing, concealed by the decoder (PLC) */
+    uint64_t concealed_audible; /* of those run, the ones whose output was not silence */
+    uint64_t fec;       /* frames missing, decoded from the next packet's redundant copy */
+} MediaFrameStats;
+void media_rx_frame_stats(const MediaRx *rx, MediaFrameStats *out);
+/* Frames execution, for tests: the PCM of the last frame the sender
+ * encoded and of the last frame the receiver decoded or concealed (its
+ * samples per frame at media_sample_rate); returns the sample count, 0 in
+ * replay mode or before any. */
+size_t media_tx_last_pcm(const MediaTx *tx, const int16_t **pcm);
+size_t media_rx_last_pcm(const MediaRx *rx, const int16_t **pcm);
 
 /* The E-model pieces media_rx_stats uses (see media.c for the defaults and
  * codec values). R for a mean one-way delay (ms), codec impairment ie and

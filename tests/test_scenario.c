@@ -38,7 +38,7 @@ static const BadCase bad_cases[] = {
      BAD "unknown_key_near.json: $.populaton: unknown key (did you mean \"population\"?)"},
     {"unknown_key_far.json",
      BAD "unknown_key_far.json: $.media.volume: unknown key; expected one of \"codec\", "
-         "\"bitrate\", \"frame\", \"fec\", \"silence_suppression\""},
+         "\"bitrate\", \"frame\", \"fec\", \"silence_suppression\", \"execution\""},
     {"unknown_key_nested.json",
      BAD "unknown_key_nested.json: $.population.groups[1].hosts_per_nats: unknown key (did you "
          "mean \"hosts_per_nat\"?)"},
@@ -385,6 +385,10 @@ static void test_scenario_relay_bandwidth_follows_the_codec(void)
     scenario_free(s);
     s = t_load("{}");
     T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 4864);
+    T_FALSE(scenario_spec_get(s)->media.replay); /* media.execution "frames" by default */
+    scenario_free(s);
+    s = t_load("{\"media\": {\"execution\": \"replay\"}}");
+    T_TRUE(scenario_spec_get(s)->media.replay);
     scenario_free(s);
     s = t_load("{\"media\": {\"codec\": \"skype2004\"}, \"protocol\": {\"relay_bandwidth\": "
                "\"32768bit\"}}");

@@ -229,6 +229,7 @@ typedef struct ScenarioMedia {
     TimeNs frame_ns;          /* audio per packet */
     bool fec;                 /* forward error correction */
     bool silence_suppression; /* no packets during silence */
+    bool replay;              /* execution "replay" (a pre-encoded loop), else "frames" */
 } ScenarioMedia;
 
 typedef enum ScenarioEventAction {

@@ -715,6 +715,7 @@ static void scn_codec_profile(ScenarioMedia *m, ScenarioCodec c)
     m->frame_ns = c == SCENARIO_CODEC_OPUS ? np.media.frame_ns : prof[c].frame_ms * TIMENS_MS;
     m->fec = c == SCENARIO_CODEC_OPUS ? np.media.fec : prof[c].fec;
     m->silence_suppression = np.media.silence_suppression;
+    m->replay = np.media.replay;
 }
 
 /* frame: one of the frame durations libopus encodes. */
@@ -738,7 +739,8 @@ static void scn_read_frame(Rd *rd, const cJSON *obj, ScenarioMedia *m)
 static void scn_read_media(Rd *rd, const cJSON *root, ScenarioMedia *m)
 {
     static const char *const keys[] = {"codec", "bitrate", "frame", "fec", "silence_suppression",
-                                       NULL};
+                                       "execution", NULL};
+    static const char *const executions[] = {"frames", "replay", NULL};
     const cJSON *v = scenario__section(rd, root, "media", keys);
     size_t mark = scenario__push_key(rd, "media");
     int codec = (int)m->codec;
@@ -748,6 +750,8 @@ static void scn_read_media(Rd *rd, const cJSON *root, ScenarioMedia *m)
     scn_read_frame(rd, v, m);
     scenario__get_bool(rd, v, "fec", &m->fec);
     scenario__get_bool(rd, v, "silence_suppression", &m->silence_suppression);
+    int exec = m->replay ? 1 : 0;
+    if (scenario__get_enum(rd, v, "execution", executions, &exec)) m->replay = exec == 1;
     scenario__pop(rd, mark);
 }
 
@@ -760,7 +764,8 @@ static MediaConfig scn_media_config(const ScenarioMedia *m)
                          .bitrate_bps = (uint32_t)m->bitrate_bps,
                          .frame_ns = m->frame_ns,
                          .fec = m->fec,
-                         .silence_suppression = m->silence_suppression};
+                         .silence_suppression = m->silence_suppression,
+                         .replay = m->replay};
 }
 
 /* protocol.relay_bandwidth when not given: what carries the media section's
