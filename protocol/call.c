@@ -138,8 +138,10 @@ static void call_report(Node *n, EnvCallEvent ev)
 
 void call__params_default(NodeParams *p)
 {
+    /* replay by default for now: frames execution costs real CPU per frame
+     * (nat_heavy: > 14x the wall time, docs/benchmarks.md). */
     p->media = (MediaConfig){.profile = MEDIA_PROFILE_OPUS, .bitrate_bps = 24000,
-                             .frame_ns = 20 * TIMENS_MS};
+                             .frame_ns = 20 * TIMENS_MS, .replay = true};
     p->call_step_timeout_ns = 10 * TIMENS_S;
     p->punch_timeout_ns = 3 * TIMENS_S;
     p->punch_interval_ns = 100 * TIMENS_MS;

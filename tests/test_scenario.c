@@ -385,10 +385,10 @@ static void test_scenario_relay_bandwidth_follows_the_codec(void)
     scenario_free(s);
     s = t_load("{}");
     T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 4864);
-    T_FALSE(scenario_spec_get(s)->media.replay); /* media.execution "frames" by default */
+    T_TRUE(scenario_spec_get(s)->media.replay); /* media.execution "replay" by default */
     scenario_free(s);
-    s = t_load("{\"media\": {\"execution\": \"replay\"}}");
-    T_TRUE(scenario_spec_get(s)->media.replay);
+    s = t_load("{\"media\": {\"execution\": \"frames\"}}");
+    T_FALSE(scenario_spec_get(s)->media.replay);
     scenario_free(s);
     s = t_load("{\"media\": {\"codec\": \"skype2004\"}, \"protocol\": {\"relay_bandwidth\": "
                "\"32768bit\"}}");
