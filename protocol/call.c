@@ -16,7 +16,8 @@
  *        challenge, PATH/RELAY the caller's response. (The measured
  *        clients also exchange certified public keys; not modelled.)
  *   a18: media datagrams carry a 2-byte frame id and function 0x0d;
- *   a48: relays carry up to 4 KB/s of voice per call (relay.c).
+ *   a48: relays carry up to 4 KB/s of voice per call; the default cap
+ *        carries the configured stream (media_relay_cap_default, relay.c).
  *
  * Caller: LOCATE (through its supernode; the supernodes that hold the
  * callee answer: a stand-in for the user search, behind call_locate) ->
@@ -33,7 +34,10 @@
  * peer arrives ("call.setup_s" from node_call to then). Media then flows
  * every frame interval each way for the call's duration; the caller sends
  * BYE. No media for media_timeout: the caller re-establishes once through
- * another relay, else the call is dropped.
+ * another relay, else the call is dropped. Hold (a36, node_call_hold):
+ * the holding end's packets become header-only, one every 1/3 s, flagged
+ * as its hold; the other end sees the flag and does the same until voice
+ * comes again (the periodic TCP messages on hold are not modelled).
  *
  * Direct signalling (a31 "PUB: caller -> callee directly", switch
  * NodeParams.direct_signalling): a client tells its supernode when it finds
@@ -85,6 +89,8 @@ struct CallState {
     bool was_active;         /* counted in the active gauges */
     bool relayed_counted;    /* counted in call.relayed_active (the path it connected on) */
     bool pstn;               /* a call to the phone network (caller) or at the gateway */
+    bool held;               /* we put the call on hold (node_call_hold) */
+    bool peer_held;          /* the peer's last packet says it holds the call */
     uint8_t sig_pi;          /* direct signalling: port step (own port, 443, 80) */
     int sig_conn;            /* direct signalling connection (a31 PUB, gateway), -1 none */
     uint8_t ncand, ci, pi;   /* relay candidates, the one tried, its port step */
@@ -132,14 +138,16 @@ static void call_report(Node *n, EnvCallEvent ev)
 
 void call__params_default(NodeParams *p)
 {
+    /* replay by default for now: frames execution costs real CPU per frame
+     * (nat_heavy: > 14x the wall time, docs/benchmarks.md). */
     p->media = (MediaConfig){.profile = MEDIA_PROFILE_OPUS, .bitrate_bps = 24000,
-                             .frame_ns = 20 * TIMENS_MS};
+                             .frame_ns = 20 * TIMENS_MS, .replay = true};
     p->call_step_timeout_ns = 10 * TIMENS_S;
     p->punch_timeout_ns = 3 * TIMENS_S;
     p->punch_interval_ns = 100 * TIMENS_MS;
     p->relay_bind_timeout_ns = 2 * TIMENS_S;
     p->media_timeout_ns = 5 * TIMENS_S;
-    p->relay_call_bytes_per_s = 4096; /* a48 */
+    p->relay_call_bytes_per_s = media_relay_cap_default(&p->media); /* a48: see media.c */
     p->relay_max_calls = 16;
     p->relay_candidates = 4;
     p->gateway = env_addr(ENV_IP(212, 72, 49, 140), 12340); /* a18's port; illustrative address */
@@ -162,6 +170,7 @@ static void call_metrics_intern(CallMetrics *m, const Env *e)
     m->failure = metric_table_intern(e, METRIC_CALL_FAILURE);
     m->dropped = metric_table_intern(e, METRIC_CALL_DROPPED);
     m->reestablished = metric_table_intern(e, METRIC_CALL_REESTABLISHED);
+    m->holds = metric_table_intern(e, METRIC_CALL_HOLDS);
     m->setup_s = metric_table_intern(e, METRIC_CALL_SETUP_S);
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
         m->path[p] = metric_table_intern_family(e, METRIC_FAM_CALL_PATH, p, 0, 0);
@@ -171,6 +180,9 @@ static void call_metrics_intern(CallMetrics *m, const Env *e)
     m->delay_ms = metric_table_intern(e, METRIC_CALL_DELAY_MS);
     m->jitter_ms = metric_table_intern(e, METRIC_CALL_JITTER_MS);
     m->loss = metric_table_intern(e, METRIC_CALL_LOSS);
+    m->mouth_to_ear_ms = metric_table_intern(e, METRIC_CALL_MOUTH_TO_EAR_MS);
+    m->jitter_buffer_ms = metric_table_intern(e, METRIC_CALL_JITTER_BUFFER_MS);
+    m->ie_eff = metric_table_intern(e, METRIC_CALL_IE_EFF);
     m->active = metric_table_intern(e, METRIC_CALL_ACTIVE);
     m->relayed_active = metric_table_intern(e, METRIC_CALL_RELAYED_ACTIVE);
     m->media_packets = metric_table_intern(e, METRIC_CALL_MEDIA_PACKETS);
@@ -320,6 +332,24 @@ static size_t call_media_hdr(const CallState *c)
     return c->pstn ? MEDIAPATH_MEDIA_HDR + 4 : MEDIAPATH_MEDIA_HDR;
 }
 
+/* What our packets carry now (a36): voice, or nothing while either end
+ * holds the call. */
+static MediaHold call_hold_mode(const CallState *c)
+{
+    return c->held ? MEDIA_ON_HOLD : c->peer_held ? MEDIA_HELD : MEDIA_TALKING;
+}
+
+/* Restarts the media timer at the interval of the hold mode (a packet at
+ * once, so that the peer learns a change without delay). */
+static void call_media_retime(Node *n)
+{
+    CallState *c = call__cur(n);
+    if (!env_timer_is_set(c->t_media)) return;
+    env_timer_cancel(&n->env, &c->t_media);
+    TimeNs iv = media_tx_interval(c->tx, call_hold_mode(c) != MEDIA_TALKING);
+    c->t_media = node__timer_start_periodic(n, NODE_FEAT_CALL, 0, iv, TM_CALL_MEDIA);
+}
+
 /* Starts sending media every frame interval over the chosen path. */
 static void call_media_start(Node *n)
 {
@@ -329,7 +359,7 @@ static void call_media_start(Node *n)
     if (!c->rx) c->rx = media_rx_new(&n->env, sh->media, &mc, c->key);
     if (env_timer_is_set(c->t_media)) return;
     if (!c->tx) c->tx = media_tx_new(&n->env, sh->media, &mc, c->key);
-    TimeNs iv = media_tx_interval(c->tx, false);
+    TimeNs iv = media_tx_interval(c->tx, call_hold_mode(c) != MEDIA_TALKING);
     c->t_media = node__timer_start_periodic(n, NODE_FEAT_CALL, 0, iv, TM_CALL_MEDIA);
     if (!env_timer_is_set(c->t_watch))
         c->t_watch = node__timer_start_periodic(n, NODE_FEAT_CALL, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
@@ -342,7 +372,7 @@ static void call_media_send(Node *n)
     uint8_t pkt[ENV_UDP_MAX];
     bool tcp = c->relay_conn >= 0;
     size_t hdr = call_media_hdr(c);
-    size_t len = media_tx_next(c->tx, &n->env, false, tcp, pkt + hdr, sizeof pkt - hdr);
+    size_t len = media_tx_next(c->tx, &n->env, call_hold_mode(c), pkt + hdr, sizeof pkt - hdr);
     if (len == 0) return;
     wire_put_u16(pkt, (uint16_t)c->id);
     pkt[2] = (uint8_t)(MEDIAPATH_FUNC_MEDIA | (node__random_u32(n) & 0x70)); /* a18: mask 0x8f */
@@ -351,8 +381,7 @@ static void call_media_send(Node *n)
     node__count(n, CM(n)->media_packets, 1);
     node__count(n, CM(n)->media_bytes, (int64_t)len);
     if (tcp) {
-        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, pkt}};
-        (void)node__send_msg(n, c->relay_conn, &m);
+        mediapath_media_send_tcp(n, c->relay_conn, pkt, len);
     } else {
         (void)env_udp_send(&n->env, n->udp, c->media_to, pkt, len);
     }
@@ -378,6 +407,10 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     size_t hdr = call_media_hdr(c);
     if (!media_rx_packet(c->rx, &n->env, buf + hdr, len - hdr)) return;
     c->last_rx = env_now(&n->env);
+    if (media_rx_peer_holds(c->rx) != c->peer_held) { /* the peer put the call on hold, or resumed */
+        c->peer_held = !c->peer_held;
+        call_media_retime(n);
+    }
     if (c->st != CST_WAIT) return;
     c->st = CST_ACTIVE; /* connected: media both ways */
     env_timer_cancel(&n->env, &c->t_step);
@@ -407,7 +440,9 @@ bool call__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
     return true;
 }
 
-/* Observes the quality of the direction we received. */
+/* Observes the quality of the direction we received: one sample per call
+ * and direction of the MOS and of every E-model input (network delay,
+ * jitter, jitter-buffer and mouth-to-ear delay, loss, Ie,eff). */
 static void call_observe(Node *n)
 {
     CallState *c = call__cur(n);
@@ -421,6 +456,9 @@ static void call_observe(Node *n)
     env_metric_observe(&n->env, m->delay_ms, s.delay_ms);
     env_metric_observe(&n->env, m->jitter_ms, s.jitter_ms);
     env_metric_observe(&n->env, m->loss, s.loss);
+    env_metric_observe(&n->env, m->mouth_to_ear_ms, s.mouth_to_ear_ms);
+    env_metric_observe(&n->env, m->jitter_buffer_ms, s.jitter_buffer_ms);
+    env_metric_observe(&n->env, m->ie_eff, s.ie_eff);
 }
 
 /* Ends the call: counts (caller), observes, frees everything. */
@@ -857,8 +895,11 @@ void call__on_frame(Node *n, int idx, const WireMsg *m)
     }
     CallState *c = call__cur(n);
     if (!c || idx != c->relay_conn) return;
-    if (m->type == WIRE_CALL_MEDIA) {
-        call_media_rx(n, m->u.media.data, m->u.media.len);
+    if (m->type == WIRE_CALL_MEDIA) { /* the relay connection stands for the frame id */
+        uint8_t pkt[ENV_UDP_MAX];
+        size_t len = mediapath_media_from_tcp((uint16_t)c->id, m->u.media.data, m->u.media.len,
+                                              pkt, sizeof pkt);
+        if (len) call_media_rx(n, pkt, len);
         return;
     }
     if (m->type != WIRE_CALL || m->u.call.call_id != c->id) {
@@ -1190,6 +1231,16 @@ bool node_call_phone(Node *n, const char *number, TimeNs duration)
     c->peer_id = PAR(n)->gateway;
     c->st = CST_INVITE;
     if (!c->peer_id.ip || !call_sig_open(n, c->peer_id)) call_end(n, CALL_END_FAILED);
+    return true;
+}
+
+bool node_call_hold(Node *n, bool on)
+{
+    CallState *c = call__cur(n);
+    if (!c || c->st != CST_ACTIVE || c->held == on) return false;
+    c->held = on;
+    if (on) node__count(n, CM(n)->holds, 1);
+    call_media_retime(n);
     return true;
 }
 

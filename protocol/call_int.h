@@ -30,8 +30,10 @@ enum {
 
 typedef struct CallMetrics {
     EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
+    EnvMetric holds;                                                    /* holds begun */
     EnvMetric path[NODE_CALL_PATH_COUNT];                               /* path types */
     EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */
+    EnvMetric mouth_to_ear_ms, jitter_buffer_ms, ie_eff;                /* the E-model's inputs */
     EnvMetric active, relayed_active, media_packets, media_bytes;       /* load */
     EnvMetric relay_bytes, relay_bw, relay_dropped, relay_refused, relay_sessions; /* relays */
     EnvMetric gw_calls, gw_active, gw_busy;                   /* phone gateway */

@@ -23,11 +23,12 @@
  *   encrypted:  send time (5 B, virtual µs) | flags (1 B) | check (2 B)
  *               | body
  *   body:       OPUS/G729: frame length (2 B) | frame | [FEC: the previous
- *               frame]; SKYPE2004: 55 codec bytes; on hold: empty.
- *   over TCP:   a 2-byte length prefix (bytes that follow) in front.
- * The 4 clear bytes play the role of the 4-byte start-of-message header
- * and the 8-byte encrypted header that of the framer header of a39's size
- * model. The receiver extends the 16-bit sequence number to 32 bits (the
+ *               frame]; SKYPE2004: 52 codec bytes; on hold: empty.
+ * The same packet goes over UDP and TCP: the transports put the 3-byte
+ * frame header (frame id, function; MEDIA_FRAME_HDR, a18) in front of it
+ * over UDP, and a TCP frame (2-byte length, version, type) in place of
+ * the frame id over TCP (wire.h, WIRE_CALL_MEDIA). The 8-byte encrypted
+ * header plays the role of the framer header of a39's size model. The receiver extends the 16-bit sequence number to 32 bits (the
  * one nearest to the highest seen, as RTP does). Encryption is AES-256-CTR
  * (crypto_aes256, charged as ENV_COST_AES256) with IV = stream id | 32-bit
  * sequence | zeros, so the two directions of a call, which share the key,
@@ -39,16 +40,21 @@
  *
  * The 2004 profile (docs/protocol-notes.md a33, a34, a39). a34: ~140 packets/s both
  * ways, so 70/s each way: interval 1/70 s = 14.2857 ms (14,285,714 ns).
- * a33: 67 B UDP payload. a39's size model mu = (Rate*dT + 8 B)*RF + 4 B with
- * RF = 1 gives Rate*dT = 55 B, so a codec rate of 55 B * 70/s = 30.8 kb/s,
- * inside iSAC's 10..32 kb/s (a38). Opus cannot frame 14.29 ms, so the codec
- * runs at 30.8 kb/s CBR with 20 ms frames (77 B each) and the framer cuts
- * that byte stream into 55-byte blocks: 5 frames (100 ms, 385 B) make
- * exactly 7 packets. 4 + 8 + 55 = 67 B; over TCP 69 B (a33). The profile
- * ignores MediaConfig.bitrate_bps, frame_ns and fec (it is the measured
- * shape). G729 profile: opus narrowband (8 kHz) CBR 8 kb/s, 10 ms frames,
+ * a33: 67 B UDP payload = frame header 3 + clear header 4 + encrypted
+ * header 8 + 52 codec bytes, so a codec rate of 52 B * 70/s = 29.12 kb/s,
+ * inside iSAC's 10..32 kb/s (a38) (a39's mu = (Rate*dT + 8 B)*RF + 4 B
+ * with RF = 1 and our 7 bytes of clear headers in place of its 4). Opus
+ * cannot frame 14.29 ms, so the codec runs CBR with 20 ms frames of 72
+ * then four of 73 bytes (the encoder's output capped per frame) and the
+ * framer cuts that byte stream into 52-byte blocks: 5 frames (100 ms,
+ * 364 B) make exactly 7 packets. Over TCP the frame id gives way to the
+ * TCP frame's 2-byte length, version and type: 67 - 2 + 4 = 69 B (a33).
+ * The profile ignores MediaConfig.bitrate_bps, frame_ns and fec (it is the
+ * measured shape). G729 profile: opus narrowband (8 kHz) CBR 8 kb/s, 10 ms frames,
  * i.e. G.729's 10-byte frames (a38); the E-model uses G.729's values.
- * On hold: one header-only packet (flag HOLD) every 1/3 s (a36). Silence:
+ * On hold: one header-only packet every 1/3 s (a36), flagged HOLD by the
+ * end that put the call on hold (the other end learns it from them and
+ * answers with packets flagged HELD, at the same rate). Silence:
  * packets keep flowing (a35) unless silence_suppression is set, in which
  * case frames of silence are not sent (their encoding is still charged: the
  * encoder's VAD runs on them).
@@ -68,8 +74,12 @@
  * with every parameter at its default (Table 2: SLR 8, RLR 2, STMR 15,
  * LSTR 18, Ds = Dr 3, TELR 65, WEPL 110, qdu 1, Nc -70, Nfor -64, Ps = Pr
  * 35, A 0), which gives Ro = 94.77 and Is = 1.41. Id = Idte + Idle + Idd is
- * computed with T = Ta = the mean one-way network delay and Tr = 2T (codec
- * and jitter-buffer delay are not added). Ie,eff = Ie + (95 - Ie) * Ppl /
+ * computed with T = Ta = the mouth-to-ear delay and Tr = 2T: the mean
+ * one-way network delay + the sender's codec frame, look-ahead and
+ * packetisation (media_codec_delay_ns) + the mean delay of an adaptive
+ * jitter buffer (4 times the running RFC 3550 jitter estimate, at least
+ * one packet interval, averaged over the packets received). MediaStats
+ * carries each input (delays, loss, Ie,eff) beside R and MOS. Ie,eff = Ie + (95 - Ie) * Ppl /
  * (Ppl/BurstR + Bpl), Ppl = loss after FEC in percent, BurstR = (mean
  * length of loss bursts) * (1 - Ppl/100) (1 for random loss). MOS from R
  * per G.107 Annex B. Codec values (our choice, documented):
@@ -77,7 +87,7 @@
  *   OPUS:      Ie 0, Bpl 25.1 (wideband at >= 16 kb/s is transparent on the
  *              narrowband scale; packet-loss concealment like G.711 with PLC,
  *              whose G.113 Bpl is 25.1);
- *   SKYPE2004: Ie 0, Bpl 20 (iSAC at 30.8 kb/s; no G.113 entry: a weaker
+ *   SKYPE2004: Ie 0, Bpl 20 (iSAC at 29.1 kb/s; no G.113 entry: a weaker
  *              concealment than opus assumed).
  */
 #include "protocol/media.h"
@@ -95,13 +105,20 @@
 #define MEDIA_CLEAR 4                    /* clear header bytes */
 #define MEDIA_HDR 12                     /* clear + encrypted header bytes */
 #define MEDIA_PKT_MAX ENV_UDP_MAX        /* largest payload handled, bytes */
-#define MEDIA_2004_BLOCK 55              /* codec bytes per 2004 packet */
+#define MEDIA_2004_BLOCK 52              /* codec bytes per 2004 packet */
+#define MEDIA_2004_GROUP 364             /* 5 frames of 20 ms = 7 blocks, bytes */
 #define MEDIA_2004_INTERVAL_NS 14285714  /* 1/70 s, ns (a34) */
-#define MEDIA_2004_BITRATE 30800         /* 55 B * 70/s * 8, bit/s */
+#define MEDIA_2004_BITRATE 29120         /* 52 B * 70/s * 8, bit/s */
 #define MEDIA_HOLD_INTERVAL_NS 333333333 /* 3 packets/s on hold (a36), ns */
 #define MEDIA_WIN 64                     /* loss-decision window, packets */
+#define MEDIA_SPF_MAX 960                /* samples per frame at most (16 kHz, 60 ms) */
+#define MEDIA_PLC_MAX 50                 /* missing frames concealed one by one at most */
+#define MEDIA_COMPLEXITY 3               /* opus complexity of the per-call encoders (0..10):
+                                            a VoIP client's choice on a modest CPU; the
+                                            charged cost comes from the calibration table */
 #define MEDIA_FLAG_FEC 0x01              /* body carries the previous frame */
-#define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body */
+#define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body: the sender holds */
+#define MEDIA_FLAG_HELD 0x04             /* on-hold keepalive, empty body: the receiver holds */
 
 /* One pre-encoded loop of the synthetic signal. */
 typedef struct MediaLoop {
@@ -128,8 +145,45 @@ struct MediaShared {
     EnvMetric m_bad;     /* metric "media.bad_packets" */
 };
 
+/* The synthetic speech source: its whole state (a loop's, or one
+ * sender's in frames execution, seeded per call). */
+typedef struct MediaSignal {
+    uint64_t s;           /* splitmix64 state */
+    uint64_t i;           /* samples produced so far */
+    uint64_t next_switch; /* sample of the next talk/silence switch */
+    double phase, f0;     /* voice phase (rad), fundamental (Hz) */
+    bool talking;         /* in a talk spurt */
+} MediaSignal;
+
+/* Frames execution: a sender's own source and encoder (env_mem_alloc'd on
+ * the first frame: ~30 KB with the encoder). */
+typedef struct MediaTxFrames {
+    OpusEncoder *enc;              /* env_mem_alloc'd, opus_encoder_get_size(1) bytes */
+    MediaSignal sig;               /* the call's source */
+    int fs, spf;                   /* sample rate (Hz), samples per frame */
+    uint32_t frames;               /* frames encoded */
+    uint16_t prev_len;             /* bytes of prev (the FEC copy), 0: none */
+    uint16_t sbuf_len;             /* 2004: encoded bytes not sent yet */
+    uint8_t prev[MEDIA_FRAME_MAX]; /* the frame sent last */
+    uint8_t sbuf[2 * 73];          /* 2004: the byte stream the framer cuts */
+    int16_t pcm[MEDIA_SPF_MAX];    /* the last source frame */
+} MediaTxFrames;
+
+/* Frames execution: a receiver's decoder (env_mem_alloc'd on the first
+ * frame). */
+typedef struct MediaRxFrames {
+    OpusDecoder *dec;           /* env_mem_alloc'd, opus_decoder_get_size(1) bytes */
+    int spf;                    /* samples per frame */
+    bool started;               /* a frame was played */
+    uint32_t next;              /* sequence number of the next frame to play */
+    MediaFrameStats st;         /* what the decoder did */
+    int16_t pcm[MEDIA_SPF_MAX]; /* the last frame played */
+} MediaRxFrames;
+
 struct MediaTx {
     const MediaShared *ms; /* borrowed, outlives the stream */
+    MediaTxFrames *fr;     /* frames execution: source and encoder, NULL until used / replay */
+    uint64_t seed;         /* frames execution: the source's seed (per call) */
     const MediaLoop *loop; /* the codec loop replayed */
     MediaConfig c;         /* configuration (profile defaults applied) */
     uint8_t key[32];       /* AES-256 session key */
@@ -141,6 +195,8 @@ struct MediaTx {
 
 struct MediaRx {
     const MediaShared *ms; /* borrowed */
+    MediaRxFrames *fr;     /* frames execution: decoder, NULL until used */
+    MediaConfig c;         /* configuration (profile defaults applied) */
     MediaProfile profile;  /* codec profile (E-model values) */
     uint8_t key[32];       /* AES-256 session key */
     bool started;          /* a valid packet was seen */
@@ -155,6 +211,10 @@ struct MediaRx {
     uint64_t packets_rx;   /* valid packets received */
     uint64_t recovered;    /* recovered through FEC, packets */
     uint64_t bad;          /* packets that failed to decrypt/parse */
+    bool peer_holds;       /* the last valid packet had MEDIA_FLAG_HOLD */
+    TimeNs codec_delay_ns; /* sender-side delay of the stream (media_codec_delay_ns), ns */
+    TimeNs interval_ns;    /* packet interval of the stream while talking, ns */
+    double jb_sum_ns;      /* sum over packets of the jitter buffer's delay then, ns */
     double delay_sum_ns;   /* sum of one-way delays, ns */
     double jitter_ns;      /* RFC 3550 jitter estimate, ns */
     TimeNs prev_transit;   /* transit time of the previous packet, ns */
@@ -176,31 +236,46 @@ static double media_unit(uint64_t *s)
     return (double)(media_mix(s) >> 11) / 9007199254740992.0;
 }
 
-/* Writes n samples at rate fs into pcm and the talk/silence flag per
- * sample into on. */
+
+static MediaSignal media_signal_init(uint64_t seed)
+{
+    return (MediaSignal){.s = seed, .f0 = 150};
+}
+
+/* Writes the next n samples at rate fs into pcm and the talk/silence flag
+ * per sample into on (NULL: not wanted). */
+static void media_signal_run(MediaSignal *g, int fs, size_t n, int16_t *pcm, uint8_t *on)
+{
+    for (size_t j = 0; j < n; j++, g->i++) {
+        if (g->i == g->next_switch) { /* a new talk spurt or silence, 0.4..1.6 s */
+            g->talking = !g->talking;
+            g->next_switch = g->i + (uint64_t)((0.4 + 1.2 * media_unit(&g->s)) * fs);
+            g->f0 = 110 + 80 * media_unit(&g->s);
+        }
+        double t = (double)g->i / fs;
+        double f = g->f0 * (1 + 0.05 * sin(2 * M_PI * 3 * t));
+        g->phase += 2 * M_PI * f / fs;
+        /* sum of sin(k phase)/k by the recurrence sin(k x) = 2 cos(x)
+         * sin((k-1) x) - sin((k-2) x): one sin and one cos per sample
+         * instead of one sin per harmonic (up to 63). */
+        double c2 = 2 * cos(g->phase), s1 = sin(g->phase), s0 = 0, v = 0;
+        for (int k = 1; k * f < 7000 && k * f < fs / 2.0; k++) {
+            v += s1 / k;
+            double s2 = c2 * s1 - s0;
+            s0 = s1;
+            s1 = s2;
+        }
+        double env = g->talking ? 0.5 * (1 - cos(2 * M_PI * 4 * t)) : 0;
+        double noise = (media_unit(&g->s) - 0.5) * 2 * 0.003;
+        pcm[j] = (int16_t)lrint(32767 * (0.3 * env * v / 2.5 + noise));
+        if (on) on[j] = g->talking;
+    }
+}
+
 static void media_signal(uint64_t seed, int fs, size_t n, int16_t *pcm, uint8_t *on)
 {
-    uint64_t s = seed;
-    double phase = 0, f0 = 150;
-    size_t next_switch = 0;
-    bool talking = false;
-    for (size_t i = 0; i < n; i++) {
-        if (i == next_switch) { /* a new talk spurt or silence, 0.4..1.6 s */
-            talking = !talking;
-            next_switch = i + (size_t)((0.4 + 1.2 * media_unit(&s)) * fs);
-            f0 = 110 + 80 * media_unit(&s);
-        }
-        double t = (double)i / fs;
-        double f = f0 * (1 + 0.05 * sin(2 * M_PI * 3 * t));
-        phase += 2 * M_PI * f / fs;
-        double v = 0;
-        for (int k = 1; k * f < 7000 && k * f < fs / 2.0; k++)
-            v += sin(k * phase) / k;
-        double env = talking ? 0.5 * (1 - cos(2 * M_PI * 4 * t)) : 0;
-        double noise = (media_unit(&s) - 0.5) * 2 * 0.003;
-        pcm[i] = (int16_t)lrint(32767 * (0.3 * env * v / 2.5 + noise));
-        on[i] = talking;
-    }
+    MediaSignal g = media_signal_init(seed);
+    media_signal_run(&g, fs, n, pcm, on);
 }
 
 /* Codec settings of a profile: sample rate, bit rate, frame, CBR. */
@@ -210,6 +285,18 @@ static void media_codec_params(const MediaLoop *l, int *fs, bool *cbr)
     *cbr = l->profile != MEDIA_PROFILE_OPUS;
 }
 
+/* 2004 profile: bytes of 20 ms frame f, 72 then four of 73 (5 frames are
+ * 364 B = 7 blocks of 52 B), and the frame holding byte `at` of the stream. */
+static int media_2004_frame_bytes(uint32_t f)
+{
+    return f % 5 == 0 ? 72 : 73;
+}
+static uint32_t media_2004_frame_at(uint32_t at)
+{
+    uint32_t r = at % MEDIA_2004_GROUP;
+    return at / MEDIA_2004_GROUP * 5 + (r < 72 ? 0 : 1 + (r - 72) / 73);
+}
+
 /* Encodes one loop's frames (pcm: frames * spf samples); fills off/data. */
 static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs, bool cbr)
 {
@@ -217,7 +304,8 @@ static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs,
     OpusEncoder *enc = opus_encoder_create(fs, 1, OPUS_APPLICATION_VOIP, &oerr);
     OpusDecoder *dec = opus_decoder_create(fs, 1, &oerr);
     CHECK(enc && dec, "opus_*_create: %s", opus_strerror(oerr));
-    opus_encoder_ctl(enc, OPUS_SET_BITRATE((opus_int32)l->bitrate_bps));
+    bool is2004 = l->profile == MEDIA_PROFILE_SKYPE2004; /* 73 B CBR, every fifth frame 72 B */
+    opus_encoder_ctl(enc, OPUS_SET_BITRATE(is2004 ? 29200 : (opus_int32)l->bitrate_bps));
     opus_encoder_ctl(enc, OPUS_SET_VBR(cbr ? 0 : 1));
     opus_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
     l->data = g_malloc((size_t)l->frames * MEDIA_FRAME_MAX); /* not per node */
@@ -225,7 +313,9 @@ static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs,
     l->off[0] = 0;
     for (uint32_t f = 0; f < l->frames; f++) {
         uint8_t *p = l->data + l->off[f];
-        opus_int32 n = opus_encode(enc, pcm + (size_t)f * spf, spf, p, MEDIA_FRAME_MAX);
+        opus_int32 cap = is2004 ? media_2004_frame_bytes(f) : MEDIA_FRAME_MAX;
+        opus_int32 n = opus_encode(enc, pcm + (size_t)f * spf, spf, p, cap);
+        CHECK(!is2004 || n == cap, "2004 frame of %d bytes, not %d", (int)n, (int)cap);
         CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
         CHECK(opus_decode(dec, p, n, out, spf, 0) == spf, "loop frame %u does not decode", f);
         l->off[f + 1] = l->off[f] + (uint32_t)n;
@@ -344,23 +434,32 @@ MediaTx *media_tx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
     MediaTx *tx = env_mem_alloc(e, sizeof *tx);
     tx->ms = ms;
     tx->c = media_config_fix(c);
-    tx->loop = media_loop_get(ms, &tx->c);
     memcpy(tx->key, key, 32);
     tx->stream = (uint16_t)(0x8000 | env_random_below(e, 0x8000));
     tx->seq = env_random_below(e, 0x10000);
+    tx->prev = -1;
+    if (!tx->c.replay) { /* frames: the call's own source, seeded from the node's stream */
+        tx->seed = env_random_u64(e);
+        return tx;
+    }
+    tx->loop = media_loop_get(ms, &tx->c);
     uint32_t units = tx->c.profile == MEDIA_PROFILE_SKYPE2004
                          ? tx->loop->off[tx->loop->frames] / MEDIA_2004_BLOCK
                          : tx->loop->frames;
     tx->pos = env_random_below(e, units);
-    tx->prev = -1;
     CHECK(tx->c.profile != MEDIA_PROFILE_SKYPE2004 ||
-              tx->loop->off[tx->loop->frames] == tx->loop->frames * 77u,
-          "2004 loop is not 77-byte CBR frames");
+              tx->loop->off[tx->loop->frames] * 5 == tx->loop->frames * MEDIA_2004_GROUP,
+          "2004 loop is not whole groups of 5 frames");
     return tx;
 }
 
 void media_tx_free(MediaTx *tx, const Env *e)
 {
+    if (!tx) return;
+    if (tx->fr) {
+        env_mem_free(e, tx->fr->enc, (size_t)opus_encoder_get_size(1));
+        env_mem_free(e, tx->fr, sizeof *tx->fr);
+    }
     env_mem_free(e, tx, sizeof *tx);
 }
 
@@ -398,12 +497,82 @@ static uint16_t media_check(const uint8_t *pkt, size_t len)
 
 /* Writes the body of a talking packet after the header; returns its
  * length and sets *flags. Charges the encoding of the interval's audio. */
+/* Frames execution: the sender's source and encoder, made on first use. */
+static MediaTxFrames *media_tx_frames(MediaTx *tx, const Env *e)
+{
+    if (tx->fr) return tx->fr;
+    MediaTxFrames *fr = env_mem_alloc(e, sizeof *fr);
+    memset(fr, 0, sizeof *fr);
+    fr->sig = media_signal_init(tx->seed);
+    fr->fs = media_sample_rate(&tx->c);
+    fr->spf = (int)(fr->fs * tx->c.frame_ns / TIMENS_S);
+    CHECK(fr->spf > 0 && fr->spf <= MEDIA_SPF_MAX, "%d samples per frame", fr->spf);
+    fr->enc = env_mem_alloc(e, (size_t)opus_encoder_get_size(1));
+    int err = opus_encoder_init(fr->enc, fr->fs, 1, OPUS_APPLICATION_VOIP);
+    CHECK(err == OPUS_OK, "opus_encoder_init: %s", opus_strerror(err));
+    bool is2004 = tx->c.profile == MEDIA_PROFILE_SKYPE2004;
+    opus_encoder_ctl(fr->enc, OPUS_SET_BITRATE(is2004 ? 29200 : (opus_int32)tx->c.bitrate_bps));
+    opus_encoder_ctl(fr->enc, OPUS_SET_VBR(tx->c.profile == MEDIA_PROFILE_OPUS ? 1 : 0));
+    opus_encoder_ctl(fr->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+    opus_encoder_ctl(fr->enc, OPUS_SET_COMPLEXITY(MEDIA_COMPLEXITY));
+    tx->fr = fr;
+    return fr;
+}
+
+/* Frames execution: the next frame of the source, encoded into out (at
+ * most cap bytes; CBR profiles exactly cap when below their rate), its
+ * encoding charged. Returns its length. */
+static size_t media_tx_encode(MediaTx *tx, const Env *e, uint8_t *out, int cap, bool *voiced)
+{
+    MediaTxFrames *fr = media_tx_frames(tx, e);
+    uint8_t on[MEDIA_SPF_MAX];
+    media_signal_run(&fr->sig, fr->fs, (size_t)fr->spf, fr->pcm, on);
+    *voiced = on[fr->spf / 2];
+    opus_int32 n = opus_encode(fr->enc, fr->pcm, fr->spf, out, cap);
+    CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
+    env_charge_cpu(e, ENV_COST_OPUS_ENCODE, (size_t)fr->spf * 2);
+    fr->frames++;
+    return (size_t)n;
+}
+
+/* Frames execution: the body of a talking packet (see media_tx_body). */
+static size_t media_tx_body_frames(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *flags,
+                                   bool *voiced)
+{
+    MediaTxFrames *fr = media_tx_frames(tx, e);
+    if (tx->c.profile == MEDIA_PROFILE_SKYPE2004) { /* the framer's 52-byte blocks (a39) */
+        *voiced = true;
+        while (fr->sbuf_len < MEDIA_2004_BLOCK) {
+            int cap = media_2004_frame_bytes(fr->frames);
+            size_t n = media_tx_encode(tx, e, fr->sbuf + fr->sbuf_len, cap, voiced);
+            CHECK(n == (size_t)cap, "2004 frame of %zu bytes, not %d", n, cap);
+            fr->sbuf_len = (uint16_t)(fr->sbuf_len + n);
+        }
+        memcpy(body, fr->sbuf, MEDIA_2004_BLOCK);
+        fr->sbuf_len -= MEDIA_2004_BLOCK;
+        memmove(fr->sbuf, fr->sbuf + MEDIA_2004_BLOCK, fr->sbuf_len);
+        return MEDIA_2004_BLOCK;
+    }
+    size_t n = media_tx_encode(tx, e, body + 2, MEDIA_FRAME_MAX, voiced);
+    media_put16(body, (uint32_t)n);
+    size_t len = 2 + n;
+    if (tx->c.fec && fr->prev_len) { /* a39's RF = 2: the previous frame again */
+        memcpy(body + len, fr->prev, fr->prev_len);
+        len += fr->prev_len;
+        *flags |= MEDIA_FLAG_FEC;
+    }
+    memcpy(fr->prev, body + 2, n);
+    fr->prev_len = (uint16_t)n;
+    return len;
+}
+
 static size_t media_tx_body(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *flags, bool *voiced)
 {
+    if (!tx->c.replay) return media_tx_body_frames(tx, e, body, flags, voiced);
     const MediaLoop *l = tx->loop;
     if (tx->c.profile == MEDIA_PROFILE_SKYPE2004) {
         uint32_t at = tx->pos * MEDIA_2004_BLOCK;
-        *voiced = l->voiced[at / 77]; /* 30.8 kb/s CBR: 77-byte frames */
+        *voiced = l->voiced[media_2004_frame_at(at)];
         memcpy(body, l->data + at, MEDIA_2004_BLOCK);
         tx->pos = (tx->pos + 1) % (l->off[l->frames] / MEDIA_2004_BLOCK);
         env_charge_cpu(e, ENV_COST_OPUS_ENCODE,
@@ -444,24 +613,23 @@ static void media_tx_seal(MediaTx *tx, const Env *e, uint8_t *pkt, size_t len, u
     tx->seq++;
 }
 
-size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, bool over_tcp, uint8_t *out,
-                     size_t cap)
+size_t media_tx_next(MediaTx *tx, const Env *e, MediaHold hold, uint8_t *out, size_t cap)
 {
     uint8_t pkt[MEDIA_PKT_MAX];
-    uint8_t flags = on_hold ? MEDIA_FLAG_HOLD : 0;
+    bool on_hold = hold != MEDIA_TALKING;
+    uint8_t flags = hold == MEDIA_ON_HOLD ? MEDIA_FLAG_HOLD : hold == MEDIA_HELD ? MEDIA_FLAG_HELD : 0;
     bool voiced = true;
     size_t len = MEDIA_HDR;
     if (!on_hold) len += media_tx_body(tx, e, pkt + MEDIA_HDR, &flags, &voiced);
     if (!voiced && tx->c.silence_suppression) { /* nothing sent, nothing to protect */
         tx->prev = -1;
+        if (tx->fr) tx->fr->prev_len = 0;
         return 0;
     }
     media_tx_seal(tx, e, pkt, len, flags);
-    size_t pre = over_tcp ? 2 : 0;
-    CHECK(len + pre <= cap, "media packet of %zu bytes, buffer %zu", len + pre, cap);
-    if (over_tcp) media_put16(out, (uint32_t)len);
-    memcpy(out + pre, pkt, len);
-    return len + pre;
+    CHECK(len <= cap, "media packet of %zu bytes, buffer %zu", len, cap);
+    memcpy(out, pkt, len);
+    return len;
 }
 
 size_t media_tx_frame_next(MediaTx *tx, const Env *e, uint8_t *frame, size_t cap)
@@ -479,18 +647,17 @@ size_t media_tx_frame_next(MediaTx *tx, const Env *e, uint8_t *frame, size_t cap
 }
 
 size_t media_tx_next_with(MediaTx *tx, const Env *e, const uint8_t *frame, size_t flen,
-                          bool over_tcp, uint8_t *out, size_t cap)
+                          uint8_t *out, size_t cap)
 {
     uint8_t pkt[MEDIA_PKT_MAX];
     CHECK(flen > 0 && MEDIA_HDR + 2 + flen <= sizeof pkt, "frame of %zu bytes", flen);
     media_put16(pkt + MEDIA_HDR, (uint32_t)flen);
     memcpy(pkt + MEDIA_HDR + 2, frame, flen);
-    size_t len = MEDIA_HDR + 2 + flen, pre = over_tcp ? 2 : 0;
+    size_t len = MEDIA_HDR + 2 + flen;
     media_tx_seal(tx, e, pkt, len, 0);
-    CHECK(len + pre <= cap, "media packet of %zu bytes, buffer %zu", len + pre, cap);
-    if (over_tcp) media_put16(out, (uint32_t)len);
-    memcpy(out + pre, pkt, len);
-    return len + pre;
+    CHECK(len <= cap, "media packet of %zu bytes, buffer %zu", len, cap);
+    memcpy(out, pkt, len);
+    return len;
 }
 
 int media_sample_rate(const MediaConfig *c)
@@ -498,11 +665,33 @@ int media_sample_rate(const MediaConfig *c)
     return c->profile == MEDIA_PROFILE_G729 ? 8000 : 16000;
 }
 
-size_t media_tcp_message_len(const uint8_t *buf, size_t len)
+/* The relay cap (relay.c, a48). The official figure is 4 KB/s of voice per
+ * relayed call (a48, an admin guide quoted in 2008). The measured 2004
+ * stream does not fit it: 70 packets/s of MEDIA_FRAME_HDR + a 2004 packet
+ * each way is more than 4,096 B/s, and a relay held to a48's figure drops
+ * part of every relayed 2004 call, which the measurements (a33, a34: the
+ * same 67 B, 140 packets/s stream relayed or not) do not show. So the
+ * default is the larger of a48's 4,096 B/s and the stream's nominal rate
+ * with a quarter of headroom (VBR peaks, FEC), rounded up to 64 B/s:
+ * 2004 profile 5,888 B/s; opus at 24 kb/s, 20 ms 4,864 B/s; G.729 4,096
+ * B/s (its 3,100 B/s fit a48). The nominal rate counts the frame header,
+ * the packet header and the codec bytes at the configured bit rate (twice
+ * with FEC). */
+uint32_t media_relay_cap_default(const MediaConfig *c)
 {
-    if (len < 2) return 0;
-    size_t n = 2 + media_get16(buf);
-    return n <= len ? n : 0;
+    MediaConfig f = media_config_fix(c);
+    double pps, pkt;
+    if (f.profile == MEDIA_PROFILE_SKYPE2004) {
+        pps = (double)TIMENS_S / MEDIA_2004_INTERVAL_NS;
+        pkt = MEDIA_HDR + MEDIA_2004_BLOCK;
+    } else {
+        pps = (double)TIMENS_S / (double)f.frame_ns;
+        double codec = (double)f.bitrate_bps / 8 / pps;
+        pkt = MEDIA_HDR + 2 + codec * (f.fec ? 2 : 1);
+    }
+    double rate = 1.25 * pps * (MEDIA_FRAME_HDR + pkt);
+    uint32_t cap = (uint32_t)ceil(rate / 64) * 64;
+    return MAX(cap, 4096u);
 }
 
 /* ---- receiver ------------------------------------------------------------ */
@@ -514,12 +703,101 @@ MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
     rx->ms = ms;
     rx->profile = c->profile;
     memcpy(rx->key, key, 32);
+    MediaConfig f = media_config_fix(c);
+    rx->c = f;
+    rx->codec_delay_ns = media_codec_delay_ns(&f);
+    rx->interval_ns = f.profile == MEDIA_PROFILE_SKYPE2004 ? MEDIA_2004_INTERVAL_NS : f.frame_ns;
     return rx;
 }
 
 void media_rx_free(MediaRx *rx, const Env *e)
 {
+    if (!rx) return;
+    if (rx->fr) {
+        env_mem_free(e, rx->fr->dec, (size_t)opus_decoder_get_size(1));
+        env_mem_free(e, rx->fr, sizeof *rx->fr);
+    }
     env_mem_free(e, rx, sizeof *rx);
+}
+
+/* Frames execution: the receiver's decoder, made on first use. */
+static MediaRxFrames *media_rx_frames(MediaRx *rx, const Env *e)
+{
+    if (rx->fr) return rx->fr;
+    MediaRxFrames *fr = env_mem_alloc(e, sizeof *fr);
+    memset(fr, 0, sizeof *fr);
+    int fs = media_sample_rate(&rx->c);
+    fr->spf = (int)(fs * rx->c.frame_ns / TIMENS_S);
+    fr->dec = env_mem_alloc(e, (size_t)opus_decoder_get_size(1));
+    int err = opus_decoder_init(fr->dec, fs, 1);
+    CHECK(err == OPUS_OK, "opus_decoder_init: %s", opus_strerror(err));
+    rx->fr = fr;
+    return fr;
+}
+
+/* Decodes frame f (flen bytes; NULL: conceals a missing one) into the
+ * last-frame buffer, charged per frame (concealment with 0 bytes). */
+static void media_rx_decode(MediaRxFrames *fr, const Env *e, const uint8_t *f, size_t flen)
+{
+    int got = opus_decode(fr->dec, f, (opus_int32)flen, fr->pcm, fr->spf, 0);
+    if (got != fr->spf) memset(fr->pcm, 0, (size_t)fr->spf * sizeof *fr->pcm);
+    env_charge_cpu(e, ENV_COST_OPUS_DECODE, flen);
+}
+
+/* Frames execution (OPUS, G729): plays packet seq: the frames missing
+ * since the last one played are concealed (PLC), the one just before seq
+ * decoded from this packet's redundant copy when it has one (fec, fec_len),
+ * then its own frame (flen 0: a hold packet, nothing to play). A late
+ * packet is not played. Long gaps: at most MEDIA_PLC_MAX concealed frames
+ * really run, the rest are counted. */
+static void media_rx_play(MediaRx *rx, const Env *e, uint32_t seq, const uint8_t *f, size_t flen,
+                          const uint8_t *fec, size_t fec_len)
+{
+    MediaRxFrames *fr = media_rx_frames(rx, e);
+    if (!fr->started) {
+        fr->started = true;
+        fr->next = seq;
+    }
+    int32_t gap = (int32_t)(seq - fr->next);
+    if (gap < 0) return;
+    for (int32_t q = 0; q < gap; q++) {
+        if (q == gap - 1 && fec_len) {
+            media_rx_decode(fr, e, fec, fec_len);
+            fr->st.fec++;
+            continue;
+        }
+        if (q < MEDIA_PLC_MAX) {
+            media_rx_decode(fr, e, NULL, 0);
+            bool audible = false;
+            for (int i = 0; i < fr->spf && !audible; i++) audible = fr->pcm[i] != 0;
+            fr->st.concealed_audible += audible;
+        }
+        fr->st.concealed++;
+    }
+    if (flen) {
+        media_rx_decode(fr, e, f, flen);
+        fr->st.decoded++;
+    }
+    fr->next = seq + 1;
+}
+
+void media_rx_frame_stats(const MediaRx *rx, MediaFrameStats *out)
+{
+    *out = rx->fr ? rx->fr->st : (MediaFrameStats){0};
+}
+
+size_t media_rx_last_pcm(const MediaRx *rx, const int16_t **pcm)
+{
+    if (!rx->fr) return 0;
+    *pcm = rx->fr->pcm;
+    return (size_t)rx->fr->spf;
+}
+
+size_t media_tx_last_pcm(const MediaTx *tx, const int16_t **pcm)
+{
+    if (!tx->fr) return 0;
+    *pcm = tx->fr->pcm;
+    return (size_t)tx->fr->spf;
 }
 
 /* The 32-bit sequence number nearest to the highest seen with low bits s. */
@@ -603,6 +881,10 @@ static void media_rx_timing(MediaRx *rx, TimeNs now, TimeNs sent_ns)
     }
     rx->prev_transit = transit;
     rx->packets_rx++;
+    /* Adaptive playout (Ramjee et al. 1994, algorithm 1 without the spike
+     * mode): the buffer holds a packet 4 jitter estimates beyond the mean
+     * transit, and at least one packet interval. */
+    rx->jb_sum_ns += MAX(4 * rx->jitter_ns, (double)rx->interval_ns);
 }
 
 static bool media_rx_bad(MediaRx *rx, const Env *e)
@@ -642,11 +924,6 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
                            uint8_t *frame, size_t cap, size_t *flen)
 {
     *flen = 0;
-    if (len >= 2 && !(buf[0] & 0x80)) { /* TCP framing: strip the length prefix */
-        if (media_get16(buf) != len - 2) return media_rx_bad(rx, e);
-        buf += 2;
-        len -= 2;
-    }
     uint8_t p[MEDIA_PKT_MAX];
     uint32_t seq;
     if (len < MEDIA_HDR || len > sizeof p || !media_rx_open(rx, e, buf, len, p, &seq))
@@ -658,9 +935,16 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
     for (int i = 0; i < 5; i++)
         sent_ns = sent_ns << 8 | p[4 + i];
     bool fec = (p[9] & MEDIA_FLAG_FEC) != 0;
+    rx->peer_holds = (p[9] & MEDIA_FLAG_HOLD) != 0;
     media_rx_mark(rx, seq, fec);
     media_rx_timing(rx, env_now(e), sent_ns * 1000);
-    if (codec) env_charge_cpu(e, ENV_COST_OPUS_DECODE, codec);
+    if (!rx->c.replay && !is2004) { /* frames: every frame decoded, losses concealed */
+        const uint8_t *f = p + MEDIA_HDR + 2;
+        size_t rest = len > MEDIA_HDR ? len - MEDIA_HDR - 2 - codec : 0;
+        media_rx_play(rx, e, seq, f, codec, f + codec, fec ? rest : 0);
+    } else if (codec) {
+        env_charge_cpu(e, ENV_COST_OPUS_DECODE, codec); /* replay: charged, not run */
+    }
     if (frame && codec && !is2004 && codec <= cap) {
         memcpy(frame, p + MEDIA_HDR + 2, codec);
         *flen = codec;
@@ -705,11 +989,32 @@ static double emodel_idd(double ta)
 
 /* R for mean one-way delay delay_ms, codec (ie, bpl), loss ppl (%) and
  * burst ratio burst_r. Exposed for tests through media_emodel_r. */
+double media_ie_eff(double ie, double bpl, double ppl, double burst_r)
+{
+    return ie + (95 - ie) * ppl / (ppl / burst_r + bpl);
+}
+
 double media_emodel_r(double delay_ms, double ie, double bpl, double ppl, double burst_r)
 {
     double id = emodel_idte(delay_ms) + emodel_idle(2 * delay_ms) + emodel_idd(delay_ms);
-    double ie_eff = ie + (95 - ie) * ppl / (ppl / burst_r + bpl);
-    return EM_RO - EM_IS - id - ie_eff;
+    return EM_RO - EM_IS - id - media_ie_eff(ie, bpl, ppl, burst_r);
+}
+
+/* Sender-side delay (the mouth-to-ear terms before the network): one
+ * codec frame (the encoder waits for it), the codec's look-ahead (opus
+ * 6.5 ms, RFC 6716's default algorithmic delay beyond the frame; G.729
+ * 5 ms, G.729 section 3), and packetisation beyond the frame: none when
+ * a packet carries one frame, for the 2004 profile one block interval
+ * (1/70 s: a frame's 72.8 bytes leave in the next blocks). */
+TimeNs media_codec_delay_ns(const MediaConfig *c)
+{
+    MediaConfig f = media_config_fix(c);
+    switch (f.profile) {
+    case MEDIA_PROFILE_G729: return f.frame_ns + 5 * TIMENS_MS;
+    case MEDIA_PROFILE_SKYPE2004: return f.frame_ns + 6500 * TIMENS_US + MEDIA_2004_INTERVAL_NS;
+    case MEDIA_PROFILE_OPUS: break;
+    }
+    return f.frame_ns + 6500 * TIMENS_US;
 }
 
 double media_mos_from_r(double r)
@@ -749,6 +1054,11 @@ static void media_rx_final_loss(const MediaRx *rx, uint64_t *lost, uint64_t *bur
     *bursts = r.bursts;
 }
 
+bool media_rx_peer_holds(const MediaRx *rx)
+{
+    return rx->peer_holds;
+}
+
 void media_rx_stats(const MediaRx *rx, MediaStats *out)
 {
     *out = (MediaStats){
@@ -759,10 +1069,14 @@ void media_rx_stats(const MediaRx *rx, MediaStats *out)
     out->loss = span > 0 ? (double)out->packets_lost / span : 0;
     out->delay_ms = rx->packets_rx ? rx->delay_sum_ns / (double)rx->packets_rx / 1e6 : 0;
     out->jitter_ms = rx->jitter_ns / 1e6;
+    out->jitter_buffer_ms = rx->packets_rx ? rx->jb_sum_ns / (double)rx->packets_rx / 1e6 : 0;
+    out->mouth_to_ear_ms =
+        out->delay_ms + (double)rx->codec_delay_ns / 1e6 + out->jitter_buffer_ms;
     double burst_r = 1;
     if (bursts) burst_r = ((double)out->packets_lost / (double)bursts) * (1 - out->loss);
     double ie, bpl;
     media_codec_impairment(rx->profile, &ie, &bpl);
-    out->r_factor = media_emodel_r(out->delay_ms, ie, bpl, out->loss * 100, burst_r);
+    out->ie_eff = media_ie_eff(ie, bpl, out->loss * 100, burst_r);
+    out->r_factor = media_emodel_r(out->mouth_to_ear_ms, ie, bpl, out->loss * 100, burst_r);
     out->mos = media_mos_from_r(out->r_factor);
 }

@@ -11,7 +11,8 @@
  * (RFC 3550 estimator), recovers isolated losses from FEC copies, and
  * computes the ITU-T G.107 E-model R-factor and MOS for the call.
  * The 2004 profile reproduces the measured stream (docs/protocol-notes.md a33, a34:
- * 67-byte UDP payloads, 69 over TCP, ~140 packets/s both ways together).
+ * 67-byte UDP payloads, 69 over TCP, ~140 packets/s both ways together):
+ * a 64-byte packet behind the transports' 3-byte frame header.
  * Silence: packets keep flowing (a35) unless silence suppression is on; on
  * hold about 3 packets/s (a36).
  *
@@ -31,7 +32,7 @@
 
 typedef enum MediaProfile {
     MEDIA_PROFILE_OPUS = 0,      /* libopus wideband at the configured bit rate/frame */
-    MEDIA_PROFILE_SKYPE2004 = 1, /* the 2004 stream: 67 B payloads over UDP, 69 B over TCP */
+    MEDIA_PROFILE_SKYPE2004 = 1, /* the 2004 stream: 64 B packets (67 B UDP, 69 B TCP payloads) */
     MEDIA_PROFILE_G729 = 2,      /* G.729-like narrowband 8 kb/s, 10 ms frames (phone gateway) */
 } MediaProfile;
 
@@ -41,6 +42,10 @@ typedef struct MediaConfig {
     TimeNs frame_ns;          /* audio per packet, ns */
     bool fec;                 /* redundant copies of earlier frames */
     bool silence_suppression; /* no packets during silence (off: a35) */
+    bool replay;              /* execution: false ("frames"): every frame of a per-call source
+                                 encoded and every frame received decoded (loss concealed);
+                                 true ("replay"): a pre-encoded loop per world replayed, no
+                                 decoding (see media.c) */
 } MediaConfig;
 
 /* Per-world shared codec state (created once, like NodeShared). */
@@ -54,10 +59,15 @@ MediaTx *media_tx_new(const Env *e, const MediaShared *ms, const MediaConfig *c,
 void media_tx_free(MediaTx *tx, const Env *e); /* NULL is a no-op */
 /* Interval between packets now (frame interval; longer on hold), ns. */
 TimeNs media_tx_interval(const MediaTx *tx, bool on_hold);
+/* What a packet carries: voice, or (a36) nothing while the call is on
+ * hold, put there by this end (ON_HOLD: the peer learns it from the
+ * packet) or by the peer (HELD). */
+typedef enum MediaHold { MEDIA_TALKING = 0, MEDIA_ON_HOLD = 1, MEDIA_HELD = 2 } MediaHold;
 /* Writes the next packet's payload (sequence number and send time inside,
  * encrypted) into out; returns its length, or 0 when nothing is sent this
- * interval (silence suppression). over_tcp: the TCP framing of the profile. */
-size_t media_tx_next(MediaTx *tx, const Env *e, bool on_hold, bool over_tcp, uint8_t *out, size_t cap);
+ * interval (silence suppression). The same bytes go over UDP and TCP (a
+ * TCP frame delimits them; see wire.h, WIRE_CALL_MEDIA). */
+size_t media_tx_next(MediaTx *tx, const Env *e, MediaHold hold, uint8_t *out, size_t cap);
 
 /* Conference mixing (conf.c). The next encoded frame of the sender's loop
  * (its encoding charged), without a packet: a mixing host's own voice.
@@ -67,18 +77,24 @@ size_t media_tx_frame_next(MediaTx *tx, const Env *e, uint8_t *frame, size_t cap
  * bytes, borrowed; its encoding is the caller's to charge), without FEC:
  * a mix re-encoded by a conference host. */
 size_t media_tx_next_with(MediaTx *tx, const Env *e, const uint8_t *frame, size_t flen,
-                          bool over_tcp, uint8_t *out, size_t cap);
+                          uint8_t *out, size_t cap);
 /* PCM sample rate the codec of c runs at, Hz (8000 for G729, else 16000). */
 int media_sample_rate(const MediaConfig *c);
+
+/* Bytes a transport puts in front of every media packet: the a18 frame
+ * header (2-byte frame id, function byte). */
+#define MEDIA_FRAME_HDR 3
+/* The default relay cap (a48) per call and direction, bytes/s: enough to
+ * carry one direction of stream c without loss (see media.c), and never
+ * below a48's official 4 KB/s. */
+uint32_t media_relay_cap_default(const MediaConfig *c);
 
 /* Receiver. */
 typedef struct MediaRx MediaRx;
 MediaRx *media_rx_new(const Env *e, const MediaShared *ms, const MediaConfig *c, const uint8_t key[32]);
 void media_rx_free(MediaRx *rx, const Env *e); /* NULL is a no-op */
 /* A packet arrived now; false (and counted) when it does not decrypt/parse.
- * buf (borrowed) is one message as media_tx_next wrote it, with or without
- * the TCP length prefix (a stream id always has its top bit set, a prefix
- * never). */
+ * buf (borrowed) is one packet as media_tx_next wrote it. */
 bool media_rx_packet(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len);
 
 /* media_rx_packet, and the packet's primary codec frame copied into frame
@@ -87,22 +103,41 @@ bool media_rx_packet(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len);
 bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t len,
                            uint8_t *frame, size_t cap, size_t *flen);
 
-/* Over TCP: the length of the first whole message (prefix included) at the
- * start of a byte stream buf of len bytes, or 0 when it is not complete. */
-size_t media_tcp_message_len(const uint8_t *buf, size_t len);
-
 typedef struct MediaStats {
     uint64_t packets_rx;   /* packets received */
     uint64_t packets_lost; /* missing after FEC recovery */
     uint64_t recovered;    /* recovered through FEC */
     double loss;           /* loss after FEC, fraction */
-    double delay_ms;       /* mean one-way delay, ms */
+    double delay_ms;       /* mean one-way network delay, ms */
     double jitter_ms;      /* RFC 3550 interarrival jitter, ms */
-    double r_factor;       /* ITU-T G.107 E-model R */
+    double jitter_buffer_ms; /* mean delay of the adaptive jitter buffer, ms */
+    double mouth_to_ear_ms;  /* the E-model's T: delay_ms + codec frame + look-ahead +
+                                packetisation + jitter_buffer_ms, ms */
+    double ie_eff;         /* G.107 effective equipment impairment (codec and loss) */
+    double r_factor;       /* ITU-T G.107 E-model R (T = mouth_to_ear_ms) */
     double mos;            /* MOS from R (G.107 Annex B) */
     uint64_t packets_bad;  /* packets that failed to decrypt/parse (wrong key) */
 } MediaStats;
 void media_rx_stats(const MediaRx *rx, MediaStats *out);
+/* Whether the last valid packet said that its sender holds the call
+ * (MEDIA_ON_HOLD). */
+bool media_rx_peer_holds(const MediaRx *rx);
+
+/* Frames execution (MediaConfig.replay false), OPUS and G729 profiles:
+ * what the receiver's decoder did, frames. */
+typedef struct MediaFrameStats {
+    uint64_t decoded;   /* frames decoded from their packet */
+    uint64_t concealed; /* frames missing, concealed by the decoder (PLC) */
+    uint64_t concealed_audible; /* of those run, the ones whose output was not silence */
+    uint64_t fec;       /* frames missing, decoded from the next packet's redundant copy */
+} MediaFrameStats;
+void media_rx_frame_stats(const MediaRx *rx, MediaFrameStats *out);
+/* Frames execution, for tests: the PCM of the last frame the sender
+ * encoded and of the last frame the receiver decoded or concealed (its
+ * samples per frame at media_sample_rate); returns the sample count, 0 in
+ * replay mode or before any. */
+size_t media_tx_last_pcm(const MediaTx *tx, const int16_t **pcm);
+size_t media_rx_last_pcm(const MediaRx *rx, const int16_t **pcm);
 
 /* The E-model pieces media_rx_stats uses (see media.c for the defaults and
  * codec values). R for a mean one-way delay (ms), codec impairment ie and
@@ -110,6 +145,11 @@ void media_rx_stats(const MediaRx *rx, MediaStats *out);
  * random loss). */
 double media_emodel_r(double delay_ms, double ie, double bpl, double ppl, double burst_r);
 double media_mos_from_r(double r); /* G.107 Annex B */
+/* G.107 Ie,eff for codec (ie, bpl), loss ppl (%) and burst ratio burst_r. */
+double media_ie_eff(double ie, double bpl, double ppl, double burst_r);
+/* The sender-side delay of stream c: codec frame + look-ahead +
+ * packetisation, ns (see media.c). */
+TimeNs media_codec_delay_ns(const MediaConfig *c);
 void media_codec_impairment(MediaProfile p, double *ie, double *bpl); /* Ie, Bpl of a profile */
 
 #endif

@@ -138,3 +138,19 @@ void mediapath_relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t
     else
         mediapath_send_udp(n, r, &b);
 }
+
+void mediapath_media_send_tcp(Node *n, int idx, const uint8_t *pkt, size_t len)
+{
+    CHECK(len > 2, "media datagram of %zu bytes", len);
+    WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)(len - 2), pkt + 2}};
+    (void)node__send_msg(n, idx, &m);
+}
+
+size_t mediapath_media_from_tcp(uint16_t fid, const uint8_t *data, size_t len, uint8_t *out,
+                                size_t cap)
+{
+    if (len + 2 > cap) return 0;
+    wire_put_u16(out, fid);
+    memcpy(out + 2, data, len);
+    return len + 2;
+}

@@ -61,6 +61,15 @@ size_t mediapath_relay_candidates(Node *n, EnvAddr peer_sn, EnvAddr bad, EnvAddr
  * fallback ports (a11), from port step *pi (0..2, advanced past ports that
  * cannot start) on. Returns the connection index, -1 when none can start. */
 int mediapath_relay_connect(Node *n, EnvAddr r, uint8_t *pi, uint8_t kind);
+/* Sends media datagram pkt (len bytes, frame header included) on
+ * connection idx as WIRE_CALL_MEDIA: without its 2-byte frame id, which
+ * the connection stands for (a33: 69 B on the wire for a 67 B datagram). */
+void mediapath_media_send_tcp(Node *n, int idx, const uint8_t *pkt, size_t len);
+/* The datagram a WIRE_CALL_MEDIA payload (data, len bytes, from the
+ * function byte on) stands for, frame id fid in front, written to out (cap
+ * bytes). Returns its length, 0 when it does not fit. */
+size_t mediapath_media_from_tcp(uint16_t fid, const uint8_t *data, size_t len, uint8_t *out,
+                                size_t cap);
 /* Sends WIRE_CM_RELAY_BIND for session id, end leg (0 or 1), to relay r:
  * on connection idx, or over UDP from the main socket when idx is -1. */
 void mediapath_relay_bind_send(Node *n, int idx, EnvAddr r, uint32_t id, uint8_t leg);

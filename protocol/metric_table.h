@@ -111,12 +111,16 @@
     X(METRIC_CALL_FAILURE, "call.failure", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_DROPPED, "call.dropped", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_REESTABLISHED, "call.reestablished", ENV_METRIC_COUNTER)                         \
+    X(METRIC_CALL_HOLDS, "call.holds", ENV_METRIC_COUNTER)                                         \
     X(METRIC_CALL_SETUP_S, "call.setup_s", ENV_METRIC_SAMPLE)                                      \
     X(METRIC_CALL_MOS, "call.mos", ENV_METRIC_SAMPLE)                                              \
     X(METRIC_CALL_R_FACTOR, "call.r_factor", ENV_METRIC_SAMPLE)                                    \
     X(METRIC_CALL_DELAY_MS, "call.delay_ms", ENV_METRIC_SAMPLE)                                    \
     X(METRIC_CALL_JITTER_MS, "call.jitter_ms", ENV_METRIC_SAMPLE)                                  \
     X(METRIC_CALL_LOSS, "call.loss", ENV_METRIC_SAMPLE)                                            \
+    X(METRIC_CALL_MOUTH_TO_EAR_MS, "call.mouth_to_ear_ms", ENV_METRIC_SAMPLE)                      \
+    X(METRIC_CALL_JITTER_BUFFER_MS, "call.jitter_buffer_ms", ENV_METRIC_SAMPLE)                    \
+    X(METRIC_CALL_IE_EFF, "call.ie_eff", ENV_METRIC_SAMPLE)                                        \
     X(METRIC_CALL_ACTIVE, "call.active", ENV_METRIC_GAUGE)                                         \
     X(METRIC_CALL_RELAYED_ACTIVE, "call.relayed_active", ENV_METRIC_GAUGE)                         \
     X(METRIC_CALL_MEDIA_PACKETS, "call.media.packets", ENV_METRIC_COUNTER)                         \

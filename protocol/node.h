@@ -151,7 +151,8 @@ typedef struct NodeParams {
     TimeNs punch_interval_ns;      /* spacing of punching packets: 100 ms */
     TimeNs relay_bind_timeout_ns;  /* one relay candidate answers within: 2 s */
     TimeNs media_timeout_ns;       /* no media this long: the path is lost: 5 s */
-    uint32_t relay_call_bytes_per_s; /* a48: per relayed call and direction: 4 KB/s */
+    uint32_t relay_call_bytes_per_s; /* per relayed call and direction, B/s: media_relay_cap_default
+                                        (a48's 4 KB/s, more when the stream needs it) */
     uint16_t relay_max_calls;      /* relayed calls one node carries at once: 16 */
     uint8_t relay_candidates;      /* relays tried per (re)establishment: 4 */
     bool conf_mesh;                /* conferences: full mesh instead of a mixing host (a43) */
@@ -304,6 +305,11 @@ bool node_call(Node *n, const char *callee, TimeNs duration);
 bool node_call_phone(Node *n, const char *number, TimeNs duration);
 /* Gateways: phone calls carried now. */
 uint16_t node_gateway_calls(const Node *n);
+/* Puts the node's connected call on hold (on) or resumes it (a36): while
+ * either end holds, both send a header-only packet about every 1/3 s
+ * instead of voice; the peer learns it from those packets. Counted in
+ * "call.holds". False without a connected call or when nothing changes. */
+bool node_call_hold(Node *n, bool on);
 /* Ends the node's call (BYE to the peer); no-op without a call. */
 void node_call_hangup(Node *n);
 NodeCallState node_call_state(const Node *n);

@@ -12,15 +12,20 @@
  * connection the BIND came on, for ends without UDP: a31 "FW: all via a
  * relay over TCP", a32). Media arriving on one leg goes out on the other:
  * a datagram as it is (3-byte frame header + payload), or on TCP as a
- * WIRE_CALL_MEDIA frame carrying the same bytes. A datagram is matched to
+ * WIRE_CALL_MEDIA frame carrying the same bytes but the frame id (the
+ * connection stands for it; mediapath_media_send_tcp); the cap counts
+ * whole datagrams either way. A datagram is matched to
  * its session by source address and frame id (the low 16 bits of the
  * session id, a18). Sessions serve calls and conference legs alike
  * (conf.c binds one per relayed member-host leg, with a leg id).
  *
  * Capacity (a48): at most relay_max_calls sessions (a BIND beyond it is
  * refused: the caller tries another relay), and each direction of a call
- * is limited to relay_call_bytes_per_s by a token bucket holding one
- * second of traffic; packets beyond it are dropped ("relay.dropped").
+ * is limited to relay_call_bytes_per_s (scenario key
+ * protocol.relay_bandwidth; its default, media_relay_cap_default, carries
+ * the configured voice stream without loss and is never below a48's
+ * 4 KB/s) by a token bucket holding one second of traffic; packets beyond
+ * it are dropped and counted ("relay.dropped").
  * Sessions idle for 10 s (both legs silent) or whose TCP leg closes are
  * freed; then "relay.bandwidth_bps" observes the session's mean rate.
  *
@@ -122,15 +127,21 @@ void relay__on_bind(Node *n, int idx, EnvAddr from, const WireCall *cm)
     relay_answer(n, idx, from, cm->call_id, WIRE_CM_RELAY_BOUND);
 }
 
-/* Token bucket of the direction from leg l: may len bytes pass now? */
+/* Token bucket of the direction from leg l: may len bytes pass now? The
+ * refill is exact: refill_at moves by the time the whole tokens added stand
+ * for, so no fraction of a byte is lost per packet (a stream at exactly
+ * the cap is never dropped). */
 static bool relay_admit(Node *n, RelayLeg *l, size_t len)
 {
     uint32_t rate = n->sh->p.relay_call_bytes_per_s;
-    TimeNs now = env_now(&n->env);
-    uint64_t add = (uint64_t)((double)rate * timens_to_s(now - l->refill_at));
-    if (add > 0) {
-        l->tokens = (uint32_t)MIN((uint64_t)rate, l->tokens + add);
+    TimeNs now = env_now(&n->env), dt = now - l->refill_at;
+    if (dt >= TIMENS_S) {
+        l->tokens = rate;
         l->refill_at = now;
+    } else {
+        uint64_t add = (uint64_t)dt * rate / TIMENS_S;
+        l->tokens = (uint32_t)MIN((uint64_t)rate, l->tokens + add);
+        l->refill_at = l->tokens == rate ? now : l->refill_at + (TimeNs)(add * TIMENS_S / rate);
     }
     if (l->tokens < len) return false;
     l->tokens -= (uint32_t)len;
@@ -150,8 +161,7 @@ static void relay_forward(Node *n, RelaySession *x, int in, const uint8_t *buf, 
     x->bytes += len;
     node__count(n, call__metrics(n)->relay_bytes, (int64_t)len);
     if (dst->conn >= 0) {
-        WireMsg m = {.type = WIRE_CALL_MEDIA, .u.media = {(uint16_t)len, buf}};
-        (void)node__send_msg(n, dst->conn, &m);
+        mediapath_media_send_tcp(n, dst->conn, buf, len);
     } else {
         (void)env_udp_send(&n->env, n->udp, dst->udp, buf, len);
     }
@@ -174,13 +184,18 @@ bool relay__on_media_udp(Node *n, EnvAddr from, const uint8_t *buf, size_t len)
     return false;
 }
 
+/* A TCP leg's media carries no frame id: the session's is put back, so
+ * that both directions forward (and count) whole datagrams. */
 void relay__on_media_tcp(Node *n, int idx, const uint8_t *buf, size_t len)
 {
     RelayState *r = relay__state(n);
     for (uint16_t i = 0; r && i < r->cap; i++)
         for (int k = 0; k < 2; k++)
             if (r->s[i].call_id && r->s[i].leg[k].conn == idx) {
-                relay_forward(n, &r->s[i], k, buf, len);
+                uint8_t pkt[ENV_UDP_MAX];
+                size_t plen = mediapath_media_from_tcp((uint16_t)r->s[i].call_id, buf, len, pkt,
+                                                       sizeof pkt);
+                if (plen) relay_forward(n, &r->s[i], k, pkt, plen);
                 return;
             }
 }

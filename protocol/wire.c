@@ -538,8 +538,7 @@ static void wire_encode_fields(const WireMsg *m, WireWr *w)
     case WIRE_CALL_MEDIA:
         CHECK(m->u.media.len > 0 && m->u.media.len <= WIRE_BLOB_MAX, "media blob of %u",
               m->u.media.len);
-        wr_u16(w, m->u.media.len);
-        wr_bytes(w, m->u.media.data, m->u.media.len);
+        wr_bytes(w, m->u.media.data, m->u.media.len); /* the frame's length delimits it */
         break;
     case WIRE_SEARCH_Q:
     case WIRE_SEARCH_A:
@@ -680,7 +679,7 @@ static void wire_decode_fields(WireRd *r, WireMsg *m)
         wire_call_field_decode(r, &m->u.call);
         break;
     case WIRE_CALL_MEDIA:
-        m->u.media.len = rd_u16(r);
+        m->u.media.len = (uint16_t)r->left; /* the rest of the frame */
         if (m->u.media.len > WIRE_BLOB_MAX || m->u.media.len == 0) r->ok = false;
         m->u.media.data = rd_take(r, m->u.media.len);
         break;

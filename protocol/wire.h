@@ -95,7 +95,10 @@ typedef enum WireType {
     /* TCP 39-47: reserved for search/presence; 48-79: calls */
     /* ---- calls (call.c, relay.c): TCP 48-79 ---- */
     WIRE_CALL = 48,       /* a call message (WireCall): locating a user, relay binding */
-    WIRE_CALL_MEDIA = 49, /* a media datagram carried over TCP (to or from a relay) */
+    WIRE_CALL_MEDIA = 49, /* a media datagram carried over TCP (to or from a relay), without
+                             its frame id: the connection names the session; the data's
+                             length is the frame's, so a 2004 packet is 2 + 2 + 65 = 69 B on
+                             the wire (a33) */
     WIRE_TYPE_END
 } WireType;
 
@@ -351,7 +354,9 @@ typedef struct WireMsg {
         WireCall call; /* WIRE_CALL_UDP, WIRE_CALL: a call message (u16 length first) */
         struct {
             uint16_t len;        /* bytes of data, 1..WIRE_BLOB_MAX */
-            const uint8_t *data; /* a media datagram (frame header + media.h packet), borrowed */
+            const uint8_t *data; /* a media datagram from its function byte on (the frame
+                                    header without the 2-byte frame id, then the media.h
+                                    packet), borrowed */
         } media;                 /* WIRE_CALL_MEDIA */
     } u;
 } WireMsg;

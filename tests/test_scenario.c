@@ -38,7 +38,7 @@ static const BadCase bad_cases[] = {
      BAD "unknown_key_near.json: $.populaton: unknown key (did you mean \"population\"?)"},
     {"unknown_key_far.json",
      BAD "unknown_key_far.json: $.media.volume: unknown key; expected one of \"codec\", "
-         "\"bitrate\", \"frame\", \"fec\", \"silence_suppression\""},
+         "\"bitrate\", \"frame\", \"fec\", \"silence_suppression\", \"execution\""},
     {"unknown_key_nested.json",
      BAD "unknown_key_nested.json: $.population.groups[1].hosts_per_nats: unknown key (did you "
          "mean \"hosts_per_nat\"?)"},
@@ -244,6 +244,9 @@ static void test_scenario_inline_bad_cases(void)
         const char *message; /* expected error */
     } cases[] = {
         {"{\"description\": 3}", "t.json: $.description: expected a string; found 3"},
+        {"{\"protocol\": {\"relay_bandwidth\": \"4kbit\"}}",
+         "t.json: $.protocol.relay_bandwidth: expected a bit rate from 8kbit to 1Gbit (bits per "
+         "second, or a string such as \"512kbit\" or \"1Mbit\"); found \"4kbit\""},
         {"{\"workload\": {\"buddies\": {\"dist\": \"lognormal\", \"mu\": 2}}}",
          "t.json: $.workload.buddies.sigma: expected a value (required by dist \"lognormal\"); "
          "found nothing"},
@@ -377,6 +380,26 @@ static void test_scenario_durations_accept_numbers_and_units(void)
     T_EQ_I64(sp->network.jitter_ns, 250 * TIMENS_US);
     T_EQ_I64(sp->protocol.presence_ttl_ns, 3 * TIMENS_D);
     T_EQ_I64(sp->protocol.keepalive_ns, 60 * TIMENS_S);
+    scenario_free(s);
+}
+
+/* protocol.relay_bandwidth follows the media section unless given (a48):
+ * the 2004 stream (67 B x 70/s) plus a quarter, 5,888 B/s. */
+static void test_scenario_relay_bandwidth_follows_the_codec(void)
+{
+    Scenario *s = t_load("{\"media\": {\"codec\": \"skype2004\"}}");
+    T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 5888);
+    scenario_free(s);
+    s = t_load("{}");
+    T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 8 * 4864);
+    T_TRUE(scenario_spec_get(s)->media.replay); /* media.execution "replay" by default */
+    scenario_free(s);
+    s = t_load("{\"media\": {\"execution\": \"frames\"}}");
+    T_FALSE(scenario_spec_get(s)->media.replay);
+    scenario_free(s);
+    s = t_load("{\"media\": {\"codec\": \"skype2004\"}, \"protocol\": {\"relay_bandwidth\": "
+               "\"32768bit\"}}");
+    T_EQ_U64(scenario_spec_get(s)->protocol.relay_bandwidth_bps, 32768);
     scenario_free(s);
 }
 
@@ -966,6 +989,8 @@ T_SUITE_MAIN(
      test_scenario_durations_accept_numbers_and_units},
     {"test_scenario_bitrates_and_cpu_accept_names_and_numbers",
      test_scenario_bitrates_and_cpu_accept_names_and_numbers},
+    {"test_scenario_relay_bandwidth_follows_the_codec",
+     test_scenario_relay_bandwidth_follows_the_codec},
     {"test_scenario_nat_presets_and_objects", test_scenario_nat_presets_and_objects},
     {"test_scenario_distributions_parse_parameters", test_scenario_distributions_parse_parameters},
     {"test_scenario_clients_split_by_largest_remainder",

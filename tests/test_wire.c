@@ -106,6 +106,8 @@ static void test_wire_truncated_and_padded_rejected(void)
             bool ok = wire_decode(buf, cut, &d);
             /* A shorter PROBE is a valid U1 (the U3 retry is U1 + 5 bytes). */
             bool u1 = m[i].type == WIRE_PROBE && m[i].u.probe.retry && cut == len - 5;
+            /* Media over TCP is the rest of its frame: any non-empty cut is media. */
+            if (m[i].type == WIRE_CALL_MEDIA) u1 = cut > 2;
             if (ok != u1) {
                 char msg[80];
                 g_snprintf(msg, sizeof msg, "type %u accepted at %zu of %zu bytes", m[i].type, cut,
@@ -114,6 +116,7 @@ static void test_wire_truncated_and_padded_rejected(void)
             }
         }
         buf[len] = 0;
+        if (m[i].type == WIRE_CALL_MEDIA) continue; /* a longer frame is a longer datagram */
         T_FALSE(wire_decode(buf, len + 1, &d)); /* trailing garbage */
     }
 }

@@ -6,6 +6,10 @@
  * of known length. */
 #include "sim/world/world.h"
 
+#include <glib/gstdio.h>
+
+#include "sim/net/pcap.h"
+
 #include "t_assert.h"
 #include "tworld.h"
 
@@ -232,7 +236,7 @@ static void test_world_call_masquerade_caller_poisoned_by_callee_first(void)
 }
 
 /* A relayed call of known length with the 2004 profile: every media packet
- * is 3 + 67 bytes over UDP; each end sends one per 1/70 s for the call. */
+ * is 67 bytes over UDP (a33); each end sends one per 1/70 s for the call. */
 static void test_world_call_media_counts(void)
 {
     TWorld t;
@@ -250,7 +254,7 @@ static void test_world_call_media_counts(void)
     T_TRUE(run_until_idle(&t, c0 + 1, 30 * TIMENS_S)); /* the callee's end too */
     T_EQ_I64(tworld_metric(&t, "call.path.udp_relay"), 1);
     double pkts = tworld_metric(&t, "call.media.packets");
-    T_EQ_I64(tworld_metric(&t, "call.media.bytes"), pkts * (3 + 67));
+    T_EQ_I64(tworld_metric(&t, "call.media.bytes"), pkts * 67);
     T_CMP_I64(pkts, >=, 2 * 700);       /* 10 s at 70 packets/s each way */
     T_CMP_I64(pkts, <=, 2 * 700 + 140); /* + at most 1 s of setup and teardown */
     Metrics *m = world_metrics(t.w);
@@ -261,6 +265,89 @@ static void test_world_call_media_counts(void)
     tworld_free(&t);
 }
 
+/* Payload sizes in a capture (a33): a 2004-profile call
+ * from a client without UDP (udp_blocked: a TCP relay leg) to a public
+ * one (a UDP leg). Every UDP datagram with the media function (a18: 0x0d
+ * under mask 0x8f) carries 67 B; the TCP segments between the caller and
+ * its relay carry 69 B per media packet: at least 60 packets/s each way
+ * for the 10 s call. */
+static void test_world_call_2004_sizes_in_capture(void)
+{
+    char *dir = g_dir_make_tmp("skysim-wcall-XXXXXX", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char *pcap = g_build_filename(dir, "call.pcap", NULL);
+    TWorld t;
+    T_TRUE(tworld_new(&t, "{\"seed\": 22, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+                          " \"media\": {\"codec\": \"skype2004\"},"
+                          " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
+                          " \"workload\": {\"call_rate\": 0}, \"population\": {\"clients\": 2,"
+                          " \"groups\": [{\"name\": \"fw\", \"fraction\": 0.5, \"firewall\":"
+                          " \"udp_blocked\"}, {\"name\": \"pub\", \"fraction\": 0.5}]}}",
+                      "test_world_call", pcap));
+    world_run(t.w, 2 * TIMENS_MIN);
+    size_t c0 = world_first_client(t.w);
+    char user[32];
+    g_snprintf(user, sizeof user, "user%zu", c0 + 1);
+    T_TRUE(node_call(world_peer_node(t.w, c0), user, 10 * TIMENS_S));
+    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    T_EQ_I64(tworld_metric(&t, "call.path.tcp_relay"), 1);
+    tworld_free(&t); /* flushes the capture */
+    GError *err = NULL;
+    PcapReader *r = pcap_reader_open(pcap, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    PcapRecord rec;
+    uint64_t udp_media = 0, udp_other_len = 0, tcp69 = 0;
+    while (pcap_reader_next(r, &rec, &err)) {
+        PcapIp ip;
+        if (!pcap_parse_ipv4(rec.data, rec.caplen, &ip) || ip.payload_len == 0) continue;
+        if (ip.proto == 17 && ip.payload_len >= 3 && (ip.payload[2] & 0x8f) == 0x0d) {
+            udp_media++;
+            if (ip.payload_len != 67) udp_other_len++;
+        }
+        if (ip.proto == 6 && ip.payload_len == 69) tcp69++;
+    }
+    T_TRUE(err == NULL);
+    g_clear_error(&err);
+    pcap_reader_free(r);
+    T_CMP_I64(udp_media, >=, 2 * 600); /* each way, relay to callee and back, counted once */
+    T_EQ_U64(udp_other_len, 0);
+    T_CMP_I64(tcp69, >=, 2 * 600);
+    g_remove(pcap);
+    g_rmdir(dir);
+    g_free(pcap);
+    g_free(dir);
+}
+
+/* The workload puts the calls it places on hold (workload.hold_rate,
+ * hold_duration) and resumes them: calls of 60 s held about twice a
+ * minute for 5 s still end well, and on hold send far fewer packets. */
+static void test_world_call_workload_holds_calls(void)
+{
+    static const char *const base =
+        "{\"seed\": 24, \"duration\": \"20min\", \"network\": {\"loss\": 0},"
+        " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 2},"
+        " \"population\": {\"clients\": 4}, \"workload\": {\"call_rate\": 30, \"search_rate\": 0,"
+        " \"call_duration\": {\"dist\": \"constant\", \"value\": \"60s\"}, \"hold_rate\": %d,"
+        " \"hold_duration\": {\"dist\": \"constant\", \"value\": \"5s\"}}}";
+    double pkts[2], secs[2];
+    for (int k = 0; k < 2; k++) {
+        char *js = g_strdup_printf(base, k ? 120 : 0);
+        TWorld t;
+        T_TRUE(tworld_new(&t, js, "test_world_call", NULL));
+        world_run(t.w, 20 * TIMENS_MIN);
+        double holds = tworld_metric(&t, "call.holds");
+        if (k == 0) T_EQ_I64(holds, 0);
+        if (k == 1) T_CMP_I64(holds, >=, 10);
+        T_CMP_I64(tworld_metric(&t, "call.success"), >=, 5);
+        T_EQ_I64(tworld_metric(&t, "call.dropped"), 0);
+        pkts[k] = tworld_metric(&t, "call.media.packets");
+        secs[k] = tworld_metric(&t, "call.success");
+        tworld_free(&t);
+        g_free(js);
+    }
+    T_CMP_I64(pkts[1] / secs[1], <, pkts[0] / secs[0]); /* fewer packets per call */
+}
+
 T_SUITE_MAIN("world_call",
              {"test_world_call_every_pair_takes_the_allowed_path",
               test_world_call_every_pair_takes_the_allowed_path},
@@ -268,4 +355,6 @@ T_SUITE_MAIN("world_call",
               test_world_call_linux_presets_take_the_path_the_kernel_allows},
              {"test_world_call_masquerade_caller_poisoned_by_callee_first",
               test_world_call_masquerade_caller_poisoned_by_callee_first},
-             {"test_world_call_media_counts", test_world_call_media_counts})
+             {"test_world_call_media_counts", test_world_call_media_counts},
+             {"test_world_call_2004_sizes_in_capture", test_world_call_2004_sizes_in_capture},
+             {"test_world_call_workload_holds_calls", test_world_call_workload_holds_calls})

@@ -175,6 +175,8 @@ typedef struct ScenarioWorkload {
     uint32_t conference_size;   /* participants of a conference, [3,25] */
     double pstn_share;          /* share of calls to the phone network, [0,1] */
     bool conference_mesh;       /* conferences as a full mesh instead of a mixing host */
+    double hold_rate;           /* times a caller puts its call on hold, per hour of call, >= 0 */
+    ScenarioDist hold_duration; /* how long a hold lasts, seconds */
 } ScenarioWorkload;
 
 typedef enum ScenarioSearch {
@@ -208,6 +210,8 @@ typedef struct ScenarioProtocol {
     uint32_t keepalive_misses;     /* missed keep-alives before failover, >= 1 */
     uint32_t alt_nodes;            /* size of the alternate node table */
     TimeNs presence_ttl_ns;        /* how long the global index remembers a user */
+    uint64_t relay_bandwidth_bps;  /* relay cap per relayed call and direction, bit/s (a48);
+                                      not given: media_relay_cap_default() of the media */
 } ScenarioProtocol;
 
 typedef enum ScenarioCodec {
@@ -222,6 +226,7 @@ typedef struct ScenarioMedia {
     TimeNs frame_ns;          /* audio per packet */
     bool fec;                 /* forward error correction */
     bool silence_suppression; /* no packets during silence */
+    bool replay;              /* execution "replay" (a pre-encoded loop), else "frames" */
 } ScenarioMedia;
 
 typedef enum ScenarioEventAction {

@@ -323,6 +323,8 @@ static cJSON *scn_workload_json(const ScenarioWorkload *w)
     cJSON_AddNumberToObject(o, "conference_size", w->conference_size);
     cJSON_AddNumberToObject(o, "pstn_share", w->pstn_share);
     cJSON_AddBoolToObject(o, "conference_mesh", w->conference_mesh);
+    cJSON_AddNumberToObject(o, "hold_rate", w->hold_rate);
+    cJSON_AddItemToObject(o, "hold_duration", scn_dist_json(&w->hold_duration, true));
     return o;
 }
 
@@ -355,6 +357,7 @@ static cJSON *scn_protocol_json(const ScenarioProtocol *p)
     cJSON_AddNumberToObject(o, "keepalive_misses", p->keepalive_misses);
     cJSON_AddNumberToObject(o, "alt_nodes", p->alt_nodes);
     scn_add_duration(o, "presence_ttl", p->presence_ttl_ns);
+    scn_add_bitrate(o, "relay_bandwidth", p->relay_bandwidth_bps);
     return o;
 }
 
@@ -368,6 +371,7 @@ static void scn_rest_json(cJSON *root, const ScenarioResolved *r)
     scn_add_duration(m, "frame", sp->media.frame_ns);
     cJSON_AddBoolToObject(m, "fec", sp->media.fec);
     cJSON_AddBoolToObject(m, "silence_suppression", sp->media.silence_suppression);
+    cJSON_AddStringToObject(m, "execution", sp->media.replay ? "replay" : "frames");
     scn_add_opt_str(cJSON_AddObjectToObject(root, "cost"), "calibration", r->calibration_given);
     cJSON *o = cJSON_AddObjectToObject(root, "outputs");
     scn_add_duration(o, "timeseries_interval", sp->outputs.timeseries_interval_ns);

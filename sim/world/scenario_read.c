@@ -579,7 +579,8 @@ static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
 {
     static const char *const keys[] = {
         "call_rate",        "call_duration",   "search_rate", "buddies",
-        "conference_share", "conference_size", "pstn_share",  "conference_mesh", NULL};
+        "conference_share", "conference_size", "pstn_share",  "conference_mesh", "hold_rate",
+        "hold_duration",    NULL};
     const cJSON *v = scenario__section(rd, root, "workload", keys);
     size_t mark = scenario__push_key(rd, "workload");
     scenario__get_num(rd, v, "call_rate", 0, false, 3600, false, &w->call_rate); /* <= 1/s */
@@ -590,6 +591,8 @@ static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
     scenario__get_u32(rd, v, "conference_size", 3, 25, &w->conference_size);
     scenario__get_num(rd, v, "pstn_share", 0, false, 1, false, &w->pstn_share);
     scenario__get_bool(rd, v, "conference_mesh", &w->conference_mesh);
+    scenario__get_num(rd, v, "hold_rate", 0, false, 3600, false, &w->hold_rate);
+    scn_read_dist(rd, v, "hold_duration", true, &w->hold_duration);
     scenario__pop(rd, mark);
 }
 
@@ -670,7 +673,7 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
         "host_cache_size", "bootstrap",        "login_server",  "web_server",       "phone_gateway",
         "search",          "search_fanout",    "search_timeout", "login_rounds",    "probe_timeout",
         "connect_timeout", "login_retry_wait", "keepalive",      "keepalive_misses", "alt_nodes",
-        "presence_ttl",    "login_pause",      NULL};
+        "presence_ttl",    "login_pause",      "relay_bandwidth", NULL};
     const cJSON *v = scenario__section(rd, root, "protocol", keys);
     size_t mark = scenario__push_key(rd, "protocol");
     scenario__get_u32(rd, v, "host_cache_size", 1, 200, &p->host_cache_size);
@@ -692,6 +695,7 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
     scenario__get_u32(rd, v, "keepalive_misses", 1, 100, &p->keepalive_misses);
     scenario__get_u32(rd, v, "alt_nodes", 0, 1000, &p->alt_nodes);
     scenario__get_duration(rd, v, "presence_ttl", 1, &p->presence_ttl_ns);
+    scenario__get_bitrate(rd, v, "relay_bandwidth", 8000, 1000000000, &p->relay_bandwidth_bps);
     scenario__pop(rd, mark);
 }
 
@@ -713,6 +717,7 @@ static void scn_codec_profile(ScenarioMedia *m, ScenarioCodec c)
     m->frame_ns = c == SCENARIO_CODEC_OPUS ? np.media.frame_ns : prof[c].frame_ms * TIMENS_MS;
     m->fec = c == SCENARIO_CODEC_OPUS ? np.media.fec : prof[c].fec;
     m->silence_suppression = np.media.silence_suppression;
+    m->replay = np.media.replay;
 }
 
 /* frame: one of the frame durations libopus encodes. */
@@ -736,7 +741,8 @@ static void scn_read_frame(Rd *rd, const cJSON *obj, ScenarioMedia *m)
 static void scn_read_media(Rd *rd, const cJSON *root, ScenarioMedia *m)
 {
     static const char *const keys[] = {"codec", "bitrate", "frame", "fec", "silence_suppression",
-                                       NULL};
+                                       "execution", NULL};
+    static const char *const executions[] = {"frames", "replay", NULL};
     const cJSON *v = scenario__section(rd, root, "media", keys);
     size_t mark = scenario__push_key(rd, "media");
     int codec = (int)m->codec;
@@ -746,7 +752,31 @@ static void scn_read_media(Rd *rd, const cJSON *root, ScenarioMedia *m)
     scn_read_frame(rd, v, m);
     scenario__get_bool(rd, v, "fec", &m->fec);
     scenario__get_bool(rd, v, "silence_suppression", &m->silence_suppression);
+    int exec = m->replay ? 1 : 0;
+    if (scenario__get_enum(rd, v, "execution", executions, &exec)) m->replay = exec == 1;
     scenario__pop(rd, mark);
+}
+
+/* The protocol's voice stream of media section m (world.c builds the same). */
+static MediaConfig scn_media_config(const ScenarioMedia *m)
+{
+    return (MediaConfig){.profile = m->codec == SCENARIO_CODEC_SKYPE2004 ? MEDIA_PROFILE_SKYPE2004
+                                    : m->codec == SCENARIO_CODEC_G729    ? MEDIA_PROFILE_G729
+                                                                         : MEDIA_PROFILE_OPUS,
+                         .bitrate_bps = (uint32_t)m->bitrate_bps,
+                         .frame_ns = m->frame_ns,
+                         .fec = m->fec,
+                         .silence_suppression = m->silence_suppression,
+                         .replay = m->replay};
+}
+
+/* protocol.relay_bandwidth when not given: what carries the media section's
+ * stream without loss (media_relay_cap_default, a48). */
+static void scn_default_relay_bandwidth(ScenarioSpec *sp)
+{
+    if (sp->protocol.relay_bandwidth_bps) return;
+    MediaConfig mc = scn_media_config(&sp->media);
+    sp->protocol.relay_bandwidth_bps = 8 * (uint64_t)media_relay_cap_default(&mc);
 }
 
 static void scn_read_cost(Rd *rd, const cJSON *root, ScenarioResolved *r)
@@ -907,6 +937,7 @@ static void scn_defaults(ScenarioSpec *sp, const char *name)
     w->buddies =
         (ScenarioDist){.kind = SCENARIO_DIST_LOGNORMAL, .mu = 2.7, .sigma = 0.9, .max = 500};
     w->conference_size = 3;
+    w->hold_duration = (ScenarioDist){.kind = SCENARIO_DIST_EXPONENTIAL, .mean = 30};
     scn_default_protocol(&sp->protocol);
     scn_codec_profile(&sp->media, SCENARIO_CODEC_OPUS);
     sp->outputs.timeseries_interval_ns = 60 * TIMENS_S;
@@ -975,6 +1006,7 @@ static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
     scn_read_workload(rd, root, &sp->workload);
     scn_read_protocol(rd, root, &sp->protocol);
     scn_read_media(rd, root, &sp->media);
+    if (!rd->failed) scn_default_relay_bandwidth(sp);
     scn_read_cost(rd, root, r);
     scn_read_outputs(rd, root, &sp->outputs);
     scn_read_events(rd, root, sp);

@@ -19,6 +19,7 @@
 #define WORKLOAD_STREAM_BUDDIES 1        /* rng stream of the buddy lists */
 #define WORKLOAD_STREAM_SEARCH 2         /* rng stream of the searches */
 #define WORKLOAD_STREAM_CALLS 3          /* rng stream of the calls */
+#define WORKLOAD_STREAM_HOLDS 4          /* rng stream of the holds */
 
 typedef struct WorkloadSearch {
     Rng rng;          /* inter-search times and targets */
@@ -36,6 +37,13 @@ typedef struct WorkloadCall {
     uint64_t phone;   /* calls to phone numbers accepted by the nodes */
 } WorkloadCall;
 
+typedef struct WorkloadHold {
+    Rng rng;          /* times between holds, hold durations */
+    SimEventId *next; /* per client: pending hold or resume, or none */
+    uint8_t *held;    /* per client: 1 while the workload holds its call */
+    double mean_s;    /* mean call time between holds, s; 0: off */
+} WorkloadHold;
+
 struct Workload {
     Sim *sim;                 /* borrowed */
     const ScenarioSpec *spec; /* borrowed */
@@ -47,6 +55,7 @@ struct Workload {
     uint32_t *buddy_ids;      /* buddies as client indexes */
     WorkloadSearch search;    /* user searches */
     WorkloadCall call;        /* calls, conferences, phone calls */
+    WorkloadHold hold;        /* holds of the calls placed */
 };
 
 /* ---- Buddy lists ---- */
@@ -236,6 +245,61 @@ static bool workload_call_conference(Workload *wl, size_t client, Node *n, TimeN
     return k >= 2 && node_conf_start(n, ptr, k, dur);
 }
 
+/* ---- WorkloadHold ---- */
+
+static void workload_hold_fire(Sim *sim, void *ctx, uint64_t client);
+
+/* The next hold of client's call in an exponential time (d < 0), or its
+ * resume after d seconds. */
+static void workload_hold_schedule(Workload *wl, size_t client, double d)
+{
+    WorkloadHold *h = &wl->hold;
+    if (h->mean_s <= 0) return;
+    if (d < 0) {
+        gsl_rng g;
+        d = gsl_ran_exponential(rng_gsl(&h->rng, &g), h->mean_s);
+    }
+    TimeNs at = timens_add_sat(sim_now(wl->sim), MAX(timens_from_s(d), TIMENS_MS));
+    if (at > wl->spec->duration_ns) return;
+    h->next[client] = sim_at(wl->sim, at, workload_hold_fire, wl, client);
+}
+
+/* While the call the client placed lasts: hold it when connected, resume
+ * after a draw of hold_duration, again after an exponential time. */
+static void workload_hold_fire(Sim *sim, void *ctx, uint64_t client)
+{
+    (void)sim;
+    Workload *wl = ctx;
+    WorkloadHold *h = &wl->hold;
+    h->next[client] = SIM_EVENT_NONE;
+    Node *n = wl->node(wl->ctx, client);
+    if (!n || node_call_state(n) == NODE_CALL_IDLE) {
+        h->held[client] = 0; /* the call is over: its holds too */
+        return;
+    }
+    if (h->held[client]) {
+        (void)node_call_hold(n, false);
+        h->held[client] = 0;
+        workload_hold_schedule(wl, client, -1);
+        return;
+    }
+    if (node_call_hold(n, true)) {
+        h->held[client] = 1;
+        workload_hold_schedule(wl, client, dist_draw(&wl->spec->workload.hold_duration, &h->rng));
+        return;
+    }
+    workload_hold_schedule(wl, client, -1); /* still setting up: later */
+}
+
+/* A call was placed: its holds start. */
+static void workload_hold_start(Workload *wl, size_t client)
+{
+    sim_cancel(wl->sim, wl->hold.next[client]);
+    wl->hold.next[client] = SIM_EVENT_NONE;
+    wl->hold.held[client] = 0;
+    workload_hold_schedule(wl, client, -1);
+}
+
 /* Kind drawn first (conference, phone, two-party), then the call's length
  * and its other end(s). */
 static void workload_call_place(Workload *wl, size_t client, Node *n)
@@ -252,12 +316,18 @@ static void workload_call_place(Workload *wl, size_t client, Node *n)
     if (u < sw->conference_share + sw->pstn_share) {
         char number[32]; /* a phone number: no draw, so the stream stays as it was */
         g_snprintf(number, sizeof number, "+1555%07zu", (size_t)(c->phone % 10000000));
-        if (node_call_phone(n, number, dur)) c->phone++;
+        if (node_call_phone(n, number, dur)) {
+            c->phone++;
+            workload_hold_start(wl, client);
+        }
         return;
     }
     char user[32];
     wl->name(wl->ctx, workload_call_target(wl, client, n), user, sizeof user);
-    if (node_call(n, user, dur)) c->issued++;
+    if (node_call(n, user, dur)) {
+        c->issued++;
+        workload_hold_start(wl, client);
+    }
 }
 
 static void workload_call_fire(Sim *sim, void *ctx, uint64_t client)
@@ -302,6 +372,11 @@ Workload *workload_new(Sim *sim, const ScenarioSpec *spec, size_t clients, Workl
     wl->call.next = g_new0(SimEventId, clients + 1);
     rate = spec->workload.call_rate;
     wl->call.mean_s = rate > 0 ? 3600.0 / rate : 0;
+    sim_rng_init(sim, &wl->hold.rng, WORKLOAD_ENTITY, WORKLOAD_STREAM_HOLDS);
+    wl->hold.next = g_new0(SimEventId, clients + 1);
+    wl->hold.held = g_new0(uint8_t, clients + 1);
+    rate = spec->workload.hold_rate;
+    wl->hold.mean_s = rate > 0 ? 3600.0 / rate : 0;
     return wl;
 }
 
@@ -312,6 +387,8 @@ void workload_free(Workload *wl)
     g_free(wl->buddy_ids);
     g_free(wl->search.next);
     g_free(wl->call.next);
+    g_free(wl->hold.next);
+    g_free(wl->hold.held);
     g_free(wl);
 }
 
@@ -329,4 +406,7 @@ void workload_client_offline(Workload *wl, size_t client)
     wl->search.next[client] = SIM_EVENT_NONE;
     sim_cancel(wl->sim, wl->call.next[client]);
     wl->call.next[client] = SIM_EVENT_NONE;
+    sim_cancel(wl->sim, wl->hold.next[client]);
+    wl->hold.next[client] = SIM_EVENT_NONE;
+    wl->hold.held[client] = 0;
 }

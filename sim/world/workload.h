@@ -29,6 +29,12 @@
  * buddy is online (who may be offline: the call then fails). Its length
  * is a draw of workload.call_duration (at least 1 s). The caller hangs up
  * at the end of that length (the callee ends on the BYE).
+ *
+ * Holds (own stream): while a two-party or phone call a client placed
+ * lasts, it is put on hold at workload.hold_rate per hour (Poisson, the
+ * first draw from the moment the call is placed; a draw that falls
+ * before the call is connected is drawn again) and resumed after a draw
+ * of workload.hold_duration (node_call_hold). Conferences are not held.
  */
 #ifndef SKYSIM_WORKLOAD_H
 #define SKYSIM_WORKLOAD_H

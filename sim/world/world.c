@@ -656,6 +656,8 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     p->media.frame_ns = sm->frame_ns;
     p->media.fec = sm->fec;
     p->media.silence_suppression = sm->silence_suppression;
+    p->media.replay = sm->replay; /* media.execution */
+    p->relay_call_bytes_per_s = (uint32_t)(sp->relay_bandwidth_bps / 8); /* a48, media.c */
     p->search_mode = sp->search == SCENARIO_SEARCH_DHT ? NODE_SEARCH_DHT : NODE_SEARCH_EXPANDING;
     p->search_waves = (uint8_t)MIN(sp->n_fanout, NODE_SEARCH_WAVES_MAX);
     for (size_t i = 0; i < p->search_waves; i++)
