@@ -185,7 +185,13 @@ static void test_hostcache_persist_roundtrip(void)
     hostcache_init(&back, &f.e, HOSTCACHE_MAX);
     T_TRUE(hostcache_load(&back, &f.e));
     T_EQ_U64(back.n, 200);
-    T_TRUE(memcmp(back.e, hc.e, 200 * sizeof(HostCacheEntry)) == 0);
+    unsigned same = 0; /* every persisted field (the load is not kept: it is news, not history) */
+    for (unsigned i = 0; i < 200; i++)
+        same += back.e[i].ip == hc.e[i].ip && back.e[i].port == hc.e[i].port &&
+                back.e[i].score == hc.e[i].score && back.e[i].flags == hc.e[i].flags &&
+                back.e[i].last_seen_s == hc.e[i].last_seen_s &&
+                back.e[i].load == HOSTCACHE_LOAD_UNKNOWN;
+    T_EQ_U64(same, 200);
     hostcache_fini(&hc, &f.e);
     hostcache_fini(&back, &f.e);
     fx_fini(&f);
