@@ -637,7 +637,8 @@ static void client_keepalive(Node *n)
     ClientState *cl = client__state(n);
     if (n->state != NODE_ST_ONLINE || n->uplink < 0) return;
     WireMsg m = {.type = WIRE_KEEPALIVE,
-                 .u.keepalive = {++cl->ka_seq, client_eligible(n) ? WIRE_KA_ELIGIBLE : 0}};
+                 .u.keepalive = {.seq = ++cl->ka_seq,
+                                 .flags = client_eligible(n) ? WIRE_KA_ELIGIBLE : 0}};
     node__send_msg(n, n->uplink, &m);
     node__count(n, NODE_M(n)->keepalive_sent, 1);
     if (!env_timer_is_set(cl->t_ka_to))

@@ -600,7 +600,7 @@ static void supernode_on_frame(Node *n, int idx, const WireMsg *m)
         if (!peer && n->conns[idx].aux <= s->slots)
             s->clients[n->conns[idx].aux - 1].eligible = m->u.keepalive.flags & WIRE_KA_ELIGIBLE;
         supernode_client_touched(n, idx);
-        r = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {m->u.keepalive.seq}};
+        r = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {.seq = m->u.keepalive.seq}};
         node__send_msg(n, idx, &r);
         return;
     case WIRE_HC_REQUEST: { /* a sweep (a25): distinct fresh entries, WIRE_MAX_ENTRIES a frame */

@@ -78,7 +78,7 @@ static void test_supernode_alone_attaches_client(void)
     peer_open(&p, w, ENV_IP(99, 1, 0, 1), "alice", 5555);
     fakenet_run_for(w->net, TIMENS_S);
     T_EQ_U64(node_sn_client_count(w->node[sn]), 1);
-    WireMsg ka = {.type = WIRE_KEEPALIVE, .u.keepalive = {77}};
+    WireMsg ka = {.type = WIRE_KEEPALIVE, .u.keepalive = {.seq = 77}};
     peer_send(&p, &ka);
     fakenet_run_for(w->net, TIMENS_S);
     WireMsg got[4];

@@ -93,7 +93,7 @@ static void test_loginsrv_wrong_message_type_refused(void)
     FakeWorld *w = fakeworld_new(402, NULL, true);
     Peer p;
     peer_open(&p, w, w->p.login_server, true);
-    WireMsg m = {.type = WIRE_KEEPALIVE, .u.keepalive = {1}};
+    WireMsg m = {.type = WIRE_KEEPALIVE, .u.keepalive = {.seq = 1}};
     uint8_t body[16];
     peer_send_body(&p, body, wire_encode(&m, body, sizeof body));
     fakenet_run_for(w->net, TIMENS_S);

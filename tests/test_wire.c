@@ -34,7 +34,7 @@ static size_t samples(WireMsg *m)
     m[k].u.gossip.n = 2;
     m[k].u.gossip.e[0] = (WireGossipEntry){ENV_IP(3, 3, 3, 3), 33033, 0, 40};
     m[k++].u.gossip.e[1] = (WireGossipEntry){ENV_IP(3, 3, 3, 4), 4000, 65535, 100};
-    m[k++] = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {7}};
+    m[k++] = (WireMsg){.type = WIRE_KEEPALIVE_ACK, .u.keepalive = {.seq = 7}};
     m[k++] = (WireMsg){.type = WIRE_HC_REQUEST, .u.hc_request = {8}};
     m[k] = (WireMsg){.type = WIRE_HC_ENTRIES};
     m[k].u.connect_ack.n = 3;
