@@ -270,7 +270,7 @@ static void call_sn_on_frame(Node *n, int idx, const WireMsg *m)
         relay__on_bind(n, idx, n->conns[idx].peer, cm);
     else if (cm->kind == WIRE_CM_NAT_NOTE && idx >= 0 && n->conns[idx].kind == CONN_SN_CLIENT &&
              n->conns[idx].aux > 0)
-        n->sn->clients[n->conns[idx].aux - 1].open = cm->dnat == NAT_OPEN;
+        n->sn->clients[n->conns[idx].aux - 1].nat = cm->dnat;
     else
         node__count(n, NODE_M(n)->malformed_tcp, 1);
 }

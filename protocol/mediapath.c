@@ -83,7 +83,7 @@ void mediapath_sn_locate(Node *n, int idx, const WireCall *cm, int direct)
     for (uint16_t i = 0; i < s->slots && !found.ip; i++)
         if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h) {
             found = s->clients[i].addr;
-            open = s->clients[i].open;
+            open = s->clients[i].nat == NAT_OPEN;
         }
     if (found.ip) {
         WireCall r = {.kind = WIRE_CM_LOCATED, .call_id = cm->call_id, .a1 = found, .ulen = cm->ulen};

@@ -102,6 +102,14 @@
     X(METRIC_SEARCH_SN_SERVED, "search.sn_served", ENV_METRIC_SAMPLE)                              \
     X(METRIC_SEARCH_CACHE_HITS, "search.cache_hits", ENV_METRIC_COUNTER)                           \
     X(METRIC_SEARCH_DHT_PUTS, "search.dht_puts", ENV_METRIC_COUNTER)                               \
+    X(METRIC_SEARCH_INDEX_PUTS, "search.index.puts", ENV_METRIC_COUNTER)                           \
+    X(METRIC_SEARCH_INDEX_PULLS, "search.index.pulls", ENV_METRIC_COUNTER)                         \
+    X(METRIC_SEARCH_INDEX_MOVED, "search.index.moved", ENV_METRIC_COUNTER)                         \
+    X(METRIC_SEARCH_INDEX_DROPPED, "search.index.dropped", ENV_METRIC_COUNTER)                     \
+    X(METRIC_SEARCH_INDEX_EXPIRED, "search.index.expired", ENV_METRIC_COUNTER)                     \
+    X(METRIC_SEARCH_INDEX_RECORDS, "search.index.records", ENV_METRIC_SAMPLE)                      \
+    X(METRIC_SEARCH_INDEX_BYTES, "search.index.bytes", ENV_METRIC_SAMPLE)                          \
+    X(METRIC_SEARCH_INDEX_RING, "search.index.ring_size", ENV_METRIC_SAMPLE)                       \
     X(METRIC_PRESENCE_STALENESS_S, "presence.staleness_s", ENV_METRIC_SAMPLE)                      \
     X(METRIC_PRESENCE_UPDATES, "presence.updates", ENV_METRIC_COUNTER)                             \
     X(METRIC_PRESENCE_LOOKUPS, "presence.lookups", ENV_METRIC_COUNTER)                             \

@@ -255,6 +255,23 @@ bool node__sn_seen(Node *n, uint32_t fp)
     return false;
 }
 
+bool node__is_bootstrap(const Node *n, EnvAddr a)
+{
+    const NodeParams *p = &n->sh->p;
+    for (uint8_t i = 0; i < p->n_bootstrap; i++)
+        if (env_addr_eq(p->bootstrap[i], a)) return true;
+    return false;
+}
+
+bool node__sn_fresh(const Node *n, const HostCacheEntry *x)
+{
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    EnvAddr a = env_addr(x->ip, x->port);
+    return x->score >= 0 && now_s - MIN(now_s, x->last_seen_s) <= n->sh->p.sn_entry_ttl_ns / TIMENS_S &&
+           !env_addr_eq(a, n->public_addr) && !(x->flags & HOSTCACHE_F_BOOTSTRAP) &&
+           !node__is_bootstrap(n, a);
+}
+
 /* Takes one token from a bucket of `rate` a second (burst 2 x rate)
  * last refilled at *ms; false when empty. */
 static bool node_bucket_take(uint16_t *tokens, uint32_t *ms, uint32_t now_ms, uint32_t rate)

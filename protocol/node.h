@@ -60,7 +60,7 @@ typedef enum NodeState {
 #define NODE_SEARCH_WAVES_MAX 16 /* search waves (scenario: 1 to 16) */
 
 /* Index organisations of the global user index (search.c). */
-enum { NODE_SEARCH_EXPANDING = 0, NODE_SEARCH_DHT = 1 };
+enum { NODE_SEARCH_EXPANDING = 0, NODE_SEARCH_DHT = 1, NODE_SEARCH_SLOTS = 2 };
 
 /* Parameters shared by all nodes of a world (the scenario's protocol
  * section). node_params_default() gives the measured defaults. */
@@ -136,13 +136,18 @@ typedef struct NodeParams {
                                     only: 30 */
 
     /* ---- search/presence (search.c, presence.c; a27-a30, a42) ---- */
-    uint8_t search_mode;                           /* NODE_SEARCH_EXPANDING or NODE_SEARCH_DHT */
+    uint8_t search_mode;                           /* NODE_SEARCH_SLOTS (default), _EXPANDING or
+                                                      _DHT */
     uint8_t search_waves;                          /* entries of search_fanout in use: 2 */
     uint16_t search_fanout[NODE_SEARCH_WAVES_MAX]; /* SNs per wave: 4, then 8 (a27; 8/16 a28);
                                                       dht: [0] is the lookup parallelism */
     TimeNs search_timeout_ns;                      /* wait for answers per wave: 5 s */
     TimeNs presence_ttl_ns;                        /* found if online within: 72 h (a29) */
     uint8_t dht_replicas;                          /* SNs storing each DHT entry: 2 */
+    uint8_t slot_size;                             /* slots: SNs storing each user's record, 10
+                                                      (a42: slots of 9-10) */
+    TimeNs index_republish_ns;                     /* slots: an attached client's record is
+                                                      published again this often: 20 min */
 
     /* ---- calls and relays (call.c, relay.c; a31, a32, a48) ---- */
     MediaConfig media;             /* the voice stream of calls */

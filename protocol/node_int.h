@@ -297,8 +297,8 @@ typedef struct SnClient {
     int conn;     /* conn index, -1 when free */
     EnvAddr addr; /* client's address as seen */
     uint32_t user_hash; /* wire_user_hash of its username (calls: locating users) */
-    bool open;          /* it said it is on the open Internet (CONNECT, WIRE_CM_NAT_NOTE): calls to
-                           it may signal directly (a31) */
+    uint8_t nat;        /* its NatType as it detected it (CONNECT, WIRE_CM_NAT_NOTE): NAT_OPEN
+                           clients may be called directly (a31); the index records it */
     bool eligible;      /* its last keep-alive said it could serve as a supernode (a40) */
     uint16_t fwd_tokens; /* FORWARD rate limit: tokens (supernode.c) */
     uint32_t fwd_ms;     /* when they were last refilled, ms of virtual time */
@@ -468,6 +468,14 @@ bool node__sn_seen(Node *n, uint32_t fp);
  * flooded message passed on now (SN_FWD_* token buckets); counts
  * supernode.forward.rate_limited when not. Needs n->sn. */
 bool node__sn_rate_ok(Node *n, int idx);
+/* Whether a is one of the bootstrap supernodes "hard-coded in the binary" (a6). */
+bool node__is_bootstrap(const Node *n, EnvAddr a);
+/* Whether host-cache entry x is a live member of the supernode tier as this
+ * node knows it: not failing, heard alive within sn_entry_ttl_ns, not this
+ * node, not a bootstrap (the entry point, not part of the tier). The
+ * supernode's gossip and handouts and the index's slots (search.c) use
+ * the same test. */
+bool node__sn_fresh(const Node *n, const HostCacheEntry *x);
 /* Binds the main UDP port and the TCP listeners (port, 80, 443 where
  * bindable, a9). False when the main port is taken. */
 bool node__bind(Node *n);

@@ -17,8 +17,30 @@
  * responsible for. A user is found when attached, or (DHT) last published
  * online, or last online within presence_ttl.
  *
- * Two organisations (NodeParams.search_mode):
- *   - expanding (default, a27): the asked SN answers from its index, else
+ * Three organisations (NodeParams.search_mode):
+ *   - slots (default, a42 with a27's shape): the supernodes of the tier
+ *     stand on a ring ordered by their id (FNV-1a of IP and port); the
+ *     slot of a user is the slot_size supernodes that follow the hash of
+ *     its name on the ring (a42: slots of 9-10; here the slot boundaries
+ *     move one supernode at a time as the tier changes, instead of fixed
+ *     groups). Each supernode builds the ring from its view of the tier
+ *     (a42: "each supernode knows almost all other supernodes"), the
+ *     fresh entries of its host cache (node__sn_fresh), and stores the
+ *     records of the keys in (its slot_size-th predecessor, itself]. A
+ *     supernode publishes the record of each client it attaches (SN_NOTE
+ *     with PUT: name, client address, its supernode, NAT type, online) to
+ *     the user's slot, again every index_republish_ns while attached, and
+ *     once more, offline with the logout time, at detach; records are
+ *     kept presence_ttl (72 h, a29) after the user was last online. When
+ *     its range grows (a supernode joined: its whole range; a neighbour
+ *     left: the part it now covers) it asks its ring neighbours for the
+ *     records of the new part (INDEX_PULL); records beyond its range and
+ *     SEARCH_SLOT_SLACK more places are dropped. A search has a27's shape:
+ *     the client's supernode names search_fanout[0] (4) members of the
+ *     slot, then search_fanout[1] (8) more following them on the ring, the
+ *     client queries them over UDP with a per-wave timeout; so a user with
+ *     a record is found within two waves unless the whole slot lost it.
+ *   - expanding (a27 as measured on a small overlay): the asked SN answers from its index, else
  *     waves of search_fanout[i] SNs drawn at random from its host cache
  *     (never one twice) are queried over UDP, each wave waiting
  *     search_timeout or until every answer is in, until found or the waves
@@ -65,13 +87,15 @@ static SearchCall *search_call_find(Node *n, uint32_t qid);
 
 void search__params_default(NodeParams *p)
 {
-    p->search_mode = NODE_SEARCH_EXPANDING;
+    p->search_mode = NODE_SEARCH_SLOTS;
     p->search_waves = 2;
     p->search_fanout[0] = 4; /* a27 */
     p->search_fanout[1] = 8;
     p->search_timeout_ns = 5 * TIMENS_S;
     p->presence_ttl_ns = 72 * TIMENS_H; /* a29 */
     p->dht_replicas = 2;
+    p->slot_size = 10; /* a42 */
+    p->index_republish_ns = 20 * TIMENS_MIN;
 }
 
 
@@ -91,9 +115,12 @@ static void search_sn_free(Node *n, SearchNode *s)
     env_timer_cancel(&n->env, &s->t_sweep);
     env_mem_free(&n->env, s->idx, s->idx_cap * sizeof *s->idx);
     env_mem_free(&n->env, s->job, s->job_cap * sizeof *s->job);
+    env_mem_free(&n->env, s->ring, s->ring_cap * sizeof *s->ring);
     s->idx = NULL;
     s->job = NULL;
-    s->nidx = s->idx_cap = s->job_cap = 0;
+    s->ring = NULL;
+    s->nidx = s->idx_cap = s->job_cap = s->nring = s->ring_cap = 0;
+    s->range_set = s->range_full = false;
 }
 
 static void search_stop(Node *n, bool graceful)
@@ -156,11 +183,22 @@ SearchEntry *search__entry_by_client(Node *n, EnvAddr client)
     return NULL;
 }
 
-/* Whether e answers a search: attached, published online, or online
- * within presence_ttl (a29). */
+/* Whether e says its user is online now: attached here, or published
+ * online (DHT: until the next publication; slots: the publication is
+ * renewed every index_republish_ns, so one older than two of those
+ * periods is from a supernode that is gone). */
+static bool search_entry_online(Node *n, const SearchEntry *e)
+{
+    if (e->flags & SE_ATTACHED) return true;
+    if (!(e->flags & SE_ONLINE)) return false;
+    return n->sh->p.search_mode != NODE_SEARCH_SLOTS ||
+           env_now(&n->env) - e->last_online <= 2 * n->sh->p.index_republish_ns;
+}
+
+/* Whether e answers a search: online, or online within presence_ttl (a29). */
 static bool search_entry_valid(Node *n, const SearchEntry *e)
 {
-    if (e->flags & (SE_ATTACHED | SE_ONLINE)) return true;
+    if (search_entry_online(n, e)) return true;
     return env_now(&n->env) - e->last_online <= n->sh->p.presence_ttl_ns;
 }
 
@@ -207,22 +245,28 @@ static void search_store(Node *n, const WireSearch *m, uint8_t kind)
     SearchEntry *e = search_upsert(n, (const char *)m->user, m->ulen);
     if (e->flags & SE_ATTACHED) return;
     if (kind == SE_CACHE && (e->flags & SE_DHT)) return; /* keep the authoritative copy */
+    TimeNs last = env_now(&n->env) - (TimeNs)m->age_ms * TIMENS_MS;
+    if ((e->flags & SE_DHT) && kind == SE_DHT && last < e->last_online &&
+        !(m->flags & WIRE_SF_ONLINE))
+        return; /* an older copy (a pull crossing a fresher publication) */
     e->flags = kind;
     if (kind == SE_DHT && (m->flags & WIRE_SF_ONLINE)) e->flags |= SE_ONLINE;
     e->client = search_addr(m->client);
     e->sn = search_addr(m->sn);
-    e->last_online = env_now(&n->env) - (TimeNs)m->age_ms * TIMENS_MS;
+    e->nat = m->nat;
+    e->last_online = last;
 }
 
 void search__entry_to_wire(Node *n, const SearchEntry *e, WireSearch *m)
 {
     TimeNs age = env_now(&n->env) - e->last_online;
-    bool online = (e->flags & (SE_ATTACHED | SE_ONLINE)) != 0;
+    bool online = search_entry_online(n, e);
     m->flags |= WIRE_SF_FOUND | (online ? WIRE_SF_ONLINE : 0);
     m->ulen = e->ulen;
     m->user = (const uint8_t *)e->user;
     m->client = search_wentry(e->client);
     m->sn = search_wentry(e->sn);
+    m->nat = e->nat;
     m->age_ms = online ? 0 : (uint32_t)MIN(age / TIMENS_MS, (TimeNs)UINT32_MAX);
 }
 
@@ -257,23 +301,112 @@ static size_t search_dht_closest(Node *n, uint32_t key, EnvAddr *out, size_t max
     return k;
 }
 
-/* DHT: publishes e to the dht_replicas closest supernodes. */
-static void search_dht_publish(Node *n, const SearchEntry *e)
+/* ---- The slots ring ---- */
+
+static int search_ring_cmp(const void *a, const void *b)
 {
-    if (n->sh->p.search_mode != NODE_SEARCH_DHT) return;
-    EnvAddr to[8];
-    size_t k = search_dht_closest(n, e->hash, to, MIN((size_t)n->sh->p.dht_replicas, (size_t)8));
+    const SearchRingEntry *x = a, *y = b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    if (x->a.ip != y->a.ip) return x->a.ip < y->a.ip ? -1 : 1;
+    return (int)x->a.port - (int)y->a.port;
+}
+
+/* Rebuilds the ring from the view of the tier: this supernode (unless a
+ * bootstrap: the entry point is not part of the tier) and the fresh
+ * supernodes of its host cache. The array holds the host cache's
+ * capacity plus one (12 bytes an entry: 2.4 KiB at 200). */
+static void search_ring_build(Node *n)
+{
+    SearchNode *s = search__state(n);
+    uint16_t cap = (uint16_t)(n->hc.cap + 1);
+    if (s->ring_cap < cap) {
+        env_mem_free(&n->env, s->ring, s->ring_cap * sizeof *s->ring);
+        s->ring = env_mem_alloc(&n->env, cap * sizeof *s->ring);
+        s->ring_cap = cap;
+    }
+    EnvAddr self = search_self(n);
+    s->nring = 0;
+    if (n->role != NODE_ROLE_BOOTSTRAP)
+        s->ring[s->nring++] = (SearchRingEntry){search_sn_id(self), self};
+    for (uint16_t i = 0; i < n->hc.n && s->nring < s->ring_cap; i++) {
+        EnvAddr a = env_addr(n->hc.e[i].ip, n->hc.e[i].port);
+        if (node__sn_fresh(n, &n->hc.e[i]) && !env_addr_eq(a, self))
+            s->ring[s->nring++] = (SearchRingEntry){search_sn_id(a), a};
+    }
+    qsort(s->ring, s->nring, sizeof *s->ring, search_ring_cmp);
+}
+
+/* Ring index of the first supernode whose id is key or follows it. */
+static uint16_t search_ring_pos(const SearchNode *s, uint32_t key)
+{
+    uint16_t lo = 0, hi = s->nring;
+    while (lo < hi) {
+        uint16_t mid = (uint16_t)((lo + hi) / 2);
+        if (s->ring[mid].id < key)
+            lo = (uint16_t)(mid + 1);
+        else
+            hi = mid;
+    }
+    return lo == s->nring ? 0 : lo;
+}
+
+/* Ring index of this supernode, -1 when it is not on the ring. */
+static int search_ring_self(Node *n)
+{
+    SearchNode *s = search__node(n);
+    EnvAddr self = search_self(n);
+    for (uint16_t i = s ? search_ring_pos(s, search_sn_id(self)) : 0, k = 0; s && k < s->nring;
+         k++, i = (uint16_t)((i + 1) % s->nring))
+        if (env_addr_eq(s->ring[i].a, self)) return i;
+    return -1;
+}
+
+/* Whether key lies in the ring range (lo, hi]; lo == hi is the whole ring. */
+static bool search_in_range(uint32_t key, uint32_t lo, uint32_t hi)
+{
+    return lo == hi || key - lo - 1 < hi - lo;
+}
+
+/* The up to max members of key's slot (the supernodes following key on
+ * the ring), in ring order. */
+static size_t search_slot_members(Node *n, uint32_t key, EnvAddr *out, size_t max)
+{
+    SearchNode *s = search__state(n);
+    if (s->nring == 0) search_ring_build(n);
+    size_t k = MIN(max, (size_t)s->nring);
+    uint16_t p = search_ring_pos(s, key);
+    for (size_t i = 0; i < k; i++) out[i] = s->ring[(p + i) % s->nring].a;
+    return k;
+}
+
+/* Publishes e to the supernodes that store it: the dht_replicas closest
+ * (DHT) or the members of its slot (slots); nothing in expanding mode. */
+static void search_publish(Node *n, const SearchEntry *e)
+{
+    const NodeParams *p = &n->sh->p;
+    EnvAddr to[64];
+    size_t k;
+    EnvMetric counter;
+    if (p->search_mode == NODE_SEARCH_DHT) {
+        k = search_dht_closest(n, e->hash, to, MIN((size_t)p->dht_replicas, (size_t)8));
+        counter = SM(n)->dht_puts;
+    } else if (p->search_mode == NODE_SEARCH_SLOTS) {
+        k = search_slot_members(n, e->hash, to, MIN((size_t)p->slot_size, G_N_ELEMENTS(to)));
+        counter = SM(n)->idx_puts;
+    } else {
+        return;
+    }
     WireMsg m = {.type = WIRE_SN_NOTE};
     m.u.search.flags = WIRE_SF_PUT;
     search__entry_to_wire(n, e, &m.u.search);
     for (size_t i = 0; i < k; i++) {
         if (env_addr_eq(to[i], search_self(n))) continue; /* the own entry is already here */
-        node__count(n, SM(n)->dht_puts, 1);
+        node__count(n, counter, 1);
         node__udp_send_msg(n, n->udp, to[i], (uint16_t)node__random_u32(n), &m, PH_NONE);
     }
 }
 
-static void search_sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen)
+static void search_sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8_t ulen, uint8_t nat)
 {
     if (ulen == 0) return;
     SearchEntry *e = search_upsert(n, (const char *)user, ulen);
@@ -281,8 +414,9 @@ static void search_sn_attach(Node *n, EnvAddr client, const uint8_t *user, uint8
     e->flags = SE_ATTACHED;
     e->client = client;
     e->sn = search_self(n);
+    e->nat = nat;
     e->last_online = e->heard = now;
-    search_dht_publish(n, e);
+    search_publish(n, e);
 }
 
 static void search_sn_detach(Node *n, EnvAddr client)
@@ -293,7 +427,7 @@ static void search_sn_detach(Node *n, EnvAddr client)
     e->last_online = (e->flags & SE_DEAD) ? e->heard : now;
     presence__sn_detach(n, e);
     e->flags = 0; /* an own former client: found for presence_ttl */
-    search_dht_publish(n, e);
+    search_publish(n, e);
 }
 
 int search__conn_of_client(Node *n, EnvAddr client)
@@ -329,6 +463,152 @@ static void search_sweep(Node *n)
     }
 }
 
+/* Removes index entry i (the last one takes its place). */
+static void search_entry_del(SearchNode *s, uint16_t i)
+{
+    s->idx[i] = s->idx[--s->nidx];
+}
+
+/* Slots: asks the ring neighbours of this supernode (ring index me) for
+ * the records of the keys in (lo, hi]. */
+static void search_pull(Node *n, int me, uint32_t lo, uint32_t hi)
+{
+    SearchNode *s = search__node(n);
+    WireMsg m = {.type = WIRE_INDEX_PULL};
+    m.u.search.lo = lo;
+    m.u.search.hi = hi;
+    EnvAddr pred = s->ring[(me + s->nring - 1) % s->nring].a;
+    EnvAddr succ = s->ring[(me + 1) % s->nring].a;
+    EnvAddr to[2] = {pred, succ};
+    for (int i = 0; i < 2; i++) {
+        if (env_addr_eq(to[i], search_self(n)) || (i == 1 && env_addr_eq(pred, succ))) continue;
+        node__count(n, SM(n)->idx_pulls, 1);
+        node__udp_send_msg(n, n->udp, to[i], (uint16_t)node__random_u32(n), &m, PH_NONE);
+    }
+}
+
+/* INDEX_PULL: sends the records of the range that this supernode holds
+ * (stored ones and its own clients'), one SN_NOTE each. */
+static void search_on_pull(Node *n, EnvAddr from, const WireMsg *q)
+{
+    SearchNode *s = search__node(n);
+    if (!s || n->sh->p.search_mode != NODE_SEARCH_SLOTS) return;
+    WireMsg m = {.type = WIRE_SN_NOTE};
+    for (uint16_t i = 0; i < s->nidx; i++) {
+        const SearchEntry *e = &s->idx[i];
+        if (!(e->flags & (SE_DHT | SE_ATTACHED)) || !search_entry_valid(n, e) ||
+            !search_in_range(e->hash, q->u.search.lo, q->u.search.hi))
+            continue;
+        m.u.search = (WireSearch){.flags = WIRE_SF_PUT};
+        search__entry_to_wire(n, e, &m.u.search);
+        node__count(n, SM(n)->idx_moved, 1);
+        node__udp_send_msg(n, n->udp, from, (uint16_t)node__random_u32(n), &m, PH_NONE);
+    }
+}
+
+/* Whether ring entry x is in the sorted ring r (n entries). */
+static bool search_ring_has(const SearchRingEntry *r, uint16_t n, const SearchRingEntry *x)
+{
+    return bsearch(x, r, n, sizeof *r, search_ring_cmp) != NULL;
+}
+
+/* Supernodes that joined this supernode's ring since the last upkeep
+ * (old, nold entries) get the records of its attached clients whose slot
+ * they are now in: the records' owner is the one that knows them for
+ * sure (a supernode that joined after a client attached, or while its
+ * slot's other members did not know it yet, would miss them until the
+ * next republication). */
+static void search_push_new_members(Node *n, const SearchRingEntry *old, uint16_t nold)
+{
+    SearchNode *s = search__node(n);
+    const NodeParams *p = &n->sh->p;
+    bool any = false;
+    for (uint16_t i = 0; i < s->nring && !any; i++) any = !search_ring_has(old, nold, &s->ring[i]);
+    if (!any) return;
+    WireMsg m = {.type = WIRE_SN_NOTE};
+    for (uint16_t i = 0; i < s->nidx; i++) {
+        const SearchEntry *e = &s->idx[i];
+        if (!(e->flags & SE_ATTACHED) || (e->flags & SE_DEAD)) continue;
+        uint16_t pos = search_ring_pos(s, e->hash);
+        for (uint16_t k = 0; k < MIN((uint16_t)p->slot_size, s->nring); k++) {
+            const SearchRingEntry *x = &s->ring[(pos + k) % s->nring];
+            if (env_addr_eq(x->a, search_self(n)) || search_ring_has(old, nold, x)) continue;
+            m.u.search = (WireSearch){.flags = WIRE_SF_PUT};
+            search__entry_to_wire(n, e, &m.u.search);
+            node__count(n, SM(n)->idx_puts, 1);
+            node__udp_send_msg(n, n->udp, x->a, (uint16_t)node__random_u32(n), &m, PH_NONE);
+        }
+    }
+}
+
+/* Slots upkeep, every keep-alive period: rebuilds the ring; republishes a
+ * share of the attached clients (each once per index_republish_ns); pulls
+ * the records of keys its range gained; drops stored records beyond its
+ * range (plus SEARCH_SLOT_SLACK places) and records past presence_ttl;
+ * observes the index's size and memory and the ring's size. */
+static void search_index_upkeep(Node *n)
+{
+    SearchNode *s = search__node(n);
+    const NodeParams *p = &n->sh->p;
+    if (!s || !n->sn || p->search_mode != NODE_SEARCH_SLOTS) return;
+    const SearchMetrics *sm = SM(n);
+    SearchRingEntry old[HOSTCACHE_MAX + 1];
+    uint16_t nold = (uint16_t)MIN(s->nring, G_N_ELEMENTS(old));
+    if (s->ring) memcpy(old, s->ring, nold * sizeof *old);
+    search_ring_build(n);
+    search_push_new_members(n, old, nold);
+    uint32_t turns = (uint32_t)MAX(1, p->index_republish_ns / MAX(p->keepalive_ns, 1));
+    uint32_t turn = s->maint_tick++ % turns;
+    for (uint16_t i = 0; i < s->nidx; i++) {
+        SearchEntry *e = &s->idx[i];
+        if ((e->flags & SE_ATTACHED) && !(e->flags & SE_DEAD) && e->hash % turns == turn)
+            search_publish(n, e);
+    }
+    int me = search_ring_self(n);
+    bool full = true;
+    uint32_t lo = 0, keep_lo = 0, self_id = search_sn_id(search_self(n));
+    if (me >= 0 && s->nring > p->slot_size) {
+        full = false;
+        lo = s->ring[(me + s->nring - p->slot_size) % s->nring].id;
+    }
+    bool keep_all = me < 0 || s->nring > (uint16_t)(p->slot_size + SEARCH_SLOT_SLACK) ? false : true;
+    if (me >= 0 && !keep_all)
+        keep_lo = s->ring[(me + s->nring - p->slot_size - SEARCH_SLOT_SLACK) % s->nring].id;
+    if (me >= 0 && s->nring > 1) {
+        /* The range grew: all of it (first time), the part before the old
+         * lower bound, or the whole ring (the ring shrank to a slot). */
+        if (!s->range_set)
+            search_pull(n, me, full ? self_id : lo, self_id);
+        else if (full && !s->range_full)
+            search_pull(n, me, self_id, s->range_lo);
+        else if (!full && !s->range_full && self_id - lo > self_id - s->range_lo)
+            search_pull(n, me, lo, s->range_lo);
+        s->range_set = true;
+    }
+    if (me >= 0) {
+        s->range_full = full;
+        s->range_lo = full ? self_id : lo;
+    }
+    for (uint16_t i = 0; i < s->nidx;) {
+        SearchEntry *e = &s->idx[i];
+        bool attached = (e->flags & SE_ATTACHED) != 0;
+        if (!attached && !search_entry_valid(n, e)) {
+            node__count(n, sm->idx_expired, 1);
+            search_entry_del(s, i);
+        } else if ((e->flags & SE_DHT) && me >= 0 && !keep_all &&
+                   !search_in_range(e->hash, keep_lo, self_id)) {
+            node__count(n, sm->idx_dropped, 1);
+            search_entry_del(s, i);
+        } else {
+            i++;
+        }
+    }
+    env_metric_observe(&n->env, sm->idx_records, s->nidx);
+    env_metric_observe(&n->env, sm->idx_bytes,
+                       (double)(s->idx_cap * sizeof *s->idx + s->ring_cap * sizeof *s->ring));
+    env_metric_observe(&n->env, sm->idx_ring, s->nring);
+}
+
 static void search_sn_start(Node *n)
 {
     SearchNode *s = search__state(n);
@@ -340,8 +620,9 @@ static void search_sn_start(Node *n)
         SearchEntry *e = search_upsert(n, n->user, n->ulen);
         e->flags = SE_ATTACHED;
         e->client = e->sn = search_self(n);
+        e->nat = n->nat;
         e->last_online = e->heard = INT64_MAX / 2; /* never swept */
-        search_dht_publish(n, e);
+        search_publish(n, e);
     }
 }
 
@@ -437,6 +718,35 @@ static uint8_t search_pick_random(Node *n, SearchJob *j, EnvAddr *out, uint8_t m
     return m;
 }
 
+/* Slots: up to max supernodes following key on the ring (its slot first,
+ * then beyond it), none asked before and not this one; once the ring is
+ * exhausted (a tier smaller than the waves), the bootstraps: while the
+ * tier forms they hold the clients, and the records of those, until the
+ * next upkeep hands them to the ring. */
+static uint8_t search_pick_slot(Node *n, SearchJob *j, EnvAddr *out, uint8_t max)
+{
+    SearchNode *s = search__state(n);
+    if (s->nring == 0) search_ring_build(n);
+    const NodeParams *p = &n->sh->p;
+    uint16_t pos = search_ring_pos(s, j->key);
+    uint8_t m = 0;
+    for (uint16_t k = 0; k < s->nring + p->n_bootstrap && m < max && j->nasked < SEARCH_ASK_MAX;
+         k++) {
+        EnvAddr a = k < s->nring ? s->ring[(pos + k) % s->nring].a : p->bootstrap[k - s->nring];
+        if (env_addr_eq(a, search_self(n)) || search_asked(j, a)) continue;
+        out[m++] = a;
+        j->asked[j->nasked++] = a;
+    }
+    return m;
+}
+
+/* The next wave's supernodes: the slot's (slots mode) or random ones. */
+static uint8_t search_pick_wave(Node *n, SearchJob *j, EnvAddr *out, uint8_t max)
+{
+    if (n->sh->p.search_mode == NODE_SEARCH_SLOTS) return search_pick_slot(n, j, out, max);
+    return search_pick_random(n, j, out, max);
+}
+
 /* DHT: the alpha closest known SNs (host cache and referrals) not asked
  * yet; none when the closest of them is not closer than an asked one. */
 static uint8_t search_pick_dht(Node *n, SearchJob *j, EnvAddr *out, uint8_t alpha)
@@ -517,7 +827,7 @@ static void search_job_wave(Node *n, int ji)
     if (j->mode == SJ_DHT)
         k = search_pick_dht(n, j, to, (uint8_t)p->search_fanout[0]);
     else if (j->wave < p->search_waves)
-        k = search_pick_random(n, j, to, (uint8_t)MIN(p->search_fanout[j->wave], G_N_ELEMENTS(to)));
+        k = search_pick_wave(n, j, to, (uint8_t)MIN(p->search_fanout[j->wave], G_N_ELEMENTS(to)));
     if (k == 0) {
         search_job_finish(n, ji, false, NULL);
         return;
@@ -546,7 +856,7 @@ static void search_job_name(Node *n, int ji)
     EnvAddr to[WIRE_MAX_ENTRIES];
     uint8_t k = 0;
     if (j->wave < p->search_waves)
-        k = search_pick_random(n, j, to, (uint8_t)MIN(p->search_fanout[j->wave], WIRE_MAX_ENTRIES));
+        k = search_pick_wave(n, j, to, (uint8_t)MIN(p->search_fanout[j->wave], WIRE_MAX_ENTRIES));
     if (k == 0) {
         search_job_finish(n, ji, false, NULL);
         return;
@@ -683,7 +993,7 @@ bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose,
     }
     WireMsg m = {.type = WIRE_SEARCH_REQ};
     m.u.search = (WireSearch){.qid = c->qid, .ulen = c->ulen, .user = (const uint8_t *)c->user};
-    bool waves = search_udp_ok(n) && n->sh->p.search_mode == NODE_SEARCH_EXPANDING;
+    bool waves = search_udp_ok(n) && n->sh->p.search_mode != NODE_SEARCH_DHT;
     m.u.search.flags = waves ? WIRE_SF_SELF : 0;
     node__send_msg(n, n->uplink, &m);
     c->t = node__timer_start(n, NODE_FEAT_SEARCH, search_guard_ns(&n->sh->p),
@@ -804,6 +1114,9 @@ static void search_on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, c
         if (n->sn) search_job_on_answer(n, from, m);
         if (search__node(n)) search_call_on_answer(n, from, m);
         break;
+    case WIRE_INDEX_PULL:
+        if (n->sn) search_on_pull(n, from, m);
+        break;
     case WIRE_SN_NOTE:
         if (!n->sn) break;
         if (m->u.search.flags & WIRE_SF_PUT)
@@ -861,6 +1174,7 @@ static void search_on_timer(Node *n, EnvTimer timer, uint32_t t)
         search_call_on_timer(n, (int)(t - SEARCH_TM_CALL));
     } else if (t == SEARCH_TM_SWEEP) {
         search_sweep(n);
+        search_index_upkeep(n);
     } else if (t >= SEARCH_TM_JOB && t - SEARCH_TM_JOB < s->job_cap) {
         int ji = (int)(t - SEARCH_TM_JOB);
         SearchJob *j = &s->job[ji];
@@ -896,7 +1210,7 @@ static void search_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
         search_sn_stop(n);
         break;
     case NODE_EV_SN_CLIENT_ATTACHED:
-        search_sn_attach(n, a->addr, a->buf, (uint8_t)a->len);
+        search_sn_attach(n, a->addr, a->buf, (uint8_t)a->len, n->sn->clients[a->slot].nat);
         break;
     case NODE_EV_SN_CLIENT_DETACHED:
         search_sn_detach(n, a->addr);
@@ -909,7 +1223,7 @@ static void search_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
     }
 }
 
-static const uint8_t search_udp[] = {WIRE_SEARCH_Q, WIRE_SEARCH_A, WIRE_SN_NOTE};
+static const uint8_t search_udp[] = {WIRE_SEARCH_Q, WIRE_SEARCH_A, WIRE_SN_NOTE, WIRE_INDEX_PULL};
 static const uint8_t search_tcp[] = {WIRE_SEARCH_REQ,  WIRE_SEARCH_RESULT, WIRE_SEARCH_NODES,
                                      WIRE_SEARCH_MORE, WIRE_ANNOUNCE,      WIRE_PRESENCE,
                                      WIRE_BUDDY_LIST};
@@ -925,6 +1239,14 @@ static void search_metrics_intern(SearchMetrics *m, const Env *e)
     m->sn_served = metric_table_intern(e, METRIC_SEARCH_SN_SERVED);
     m->sn_cache_hits = metric_table_intern(e, METRIC_SEARCH_CACHE_HITS);
     m->dht_puts = metric_table_intern(e, METRIC_SEARCH_DHT_PUTS);
+    m->idx_puts = metric_table_intern(e, METRIC_SEARCH_INDEX_PUTS);
+    m->idx_pulls = metric_table_intern(e, METRIC_SEARCH_INDEX_PULLS);
+    m->idx_moved = metric_table_intern(e, METRIC_SEARCH_INDEX_MOVED);
+    m->idx_dropped = metric_table_intern(e, METRIC_SEARCH_INDEX_DROPPED);
+    m->idx_expired = metric_table_intern(e, METRIC_SEARCH_INDEX_EXPIRED);
+    m->idx_records = metric_table_intern(e, METRIC_SEARCH_INDEX_RECORDS);
+    m->idx_bytes = metric_table_intern(e, METRIC_SEARCH_INDEX_BYTES);
+    m->idx_ring = metric_table_intern(e, METRIC_SEARCH_INDEX_RING);
     m->staleness = metric_table_intern(e, METRIC_PRESENCE_STALENESS_S);
     m->presence_updates = metric_table_intern(e, METRIC_PRESENCE_UPDATES);
     m->buddy_lookups = metric_table_intern(e, METRIC_PRESENCE_LOOKUPS);

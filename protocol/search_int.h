@@ -19,7 +19,9 @@
 #define SEARCH_CALLS_MAX 4     /* searches in flight per node (user searches + buddy lookups) */
 #define SEARCH_JOBS_MAX 128    /* searches a supernode runs at once */
 #define SEARCH_ASK_MAX 32      /* supernodes one search may contact (bound of the waves) */
-#define SEARCH_INDEX_MAX 4096  /* index entries per supernode */
+#define SEARCH_INDEX_MAX 16384 /* index entries per supernode */
+#define SEARCH_SLOT_SLACK 2    /* slots: records kept this many ring places beyond the own slots
+                                  (views of the tier differ a little between supernodes) */
 #define SEARCH_WATCH_MAX 4096  /* presence watch records per supernode */
 #define SEARCH_REFERRALS 4     /* DHT: closer supernodes named in a negative answer */
 #define SEARCH_DHT_CAND 16     /* DHT: referred candidates remembered per lookup */
@@ -35,6 +37,8 @@
 typedef struct SearchMetrics {
     EnvMetric latency, messages, sns, success, failure;     /* per user search */
     EnvMetric sn_queries, sn_served, sn_cache_hits, dht_puts; /* supernode load */
+    EnvMetric idx_puts, idx_pulls, idx_moved, idx_dropped, idx_expired; /* slots index */
+    EnvMetric idx_records, idx_bytes, idx_ring;
     EnvMetric staleness, presence_updates, buddy_lookups;   /* presence */
 } SearchMetrics;
 #define SM(n) ((const SearchMetrics *)node__feat_shared((n)->sh, NODE_FEAT_SEARCH))
@@ -43,8 +47,8 @@ typedef struct SearchMetrics {
 enum {
     SE_ATTACHED = 1, /* one of this supernode's clients, online now */
     SE_CACHE = 2,    /* a cached answer (a30) */
-    SE_DHT = 4,      /* stored here as the DHT's responsible node */
-    SE_ONLINE = 8,   /* DHT: the last publication said "online" */
+    SE_DHT = 4,      /* stored here as a responsible node (DHT replica or slot member) */
+    SE_ONLINE = 8,   /* SE_DHT: the last publication said "online" */
     SE_DEAD = 16,    /* attached client fell silent (keep-alives stopped) */
 };
 
@@ -52,9 +56,11 @@ typedef struct SearchEntry {
     uint32_t hash;                /* FNV-1a of the user name (DHT key) */
     uint8_t ulen;                 /* user bytes */
     uint8_t flags;                /* SE_* */
+    uint8_t nat;                  /* the user's NatType as its client detected it */
     EnvAddr client;               /* the user's client address (public IP, UDP port) */
     EnvAddr sn;                   /* its supernode */
-    TimeNs last_online;           /* when last known online, ns (attached: attach time) */
+    TimeNs last_online;           /* when last known online, ns (attached: attach time; SE_ONLINE:
+                                     the last publication) */
     TimeNs heard;                 /* attached: last keep-alive (or attach), ns */
     char user[WIRE_USER_MAX + 1]; /* user name, NUL-terminated */
 } SearchEntry;
@@ -109,6 +115,12 @@ typedef struct SearchJob {
     char user[WIRE_USER_MAX + 1];         /* who is searched */
 } SearchJob;
 
+/* A supernode of the slots ring (search.c): its ring id and address. */
+typedef struct SearchRingEntry {
+    uint32_t id; /* search ring id (FNV-1a of its address) */
+    EnvAddr a;   /* its main address */
+} SearchRingEntry;
+
 typedef struct PresenceBuddy {
     char user[WIRE_USER_MAX + 1]; /* buddy's user name */
     uint8_t ulen;                 /* its bytes */
@@ -128,7 +140,13 @@ typedef struct SearchNode {
     SearchWatch *watch;                /* presence watches (env_mem_alloc) */
     uint16_t nwatch, watch_cap;        /* in use, allocated */
     uint32_t served;                   /* queries served while a supernode */
-    EnvTimer t_sweep;                  /* silent-client sweep */
+    EnvTimer t_sweep;                  /* silent-client sweep and index upkeep */
+    SearchRingEntry *ring;             /* slots: the tier sorted by id (env_mem_alloc) */
+    uint16_t nring, ring_cap;          /* entries in use, allocated */
+    uint32_t range_lo;                 /* slots: own records are the keys in (range_lo, own id] */
+    bool range_set;                    /* range_lo was computed (the first pull was sent) */
+    bool range_full;                   /* the ring is no larger than a slot: every key is ours */
+    uint32_t maint_tick;               /* upkeep rounds, for the republication rotation */
     /* Client presence part. */
     PresenceBuddy *buddy;              /* buddy list (env_mem_alloc), nbuddy entries */
     uint8_t nbuddy;                    /* entries of buddy */

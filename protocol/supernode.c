@@ -82,23 +82,6 @@ static uint8_t supernode_load(const SnState *s)
     return s->cap ? (uint8_t)MIN(100u, s->nclients * 100u / s->cap) : 100;
 }
 
-static bool supernode_is_bootstrap(const Node *n, EnvAddr a)
-{
-    const NodeParams *p = &n->sh->p;
-    for (uint8_t i = 0; i < p->n_bootstrap; i++)
-        if (env_addr_eq(p->bootstrap[i], a)) return true;
-    return false;
-}
-
-static bool supernode_fresh(const Node *n, const HostCacheEntry *x)
-{
-    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
-    EnvAddr a = env_addr(x->ip, x->port);
-    return x->score >= 0 && now_s - MIN(now_s, x->last_seen_s) <= n->sh->p.sn_entry_ttl_ns / TIMENS_S &&
-           !env_addr_eq(a, n->public_addr) && !(x->flags & HOSTCACHE_F_BOOTSTRAP) &&
-           !supernode_is_bootstrap(n, a);
-}
-
 /* Room is a recent fact: a load heard more than SN_ROOM_AGE_S ago says
  * little in a tier that grows and churns (clients sent on to a supernode
  * that filled up since bounce, and a full supernode that believes in old
@@ -108,7 +91,7 @@ static bool supernode_fresh(const Node *n, const HostCacheEntry *x)
 static bool supernode_has_room(const Node *n, const HostCacheEntry *x)
 {
     uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
-    return supernode_fresh(n, x) && x->load < n->sh->p.sn_nominate_load &&
+    return node__sn_fresh(n, x) && x->load < n->sh->p.sn_nominate_load &&
            now_s - MIN(now_s, x->last_seen_s) <= SN_ROOM_AGE_S;
 }
 
@@ -144,7 +127,7 @@ static bool supernode_pick_ok(const Node *n, const HostCacheEntry *x, SnPick pic
 {
     switch (pick) {
     case SN_PICK_ROOM: return supernode_has_room(n, x);
-    case SN_PICK_FRESH: return supernode_fresh(n, x);
+    case SN_PICK_FRESH: return node__sn_fresh(n, x);
     default: return x->score >= 0 && !env_addr_eq(env_addr(x->ip, x->port), n->public_addr);
     }
 }
@@ -527,7 +510,7 @@ static void supernode_on_connect(Node *n, int idx, const WireMsg *m)
     n->conns[idx].aux = (uint16_t)(slot + 1);
     s->clients[slot].user_hash =
         wire_user_hash((const char *)m->u.connect.user, m->u.connect.ulen); /* calls */
-    s->clients[slot].open = m->u.connect.nat == NAT_OPEN; /* calls: direct signalling (a31) */
+    s->clients[slot].nat = m->u.connect.nat; /* calls: direct signalling (a31) */
     NodeEventArg a = {.idx = idx, .slot = (uint16_t)slot, .addr = s->clients[slot].addr,
                       .buf = m->u.connect.user, .len = m->u.connect.ulen};
     node__emit(n, NODE_EV_SN_CLIENT_ATTACHED, &a);

@@ -101,13 +101,14 @@ static void wr_entries(WireWr *w, uint8_t n, const WireEntry *e)
 
 /* ---- Search/presence bodies (types 6-8, 32-38) ----
  * One field layout (WireMsg.u.search); each type carries the subset named by
- * its mask, in this fixed order: qid, flags, to, user, client, sn, age,
- * cost (sns, msgs), entries, blob. */
+ * its mask, in this fixed order: qid, flags, to, user, client, sn, nat,
+ * age, cost (sns, msgs), entries, blob, range (lo, hi). */
 enum {
     WSF_QID = 1, WSF_FLAGS = 2, WSF_TO = 4, WSF_USER = 8, WSF_CLIENT = 16, WSF_SN = 32,
-    WSF_AGE = 64, WSF_COST = 128, WSF_LIST = 256, WSF_BLOB = 512,
+    WSF_AGE = 64, WSF_COST = 128, WSF_LIST = 256, WSF_BLOB = 512, WSF_NAT = 1024,
+    WSF_RANGE = 2048,
 };
-#define WSF_ENTRY (WSF_USER | WSF_CLIENT | WSF_SN | WSF_AGE)
+#define WSF_ENTRY (WSF_USER | WSF_CLIENT | WSF_SN | WSF_NAT | WSF_AGE)
 
 static unsigned wire_search_fields(uint8_t type)
 {
@@ -115,6 +116,7 @@ static unsigned wire_search_fields(uint8_t type)
     case WIRE_SEARCH_Q: return WSF_QID | WSF_FLAGS | WSF_USER;
     case WIRE_SEARCH_A: return WSF_QID | WSF_FLAGS | WSF_ENTRY | WSF_LIST;
     case WIRE_SN_NOTE: return WSF_FLAGS | WSF_TO | WSF_ENTRY;
+    case WIRE_INDEX_PULL: return WSF_RANGE;
     case WIRE_SEARCH_REQ: return WSF_QID | WSF_FLAGS | WSF_USER;
     case WIRE_SEARCH_RESULT: return WSF_QID | WSF_FLAGS | WSF_ENTRY | WSF_COST;
     case WIRE_SEARCH_NODES: return WSF_QID | WSF_LIST;
@@ -140,6 +142,7 @@ static void wire_search_encode(const WireMsg *m, WireWr *w)
     }
     if (f & WSF_CLIENT) wr_entry(w, s->client);
     if (f & WSF_SN) wr_entry(w, s->sn);
+    if (f & WSF_NAT) wr_u8(w, s->nat);
     if (f & WSF_AGE) wr_u32(w, s->age_ms);
     if (f & WSF_COST) {
         wr_u8(w, s->sns);
@@ -150,6 +153,10 @@ static void wire_search_encode(const WireMsg *m, WireWr *w)
         CHECK(s->len <= WIRE_BLOB_MAX, "blob of %u bytes", s->len);
         wr_u16(w, s->len);
         wr_bytes(w, s->data, s->len);
+    }
+    if (f & WSF_RANGE) {
+        wr_u32(w, s->lo);
+        wr_u32(w, s->hi);
     }
 }
 
@@ -167,6 +174,7 @@ static void wire_search_decode(WireRd *r, WireMsg *m)
     }
     if (f & WSF_CLIENT) s->client = rd_entry(r);
     if (f & WSF_SN) s->sn = rd_entry(r);
+    if (f & WSF_NAT) s->nat = rd_u8(r);
     if (f & WSF_AGE) s->age_ms = rd_u32(r);
     if (f & WSF_COST) {
         s->sns = rd_u8(r);
@@ -177,6 +185,10 @@ static void wire_search_decode(WireRd *r, WireMsg *m)
         s->len = rd_u16(r);
         if (s->len > WIRE_BLOB_MAX) r->ok = false;
         s->data = rd_take(r, s->len);
+    }
+    if (f & WSF_RANGE) {
+        s->lo = rd_u32(r);
+        s->hi = rd_u32(r);
     }
 }
 
@@ -543,6 +555,7 @@ static void wire_encode_fields(const WireMsg *m, WireWr *w)
     case WIRE_SEARCH_Q:
     case WIRE_SEARCH_A:
     case WIRE_SN_NOTE:
+    case WIRE_INDEX_PULL:
     case WIRE_SEARCH_REQ:
     case WIRE_SEARCH_RESULT:
     case WIRE_SEARCH_NODES:
@@ -686,6 +699,7 @@ static void wire_decode_fields(WireRd *r, WireMsg *m)
     case WIRE_SEARCH_Q:
     case WIRE_SEARCH_A:
     case WIRE_SN_NOTE:
+    case WIRE_INDEX_PULL:
     case WIRE_SEARCH_REQ:
     case WIRE_SEARCH_RESULT:
     case WIRE_SEARCH_NODES:

@@ -66,10 +66,12 @@ typedef enum WireType {
     /* ---- search/presence (search.c, presence.c): UDP 6-8 ---- */
     WIRE_SEARCH_Q = 6, /* searcher -> SN: do you know this user? (a27 UDP waves; DHT lookups) */
     WIRE_SEARCH_A = 7, /* SN -> searcher: the user's entry, or not found (+ DHT referrals) */
-    WIRE_SN_NOTE = 8,  /* SN -> SN: DHT publication or presence notification for a client */
-    /* ---- calls (call.c, relay.c): UDP 9-14 ---- */
+    WIRE_SN_NOTE = 8,  /* SN -> SN: index publication or presence notification for a client */
+    /* ---- calls (call.c, relay.c): UDP 9, 11-14 ---- */
     WIRE_CALL_UDP = 9, /* a call message (WireCall) over UDP: hole punching, relay binding */
-    WIRE_UDP_TYPE_END = 15, /* UDP types 9-14: calls */
+    WIRE_INDEX_PULL = 10, /* SN -> ring neighbour SN: send me the index records of a key range
+                             (search.c: slots that changed members) */
+    WIRE_UDP_TYPE_END = 15, /* UDP types below 15 */
     WIRE_CONNECT = 16,     /* client -> SN over TCP: attach me */
     WIRE_CONNECT_ACK = 17, /* SN -> client: verdict + host-cache entries */
     WIRE_KEEPALIVE = 18,   /* client -> SN every ~60 s (a24) */
@@ -108,7 +110,7 @@ enum {
     WIRE_SF_ONLINE = 2, /* entry/presence: the user is attached right now */
     WIRE_SF_SELF = 4,   /* SEARCH_REQ: the client runs the UDP waves itself (a27) */
     WIRE_SF_DHT = 8,    /* SEARCH_Q: a DHT lookup (answer with referrals) */
-    WIRE_SF_PUT = 16,   /* SN_NOTE: a DHT publication (else a presence notification) */
+    WIRE_SF_PUT = 16,   /* SN_NOTE: an index publication (else a presence notification) */
 };
 
 /* ---- Call messages ----
@@ -268,6 +270,8 @@ typedef struct WireSearch {
     WireEntry client;              /* the user's client address (public IP, UDP port) */
     WireEntry sn;                  /* its supernode; ANNOUNCE: the recipient's SN */
     WireEntry to;                  /* SN_NOTE/ANNOUNCE: the recipient client */
+    uint8_t nat;                   /* entry: the user's NatType as its client detected it */
+    uint32_t lo, hi;               /* INDEX_PULL: the key range (lo, hi] on the ring */
     uint32_t age_ms;               /* ms since the user was last online (0: online now) or
                                       since the presence change, saturating */
     uint8_t sns;                   /* RESULT: supernodes contacted by the search */

@@ -179,9 +179,10 @@ typedef struct ScenarioWorkload {
     ScenarioDist hold_duration; /* how long a hold lasts, seconds */
 } ScenarioWorkload;
 
-typedef enum ScenarioSearch {
-    SCENARIO_SEARCH_EXPANDING, /* expanding-ring queries among supernodes */
-    SCENARIO_SEARCH_DHT        /* a structured index over the supernodes */
+typedef enum ScenarioSearch { /* the values of NODE_SEARCH_* (protocol/node.h) */
+    SCENARIO_SEARCH_EXPANDING, /* waves of random supernodes (a27 on a small overlay) */
+    SCENARIO_SEARCH_DHT,       /* Kademlia-style lookup over the supernodes */
+    SCENARIO_SEARCH_SLOTS      /* the default: records stored at the slot of the name (a42) */
 } ScenarioSearch;
 
 typedef struct ScenarioEndpoint {

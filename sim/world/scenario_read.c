@@ -28,7 +28,7 @@ const char *const scenario__dists[] = {"constant", "exponential", "pareto",
 const char *const scenario__churn_models[] = {"none", "distribution", "trace", NULL};
 const char *const scenario__trace_formats[] = {"fta", "avail", "csv", NULL};
 const char *const scenario__trace_on_error[] = {"fail", "skip", NULL};
-const char *const scenario__searches[] = {"expanding", "dht", NULL};
+const char *const scenario__searches[] = {"expanding", "dht", "slots", NULL};
 const char *const scenario__codecs[] = {"opus", "skype2004", "g729", NULL};
 const char *const scenario__actions[] = {"crash", "logout", "login", NULL};
 const char *const scenario__whos[] = {"all", "clients", "supernodes", NULL};
@@ -882,7 +882,7 @@ static void scn_default_protocol(ScenarioProtocol *p)
         .login_server = scn_endpoint(np.login_server),
         .web_server = scn_endpoint(np.web_server),
         .phone_gateway = scn_endpoint(np.gateway),
-        .search = np.search_mode == NODE_SEARCH_DHT ? SCENARIO_SEARCH_DHT : SCENARIO_SEARCH_EXPANDING,
+        .search = (ScenarioSearch)np.search_mode,
         .search_timeout_ns = np.search_timeout_ns,
         .login_rounds = np.login_rounds,
         .probe_timeout_ns = np.probe_wait_ns,

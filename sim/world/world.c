@@ -658,7 +658,10 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     p->media.silence_suppression = sm->silence_suppression;
     p->media.replay = sm->replay; /* media.execution */
     p->relay_call_bytes_per_s = (uint32_t)(sp->relay_bandwidth_bps / 8); /* a48, media.c */
-    p->search_mode = sp->search == SCENARIO_SEARCH_DHT ? NODE_SEARCH_DHT : NODE_SEARCH_EXPANDING;
+    _Static_assert((int)SCENARIO_SEARCH_DHT == NODE_SEARCH_DHT && (int)SCENARIO_SEARCH_SLOTS == NODE_SEARCH_SLOTS &&
+                       (int)SCENARIO_SEARCH_EXPANDING == NODE_SEARCH_EXPANDING,
+                   "ScenarioSearch and NODE_SEARCH_* agree");
+    p->search_mode = (uint8_t)sp->search;
     p->search_waves = (uint8_t)MIN(sp->n_fanout, NODE_SEARCH_WAVES_MAX);
     for (size_t i = 0; i < p->search_waves; i++)
         p->search_fanout[i] = (uint16_t)MIN(sp->search_fanout[i], UINT16_MAX);
