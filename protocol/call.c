@@ -89,6 +89,7 @@ struct CallState {
     bool was_active;         /* counted in the active gauges */
     bool relayed_counted;    /* counted in call.relayed_active (the path it connected on) */
     bool pstn;               /* a call to the phone network (caller) or at the gateway */
+    bool via_sn;             /* caller: sig_conn goes to the callee's supernode (a bridge) */
     bool held;               /* we put the call on hold (node_call_hold) */
     bool peer_held;          /* the peer's last packet says it holds the call */
     uint8_t sig_pi;          /* direct signalling: port step (own port, 443, 80) */
@@ -171,6 +172,10 @@ static void call_metrics_intern(CallMetrics *m, const Env *e)
     m->dropped = metric_table_intern(e, METRIC_CALL_DROPPED);
     m->reestablished = metric_table_intern(e, METRIC_CALL_REESTABLISHED);
     m->holds = metric_table_intern(e, METRIC_CALL_HOLDS);
+    m->locate_fallbacks = metric_table_intern(e, METRIC_CALL_LOCATE_FALLBACKS);
+    m->sig_fallbacks = metric_table_intern(e, METRIC_CALL_SIGNAL_FALLBACKS);
+    m->bridges = metric_table_intern(e, METRIC_CALL_BRIDGES);
+    m->bridge_refused = metric_table_intern(e, METRIC_CALL_BRIDGE_REFUSED);
     m->setup_s = metric_table_intern(e, METRIC_CALL_SETUP_S);
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
         m->path[p] = metric_table_intern_family(e, METRIC_FAM_CALL_PATH, p, 0, 0);
@@ -237,20 +242,24 @@ static bool call_response_ok(Node *n, const uint8_t chal[8], const uint8_t key[3
     return memcmp(want, resp, 8) == 0;
 }
 
-/* ---- Locating the callee (the one function to switch to node_search) ---- */
+/* ---- Locating the callee ---- */
 
-/* Asks the supernodes where `user` is; WIRE_CM_LOCATED comes back through
- * them (mediapath_locate). */
+/* Looks the callee up: in the index (the search feature answers with
+ * NODE_EV_LOCATED, call_on_index), or with the LOCATE flood of the
+ * supernode links (NodeParams.call_locate_flood; WIRE_CM_LOCATED comes
+ * back through the supernodes). */
 static bool call_locate(Node *n, const char *user, size_t ulen)
 {
-    return mediapath_locate(n, call__cur(n)->id, user, ulen);
+    if (PAR(n)->call_locate_flood) return mediapath_locate(n, call__cur(n)->id, user, ulen);
+    node__emit(n, NODE_EV_LOCATE, &(NodeEventArg){.idx = -1, .buf = (const uint8_t *)user, .len = ulen});
+    return true;
 }
 
 /* Tells the own supernode whether we are on the open Internet (a31: calls
  * to an open user may signal directly). */
 static void call_nat_note(Node *n)
 {
-    if (!PAR(n)->direct_signalling || n->sn || n->uplink < 0 || n->conns[n->uplink].state != CS_READY) return;
+    if (n->sn || n->uplink < 0 || n->conns[n->uplink].state != CS_READY) return;
     WireCall cm = {.kind = WIRE_CM_NAT_NOTE, .call_id = 1, .dnat = n->nat};
     mediapath_send_tcp(n, n->uplink, &cm);
 }
@@ -269,8 +278,12 @@ static void call_sn_on_frame(Node *n, int idx, const WireMsg *m)
     else if (cm->kind == WIRE_CM_RELAY_BIND && idx >= 0)
         relay__on_bind(n, idx, n->conns[idx].peer, cm);
     else if (cm->kind == WIRE_CM_NAT_NOTE && idx >= 0 && n->conns[idx].kind == CONN_SN_CLIENT &&
-             n->conns[idx].aux > 0)
-        n->sn->clients[n->conns[idx].aux - 1].nat = cm->dnat;
+             n->conns[idx].aux > 0 && n->conns[idx].aux <= n->sn->slots) {
+        SnClient *cl = &n->sn->clients[n->conns[idx].aux - 1];
+        cl->nat = cm->dnat < NAT_TYPE_COUNT ? cm->dnat : NAT_UNKNOWN;
+        node__emit(n, NODE_EV_SN_CLIENT_NAT, &(NodeEventArg){.idx = idx, .slot = (uint16_t)(n->conns[idx].aux - 1),
+                                                             .addr = cl->addr});
+    }
     else
         node__count(n, NODE_M(n)->malformed_tcp, 1);
 }
@@ -651,12 +664,13 @@ static void call_invite(Node *n)
  * directly"; the phone gateway) ---- */
 
 /* Opens the direct signalling connection to `to`: its port, then (phone
- * calls only: the gateway listens there too) the fallback ports 443 and 80
- * (a11). Guarded by tcp_timeout per attempt. False when none can start. */
+ * calls and supernode bridges: gateways and supernodes listen there too)
+ * the fallback ports 443 and 80 (a11). Guarded by tcp_timeout per attempt.
+ * False when none can start. */
 static bool call_sig_open(Node *n, EnvAddr to)
 {
     CallState *c = call__cur(n);
-    uint8_t steps = c->pstn ? 3 : 1;
+    uint8_t steps = c->pstn || c->via_sn ? 3 : 1;
     for (; c->sig_pi < steps; c->sig_pi++) {
         EnvAddr a = to;
         if (c->sig_pi > 0) a.port = PAR(n)->fallback_ports[c->sig_pi - 1];
@@ -671,14 +685,18 @@ static bool call_sig_open(Node *n, EnvAddr to)
 }
 
 /* The direct connection failed (refused, timed out, closed before ANSWER):
- * the next port to the gateway, or for a buddy the supernode path. */
+ * the next port to the gateway, or for a buddy the supernode path (the
+ * FORWARD flood: counted as call.signal_fallbacks). */
 static void call_sig_failed(Node *n)
 {
     CallState *c = call__cur(n);
     if (c->sig_conn >= 0) node__conn_close(n, c->sig_conn, true);
     c->sig_conn = -1;
     c->sig_pi++;
+    if (c->via_sn && c->sig_pi < 3 && call_sig_open(n, c->peer_sn)) return;
+    c->via_sn = false;
     if (!c->pstn) {
+        node__count(n, CM(n)->sig_fallbacks, 1);
         call_invite(n);
         return;
     }
@@ -692,13 +710,108 @@ static void call_sig_connected(Node *n, int idx, int status)
         return;
     }
     node__conn_hello(n, idx, HELLO_CALL);
+    CallState *c = call__cur(n);
+    if (c->via_sn) { /* first: whom the supernode should bridge us to */
+        WireCall r = {.kind = WIRE_CM_LOCATE, .call_id = c->id, .from_id = mediapath_self_id(n)};
+        r.ulen = c->ulen;
+        memcpy(r.user, c->peer_user, c->ulen);
+        mediapath_send_tcp(n, idx, &r);
+    }
     call_invite(n);
 }
 
+/* The index answered (NODE_EV_LOCATED). An online callee is called over
+ * TCP (a31): straight to it when it is on the open Internet, else through
+ * its supernode, which bridges the connection to its client; when neither
+ * connection opens, through the supernodes. A callee the index does not
+ * know online is looked for with the LOCATE flood as a last resort
+ * (call.locate_fallbacks). */
+static void call_on_index(Node *n, const NodeEventArg *a)
+{
+    CallState *c = call__cur(n);
+    if (!c || c->st != CST_LOCATE || c->pstn || a->len != c->ulen ||
+        memcmp(a->buf, c->peer_user, c->ulen) != 0)
+        return;
+    const WireSearch *r = a->msg ? &a->msg->u.search : NULL;
+    if (!r || !(r->flags & WIRE_SF_FOUND) || !(r->flags & WIRE_SF_ONLINE) || !r->client.ip) {
+        node__count(n, CM(n)->locate_fallbacks, 1);
+        if (!mediapath_locate(n, c->id, c->peer_user, c->ulen)) call_end(n, CALL_END_FAILED);
+        return;
+    }
+    c->peer_id = env_addr(r->client.ip, r->client.port);
+    c->peer_sn = env_addr(r->sn.ip, r->sn.port);
+    bool open = r->nat == NAT_OPEN || env_addr_eq(c->peer_id, c->peer_sn);
+    c->st = CST_INVITE;
+    c->via_sn = !(open && PAR(n)->direct_signalling) && c->peer_sn.ip != 0;
+    if ((c->via_sn || open) && call_sig_open(n, c->via_sn ? c->peer_sn : c->peer_id)) return;
+    c->via_sn = false;
+    node__count(n, CM(n)->sig_fallbacks, 1);
+    call_invite(n);
+}
+
+/* Supernode: the live signalling bridge on connection idx (-1: a free
+ * slot; a bridge whose connection is gone is free). */
+static int call_bridge_of_conn(Node *n, int idx)
+{
+    SnState *s = n->sn;
+    for (int i = 0; s && i < SN_BRIDGE_MAX; i++) {
+        SnBridge *b = &s->bridge[i];
+        bool live = b->conn >= 0 && node__conn_find(n, b->h) == b->conn;
+        if (idx < 0 ? !live : live && b->conn == idx) return i;
+    }
+    return -1;
+}
+
+/* Supernode side of a signalling bridge (a31 "NAT: via an online public
+ * node"): on a caller's connection, LOCATE names our client to bridge to
+ * (no such client, or no free bridge: the connection is closed and the
+ * caller falls back); later call messages go to the client as FORWARD,
+ * and the client's answers come back through supernode_forward. False
+ * when the frame is not the bridge's (a call to this node itself). */
+static bool call_bridge_frame(Node *n, int idx, const WireMsg *m)
+{
+    SnState *s = n->sn;
+    if (!s || m->type != WIRE_CALL) return false;
+    const WireCall *cm = &m->u.call;
+    int b = call_bridge_of_conn(n, idx);
+    if (b < 0) {
+        if (cm->kind != WIRE_CM_LOCATE) return false;
+        if (n->ulen == cm->ulen && memcmp(n->user, cm->user, cm->ulen) == 0) return true; /* us */
+        uint32_t h = wire_user_hash(cm->user, cm->ulen);
+        int slot = -1;
+        for (uint16_t i = 0; i < s->slots && slot < 0; i++)
+            if (s->clients[i].conn >= 0 && s->clients[i].user_hash == h) slot = i;
+        b = call_bridge_of_conn(n, -1);
+        if (slot < 0 || b < 0) {
+            node__count(n, CM(n)->bridge_refused, 1);
+            node__conn_close(n, idx, false);
+            return true;
+        }
+        s->bridge[b] = (SnBridge){idx, n->conns[idx].h, cm->from_id, s->clients[slot].addr};
+        node__count(n, CM(n)->bridges, 1);
+        return true;
+    }
+    SnBridge *br = &s->bridge[b];
+    for (uint16_t i = 0; i < s->slots; i++) {
+        if (s->clients[i].conn < 0 || !env_addr_eq(s->clients[i].addr, br->client)) continue;
+        uint8_t buf[WIRE_CALL_MAX];
+        size_t len = wire_call_encode(cm, buf, sizeof buf);
+        WireMsg f = {.type = WIRE_FORWARD,
+                     .u.forward = {{br->client.ip, br->client.port}, 0, (uint16_t)len, buf}};
+        node__send_msg(n, s->clients[i].conn, &f);
+        node__count(n, NODE_M(n)->sn_forwarded, 1);
+        return true;
+    }
+    br->conn = -1; /* the client has left: so does the bridge */
+    node__conn_close(n, idx, false);
+    return true;
+}
+
 /* A frame on a direct signalling connection: INVITE opens a call on it,
- * the rest belongs to the call bound to it. */
+ * the rest belongs to the call bound to it; at a supernode, a bridge's. */
 static void call_sig_frame(Node *n, int idx, const WireMsg *m)
 {
+    if (call_bridge_frame(n, idx, m)) return;
     if (m->type != WIRE_CALL) {
         node__count(n, NODE_M(n)->malformed_tcp, 1);
         return;
@@ -914,6 +1027,8 @@ void call__on_frame(Node *n, int idx, const WireMsg *m)
 
 void call__on_closed(Node *n, int idx)
 {
+    for (int i = 0; n->sn && i < SN_BRIDGE_MAX; i++)
+        if (n->sn->bridge[i].conn == idx) n->sn->bridge[i].conn = -1;
     CallState *c = call__cur(n);
     if (c && idx == c->relay_conn) c->relay_conn = -1; /* the watchdog notices the silence */
     if (!c || idx != c->sig_conn) return;
@@ -1156,8 +1271,9 @@ static void call_feat_closed(Node *n, int idx, int status)
 static void call_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
 {
     if (ev == NODE_EV_SIGNAL) call_on_signal(n, a->buf, a->len);
-    if (ev == NODE_EV_NAT_DETECTED && (n->nat == NAT_OPEN || a->was == NAT_OPEN))
-        call_nat_note(n); /* a31: tell the SN */
+    if (ev == NODE_EV_LOCATED) call_on_index(n, a);
+    if (ev == NODE_EV_NAT_DETECTED && n->nat != a->was)
+        call_nat_note(n); /* the index records it; a31: open users are called directly */
     if (ev == NODE_EV_SN_CONN_CLOSED) relay__on_closed(n, a->idx);
 }
 
@@ -1206,11 +1322,11 @@ bool node_call(Node *n, const char *callee, TimeNs duration)
     memcpy(c->peer_user, callee, ulen);
     env_random_bytes(&n->env, c->key, sizeof c->key);
     c->st = CST_LOCATE;
+    call_step_timer(n, PAR(n)->call_step_timeout_ns); /* before: the index may answer at once */
     if (!call_locate(n, callee, ulen)) {
         call_end(n, CALL_END_FAILED);
         return true; /* attempted, failed at once (no supernode link) */
     }
-    call_step_timer(n, PAR(n)->call_step_timeout_ns);
     return true;
 }
 

@@ -120,6 +120,10 @@
     X(METRIC_CALL_DROPPED, "call.dropped", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_REESTABLISHED, "call.reestablished", ENV_METRIC_COUNTER)                         \
     X(METRIC_CALL_HOLDS, "call.holds", ENV_METRIC_COUNTER)                                         \
+    X(METRIC_CALL_LOCATE_FALLBACKS, "call.locate_fallbacks", ENV_METRIC_COUNTER)                   \
+    X(METRIC_CALL_SIGNAL_FALLBACKS, "call.signal_fallbacks", ENV_METRIC_COUNTER)                   \
+    X(METRIC_CALL_BRIDGES, "call.bridges", ENV_METRIC_COUNTER)                                     \
+    X(METRIC_CALL_BRIDGE_REFUSED, "call.bridge_refused", ENV_METRIC_COUNTER)                       \
     X(METRIC_CALL_SETUP_S, "call.setup_s", ENV_METRIC_SAMPLE)                                      \
     X(METRIC_CALL_MOS, "call.mos", ENV_METRIC_SAMPLE)                                              \
     X(METRIC_CALL_R_FACTOR, "call.r_factor", ENV_METRIC_SAMPLE)                                    \

@@ -161,10 +161,11 @@ typedef struct NodeParams {
     uint16_t relay_max_calls;      /* relayed calls one node carries at once: 16 */
     uint8_t relay_candidates;      /* relays tried per (re)establishment: 4 */
     bool conf_mesh;                /* conferences: full mesh instead of a mixing host (a43) */
-    bool direct_signalling;        /* a31 "PUB: caller -> callee directly": a caller on the open
-                                      Internet opens TCP straight to a callee its supernode
-                                      reports open; default off (the shipped golden results
-                                      predate it: switching it on moves them) */
+    bool direct_signalling;        /* a31 "PUB: caller -> callee directly": a caller opens TCP
+                                      straight to a callee on the open Internet: default on */
+    bool call_locate_flood;        /* calls find the callee by the LOCATE flood of the
+                                      supernode links (the first implementation, for
+                                      comparison) instead of the index: default off */
     EnvAddr gateway;               /* phone gateway "hard-coded in the binary", port 12340
                                       (a18; the address is illustrative) */
     uint16_t gateway_max_calls;    /* phone calls one gateway carries at once: 256 */

@@ -182,6 +182,12 @@ typedef enum NodeEvent {
                                    connection idx, else (idx -1) a datagram from addr or a
                                    signalling payload (addr {0,0}); the conference feature
                                    takes its legs' messages here */
+    NODE_EV_SN_CLIENT_NAT,      /* SN: the client in slot told its new NatType (clients[].nat) */
+    NODE_EV_LOCATE,             /* calls: find user buf/len in the index (the search feature
+                                   answers with NODE_EV_LOCATED, perhaps at once) */
+    NODE_EV_LOCATED,            /* search: the lookup of user buf/len ended; msg: its
+                                   SEARCH_RESULT (u.search: WIRE_SF_FOUND and the record), or
+                                   NULL when no lookup could start */
     NODE_EV__END
 } NodeEvent;
 typedef struct NodeEventArg {
@@ -318,6 +324,16 @@ typedef struct SnPeer {
  * passed on, each remembered for SN_SEEN_MS, longer than a message takes
  * across the mesh and shorter than a signalling retransmission. */
 #define SN_SEEN_MAX 64
+/* Call signalling bridges (a31 "NAT: via an online public node"): a caller
+ * that found its callee in the index opens TCP to the callee's supernode,
+ * which passes the call's messages between that connection and its client. */
+#define SN_BRIDGE_MAX 16
+typedef struct SnBridge {
+    int conn;       /* the caller's signalling connection (CONN_CALL_SIG), -1 free */
+    EnvConn h;      /* its handle (slots are reused) */
+    EnvAddr caller; /* the caller's identity (where the client's answers are addressed) */
+    EnvAddr client; /* our client's identity */
+} SnBridge;
 #define SN_SEEN_MS 2000
 typedef struct SnSeen {
     uint32_t fp; /* fingerprint, 0: empty */
@@ -348,6 +364,7 @@ typedef struct SnState {
     uint8_t seen_pos;         /* next entry of seen to overwrite */
     SnSeen seen[SN_SEEN_MAX]; /* recently flooded messages (node__sn_seen) */
     SnBucket peer_fwd[SN_PEER_MAX], others; /* rate limits by peer-table slot; other peer links */
+    SnBridge bridge[SN_BRIDGE_MAX];         /* call signalling bridges (call.c) */
 } SnState; /* the shared part; supernode.c keeps its own fields around it */
 
 struct Node {

@@ -115,12 +115,14 @@ static void search_sn_free(Node *n, SearchNode *s)
     env_timer_cancel(&n->env, &s->t_sweep);
     env_mem_free(&n->env, s->idx, s->idx_cap * sizeof *s->idx);
     env_mem_free(&n->env, s->job, s->job_cap * sizeof *s->job);
-    env_mem_free(&n->env, s->ring, s->ring_cap * sizeof *s->ring);
+    if (s->sl) {
+        env_mem_free(&n->env, s->sl->ring, s->sl->ring_cap * sizeof *s->sl->ring);
+        env_mem_free(&n->env, s->sl, sizeof *s->sl);
+    }
     s->idx = NULL;
     s->job = NULL;
-    s->ring = NULL;
-    s->nidx = s->idx_cap = s->job_cap = s->nring = s->ring_cap = 0;
-    s->range_set = s->range_full = false;
+    s->sl = NULL;
+    s->nidx = s->idx_cap = s->job_cap = 0;
 }
 
 static void search_stop(Node *n, bool graceful)
@@ -186,13 +188,16 @@ SearchEntry *search__entry_by_client(Node *n, EnvAddr client)
 /* Whether e says its user is online now: attached here, or published
  * online (DHT: until the next publication; slots: the publication is
  * renewed every index_republish_ns, so one older than two of those
- * periods is from a supernode that is gone). */
+ * periods is from a supernode that is gone), or a cached answer that said
+ * online (a30) for one keep-alive period (its user may have moved to
+ * another supernode since: a call needs where it is now). */
 static bool search_entry_online(Node *n, const SearchEntry *e)
 {
     if (e->flags & SE_ATTACHED) return true;
     if (!(e->flags & SE_ONLINE)) return false;
-    return n->sh->p.search_mode != NODE_SEARCH_SLOTS ||
-           env_now(&n->env) - e->last_online <= 2 * n->sh->p.index_republish_ns;
+    TimeNs age = env_now(&n->env) - e->last_online, period = n->sh->p.index_republish_ns;
+    if (e->flags & SE_CACHE) return age <= n->sh->p.keepalive_ns;
+    return n->sh->p.search_mode != NODE_SEARCH_SLOTS || age <= 2 * period;
 }
 
 /* Whether e answers a search: online, or online within presence_ttl (a29). */
@@ -250,7 +255,7 @@ static void search_store(Node *n, const WireSearch *m, uint8_t kind)
         !(m->flags & WIRE_SF_ONLINE))
         return; /* an older copy (a pull crossing a fresher publication) */
     e->flags = kind;
-    if (kind == SE_DHT && (m->flags & WIRE_SF_ONLINE)) e->flags |= SE_ONLINE;
+    if (m->flags & WIRE_SF_ONLINE) e->flags |= SE_ONLINE;
     e->client = search_addr(m->client);
     e->sn = search_addr(m->sn);
     e->nat = m->nat;
@@ -270,11 +275,12 @@ void search__entry_to_wire(Node *n, const SearchEntry *e, WireSearch *m)
     m->age_ms = online ? 0 : (uint32_t)MIN(age / TIMENS_MS, (TimeNs)UINT32_MAX);
 }
 
-/* Looks user up in the index; true and m filled when found. */
-static bool search_lookup(Node *n, const char *user, size_t ulen, WireSearch *m)
+/* Looks user up in the index (fresh: not in cached answers); true and m
+ * filled when found. */
+static bool search_lookup(Node *n, const char *user, size_t ulen, bool fresh, WireSearch *m)
 {
     SearchEntry *e = search_find(n, user, ulen);
-    if (!e || !search_entry_valid(n, e)) return false;
+    if (!e || !search_entry_valid(n, e) || (fresh && (e->flags & SE_CACHE))) return false;
     if (e->flags & SE_CACHE) node__count(n, SM(n)->sn_cache_hits, 1);
     search__entry_to_wire(n, e, m);
     return true;
@@ -317,7 +323,9 @@ static int search_ring_cmp(const void *a, const void *b)
  * capacity plus one (12 bytes an entry: 2.4 KiB at 200). */
 static void search_ring_build(Node *n)
 {
-    SearchNode *s = search__state(n);
+    SearchNode *sn = search__state(n);
+    if (!sn->sl) sn->sl = env_mem_alloc(&n->env, sizeof *sn->sl);
+    SearchSlots *s = sn->sl;
     uint16_t cap = (uint16_t)(n->hc.cap + 1);
     if (s->ring_cap < cap) {
         env_mem_free(&n->env, s->ring, s->ring_cap * sizeof *s->ring);
@@ -337,7 +345,7 @@ static void search_ring_build(Node *n)
 }
 
 /* Ring index of the first supernode whose id is key or follows it. */
-static uint16_t search_ring_pos(const SearchNode *s, uint32_t key)
+static uint16_t search_ring_pos(const SearchSlots *s, uint32_t key)
 {
     uint16_t lo = 0, hi = s->nring;
     while (lo < hi) {
@@ -353,7 +361,7 @@ static uint16_t search_ring_pos(const SearchNode *s, uint32_t key)
 /* Ring index of this supernode, -1 when it is not on the ring. */
 static int search_ring_self(Node *n)
 {
-    SearchNode *s = search__node(n);
+    SearchSlots *s = search__node(n) ? search__node(n)->sl : NULL;
     EnvAddr self = search_self(n);
     for (uint16_t i = s ? search_ring_pos(s, search_sn_id(self)) : 0, k = 0; s && k < s->nring;
          k++, i = (uint16_t)((i + 1) % s->nring))
@@ -371,8 +379,8 @@ static bool search_in_range(uint32_t key, uint32_t lo, uint32_t hi)
  * the ring), in ring order. */
 static size_t search_slot_members(Node *n, uint32_t key, EnvAddr *out, size_t max)
 {
-    SearchNode *s = search__state(n);
-    if (s->nring == 0) search_ring_build(n);
+    if (!search__state(n)->sl || search__node(n)->sl->nring == 0) search_ring_build(n);
+    const SearchSlots *s = search__node(n)->sl;
     size_t k = MIN(max, (size_t)s->nring);
     uint16_t p = search_ring_pos(s, key);
     for (size_t i = 0; i < k; i++) out[i] = s->ring[(p + i) % s->nring].a;
@@ -473,7 +481,7 @@ static void search_entry_del(SearchNode *s, uint16_t i)
  * the records of the keys in (lo, hi]. */
 static void search_pull(Node *n, int me, uint32_t lo, uint32_t hi)
 {
-    SearchNode *s = search__node(n);
+    const SearchSlots *s = search__node(n)->sl;
     WireMsg m = {.type = WIRE_INDEX_PULL};
     m.u.search.lo = lo;
     m.u.search.hi = hi;
@@ -520,14 +528,15 @@ static bool search_ring_has(const SearchRingEntry *r, uint16_t n, const SearchRi
  * next republication). */
 static void search_push_new_members(Node *n, const SearchRingEntry *old, uint16_t nold)
 {
-    SearchNode *s = search__node(n);
+    SearchNode *sn = search__node(n);
+    const SearchSlots *s = sn->sl;
     const NodeParams *p = &n->sh->p;
     bool any = false;
     for (uint16_t i = 0; i < s->nring && !any; i++) any = !search_ring_has(old, nold, &s->ring[i]);
     if (!any) return;
     WireMsg m = {.type = WIRE_SN_NOTE};
-    for (uint16_t i = 0; i < s->nidx; i++) {
-        const SearchEntry *e = &s->idx[i];
+    for (uint16_t i = 0; i < sn->nidx; i++) {
+        const SearchEntry *e = &sn->idx[i];
         if (!(e->flags & SE_ATTACHED) || (e->flags & SE_DEAD)) continue;
         uint16_t pos = search_ring_pos(s, e->hash);
         for (uint16_t k = 0; k < MIN((uint16_t)p->slot_size, s->nring); k++) {
@@ -553,41 +562,39 @@ static void search_index_upkeep(Node *n)
     if (!s || !n->sn || p->search_mode != NODE_SEARCH_SLOTS) return;
     const SearchMetrics *sm = SM(n);
     SearchRingEntry old[HOSTCACHE_MAX + 1];
-    uint16_t nold = (uint16_t)MIN(s->nring, G_N_ELEMENTS(old));
-    if (s->ring) memcpy(old, s->ring, nold * sizeof *old);
+    uint16_t nold = s->sl ? (uint16_t)MIN(s->sl->nring, G_N_ELEMENTS(old)) : 0;
+    if (nold) memcpy(old, s->sl->ring, nold * sizeof *old);
     search_ring_build(n);
+    SearchSlots *sl = s->sl;
     search_push_new_members(n, old, nold);
     uint32_t turns = (uint32_t)MAX(1, p->index_republish_ns / MAX(p->keepalive_ns, 1));
-    uint32_t turn = s->maint_tick++ % turns;
+    uint32_t turn = sl->maint_tick++ % turns;
     for (uint16_t i = 0; i < s->nidx; i++) {
         SearchEntry *e = &s->idx[i];
         if ((e->flags & SE_ATTACHED) && !(e->flags & SE_DEAD) && e->hash % turns == turn)
             search_publish(n, e);
     }
     int me = search_ring_self(n);
-    bool full = true;
-    uint32_t lo = 0, keep_lo = 0, self_id = search_sn_id(search_self(n));
-    if (me >= 0 && s->nring > p->slot_size) {
-        full = false;
-        lo = s->ring[(me + s->nring - p->slot_size) % s->nring].id;
-    }
-    bool keep_all = me < 0 || s->nring > (uint16_t)(p->slot_size + SEARCH_SLOT_SLACK) ? false : true;
-    if (me >= 0 && !keep_all)
-        keep_lo = s->ring[(me + s->nring - p->slot_size - SEARCH_SLOT_SLACK) % s->nring].id;
-    if (me >= 0 && s->nring > 1) {
+    uint16_t nr = sl->nring, slot = p->slot_size;
+    bool full = me < 0 || nr <= slot;
+    bool keep_all = me < 0 || nr <= slot + SEARCH_SLOT_SLACK;
+    uint32_t self_id = search_sn_id(search_self(n));
+    uint32_t lo = full ? self_id : sl->ring[(me + nr - slot) % nr].id;
+    uint32_t keep_lo = keep_all ? self_id : sl->ring[(me + nr - slot - SEARCH_SLOT_SLACK) % nr].id;
+    if (me >= 0 && nr > 1) {
         /* The range grew: all of it (first time), the part before the old
-         * lower bound, or the whole ring (the ring shrank to a slot). */
-        if (!s->range_set)
-            search_pull(n, me, full ? self_id : lo, self_id);
-        else if (full && !s->range_full)
-            search_pull(n, me, self_id, s->range_lo);
-        else if (!full && !s->range_full && self_id - lo > self_id - s->range_lo)
-            search_pull(n, me, lo, s->range_lo);
-        s->range_set = true;
+         * lower bound, or the rest of the ring (the ring shrank to a slot). */
+        if (!sl->range_set)
+            search_pull(n, me, lo, self_id);
+        else if (full && !sl->range_full)
+            search_pull(n, me, self_id, sl->range_lo);
+        else if (!full && !sl->range_full && self_id - lo > self_id - sl->range_lo)
+            search_pull(n, me, lo, sl->range_lo);
+        sl->range_set = true;
     }
     if (me >= 0) {
-        s->range_full = full;
-        s->range_lo = full ? self_id : lo;
+        sl->range_full = full;
+        sl->range_lo = lo;
     }
     for (uint16_t i = 0; i < s->nidx;) {
         SearchEntry *e = &s->idx[i];
@@ -605,8 +612,9 @@ static void search_index_upkeep(Node *n)
     }
     env_metric_observe(&n->env, sm->idx_records, s->nidx);
     env_metric_observe(&n->env, sm->idx_bytes,
-                       (double)(s->idx_cap * sizeof *s->idx + s->ring_cap * sizeof *s->ring));
-    env_metric_observe(&n->env, sm->idx_ring, s->nring);
+                       (double)(s->idx_cap * sizeof *s->idx + sizeof *sl +
+                                sl->ring_cap * sizeof *sl->ring));
+    env_metric_observe(&n->env, sm->idx_ring, sl->nring);
 }
 
 static void search_sn_start(Node *n)
@@ -664,7 +672,8 @@ static void search_on_query(Node *n, EnvSock s, EnvAddr from, const WireMsg *q)
     a.u.search.ulen = q->u.search.ulen;
     a.u.search.user = q->u.search.user;
     const char *user = (const char *)q->u.search.user;
-    if (!search_lookup(n, user, q->u.search.ulen, &a.u.search) &&
+    if (!search_lookup(n, user, q->u.search.ulen, (q->u.search.flags & WIRE_SF_FRESH) != 0,
+                       &a.u.search) &&
         (q->u.search.flags & WIRE_SF_DHT))
         search_referrals(n, wire_user_hash(user, q->u.search.ulen), &a.u.search);
     node__udp_send_msg(n, s, from, (uint16_t)node__random_u32(n), &a, PH_NONE);
@@ -725,8 +734,8 @@ static uint8_t search_pick_random(Node *n, SearchJob *j, EnvAddr *out, uint8_t m
  * next upkeep hands them to the ring. */
 static uint8_t search_pick_slot(Node *n, SearchJob *j, EnvAddr *out, uint8_t max)
 {
-    SearchNode *s = search__state(n);
-    if (s->nring == 0) search_ring_build(n);
+    if (!search__state(n)->sl || search__node(n)->sl->nring == 0) search_ring_build(n);
+    const SearchSlots *s = search__node(n)->sl;
     const NodeParams *p = &n->sh->p;
     uint16_t pos = search_ring_pos(s, j->key);
     uint8_t m = 0;
@@ -837,7 +846,7 @@ static void search_job_wave(Node *n, int ji)
     j->wqid = node__random_u32(n) | 1;
     WireMsg q = {.type = WIRE_SEARCH_Q};
     q.u.search = (WireSearch){.qid = j->wqid, .ulen = j->ulen, .user = (const uint8_t *)j->user};
-    q.u.search.flags = j->mode == SJ_DHT ? WIRE_SF_DHT : 0;
+    q.u.search.flags = (uint8_t)((j->mode == SJ_DHT ? WIRE_SF_DHT : 0) | (j->fresh ? WIRE_SF_FRESH : 0));
     for (uint8_t i = 0; i < k; i++)
         node__udp_send_msg(n, n->udp, to[i], (uint16_t)node__random_u32(n), &q, PH_NONE);
     j->msgs = (uint16_t)(j->msgs + k);
@@ -873,12 +882,18 @@ static void search_job_name(Node *n, int ji)
 /* Starts a search at this supernode for the asker (conn, or -1 for this
  * node itself). self_waves: the client runs the waves (a27). */
 static void search_sn_begin(Node *n, int conn, uint32_t qid, const uint8_t *user, uint8_t ulen,
-                            bool self_waves)
+                            bool self_waves, bool fresh)
 {
     WireMsg r = {.type = WIRE_SEARCH_RESULT};
     search__state(n)->served++;
     node__count(n, SM(n)->sn_queries, 1);
-    bool hit = search_lookup(n, (const char *)user, ulen, &r.u.search);
+    bool hit = search_lookup(n, (const char *)user, ulen, fresh, &r.u.search);
+    /* Slots: an offline entry here (a former client of ours, a cached
+     * answer) may be older than the slot's record: the slot is asked. */
+    if (hit && n->sh->p.search_mode == NODE_SEARCH_SLOTS && !(r.u.search.flags & WIRE_SF_ONLINE)) {
+        hit = false;
+        r.u.search = (WireSearch){0};
+    }
     int ji = hit ? -1 : search_job_new(n);
     if (ji < 0) { /* answered from the index, or no room for a search: absent */
         r.u.search.qid = qid;
@@ -898,11 +913,20 @@ static void search_sn_begin(Node *n, int conn, uint32_t qid, const uint8_t *user
     j->ulen = ulen;
     memcpy(j->user, user, ulen);
     j->key = wire_user_hash(j->user, ulen);
+    j->fresh = fresh;
     j->mode = n->sh->p.search_mode == NODE_SEARCH_DHT ? SJ_DHT : self_waves ? SJ_NAME : SJ_RUN;
     if (j->mode == SJ_NAME)
         search_job_name(n, ji);
     else
         search_job_wave(n, ji);
+}
+
+/* Whether answer m ends a search: found, and for a fresh search (a call
+ * locating its callee) online; an offline record from one supernode does
+ * not stop the search for the online one another may hold. */
+static bool search_answer_found(const WireSearch *m, bool fresh)
+{
+    return (m->flags & WIRE_SF_FOUND) && (!fresh || (m->flags & WIRE_SF_ONLINE));
 }
 
 /* SEARCH_A for one of this SN's jobs. */
@@ -915,7 +939,7 @@ static void search_job_on_answer(Node *n, EnvAddr from, const WireMsg *m)
         if (!search_asked(j, from) || j->pending == 0) return;
         j->msgs++;
         j->pending--;
-        if (m->u.search.flags & WIRE_SF_FOUND) {
+        if (search_answer_found(&m->u.search, j->fresh)) {
             search_store(n, &m->u.search, SE_CACHE); /* a30 */
             search_job_finish(n, ji, true, &m->u.search);
             return;
@@ -988,13 +1012,13 @@ bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose,
     if (purpose == SC_BUDDY) node__count(n, SM(n)->buddy_lookups, 1);
     if (sn) {
         c->sns = 0;
-        search_sn_begin(n, -1, c->qid, (const uint8_t *)c->user, c->ulen, false);
+        search_sn_begin(n, -1, c->qid, (const uint8_t *)c->user, c->ulen, false, purpose == SC_CALL);
         return true;
     }
     WireMsg m = {.type = WIRE_SEARCH_REQ};
     m.u.search = (WireSearch){.qid = c->qid, .ulen = c->ulen, .user = (const uint8_t *)c->user};
     bool waves = search_udp_ok(n) && n->sh->p.search_mode != NODE_SEARCH_DHT;
-    m.u.search.flags = waves ? WIRE_SF_SELF : 0;
+    m.u.search.flags = (uint8_t)((waves ? WIRE_SF_SELF : 0) | (purpose == SC_CALL ? WIRE_SF_FRESH : 0));
     node__send_msg(n, n->uplink, &m);
     c->t = node__timer_start(n, NODE_FEAT_SEARCH, search_guard_ns(&n->sh->p),
                              (uint8_t)(SEARCH_TM_CALL + i));
@@ -1022,6 +1046,13 @@ static void search_call_done(Node *n, SearchCall *c, bool found, const WireSearc
     c->qid = 0;
     c->purpose = SC_FREE;
     if (purpose == SC_BUDDY) presence__lookup_done(n, buddy, found, m);
+    if (purpose == SC_CALL) {
+        WireMsg r = {.type = WIRE_SEARCH_RESULT};
+        if (found && m) r.u.search = *m;
+        r.u.search.flags = found ? (uint8_t)(r.u.search.flags | WIRE_SF_FOUND) : 0;
+        node__emit(n, NODE_EV_LOCATED, &(NodeEventArg){.idx = -1, .buf = (const uint8_t *)c->user,
+                                                        .len = c->ulen, .msg = &r});
+    }
 }
 
 static SearchCall *search_call_find(Node *n, uint32_t qid)
@@ -1058,6 +1089,7 @@ static void search_call_on_nodes(Node *n, SearchCall *c, const WireMsg *m)
     c->ntarget = c->pending = m->u.search.n;
     WireMsg q = {.type = WIRE_SEARCH_Q};
     q.u.search = (WireSearch){.qid = c->qid, .ulen = c->ulen, .user = (const uint8_t *)c->user};
+    q.u.search.flags = c->purpose == SC_CALL ? WIRE_SF_FRESH : 0;
     for (uint8_t i = 0; i < m->u.search.n; i++) {
         c->target[i] = search_addr(m->u.search.e[i]);
         node__udp_send_msg(n, n->udp, c->target[i], (uint16_t)node__random_u32(n), &q, PH_NONE);
@@ -1080,7 +1112,7 @@ static void search_call_on_answer(Node *n, EnvAddr from, const WireMsg *m)
     if (!mine) return;
     c->msgs++;
     c->pending--;
-    if (m->u.search.flags & WIRE_SF_FOUND) {
+    if (search_answer_found(&m->u.search, c->purpose == SC_CALL)) {
         search_call_more(n, c, &m->u.search);
         search_call_done(n, c, true, &m->u.search);
     } else if (c->pending == 0) {
@@ -1140,7 +1172,8 @@ static void search_on_frame(Node *n, int idx, const WireMsg *m)
     case WIRE_SEARCH_REQ:
         if (kind != CONN_SN_CLIENT || !n->sn) break;
         search_sn_begin(n, idx, m->u.search.qid, m->u.search.user, m->u.search.ulen,
-                        (m->u.search.flags & WIRE_SF_SELF) != 0);
+                        (m->u.search.flags & WIRE_SF_SELF) != 0,
+                        (m->u.search.flags & WIRE_SF_FRESH) != 0);
         return;
     case WIRE_SEARCH_MORE:
         if (kind != CONN_SN_CLIENT || !n->sn) break;
@@ -1217,6 +1250,20 @@ static void search_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
         break;
     case NODE_EV_SN_CLIENT_TOUCHED:
         search_sn_touch(n, a->addr);
+        break;
+    case NODE_EV_SN_CLIENT_NAT: { /* the record says how to reach the user (a31) */
+        SearchEntry *e = search__entry_by_client(n, a->addr);
+        if (e && e->nat != n->sn->clients[a->slot].nat) {
+            e->nat = n->sn->clients[a->slot].nat;
+            search_publish(n, e);
+        }
+        break;
+    }
+    case NODE_EV_LOCATE: /* the calls: where is this callee? */
+        if (a->len == 0 || a->len > WIRE_USER_MAX ||
+            !search__call_start(n, (const char *)a->buf, a->len, SC_CALL, 0))
+            node__emit(n, NODE_EV_LOCATED,
+                       &(NodeEventArg){.idx = -1, .buf = a->buf, .len = a->len, .msg = NULL});
         break;
     default:
         break;

@@ -74,7 +74,7 @@ typedef struct SearchWatch {
 } SearchWatch;
 
 /* Purposes of a node's own searches. */
-enum { SC_FREE = 0, SC_USER = 1, SC_BUDDY = 2 };
+enum { SC_FREE = 0, SC_USER = 1, SC_BUDDY = 2, SC_CALL = 3 /* locating a callee */ };
 
 /* One search of this node (client side). */
 typedef struct SearchCall {
@@ -103,6 +103,7 @@ typedef struct SearchJob {
     uint8_t pending;                      /* answers outstanding in this wave */
     uint8_t ncand;                        /* DHT: entries of cand */
     uint8_t ulen;                         /* user bytes */
+    bool fresh;                           /* WIRE_SF_FRESH: cached answers do not count */
     uint16_t msgs;                        /* messages sent and received */
     int conn;                             /* asker's connection; -1: this node's own call */
     EnvConn h;                            /* its handle (slots are reused) */
@@ -120,6 +121,18 @@ typedef struct SearchRingEntry {
     uint32_t id; /* search ring id (FNV-1a of its address) */
     EnvAddr a;   /* its main address */
 } SearchRingEntry;
+
+/* A supernode's part of the slots index (search.c), allocated with its
+ * ring at the first need, freed with the supernode role. */
+typedef struct SearchSlots {
+    SearchRingEntry *ring;  /* the tier sorted by id, ring_cap entries (env_mem_alloc) */
+    uint16_t nring;         /* entries in use */
+    uint16_t ring_cap;      /* allocated */
+    uint32_t range_lo;      /* own records are the keys in (range_lo, own id] */
+    bool range_set;         /* range_lo was computed (the first pull was sent) */
+    bool range_full;        /* the ring is no larger than a slot: every key is ours */
+    uint32_t maint_tick;    /* upkeep rounds, for the republication rotation */
+} SearchSlots;
 
 typedef struct PresenceBuddy {
     char user[WIRE_USER_MAX + 1]; /* buddy's user name */
@@ -141,12 +154,7 @@ typedef struct SearchNode {
     uint16_t nwatch, watch_cap;        /* in use, allocated */
     uint32_t served;                   /* queries served while a supernode */
     EnvTimer t_sweep;                  /* silent-client sweep and index upkeep */
-    SearchRingEntry *ring;             /* slots: the tier sorted by id (env_mem_alloc) */
-    uint16_t nring, ring_cap;          /* entries in use, allocated */
-    uint32_t range_lo;                 /* slots: own records are the keys in (range_lo, own id] */
-    bool range_set;                    /* range_lo was computed (the first pull was sent) */
-    bool range_full;                   /* the ring is no larger than a slot: every key is ours */
-    uint32_t maint_tick;               /* upkeep rounds, for the republication rotation */
+    struct SearchSlots *sl;            /* slots mode: the ring and the own range (supernodes) */
     /* Client presence part. */
     PresenceBuddy *buddy;              /* buddy list (env_mem_alloc), nbuddy entries */
     uint8_t nbuddy;                    /* entries of buddy */

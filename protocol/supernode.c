@@ -167,6 +167,7 @@ static void supernode_start(Node *n)
         s->peer[i].conn = -1;
         s->peer_fwd[i].conn = -1; /* set up when a peer link takes slot i */
     }
+    for (int i = 0; i < SN_BRIDGE_MAX; i++) s->bridge[i].conn = -1;
     s->others = (SnBucket){.conn = -1, .tokens = 2 * SN_FWD_PEER_RATE,
                            .ms = (uint32_t)(env_now(&n->env) / TIMENS_MS)};
     if (env_udp_bind(&n->env, (uint16_t)(n->port + 1), &x->udp_alt) != ENV_OK)
@@ -526,6 +527,29 @@ static bool supernode_fwd_seen(Node *n, const WireMsg *m)
                                 wire_user_hash(m->u.forward.data, m->u.forward.len));
 }
 
+/* A call message from one of our clients to a caller that reached us over
+ * a signalling bridge (call.c): it goes down that connection, as a WIRE_CALL
+ * frame. True when m was for a bridge. */
+static bool supernode_bridge_out(Node *n, const WireMsg *m)
+{
+    SnState *s = n->sn;
+    EnvAddr dst = env_addr(m->u.forward.dst.ip, m->u.forward.dst.port);
+    for (int i = 0; i < SN_BRIDGE_MAX; i++) {
+        SnBridge *b = &s->bridge[i];
+        if (b->conn < 0 || !env_addr_eq(b->caller, dst)) continue;
+        WireMsg c = {.type = WIRE_CALL};
+        if (node__conn_find(n, b->h) != b->conn ||
+            !wire_call_decode(m->u.forward.data, m->u.forward.len, &c.u.call)) {
+            b->conn = -1;
+            return false;
+        }
+        node__send_msg(n, b->conn, &c);
+        node__count(n, NODE_M(n)->sn_forwarded, 1);
+        return true;
+    }
+    return false;
+}
+
 /* Forwards to a local client whose address is dst, else to the peers.
  * dst = ourselves (a promoted client in a call): delivered to the calls
  * (NODE_EV_SIGNAL). from_idx: the connection it came on, -1 our own. */
@@ -546,6 +570,7 @@ static void supernode_forward(Node *n, int from_idx, const WireMsg *m)
                    &(NodeEventArg){.idx = -1, .buf = m->u.forward.data, .len = m->u.forward.len});
         return;
     }
+    if (supernode_bridge_out(n, m)) return; /* a call's caller on its bridge first */
     for (uint16_t i = 0; i < s->slots; i++)
         if (s->clients[i].conn >= 0 && s->clients[i].addr.ip == m->u.forward.dst.ip &&
             s->clients[i].addr.port == m->u.forward.dst.port) {

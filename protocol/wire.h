@@ -111,6 +111,8 @@ enum {
     WIRE_SF_SELF = 4,   /* SEARCH_REQ: the client runs the UDP waves itself (a27) */
     WIRE_SF_DHT = 8,    /* SEARCH_Q: a DHT lookup (answer with referrals) */
     WIRE_SF_PUT = 16,   /* SN_NOTE: an index publication (else a presence notification) */
+    WIRE_SF_FRESH = 32, /* SEARCH_REQ/Q: not from cached answers (a call needs where the user
+                           is now) */
 };
 
 /* ---- Call messages ----

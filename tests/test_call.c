@@ -270,7 +270,9 @@ static void test_call_public_buddies_signal_directly(void)
     T_EQ_I64(fakenet_metric(w->net, "call.success"), 1);
     T_CMP_I64(fakenet_record_count_to(w->net, FAKE_TCP, B_IP, bport), >, before);
     T_EQ_I64(fakeenv_metric(w->h[b], "signal.received"), 0); /* no FORWARD delivered */
-    T_EQ_I64(fakeenv_metric(w->h[a], "signal.received"), 1); /* LOCATED: the lookup */
+    T_EQ_I64(fakeenv_metric(w->h[a], "signal.received"), 0); /* located by the index */
+    T_EQ_I64(fakenet_metric(w->net, "call.locate_fallbacks"), 0);
+    T_EQ_I64(fakenet_metric(w->net, "supernode.forwarded"), 0);
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
@@ -282,6 +284,28 @@ static void test_call_natted_callee_signals_through_supernodes(void)
     FakeWorld *w = two_clients_p(508, &p, NAT_OPEN, NAT_FULL_CONE, &a, &b);
     T_EQ_I64(call_path(w, a, b), NODE_CALL_PATH_HOLE_PUNCHED);
     T_CMP_I64(fakeenv_metric(w->h[b], "signal.received"), >=, 2); /* INVITE, PATH, BYE */
+    /* Located by the index, then TCP to the callee's supernode, which
+     * bridges it to its client (a31): no LOCATE or FORWARD flood. */
+    T_EQ_I64(fakenet_metric(w->net, "call.bridges"), 1);
+    T_EQ_I64(fakeenv_metric(w->h[a], "signal.received"), 0);
+    T_EQ_I64(fakenet_metric(w->net, "call.locate_fallbacks"), 0);
+    T_EQ_I64(fakenet_metric(w->net, "call.signal_fallbacks"), 0);
+    T_EQ_I64(fakenet_metric(w->net, "supernode.forward.duplicates"), 0);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* The first implementation, kept for comparison (call_locate_flood): the
+ * callee is found by the LOCATE flood, whose answer comes back through the
+ * supernodes, and the call signals through them. */
+static void test_call_locate_flood_still_works(void)
+{
+    unsigned a, b;
+    NodeParams p = direct_params();
+    p.call_locate_flood = true;
+    FakeWorld *w = two_clients_p(509, &p, NAT_FULL_CONE, NAT_FULL_CONE, &a, &b);
+    T_EQ_I64(call_path(w, a, b), NODE_CALL_PATH_HOLE_PUNCHED);
+    T_CMP_I64(fakeenv_metric(w->h[a], "signal.received"), >=, 2); /* LOCATED, ANSWER */
+    T_EQ_I64(fakenet_metric(w->net, "call.bridges"), 0);
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
@@ -637,6 +661,7 @@ T_SUITE_MAIN("call", {"test_call_public_to_public_is_direct", test_call_public_t
               test_call_relay_default_cap_carries_2004_stream},
              {"test_call_natted_callee_signals_through_supernodes",
               test_call_natted_callee_signals_through_supernodes},
+             {"test_call_locate_flood_still_works", test_call_locate_flood_still_works},
              {"test_call_phone_public_is_direct", test_call_phone_public_is_direct},
              {"test_call_phone_symmetric_nat_needs_no_relay",
               test_call_phone_symmetric_nat_needs_no_relay},

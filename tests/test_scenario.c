@@ -80,7 +80,7 @@ static const BadCase bad_cases[] = {
      BAD "dist_family.json: $.churn.session.dist: expected one of \"constant\", "
          "\"exponential\", \"pareto\", \"weibull\", \"lognormal\"; found \"gamma\""},
     {"search_enum.json",
-     BAD "search_enum.json: $.protocol.search: expected one of \"expanding\", \"dht\"; found "
+     BAD "search_enum.json: $.protocol.search: expected one of \"expanding\", \"dht\", \"slots\"; found "
          "\"flood\""},
     {"diurnal_length.json",
      BAD "diurnal_length.json: $.churn.diurnal: expected an array of 24 hourly weights >= 0; "
