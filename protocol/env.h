@@ -56,7 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENV_VERSION 3 /* bump when appending a field to EnvOps */
+#define ENV_VERSION 4 /* bump when appending a field to EnvOps */
 
 /* An IPv4 transport address, host byte order. The protocol speaks IPv4 only,
  * as the measured clients did. Small value type: passed by value. */
@@ -189,6 +189,16 @@ typedef struct EnvCallReport {
     bool pstn;        /* the callee is the phone network (a gateway), not a user */
 } EnvCallReport;
 
+/* How a user search ended, as the searching node reports it
+ * (search_report): the host may label it with what only it knows, the
+ * target's true state (online, logged out within the index's 72 h, longer
+ * ago), for metrics of the index's guarantee. */
+typedef struct EnvSearchReport {
+    const char *user; /* the user searched, borrowed, not NUL-terminated */
+    uint8_t ulen;     /* its bytes */
+    bool found;       /* the search found a record */
+} EnvSearchReport;
+
 /* The operations table. Every function gets the Env's ctx back first. All
  * are mandatory (no NULL entries) unless marked optional. */
 typedef struct EnvOps {
@@ -290,6 +300,10 @@ typedef struct EnvOps {
      * ends, e.g. "call.matrix.<caller>.<callee>.<path>". */
     int (*host_nat_label)(void *ctx);
     void (*call_report)(void *ctx, const EnvCallReport *r);
+
+    /* Version 4. Optional (may be NULL): a user search ended
+     * (EnvSearchReport, borrowed for the call). */
+    void (*search_report)(void *ctx, const EnvSearchReport *r);
 } EnvOps;
 
 /* The handle the protocol holds: a table and the node's context. */
@@ -453,6 +467,12 @@ static inline void env_call_report(const Env *e, const EnvCallReport *r)
 {
     CHECK(r->event >= ENV_CALL_DIALLED && r->event <= ENV_CALL_ENDED, "call event %u", r->event);
     if (e->ops->version >= 3 && e->ops->call_report) e->ops->call_report(e->ctx, r);
+}
+
+/* Reports the end of a user search; a no-op when the env takes none. */
+static inline void env_search_report(const Env *e, const EnvSearchReport *r)
+{
+    if (e->ops->version >= 4 && e->ops->search_report) e->ops->search_report(e->ctx, r);
 }
 
 /* printf-style logging into a bounded line (longer lines are cut). */

@@ -1038,6 +1038,7 @@ static void search_call_done(Node *n, SearchCall *c, bool found, const WireSearc
     uint8_t purpose = c->purpose, buddy = c->buddy;
     if (purpose == SC_USER) {
         const SearchMetrics *sm = SM(n);
+        env_search_report(&n->env, &(EnvSearchReport){c->user, c->ulen, found});
         node__count(n, found ? sm->success : sm->failure, 1);
         env_metric_observe(&n->env, sm->latency, timens_to_s(env_now(&n->env) - c->start));
         env_metric_observe(&n->env, sm->messages, c->msgs);

@@ -223,6 +223,11 @@ static int w_host_nat_label(void *c)
 {
     return env_host_nat_label(IN(c));
 }
+static void w_search_report(void *c, const EnvSearchReport *r)
+{
+    env_search_report(IN(c), r);
+}
+
 static void w_call_report(void *c, const EnvCallReport *r)
 {
     env_call_report(IN(c), r);
@@ -257,4 +262,5 @@ static const EnvOps fault_ops = {
     .cpu_charged_ns = w_cpu_charged,
     .host_nat_label = w_host_nat_label,
     .call_report = w_call_report,
+    .search_report = w_search_report,
 };

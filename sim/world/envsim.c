@@ -90,6 +90,8 @@ struct EnvSim {
     GHashTable *calls;     /* call id -> 1 (dialled) or 2 + callee's NAT label (answered) */
     uint32_t m_matrix[NAT_UNKNOWN][NAT_UNKNOWN][NODE_CALL_PATH_COUNT]; /* caller x callee */
     uint32_t m_pstn[NAT_UNKNOWN][NODE_CALL_PATH_COUNT];                /* caller x phone net */
+    EnvSimSearchHook search_fn; /* search reports go here (the world), or nowhere */
+    void *search_ctx;
 };
 
 static const EnvOps envsim_ops;
@@ -844,6 +846,18 @@ static void envsim_call_report(void *ctx, const EnvCallReport *r)
     if (id) metrics_add(es->metrics, id, 1, sim_now(es->sim));
 }
 
+void envsim_set_search_hook(EnvSim *es, EnvSimSearchHook fn, void *ctx)
+{
+    es->search_fn = fn;
+    es->search_ctx = ctx;
+}
+
+static void envsim_search_report(void *ctx, const EnvSearchReport *r)
+{
+    EnvSimNode *en = ctx;
+    if (en->es->search_fn) en->es->search_fn(en->es->search_ctx, en->id, r);
+}
+
 static void envsim_log(void *ctx, EnvLogLevel level, const char *msg)
 {
     EnvSimNode *en = ctx;
@@ -889,4 +903,5 @@ static const EnvOps envsim_ops = {
     .cpu_charged_ns = envsim_cpu_charged,
     .host_nat_label = envsim_host_nat_label,
     .call_report = envsim_call_report,
+    .search_report = envsim_search_report,
 };

@@ -84,6 +84,10 @@ bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err);
 /* Creates the shared part. net, metrics: borrowed, must outlive it. cost:
  * copied; NULL for the default. Never NULL. */
 EnvSim *envsim_new(Net *net, Metrics *metrics, const EnvSimCost *cost);
+/* Where the nodes' search reports go (env.h, search_report): fn(ctx, r)
+ * with the searching node's id; none by default. */
+typedef void (*EnvSimSearchHook)(void *ctx, uint32_t node_id, const EnvSearchReport *r);
+void envsim_set_search_hook(EnvSim *es, EnvSimSearchHook fn, void *ctx);
 
 /* Frees it and every EnvSimNode still registered. Call after all nodes
  * were freed and before net_free(). NULL is a no-op. */

@@ -556,6 +556,18 @@ static int envtrace_host_nat_label(void *ctx)
 
 /* Optional since version 3: a call event, forwarded when the inner env
  * takes reports (the world labels the call matrix with it). */
+static void envtrace_search_report(void *ctx, const EnvSearchReport *r)
+{
+    EnvTrace *t = TR(ctx);
+    const EnvOps *o = INNER(t);
+    if (o->version >= 4 && o->search_report) o->search_report(ICTX(t), r);
+    if (envtrace_begin(t, "->", "search_report")) {
+        envtrace_arg(t, "user=%.*s", (int)r->ulen, r->user);
+        envtrace_arg(t, "found=%d", (int)r->found);
+        envtrace_end(t, NULL);
+    }
+}
+
 static void envtrace_call_report(void *ctx, const EnvCallReport *r)
 {
     EnvTrace *t = TR(ctx);
@@ -599,6 +611,7 @@ static const EnvOps envtrace_ops = {
     .cpu_charged_ns = envtrace_cpu_charged_ns,
     .host_nat_label = envtrace_host_nat_label,
     .call_report = envtrace_call_report,
+    .search_report = envtrace_search_report,
 };
 
 /* ---- env -> node --------------------------------------------------------- */

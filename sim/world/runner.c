@@ -184,6 +184,17 @@ static cJSON *runner_headline(World *w)
     cJSON_AddItemToObject(h, "search_success_rate", runner_num(ss + sf > 0 ? ss / (ss + sf) : NAN));
     cJSON_AddItemToObject(h, "search_latency_mean_s",
                           runner_num(runner_mean(w, METRIC_SEARCH_LATENCY_S)));
+    /* By the target's true state (the index's guarantee, a29: anyone
+     * logged in within 72 h). */
+    static const SimMetricId st_ids[][2] = {
+        {SIMMETRIC_SEARCH_ONLINE_FOUND, SIMMETRIC_SEARCH_ONLINE_ABSENT},
+        {SIMMETRIC_SEARCH_RECENT_FOUND, SIMMETRIC_SEARCH_RECENT_ABSENT}};
+    static const char *const st_keys[] = {"search_success_online", "search_success_recent"};
+    for (size_t i = 0; i < G_N_ELEMENTS(st_keys); i++) {
+        double f = metrics_value(world_metrics(w), world_simmetric_id(w, st_ids[i][0]));
+        double a = metrics_value(world_metrics(w), world_simmetric_id(w, st_ids[i][1]));
+        cJSON_AddItemToObject(h, st_keys[i], runner_num(f + a > 0 ? f / (f + a) : NAN));
+    }
     runner_headline_calls(w, h);
     return h;
 }

@@ -27,7 +27,13 @@
     X(SIMMETRIC_CHURN_TRACE_CLIENTS_DRIVEN, "churn.trace.clients_driven", METRICS_GAUGE)           \
     X(SIMMETRIC_CHURN_TRACE_CLIENTS_IDLE, "churn.trace.clients_idle", METRICS_GAUGE)               \
     X(SIMMETRIC_CHURN_TRACE_NODES_IGNORED, "churn.trace.nodes_ignored", METRICS_GAUGE)         \
-    X(SIMMETRIC_CHURN_TRACE_BAD_LINES, "churn.trace.bad_lines", METRICS_GAUGE)
+    X(SIMMETRIC_CHURN_TRACE_BAD_LINES, "churn.trace.bad_lines", METRICS_GAUGE)                     \
+    X(SIMMETRIC_SEARCH_ONLINE_FOUND, "search.target.online.found", METRICS_COUNTER)                 \
+    X(SIMMETRIC_SEARCH_ONLINE_ABSENT, "search.target.online.absent", METRICS_COUNTER)               \
+    X(SIMMETRIC_SEARCH_RECENT_FOUND, "search.target.recent.found", METRICS_COUNTER)                 \
+    X(SIMMETRIC_SEARCH_RECENT_ABSENT, "search.target.recent.absent", METRICS_COUNTER)               \
+    X(SIMMETRIC_SEARCH_OLD_FOUND, "search.target.old.found", METRICS_COUNTER)                       \
+    X(SIMMETRIC_SEARCH_OLD_ABSENT, "search.target.old.absent", METRICS_COUNTER)
 
 #define SIMMETRIC_ENUM_ID_(id, name, kind) id,
 typedef enum SimMetricId { SIMMETRIC_TABLE(SIMMETRIC_ENUM_ID_) SIMMETRIC_COUNT } SimMetricId;

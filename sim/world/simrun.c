@@ -108,9 +108,12 @@ static void simrun_summary(const RunnerResult *r, const char *dir)
            SIMRUN_FIG(3, "path_share_tcp_relay", 100, 1));
     printf("  relayed calls      %6s %%   mean MOS %s\n", SIMRUN_FIG(0, "relay_share", 100, 1),
            SIMRUN_FIG(1, "mos_mean", 1, 2));
-    printf("  user search        %6s %% found   mean latency %s s\n",
+    printf("  user search        %6s %% found   mean latency %s s   online targets %s %%, "
+           "logged out < 72 h %s %%\n",
            SIMRUN_FIG(0, "search_success_rate", 100, 1),
-           SIMRUN_FIG(1, "search_latency_mean_s", 1, 2));
+           SIMRUN_FIG(1, "search_latency_mean_s", 1, 2),
+           SIMRUN_FIG(2, "search_success_online", 100, 1),
+           SIMRUN_FIG(3, "search_success_recent", 100, 1));
     printf("  clients at end     %6llu logged in, %llu online (started) of %llu\n",
            (unsigned long long)r->logged_in, (unsigned long long)r->online,
            (unsigned long long)r->clients);

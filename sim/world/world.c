@@ -71,6 +71,7 @@ typedef struct WorldPeer {
     uint32_t cpu_mhz;     /* CPU, MHz-equivalent */
     uint16_t port;        /* servers: listening port from the scenario; 0: the role's own */
     bool online;          /* node started and not stopped */
+    TimeNs logged_out_at; /* when it last stopped while logged in; -1: never logged in and out */
     bool host_down;       /* host taken down by a crash */
     SimEventId next;      /* pending churn event (login or logout) */
 } WorldPeer;
@@ -93,6 +94,8 @@ struct World {
     uint64_t logouts;         /* graceful logouts */
     uint64_t crashes;         /* crashes */
     uint32_t m_online;        /* metric: clients online (gauge) */
+    uint32_t m_search[3][2];  /* metrics: searches by target state (online, recent, old) x
+                                 (found, absent) */
     FILE *trace;              /* event trace, borrowed; NULL: none */
     EnvTrace *env_trace;      /* env trace of one node (envtrace.h), owned; NULL: none */
     uint32_t *host_peer;      /* Net host id -> peer index (UINT32_MAX: none); owned */
@@ -229,7 +232,8 @@ static WorldPeer *world_peer_add(World *w, NodeRole role, uint32_t host, int32_t
     WorldPeer *p = &w->peers[w->npeers];
     *p = (WorldPeer){.role = role, .host = host, .group = group, .true_nat = nat,
                      .uplink_kbps = (uint32_t)(up_bps / 1000),
-                     .cpu_mhz = (uint32_t)(cpu_speed * WORLD_CPU_MHZ_PER_SPEED)};
+                     .cpu_mhz = (uint32_t)(cpu_speed * WORLD_CPU_MHZ_PER_SPEED),
+                     .logged_out_at = -1};
     p->en = envsim_node_new(w->es, (uint32_t)w->npeers, host, cpu_speed);
     envsim_node_set_nat_label(p->en, (int)nat);
     /* Bootstrap and dedicated supernodes count as supernodes in the CPU metrics. */
@@ -349,6 +353,29 @@ static void world_username(uint32_t id, char *buf, size_t size)
     g_snprintf(buf, size, "user%u", id);
 }
 
+/* A user search ended (env.h, search_report): counted by the target's true
+ * state when it ended: logged in now; logged out within the index's
+ * presence_ttl (72 h, a29); longer ago or never logged in. */
+static void world_on_search(void *ctx, uint32_t node_id, const EnvSearchReport *r)
+{
+    World *w = ctx;
+    (void)node_id;
+    char name[64]; /* user names are at most 31 bytes */
+    g_snprintf(name, sizeof name, "%.*s", (int)r->ulen, r->user);
+    guint64 id;
+    if (!g_str_has_prefix(name, "user") || !g_ascii_string_to_unsigned(name + 4, 10, 0, UINT32_MAX, &id, NULL) ||
+        id >= w->npeers)
+        return; /* not one of ours: no state to count it by */
+    const WorldPeer *p = &w->peers[id];
+    TimeNs now = sim_now(w->sim);
+    int state = 2;
+    if (p->node && node_state(p->node) == NODE_ST_ONLINE)
+        state = 0;
+    else if (p->logged_out_at >= 0 && now - p->logged_out_at <= w->spec->protocol.presence_ttl_ns)
+        state = 1;
+    metrics_add(w->metrics, w->m_search[state][r->found ? 0 : 1], 1, now);
+}
+
 static void world_trace(const World *w, const WorldPeer *p, const char *event)
 {
     if (!w->trace) return;
@@ -400,6 +427,7 @@ static void world_peer_stop(World *w, WorldPeer *p, bool graceful)
     }
     sim_set_entity(w->sim, envsim_node_id(p->en));
     envtrace_on_stop(envsim_node_trace(p->en), graceful);
+    if (node_state(p->node) == NODE_ST_ONLINE) p->logged_out_at = sim_now(w->sim);
     node_ops.stop(p->node, graceful);
     if (p->role == NODE_ROLE_CLIENT) workload_client_offline(w->wl, (size_t)(p - w->peers) - w->first_client);
     envsim_node_detach(p->en);
@@ -791,6 +819,13 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     EnvSimCost cost; /* the scenario's calibration file, or the built-in one */
     if (!envsim_cost_load(s->calibration, &cost, err)) return false;
     w->es = envsim_new(w->net, w->metrics, &cost);
+    static const SimMetricId sm[3][2] = {
+        {SIMMETRIC_SEARCH_ONLINE_FOUND, SIMMETRIC_SEARCH_ONLINE_ABSENT},
+        {SIMMETRIC_SEARCH_RECENT_FOUND, SIMMETRIC_SEARCH_RECENT_ABSENT},
+        {SIMMETRIC_SEARCH_OLD_FOUND, SIMMETRIC_SEARCH_OLD_ABSENT}};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) w->m_search[i][j] = simmetric_intern(w->metrics, sm[i][j]);
+    envsim_set_search_hook(w->es, world_on_search, w);
     NodeParams np;
     world_params(s, &np);
     w->shared = node_shared_new(envsim_world_env(w->es), &np, err);
