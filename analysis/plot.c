@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,12 @@ G_DEFINE_QUARK(skysim-plot-error-quark, plot_error)
 /* Image size in pixels (PNG) or points (SVG). */
 #define PLOT_WIDTH 960
 #define PLOT_HEIGHT 600
+
+/* PDF size (the aspect ratio of the PNG, a page column and a half wide)
+ * and its font size in points: text as large relative to the figure as in
+ * the PNG. */
+#define PLOT_PDF_SIZE "6in,3.75in"
+#define PLOT_PDF_FONT_PT "7"
 
 /* ------------------------------------------------------------------ CSV */
 
@@ -259,9 +266,15 @@ static bool plot_fig_write(PlotCtx *c, const PlotFig *f, GError **err)
                            "}\n"
                            "set output '%s.png'\nplot %s\n"
                            "set terminal svg noenhanced size %d,%d dynamic font \"sans,11\"\n"
-                           "set output '%s.svg'\nreplot\nset output\n",
+                           "set output '%s.svg'\nreplot\n"
+                           "if (strstrt(GPVAL_TERMINALS, \"pdfcairo\") > 0) {\n"
+                           "    set terminal pdfcairo noenhanced size %s font \"sans,%s\"\n"
+                           "    set output '%s.pdf'\n"
+                           "    replot\n"
+                           "}\n"
+                           "set output\n",
                            PLOT_WIDTH, PLOT_HEIGHT, PLOT_WIDTH, PLOT_HEIGHT, f->name, f->plot->str,
-                           PLOT_WIDTH, PLOT_HEIGHT, f->name);
+                           PLOT_WIDTH, PLOT_HEIGHT, f->name, PLOT_PDF_SIZE, PLOT_PDF_FONT_PT, f->name);
     char *file = g_strconcat(f->name, ".gp", NULL);
     bool ok = plot_file_write(c, file, s, err);
     if (ok) {
@@ -316,8 +329,17 @@ static bool plot_render(PlotCtx *c, const PlotOptions *o, GError **err)
     char *prog = g_canonicalize_filename(found, NULL);
     bool ok = true;
     for (guint i = 0; ok && i < c->scripts->len; i++) {
-        ok = plot_render_one(c, prog, g_ptr_array_index(c->scripts, i), err);
+        const char *script = g_ptr_array_index(c->scripts, i);
+        /* The PDF is drawn only where gnuplot has pdfcairo: count the
+         * ones this rendering wrote, not an older run's. */
+        char *base = g_strndup(script, strlen(script) - 3);
+        char *pdf = g_strconcat(c->rep->out_dir, G_DIR_SEPARATOR_S, base, ".pdf", NULL);
+        g_unlink(pdf);
+        ok = plot_render_one(c, prog, script, err);
         if (ok) c->rep->rendered++;
+        if (ok && g_file_test(pdf, G_FILE_TEST_IS_REGULAR)) c->rep->rendered_pdf++;
+        g_free(pdf);
+        g_free(base);
     }
     g_free(prog);
     g_free(found);

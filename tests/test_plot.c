@@ -12,6 +12,7 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -405,7 +406,7 @@ static void test_plot_front_end_says_missing_gnuplot_once(void)
     T_EQ_I64(t_count(errtext, "gnuplot not found"), 1); /* said once, not per script */
     T_EQ_I64(t_count(errtext, "\n"), 1);
     T_STR_CONTAINS(out, "10 plots of the run in ");
-    T_STR_CONTAINS(out, "(0 rendered as PNG and SVG)");
+    T_STR_CONTAINS(out, "(0 rendered as PNG and SVG, 0 as PDF)");
     g_free(out);
     g_free(errtext);
     char *empty = t_tmpdir();
@@ -417,6 +418,21 @@ static void test_plot_front_end_says_missing_gnuplot_once(void)
     t_rmtree(d);
     g_free(empty);
     g_free(d);
+}
+
+/* True when gnuplot (a path) lists the pdfcairo terminal. */
+static bool t_gnuplot_has_pdfcairo(const char *gnuplot)
+{
+    const char *argv[] = {gnuplot, "-e", "print GPVAL_TERMINALS", NULL};
+    char *out = NULL, *errtext = NULL;
+    int status = -1;
+    bool ok = g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &errtext,
+                           &status, NULL);
+    /* "print" writes to stderr. */
+    bool has = ok && ((out && strstr(out, "pdfcairo")) || (errtext && strstr(errtext, "pdfcairo")));
+    g_free(out);
+    g_free(errtext);
+    return has;
 }
 
 static void test_plot_render_png_and_svg(void)
@@ -437,6 +453,19 @@ static void test_plot_render_png_and_svg(void)
         T_STR_CONTAINS(svg, "<svg");
         T_STR_CONTAINS(svg, "Users online and logged in");
         T_TRUE(t_exists(out, "cdf_login_time_s_by.png") && t_exists(out, "cdf_login_time_s_by.svg"));
+        /* PDF beside them when this gnuplot has pdfcairo ("gnuplot -e 'set
+         * terminal'" lists it); else none, and the test says why. */
+        if (t_gnuplot_has_pdfcairo(gp)) {
+            T_EQ_I64(rep.rendered_pdf, rep.plots);
+            char *pdf = t_read(out, "ts_users.pdf");
+            T_TRUE(pdf && memcmp(pdf, "%PDF", 4) == 0);
+            T_TRUE(t_exists(out, "cdf_login_time_s_by.pdf"));
+            g_free(pdf);
+        } else {
+            fprintf(stderr, "render_png_and_svg: PDF part skipped: %s has no pdfcairo terminal\n", gp);
+            T_EQ_I64(rep.rendered_pdf, 0);
+            T_FALSE(t_exists(out, "ts_users.pdf"));
+        }
         g_free(png);
         g_free(svg);
     }
