@@ -154,10 +154,27 @@ void stats_mean_ci(const double *x, size_t n, StatsBound b, double level, double
         stats_ci_t(m, mean, var, level, lo, hi);
 }
 
-void stats_summarize_bounded(const double *x, size_t n, StatsBound b, StatsSummary *out)
+void stats_mean_ci_range(const double *x, size_t n, double lo, double hi, double level, double *ci_lo,
+                         double *ci_hi)
+{
+    CHECK(!(lo >= hi), "range [%g, %g]", lo, hi);
+    if (!isfinite(lo)) {
+        stats_mean_ci(x, n, STATS_UNBOUNDED, level, ci_lo, ci_hi);
+        return;
+    }
+    double w = isfinite(hi) ? hi - lo : 1;
+    double *y = g_new(double, n ? n : 1);
+    for (size_t i = 0; i < n; i++) y[i] = (x[i] - lo) / w;
+    stats_mean_ci(y, n, isfinite(hi) ? STATS_FRACTION : STATS_NONNEG, level, ci_lo, ci_hi);
+    g_free(y);
+    *ci_lo = lo + *ci_lo * w;
+    *ci_hi = lo + *ci_hi * w;
+}
+
+void stats_summarize_bounded(const double *x, size_t n, double lo, double hi, StatsSummary *out)
 {
     stats_summarize(x, n, out);
-    stats_mean_ci(x, n, b, 0.95, &out->ci95_lo, &out->ci95_hi);
+    stats_mean_ci_range(x, n, lo, hi, 0.95, &out->ci95_lo, &out->ci95_hi);
 }
 
 void stats_summarize(const double *x, size_t n, StatsSummary *out)

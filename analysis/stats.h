@@ -75,8 +75,17 @@ double stats_t_quantile(double p, size_t df);
  * *out. n may be 0. ci95_lo/ci95_hi are mean -+ ci95. */
 void stats_summarize(const double *x, size_t n, StatsSummary *out);
 
-/* The same, with ci95_lo/ci95_hi from stats_mean_ci(x, n, b, 0.95); ci95
- * stays the Student-t half-width. */
-void stats_summarize_bounded(const double *x, size_t n, StatsBound b, StatsSummary *out);
+/* The interval at level for the mean of values known to lie in [lo, hi]
+ * (lo may be -INFINITY, hi INFINITY): both finite, the values mapped to
+ * (x - lo) / (hi - lo) are a STATS_FRACTION (e.g. a MOS in [1, 5]); only
+ * lo finite, x - lo is STATS_NONNEG; else STATS_UNBOUNDED. The interval is
+ * mapped back, so it stays within [lo, hi]. */
+void stats_mean_ci_range(const double *x, size_t n, double lo, double hi, double level, double *ci_lo,
+                         double *ci_hi);
+
+/* The same as stats_summarize, with ci95_lo/ci95_hi from
+ * stats_mean_ci_range(x, n, lo, hi, 0.95); ci95 stays the Student-t
+ * half-width. */
+void stats_summarize_bounded(const double *x, size_t n, double lo, double hi, StatsSummary *out);
 
 #endif

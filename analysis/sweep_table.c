@@ -21,6 +21,7 @@
 
 #include "analysis/stats.h"
 #include "analysis/sweep_int.h"
+#include "sim/world/headline.h"
 #include "sim/world/jsonin.h"
 
 /* ------------------------------------------------------------------------ */
@@ -201,7 +202,12 @@ static void swt_summary(const Sweep *s, const SwtData *d, size_t p, size_t m, St
     size_t n = 0;
     for (size_t r = 0; r < s->reps; r++)
         if (d->done[p * s->reps + r]) x[n++] = d->values[(p * s->reps + r) * d->n_metrics + m];
-    stats_summarize(x, n, out);
+    /* The interval bounds respect what the metric can be (a fraction stays
+     * in [0, 1], a time above 0): sim/world/headline.h says which. */
+    HeadlineInfo info;
+    headline_path_info(d->metrics[m], &info);
+    stats_summarize_bounded(x, n, info.lo, info.hi, out);
+    headline_info_clear(&info);
     g_free(x);
 }
 
@@ -240,7 +246,7 @@ static char *swt_csv(const Sweep *s, const SwtData *d)
     GString *g = g_string_new(NULL);
     for (size_t k = 0; k < s->n_params; k++)
         g_string_append_printf(g, "%s,", s->param_paths[k]);
-    g_string_append(g, "metric,n,mean,sd,ci95,min,max\n");
+    g_string_append(g, "metric,n,mean,sd,ci95,min,max,ci95_lo,ci95_hi\n");
     for (size_t p = 0; p < s->n_points; p++) {
         for (size_t m = 0; m < d->n_metrics; m++) {
             StatsSummary st;
@@ -250,7 +256,7 @@ static char *swt_csv(const Sweep *s, const SwtData *d)
                 g_string_append_c(g, ',');
             }
             g_string_append_printf(g, "%s,%zu", d->metrics[m], st.n);
-            double cols[] = {st.mean, st.sd, st.ci95, st.min, st.max};
+            double cols[] = {st.mean, st.sd, st.ci95, st.min, st.max, st.ci95_lo, st.ci95_hi};
             for (size_t c = 0; c < G_N_ELEMENTS(cols); c++)
                 swt_csv_num(g, cols[c]);
             g_string_append_c(g, '\n');
@@ -289,6 +295,8 @@ static cJSON *swt_json_point(Sweep *s, const SwtData *d, size_t p)
         cJSON_AddItemToObject(o, "ci95", swt_json_num(st.ci95));
         cJSON_AddItemToObject(o, "min", swt_json_num(st.min));
         cJSON_AddItemToObject(o, "max", swt_json_num(st.max));
+        cJSON_AddItemToObject(o, "ci95_lo", swt_json_num(st.ci95_lo));
+        cJSON_AddItemToObject(o, "ci95_hi", swt_json_num(st.ci95_hi));
     }
     return pt;
 }

@@ -218,6 +218,35 @@ static void test_stats_interval_methods(void)
     T_STR_EQ(stats_bound_name(STATS_UNBOUNDED), "real");
 }
 
+/* A range [lo, hi]: a MOS in [1, 5] is a fraction of the scale, a value
+ * >= 0 non-negative, an open range Student t. */
+static void test_stats_interval_in_a_range(void)
+{
+    double lo, hi, want_lo, want_hi;
+    const double mos[] = {4.4, 4.5, 4.3}, top[] = {5, 5, 5};
+    const double frac[] = {(4.4 - 1) / 4, (4.5 - 1) / 4, (4.3 - 1) / 4};
+    stats_mean_ci_range(mos, 3, 1, 5, 0.95, &lo, &hi);
+    stats_mean_ci(frac, 3, STATS_FRACTION, 0.95, &want_lo, &want_hi);
+    T_NEAR(lo, 1 + 4 * want_lo, 1e-12);
+    T_NEAR(hi, 1 + 4 * want_hi, 1e-12);
+    T_TRUE(lo >= 1 && hi <= 5 && lo < 4.4 && hi > 4.4);
+    stats_mean_ci_range(top, 3, 1, 5, 0.95, &lo, &hi);
+    T_TRUE(lo >= 1 && lo < 5);
+    T_NEAR(hi, 5.0, 0);
+    const double t[] = {0.1, 0.2, 1.5};
+    stats_mean_ci_range(t, 3, 0, INFINITY, 0.95, &lo, &hi);
+    stats_mean_ci(t, 3, STATS_NONNEG, 0.95, &want_lo, &want_hi);
+    T_NEAR(lo, want_lo, 0);
+    T_NEAR(hi, want_hi, 0);
+    stats_mean_ci_range(t, 3, -INFINITY, INFINITY, 0.95, &lo, &hi);
+    T_TRUE(lo < 0); /* Student t: what the bounded ranges avoid */
+    StatsSummary s;
+    stats_summarize_bounded(t, 3, 0, INFINITY, &s);
+    T_NEAR(s.ci95_lo, want_lo, 0);
+    T_NEAR(s.ci95_hi, want_hi, 0);
+    T_NEAR(s.mean, 0.6, 1e-12);
+}
+
 T_SUITE_MAIN("stats", {"t_quantiles_match_tables", test_stats_t_quantiles_match_tables},
              {"summary_of_one_to_five", test_stats_summary_of_one_to_five},
              {"summary_of_textbook_sample", test_stats_summary_of_textbook_sample},
@@ -227,4 +256,5 @@ T_SUITE_MAIN("stats", {"t_quantiles_match_tables", test_stats_t_quantiles_match_
              {"constant_sample_has_zero_width", test_stats_constant_sample_has_zero_width},
              {"proportion_ci_edges", test_stats_proportion_ci_edges},
              {"intervals_stay_in_bounds", test_stats_intervals_stay_in_bounds},
-             {"interval_methods", test_stats_interval_methods})
+             {"interval_methods", test_stats_interval_methods},
+             {"interval_in_a_range", test_stats_interval_in_a_range})

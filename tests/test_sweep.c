@@ -398,10 +398,22 @@ static void check_table(const char *out, size_t reps)
     T_NEAR(cJSON_GetObjectItem(m, "mean")->valuedouble, want.mean, 1e-12);
     T_NEAR(cJSON_GetObjectItem(m, "ci95")->valuedouble, want.ci95, 1e-12);
     T_TRUE(want.mean > 0);
+    /* The bounds: a login time is non-negative (stats_mean_ci_range with
+     * [0, inf)), so they stay above 0 and hold the mean. */
+    double lo, hi;
+    stats_mean_ci_range(x, reps, 0, INFINITY, 0.95, &lo, &hi);
+    T_NEAR(cJSON_GetObjectItem(m, "ci95_lo")->valuedouble, lo, 1e-12);
+    T_NEAR(cJSON_GetObjectItem(m, "ci95_hi")->valuedouble, hi, 1e-12);
+    T_TRUE(lo > 0 && lo <= want.mean && want.mean <= hi);
+    /* A fraction's bounds stay within [0, 1]. */
+    const cJSON *rate =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(pt, "metrics"), "headline.login_success_rate");
+    T_TRUE(cJSON_GetObjectItem(rate, "ci95_lo")->valuedouble >= 0);
+    T_TRUE(cJSON_GetObjectItem(rate, "ci95_hi")->valuedouble <= 1);
     cJSON_Delete(t);
     char *csv = NULL, *path = g_build_filename(out, "table.csv", NULL);
     T_TRUE(g_file_get_contents(path, &csv, NULL, NULL));
-    T_TRUE(g_str_has_prefix(csv, "supernodes.count,metric,n,mean,sd,ci95,min,max\n"));
+    T_TRUE(g_str_has_prefix(csv, "supernodes.count,metric,n,mean,sd,ci95,min,max,ci95_lo,ci95_hi\n"));
     T_STR_CONTAINS(csv, "\n5,headline.login_success_rate,");
     g_free(csv);
     g_free(path);
