@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "protocol/metric_table.h"
+#include "sim/world/headline.h"
 
 G_DEFINE_QUARK(skysim-plot-error-quark, plot_error)
 
@@ -240,16 +241,53 @@ static bool plot_file_write(PlotCtx *c, const char *name, const GString *text, G
     return ok;
 }
 
+/* Characters per title line: what fits the PNG's 960 pixels at 11 points
+ * (and the PDF's 6 inches at 7 points) with room to spare. */
+#define PLOT_TITLE_WRAP 84
+
+/* text with line breaks put at spaces so that no line is longer than
+ * width characters (a longer word stays whole); existing breaks kept;
+ * owned. */
+static char *plot_wrap(const char *text, size_t width)
+{
+    GString *s = g_string_new(NULL);
+    size_t line = 0; /* characters on the current output line */
+    const char *p = text;
+    while (*p) {
+        if (*p == '\n') {
+            g_string_append_c(s, '\n');
+            line = 0;
+            p++;
+            continue;
+        }
+        size_t word = strcspn(p, " \n"), space = p[word] == ' ';
+        if (line > 0 && line + 1 + word > width) {
+            g_string_append_c(s, '\n');
+            line = 0;
+        } else if (line > 0) {
+            g_string_append_c(s, ' ');
+            line++;
+        }
+        g_string_append_len(s, p, (gssize)word);
+        line += g_utf8_strlen(p, (gssize)word);
+        p += word + space;
+    }
+    return g_string_free(s, FALSE);
+}
+
 /* Writes f->name.gp: title, labels, then the PNG (pngcairo when this
  * gnuplot has it, else libgd's png) and the SVG of the same plot. */
 static bool plot_fig_write(PlotCtx *c, const PlotFig *f, GError **err)
 {
     GString *s = g_string_new(NULL);
-    char *title = g_strdup_printf("%s\n%s", f->title, c->subtitle);
+    char *t1 = plot_wrap(f->title, PLOT_TITLE_WRAP), *t2 = plot_wrap(c->subtitle, PLOT_TITLE_WRAP);
+    char *title = g_strdup_printf("%s\n%s", t1, t2);
+    g_free(t1);
+    g_free(t2);
     g_string_append_printf(s, "# %s.gp: %s.\n# %s.\n", f->name, f->title, c->subtitle);
     g_string_append_printf(s, "# Written by simplot. Run \"gnuplot %s.gp\" in this directory: it "
-                              "writes %s.png and %s.svg.\n",
-                           f->name, f->name, f->name);
+                              "writes %s.png, %s.svg and (with pdfcairo) %s.pdf.\n",
+                           f->name, f->name, f->name, f->name);
     g_string_append(s, "reset\nset encoding utf8\nset title ");
     plot_gp_quote(s, title);
     g_string_append(s, "\nset xlabel ");
@@ -811,7 +849,9 @@ bool plot_run(const char *dir, const PlotOptions *o, PlotReport *rep, GError **e
 
 /* Columns of table.csv besides the swept parameters (sweep.h): one row per
  * point and metric. */
-static const char *const plot_sweep_stats[] = {"metric", "n", "mean", "sd", "ci95", "min", "max"};
+static const char *const plot_sweep_stats[] = {"metric", "n",   "mean",    "sd",
+                                               "ci95",   "min", "max",     "ci95_lo",
+                                               "ci95_hi"};
 
 typedef struct PlotSweep {
     PlotCsv csv;        /* table.csv */
@@ -820,6 +860,8 @@ typedef struct PlotSweep {
     int c_metric;       /* column "metric" */
     int c_mean;         /* column "mean" */
     int c_ci95;         /* column "ci95" */
+    int c_lo, c_hi;     /* columns "ci95_lo" and "ci95_hi" (bounds within the metric's range), or
+                           -1 in a table from before them: then mean -+ ci95 */
     int c_n;            /* column "n", or -1 */
     bool x_numeric;     /* every value of the first parameter is a number */
 } PlotSweep;
@@ -852,6 +894,9 @@ static bool plot_sweep_columns(PlotSweep *t, GError **err)
     t->c_mean = plot_csv_col(&t->csv, "mean");
     t->c_ci95 = plot_csv_col(&t->csv, "ci95");
     t->c_n = plot_csv_col(&t->csv, "n");
+    t->c_lo = plot_csv_col(&t->csv, "ci95_lo");
+    t->c_hi = plot_csv_col(&t->csv, "ci95_hi");
+    if (t->c_lo < 0 || t->c_hi < 0) t->c_lo = t->c_hi = -1;
     if (t->c_metric < 0 || t->c_mean < 0 || t->c_ci95 < 0) {
         g_set_error(err, PLOT_ERROR, PLOT_ERROR_INPUT,
                     "%s:1: expected columns \"metric\", \"mean\" and \"ci95\" after the parameters; "
@@ -895,22 +940,29 @@ static void plot_num_append(GString *s, double v)
     else g_string_append(s, " NaN");
 }
 
-/* Appends one data row "x mean ci95 n" at row r (x quoted when the axis is
- * categorical). */
-static bool plot_sweep_row(const PlotSweep *t, guint r, GString *s, GError **err)
+/* One row of a metric's table: where it is drawn and its interval. */
+typedef struct PlotSweepPt {
+    guint row;     /* row of table.csv */
+    double mean;   /* mean */
+    double lo, hi; /* bounds of the 95 % interval (NaN when n < 2) */
+    double n;      /* runs behind it (NaN when the table has no n) */
+} PlotSweepPt;
+
+/* Reads row r's mean, interval and n; the bounds from ci95_lo/ci95_hi
+ * when the table has them, else mean -+ ci95 (Student t, older tables). */
+static bool plot_sweep_pt(const PlotSweep *t, guint r, PlotSweepPt *pt, GError **err)
 {
-    double mean, ci, n = NAN;
-    if (!plot_csv_num(&t->csv, r, (guint)t->c_mean, &mean, err) ||
+    double ci = NAN;
+    *pt = (PlotSweepPt){.row = r, .lo = NAN, .hi = NAN, .n = NAN};
+    if (!plot_csv_num(&t->csv, r, (guint)t->c_mean, &pt->mean, err) ||
         !plot_csv_num(&t->csv, r, (guint)t->c_ci95, &ci, err) ||
-        (t->c_n >= 0 && !plot_csv_num(&t->csv, r, (guint)t->c_n, &n, err)))
+        (t->c_n >= 0 && !plot_csv_num(&t->csv, r, (guint)t->c_n, &pt->n, err)))
         return false;
-    char *x = g_strescape(plot_sweep_x(t, r), NULL);
-    g_string_append_printf(s, t->x_numeric ? "%s" : "\"%s\"", x);
-    g_free(x);
-    plot_num_append(s, mean);
-    plot_num_append(s, ci);
-    plot_num_append(s, n);
-    g_string_append_c(s, '\n');
+    if (t->c_lo >= 0)
+        return plot_csv_num(&t->csv, r, (guint)t->c_lo, &pt->lo, err) &&
+               plot_csv_num(&t->csv, r, (guint)t->c_hi, &pt->hi, err);
+    pt->lo = pt->mean - ci;
+    pt->hi = pt->mean + ci;
     return true;
 }
 
@@ -951,72 +1003,208 @@ static GArray *plot_sweep_curve_rows(const PlotSweep *t, const char *m, const ch
     return rows;
 }
 
+/* The x positions of metric m: numbers on a numeric axis; on a categorical
+ * one, each distinct value's index in table order (cats, owned strings).
+ * Returns the smallest gap between neighbouring positions (1 with fewer
+ * than two). */
+static double plot_sweep_positions(const PlotSweep *t, const char *m, GPtrArray *cats)
+{
+    GArray *xs = g_array_new(FALSE, FALSE, sizeof(double));
+    for (guint r = 0; r < t->csv.rows->len; r++) {
+        if (strcmp(plot_csv_get(&t->csv, r, (guint)t->c_metric), m) != 0) continue;
+        const char *x = plot_sweep_x(t, r);
+        double v;
+        if (t->x_numeric) {
+            plot_num_parse(x, &v);
+            g_array_append_val(xs, v);
+        } else if (!g_ptr_array_find_with_equal_func(cats, x, g_str_equal, NULL)) {
+            g_ptr_array_add(cats, g_strdup(x));
+        }
+    }
+    double gap = INFINITY;
+    if (t->x_numeric) {
+        g_array_sort(xs, plot_cmp_double);
+        for (guint i = 1; i < xs->len; i++) {
+            double d = g_array_index(xs, double, i) - g_array_index(xs, double, i - 1);
+            if (d > 0 && d < gap) gap = d;
+        }
+    } else if (cats->len > 1) {
+        gap = 1;
+    }
+    g_array_unref(xs);
+    return isfinite(gap) ? gap : 1;
+}
+
+/* Where row r is drawn: its x (or category index) moved by shift. */
+static double plot_sweep_xpos(const PlotSweep *t, guint r, const GPtrArray *cats, double shift)
+{
+    double v = 0;
+    guint idx = 0;
+    if (t->x_numeric) plot_num_parse(plot_sweep_x(t, r), &v);
+    else if (g_ptr_array_find_with_equal_func((GPtrArray *)cats, plot_sweep_x(t, r), g_str_equal, &idx))
+        v = idx;
+    return v + shift;
+}
+
+/* Appends one data row "x x_drawn mean ci95_lo ci95_hi n" (x quoted when
+ * the axis is categorical). */
+static void plot_sweep_row(const PlotSweep *t, const PlotSweepPt *pt, double xpos, GString *s)
+{
+    char *x = g_strescape(plot_sweep_x(t, pt->row), NULL);
+    g_string_append_printf(s, t->x_numeric ? "%s" : "\"%s\"", x);
+    g_free(x);
+    plot_num_append(s, xpos);
+    plot_num_append(s, pt->mean);
+    plot_num_append(s, pt->lo);
+    plot_num_append(s, pt->hi);
+    plot_num_append(s, pt->n);
+    g_string_append_c(s, '\n');
+}
+
+/* What the data of one metric spans: for the axis choice. */
+typedef struct PlotSweepSpan {
+    double lo_min;  /* smallest lower bound, or mean where there is no interval */
+    double hi_max;  /* largest upper bound, or mean */
+    bool all_positive; /* every mean and bound > 0 */
+    guint n_cats;      /* categories of a categorical axis (0 on a numeric one) */
+    GString *xtics;    /* a categorical axis's tics ("a" 0, "b" 1), without parentheses; owned */
+} PlotSweepSpan;
+
 /* Writes file for metric m (one block per curve, blocks separated by two
  * blank lines for gnuplot's "index") and adds per block an error-bar clause
- * and a mean line to plot. */
+ * and a mean line to plot. Curves that share an x are drawn side by side
+ * (dodged): curve b of K at x + (b - (K-1)/2) * w, w a fraction of the
+ * smallest gap between x values, so their bars do not overlap. */
 static bool plot_sweep_metric_data(PlotCtx *c, const PlotSweep *t, const char *m, const char *xcol,
-                                   const char *file, GString *plot, GError **err)
+                                   const char *file, GString *plot, PlotSweepSpan *span, GError **err)
 {
     GString *s = g_string_new(NULL);
-    g_string_append_printf(s, "# %s against %s: mean over the runs of each point and the half-width"
-                              " of its 95 %% confidence interval (Student t)\n# %s mean ci95 n\n",
+    g_string_append_printf(s, "# %s against %s: mean over the runs of each point and the bounds"
+                              " of its 95 %% confidence interval (within the metric's range; see"
+                              " analysis/README.md \"Intervals\")\n"
+                              "# x_drawn: where the point is drawn (categories numbered from 0;"
+                              " curves sharing an x moved apart)\n"
+                              "# %s x_drawn mean ci95_lo ci95_hi n\n",
                            m, xcol, xcol);
-    GPtrArray *keys = plot_sweep_keys(t, m);
-    const char *use = t->x_numeric ? "1:2" : "0:2:xtic(1)", *use_err = t->x_numeric ? "1:2:3" : "0:2:3";
+    GPtrArray *keys = plot_sweep_keys(t, m), *cats = g_ptr_array_new_with_free_func(g_free);
+    double gap = plot_sweep_positions(t, m, cats);
+    guint k = keys->len;
+    double w = k > 1 ? gap * MIN(0.3 / (double)(k - 1), 0.08) : 0;
+    *span = (PlotSweepSpan){.lo_min = INFINITY, .hi_max = -INFINITY, .all_positive = true,
+                            .xtics = g_string_new(NULL)};
     bool ok = true;
-    for (guint b = 0; ok && b < keys->len; b++) {
+    for (guint b = 0; ok && b < k; b++) {
         const char *key = g_ptr_array_index(keys, b);
         g_string_append_printf(s, "%s# curve %u: %s\n", b ? "\n\n" : "", b, *key ? key : "every point");
         GArray *rows = plot_sweep_curve_rows(t, m, key);
-        for (guint i = 0; ok && i < rows->len; i++) ok = plot_sweep_row(t, g_array_index(rows, guint, i), s, err);
+        double shift = ((double)b - (double)(k - 1) / 2) * w;
+        for (guint i = 0; ok && i < rows->len; i++) {
+            PlotSweepPt pt;
+            guint r = g_array_index(rows, guint, i);
+            ok = plot_sweep_pt(t, r, &pt, err);
+            if (!ok) break;
+            plot_sweep_row(t, &pt, plot_sweep_xpos(t, r, cats, shift), s);
+            double vals[] = {pt.mean, pt.lo, pt.hi};
+            for (size_t v = 0; v < G_N_ELEMENTS(vals); v++) {
+                if (!isfinite(vals[v])) continue;
+                span->lo_min = MIN(span->lo_min, vals[v]);
+                span->hi_max = MAX(span->hi_max, vals[v]);
+                if (vals[v] <= 0) span->all_positive = false;
+            }
+        }
         g_array_unref(rows);
         if (plot->len) g_string_append(plot, ", \\\n     ");
         g_string_append_printf(plot,
-                               "'%s' index %u using %s with yerrorbars lc %u pt 7 notitle, \\\n"
-                               "     '%s' index %u using %s with lines lw 2 lc %u title ",
-                               file, b, use_err, b + 1, file, b, use, b + 1);
+                               "'%s' index %u using 2:3:4:5 with yerrorbars lc %u pt 7 notitle, \\\n"
+                               "     '%s' index %u using 2:3 with lines lw 2 lc %u title ",
+                               file, b, b + 1, file, b, b + 1);
         plot_gp_quote(plot, *key ? key : "mean, bars: 95 % confidence interval");
     }
+    if (!t->x_numeric && cats->len)
+        g_string_append_printf(s, "# categories at 0 to %u in this order\n", cats->len - 1);
+    span->n_cats = cats->len;
+    /* Categories are labelled once, at their own place, not at every
+     * moved point. */
+    for (guint i = 0; i < cats->len; i++) {
+        if (i) g_string_append(span->xtics, ", ");
+        plot_gp_quote(span->xtics, g_ptr_array_index(cats, i));
+        g_string_append_printf(span->xtics, " %u", i);
+    }
     ok = ok && plot_file_write(c, file, s, err);
+    g_ptr_array_unref(cats);
     g_ptr_array_unref(keys);
     g_string_free(s, TRUE);
     return ok;
 }
 
-/* Unit of a metric path: the first component from the end that names one
- * ("metrics.login.time_s.mean" -> s). */
-static const char *plot_path_unit(const char *path)
+/* Spans over this ratio (largest bound / smallest) of a positive metric
+ * get a logarithmic y axis: wide intervals of few runs would otherwise
+ * squash the means against the axis. */
+#define PLOT_SWEEP_LOG_RATIO 1000.0
+
+/* The gnuplot commands of the y axis of a metric of range info: its range
+ * held within the metric's bounds (autoscaled inside them: a fraction's
+ * axis never passes 1 nor goes below 0), logarithmic for a positive
+ * metric whose values and bounds span more than PLOT_SWEEP_LOG_RATIO. */
+static void plot_sweep_yaxis(GString *extra, const HeadlineInfo *info, const PlotSweepSpan *span)
 {
-    char **parts = g_strsplit(path, ".", -1);
-    const char *unit = NULL;
-    for (guint n = g_strv_length(parts); n > 0 && !unit; n--) {
-        if (strcmp(parts[n - 1], "count") == 0 || strcmp(parts[n - 1], "n") == 0) unit = "count";
-        else unit = plot_unit_guess(parts[n - 1]);
+    bool log_y = info->range != HEADLINE_REAL && span->all_positive && isfinite(span->lo_min) &&
+                 span->hi_max / span->lo_min > PLOT_SWEEP_LOG_RATIO;
+    if (log_y) {
+        g_string_append(extra, "\nset logscale y\nset offsets graph 0.05, graph 0.05, 0, 0");
+        return;
     }
-    g_strfreev(parts);
-    return unit;
+    g_string_append(extra, "\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05");
+    if (isfinite(info->lo) && isfinite(info->hi))
+        g_string_append_printf(extra, "\nset yrange [%g<*:*<%g]", info->lo, info->hi);
+    else if (isfinite(info->lo))
+        g_string_append_printf(extra, "\nset yrange [%g<*:*]", info->lo);
 }
 
-/* Writes the data and script of metric m against the first parameter. */
+/* "label (unit)", or the label alone when there is no unit; owned. */
+static char *plot_info_label(const HeadlineInfo *info)
+{
+    return *info->unit ? g_strdup_printf("%s (%s)", info->label, info->unit) : g_strdup(info->label);
+}
+
+/* Writes the data and script of metric m against the first parameter. The
+ * labels, the y range and the interval's meaning come from what the metric
+ * is (sim/world/headline.h). */
 static bool plot_sweep_metric(PlotCtx *c, const PlotSweep *t, const char *m, GError **err)
 {
     const char *xcol = t->params->len
                            ? g_ptr_array_index(t->csv.head, g_array_index(t->params, guint, 0))
                            : "no swept parameter";
+    HeadlineInfo info;
+    headline_path_info(m, &info);
     char *name = plot_safe_name("sweep_", m), *file = g_strconcat(name, ".dat", NULL);
-    char *title = g_strdup_printf("%s against %s", m, xcol);
+    char *label = g_strdup(info.label);
+    label[0] = g_ascii_toupper(label[0]);
+    char *title = g_strdup_printf("%s against %s", label, xcol);
     char *xlabel = g_strdup_printf("%s (swept parameter)", xcol);
-    char *ylabel = plot_label(m, plot_path_unit(m));
-    PlotFig f = {name, title, xlabel, ylabel,
-                 "set key below\nset bmargin 6\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05",
-                 g_string_new(NULL)};
-    bool ok = plot_sweep_metric_data(c, t, m, xcol, file, f.plot, err) && plot_fig_write(c, &f, err);
+    char *ylabel = plot_info_label(&info);
+    GString *extra = g_string_new("set key below\nset bmargin 6");
+    PlotFig f = {name, title, xlabel, ylabel, NULL, g_string_new(NULL)};
+    PlotSweepSpan span = {0};
+    bool ok = plot_sweep_metric_data(c, t, m, xcol, file, f.plot, &span, err);
+    if (ok) {
+        plot_sweep_yaxis(extra, &info, &span);
+        if (!t->x_numeric)
+            g_string_append_printf(extra, "\nset xrange [-0.5:%u.5]\nset xtics (%s)", span.n_cats - 1,
+                                   span.xtics->str);
+        f.extra = extra->str;
+        ok = plot_fig_write(c, &f, err);
+    }
+    if (span.xtics) g_string_free(span.xtics, TRUE);
+    g_string_free(extra, TRUE);
     g_string_free(f.plot, TRUE);
     g_free(ylabel);
     g_free(xlabel);
     g_free(title);
+    g_free(label);
     g_free(file);
     g_free(name);
+    headline_info_clear(&info);
     return ok;
 }
 
@@ -1030,7 +1218,8 @@ static char *plot_sweep_subtitle(const char *dir, const PlotSweep *t)
     g_free(path);
     const cJSON *name = cJSON_GetObjectItem(root, "name"), *base = cJSON_GetObjectItem(root, "base");
     const cJSON *reps = cJSON_GetObjectItem(root, "repetitions");
-    char *dir_base = g_path_get_basename(dir);
+    char *abs = g_canonicalize_filename(dir, NULL), *dir_base = g_path_get_basename(abs);
+    g_free(abs);
     GString *s = g_string_new(NULL);
     g_string_append_printf(s, "sweep %s", cJSON_IsString(name) ? name->valuestring : dir_base);
     if (cJSON_IsString(base)) g_string_append_printf(s, " of %s", base->valuestring);

@@ -104,15 +104,15 @@ static char *t_run_dir(void)
 /* A sweep over supernodes.count (listed 10 before 5) crossed with
  * network.loss; one point has a single run (no CI). */
 static const char t_table[] =
-    "supernodes.count,network.loss,metric,n,mean,sd,ci95,min,max\n"
-    "10,0,headline.login_time_mean_s,3,0.4,0.05,0.124,0.35,0.45\n"
-    "10,0,headline.login_success_rate,3,0.95,0.01,0.0248,0.94,0.96\n"
-    "5,0,headline.login_time_mean_s,3,0.5,0.05,0.124,0.45,0.55\n"
-    "5,0,headline.login_success_rate,3,0.9,0.01,0.0248,0.89,0.91\n"
-    "10,0.01,headline.login_time_mean_s,3,0.6,0.05,0.124,0.55,0.65\n"
-    "10,0.01,headline.login_success_rate,1,0.9,,,0.9,0.9\n"
-    "5,0.01,headline.login_time_mean_s,3,0.7,0.05,0.124,0.65,0.75\n"
-    "5,0.01,headline.login_success_rate,3,0.85,0.01,0.0248,0.84,0.86\n";
+    "supernodes.count,network.loss,metric,n,mean,sd,ci95,min,max,ci95_lo,ci95_hi\n"
+    "10,0,headline.login_time_mean_s,3,0.4,0.05,0.124,0.35,0.45,0.3,0.55\n"
+    "10,0,headline.login_success_rate,3,0.95,0.01,0.0248,0.94,0.96,0.9,0.99\n"
+    "5,0,headline.login_time_mean_s,3,0.5,0.05,0.124,0.45,0.55,0.4,0.65\n"
+    "5,0,headline.login_success_rate,3,0.9,0.01,0.0248,0.89,0.91,0.85,0.95\n"
+    "10,0.01,headline.login_time_mean_s,3,0.6,0.05,0.124,0.55,0.65,0.5,0.75\n"
+    "10,0.01,headline.login_success_rate,1,0.9,,,0.9,0.9,,\n"
+    "5,0.01,headline.login_time_mean_s,3,0.7,0.05,0.124,0.65,0.75,0.6,0.85\n"
+    "5,0.01,headline.login_success_rate,3,1,0,0,1,1,0.2924017738,1\n";
 static const char t_table_json[] = "{\"name\": \"density\", \"base\": \"scenarios/baseline.json\","
                                    " \"repetitions\": 3, \"complete\": false}\n";
 
@@ -302,22 +302,31 @@ static void test_plot_sweep_error_bars_per_curve(void)
     T_TRUE(rep.sweep);
     T_EQ_I64(rep.plots, 2);
     char *dat = t_read(out, "sweep_headline_login_time_mean_s.dat");
-    /* Sorted by x within each curve; one block per network.loss. */
-    T_STR_CONTAINS(dat, "# supernodes.count mean ci95 n\n# curve 0: network.loss=0\n5 0.5 0.124 3\n"
-                        "10 0.4 0.124 3\n\n\n# curve 1: network.loss=0.01\n5 0.7 0.124 3\n10 0.6 0.124 3\n");
+    /* Sorted by x within each curve; one block per network.loss; the two
+     * curves share every x, so they are drawn 0.08 of the gap (5) apart
+     * on either side: 4.8 and 5.2. The bounds are ci95_lo and ci95_hi. */
+    T_STR_CONTAINS(dat, "# supernodes.count x_drawn mean ci95_lo ci95_hi n\n# curve 0: network.loss=0\n"
+                        "5 4.8 0.5 0.4 0.65 3\n10 9.8 0.4 0.3 0.55 3\n\n\n"
+                        "# curve 1: network.loss=0.01\n5 5.2 0.7 0.6 0.85 3\n10 10.2 0.6 0.5 0.75 3\n");
     char *rate = t_read(out, "sweep_headline_login_success_rate.dat");
-    T_STR_CONTAINS(rate, "\n10 0.9 NaN 1\n"); /* one run: no interval */
+    T_STR_CONTAINS(rate, "\n10 10.2 0.9 NaN NaN 1\n");           /* one run: no interval */
+    T_STR_CONTAINS(rate, "\n5 5.2 1 0.292401774 1 3\n");        /* 3 of 3: Clopper-Pearson */
     char *gp = t_read(out, "sweep_headline_login_time_mean_s.gp");
-    T_STR_CONTAINS(gp, "set title \"headline.login_time_mean_s against supernodes.count\\nsweep density of "
-                       "scenarios/baseline.json: 4 points x 3 repetitions, mean with 95 % confidence "
-                       "interval, INCOMPLETE\"");
+    /* A readable title, wrapped before it is cut. */
+    T_STR_CONTAINS(gp, "set title \"Mean login time against supernodes.count\\nsweep density of "
+                       "scenarios/baseline.json: 4 points x 3 repetitions, mean with 95 %\\n"
+                       "confidence interval, INCOMPLETE\"");
     T_STR_CONTAINS(gp, "set xlabel \"supernodes.count (swept parameter)\"");
-    T_STR_CONTAINS(gp, "set ylabel \"headline.login_time_mean_s (s)\"");
-    T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 1:2:3 with yerrorbars lc 2");
-    T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 1:2 with lines lw 2 lc 2 "
+    T_STR_CONTAINS(gp, "set ylabel \"mean login time (s)\"");
+    T_STR_CONTAINS(gp, "set yrange [0<*:*]"); /* a time: never below 0 */
+    T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 2:3:4:5 with yerrorbars lc 2");
+    T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 2:3 with lines lw 2 lc 2 "
                        "title \"network.loss=0.01\"");
+    T_FALSE(strstr(gp, "logscale"));
     char *rgp = t_read(out, "sweep_headline_login_success_rate.gp");
-    T_STR_CONTAINS(rgp, "set ylabel \"headline.login_success_rate (fraction)\"");
+    T_STR_CONTAINS(rgp, "set ylabel \"login success rate\"\n");
+    T_STR_CONTAINS(rgp, "set yrange [0<*:*<1]"); /* a fraction: the axis stays within [0, 1] */
+    T_FALSE(strstr(rgp, "headline.login_success_rate (fraction)"));
     g_free(rgp);
     g_free(gp);
     g_free(rate);
@@ -328,6 +337,8 @@ static void test_plot_sweep_error_bars_per_curve(void)
     g_free(d);
 }
 
+/* A table from before ci95_lo/ci95_hi: the bars are mean -+ ci95; a
+ * categorical axis numbers its values; one curve is not moved. */
 static void test_plot_sweep_categorical_parameter(void)
 {
     char *d = t_tmpdir(), *out = g_build_filename(d, "plots", NULL);
@@ -338,12 +349,52 @@ static void test_plot_sweep_categorical_parameter(void)
     PlotReport rep;
     T_TRUE(plot_sweep(d, &o, &rep, NULL));
     char *dat = t_read(out, "sweep_headline_supernodes_at_end.dat");
-    T_STR_CONTAINS(dat, "# curve 0: every point\n\"elected\" 12 8.98 2\n\"dedicated\" 20 0 2\n");
+    T_STR_CONTAINS(dat, "# curve 0: every point\n\"elected\" 0 12 3.02 20.98 2\n\"dedicated\" 1 20 20 20 2\n");
     char *gp = t_read(out, "sweep_headline_supernodes_at_end.gp");
-    T_STR_CONTAINS(gp, "index 0 using 0:2:3 with yerrorbars");
-    T_STR_CONTAINS(gp, "index 0 using 0:2:xtic(1) with lines");
+    T_STR_CONTAINS(gp, "index 0 using 2:3:4:5 with yerrorbars");
+    T_STR_CONTAINS(gp, "index 0 using 2:3 with lines");
+    T_STR_CONTAINS(gp, "set xrange [-0.5:1.5]\nset xtics (\"elected\" 0, \"dedicated\" 1)\n");
+    T_STR_CONTAINS(gp, "set ylabel \"supernodes at the end\"");
     T_STR_CONTAINS(gp, "sweep " /* no table.json: the directory name */);
     T_STR_CONTAINS(gp, ": 2 points, mean with 95 % confidence interval\"");
+    g_free(gp);
+    g_free(dat);
+    plot_report_clear(&rep);
+    t_rmtree(d);
+    g_free(out);
+    g_free(d);
+}
+
+/* Three curves at categorical x: moved apart by 0.08 of a category each;
+ * a positive metric whose bounds span more than three decades (few runs
+ * that disagree) gets a logarithmic y axis; a MOS stays within 1 to 5. */
+static void test_plot_sweep_dodge_and_log_axis(void)
+{
+    char *d = t_tmpdir(), *out = g_build_filename(d, "plots", NULL);
+    t_write(d, "table.csv",
+            "workload.mode,network.loss,metric,n,mean,sd,ci95,min,max,ci95_lo,ci95_hi\n"
+            "a,0,headline.search_latency_mean_s,3,0.6,0.76,1.94,0.1,1.5,0.003388625904,206.1483443\n"
+            "a,0.1,headline.search_latency_mean_s,3,0.5,0.1,0.3,0.4,0.6,0.3,0.8\n"
+            "a,0.2,headline.search_latency_mean_s,3,0.4,0.1,0.3,0.3,0.5,0.2,0.7\n"
+            "b,0,headline.search_latency_mean_s,3,0.3,0.1,0.3,0.2,0.4,0.1,0.6\n"
+            "a,0,headline.mos_mean,3,4.4,0.1,0.25,4.3,4.5,4.1,4.6\n"
+            "b,0,headline.mos_mean,3,4.2,0.1,0.25,4.1,4.3,3.9,4.5\n");
+    PlotOptions o = {.no_render = true};
+    PlotReport rep;
+    T_TRUE(plot_sweep(d, &o, &rep, NULL));
+    char *dat = t_read(out, "sweep_headline_search_latency_mean_s.dat");
+    T_STR_CONTAINS(dat, "\"a\" -0.08 0.6 ");
+    T_STR_CONTAINS(dat, "\"b\" 0.92 0.3 ");
+    T_STR_CONTAINS(dat, "\"a\" 0 0.5 ");
+    T_STR_CONTAINS(dat, "\"a\" 0.08 0.4 ");
+    char *gp = t_read(out, "sweep_headline_search_latency_mean_s.gp");
+    T_STR_CONTAINS(gp, "set logscale y\n");
+    T_STR_CONTAINS(gp, "set ylabel \"mean search latency (s)\"");
+    char *mos = t_read(out, "sweep_headline_mos_mean.gp");
+    T_STR_CONTAINS(mos, "set yrange [1<*:*<5]");
+    T_STR_CONTAINS(mos, "set ylabel \"mean opinion score of calls (MOS, 1 to 5)\"");
+    T_FALSE(strstr(mos, "logscale"));
+    g_free(mos);
     g_free(gp);
     g_free(dat);
     plot_report_clear(&rep);
@@ -566,6 +617,7 @@ T_SUITE_MAIN("plot",
              {"dir_neither_run_nor_sweep", test_plot_dir_neither_run_nor_sweep},
              {"sweep_error_bars_per_curve", test_plot_sweep_error_bars_per_curve},
              {"sweep_categorical_parameter", test_plot_sweep_categorical_parameter},
+             {"sweep_dodge_and_log_axis", test_plot_sweep_dodge_and_log_axis},
              {"gnuplot_missing_still_writes_scripts", test_plot_gnuplot_missing_still_writes_scripts},
              {"front_end_says_missing_gnuplot_once", test_plot_front_end_says_missing_gnuplot_once},
              {"render_png_and_svg", test_plot_render_png_and_svg},
