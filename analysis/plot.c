@@ -420,12 +420,26 @@ static const char *plot_unit_guess(const char *name)
     static const struct {
         const char *suffix; /* name ending */
         const char *unit;   /* unit it means */
-    } map[] = {{"_ms", "ms"},   {"_ns", "ns"},         {"_s", "s"},       {"_bps", "bit/s"},
+    } map[] = {{"_ms", "ms"},   {"_ns", "ns"},         {"_s", "s"},       {"_bps", "kb/s"},
                {"_bytes", "bytes"}, {"_kib", "KiB"},    {"_rate", "fraction"}, {"mos", "MOS, 1 to 5"},
                {"_share", "fraction"}, {"_fresh", "fraction"}, {"_count", "count"}};
     for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
         if (g_str_has_suffix(name, map[i].suffix)) return map[i].unit;
     return NULL;
+}
+
+/* What values named name are divided by to be drawn in the unit
+ * plot_unit_guess gives: bit rates are drawn in kb/s (1000 bit/s), so that
+ * an axis reads 350 rather than 350000. */
+static double plot_unit_div(const char *name)
+{
+    return g_str_has_suffix(name, "_bps") ? 1000 : 1;
+}
+
+/* The using-expression of column col (1-based) divided by div. */
+static char *plot_col_expr(guint col, double div)
+{
+    return div != 1 ? g_strdup_printf("($%u/%g)", col, div) : g_strdup_printf("%u", col);
 }
 
 /* "name (unit)" or just name; owned. */
@@ -469,7 +483,7 @@ static const PlotTsGroup plot_ts_groups[] = {
      {"searches finished", "searches that found the user"}},
     {"ts_calls", "Calls in progress", "calls", "set key below\nset bmargin 6",
      {"active_calls", "relayed_calls"}, {"active calls", "relayed calls"}},
-    {"ts_relay", "Relay bandwidth", "bandwidth (bit/s)", "set key below\nset bmargin 6",
+    {"ts_relay", "Relay bandwidth", "bandwidth (kb/s)", "set key below\nset bmargin 6",
      {"relay_bandwidth_bps"}, {"traffic through relays (all relays together)"}},
 };
 
@@ -519,12 +533,16 @@ static bool plot_ts_data(PlotCtx *c, const PlotCsv *csv, GError **err)
     return ok;
 }
 
-/* Adds the clause drawing column col (0-based in the CSV) to plot. */
-static void plot_ts_clause(GString *plot, PlotTime t, guint col, const char *label, bool points)
+/* Adds the clause drawing column col (0-based in the CSV) named name to
+ * plot (a bit rate in kb/s). */
+static void plot_ts_clause(GString *plot, PlotTime t, guint col, const char *name, const char *label,
+                           bool points)
 {
     if (plot->len) g_string_append(plot, ", \\\n     ");
-    g_string_append_printf(plot, "'timeseries.dat' using %s:%u with %s lw 2 title ", t.expr, col + 1,
+    char *y = plot_col_expr(col + 1, plot_unit_div(name));
+    g_string_append_printf(plot, "'timeseries.dat' using %s:%s with %s lw 2 title ", t.expr, y,
                            points ? "linespoints" : "lines");
+    g_free(y);
     plot_gp_quote(plot, label);
 }
 
@@ -538,7 +556,7 @@ static bool plot_ts_figs(PlotCtx *c, const PlotCsv *csv, PlotTime t, GError **er
         PlotFig f = {grp->name, grp->title, t.label, grp->ylabel, grp->extra, g_string_new(NULL)};
         for (size_t k = 0; grp->cols[k]; k++) {
             int col = plot_csv_col(csv, grp->cols[k]);
-            if (col >= 0) plot_ts_clause(f.plot, t, (guint)col, grp->labels[k], points);
+            if (col >= 0) plot_ts_clause(f.plot, t, (guint)col, grp->cols[k], grp->labels[k], points);
         }
         if (f.plot->len) ok = plot_fig_write(c, &f, err);
         g_string_free(f.plot, TRUE);
@@ -548,7 +566,7 @@ static bool plot_ts_figs(PlotCtx *c, const PlotCsv *csv, PlotTime t, GError **er
         if (plot_ts_group_of(col)) continue;
         char *name = plot_safe_name("ts_", col), *ylabel = plot_label(col, plot_unit_guess(col));
         PlotFig f = {name, col, t.label, ylabel, "set key below\nset bmargin 6", g_string_new(NULL)};
-        plot_ts_clause(f.plot, t, k, col, points);
+        plot_ts_clause(f.plot, t, k, col, col, points);
         ok = plot_fig_write(c, &f, err);
         g_string_free(f.plot, TRUE);
         g_free(name);
@@ -605,7 +623,7 @@ static const PlotSampleInfo plot_sample_info[] = {
     {METRIC_CALL_DELAY_MS, "One-way delay of call media", "delay (ms)", NULL},
     {METRIC_CALL_JITTER_MS, "Jitter of call media", "jitter (ms)", NULL},
     {METRIC_CALL_LOSS, "Packet loss of call media", "loss (fraction of packets)", NULL},
-    {METRIC_RELAY_BANDWIDTH_BPS, "Bandwidth of relayed calls", "relay bandwidth (bit/s)", NULL},
+    {METRIC_RELAY_BANDWIDTH_BPS, "Bandwidth of relayed calls", "relay bandwidth (kb/s)", NULL},
     {METRIC_SEARCH_LATENCY_S, "User search latency", "search latency (s)", NULL},
     {METRIC_SEARCH_MESSAGES, "Messages per user search", "messages (count)", NULL},
     {METRIC_SEARCH_SUPERNODES_CONTACTED, "Supernodes contacted per user search",
@@ -697,31 +715,106 @@ static char *plot_cdf_data(PlotCtx *c, const char *metric, const GArray *x, GErr
     return file;
 }
 
-/* Adds the clause drawing the CDF in file; label gets " (n = N)". */
-static void plot_cdf_clause(GString *plot, const char *file, const char *label, size_t n, int lw)
+/* Adds the clause drawing the CDF in file, x divided by div; label gets
+ * " (n = N)". */
+static void plot_cdf_clause(GString *plot, const char *file, const char *label, size_t n, int lw,
+                            double div)
 {
-    char *title = g_strdup_printf("%s (n = %zu)", label, n);
+    char *title = g_strdup_printf("%s (n = %zu)", label, n), *x = plot_col_expr(1, div);
     if (plot->len) g_string_append(plot, ", \\\n     ");
-    g_string_append_printf(plot, "'%s' using 1:2 with steps lw %d title ", file, lw);
+    g_string_append_printf(plot, "'%s' using %s:2 with steps lw %d title ", file, x, lw);
     plot_gp_quote(plot, title);
+    g_free(x);
     g_free(title);
 }
 
-/* The plots of one metric: its CDF, and when sub-metrics "metric.x" have
- * observations, one more plot with a curve per sub-metric. */
+/* A sample of integers within a span of at most this many (a count of
+ * entries, rounds, messages) is drawn as bars of the share of
+ * observations at each value: its CDF would be a few steps, one of them
+ * often holding nearly everything. Wider spans (sizes in bytes) keep
+ * their CDF, where bars would be slivers. */
+#define PLOT_BARS_MAX_SPAN 60
+
+/* A sample whose 99th percentile is this many times its median or more
+ * gets a logarithmic value axis (when all its values are > 0): login
+ * times by NAT type spread from under a second to minutes. */
+#define PLOT_HEAVY_TAIL_RATIO 10.0
+
+/* True when the sorted values x are integers within a narrow span. */
+static bool plot_is_discrete(const GArray *x)
+{
+    for (guint i = 0; i < x->len; i++) {
+        double v = g_array_index(x, double, i);
+        if (v != floor(v)) return false;
+    }
+    return x->len > 0 &&
+           g_array_index(x, double, x->len - 1) - g_array_index(x, double, 0) <= PLOT_BARS_MAX_SPAN;
+}
+
+/* True when the sorted values x are all > 0 and heavy-tailed. */
+static bool plot_is_heavy_tailed(const GArray *x)
+{
+    if (!x->len || g_array_index(x, double, 0) <= 0) return false;
+    double p50 = g_array_index(x, double, (x->len - 1) / 2);
+    double p99 = g_array_index(x, double, (guint)ceil(0.99 * (double)x->len) - 1);
+    return p99 >= PLOT_HEAVY_TAIL_RATIO * p50;
+}
+
+/* Writes bars_<metric>.dat (value, observations, share) and its script:
+ * a bar per distinct value of the sorted sample x. */
+static bool plot_bars(PlotCtx *c, const char *m, const GArray *x, const char *title, const char *xlabel,
+                      GError **err)
+{
+    char *name = plot_safe_name("bars_", m), *file = g_strconcat(name, ".dat", NULL);
+    GString *s = g_string_new(NULL);
+    g_string_append_printf(s, "# %s: observations at each value, %u in all\n# value observations share\n",
+                           m, x->len);
+    double lo = g_array_index(x, double, 0), hi = g_array_index(x, double, x->len - 1);
+    for (guint i = 0, j; i < x->len; i = j) {
+        double v = g_array_index(x, double, i);
+        for (j = i; j < x->len && g_array_index(x, double, j) == v; j++) {}
+        g_string_append_printf(s, "%.9g %u %.9g\n", v, j - i, (double)(j - i) / (double)x->len);
+    }
+    bool ok = plot_file_write(c, file, s, err);
+    char *extra = g_strdup_printf("set yrange [0:1]\nset style fill solid 0.5 border\nset boxwidth 0.8\n"
+                                  "set xrange [%g:%g]\n%sset key top right",
+                                  lo - 1, hi + 1, hi - lo <= 20 ? "set xtics 1\n" : "");
+    char *label = g_strdup_printf("%s (n = %u)", m, x->len);
+    PlotFig f = {name, title, xlabel, "share of observations", extra, g_string_new(NULL)};
+    g_string_append_printf(f.plot, "'%s' using 1:3 with boxes lc 1 title ", file);
+    plot_gp_quote(f.plot, label);
+    ok = ok && plot_fig_write(c, &f, err);
+    g_string_free(f.plot, TRUE);
+    g_string_free(s, TRUE);
+    g_free(label);
+    g_free(extra);
+    g_free(file);
+    g_free(name);
+    return ok;
+}
+
+/* The plots of one metric: its CDF (or bars, for a few integer values),
+ * and when sub-metrics "metric.x" have observations, one more plot with a
+ * CDF per sub-metric. A heavy-tailed sample gets a logarithmic x axis. */
 static bool plot_cdf_metric(PlotCtx *c, const PlotSamples *s, guint i, GError **err)
 {
     const char *m = g_ptr_array_index(s->names, i);
     const GArray *x = g_hash_table_lookup(s->obs, m);
     const PlotSampleInfo *info = plot_sample_info_find(m);
+    double div = plot_unit_div(m);
     char *title = info ? g_strdup(info->title) : g_strdup_printf("Distribution of %s", m);
     char *xlabel = info ? g_strdup(info->xlabel) : plot_label(m, plot_unit_guess(m));
     char *name = plot_safe_name("cdf_", m), *file = plot_cdf_data(c, m, x, err);
     bool ok = file != NULL;
-    PlotFig f = {name, title, xlabel, "cumulative fraction of observations",
-                 "set yrange [0:1.02]\nset key bottom right", g_string_new(NULL)};
-    if (ok) plot_cdf_clause(f.plot, file, m, x->len, 2);
-    ok = ok && plot_fig_write(c, &f, err);
+    const char *extra = plot_is_heavy_tailed(x) ? "set yrange [0:1]\nset key bottom right\nset logscale x"
+                                                : "set yrange [0:1]\nset key bottom right";
+    PlotFig f = {name, title, xlabel, "cumulative fraction of observations", extra, g_string_new(NULL)};
+    if (ok && plot_is_discrete(x)) {
+        ok = plot_bars(c, m, x, title, xlabel, err);
+    } else if (ok) {
+        plot_cdf_clause(f.plot, file, m, x->len, 2, div);
+        ok = plot_fig_write(c, &f, err);
+    }
     /* Sub-metrics follow their parent in name order. */
     char *prefix = g_strconcat(m, ".", NULL), *by_name = g_strconcat(name, "_by", NULL);
     char *by_title = g_strdup_printf("%s, %s", title, info && info->by ? info->by : "by sub-metric");
@@ -733,11 +826,11 @@ static bool plot_cdf_metric(PlotCtx *c, const PlotSamples *s, guint i, GError **
         if (!y->len || strchr(sub + strlen(prefix), '.')) continue;
         char *sub_file = plot_cdf_data(c, sub, y, err);
         ok = sub_file != NULL;
-        if (ok) plot_cdf_clause(by.plot, sub_file, sub + strlen(prefix), y->len, 2);
+        if (ok) plot_cdf_clause(by.plot, sub_file, sub + strlen(prefix), y->len, 2, div);
         g_free(sub_file);
     }
     if (ok && by.plot->len) {
-        plot_cdf_clause(by.plot, file, "all", x->len, 3);
+        plot_cdf_clause(by.plot, file, "all", x->len, 3, div);
         ok = plot_fig_write(c, &by, err);
     }
     g_string_free(by.plot, TRUE);

@@ -148,8 +148,8 @@ static void test_plot_run_timeseries_grouped(void)
     char *calls = t_read(out, "ts_calls.gp");
     T_STR_CONTAINS(calls, "using 1:10 ");
     char *foo = t_read(out, "ts_foo_bps.gp");
-    T_STR_CONTAINS(foo, "set ylabel \"foo_bps (bit/s)\"");
-    T_STR_CONTAINS(foo, "using 1:11 ");
+    T_STR_CONTAINS(foo, "set ylabel \"foo_bps (kb/s)\""); /* bit rates in kb/s */
+    T_STR_CONTAINS(foo, "using 1:($11/1000) ");
     T_FALSE(t_exists(out, "ts_relay.gp")); /* no relay column in this run */
     g_free(foo);
     g_free(calls);
@@ -183,14 +183,62 @@ static void test_plot_run_cdf_points_and_submetrics(void)
     char *sym = t_read(out, "cdf_login_time_s_symmetric.dat");
     T_STR_CONTAINS(sym, "\n1 0.5\n4 1\n");
     T_FALSE(t_exists(out, "cdf_login_time_s_open.gp")); /* drawn in its parent's plot */
-    char *zeta = t_read(out, "cdf_zeta_size.gp");
+    /* One integer value: bars, not a CDF. */
+    T_FALSE(t_exists(out, "cdf_zeta_size.gp"));
+    char *zeta = t_read(out, "bars_zeta_size.gp");
     T_STR_CONTAINS(zeta, "set title \"Distribution of zeta.size\\n");
     T_STR_CONTAINS(zeta, "set xlabel \"zeta.size\"");
+    T_FALSE(strstr(gp, "logscale")); /* 0.5 to 4 s: a linear axis */
     g_free(zeta);
     g_free(sym);
     g_free(by);
     g_free(gp);
     g_free(dat);
+    plot_report_clear(&rep);
+    t_rmtree(d);
+    g_free(out);
+    g_free(d);
+}
+
+/* A count (98 of 100 logins contacted 1 supernode) is drawn as bars of
+ * the share at each value; login times from 0.2 s to minutes by NAT type
+ * get a logarithmic axis; a bit rate is drawn in kb/s. */
+static void test_plot_run_bars_log_axis_and_rates(void)
+{
+    char *d = t_run_dir(), *out = g_build_filename(d, "plots", NULL);
+    GString *samples = g_string_new("metric,value\n");
+    for (int i = 0; i < 100; i++)
+        g_string_append_printf(samples, "login.nodes_contacted,%d\n", i < 98 ? 1 : i - 95);
+    for (int i = 0; i < 100; i++) {
+        double v = i < 80 ? 0.2 + 0.01 * i : 30 + i;
+        g_string_append_printf(samples, "login.time_s,%g\nlogin.time_s.%s,%g\n", v,
+                               i < 80 ? "open" : "symmetric", v);
+    }
+    g_string_append(samples, "relay.bandwidth_bps,350000\nrelay.bandwidth_bps,352500.5\n");
+    t_write(d, "samples.csv", samples->str);
+    g_string_free(samples, TRUE);
+    PlotOptions o = {.no_render = true};
+    PlotReport rep;
+    T_TRUE(plot_run(d, &o, &rep, NULL));
+    char *bars = t_read(out, "bars_login_nodes_contacted.dat");
+    T_STR_CONTAINS(bars, "# value observations share\n1 98 0.98\n3 1 0.01\n4 1 0.01\n");
+    char *bgp = t_read(out, "bars_login_nodes_contacted.gp");
+    T_STR_CONTAINS(bgp, "set ylabel \"share of observations\"");
+    T_STR_CONTAINS(bgp, "set xlabel \"nodes contacted (count)\"");
+    T_STR_CONTAINS(bgp, "using 1:3 with boxes");
+    T_FALSE(t_exists(out, "cdf_login_nodes_contacted.gp"));
+    char *by = t_read(out, "cdf_login_time_s_by.gp"), *all = t_read(out, "cdf_login_time_s.gp");
+    T_STR_CONTAINS(by, "set logscale x\n");
+    T_STR_CONTAINS(all, "set logscale x\n");
+    T_STR_CONTAINS(all, "set yrange [0:1]\n");
+    char *relay = t_read(out, "cdf_relay_bandwidth_bps.gp");
+    T_STR_CONTAINS(relay, "set xlabel \"relay bandwidth (kb/s)\"");
+    T_STR_CONTAINS(relay, "using ($1/1000):2 with steps");
+    g_free(relay);
+    g_free(all);
+    g_free(by);
+    g_free(bgp);
+    g_free(bars);
     plot_report_clear(&rep);
     t_rmtree(d);
     g_free(out);
@@ -616,6 +664,7 @@ T_SUITE_MAIN("plot",
              {"bad_input_messages", test_plot_bad_input_messages},
              {"dir_neither_run_nor_sweep", test_plot_dir_neither_run_nor_sweep},
              {"sweep_error_bars_per_curve", test_plot_sweep_error_bars_per_curve},
+             {"run_bars_log_axis_and_rates", test_plot_run_bars_log_axis_and_rates},
              {"sweep_categorical_parameter", test_plot_sweep_categorical_parameter},
              {"sweep_dodge_and_log_axis", test_plot_sweep_dodge_and_log_axis},
              {"gnuplot_missing_still_writes_scripts", test_plot_gnuplot_missing_still_writes_scripts},
