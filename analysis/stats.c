@@ -66,14 +66,18 @@ static void stats_ci_t(size_t m, double mean, double var, double level, double *
 }
 
 /* Korn and Graubard's Clopper-Pearson interval for the mean p of m
- * fractions with sample variance var. */
-static void stats_ci_fraction(size_t m, double p, double var, double level, double *lo, double *hi)
+ * fractions with sample variance var, of trials trials in all (NaN: not
+ * known, then the runs count as the trials). */
+static void stats_ci_fraction(size_t m, double p, double var, double trials, double level, double *lo,
+                              double *hi)
 {
-    double n_eff = (double)m, v = var / (double)m;
+    bool known = isfinite(trials) && trials >= 1;
+    double n_eff = known ? trials : (double)m, v = var / (double)m;
     if (v > 0 && p > 0 && p < 1) {
         double z = gsl_cdf_ugaussian_Pinv(1 - (1 - level) / 2);
         double t = stats_t_quantile(1 - (1 - level) / 2, m - 1);
-        n_eff = p * (1 - p) / v * (z / t) * (z / t);
+        double kg = p * (1 - p) / v * (z / t) * (z / t);
+        n_eff = known && kg > trials ? trials : kg;
     }
     double k = p * n_eff;
     if (k > n_eff) k = n_eff; /* rounding of p near 1 */
@@ -134,7 +138,9 @@ static void stats_ci_bootstrap(const double *x, size_t n, size_t m, double level
     g_free(v);
 }
 
-void stats_mean_ci(const double *x, size_t n, StatsBound b, double level, double *lo, double *hi)
+/* stats_mean_ci, with the trials behind a fraction when known. */
+static void stats_mean_ci_trials(const double *x, size_t n, StatsBound b, double trials, double level,
+                                 double *lo, double *hi)
 {
     CHECK(level > 0 && level < 1, "level=%g", level);
     size_t m;
@@ -145,7 +151,7 @@ void stats_mean_ci(const double *x, size_t n, StatsBound b, double level, double
     for (size_t i = 0; i < n; i++)
         if (isfinite(x[i])) min = fmin(min, x[i]), max = fmax(max, x[i]);
     if (b == STATS_FRACTION && min >= 0 && max <= 1)
-        stats_ci_fraction(m, mean, var, level, lo, hi);
+        stats_ci_fraction(m, mean, var, trials, level, lo, hi);
     else if (b == STATS_NONNEG && min > 0)
         stats_ci_lognormal(x, n, m, level, lo, hi);
     else if (b == STATS_NONNEG && min == 0)
@@ -154,8 +160,18 @@ void stats_mean_ci(const double *x, size_t n, StatsBound b, double level, double
         stats_ci_t(m, mean, var, level, lo, hi);
 }
 
-void stats_mean_ci_range(const double *x, size_t n, double lo, double hi, double level, double *ci_lo,
-                         double *ci_hi)
+void stats_mean_ci(const double *x, size_t n, StatsBound b, double level, double *lo, double *hi)
+{
+    stats_mean_ci_trials(x, n, b, NAN, level, lo, hi);
+}
+
+void stats_fraction_ci(const double *x, size_t n, double trials, double level, double *lo, double *hi)
+{
+    stats_mean_ci_trials(x, n, STATS_FRACTION, trials, level, lo, hi);
+}
+
+void stats_mean_ci_range(const double *x, size_t n, double lo, double hi, double trials, double level,
+                         double *ci_lo, double *ci_hi)
 {
     CHECK(!(lo >= hi), "range [%g, %g]", lo, hi);
     if (!isfinite(lo)) {
@@ -165,16 +181,18 @@ void stats_mean_ci_range(const double *x, size_t n, double lo, double hi, double
     double w = isfinite(hi) ? hi - lo : 1;
     double *y = g_new(double, n ? n : 1);
     for (size_t i = 0; i < n; i++) y[i] = (x[i] - lo) / w;
-    stats_mean_ci(y, n, isfinite(hi) ? STATS_FRACTION : STATS_NONNEG, level, ci_lo, ci_hi);
+    stats_mean_ci_trials(y, n, isfinite(hi) ? STATS_FRACTION : STATS_NONNEG, trials, level, ci_lo,
+                         ci_hi);
     g_free(y);
     *ci_lo = lo + *ci_lo * w;
     *ci_hi = lo + *ci_hi * w;
 }
 
-void stats_summarize_bounded(const double *x, size_t n, double lo, double hi, StatsSummary *out)
+void stats_summarize_bounded(const double *x, size_t n, double lo, double hi, double trials,
+                             StatsSummary *out)
 {
     stats_summarize(x, n, out);
-    stats_mean_ci_range(x, n, lo, hi, 0.95, &out->ci95_lo, &out->ci95_hi);
+    stats_mean_ci_range(x, n, lo, hi, trials, 0.95, &out->ci95_lo, &out->ci95_hi);
 }
 
 void stats_summarize(const double *x, size_t n, StatsSummary *out)

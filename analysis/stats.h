@@ -43,8 +43,10 @@ typedef struct StatsSummary {
  *   STATS_FRACTION   in [0, 1] (each run's value a proportion): Clopper-
  *                    Pearson with the effective sample size of Korn and
  *                    Graubard (1998), p(1-p) / var(mean) scaled by
- *                    (z / t_{n-1})^2, or n (the runs) when the runs do
- *                    not vary or p is 0 or 1.
+ *                    (z / t_{n-1})^2 and at most the trials behind the
+ *                    runs (stats_fraction_ci), or the trials when the runs
+ *                    do not vary or p is 0 or 1; the runs count as the
+ *                    trials when those are not known.
  * Values outside the bound (a negative "non-negative" value) fall back to
  * Student t. */
 typedef enum StatsBound {
@@ -75,17 +77,24 @@ double stats_t_quantile(double p, size_t df);
  * *out. n may be 0. ci95_lo/ci95_hi are mean -+ ci95. */
 void stats_summarize(const double *x, size_t n, StatsSummary *out);
 
+/* STATS_FRACTION for the mean of n fractions that are, together, of
+ * trials trials (the logins of all the runs, say); NaN or < 1: not known,
+ * which is stats_mean_ci(x, n, STATS_FRACTION, ...). */
+void stats_fraction_ci(const double *x, size_t n, double trials, double level, double *lo, double *hi);
+
 /* The interval at level for the mean of values known to lie in [lo, hi]
  * (lo may be -INFINITY, hi INFINITY): both finite, the values mapped to
  * (x - lo) / (hi - lo) are a STATS_FRACTION (e.g. a MOS in [1, 5]); only
  * lo finite, x - lo is STATS_NONNEG; else STATS_UNBOUNDED. The interval is
- * mapped back, so it stays within [lo, hi]. */
-void stats_mean_ci_range(const double *x, size_t n, double lo, double hi, double level, double *ci_lo,
-                         double *ci_hi);
+ * mapped back, so it stays within [lo, hi]. trials: as stats_fraction_ci
+ * for a fraction (NaN when not known or not a fraction). */
+void stats_mean_ci_range(const double *x, size_t n, double lo, double hi, double trials, double level,
+                         double *ci_lo, double *ci_hi);
 
 /* The same as stats_summarize, with ci95_lo/ci95_hi from
- * stats_mean_ci_range(x, n, lo, hi, 0.95); ci95 stays the Student-t
- * half-width. */
-void stats_summarize_bounded(const double *x, size_t n, double lo, double hi, StatsSummary *out);
+ * stats_mean_ci_range(x, n, lo, hi, trials, 0.95); ci95 stays the
+ * Student-t half-width. */
+void stats_summarize_bounded(const double *x, size_t n, double lo, double hi, double trials,
+                             StatsSummary *out);
 
 #endif

@@ -241,6 +241,20 @@ static void t_rmtree(const char *path)
     g_rmdir(path);
 }
 
+/* The value at a dotted results.json path whose keys may hold dots
+ * ("metrics.login.success.value"), or NULL. */
+static const cJSON *t_resolve(const cJSON *node, const char *path)
+{
+    if (*path == '\0') return node;
+    for (const cJSON *it = cJSON_IsObject(node) ? node->child : NULL; it; it = it->next) {
+        size_t n = strlen(it->string);
+        if (strncmp(path, it->string, n) != 0 || (path[n] != '.' && path[n] != '\0')) continue;
+        const cJSON *v = t_resolve(it, path[n] ? path + n + 1 : path + n);
+        if (v) return v;
+    }
+    return NULL;
+}
+
 /* A whole run through runner_run: every headline number and every
  * time-series column is there; the run itself CHECKs that each metric
  * they read exists. */
@@ -265,12 +279,35 @@ static void test_metric_table_headline_and_columns(void)
                  "headline key", headline_key(i));
     T_EQ_I64(cJSON_GetArraySize(rr.headline), (long long)headline_count());
     HeadlineInfo info;
+    char *res_path = g_build_filename(out, "results.json", NULL), *res_text = NULL;
+    T_TRUE(g_file_get_contents(res_path, &res_text, NULL, NULL));
+    cJSON *rr_root = res_text ? cJSON_Parse(res_text) : NULL;
+    int n_checked = 0;
     for (const cJSON *k = rr.headline ? rr.headline->child : NULL; k; k = k->next) {
         T_METRIC(headline_find(k->string, &info), "headline key missing from the table", k->string);
         /* Its value lies in the table's range (null: not computed). */
         T_TRUE(cJSON_IsNull(k) || (k->valuedouble >= info.lo && k->valuedouble <= info.hi));
+        /* A fraction's trials are what it is a fraction of: paths of this
+         * results.json whose sum times the fraction is a whole number. */
+        char **parts = g_strsplit(info.trials, "+", -1);
+        double trials = 0;
+        for (size_t i = 0; *info.trials && parts[i]; i++) {
+            const cJSON *v = rr_root ? t_resolve(rr_root, parts[i]) : NULL;
+            T_METRIC(cJSON_IsNumber(v), "trials path not in results.json", parts[i]);
+            trials += cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        }
+        if (*info.trials && cJSON_IsNumber(k)) {
+            double succ = k->valuedouble * trials;
+            T_METRIC(trials > 0 && fabs(succ - round(succ)) < 1e-6 * trials, "fraction x trials", k->string);
+            n_checked++;
+        }
+        g_strfreev(parts);
         headline_info_clear(&info);
     }
+    T_TRUE(n_checked >= 5); /* logins, NAT detection, searches, calls, paths */
+    cJSON_Delete(rr_root);
+    g_free(res_text);
+    g_free(res_path);
     T_TRUE(runner_headline_get(rr.headline, "login_success_rate") > 0);
     /* The time-series header is "time_s" and world_ts_columns. */
     const char *const *cols;
@@ -317,16 +354,16 @@ static void test_metric_table_results_paths(void)
     t_expect_path("headline.mos_mean", HEADLINE_SCORE, 1, 5, "MOS, 1 to 5", "mean opinion score of calls");
     t_expect_path("headline.no_such_key", HEADLINE_REAL, -INFINITY, INFINITY, "", "no_such_key");
     t_expect_path("metrics.login.time_s.p95", HEADLINE_NONNEG, 0, INFINITY, "s",
-                  "login.time_s, 95th percentile");
+                  "login time, 95th percentile");
     t_expect_path("metrics.login.time_s.symmetric.count", HEADLINE_COUNT, 0, INFINITY, "",
-                  "login.time_s.symmetric, observations");
-    t_expect_path("metrics.login.attempts.value", HEADLINE_COUNT, 0, INFINITY, "", "login.attempts");
+                  "login time symmetric, observations");
+    t_expect_path("metrics.login.attempts.value", HEADLINE_COUNT, 0, INFINITY, "", "login attempts");
     t_expect_path("metrics.relay.bandwidth_bps.mean", HEADLINE_NONNEG, 0, INFINITY, "bit/s",
-                  "relay.bandwidth_bps, mean");
+                  "relay bandwidth, mean");
     t_expect_path("metrics.supernode.count.time_mean", HEADLINE_NONNEG, 0, INFINITY, "",
-                  "supernode.count, time average");
+                  "supernode count, time average");
     t_expect_path("metrics.cpu.charged_ns.supernode.value", HEADLINE_COUNT, 0, INFINITY, "ns",
-                  "cpu.charged_ns.supernode");
+                  "cpu charged supernode");
     t_expect_path("metrics.no.such.metric.mean", HEADLINE_REAL, -INFINITY, INFINITY, "",
                   "metrics.no.such.metric.mean");
     t_expect_path("supernode_load.supernodes_by_clients.10-49", HEADLINE_COUNT, 0, INFINITY, "",

@@ -218,6 +218,33 @@ static void test_stats_interval_methods(void)
     T_STR_EQ(stats_bound_name(STATS_UNBOUNDED), "real");
 }
 
+/* A fraction whose trials are known: three runs of 300 logins each, all
+ * successful, are 900 of 900 ([0.025^(1/900), 1]), not 3 of 3; runs that
+ * vary keep Korn and Graubard's n_eff while it is below the trials, and
+ * are capped at the trials above. */
+static void test_stats_fraction_with_trials(void)
+{
+    double lo, hi, want_lo, want_hi;
+    const double all[] = {1, 1, 1}, var3[] = {0.5, 0.6, 0.7}, close[] = {0.6, 0.6001, 0.5999};
+    stats_fraction_ci(all, 3, 900, 0.95, &lo, &hi);
+    T_NEAR(lo, pow(0.025, 1.0 / 900), 1e-9);
+    T_NEAR(hi, 1.0, 0);
+    T_TRUE(lo > 0.99);
+    stats_fraction_ci(all, 3, NAN, 0.95, &lo, &hi); /* unknown: the runs */
+    T_NEAR(lo, pow(0.025, 1.0 / 3), 1e-9);
+    stats_fraction_ci(var3, 3, 900, 0.95, &lo, &hi); /* n_eff 14.9 < 900: as without trials */
+    stats_mean_ci(var3, 3, STATS_FRACTION, 0.95, &want_lo, &want_hi);
+    T_NEAR(lo, want_lo, 1e-12);
+    T_NEAR(hi, want_hi, 1e-12);
+    stats_fraction_ci(close, 3, 30, 0.95, &lo, &hi); /* n_eff far above 30: 18 of 30 */
+    stats_proportion_ci(0.6 * 30, 30, 0.95, &want_lo, &want_hi);
+    T_NEAR(lo, want_lo, 1e-9);
+    T_NEAR(hi, want_hi, 1e-9);
+    StatsSummary s;
+    stats_summarize_bounded(all, 3, 0, 1, 900, &s);
+    T_NEAR(s.ci95_lo, pow(0.025, 1.0 / 900), 1e-9);
+}
+
 /* A range [lo, hi]: a MOS in [1, 5] is a fraction of the scale, a value
  * >= 0 non-negative, an open range Student t. */
 static void test_stats_interval_in_a_range(void)
@@ -225,23 +252,23 @@ static void test_stats_interval_in_a_range(void)
     double lo, hi, want_lo, want_hi;
     const double mos[] = {4.4, 4.5, 4.3}, top[] = {5, 5, 5};
     const double frac[] = {(4.4 - 1) / 4, (4.5 - 1) / 4, (4.3 - 1) / 4};
-    stats_mean_ci_range(mos, 3, 1, 5, 0.95, &lo, &hi);
+    stats_mean_ci_range(mos, 3, 1, 5, NAN, 0.95, &lo, &hi);
     stats_mean_ci(frac, 3, STATS_FRACTION, 0.95, &want_lo, &want_hi);
     T_NEAR(lo, 1 + 4 * want_lo, 1e-12);
     T_NEAR(hi, 1 + 4 * want_hi, 1e-12);
     T_TRUE(lo >= 1 && hi <= 5 && lo < 4.4 && hi > 4.4);
-    stats_mean_ci_range(top, 3, 1, 5, 0.95, &lo, &hi);
+    stats_mean_ci_range(top, 3, 1, 5, NAN, 0.95, &lo, &hi);
     T_TRUE(lo >= 1 && lo < 5);
     T_NEAR(hi, 5.0, 0);
     const double t[] = {0.1, 0.2, 1.5};
-    stats_mean_ci_range(t, 3, 0, INFINITY, 0.95, &lo, &hi);
+    stats_mean_ci_range(t, 3, 0, INFINITY, NAN, 0.95, &lo, &hi);
     stats_mean_ci(t, 3, STATS_NONNEG, 0.95, &want_lo, &want_hi);
     T_NEAR(lo, want_lo, 0);
     T_NEAR(hi, want_hi, 0);
-    stats_mean_ci_range(t, 3, -INFINITY, INFINITY, 0.95, &lo, &hi);
+    stats_mean_ci_range(t, 3, -INFINITY, INFINITY, NAN, 0.95, &lo, &hi);
     T_TRUE(lo < 0); /* Student t: what the bounded ranges avoid */
     StatsSummary s;
-    stats_summarize_bounded(t, 3, 0, INFINITY, &s);
+    stats_summarize_bounded(t, 3, 0, INFINITY, NAN, &s);
     T_NEAR(s.ci95_lo, want_lo, 0);
     T_NEAR(s.ci95_hi, want_hi, 0);
     T_NEAR(s.mean, 0.6, 1e-12);
@@ -257,4 +284,5 @@ T_SUITE_MAIN("stats", {"t_quantiles_match_tables", test_stats_t_quantiles_match_
              {"proportion_ci_edges", test_stats_proportion_ci_edges},
              {"intervals_stay_in_bounds", test_stats_intervals_stay_in_bounds},
              {"interval_methods", test_stats_interval_methods},
-             {"interval_in_a_range", test_stats_interval_in_a_range})
+             {"interval_in_a_range", test_stats_interval_in_a_range},
+             {"fraction_with_trials", test_stats_fraction_with_trials})

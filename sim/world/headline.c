@@ -15,9 +15,10 @@ typedef struct HeadlineEntry {
     HeadlineRange range; /* its range */
     const char *unit;    /* unit or "" */
     const char *label;   /* readable label */
+    const char *trials;  /* denominator paths, or "" */
 } HeadlineEntry;
 
-#define HEADLINE_ENTRY_(key, range, unit, label) {key, range, unit, label},
+#define HEADLINE_ENTRY_(key, range, unit, label, trials) {key, range, unit, label, trials},
 static const HeadlineEntry headline_entries[] = {HEADLINE_TABLE(HEADLINE_ENTRY_)};
 #undef HEADLINE_ENTRY_
 
@@ -39,6 +40,7 @@ static void headline_info_set(HeadlineInfo *info, HeadlineRange r, const char *u
     info->lo = r == HEADLINE_REAL ? -INFINITY : r == HEADLINE_SCORE ? 1 : 0;
     info->hi = r == HEADLINE_FRACTION ? 1 : r == HEADLINE_SCORE ? 5 : INFINITY;
     info->unit = unit;
+    info->trials = "";
     info->label = g_strdup(label);
 }
 
@@ -48,6 +50,7 @@ bool headline_find(const char *key, HeadlineInfo *info)
         const HeadlineEntry *e = &headline_entries[i];
         if (strcmp(e->key, key) != 0) continue;
         headline_info_set(info, e->range, e->unit, e->label);
+        info->trials = e->trials;
         return true;
     }
     headline_info_set(info, HEADLINE_REAL, "", key);
@@ -105,6 +108,25 @@ static const char *headline_name_unit(const char *name)
     return unit;
 }
 
+/* A metric name as words for a label: the unit suffix dropped (the unit
+ * goes in parentheses), dots and underscores made spaces
+ * ("login.time_s.open" -> "login time open"); owned. */
+static char *headline_name_words(const char *name)
+{
+    static const char *const units[] = {"_ms", "_ns", "_s", "_bps", "_bytes"};
+    char **parts = g_strsplit(name, ".", -1);
+    for (guint i = 0; parts[i]; i++)
+        for (size_t u = 0; u < G_N_ELEMENTS(units); u++)
+            if (g_str_has_suffix(parts[i], units[u]) && strlen(parts[i]) > strlen(units[u])) {
+                parts[i][strlen(parts[i]) - strlen(units[u])] = '\0';
+                break;
+            }
+    char *words = g_strjoinv(" ", parts);
+    g_strfreev(parts);
+    g_strdelimit(words, "_", ' ');
+    return words;
+}
+
 /* Readable name of a statistic of a sample or gauge. */
 static const char *headline_field_label(const char *field)
 {
@@ -132,7 +154,9 @@ static void headline_metric_path(const char *rest, HeadlineInfo *info, const cha
         return;
     }
     const char *field = dot + 1, *flabel = headline_field_label(field);
-    char *label = flabel ? g_strdup_printf("%s, %s", name, flabel) : g_strdup(name);
+    char *words = headline_name_words(name);
+    char *label = flabel ? g_strdup_printf("%s, %s", words, flabel) : g_strdup(words);
+    g_free(words);
     if (!sample || strcmp(field, "count") == 0)
         headline_info_set(info, strcmp(field, "time_mean") == 0 ? HEADLINE_NONNEG : HEADLINE_COUNT,
                           sample ? "" : headline_name_unit(name), label);

@@ -29,36 +29,52 @@ typedef enum HeadlineRange {
     HEADLINE_SCORE = 4,    /* in [lo, hi] given by the entry: MOS 1 to 5 */
 } HeadlineRange;
 
-/* X(key, range, unit, label): every key of results.json's "headline", in
- * the order runner.c writes them. unit is "" for fractions and counts (the
- * label says what is counted); label is lower case, for an axis. */
-#define HEADLINE_TABLE(X)                                                                          \
-    X("login_success_rate", HEADLINE_FRACTION, "", "login success rate")                           \
-    X("login_time_mean_s", HEADLINE_NONNEG, "s", "mean login time")                                \
-    X("login_time_p95_s", HEADLINE_NONNEG, "s", "95th percentile of login time")                   \
-    X("nat_detection_accuracy", HEADLINE_FRACTION, "", "NAT detection accuracy")                   \
-    X("supernodes_at_end", HEADLINE_COUNT, "", "supernodes at the end")                            \
-    X("clients_per_supernode", HEADLINE_NONNEG, "", "clients per supernode")                       \
-    X("online_at_end", HEADLINE_COUNT, "", "clients online at the end")                            \
-    X("logged_in_at_end", HEADLINE_COUNT, "", "clients logged in at the end")                      \
-    X("supernodes_with_clients", HEADLINE_COUNT, "", "supernodes holding clients")                 \
-    X("clients_per_loaded_supernode", HEADLINE_NONNEG, "", "clients per supernode holding clients") \
-    X("bootstrap_client_share", HEADLINE_FRACTION, "", "share of clients on bootstrap supernodes")  \
-    X("hostcache_freshness", HEADLINE_FRACTION, "", "host-cache freshness (share of live entries)") \
-    X("failover_time_mean_s", HEADLINE_NONNEG, "s", "mean failover time")                          \
-    X("supernode_cpu_charged_s", HEADLINE_NONNEG, "s", "CPU time charged to supernodes")           \
-    X("client_protocol_bytes_high", HEADLINE_NONNEG, "bytes", "protocol state per client, highest") \
-    X("search_success_rate", HEADLINE_FRACTION, "", "search success rate")                         \
-    X("search_latency_mean_s", HEADLINE_NONNEG, "s", "mean search latency")                        \
-    X("call_success_rate", HEADLINE_FRACTION, "", "call success rate")                             \
-    X("call_setup_mean_s", HEADLINE_NONNEG, "s", "mean call setup time")                           \
-    X("path_share_direct", HEADLINE_FRACTION, "", "share of calls on a direct path")               \
-    X("path_share_hole_punched", HEADLINE_FRACTION, "", "share of calls hole-punched")             \
-    X("path_share_udp_relay", HEADLINE_FRACTION, "", "share of calls relayed over UDP")            \
-    X("path_share_tcp_relay", HEADLINE_FRACTION, "", "share of calls relayed over TCP")            \
-    X("relay_share", HEADLINE_FRACTION, "", "share of calls relayed")                              \
-    X("mos_mean", HEADLINE_SCORE, "MOS, 1 to 5", "mean opinion score of calls")                    \
-    X("calls_dropped", HEADLINE_COUNT, "", "calls dropped")
+/* X(key, range, unit, label, trials): every key of results.json's
+ * "headline", in the order runner.c writes them. unit is "" for fractions
+ * and counts (the label says what is counted); label is lower case, for an
+ * axis. trials, for a fraction, is the number it is a fraction of, as
+ * results.json paths joined by "+" (logins that succeeded plus those that
+ * failed), or "" when results.json does not give it; tests/test_metric_table.c
+ * checks that fraction x trials is a whole number in a real run. */
+#define HEADLINE_TABLE(X)                                                                           \
+    X("login_success_rate", HEADLINE_FRACTION, "", "login success rate",                            \
+      "metrics.login.success.value+metrics.login.failure.value")                                    \
+    X("login_time_mean_s", HEADLINE_NONNEG, "s", "mean login time", "")                             \
+    X("login_time_p95_s", HEADLINE_NONNEG, "s", "95th percentile of login time", "")                \
+    X("nat_detection_accuracy", HEADLINE_FRACTION, "", "NAT detection accuracy",                    \
+      "metrics.nat.detect.total.value")                                                             \
+    X("supernodes_at_end", HEADLINE_COUNT, "", "supernodes at the end", "")                         \
+    X("clients_per_supernode", HEADLINE_NONNEG, "", "clients per supernode", "")                    \
+    X("online_at_end", HEADLINE_COUNT, "", "clients online at the end", "")                         \
+    X("logged_in_at_end", HEADLINE_COUNT, "", "clients logged in at the end", "")                   \
+    X("supernodes_with_clients", HEADLINE_COUNT, "", "supernodes holding clients", "")              \
+    X("clients_per_loaded_supernode", HEADLINE_NONNEG, "", "clients per supernode holding clients", \
+      "")                                                                                           \
+    X("bootstrap_client_share", HEADLINE_FRACTION, "", "share of clients on bootstrap supernodes",  \
+      "supernode_load.clients_attached")                                                            \
+    X("hostcache_freshness", HEADLINE_FRACTION, "", "host-cache freshness (share of live entries)", \
+      "")                                                                                           \
+    X("failover_time_mean_s", HEADLINE_NONNEG, "s", "mean failover time", "")                       \
+    X("supernode_cpu_charged_s", HEADLINE_NONNEG, "s", "CPU time charged to supernodes", "")        \
+    X("client_protocol_bytes_high", HEADLINE_NONNEG, "bytes", "protocol state per client, highest", \
+      "")                                                                                           \
+    X("search_success_rate", HEADLINE_FRACTION, "", "search success rate",                          \
+      "metrics.search.success.value+metrics.search.failure.value")                                  \
+    X("search_latency_mean_s", HEADLINE_NONNEG, "s", "mean search latency", "")                     \
+    X("call_success_rate", HEADLINE_FRACTION, "", "call success rate",                              \
+      "metrics.call.success.value+metrics.call.failure.value")                                      \
+    X("call_setup_mean_s", HEADLINE_NONNEG, "s", "mean call setup time", "")                        \
+    X("path_share_direct", HEADLINE_FRACTION, "", "share of calls on a direct path",                \
+      "metrics.call.success.value")                                                                 \
+    X("path_share_hole_punched", HEADLINE_FRACTION, "", "share of calls hole-punched",              \
+      "metrics.call.success.value")                                                                 \
+    X("path_share_udp_relay", HEADLINE_FRACTION, "", "share of calls relayed over UDP",             \
+      "metrics.call.success.value")                                                                 \
+    X("path_share_tcp_relay", HEADLINE_FRACTION, "", "share of calls relayed over TCP",             \
+      "metrics.call.success.value")                                                                 \
+    X("relay_share", HEADLINE_FRACTION, "", "share of calls relayed", "metrics.call.success.value") \
+    X("mos_mean", HEADLINE_SCORE, "MOS, 1 to 5", "mean opinion score of calls", "")                 \
+    X("calls_dropped", HEADLINE_COUNT, "", "calls dropped", "")
 
 /* What a results.json number is. */
 typedef struct HeadlineInfo {
@@ -66,6 +82,7 @@ typedef struct HeadlineInfo {
     double lo, hi;       /* bounds of the range: [0, 1] fraction, [0, inf) non-negative and
                             counts, [1, 5] MOS, (-inf, inf) real */
     const char *unit;    /* unit ("s", "bytes", "bit/s") or "" (fraction, count, none) */
+    const char *trials;  /* a fraction's denominator: results.json paths joined by "+", or "" */
     char *label;         /* readable label without the unit; owned (headline_info_clear) */
 } HeadlineInfo;
 
