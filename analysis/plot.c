@@ -2,25 +2,31 @@
  * plot.h.
  *
  * Layer: analysis (GLib, cJSON; gnuplot as an external program through
- * GSubprocess). How it works: the input files are read and checked first
- * (CSV through a small reader that knows quoted fields), then each plot
- * gets its data file(s) in gnuplot's whitespace-separated format with a
- * commented header, and one script that sets title, labels and grid and
- * draws the PNG and then the SVG (replot). Rendering runs gnuplot once per
- * script in the output directory, so the scripts name their data files
- * relatively and the directory can be moved.
+ * GSubprocess; what a results.json path is from sim/world/headline.h).
+ * How it works: the input files are read and checked first (CSV through
+ * a small reader that knows quoted fields), then each plot gets its data
+ * file(s) in gnuplot's whitespace-separated format with a commented
+ * header, and one script that sets title (wrapped), labels and grid and
+ * draws the PNG, then the SVG and, where gnuplot has pdfcairo, the PDF
+ * (replot). Rendering runs gnuplot once per script in the output
+ * directory, so the scripts name their data files relatively and the
+ * directory can be moved.
  *
  * A run gives:
  *  - time series: the columns of timeseries.csv, grouped by what they
  *    measure (users, supernodes, load, cumulative session events,
- *    host-cache freshness, calls, relay bandwidth); a column no group
- *    knows gets a plot of its own, its unit guessed from its name suffix;
- *  - CDFs: one per sample metric of samples.csv (empirical CDF as steps);
- *    a metric with sub-metrics "NAME.x" (login.time_s.open ...) gets one
- *    plot with a curve per sub-metric and the whole.
+ *    host-cache freshness, calls, relay bandwidth in kb/s); a column no
+ *    group knows gets a plot of its own, its unit guessed from its name
+ *    suffix;
+ *  - distributions: one per sample metric of samples.csv: bars of the
+ *    share at each value for integers in a narrow span (counts), else the
+ *    empirical CDF as steps, on a log axis when heavy-tailed; a metric
+ *    with sub-metrics "NAME.x" (login.time_s.open ...) gets one more plot
+ *    with a CDF per sub-metric and the whole.
  * A sweep gives, per metric of table.csv, its mean against the first swept
- * parameter with 95 % confidence error bars, one curve per combination of
- * the other parameters.
+ * parameter with 95 % confidence error bars (ci95_lo to ci95_hi), one
+ * curve per combination of the other parameters, curves sharing an x
+ * moved apart; the y axis stays within the metric's range.
  * Outputs depend only on the input files, so plotting twice gives the same
  * bytes (images aside, which gnuplot makes).
  */
