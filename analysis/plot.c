@@ -1239,7 +1239,7 @@ static bool plot_sweep_metric_data(PlotCtx *c, const PlotSweep *t, const char *m
 /* Spans over this ratio (largest bound / smallest) of a positive metric
  * get a logarithmic y axis: wide intervals of few runs would otherwise
  * squash the means against the axis. */
-#define PLOT_SWEEP_LOG_RATIO 1000.0
+#define PLOT_SWEEP_LOG_RATIO 100.0
 
 /* The gnuplot commands of the y axis of a metric of range info: its range
  * held within the metric's bounds (autoscaled inside them: a fraction's
