@@ -150,14 +150,17 @@ static void stats_mean_ci_trials(const double *x, size_t n, StatsBound b, double
     double min = INFINITY, max = -INFINITY;
     for (size_t i = 0; i < n; i++)
         if (isfinite(x[i])) min = fmin(min, x[i]), max = fmax(max, x[i]);
-    if (b == STATS_FRACTION && min >= 0 && max <= 1)
+    if (b == STATS_FRACTION && min >= 0 && max <= 1) {
         stats_ci_fraction(m, mean, var, trials, level, lo, hi);
-    else if (b == STATS_NONNEG && min > 0)
-        stats_ci_lognormal(x, n, m, level, lo, hi);
-    else if (b == STATS_NONNEG && min == 0)
-        stats_ci_bootstrap(x, n, m, level, lo, hi);
-    else
+    } else if (b == STATS_NONNEG && min >= 0) {
+        if (min > 0) stats_ci_lognormal(x, n, m, level, lo, hi);
+        /* A zero among the values, or values far from log-normal (one
+         * outlier among many equal ones) whose Cox interval misses their
+         * own mean: the bootstrap, which stays around it. */
+        if (!(min > 0 && *lo <= mean && mean <= *hi)) stats_ci_bootstrap(x, n, m, level, lo, hi);
+    } else {
         stats_ci_t(m, mean, var, level, lo, hi);
+    }
 }
 
 void stats_mean_ci(const double *x, size_t n, StatsBound b, double level, double *lo, double *hi)

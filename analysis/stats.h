@@ -38,8 +38,10 @@ typedef struct StatsSummary {
  *                    > 0, Cox's interval for the mean of a log-normal
  *                    quantity (t on the log scale, with the s^2/2 term
  *                    that makes it an interval for the mean rather than
- *                    the median); with a zero among them, the percentile
- *                    bootstrap of the mean (fixed seed, so deterministic);
+ *                    the median); with a zero among them, or when Cox's
+ *                    interval misses the sample's own mean (values far
+ *                    from log-normal), the percentile bootstrap of the
+ *                    mean (fixed seed, so deterministic);
  *   STATS_FRACTION   in [0, 1] (each run's value a proportion): Clopper-
  *                    Pearson with the effective sample size of Korn and
  *                    Graubard (1998), p(1-p) / var(mean) scaled by
