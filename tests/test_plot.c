@@ -579,6 +579,38 @@ static void test_plot_render_png_and_svg(void)
     g_free(d);
 }
 
+/* A gnuplot without pdfcairo (the real one, with the scripts' test for it
+ * made to fail): PNG and SVG only, the count says 0 PDF, and the front end
+ * says why once. */
+static void test_plot_no_pdfcairo_says_so(void)
+{
+    char *gp = g_find_program_in_path("gnuplot");
+    if (!gp) {
+        fprintf(stderr, "no_pdfcairo_says_so: skipped: no gnuplot on PATH\n");
+        return;
+    }
+    char *d = t_run_dir(), *wrap = g_build_filename(d, "gnuplot-nopdf", NULL), *out = NULL, *errtext = NULL;
+    char *script = g_strdup_printf("#!/bin/sh\nsed 's/\"pdfcairo\") > 0/\"no-such-terminal\") > 0/' \"$1\" "
+                                   "| exec %s\n", gp);
+    t_write(d, "gnuplot-nopdf", script);
+    T_EQ_I64(g_chmod(wrap, 0755), 0);
+    T_EQ_I64(t_simplot(d, wrap, &out, &errtext), 0);
+    T_STR_CONTAINS(out, "(10 rendered as PNG and SVG, 0 as PDF)");
+    T_STR_CONTAINS(errtext, "simplot: this gnuplot has no pdfcairo terminal: no PDF written");
+    T_EQ_I64(t_count(errtext, "pdfcairo"), 1);
+    char *plots = g_build_filename(d, "plots", NULL);
+    T_TRUE(t_exists(plots, "ts_users.png"));
+    T_FALSE(t_exists(plots, "ts_users.pdf"));
+    g_free(plots);
+    g_free(out);
+    g_free(errtext);
+    g_free(script);
+    t_rmtree(d);
+    g_free(wrap);
+    g_free(d);
+    g_free(gp);
+}
+
 /* A gnuplot that fails: the error names the script. */
 static void test_plot_gnuplot_failure_is_an_error(void)
 {
@@ -675,4 +707,5 @@ T_SUITE_MAIN("plot",
              {"front_end_says_missing_gnuplot_once", test_plot_front_end_says_missing_gnuplot_once},
              {"render_png_and_svg", test_plot_render_png_and_svg},
              {"gnuplot_failure_is_an_error", test_plot_gnuplot_failure_is_an_error},
+             {"no_pdfcairo_says_so", test_plot_no_pdfcairo_says_so},
              {"samples_csv_sorted_and_deterministic", test_plot_samples_csv_sorted_and_deterministic})
