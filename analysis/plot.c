@@ -2,25 +2,31 @@
  * plot.h.
  *
  * Layer: analysis (GLib, cJSON; gnuplot as an external program through
- * GSubprocess). How it works: the input files are read and checked first
- * (CSV through a small reader that knows quoted fields), then each plot
- * gets its data file(s) in gnuplot's whitespace-separated format with a
- * commented header, and one script that sets title, labels and grid and
- * draws the PNG and then the SVG (replot). Rendering runs gnuplot once per
- * script in the output directory, so the scripts name their data files
- * relatively and the directory can be moved.
+ * GSubprocess; what a results.json path is from sim/world/headline.h).
+ * How it works: the input files are read and checked first (CSV through
+ * a small reader that knows quoted fields), then each plot gets its data
+ * file(s) in gnuplot's whitespace-separated format with a commented
+ * header, and one script that sets title (wrapped), labels and grid and
+ * draws the PNG, then the SVG and, where gnuplot has pdfcairo, the PDF
+ * (replot). Rendering runs gnuplot once per script in the output
+ * directory, so the scripts name their data files relatively and the
+ * directory can be moved.
  *
  * A run gives:
  *  - time series: the columns of timeseries.csv, grouped by what they
  *    measure (users, supernodes, load, cumulative session events,
- *    host-cache freshness, calls, relay bandwidth); a column no group
- *    knows gets a plot of its own, its unit guessed from its name suffix;
- *  - CDFs: one per sample metric of samples.csv (empirical CDF as steps);
- *    a metric with sub-metrics "NAME.x" (login.time_s.open ...) gets one
- *    plot with a curve per sub-metric and the whole.
+ *    host-cache freshness, calls, relay bandwidth in kb/s); a column no
+ *    group knows gets a plot of its own, its unit guessed from its name
+ *    suffix;
+ *  - distributions: one per sample metric of samples.csv: bars of the
+ *    share at each value for integers in a narrow span (counts), else the
+ *    empirical CDF as steps, on a log axis when heavy-tailed; a metric
+ *    with sub-metrics "NAME.x" (login.time_s.open ...) gets one more plot
+ *    with a CDF per sub-metric and the whole.
  * A sweep gives, per metric of table.csv, its mean against the first swept
- * parameter with 95 % confidence error bars, one curve per combination of
- * the other parameters.
+ * parameter with 95 % confidence error bars (ci95_lo to ci95_hi), one
+ * curve per combination of the other parameters, curves sharing an x
+ * moved apart; the y axis stays within the metric's range.
  * Outputs depend only on the input files, so plotting twice gives the same
  * bytes (images aside, which gnuplot makes).
  */
@@ -29,12 +35,14 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocol/metric_table.h"
+#include "sim/world/headline.h"
 
 G_DEFINE_QUARK(skysim-plot-error-quark, plot_error)
 
@@ -45,6 +53,12 @@ G_DEFINE_QUARK(skysim-plot-error-quark, plot_error)
 /* Image size in pixels (PNG) or points (SVG). */
 #define PLOT_WIDTH 960
 #define PLOT_HEIGHT 600
+
+/* PDF size (the aspect ratio of the PNG, a page column and a half wide)
+ * and its font size in points: text as large relative to the figure as in
+ * the PNG. */
+#define PLOT_PDF_SIZE "6in,3.75in"
+#define PLOT_PDF_FONT_PT "7"
 
 /* ------------------------------------------------------------------ CSV */
 
@@ -233,16 +247,53 @@ static bool plot_file_write(PlotCtx *c, const char *name, const GString *text, G
     return ok;
 }
 
+/* Characters per title line: what fits the PNG's 960 pixels at 11 points
+ * (and the PDF's 6 inches at 7 points) with room to spare. */
+#define PLOT_TITLE_WRAP 84
+
+/* text with line breaks put at spaces so that no line is longer than
+ * width characters (a longer word stays whole); existing breaks kept;
+ * owned. */
+static char *plot_wrap(const char *text, size_t width)
+{
+    GString *s = g_string_new(NULL);
+    size_t line = 0; /* characters on the current output line */
+    const char *p = text;
+    while (*p) {
+        if (*p == '\n') {
+            g_string_append_c(s, '\n');
+            line = 0;
+            p++;
+            continue;
+        }
+        size_t word = strcspn(p, " \n"), space = p[word] == ' ';
+        if (line > 0 && line + 1 + word > width) {
+            g_string_append_c(s, '\n');
+            line = 0;
+        } else if (line > 0) {
+            g_string_append_c(s, ' ');
+            line++;
+        }
+        g_string_append_len(s, p, (gssize)word);
+        line += g_utf8_strlen(p, (gssize)word);
+        p += word + space;
+    }
+    return g_string_free(s, FALSE);
+}
+
 /* Writes f->name.gp: title, labels, then the PNG (pngcairo when this
  * gnuplot has it, else libgd's png) and the SVG of the same plot. */
 static bool plot_fig_write(PlotCtx *c, const PlotFig *f, GError **err)
 {
     GString *s = g_string_new(NULL);
-    char *title = g_strdup_printf("%s\n%s", f->title, c->subtitle);
+    char *t1 = plot_wrap(f->title, PLOT_TITLE_WRAP), *t2 = plot_wrap(c->subtitle, PLOT_TITLE_WRAP);
+    char *title = g_strdup_printf("%s\n%s", t1, t2);
+    g_free(t1);
+    g_free(t2);
     g_string_append_printf(s, "# %s.gp: %s.\n# %s.\n", f->name, f->title, c->subtitle);
     g_string_append_printf(s, "# Written by simplot. Run \"gnuplot %s.gp\" in this directory: it "
-                              "writes %s.png and %s.svg.\n",
-                           f->name, f->name, f->name);
+                              "writes %s.png, %s.svg and (with pdfcairo) %s.pdf.\n",
+                           f->name, f->name, f->name, f->name);
     g_string_append(s, "reset\nset encoding utf8\nset title ");
     plot_gp_quote(s, title);
     g_string_append(s, "\nset xlabel ");
@@ -259,9 +310,15 @@ static bool plot_fig_write(PlotCtx *c, const PlotFig *f, GError **err)
                            "}\n"
                            "set output '%s.png'\nplot %s\n"
                            "set terminal svg noenhanced size %d,%d dynamic font \"sans,11\"\n"
-                           "set output '%s.svg'\nreplot\nset output\n",
+                           "set output '%s.svg'\nreplot\n"
+                           "if (strstrt(GPVAL_TERMINALS, \"pdfcairo\") > 0) {\n"
+                           "    set terminal pdfcairo noenhanced size %s font \"sans,%s\"\n"
+                           "    set output '%s.pdf'\n"
+                           "    replot\n"
+                           "}\n"
+                           "set output\n",
                            PLOT_WIDTH, PLOT_HEIGHT, PLOT_WIDTH, PLOT_HEIGHT, f->name, f->plot->str,
-                           PLOT_WIDTH, PLOT_HEIGHT, f->name);
+                           PLOT_WIDTH, PLOT_HEIGHT, f->name, PLOT_PDF_SIZE, PLOT_PDF_FONT_PT, f->name);
     char *file = g_strconcat(f->name, ".gp", NULL);
     bool ok = plot_file_write(c, file, s, err);
     if (ok) {
@@ -316,8 +373,17 @@ static bool plot_render(PlotCtx *c, const PlotOptions *o, GError **err)
     char *prog = g_canonicalize_filename(found, NULL);
     bool ok = true;
     for (guint i = 0; ok && i < c->scripts->len; i++) {
-        ok = plot_render_one(c, prog, g_ptr_array_index(c->scripts, i), err);
+        const char *script = g_ptr_array_index(c->scripts, i);
+        /* The PDF is drawn only where gnuplot has pdfcairo: count the
+         * ones this rendering wrote, not an older run's. */
+        char *base = g_strndup(script, strlen(script) - 3);
+        char *pdf = g_strconcat(c->rep->out_dir, G_DIR_SEPARATOR_S, base, ".pdf", NULL);
+        g_unlink(pdf);
+        ok = plot_render_one(c, prog, script, err);
         if (ok) c->rep->rendered++;
+        if (ok && g_file_test(pdf, G_FILE_TEST_IS_REGULAR)) c->rep->rendered_pdf++;
+        g_free(pdf);
+        g_free(base);
     }
     g_free(prog);
     g_free(found);
@@ -360,12 +426,26 @@ static const char *plot_unit_guess(const char *name)
     static const struct {
         const char *suffix; /* name ending */
         const char *unit;   /* unit it means */
-    } map[] = {{"_ms", "ms"},   {"_ns", "ns"},         {"_s", "s"},       {"_bps", "bit/s"},
+    } map[] = {{"_ms", "ms"},   {"_ns", "ns"},         {"_s", "s"},       {"_bps", "kb/s"},
                {"_bytes", "bytes"}, {"_kib", "KiB"},    {"_rate", "fraction"}, {"mos", "MOS, 1 to 5"},
                {"_share", "fraction"}, {"_fresh", "fraction"}, {"_count", "count"}};
     for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
         if (g_str_has_suffix(name, map[i].suffix)) return map[i].unit;
     return NULL;
+}
+
+/* What values named name are divided by to be drawn in the unit
+ * plot_unit_guess gives: bit rates are drawn in kb/s (1000 bit/s), so that
+ * an axis reads 350 rather than 350000. */
+static double plot_unit_div(const char *name)
+{
+    return g_str_has_suffix(name, "_bps") ? 1000 : 1;
+}
+
+/* The using-expression of column col (1-based) divided by div. */
+static char *plot_col_expr(guint col, double div)
+{
+    return div != 1 ? g_strdup_printf("($%u/%g)", col, div) : g_strdup_printf("%u", col);
 }
 
 /* "name (unit)" or just name; owned. */
@@ -396,20 +476,20 @@ static const PlotTsGroup plot_ts_groups[] = {
     {"ts_sn_load", "Load on supernodes", "clients per supernode", "set key below\nset bmargin 6",
      {"clients_per_supernode"}, {"mean clients served per supernode"}},
     {"ts_bootstrap", "Clients on the bootstrap supernodes", "share of attached clients (fraction)",
-     "set yrange [0:1.05]\nset key below\nset bmargin 6", {"bootstrap_share"},
+     "set yrange [0:1]\nset key below\nset bmargin 6", {"bootstrap_share"},
      {"clients attached to a bootstrap supernode"}},
     {"ts_sessions", "Session events since the start", "events (cumulative count)",
      "set key below\nset bmargin 6", {"logins", "logouts", "crashes"},
      {"logins started", "graceful logouts", "crashes"}},
     {"ts_hostcache", "Host-cache freshness", "share of host-cache entries (fraction)",
-     "set yrange [0:1.05]\nset key below\nset bmargin 6", {"hostcache_fresh"},
+     "set yrange [0:1]\nset key below\nset bmargin 6", {"hostcache_fresh"},
      {"entries pointing to a live supernode"}},
     {"ts_searches", "User searches since the start", "searches (cumulative count)",
      "set key below\nset bmargin 6", {"searches", "search_success"},
      {"searches finished", "searches that found the user"}},
     {"ts_calls", "Calls in progress", "calls", "set key below\nset bmargin 6",
      {"active_calls", "relayed_calls"}, {"active calls", "relayed calls"}},
-    {"ts_relay", "Relay bandwidth", "bandwidth (bit/s)", "set key below\nset bmargin 6",
+    {"ts_relay", "Relay bandwidth", "bandwidth (kb/s)", "set key below\nset bmargin 6",
      {"relay_bandwidth_bps"}, {"traffic through relays (all relays together)"}},
 };
 
@@ -459,12 +539,16 @@ static bool plot_ts_data(PlotCtx *c, const PlotCsv *csv, GError **err)
     return ok;
 }
 
-/* Adds the clause drawing column col (0-based in the CSV) to plot. */
-static void plot_ts_clause(GString *plot, PlotTime t, guint col, const char *label, bool points)
+/* Adds the clause drawing column col (0-based in the CSV) named name to
+ * plot (a bit rate in kb/s). */
+static void plot_ts_clause(GString *plot, PlotTime t, guint col, const char *name, const char *label,
+                           bool points)
 {
     if (plot->len) g_string_append(plot, ", \\\n     ");
-    g_string_append_printf(plot, "'timeseries.dat' using %s:%u with %s lw 2 title ", t.expr, col + 1,
+    char *y = plot_col_expr(col + 1, plot_unit_div(name));
+    g_string_append_printf(plot, "'timeseries.dat' using %s:%s with %s lw 2 title ", t.expr, y,
                            points ? "linespoints" : "lines");
+    g_free(y);
     plot_gp_quote(plot, label);
 }
 
@@ -478,7 +562,7 @@ static bool plot_ts_figs(PlotCtx *c, const PlotCsv *csv, PlotTime t, GError **er
         PlotFig f = {grp->name, grp->title, t.label, grp->ylabel, grp->extra, g_string_new(NULL)};
         for (size_t k = 0; grp->cols[k]; k++) {
             int col = plot_csv_col(csv, grp->cols[k]);
-            if (col >= 0) plot_ts_clause(f.plot, t, (guint)col, grp->labels[k], points);
+            if (col >= 0) plot_ts_clause(f.plot, t, (guint)col, grp->cols[k], grp->labels[k], points);
         }
         if (f.plot->len) ok = plot_fig_write(c, &f, err);
         g_string_free(f.plot, TRUE);
@@ -488,7 +572,7 @@ static bool plot_ts_figs(PlotCtx *c, const PlotCsv *csv, PlotTime t, GError **er
         if (plot_ts_group_of(col)) continue;
         char *name = plot_safe_name("ts_", col), *ylabel = plot_label(col, plot_unit_guess(col));
         PlotFig f = {name, col, t.label, ylabel, "set key below\nset bmargin 6", g_string_new(NULL)};
-        plot_ts_clause(f.plot, t, k, col, points);
+        plot_ts_clause(f.plot, t, k, col, col, points);
         ok = plot_fig_write(c, &f, err);
         g_string_free(f.plot, TRUE);
         g_free(name);
@@ -545,7 +629,7 @@ static const PlotSampleInfo plot_sample_info[] = {
     {METRIC_CALL_DELAY_MS, "One-way delay of call media", "delay (ms)", NULL},
     {METRIC_CALL_JITTER_MS, "Jitter of call media", "jitter (ms)", NULL},
     {METRIC_CALL_LOSS, "Packet loss of call media", "loss (fraction of packets)", NULL},
-    {METRIC_RELAY_BANDWIDTH_BPS, "Bandwidth of relayed calls", "relay bandwidth (bit/s)", NULL},
+    {METRIC_RELAY_BANDWIDTH_BPS, "Bandwidth of relayed calls", "relay bandwidth (kb/s)", NULL},
     {METRIC_SEARCH_LATENCY_S, "User search latency", "search latency (s)", NULL},
     {METRIC_SEARCH_MESSAGES, "Messages per user search", "messages (count)", NULL},
     {METRIC_SEARCH_SUPERNODES_CONTACTED, "Supernodes contacted per user search",
@@ -637,31 +721,106 @@ static char *plot_cdf_data(PlotCtx *c, const char *metric, const GArray *x, GErr
     return file;
 }
 
-/* Adds the clause drawing the CDF in file; label gets " (n = N)". */
-static void plot_cdf_clause(GString *plot, const char *file, const char *label, size_t n, int lw)
+/* Adds the clause drawing the CDF in file, x divided by div; label gets
+ * " (n = N)". */
+static void plot_cdf_clause(GString *plot, const char *file, const char *label, size_t n, int lw,
+                            double div)
 {
-    char *title = g_strdup_printf("%s (n = %zu)", label, n);
+    char *title = g_strdup_printf("%s (n = %zu)", label, n), *x = plot_col_expr(1, div);
     if (plot->len) g_string_append(plot, ", \\\n     ");
-    g_string_append_printf(plot, "'%s' using 1:2 with steps lw %d title ", file, lw);
+    g_string_append_printf(plot, "'%s' using %s:2 with steps lw %d title ", file, x, lw);
     plot_gp_quote(plot, title);
+    g_free(x);
     g_free(title);
 }
 
-/* The plots of one metric: its CDF, and when sub-metrics "metric.x" have
- * observations, one more plot with a curve per sub-metric. */
+/* A sample of integers within a span of at most this many (a count of
+ * entries, rounds, messages) is drawn as bars of the share of
+ * observations at each value: its CDF would be a few steps, one of them
+ * often holding nearly everything. Wider spans (sizes in bytes) keep
+ * their CDF, where bars would be slivers. */
+#define PLOT_BARS_MAX_SPAN 60
+
+/* A sample whose 99th percentile is this many times its median or more
+ * gets a logarithmic value axis (when all its values are > 0): login
+ * times by NAT type spread from under a second to minutes. */
+#define PLOT_HEAVY_TAIL_RATIO 10.0
+
+/* True when the sorted values x are integers within a narrow span. */
+static bool plot_is_discrete(const GArray *x)
+{
+    for (guint i = 0; i < x->len; i++) {
+        double v = g_array_index(x, double, i);
+        if (v != floor(v)) return false;
+    }
+    return x->len > 0 &&
+           g_array_index(x, double, x->len - 1) - g_array_index(x, double, 0) <= PLOT_BARS_MAX_SPAN;
+}
+
+/* True when the sorted values x are all > 0 and heavy-tailed. */
+static bool plot_is_heavy_tailed(const GArray *x)
+{
+    if (!x->len || g_array_index(x, double, 0) <= 0) return false;
+    double p50 = g_array_index(x, double, (x->len - 1) / 2);
+    double p99 = g_array_index(x, double, (guint)ceil(0.99 * (double)x->len) - 1);
+    return p99 >= PLOT_HEAVY_TAIL_RATIO * p50;
+}
+
+/* Writes bars_<metric>.dat (value, observations, share) and its script:
+ * a bar per distinct value of the sorted sample x. */
+static bool plot_bars(PlotCtx *c, const char *m, const GArray *x, const char *title, const char *xlabel,
+                      GError **err)
+{
+    char *name = plot_safe_name("bars_", m), *file = g_strconcat(name, ".dat", NULL);
+    GString *s = g_string_new(NULL);
+    g_string_append_printf(s, "# %s: observations at each value, %u in all\n# value observations share\n",
+                           m, x->len);
+    double lo = g_array_index(x, double, 0), hi = g_array_index(x, double, x->len - 1);
+    for (guint i = 0, j; i < x->len; i = j) {
+        double v = g_array_index(x, double, i);
+        for (j = i; j < x->len && g_array_index(x, double, j) == v; j++) {}
+        g_string_append_printf(s, "%.9g %u %.9g\n", v, j - i, (double)(j - i) / (double)x->len);
+    }
+    bool ok = plot_file_write(c, file, s, err);
+    char *extra = g_strdup_printf("set yrange [0:1]\nset style fill solid 0.5 border\nset boxwidth 0.8\n"
+                                  "set xrange [%g:%g]\n%sset key top right",
+                                  lo - 1, hi + 1, hi - lo <= 20 ? "set xtics 1\n" : "");
+    char *label = g_strdup_printf("%s (n = %u)", m, x->len);
+    PlotFig f = {name, title, xlabel, "share of observations", extra, g_string_new(NULL)};
+    g_string_append_printf(f.plot, "'%s' using 1:3 with boxes lc 1 title ", file);
+    plot_gp_quote(f.plot, label);
+    ok = ok && plot_fig_write(c, &f, err);
+    g_string_free(f.plot, TRUE);
+    g_string_free(s, TRUE);
+    g_free(label);
+    g_free(extra);
+    g_free(file);
+    g_free(name);
+    return ok;
+}
+
+/* The plots of one metric: its CDF (or bars, for a few integer values),
+ * and when sub-metrics "metric.x" have observations, one more plot with a
+ * CDF per sub-metric. A heavy-tailed sample gets a logarithmic x axis. */
 static bool plot_cdf_metric(PlotCtx *c, const PlotSamples *s, guint i, GError **err)
 {
     const char *m = g_ptr_array_index(s->names, i);
     const GArray *x = g_hash_table_lookup(s->obs, m);
     const PlotSampleInfo *info = plot_sample_info_find(m);
+    double div = plot_unit_div(m);
     char *title = info ? g_strdup(info->title) : g_strdup_printf("Distribution of %s", m);
     char *xlabel = info ? g_strdup(info->xlabel) : plot_label(m, plot_unit_guess(m));
     char *name = plot_safe_name("cdf_", m), *file = plot_cdf_data(c, m, x, err);
     bool ok = file != NULL;
-    PlotFig f = {name, title, xlabel, "cumulative fraction of observations",
-                 "set yrange [0:1.02]\nset key bottom right", g_string_new(NULL)};
-    if (ok) plot_cdf_clause(f.plot, file, m, x->len, 2);
-    ok = ok && plot_fig_write(c, &f, err);
+    const char *extra = plot_is_heavy_tailed(x) ? "set yrange [0:1]\nset key bottom right\nset logscale x"
+                                                : "set yrange [0:1]\nset key bottom right";
+    PlotFig f = {name, title, xlabel, "cumulative fraction of observations", extra, g_string_new(NULL)};
+    if (ok && plot_is_discrete(x)) {
+        ok = plot_bars(c, m, x, title, xlabel, err);
+    } else if (ok) {
+        plot_cdf_clause(f.plot, file, m, x->len, 2, div);
+        ok = plot_fig_write(c, &f, err);
+    }
     /* Sub-metrics follow their parent in name order. */
     char *prefix = g_strconcat(m, ".", NULL), *by_name = g_strconcat(name, "_by", NULL);
     char *by_title = g_strdup_printf("%s, %s", title, info && info->by ? info->by : "by sub-metric");
@@ -673,11 +832,11 @@ static bool plot_cdf_metric(PlotCtx *c, const PlotSamples *s, guint i, GError **
         if (!y->len || strchr(sub + strlen(prefix), '.')) continue;
         char *sub_file = plot_cdf_data(c, sub, y, err);
         ok = sub_file != NULL;
-        if (ok) plot_cdf_clause(by.plot, sub_file, sub + strlen(prefix), y->len, 2);
+        if (ok) plot_cdf_clause(by.plot, sub_file, sub + strlen(prefix), y->len, 2, div);
         g_free(sub_file);
     }
     if (ok && by.plot->len) {
-        plot_cdf_clause(by.plot, file, "all", x->len, 3);
+        plot_cdf_clause(by.plot, file, "all", x->len, 3, div);
         ok = plot_fig_write(c, &by, err);
     }
     g_string_free(by.plot, TRUE);
@@ -789,7 +948,9 @@ bool plot_run(const char *dir, const PlotOptions *o, PlotReport *rep, GError **e
 
 /* Columns of table.csv besides the swept parameters (sweep.h): one row per
  * point and metric. */
-static const char *const plot_sweep_stats[] = {"metric", "n", "mean", "sd", "ci95", "min", "max"};
+static const char *const plot_sweep_stats[] = {"metric", "n",   "mean",    "sd",
+                                               "ci95",   "min", "max",     "ci95_lo",
+                                               "ci95_hi"};
 
 typedef struct PlotSweep {
     PlotCsv csv;        /* table.csv */
@@ -798,6 +959,8 @@ typedef struct PlotSweep {
     int c_metric;       /* column "metric" */
     int c_mean;         /* column "mean" */
     int c_ci95;         /* column "ci95" */
+    int c_lo, c_hi;     /* columns "ci95_lo" and "ci95_hi" (bounds within the metric's range), or
+                           -1 in a table from before them: then mean -+ ci95 */
     int c_n;            /* column "n", or -1 */
     bool x_numeric;     /* every value of the first parameter is a number */
 } PlotSweep;
@@ -830,6 +993,9 @@ static bool plot_sweep_columns(PlotSweep *t, GError **err)
     t->c_mean = plot_csv_col(&t->csv, "mean");
     t->c_ci95 = plot_csv_col(&t->csv, "ci95");
     t->c_n = plot_csv_col(&t->csv, "n");
+    t->c_lo = plot_csv_col(&t->csv, "ci95_lo");
+    t->c_hi = plot_csv_col(&t->csv, "ci95_hi");
+    if (t->c_lo < 0 || t->c_hi < 0) t->c_lo = t->c_hi = -1;
     if (t->c_metric < 0 || t->c_mean < 0 || t->c_ci95 < 0) {
         g_set_error(err, PLOT_ERROR, PLOT_ERROR_INPUT,
                     "%s:1: expected columns \"metric\", \"mean\" and \"ci95\" after the parameters; "
@@ -873,22 +1039,29 @@ static void plot_num_append(GString *s, double v)
     else g_string_append(s, " NaN");
 }
 
-/* Appends one data row "x mean ci95 n" at row r (x quoted when the axis is
- * categorical). */
-static bool plot_sweep_row(const PlotSweep *t, guint r, GString *s, GError **err)
+/* One row of a metric's table: where it is drawn and its interval. */
+typedef struct PlotSweepPt {
+    guint row;     /* row of table.csv */
+    double mean;   /* mean */
+    double lo, hi; /* bounds of the 95 % interval (NaN when n < 2) */
+    double n;      /* runs behind it (NaN when the table has no n) */
+} PlotSweepPt;
+
+/* Reads row r's mean, interval and n; the bounds from ci95_lo/ci95_hi
+ * when the table has them, else mean -+ ci95 (Student t, older tables). */
+static bool plot_sweep_pt(const PlotSweep *t, guint r, PlotSweepPt *pt, GError **err)
 {
-    double mean, ci, n = NAN;
-    if (!plot_csv_num(&t->csv, r, (guint)t->c_mean, &mean, err) ||
+    double ci = NAN;
+    *pt = (PlotSweepPt){.row = r, .lo = NAN, .hi = NAN, .n = NAN};
+    if (!plot_csv_num(&t->csv, r, (guint)t->c_mean, &pt->mean, err) ||
         !plot_csv_num(&t->csv, r, (guint)t->c_ci95, &ci, err) ||
-        (t->c_n >= 0 && !plot_csv_num(&t->csv, r, (guint)t->c_n, &n, err)))
+        (t->c_n >= 0 && !plot_csv_num(&t->csv, r, (guint)t->c_n, &pt->n, err)))
         return false;
-    char *x = g_strescape(plot_sweep_x(t, r), NULL);
-    g_string_append_printf(s, t->x_numeric ? "%s" : "\"%s\"", x);
-    g_free(x);
-    plot_num_append(s, mean);
-    plot_num_append(s, ci);
-    plot_num_append(s, n);
-    g_string_append_c(s, '\n');
+    if (t->c_lo >= 0)
+        return plot_csv_num(&t->csv, r, (guint)t->c_lo, &pt->lo, err) &&
+               plot_csv_num(&t->csv, r, (guint)t->c_hi, &pt->hi, err);
+    pt->lo = pt->mean - ci;
+    pt->hi = pt->mean + ci;
     return true;
 }
 
@@ -929,72 +1102,208 @@ static GArray *plot_sweep_curve_rows(const PlotSweep *t, const char *m, const ch
     return rows;
 }
 
+/* The x positions of metric m: numbers on a numeric axis; on a categorical
+ * one, each distinct value's index in table order (cats, owned strings).
+ * Returns the smallest gap between neighbouring positions (1 with fewer
+ * than two). */
+static double plot_sweep_positions(const PlotSweep *t, const char *m, GPtrArray *cats)
+{
+    GArray *xs = g_array_new(FALSE, FALSE, sizeof(double));
+    for (guint r = 0; r < t->csv.rows->len; r++) {
+        if (strcmp(plot_csv_get(&t->csv, r, (guint)t->c_metric), m) != 0) continue;
+        const char *x = plot_sweep_x(t, r);
+        double v;
+        if (t->x_numeric) {
+            plot_num_parse(x, &v);
+            g_array_append_val(xs, v);
+        } else if (!g_ptr_array_find_with_equal_func(cats, x, g_str_equal, NULL)) {
+            g_ptr_array_add(cats, g_strdup(x));
+        }
+    }
+    double gap = INFINITY;
+    if (t->x_numeric) {
+        g_array_sort(xs, plot_cmp_double);
+        for (guint i = 1; i < xs->len; i++) {
+            double d = g_array_index(xs, double, i) - g_array_index(xs, double, i - 1);
+            if (d > 0 && d < gap) gap = d;
+        }
+    } else if (cats->len > 1) {
+        gap = 1;
+    }
+    g_array_unref(xs);
+    return isfinite(gap) ? gap : 1;
+}
+
+/* Where row r is drawn: its x (or category index) moved by shift. */
+static double plot_sweep_xpos(const PlotSweep *t, guint r, const GPtrArray *cats, double shift)
+{
+    double v = 0;
+    guint idx = 0;
+    if (t->x_numeric) plot_num_parse(plot_sweep_x(t, r), &v);
+    else if (g_ptr_array_find_with_equal_func((GPtrArray *)cats, plot_sweep_x(t, r), g_str_equal, &idx))
+        v = idx;
+    return v + shift;
+}
+
+/* Appends one data row "x x_drawn mean ci95_lo ci95_hi n" (x quoted when
+ * the axis is categorical). */
+static void plot_sweep_row(const PlotSweep *t, const PlotSweepPt *pt, double xpos, GString *s)
+{
+    char *x = g_strescape(plot_sweep_x(t, pt->row), NULL);
+    g_string_append_printf(s, t->x_numeric ? "%s" : "\"%s\"", x);
+    g_free(x);
+    plot_num_append(s, xpos);
+    plot_num_append(s, pt->mean);
+    plot_num_append(s, pt->lo);
+    plot_num_append(s, pt->hi);
+    plot_num_append(s, pt->n);
+    g_string_append_c(s, '\n');
+}
+
+/* What the data of one metric spans: for the axis choice. */
+typedef struct PlotSweepSpan {
+    double lo_min;  /* smallest lower bound, or mean where there is no interval */
+    double hi_max;  /* largest upper bound, or mean */
+    bool all_positive; /* every mean and bound > 0 */
+    guint n_cats;      /* categories of a categorical axis (0 on a numeric one) */
+    GString *xtics;    /* a categorical axis's tics ("a" 0, "b" 1), without parentheses; owned */
+} PlotSweepSpan;
+
 /* Writes file for metric m (one block per curve, blocks separated by two
  * blank lines for gnuplot's "index") and adds per block an error-bar clause
- * and a mean line to plot. */
+ * and a mean line to plot. Curves that share an x are drawn side by side
+ * (dodged): curve b of K at x + (b - (K-1)/2) * w, w a fraction of the
+ * smallest gap between x values, so their bars do not overlap. */
 static bool plot_sweep_metric_data(PlotCtx *c, const PlotSweep *t, const char *m, const char *xcol,
-                                   const char *file, GString *plot, GError **err)
+                                   const char *file, GString *plot, PlotSweepSpan *span, GError **err)
 {
     GString *s = g_string_new(NULL);
-    g_string_append_printf(s, "# %s against %s: mean over the runs of each point and the half-width"
-                              " of its 95 %% confidence interval (Student t)\n# %s mean ci95 n\n",
+    g_string_append_printf(s, "# %s against %s: mean over the runs of each point and the bounds"
+                              " of its 95 %% confidence interval (within the metric's range; see"
+                              " analysis/README.md \"Intervals\")\n"
+                              "# x_drawn: where the point is drawn (categories numbered from 0;"
+                              " curves sharing an x moved apart)\n"
+                              "# %s x_drawn mean ci95_lo ci95_hi n\n",
                            m, xcol, xcol);
-    GPtrArray *keys = plot_sweep_keys(t, m);
-    const char *use = t->x_numeric ? "1:2" : "0:2:xtic(1)", *use_err = t->x_numeric ? "1:2:3" : "0:2:3";
+    GPtrArray *keys = plot_sweep_keys(t, m), *cats = g_ptr_array_new_with_free_func(g_free);
+    double gap = plot_sweep_positions(t, m, cats);
+    guint k = keys->len;
+    double w = k > 1 ? gap * MIN(0.3 / (double)(k - 1), 0.08) : 0;
+    *span = (PlotSweepSpan){.lo_min = INFINITY, .hi_max = -INFINITY, .all_positive = true,
+                            .xtics = g_string_new(NULL)};
     bool ok = true;
-    for (guint b = 0; ok && b < keys->len; b++) {
+    for (guint b = 0; ok && b < k; b++) {
         const char *key = g_ptr_array_index(keys, b);
         g_string_append_printf(s, "%s# curve %u: %s\n", b ? "\n\n" : "", b, *key ? key : "every point");
         GArray *rows = plot_sweep_curve_rows(t, m, key);
-        for (guint i = 0; ok && i < rows->len; i++) ok = plot_sweep_row(t, g_array_index(rows, guint, i), s, err);
+        double shift = ((double)b - (double)(k - 1) / 2) * w;
+        for (guint i = 0; ok && i < rows->len; i++) {
+            PlotSweepPt pt;
+            guint r = g_array_index(rows, guint, i);
+            ok = plot_sweep_pt(t, r, &pt, err);
+            if (!ok) break;
+            plot_sweep_row(t, &pt, plot_sweep_xpos(t, r, cats, shift), s);
+            double vals[] = {pt.mean, pt.lo, pt.hi};
+            for (size_t v = 0; v < G_N_ELEMENTS(vals); v++) {
+                if (!isfinite(vals[v])) continue;
+                span->lo_min = MIN(span->lo_min, vals[v]);
+                span->hi_max = MAX(span->hi_max, vals[v]);
+                if (vals[v] <= 0) span->all_positive = false;
+            }
+        }
         g_array_unref(rows);
         if (plot->len) g_string_append(plot, ", \\\n     ");
         g_string_append_printf(plot,
-                               "'%s' index %u using %s with yerrorbars lc %u pt 7 notitle, \\\n"
-                               "     '%s' index %u using %s with lines lw 2 lc %u title ",
-                               file, b, use_err, b + 1, file, b, use, b + 1);
+                               "'%s' index %u using 2:3:4:5 with yerrorbars lc %u pt 7 notitle, \\\n"
+                               "     '%s' index %u using 2:3 with lines lw 2 lc %u title ",
+                               file, b, b + 1, file, b, b + 1);
         plot_gp_quote(plot, *key ? key : "mean, bars: 95 % confidence interval");
     }
+    if (!t->x_numeric && cats->len)
+        g_string_append_printf(s, "# categories at 0 to %u in this order\n", cats->len - 1);
+    span->n_cats = cats->len;
+    /* Categories are labelled once, at their own place, not at every
+     * moved point. */
+    for (guint i = 0; i < cats->len; i++) {
+        if (i) g_string_append(span->xtics, ", ");
+        plot_gp_quote(span->xtics, g_ptr_array_index(cats, i));
+        g_string_append_printf(span->xtics, " %u", i);
+    }
     ok = ok && plot_file_write(c, file, s, err);
+    g_ptr_array_unref(cats);
     g_ptr_array_unref(keys);
     g_string_free(s, TRUE);
     return ok;
 }
 
-/* Unit of a metric path: the first component from the end that names one
- * ("metrics.login.time_s.mean" -> s). */
-static const char *plot_path_unit(const char *path)
+/* Spans over this ratio (largest bound / smallest) of a positive metric
+ * get a logarithmic y axis: wide intervals of few runs would otherwise
+ * squash the means against the axis. */
+#define PLOT_SWEEP_LOG_RATIO 100.0
+
+/* The gnuplot commands of the y axis of a metric of range info: its range
+ * held within the metric's bounds (autoscaled inside them: a fraction's
+ * axis never passes 1 nor goes below 0), logarithmic for a positive
+ * metric whose values and bounds span more than PLOT_SWEEP_LOG_RATIO. */
+static void plot_sweep_yaxis(GString *extra, const HeadlineInfo *info, const PlotSweepSpan *span)
 {
-    char **parts = g_strsplit(path, ".", -1);
-    const char *unit = NULL;
-    for (guint n = g_strv_length(parts); n > 0 && !unit; n--) {
-        if (strcmp(parts[n - 1], "count") == 0 || strcmp(parts[n - 1], "n") == 0) unit = "count";
-        else unit = plot_unit_guess(parts[n - 1]);
+    bool log_y = info->range != HEADLINE_REAL && span->all_positive && isfinite(span->lo_min) &&
+                 span->hi_max / span->lo_min > PLOT_SWEEP_LOG_RATIO;
+    if (log_y) {
+        g_string_append(extra, "\nset logscale y\nset offsets graph 0.05, graph 0.05, 0, 0");
+        return;
     }
-    g_strfreev(parts);
-    return unit;
+    g_string_append(extra, "\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05");
+    if (isfinite(info->lo) && isfinite(info->hi))
+        g_string_append_printf(extra, "\nset yrange [%g<*:*<%g]", info->lo, info->hi);
+    else if (isfinite(info->lo))
+        g_string_append_printf(extra, "\nset yrange [%g<*:*]", info->lo);
 }
 
-/* Writes the data and script of metric m against the first parameter. */
+/* "label (unit)", or the label alone when there is no unit; owned. */
+static char *plot_info_label(const HeadlineInfo *info)
+{
+    return *info->unit ? g_strdup_printf("%s (%s)", info->label, info->unit) : g_strdup(info->label);
+}
+
+/* Writes the data and script of metric m against the first parameter. The
+ * labels, the y range and the interval's meaning come from what the metric
+ * is (sim/world/headline.h). */
 static bool plot_sweep_metric(PlotCtx *c, const PlotSweep *t, const char *m, GError **err)
 {
     const char *xcol = t->params->len
                            ? g_ptr_array_index(t->csv.head, g_array_index(t->params, guint, 0))
                            : "no swept parameter";
+    HeadlineInfo info;
+    headline_path_info(m, &info);
     char *name = plot_safe_name("sweep_", m), *file = g_strconcat(name, ".dat", NULL);
-    char *title = g_strdup_printf("%s against %s", m, xcol);
+    char *label = g_strdup(info.label);
+    label[0] = g_ascii_toupper(label[0]);
+    char *title = g_strdup_printf("%s against %s", label, xcol);
     char *xlabel = g_strdup_printf("%s (swept parameter)", xcol);
-    char *ylabel = plot_label(m, plot_path_unit(m));
-    PlotFig f = {name, title, xlabel, ylabel,
-                 "set key below\nset bmargin 6\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05",
-                 g_string_new(NULL)};
-    bool ok = plot_sweep_metric_data(c, t, m, xcol, file, f.plot, err) && plot_fig_write(c, &f, err);
+    char *ylabel = plot_info_label(&info);
+    GString *extra = g_string_new("set key below\nset bmargin 6");
+    PlotFig f = {name, title, xlabel, ylabel, NULL, g_string_new(NULL)};
+    PlotSweepSpan span = {0};
+    bool ok = plot_sweep_metric_data(c, t, m, xcol, file, f.plot, &span, err);
+    if (ok) {
+        plot_sweep_yaxis(extra, &info, &span);
+        if (!t->x_numeric)
+            g_string_append_printf(extra, "\nset xrange [-0.5:%u.5]\nset xtics (%s)", span.n_cats - 1,
+                                   span.xtics->str);
+        f.extra = extra->str;
+        ok = plot_fig_write(c, &f, err);
+    }
+    if (span.xtics) g_string_free(span.xtics, TRUE);
+    g_string_free(extra, TRUE);
     g_string_free(f.plot, TRUE);
     g_free(ylabel);
     g_free(xlabel);
     g_free(title);
+    g_free(label);
     g_free(file);
     g_free(name);
+    headline_info_clear(&info);
     return ok;
 }
 
@@ -1008,7 +1317,8 @@ static char *plot_sweep_subtitle(const char *dir, const PlotSweep *t)
     g_free(path);
     const cJSON *name = cJSON_GetObjectItem(root, "name"), *base = cJSON_GetObjectItem(root, "base");
     const cJSON *reps = cJSON_GetObjectItem(root, "repetitions");
-    char *dir_base = g_path_get_basename(dir);
+    char *abs = g_canonicalize_filename(dir, NULL), *dir_base = g_path_get_basename(abs);
+    g_free(abs);
     GString *s = g_string_new(NULL);
     g_string_append_printf(s, "sweep %s", cJSON_IsString(name) ? name->valuestring : dir_base);
     if (cJSON_IsString(base)) g_string_append_printf(s, " of %s", base->valuestring);

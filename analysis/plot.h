@@ -1,4 +1,5 @@
-/* plot: gnuplot scripts, their data files and rendered images (PNG, SVG)
+/* plot: gnuplot scripts, their data files and rendered images (PNG, SVG,
+ * and PDF where gnuplot has the pdfcairo terminal)
  * for one run's results directory or for a sweep's table (gnuplot).
  *
  * Layer: analysis. Reads files only (results.json, timeseries.csv,
@@ -10,7 +11,8 @@
  * Every plot is one self-contained script NAME.gp next to its whitespace-
  * separated data files (NAME.dat or shared ones); the script renders
  * NAME.png (pngcairo when the gnuplot build has it, else the libgd png
- * terminal) and NAME.svg. Titles carry a second line naming the scenario or
+ * terminal), NAME.svg and, when the gnuplot build has pdfcairo, NAME.pdf
+ * (vector, for papers). Titles carry a second line naming the scenario or
  * sweep, the seed and the size, so a plot is readable on its own; axis
  * labels carry units. Text is set "noenhanced": metric names keep their
  * underscores.
@@ -47,6 +49,7 @@ typedef struct PlotReport {
     char *out_dir;        /* where the files went; owned (plot_report_clear) */
     size_t plots;         /* plots written (one .gp script each) */
     size_t rendered;      /* scripts gnuplot rendered (a PNG and an SVG each) */
+    size_t rendered_pdf;  /* of those, the ones that also gave a PDF (gnuplot has pdfcairo) */
     bool gnuplot_missing; /* the gnuplot program was not found: nothing rendered */
     bool sweep;           /* the input was a sweep table, not a run */
 } PlotReport;

@@ -4,7 +4,8 @@
  *
  * DIR is a run's results directory (results.json, timeseries.csv,
  * samples.csv) or a sweep's output directory (table.csv). Writes the
- * gnuplot scripts, their data and the PNG and SVG images into DIR/plots (or
+ * gnuplot scripts, their data and the PNG, SVG and PDF images (PDF when
+ * gnuplot has pdfcairo; a note on stderr when not) into DIR/plots (or
  * PLOTS_DIR). Without gnuplot it says so once and still writes the data and
  * the scripts. Exit status: 0 done (also without gnuplot), 2 bad input, 1
  * when a file cannot be written or gnuplot fails on a script.
@@ -41,8 +42,10 @@ static int simplot_run(const char *dir, const SimplotOpts *so)
                     "render them with \"gnuplot NAME.gp\" in %s\n",
                     prog && *prog ? prog : "gnuplot", rep.out_dir);
         }
-        printf("%zu plots of the %s in %s (%zu rendered as PNG and SVG)\n", rep.plots,
-               rep.sweep ? "sweep" : "run", rep.out_dir, rep.rendered);
+        printf("%zu plots of the %s in %s (%zu rendered as PNG and SVG, %zu as PDF)\n", rep.plots,
+               rep.sweep ? "sweep" : "run", rep.out_dir, rep.rendered, rep.rendered_pdf);
+        if (rep.rendered > rep.rendered_pdf)
+            fprintf(stderr, "simplot: this gnuplot has no pdfcairo terminal: no PDF written\n");
     }
     plot_report_clear(&rep);
     return rc;
@@ -65,7 +68,8 @@ int main(int argc, char **argv)
         "DIR is a results directory of simrun (time series and CDFs of the sample\n"
         "metrics) or an output directory of simsweep (each metric against the swept\n"
         "parameter with 95% confidence error bars). Writes one gnuplot script per\n"
-        "plot with its data files, and renders each as PNG and SVG.\n\n"
+        "plot with its data files, and renders each as PNG, SVG and (when gnuplot\n"
+        "has the pdfcairo terminal) PDF.\n\n"
         "Exit status: 0 done (also when gnuplot is missing), 2 bad input, 1 when a\n"
         "file cannot be written or gnuplot fails.");
     g_option_context_set_description(ctx,

@@ -21,6 +21,7 @@
 
 #include "analysis/stats.h"
 #include "analysis/sweep_int.h"
+#include "sim/world/headline.h"
 #include "sim/world/jsonin.h"
 
 /* ------------------------------------------------------------------------ */
@@ -115,12 +116,31 @@ typedef struct SwtData {
     char **metrics;     /* metric paths, NULL-terminated, owned */
     size_t n_metrics;   /* entries in metrics */
     double *values;     /* [(p * reps + r) * n_metrics + m]; NaN: no value */
+    double *trials;     /* the same: what a fraction is a fraction of (headline.h), NaN: unknown */
     bool *done;         /* [p * reps + r]: the run is done */
     bool *seen;         /* [m]: the metric resolved in some run */
     size_t n_done;      /* done runs (count) */
     char *first_run;    /* results.json of the first done run, for messages; owned */
     cJSON *first_root;  /* that run's results, for suggestions; owned */
 } SwtData;
+
+/* The number of trials behind the fraction at path in root: the sum of
+ * the paths sim/world/headline.h names for it, NaN when it names none or
+ * one is not a number. */
+static double swt_trials(const cJSON *root, const char *path)
+{
+    HeadlineInfo info;
+    headline_path_info(path, &info);
+    double sum = *info.trials ? 0 : NAN;
+    char **parts = g_strsplit(info.trials, "+", -1);
+    for (size_t i = 0; *info.trials && parts[i]; i++) {
+        const cJSON *v = swt_resolve(root, parts[i]);
+        sum += cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    }
+    g_strfreev(parts);
+    headline_info_clear(&info);
+    return sum;
+}
 
 /* Reads the metrics of run (p, r) from root into d. */
 static void swt_take(SwtData *d, const Sweep *s, size_t p, size_t r, const cJSON *root)
@@ -132,6 +152,7 @@ static void swt_take(SwtData *d, const Sweep *s, size_t p, size_t r, const cJSON
         const cJSON *v = swt_resolve(root, d->metrics[m]);
         double x = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsBool(v) ? cJSON_IsTrue(v) : NAN;
         d->values[run * d->n_metrics + m] = x;
+        d->trials[run * d->n_metrics + m] = swt_trials(root, d->metrics[m]);
         d->seen[m] = d->seen[m] || cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsNull(v);
     }
 }
@@ -150,6 +171,7 @@ static void swt_collect(Sweep *s, SwtData *d)
                 d->metrics = s->metrics ? g_strdupv(s->metrics) : swt_default_metrics(root);
                 d->n_metrics = g_strv_length(d->metrics);
                 d->values = g_new(double, runs * d->n_metrics);
+                d->trials = g_new(double, runs * d->n_metrics);
                 d->seen = g_new0(bool, d->n_metrics);
                 char *dir = sweep_run_dir(s, p, r);
                 d->first_run = g_build_filename(dir, "results.json", NULL);
@@ -188,6 +210,7 @@ static void swt_data_clear(SwtData *d)
 {
     g_strfreev(d->metrics);
     g_free(d->values);
+    g_free(d->trials);
     g_free(d->done);
     g_free(d->seen);
     g_free(d->first_run);
@@ -197,11 +220,20 @@ static void swt_data_clear(SwtData *d)
 /* Summary of metric m at point p over its done repetitions. */
 static void swt_summary(const Sweep *s, const SwtData *d, size_t p, size_t m, StatsSummary *out)
 {
-    double *x = g_new(double, s->reps);
+    double *x = g_new(double, s->reps), trials = 0;
     size_t n = 0;
-    for (size_t r = 0; r < s->reps; r++)
-        if (d->done[p * s->reps + r]) x[n++] = d->values[(p * s->reps + r) * d->n_metrics + m];
-    stats_summarize(x, n, out);
+    for (size_t r = 0; r < s->reps; r++) {
+        if (!d->done[p * s->reps + r]) continue;
+        size_t i = (p * s->reps + r) * d->n_metrics + m;
+        x[n++] = d->values[i];
+        if (isfinite(d->values[i])) trials += d->trials[i]; /* NaN when one is unknown */
+    }
+    /* The interval bounds respect what the metric can be (a fraction stays
+     * in [0, 1], a time above 0): sim/world/headline.h says which. */
+    HeadlineInfo info;
+    headline_path_info(d->metrics[m], &info);
+    stats_summarize_bounded(x, n, info.lo, info.hi, trials, out);
+    headline_info_clear(&info);
     g_free(x);
 }
 
@@ -240,7 +272,7 @@ static char *swt_csv(const Sweep *s, const SwtData *d)
     GString *g = g_string_new(NULL);
     for (size_t k = 0; k < s->n_params; k++)
         g_string_append_printf(g, "%s,", s->param_paths[k]);
-    g_string_append(g, "metric,n,mean,sd,ci95,min,max\n");
+    g_string_append(g, "metric,n,mean,sd,ci95,min,max,ci95_lo,ci95_hi\n");
     for (size_t p = 0; p < s->n_points; p++) {
         for (size_t m = 0; m < d->n_metrics; m++) {
             StatsSummary st;
@@ -250,7 +282,7 @@ static char *swt_csv(const Sweep *s, const SwtData *d)
                 g_string_append_c(g, ',');
             }
             g_string_append_printf(g, "%s,%zu", d->metrics[m], st.n);
-            double cols[] = {st.mean, st.sd, st.ci95, st.min, st.max};
+            double cols[] = {st.mean, st.sd, st.ci95, st.min, st.max, st.ci95_lo, st.ci95_hi};
             for (size_t c = 0; c < G_N_ELEMENTS(cols); c++)
                 swt_csv_num(g, cols[c]);
             g_string_append_c(g, '\n');
@@ -289,6 +321,8 @@ static cJSON *swt_json_point(Sweep *s, const SwtData *d, size_t p)
         cJSON_AddItemToObject(o, "ci95", swt_json_num(st.ci95));
         cJSON_AddItemToObject(o, "min", swt_json_num(st.min));
         cJSON_AddItemToObject(o, "max", swt_json_num(st.max));
+        cJSON_AddItemToObject(o, "ci95_lo", swt_json_num(st.ci95_lo));
+        cJSON_AddItemToObject(o, "ci95_hi", swt_json_num(st.ci95_hi));
     }
     return pt;
 }

@@ -12,10 +12,12 @@
 #include "protocol/metric_table.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "protocol/node_int.h"
+#include "sim/world/headline.h"
 #include "sim/world/runner.h"
 #include "sim/world/simmetric.h"
 #include "sim/world/world.h"
@@ -239,39 +241,25 @@ static void t_rmtree(const char *path)
     g_rmdir(path);
 }
 
+/* The value at a dotted results.json path whose keys may hold dots
+ * ("metrics.login.success.value"), or NULL. */
+static const cJSON *t_resolve(const cJSON *node, const char *path)
+{
+    if (*path == '\0') return node;
+    for (const cJSON *it = cJSON_IsObject(node) ? node->child : NULL; it; it = it->next) {
+        size_t n = strlen(it->string);
+        if (strncmp(path, it->string, n) != 0 || (path[n] != '.' && path[n] != '\0')) continue;
+        const cJSON *v = t_resolve(it, path[n] ? path + n + 1 : path + n);
+        if (v) return v;
+    }
+    return NULL;
+}
+
 /* A whole run through runner_run: every headline number and every
  * time-series column is there; the run itself CHECKs that each metric
  * they read exists. */
 static void test_metric_table_headline_and_columns(void)
 {
-    static const char *const keys[] = {
-        "login_success_rate",
-        "login_time_mean_s",
-        "login_time_p95_s",
-        "nat_detection_accuracy",
-        "supernodes_at_end",
-        "clients_per_supernode",
-        "online_at_end",
-        "logged_in_at_end",
-        "supernodes_with_clients",
-        "clients_per_loaded_supernode",
-        "bootstrap_client_share",
-        "hostcache_freshness",
-        "failover_time_mean_s",
-        "supernode_cpu_charged_s",
-        "client_protocol_bytes_high",
-        "search_success_rate",
-        "search_latency_mean_s",
-        "call_success_rate",
-        "call_setup_mean_s",
-        "path_share_direct",
-        "path_share_hole_punched",
-        "path_share_udp_relay",
-        "path_share_tcp_relay",
-        "relay_share",
-        "mos_mean",
-        "calls_dropped",
-    };
     char *tmp = g_dir_make_tmp("test_metric_table-XXXXXX", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tmp);
     char *out = g_build_filename(tmp, "run", NULL),
@@ -284,10 +272,42 @@ static void test_metric_table_headline_and_columns(void)
     RunnerOptions ro = {.out_dir = out, .queue = EVQ_BUCKET, .raise_sigint_at = -1};
     RunnerResult rr = {0};
     T_EQ_I64(runner_run(scn, &ro, &rr, &err), RUNNER_OK);
-    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
-        T_METRIC(rr.headline && cJSON_GetObjectItemCaseSensitive(rr.headline, keys[i]),
-                 "headline key", keys[i]);
-    T_EQ_I64(cJSON_GetArraySize(rr.headline), (long long)G_N_ELEMENTS(keys));
+    /* The headline table (sim/world/headline.h) lists exactly the keys the
+     * run writes: each of its keys is there, and there are no others. */
+    for (int i = 0; i < headline_count(); i++)
+        T_METRIC(rr.headline && cJSON_GetObjectItemCaseSensitive(rr.headline, headline_key(i)),
+                 "headline key", headline_key(i));
+    T_EQ_I64(cJSON_GetArraySize(rr.headline), (long long)headline_count());
+    HeadlineInfo info;
+    char *res_path = g_build_filename(out, "results.json", NULL), *res_text = NULL;
+    T_TRUE(g_file_get_contents(res_path, &res_text, NULL, NULL));
+    cJSON *rr_root = res_text ? cJSON_Parse(res_text) : NULL;
+    int n_checked = 0;
+    for (const cJSON *k = rr.headline ? rr.headline->child : NULL; k; k = k->next) {
+        T_METRIC(headline_find(k->string, &info), "headline key missing from the table", k->string);
+        /* Its value lies in the table's range (null: not computed). */
+        T_TRUE(cJSON_IsNull(k) || (k->valuedouble >= info.lo && k->valuedouble <= info.hi));
+        /* A fraction's trials are what it is a fraction of: paths of this
+         * results.json whose sum times the fraction is a whole number. */
+        char **parts = g_strsplit(info.trials, "+", -1);
+        double trials = 0;
+        for (size_t i = 0; *info.trials && parts[i]; i++) {
+            const cJSON *v = rr_root ? t_resolve(rr_root, parts[i]) : NULL;
+            T_METRIC(cJSON_IsNumber(v), "trials path not in results.json", parts[i]);
+            trials += cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        }
+        if (*info.trials && cJSON_IsNumber(k)) {
+            double succ = k->valuedouble * trials;
+            T_METRIC(trials > 0 && fabs(succ - round(succ)) < 1e-6 * trials, "fraction x trials", k->string);
+            n_checked++;
+        }
+        g_strfreev(parts);
+        headline_info_clear(&info);
+    }
+    T_TRUE(n_checked >= 5); /* logins, NAT detection, searches, calls, paths */
+    cJSON_Delete(rr_root);
+    g_free(res_text);
+    g_free(res_path);
     T_TRUE(runner_headline_get(rr.headline, "login_success_rate") > 0);
     /* The time-series header is "time_s" and world_ts_columns. */
     const char *const *cols;
@@ -310,10 +330,55 @@ static void test_metric_table_headline_and_columns(void)
     g_free(tmp);
 }
 
+/* What a results.json path is, from the tables: headline keys by the
+ * headline table, metrics by the protocol's and the simulator's tables. */
+static void t_expect_path(const char *path, HeadlineRange range, double lo, double hi, const char *unit,
+                          const char *label)
+{
+    HeadlineInfo info;
+    headline_path_info(path, &info);
+    T_METRIC(info.range == range, "range of", path);
+    T_TRUE(info.lo == lo);
+    T_TRUE(info.hi == hi);
+    T_STR_EQ(info.unit, unit);
+    T_STR_EQ(info.label, label);
+    headline_info_clear(&info);
+}
+
+static void test_metric_table_results_paths(void)
+{
+    t_expect_path("headline.login_success_rate", HEADLINE_FRACTION, 0, 1, "", "login success rate");
+    t_expect_path("headline.search_latency_mean_s", HEADLINE_NONNEG, 0, INFINITY, "s",
+                  "mean search latency");
+    t_expect_path("headline.calls_dropped", HEADLINE_COUNT, 0, INFINITY, "", "calls dropped");
+    t_expect_path("headline.mos_mean", HEADLINE_SCORE, 1, 5, "MOS, 1 to 5", "mean opinion score of calls");
+    t_expect_path("headline.no_such_key", HEADLINE_REAL, -INFINITY, INFINITY, "", "no_such_key");
+    t_expect_path("metrics.login.time_s.p95", HEADLINE_NONNEG, 0, INFINITY, "s",
+                  "login time, 95th percentile");
+    t_expect_path("metrics.login.time_s.symmetric.count", HEADLINE_COUNT, 0, INFINITY, "",
+                  "login time symmetric, observations");
+    t_expect_path("metrics.login.attempts.value", HEADLINE_COUNT, 0, INFINITY, "", "login attempts");
+    t_expect_path("metrics.relay.bandwidth_bps.mean", HEADLINE_NONNEG, 0, INFINITY, "bit/s",
+                  "relay bandwidth, mean");
+    t_expect_path("metrics.supernode.count.time_mean", HEADLINE_NONNEG, 0, INFINITY, "",
+                  "supernode count, time average");
+    t_expect_path("metrics.cpu.charged_ns.supernode.value", HEADLINE_COUNT, 0, INFINITY, "ns",
+                  "cpu charged supernode");
+    t_expect_path("metrics.no.such.metric.mean", HEADLINE_REAL, -INFINITY, INFINITY, "",
+                  "metrics.no.such.metric.mean");
+    t_expect_path("supernode_load.supernodes_by_clients.10-49", HEADLINE_COUNT, 0, INFINITY, "",
+                  "supernodes holding 10-49 clients");
+    t_expect_path("nat_detection.symmetric.symmetric", HEADLINE_COUNT, 0, INFINITY, "",
+                  "nat_detection.symmetric.symmetric");
+    t_expect_path("engine.events_per_s", HEADLINE_NONNEG, 0, INFINITY, "events/s", "engine.events_per_s");
+    t_expect_path("seed", HEADLINE_REAL, -INFINITY, INFINITY, "", "seed");
+}
+
 T_SUITE_MAIN("metric_table", {"test_metric_table_names_unique", test_metric_table_names_unique},
              {"test_metric_table_family_names", test_metric_table_family_names},
              {"test_metric_table_dims_match_protocol", test_metric_table_dims_match_protocol},
              {"test_metric_table_registry_is_the_tables", test_metric_table_registry_is_the_tables},
              {"test_metric_table_registry_with_trace_churn",
               test_metric_table_registry_with_trace_churn},
-             {"test_metric_table_headline_and_columns", test_metric_table_headline_and_columns})
+             {"test_metric_table_headline_and_columns", test_metric_table_headline_and_columns},
+             {"test_metric_table_results_paths", test_metric_table_results_paths})

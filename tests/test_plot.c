@@ -12,6 +12,7 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -103,15 +104,15 @@ static char *t_run_dir(void)
 /* A sweep over supernodes.count (listed 10 before 5) crossed with
  * network.loss; one point has a single run (no CI). */
 static const char t_table[] =
-    "supernodes.count,network.loss,metric,n,mean,sd,ci95,min,max\n"
-    "10,0,headline.login_time_mean_s,3,0.4,0.05,0.124,0.35,0.45\n"
-    "10,0,headline.login_success_rate,3,0.95,0.01,0.0248,0.94,0.96\n"
-    "5,0,headline.login_time_mean_s,3,0.5,0.05,0.124,0.45,0.55\n"
-    "5,0,headline.login_success_rate,3,0.9,0.01,0.0248,0.89,0.91\n"
-    "10,0.01,headline.login_time_mean_s,3,0.6,0.05,0.124,0.55,0.65\n"
-    "10,0.01,headline.login_success_rate,1,0.9,,,0.9,0.9\n"
-    "5,0.01,headline.login_time_mean_s,3,0.7,0.05,0.124,0.65,0.75\n"
-    "5,0.01,headline.login_success_rate,3,0.85,0.01,0.0248,0.84,0.86\n";
+    "supernodes.count,network.loss,metric,n,mean,sd,ci95,min,max,ci95_lo,ci95_hi\n"
+    "10,0,headline.login_time_mean_s,3,0.4,0.05,0.124,0.35,0.45,0.3,0.55\n"
+    "10,0,headline.login_success_rate,3,0.95,0.01,0.0248,0.94,0.96,0.9,0.99\n"
+    "5,0,headline.login_time_mean_s,3,0.5,0.05,0.124,0.45,0.55,0.4,0.65\n"
+    "5,0,headline.login_success_rate,3,0.9,0.01,0.0248,0.89,0.91,0.85,0.95\n"
+    "10,0.01,headline.login_time_mean_s,3,0.6,0.05,0.124,0.55,0.65,0.5,0.75\n"
+    "10,0.01,headline.login_success_rate,1,0.9,,,0.9,0.9,,\n"
+    "5,0.01,headline.login_time_mean_s,3,0.7,0.05,0.124,0.65,0.75,0.6,0.85\n"
+    "5,0.01,headline.login_success_rate,3,1,0,0,1,1,0.2924017738,1\n";
 static const char t_table_json[] = "{\"name\": \"density\", \"base\": \"scenarios/baseline.json\","
                                    " \"repetitions\": 3, \"complete\": false}\n";
 
@@ -144,11 +145,14 @@ static void test_plot_run_timeseries_grouped(void)
     T_STR_CONTAINS(sessions, "using 1:6 ");
     T_STR_CONTAINS(sessions, "using 1:8 ");
     T_STR_CONTAINS(sessions, "set ylabel \"events (cumulative count)\"");
+    char *fresh = t_read(out, "ts_hostcache.gp");
+    T_STR_CONTAINS(fresh, "set yrange [0:1]\n"); /* a share: the axis ends at 1 */
+    g_free(fresh);
     char *calls = t_read(out, "ts_calls.gp");
     T_STR_CONTAINS(calls, "using 1:10 ");
     char *foo = t_read(out, "ts_foo_bps.gp");
-    T_STR_CONTAINS(foo, "set ylabel \"foo_bps (bit/s)\"");
-    T_STR_CONTAINS(foo, "using 1:11 ");
+    T_STR_CONTAINS(foo, "set ylabel \"foo_bps (kb/s)\""); /* bit rates in kb/s */
+    T_STR_CONTAINS(foo, "using 1:($11/1000) ");
     T_FALSE(t_exists(out, "ts_relay.gp")); /* no relay column in this run */
     g_free(foo);
     g_free(calls);
@@ -182,14 +186,62 @@ static void test_plot_run_cdf_points_and_submetrics(void)
     char *sym = t_read(out, "cdf_login_time_s_symmetric.dat");
     T_STR_CONTAINS(sym, "\n1 0.5\n4 1\n");
     T_FALSE(t_exists(out, "cdf_login_time_s_open.gp")); /* drawn in its parent's plot */
-    char *zeta = t_read(out, "cdf_zeta_size.gp");
+    /* One integer value: bars, not a CDF. */
+    T_FALSE(t_exists(out, "cdf_zeta_size.gp"));
+    char *zeta = t_read(out, "bars_zeta_size.gp");
     T_STR_CONTAINS(zeta, "set title \"Distribution of zeta.size\\n");
     T_STR_CONTAINS(zeta, "set xlabel \"zeta.size\"");
+    T_FALSE(strstr(gp, "logscale")); /* 0.5 to 4 s: a linear axis */
     g_free(zeta);
     g_free(sym);
     g_free(by);
     g_free(gp);
     g_free(dat);
+    plot_report_clear(&rep);
+    t_rmtree(d);
+    g_free(out);
+    g_free(d);
+}
+
+/* A count (98 of 100 logins contacted 1 supernode) is drawn as bars of
+ * the share at each value; login times from 0.2 s to minutes by NAT type
+ * get a logarithmic axis; a bit rate is drawn in kb/s. */
+static void test_plot_run_bars_log_axis_and_rates(void)
+{
+    char *d = t_run_dir(), *out = g_build_filename(d, "plots", NULL);
+    GString *samples = g_string_new("metric,value\n");
+    for (int i = 0; i < 100; i++)
+        g_string_append_printf(samples, "login.nodes_contacted,%d\n", i < 98 ? 1 : i - 95);
+    for (int i = 0; i < 100; i++) {
+        double v = i < 80 ? 0.2 + 0.01 * i : 30 + i;
+        g_string_append_printf(samples, "login.time_s,%g\nlogin.time_s.%s,%g\n", v,
+                               i < 80 ? "open" : "symmetric", v);
+    }
+    g_string_append(samples, "relay.bandwidth_bps,350000\nrelay.bandwidth_bps,352500.5\n");
+    t_write(d, "samples.csv", samples->str);
+    g_string_free(samples, TRUE);
+    PlotOptions o = {.no_render = true};
+    PlotReport rep;
+    T_TRUE(plot_run(d, &o, &rep, NULL));
+    char *bars = t_read(out, "bars_login_nodes_contacted.dat");
+    T_STR_CONTAINS(bars, "# value observations share\n1 98 0.98\n3 1 0.01\n4 1 0.01\n");
+    char *bgp = t_read(out, "bars_login_nodes_contacted.gp");
+    T_STR_CONTAINS(bgp, "set ylabel \"share of observations\"");
+    T_STR_CONTAINS(bgp, "set xlabel \"nodes contacted (count)\"");
+    T_STR_CONTAINS(bgp, "using 1:3 with boxes");
+    T_FALSE(t_exists(out, "cdf_login_nodes_contacted.gp"));
+    char *by = t_read(out, "cdf_login_time_s_by.gp"), *all = t_read(out, "cdf_login_time_s.gp");
+    T_STR_CONTAINS(by, "set logscale x\n");
+    T_STR_CONTAINS(all, "set logscale x\n");
+    T_STR_CONTAINS(all, "set yrange [0:1]\n");
+    char *relay = t_read(out, "cdf_relay_bandwidth_bps.gp");
+    T_STR_CONTAINS(relay, "set xlabel \"relay bandwidth (kb/s)\"");
+    T_STR_CONTAINS(relay, "using ($1/1000):2 with steps");
+    g_free(relay);
+    g_free(all);
+    g_free(by);
+    g_free(bgp);
+    g_free(bars);
     plot_report_clear(&rep);
     t_rmtree(d);
     g_free(out);
@@ -301,22 +353,31 @@ static void test_plot_sweep_error_bars_per_curve(void)
     T_TRUE(rep.sweep);
     T_EQ_I64(rep.plots, 2);
     char *dat = t_read(out, "sweep_headline_login_time_mean_s.dat");
-    /* Sorted by x within each curve; one block per network.loss. */
-    T_STR_CONTAINS(dat, "# supernodes.count mean ci95 n\n# curve 0: network.loss=0\n5 0.5 0.124 3\n"
-                        "10 0.4 0.124 3\n\n\n# curve 1: network.loss=0.01\n5 0.7 0.124 3\n10 0.6 0.124 3\n");
+    /* Sorted by x within each curve; one block per network.loss; the two
+     * curves share every x, so they are drawn 0.08 of the gap (5) apart
+     * on either side: 4.8 and 5.2. The bounds are ci95_lo and ci95_hi. */
+    T_STR_CONTAINS(dat, "# supernodes.count x_drawn mean ci95_lo ci95_hi n\n# curve 0: network.loss=0\n"
+                        "5 4.8 0.5 0.4 0.65 3\n10 9.8 0.4 0.3 0.55 3\n\n\n"
+                        "# curve 1: network.loss=0.01\n5 5.2 0.7 0.6 0.85 3\n10 10.2 0.6 0.5 0.75 3\n");
     char *rate = t_read(out, "sweep_headline_login_success_rate.dat");
-    T_STR_CONTAINS(rate, "\n10 0.9 NaN 1\n"); /* one run: no interval */
+    T_STR_CONTAINS(rate, "\n10 10.2 0.9 NaN NaN 1\n");           /* one run: no interval */
+    T_STR_CONTAINS(rate, "\n5 5.2 1 0.292401774 1 3\n");        /* 3 of 3: Clopper-Pearson */
     char *gp = t_read(out, "sweep_headline_login_time_mean_s.gp");
-    T_STR_CONTAINS(gp, "set title \"headline.login_time_mean_s against supernodes.count\\nsweep density of "
-                       "scenarios/baseline.json: 4 points x 3 repetitions, mean with 95 % confidence "
-                       "interval, INCOMPLETE\"");
+    /* A readable title, wrapped before it is cut. */
+    T_STR_CONTAINS(gp, "set title \"Mean login time against supernodes.count\\nsweep density of "
+                       "scenarios/baseline.json: 4 points x 3 repetitions, mean with 95 %\\n"
+                       "confidence interval, INCOMPLETE\"");
     T_STR_CONTAINS(gp, "set xlabel \"supernodes.count (swept parameter)\"");
-    T_STR_CONTAINS(gp, "set ylabel \"headline.login_time_mean_s (s)\"");
-    T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 1:2:3 with yerrorbars lc 2");
-    T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 1:2 with lines lw 2 lc 2 "
+    T_STR_CONTAINS(gp, "set ylabel \"mean login time (s)\"");
+    T_STR_CONTAINS(gp, "set yrange [0<*:*]"); /* a time: never below 0 */
+    T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 2:3:4:5 with yerrorbars lc 2");
+    T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 2:3 with lines lw 2 lc 2 "
                        "title \"network.loss=0.01\"");
+    T_FALSE(strstr(gp, "logscale"));
     char *rgp = t_read(out, "sweep_headline_login_success_rate.gp");
-    T_STR_CONTAINS(rgp, "set ylabel \"headline.login_success_rate (fraction)\"");
+    T_STR_CONTAINS(rgp, "set ylabel \"login success rate\"\n");
+    T_STR_CONTAINS(rgp, "set yrange [0<*:*<1]"); /* a fraction: the axis stays within [0, 1] */
+    T_FALSE(strstr(rgp, "headline.login_success_rate (fraction)"));
     g_free(rgp);
     g_free(gp);
     g_free(rate);
@@ -327,6 +388,8 @@ static void test_plot_sweep_error_bars_per_curve(void)
     g_free(d);
 }
 
+/* A table from before ci95_lo/ci95_hi: the bars are mean -+ ci95; a
+ * categorical axis numbers its values; one curve is not moved. */
 static void test_plot_sweep_categorical_parameter(void)
 {
     char *d = t_tmpdir(), *out = g_build_filename(d, "plots", NULL);
@@ -337,12 +400,53 @@ static void test_plot_sweep_categorical_parameter(void)
     PlotReport rep;
     T_TRUE(plot_sweep(d, &o, &rep, NULL));
     char *dat = t_read(out, "sweep_headline_supernodes_at_end.dat");
-    T_STR_CONTAINS(dat, "# curve 0: every point\n\"elected\" 12 8.98 2\n\"dedicated\" 20 0 2\n");
+    T_STR_CONTAINS(dat, "# curve 0: every point\n\"elected\" 0 12 3.02 20.98 2\n\"dedicated\" 1 20 20 20 2\n");
     char *gp = t_read(out, "sweep_headline_supernodes_at_end.gp");
-    T_STR_CONTAINS(gp, "index 0 using 0:2:3 with yerrorbars");
-    T_STR_CONTAINS(gp, "index 0 using 0:2:xtic(1) with lines");
+    T_STR_CONTAINS(gp, "index 0 using 2:3:4:5 with yerrorbars");
+    T_STR_CONTAINS(gp, "index 0 using 2:3 with lines");
+    T_STR_CONTAINS(gp, "set xrange [-0.5:1.5]\nset xtics (\"elected\" 0, \"dedicated\" 1)\n");
+    T_STR_CONTAINS(gp, "set ylabel \"supernodes at the end\"");
     T_STR_CONTAINS(gp, "sweep " /* no table.json: the directory name */);
     T_STR_CONTAINS(gp, ": 2 points, mean with 95 % confidence interval\"");
+    g_free(gp);
+    g_free(dat);
+    plot_report_clear(&rep);
+    t_rmtree(d);
+    g_free(out);
+    g_free(d);
+}
+
+/* Three curves at categorical x: moved apart by 0.08 of a category each;
+ * a positive metric whose bounds span more than two decades (few runs
+ * that disagree) gets a logarithmic y axis; a MOS stays within 1 to 5. */
+static void test_plot_sweep_dodge_and_log_axis(void)
+{
+    char *d = t_tmpdir(), *out = g_build_filename(d, "plots", NULL);
+    t_write(d, "table.csv",
+            "workload.mode,network.loss,metric,n,mean,sd,ci95,min,max,ci95_lo,ci95_hi\n"
+            "a,0,headline.search_latency_mean_s,3,0.6,0.76,1.94,0.1,1.5,0.003388625904,206.1483443\n"
+            "a,0.1,headline.search_latency_mean_s,3,0.5,0.1,0.3,0.4,0.6,0.3,0.8\n"
+            "a,0.2,headline.search_latency_mean_s,3,0.4,0.1,0.3,0.3,0.5,0.2,0.7\n"
+            "b,0,headline.search_latency_mean_s,3,0.3,0.1,0.3,0.2,0.4,0.1,0.6\n"
+            "a,0,headline.mos_mean,3,4.4,0.1,0.25,4.3,4.5,4.1,4.6\n"
+            "b,0,headline.mos_mean,3,4.2,0.1,0.25,4.1,4.3,3.9,4.5\n");
+    PlotOptions o = {.no_render = true};
+    PlotReport rep;
+    T_TRUE(plot_sweep(d, &o, &rep, NULL));
+    char *dat = t_read(out, "sweep_headline_search_latency_mean_s.dat");
+    T_STR_CONTAINS(dat, "\"a\" -0.08 0.6 ");
+    T_STR_CONTAINS(dat, "\"b\" 0.92 0.3 ");
+    T_STR_CONTAINS(dat, "\"a\" 0 0.5 ");
+    T_STR_CONTAINS(dat, "\"a\" 0.08 0.4 ");
+    char *gp = t_read(out, "sweep_headline_search_latency_mean_s.gp");
+    T_STR_CONTAINS(gp, "set logscale y\n");
+    T_STR_CONTAINS(gp, "set ylabel \"mean search latency (s)\"");
+    char *mos = t_read(out, "sweep_headline_mos_mean.gp");
+    T_STR_CONTAINS(mos, "set yrange [1<*:*<5]");
+    T_FALSE(strstr(mos, "set logscale")); /* 3.9 to 4.6: linear */
+    T_STR_CONTAINS(mos, "set ylabel \"mean opinion score of calls (MOS, 1 to 5)\"");
+    T_FALSE(strstr(mos, "logscale"));
+    g_free(mos);
     g_free(gp);
     g_free(dat);
     plot_report_clear(&rep);
@@ -405,7 +509,7 @@ static void test_plot_front_end_says_missing_gnuplot_once(void)
     T_EQ_I64(t_count(errtext, "gnuplot not found"), 1); /* said once, not per script */
     T_EQ_I64(t_count(errtext, "\n"), 1);
     T_STR_CONTAINS(out, "10 plots of the run in ");
-    T_STR_CONTAINS(out, "(0 rendered as PNG and SVG)");
+    T_STR_CONTAINS(out, "(0 rendered as PNG and SVG, 0 as PDF)");
     g_free(out);
     g_free(errtext);
     char *empty = t_tmpdir();
@@ -417,6 +521,21 @@ static void test_plot_front_end_says_missing_gnuplot_once(void)
     t_rmtree(d);
     g_free(empty);
     g_free(d);
+}
+
+/* True when gnuplot (a path) lists the pdfcairo terminal. */
+static bool t_gnuplot_has_pdfcairo(const char *gnuplot)
+{
+    const char *argv[] = {gnuplot, "-e", "print GPVAL_TERMINALS", NULL};
+    char *out = NULL, *errtext = NULL;
+    int status = -1;
+    bool ok = g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &errtext,
+                           &status, NULL);
+    /* "print" writes to stderr. */
+    bool has = ok && ((out && strstr(out, "pdfcairo")) || (errtext && strstr(errtext, "pdfcairo")));
+    g_free(out);
+    g_free(errtext);
+    return has;
 }
 
 static void test_plot_render_png_and_svg(void)
@@ -437,6 +556,19 @@ static void test_plot_render_png_and_svg(void)
         T_STR_CONTAINS(svg, "<svg");
         T_STR_CONTAINS(svg, "Users online and logged in");
         T_TRUE(t_exists(out, "cdf_login_time_s_by.png") && t_exists(out, "cdf_login_time_s_by.svg"));
+        /* PDF beside them when this gnuplot has pdfcairo ("gnuplot -e 'set
+         * terminal'" lists it); else none, and the test says why. */
+        if (t_gnuplot_has_pdfcairo(gp)) {
+            T_EQ_I64(rep.rendered_pdf, rep.plots);
+            char *pdf = t_read(out, "ts_users.pdf");
+            T_TRUE(pdf && memcmp(pdf, "%PDF", 4) == 0);
+            T_TRUE(t_exists(out, "cdf_login_time_s_by.pdf"));
+            g_free(pdf);
+        } else {
+            fprintf(stderr, "render_png_and_svg: PDF part skipped: %s has no pdfcairo terminal\n", gp);
+            T_EQ_I64(rep.rendered_pdf, 0);
+            T_FALSE(t_exists(out, "ts_users.pdf"));
+        }
         g_free(png);
         g_free(svg);
     }
@@ -445,6 +577,38 @@ static void test_plot_render_png_and_svg(void)
     t_rmtree(d);
     g_free(out);
     g_free(d);
+}
+
+/* A gnuplot without pdfcairo (the real one, with the scripts' test for it
+ * made to fail): PNG and SVG only, the count says 0 PDF, and the front end
+ * says why once. */
+static void test_plot_no_pdfcairo_says_so(void)
+{
+    char *gp = g_find_program_in_path("gnuplot");
+    if (!gp) {
+        fprintf(stderr, "no_pdfcairo_says_so: skipped: no gnuplot on PATH\n");
+        return;
+    }
+    char *d = t_run_dir(), *wrap = g_build_filename(d, "gnuplot-nopdf", NULL), *out = NULL, *errtext = NULL;
+    char *script = g_strdup_printf("#!/bin/sh\nsed 's/\"pdfcairo\") > 0/\"no-such-terminal\") > 0/' \"$1\" "
+                                   "| exec %s\n", gp);
+    t_write(d, "gnuplot-nopdf", script);
+    T_EQ_I64(g_chmod(wrap, 0755), 0);
+    T_EQ_I64(t_simplot(d, wrap, &out, &errtext), 0);
+    T_STR_CONTAINS(out, "(10 rendered as PNG and SVG, 0 as PDF)");
+    T_STR_CONTAINS(errtext, "simplot: this gnuplot has no pdfcairo terminal: no PDF written");
+    T_EQ_I64(t_count(errtext, "pdfcairo"), 1);
+    char *plots = g_build_filename(d, "plots", NULL);
+    T_TRUE(t_exists(plots, "ts_users.png"));
+    T_FALSE(t_exists(plots, "ts_users.pdf"));
+    g_free(plots);
+    g_free(out);
+    g_free(errtext);
+    g_free(script);
+    t_rmtree(d);
+    g_free(wrap);
+    g_free(d);
+    g_free(gp);
 }
 
 /* A gnuplot that fails: the error names the script. */
@@ -536,9 +700,12 @@ T_SUITE_MAIN("plot",
              {"bad_input_messages", test_plot_bad_input_messages},
              {"dir_neither_run_nor_sweep", test_plot_dir_neither_run_nor_sweep},
              {"sweep_error_bars_per_curve", test_plot_sweep_error_bars_per_curve},
+             {"run_bars_log_axis_and_rates", test_plot_run_bars_log_axis_and_rates},
              {"sweep_categorical_parameter", test_plot_sweep_categorical_parameter},
+             {"sweep_dodge_and_log_axis", test_plot_sweep_dodge_and_log_axis},
              {"gnuplot_missing_still_writes_scripts", test_plot_gnuplot_missing_still_writes_scripts},
              {"front_end_says_missing_gnuplot_once", test_plot_front_end_says_missing_gnuplot_once},
              {"render_png_and_svg", test_plot_render_png_and_svg},
              {"gnuplot_failure_is_an_error", test_plot_gnuplot_failure_is_an_error},
+             {"no_pdfcairo_says_so", test_plot_no_pdfcairo_says_so},
              {"samples_csv_sorted_and_deterministic", test_plot_samples_csv_sorted_and_deterministic})

@@ -398,10 +398,40 @@ static void check_table(const char *out, size_t reps)
     T_NEAR(cJSON_GetObjectItem(m, "mean")->valuedouble, want.mean, 1e-12);
     T_NEAR(cJSON_GetObjectItem(m, "ci95")->valuedouble, want.ci95, 1e-12);
     T_TRUE(want.mean > 0);
+    /* The bounds: a login time is non-negative (stats_mean_ci_range with
+     * [0, inf)), so they stay above 0 and hold the mean. */
+    double lo, hi;
+    stats_mean_ci_range(x, reps, 0, INFINITY, NAN, 0.95, &lo, &hi);
+    T_NEAR(cJSON_GetObjectItem(m, "ci95_lo")->valuedouble, lo, 1e-12);
+    T_NEAR(cJSON_GetObjectItem(m, "ci95_hi")->valuedouble, hi, 1e-12);
+    T_TRUE(lo > 0 && lo <= want.mean && want.mean <= hi);
+    /* A fraction's bounds stay within [0, 1]. */
+    const cJSON *rate =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(pt, "metrics"), "headline.login_success_rate");
+    T_TRUE(cJSON_GetObjectItem(rate, "ci95_lo")->valuedouble >= 0);
+    T_TRUE(cJSON_GetObjectItem(rate, "ci95_hi")->valuedouble <= 1);
+    /* ... and it counts the logins of the runs, not the runs: the bounds
+     * are those of stats_fraction_ci with their sum. */
+    double rates[8], logins = 0;
+    for (size_t r = 0; r < reps; r++) {
+        char *dir = g_build_filename(out, cJSON_GetArrayItem(runs, (int)r)->valuestring, NULL);
+        cJSON *res = read_json(dir, "results.json");
+        CU_ASSERT_FATAL(res != NULL);
+        const cJSON *ms = cJSON_GetObjectItem(res, "metrics");
+        rates[r] = cJSON_GetObjectItem(cJSON_GetObjectItem(res, "headline"), "login_success_rate")->valuedouble;
+        logins += cJSON_GetObjectItem(cJSON_GetObjectItem(ms, "login.success"), "value")->valuedouble +
+                  cJSON_GetObjectItem(cJSON_GetObjectItem(ms, "login.failure"), "value")->valuedouble;
+        cJSON_Delete(res);
+        g_free(dir);
+    }
+    T_TRUE(logins > (double)reps);
+    stats_fraction_ci(rates, reps, logins, 0.95, &lo, &hi);
+    T_NEAR(cJSON_GetObjectItem(rate, "ci95_lo")->valuedouble, lo, 1e-9);
+    T_NEAR(cJSON_GetObjectItem(rate, "ci95_hi")->valuedouble, hi, 1e-9);
     cJSON_Delete(t);
     char *csv = NULL, *path = g_build_filename(out, "table.csv", NULL);
     T_TRUE(g_file_get_contents(path, &csv, NULL, NULL));
-    T_TRUE(g_str_has_prefix(csv, "supernodes.count,metric,n,mean,sd,ci95,min,max\n"));
+    T_TRUE(g_str_has_prefix(csv, "supernodes.count,metric,n,mean,sd,ci95,min,max,ci95_lo,ci95_hi\n"));
     T_STR_CONTAINS(csv, "\n5,headline.login_success_rate,");
     g_free(csv);
     g_free(path);
