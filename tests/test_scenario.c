@@ -220,15 +220,16 @@ static gint t_str_cmp(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* "scenarios/<name>.json" for every file there, sorted; NULL-terminated,
- * owned (g_strfreev). Needs the source directory as cwd. */
+/* "scenarios/<name>.json" for every file there but schema.json (the JSON
+ * Schema of the others), sorted; NULL-terminated, owned (g_strfreev).
+ * Needs the source directory as cwd. */
 static char **t_shipped_scenarios(void)
 {
     GPtrArray *files = g_ptr_array_new();
     GDir *dir = g_dir_open("scenarios", 0, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
     for (const char *name; (name = g_dir_read_name(dir));)
-        if (g_str_has_suffix(name, ".json"))
+        if (g_str_has_suffix(name, ".json") && strcmp(name, "schema.json") != 0)
             g_ptr_array_add(files, g_strconcat("scenarios/", name, NULL));
     g_dir_close(dir);
     g_ptr_array_sort(files, t_str_cmp);
