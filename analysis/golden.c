@@ -522,8 +522,7 @@ static GoldenRow golden_row(const GoldenEntry *e, const cJSON *v)
 
 void golden_compare(const GoldenFile *g, const cJSON *headline, GoldenReport *rep)
 {
-    rep->rows = g_array_new(FALSE, TRUE, sizeof(GoldenRow));
-    rep->failed = 0;
+    *rep = (GoldenReport){.rows = g_array_new(FALSE, TRUE, sizeof(GoldenRow))};
     for (guint i = 0; i < g->entries->len; i++) {
         const GoldenEntry *e = &g_array_index(g->entries, GoldenEntry, i);
         GoldenRow r = golden_row(e, cJSON_GetObjectItemCaseSensitive(headline, e->metric));
@@ -566,8 +565,7 @@ static GoldenRow golden_row_seeds(const GoldenFile *g, const GoldenEntry *e, con
 void golden_compare_seeds(const GoldenFile *g, const cJSON *const *headlines, size_t n,
                           GoldenReport *rep)
 {
-    rep->rows = g_array_new(FALSE, TRUE, sizeof(GoldenRow));
-    rep->failed = 0;
+    *rep = (GoldenReport){.rows = g_array_new(FALSE, TRUE, sizeof(GoldenRow))};
     rep->seeds = n;
     rep->golden_seeds = g->seeds;
     rep->alpha = g->alpha;
@@ -594,9 +592,7 @@ void golden_report_clear(GoldenReport *rep)
 {
     for (guint i = 0; rep->rows && i < rep->rows->len; i++) g_free(g_array_index(rep->rows, GoldenRow, i).metric);
     if (rep->rows) g_array_free(rep->rows, TRUE);
-    rep->rows = NULL;
-    rep->failed = 0;
-    rep->seeds = 0;
+    *rep = (GoldenReport){.rows = NULL};
 }
 
 /* The cells of one row: golden, now, difference, tolerance, status; owned. */
@@ -900,37 +896,13 @@ static bool golden_seed_count(const GoldenOptions *o, const GoldenFile *old, siz
     return true;
 }
 
-bool golden_run(const GoldenOptions *o, GoldenReport *rep, GError **err)
+/* The single-seed check or update of golden_run(). */
+static bool golden_run_single(const GoldenOptions *o, const GoldenFile *old, char **sets, GoldenReport *rep,
+                              GError **err)
 {
-    rep->rows = g_array_new(FALSE, TRUE, sizeof(GoldenRow));
-    rep->failed = 0;
-    GoldenFile *old = NULL;
-    if (!o->update || g_file_test(o->golden, G_FILE_TEST_EXISTS)) {
-        old = golden_file_load(o->golden, err);
-        if (!old) return false;
-    }
-    size_t n = 0;
-    if (!golden_seed_count(o, old, &n, err)) {
-        golden_file_free(old);
-        return false;
-    }
-    char **sets = golden_overrides_merge(old, o->sets);
-    if (n) {
-        bool ok = golden_run_seeds(o, old, sets, n, rep, err);
-        g_strfreev(sets);
-        golden_file_free(old);
-        return ok;
-    }
     Scenario *scn = golden_scenario(o, old, sets, err);
-    char *tmp = NULL, *dir = NULL;
-    if (scn && !o->keep_dir) {
-        GError *e = NULL;
-        tmp = g_dir_make_tmp("simcheck-XXXXXX", &e);
-        if (!tmp) {
-            g_set_error(err, GOLDEN_ERROR, GOLDEN_ERROR_INTERNAL, "%s", e->message);
-            g_error_free(e);
-        }
-    }
+    char *tmp = scn && !o->keep_dir ? golden_tmpdir(err) : NULL;
+    char *dir = NULL;
     if (scn && (o->keep_dir || tmp)) dir = o->keep_dir ? g_strdup(o->keep_dir) : g_build_filename(tmp, "run", NULL);
     cJSON *head = dir ? golden_run_scenario(scn, dir, false, err) : NULL;
     bool ok = head != NULL;
@@ -948,6 +920,24 @@ bool golden_run(const GoldenOptions *o, GoldenReport *rep, GError **err)
     g_free(tmp);
     g_free(dir);
     scenario_free(scn);
+    return ok;
+}
+
+bool golden_run(const GoldenOptions *o, GoldenReport *rep, GError **err)
+{
+    *rep = (GoldenReport){.rows = g_array_new(FALSE, TRUE, sizeof(GoldenRow))};
+    GoldenFile *old = NULL;
+    if (!o->update || g_file_test(o->golden, G_FILE_TEST_EXISTS)) {
+        old = golden_file_load(o->golden, err);
+        if (!old) return false;
+    }
+    size_t n = 0;
+    if (!golden_seed_count(o, old, &n, err)) {
+        golden_file_free(old);
+        return false;
+    }
+    char **sets = golden_overrides_merge(old, o->sets);
+    bool ok = n ? golden_run_seeds(o, old, sets, n, rep, err) : golden_run_single(o, old, sets, rep, err);
     g_strfreev(sets);
     golden_file_free(old);
     return ok;
