@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "analysis/stats.h"
+#include "protocol/metric_table.h"
 #include "sim/world/jsonin.h"
 #include "sim/world/runner.h"
 #include "sim/world/scenario.h"
@@ -736,9 +737,9 @@ static void golden_rmtree(const char *path)
  * check, as "metrics.<name>": the headline has no measure of signalling
  * traffic, so a timer change (keep-alives every 10 s instead of 60 s)
  * would otherwise pass. */
-static const char *const golden_traffic_metrics[] = {
-    "keepalive.sent", "poll.sent", "supernode.bytes_in", "supernode.bytes_out", "relay.bytes",
-    "call.media.bytes"};
+static const MetricId golden_traffic_metrics[] = {
+    METRIC_KEEPALIVE_SENT, METRIC_POLL_SENT,  METRIC_SUPERNODE_BYTES_IN, METRIC_SUPERNODE_BYTES_OUT,
+    METRIC_RELAY_BYTES,    METRIC_CALL_MEDIA_BYTES};
 
 /* Adds the traffic counters of dir/results.json to head as
  * "metrics.<name>" (absent ones are left out). */
@@ -755,9 +756,10 @@ static bool golden_add_traffic(cJSON *head, const char *dir, GError **err)
     cJSON *res = ok ? cJSON_Parse(text) : NULL;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(res, "metrics");
     for (size_t i = 0; m && i < G_N_ELEMENTS(golden_traffic_metrics); i++) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, golden_traffic_metrics[i]);
+        const char *name = metric_table_name(golden_traffic_metrics[i]);
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, name);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, "value");
-        char *key = g_strconcat("metrics.", golden_traffic_metrics[i], NULL);
+        char *key = g_strconcat("metrics.", name, NULL);
         if (cJSON_IsNumber(v)) cJSON_AddNumberToObject(head, key, v->valuedouble);
         g_free(key);
     }
