@@ -34,6 +34,14 @@ for pair in "scenario:scenarios/schema.json" "sweep:analysis/sweeps/schema.json"
     fi
 done
 
+# --print-schema takes no file: one line, exit 2.
+for tool in simrun simsweep; do
+    out=$("$bin/$tool" --print-schema x.json 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" = 2 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "^$tool: --print-schema: expected no" <<<"$out"; then ok
+    else bad "$tool --print-schema x.json: exit $rc, '$out'"; fi
+done
+
 # 2. Shipped files validate; 3. mutated ones do not. The validator prints
 # one line per file: "ok NAME" or "invalid NAME: message".
 cat > "$work/validate.py" <<'PY'
