@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     SimsweepOpts o = {0};
     int rank, size;
     if (!simsweep_mpi_start(&argc, &argv, &rank, &size)) return 2;
-    gboolean version = FALSE;
+    gboolean version = FALSE, print_schema = FALSE;
     GOptionEntry entries[] = {
         {"jobs", 'j', 0, G_OPTION_ARG_INT, &o.jobs,
          "Runs at a time (worker processes) per process; default: the number of cores, or 1 "
@@ -190,6 +190,9 @@ int main(int argc, char **argv)
          "Output directory (default: the sweep file's \"out\", else results/sweeps/NAME)", "DIR"},
         {"list", 'l', 0, G_OPTION_ARG_NONE, &o.list, "List the points and seeds; run nothing", NULL},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No progress line and no summary", NULL},
+        {"print-schema", 0, 0, G_OPTION_ARG_NONE, &print_schema,
+         "Print the JSON Schema of sweep files (analysis/sweeps/schema.json), made from the tables "
+         "the sweep reader validates with, then exit", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("SWEEP.json - run a parameter sweep of skysim");
@@ -215,6 +218,15 @@ int main(int argc, char **argv)
         g_error_free(err);
     } else if (version) {
         if (rank == 0) buildinfo_print(stdout, "simsweep");
+        rc = 0;
+    } else if (print_schema && argc != 1) {
+        if (rank == 0)
+            fprintf(stderr, "simsweep: --print-schema: expected no sweep file; found %d arguments "
+                            "(see simsweep --help)\n", argc - 1);
+    } else if (print_schema) {
+        char *schema = sweep_schema_text();
+        if (rank == 0) fputs(schema, stdout);
+        g_free(schema);
         rc = 0;
     } else if (argc != 2) {
         if (rank == 0)

@@ -221,3 +221,20 @@ void stats_summarize(const double *x, size_t n, StatsSummary *out)
     out->ci95_lo = out->mean - out->ci95;
     out->ci95_hi = out->mean + out->ci95;
 }
+
+bool stats_welch(double m1, double sd1, size_t n1, double m2, double sd2, size_t n2,
+                 StatsWelch *out)
+{
+    *out = (StatsWelch){.t = NAN, .df = NAN, .se = NAN, .p = NAN};
+    if (n1 < 2 || n2 < 2 || !isfinite(m1) || !isfinite(m2) || !isfinite(sd1) || !isfinite(sd2))
+        return false;
+    double v1 = sd1 * sd1 / (double)n1, v2 = sd2 * sd2 / (double)n2;
+    out->se = sqrt(v1 + v2);
+    if (!(out->se > 0)) return false;
+    out->t = (m2 - m1) / out->se;
+    out->df = (v1 + v2) * (v1 + v2) /
+              (v1 * v1 / (double)(n1 - 1) + v2 * v2 / (double)(n2 - 1));
+    out->p = 2 * gsl_cdf_tdist_Q(fabs(out->t), out->df);
+    if (out->p > 1) out->p = 1;
+    return true;
+}

@@ -15,6 +15,7 @@
 #ifndef SKYSIM_STATS_H
 #define SKYSIM_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct StatsSummary {
@@ -98,5 +99,21 @@ void stats_mean_ci_range(const double *x, size_t n, double lo, double hi, double
  * Student-t half-width. */
 void stats_summarize_bounded(const double *x, size_t n, double lo, double hi, double trials,
                              StatsSummary *out);
+/* Welch's unequal-variances t test of two samples given by their summaries
+ * (mean, sample standard deviation, count): t = (m2 - m1) / se with
+ * se = sqrt(sd1^2/n1 + sd2^2/n2), Welch-Satterthwaite degrees of freedom,
+ * and the two-sided p-value 2 Q(|t|) of Student's t (gsl_cdf_tdist_Q). */
+typedef struct StatsWelch {
+    double t;  /* the statistic, sign of m2 - m1 (dimensionless) */
+    double df; /* Welch-Satterthwaite degrees of freedom (may be fractional) */
+    double se; /* standard error of m2 - m1, unit of the values */
+    double p;  /* two-sided p-value, in [0, 1] */
+} StatsWelch;
+
+/* Fills *out and returns true when the test is defined: n1, n2 >= 2,
+ * finite means and standard deviations, and se > 0. Otherwise returns false
+ * and *out holds NaNs (se is still set when finite). */
+bool stats_welch(double m1, double sd1, size_t n1, double m2, double sd2, size_t n2,
+                 StatsWelch *out);
 
 #endif

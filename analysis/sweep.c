@@ -18,6 +18,7 @@
 
 #include "analysis/sweep_int.h"
 #include "sim/world/jsonin.h"
+#include "sim/world/keydef.h"
 #include "protocol/base/check.h"
 #include "sim/world/results.h"
 
@@ -26,11 +27,53 @@ G_DEFINE_QUARK(skysim - sweep - error - quark, sweep_error)
 #define SWEEP_MAX_VALUES 100000 /* values of one parameter */
 #define SWEEP_MAX_RUNS 1000000  /* points x repetitions */
 
-static const char *const swp_top_keys[] = {"base", "name",    "description", "parameters", "combine",
-                                           "repetitions", "set", "metrics", "out", NULL};
-static const char *const swp_param_keys[] = {"path", "values", "range", NULL};
-static const char *const swp_range_keys[] = {"from", "to", "step", NULL};
 static const char *const swp_combines[] = {"cross", "zip", NULL};
+
+/* The keys of a sweep file (sim/world/keydef.h): the reader below checks
+ * unknown keys against these tables and takes its bounds from them, and
+ * sweep_schema_text() makes analysis/sweeps/schema.json of the same
+ * tables. */
+static const KeyDef swp_range_keys[] = {
+    {.name = "from", .kind = KEYDEF_NUMBER, .lo = -INFINITY, .hi = INFINITY, .required = true,
+     .doc = "first value"},
+    {.name = "to", .kind = KEYDEF_NUMBER, .lo = -INFINITY, .hi = INFINITY, .required = true,
+     .doc = "last value (inclusive), >= from"},
+    {.name = "step", .kind = KEYDEF_NUMBER, .lo = 0, .lo_open = true, .hi = INFINITY, .required = true,
+     .doc = "step between values"},
+    {.name = NULL}};
+static const KeyDef swp_scalar = {.kind = KEYDEF_SCALAR};
+static const char *const swp_values_or_range[] = {"values", "range", NULL};
+static const KeyDef swp_param_keys[] = {
+    {.name = "path", .kind = KEYDEF_STRING, .required = true,
+     .doc = "scenario key to vary, as for --set (not \"seed\")"},
+    {.name = "values", .kind = KEYDEF_ARRAY, .items = &swp_scalar, .min_items = 1,
+     .max_items = SWEEP_MAX_VALUES, .doc = "the values, numbers, strings or booleans"},
+    {.name = "range", .kind = KEYDEF_OBJECT, .keys = swp_range_keys, .doc = "from, to, step"},
+    {.name = NULL}};
+static const KeyDef swp_param = {.kind = KEYDEF_OBJECT, .keys = swp_param_keys,
+                                 .exactly_one = swp_values_or_range};
+/* An override "path=value". */
+static const KeyDef swp_set = {.kind = KEYDEF_STRING, .pattern = "^[^=]+="};
+/* A path into results.json: a section of swp_results_keys below and a key in it. */
+static const KeyDef swp_metric = {
+    .kind = KEYDEF_STRING,
+    .pattern = "^((headline|metrics|nat_detection|supernode_load|engine)\\..+|(simulated_s|seed)(\\..*)?)$"};
+static const KeyDef swp_top_keys[] = {
+    {.name = "base", .kind = KEYDEF_FILE, .required = true,
+     .doc = "the scenario swept, relative to the sweep file"},
+    {.name = "name", .kind = KEYDEF_STRING, .pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$",
+     .doc = "sweep name (results/sweeps/NAME)"},
+    {.name = "description", .kind = KEYDEF_STRING, .doc = "free text"},
+    {.name = "parameters", .kind = KEYDEF_ARRAY, .items = &swp_param, .doc = "the keys varied"},
+    {.name = "combine", .kind = KEYDEF_ENUM, .choices = swp_combines,
+     .doc = "cross: every combination; zip: the i-th values together"},
+    {.name = "repetitions", .kind = KEYDEF_INT, .lo = 1, .hi = SWEEP_MAX_RUNS,
+     .doc = "runs per point, with derived seeds"},
+    {.name = "set", .kind = KEYDEF_ARRAY, .items = &swp_set, .doc = "fixed overrides \"path=value\""},
+    {.name = "metrics", .kind = KEYDEF_ARRAY, .items = &swp_metric, .min_items = 1,
+     .doc = "paths into results.json summarised (default: the headline)"},
+    {.name = "out", .kind = KEYDEF_STRING, .doc = "results folder"},
+    {.name = NULL}};
 /* Top-level sections of results.json a metric path may start with. */
 static const char *const swp_results_keys[] = {"headline", "metrics",     "nat_detection",
                                                "supernode_load", "engine", "simulated_s",
@@ -91,15 +134,17 @@ static size_t swp_push_index(SwpRd *rd, size_t i) { return jsonin_path_index(rd-
 
 static void swp_pop(SwpRd *rd, size_t mark) { g_string_truncate(rd->path, mark); }
 
-/* Checks that obj is an object whose keys are all in known, once each. */
-static bool swp_keys(SwpRd *rd, const cJSON *obj, const char *const *known)
+/* Checks that obj is an object whose keys are all in table, once each. */
+static bool swp_keys(SwpRd *rd, const cJSON *obj, const KeyDef *table)
 {
     if (!cJSON_IsObject(obj)) {
         swp_expect(rd, obj, "an object");
         return false;
     }
     char *msg = NULL;
+    const char **known = keydef_names(table);
     const cJSON *bad = jsonin_bad_key(obj, known, JSONIN_KEYS_SUGGEST, &msg);
+    g_free(known);
     if (bad) {
         size_t mark = swp_push(rd, bad->string);
         swp_failf(rd, "%s", msg);
@@ -209,7 +254,8 @@ static cJSON *swp_param_list(SwpRd *rd, const cJSON *vals)
 {
     size_t mark = swp_push(rd, "values");
     int n = cJSON_GetArraySize(vals);
-    if (!cJSON_IsArray(vals) || n == 0 || n > SWEEP_MAX_VALUES)
+    const KeyDef *def = keydef_get(swp_param_keys, "values", KEYDEF_ARRAY);
+    if (!cJSON_IsArray(vals) || n < (int)def->min_items || n > (int)def->max_items)
         swp_expect(rd, vals, "a non-empty array of values");
     for (int i = 0; cJSON_IsArray(vals) && i < n && !rd->failed; i++) {
         const cJSON *v = cJSON_GetArrayItem(vals, i);
@@ -233,7 +279,8 @@ static cJSON *swp_param_range(SwpRd *rd, const cJSON *range)
         double from = swp_number(rd, range, "from"), to = swp_number(rd, range, "to");
         double step = swp_number(rd, range, "step");
         size_t m = swp_push(rd, "step");
-        if (!rd->failed && step <= 0) swp_expect(rd, swp_item(range, "step"), "a number > 0");
+        if (!rd->failed && step <= keydef_get(swp_range_keys, "step", KEYDEF_NUMBER)->lo)
+            swp_expect(rd, swp_item(range, "step"), "a number > 0");
         swp_pop(rd, m);
         m = swp_push(rd, "to");
         if (!rd->failed && to < from) swp_failf(rd, "expected a number >= from (%g); found %g", from, to);
@@ -354,7 +401,7 @@ static void swp_read(SwpRd *rd, const cJSON *doc, Sweep *s)
     swp_string(rd, doc, "description", false, &s->description);
     char *combine = NULL;
     swp_string(rd, doc, "combine", false, &combine);
-    if (combine && jsonin_choice_find(combine, swp_combines) < 0) {
+    if (combine && jsonin_choice_find(combine, keydef_choices(keydef_get(swp_top_keys, "combine", KEYDEF_ENUM))) < 0) {
         size_t mark = swp_push(rd, "combine");
         swp_expect(rd, swp_item(doc, "combine"), "one of \"cross\", \"zip\"");
         swp_pop(rd, mark);
@@ -365,10 +412,13 @@ static void swp_read(SwpRd *rd, const cJSON *doc, Sweep *s)
     if (reps && !rd->failed) {
         size_t mark = swp_push(rd, "repetitions");
         double d = reps->valuedouble;
-        if (!cJSON_IsNumber(reps) || d != floor(d) || d < 1 || d > SWEEP_MAX_RUNS)
-            swp_expect(rd, reps, "an integer from 1 to 1000000");
-        else
-            s->reps = (size_t)d;
+        const KeyDef *def = keydef_get(swp_top_keys, "repetitions", KEYDEF_INT);
+        if (!cJSON_IsNumber(reps) || d != floor(d) || d < def->lo || d > def->hi) {
+            char *what = g_strdup_printf("an integer from %.0f to %.0f", def->lo, def->hi);
+            swp_expect(rd, reps, what);
+            g_free(what);
+        }
+        if (!rd->failed) s->reps = (size_t)d;
         swp_pop(rd, mark);
     }
     swp_strings(rd, doc, "set", swp_check_set, &s->sets);
@@ -572,4 +622,13 @@ const Scenario *sweep__scenario(Sweep *s, size_t p, size_t r, GError **err)
     bool ok = scenario_set(s->scn[p], set, err) && scenario_validate(s->scn[p], err);
     g_free(set);
     return ok ? s->scn[p] : NULL;
+}
+
+char *sweep_schema_text(void)
+{
+    return keydef_schema_text(swp_top_keys, "skysim sweep",
+                              "A skysim sweep file (analysis/README.md, \"Sweeps\"). Generated by "
+                              "simsweep --print-schema from the tables the sweep reader validates "
+                              "with; whether each value suits its scenario key is checked by "
+                              "simsweep, which loads every point's scenario.");
 }

@@ -122,4 +122,9 @@ bool sweep_run(Sweep *s, const SweepOptions *o, SweepReport *rep, GError **err);
  * public for tests and for rebuilding a table. */
 bool sweep_table_write(Sweep *s, bool *partial, GError **err);
 
+/* The JSON Schema (draft-07) of sweep files, made from the key tables the
+ * sweep reader validates with (analysis/sweeps/schema.json is this text;
+ * simsweep --print-schema writes it). Owned (g_free). */
+char *sweep_schema_text(void);
+
 #endif

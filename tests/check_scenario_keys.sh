@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every scenario key is read by something (docs/overlay.md): for each key a
-# section of sim/world/scenario_read.c allows, find the field its reader
+# Every scenario key is read by something (docs/overlay.md): for each key of
+# the key tables (sim/world/scenario_keys.c, scenario__keys_*), which the
+# reader in sim/world/scenario_read.c validates with, find the field its reader
 # stores it in, and fail when no simulator code outside the scenario
 # reader and writer reads that field. A key whose value goes through a
 # local variable is followed to the field it is assigned to; the few keys
@@ -12,15 +13,16 @@ cd "$root" || exit 2
 consumers=$(ls sim/world/*.c sim/net/*.c | grep -vE 'sim/world/scenario_(read|json)\.c$')
 # key=field for keys stored through a helper (what the helper sets).
 manual="codec=codec preset=config region=region who=who"
-perl - sim/world/scenario_read.c "$manual" $consumers <<'PERL'
+perl - sim/world/scenario_read.c sim/world/scenario_keys.c "$manual" $consumers <<'PERL'
 use strict; use warnings;
-my ($src, $manual, @consumers) = @ARGV;
+my ($src, $tables, $manual, @consumers) = @ARGV;
 my %manual = map { split /=/ } split ' ', $manual;
 local $/;
 sub slurp { open(my $f, '<', $_[0]) or die "$_[0]: $!"; my $t = <$f>; close $f; $t =~ s{/\*.*?\*/}{}gs; $t =~ s{//[^\n]*}{}g; $t }
 my $s = slurp($src);
 my %keys;
-while ($s =~ /static const char \*const keys\[\] = \{(.*?)\};/sg) { my $b = $1; $keys{$1} = 1 while $b =~ /"([a-z_0-9]+)"/g; }
+my $t = slurp($tables);
+while ($t =~ /const KeyDef scenario__keys_\w+\[\] = \{(.*?)\};/sg) { my $b = $1; $keys{$1} = 1 while $b =~ /(?:\bK_\w+\(|\.name = )"([a-z_0-9]+)"/g; }
 my $text = join "\n", map { slurp($_) } @consumers;
 my @lines = split /\n/, $s;
 my ($bad, $n) = (0, 0);
@@ -32,7 +34,7 @@ for my $k (sort keys %keys) {
         next unless $lines[$i] =~ /"\Q$k\E"/;
         my $stmt = $lines[$i]; my $j = $i;
         $stmt .= $lines[++$j] while $stmt !~ /;/ && $j + 1 < @lines;
-        if ($stmt =~ /\b(?:scenario__section\(rd, \w+|scenario__item\(\w+|scn_read_\w+\(rd, \w+), "\Q$k\E"/) { $section = 1; next; }
+        if ($stmt =~ /\b(?:scenario__section\(rd, \w+, \w+|scenario__item\(\w+|scn_read_\w+\(rd, \w+(?:, scenario__keys_\w+)?|keydef_get\(scenario__keys_\w+), "\Q$k\E"/) { $section = 1; next; }
         next unless $stmt =~ /\bscenario__get_\w+\s*\(/ && $stmt =~ /"\Q$k\E"[^;]*?&\s*([\w.>\[\]-]+?)\s*\)/;
         my $e = $1;
         if ($e =~ /(?:->|\.)(\w+)(?:\[[^\]]*\])?$/) { push @fields, $1; next; }

@@ -105,6 +105,7 @@ cmp -s <(strip run1/results.json) <(strip run3/results.json) && bad "another see
 # Every shipped scenario, at a small size, twice: byte-identical results.
 for scn in "$src"/scenarios/*.json; do
     n=$(basename "$scn" .json)
+    [ "$n" = schema ] && continue # the JSON Schema of the scenarios, not one
     args=(--set population.clients=60 --quiet)
     "$simrun" "$scn" "${args[@]}" --out "det-$n-a" && "$simrun" "$scn" "${args[@]}" --out "det-$n-b"
     if [ $? != 0 ]; then bad "$n: run failed"; continue; fi

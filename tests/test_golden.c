@@ -123,7 +123,7 @@ static void test_golden_golden_errors(void)
     t_expect_golden_error("{\"scenario\": \"b\",\n \"metrics\": {,}}", "g.json:2:");
     t_expect_golden_error("{\"scenario\": \"b\", \"metric\": {}}",
                           "g.json: $: expected keys among \"scenario\", \"comment\", \"overrides\", "
-                          "\"metrics\"; found \"metric\"");
+                          "\"seeds\", \"first_seed\", \"alpha\", \"metrics\"; found \"metric\"");
 }
 
 /* -------------------------------------------------------------- compare */
@@ -367,6 +367,188 @@ static void test_golden_bad_input(void)
     g_free(d);
 }
 
+/* ------------------------------------------------------- multi-seed */
+
+static void test_golden_seeds_parse(void)
+{
+    GError *err = NULL;
+    GoldenFile *g = golden_file_parse(
+        "{\"scenario\": \"s\", \"seeds\": 4, \"first_seed\": 7, \"alpha\": 0.01, \"metrics\": {"
+        "\"a\": {\"mean\": 2, \"sd\": 0.5, \"n\": 4, \"rel_tol\": 0.01},"
+        "\"b\": {\"mean\": 3, \"sd\": null, \"n\": 1}, \"c\": {\"mean\": null, \"sd\": null, \"n\": 0}}}",
+        "g.json", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    T_EQ_I64(golden_file_seeds(g), 4);
+    T_EQ_I64(golden_file_first_seed(g), 7);
+    T_NEAR(golden_file_alpha(g), 0.01, 0);
+    T_EQ_I64(golden_file_count(g), 3);
+    golden_file_free(g);
+    g = golden_file_parse("{\"scenario\": \"s\", \"metrics\": {}}", "g.json", &err);
+    T_EQ_I64(golden_file_seeds(g), 0); /* single-seed */
+    golden_file_free(g);
+}
+
+static void test_golden_seeds_errors(void)
+{
+    t_expect_golden_error("{\"scenario\": \"s\", \"seeds\": 1, \"first_seed\": 1, \"metrics\": {}}",
+                          "g.json: $.seeds: expected an integer from 2 to 10000; found 1");
+    t_expect_golden_error("{\"scenario\": \"s\", \"first_seed\": 1, \"metrics\": {}}",
+                          "g.json: $.seeds: expected the number of golden runs");
+    t_expect_golden_error("{\"scenario\": \"s\", \"seeds\": 4, \"metrics\": {}}",
+                          "g.json: $.first_seed: expected an integer seed >= 0; found nothing");
+    t_expect_golden_error("{\"scenario\": \"s\", \"seeds\": 4, \"first_seed\": 1, \"alpha\": 2, \"metrics\": {}}",
+                          "g.json: $.alpha: expected a number in (0, 1); found 2");
+    t_expect_golden_error("{\"scenario\": \"s\", \"seeds\": 4, \"first_seed\": 1, \"metrics\": "
+                          "{\"x\": {\"value\": 1}}}",
+                          "g.json: $.metrics.x: expected keys among \"mean\", \"sd\", \"n\", \"abs_tol\", "
+                          "\"rel_tol\"; found \"value\"");
+    t_expect_golden_error("{\"scenario\": \"s\", \"seeds\": 4, \"first_seed\": 1, \"metrics\": "
+                          "{\"x\": {\"mean\": 1, \"sd\": 0.5, \"n\": 1}}}",
+                          "g.json: $.metrics.x.sd: expected null (n < 2); found 0.5");
+    t_expect_golden_error("{\"scenario\": \"s\", \"seeds\": 4, \"first_seed\": 1, \"metrics\": "
+                          "{\"x\": {\"mean\": 1, \"sd\": 0.5, \"n\": 5}}}",
+                          "g.json: $.metrics.x.n: expected an integer from 0 to 4 (the golden runs with a "
+                          "number); found 5");
+    t_expect_golden_error("{\"scenario\": \"s\", \"seeds\": 4, \"first_seed\": 1, \"metrics\": "
+                          "{\"x\": {\"mean\": null, \"sd\": 1, \"n\": 3}}}",
+                          "g.json: $.metrics.x.mean: expected a number (n > 0); found null");
+}
+
+static const char t_golden_seeds[] =
+    "{\"scenario\": \"s\", \"seeds\": 4, \"first_seed\": 1, \"metrics\": {"
+    "\"a_rate\": {\"mean\": 0, \"sd\": 0, \"n\": 4, \"abs_tol\": 0.02},"
+    "\"b_noise\": {\"mean\": 10, \"sd\": 2, \"n\": 4, \"rel_tol\": 0.01},"
+    "\"c_moved\": {\"mean\": 10, \"sd\": 0.1, \"n\": 4, \"rel_tol\": 0.01},"
+    "\"d_const\": {\"mean\": 5, \"sd\": 0, \"n\": 4, \"rel_tol\": 0.01},"
+    "\"e_null\": {\"mean\": null, \"sd\": null, \"n\": 0},"
+    "\"f_became_number\": {\"mean\": null, \"sd\": null, \"n\": 0},"
+    "\"g_lost\": {\"mean\": 3, \"sd\": 1, \"n\": 4, \"rel_tol\": 0.01},"
+    "\"h_sometimes\": {\"mean\": 3, \"sd\": null, \"n\": 1, \"rel_tol\": 0.01},"
+    "\"i_missing\": {\"mean\": 3, \"sd\": 1, \"n\": 4}}}";
+
+/* Four runs now: a_rate 0.01 (a 0 need not stay 0), b_noise moved 12 %
+ * within its noise, c_moved doubled, d_const a different constant,
+ * f_became_number got numbers, g_lost lost them all, h_sometimes (one
+ * golden run of four had a number) has none now. */
+static void test_golden_compare_seeds_welch(void)
+{
+    GoldenFile *g = golden_file_parse(t_golden_seeds, "g.json", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    static const double b[] = {11, 9, 13, 12}, c[] = {20, 20.1, 19.9, 20};
+    cJSON *h[4];
+    for (int i = 0; i < 4; i++) {
+        h[i] = cJSON_CreateObject();
+        cJSON_AddNumberToObject(h[i], "a_rate", 0.01);
+        cJSON_AddNumberToObject(h[i], "b_noise", b[i]);
+        cJSON_AddNumberToObject(h[i], "c_moved", c[i]);
+        cJSON_AddNumberToObject(h[i], "d_const", 6);
+        cJSON_AddNullToObject(h[i], "e_null");
+        cJSON_AddNumberToObject(h[i], "f_became_number", 1);
+        cJSON_AddNullToObject(h[i], "g_lost");
+        cJSON_AddNullToObject(h[i], "h_sometimes");
+        cJSON_AddNumberToObject(h[i], "z_new", i);
+    }
+    GoldenReport rep;
+    golden_compare_seeds(g, (const cJSON *const *)h, 4, &rep);
+    T_EQ_I64(rep.seeds, 4);
+    T_EQ_I64(t_status(&rep, "a_rate"), GOLDEN_STATUS_PASS);
+    T_EQ_I64(t_status(&rep, "b_noise"), GOLDEN_STATUS_PASS);
+    T_CMP_I64(t_row(&rep, "b_noise")->p * 1000, >, 100); /* p = 0.38 */
+    T_EQ_I64(t_status(&rep, "c_moved"), GOLDEN_STATUS_FAIL);
+    T_CMP_I64(t_row(&rep, "c_moved")->p * 1e6, <, 1);
+    T_EQ_I64(t_status(&rep, "d_const"), GOLDEN_STATUS_FAIL);
+    T_EQ_I64(t_status(&rep, "e_null"), GOLDEN_STATUS_PASS);
+    T_EQ_I64(t_status(&rep, "f_became_number"), GOLDEN_STATUS_FAIL);
+    T_EQ_I64(t_status(&rep, "g_lost"), GOLDEN_STATUS_FAIL);
+    T_EQ_I64(t_status(&rep, "h_sometimes"), GOLDEN_STATUS_PASS);
+    T_EQ_I64(t_status(&rep, "i_missing"), GOLDEN_STATUS_FAIL);
+    T_EQ_I64(t_status(&rep, "z_new"), GOLDEN_STATUS_NEW);
+    T_EQ_I64(t_row(&rep, "b_noise")->now_n, 4);
+    T_NEAR(t_row(&rep, "b_noise")->now, 11.25, 1e-9);
+    T_EQ_I64(rep.failed, 5);
+    char *table = golden_report_table(&rep);
+    T_STR_CONTAINS(table, "golden mean ± sd (n)");
+    T_STR_CONTAINS(table, "10 ± 0.1 (n=4)");
+    T_STR_CONTAINS(table, "FAIL: 5 of 9 metrics differ from the golden runs\n");
+    T_STR_CONTAINS(table, "Welch's t test gives p < 0.001");
+    g_free(table);
+    golden_report_clear(&rep);
+    for (int i = 0; i < 4; i++) cJSON_Delete(h[i]);
+    golden_file_free(g);
+}
+
+static void test_golden_seeds_update_roundtrip(void)
+{
+    cJSON *h[3];
+    static const double x[] = {1, 2, 4};
+    for (int i = 0; i < 3; i++) {
+        h[i] = cJSON_CreateObject();
+        cJSON_AddNumberToObject(h[i], "t_s", x[i]);
+        cJSON_AddNumberToObject(h[i], "call_success_rate", 1);
+        if (i == 1) cJSON_AddNumberToObject(h[i], "sometimes_s", 5);
+        else cJSON_AddNullToObject(h[i], "sometimes_s");
+    }
+    GoldenFile *g = golden_file_from_seeds(NULL, "s", NULL, 11, (const cJSON *const *)h, 3);
+    T_EQ_I64(golden_file_seeds(g), 3);
+    T_EQ_I64(golden_file_first_seed(g), 11);
+    double a, r;
+    T_TRUE(golden_file_tolerance(g, "t_s", &a, &r));
+    T_NEAR(r, 0.01, 0);
+    T_TRUE(golden_file_tolerance(g, "call_success_rate", &a, &r));
+    T_NEAR(a, 0.02, 0);
+    char *text = golden_file_to_text(g);
+    T_STR_CONTAINS(text, "\"seeds\":\t3,\n\t\"first_seed\":\t11,\n\t\"alpha\":\t0.001,");
+    T_STR_CONTAINS(text, "\"mean\":\t2.33333333,\n\t\t\t\"sd\":\t1.52752523,\n\t\t\t\"n\":\t3,");
+    T_STR_CONTAINS(text, "\"mean\":\t5,\n\t\t\t\"sd\":\tnull,\n\t\t\t\"n\":\t1,");
+    GoldenFile *back = golden_file_parse(text, "new.json", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+    char *again = golden_file_to_text(back);
+    T_STR_EQ(again, text);
+    g_free(again);
+    g_free(text);
+    golden_file_free(back);
+    golden_file_free(g);
+    for (int i = 0; i < 3; i++) cJSON_Delete(h[i]);
+}
+
+/* The shipped multi-seed golden file of baseline: keep-alives every 10 s
+ * instead of 60 s on three new seeds (enough for a six-fold change; three
+ * runs keep the ASan build's CI time down) fail on the traffic counters;
+ * a single-seed golden file refuses --seeds. */
+static void test_golden_seeds_keepalive_change_fails(void)
+{
+    const char *src = g_getenv("SKYSIM_SOURCE_DIR");
+    char *golden = g_build_filename(src ? src : "..", "results", "golden", "seeds", "baseline.json", NULL);
+    char *single = g_build_filename(src ? src : "..", "results", "golden", "baseline.json", NULL);
+    char *scn = t_scenario("baseline");
+    char *out = NULL, *errtext = NULL;
+    const char *changed[] = {scn, "--golden", golden, "--seeds", "3", "--set", "seed=1000",
+                             "--set", "protocol.keepalive=10s", NULL};
+    T_EQ_I64(t_simcheck(changed, &out, &errtext), 1);
+    const char *row = out ? strstr(out, "\nmetrics.keepalive.sent ") : NULL;
+    const char *eol = row ? strchr(row + 1, '\n') : NULL;
+    T_TRUE(row && eol && eol - row > 5 && strncmp(eol - 4, "FAIL", 4) == 0);
+    T_STR_CONTAINS(out, "3 seeds now against 20 golden seeds");
+    T_STR_CONTAINS(out, "metrics differ from the golden runs\n");
+    g_free(out);
+    g_free(errtext);
+    const char *wrong[] = {scn, "--golden", single, "--seeds", "5", NULL};
+    T_EQ_I64(t_simcheck(wrong, &out, &errtext), 2);
+    T_STR_CONTAINS(errtext, "$: expected a multi-seed golden file (with \"seeds\") for --seeds; found a "
+                            "single-seed one");
+    g_free(out);
+    g_free(errtext);
+    const char *one[] = {scn, "--golden", golden, "--seeds", "1", NULL};
+    T_EQ_I64(t_simcheck(one, &out, &errtext), 2);
+    T_STR_EQ(errtext, "simcheck: --seeds: expected a number of seeds from 2 to 10000; found 1 "
+                      "(see simcheck --help)\n");
+    g_free(out);
+    g_free(errtext);
+    g_free(scn);
+    g_free(single);
+    g_free(golden);
+}
+
 T_SUITE_MAIN("golden",
              {"golden_parse", test_golden_golden_parse},
              {"golden_errors", test_golden_golden_errors},
@@ -375,4 +557,9 @@ T_SUITE_MAIN("golden",
              {"update_keeps_tolerances", test_golden_update_keeps_tolerances},
              {"overrides_merge", test_golden_overrides_merge},
              {"unchanged_passes_changed_timer_fails", test_golden_unchanged_passes_changed_timer_fails},
-             {"bad_input", test_golden_bad_input})
+             {"bad_input", test_golden_bad_input},
+             {"seeds_parse", test_golden_seeds_parse},
+             {"seeds_errors", test_golden_seeds_errors},
+             {"compare_seeds_welch", test_golden_compare_seeds_welch},
+             {"seeds_update_roundtrip", test_golden_seeds_update_roundtrip},
+             {"seeds_keepalive_change_fails", test_golden_seeds_keepalive_change_fails})

@@ -220,15 +220,16 @@ static gint t_str_cmp(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* "scenarios/<name>.json" for every file there, sorted; NULL-terminated,
- * owned (g_strfreev). Needs the source directory as cwd. */
+/* "scenarios/<name>.json" for every file there but schema.json (the JSON
+ * Schema of the others), sorted; NULL-terminated, owned (g_strfreev).
+ * Needs the source directory as cwd. */
 static char **t_shipped_scenarios(void)
 {
     GPtrArray *files = g_ptr_array_new();
     GDir *dir = g_dir_open("scenarios", 0, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
     for (const char *name; (name = g_dir_read_name(dir));)
-        if (g_str_has_suffix(name, ".json"))
+        if (g_str_has_suffix(name, ".json") && strcmp(name, "schema.json") != 0)
             g_ptr_array_add(files, g_strconcat("scenarios/", name, NULL));
     g_dir_close(dir);
     g_ptr_array_sort(files, t_str_cmp);
@@ -975,12 +976,47 @@ static void test_scenario_server_addresses_are_keys(void)
     g_free(msg);
 }
 
+/* The schema and the reader share one table: the bounds the schema states
+ * for a key are the ones the reader's message names, and every key of
+ * the table is a property of the schema while an unknown key is refused
+ * by both (schema: additionalProperties false). */
+static void test_scenario_schema_follows_the_reader_tables(void)
+{
+    char *text = scenario_schema_text();
+    cJSON *schema = cJSON_Parse(text);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
+    const cJSON *pop = cJSON_GetObjectItemCaseSensitive(props, "population");
+    const cJSON *clients = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(pop, "properties"), "clients");
+    T_NEAR(cJSON_GetObjectItemCaseSensitive(clients, "minimum")->valuedouble, 1, 0);
+    T_NEAR(cJSON_GetObjectItemCaseSensitive(clients, "maximum")->valuedouble, 100000000, 0);
+    char *msg = t_load_error("{\"population\": {\"clients\": 0}}");
+    T_STR_EQ(msg, "t.json: $.population.clients: expected an integer from 1 to 100000000; found 0");
+    g_free(msg);
+    T_TRUE(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(schema, "additionalProperties")));
+    static const char *const top[] = {"name",     "description", "seed",     "duration",   "warmup",
+                                      "network",  "population",  "supernodes", "churn",    "workload",
+                                      "protocol", "media",       "cost",     "outputs",    "events"};
+    T_EQ_I64(cJSON_GetArraySize(props), (long long)G_N_ELEMENTS(top));
+    for (size_t i = 0; i < G_N_ELEMENTS(top); i++)
+        T_TRUE(cJSON_GetObjectItemCaseSensitive(props, top[i]) != NULL);
+    /* A nat preset list comes from sim/net: the schema lists the same names. */
+    T_STR_CONTAINS(text, "\"linux_random_fully\"");
+    msg = t_load_error("{\"populaton\": {}}");
+    T_STR_CONTAINS(msg, "t.json: $.populaton: unknown key (did you mean \"population\"?)");
+    g_free(msg);
+    cJSON_Delete(schema);
+    g_free(text);
+}
+
 T_SUITE_MAIN(
     "scenario",
     {"test_scenario_bad_files_give_exact_messages", test_scenario_bad_files_give_exact_messages},
     {"test_scenario_readme_protocol_defaults_match", test_scenario_readme_protocol_defaults_match},
     {"test_scenario_server_addresses_are_keys", test_scenario_server_addresses_are_keys},
     {"test_scenario_inline_bad_cases", test_scenario_inline_bad_cases},
+    {"test_scenario_schema_follows_the_reader_tables", test_scenario_schema_follows_the_reader_tables},
     {"test_scenario_every_bad_file_is_in_the_table", test_scenario_every_bad_file_is_in_the_table},
     {"test_scenario_unreadable_file_is_reported", test_scenario_unreadable_file_is_reported},
     {"test_scenario_empty_object_gets_every_default",

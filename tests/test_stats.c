@@ -280,6 +280,26 @@ static void test_stats_interval_in_a_range(void)
     T_NEAR(s.mean, 0.6, 1e-12);
 }
 
+/* Welch's test against a value computed independently (numerical
+ * integration of Student's density): means 0 and 1, sd 1 and 2, n 10 and 5
+ * give t = 1.05409255, df = 5.02758621, p = 0.339840151. */
+static void test_stats_welch_matches_reference(void)
+{
+    StatsWelch w;
+    T_TRUE(stats_welch(0, 1, 10, 1, 2, 5, &w));
+    T_NEAR(w.t, 1.0540925533894598, 1e-12);
+    T_NEAR(w.df, 5.027586206896551, 1e-12);
+    T_NEAR(w.se, 0.9486832980505138, 1e-12);
+    T_NEAR(w.p, 0.33984015145668944, 1e-7);
+    T_TRUE(stats_welch(1, 2, 5, 0, 1, 10, &w)); /* symmetric: the sign of t flips, p stays */
+    T_NEAR(w.t, -1.0540925533894598, 1e-12);
+    T_NEAR(w.p, 0.33984015145668944, 1e-7);
+    T_FALSE(stats_welch(0, 1, 1, 1, 2, 5, &w)); /* n < 2 */
+    T_TRUE(isnan(w.p));
+    T_FALSE(stats_welch(3, 0, 10, 4, 0, 5, &w)); /* both constant: no test */
+    T_NEAR(w.se, 0, 0);
+}
+
 T_SUITE_MAIN("stats", {"t_quantiles_match_tables", test_stats_t_quantiles_match_tables},
              {"summary_of_one_to_five", test_stats_summary_of_one_to_five},
              {"summary_of_textbook_sample", test_stats_summary_of_textbook_sample},
@@ -291,4 +311,5 @@ T_SUITE_MAIN("stats", {"t_quantiles_match_tables", test_stats_t_quantiles_match_
              {"intervals_stay_in_bounds", test_stats_intervals_stay_in_bounds},
              {"interval_methods", test_stats_interval_methods},
              {"interval_in_a_range", test_stats_interval_in_a_range},
-             {"fraction_with_trials", test_stats_fraction_with_trials})
+             {"fraction_with_trials", test_stats_fraction_with_trials},
+             {"welch_matches_reference", test_stats_welch_matches_reference})

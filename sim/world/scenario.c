@@ -92,7 +92,7 @@ void scenario__expect(Rd *rd, const cJSON *found, const char *fmt, ...)
     g_free(expected);
 }
 
-bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known)
+bool scenario__keys_known(Rd *rd, const cJSON *obj, const char *const *known)
 {
     if (!cJSON_IsObject(obj)) {
         scenario__expect(rd, obj, "an object");
@@ -109,15 +109,23 @@ bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known)
     return !rd->failed;
 }
 
+bool scenario__keys(Rd *rd, const cJSON *obj, const KeyDef *table)
+{
+    const char **known = keydef_names(table);
+    bool ok = scenario__keys_known(rd, obj, known);
+    g_free(known);
+    return ok;
+}
+
 const cJSON *scenario__item(const cJSON *obj, const char *key) { return jsonin_item(obj, key); }
 
-const cJSON *scenario__section(Rd *rd, const cJSON *parent, const char *key,
-                               const char *const *known)
+const cJSON *scenario__section(Rd *rd, const cJSON *parent, const KeyDef *table, const char *key)
 {
+    const KeyDef *d = keydef_get(table, key, KEYDEF_OBJECT);
     const cJSON *v = scenario__item(parent, key);
     if (!v || rd->failed) return NULL;
     size_t mark = scenario__push_key(rd, key);
-    bool ok = scenario__keys(rd, v, known);
+    bool ok = scenario__keys(rd, v, d->keys);
     scenario__pop(rd, mark);
     return ok ? v : NULL;
 }
@@ -130,9 +138,10 @@ void scenario__missing(Rd *rd, const char *key, const char *why)
     scenario__pop(rd, mark);
 }
 
-bool scenario__get_int(Rd *rd, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
-                       int64_t *out)
+bool scenario__read_int(Rd *rd, const cJSON *obj, const KeyDef *def, int64_t *out)
 {
+    const char *key = def->name;
+    int64_t lo = (int64_t)def->lo, hi = (int64_t)def->hi;
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
@@ -149,11 +158,17 @@ bool scenario__get_int(Rd *rd, const cJSON *obj, const char *key, int64_t lo, in
     return !rd->failed;
 }
 
-bool scenario__get_u32(Rd *rd, const cJSON *obj, const char *key, uint32_t lo, uint32_t hi,
-                       uint32_t *out)
+bool scenario__get_int(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, int64_t *out)
 {
+    return scenario__read_int(rd, obj, keydef_get(table, key, KEYDEF_INT), out);
+}
+
+bool scenario__get_u32(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, uint32_t *out)
+{
+    const KeyDef *d = keydef_get(table, key, KEYDEF_INT);
+    CHECK(d->lo >= 0 && d->hi <= UINT32_MAX, "key %s: bounds beyond uint32", key);
     int64_t v = *out;
-    if (!scenario__get_int(rd, obj, key, lo, hi, &v)) return false;
+    if (!scenario__read_int(rd, obj, d, &v)) return false;
     *out = (uint32_t)v;
     return true;
 }
@@ -170,9 +185,11 @@ static char *scn_num_range(double lo, bool lo_open, double hi, bool hi_open)
                            hi_open ? ')' : ']');
 }
 
-bool scenario__get_num(Rd *rd, const cJSON *obj, const char *key, double lo, bool lo_open,
-                       double hi, bool hi_open, double *out)
+bool scenario__read_num(Rd *rd, const cJSON *obj, const KeyDef *def, double *out)
 {
+    const char *key = def->name;
+    double lo = def->lo, hi = def->hi;
+    bool lo_open = def->lo_open, hi_open = def->hi_open;
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
@@ -190,8 +207,14 @@ bool scenario__get_num(Rd *rd, const cJSON *obj, const char *key, double lo, boo
     return ok;
 }
 
-bool scenario__get_bool(Rd *rd, const cJSON *obj, const char *key, bool *out)
+bool scenario__get_num(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, double *out)
 {
+    return scenario__read_num(rd, obj, keydef_get(table, key, KEYDEF_NUMBER), out);
+}
+
+bool scenario__get_bool(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, bool *out)
+{
+    keydef_get(table, key, KEYDEF_BOOL);
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
@@ -203,8 +226,9 @@ bool scenario__get_bool(Rd *rd, const cJSON *obj, const char *key, bool *out)
     return !rd->failed;
 }
 
-bool scenario__get_str(Rd *rd, const cJSON *obj, const char *key, char **out)
+bool scenario__get_str(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, char **out)
 {
+    keydef_get(table, key, KEYDEF_STRING);
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
@@ -218,18 +242,18 @@ bool scenario__get_str(Rd *rd, const cJSON *obj, const char *key, char **out)
     return !rd->failed;
 }
 
-bool scenario__get_choice(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
+bool scenario__get_choice(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key,
                           const char **out)
 {
     int i = 0;
-    if (!scenario__get_enum(rd, obj, key, names, &i)) return false;
-    *out = names[i];
+    if (!scenario__get_enum(rd, obj, table, key, &i)) return false;
+    *out = keydef_choices(keydef_get(table, key, KEYDEF_ENUM))[i];
     return true;
 }
 
-bool scenario__get_enum(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
-                        int *out)
+bool scenario__get_enum(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, int *out)
 {
+    const char *const *names = keydef_choices(keydef_get(table, key, KEYDEF_ENUM));
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
@@ -256,8 +280,16 @@ static bool scn_duration_of(const cJSON *v, TimeNs *out)
     return cJSON_IsString(v) && timens_parse(v->valuestring, TIMENS_S, out, NULL);
 }
 
-bool scenario__get_duration(Rd *rd, const cJSON *obj, const char *key, TimeNs lo, TimeNs *out)
+bool scenario__get_duration(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key,
+                            TimeNs *out)
 {
+    return scenario__read_duration(rd, obj, keydef_get(table, key, KEYDEF_DURATION), out);
+}
+
+bool scenario__read_duration(Rd *rd, const cJSON *obj, const KeyDef *d, TimeNs *out)
+{
+    const char *key = d->name;
+    TimeNs lo = d->min_ns;
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
@@ -317,9 +349,11 @@ char *scenario__bitrate_format(uint64_t bps, char *buf, size_t size)
     return buf;
 }
 
-bool scenario__get_bitrate(Rd *rd, const cJSON *obj, const char *key, uint64_t lo, uint64_t hi,
+bool scenario__get_bitrate(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key,
                            uint64_t *out)
 {
+    const KeyDef *d = keydef_get(table, key, KEYDEF_BITRATE);
+    uint64_t lo = (uint64_t)d->lo, hi = (uint64_t)d->hi;
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);
@@ -343,8 +377,10 @@ bool scenario__get_bitrate(Rd *rd, const cJSON *obj, const char *key, uint64_t l
     return !rd->failed;
 }
 
-bool scenario__get_file(Rd *rd, const cJSON *obj, const char *key, char **given, char **resolved)
+bool scenario__get_file(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, char **given,
+                        char **resolved)
 {
+    keydef_get(table, key, KEYDEF_FILE);
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return false;
     size_t mark = scenario__push_key(rd, key);

@@ -334,6 +334,11 @@ cJSON *scenario_to_json(const Scenario *s);
  * other 64-bit integers of results files. Owned by the caller. */
 cJSON *scenario_json_u64(uint64_t v);
 
+/* The JSON Schema (draft-07) of scenario files, made from the key tables
+ * the reader validates with (scenarios/schema.json is this text; simrun
+ * --print-schema writes it). Owned (g_free). */
+char *scenario_schema_text(void);
+
 /* Frees s and everything it owns; NULL is a no-op. */
 void scenario_free(Scenario *s);
 

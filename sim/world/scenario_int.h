@@ -7,6 +7,7 @@
 #define SKYSIM_SCENARIO_INT_H
 
 #include "sim/world/jsonin.h"
+#include "sim/world/keydef.h"
 #include "sim/world/scenario.h"
 
 typedef struct ScenarioOverride {
@@ -58,41 +59,49 @@ void scenario__missing(Rd *rd, const char *key, const char *why);
 
 
 
-/* Checks that obj is an object whose keys are all in known, none twice. */
-bool scenario__keys(Rd *rd, const cJSON *obj, const char *const *known);
+/* Checks that obj is an object whose keys are all in table (a key table of
+ * scenario_keys.c), none twice. */
+bool scenario__keys(Rd *rd, const cJSON *obj, const KeyDef *table);
+/* As scenario__keys(), with the names known only at run time (region
+ * names of a delays map, the parameters of a distribution family). */
+bool scenario__keys_known(Rd *rd, const cJSON *obj, const char *const *known);
 /* obj[key] (case-sensitive); NULL when obj is not an object, the key is
  * absent or its value is null (null means "the default"). Borrowed. */
 const cJSON *scenario__item(const cJSON *obj, const char *key);
-/* parent[key] checked with scenario__keys(); NULL when absent or bad. */
-const cJSON *scenario__section(Rd *rd, const cJSON *parent, const char *key,
-                               const char *const *known);
+/* parent[key], an object section of table, checked with scenario__keys()
+ * against the section's own table; NULL when absent or bad. */
+const cJSON *scenario__section(Rd *rd, const cJSON *parent, const KeyDef *table, const char *key);
 
-/* Typed getters. Each reads obj[key]; when it is absent (or null) it leaves
- * *out alone (the default) and returns false; when it is bad it reports an
- * error and returns false; else it stores the value and returns true. */
-bool scenario__get_int(Rd *rd, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
-                       int64_t *out);
-bool scenario__get_u32(Rd *rd, const cJSON *obj, const char *key, uint32_t lo, uint32_t hi,
-                       uint32_t *out);
-bool scenario__get_num(Rd *rd, const cJSON *obj, const char *key, double lo, bool lo_open,
-                       double hi, bool hi_open, double *out);
-bool scenario__get_bool(Rd *rd, const cJSON *obj, const char *key, bool *out);
+/* Readers of one value, by its key definition d (d->name is the key; the
+ * kind and bounds are d's). Each reads obj[d->name]; when it is absent (or
+ * null) it leaves *out alone (the default) and returns false; when it is
+ * bad it reports an error and returns false; else it stores the value and
+ * returns true. */
+bool scenario__read_int(Rd *rd, const cJSON *obj, const KeyDef *d, int64_t *out);
+bool scenario__read_num(Rd *rd, const cJSON *obj, const KeyDef *d, double *out);
+bool scenario__read_duration(Rd *rd, const cJSON *obj, const KeyDef *d, TimeNs *out);
+
+/* Typed getters: the reader of key in table (keydef_get() CHECKs it is
+ * there and of the kind named by the getter), as scenario__read_*. */
+bool scenario__get_int(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, int64_t *out);
+bool scenario__get_u32(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, uint32_t *out);
+bool scenario__get_num(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, double *out);
+bool scenario__get_bool(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, bool *out);
 /* *out: owned string, replaced (old one freed) on success. */
-bool scenario__get_str(Rd *rd, const cJSON *obj, const char *key, char **out);
-/* As scenario__get_enum, but hands back the name matched (names[i], static)
- * for the owning module's parser (nat.h, fw.h): no index-to-enum casts. */
-bool scenario__get_choice(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
+bool scenario__get_str(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, char **out);
+/* As scenario__get_enum, but hands back the name matched (static) for the
+ * owning module's parser (nat.h, fw.h): no index-to-enum casts. */
+bool scenario__get_choice(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key,
                           const char **out);
-bool scenario__get_enum(Rd *rd, const cJSON *obj, const char *key, const char *const *names,
-                        int *out);
-/* lo: smallest accepted duration (1 means "> 0"). */
-bool scenario__get_duration(Rd *rd, const cJSON *obj, const char *key, TimeNs lo, TimeNs *out);
-/* lo, hi: accepted range in bits per second. */
-bool scenario__get_bitrate(Rd *rd, const cJSON *obj, const char *key, uint64_t lo, uint64_t hi,
+bool scenario__get_enum(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, int *out);
+bool scenario__get_duration(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key,
+                            TimeNs *out);
+bool scenario__get_bitrate(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key,
                            uint64_t *out);
 /* A file that must exist: *given is the name as written, *resolved joined to
  * the scenario's directory; both owned, replaced on success. */
-bool scenario__get_file(Rd *rd, const cJSON *obj, const char *key, char **given, char **resolved);
+bool scenario__get_file(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key, char **given,
+                        char **resolved);
 
 /* "512kbit", "1.5Mbit" (no: "1500kbit"), "64000" to bits per second. */
 bool scenario__bitrate_parse(const char *text, double *bps);
@@ -130,5 +139,28 @@ extern const char *const scenario__searches[];
 extern const char *const scenario__codecs[];
 extern const char *const scenario__actions[];
 extern const char *const scenario__whos[]; /* event targets other than group names */
+
+/* The key tables (scenario_keys.c), one per object of the format. */
+extern const KeyDef scenario__keys_root[];
+extern const KeyDef scenario__keys_network[];
+extern const KeyDef scenario__keys_latency[];
+extern const KeyDef scenario__keys_region[];
+extern const KeyDef scenario__keys_population[];
+extern const KeyDef scenario__keys_group[];
+extern const KeyDef scenario__keys_nat[];
+extern const KeyDef scenario__keys_supernodes[];
+extern const KeyDef scenario__keys_churn[];
+extern const KeyDef scenario__keys_trace[];
+extern const KeyDef scenario__keys_workload[];
+extern const KeyDef scenario__keys_protocol[];
+extern const KeyDef scenario__keys_media[];
+extern const KeyDef scenario__keys_cost[];
+extern const KeyDef scenario__keys_outputs[];
+extern const KeyDef scenario__keys_event[];
+extern const KeyDef scenario__keys_dist[]; /* "dist" of a distribution object */
+/* Bounds of the distribution parameters as numbers (a table), and the
+ * parameters that are durations in a time distribution (NULL-terminated). */
+const KeyDef *scenario__dist_param_def(void);
+const char *const *scenario__dist_time_params(void);
 
 #endif

@@ -48,9 +48,6 @@ static const struct {
 } scn_default_regions[] = {{"na", 0.40}, {"eu", 0.35}, {"as", 0.25}};
 static const int scn_default_delay_ms[3][3] = {{15, 45, 85}, {45, 12, 120}, {85, 120, 25}};
 
-#define SCN_MAX_GROUPS 256
-#define SCN_MAX_REGIONS 64
-#define SCN_MAX_EVENTS 10000
 
 /* ------------------------------------------------------------------------ */
 /* Small value types */
@@ -83,9 +80,16 @@ char *scenario__endpoint_format(ScenarioEndpoint e, char *buf, size_t size)
     return buf;
 }
 
-/* cpu: a class name or a speed factor in (0, 64]. class_out may be NULL. */
-static void scn_read_cpu(Rd *rd, const cJSON *obj, const char *key, char **class_out, double *speed)
+/* cpu: a class name or a speed factor in (0, 64] (the key's table entry:
+ * the classes, then the number as its alternative form). class_out may
+ * be NULL. */
+static void scn_read_cpu(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key,
+                         char **class_out, double *speed)
 {
+    const KeyDef *d = keydef_get(table, key, KEYDEF_ENUM);
+    const KeyDef *f = d->alt; /* the speed factor */
+    CHECK(f && f->kind == KEYDEF_NUMBER && f->lo_open && !f->hi_open, "cpu key %s", key);
+    CHECK(keydef_choices(d) == scenario__cpu_classes, "cpu key %s", key);
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, key);
@@ -96,12 +100,12 @@ static void scn_read_cpu(Rd *rd, const cJSON *obj, const char *key, char **class
             g_free(*class_out);
             *class_out = g_strdup(scenario__cpu_classes[i]);
         }
-    } else if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble <= 64) {
+    } else if (cJSON_IsNumber(v) && v->valuedouble > f->lo && v->valuedouble <= f->hi) {
         *speed = v->valuedouble;
         if (class_out) g_clear_pointer(class_out, g_free);
     } else {
         char *list = jsonin_choice_list(scenario__cpu_classes);
-        scenario__expect(rd, v, "one of %s or a speed factor in (0, 64]", list);
+        scenario__expect(rd, v, "one of %s or a speed factor in (%g, %g]", list, f->lo, f->hi);
         g_free(list);
     }
     scenario__pop(rd, mark);
@@ -142,11 +146,10 @@ static void scn_free_regions(ScenarioNetwork *n)
 /* The name and share of one region; names are unique. */
 static void scn_read_region(Rd *rd, const cJSON *v, ScenarioNetwork *n, size_t i)
 {
-    static const char *const keys[] = {"name", "share", "delays", NULL};
     ScenarioRegion *r = &n->regions[i];
     r->share = NAN;
-    if (!scenario__keys(rd, v, keys)) return;
-    if (!scenario__get_str(rd, v, "name", &r->name) && !rd->failed) {
+    if (!scenario__keys(rd, v, scenario__keys_region)) return;
+    if (!scenario__get_str(rd, v, scenario__keys_region, "name", &r->name) && !rd->failed) {
         scenario__missing(rd, "name", "every region needs a name");
         r->name = g_strdup_printf("region%zu", i); /* until the next override names it */
     }
@@ -160,29 +163,37 @@ static void scn_read_region(Rd *rd, const cJSON *v, ScenarioNetwork *n, size_t i
                          "\"any\"");
         scenario__pop(rd, mark);
     }
-    scenario__get_num(rd, v, "share", 0, false, 1, false, &r->share);
+    scenario__get_num(rd, v, scenario__keys_region, "share", &r->share);
 }
 
 /* delays of region i: {"other": duration}; fills row i, -1 where absent. */
 static void scn_read_delays(Rd *rd, const cJSON *v, ScenarioNetwork *n, size_t i,
                             const char *const *names)
 {
-    const cJSON *d = scenario__section(rd, v, "delays", names);
-    for (const cJSON *it = d ? d->child : NULL; it && !rd->failed; it = it->next) {
+    const KeyDef *map = keydef_get(scenario__keys_region, "delays", KEYDEF_MAP);
+    const cJSON *d = scenario__item(v, "delays");
+    if (!d || rd->failed) return;
+    size_t mark = scenario__push_key(rd, "delays");
+    bool ok = scenario__keys_known(rd, d, names);
+    scenario__pop(rd, mark);
+    for (const cJSON *it = ok ? d->child : NULL; it && !rd->failed; it = it->next) {
         int j = jsonin_choice_find(it->string, names);
-        scenario__get_duration(rd, d, it->string, 0, &n->delay_ns[i * n->n_regions + (size_t)j]);
+        KeyDef one = *map->items; /* the delay, under the region's name */
+        one.name = it->string;
+        scenario__read_duration(rd, d, &one, &n->delay_ns[i * n->n_regions + (size_t)j]);
     }
 }
 
 /* regions: replaces the default regions when given. */
 static void scn_read_regions(Rd *rd, const cJSON *lat, ScenarioNetwork *n)
 {
+    const KeyDef *def = keydef_get(scenario__keys_latency, "regions", KEYDEF_ARRAY);
     const cJSON *arr = scenario__item(lat, "regions");
     if (!arr || rd->failed) return;
     size_t mark = scenario__push_key(rd, "regions");
     int count = cJSON_GetArraySize(arr);
-    if (!cJSON_IsArray(arr) || count < 1 || count > SCN_MAX_REGIONS) {
-        scenario__expect(rd, arr, "an array of 1 to %d regions", SCN_MAX_REGIONS);
+    if (!cJSON_IsArray(arr) || count < (int)def->min_items || count > (int)def->max_items) {
+        scenario__expect(rd, arr, "an array of %zu to %zu regions", def->min_items, def->max_items);
         scenario__pop(rd, mark);
         return;
     }
@@ -210,31 +221,28 @@ static void scn_read_regions(Rd *rd, const cJSON *lat, ScenarioNetwork *n)
 
 static void scn_read_latency(Rd *rd, const cJSON *net, ScenarioResolved *r)
 {
-    static const char *const keys[] = {"model", "file", "regions", NULL};
     ScenarioNetwork *n = &r->spec.network;
-    const cJSON *lat = scenario__section(rd, net, "latency", keys);
+    const cJSON *lat = scenario__section(rd, net, scenario__keys_network, "latency");
     size_t mark = scenario__push_key(rd, "latency");
     int model = (int)n->model;
-    scenario__get_enum(rd, lat, "model", scenario__latency_models, &model);
+    scenario__get_enum(rd, lat, scenario__keys_latency, "model", &model);
     n->model = (ScenarioLatencyModel)model;
-    scenario__get_file(rd, lat, "file", &r->latency_file_given, &n->latency_file);
+    scenario__get_file(rd, lat, scenario__keys_latency, "file", &r->latency_file_given, &n->latency_file);
     scn_read_regions(rd, lat, n);
     scenario__pop(rd, mark);
 }
 
 static void scn_read_network(Rd *rd, const cJSON *root, ScenarioResolved *r)
 {
-    static const char *const keys[] = {
-        "latency", "loss", "access_delay", "jitter", "queue_limit", "icmp_unreachable", NULL};
     ScenarioNetwork *n = &r->spec.network;
-    const cJSON *net = scenario__section(rd, root, "network", keys);
+    const cJSON *net = scenario__section(rd, root, scenario__keys_root, "network");
     size_t mark = scenario__push_key(rd, "network");
     scn_read_latency(rd, net, r);
-    scenario__get_num(rd, net, "loss", 0, false, 1, true, &n->loss);
-    scenario__get_duration(rd, net, "access_delay", 0, &n->access_delay_ns);
-    scenario__get_duration(rd, net, "jitter", 0, &n->jitter_ns);
-    scenario__get_duration(rd, net, "queue_limit", 1, &n->queue_limit_ns);
-    scenario__get_bool(rd, net, "icmp_unreachable", &n->icmp_unreachable);
+    scenario__get_num(rd, net, scenario__keys_network, "loss", &n->loss);
+    scenario__get_duration(rd, net, scenario__keys_network, "access_delay", &n->access_delay_ns);
+    scenario__get_duration(rd, net, scenario__keys_network, "jitter", &n->jitter_ns);
+    scenario__get_duration(rd, net, scenario__keys_network, "queue_limit", &n->queue_limit_ns);
+    scenario__get_bool(rd, net, scenario__keys_network, "icmp_unreachable", &n->icmp_unreachable);
     scenario__pop(rd, mark);
 }
 
@@ -263,35 +271,37 @@ static void scn_cgn_default(ScenarioNat *nat)
 /* The object form of a NAT: a preset to start from and/or explicit fields. */
 static void scn_read_nat_object(Rd *rd, const cJSON *v, ScenarioNat *nat)
 {
-    static const char *const keys[] = {"preset",      "mapping",     "filtering", "ports",
-                                       "udp_timeout", "tcp_timeout", "hairpin",   "inbound_refresh",
-                                       NULL};
-    if (!scenario__keys(rd, v, keys)) return;
+    if (!scenario__keys(rd, v, scenario__keys_nat)) return;
     int i = 0;
-    bool has_preset = scenario__get_enum(rd, v, "preset", nat_preset_names() + 1, &i);
+    bool has_preset = scenario__get_enum(rd, v, scenario__keys_nat, "preset", &i);
     scn_nat_preset(nat, i + 1);
     if (!has_preset) g_clear_pointer(&nat->preset, g_free);
     NatConfig *c = &nat->config;
     const char *m = NULL, *f = NULL, *p = NULL;
-    if (scenario__get_choice(rd, v, "mapping", nat_mapping_names(), &m))
+    if (scenario__get_choice(rd, v, scenario__keys_nat, "mapping", &m))
         CHECK(nat_mapping_parse(m, &c->mapping), "mapping %s", m);
     else if (!has_preset && !rd->failed)
         scenario__missing(rd, "mapping", "required when there is no \"preset\"");
-    if (scenario__get_choice(rd, v, "filtering", nat_filtering_names(), &f))
+    if (scenario__get_choice(rd, v, scenario__keys_nat, "filtering", &f))
         CHECK(nat_filtering_parse(f, &c->filtering), "filtering %s", f);
     else if (!has_preset && !rd->failed)
         scenario__missing(rd, "filtering", "required when there is no \"preset\"");
-    if (scenario__get_choice(rd, v, "ports", nat_port_alloc_names(), &p))
+    if (scenario__get_choice(rd, v, scenario__keys_nat, "ports", &p))
         CHECK(nat_port_alloc_parse(p, &c->port_alloc), "ports %s", p);
-    scenario__get_duration(rd, v, "udp_timeout", TIMENS_S, &c->udp_timeout_ns);
-    scenario__get_duration(rd, v, "tcp_timeout", TIMENS_S, &c->tcp_established_ns);
-    scenario__get_bool(rd, v, "hairpin", &c->hairpin);
-    scenario__get_bool(rd, v, "inbound_refresh", &c->inbound_refresh);
+    scenario__get_duration(rd, v, scenario__keys_nat, "udp_timeout", &c->udp_timeout_ns);
+    scenario__get_duration(rd, v, scenario__keys_nat, "tcp_timeout", &c->tcp_established_ns);
+    scenario__get_bool(rd, v, scenario__keys_nat, "hairpin", &c->hairpin);
+    scenario__get_bool(rd, v, scenario__keys_nat, "inbound_refresh", &c->inbound_refresh);
 }
 
-/* nat or cgn: a preset name, an object, and for cgn also true/false. */
-static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn, ScenarioNat *nat)
+/* nat or cgn of a group: a preset name, an object, and where the key's
+ * table entry also takes a boolean (cgn), true/false. */
+static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, ScenarioNat *nat)
 {
+    const KeyDef *d = keydef_get(scenario__keys_group, key, KEYDEF_ENUM);
+    bool is_cgn = false;
+    for (const KeyDef *x = d->alt; x; x = x->alt)
+        is_cgn = is_cgn || x->kind == KEYDEF_BOOL;
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, key);
@@ -318,7 +328,7 @@ static void scn_read_nat(Rd *rd, const cJSON *obj, const char *key, bool is_cgn,
 static void scn_read_group_name(Rd *rd, const cJSON *v, ScenarioPopulation *p, size_t i)
 {
     ScenarioGroup *g = &p->groups[i];
-    if (!scenario__get_str(rd, v, "name", &g->name)) return;
+    if (!scenario__get_str(rd, v, scenario__keys_group, "name", &g->name)) return;
     bool clash = jsonin_choice_find(g->name, scenario__whos) >= 0;
     for (size_t j = 0; j < i; j++)
         clash = clash || strcmp(p->groups[j].name, g->name) == 0;
@@ -351,24 +361,21 @@ static void scn_default_group(ScenarioGroup *g, size_t i)
 
 static void scn_read_group(Rd *rd, const cJSON *v, ScenarioPopulation *p, size_t i)
 {
-    static const char *const keys[] = {"name",     "fraction",      "uplink_bps", "downlink_bps",
-                                       "cpu",      "nat",           "cgn",        "cgn_subscribers",
-                                       "firewall", "hosts_per_nat", "region",     NULL};
     ScenarioGroup *g = &p->groups[i];
-    if (!scenario__keys(rd, v, keys)) return;
+    if (!scenario__keys(rd, v, scenario__keys_group)) return;
     scn_read_group_name(rd, v, p, i);
-    scenario__get_num(rd, v, "fraction", 0, true, 1, false, &g->fraction);
-    scenario__get_bitrate(rd, v, "uplink_bps", 1000, 100000000000ULL, &g->uplink_bps);
-    scenario__get_bitrate(rd, v, "downlink_bps", 1000, 100000000000ULL, &g->downlink_bps);
-    scn_read_cpu(rd, v, "cpu", &g->cpu_class, &g->cpu_speed);
-    scn_read_nat(rd, v, "nat", false, &g->nat);
-    scn_read_nat(rd, v, "cgn", true, &g->cgn);
-    scenario__get_u32(rd, v, "cgn_subscribers", 1, 1000000, &g->cgn_subscribers);
+    scenario__get_num(rd, v, scenario__keys_group, "fraction", &g->fraction);
+    scenario__get_bitrate(rd, v, scenario__keys_group, "uplink_bps", &g->uplink_bps);
+    scenario__get_bitrate(rd, v, scenario__keys_group, "downlink_bps", &g->downlink_bps);
+    scn_read_cpu(rd, v, scenario__keys_group, "cpu", &g->cpu_class, &g->cpu_speed);
+    scn_read_nat(rd, v, "nat", &g->nat);
+    scn_read_nat(rd, v, "cgn", &g->cgn);
+    scenario__get_u32(rd, v, scenario__keys_group, "cgn_subscribers", &g->cgn_subscribers);
     const char *fw = NULL;
-    if (scenario__get_choice(rd, v, "firewall", fw_type_names(), &fw))
+    if (scenario__get_choice(rd, v, scenario__keys_group, "firewall", &fw))
         CHECK(fw_type_parse(fw, &g->firewall), "firewall %s", fw);
-    scenario__get_u32(rd, v, "hosts_per_nat", 1, 65536, &g->hosts_per_nat);
-    scenario__get_str(rd, v, "region", &g->region_name);
+    scenario__get_u32(rd, v, scenario__keys_group, "hosts_per_nat", &g->hosts_per_nat);
+    scenario__get_str(rd, v, scenario__keys_group, "region", &g->region_name);
 }
 
 static void scn_free_groups(ScenarioPopulation *p)
@@ -387,12 +394,13 @@ static void scn_free_groups(ScenarioPopulation *p)
 
 static void scn_read_groups(Rd *rd, const cJSON *pop, ScenarioPopulation *p)
 {
+    const KeyDef *def = keydef_get(scenario__keys_population, "groups", KEYDEF_ARRAY);
     const cJSON *arr = scenario__item(pop, "groups");
     if (!arr || rd->failed) return;
     size_t mark = scenario__push_key(rd, "groups");
     int count = cJSON_GetArraySize(arr);
-    if (!cJSON_IsArray(arr) || count < 1 || count > SCN_MAX_GROUPS) {
-        scenario__expect(rd, arr, "an array of 1 to %d groups", SCN_MAX_GROUPS);
+    if (!cJSON_IsArray(arr) || count < (int)def->min_items || count > (int)def->max_items) {
+        scenario__expect(rd, arr, "an array of %zu to %zu groups", def->min_items, def->max_items);
     } else {
         scn_free_groups(p);
         p->n_groups = (size_t)count;
@@ -410,11 +418,10 @@ static void scn_read_groups(Rd *rd, const cJSON *pop, ScenarioPopulation *p)
 
 static void scn_read_population(Rd *rd, const cJSON *root, ScenarioPopulation *p)
 {
-    static const char *const keys[] = {"clients", "groups", NULL};
-    const cJSON *pop = scenario__section(rd, root, "population", keys);
+    const cJSON *pop = scenario__section(rd, root, scenario__keys_root, "population");
     size_t mark = scenario__push_key(rd, "population");
     int64_t clients = (int64_t)p->clients;
-    scenario__get_int(rd, pop, "clients", 1, 100000000, &clients);
+    scenario__get_int(rd, pop, scenario__keys_population, "clients", &clients);
     p->clients = (uint64_t)clients;
     scn_read_groups(rd, pop, p);
     scenario__pop(rd, mark);
@@ -425,43 +432,37 @@ static void scn_read_population(Rd *rd, const cJSON *root, ScenarioPopulation *p
 
 static void scn_read_supernodes(Rd *rd, const cJSON *root, ScenarioSupernodes *sn)
 {
-    static const char *const keys[] = {"mode",       "count",         "min_uplink_bps", "min_cpu",
-                                       "min_uptime", "nominate_load", "capacity",       NULL};
-    const cJSON *v = scenario__section(rd, root, "supernodes", keys);
+    const cJSON *v = scenario__section(rd, root, scenario__keys_root, "supernodes");
     size_t mark = scenario__push_key(rd, "supernodes");
     int mode = (int)sn->mode;
-    scenario__get_enum(rd, v, "mode", scenario__sn_modes, &mode);
+    scenario__get_enum(rd, v, scenario__keys_supernodes, "mode", &mode);
     sn->mode = (ScenarioSupernodeMode)mode;
     int64_t count = (int64_t)sn->count;
-    scenario__get_int(rd, v, "count", 0, 10000000, &count);
+    scenario__get_int(rd, v, scenario__keys_supernodes, "count", &count);
     sn->count = (uint64_t)count;
-    scenario__get_bitrate(rd, v, "min_uplink_bps", 0, 100000000000ULL, &sn->min_uplink_bps);
-    scn_read_cpu(rd, v, "min_cpu", NULL, &sn->min_cpu);
-    scenario__get_duration(rd, v, "min_uptime", 0, &sn->min_uptime_ns);
-    scenario__get_num(rd, v, "nominate_load", 0, true, 1, false, &sn->nominate_load);
-    scenario__get_u32(rd, v, "capacity", 1, 1000000, &sn->capacity);
+    scenario__get_bitrate(rd, v, scenario__keys_supernodes, "min_uplink_bps", &sn->min_uplink_bps);
+    scn_read_cpu(rd, v, scenario__keys_supernodes, "min_cpu", NULL, &sn->min_cpu);
+    scenario__get_duration(rd, v, scenario__keys_supernodes, "min_uptime", &sn->min_uptime_ns);
+    scenario__get_num(rd, v, scenario__keys_supernodes, "nominate_load", &sn->nominate_load);
+    scenario__get_u32(rd, v, scenario__keys_supernodes, "capacity", &sn->capacity);
     scenario__pop(rd, mark);
 }
 
-/* A distribution parameter: a duration in seconds when is_time (a number of
- * seconds or a duration string), else a plain number; > 0 unless zero_ok. */
+/* A distribution parameter, with the bounds of scenario__dist_param_def():
+ * a duration in seconds when is_time and the parameter is one of
+ * scenario__dist_time_params() (a number of seconds or a duration string),
+ * else a plain number; zero_ok: 0 is accepted too (the constant family). */
 static bool scn_read_param(Rd *rd, const cJSON *v, const char *key, bool is_time, bool zero_ok,
                            double *out)
 {
-    if (!is_time || strcmp(key, "shape") == 0 || strcmp(key, "sigma") == 0 ||
-        strcmp(key, "mu") == 0) {
-        /* Bounds that keep every draw finite: mu of a log-normal in log
-         * seconds (e^50 s is beyond any run), sigma and shape sane. */
-        bool mu = strcmp(key, "mu") == 0;
-        double lo = mu ? -50 : 0, hi = mu                              ? 50
-                                        : strcmp(key, "sigma") == 0 ? 20
-                                        : strcmp(key, "shape") == 0 ? 1e6
-                                                                    : INFINITY;
-        return scenario__get_num(rd, v, key, lo, !zero_ok && !mu, hi, false, out);
-    }
-    TimeNs t = 0;
-    if (!scenario__get_duration(rd, v, key, zero_ok ? 0 : 1, &t)) return false;
-    *out = timens_to_s(t);
+    KeyDef d = *keydef_get(scenario__dist_param_def(), key, KEYDEF_NUMBER);
+    if (zero_ok) d.lo_open = false;
+    if (!is_time || jsonin_choice_find(key, scenario__dist_time_params()) < 0)
+        return scenario__read_num(rd, v, &d, out);
+    KeyDef t = {.name = key, .kind = KEYDEF_DURATION, .min_ns = d.lo_open ? 1 : 0};
+    TimeNs ns = 0;
+    if (!scenario__read_duration(rd, v, &t, &ns)) return false;
+    *out = timens_to_s(ns);
     return true;
 }
 
@@ -476,9 +477,12 @@ static double *scn_dist_slot(ScenarioDist *d, const char *param)
     return &d->sigma;
 }
 
-/* A distribution {dist, parameters..., max}; is_time: values are durations. */
-static void scn_read_dist(Rd *rd, const cJSON *obj, const char *key, bool is_time, ScenarioDist *d)
+/* A distribution {dist, parameters..., max}, key of table; durations when
+ * the key's entry says so (time). */
+static void scn_read_dist(Rd *rd, const cJSON *obj, const KeyDef *table, const char *key,
+                          ScenarioDist *d)
 {
+    bool is_time = keydef_get(table, key, KEYDEF_DIST)->time;
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, key);
@@ -487,7 +491,7 @@ static void scn_read_dist(Rd *rd, const cJSON *obj, const char *key, bool is_tim
         scenario__expect(rd, v,
                          "a distribution object such as "
                          "{\"dist\": \"exponential\", \"mean\": 10}");
-    else if (!scenario__get_enum(rd, v, "dist", scenario__dists, &kind) && !rd->failed)
+    else if (!scenario__get_enum(rd, v, scenario__keys_dist, "dist", &kind) && !rd->failed)
         scenario__missing(rd, "dist", "the distribution family");
     if (rd->failed) {
         scenario__pop(rd, mark);
@@ -498,7 +502,7 @@ static void scn_read_dist(Rd *rd, const cJSON *obj, const char *key, bool is_tim
                            params[1] ? "max" : NULL, NULL};
     memset(d, 0, sizeof *d);
     d->kind = (ScenarioDistKind)kind;
-    if (scenario__keys(rd, v, keys)) {
+    if (scenario__keys_known(rd, v, keys)) {
         char *why = g_strdup_printf("required by dist \"%s\"", scenario__dists[kind]);
         for (size_t i = 0; params[i] && !rd->failed; i++) {
             bool zero_ok = kind == SCENARIO_DIST_CONSTANT;
@@ -515,6 +519,8 @@ static void scn_read_dist(Rd *rd, const cJSON *obj, const char *key, bool is_tim
 /* diurnal: 24 hourly weights >= 0, not all zero. */
 static void scn_read_diurnal(Rd *rd, const cJSON *obj, double *w)
 {
+    const KeyDef *def = keydef_get(scenario__keys_churn, "diurnal", KEYDEF_ARRAY);
+    CHECK(def->min_items == 24 && def->max_items == 24 && def->items->lo == 0, "diurnal: 24 weights >= 0");
     const cJSON *v = scenario__item(obj, "diurnal");
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, "diurnal");
@@ -540,59 +546,52 @@ static void scn_read_diurnal(Rd *rd, const cJSON *obj, double *w)
 
 static void scn_read_trace(Rd *rd, const cJSON *churn, ScenarioResolved *r)
 {
-    static const char *const keys[] = {"file", "format", "scale", "offset", "on_error", NULL};
     ScenarioChurn *c = &r->spec.churn;
-    const cJSON *v = scenario__section(rd, churn, "trace", keys);
+    const cJSON *v = scenario__section(rd, churn, scenario__keys_churn, "trace");
     size_t mark = scenario__push_key(rd, "trace");
-    scenario__get_file(rd, v, "file", &r->trace_file_given, &c->trace_file);
+    scenario__get_file(rd, v, scenario__keys_trace, "file", &r->trace_file_given, &c->trace_file);
     int format = (int)c->trace_format;
-    scenario__get_enum(rd, v, "format", scenario__trace_formats, &format);
+    scenario__get_enum(rd, v, scenario__keys_trace, "format", &format);
     c->trace_format = (ScenarioTraceFormat)format;
-    scenario__get_num(rd, v, "scale", 0, true, 1e6, false, &c->trace_scale);
-    scenario__get_duration(rd, v, "offset", 0, &c->trace_offset_ns);
+    scenario__get_num(rd, v, scenario__keys_trace, "scale", &c->trace_scale);
+    scenario__get_duration(rd, v, scenario__keys_trace, "offset", &c->trace_offset_ns);
     int on_error = c->trace_skip_bad;
-    scenario__get_enum(rd, v, "on_error", scenario__trace_on_error, &on_error);
+    scenario__get_enum(rd, v, scenario__keys_trace, "on_error", &on_error);
     c->trace_skip_bad = on_error == 1;
     scenario__pop(rd, mark);
 }
 
 static void scn_read_churn(Rd *rd, const cJSON *root, ScenarioResolved *r)
 {
-    static const char *const keys[] = {"model",   "ramp",       "session", "off_time",
-                                       "diurnal", "start_hour", "trace",   NULL};
     ScenarioChurn *c = &r->spec.churn;
-    const cJSON *v = scenario__section(rd, root, "churn", keys);
+    const cJSON *v = scenario__section(rd, root, scenario__keys_root, "churn");
     size_t mark = scenario__push_key(rd, "churn");
     int model = (int)c->model;
-    scenario__get_enum(rd, v, "model", scenario__churn_models, &model);
+    scenario__get_enum(rd, v, scenario__keys_churn, "model", &model);
     c->model = (ScenarioChurnModel)model;
-    scenario__get_duration(rd, v, "ramp", 0, &c->ramp_ns);
-    scn_read_dist(rd, v, "session", true, &c->session);
-    scn_read_dist(rd, v, "off_time", true, &c->off_time);
+    scenario__get_duration(rd, v, scenario__keys_churn, "ramp", &c->ramp_ns);
+    scn_read_dist(rd, v, scenario__keys_churn, "session", &c->session);
+    scn_read_dist(rd, v, scenario__keys_churn, "off_time", &c->off_time);
     scn_read_diurnal(rd, v, c->diurnal);
-    scenario__get_num(rd, v, "start_hour", 0, false, 24, true, &c->start_hour);
+    scenario__get_num(rd, v, scenario__keys_churn, "start_hour", &c->start_hour);
     scn_read_trace(rd, v, r);
     scenario__pop(rd, mark);
 }
 
 static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
 {
-    static const char *const keys[] = {
-        "call_rate",        "call_duration",   "search_rate", "buddies",
-        "conference_share", "conference_size", "pstn_share",  "conference_mesh", "hold_rate",
-        "hold_duration",    NULL};
-    const cJSON *v = scenario__section(rd, root, "workload", keys);
+    const cJSON *v = scenario__section(rd, root, scenario__keys_root, "workload");
     size_t mark = scenario__push_key(rd, "workload");
-    scenario__get_num(rd, v, "call_rate", 0, false, 3600, false, &w->call_rate); /* <= 1/s */
-    scn_read_dist(rd, v, "call_duration", true, &w->call_duration);
-    scenario__get_num(rd, v, "search_rate", 0, false, 3600, false, &w->search_rate);
-    scn_read_dist(rd, v, "buddies", false, &w->buddies);
-    scenario__get_num(rd, v, "conference_share", 0, false, 1, false, &w->conference_share);
-    scenario__get_u32(rd, v, "conference_size", 3, 25, &w->conference_size);
-    scenario__get_num(rd, v, "pstn_share", 0, false, 1, false, &w->pstn_share);
-    scenario__get_bool(rd, v, "conference_mesh", &w->conference_mesh);
-    scenario__get_num(rd, v, "hold_rate", 0, false, 3600, false, &w->hold_rate);
-    scn_read_dist(rd, v, "hold_duration", true, &w->hold_duration);
+    scenario__get_num(rd, v, scenario__keys_workload, "call_rate", &w->call_rate); /* <= 1/s */
+    scn_read_dist(rd, v, scenario__keys_workload, "call_duration", &w->call_duration);
+    scenario__get_num(rd, v, scenario__keys_workload, "search_rate", &w->search_rate);
+    scn_read_dist(rd, v, scenario__keys_workload, "buddies", &w->buddies);
+    scenario__get_num(rd, v, scenario__keys_workload, "conference_share", &w->conference_share);
+    scenario__get_u32(rd, v, scenario__keys_workload, "conference_size", &w->conference_size);
+    scenario__get_num(rd, v, scenario__keys_workload, "pstn_share", &w->pstn_share);
+    scenario__get_bool(rd, v, scenario__keys_workload, "conference_mesh", &w->conference_mesh);
+    scenario__get_num(rd, v, scenario__keys_workload, "hold_rate", &w->hold_rate);
+    scn_read_dist(rd, v, scenario__keys_workload, "hold_duration", &w->hold_duration);
     scenario__pop(rd, mark);
 }
 
@@ -602,12 +601,14 @@ static void scn_read_workload(Rd *rd, const cJSON *root, ScenarioWorkload *w)
 /* bootstrap: 1 to 64 distinct "a.b.c.d:port" strings. */
 static void scn_read_bootstrap(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
 {
+    const KeyDef *def = keydef_get(scenario__keys_protocol, "bootstrap", KEYDEF_ARRAY);
     const cJSON *v = scenario__item(obj, "bootstrap");
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, "bootstrap");
     int count = cJSON_GetArraySize(v);
-    if (!cJSON_IsArray(v) || count < 1 || count > 64) {
-        scenario__expect(rd, v, "an array of 1 to 64 addresses such as \"66.235.180.9:33033\"");
+    if (!cJSON_IsArray(v) || count < (int)def->min_items || count > (int)def->max_items) {
+        scenario__expect(rd, v, "an array of %zu to %zu addresses such as \"66.235.180.9:33033\"",
+                         def->min_items, def->max_items);
         scenario__pop(rd, mark);
         return;
     }
@@ -630,6 +631,7 @@ static void scn_read_bootstrap(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
 
 static void scn_read_endpoint(Rd *rd, const cJSON *obj, const char *key, ScenarioEndpoint *out)
 {
+    keydef_get(scenario__keys_protocol, key, KEYDEF_STRING);
     const cJSON *v = scenario__item(obj, key);
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, key);
@@ -641,12 +643,15 @@ static void scn_read_endpoint(Rd *rd, const cJSON *obj, const char *key, Scenari
 /* search_fanout: 1 to 16 integers from 1 to 1000, one per wave. */
 static void scn_read_fanout(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
 {
+    const KeyDef *def = keydef_get(scenario__keys_protocol, "search_fanout", KEYDEF_ARRAY);
+    const KeyDef *wave = def->items;
     const cJSON *v = scenario__item(obj, "search_fanout");
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, "search_fanout");
     int count = cJSON_GetArraySize(v);
-    if (!cJSON_IsArray(v) || count < 1 || count > 16) {
-        scenario__expect(rd, v, "an array of 1 to 16 wave sizes such as [4, 8]");
+    if (!cJSON_IsArray(v) || count < (int)def->min_items || count > (int)def->max_items) {
+        scenario__expect(rd, v, "an array of %zu to %zu wave sizes such as [4, 8]", def->min_items,
+                         def->max_items);
         scenario__pop(rd, mark);
         return;
     }
@@ -654,9 +659,9 @@ static void scn_read_fanout(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
     for (int i = 0; i < count && !rd->failed; i++) {
         const cJSON *x = cJSON_GetArrayItem(v, i);
         size_t m = scenario__push_index(rd, (size_t)i);
-        if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || x->valuedouble < 1 ||
-            x->valuedouble > 1000)
-            scenario__expect(rd, x, "an integer from 1 to 1000");
+        if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || x->valuedouble < wave->lo ||
+            x->valuedouble > wave->hi)
+            scenario__expect(rd, x, "an integer from %g to %g", wave->lo, wave->hi);
         else
             w[i] = (uint32_t)x->valuedouble;
         scenario__pop(rd, m);
@@ -669,33 +674,28 @@ static void scn_read_fanout(Rd *rd, const cJSON *obj, ScenarioProtocol *p)
 
 static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
 {
-    static const char *const keys[] = {
-        "host_cache_size", "bootstrap",        "login_server",  "web_server",       "phone_gateway",
-        "search",          "search_fanout",    "search_timeout", "login_rounds",    "probe_timeout",
-        "connect_timeout", "login_retry_wait", "keepalive",      "keepalive_misses", "alt_nodes",
-        "presence_ttl",    "login_pause",      "relay_bandwidth", NULL};
-    const cJSON *v = scenario__section(rd, root, "protocol", keys);
+    const cJSON *v = scenario__section(rd, root, scenario__keys_root, "protocol");
     size_t mark = scenario__push_key(rd, "protocol");
-    scenario__get_u32(rd, v, "host_cache_size", 1, 200, &p->host_cache_size);
+    scenario__get_u32(rd, v, scenario__keys_protocol, "host_cache_size", &p->host_cache_size);
     scn_read_bootstrap(rd, v, p);
     scn_read_endpoint(rd, v, "login_server", &p->login_server);
     scn_read_endpoint(rd, v, "web_server", &p->web_server);
     scn_read_endpoint(rd, v, "phone_gateway", &p->phone_gateway);
     int search = (int)p->search;
-    scenario__get_enum(rd, v, "search", scenario__searches, &search);
+    scenario__get_enum(rd, v, scenario__keys_protocol, "search", &search);
     p->search = (ScenarioSearch)search;
     scn_read_fanout(rd, v, p);
-    scenario__get_duration(rd, v, "search_timeout", 1, &p->search_timeout_ns);
-    scenario__get_u32(rd, v, "login_rounds", 1, 100, &p->login_rounds);
-    scenario__get_duration(rd, v, "probe_timeout", 1, &p->probe_timeout_ns);
-    scenario__get_duration(rd, v, "connect_timeout", 1, &p->connect_timeout_ns);
-    scenario__get_duration(rd, v, "login_retry_wait", 1, &p->login_retry_wait_ns);
-    scenario__get_duration(rd, v, "login_pause", 0, &p->login_pause_ns);
-    scenario__get_duration(rd, v, "keepalive", 1, &p->keepalive_ns);
-    scenario__get_u32(rd, v, "keepalive_misses", 1, 100, &p->keepalive_misses);
-    scenario__get_u32(rd, v, "alt_nodes", 0, 1000, &p->alt_nodes);
-    scenario__get_duration(rd, v, "presence_ttl", 1, &p->presence_ttl_ns);
-    scenario__get_bitrate(rd, v, "relay_bandwidth", 8000, 1000000000, &p->relay_bandwidth_bps);
+    scenario__get_duration(rd, v, scenario__keys_protocol, "search_timeout", &p->search_timeout_ns);
+    scenario__get_u32(rd, v, scenario__keys_protocol, "login_rounds", &p->login_rounds);
+    scenario__get_duration(rd, v, scenario__keys_protocol, "probe_timeout", &p->probe_timeout_ns);
+    scenario__get_duration(rd, v, scenario__keys_protocol, "connect_timeout", &p->connect_timeout_ns);
+    scenario__get_duration(rd, v, scenario__keys_protocol, "login_retry_wait", &p->login_retry_wait_ns);
+    scenario__get_duration(rd, v, scenario__keys_protocol, "login_pause", &p->login_pause_ns);
+    scenario__get_duration(rd, v, scenario__keys_protocol, "keepalive", &p->keepalive_ns);
+    scenario__get_u32(rd, v, scenario__keys_protocol, "keepalive_misses", &p->keepalive_misses);
+    scenario__get_u32(rd, v, scenario__keys_protocol, "alt_nodes", &p->alt_nodes);
+    scenario__get_duration(rd, v, scenario__keys_protocol, "presence_ttl", &p->presence_ttl_ns);
+    scenario__get_bitrate(rd, v, scenario__keys_protocol, "relay_bandwidth", &p->relay_bandwidth_bps);
     scenario__pop(rd, mark);
 }
 
@@ -725,7 +725,7 @@ static void scn_read_frame(Rd *rd, const cJSON *obj, ScenarioMedia *m)
 {
     static const TimeNs frames_us[] = {2500, 5000, 10000, 20000, 40000, 60000};
     TimeNs t = m->frame_ns;
-    if (!scenario__get_duration(rd, obj, "frame", 1, &t)) return;
+    if (!scenario__get_duration(rd, obj, scenario__keys_media, "frame", &t)) return;
     for (size_t i = 0; i < G_N_ELEMENTS(frames_us); i++) {
         if (t == frames_us[i] * TIMENS_US) {
             m->frame_ns = t;
@@ -740,20 +740,17 @@ static void scn_read_frame(Rd *rd, const cJSON *obj, ScenarioMedia *m)
 
 static void scn_read_media(Rd *rd, const cJSON *root, ScenarioMedia *m)
 {
-    static const char *const keys[] = {"codec", "bitrate", "frame", "fec", "silence_suppression",
-                                       "execution", NULL};
-    static const char *const executions[] = {"frames", "replay", NULL};
-    const cJSON *v = scenario__section(rd, root, "media", keys);
+    const cJSON *v = scenario__section(rd, root, scenario__keys_root, "media");
     size_t mark = scenario__push_key(rd, "media");
     int codec = (int)m->codec;
-    if (scenario__get_enum(rd, v, "codec", scenario__codecs, &codec))
+    if (scenario__get_enum(rd, v, scenario__keys_media, "codec", &codec))
         scn_codec_profile(m, (ScenarioCodec)codec);
-    scenario__get_bitrate(rd, v, "bitrate", 6000, 510000, &m->bitrate_bps);
+    scenario__get_bitrate(rd, v, scenario__keys_media, "bitrate", &m->bitrate_bps);
     scn_read_frame(rd, v, m);
-    scenario__get_bool(rd, v, "fec", &m->fec);
-    scenario__get_bool(rd, v, "silence_suppression", &m->silence_suppression);
+    scenario__get_bool(rd, v, scenario__keys_media, "fec", &m->fec);
+    scenario__get_bool(rd, v, scenario__keys_media, "silence_suppression", &m->silence_suppression);
     int exec = m->replay ? 1 : 0;
-    if (scenario__get_enum(rd, v, "execution", executions, &exec)) m->replay = exec == 1;
+    if (scenario__get_enum(rd, v, scenario__keys_media, "execution", &exec)) m->replay = exec == 1;
     scenario__pop(rd, mark);
 }
 
@@ -781,22 +778,20 @@ static void scn_default_relay_bandwidth(ScenarioSpec *sp)
 
 static void scn_read_cost(Rd *rd, const cJSON *root, ScenarioResolved *r)
 {
-    static const char *const keys[] = {"calibration", NULL};
-    const cJSON *v = scenario__section(rd, root, "cost", keys);
+    const cJSON *v = scenario__section(rd, root, scenario__keys_root, "cost");
     size_t mark = scenario__push_key(rd, "cost");
-    scenario__get_file(rd, v, "calibration", &r->calibration_given, &r->spec.calibration);
+    scenario__get_file(rd, v, scenario__keys_cost, "calibration", &r->calibration_given, &r->spec.calibration);
     scenario__pop(rd, mark);
 }
 
 static void scn_read_outputs(Rd *rd, const cJSON *root, ScenarioOutputs *o)
 {
-    static const char *const keys[] = {"timeseries_interval", "pcap", "pcap_at", "trace", NULL};
-    const cJSON *v = scenario__section(rd, root, "outputs", keys);
+    const cJSON *v = scenario__section(rd, root, scenario__keys_root, "outputs");
     size_t mark = scenario__push_key(rd, "outputs");
-    scenario__get_duration(rd, v, "timeseries_interval", 1, &o->timeseries_interval_ns);
-    scenario__get_str(rd, v, "pcap", &o->pcap);
-    scenario__get_str(rd, v, "pcap_at", &o->pcap_at);
-    scenario__get_str(rd, v, "trace", &o->trace);
+    scenario__get_duration(rd, v, scenario__keys_outputs, "timeseries_interval", &o->timeseries_interval_ns);
+    scenario__get_str(rd, v, scenario__keys_outputs, "pcap", &o->pcap);
+    scenario__get_str(rd, v, scenario__keys_outputs, "pcap_at", &o->pcap_at);
+    scenario__get_str(rd, v, scenario__keys_outputs, "trace", &o->trace);
     scenario__pop(rd, mark);
 }
 
@@ -829,29 +824,29 @@ static void scn_check_pcap_at(Rd *rd, const cJSON *root, const ScenarioSpec *sp)
 
 static void scn_read_event(Rd *rd, const cJSON *v, ScenarioEvent *e)
 {
-    static const char *const keys[] = {"at", "action", "who", "fraction", "spread", NULL};
     e->fraction = 1;
     e->target = g_strdup("all");
-    if (!scenario__keys(rd, v, keys)) return;
-    if (!scenario__get_duration(rd, v, "at", 0, &e->at_ns) && !rd->failed)
+    if (!scenario__keys(rd, v, scenario__keys_event)) return;
+    if (!scenario__get_duration(rd, v, scenario__keys_event, "at", &e->at_ns) && !rd->failed)
         scenario__missing(rd, "at", "the time of the event");
     int action = 0;
-    if (!scenario__get_enum(rd, v, "action", scenario__actions, &action) && !rd->failed)
+    if (!scenario__get_enum(rd, v, scenario__keys_event, "action", &action) && !rd->failed)
         scenario__missing(rd, "action", "one of \"crash\", \"logout\", \"login\"");
     e->action = (ScenarioEventAction)action;
-    scenario__get_str(rd, v, "who", &e->target);
-    scenario__get_num(rd, v, "fraction", 0, true, 1, false, &e->fraction);
-    scenario__get_duration(rd, v, "spread", 0, &e->spread_ns);
+    scenario__get_str(rd, v, scenario__keys_event, "who", &e->target);
+    scenario__get_num(rd, v, scenario__keys_event, "fraction", &e->fraction);
+    scenario__get_duration(rd, v, scenario__keys_event, "spread", &e->spread_ns);
 }
 
 static void scn_read_events(Rd *rd, const cJSON *root, ScenarioSpec *sp)
 {
+    const KeyDef *def = keydef_get(scenario__keys_root, "events", KEYDEF_ARRAY);
     const cJSON *v = scenario__item(root, "events");
     if (!v || rd->failed) return;
     size_t mark = scenario__push_key(rd, "events");
     int count = cJSON_GetArraySize(v);
-    if (!cJSON_IsArray(v) || count > SCN_MAX_EVENTS) {
-        scenario__expect(rd, v, "an array of at most %d events", SCN_MAX_EVENTS);
+    if (!cJSON_IsArray(v) || count > (int)def->max_items) {
+        scenario__expect(rd, v, "an array of at most %zu events", def->max_items);
     } else {
         sp->n_events = (size_t)count;
         sp->events = g_new0(ScenarioEvent, sp->n_events);
@@ -961,14 +956,14 @@ static void scn_check_file_names(Rd *rd, const cJSON *root, ScenarioSpec *sp)
         scenario__pop(rd, mark);
     }
     if (!rd->failed) scn_check_pcap_at(rd, root, sp);
-    static const char *const keys[] = {"pcap", "trace"};
+    static const char *const names[] = {"pcap", "trace"};
     const char *files[] = {sp->outputs.pcap, sp->outputs.trace};
-    for (size_t i = 0; i < G_N_ELEMENTS(keys) && !rd->failed; i++) {
+    for (size_t i = 0; i < G_N_ELEMENTS(names) && !rd->failed; i++) {
         bool same = i == 1 && files[0] && files[1] && strcmp(files[0], files[1]) == 0;
         if (!files[i] || (results_name_is_free(files[i]) && !same)) continue;
         size_t mark = scenario__push_key(rd, "outputs");
-        scenario__push_key(rd, keys[i]);
-        scenario__expect(rd, scenario__item(scenario__item(root, "outputs"), keys[i]),
+        scenario__push_key(rd, names[i]);
+        scenario__expect(rd, scenario__item(scenario__item(root, "outputs"), names[i]),
                          same ? "a file name other than that of outputs.pcap"
                               : "a plain file name (no \"/\", not \".\" or \"..\") other than "
                                 RESULTS_OWN_NAMES);
@@ -978,13 +973,10 @@ static void scn_check_file_names(Rd *rd, const cJSON *root, ScenarioSpec *sp)
 
 static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
 {
-    static const char *const keys[] = {"name",   "description", "seed",       "duration",
-                                       "warmup", "network",     "population", "supernodes",
-                                       "churn",  "workload",    "protocol",   "media",
-                                       "cost",   "outputs",     "events",     NULL};
     ScenarioSpec *sp = &r->spec;
-    if (!scenario__keys(rd, root, keys)) return;
-    scenario__get_str(rd, root, "name", &sp->name);
+    if (!scenario__keys(rd, root, scenario__keys_root)) return;
+    scenario__get_str(rd, root, scenario__keys_root, "name", &sp->name);
+    keydef_get(scenario__keys_root, "description", KEYDEF_STRING);
     const cJSON *d = scenario__item(root, "description");
     if (d && !cJSON_IsString(d)) {
         size_t mark = scenario__push_key(rd, "description");
@@ -995,10 +987,10 @@ static void scn_read_root(Rd *rd, const cJSON *root, ScenarioResolved *r)
         sp->description = g_strdup(d->valuestring);
     }
     int64_t seed = (int64_t)sp->seed;
-    scenario__get_int(rd, root, "seed", 0, (int64_t)SCENARIO_SEED_MAX, &seed);
+    scenario__get_int(rd, root, scenario__keys_root, "seed", &seed);
     sp->seed = (uint64_t)seed;
-    scenario__get_duration(rd, root, "duration", 1, &sp->duration_ns);
-    scenario__get_duration(rd, root, "warmup", 0, &sp->warmup_ns);
+    scenario__get_duration(rd, root, scenario__keys_root, "duration", &sp->duration_ns);
+    scenario__get_duration(rd, root, scenario__keys_root, "warmup", &sp->warmup_ns);
     scn_read_network(rd, root, r);
     scn_read_population(rd, root, &sp->population);
     scn_read_supernodes(rd, root, &sp->supernodes);

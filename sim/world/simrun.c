@@ -4,6 +4,7 @@
  *   simrun SCENARIO.json [--seed N] [--set path=value]... [--duration T]
  *          [--out DIR] [--quiet] [--pcap FILE] [--pcap-at WHERE] [--trace FILE]
  *          [--queue Q] [--trace-env NODE] [--print-resolved]
+ *   simrun --print-schema
  *
  * Exit status: 0 done (also when interrupted: the results are marked), 2
  * bad input (scenario, flags), 1 internal error, 130 interrupted while the
@@ -258,7 +259,7 @@ int main(int argc, char **argv)
 {
     SimrunOpts o = {0};
     g_log_set_default_handler(simrun_log, NULL);
-    gboolean version = FALSE;
+    gboolean version = FALSE, print_schema = FALSE;
     GOptionEntry entries[] = {
         {"seed", 's', 0, G_OPTION_ARG_STRING, &o.seed,
          "Master seed, 0 to 2^53-1 (overrides the scenario's)", "N"},
@@ -281,6 +282,9 @@ int main(int argc, char **argv)
          "Raise SIGINT at this virtual time, or \"build\": while the world is built (tests)", "T"},
         {"print-resolved", 0, 0, G_OPTION_ARG_NONE, &o.print_resolved,
          "Print the scenario as resolved (every default filled in, --set applied) as JSON, then exit without running", NULL},
+        {"print-schema", 0, 0, G_OPTION_ARG_NONE, &print_schema,
+         "Print the JSON Schema of scenario files (scenarios/schema.json), made from the tables the "
+         "scenario reader validates with, then exit", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
     GOptionContext *ctx = g_option_context_new("SCENARIO.json - run one skysim scenario");
@@ -304,6 +308,14 @@ int main(int argc, char **argv)
         g_error_free(err);
     } else if (version) {
         buildinfo_print(stdout, "simrun");
+        rc = 0;
+    } else if (print_schema && argc != 1) {
+        fprintf(stderr, "simrun: --print-schema: expected no scenario file; found %d arguments (see simrun --help)\n",
+                argc - 1);
+    } else if (print_schema) {
+        char *schema = scenario_schema_text();
+        fputs(schema, stdout);
+        g_free(schema);
         rc = 0;
     } else if (argc != 2) {
         fprintf(stderr, "simrun: expected one scenario file; found %d arguments (see simrun --help)\n", argc - 1);
