@@ -61,6 +61,10 @@ typedef enum HeadlineRange {
     X("search_success_rate", HEADLINE_FRACTION, "", "search success rate",                          \
       "metrics.search.success.value+metrics.search.failure.value")                                  \
     X("search_latency_mean_s", HEADLINE_NONNEG, "s", "mean search latency", "")                     \
+    X("search_success_online", HEADLINE_FRACTION, "", "search success, targets online",            \
+      "metrics.search.target.online.found.value+metrics.search.target.online.absent.value")        \
+    X("search_success_recent", HEADLINE_FRACTION, "", "search success, targets logged out < 72 h", \
+      "metrics.search.target.recent.found.value+metrics.search.target.recent.absent.value")        \
     X("call_success_rate", HEADLINE_FRACTION, "", "call success rate",                              \
       "metrics.call.success.value+metrics.call.failure.value")                                      \
     X("call_setup_mean_s", HEADLINE_NONNEG, "s", "mean call setup time", "")                        \
