@@ -139,9 +139,12 @@ static void presence_pump(Node *n)
 {
     SearchNode *s = search__node(n);
     while (s->lookup_next < s->nbuddy && search__calls_busy(s, SC_BUDDY) < PRESENCE_LOOKUPS) {
-        PresenceBuddy *b = &s->buddy[s->lookup_next];
-        if (!search__call_start(n, b->user, b->ulen, SC_BUDDY, s->lookup_next)) return;
-        s->lookup_next++;
+        uint8_t i = s->lookup_next++; /* first: a lookup that ends at once pumps again */
+        PresenceBuddy *b = &s->buddy[i];
+        if (!search__call_start(n, b->user, b->ulen, SC_BUDDY, i)) {
+            s->lookup_next = i;
+            return;
+        }
     }
 }
 
