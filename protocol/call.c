@@ -92,6 +92,7 @@ struct CallState {
     bool via_sn;             /* caller: sig_conn goes to the callee's supernode (a bridge) */
     bool held;               /* we put the call on hold (node_call_hold) */
     bool peer_held;          /* the peer's last packet says it holds the call */
+    bool setup_counted;      /* the setup's signalling was observed (call_setup_cost) */
     uint8_t sig_pi;          /* direct signalling: port step (own port, 443, 80) */
     int sig_conn;            /* direct signalling connection (a31 PUB, gateway), -1 none */
     uint8_t ncand, ci, pi;   /* relay candidates, the one tried, its port step */
@@ -109,6 +110,7 @@ struct CallState {
     uint8_t peer_chal[8];    /* peer's challenge */
     uint8_t key[32];         /* session key */
     TimeNs started;          /* node_call / INVITE time */
+    uint32_t sig0, sigp0;    /* Node.sig_bytes / sig_pkts at the start, INVITE included */
     TimeNs duration;         /* caller: call length once connected */
     TimeNs last_rx;          /* last media packet from the peer */
     MediaTx *tx;             /* media sender while sending */
@@ -176,6 +178,11 @@ static void call_metrics_intern(CallMetrics *m, const Env *e)
     m->sig_fallbacks = metric_table_intern(e, METRIC_CALL_SIGNAL_FALLBACKS);
     m->bridges = metric_table_intern(e, METRIC_CALL_BRIDGES);
     m->bridge_refused = metric_table_intern(e, METRIC_CALL_BRIDGE_REFUSED);
+    m->setup_caller_bytes = metric_table_intern(e, METRIC_CALL_SETUP_CALLER_BYTES);
+    m->setup_callee_bytes = metric_table_intern(e, METRIC_CALL_SETUP_CALLEE_BYTES);
+    m->setup_caller_pkts = metric_table_intern(e, METRIC_CALL_SETUP_CALLER_PACKETS);
+    m->setup_callee_pkts = metric_table_intern(e, METRIC_CALL_SETUP_CALLEE_PACKETS);
+    m->sig_dup = metric_table_intern(e, METRIC_CALL_SIGNAL_DUPLICATES);
     m->setup_s = metric_table_intern(e, METRIC_CALL_SETUP_S);
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) {
         m->path[p] = metric_table_intern_family(e, METRIC_FAM_CALL_PATH, p, 0, 0);
@@ -299,6 +306,12 @@ static CallState *call_new(Node *n, uint8_t role, uint32_t id)
     c->sig_conn = -1;
     c->pstn = n->role == NODE_ROLE_GATEWAY;
     c->started = env_now(&n->env);
+    c->sig0 = n->sig_bytes;
+    c->sigp0 = n->sig_pkts;
+    if (role == CALL_CALLEE) { /* the INVITE that made us is the setup's too */
+        c->sig0 -= n->sig_last_rx;
+        c->sigp0--;
+    }
     env_random_bytes(&n->env, c->chal, sizeof c->chal);
     node__feat_set(n, NODE_FEAT_CALL, c);
     if (n->role == NODE_ROLE_CLIENT) n->voice = NODE_VOICE_CALL;
@@ -412,6 +425,22 @@ static void call_relayed_gauge(Node *n, CallState *c, bool relayed)
     node__count(n, CM(n)->relayed_active, relayed ? 1 : -1);
 }
 
+/* The signalling a two-party call's setup cost on this end's link: every
+ * message the node sent or received from dialling (caller) or the INVITE
+ * (callee) to the first media packet received, locating, bridging and
+ * punching included, whatever else the node did meanwhile (keep-alives)
+ * too. Once per call. */
+static void call_setup_cost(Node *n, CallState *c)
+{
+    if (c->setup_counted || c->pstn) return;
+    c->setup_counted = true;
+    bool caller = c->role == CALL_CALLER;
+    env_metric_observe(&n->env, caller ? CM(n)->setup_caller_bytes : CM(n)->setup_callee_bytes,
+                       (double)(uint32_t)(n->sig_bytes - c->sig0));
+    env_metric_observe(&n->env, caller ? CM(n)->setup_caller_pkts : CM(n)->setup_callee_pkts,
+                       (double)(uint32_t)(n->sig_pkts - c->sigp0));
+}
+
 static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
 {
     CallState *c = call__cur(n);
@@ -420,6 +449,7 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     size_t hdr = call_media_hdr(c);
     if (!media_rx_packet(c->rx, &n->env, buf + hdr, len - hdr)) return;
     c->last_rx = env_now(&n->env);
+    call_setup_cost(n, c);
     if (media_rx_peer_holds(c->rx) != c->peer_held) { /* the peer put the call on hold, or resumed */
         c->peer_held = !c->peer_held;
         call_media_retime(n);
@@ -850,7 +880,10 @@ static void call_peer_from(CallState *c, const WireCall *cm)
 static void call_on_invite(Node *n, const WireCall *cm, int idx)
 {
     if (call__cur(n) || n->voice != NODE_VOICE_NONE) {
-        if (call__cur(n) && call__cur(n)->id == cm->call_id) return; /* duplicate */
+        if (call__cur(n) && call__cur(n)->id == cm->call_id) { /* a copy delivered twice */
+            node__count(n, CM(n)->sig_dup, 1);
+            return;
+        }
         WireCall b = {.kind = WIRE_CM_BUSY, .call_id = cm->call_id};
         if (idx >= 0)
             mediapath_send_tcp(n, idx, &b);
@@ -880,7 +913,10 @@ static void call_on_invite(Node *n, const WireCall *cm, int idx)
 static void call_on_answer(Node *n, const WireCall *cm)
 {
     CallState *c = call__cur(n);
-    if (c->st != CST_INVITE) return;
+    if (c->st != CST_INVITE) { /* one ANSWER a call: another is a copy */
+        node__count(n, CM(n)->sig_dup, 1);
+        return;
+    }
     if (!call_response_ok(n, c->chal, c->key, cm->resp)) {
         call_bye(n, CALL_END_FAILED); /* a17: the callee failed our challenge */
         return;
@@ -904,7 +940,10 @@ static void call_on_path(Node *n, const WireCall *cm)
         call_media_start(n);
         return;
     }
-    if (env_addr_eq(c->relay, cm->a1)) return; /* a duplicate (FORWARD floods) */
+    if (env_addr_eq(c->relay, cm->a1)) { /* a copy delivered twice */
+        node__count(n, CM(n)->sig_dup, 1);
+        return;
+    }
     call_media_stop(n); /* WIRE_CM_RELAY: (re)bind our leg there */
     env_timer_cancel(&n->env, &c->t_punch);
     c->st = CST_RELAY;

@@ -32,6 +32,7 @@ typedef struct CallMetrics {
     EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
     EnvMetric holds;                                                    /* holds begun */
     EnvMetric locate_fallbacks, sig_fallbacks, bridges, bridge_refused; /* locating, signalling */
+    EnvMetric setup_caller_bytes, setup_callee_bytes, setup_caller_pkts, setup_callee_pkts, sig_dup;
     EnvMetric path[NODE_CALL_PATH_COUNT];                               /* path types */
     EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */
     EnvMetric mouth_to_ear_ms, jitter_buffer_ms, ie_eff;                /* the E-model's inputs */

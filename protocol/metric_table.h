@@ -70,6 +70,7 @@
     X(METRIC_SUPERNODE_BYTES_IN, "supernode.bytes_in", ENV_METRIC_COUNTER)                         \
     X(METRIC_SUPERNODE_BYTES_OUT, "supernode.bytes_out", ENV_METRIC_COUNTER)                       \
     X(METRIC_SUPERNODE_STUN_ANSWERED, "supernode.stun_answered", ENV_METRIC_COUNTER)               \
+    X(METRIC_SUPERNODE_PEER_SIGNAL_BYTES, "supernode.peer_signal_bytes", ENV_METRIC_COUNTER)       \
     X(METRIC_FAILOVER_TIME_S, "failover.time_s", ENV_METRIC_SAMPLE)                                \
     X(METRIC_FAILOVER_COUNT, "failover.count", ENV_METRIC_COUNTER)                                 \
     X(METRIC_FAILOVER_RELOGIN, "failover.relogin", ENV_METRIC_COUNTER)                             \
@@ -124,6 +125,11 @@
     X(METRIC_CALL_SIGNAL_FALLBACKS, "call.signal_fallbacks", ENV_METRIC_COUNTER)                   \
     X(METRIC_CALL_BRIDGES, "call.bridges", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_BRIDGE_REFUSED, "call.bridge_refused", ENV_METRIC_COUNTER)                       \
+    X(METRIC_CALL_SETUP_CALLER_BYTES, "call.setup.caller_bytes", ENV_METRIC_SAMPLE)                \
+    X(METRIC_CALL_SETUP_CALLEE_BYTES, "call.setup.callee_bytes", ENV_METRIC_SAMPLE)                \
+    X(METRIC_CALL_SETUP_CALLER_PACKETS, "call.setup.caller_packets", ENV_METRIC_SAMPLE)            \
+    X(METRIC_CALL_SETUP_CALLEE_PACKETS, "call.setup.callee_packets", ENV_METRIC_SAMPLE)            \
+    X(METRIC_CALL_SIGNAL_DUPLICATES, "call.signal_duplicates", ENV_METRIC_COUNTER)                 \
     X(METRIC_CALL_SETUP_S, "call.setup_s", ENV_METRIC_SAMPLE)                                      \
     X(METRIC_CALL_MOS, "call.mos", ENV_METRIC_SAMPLE)                                              \
     X(METRIC_CALL_R_FACTOR, "call.r_factor", ENV_METRIC_SAMPLE)                                    \

@@ -70,6 +70,7 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->sn_bytes_in = metric_table_intern(e, METRIC_SUPERNODE_BYTES_IN);
     m->sn_bytes_out = metric_table_intern(e, METRIC_SUPERNODE_BYTES_OUT);
     m->sn_stun_answered = metric_table_intern(e, METRIC_SUPERNODE_STUN_ANSWERED);
+    m->sn_peer_signal = metric_table_intern(e, METRIC_SUPERNODE_PEER_SIGNAL_BYTES);
     m->failover_time = metric_table_intern(e, METRIC_FAILOVER_TIME_S);
     m->failover_count = metric_table_intern(e, METRIC_FAILOVER_COUNT);
     m->failover_relogin = metric_table_intern(e, METRIC_FAILOVER_RELOGIN);
@@ -396,6 +397,19 @@ void node__count(Node *n, EnvMetric id, int64_t delta)
     env_metric_add(&n->env, id, delta);
 }
 
+/* One signalling message on the node's link (Node.sig_bytes). */
+static void node_sig(Node *n, size_t bytes)
+{
+    n->sig_bytes += (uint32_t)bytes;
+    n->sig_pkts++;
+}
+
+static void node_sig_rx(Node *n, size_t bytes)
+{
+    node_sig(n, bytes);
+    n->sig_last_rx = (uint16_t)MIN(bytes, (size_t)UINT16_MAX);
+}
+
 void node__account(Node *n, NodePhase ph, size_t bytes)
 {
     if (ph == PH_NONE) return;
@@ -520,6 +534,7 @@ int node__send_raw(Node *n, int idx, const uint8_t *buf, size_t len)
 {
     NodeConn *c = node__conn(n, idx);
     node__account(n, (NodePhase)c->phase, len);
+    node_sig(n, len);
     if (n->sn && node_kind_is(n, c->kind, NODE_CK_SN_TX))
         node__count(n, NODE_M(n)->sn_bytes_out, (int64_t)len);
     return env_tcp_send(&n->env, c->h, buf, len);
@@ -532,6 +547,8 @@ int node__send_msg(Node *n, int idx, const WireMsg *m)
     NodeConn *c = node__conn(n, idx);
     size_t flen = wire_frame_seal(n->sh->crypto, &n->env, c->tx_key, c->tx_ctr++, body, len, frame,
                                   sizeof frame);
+    if (n->sn && c->kind == CONN_SN_PEER && (m->type == WIRE_FORWARD || m->type == WIRE_CALL))
+        node__count(n, NODE_M(n)->sn_peer_signal, (int64_t)flen); /* calls' and messages' share */
     return node__send_raw(n, idx, frame, flen);
 }
 
@@ -543,6 +560,7 @@ void node__udp_send_msg(Node *n, EnvSock s, EnvAddr to, uint16_t frame_id, const
     size_t plen = wire_udp_seal(n->sh->crypto, &n->env, frame_id, n->public_addr.ip, to.ip, body,
                                 len, pkt, sizeof pkt);
     node__account(n, ph, plen);
+    node_sig(n, plen);
     if (n->sn) node__count(n, NODE_M(n)->sn_bytes_out, (int64_t)plen);
     (void)env_udp_send(&n->env, s, to, pkt, plen);
 }
@@ -619,6 +637,7 @@ static void node_on_datagram(Node *n, EnvSock s, EnvAddr from, const uint8_t *bu
     if (n->state == NODE_ST_OFFLINE) return;
     if (n->sn) node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)len);
     if (node_raw_udp(n, from, buf, len)) return;
+    node_sig_rx(n, len);
     if (stun_is_stun(buf, len)) {
         node_on_stun(n, s, from, buf, len);
         return;
@@ -782,6 +801,7 @@ static int node_rx_one(Node *n, int idx, EnvConn h)
         wire_stream_key(n->sh->crypto, &n->env, seed, c->rx_key);
         c->state = CS_READY;
         node__account(n, (NodePhase)c->phase, WIRE_HELLO_LEN);
+        node_sig_rx(n, WIRE_HELLO_LEN);
         node_rx_consume(c, WIRE_HELLO_LEN);
         node_on_hello(n, idx);
         return node_conn_alive(n, idx, h) ? RX_DONE : RX_GONE;
@@ -795,6 +815,7 @@ static int node_rx_one(Node *n, int idx, EnvConn h)
     node_rx_consume(c, 2 + flen);
     wire_frame_open(n->sh->crypto, &n->env, c->rx_key, c->rx_ctr++, body, flen);
     node__account(n, (NodePhase)c->phase, 2 + flen);
+    node_sig_rx(n, 2 + flen);
     if (n->sn && !node_kind_is(n, c->kind, NODE_CK_NO_SN_RX))
         node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)(2 + flen));
     WireMsg m;
@@ -811,6 +832,7 @@ static void node_on_tcp_data(Node *n, EnvConn h, const uint8_t *buf, size_t len)
     if (node_kind_is(n, kind, NODE_CK_RAW)) {
         const NodeFeature *f = node_kind_owner(n, kind);
         CHECK(f && f->on_raw, "raw data on conn kind %u without a reader", kind);
+        node_sig_rx(n, len);
         f->on_raw(n, idx, buf, len);
         return;
     }

@@ -267,7 +267,7 @@ typedef struct NodeMetrics {
     EnvMetric sn_moved, sn_nominations, sn_capped; /* the tier by demand (supernode.c, client.c) */
     EnvMetric hc_added, hc_evicted, hc_sweeps, udp_blocked, udp_skipped;
     EnvMetric sn_fwd_dup, sn_fwd_ttl, sn_fwd_rate, sn_unauth; /* flood hardening (supernode.c) */
-    EnvMetric sn_bytes_in, sn_bytes_out, sn_stun_answered;
+    EnvMetric sn_bytes_in, sn_bytes_out, sn_stun_answered, sn_peer_signal;
     EnvMetric failover_time, failover_count, failover_relogin;
     EnvMetric keepalive_sent, poll_sent, poll_lost;
     EnvMetric malformed_udp, malformed_tcp, malformed_stun, nack_sent;
@@ -404,6 +404,14 @@ struct Node {
      * presence, calls): its connection index (-1 none) and address. */
     int uplink;
     EnvAddr uplink_addr;
+    /* Signalling on this node's link (every message sent or received
+     * over TCP or UDP except UDP media; media frames over a TCP relay
+     * count, which never falls in a call's setup): running totals, wrapping,
+     * read as differences (a call's setup cost, call.c), and the size of
+     * the last message received (so a handler can count the message that
+     * woke it). node.c keeps them. */
+    uint32_t sig_bytes, sig_pkts;
+    uint16_t sig_last_rx;
     /* Per-node state of the features with ids 1..NODE_FEAT_SLOTS (slot
      * id - 1), each owned by its feature, NULL when it has none.
      * Features reach their state with node__feat; the supernode's slot

@@ -211,6 +211,9 @@ typedef struct ScenarioProtocol {
     uint32_t keepalive_misses;     /* missed keep-alives before failover, >= 1 */
     uint32_t alt_nodes;            /* size of the alternate node table */
     TimeNs presence_ttl_ns;        /* how long the global index remembers a user */
+    uint32_t slot_size;            /* slots: supernodes storing each user's record */
+    TimeNs index_republish_ns;     /* slots: records of attached clients published again */
+    bool call_locate_flood;        /* calls locate by the supernode flood, not the index */
     uint64_t relay_bandwidth_bps;  /* relay cap per relayed call and direction, bit/s (a48);
                                       not given: media_relay_cap_default() of the media */
 } ScenarioProtocol;

@@ -136,6 +136,7 @@ extern const char *const scenario__churn_models[];
 extern const char *const scenario__trace_formats[];
 extern const char *const scenario__trace_on_error[];
 extern const char *const scenario__searches[];
+extern const char *const scenario__call_locates[];
 extern const char *const scenario__codecs[];
 extern const char *const scenario__actions[];
 extern const char *const scenario__whos[]; /* event targets other than group names */

@@ -222,6 +222,9 @@ const KeyDef scenario__keys_protocol[] = {
     K_INT("keepalive_misses", 1, 100, "unanswered keep-alives before failing over"),
     K_INT("alt_nodes", 0, 1000, "alternate nodes contacted at the end of login"),
     K_DUR("presence_ttl", 1, "presence kept in the index"),
+    K_INT("slot_size", 1, 100, "slots index: supernodes storing each record"),
+    K_DUR("index_republish", 1, "slots index: records published again this often"),
+    K_ENUM("call_locate", scenario__call_locates, "how a caller finds its callee"),
     K_DUR("login_pause", 0, "pause before the first login attempt"),
     K_BPS("relay_bandwidth", 8000, 1e9, "bandwidth a relay gives one call"),
     K_END};

@@ -29,6 +29,7 @@ const char *const scenario__churn_models[] = {"none", "distribution", "trace", N
 const char *const scenario__trace_formats[] = {"fta", "avail", "csv", NULL};
 const char *const scenario__trace_on_error[] = {"fail", "skip", NULL};
 const char *const scenario__searches[] = {"expanding", "dht", "slots", NULL};
+const char *const scenario__call_locates[] = {"index", "flood", NULL}; /* call_locate_flood */
 const char *const scenario__codecs[] = {"opus", "skype2004", "g729", NULL};
 const char *const scenario__actions[] = {"crash", "logout", "login", NULL};
 const char *const scenario__whos[] = {"all", "clients", "supernodes", NULL};
@@ -695,6 +696,11 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
     scenario__get_u32(rd, v, scenario__keys_protocol, "keepalive_misses", &p->keepalive_misses);
     scenario__get_u32(rd, v, scenario__keys_protocol, "alt_nodes", &p->alt_nodes);
     scenario__get_duration(rd, v, scenario__keys_protocol, "presence_ttl", &p->presence_ttl_ns);
+    scenario__get_u32(rd, v, scenario__keys_protocol, "slot_size", &p->slot_size);
+    scenario__get_duration(rd, v, scenario__keys_protocol, "index_republish", &p->index_republish_ns);
+    int flood = p->call_locate_flood;
+    scenario__get_enum(rd, v, scenario__keys_protocol, "call_locate", &flood);
+    p->call_locate_flood = flood != 0;
     scenario__get_bitrate(rd, v, scenario__keys_protocol, "relay_bandwidth", &p->relay_bandwidth_bps);
     scenario__pop(rd, mark);
 }
@@ -887,7 +893,10 @@ static void scn_default_protocol(ScenarioProtocol *p)
         .keepalive_ns = np.keepalive_ns,
         .keepalive_misses = np.keepalive_misses,
         .alt_nodes = np.alt_targets,
-        .presence_ttl_ns = np.presence_ttl_ns};
+        .presence_ttl_ns = np.presence_ttl_ns,
+        .slot_size = np.slot_size,
+        .index_republish_ns = np.index_republish_ns,
+        .call_locate_flood = np.call_locate_flood};
     p->n_bootstrap = np.n_bootstrap;
     p->bootstrap = g_new0(ScenarioEndpoint, p->n_bootstrap);
     for (size_t i = 0; i < p->n_bootstrap; i++)

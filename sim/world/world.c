@@ -695,6 +695,9 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
         p->search_fanout[i] = (uint16_t)MIN(sp->search_fanout[i], UINT16_MAX);
     p->search_timeout_ns = sp->search_timeout_ns;
     p->presence_ttl_ns = sp->presence_ttl_ns;
+    p->slot_size = (uint8_t)MIN(sp->slot_size, UINT8_MAX);
+    p->index_republish_ns = sp->index_republish_ns;
+    p->call_locate_flood = sp->call_locate_flood;
     p->conf_mesh = s->workload.conference_mesh;
 }
 
