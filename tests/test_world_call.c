@@ -2,8 +2,9 @@
  * envsim -> sim/net NATs and firewalls -> protocol): one call for every
  * ordered pair of (caller, callee) situations among public, each NAT
  * preset and each firewall preset, asserting the path the NAT semantics
- * allow (the in-simulator call tests); the media counts of a relayed call
- * of known length. */
+ * allow (the in-simulator call tests), located through the index without
+ * a message between supernodes (the LOCATE flood option does send them);
+ * the media counts of a relayed call of known length. */
 #include "sim/world/world.h"
 
 #include <glib/gstdio.h>
@@ -47,6 +48,16 @@ static NodeCallPath expected(NatType a, NatType b)
     if ((a == NAT_SYMMETRIC && apdf_b) || (b == NAT_SYMMETRIC && apdf_a))
         return NODE_CALL_PATH_UDP_RELAY;
     return NODE_CALL_PATH_HOLE_PUNCHED;
+}
+
+/* The largest observation of sample `name`, which must hold n. */
+static double setup_max(const TWorld *t, const char *name, unsigned n)
+{
+    Metrics *m = world_metrics(t->w);
+    MetricsSummary s;
+    T_TRUE(metrics_summary(m, metrics_find(m, name), &s));
+    T_EQ_U64(s.count, n);
+    return s.max;
 }
 
 /* Runs until peer i has no call, or the limit. */
@@ -106,7 +117,39 @@ static void test_world_call_every_pair_takes_the_allowed_path(void)
     T_EQ_I64(tworld_metric(&t, "call.success"), calls);
     T_EQ_I64(tworld_metric(&t, "call.failure"), 0);
     T_EQ_I64(tworld_metric(&t, "call.dropped"), 0);
+    /* Located through the index, signalled over TCP: nothing went from
+     * supernode to supernode, nothing arrived twice, and each end's link
+     * carried a few KB of signalling per setup at most. */
+    T_EQ_I64(tworld_metric(&t, "supernode.peer_signal_bytes"), 0);
+    T_EQ_I64(tworld_metric(&t, "call.signal_duplicates"), 0);
+    T_EQ_I64(tworld_metric(&t, "supernode.forward.duplicates"), 0);
+    T_EQ_I64(setup_max(&t, "call.setup.caller_bytes", calls) +
+                 setup_max(&t, "call.setup.callee_bytes", calls) <= 10000, 1);
     g_string_free(js, TRUE);
+    tworld_free(&t);
+}
+
+/* The same kind of call with the first implementation's LOCATE flood
+ * (protocol.call_locate "flood"): the flood crosses the supernode links,
+ * so the counter the test above holds at 0 does count it. */
+static void test_world_call_flood_crosses_supernode_links(void)
+{
+    TWorld t;
+    T_TRUE(tworld_new(&t,
+                      "{\"seed\": 24, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+                      " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
+                      " \"workload\": {\"call_rate\": 0}, \"protocol\": {\"call_locate\": \"flood\"},"
+                      " \"population\": {\"clients\": 2, \"groups\": [{\"name\": \"n\", \"fraction\": 1,"
+                      " \"nat\": \"port_restricted_cone\"}]}}",
+                      "test_world_call", NULL));
+    world_run(t.w, 2 * TIMENS_MIN);
+    size_t c0 = world_first_client(t.w);
+    char user[32];
+    world_peer_username(t.w, c0 + 1, user, sizeof user);
+    T_TRUE(node_call(world_peer_node(t.w, c0), user, 3 * TIMENS_S));
+    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    T_EQ_I64(tworld_metric(&t, "call.success"), 1);
+    T_CMP_I64(tworld_metric(&t, "supernode.peer_signal_bytes"), >, 0);
     tworld_free(&t);
 }
 
@@ -351,6 +394,8 @@ static void test_world_call_workload_holds_calls(void)
 T_SUITE_MAIN("world_call",
              {"test_world_call_every_pair_takes_the_allowed_path",
               test_world_call_every_pair_takes_the_allowed_path},
+             {"test_world_call_flood_crosses_supernode_links",
+              test_world_call_flood_crosses_supernode_links},
              {"test_world_call_linux_presets_take_the_path_the_kernel_allows",
               test_world_call_linux_presets_take_the_path_the_kernel_allows},
              {"test_world_call_masquerade_caller_poisoned_by_callee_first",

@@ -1,2 +1,2 @@
 # World-level search and presence suite.
-skysim_suite(world_search test_world_search.c LIBS skysim_world)
+skysim_suite(world_search test_world_search.c tworld.c LIBS skysim_world)

@@ -1118,6 +1118,13 @@ NodeRole world_peer_role(const World *w, size_t i) { return w->peers[i].role; }
 uint32_t world_peer_host(const World *w, size_t i) { return w->peers[i].host; }
 void world_peer_crash(World *w, size_t i) { world_peer_stop(w, &w->peers[i], false); }
 
+void world_peer_logout(World *w, size_t i) { world_peer_stop(w, &w->peers[i], true); }
+
+void world_peer_username(const World *w, size_t i, char *buf, size_t size)
+{
+    world_username(envsim_node_id(w->peers[i].en), buf, size);
+}
+
 /* Writes s as one CSV field: quoted (quotes doubled) when it holds a comma,
  * a quote or a line break (RFC 4180). */
 static void world_csv_field(FILE *out, const char *s)

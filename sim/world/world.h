@@ -122,6 +122,10 @@ NodeRole world_peer_role(const World *w, size_t i);
 uint32_t world_peer_host(const World *w, size_t i); /* Net host */
 /* Crashes peer i now (host down, no goodbye), as a scenario "crash" event. */
 void world_peer_crash(World *w, size_t i);
+/* Logs peer i out now (a goodbye to its supernode), as churn does. */
+void world_peer_logout(World *w, size_t i);
+/* The username of peer i ("user" and its node id), into buf. */
+void world_peer_username(const World *w, size_t i, char *buf, size_t size);
 
 /* The node map, CSV with a header line: one row per peer (servers first,
  * then clients) with its id (the one the event trace and --trace-env
