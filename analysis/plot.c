@@ -43,6 +43,7 @@
 
 #include "protocol/metric_table.h"
 #include "sim/world/headline.h"
+#include "sim/world/scenario.h"
 
 G_DEFINE_QUARK(skysim-plot-error-quark, plot_error)
 
@@ -1280,7 +1281,8 @@ static bool plot_sweep_metric(PlotCtx *c, const PlotSweep *t, const char *m, GEr
     char *label = g_strdup(info.label);
     label[0] = g_ascii_toupper(label[0]);
     char *title = g_strdup_printf("%s against %s", label, xcol);
-    char *xlabel = g_strdup_printf("%s (swept parameter)", xcol);
+    const char *doc = t->params->len ? scenario_key_doc(xcol) : NULL;
+    char *xlabel = doc ? g_strdup_printf("%s (%s)", doc, xcol) : g_strdup_printf("%s (swept parameter)", xcol);
     char *ylabel = plot_info_label(&info);
     GString *extra = g_string_new("set key below\nset bmargin 6");
     PlotFig f = {name, title, xlabel, ylabel, NULL, g_string_new(NULL)};

@@ -367,7 +367,7 @@ static void test_plot_sweep_error_bars_per_curve(void)
     T_STR_CONTAINS(gp, "set title \"Mean login time against supernodes.count\\nsweep density of "
                        "scenarios/baseline.json: 4 points x 3 repetitions, mean with 95 %\\n"
                        "confidence interval, INCOMPLETE\"");
-    T_STR_CONTAINS(gp, "set xlabel \"supernodes.count (swept parameter)\"");
+    T_STR_CONTAINS(gp, "set xlabel \"dedicated supernode hosts (supernodes.count)\"");
     T_STR_CONTAINS(gp, "set ylabel \"mean login time (s)\"");
     T_STR_CONTAINS(gp, "set yrange [0<*:*]"); /* a time: never below 0 */
     T_STR_CONTAINS(gp, "'sweep_headline_login_time_mean_s.dat' index 1 using 2:3:4:5 with yerrorbars lc 2");

@@ -1006,6 +1006,22 @@ static void test_scenario_schema_follows_the_reader_tables(void)
     msg = t_load_error("{\"populaton\": {}}");
     T_STR_CONTAINS(msg, "t.json: $.populaton: unknown key (did you mean \"population\"?)");
     g_free(msg);
+    /* Plots label a swept key with the same tables' descriptions. */
+    T_STR_EQ(scenario_key_doc("supernodes.count"), "dedicated supernode hosts");
+    T_STR_EQ(scenario_key_doc("population.groups.1.fraction"),
+             cJSON_GetObjectItemCaseSensitive(
+                 cJSON_GetObjectItemCaseSensitive(
+                     cJSON_GetObjectItemCaseSensitive(
+                         cJSON_GetObjectItemCaseSensitive(
+                             cJSON_GetObjectItemCaseSensitive(
+                                 cJSON_GetObjectItemCaseSensitive(pop, "properties"), "groups"),
+                             "items"),
+                         "properties"),
+                     "fraction"),
+                 "description")
+                 ->valuestring);
+    T_TRUE(scenario_key_doc("protocol.no_such_key") == NULL);
+    T_TRUE(scenario_key_doc("seed.deeper") == NULL);
     cJSON_Delete(schema);
     g_free(text);
 }

@@ -342,6 +342,12 @@ cJSON *scenario_json_u64(uint64_t v);
  * --print-schema writes it). Owned (g_free). */
 char *scenario_schema_text(void);
 
+/* The one-line description of the scenario key at dotted path (as
+ * "protocol.keepalive" or "population.groups.0.nat": array indices and
+ * map keys step into the element), from the same tables; NULL when the
+ * path names no key or the key has no description. Borrowed. */
+const char *scenario_key_doc(const char *path);
+
 /* Frees s and everything it owns; NULL is a no-op. */
 void scenario_free(Scenario *s);
 

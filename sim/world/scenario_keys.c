@@ -284,6 +284,24 @@ const KeyDef scenario__keys_root[] = {
      .doc = "scheduled crashes, logouts and logins"},
     K_END};
 
+const char *scenario_key_doc(const char *path)
+{
+    gchar **part = g_strsplit(path, ".", -1);
+    const KeyDef *d = NULL, *table = scenario__keys_root;
+    for (gchar **p = part; *p; p++) {
+        if (d && (d->kind == KEYDEF_ARRAY || d->kind == KEYDEF_MAP)) { /* an element */
+            d = d->items;
+            table = d && d->kind == KEYDEF_OBJECT ? d->keys : NULL;
+            continue;
+        }
+        d = table ? keydef_find(table, *p) : NULL;
+        if (!d) break;
+        table = d->kind == KEYDEF_OBJECT ? d->keys : NULL;
+    }
+    g_strfreev(part);
+    return d ? d->doc : NULL;
+}
+
 char *scenario_schema_text(void)
 {
     return keydef_schema_text(scenario__keys_root, "skysim scenario",
