@@ -130,8 +130,9 @@ static void search_stop(Node *n, bool graceful)
     SearchNode *s = search__node(n);
     (void)graceful;
     if (!s) return;
-    for (int i = 0; i < SEARCH_CALLS_MAX; i++)
+    for (int i = 0; s->call && i < SEARCH_CALLS_MAX; i++)
         env_timer_cancel(&n->env, &s->call[i].t);
+    if (s->call) env_mem_free(&n->env, s->call, SEARCH_CALLS_MAX * sizeof *s->call);
     search_sn_free(n, s);
     presence__free(n);
     env_mem_free(&n->env, s, sizeof *s);
@@ -973,7 +974,7 @@ static void search_job_on_more(Node *n, int idx, const WireMsg *m)
 unsigned search__calls_busy(const SearchNode *s, uint8_t purpose)
 {
     unsigned k = 0;
-    for (int i = 0; i < SEARCH_CALLS_MAX; i++)
+    for (int i = 0; s->call && i < SEARCH_CALLS_MAX; i++)
         k += s->call[i].qid != 0 && s->call[i].purpose == purpose;
     return k;
 }
@@ -996,6 +997,7 @@ bool search__call_start(Node *n, const char *user, size_t ulen, uint8_t purpose,
     bool sn = n->sn != NULL;
     if (n->state != NODE_ST_ONLINE || (!sn && n->uplink < 0)) return false;
     SearchNode *s = search__state(n);
+    if (!s->call) s->call = env_mem_alloc(&n->env, SEARCH_CALLS_MAX * sizeof *s->call);
     int i = 0;
     while (i < SEARCH_CALLS_MAX && s->call[i].qid) i++;
     if (i == SEARCH_CALLS_MAX) return false;
@@ -1054,12 +1056,21 @@ static void search_call_done(Node *n, SearchCall *c, bool found, const WireSearc
         node__emit(n, NODE_EV_LOCATED, &(NodeEventArg){.idx = -1, .buf = (const uint8_t *)c->user,
                                                         .len = c->ulen, .msg = &r});
     }
+    /* The callbacks above may have started searches; with none in flight
+     * the table goes. */
+    SearchNode *s = search__node(n);
+    bool busy = false;
+    for (int i = 0; s && s->call && i < SEARCH_CALLS_MAX; i++) busy = busy || s->call[i].qid;
+    if (s && s->call && !busy) {
+        env_mem_free(&n->env, s->call, SEARCH_CALLS_MAX * sizeof *s->call);
+        s->call = NULL;
+    }
 }
 
 static SearchCall *search_call_find(Node *n, uint32_t qid)
 {
     SearchNode *s = search__node(n);
-    for (int i = 0; s && qid && i < SEARCH_CALLS_MAX; i++)
+    for (int i = 0; s && s->call && qid && i < SEARCH_CALLS_MAX; i++)
         if (s->call[i].qid == qid) return &s->call[i];
     return NULL;
 }
@@ -1123,7 +1134,9 @@ static void search_call_on_answer(Node *n, EnvAddr from, const WireMsg *m)
 
 static void search_call_on_timer(Node *n, int i)
 {
-    SearchCall *c = &search__node(n)->call[i];
+    SearchNode *s = search__node(n);
+    if (!s || !s->call) return;
+    SearchCall *c = &s->call[i];
     c->t = ENV_TIMER_NONE;
     if (!c->qid) return;
     if (c->pending > 0) /* the wave's time is up (a27: tell the SN) */

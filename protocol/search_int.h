@@ -143,7 +143,9 @@ typedef struct PresenceBuddy {
 } PresenceBuddy;
 
 typedef struct SearchNode {
-    SearchCall call[SEARCH_CALLS_MAX]; /* this node's searches */
+    /* This node's searches: SEARCH_CALLS_MAX entries from env_mem_alloc
+     * while any is in flight, NULL otherwise (an idle client keeps none). */
+    SearchCall *call;
     uint32_t next_qid;                 /* last query id used */
     /* Supernode part. */
     SearchEntry *idx;                  /* index (env_mem_alloc), idx_cap entries */
