@@ -93,6 +93,7 @@ struct CallState {
     bool held;               /* we put the call on hold (node_call_hold) */
     bool peer_held;          /* the peer's last packet says it holds the call */
     bool setup_counted;      /* the setup's signalling was observed (call_setup_cost) */
+    uint8_t fail;            /* CALL_FAIL_*: the cause counted if the call ends failed */
     uint8_t sig_pi;          /* direct signalling: port step (own port, 443, 80) */
     int sig_conn;            /* direct signalling connection (a31 PUB, gateway), -1 none */
     uint8_t ncand, ci, pi;   /* relay candidates, the one tried, its port step */
@@ -130,10 +131,15 @@ static void call_unclaimed(Node *n, int idx, EnvAddr from, const WireMsg *m);
  * joins it with what only it knows of both ends, the true network
  * situation of their hosts, for the metric
  * "call.matrix.<caller>.<callee|pstn>.<path>". */
-static void call_report(Node *n, EnvCallEvent ev)
+static void call_report(Node *n, EnvCallEvent ev, bool failed)
 {
     const CallState *c = call__cur(n);
-    EnvCallReport r = {.call_id = c->id, .event = (uint8_t)ev, .path = c->path, .pstn = c->pstn};
+    EnvCallReport r = {.call_id = c->id, .event = (uint8_t)ev, .path = c->path, .pstn = c->pstn,
+                       .failed = failed};
+    if (ev == ENV_CALL_DIALLED && !c->pstn) {
+        r.callee = c->peer_user;
+        r.callee_len = c->ulen;
+    }
     env_call_report(&n->env, &r);
 }
 
@@ -171,6 +177,8 @@ static void call_metrics_intern(CallMetrics *m, const Env *e)
     m->attempts = metric_table_intern(e, METRIC_CALL_ATTEMPTS);
     m->success = metric_table_intern(e, METRIC_CALL_SUCCESS);
     m->failure = metric_table_intern(e, METRIC_CALL_FAILURE);
+    for (int f = 0; f < CALL_FAIL_COUNT; f++)
+        m->failed[f] = metric_table_intern(e, (MetricId)(METRIC_CALL_FAILED_NOT_LOCATED + f));
     m->dropped = metric_table_intern(e, METRIC_CALL_DROPPED);
     m->reestablished = metric_table_intern(e, METRIC_CALL_REESTABLISHED);
     m->holds = metric_table_intern(e, METRIC_CALL_HOLDS);
@@ -467,7 +475,7 @@ static void call_media_rx(Node *n, const uint8_t *buf, size_t len)
     const CallMetrics *m = CM(n);
     node__count(n, m->success, 1);
     node__count(n, m->path[c->path], 1);
-    call_report(n, ENV_CALL_CONNECTED); /* the host labels it: "call.matrix.*" */
+    call_report(n, ENV_CALL_CONNECTED, false); /* the host labels it: "call.matrix.*" */
     node__count(n, m->active, 1);
     call_relayed_gauge(n, c, c->path >= NODE_CALL_PATH_UDP_RELAY);
     env_metric_observe(&n->env, m->setup_s, timens_to_s(c->last_rx - c->started));
@@ -510,8 +518,11 @@ static void call_end(Node *n, int how)
     CallState *c = call__cur(n);
     const CallMetrics *m = CM(n);
     if (c->role == CALL_CALLER) {
-        call_report(n, ENV_CALL_ENDED);
-        if (how == CALL_END_FAILED) node__count(n, m->failure, 1);
+        call_report(n, ENV_CALL_ENDED, how == CALL_END_FAILED);
+        if (how == CALL_END_FAILED) {
+            node__count(n, m->failure, 1);
+            node__count(n, m->failed[c->fail], 1);
+        }
         if (how == CALL_END_DROPPED) node__count(n, m->dropped, 1);
         if (c->was_active) node__count(n, m->active, -1);
         call_relayed_gauge(n, c, false);
@@ -527,6 +538,13 @@ static void call_end(Node *n, int how)
     env_mem_free(&n->env, c, sizeof *c);
     node__feat_set(n, NODE_FEAT_CALL, NULL);
     if (n->voice == NODE_VOICE_CALL) n->voice = NODE_VOICE_NONE;
+}
+
+/* Ends the call as failed, for the given cause (CALL_FAIL_*). */
+static void call_fail(Node *n, uint8_t why)
+{
+    call__cur(n)->fail = why;
+    call_end(n, CALL_END_FAILED);
 }
 
 /* Ends the call and tells the peer (when it knows of the call). */
@@ -624,6 +642,7 @@ static void call_relay_next(Node *n)
         c->ci++;
         c->pi = 0;
     }
+    c->fail = CALL_FAIL_NO_PATH;
     call_bye(n, c->was_active ? CALL_END_DROPPED : CALL_END_FAILED);
 }
 
@@ -730,7 +749,7 @@ static void call_sig_failed(Node *n)
         call_invite(n);
         return;
     }
-    if (!call_sig_open(n, c->peer_id)) call_end(n, CALL_END_FAILED);
+    if (!call_sig_open(n, c->peer_id)) call_fail(n, CALL_FAIL_SIGNALLING);
 }
 
 static void call_sig_connected(Node *n, int idx, int status)
@@ -765,7 +784,7 @@ static void call_on_index(Node *n, const NodeEventArg *a)
     const WireSearch *r = a->msg ? &a->msg->u.search : NULL;
     if (!r || !(r->flags & WIRE_SF_FOUND) || !(r->flags & WIRE_SF_ONLINE) || !r->client.ip) {
         node__count(n, CM(n)->locate_fallbacks, 1);
-        if (!mediapath_locate(n, c->id, c->peer_user, c->ulen)) call_end(n, CALL_END_FAILED);
+        if (!mediapath_locate(n, c->id, c->peer_user, c->ulen)) call_fail(n, CALL_FAIL_NOT_LOCATED);
         return;
     }
     c->peer_id = env_addr(r->client.ip, r->client.port);
@@ -903,7 +922,7 @@ static void call_on_invite(Node *n, const WireCall *cm, int idx)
     memcpy(a.chal, c->chal, 8);
     call_response(n, c->peer_chal, c->key, a.resp);
     call_signal(n, c->peer_id, &a);
-    call_report(n, ENV_CALL_ANSWERED);
+    call_report(n, ENV_CALL_ANSWERED, false);
     c->st = CST_WAIT;
     if (c->peer_udp && mediapath_udp_ok(n) && !c->pstn) call_punch_start(n);
     c->t_watch = node__timer_start_periodic(n, NODE_FEAT_CALL, TIMENS_S, TIMENS_S, TM_CALL_WATCH);
@@ -918,6 +937,7 @@ static void call_on_answer(Node *n, const WireCall *cm)
         return;
     }
     if (!call_response_ok(n, c->chal, c->key, cm->resp)) {
+        c->fail = CALL_FAIL_REFUSED;
         call_bye(n, CALL_END_FAILED); /* a17: the callee failed our challenge */
         return;
     }
@@ -982,12 +1002,13 @@ static void call_on_msg(Node *n, const WireCall *cm, int idx)
     case WIRE_CM_LOCATED: call_on_located(n, cm); break;
     case WIRE_CM_ANSWER: call_on_answer(n, cm); break;
     case WIRE_CM_BUSY:
-        if (c->st == CST_INVITE) call_end(n, CALL_END_FAILED);
+        if (c->st == CST_INVITE) call_fail(n, CALL_FAIL_BUSY);
         break;
     case WIRE_CM_PATH:
     case WIRE_CM_RELAY: call_on_path(n, cm); break;
-    case WIRE_CM_BYE: call_end(n, c->was_active || c->role == CALL_CALLEE ? CALL_END_OK
-                                                                      : CALL_END_FAILED);
+    case WIRE_CM_BYE:
+        c->fail = c->st == CST_INVITE ? CALL_FAIL_REFUSED : CALL_FAIL_NO_PATH;
+        call_end(n, c->was_active || c->role == CALL_CALLEE ? CALL_END_OK : CALL_END_FAILED);
         break;
     default: node__count(n, NODE_M(n)->malformed_tcp, 1);
     }
@@ -1078,6 +1099,7 @@ void call__on_closed(Node *n, int idx)
     if (c->role == CALL_CALLER && c->st == CST_INVITE) {
         call_sig_failed(n); /* node.c has released the slot already */
     } else if (c->pstn) {
+        c->fail = CALL_FAIL_NO_PATH; /* the gateway hung up before media */
         call_end(n, c->role == CALL_CALLEE ? CALL_END_QUIET
                     : c->was_active        ? CALL_END_DROPPED
                                            : CALL_END_FAILED);
@@ -1138,13 +1160,14 @@ static void call_step_expired(Node *n)
             call_sig_failed(n); /* the connect guard (tcp_timeout) */
             break;
         }
-        call_end(n, CALL_END_FAILED);
+        call_fail(n, CALL_FAIL_NO_ANSWER);
         break;
-    case CST_LOCATE: call_end(n, CALL_END_FAILED); break;
+    case CST_LOCATE: call_fail(n, CALL_FAIL_NOT_LOCATED); break;
     case CST_PUNCH: call_relay_start(n); break;
     case CST_RELAY: call_relay_failed(n); break;
     case CST_WAIT: /* the path is chosen but no media comes: one more relay */
         if (c->retries > 0) {
+            c->fail = CALL_FAIL_NO_PATH;
             call_bye(n, c->was_active ? CALL_END_DROPPED : CALL_END_FAILED);
             break;
         }
@@ -1355,15 +1378,15 @@ bool node_call(Node *n, const char *callee, TimeNs duration)
         return false;
     CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
     node__count(n, CM(n)->attempts, 1);
-    call_report(n, ENV_CALL_DIALLED);
     c->duration = duration;
     c->ulen = (uint8_t)ulen;
     memcpy(c->peer_user, callee, ulen);
+    call_report(n, ENV_CALL_DIALLED, false);
     env_random_bytes(&n->env, c->key, sizeof c->key);
     c->st = CST_LOCATE;
     call_step_timer(n, PAR(n)->call_step_timeout_ns); /* before: the index may answer at once */
     if (!call_locate(n, callee, ulen)) {
-        call_end(n, CALL_END_FAILED);
+        call_fail(n, CALL_FAIL_NO_SUPERNODE);
         return true; /* attempted, failed at once (no supernode link) */
     }
     return true;
@@ -1378,14 +1401,14 @@ bool node_call_phone(Node *n, const char *number, TimeNs duration)
     CallState *c = call_new(n, CALL_CALLER, node__random_u32(n) | 1);
     c->pstn = true;
     node__count(n, CM(n)->attempts, 1);
-    call_report(n, ENV_CALL_DIALLED);
+    call_report(n, ENV_CALL_DIALLED, false);
     c->duration = duration;
     c->ulen = (uint8_t)len;
     memcpy(c->peer_user, number, len); /* the gateway stands for the phone network */
     env_random_bytes(&n->env, c->key, sizeof c->key);
     c->peer_id = PAR(n)->gateway;
     c->st = CST_INVITE;
-    if (!c->peer_id.ip || !call_sig_open(n, c->peer_id)) call_end(n, CALL_END_FAILED);
+    if (!c->peer_id.ip || !call_sig_open(n, c->peer_id)) call_fail(n, CALL_FAIL_SIGNALLING);
     return true;
 }
 

@@ -28,8 +28,21 @@ enum {
     TM_RELAY_SWEEP,    /* periodic: relay frees idle sessions */
 };
 
+/* Why a call failed before it connected (call.failed.<cause>). */
+enum {
+    CALL_FAIL_NOT_LOCATED = 0, /* the callee was not found (index, then flood) */
+    CALL_FAIL_NO_ANSWER,       /* INVITE sent, no answer within the step timeout */
+    CALL_FAIL_BUSY,            /* the callee was in another call */
+    CALL_FAIL_REFUSED,         /* the callee ended it first, or failed the challenge (a17) */
+    CALL_FAIL_SIGNALLING,      /* no way to signal the callee could be opened */
+    CALL_FAIL_NO_PATH,         /* answered, but no media path (punching, then relays) */
+    CALL_FAIL_NO_SUPERNODE,    /* dialled without a supernode link */
+    CALL_FAIL_COUNT
+};
+
 typedef struct CallMetrics {
     EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
+    EnvMetric failed[CALL_FAIL_COUNT];                                  /* failures by cause */
     EnvMetric holds;                                                    /* holds begun */
     EnvMetric locate_fallbacks, sig_fallbacks, bridges, bridge_refused; /* locating, signalling */
     EnvMetric setup_caller_bytes, setup_callee_bytes, setup_caller_pkts, setup_callee_pkts, sig_dup;

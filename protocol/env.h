@@ -187,6 +187,11 @@ typedef struct EnvCallReport {
     uint8_t event;    /* EnvCallEvent */
     uint8_t path;     /* CONNECTED: the media path, a NodeCallPath (protocol/node.h) */
     bool pstn;        /* the callee is the phone network (a gateway), not a user */
+    bool failed;      /* ENDED: the call failed before it connected (call.failure) */
+    const char *callee; /* DIALLED, a user call: the callee's name, borrowed, not
+                           NUL-terminated (the host may count outcomes by the
+                           callee's true state); NULL otherwise */
+    uint8_t callee_len; /* its bytes */
 } EnvCallReport;
 
 /* How a user search ended, as the searching node reports it

@@ -118,6 +118,13 @@
     X(METRIC_CALL_ATTEMPTS, "call.attempts", ENV_METRIC_COUNTER)                                   \
     X(METRIC_CALL_SUCCESS, "call.success", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_FAILURE, "call.failure", ENV_METRIC_COUNTER)                                     \
+    X(METRIC_CALL_FAILED_NOT_LOCATED, "call.failed.not_located", ENV_METRIC_COUNTER)               \
+    X(METRIC_CALL_FAILED_NO_ANSWER, "call.failed.no_answer", ENV_METRIC_COUNTER)                   \
+    X(METRIC_CALL_FAILED_BUSY, "call.failed.busy", ENV_METRIC_COUNTER)                             \
+    X(METRIC_CALL_FAILED_REFUSED, "call.failed.refused", ENV_METRIC_COUNTER)                       \
+    X(METRIC_CALL_FAILED_SIGNALLING, "call.failed.signalling", ENV_METRIC_COUNTER)                 \
+    X(METRIC_CALL_FAILED_NO_PATH, "call.failed.no_path", ENV_METRIC_COUNTER)                       \
+    X(METRIC_CALL_FAILED_NO_SUPERNODE, "call.failed.no_supernode", ENV_METRIC_COUNTER)             \
     X(METRIC_CALL_DROPPED, "call.dropped", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_REESTABLISHED, "call.reestablished", ENV_METRIC_COUNTER)                         \
     X(METRIC_CALL_HOLDS, "call.holds", ENV_METRIC_COUNTER)                                         \

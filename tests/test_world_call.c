@@ -153,6 +153,47 @@ static void test_world_call_flood_crosses_supernode_links(void)
     tworld_free(&t);
 }
 
+/* Calls counted by the callee's true state when dialled, and failures by
+ * cause: a free callee connects; a callee in another call answers BUSY; a
+ * callee who logged out long ago is not located. */
+static void test_world_call_outcomes_by_callee_state(void)
+{
+    TWorld t;
+    T_TRUE(tworld_new(&t,
+                      "{\"seed\": 25, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+                      " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
+                      " \"workload\": {\"call_rate\": 0},"
+                      " \"protocol\": {\"presence_ttl\": \"10min\"},"
+                      " \"population\": {\"clients\": 4, \"groups\": [{\"name\": \"n\", \"fraction\": 1,"
+                      " \"nat\": \"none\"}]}}",
+                      "test_world_call", NULL));
+    world_run(t.w, 2 * TIMENS_MIN);
+    size_t c0 = world_first_client(t.w);
+    char u1[32], u3[32];
+    world_peer_username(t.w, c0 + 1, u1, sizeof u1);
+    world_peer_username(t.w, c0 + 3, u3, sizeof u3);
+    /* 0 calls 1 (free) for a minute; meanwhile 2 calls 1 (busy). */
+    T_TRUE(node_call(world_peer_node(t.w, c0), u1, TIMENS_MIN));
+    world_run(t.w, sim_now(world_sim(t.w)) + 10 * TIMENS_S);
+    T_EQ_I64(tworld_metric(&t, "call.target.free.connected"), 0); /* counted when it ends */
+    T_TRUE(node_call(world_peer_node(t.w, c0 + 2), u1, TIMENS_MIN));
+    T_TRUE(run_until_idle(&t, c0 + 2, TIMENS_MIN));
+    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    T_EQ_I64(tworld_metric(&t, "call.target.free.connected"), 1);
+    T_EQ_I64(tworld_metric(&t, "call.target.free.failed"), 0);
+    T_EQ_I64(tworld_metric(&t, "call.target.busy.failed"), 1);
+    T_EQ_I64(tworld_metric(&t, "call.failed.busy"), 1);
+    /* 3 logs out; past presence_ttl the index has forgotten it. */
+    world_peer_logout(t.w, c0 + 3);
+    world_run(t.w, sim_now(world_sim(t.w)) + 15 * TIMENS_MIN);
+    T_TRUE(node_call(world_peer_node(t.w, c0), u3, TIMENS_MIN));
+    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    T_EQ_I64(tworld_metric(&t, "call.target.offline.failed"), 1);
+    T_EQ_I64(tworld_metric(&t, "call.failed.not_located"), 1);
+    T_EQ_I64(tworld_metric(&t, "call.failure"), 2);
+    tworld_free(&t);
+}
+
 /* The Linux presets (docs/nat.md), public and a stateful firewall. */
 static const char *const linux_sits[] = {
     "\"nat\": \"none\"",
@@ -396,6 +437,7 @@ T_SUITE_MAIN("world_call",
               test_world_call_every_pair_takes_the_allowed_path},
              {"test_world_call_flood_crosses_supernode_links",
               test_world_call_flood_crosses_supernode_links},
+             {"test_world_call_outcomes_by_callee_state", test_world_call_outcomes_by_callee_state},
              {"test_world_call_linux_presets_take_the_path_the_kernel_allows",
               test_world_call_linux_presets_take_the_path_the_kernel_allows},
              {"test_world_call_masquerade_caller_poisoned_by_callee_first",

@@ -92,6 +92,8 @@ struct EnvSim {
     uint32_t m_pstn[NAT_UNKNOWN][NODE_CALL_PATH_COUNT];                /* caller x phone net */
     EnvSimSearchHook search_fn; /* search reports go here (the world), or nowhere */
     void *search_ctx;
+    EnvSimCallHook call_fn;     /* call reports go here too (the world), or nowhere */
+    void *call_ctx;
 };
 
 static const EnvOps envsim_ops;
@@ -822,9 +824,8 @@ static bool envsim_label_known(int label)
  * none), the callee's ANSWERED puts its label there, the caller's
  * CONNECTED counts once with both labels and its ENDED closes the entry.
  * Two calls drawing the same 32-bit id at once would share an entry. */
-static void envsim_call_report(void *ctx, const EnvCallReport *r)
+static void envsim_call_matrix(EnvSimNode *en, const EnvCallReport *r)
 {
-    EnvSimNode *en = ctx;
     EnvSim *es = en->es;
     gpointer key = GUINT_TO_POINTER(r->call_id);
     gpointer v = g_hash_table_lookup(es->calls, key);
@@ -844,6 +845,19 @@ static void envsim_call_report(void *ctx, const EnvCallReport *r)
     else if (!r->pstn && envsim_label_known(a) && envsim_label_known(b))
         id = es->m_matrix[a][b][r->path];
     if (id) metrics_add(es->metrics, id, 1, sim_now(es->sim));
+}
+
+static void envsim_call_report(void *ctx, const EnvCallReport *r)
+{
+    EnvSimNode *en = ctx;
+    envsim_call_matrix(en, r);
+    if (en->es->call_fn) en->es->call_fn(en->es->call_ctx, en->id, r);
+}
+
+void envsim_set_call_hook(EnvSim *es, EnvSimCallHook fn, void *ctx)
+{
+    es->call_fn = fn;
+    es->call_ctx = ctx;
 }
 
 void envsim_set_search_hook(EnvSim *es, EnvSimSearchHook fn, void *ctx)

@@ -88,6 +88,11 @@ EnvSim *envsim_new(Net *net, Metrics *metrics, const EnvSimCost *cost);
  * with the searching node's id; none by default. */
 typedef void (*EnvSimSearchHook)(void *ctx, uint32_t node_id, const EnvSearchReport *r);
 void envsim_set_search_hook(EnvSim *es, EnvSimSearchHook fn, void *ctx);
+/* Where the nodes' call reports go as well (env.h, call_report), after the
+ * call matrix has taken them: fn(ctx, r) with the reporting node's id;
+ * none by default. */
+typedef void (*EnvSimCallHook)(void *ctx, uint32_t node_id, const EnvCallReport *r);
+void envsim_set_call_hook(EnvSim *es, EnvSimCallHook fn, void *ctx);
 
 /* Frees it and every EnvSimNode still registered. Call after all nodes
  * were freed and before net_free(). NULL is a no-op. */

@@ -67,6 +67,8 @@ typedef enum HeadlineRange {
       "metrics.search.target.recent.found.value+metrics.search.target.recent.absent.value")        \
     X("call_success_rate", HEADLINE_FRACTION, "", "call success rate",                              \
       "metrics.call.success.value+metrics.call.failure.value")                                      \
+    X("call_success_free", HEADLINE_FRACTION, "", "call success, callee online and in no call",    \
+      "metrics.call.target.free.connected.value+metrics.call.target.free.failed.value")            \
     X("call_setup_mean_s", HEADLINE_NONNEG, "s", "mean call setup time", "")                        \
     X("path_share_direct", HEADLINE_FRACTION, "", "share of calls on a direct path",                \
       "metrics.call.success.value")                                                                 \

@@ -126,6 +126,11 @@ static void runner_headline_calls(const World *w, cJSON *h)
     double fail = runner_value(w, METRIC_CALL_FAILURE);
     cJSON_AddItemToObject(h, "call_success_rate",
                           runner_num(ok + fail > 0 ? ok / (ok + fail) : NAN));
+    /* Calls to a callee online and in no call when dialled (world_on_call):
+     * the ones the overlay owes a connection. */
+    double fc = metrics_value(world_metrics(w), world_simmetric_id(w, SIMMETRIC_CALL_FREE_CONNECTED));
+    double ff = metrics_value(world_metrics(w), world_simmetric_id(w, SIMMETRIC_CALL_FREE_FAILED));
+    cJSON_AddItemToObject(h, "call_success_free", runner_num(fc + ff > 0 ? fc / (fc + ff) : NAN));
     cJSON_AddItemToObject(h, "call_setup_mean_s", runner_num(runner_mean(w, METRIC_CALL_SETUP_S)));
     double relayed = 0;
     for (int p = NODE_CALL_PATH_NONE + 1; p < NODE_CALL_PATH_COUNT; p++) {

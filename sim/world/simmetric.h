@@ -33,7 +33,13 @@
     X(SIMMETRIC_SEARCH_RECENT_FOUND, "search.target.recent.found", METRICS_COUNTER)                 \
     X(SIMMETRIC_SEARCH_RECENT_ABSENT, "search.target.recent.absent", METRICS_COUNTER)               \
     X(SIMMETRIC_SEARCH_OLD_FOUND, "search.target.old.found", METRICS_COUNTER)                       \
-    X(SIMMETRIC_SEARCH_OLD_ABSENT, "search.target.old.absent", METRICS_COUNTER)
+    X(SIMMETRIC_SEARCH_OLD_ABSENT, "search.target.old.absent", METRICS_COUNTER)                     \
+    X(SIMMETRIC_CALL_FREE_CONNECTED, "call.target.free.connected", METRICS_COUNTER)                 \
+    X(SIMMETRIC_CALL_FREE_FAILED, "call.target.free.failed", METRICS_COUNTER)                       \
+    X(SIMMETRIC_CALL_BUSY_CONNECTED, "call.target.busy.connected", METRICS_COUNTER)                 \
+    X(SIMMETRIC_CALL_BUSY_FAILED, "call.target.busy.failed", METRICS_COUNTER)                       \
+    X(SIMMETRIC_CALL_OFFLINE_CONNECTED, "call.target.offline.connected", METRICS_COUNTER)           \
+    X(SIMMETRIC_CALL_OFFLINE_FAILED, "call.target.offline.failed", METRICS_COUNTER)
 
 #define SIMMETRIC_ENUM_ID_(id, name, kind) id,
 typedef enum SimMetricId { SIMMETRIC_TABLE(SIMMETRIC_ENUM_ID_) SIMMETRIC_COUNT } SimMetricId;

@@ -99,9 +99,10 @@ static void simrun_summary(const RunnerResult *r, const char *dir)
     printf("  host-cache fresh   %6s %%   failover mean %s s\n",
            SIMRUN_FIG(0, "hostcache_freshness", 100, 1),
            SIMRUN_FIG(1, "failover_time_mean_s", 1, 2));
-    printf("  calls              %6s %% set up   mean setup %s s   %s dropped\n",
-           SIMRUN_FIG(0, "call_success_rate", 100, 1), SIMRUN_FIG(1, "call_setup_mean_s", 1, 2),
-           SIMRUN_FIG(2, "calls_dropped", 1, 0));
+    printf("  calls              %6s %% set up (callee online and free %s %%)   mean setup %s s   "
+           "%s dropped\n",
+           SIMRUN_FIG(0, "call_success_rate", 100, 1), SIMRUN_FIG(1, "call_success_free", 100, 1),
+           SIMRUN_FIG(2, "call_setup_mean_s", 1, 2), SIMRUN_FIG(3, "calls_dropped", 1, 0));
     printf("  call paths         direct %s %%  punched %s %%  UDP relay %s %%  TCP relay %s %%\n",
            SIMRUN_FIG(0, "path_share_direct", 100, 1),
            SIMRUN_FIG(1, "path_share_hole_punched", 100, 1),

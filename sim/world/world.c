@@ -96,6 +96,9 @@ struct World {
     uint32_t m_online;        /* metric: clients online (gauge) */
     uint32_t m_search[3][2];  /* metrics: searches by target state (online, recent, old) x
                                  (found, absent) */
+    uint32_t m_call[3][2];    /* metrics: calls by callee state (free, busy, offline) x
+                                 (connected, failed) */
+    GHashTable *call_target;  /* call id -> 1 + WORLD_CALL_* of its callee (world_on_call) */
     FILE *trace;              /* event trace, borrowed; NULL: none */
     EnvTrace *env_trace;      /* env trace of one node (envtrace.h), owned; NULL: none */
     uint32_t *host_peer;      /* Net host id -> peer index (UINT32_MAX: none); owned */
@@ -353,6 +356,19 @@ static void world_username(uint32_t id, char *buf, size_t size)
     g_snprintf(buf, size, "user%u", id);
 }
 
+/* The peer of a user name (world_username), NULL when it is not one of
+ * ours. */
+static const WorldPeer *world_peer_of_user(const World *w, const char *user, size_t ulen)
+{
+    char name[64]; /* user names are at most 31 bytes */
+    g_snprintf(name, sizeof name, "%.*s", (int)MIN(ulen, sizeof name - 1), user);
+    guint64 id;
+    if (!g_str_has_prefix(name, "user") || !g_ascii_string_to_unsigned(name + 4, 10, 0, UINT32_MAX, &id, NULL) ||
+        id >= w->npeers)
+        return NULL;
+    return &w->peers[id];
+}
+
 /* A user search ended (env.h, search_report): counted by the target's true
  * state when it ended: logged in now; logged out within the index's
  * presence_ttl (72 h, a29); longer ago or never logged in. */
@@ -360,13 +376,8 @@ static void world_on_search(void *ctx, uint32_t node_id, const EnvSearchReport *
 {
     World *w = ctx;
     (void)node_id;
-    char name[64]; /* user names are at most 31 bytes */
-    g_snprintf(name, sizeof name, "%.*s", (int)r->ulen, r->user);
-    guint64 id;
-    if (!g_str_has_prefix(name, "user") || !g_ascii_string_to_unsigned(name + 4, 10, 0, UINT32_MAX, &id, NULL) ||
-        id >= w->npeers)
-        return; /* not one of ours: no state to count it by */
-    const WorldPeer *p = &w->peers[id];
+    const WorldPeer *p = world_peer_of_user(w, r->user, r->ulen);
+    if (!p) return; /* not one of ours: no state to count it by */
     TimeNs now = sim_now(w->sim);
     int state = 2;
     if (p->node && node_state(p->node) == NODE_ST_ONLINE)
@@ -374,6 +385,40 @@ static void world_on_search(void *ctx, uint32_t node_id, const EnvSearchReport *
     else if (p->logged_out_at >= 0 && now - p->logged_out_at <= w->spec->protocol.presence_ttl_ns)
         state = 1;
     metrics_add(w->metrics, w->m_search[state][r->found ? 0 : 1], 1, now);
+}
+
+/* Two-party calls by the callee's true state when dialled: logged in and
+ * in no call or conference (free), logged in and busy, not logged in
+ * (offline); each counted when the caller's call ends, as connected (media
+ * arrived) or failed (call.failure). A call whose caller left before
+ * either is counted in neither. */
+enum { WORLD_CALL_FREE = 0, WORLD_CALL_BUSY, WORLD_CALL_OFFLINE, WORLD_CALL_CONNECTED = 4 };
+
+static void world_on_call(void *ctx, uint32_t node_id, const EnvCallReport *r)
+{
+    World *w = ctx;
+    (void)node_id;
+    gpointer key = GUINT_TO_POINTER(r->call_id);
+    if (r->event == ENV_CALL_DIALLED) {
+        const WorldPeer *p = r->callee ? world_peer_of_user(w, r->callee, r->callee_len) : NULL;
+        if (!p) return;
+        unsigned st = !p->node || node_state(p->node) != NODE_ST_ONLINE ? WORLD_CALL_OFFLINE
+                      : node_call_state(p->node) != NODE_CALL_IDLE     ? WORLD_CALL_BUSY
+                                                                       : WORLD_CALL_FREE;
+        g_hash_table_insert(w->call_target, key, GUINT_TO_POINTER(st + 1));
+        return;
+    }
+    gpointer v = g_hash_table_lookup(w->call_target, key);
+    if (!v) return;
+    unsigned st = GPOINTER_TO_UINT(v) - 1;
+    if (r->event == ENV_CALL_CONNECTED) {
+        g_hash_table_insert(w->call_target, key, GUINT_TO_POINTER((st | WORLD_CALL_CONNECTED) + 1));
+    } else if (r->event == ENV_CALL_ENDED) {
+        g_hash_table_remove(w->call_target, key);
+        if ((st & WORLD_CALL_CONNECTED) || r->failed)
+            metrics_add(w->metrics, w->m_call[st & 3][(st & WORLD_CALL_CONNECTED) ? 0 : 1], 1,
+                        sim_now(w->sim));
+    }
 }
 
 static void world_trace(const World *w, const WorldPeer *p, const char *event)
@@ -829,6 +874,14 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 2; j++) w->m_search[i][j] = simmetric_intern(w->metrics, sm[i][j]);
     envsim_set_search_hook(w->es, world_on_search, w);
+    static const SimMetricId cm[3][2] = {
+        {SIMMETRIC_CALL_FREE_CONNECTED, SIMMETRIC_CALL_FREE_FAILED},
+        {SIMMETRIC_CALL_BUSY_CONNECTED, SIMMETRIC_CALL_BUSY_FAILED},
+        {SIMMETRIC_CALL_OFFLINE_CONNECTED, SIMMETRIC_CALL_OFFLINE_FAILED}};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) w->m_call[i][j] = simmetric_intern(w->metrics, cm[i][j]);
+    w->call_target = g_hash_table_new(g_direct_hash, g_direct_equal);
+    envsim_set_call_hook(w->es, world_on_call, w);
     NodeParams np;
     world_params(s, &np);
     w->shared = node_shared_new(envsim_world_env(w->es), &np, err);
@@ -929,6 +982,7 @@ void world_free(World *w)
         envsim_node_detach(p->en);
         node_free(p->node);
     }
+    if (w->call_target) g_hash_table_destroy(w->call_target);
     node_shared_free(w->shared);
     envsim_free(w->es);
     envtrace_free(w->env_trace);
