@@ -530,14 +530,20 @@ void node__conn_hello(Node *n, int idx, uint8_t role)
     (void)node__send_raw(n, idx, buf, len);
 }
 
-int node__send_raw(Node *n, int idx, const uint8_t *buf, size_t len)
+/* Sends bytes on connection idx; sig: they count as signalling (Node.sig_bytes). */
+static int node_send_bytes(Node *n, int idx, const uint8_t *buf, size_t len, bool sig)
 {
     NodeConn *c = node__conn(n, idx);
     node__account(n, (NodePhase)c->phase, len);
-    node_sig(n, len);
+    if (sig) node_sig(n, len);
     if (n->sn && node_kind_is(n, c->kind, NODE_CK_SN_TX))
         node__count(n, NODE_M(n)->sn_bytes_out, (int64_t)len);
     return env_tcp_send(&n->env, c->h, buf, len);
+}
+
+int node__send_raw(Node *n, int idx, const uint8_t *buf, size_t len)
+{
+    return node_send_bytes(n, idx, buf, len, true);
 }
 
 int node__send_msg(Node *n, int idx, const WireMsg *m)
@@ -549,7 +555,7 @@ int node__send_msg(Node *n, int idx, const WireMsg *m)
                                   sizeof frame);
     if (n->sn && c->kind == CONN_SN_PEER && (m->type == WIRE_FORWARD || m->type == WIRE_CALL))
         node__count(n, NODE_M(n)->sn_peer_signal, (int64_t)flen); /* calls' and messages' share */
-    return node__send_raw(n, idx, frame, flen);
+    return node_send_bytes(n, idx, frame, flen, m->type != WIRE_CALL_MEDIA); /* voice is not */
 }
 
 void node__udp_send_msg(Node *n, EnvSock s, EnvAddr to, uint16_t frame_id, const WireMsg *m,
@@ -815,11 +821,11 @@ static int node_rx_one(Node *n, int idx, EnvConn h)
     node_rx_consume(c, 2 + flen);
     wire_frame_open(n->sh->crypto, &n->env, c->rx_key, c->rx_ctr++, body, flen);
     node__account(n, (NodePhase)c->phase, 2 + flen);
-    node_sig_rx(n, 2 + flen);
     if (n->sn && !node_kind_is(n, c->kind, NODE_CK_NO_SN_RX))
         node__count(n, NODE_M(n)->sn_bytes_in, (int64_t)(2 + flen));
     WireMsg m;
     if (!wire_decode(body, flen, &m) || m.type < WIRE_CONNECT) return RX_BAD;
+    if (m.type != WIRE_CALL_MEDIA) node_sig_rx(n, 2 + flen); /* voice is not signalling */
     node_dispatch_frame(n, idx, &m);
     return node_conn_alive(n, idx, h) ? RX_DONE : RX_GONE;
 }

@@ -405,8 +405,8 @@ struct Node {
     int uplink;
     EnvAddr uplink_addr;
     /* Signalling on this node's link (every message sent or received
-     * over TCP or UDP except UDP media; media frames over a TCP relay
-     * count, which never falls in a call's setup): running totals, wrapping,
+     * over TCP or UDP except voice: UDP media and media frames over a TCP
+     * relay): running totals, wrapping,
      * read as differences (a call's setup cost, call.c), and the size of
      * the last message received (so a handler can count the message that
      * woke it). node.c keeps them. */
