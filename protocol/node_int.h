@@ -185,6 +185,7 @@ typedef enum NodeEvent {
     NODE_EV_SN_CLIENT_NAT,      /* SN: the client in slot told its new NatType (clients[].nat) */
     NODE_EV_LOCATE,             /* calls: find user buf/len in the index (the search feature
                                    answers with NODE_EV_LOCATED, perhaps at once) */
+    NODE_EV_SN_GOSSIP,          /* SN: a peer's SN_GOSSIP (msg), merged into the host cache */
     NODE_EV_LOCATED,            /* search: the lookup of user buf/len ended; msg: its
                                    SEARCH_RESULT (u.search: WIRE_SF_FOUND and the record), or
                                    NULL when no lookup could start */

@@ -24,8 +24,11 @@
  *     its name on the ring (a42: slots of 9-10; here the slot boundaries
  *     move one supernode at a time as the tier changes, instead of fixed
  *     groups). Each supernode builds the ring from its view of the tier
- *     (a42: "each supernode knows almost all other supernodes"), the
- *     fresh entries of its host cache (node__sn_fresh), and stores the
+ *     (a42: "each supernode knows almost all other supernodes"): the
+ *     fresh entries of its host cache (node__sn_fresh) and every
+ *     supernode its peers' gossip named, kept while heard alive within
+ *     sn_entry_ttl (up to SEARCH_RING_MAX: the host cache's 200 entries
+ *     would show a larger tier only in part); it stores the
  *     records of the keys in (its slot_size-th predecessor, itself]. A
  *     supernode publishes the record of each client it attaches (SN_NOTE
  *     with PUT: name, client address, its supernode, NAT type, online) to
@@ -278,11 +281,12 @@ void search__entry_to_wire(Node *n, const SearchEntry *e, WireSearch *m)
 
 /* Looks user up in the index (fresh: not in cached answers); true and m
  * filled when found. */
-static bool search_lookup(Node *n, const char *user, size_t ulen, bool fresh, WireSearch *m)
+static bool search_lookup(Node *n, const char *user, size_t ulen, bool fresh, WireSearch *m,
+                          bool *cached)
 {
     SearchEntry *e = search_find(n, user, ulen);
     if (!e || !search_entry_valid(n, e) || (fresh && (e->flags & SE_CACHE))) return false;
-    if (e->flags & SE_CACHE) node__count(n, SM(n)->sn_cache_hits, 1);
+    *cached = (e->flags & SE_CACHE) != 0; /* a hit when the answer is used (the caller counts) */
     search__entry_to_wire(n, e, m);
     return true;
 }
@@ -318,31 +322,91 @@ static int search_ring_cmp(const void *a, const void *b)
     return (int)x->a.port - (int)y->a.port;
 }
 
-/* Rebuilds the ring from the view of the tier: this supernode (unless a
- * bootstrap: the entry point is not part of the tier) and the fresh
- * supernodes of its host cache. The array holds the host cache's
- * capacity plus one (12 bytes an entry: 2.4 KiB at 200). */
-static void search_ring_build(Node *n)
+/* Room for k more entries after the ring and the pending ones (grown by
+ * doubling up to SEARCH_RING_MAX); false when the bound is reached. */
+static bool search_ring_room(Node *n, SearchSlots *s, uint32_t k)
+{
+    uint32_t need = (uint32_t)s->nring + s->npend + k;
+    if (need <= s->ring_cap) return true;
+    if (need > SEARCH_RING_MAX) return false;
+    uint16_t cap = (uint16_t)MIN(SEARCH_RING_MAX, MAX(need, 2u * s->ring_cap));
+    SearchRingEntry *t = env_mem_alloc(&n->env, cap * sizeof *t);
+    if (s->ring) memcpy(t, s->ring, ((size_t)s->nring + s->npend) * sizeof *t);
+    env_mem_free(&n->env, s->ring, s->ring_cap * sizeof *s->ring);
+    s->ring = t;
+    s->ring_cap = cap;
+    return true;
+}
+
+/* Queues supernode a, heard alive at seen_s, for the next rebuild (not
+ * this node, not a bootstrap: the entry point is not part of the tier). */
+static void search_ring_heard(Node *n, SearchSlots *s, EnvAddr a, uint32_t seen_s)
+{
+    if (!a.ip || !a.port || env_addr_eq(a, search_self(n)) || node__is_bootstrap(n, a)) return;
+    if (!search_ring_room(n, s, 1)) return;
+    s->ring[s->nring + s->npend++] = (SearchRingEntry){search_sn_id(a), a, seen_s, true};
+}
+
+static SearchSlots *search_slots(Node *n)
 {
     SearchNode *sn = search__state(n);
     if (!sn->sl) sn->sl = env_mem_alloc(&n->env, sizeof *sn->sl);
-    SearchSlots *s = sn->sl;
-    uint16_t cap = (uint16_t)(n->hc.cap + 1);
-    if (s->ring_cap < cap) {
-        env_mem_free(&n->env, s->ring, s->ring_cap * sizeof *s->ring);
-        s->ring = env_mem_alloc(&n->env, cap * sizeof *s->ring);
-        s->ring_cap = cap;
-    }
+    return sn->sl;
+}
+
+/* Rebuilds the ring, this supernode's view of the tier (a42: a supernode
+ * knows almost all others): what it had, this supernode itself (unless a
+ * bootstrap), the fresh supernodes of its host cache, and those its peers'
+ * gossip named since the last rebuild (search_on_gossip); each with the
+ * latest time it was heard alive, and none heard of for longer than
+ * sn_entry_ttl. The host cache alone would bound the view at its 200
+ * entries, a part of a larger tier. Entries new to the ring are marked
+ * joined. */
+static void search_ring_build(Node *n)
+{
+    SearchSlots *s = search_slots(n);
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    uint32_t ttl_s = (uint32_t)(n->sh->p.sn_entry_ttl_ns / TIMENS_S);
+    for (uint16_t i = 0; i < s->nring; i++) s->ring[i].joined = false;
     EnvAddr self = search_self(n);
-    s->nring = 0;
-    if (n->role != NODE_ROLE_BOOTSTRAP)
-        s->ring[s->nring++] = (SearchRingEntry){search_sn_id(self), self};
-    for (uint16_t i = 0; i < n->hc.n && s->nring < s->ring_cap; i++) {
-        EnvAddr a = env_addr(n->hc.e[i].ip, n->hc.e[i].port);
-        if (node__sn_fresh(n, &n->hc.e[i]) && !env_addr_eq(a, self))
-            s->ring[s->nring++] = (SearchRingEntry){search_sn_id(a), a};
+    if (n->role != NODE_ROLE_BOOTSTRAP && search_ring_room(n, s, 1))
+        s->ring[s->nring + s->npend++] = (SearchRingEntry){search_sn_id(self), self, now_s, true};
+    for (uint16_t i = 0; i < n->hc.n; i++)
+        if (node__sn_fresh(n, &n->hc.e[i]))
+            search_ring_heard(n, s, env_addr(n->hc.e[i].ip, n->hc.e[i].port), n->hc.e[i].last_seen_s);
+    /* Sorted by (id, address), the copies of one supernode are adjacent:
+     * one is kept, with the latest time heard and "joined" only when it
+     * was not on the ring before. */
+    uint32_t all = (uint32_t)s->nring + s->npend, k = 0;
+    qsort(s->ring, all, sizeof *s->ring, search_ring_cmp);
+    for (uint32_t i = 0; i < all; i++) {
+        SearchRingEntry x = s->ring[i];
+        if (k > 0 && env_addr_eq(s->ring[k - 1].a, x.a)) {
+            SearchRingEntry *y = &s->ring[k - 1];
+            y->seen_s = MAX(y->seen_s, x.seen_s);
+            y->joined = y->joined && x.joined;
+        } else {
+            s->ring[k++] = x;
+        }
     }
-    qsort(s->ring, s->nring, sizeof *s->ring, search_ring_cmp);
+    uint16_t m = 0;
+    for (uint32_t i = 0; i < k; i++)
+        if (now_s - MIN(now_s, s->ring[i].seen_s) <= ttl_s) s->ring[m++] = s->ring[i];
+    s->nring = m;
+    s->npend = 0;
+}
+
+/* SN_GOSSIP from a peer: the supernodes it names, heard alive age_s ago,
+ * wait for the next rebuild. */
+static void search_on_gossip(Node *n, const WireMsg *m)
+{
+    if (n->sh->p.search_mode != NODE_SEARCH_SLOTS) return;
+    SearchSlots *s = search_slots(n);
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    for (uint8_t i = 0; i < m->u.gossip.n; i++) {
+        const WireGossipEntry *g = &m->u.gossip.e[i];
+        search_ring_heard(n, s, env_addr(g->ip, g->port), now_s - MIN(now_s, g->age_s));
+    }
 }
 
 /* Ring index of the first supernode whose id is key or follows it. */
@@ -515,25 +579,19 @@ static void search_on_pull(Node *n, EnvAddr from, const WireMsg *q)
     }
 }
 
-/* Whether ring entry x is in the sorted ring r (n entries). */
-static bool search_ring_has(const SearchRingEntry *r, uint16_t n, const SearchRingEntry *x)
-{
-    return bsearch(x, r, n, sizeof *r, search_ring_cmp) != NULL;
-}
-
 /* Supernodes that joined this supernode's ring since the last upkeep
  * (old, nold entries) get the records of its attached clients whose slot
  * they are now in: the records' owner is the one that knows them for
  * sure (a supernode that joined after a client attached, or while its
  * slot's other members did not know it yet, would miss them until the
  * next republication). */
-static void search_push_new_members(Node *n, const SearchRingEntry *old, uint16_t nold)
+static void search_push_new_members(Node *n)
 {
     SearchNode *sn = search__node(n);
     const SearchSlots *s = sn->sl;
     const NodeParams *p = &n->sh->p;
     bool any = false;
-    for (uint16_t i = 0; i < s->nring && !any; i++) any = !search_ring_has(old, nold, &s->ring[i]);
+    for (uint16_t i = 0; i < s->nring && !any; i++) any = s->ring[i].joined;
     if (!any) return;
     WireMsg m = {.type = WIRE_SN_NOTE};
     for (uint16_t i = 0; i < sn->nidx; i++) {
@@ -542,7 +600,7 @@ static void search_push_new_members(Node *n, const SearchRingEntry *old, uint16_
         uint16_t pos = search_ring_pos(s, e->hash);
         for (uint16_t k = 0; k < MIN((uint16_t)p->slot_size, s->nring); k++) {
             const SearchRingEntry *x = &s->ring[(pos + k) % s->nring];
-            if (env_addr_eq(x->a, search_self(n)) || search_ring_has(old, nold, x)) continue;
+            if (env_addr_eq(x->a, search_self(n)) || !x->joined) continue;
             m.u.search = (WireSearch){.flags = WIRE_SF_PUT};
             search__entry_to_wire(n, e, &m.u.search);
             node__count(n, SM(n)->idx_puts, 1);
@@ -562,12 +620,9 @@ static void search_index_upkeep(Node *n)
     const NodeParams *p = &n->sh->p;
     if (!s || !n->sn || p->search_mode != NODE_SEARCH_SLOTS) return;
     const SearchMetrics *sm = SM(n);
-    SearchRingEntry old[HOSTCACHE_MAX + 1];
-    uint16_t nold = s->sl ? (uint16_t)MIN(s->sl->nring, G_N_ELEMENTS(old)) : 0;
-    if (nold) memcpy(old, s->sl->ring, nold * sizeof *old);
     search_ring_build(n);
     SearchSlots *sl = s->sl;
-    search_push_new_members(n, old, nold);
+    search_push_new_members(n);
     uint32_t turns = (uint32_t)MAX(1, p->index_republish_ns / MAX(p->keepalive_ns, 1));
     uint32_t turn = sl->maint_tick++ % turns;
     for (uint16_t i = 0; i < s->nidx; i++) {
@@ -673,10 +728,13 @@ static void search_on_query(Node *n, EnvSock s, EnvAddr from, const WireMsg *q)
     a.u.search.ulen = q->u.search.ulen;
     a.u.search.user = q->u.search.user;
     const char *user = (const char *)q->u.search.user;
-    if (!search_lookup(n, user, q->u.search.ulen, (q->u.search.flags & WIRE_SF_FRESH) != 0,
-                       &a.u.search) &&
-        (q->u.search.flags & WIRE_SF_DHT))
+    bool cached = false;
+    if (search_lookup(n, user, q->u.search.ulen, (q->u.search.flags & WIRE_SF_FRESH) != 0,
+                      &a.u.search, &cached)) {
+        if (cached) node__count(n, SM(n)->sn_cache_hits, 1);
+    } else if (q->u.search.flags & WIRE_SF_DHT) {
         search_referrals(n, wire_user_hash(user, q->u.search.ulen), &a.u.search);
+    }
     node__udp_send_msg(n, s, from, (uint16_t)node__random_u32(n), &a, PH_NONE);
 }
 
@@ -888,13 +946,15 @@ static void search_sn_begin(Node *n, int conn, uint32_t qid, const uint8_t *user
     WireMsg r = {.type = WIRE_SEARCH_RESULT};
     search__state(n)->served++;
     node__count(n, SM(n)->sn_queries, 1);
-    bool hit = search_lookup(n, (const char *)user, ulen, fresh, &r.u.search);
+    bool cached = false;
+    bool hit = search_lookup(n, (const char *)user, ulen, fresh, &r.u.search, &cached);
     /* Slots: an offline entry here (a former client of ours, a cached
      * answer) may be older than the slot's record: the slot is asked. */
     if (hit && n->sh->p.search_mode == NODE_SEARCH_SLOTS && !(r.u.search.flags & WIRE_SF_ONLINE)) {
         hit = false;
         r.u.search = (WireSearch){0};
     }
+    if (hit && cached) node__count(n, SM(n)->sn_cache_hits, 1);
     int ji = hit ? -1 : search_job_new(n);
     if (ji < 0) { /* answered from the index, or no room for a search: absent */
         r.u.search.qid = qid;
@@ -1255,6 +1315,9 @@ static void search_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
         break;
     case NODE_EV_SN_STOPPING:
         search_sn_stop(n);
+        break;
+    case NODE_EV_SN_GOSSIP:
+        search_on_gossip(n, a->msg);
         break;
     case NODE_EV_SN_CLIENT_ATTACHED:
         search_sn_attach(n, a->addr, a->buf, (uint8_t)a->len, n->sn->clients[a->slot].nat);

@@ -118,15 +118,25 @@ typedef struct SearchJob {
 
 /* A supernode of the slots ring (search.c): its ring id and address. */
 typedef struct SearchRingEntry {
-    uint32_t id; /* search ring id (FNV-1a of its address) */
-    EnvAddr a;   /* its main address */
+    uint32_t id;     /* search ring id (FNV-1a of its address) */
+    EnvAddr a;       /* its main address */
+    uint32_t seen_s; /* when it was last heard alive (virtual seconds) */
+    bool joined;     /* it joined the ring at the last rebuild */
 } SearchRingEntry;
+
+/* A supernode's view of the tier, the ring, holds at most this many
+ * supernodes (a42: each knows almost all others); 20 bytes an entry, grown
+ * as needed (80 KiB at the bound). */
+#define SEARCH_RING_MAX 4096
 
 /* A supernode's part of the slots index (search.c), allocated with its
  * ring at the first need, freed with the supernode role. */
 typedef struct SearchSlots {
-    SearchRingEntry *ring;  /* the tier sorted by id, ring_cap entries (env_mem_alloc) */
-    uint16_t nring;         /* entries in use */
+    SearchRingEntry *ring;  /* the tier sorted by id, ring_cap entries (env_mem_alloc); after
+                               the nring of the ring, npend supernodes heard of through
+                               gossip since the last rebuild, not yet on it */
+    uint16_t nring;         /* entries of the ring */
+    uint16_t npend;         /* entries heard of, after them */
     uint16_t ring_cap;      /* allocated */
     uint32_t range_lo;      /* own records are the keys in (range_lo, own id] */
     bool range_set;         /* range_lo was computed (the first pull was sent) */

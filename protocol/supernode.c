@@ -242,6 +242,7 @@ static void supernode_on_gossip(Node *n, const WireMsg *m)
         if (!a.ip || !a.port || env_addr_eq(a, n->public_addr)) continue;
         (void)hostcache_merge(&n->hc, a, now_s - MIN(now_s, g->age_s), g->load, NULL);
     }
+    node__emit(n, NODE_EV_SN_GOSSIP, &(NodeEventArg){.idx = -1, .msg = m}); /* the ring's view */
 }
 
 /* ---- Demand (a40, a22; docs/overlay.md) ----

@@ -3,7 +3,8 @@
  * driven by scripted peers: hosts with no node that speak the wire format
  * by hand. A supernode-only world attaches a client; a supernode + search
  * world answers a SEARCH_Q from its index (and a supernode-only world does
- * not) and passes presence between two attached clients. */
+ * not), builds its slots ring from a peer's gossip beyond its host cache,
+ * and passes presence between two attached clients. */
 #include "fakeenv.h"
 #include "tpeer.h"
 #include "protocol/node.h"
@@ -174,6 +175,44 @@ static void test_search_answers_from_index(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* The slots ring is the supernode's view of the tier (a42: each knows
+ * almost all others), not its host cache: a peer supernode's gossip names
+ * 256 supernodes, more than the cache's 200 entries, and all of them join
+ * the ring at the next upkeep; heard of no more, they leave it once
+ * sn_entry_ttl has passed. */
+static void test_search_ring_learns_the_tier_from_gossip(void)
+{
+    static const NodeFeature *const feats[] = {&supernode_feature, &search_feature};
+    unsigned sn;
+    FakeWorld *w = world_with_sn(504, feats, G_N_ELEMENTS(feats), &sn);
+    Peer p;
+    tpeer_new(&p, w, ENV_IP(99, 4, 0, 1));
+    T_EQ_I64(tpeer_connect(&p, w, env_addr(SN_IP, SN_PORT), 0x5eed0042u, 2 /* HELLO_SN */), ENV_OK);
+    WireMsg h = {.type = WIRE_SN_HELLO};
+    h.u.sn_hello.main.ip = ENV_IP(99, 4, 0, 1);
+    h.u.sn_hello.main.port = SN_PORT;
+    peer_send(&p, &h);
+    for (unsigned k = 0; k < 16; k++) {
+        WireMsg g = {.type = WIRE_SN_GOSSIP};
+        g.u.gossip.n = WIRE_GOSSIP_MAX;
+        for (unsigned i = 0; i < WIRE_GOSSIP_MAX; i++)
+            g.u.gossip.e[i] = (WireGossipEntry){ENV_IP(100, 1, (uint8_t)k, (uint8_t)(i + 1)), SN_PORT, 0, 50};
+        peer_send(&p, &g);
+    }
+    const NodeParams *np = &w->p;
+    fakenet_run_for(w->net, np->keepalive_ns + TIMENS_S); /* one upkeep */
+    T_CMP_I64(fakenet_sample_count(w->net, "search.index.ring_size"), >=, 1);
+    double ring = fakenet_sample_last(w->net, "search.index.ring_size");
+    T_CMP_I64(ring, >=, 256 + 1); /* the named ones and itself (the peer, too) */
+    T_CMP_I64(ring, >, 200);      /* more than its host cache could hold */
+    T_CMP_I64(fakenet_sample_last(w->net, "search.index.bytes"), <, 256 * 1024);
+    /* Nothing more is heard of them: gone after sn_entry_ttl. */
+    fakenet_run_for(w->net, np->sn_entry_ttl_ns + 2 * np->keepalive_ns);
+    T_CMP_I64(fakenet_sample_last(w->net, "search.index.ring_size"), <=, 2);
+    peer_close(&p);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 /* Presence at a supernode (search feature): alice announces herself
  * online to bob, both attached here; bob gets PRESENCE(online) naming
  * alice, and PRESENCE(offline) when alice's connection goes. */
@@ -266,5 +305,7 @@ static void test_supernode_forward_storm_is_bounded(void)
 T_SUITE_MAIN("featalone",
              {"test_supernode_alone_attaches_client", test_supernode_alone_attaches_client},
              {"test_search_answers_from_index", test_search_answers_from_index},
+             {"test_search_ring_learns_the_tier_from_gossip",
+              test_search_ring_learns_the_tier_from_gossip},
              {"test_presence_between_attached_clients", test_presence_between_attached_clients},
              {"test_supernode_forward_storm_is_bounded", test_supernode_forward_storm_is_bounded})
