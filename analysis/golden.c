@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "analysis/stats.h"
+#include "sim/world/headline.h"
 #include "protocol/metric_table.h"
 #include "sim/world/jsonin.h"
 #include "sim/world/runner.h"
@@ -351,10 +352,16 @@ GoldenFile *golden_file_load(const char *path, GError **err)
 
 bool golden_metric_is_fraction(const char *metric)
 {
-    static const char *const suffixes[] = {"_rate", "_accuracy", "_freshness", "_share", "_fraction"};
-    for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++)
-        if (g_str_has_suffix(metric, suffixes[i])) return true;
-    return g_str_has_prefix(metric, "path_share_");
+    /* The headline table says which keys are fractions (search_success_online
+     * has no telling suffix); a results.json path is looked up the same way. */
+    HeadlineInfo info;
+    if (strchr(metric, '.'))
+        headline_path_info(metric, &info);
+    else
+        (void)headline_find(metric, &info);
+    bool fraction = info.range == HEADLINE_FRACTION;
+    headline_info_clear(&info);
+    return fraction;
 }
 
 void golden_tolerance_default(const char *metric, double *abs_tol, double *rel_tol)

@@ -121,7 +121,8 @@ void golden_tolerance_default(const char *metric, double *abs_tol, double *rel_t
  * everything else rel_tol 0.01 and abs_tol 0. */
 void golden_tolerance_default_seeds(const char *metric, double *abs_tol, double *rel_tol);
 
-/* True when metric names a fraction in [0, 1] (by its name). */
+/* True when metric is a fraction in [0, 1]: a headline key or results.json
+ * path the headline table (sim/world/headline.h) says is one. */
 bool golden_metric_is_fraction(const char *metric);
 
 /* The overrides of golden g (may be NULL) followed by sets (NULL-terminated,
