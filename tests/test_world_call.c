@@ -72,6 +72,20 @@ static bool run_until_idle(TWorld *t, size_t i, TimeNs limit)
     return false;
 }
 
+/* After the 2-minute warm-up, the world's first client calls the second
+ * for dur and the test waits until the caller is idle again; returns the
+ * first client's index. */
+static size_t call_first_to_second(TWorld *t, TimeNs dur)
+{
+    world_run(t->w, 2 * TIMENS_MIN);
+    size_t c0 = world_first_client(t->w);
+    char user[32];
+    world_peer_username(t->w, c0 + 1, user, sizeof user);
+    T_TRUE(node_call(world_peer_node(t->w, c0), user, dur));
+    T_TRUE(run_until_idle(t, c0, 2 * TIMENS_MIN));
+    return c0;
+}
+
 /* Two clients per situation (each on its own NAT), dedicated supernodes;
  * every situation calls every situation (the other client of its own
  * situation included) once, one call at a time. */
@@ -142,12 +156,7 @@ static void test_world_call_flood_crosses_supernode_links(void)
                       " \"population\": {\"clients\": 2, \"groups\": [{\"name\": \"n\", \"fraction\": 1,"
                       " \"nat\": \"port_restricted_cone\"}]}}",
                       "test_world_call", NULL));
-    world_run(t.w, 2 * TIMENS_MIN);
-    size_t c0 = world_first_client(t.w);
-    char user[32];
-    world_peer_username(t.w, c0 + 1, user, sizeof user);
-    T_TRUE(node_call(world_peer_node(t.w, c0), user, 3 * TIMENS_S));
-    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    (void)call_first_to_second(&t, 3 * TIMENS_S);
     T_EQ_I64(tworld_metric(&t, "call.success"), 1);
     T_CMP_I64(tworld_metric(&t, "supernode.peer_signal_bytes"), >, 0);
     tworld_free(&t);
@@ -329,12 +338,7 @@ static void test_world_call_media_counts(void)
                           " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 2},"
                           " \"workload\": {\"call_rate\": 0}, \"population\": {\"clients\": 2,"
                           " \"groups\": [{\"fraction\": 1, \"nat\": \"symmetric\"}]}}", "test_world_call", NULL));
-    world_run(t.w, 2 * TIMENS_MIN);
-    size_t c0 = world_first_client(t.w);
-    char user[32];
-    g_snprintf(user, sizeof user, "user%zu", c0 + 1);
-    T_TRUE(node_call(world_peer_node(t.w, c0), user, 10 * TIMENS_S));
-    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    size_t c0 = call_first_to_second(&t, 10 * TIMENS_S);
     T_TRUE(run_until_idle(&t, c0 + 1, 30 * TIMENS_S)); /* the callee's end too */
     T_EQ_I64(tworld_metric(&t, "call.path.udp_relay"), 1);
     double pkts = tworld_metric(&t, "call.media.packets");
@@ -368,12 +372,7 @@ static void test_world_call_2004_sizes_in_capture(void)
                           " \"groups\": [{\"name\": \"fw\", \"fraction\": 0.5, \"firewall\":"
                           " \"udp_blocked\"}, {\"name\": \"pub\", \"fraction\": 0.5}]}}",
                       "test_world_call", pcap));
-    world_run(t.w, 2 * TIMENS_MIN);
-    size_t c0 = world_first_client(t.w);
-    char user[32];
-    g_snprintf(user, sizeof user, "user%zu", c0 + 1);
-    T_TRUE(node_call(world_peer_node(t.w, c0), user, 10 * TIMENS_S));
-    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    (void)call_first_to_second(&t, 10 * TIMENS_S);
     T_EQ_I64(tworld_metric(&t, "call.path.tcp_relay"), 1);
     tworld_free(&t); /* flushes the capture */
     GError *err = NULL;

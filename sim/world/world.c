@@ -369,6 +369,15 @@ static const WorldPeer *world_peer_of_user(const World *w, const char *user, siz
     return &w->peers[id];
 }
 
+/* Interns the six metrics first..last, consecutive in simmetric.h as
+ * (state 0: yes, no), (state 1: yes, no), (state 2: yes, no), into out. */
+static void world_intern_3x2(World *w, SimMetricId first, SimMetricId last, uint32_t out[3][2])
+{
+    CHECK(last == first + 5, "a 3x2 block of metrics is six consecutive ids");
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) out[i][j] = simmetric_intern(w->metrics, (SimMetricId)(first + 2 * i + j));
+}
+
 /* A user search ended (env.h, search_report): counted by the target's true
  * state when it ended: logged in now; logged out within the index's
  * presence_ttl (72 h, a29); longer ago or never logged in. */
@@ -867,19 +876,9 @@ static bool world_build(World *w, const char *pcap_path, GError **err)
     EnvSimCost cost; /* the scenario's calibration file, or the built-in one */
     if (!envsim_cost_load(s->calibration, &cost, err)) return false;
     w->es = envsim_new(w->net, w->metrics, &cost);
-    static const SimMetricId sm[3][2] = {
-        {SIMMETRIC_SEARCH_ONLINE_FOUND, SIMMETRIC_SEARCH_ONLINE_ABSENT},
-        {SIMMETRIC_SEARCH_RECENT_FOUND, SIMMETRIC_SEARCH_RECENT_ABSENT},
-        {SIMMETRIC_SEARCH_OLD_FOUND, SIMMETRIC_SEARCH_OLD_ABSENT}};
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 2; j++) w->m_search[i][j] = simmetric_intern(w->metrics, sm[i][j]);
+    world_intern_3x2(w, SIMMETRIC_SEARCH_ONLINE_FOUND, SIMMETRIC_SEARCH_OLD_ABSENT, w->m_search);
     envsim_set_search_hook(w->es, world_on_search, w);
-    static const SimMetricId cm[3][2] = {
-        {SIMMETRIC_CALL_FREE_CONNECTED, SIMMETRIC_CALL_FREE_FAILED},
-        {SIMMETRIC_CALL_BUSY_CONNECTED, SIMMETRIC_CALL_BUSY_FAILED},
-        {SIMMETRIC_CALL_OFFLINE_CONNECTED, SIMMETRIC_CALL_OFFLINE_FAILED}};
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 2; j++) w->m_call[i][j] = simmetric_intern(w->metrics, cm[i][j]);
+    world_intern_3x2(w, SIMMETRIC_CALL_FREE_CONNECTED, SIMMETRIC_CALL_OFFLINE_FAILED, w->m_call);
     w->call_target = g_hash_table_new(g_direct_hash, g_direct_equal);
     envsim_set_call_hook(w->es, world_on_call, w);
     NodeParams np;
