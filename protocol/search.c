@@ -378,7 +378,7 @@ static void search_ring_build(Node *n)
      * one is kept, with the latest time heard and "joined" only when it
      * was not on the ring before. */
     uint32_t all = (uint32_t)s->nring + s->npend, k = 0;
-    qsort(s->ring, all, sizeof *s->ring, search_ring_cmp);
+    if (all > 1) qsort(s->ring, all, sizeof *s->ring, search_ring_cmp);
     for (uint32_t i = 0; i < all; i++) {
         SearchRingEntry x = s->ring[i];
         if (k > 0 && env_addr_eq(s->ring[k - 1].a, x.a)) {
