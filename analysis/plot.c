@@ -620,6 +620,8 @@ static const PlotSampleInfo plot_sample_info[] = {
      "failover time (s)", NULL},
     {METRIC_HOSTCACHE_SIZE, "Host-cache size at the end of login", "host-cache entries (count)",
      NULL},
+    {METRIC_HOSTCACHE_SIZE_HOURLY, "Host-cache size at each full hour online",
+     "host-cache entries (count)", NULL},
     {METRIC_LOGIN_NODES_CONTACTED, "Supernodes contacted per login", "nodes contacted (count)",
      NULL},
     {METRIC_LOGIN_ROUNDS, "Probe rounds per login", "login rounds (count)", NULL},

@@ -172,7 +172,8 @@ static void client_login_begin_as(Node *n, bool retry)
     cl->udp_seen = false;
     cl->udp_silent = 0;
     cl->udp_blocked = n->nat == NAT_UDP_BLOCKED; /* the last detection (install record) said so */
-    cl->login_start = env_now(&n->env);
+    cl->login_start = cl->answered_at = env_now(&n->env);
+    cl->full_rounds = 0;
     if (!retry) cl->first_attempt = cl->login_start;
     n->state = NODE_ST_LOGGING_IN;
     node__count(n, NODE_M(n)->login_attempt, 1);
@@ -219,15 +220,18 @@ static void client_round_start(Node *n)
 {
     ClientState *cl = client__state(n);
     const NodeParams *p = &n->sh->p;
-    /* a10: five rounds without an answer and the login fails. A round in
-     * which supernodes answered "full, go there" (a redirect) does not
-     * count: the overlay is there and short of room, which promotions will
-     * make; but a12 (2.0) gives up after about 8 min of attempts anyway. */
+    /* a10: five rounds without an answer and the login fails; a12 (2.0):
+     * about 8 min of failed attempts and it gives up. Both were measured
+     * with nothing answering (TCP blocked). A round in which supernodes
+     * answered "full, go there" (a redirect) is not such a failure: the
+     * overlay is there and short of room, which promotions make within
+     * minutes, so it neither counts towards the five nor runs the give-up
+     * clock; the client keeps trying, backing off (client_round_failed).
+     * Pausing 30 min instead would keep every client of a cold start out
+     * for the pause after the tier has grown. */
     if (cl->silent_rounds >= p->login_rounds ||
-        (cl->round > 0 && env_now(&n->env) - cl->login_start >= p->login_giveup_ns)) {
-        client_login_failed(n, cl->silent_rounds >= p->login_rounds ? "no supernode reachable"
-                                                                     : "no supernode with room",
-                            true);
+        (cl->round > 0 && env_now(&n->env) - cl->answered_at >= p->login_giveup_ns)) {
+        client_login_failed(n, "no supernode reachable", true);
         return;
     }
     cl->round++;
@@ -265,9 +269,18 @@ static void client_round_failed(Node *n)
     env_timer_cancel(&n->env, &cl->t_probe);
     env_timer_cancel(&n->env, &cl->t_tcp);
     cl->ncand = 0;
-    if (!cl->redirected) cl->silent_rounds++;
+    const NodeParams *p = &n->sh->p;
+    TimeNs wait = p->round_wait_ns;
+    if (cl->redirected) { /* the overlay answered, full: wait 2x, 4x... up to the cap */
+        cl->answered_at = env_now(&n->env);
+        if (cl->full_rounds < 16) cl->full_rounds++;
+        wait = MAX(wait, MIN(wait << cl->full_rounds, p->login_full_wait_max_ns));
+    } else {
+        cl->silent_rounds++;
+        cl->full_rounds = 0;
+    }
     cl->login_phase = CL_LOGIN_ROUND_WAIT;
-    cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, n->sh->p.round_wait_ns, CLIENT_TM_ROUND);
+    cl->t_round = node__timer_start(n, NODE_FEAT_CLIENT, wait, CLIENT_TM_ROUND);
 }
 
 /* The probe wait of a round ended with silent targets (timed_out: the
@@ -805,7 +818,8 @@ static void client_on_timer(Node *n, EnvTimer t, uint32_t kind)
         if (n->state == NODE_ST_ONLINE && !n->sn && n->uplink >= 0)
             natdet__start(n, n->uplink_addr);
         break;
-    case CLIENT_TM_SWEEP:
+    case CLIENT_TM_SWEEP: /* each full hour online: the cache as it stands, then the sweep */
+        env_metric_observe(&n->env, NODE_M(n)->hc_size_hourly, n->hc.n);
         client_sweep(n);
         break;
     default:

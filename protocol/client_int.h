@@ -56,6 +56,7 @@ typedef struct ClientState {
     uint8_t round;              /* login round, 1-based */
     uint8_t silent_rounds;      /* rounds of this login that ended with no redirect (a10) */
     bool redirected;            /* a supernode of this round answered "full, go there" */
+    uint8_t full_rounds;        /* rounds in a row that ended redirected (the wait backs off) */
     uint8_t nprobe;             /* probe targets this round */
     uint8_t ncand;              /* TCP candidates */
     uint8_t ci;                 /* candidate being tried */
@@ -82,6 +83,8 @@ typedef struct ClientState {
     EnvAddr cand[CAND_MAX];     /* TCP candidates in order */
     AltEntry alt[NODE_ALT_MAX]; /* alternate node table */
     TimeNs login_start;         /* when this login began */
+    TimeNs answered_at;         /* when a supernode last answered this login (its start at
+                                   first): the give-up clock (login_giveup_ns) runs from it */
     TimeNs first_attempt;       /* when the first login of this run of attempts began (retries
                                    after give-ups keep it): login.eventual_time_s */
     TimeNs failover_start;      /* when the SN was lost */

@@ -83,6 +83,7 @@
     X(METRIC_WIRE_NACK_SENT, "wire.nack_sent", ENV_METRIC_COUNTER)                                 \
     X(METRIC_SIGNAL_RECEIVED, "signal.received", ENV_METRIC_COUNTER)                               \
     X(METRIC_HOSTCACHE_SIZE, "hostcache.size", ENV_METRIC_SAMPLE)                                  \
+    X(METRIC_HOSTCACHE_SIZE_HOURLY, "hostcache.size_hourly", ENV_METRIC_SAMPLE)                    \
     X(METRIC_HOSTCACHE_ADDED, "hostcache.added", ENV_METRIC_COUNTER)                               \
     X(METRIC_HOSTCACHE_EVICTED, "hostcache.evicted", ENV_METRIC_COUNTER)                           \
     X(METRIC_HOSTCACHE_SWEEPS, "hostcache.sweeps", ENV_METRIC_COUNTER)                             \

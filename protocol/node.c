@@ -83,6 +83,7 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     m->nack_sent = metric_table_intern(e, METRIC_WIRE_NACK_SENT);
     m->signal_received = metric_table_intern(e, METRIC_SIGNAL_RECEIVED);
     m->hc_size = metric_table_intern(e, METRIC_HOSTCACHE_SIZE);
+    m->hc_size_hourly = metric_table_intern(e, METRIC_HOSTCACHE_SIZE_HOURLY);
     m->mem_client = metric_table_intern(e, METRIC_MEMORY_CLIENT_STATE_BYTES);
     m->http_installed = metric_table_intern(e, METRIC_HTTP_INSTALLED);
     m->http_version = metric_table_intern(e, METRIC_HTTP_GETLATESTVERSION);

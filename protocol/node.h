@@ -84,8 +84,10 @@ typedef struct NodeParams {
     uint8_t tcp_targets_per_round; /* supernodes tried over TCP per round: 2 */
     TimeNs probe_wait_ns;          /* wait for UDP answers before TCP: 5 s (a10) */
     TimeNs round_wait_ns;          /* wait after a failed round: 6 s (a10) */
-    TimeNs login_giveup_ns;        /* rounds redirected by full supernodes go on, but a login
-                                      gives up after this long: 8 min (a12, 2.0) */
+    TimeNs login_giveup_ns;        /* a login gives up after this long with no supernode
+                                      answering: 8 min (a12, 2.0) */
+    TimeNs login_full_wait_max_ns; /* rounds that supernodes answered "full" go on; the wait
+                                      after one doubles from round_wait up to this: 2 min */
     TimeNs login_pause_ns;         /* after the last round fails, the client pauses this long
                                       and logs in again: 30 min (a12); 0: it stays logged out */
     TimeNs tcp_timeout_ns;         /* our guard on one TCP attempt (connect + answer): 5 s */

@@ -39,6 +39,7 @@ void node_params_default(NodeParams *p)
     p->probe_wait_ns = 5 * TIMENS_S; /* a10 */
     p->round_wait_ns = 6 * TIMENS_S; /* a10 */
     p->login_giveup_ns = 8 * TIMENS_MIN; /* a12: 2.0 gives up after about 8 minutes */
+    p->login_full_wait_max_ns = 2 * TIMENS_MIN;
     p->login_pause_ns = 30 * TIMENS_MIN; /* a12: 1.4 pauses at least 30 minutes */
     p->tcp_timeout_ns = 5 * TIMENS_S;
     p->fallback_ports[0] = 443; /* a11, later clients: high port -> 443 -> 80 */

@@ -272,7 +272,7 @@ typedef struct NodeMetrics {
     EnvMetric failover_time, failover_count, failover_relogin;
     EnvMetric keepalive_sent, poll_sent, poll_lost;
     EnvMetric malformed_udp, malformed_tcp, malformed_stun, nack_sent;
-    EnvMetric signal_received, hc_size, mem_client, http_installed, http_version, auth_ok,
+    EnvMetric signal_received, hc_size, hc_size_hourly, mem_client, http_installed, http_version, auth_ok,
         auth_refused;
 } NodeMetrics;
 

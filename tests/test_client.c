@@ -775,6 +775,37 @@ static void test_client_alone_retries_after_pause(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* Every supernode answers "full": the overlay is there, short of room.
+ * Such rounds neither count towards a10's five nor run a12's give-up
+ * clock: the client keeps trying past 8 min, its wait doubling up to
+ * login_full_wait_max_ns, and logs in within one such wait once a
+ * supernode has room. */
+static void test_client_full_overlay_keeps_trying(void)
+{
+    FakeWorld *w = fakeworld_new(135, NULL, true);
+    for (unsigned i = 0; i < w->nboot; i++)
+        node_sn_set_capacity(w->node[w->boot0 + i], 0);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    fakeworld_start(w, c);
+    fakenet_run_for(w->net, 20 * TIMENS_MIN);
+    Node *n = w->node[c];
+    T_EQ_U64(node_state(n), NODE_ST_LOGGING_IN);
+    T_EQ_I64(fakenet_metric(w->net, "login.give_ups"), 0);
+    T_EQ_I64(fakenet_metric(w->net, "login.attempts"), 1);
+    /* Rounds of 5 s probe wait plus 12, 24, 48, 96 s, then 120 s each:
+     * 14 rounds in 20 min, where 6 s waits would make about 109. */
+    size_t probes = fakenet_record_count_to(w->net, FAKE_UDP, w->p.bootstrap[0].ip, 33033);
+    T_CMP_I64(probes, >=, 10);
+    T_CMP_I64(probes, <=, 2 * 16); /* each round: the probe and its repeat (a22 U3) */
+    node_sn_set_capacity(w->node[w->boot0], 10);
+    TimeNs t0 = fakenet_now(w->net);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 3 * TIMENS_MIN));
+    T_CMP_I64(fakenet_now(w->net) - t0, <=, w->p.login_full_wait_max_ns + 30 * TIMENS_S);
+    T_EQ_I64(fakenet_metric(w->net, "login.failure"), 0);
+    T_CMP_I64(fakenet_sample_last(w->net, "login.eventual_time_s"), >=, 20 * 60);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 /* A scripted supernode at the first bootstrap address accepts the probe
  * (PROBE_ACK, a22 U4): the client goes to TCP at once, to that supernode
  * first, without waiting out the probe wait. */
@@ -826,6 +857,7 @@ T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_see
              {"test_client_alone_rounds_then_failure", test_client_alone_rounds_then_failure},
              {"test_client_alone_probe_ack_starts_tcp", test_client_alone_probe_ack_starts_tcp},
              {"test_client_alone_retries_after_pause", test_client_alone_retries_after_pause},
+             {"test_client_full_overlay_keeps_trying", test_client_full_overlay_keeps_trying},
              {"test_client_first_login_success", test_client_first_login_success},
              {"test_client_login_with_2048_bit_server_key",
               test_client_login_with_2048_bit_server_key},

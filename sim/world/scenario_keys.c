@@ -225,7 +225,7 @@ const KeyDef scenario__keys_protocol[] = {
     K_INT("slot_size", 1, 100, "slots index: supernodes storing each record"),
     K_DUR("index_republish", 1, "slots index: records published again this often"),
     K_ENUM("call_locate", scenario__call_locates, "how a caller finds its callee"),
-    K_DUR("login_pause", 0, "pause before the first login attempt"),
+    K_DUR("login_pause", 0, "pause after a login gives up, before the next attempt"),
     K_BPS("relay_bandwidth", 8000, 1e9, "bandwidth a relay gives one call"),
     K_END};
 
