@@ -934,7 +934,20 @@ static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
     TimeNs now = env_now(&n->env);
     client_hc_merge(n, m->u.connect_ack.n, m->u.connect_ack.e);
     if (m->u.connect_ack.verdict != WIRE_ACCEPT) {
+        /* Full: its entries are where to go (a22), tried in this round
+         * after the candidates left, as a probe's redirect is probed at
+         * once; over TCP only this is how a UDP-blocked client follows a
+         * redirect (else it asked the same full supernodes round after
+         * round while the tier had room elsewhere). */
+        if (cl->ci < cl->ncand) hostcache_entry_load(&n->hc, cl->cand[cl->ci], 100);
         cl->redirected = true;
+        for (uint8_t k = 0; k < m->u.connect_ack.n && cl->ncand < CAND_MAX; k++) {
+            EnvAddr a = env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port);
+            bool known = !a.ip || !a.port;
+            for (uint8_t j = 0; j < cl->ncand && !known; j++)
+                known = env_addr_eq(cl->cand[j], a);
+            if (!known) cl->cand[cl->ncand++] = a;
+        }
         client_tcp_attempt_failed(n, true);
         return;
     }

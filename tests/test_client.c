@@ -317,6 +317,28 @@ static void test_client_udp_blocked_logs_in_over_tcp(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* Over TCP only, a full supernode's redirect (CONNECT_ACK with entries,
+ * a22) is followed in the same round, as a probe's is: a client behind a
+ * UDP-blocking firewall whose bootstraps are full logs in at the
+ * supernode they name within its first round (5 s probe wait, then TCP). */
+static void test_client_udp_blocked_follows_tcp_redirect(void)
+{
+    FakeWorld *w = fakeworld_new(136, NULL, true);
+    NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = 41000};
+    unsigned d = fakeworld_add(w, ENV_IP(90, 0, 0, 1), &dc, NAT_OPEN, 0);
+    fakeworld_start(w, d);
+    fakenet_run_for(w->net, 65 * TIMENS_S); /* the bootstraps hear of it, with room */
+    for (unsigned i = 0; i < w->nboot; i++)
+        node_sn_set_capacity(w->node[w->boot0 + i], 0);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_UDP_BLOCKED);
+    fakeworld_start(w, c);
+    T_TRUE(run_to_state(w, c, NODE_ST_ONLINE, 60 * TIMENS_S));
+    T_TRUE(env_addr_eq(node_supernode_addr(w->node[c]), env_addr(ENV_IP(90, 0, 0, 1), 41000)));
+    T_EQ_U64(fakenet_sample_last(w->net, "login.rounds"), 1);
+    T_CMP_I64(fakenet_sample_last(w->net, "login.time_s") * 1000, <, 8000);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 static void test_client_tcp_80_443_only_logs_in(void)
 {
     FakeWorld *w = fakeworld_new(112, NULL, true);
@@ -874,6 +896,8 @@ T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_see
              {"test_client_wrong_password_refused", test_client_wrong_password_refused},
              {"test_client_login_server_unreachable", test_client_login_server_unreachable},
              {"test_client_udp_blocked_logs_in_over_tcp", test_client_udp_blocked_logs_in_over_tcp},
+             {"test_client_udp_blocked_follows_tcp_redirect",
+              test_client_udp_blocked_follows_tcp_redirect},
              {"test_client_tcp_80_443_only_logs_in", test_client_tcp_80_443_only_logs_in},
              {"test_client_user_key_pool_and_fresh_keys", test_client_user_key_pool_and_fresh_keys},
              {"test_client_fault_third_probe_lost_and_connect_unreachable",
