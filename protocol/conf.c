@@ -54,8 +54,16 @@
  * unanswered for relay_bind_timeout, no mix for media_timeout after
  * binding or a lost TCP relay connection: the next candidate; none left:
  * the leg has no media ("conf.leg.failed"). The member counts the path of
- * its leg when the first mix arrives over it ("conf.leg.<path>"). Legs of
- * the full mesh are not relayed: TODO(#5).
+ * its leg when the first mix arrives over it ("conf.leg.<path>").
+ *
+ * Legs (mesh). Each participant sends its stream to every other one's
+ * endpoint; the streams punch the holes. A leg here is one direction,
+ * counted at its receiver: when the first packet from a peer arrives,
+ * "conf.leg.direct" (no NAT at either end) or "conf.leg.hole_punched";
+ * when none came within punch_timeout, "conf.leg.failed" (a symmetric NAT
+ * facing a port-restricted one, an end without UDP). Mesh legs are not
+ * relayed yet: TODO(#5). So in both topologies every leg either carries
+ * media or is counted as failed.
  * Codec: the world's stream (MediaConfig of the node parameters: opus at
  * its bit rate and frame, or G.729 through bcg729), FEC and silence
  * suppression off; only the 2004 profile is replaced, by opus at 24 kb/s
@@ -67,7 +75,10 @@
  * "conf.host_bytes" (media bytes in and out at the host), "conf.mixes"
  * (frames mixed), "conf.mos" (per participant and stream received),
  * "conf.host_cpu_ns" (sample: the virtual CPU the host was charged while it
- * hosted, read through env_cpu_charged_ns()).
+ * hosted, read through env_cpu_charged_ns()), "conf.rx_streams" and
+ * "conf.rx_streams_with_media" (receive streams, counted when released at
+ * the end of a conference or a change of host, and those of them that
+ * brought at least one packet).
  */
 #include "protocol/conf.h"
 #include "protocol/mediapath.h"
@@ -95,6 +106,7 @@ typedef struct ConfMetrics {
         mixes, left, host_cpu_ns;
     EnvMetric leg[NODE_CALL_PATH_COUNT]; /* "conf.leg.<path>": member-host legs by path */
     EnvMetric leg_failed;                /* legs for which no path was found */
+    EnvMetric rx_streams, rx_media;      /* receive streams released, and those with media */
 } ConfMetrics;
 
 #define CONF_FRAME_MAX 400  /* largest encoded frame kept, bytes */
@@ -108,7 +120,8 @@ enum {
     LEG_PUNCH,    /* member: direct UDP / hole punching, waiting for the mix */
     LEG_BINDING,  /* our end is binding at the relay */
     LEG_BOUND,    /* our end is bound: media goes through the relay */
-    LEG_FAILED,   /* member: no relay could carry the leg */
+    LEG_FAILED,   /* member: no relay could carry the leg; mesh: no media came */
+    LEG_WAIT,     /* mesh: waiting for the peer's first packet */
 };
 
 /* One participant as this node knows it. */
@@ -186,6 +199,8 @@ static void conf_metrics_intern(ConfMetrics *m, const Env *e)
     m->host_cpu_ns = metric_table_intern(e, METRIC_CONF_HOST_CPU_NS);
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) m->leg[p] = metric_table_intern_family(e, METRIC_FAM_CONF_LEG, p, 0, 0);
     m->leg_failed = metric_table_intern(e, METRIC_CONF_LEG_FAILED);
+    m->rx_streams = metric_table_intern(e, METRIC_CONF_RX_STREAMS);
+    m->rx_media = metric_table_intern(e, METRIC_CONF_RX_STREAMS_MEDIA);
 }
 
 /* ---- messages ---- */
@@ -270,7 +285,11 @@ static void conf_peer_release(Node *n, ConfPeer *q)
     if (q->rx) {
         MediaStats s;
         media_rx_stats(q->rx, &s);
-        if (s.packets_rx > 0) env_metric_observe(e, FM(n)->mos, s.mos);
+        node__count(n, FM(n)->rx_streams, 1);
+        if (s.packets_rx > 0) {
+            env_metric_observe(e, FM(n)->mos, s.mos);
+            node__count(n, FM(n)->rx_media, 1);
+        }
         media_rx_free(q->rx, e);
     }
     media_tx_free(q->mix, e);
@@ -491,11 +510,51 @@ static void conf_leg_up(Node *n, ConfPeer *h, bool relayed)
     node__count(n, FM(n)->leg[path], 1);
 }
 
+/* Mesh, once media starts: every stream we receive waits for its first
+ * packet until punch_timeout (the streams themselves punch the holes). */
+static void conf_mesh_legs_start(Node *n)
+{
+    ConfState *c = conf_cur(n);
+    for (int i = 0; i < c->n; i++)
+        if (c->p[i].rx) c->p[i].leg = LEG_WAIT;
+    conf_leg_timer(n, FPAR(n)->punch_timeout_ns);
+}
+
+/* Mesh: q's first packet came: counts the stream's path once (direct
+ * when neither end is behind a NAT, else hole punched). */
+static void conf_mesh_leg_up(Node *n, ConfPeer *q)
+{
+    if (q->leg != LEG_WAIT) return;
+    q->leg = LEG_NONE;
+    q->counted = true;
+    uint8_t path = n->nat == NAT_OPEN && q->dnat == NAT_OPEN ? NODE_CALL_PATH_DIRECT
+                                                             : NODE_CALL_PATH_HOLE_PUNCHED;
+    node__count(n, FM(n)->leg[path], 1);
+}
+
+/* Mesh: the streams that brought nothing within punch_timeout failed (no
+ * relay for mesh legs, TODO(#5)): counted, never silent. */
+static void conf_mesh_legs_expired(Node *n)
+{
+    ConfState *c = conf_cur(n);
+    for (int i = 0; i < c->n; i++) {
+        ConfPeer *q = &c->p[i];
+        if (q->leg != LEG_WAIT) continue;
+        q->leg = LEG_FAILED;
+        node__count(n, FM(n)->leg_failed, 1);
+    }
+}
+
 /* Member: the leg's step took too long. */
 static void conf_leg_expired(Node *n)
 {
     ConfState *c = conf_cur(n);
-    if (c->mesh || conf_is_host(c) || c->st != CONF_RUNNING) return;
+    if (c->st != CONF_RUNNING) return;
+    if (c->mesh) {
+        conf_mesh_legs_expired(n);
+        return;
+    }
+    if (conf_is_host(c)) return;
     ConfPeer *h = &c->p[c->host];
     if (h->leg == LEG_PUNCH) {
         conf_relay_start(n);
@@ -595,6 +654,7 @@ static void conf_media_start(Node *n)
     TimeNs iv = media_tx_interval(c->tx, false);
     c->t_media = node__timer_start_periodic(n, NODE_FEAT_CONF, iv, iv, TM_CONF_MEDIA);
     if (!c->mesh && !host) conf_leg_start(n);
+    if (c->mesh) conf_mesh_legs_start(n);
 }
 
 /* Sends one media packet (pkt, len bytes, header room included) to q:
@@ -700,6 +760,7 @@ static bool conf_media_in(Node *n, const EnvAddr *from, const uint8_t *buf, size
     }
     if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
     if (!c->mesh && s == c->host) conf_leg_up(n, q, relayed);
+    if (c->mesh) conf_mesh_leg_up(n, q);
     return true;
 }
 
