@@ -18,7 +18,13 @@
  * (ENV_COST_OPUS_ENCODE with the frame's PCM bytes, 16-bit mono), and the
  * decoding cost per packet at the receiver (ENV_COST_OPUS_DECODE with the
  * codec bytes used); the decoder really runs once over each loop when it
- * is built (a check that the loop decodes).
+ * is built (a check that the loop decodes). That is "replay" execution
+ * (MediaConfig.replay). In "frames" execution each sender has its own
+ * source, seeded per call, and its own encoder, and every frame is
+ * encoded; each receiver has its own decoder and decodes every frame that
+ * arrives (the 2004 profile's blocks first put back into frames, below),
+ * concealing the missing ones with the codec's PLC. The charged costs are
+ * the same per frame in both.
  *
  * Packet format (all integers big-endian):
  *   clear:      stream id (2 B, top bit set) | sequence number (2 B)
@@ -49,7 +55,13 @@
  * cannot frame 14.29 ms, so the codec runs CBR with 20 ms frames of 72
  * then four of 73 bytes (the encoder's output capped per frame) and the
  * framer cuts that byte stream into 52-byte blocks: 5 frames (100 ms,
- * 364 B) make exactly 7 packets. Over TCP the frame id gives way to the
+ * 364 B) make exactly 7 packets. Each packet says in bits 4..6 of its
+ * flags which block of its group of 7 it is (inside the encrypted
+ * header: sizes unchanged), so that a receiver in frames execution puts
+ * the blocks back into the 5 frames of the group and decodes them with
+ * opus; a frame with a block missing is concealed (PLC), as is every
+ * frame of a group that never came; a group is played when its last block
+ * arrives or a later group's does. Over TCP the frame id gives way to the
  * TCP frame's 2-byte length, version and type: 67 - 2 + 4 = 69 B (a33).
  * The profile ignores MediaConfig.bitrate_bps, frame_ns and fec (it is the
  * measured shape).
@@ -141,6 +153,9 @@
 #define MEDIA_FLAG_FEC 0x01              /* body carries the previous frame */
 #define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body: the sender holds */
 #define MEDIA_FLAG_HELD 0x04             /* on-hold keepalive, empty body: the receiver holds */
+#define MEDIA_FLAG_POS_SHIFT 4           /* 2004: bits 4..6 of flags: the block's place 0..6 in
+                                            its group of 7 blocks (5 frames) */
+#define MEDIA_2004_BLOCKS 7              /* blocks per group of 5 frames */
 
 /* One pre-encoded loop of the synthetic signal. */
 typedef struct MediaLoop {
@@ -188,6 +203,7 @@ typedef struct MediaTxFrames {
     uint32_t frames;               /* frames encoded */
     uint16_t prev_len;             /* bytes of prev (the FEC copy), 0: none */
     uint16_t sbuf_len;             /* 2004: encoded bytes not sent yet */
+    uint32_t blocks;               /* 2004: blocks sent */
     uint8_t prev[MEDIA_FRAME_MAX]; /* the frame sent last */
     uint8_t sbuf[2 * 73];          /* 2004: the byte stream the framer cuts */
     int16_t pcm[MEDIA_SPF_MAX];    /* the last source frame */
@@ -212,7 +228,11 @@ typedef struct MediaRxFrames {
     MediaDec *dec;              /* the stream's decoder (media_dec_new) */
     int spf;                    /* samples per frame */
     bool started;               /* a frame was played */
-    uint32_t next;              /* sequence number of the next frame to play */
+    uint32_t next;              /* sequence number of the next frame to play (2004: the first
+                                   block of the next group to play) */
+    uint32_t gseq;              /* 2004: sequence number of the open group's first block */
+    uint8_t have;               /* 2004: bit k set: block k of the open group arrived */
+    uint8_t grp[MEDIA_2004_GROUP]; /* 2004: the open group's bytes (5 frames) */
     MediaFrameStats st;         /* what the decoder did */
     int16_t pcm[MEDIA_SPF_MAX]; /* the last frame played */
 } MediaRxFrames;
@@ -627,6 +647,7 @@ static size_t media_tx_body_frames(MediaTx *tx, const Env *e, uint8_t *body, uin
             fr->sbuf_len = (uint16_t)(fr->sbuf_len + n);
         }
         memcpy(body, fr->sbuf, MEDIA_2004_BLOCK);
+        *flags |= (uint8_t)(fr->blocks++ % MEDIA_2004_BLOCKS << MEDIA_FLAG_POS_SHIFT);
         fr->sbuf_len -= MEDIA_2004_BLOCK;
         memmove(fr->sbuf, fr->sbuf + MEDIA_2004_BLOCK, fr->sbuf_len);
         return MEDIA_2004_BLOCK;
@@ -652,6 +673,7 @@ static size_t media_tx_body(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *f
         uint32_t at = tx->pos * MEDIA_2004_BLOCK;
         *voiced = l->voiced[media_2004_frame_at(at)];
         memcpy(body, l->data + at, MEDIA_2004_BLOCK);
+        *flags |= (uint8_t)(tx->pos % MEDIA_2004_BLOCKS << MEDIA_FLAG_POS_SHIFT);
         tx->pos = (tx->pos + 1) % (l->off[l->frames] / MEDIA_2004_BLOCK);
         env_charge_cpu(e, ENV_COST_OPUS_ENCODE,
                        l->pcm_bytes * MEDIA_2004_INTERVAL_NS / (20 * TIMENS_MS));
@@ -808,7 +830,6 @@ int media_frame_samples(const MediaConfig *c)
 
 MediaDec *media_dec_new(const Env *e, const MediaConfig *c)
 {
-    CHECK(c->profile != MEDIA_PROFILE_SKYPE2004, "the 2004 profile's blocks are not frames");
     MediaDec *d = env_mem_alloc(e, sizeof *d);
     *d = (MediaDec){.spf = media_frame_samples(c)};
     CHECK(d->spf > 0 && d->spf <= MEDIA_SPF_MAX, "%d samples per frame", d->spf);
@@ -904,6 +925,26 @@ static void media_rx_decode(MediaRxFrames *fr, const Env *e, const uint8_t *f, s
     env_charge_cpu(e, ENV_COST_OPUS_DECODE, flen);
 }
 
+/* Decodes frame f (flen bytes), or with f NULL conceals a missing frame,
+ * the nth of its gap: at most MEDIA_PLC_MAX of a gap really run, the rest
+ * are only counted. */
+static void media_rx_conceal_or_decode(MediaRxFrames *fr, const Env *e, const uint8_t *f,
+                                       size_t flen, uint32_t nth)
+{
+    if (f) {
+        media_rx_decode(fr, e, f, flen);
+        fr->st.decoded++;
+        return;
+    }
+    if (nth < MEDIA_PLC_MAX) {
+        media_rx_decode(fr, e, NULL, 0);
+        bool audible = false;
+        for (int i = 0; i < fr->spf && !audible; i++) audible = fr->pcm[i] != 0;
+        fr->st.concealed_audible += audible;
+    }
+    fr->st.concealed++;
+}
+
 /* Frames execution (OPUS, G729): plays packet seq: the frames missing
  * since the last one played are concealed (PLC), the one just before seq
  * decoded from this packet's redundant copy when it has one (fec, fec_len),
@@ -926,19 +967,64 @@ static void media_rx_play(MediaRx *rx, const Env *e, uint32_t seq, const uint8_t
             fr->st.fec++;
             continue;
         }
-        if (q < MEDIA_PLC_MAX) {
-            media_rx_decode(fr, e, NULL, 0);
-            bool audible = false;
-            for (int i = 0; i < fr->spf && !audible; i++) audible = fr->pcm[i] != 0;
-            fr->st.concealed_audible += audible;
-        }
-        fr->st.concealed++;
+        media_rx_conceal_or_decode(fr, e, NULL, 0, (uint32_t)q);
     }
-    if (flen) {
-        media_rx_decode(fr, e, f, flen);
-        fr->st.decoded++;
-    }
+    if (flen) media_rx_conceal_or_decode(fr, e, f, flen, 0);
     fr->next = seq + 1;
+}
+
+/* 2004, frames execution: plays the open group: each of its 5 frames
+ * whose blocks all arrived is decoded, the others concealed. */
+static void media_rx_2004_flush(MediaRx *rx, const Env *e)
+{
+    MediaRxFrames *fr = rx->fr;
+    uint32_t at = 0;
+    for (uint32_t f = 0; f < 5; f++) {
+        uint32_t len = (uint32_t)media_2004_frame_bytes(f);
+        bool whole = true;
+        for (uint32_t b = at / MEDIA_2004_BLOCK; b <= (at + len - 1) / MEDIA_2004_BLOCK; b++)
+            whole = whole && (fr->have >> b & 1);
+        media_rx_conceal_or_decode(fr, e, whole ? fr->grp + at : NULL, whole ? len : 0, 0);
+        at += len;
+    }
+    fr->have = 0;
+    fr->next = fr->gseq + MEDIA_2004_BLOCKS;
+}
+
+/* 2004, frames execution: block pos (0..6) of its group arrived as packet
+ * seq. The framer cut 5 frames into 7 blocks (a39), so a group is played
+ * when its last block arrives or a later group's does; groups that never
+ * came are concealed, a late block is not played. */
+static void media_rx_play_2004(MediaRx *rx, const Env *e, uint32_t seq, unsigned pos,
+                               const uint8_t *block)
+{
+    MediaRxFrames *fr = media_rx_frames(rx, e);
+    uint32_t g = seq - pos;
+    if (!fr->started) {
+        fr->started = true;
+        fr->next = fr->gseq = g;
+    }
+    if ((int32_t)(g - fr->next) < 0) return; /* late: its group was played */
+    if (g != fr->gseq) {
+        if (fr->have) media_rx_2004_flush(rx, e);
+        uint32_t missing = (g - fr->next) / MEDIA_2004_BLOCKS * 5; /* whole groups lost */
+        for (uint32_t q = 0; q < missing; q++)
+            media_rx_conceal_or_decode(fr, e, NULL, 0, q);
+        fr->gseq = g;
+    }
+    memcpy(fr->grp + pos * MEDIA_2004_BLOCK, block, MEDIA_2004_BLOCK);
+    fr->have |= (uint8_t)(1u << pos);
+    if (pos == MEDIA_2004_BLOCKS - 1) media_rx_2004_flush(rx, e);
+}
+
+/* 2004, frames execution: a hold packet. Hold packets take sequence
+ * numbers but no blocks, so the open group is played as it is and the
+ * next block starts the count afresh. */
+static void media_rx_hold_2004(MediaRx *rx, const Env *e)
+{
+    MediaRxFrames *fr = media_rx_frames(rx, e);
+    if (fr->started && fr->have) media_rx_2004_flush(rx, e);
+    fr->started = false;
 }
 
 void media_rx_frame_stats(const MediaRx *rx, MediaFrameStats *out)
@@ -1098,7 +1184,13 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
     rx->peer_holds = (p[9] & MEDIA_FLAG_HOLD) != 0;
     media_rx_mark(rx, seq, fec);
     media_rx_timing(rx, env_now(e), sent_ns * 1000);
-    if (!rx->c.replay && !is2004) { /* frames: every frame decoded, losses concealed */
+    if (!rx->c.replay && is2004) { /* frames: blocks reassembled into frames, decoded */
+        if (codec == MEDIA_2004_BLOCK)
+            media_rx_play_2004(rx, e, seq, (p[9] >> MEDIA_FLAG_POS_SHIFT) % MEDIA_2004_BLOCKS,
+                               p + MEDIA_HDR);
+        else
+            media_rx_hold_2004(rx, e);
+    } else if (!rx->c.replay) { /* frames: every frame decoded, losses concealed */
         const uint8_t *f = p + MEDIA_HDR + 2;
         size_t rest = len > MEDIA_HDR ? len - MEDIA_HDR - 2 - codec : 0;
         media_rx_play(rx, e, seq, f, codec, f + codec, fec ? rest : 0);

@@ -84,9 +84,9 @@ int media_sample_rate(const MediaConfig *c);
 /* PCM samples in one frame of stream c (its frame at its sample rate). */
 int media_frame_samples(const MediaConfig *c);
 
-/* Bare codecs of a stream's profile (OPUS: libopus; G729: bcg729; not the
- * 2004 profile, whose blocks are not frames), for receivers and conference
- * mixing. Nothing is charged here: the caller charges what it runs. */
+/* Bare codecs of a stream's profile (OPUS and the 2004 profile's frames:
+ * libopus; G729: bcg729; no encoder for the 2004 profile, whose stream is
+ * cut into blocks), for receivers and conference mixing. Nothing is charged here: the caller charges what it runs. */
 typedef struct MediaDec MediaDec;
 /* A decoder for stream c (env_mem_alloc'd; bcg729 allocates its own
  * context, not counted). */
@@ -146,8 +146,9 @@ void media_rx_stats(const MediaRx *rx, MediaStats *out);
  * (MEDIA_ON_HOLD). */
 bool media_rx_peer_holds(const MediaRx *rx);
 
-/* Frames execution (MediaConfig.replay false), OPUS and G729 profiles:
- * what the receiver's decoder did, frames. */
+/* Frames execution (MediaConfig.replay false), every profile (the 2004
+ * profile's blocks put back into frames): what the receiver's decoder
+ * did, frames. */
 typedef struct MediaFrameStats {
     uint64_t decoded;   /* frames decoded from their packet */
     uint64_t concealed; /* frames missing, concealed by the decoder (PLC) */
