@@ -86,7 +86,8 @@ int media_frame_samples(const MediaConfig *c);
 
 /* Bare codecs of a stream's profile (OPUS and the 2004 profile's frames:
  * libopus; G729: bcg729; no encoder for the 2004 profile, whose stream is
- * cut into blocks), for receivers and conference mixing. Nothing is charged here: the caller charges what it runs. */
+ * cut into blocks), for receivers and conference mixing. Nothing is
+ * charged here: the caller charges what it runs. */
 typedef struct MediaDec MediaDec;
 /* A decoder for stream c (env_mem_alloc'd; bcg729 allocates its own
  * context, not counted). */
