@@ -3,7 +3,9 @@
  * Layer: protocol/, the conference feature (conf.h); it uses mediapath.h
  * for locating (mediapath_locate), signalling through the supernodes
  * (mediapath_signal) and relays, and media.h for the streams; mixing
- * really runs libopus (decode, sum, re-encode). Sources (docs/protocol-notes.md):
+ * really runs the stream's codec (libopus, or bcg729 for G.729: decode,
+ * sum, re-encode through media_dec_* and media_enc_*). Sources
+ * (docs/protocol-notes.md):
  *   a43: a star: the most powerful machine is elected host/mixer whoever
  *        started the conference; members send to the host over UDP;
  *   a44: the host of 3 users was measured at 54 kb/s against 36 kb/s for
@@ -52,10 +54,20 @@
  * unanswered for relay_bind_timeout, no mix for media_timeout after
  * binding or a lost TCP relay connection: the next candidate; none left:
  * the leg has no media ("conf.leg.failed"). The member counts the path of
- * its leg when the first mix arrives over it ("conf.leg.<path>"). Legs of
- * the full mesh are not relayed: TODO(#5).
- * A conference always uses the opus profile (the 2004 profile's 55-byte
- * blocks are not whole frames to mix); G729 stays G729.
+ * its leg when the first mix arrives over it ("conf.leg.<path>").
+ *
+ * Legs (mesh). Each participant sends its stream to every other one's
+ * endpoint; the streams punch the holes. A leg here is one direction,
+ * counted at its receiver: when the first packet from a peer arrives,
+ * "conf.leg.direct" (no NAT at either end) or "conf.leg.hole_punched";
+ * when none came within punch_timeout, "conf.leg.failed" (a symmetric NAT
+ * facing a port-restricted one, an end without UDP). Mesh legs are not
+ * relayed yet: TODO(#5). So in both topologies every leg either carries
+ * media or is counted as failed.
+ * Codec: the world's stream (MediaConfig of the node parameters: opus at
+ * its bit rate and frame, or G.729 through bcg729), FEC and silence
+ * suppression off; only the 2004 profile is replaced, by opus at 24 kb/s
+ * and 20 ms, because its 52-byte blocks are not whole frames to mix.
  *
  * Metrics: "conf.started|failed|left", "conf.participants" (sample),
  * "conf.streams_at_host" (sample, at the host: streams it sends and
@@ -63,13 +75,15 @@
  * "conf.host_bytes" (media bytes in and out at the host), "conf.mixes"
  * (frames mixed), "conf.mos" (per participant and stream received),
  * "conf.host_cpu_ns" (sample: the virtual CPU the host was charged while it
- * hosted, read through env_cpu_charged_ns()).
+ * hosted, read through env_cpu_charged_ns()), "conf.rx_streams" and
+ * "conf.rx_streams_with_media" (receive streams, counted when released at
+ * the end of a conference or a change of host, and those of them that
+ * brought at least one packet).
  */
 #include "protocol/conf.h"
 #include "protocol/mediapath.h"
 #include "protocol/metric_table.h"
 
-#include <opus.h>
 #include <string.h>
 
 /* Conference messages are WireConf (wire.h): CF_* below are its kinds. */
@@ -92,6 +106,7 @@ typedef struct ConfMetrics {
         mixes, left, host_cpu_ns;
     EnvMetric leg[NODE_CALL_PATH_COUNT]; /* "conf.leg.<path>": member-host legs by path */
     EnvMetric leg_failed;                /* legs for which no path was found */
+    EnvMetric rx_streams, rx_media;      /* receive streams released, and those with media */
 } ConfMetrics;
 
 #define CONF_FRAME_MAX 400  /* largest encoded frame kept, bytes */
@@ -105,7 +120,8 @@ enum {
     LEG_PUNCH,    /* member: direct UDP / hole punching, waiting for the mix */
     LEG_BINDING,  /* our end is binding at the relay */
     LEG_BOUND,    /* our end is bound: media goes through the relay */
-    LEG_FAILED,   /* member: no relay could carry the leg */
+    LEG_FAILED,   /* member: no relay could carry the leg; mesh: no media came */
+    LEG_WAIT,     /* mesh: waiting for the peer's first packet */
 };
 
 /* One participant as this node knows it. */
@@ -128,8 +144,8 @@ typedef struct ConfPeer {
     uint16_t flen;        /* bytes of frame */
     MediaRx *rx;          /* the stream received from it, or NULL */
     MediaTx *mix;         /* host: the mix sent to it, or NULL */
-    OpusDecoder *dec;     /* host: decoder of its stream (env_mem_alloc), or NULL */
-    OpusEncoder *enc;     /* host: encoder of its mix (env_mem_alloc), or NULL */
+    MediaDec *dec;        /* host: decoder of its stream (media_dec_new), or NULL */
+    MediaEnc *enc;        /* host: encoder of its mix (media_enc_new), or NULL */
     int16_t *pcm;         /* host: its last decoded frame (env_mem_alloc), or NULL */
     uint8_t frame[CONF_FRAME_MAX]; /* host: last encoded frame received */
 } ConfPeer;
@@ -151,7 +167,7 @@ struct ConfState {
     MediaConfig mc;      /* the media profile of the conference */
     TimeNs duration;     /* organiser: length once running, ns */
     MediaTx *tx;         /* our own voice */
-    OpusDecoder *own_dec; /* host: decoder of our own voice frames */
+    MediaDec *own_dec;   /* host: decoder of our own voice frames */
     ConfPeer p[NODE_CONF_MAX]; /* participants (organiser first) */
     uint8_t ncand, ci;   /* member: relay candidates of its leg, the one tried */
     EnvAddr bad_relay;   /* member: a relay that carried no mix (not a candidate again) */
@@ -183,6 +199,8 @@ static void conf_metrics_intern(ConfMetrics *m, const Env *e)
     m->host_cpu_ns = metric_table_intern(e, METRIC_CONF_HOST_CPU_NS);
     for (int p = 1; p < NODE_CALL_PATH_COUNT; p++) m->leg[p] = metric_table_intern_family(e, METRIC_FAM_CONF_LEG, p, 0, 0);
     m->leg_failed = metric_table_intern(e, METRIC_CONF_LEG_FAILED);
+    m->rx_streams = metric_table_intern(e, METRIC_CONF_RX_STREAMS);
+    m->rx_media = metric_table_intern(e, METRIC_CONF_RX_STREAMS_MEDIA);
 }
 
 /* ---- messages ---- */
@@ -247,25 +265,6 @@ static ConfState *conf_new(Node *n, uint32_t id)
     return c;
 }
 
-static void *conf_codec_alloc(Node *n, bool enc)
-{
-    int fs = media_sample_rate(&conf_cur(n)->mc), err;
-    if (enc) {
-        OpusEncoder *e = env_mem_alloc(&n->env, (size_t)opus_encoder_get_size(1));
-        err = opus_encoder_init(e, fs, 1, OPUS_APPLICATION_VOIP);
-        CHECK(err == OPUS_OK, "opus_encoder_init: %d", err);
-        opus_encoder_ctl(e, OPUS_SET_BITRATE((opus_int32)conf_cur(n)->mc.bitrate_bps));
-        /* One encoder per member at the host: a low complexity, as a mixing
-         * host would choose, keeps large runs fast (the charged cost comes
-         * from the calibration table either way). */
-        opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(CONF_ENC_COMPLEXITY));
-        return e;
-    }
-    OpusDecoder *d = env_mem_alloc(&n->env, (size_t)opus_decoder_get_size(1));
-    err = opus_decoder_init(d, fs, 1);
-    CHECK(err == OPUS_OK, "opus_decoder_init: %d", err);
-    return d;
-}
 
 /* Closes our relay connection of the leg with q and forgets its relay. */
 static void conf_leg_reset(Node *n, ConfPeer *q)
@@ -286,12 +285,16 @@ static void conf_peer_release(Node *n, ConfPeer *q)
     if (q->rx) {
         MediaStats s;
         media_rx_stats(q->rx, &s);
-        if (s.packets_rx > 0) env_metric_observe(e, FM(n)->mos, s.mos);
+        node__count(n, FM(n)->rx_streams, 1);
+        if (s.packets_rx > 0) {
+            env_metric_observe(e, FM(n)->mos, s.mos);
+            node__count(n, FM(n)->rx_media, 1);
+        }
         media_rx_free(q->rx, e);
     }
     media_tx_free(q->mix, e);
-    if (q->dec) env_mem_free(e, q->dec, (size_t)opus_decoder_get_size(1));
-    if (q->enc) env_mem_free(e, q->enc, (size_t)opus_encoder_get_size(1));
+    media_dec_free(q->dec, e);
+    media_enc_free(q->enc, e);
     if (q->pcm) env_mem_free(e, q->pcm, CONF_PCM_MAX * sizeof(int16_t));
     q->rx = NULL;
     q->mix = NULL;
@@ -311,7 +314,7 @@ static void conf_media_stop(Node *n)
     for (int i = 0; i < c->n; i++) conf_peer_release(n, &c->p[i]);
     media_tx_free(c->tx, &n->env);
     c->tx = NULL;
-    if (c->own_dec) env_mem_free(&n->env, c->own_dec, (size_t)opus_decoder_get_size(1));
+    media_dec_free(c->own_dec, &n->env);
     c->own_dec = NULL;
     node__count(n, FM(n)->streams, -(int64_t)c->streams_out);
     c->streams_out = 0;
@@ -507,11 +510,51 @@ static void conf_leg_up(Node *n, ConfPeer *h, bool relayed)
     node__count(n, FM(n)->leg[path], 1);
 }
 
+/* Mesh, once media starts: every stream we receive waits for its first
+ * packet until punch_timeout (the streams themselves punch the holes). */
+static void conf_mesh_legs_start(Node *n)
+{
+    ConfState *c = conf_cur(n);
+    for (int i = 0; i < c->n; i++)
+        if (c->p[i].rx) c->p[i].leg = LEG_WAIT;
+    conf_leg_timer(n, FPAR(n)->punch_timeout_ns);
+}
+
+/* Mesh: q's first packet came: counts the stream's path once (direct
+ * when neither end is behind a NAT, else hole punched). */
+static void conf_mesh_leg_up(Node *n, ConfPeer *q)
+{
+    if (q->leg != LEG_WAIT) return;
+    q->leg = LEG_NONE;
+    q->counted = true;
+    uint8_t path = n->nat == NAT_OPEN && q->dnat == NAT_OPEN ? NODE_CALL_PATH_DIRECT
+                                                             : NODE_CALL_PATH_HOLE_PUNCHED;
+    node__count(n, FM(n)->leg[path], 1);
+}
+
+/* Mesh: the streams that brought nothing within punch_timeout failed (no
+ * relay for mesh legs, TODO(#5)): counted, never silent. */
+static void conf_mesh_legs_expired(Node *n)
+{
+    ConfState *c = conf_cur(n);
+    for (int i = 0; i < c->n; i++) {
+        ConfPeer *q = &c->p[i];
+        if (q->leg != LEG_WAIT) continue;
+        q->leg = LEG_FAILED;
+        node__count(n, FM(n)->leg_failed, 1);
+    }
+}
+
 /* Member: the leg's step took too long. */
 static void conf_leg_expired(Node *n)
 {
     ConfState *c = conf_cur(n);
-    if (c->mesh || conf_is_host(c) || c->st != CONF_RUNNING) return;
+    if (c->st != CONF_RUNNING) return;
+    if (c->mesh) {
+        conf_mesh_legs_expired(n);
+        return;
+    }
+    if (conf_is_host(c)) return;
     ConfPeer *h = &c->p[c->host];
     if (h->leg == LEG_PUNCH) {
         conf_relay_start(n);
@@ -586,7 +629,7 @@ static void conf_media_start(Node *n)
     bool host = !c->mesh && c->self == c->host;
     size_t others = conf_live(c) - 1;
     c->tx = media_tx_new(e, ms, &c->mc, c->key);
-    if (host) c->own_dec = conf_codec_alloc(n, false);
+    if (host) c->own_dec = media_dec_new(e, &c->mc);
     for (int i = 0; i < c->n; i++) {
         ConfPeer *q = &c->p[i];
         if (i == c->self || !conf_alive(q)) continue;
@@ -595,8 +638,11 @@ static void conf_media_start(Node *n)
         if (c->mesh || host || i == c->host) q->rx = media_rx_new(e, ms, &rxc, c->key);
         if (!host) continue;
         q->mix = media_tx_new(e, ms, &c->mc, c->key);
-        q->dec = conf_codec_alloc(n, false);
-        q->enc = conf_codec_alloc(n, true);
+        q->dec = media_dec_new(e, &c->mc);
+        /* One encoder per member at the host: a low complexity, as a mixing
+         * host would choose, keeps large runs fast (the charged cost comes
+         * from the calibration table either way). */
+        q->enc = media_enc_new(e, &c->mc, CONF_ENC_COMPLEXITY);
         q->pcm = env_mem_alloc(e, CONF_PCM_MAX * sizeof(int16_t));
     }
     c->streams_out = (uint8_t)(c->mesh || host ? others : (others > 0 ? 1 : 0));
@@ -608,6 +654,7 @@ static void conf_media_start(Node *n)
     TimeNs iv = media_tx_interval(c->tx, false);
     c->t_media = node__timer_start_periodic(n, NODE_FEAT_CONF, iv, iv, TM_CONF_MEDIA);
     if (!c->mesh && !host) conf_leg_start(n);
+    if (c->mesh) conf_mesh_legs_start(n);
 }
 
 /* Sends one media packet (pkt, len bytes, header room included) to q:
@@ -631,11 +678,10 @@ static void conf_send_media(Node *n, ConfPeer *q, uint8_t *pkt, size_t len)
 }
 
 /* Decodes q's latest frame (or conceals its loss) into q->pcm. */
-static void conf_decode(Node *n, OpusDecoder *dec, ConfPeer *q, int spf, const uint8_t *f,
-                        size_t flen, int16_t *pcm)
+static void conf_decode(Node *n, MediaDec *dec, ConfPeer *q, const uint8_t *f, size_t flen,
+                        int16_t *pcm)
 {
-    int got = opus_decode(dec, flen ? f : NULL, (opus_int32)flen, pcm, spf, 0);
-    if (got != spf) memset(pcm, 0, (size_t)spf * sizeof *pcm);
+    media_dec_run(dec, f, flen, pcm);
     if (!flen) env_charge_cpu(&n->env, ENV_COST_OPUS_DECODE, 0); /* concealment */
     if (q) q->fresh = false;
 }
@@ -644,28 +690,27 @@ static void conf_decode(Node *n, OpusDecoder *dec, ConfPeer *q, int spf, const u
 static void conf_mix(Node *n)
 {
     ConfState *c = conf_cur(n);
-    int spf = (int)((int64_t)media_sample_rate(&c->mc) * c->mc.frame_ns / TIMENS_S);
+    int spf = media_frame_samples(&c->mc);
     CHECK(spf > 0 && spf <= CONF_PCM_MAX, "%d samples per frame", spf);
     int32_t sum[CONF_PCM_MAX];
     int16_t own[CONF_PCM_MAX], mix[CONF_PCM_MAX];
     uint8_t f[CONF_FRAME_MAX], pkt[ENV_UDP_MAX];
     size_t flen = media_tx_frame_next(c->tx, &n->env, f, sizeof f);
-    conf_decode(n, c->own_dec, NULL, spf, f, flen, own);
+    conf_decode(n, c->own_dec, NULL, f, flen, own);
     for (int s = 0; s < spf; s++) sum[s] = own[s];
     for (int i = 0; i < c->n; i++) {
         ConfPeer *q = &c->p[i];
         if (!q->dec) continue;
-        conf_decode(n, q->dec, q, spf, q->frame, q->fresh ? q->flen : 0, q->pcm);
+        conf_decode(n, q->dec, q, q->frame, q->fresh ? q->flen : 0, q->pcm);
         for (int s = 0; s < spf; s++) sum[s] += q->pcm[s];
     }
     for (int i = 0; i < c->n; i++) {
         ConfPeer *q = &c->p[i];
         if (!q->enc) continue;
         for (int s = 0; s < spf; s++) mix[s] = (int16_t)CLAMP(sum[s] - q->pcm[s], -32768, 32767);
-        int len = opus_encode(q->enc, mix, spf, f, (opus_int32)sizeof f);
-        CHECK(len > 0, "opus_encode: %d", len);
+        size_t len = media_enc_run(q->enc, mix, f, sizeof f);
         env_charge_cpu(&n->env, ENV_COST_OPUS_ENCODE, (size_t)spf * sizeof(int16_t));
-        size_t pl = media_tx_next_with(q->mix, &n->env, f, (size_t)len, pkt + CONF_HDR,
+        size_t pl = media_tx_next_with(q->mix, &n->env, f, len, pkt + CONF_HDR,
                                        sizeof pkt - CONF_HDR);
         conf_send_media(n, q, pkt, pl + CONF_HDR);
         node__count(n, FM(n)->mixes, 1);
@@ -715,6 +760,7 @@ static bool conf_media_in(Node *n, const EnvAddr *from, const uint8_t *buf, size
     }
     if (conf_is_host(c)) node__count(n, FM(n)->host_bytes, (int64_t)len);
     if (!c->mesh && s == c->host) conf_leg_up(n, q, relayed);
+    if (c->mesh) conf_mesh_leg_up(n, q);
     return true;
 }
 

@@ -1,9 +1,11 @@
 /* media: the voice stream of a call (a33-a39): codec, packet
  * format, AES-256 encryption, FEC, and the receiver's quality figures.
  *
- * Layer: protocol/ (env.h, crypto.h, libopus). Contract: protocol/media.h.
+ * Layer: protocol/ (env.h, crypto.h, libopus, bcg729). Contract:
+ * protocol/media.h.
  *
- * Codec. libopus really runs, on a synthetic speech-like signal: a harmonic
+ * Codec. libopus (OPUS and SKYPE2004 profiles) or bcg729 (G729 profile)
+ * really runs, on a synthetic speech-like signal: a harmonic
  * voice (f0 110..190 Hz with a slow vibrato, 1/k harmonics up to 7 kHz)
  * under a syllabic envelope (4 Hz), in talk spurts and silences of
  * 0.4..1.6 s (after Brady's on/off speech model), over background noise
@@ -16,7 +18,13 @@
  * (ENV_COST_OPUS_ENCODE with the frame's PCM bytes, 16-bit mono), and the
  * decoding cost per packet at the receiver (ENV_COST_OPUS_DECODE with the
  * codec bytes used); the decoder really runs once over each loop when it
- * is built (a check that the loop decodes).
+ * is built (a check that the loop decodes). That is "replay" execution
+ * (MediaConfig.replay). In "frames" execution each sender has its own
+ * source, seeded per call, and its own encoder, and every frame is
+ * encoded; each receiver has its own decoder and decodes every frame that
+ * arrives (the 2004 profile's blocks first put back into frames, below),
+ * concealing the missing ones with the codec's PLC. The charged costs are
+ * the same per frame in both.
  *
  * Packet format (all integers big-endian):
  *   clear:      stream id (2 B, top bit set) | sequence number (2 B)
@@ -47,11 +55,32 @@
  * cannot frame 14.29 ms, so the codec runs CBR with 20 ms frames of 72
  * then four of 73 bytes (the encoder's output capped per frame) and the
  * framer cuts that byte stream into 52-byte blocks: 5 frames (100 ms,
- * 364 B) make exactly 7 packets. Over TCP the frame id gives way to the
+ * 364 B) make exactly 7 packets. Each packet says in bits 4..6 of its
+ * flags which block of its group of 7 it is (inside the encrypted
+ * header: sizes unchanged), so that a receiver in frames execution puts
+ * the blocks back into the 5 frames of the group and decodes them with
+ * opus; a frame with a block missing is concealed (PLC), as is every
+ * frame of a group that never came; a group is played when its last block
+ * arrives or a later group's does. Over TCP the frame id gives way to the
  * TCP frame's 2-byte length, version and type: 67 - 2 + 4 = 69 B (a33).
  * The profile ignores MediaConfig.bitrate_bps, frame_ns and fec (it is the
- * measured shape). G729 profile: opus narrowband (8 kHz) CBR 8 kb/s, 10 ms frames,
- * i.e. G.729's 10-byte frames (a38); the E-model uses G.729's values.
+ * measured shape).
+ *
+ * The G729 profile (the phone gateway, a38: "G.729 for SkypeOut", 10 ms
+ * frames at 8 kb/s) runs bcg729 (Belledonne's G.729 Annex A codec) at
+ * 8 kHz: every 10 ms frame of 80 samples becomes bcg729's 10-byte
+ * bitstream, VAD off (no SID or empty frames: packets keep flowing, a35).
+ * A packet carries exactly one frame, so 100 packets/s each way of 12 +
+ * 2 + 10 = 24 bytes (plus 10 with FEC): media_config_fix pins frame_ns to
+ * 10 ms for this profile whatever the scenario's media.frame says, because
+ * a38 gives the frame and nothing in the notes groups G.729 frames (a39's
+ * 20..60 ms framing intervals were seen on end-to-end iSAC calls, not on
+ * SkypeOut). The receiver decodes every frame with its own bcg729 decoder
+ * and conceals a missing one with G.729's erasure concealment (the
+ * decoder called with the frame-erasure flag). bcg729 allocates its
+ * encoder and decoder contexts itself, so they are not in a node's
+ * counted memory. Its CPU is charged as ENV_COST_OPUS_ENCODE and
+ * ENV_COST_OPUS_DECODE (the calibration table has no G.729 entry yet).
  * On hold: one header-only packet every 1/3 s (a36), flagged HOLD by the
  * end that put the call on hold (the other end learns it from them and
  * answers with packets flagged HELD, at the same rate). Silence:
@@ -83,7 +112,9 @@
  * (Ppl/BurstR + Bpl), Ppl = loss after FEC in percent, BurstR = (mean
  * length of loss bursts) * (1 - Ppl/100) (1 for random loss). MOS from R
  * per G.107 Annex B. Codec values (our choice, documented):
- *   G729:      Ie 11, Bpl 19 (G.113 Appendix I, G.729A + VAD);
+ *   G729:      Ie 11, Bpl 19 (G.113 Appendix I, G.729A + VAD: bcg729 is
+ *              G.729 Annex A, and that row is the G.729 family's only
+ *              one with a Bpl; without VAD G.113 gives plain G.729 Ie 10);
  *   OPUS:      Ie 0, Bpl 25.1 (wideband at >= 16 kb/s is transparent on the
  *              narrowband scale; packet-loss concealment like G.711 with PLC,
  *              whose G.113 Bpl is 25.1);
@@ -93,6 +124,8 @@
 #include "protocol/media.h"
 #include "protocol/metric_table.h"
 
+#include <bcg729/decoder.h>
+#include <bcg729/encoder.h>
 #include <math.h>
 #include <opus.h>
 #include <string.h>
@@ -116,9 +149,13 @@
 #define MEDIA_COMPLEXITY 3               /* opus complexity of the per-call encoders (0..10):
                                             a VoIP client's choice on a modest CPU; the
                                             charged cost comes from the calibration table */
+#define MEDIA_G729_FRAME 10              /* bcg729's bytes per 10 ms frame (8 kb/s) */
 #define MEDIA_FLAG_FEC 0x01              /* body carries the previous frame */
 #define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body: the sender holds */
 #define MEDIA_FLAG_HELD 0x04             /* on-hold keepalive, empty body: the receiver holds */
+#define MEDIA_FLAG_POS_SHIFT 4           /* 2004: bits 4..6 of flags: the block's place 0..6 in
+                                            its group of 7 blocks (5 frames) */
+#define MEDIA_2004_BLOCKS 7              /* blocks per group of 5 frames */
 
 /* One pre-encoded loop of the synthetic signal. */
 typedef struct MediaLoop {
@@ -158,12 +195,15 @@ typedef struct MediaSignal {
 /* Frames execution: a sender's own source and encoder (env_mem_alloc'd on
  * the first frame: ~30 KB with the encoder). */
 typedef struct MediaTxFrames {
-    OpusEncoder *enc;              /* env_mem_alloc'd, opus_encoder_get_size(1) bytes */
+    OpusEncoder *enc;              /* OPUS, 2004: env_mem_alloc'd, opus_encoder_get_size(1) B */
+    bcg729EncoderChannelContextStruct *g729; /* G729: bcg729's encoder (allocated by bcg729,
+                                                not counted in the node's memory) */
     MediaSignal sig;               /* the call's source */
     int fs, spf;                   /* sample rate (Hz), samples per frame */
     uint32_t frames;               /* frames encoded */
     uint16_t prev_len;             /* bytes of prev (the FEC copy), 0: none */
     uint16_t sbuf_len;             /* 2004: encoded bytes not sent yet */
+    uint32_t blocks;               /* 2004: blocks sent */
     uint8_t prev[MEDIA_FRAME_MAX]; /* the frame sent last */
     uint8_t sbuf[2 * 73];          /* 2004: the byte stream the framer cuts */
     int16_t pcm[MEDIA_SPF_MAX];    /* the last source frame */
@@ -171,11 +211,28 @@ typedef struct MediaTxFrames {
 
 /* Frames execution: a receiver's decoder (env_mem_alloc'd on the first
  * frame). */
+struct MediaDec {
+    OpusDecoder *opus;                       /* OPUS: env_mem_alloc'd, opus_decoder_get_size(1) B */
+    bcg729DecoderChannelContextStruct *g729; /* G729: bcg729's decoder (allocated by bcg729,
+                                                not counted in the node's memory) */
+    int spf;                                 /* samples per frame */
+};
+
+struct MediaEnc {
+    OpusEncoder *opus;                       /* OPUS: env_mem_alloc'd, opus_encoder_get_size(1) B */
+    bcg729EncoderChannelContextStruct *g729; /* G729: bcg729's encoder (allocated by bcg729) */
+    int spf;                                 /* samples per frame */
+};
+
 typedef struct MediaRxFrames {
-    OpusDecoder *dec;           /* env_mem_alloc'd, opus_decoder_get_size(1) bytes */
+    MediaDec *dec;              /* the stream's decoder (media_dec_new) */
     int spf;                    /* samples per frame */
     bool started;               /* a frame was played */
-    uint32_t next;              /* sequence number of the next frame to play */
+    uint32_t next;              /* sequence number of the next frame to play (2004: the first
+                                   block of the next group to play) */
+    uint32_t gseq;              /* 2004: sequence number of the open group's first block */
+    uint8_t have;               /* 2004: bit k set: block k of the open group arrived */
+    uint8_t grp[MEDIA_2004_GROUP]; /* 2004: the open group's bytes (5 frames) */
     MediaFrameStats st;         /* what the decoder did */
     int16_t pcm[MEDIA_SPF_MAX]; /* the last frame played */
 } MediaRxFrames;
@@ -297,9 +354,35 @@ static uint32_t media_2004_frame_at(uint32_t at)
     return at / MEDIA_2004_GROUP * 5 + (r < 72 ? 0 : 1 + (r - 72) / 73);
 }
 
+/* G729 profile: encodes one loop's 10 ms frames with bcg729 (no VAD: every
+ * frame is a 10-byte speech frame) and decodes each once. */
+static void media_loop_encode_g729(MediaLoop *l, const int16_t *pcm, int spf)
+{
+    bcg729EncoderChannelContextStruct *enc = initBcg729EncoderChannel(0);
+    bcg729DecoderChannelContextStruct *dec = initBcg729DecoderChannel();
+    CHECK(enc && dec, "bcg729 channel init failed");
+    l->data = g_malloc((size_t)l->frames * MEDIA_G729_FRAME); /* not per node */
+    int16_t *out = g_new(int16_t, (size_t)spf);                /* not per node */
+    l->off[0] = 0;
+    for (uint32_t f = 0; f < l->frames; f++) {
+        uint8_t *p = l->data + l->off[f], n = 0;
+        bcg729Encoder(enc, pcm + (size_t)f * spf, p, &n);
+        CHECK(n == MEDIA_G729_FRAME, "bcg729 frame of %d bytes", (int)n);
+        bcg729Decoder(dec, p, n, 0, 0, 0, out);
+        l->off[f + 1] = l->off[f] + n;
+    }
+    g_free(out);
+    closeBcg729DecoderChannel(dec);
+    closeBcg729EncoderChannel(enc);
+}
+
 /* Encodes one loop's frames (pcm: frames * spf samples); fills off/data. */
 static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs, bool cbr)
 {
+    if (l->profile == MEDIA_PROFILE_G729) {
+        media_loop_encode_g729(l, pcm, spf);
+        return;
+    }
     int oerr = 0;
     OpusEncoder *enc = opus_encoder_create(fs, 1, OPUS_APPLICATION_VOIP, &oerr);
     OpusDecoder *dec = opus_decoder_create(fs, 1, &oerr);
@@ -457,7 +540,8 @@ void media_tx_free(MediaTx *tx, const Env *e)
 {
     if (!tx) return;
     if (tx->fr) {
-        env_mem_free(e, tx->fr->enc, (size_t)opus_encoder_get_size(1));
+        if (tx->fr->g729) closeBcg729EncoderChannel(tx->fr->g729);
+        if (tx->fr->enc) env_mem_free(e, tx->fr->enc, (size_t)opus_encoder_get_size(1));
         env_mem_free(e, tx->fr, sizeof *tx->fr);
     }
     env_mem_free(e, tx, sizeof *tx);
@@ -507,6 +591,12 @@ static MediaTxFrames *media_tx_frames(MediaTx *tx, const Env *e)
     fr->fs = media_sample_rate(&tx->c);
     fr->spf = (int)(fr->fs * tx->c.frame_ns / TIMENS_S);
     CHECK(fr->spf > 0 && fr->spf <= MEDIA_SPF_MAX, "%d samples per frame", fr->spf);
+    tx->fr = fr;
+    if (tx->c.profile == MEDIA_PROFILE_G729) { /* no VAD: a speech frame every 10 ms (a35) */
+        fr->g729 = initBcg729EncoderChannel(0);
+        CHECK(fr->g729 != NULL, "initBcg729EncoderChannel failed");
+        return fr;
+    }
     fr->enc = env_mem_alloc(e, (size_t)opus_encoder_get_size(1));
     int err = opus_encoder_init(fr->enc, fr->fs, 1, OPUS_APPLICATION_VOIP);
     CHECK(err == OPUS_OK, "opus_encoder_init: %s", opus_strerror(err));
@@ -515,7 +605,6 @@ static MediaTxFrames *media_tx_frames(MediaTx *tx, const Env *e)
     opus_encoder_ctl(fr->enc, OPUS_SET_VBR(tx->c.profile == MEDIA_PROFILE_OPUS ? 1 : 0));
     opus_encoder_ctl(fr->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
     opus_encoder_ctl(fr->enc, OPUS_SET_COMPLEXITY(MEDIA_COMPLEXITY));
-    tx->fr = fr;
     return fr;
 }
 
@@ -528,8 +617,17 @@ static size_t media_tx_encode(MediaTx *tx, const Env *e, uint8_t *out, int cap, 
     uint8_t on[MEDIA_SPF_MAX];
     media_signal_run(&fr->sig, fr->fs, (size_t)fr->spf, fr->pcm, on);
     *voiced = on[fr->spf / 2];
-    opus_int32 n = opus_encode(fr->enc, fr->pcm, fr->spf, out, cap);
-    CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
+    opus_int32 n;
+    if (fr->g729) { /* one 10 ms frame of 80 samples: 10 bytes */
+        uint8_t n8 = 0;
+        CHECK(cap >= MEDIA_G729_FRAME, "buffer of %d bytes for a G.729 frame", cap);
+        bcg729Encoder(fr->g729, fr->pcm, out, &n8);
+        CHECK(n8 == MEDIA_G729_FRAME, "bcg729 frame of %d bytes", (int)n8);
+        n = n8;
+    } else {
+        n = opus_encode(fr->enc, fr->pcm, fr->spf, out, cap);
+        CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
+    }
     env_charge_cpu(e, ENV_COST_OPUS_ENCODE, (size_t)fr->spf * 2);
     fr->frames++;
     return (size_t)n;
@@ -549,6 +647,7 @@ static size_t media_tx_body_frames(MediaTx *tx, const Env *e, uint8_t *body, uin
             fr->sbuf_len = (uint16_t)(fr->sbuf_len + n);
         }
         memcpy(body, fr->sbuf, MEDIA_2004_BLOCK);
+        *flags |= (uint8_t)(fr->blocks++ % MEDIA_2004_BLOCKS << MEDIA_FLAG_POS_SHIFT);
         fr->sbuf_len -= MEDIA_2004_BLOCK;
         memmove(fr->sbuf, fr->sbuf + MEDIA_2004_BLOCK, fr->sbuf_len);
         return MEDIA_2004_BLOCK;
@@ -574,6 +673,7 @@ static size_t media_tx_body(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *f
         uint32_t at = tx->pos * MEDIA_2004_BLOCK;
         *voiced = l->voiced[media_2004_frame_at(at)];
         memcpy(body, l->data + at, MEDIA_2004_BLOCK);
+        *flags |= (uint8_t)(tx->pos % MEDIA_2004_BLOCKS << MEDIA_FLAG_POS_SHIFT);
         tx->pos = (tx->pos + 1) % (l->off[l->frames] / MEDIA_2004_BLOCK);
         env_charge_cpu(e, ENV_COST_OPUS_ENCODE,
                        l->pcm_bytes * MEDIA_2004_INTERVAL_NS / (20 * TIMENS_MS));
@@ -714,10 +814,95 @@ void media_rx_free(MediaRx *rx, const Env *e)
 {
     if (!rx) return;
     if (rx->fr) {
-        env_mem_free(e, rx->fr->dec, (size_t)opus_decoder_get_size(1));
+        media_dec_free(rx->fr->dec, e);
         env_mem_free(e, rx->fr, sizeof *rx->fr);
     }
     env_mem_free(e, rx, sizeof *rx);
+}
+
+/* ---- bare codecs (receivers, conference mixing) ---------------------------- */
+
+int media_frame_samples(const MediaConfig *c)
+{
+    MediaConfig f = media_config_fix(c);
+    return (int)((int64_t)media_sample_rate(&f) * f.frame_ns / TIMENS_S);
+}
+
+MediaDec *media_dec_new(const Env *e, const MediaConfig *c)
+{
+    MediaDec *d = env_mem_alloc(e, sizeof *d);
+    *d = (MediaDec){.spf = media_frame_samples(c)};
+    CHECK(d->spf > 0 && d->spf <= MEDIA_SPF_MAX, "%d samples per frame", d->spf);
+    if (c->profile == MEDIA_PROFILE_G729) {
+        d->g729 = initBcg729DecoderChannel();
+        CHECK(d->g729 != NULL, "initBcg729DecoderChannel failed");
+        return d;
+    }
+    d->opus = env_mem_alloc(e, (size_t)opus_decoder_get_size(1));
+    int err = opus_decoder_init(d->opus, media_sample_rate(c), 1);
+    CHECK(err == OPUS_OK, "opus_decoder_init: %s", opus_strerror(err));
+    return d;
+}
+
+void media_dec_free(MediaDec *d, const Env *e)
+{
+    if (!d) return;
+    if (d->g729) closeBcg729DecoderChannel(d->g729);
+    if (d->opus) env_mem_free(e, d->opus, (size_t)opus_decoder_get_size(1));
+    env_mem_free(e, d, sizeof *d);
+}
+
+void media_dec_run(MediaDec *d, const uint8_t *f, size_t flen, int16_t *pcm)
+{
+    if (d->g729) { /* G.729's own concealment on an erased frame (or one of a wrong size) */
+        static const uint8_t none[MEDIA_G729_FRAME];
+        bool erased = f == NULL || flen != MEDIA_G729_FRAME;
+        bcg729Decoder(d->g729, erased ? none : f, MEDIA_G729_FRAME, erased, 0, 0, pcm);
+        return;
+    }
+    int got = opus_decode(d->opus, flen ? f : NULL, (opus_int32)flen, pcm, d->spf, 0);
+    if (got != d->spf) memset(pcm, 0, (size_t)d->spf * sizeof *pcm);
+}
+
+MediaEnc *media_enc_new(const Env *e, const MediaConfig *c, int complexity)
+{
+    CHECK(c->profile != MEDIA_PROFILE_SKYPE2004, "the 2004 profile's blocks are not frames");
+    MediaEnc *x = env_mem_alloc(e, sizeof *x);
+    *x = (MediaEnc){.spf = media_frame_samples(c)};
+    CHECK(x->spf > 0 && x->spf <= MEDIA_SPF_MAX, "%d samples per frame", x->spf);
+    if (c->profile == MEDIA_PROFILE_G729) { /* no VAD (a35) */
+        x->g729 = initBcg729EncoderChannel(0);
+        CHECK(x->g729 != NULL, "initBcg729EncoderChannel failed");
+        return x;
+    }
+    x->opus = env_mem_alloc(e, (size_t)opus_encoder_get_size(1));
+    int err = opus_encoder_init(x->opus, media_sample_rate(c), 1, OPUS_APPLICATION_VOIP);
+    CHECK(err == OPUS_OK, "opus_encoder_init: %s", opus_strerror(err));
+    opus_encoder_ctl(x->opus, OPUS_SET_BITRATE((opus_int32)media_config_fix(c).bitrate_bps));
+    opus_encoder_ctl(x->opus, OPUS_SET_COMPLEXITY(complexity));
+    return x;
+}
+
+void media_enc_free(MediaEnc *x, const Env *e)
+{
+    if (!x) return;
+    if (x->g729) closeBcg729EncoderChannel(x->g729);
+    if (x->opus) env_mem_free(e, x->opus, (size_t)opus_encoder_get_size(1));
+    env_mem_free(e, x, sizeof *x);
+}
+
+size_t media_enc_run(MediaEnc *x, const int16_t *pcm, uint8_t *out, size_t cap)
+{
+    if (x->g729) {
+        uint8_t n = 0;
+        CHECK(cap >= MEDIA_G729_FRAME, "buffer of %zu bytes for a G.729 frame", cap);
+        bcg729Encoder(x->g729, pcm, out, &n);
+        CHECK(n == MEDIA_G729_FRAME, "bcg729 frame of %d bytes", (int)n);
+        return n;
+    }
+    opus_int32 n = opus_encode(x->opus, pcm, x->spf, out, (opus_int32)MIN(cap, 4000));
+    CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
+    return (size_t)n;
 }
 
 /* Frames execution: the receiver's decoder, made on first use. */
@@ -726,11 +911,8 @@ static MediaRxFrames *media_rx_frames(MediaRx *rx, const Env *e)
     if (rx->fr) return rx->fr;
     MediaRxFrames *fr = env_mem_alloc(e, sizeof *fr);
     memset(fr, 0, sizeof *fr);
-    int fs = media_sample_rate(&rx->c);
-    fr->spf = (int)(fs * rx->c.frame_ns / TIMENS_S);
-    fr->dec = env_mem_alloc(e, (size_t)opus_decoder_get_size(1));
-    int err = opus_decoder_init(fr->dec, fs, 1);
-    CHECK(err == OPUS_OK, "opus_decoder_init: %s", opus_strerror(err));
+    fr->dec = media_dec_new(e, &rx->c);
+    fr->spf = fr->dec->spf;
     rx->fr = fr;
     return fr;
 }
@@ -739,9 +921,28 @@ static MediaRxFrames *media_rx_frames(MediaRx *rx, const Env *e)
  * last-frame buffer, charged per frame (concealment with 0 bytes). */
 static void media_rx_decode(MediaRxFrames *fr, const Env *e, const uint8_t *f, size_t flen)
 {
-    int got = opus_decode(fr->dec, f, (opus_int32)flen, fr->pcm, fr->spf, 0);
-    if (got != fr->spf) memset(fr->pcm, 0, (size_t)fr->spf * sizeof *fr->pcm);
+    media_dec_run(fr->dec, f, flen, fr->pcm);
     env_charge_cpu(e, ENV_COST_OPUS_DECODE, flen);
+}
+
+/* Decodes frame f (flen bytes), or with f NULL conceals a missing frame,
+ * the nth of its gap: at most MEDIA_PLC_MAX of a gap really run, the rest
+ * are only counted. */
+static void media_rx_conceal_or_decode(MediaRxFrames *fr, const Env *e, const uint8_t *f,
+                                       size_t flen, uint32_t nth)
+{
+    if (f) {
+        media_rx_decode(fr, e, f, flen);
+        fr->st.decoded++;
+        return;
+    }
+    if (nth < MEDIA_PLC_MAX) {
+        media_rx_decode(fr, e, NULL, 0);
+        bool audible = false;
+        for (int i = 0; i < fr->spf && !audible; i++) audible = fr->pcm[i] != 0;
+        fr->st.concealed_audible += audible;
+    }
+    fr->st.concealed++;
 }
 
 /* Frames execution (OPUS, G729): plays packet seq: the frames missing
@@ -766,19 +967,64 @@ static void media_rx_play(MediaRx *rx, const Env *e, uint32_t seq, const uint8_t
             fr->st.fec++;
             continue;
         }
-        if (q < MEDIA_PLC_MAX) {
-            media_rx_decode(fr, e, NULL, 0);
-            bool audible = false;
-            for (int i = 0; i < fr->spf && !audible; i++) audible = fr->pcm[i] != 0;
-            fr->st.concealed_audible += audible;
-        }
-        fr->st.concealed++;
+        media_rx_conceal_or_decode(fr, e, NULL, 0, (uint32_t)q);
     }
-    if (flen) {
-        media_rx_decode(fr, e, f, flen);
-        fr->st.decoded++;
-    }
+    if (flen) media_rx_conceal_or_decode(fr, e, f, flen, 0);
     fr->next = seq + 1;
+}
+
+/* 2004, frames execution: plays the open group: each of its 5 frames
+ * whose blocks all arrived is decoded, the others concealed. */
+static void media_rx_2004_flush(MediaRx *rx, const Env *e)
+{
+    MediaRxFrames *fr = rx->fr;
+    uint32_t at = 0;
+    for (uint32_t f = 0; f < 5; f++) {
+        uint32_t len = (uint32_t)media_2004_frame_bytes(f);
+        bool whole = true;
+        for (uint32_t b = at / MEDIA_2004_BLOCK; b <= (at + len - 1) / MEDIA_2004_BLOCK; b++)
+            whole = whole && (fr->have >> b & 1);
+        media_rx_conceal_or_decode(fr, e, whole ? fr->grp + at : NULL, whole ? len : 0, 0);
+        at += len;
+    }
+    fr->have = 0;
+    fr->next = fr->gseq + MEDIA_2004_BLOCKS;
+}
+
+/* 2004, frames execution: block pos (0..6) of its group arrived as packet
+ * seq. The framer cut 5 frames into 7 blocks (a39), so a group is played
+ * when its last block arrives or a later group's does; groups that never
+ * came are concealed, a late block is not played. */
+static void media_rx_play_2004(MediaRx *rx, const Env *e, uint32_t seq, unsigned pos,
+                               const uint8_t *block)
+{
+    MediaRxFrames *fr = media_rx_frames(rx, e);
+    uint32_t g = seq - pos;
+    if (!fr->started) {
+        fr->started = true;
+        fr->next = fr->gseq = g;
+    }
+    if ((int32_t)(g - fr->next) < 0) return; /* late: its group was played */
+    if (g != fr->gseq) {
+        if (fr->have) media_rx_2004_flush(rx, e);
+        uint32_t missing = (g - fr->next) / MEDIA_2004_BLOCKS * 5; /* whole groups lost */
+        for (uint32_t q = 0; q < missing; q++)
+            media_rx_conceal_or_decode(fr, e, NULL, 0, q);
+        fr->gseq = g;
+    }
+    memcpy(fr->grp + pos * MEDIA_2004_BLOCK, block, MEDIA_2004_BLOCK);
+    fr->have |= (uint8_t)(1u << pos);
+    if (pos == MEDIA_2004_BLOCKS - 1) media_rx_2004_flush(rx, e);
+}
+
+/* 2004, frames execution: a hold packet. Hold packets take sequence
+ * numbers but no blocks, so the open group is played as it is and the
+ * next block starts the count afresh. */
+static void media_rx_hold_2004(MediaRx *rx, const Env *e)
+{
+    MediaRxFrames *fr = media_rx_frames(rx, e);
+    if (fr->started && fr->have) media_rx_2004_flush(rx, e);
+    fr->started = false;
 }
 
 void media_rx_frame_stats(const MediaRx *rx, MediaFrameStats *out)
@@ -938,7 +1184,13 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
     rx->peer_holds = (p[9] & MEDIA_FLAG_HOLD) != 0;
     media_rx_mark(rx, seq, fec);
     media_rx_timing(rx, env_now(e), sent_ns * 1000);
-    if (!rx->c.replay && !is2004) { /* frames: every frame decoded, losses concealed */
+    if (!rx->c.replay && is2004) { /* frames: blocks reassembled into frames, decoded */
+        if (codec == MEDIA_2004_BLOCK)
+            media_rx_play_2004(rx, e, seq, (p[9] >> MEDIA_FLAG_POS_SHIFT) % MEDIA_2004_BLOCKS,
+                               p + MEDIA_HDR);
+        else
+            media_rx_hold_2004(rx, e);
+    } else if (!rx->c.replay) { /* frames: every frame decoded, losses concealed */
         const uint8_t *f = p + MEDIA_HDR + 2;
         size_t rest = len > MEDIA_HDR ? len - MEDIA_HDR - 2 - codec : 0;
         media_rx_play(rx, e, seq, f, codec, f + codec, fec ? rest : 0);

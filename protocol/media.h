@@ -4,7 +4,8 @@
  * Layer: protocol/ (talks to the world only through env.h). A sender
  * (MediaTx) produces, every frame interval, the payload of one media
  * packet: a frame of a synthetic speech-like signal encoded with libopus at
- * the profile's bit rate and frame size (payload sizes are real), with FEC
+ * the profile's bit rate and frame size, or with bcg729 for the G.729
+ * profile (payload sizes are real), with FEC
  * copies of earlier frames when enabled, encrypted with AES-256 (really
  * executed through OpenSSL, charged through env_charge_cpu). A receiver
  * (MediaRx) decrypts, tracks sequence numbers, one-way delay and jitter
@@ -33,7 +34,7 @@
 typedef enum MediaProfile {
     MEDIA_PROFILE_OPUS = 0,      /* libopus wideband at the configured bit rate/frame */
     MEDIA_PROFILE_SKYPE2004 = 1, /* the 2004 stream: 64 B packets (67 B UDP, 69 B TCP payloads) */
-    MEDIA_PROFILE_G729 = 2,      /* G.729-like narrowband 8 kb/s, 10 ms frames (phone gateway) */
+    MEDIA_PROFILE_G729 = 2,      /* G.729 (bcg729) 8 kb/s, one 10 ms frame per packet (gateway) */
 } MediaProfile;
 
 typedef struct MediaConfig {
@@ -80,6 +81,29 @@ size_t media_tx_next_with(MediaTx *tx, const Env *e, const uint8_t *frame, size_
                           uint8_t *out, size_t cap);
 /* PCM sample rate the codec of c runs at, Hz (8000 for G729, else 16000). */
 int media_sample_rate(const MediaConfig *c);
+/* PCM samples in one frame of stream c (its frame at its sample rate). */
+int media_frame_samples(const MediaConfig *c);
+
+/* Bare codecs of a stream's profile (OPUS and the 2004 profile's frames:
+ * libopus; G729: bcg729; no encoder for the 2004 profile, whose stream is
+ * cut into blocks), for receivers and conference mixing. Nothing is
+ * charged here: the caller charges what it runs. */
+typedef struct MediaDec MediaDec;
+/* A decoder for stream c (env_mem_alloc'd; bcg729 allocates its own
+ * context, not counted). */
+MediaDec *media_dec_new(const Env *e, const MediaConfig *c);
+void media_dec_free(MediaDec *d, const Env *e); /* NULL is a no-op */
+/* Decodes frame f (flen bytes, borrowed; NULL or 0: the frame is missing
+ * and the codec conceals it) into pcm (media_frame_samples samples). */
+void media_dec_run(MediaDec *d, const uint8_t *f, size_t flen, int16_t *pcm);
+typedef struct MediaEnc MediaEnc;
+/* An encoder for stream c (opus: VoIP at c's bit rate and the given
+ * complexity 0..10; G.729: no VAD). */
+MediaEnc *media_enc_new(const Env *e, const MediaConfig *c, int complexity);
+void media_enc_free(MediaEnc *x, const Env *e); /* NULL is a no-op */
+/* Encodes one frame of pcm (media_frame_samples samples) into out (cap
+ * bytes); returns its length (> 0). */
+size_t media_enc_run(MediaEnc *x, const int16_t *pcm, uint8_t *out, size_t cap);
 
 /* Bytes a transport puts in front of every media packet: the a18 frame
  * header (2-byte frame id, function byte). */
@@ -123,8 +147,9 @@ void media_rx_stats(const MediaRx *rx, MediaStats *out);
  * (MEDIA_ON_HOLD). */
 bool media_rx_peer_holds(const MediaRx *rx);
 
-/* Frames execution (MediaConfig.replay false), OPUS and G729 profiles:
- * what the receiver's decoder did, frames. */
+/* Frames execution (MediaConfig.replay false), every profile (the 2004
+ * profile's blocks put back into frames): what the receiver's decoder
+ * did, frames. */
 typedef struct MediaFrameStats {
     uint64_t decoded;   /* frames decoded from their packet */
     uint64_t concealed; /* frames missing, concealed by the decoder (PLC) */

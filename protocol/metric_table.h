@@ -171,6 +171,8 @@
     X(METRIC_CONF_MIXES, "conf.mixes", ENV_METRIC_COUNTER)                                         \
     X(METRIC_CONF_HOST_CPU_NS, "conf.host_cpu_ns", ENV_METRIC_SAMPLE)                              \
     X(METRIC_CONF_LEG_FAILED, "conf.leg.failed", ENV_METRIC_COUNTER)                               \
+    X(METRIC_CONF_RX_STREAMS, "conf.rx_streams", ENV_METRIC_COUNTER)                               \
+    X(METRIC_CONF_RX_STREAMS_MEDIA, "conf.rx_streams_with_media", ENV_METRIC_COUNTER)              \
     /* media (media.c) */                                                                          \
     X(METRIC_MEDIA_BAD_PACKETS, "media.bad_packets", ENV_METRIC_COUNTER)
 

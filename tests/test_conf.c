@@ -15,18 +15,20 @@ typedef struct TWorld {
     size_t c0;     /* first client peer */
 } TWorld;
 
-/* Four desktop clients then one server-class client, all public. */
-static void tworld_new(TWorld *t, bool mesh)
+/* Four desktop clients then one server-class client, all public; media
+ * as the JSON object media says. */
+static void tworld_new_media(TWorld *t, bool mesh, const char *media)
 {
     char js[1024];
     g_snprintf(js, sizeof js,
                "{\"seed\": 31, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+               " \"media\": %s,"
                " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 2},"
                " \"workload\": {\"call_rate\": 0, \"conference_mesh\": %s},"
                " \"population\": {\"clients\": %d, \"groups\": ["
                "{\"name\": \"weak\", \"fraction\": 0.8, \"nat\": \"none\", \"cpu\": \"desktop\"},"
                "{\"name\": \"strong\", \"fraction\": 0.2, \"nat\": \"none\", \"cpu\": \"server\"}]}}",
-               mesh ? "true" : "false", N);
+               media, mesh ? "true" : "false", N);
     GError *err = NULL;
     t->scn = scenario_load_text(js, "test_conf", NULL, &err);
     if (!t->scn) fprintf(stderr, "scenario: %s\n", err->message);
@@ -35,6 +37,11 @@ static void tworld_new(TWorld *t, bool mesh)
     CU_ASSERT_FATAL(t->w != NULL);
     world_run(t->w, 2 * TIMENS_MIN);
     t->c0 = world_first_client(t->w);
+}
+
+static void tworld_new(TWorld *t, bool mesh)
+{
+    tworld_new_media(t, mesh, "{}");
 }
 
 static void tworld_free(TWorld *t)
@@ -131,6 +138,8 @@ static void test_conf_mesh_carries_n_times_n_minus_1(void)
     T_EQ_I64(total, N * (N - 1));
     T_EQ_I64(metric(&t, "conf.streams"), N * (N - 1));
     T_EQ_I64(metric(&t, "conf.mixes"), 0);
+    T_EQ_I64(metric(&t, "conf.leg.direct"), N * (N - 1)); /* every leg, at its receiver */
+    T_EQ_I64(metric(&t, "conf.leg.failed"), 0);
     tworld_free(&t);
 }
 
@@ -161,18 +170,19 @@ static void test_conf_participant_and_host_leaving(void)
 /* Two clients per situation, each on its own NAT: a server-class client
  * behind a port-restricted cone NAT (the host), desktops behind symmetric
  * NATs, desktops with UDP blocked. */
-static void tworld_new_nat(TWorld *t)
+static void tworld_new_nat(TWorld *t, bool mesh)
 {
-    const char *js =
+    char js[1024];
+    g_snprintf(js, sizeof js,
         "{\"seed\": 37, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
         " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
-        " \"workload\": {\"call_rate\": 0},"
+        " \"workload\": {\"call_rate\": 0, \"conference_mesh\": %s},"
         " \"population\": {\"clients\": 6, \"groups\": ["
         "{\"name\": \"host\", \"fraction\": 0.333334, \"nat\": \"port_restricted_cone\","
         " \"cpu\": \"server\"},"
         "{\"name\": \"sym\", \"fraction\": 0.333333, \"nat\": \"symmetric\", \"cpu\": \"desktop\"},"
         "{\"name\": \"blocked\", \"fraction\": 0.333333, \"nat\": \"none\","
-        " \"firewall\": \"udp_blocked\", \"cpu\": \"desktop\"}]}}";
+        " \"firewall\": \"udp_blocked\", \"cpu\": \"desktop\"}]}}", mesh ? "true" : "false");
     GError *err = NULL;
     t->scn = scenario_load_text(js, "test_conf", NULL, &err);
     if (!t->scn) fprintf(stderr, "scenario: %s\n", err->message);
@@ -189,7 +199,7 @@ static void tworld_new_nat(TWorld *t)
 static void test_conf_legs_relay_through_nats(void)
 {
     TWorld t;
-    tworld_new_nat(&t);
+    tworld_new_nat(&t, false);
     const size_t host = 0, sym = 2, blocked = 4; /* groups fill in order */
     char names[2][32];
     const char *ptr[2] = {names[0], names[1]};
@@ -222,6 +232,79 @@ static void test_conf_legs_relay_through_nats(void)
     T_TRUE(metrics_summary(m, metrics_find(m, "conf.mos"), &s));
     T_EQ_I64(s.count, 4); /* every stream received: two at the host, one per member */
     T_CMP_I64(s.mean * 10, >, 35);
+    T_EQ_I64(metric(&t, "conf.rx_streams"), 4);
+    T_EQ_I64(metric(&t, "conf.rx_streams_with_media"), 4);
+    tworld_free(&t);
+}
+
+/* Sum of the "conf.leg.<path>" counters: legs that carried media. */
+static double legs_up(TWorld *t)
+{
+    return metric(t, "conf.leg.direct") + metric(t, "conf.leg.hole_punched") +
+           metric(t, "conf.leg.udp_relay") + metric(t, "conf.leg.tcp_relay");
+}
+
+/* A full mesh through NATs: the two port-restricted cone clients punch
+ * holes to each other; a symmetric NAT facing a port-restricted one, a
+ * symmetric NAT facing the other, and a client without UDP get no media.
+ * Every one of the N(N-1) legs (a direction, at its receiver) either
+ * carries media or is counted in conf.leg.failed; none is silent. */
+static void test_conf_mesh_legs_carry_media_or_are_counted_failed(void)
+{
+    TWorld t;
+    tworld_new_nat(&t, true);
+    const size_t org = 2, invited[3] = {0, 1, 4}; /* sym; prc, prc, blocked */
+    char names[3][32];
+    const char *ptr[3];
+    for (size_t k = 0; k < 3; k++) {
+        g_snprintf(names[k], sizeof names[k], "user%zu", t.c0 + invited[k]);
+        ptr[k] = names[k];
+    }
+    T_TRUE(node_conf_start(peer(&t, org), ptr, 3, TIMENS_MIN));
+    world_run(t.w, sim_now(world_sim(t.w)) + 30 * TIMENS_S);
+    const size_t who[4] = {org, 0, 1, 4};
+    size_t in_sum = 0, parts, out, in;
+    bool is_host;
+    for (size_t k = 0; k < 4; k++) {
+        T_TRUE(node_conf_info(peer(&t, who[k]), &parts, &is_host, &out, &in));
+        T_EQ_I64(parts, 4);
+        T_EQ_I64(out, 3);
+        in_sum += in;
+    }
+    T_EQ_I64(metric(&t, "conf.leg.hole_punched"), 2); /* prc <-> prc, both ways */
+    T_EQ_I64(legs_up(&t), in_sum);
+    T_EQ_I64(metric(&t, "conf.leg.failed"), 4 * 3 - 2);
+    T_EQ_I64(legs_up(&t) + metric(&t, "conf.leg.failed"), 4 * 3);
+    world_run(t.w, sim_now(world_sim(t.w)) + 2 * TIMENS_MIN); /* the conference ends */
+    T_EQ_I64(metric(&t, "conf.rx_streams"), 12);
+    T_EQ_I64(metric(&t, "conf.rx_streams_with_media"), 2);
+    tworld_free(&t);
+}
+
+/* A world configured for G.729 holds its conferences in G.729 (bcg729 at
+ * the host's mixing decoders and encoders, every frame run): every media
+ * packet at the host is 4 + 24 bytes, every stream arrives. */
+static void test_conf_uses_the_configured_codec(void)
+{
+    TWorld t;
+    tworld_new_media(&t, false, "{\"codec\": \"g729\", \"execution\": \"frames\"}");
+    start_conference(&t);
+    size_t out[N], in[N], parts[N];
+    int host = census(&t, out, in, parts);
+    T_EQ_I64(host, N - 1);
+    T_EQ_I64(in[host], N - 1);
+    double bytes = metric(&t, "conf.host_bytes");
+    T_CMP_I64(bytes, >, 0);
+    T_EQ_I64((int64_t)bytes % 28, 0);
+    /* 100 mixes a second (10 ms frames) for each of the N-1 members. */
+    T_CMP_I64(metric(&t, "conf.mixes"), >=, 19 * 100 * (N - 1));
+    world_run(t.w, sim_now(world_sim(t.w)) + 2 * TIMENS_MIN); /* the conference ends */
+    Metrics *m = world_metrics(t.w);
+    MetricsSummary s;
+    T_TRUE(metrics_summary(m, metrics_find(m, "conf.mos"), &s));
+    T_EQ_I64(s.count, 2 * (N - 1));
+    T_CMP_I64(s.mean * 10, >, 35);
+    T_EQ_I64(metric(&t, "conf.rx_streams_with_media"), 2 * (N - 1));
     tworld_free(&t);
 }
 
@@ -230,4 +313,7 @@ T_SUITE_MAIN("conf",
               test_conf_host_is_strongest_and_carries_2n_minus_2},
              {"test_conf_mesh_carries_n_times_n_minus_1", test_conf_mesh_carries_n_times_n_minus_1},
              {"test_conf_participant_and_host_leaving", test_conf_participant_and_host_leaving},
-             {"test_conf_legs_relay_through_nats", test_conf_legs_relay_through_nats})
+             {"test_conf_legs_relay_through_nats", test_conf_legs_relay_through_nats},
+             {"test_conf_mesh_legs_carry_media_or_are_counted_failed",
+              test_conf_mesh_legs_carry_media_or_are_counted_failed},
+             {"test_conf_uses_the_configured_codec", test_conf_uses_the_configured_codec})

@@ -26,8 +26,10 @@ static bool run_until_idle(TWorld *t, size_t i, TimeNs limit)
     return false;
 }
 
+/* %s: the media execution ("replay" or "frames"). */
 static const char *const gw_scenario =
     "{\"seed\": 31, \"duration\": \"1h\", \"network\": {\"loss\": 0},"
+    " \"media\": {\"execution\": \"%s\"},"
     " \"supernodes\": {\"mode\": \"dedicated\", \"count\": 3},"
     " \"workload\": {\"call_rate\": 0, \"pstn_share\": 0.1},"
     " \"population\": {\"clients\": 3, \"groups\": ["
@@ -44,10 +46,13 @@ static size_t find_gateway(TWorld *t)
     return SIZE_MAX;
 }
 
-static void test_world_gateway_phone_calls_take_the_allowed_path(void)
+/* The three phone calls of gw_scenario under media execution exec. */
+static void phone_calls_take_the_allowed_path(const char *exec)
 {
     TWorld t;
-    T_TRUE(tworld_new(&t, gw_scenario, "test_world_gateway", NULL));
+    char *js = g_strdup_printf(gw_scenario, exec);
+    T_TRUE(tworld_new(&t, js, "test_world_gateway", NULL));
+    g_free(js);
     size_t g = find_gateway(&t);
     T_CMP_I64(g, <, world_first_client(t.w));
     world_run(t.w, 2 * TIMENS_MIN);
@@ -96,6 +101,18 @@ static void test_world_gateway_phone_calls_take_the_allowed_path(void)
     tworld_free(&t);
 }
 
+static void test_world_gateway_phone_calls_take_the_allowed_path(void)
+{
+    phone_calls_take_the_allowed_path("replay");
+}
+
+/* The same calls with every G.729 frame encoded and decoded by bcg729 at
+ * both ends (the gateway's decoders included). */
+static void test_world_gateway_phone_calls_in_frames_execution(void)
+{
+    phone_calls_take_the_allowed_path("frames");
+}
+
 /* The workload places the phone calls it draws: every call is one. */
 static void test_world_gateway_workload_places_phone_calls(void)
 {
@@ -120,5 +137,7 @@ static void test_world_gateway_workload_places_phone_calls(void)
 T_SUITE_MAIN("world_gateway",
              {"test_world_gateway_phone_calls_take_the_allowed_path",
               test_world_gateway_phone_calls_take_the_allowed_path},
+             {"test_world_gateway_phone_calls_in_frames_execution",
+              test_world_gateway_phone_calls_in_frames_execution},
              {"test_world_gateway_workload_places_phone_calls",
               test_world_gateway_workload_places_phone_calls})

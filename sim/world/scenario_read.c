@@ -714,7 +714,7 @@ static void scn_codec_profile(ScenarioMedia *m, ScenarioCodec c)
         int frame_ms; /* frame, milliseconds */
         bool fec;     /* forward error correction */
     } prof[] = {[SCENARIO_CODEC_SKYPE2004] = {32000, 20, true},
-                [SCENARIO_CODEC_G729] = {8000, 20, false}};
+                [SCENARIO_CODEC_G729] = {8000, 10, false}}; /* media.c pins 10 ms */
     NodeParams np;
     node_params_default(&np);
     CHECK(np.media.profile == MEDIA_PROFILE_OPUS, "default profile %d", (int)np.media.profile);
