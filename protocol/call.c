@@ -24,7 +24,9 @@
  * INVITE -> ANSWER -> if both ends do UDP, both punch (PUNCH to the
  * other's public endpoint learned through the supernodes, PUNCH_ACK to the
  * source of a PUNCH, and later PUNCHes go to the source of the peer's: what
- * passes is decided by the simulated NATs) ->
+ * passes is decided by the simulated NATs; the callee first, unless only
+ * the caller's NAT keeps state for unsolicited packets: then the callee
+ * holds until the caller's first PUNCH has left, call_punch_start) ->
  * PATH; otherwise, or after punch_timeout, a relay: a supernode from the
  * host cache with spare capacity (not either end's own supernode when
  * another exists, so that a relay crash leaves the signalling intact;
@@ -93,6 +95,8 @@ struct CallState {
     bool held;               /* we put the call on hold (node_call_hold) */
     bool peer_held;          /* the peer's last packet says it holds the call */
     bool setup_counted;      /* the setup's signalling was observed (call_setup_cost) */
+    bool peer_first;         /* the peer's NAT keeps unsolicited state: it punches first */
+    bool punch_held;         /* callee: our PUNCHes wait for the caller's first (call_punch_start) */
     uint8_t fail;            /* CALL_FAIL_*: the cause counted if the call ends failed */
     uint8_t sig_pi;          /* direct signalling: port step (own port, 443, 80) */
     int sig_conn;            /* direct signalling connection (a31 PUB, gateway), -1 none */
@@ -111,6 +115,7 @@ struct CallState {
     uint8_t peer_chal[8];    /* peer's challenge */
     uint8_t key[32];         /* session key */
     TimeNs started;          /* node_call / INVITE time */
+    TimeNs invited;          /* caller: INVITE sent (the signalling round trip, with ANSWER) */
     uint32_t sig0, sigp0;    /* Node.sig_bytes / sig_pkts at the start, INVITE included */
     TimeNs duration;         /* caller: call length once connected */
     TimeNs last_rx;          /* last media packet from the peer */
@@ -570,14 +575,75 @@ static void call_path_chosen(Node *n, uint8_t path)
     call_step_timer(n, PAR(n)->media_timeout_ns);
 }
 
+/* Who punches first. Observation (tests/netns, probes "unsolicited" and
+ * "punch", kernel and model agree): a plain Linux MASQUERADE router takes
+ * a packet that matches no flow into the router itself and keeps a 30 s
+ * conntrack entry for it, which holds the external port for that sender;
+ * its host's own PUNCHes to that peer then leave from another port, which
+ * a filtering peer drops. So the end whose NAT keeps such state must have
+ * sent to the peer before the peer's first PUNCH reaches its router. A
+ * client cannot read its NAT's kind; its detection tests for the state
+ * (natdet.c, WIRE_CMF_PUNCH_FIRST in INVITE and ANSWER tells the peer).
+ *
+ * The callee answers and punches at once, so by the time ANSWER reaches
+ * the caller the callee's first PUNCH has long left: a callee whose NAT
+ * keeps state is first by construction. When only the caller's NAT keeps
+ * state, the callee holds its PUNCHes: it answers any PUNCH it hears at
+ * once (and then punches to its source), and otherwise starts when the
+ * caller's PUNCH_GO arrives, which the caller signals right after its first
+ * PUNCH has left; the caller allows its punch_timeout from then plus the
+ * INVITE/ANSWER round trip the callee's later start costs. When both NATs
+ * keep state, neither order helps (the first PUNCH to arrive moves the
+ * other end's flow): the callee goes first as before, and a relay carries
+ * the call. */
+static bool call_punch_waits_for_peer(const Node *n, const CallState *c)
+{
+    return c->peer_first && !n->nat_keeps_state;
+}
+
+static void call_punch_timer(Node *n, TimeNs delay)
+{
+    CallState *c = call__cur(n);
+    env_timer_cancel(&n->env, &c->t_punch);
+    c->t_punch =
+        node__timer_start_periodic(n, NODE_FEAT_CALL, delay, PAR(n)->punch_interval_ns, TM_CALL_PUNCH);
+}
+
+static void call_punch_send(Node *n)
+{
+    CallState *c = call__cur(n);
+    WireCall p = {.kind = WIRE_CM_PUNCH, .call_id = c->id};
+    mediapath_send_udp(n, c->media_to, &p); /* the peer's endpoint, as last seen */
+}
+
 static void call_punch_start(Node *n)
 {
     CallState *c = call__cur(n);
     c->st = CST_PUNCH;
     c->media_to = c->peer_pub;
-    TimeNs iv = PAR(n)->punch_interval_ns;
-    c->t_punch = node__timer_start_periodic(n, NODE_FEAT_CALL, 0, iv, TM_CALL_PUNCH);
+    if (c->role == CALL_CALLEE && call_punch_waits_for_peer(n, c)) {
+        c->punch_held = true; /* until the caller's PUNCH or PUNCH_GO */
+        return;
+    }
+    if (c->role == CALL_CALLER && n->nat_keeps_state && !c->peer_first) {
+        call_punch_send(n); /* first, then tell the holding callee */
+        WireCall go = {.kind = WIRE_CM_PUNCH_GO, .call_id = c->id};
+        call_signal(n, c->peer_id, &go);
+        call_punch_timer(n, PAR(n)->punch_interval_ns);
+        call_step_timer(n, PAR(n)->punch_timeout_ns + (env_now(&n->env) - c->invited));
+        return;
+    }
+    call_punch_timer(n, 0);
     if (c->role == CALL_CALLER) call_step_timer(n, PAR(n)->punch_timeout_ns);
+}
+
+/* Callee: the hold is over (the caller's PUNCH or PUNCH_GO came). */
+static void call_punch_release(Node *n)
+{
+    CallState *c = call__cur(n);
+    if (!c->punch_held || c->st != CST_PUNCH) return;
+    c->punch_held = false;
+    call_punch_timer(n, 0);
 }
 
 static void call_on_punch(Node *n, EnvAddr from, const WireCall *cm)
@@ -589,6 +655,7 @@ static void call_on_punch(Node *n, EnvAddr from, const WireCall *cm)
     }
     if (c->relay.ip) return; /* already relayed: punching came too late */
     c->media_to = from;      /* the peer's endpoint as its NAT maps it toward us */
+    call_punch_release(n);
     if (c->role != CALL_CALLER || c->st != CST_PUNCH || cm->kind != WIRE_CM_PUNCH_ACK) return;
     bool open = n->nat == NAT_OPEN && c->peer_dnat == NAT_OPEN;
     WireCall p = {.kind = WIRE_CM_PATH, .call_id = c->id, .flags = WIRE_CMF_UDP_OK};
@@ -689,7 +756,8 @@ static void call_fill_endpoints(Node *n, WireCall *cm)
     cm->from_id = mediapath_self_id(n);
     cm->a1 = n->public_addr;
     cm->a2 = n->sn ? mediapath_self_id(n) : n->uplink_addr;
-    cm->flags = mediapath_udp_ok(n) ? WIRE_CMF_UDP_OK : 0;
+    cm->flags = (uint8_t)((mediapath_udp_ok(n) ? WIRE_CMF_UDP_OK : 0) |
+                          (n->nat_keeps_state ? WIRE_CMF_PUNCH_FIRST : 0));
     cm->dnat = n->nat;
 }
 
@@ -706,6 +774,7 @@ static void call_invite(Node *n)
     memcpy(inv.chal, c->chal, 8);
     memcpy(inv.key, c->key, 32);
     call_signal(n, c->peer_id, &inv);
+    c->invited = env_now(&n->env);
     call_step_timer(n, PAR(n)->call_step_timeout_ns);
 }
 
@@ -890,6 +959,7 @@ static void call_peer_from(CallState *c, const WireCall *cm)
     c->peer_pub = cm->a1;
     c->peer_sn = cm->a2;
     c->peer_udp = (cm->flags & WIRE_CMF_UDP_OK) != 0;
+    c->peer_first = (cm->flags & WIRE_CMF_PUNCH_FIRST) != 0;
     c->peer_dnat = cm->dnat;
 }
 
@@ -1006,6 +1076,9 @@ static void call_on_msg(Node *n, const WireCall *cm, int idx)
         break;
     case WIRE_CM_PATH:
     case WIRE_CM_RELAY: call_on_path(n, cm); break;
+    case WIRE_CM_PUNCH_GO:
+        if (c->role == CALL_CALLEE) call_punch_release(n);
+        break;
     case WIRE_CM_BYE:
         c->fail = c->st == CST_INVITE ? CALL_FAIL_REFUSED : CALL_FAIL_NO_PATH;
         call_end(n, c->was_active || c->role == CALL_CALLEE ? CALL_END_OK : CALL_END_FAILED);
@@ -1191,11 +1264,7 @@ void call__on_timer(Node *n, uint32_t tag)
     case TM_CALL_MEDIA:
         if (c->tx) call_media_send(n);
         break;
-    case TM_CALL_PUNCH: {
-        WireCall p = {.kind = WIRE_CM_PUNCH, .call_id = c->id};
-        mediapath_send_udp(n, c->media_to, &p); /* the peer's endpoint, as last seen */
-        break;
-    }
+    case TM_CALL_PUNCH: call_punch_send(n); break;
     case TM_CALL_STEP:
         c->t_step = ENV_TIMER_NONE;
         call_step_expired(n);

@@ -31,8 +31,9 @@
  *
  * Online: KEEPALIVE over TCP every ~60 s (a24), unanswered for
  * keepalive_timeout = SN lost; UDP polls of a third of the alternate table
- * every 20 s (a25), entries unanswered poll_miss_max times in a row are
- * dropped. SN lost (closed, reset, keep-alive timeout, or shed): failover,
+ * every 20 s (a25, and never more than 25 s apart: they keep the main
+ * socket's NAT flow alive, client_poll), entries unanswered poll_miss_max
+ * times in a row are dropped. SN lost (closed, reset, keep-alive timeout, or shed): failover,
  * TCP straight to the alternate table's nodes then the host cache (a13:
  * "on SN loss the client reconnects to another node"); all failing, a full
  * login. Failover time is a metric.
@@ -64,6 +65,7 @@
 
 static void client_tcp_try(Node *n);
 static void client_sn_lost(Node *n);
+static TimeNs client_poll_period(const Node *n);
 
 static const char *const client_login_phase_names[] = {
     [CL_LOGIN_IDLE] = "idle",         [CL_LOGIN_ROUND_WAIT] = "round_wait",
@@ -613,8 +615,8 @@ static void client_login_succeeded(Node *n)
     env_timer_cancel(&n->env, &cl->t_poll);
     cl->t_ka = node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->keepalive_ns, p->keepalive_ns,
                                           CLIENT_TM_KEEPALIVE);
-    cl->t_poll =
-        node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->poll_ns, p->poll_ns, CLIENT_TM_POLL);
+    TimeNs poll = client_poll_period(n);
+    cl->t_poll = node__timer_start_periodic(n, NODE_FEAT_CLIENT, poll, poll, CLIENT_TM_POLL);
     env_timer_cancel(&n->env, &cl->t_sweep);
     cl->t_sweep = node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->hc_refresh_ns,
                                              p->hc_refresh_ns, CLIENT_TM_SWEEP);
@@ -659,11 +661,37 @@ static void client_keepalive(Node *n)
                                         CLIENT_TM_KA_TIMEOUT);
 }
 
+/* The polls are also the client's UDP keep-alive: nothing else leaves its
+ * main socket while it is idle (keep-alives go over TCP). Observation
+ * (tests/netns, probes life_unreplied and life_replied_short; Linux
+ * nf_conntrack_udp_timeout): a Linux router forgets a UDP flow 30 s after
+ * its last packet unless it is assured, and a PING answered by a PONG never
+ * becomes assured (that takes a packet more than 2 s after the flow began),
+ * so each poll's flow lives 30 s. While some flow from the main socket
+ * lives, the router gives the next one (a call's PUNCHes) the same port
+ * (its source lookup), which is the endpoint the client announces; with
+ * none alive the port is chosen afresh. So a round goes out at least every
+ * CLIENT_UDP_KEEP_NS, below the 30 s, and a round with an empty alternate
+ * table pings the supernode instead. */
+#define CLIENT_UDP_KEEP_NS (25 * TIMENS_S)
+
+static TimeNs client_poll_period(const Node *n)
+{
+    return MIN(n->sh->p.poll_ns, CLIENT_UDP_KEEP_NS);
+}
+
 /* a25: poll about 1/poll_divisor of the alternate table. */
 static void client_poll(Node *n)
 {
     ClientState *cl = client__state(n);
-    if (n->state != NODE_ST_ONLINE || cl->nalt == 0) return; /* (empty when UDP is blocked) */
+    if (n->state != NODE_ST_ONLINE || cl->udp_blocked) return;
+    if (cl->nalt == 0) { /* keep the main socket's flow alive through the supernode */
+        if (n->uplink_addr.ip == 0) return;
+        WireMsg m = {.type = WIRE_PING, .u.ping = {cl->alt_nonce, 0}};
+        node__udp_send_msg(n, n->udp, n->uplink_addr, (uint16_t)node__random_u32(n), &m, PH_NONE);
+        node__count(n, NODE_M(n)->poll_sent, 1);
+        return;
+    }
     size_t k = (cl->nalt + n->sh->p.poll_divisor - 1) / n->sh->p.poll_divisor;
     for (size_t j = 0; j < k && cl->nalt > 0; j++) {
         size_t i = cl->alt_poll++ % cl->nalt;

@@ -11,6 +11,7 @@ typedef struct NatDet {
     StunResults r;     /* what the tests found so far */
     EnvAddr server;    /* the SN answering as STUN server */
     EnvAddr other;     /* its OTHER-ADDRESS */
+    EnvAddr change_origin; /* its CHANGE-ORIGIN: where test II's answer comes from */
     EnvSock sock;      /* fresh UDP socket for the tests (no NAT permissions yet) */
     uint8_t txid[12];  /* current transaction id */
     uint8_t test;      /* StunTest in flight, STUN_TEST_NONE when idle */

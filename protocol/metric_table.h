@@ -53,6 +53,7 @@
     X(METRIC_LOGIN_NODES_CONTACTED, "login.nodes_contacted", ENV_METRIC_SAMPLE)                    \
     X(METRIC_NAT_DETECT_TOTAL, "nat.detect.total", ENV_METRIC_COUNTER)                             \
     X(METRIC_NAT_DETECT_CORRECT, "nat.detect.correct", ENV_METRIC_COUNTER)                         \
+    X(METRIC_NAT_DETECT_KEEPS_STATE, "nat.detect.keeps_state", ENV_METRIC_COUNTER)                 \
     /* supernodes, failover, keep-alives, wire errors, servers (node.c) */                         \
     X(METRIC_SUPERNODE_COUNT, "supernode.count", ENV_METRIC_GAUGE)                                 \
     X(METRIC_SUPERNODE_PROMOTIONS, "supernode.promotions", ENV_METRIC_COUNTER)                     \

@@ -8,7 +8,16 @@
  *   test II  CHANGE-REQUEST change IP and port
  *   test I'  test I to the OTHER-ADDRESS            (symmetric NAT check)
  *   test III CHANGE-REQUEST change port
+ *   state    test I to the CHANGE-ORIGIN            (unsolicited state check)
  * stun_next_test() picks the next test and stun_classify() decides.
+ * Test II's answer comes from the other supernode's second port (the
+ * CHANGE-ORIGIN), not from the OTHER-ADDRESS that test I' asks: a plain
+ * Linux MASQUERADE router keeps state for an unsolicited packet and moves
+ * the next flow to its sender to another port, so asking the endpoint
+ * that answered test II would read "symmetric" (tests/netns, probe
+ * natdet). The last test asks the CHANGE-ORIGIN on purpose: a port other
+ * than test I's means the NAT keeps such state (probe natdet_state), which
+ * decides who punches first in a call (call.c, stun_keeps_unsolicited).
  * Each test sends up to stun_tries requests with a doubling timeout from
  * stun_rto (RFC 5389 §7.2.1, shortened); silence means "no answer".
  * The detected type is compared with the true one, which the environment
@@ -51,7 +60,9 @@ static void natdet_send(Node *n)
         m.has_change = true;
         m.change_flags = STUN_CHANGE_PORT;
     }
-    EnvAddr to = d->test == STUN_TEST_I_OTHER ? d->other : d->server;
+    EnvAddr to = d->test == STUN_TEST_I_OTHER ? d->other
+                 : d->test == STUN_TEST_STATE ? d->change_origin
+                                              : d->server;
     uint8_t buf[STUN_MSG_MAX];
     size_t len = stun_encode(&m, buf, sizeof buf);
     if (!d->reported) node__account(n, PH_NAT, len);
@@ -69,6 +80,7 @@ static void natdet_finish(Node *n)
     env_udp_close(&n->env, &d->sock);
     uint8_t was = n->nat;
     n->nat = (uint8_t)stun_classify(&d->r);
+    n->nat_keeps_state = stun_keeps_unsolicited(&d->r);
     NodeEventArg ev = {.idx = -1, .was = was};
     node__emit(n, NODE_EV_NAT_DETECTED, &ev); /* calls: tell the SN when open (a31) */
     if (!d->reported) {
@@ -78,6 +90,7 @@ static void natdet_finish(Node *n)
         node__count(n, m->nat_confusion[n->true_nat][n->nat], 1);
         node__count(n, m->nat_total, 1);
         if (ok) node__count(n, m->nat_correct, 1);
+        if (n->nat_keeps_state) node__count(n, m->nat_keeps_state, 1);
         d->reported = true;
     }
     client__install_save(n);
@@ -96,6 +109,8 @@ static void natdet_advance(Node *n)
     int next = stun_next_test(&d->r, d->done_mask);
     if (next == STUN_TEST_I_OTHER && d->other.ip == 0)
         next = STUN_TEST_NONE; /* no OTHER-ADDRESS: cannot test I' */
+    if (next == STUN_TEST_STATE && d->change_origin.ip == 0)
+        next = STUN_TEST_NONE; /* no CHANGE-ORIGIN: cannot test the state */
     if (next == 0) {
         natdet_finish(n);
         return;
@@ -114,7 +129,7 @@ void natdet__start(Node *n, EnvAddr server)
     memset(&d->r, 0, sizeof d->r);
     d->r.local = env_sock_local(&n->env, d->sock);
     d->server = server;
-    d->other = env_addr(0, 0);
+    d->other = d->change_origin = env_addr(0, 0);
     d->done_mask = 0;
     d->test = STUN_TEST_NONE;
     natdet_advance(n); /* done_mask bit 0 is meaningless: starts with test I */
@@ -145,6 +160,7 @@ void natdet__on_response(Node *n, EnvAddr from, const StunMsg *m)
         d->r.t1_ok = true;
         d->r.t1_mapped = mapped;
         if (m->has_other) d->other = m->other;
+        if (m->has_change_origin) d->change_origin = m->change_origin;
         break;
     case STUN_TEST_II:
         d->r.t2_ok = true;
@@ -155,6 +171,10 @@ void natdet__on_response(Node *n, EnvAddr from, const StunMsg *m)
     case STUN_TEST_I_OTHER:
         d->r.t1b_ok = true;
         d->r.t1b_mapped = mapped;
+        break;
+    case STUN_TEST_STATE:
+        d->r.t4_ok = true;
+        d->r.t4_mapped = mapped;
         break;
     }
     natdet_advance(n);

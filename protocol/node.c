@@ -49,6 +49,7 @@ static void node_metrics_intern(NodeMetrics *m, const Env *e)
     }
     m->nat_total = metric_table_intern(e, METRIC_NAT_DETECT_TOTAL);
     m->nat_correct = metric_table_intern(e, METRIC_NAT_DETECT_CORRECT);
+    m->nat_keeps_state = metric_table_intern(e, METRIC_NAT_DETECT_KEEPS_STATE);
     m->sn_count = metric_table_intern(e, METRIC_SUPERNODE_COUNT);
     m->sn_promotions = metric_table_intern(e, METRIC_SUPERNODE_PROMOTIONS);
     m->sn_clients = metric_table_intern(e, METRIC_SUPERNODE_CLIENTS);
@@ -908,6 +909,10 @@ bool node_is_supernode(const Node *n)
 NatType node_nat_detected(const Node *n)
 {
     return (NatType)n->nat;
+}
+bool node_nat_keeps_state(const Node *n)
+{
+    return n->nat_keeps_state;
 }
 EnvAddr node_supernode_addr(const Node *n)
 {

@@ -236,6 +236,7 @@ extern const NodeOps node_ops;
 NodeState node_state(const Node *n);
 bool node_is_supernode(const Node *n);
 NatType node_nat_detected(const Node *n);
+bool node_nat_keeps_state(const Node *n); /* detection: unsolicited packets leave NAT state */
 EnvAddr node_supernode_addr(const Node *n); /* client's SN; {0,0} when none */
 EnvAddr node_public_addr(const Node *n);    /* learned public UDP address; {0,0} if unknown */
 uint16_t node_listen_port(const Node *n);

@@ -264,6 +264,7 @@ typedef struct NodeMetrics {
     EnvMetric login_time_by[NAT_TYPE_COUNT];
     EnvMetric phase_bytes[PH_COUNT], phase_pkts[PH_COUNT];
     EnvMetric nat_confusion[NAT_TYPE_COUNT][NAT_TYPE_COUNT], nat_total, nat_correct;
+    EnvMetric nat_keeps_state; /* detections that found unsolicited state kept (stun.h) */
     EnvMetric sn_count, sn_promotions, sn_clients, sn_rejected, sn_shed, sn_forwarded;
     EnvMetric sn_moved, sn_nominations, sn_capped; /* the tier by demand (supernode.c, client.c) */
     EnvMetric hc_added, hc_evicted, hc_sweeps, udp_blocked, udp_skipped;
@@ -388,6 +389,11 @@ struct Node {
      * conference, kept by the calls and conference features; each refuses
      * a second session while the other holds one. */
     uint8_t voice;
+    /* The NAT detection found that a packet arriving unsolicited leaves
+     * state at our NAT that moves our next flow to that sender (plain
+     * Linux MASQUERADE; stun_keeps_unsolicited): in calls we punch first
+     * (call.c). Fills a padding byte. */
+    bool nat_keeps_state;
     char user[WIRE_USER_MAX + 1]; /* username */
     uint8_t pwhash[16];           /* MD5(user "\nskyper\n" password) (a15) */
     EnvAddr public_addr;          /* believed public UDP address; ip 0 when unknown */

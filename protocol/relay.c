@@ -29,6 +29,13 @@
  * Sessions idle for 10 s (both legs silent) or whose TCP leg closes are
  * freed; then "relay.bandwidth_bps" observes the session's mean rate.
  *
+ * No keep-alive is needed on a UDP leg: the relay reaches an end through
+ * the flow the end's BIND opened in its NAT, and a Linux router forgets a
+ * flow 30 s after its last packet until it is assured (tests/netns, probe
+ * life_unreplied), but a bound leg carries the end's voice every frame
+ * (20 ms; on hold one packet every 1/3 s, call.c) for as long as the call
+ * lasts, and the session itself goes after 10 s of silence.
+ *
  * Memory: one array of relay_max_calls sessions (~80 bytes each), allocated
  * on the first BIND and freed when the node stops. Lookups are linear:
  * O(relay_max_calls) per packet, fine for tens of sessions.

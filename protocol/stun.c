@@ -70,6 +70,8 @@ size_t stun_encode(const StunMsg *m, uint8_t *buf, size_t cap)
         p = stun_put_addr(p, end, STUN_ATTR_XOR_MAPPED_ADDRESS, m->xor_mapped, true);
     if (m->has_origin) p = stun_put_addr(p, end, STUN_ATTR_RESPONSE_ORIGIN, m->origin, false);
     if (m->has_other) p = stun_put_addr(p, end, STUN_ATTR_OTHER_ADDRESS, m->other, false);
+    if (m->has_change_origin)
+        p = stun_put_addr(p, end, STUN_ATTR_CHANGE_ORIGIN, m->change_origin, false);
     if (m->has_fingerprint) {
         /* The length field must already count the FINGERPRINT (§15.5). */
         wire_put_u16(buf + 2, (uint16_t)(p + 8 - buf - STUN_HDR_LEN));
@@ -111,6 +113,8 @@ static bool stun_decode_attr(StunMsg *m, uint16_t type, const uint8_t *v, size_t
         return stun_get_addr(v, len, false, &m->other, &m->has_other);
     case STUN_ATTR_RESPONSE_ORIGIN:
         return stun_get_addr(v, len, false, &m->origin, &m->has_origin);
+    case STUN_ATTR_CHANGE_ORIGIN:
+        return stun_get_addr(v, len, false, &m->change_origin, &m->has_change_origin);
     case STUN_ATTR_CHANGE_REQUEST:
         if (len != 4) return false;
         m->has_change = true;
@@ -178,6 +182,18 @@ NatType stun_classify(const StunResults *r)
     return r->t3_ok ? NAT_RESTRICTED : NAT_PORT_RESTRICTED;
 }
 
+bool stun_keeps_unsolicited(const StunResults *r)
+{
+    return r->t1_ok && !r->t2_ok && r->t1b_ok && env_addr_eq(r->t1b_mapped, r->t1_mapped) &&
+           r->t4_ok && !env_addr_eq(r->t4_mapped, r->t1_mapped);
+}
+
+/* Order: I, II, I' (to OTHER-ADDRESS, which never sent us anything: its
+ * answer to II comes from the other port, CHANGE-ORIGIN), III, then the
+ * state test to CHANGE-ORIGIN, which by then has sent us II's answer
+ * unsolicited. Sending I' to the endpoint that answered II instead lets a
+ * plain MASQUERADE router move I' to another port: tests/netns, probes
+ * natdet and natdet_5780, kernel and model agree. */
 int stun_next_test(const StunResults *r, unsigned done_mask)
 {
     if (!(done_mask & (1u << 1))) return 1;
@@ -187,5 +203,6 @@ int stun_next_test(const StunResults *r, unsigned done_mask)
     if (!(done_mask & (1u << 4))) return 4;
     if (!r->t1b_ok || !env_addr_eq(r->t1b_mapped, r->t1_mapped)) return 0;
     if (!(done_mask & (1u << 3))) return 3;
+    if (!(done_mask & (1u << 5))) return 5;
     return 0;
 }

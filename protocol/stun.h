@@ -39,6 +39,12 @@
 #define STUN_ATTR_FINGERPRINT 0x8028
 #define STUN_ATTR_RESPONSE_ORIGIN 0x802B
 #define STUN_ATTR_OTHER_ADDRESS 0x802C
+/* Where the answer to a change-IP-and-port request comes from (the other
+ * supernode's second port). Not an RFC attribute: RFC 5780 derives that
+ * endpoint from OTHER-ADDRESS and the primary port, which assumes both
+ * servers listen on the same ports; supernodes do not. Comprehension-
+ * optional (0xC000 range), so other STUN readers skip it. */
+#define STUN_ATTR_CHANGE_ORIGIN 0xC0A1
 
 #define STUN_CHANGE_IP 0x04   /* CHANGE-REQUEST flag "change IP" */
 #define STUN_CHANGE_PORT 0x02 /* CHANGE-REQUEST flag "change port" */
@@ -73,12 +79,14 @@ typedef struct StunMsg {
     bool has_other;        /* OTHER-ADDRESS or CHANGED-ADDRESS present */
     bool has_origin;       /* RESPONSE-ORIGIN present */
     bool has_change;       /* CHANGE-REQUEST present */
+    bool has_change_origin; /* CHANGE-ORIGIN (STUN_ATTR_CHANGE_ORIGIN) present */
     bool has_fingerprint;  /* FINGERPRINT present (and, when decoding, correct) */
     bool has_integrity;    /* MESSAGE-INTEGRITY present (decode only; not checked) */
     EnvAddr mapped;        /* MAPPED-ADDRESS */
     EnvAddr xor_mapped;    /* XOR-MAPPED-ADDRESS, already un-XORed */
     EnvAddr other;         /* OTHER-ADDRESS / CHANGED-ADDRESS */
     EnvAddr origin;        /* RESPONSE-ORIGIN */
+    EnvAddr change_origin; /* where change-IP-and-port answers come from */
     uint8_t change_flags;  /* STUN_CHANGE_IP | STUN_CHANGE_PORT */
     uint16_t error_code;   /* ERROR-CODE class*100+number, 0 when absent */
     uint16_t software_len; /* SOFTWARE value length (decode only) */
@@ -89,7 +97,8 @@ typedef struct StunMsg {
 bool stun_is_stun(const uint8_t *buf, size_t len);
 
 /* Encodes m: the header, then the present attributes among CHANGE-REQUEST,
- * MAPPED-ADDRESS, XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS, then
+ * MAPPED-ADDRESS, XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS,
+ * CHANGE-ORIGIN, then
  * FINGERPRINT when m->has_fingerprint. Returns the length (<= cap, CHECKed). */
 size_t stun_encode(const StunMsg *m, uint8_t *buf, size_t cap);
 
@@ -108,10 +117,19 @@ typedef struct StunResults {
     bool t1b_ok;        /* test I to the changed address answered */
     EnvAddr t1b_mapped; /* mapped address from that test */
     bool t3_ok;         /* test III (change port) answered */
+    bool t4_ok;         /* the state test answered */
+    EnvAddr t4_mapped;  /* mapped address from the state test */
 } StunResults;
 
 /* RFC 3489 §10.1 decision tree. */
 NatType stun_classify(const StunResults *r);
+
+/* Whether an unsolicited packet left state at the NAT (plain Linux
+ * MASQUERADE, docs/nat.md): the NAT maps endpoint-independently (tests I
+ * and I' agree), filtered test II's answer, and the state test, a request
+ * to the endpoint that answer came from, left from another port. False
+ * when the tests cannot tell (not run, unanswered, a symmetric NAT). */
+bool stun_keeps_unsolicited(const StunResults *r);
 
 /* The RFC 3489 §10.1 tests, as the client's NAT detection runs them. */
 typedef enum StunTest {
@@ -120,6 +138,8 @@ typedef enum StunTest {
     STUN_TEST_II = 2,      /* change IP and port */
     STUN_TEST_III = 3,     /* change port */
     STUN_TEST_I_OTHER = 4, /* test I sent to the OTHER-ADDRESS (symmetric NAT check) */
+    STUN_TEST_STATE = 5,   /* test I sent to where test II's answer came from (CHANGE-ORIGIN):
+                              did that unsolicited answer leave state at the NAT? */
 } StunTest;
 
 /* Which test comes next given what is known (for the client state

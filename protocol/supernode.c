@@ -39,7 +39,9 @@
  *     from the same IP and another port. "Change IP" cannot be served by
  *     one host with one address, so the supernode asks one of its peer
  *     supernodes (STUN_ASSIST over UDP) to answer from the peer's own
- *     address; that peer's address is the OTHER-ADDRESS it advertises. A
+ *     address, from its second port; the peer's main endpoint is the
+ *     OTHER-ADDRESS it advertises, the second port the CHANGE-ORIGIN
+ *     (stun.h; natdet.c says why the two differ). A
  *     supernode with no peer yet cannot serve change-IP (the client then
  *     sees no answer to test II and may report "unknown": documented
  *     limitation, rare once the overlay has formed).
@@ -717,11 +719,15 @@ static void supernode_on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id
         memcpy(r.txid, m->u.assist.txid, sizeof r.txid);
         r.has_xor_mapped = r.has_mapped = r.has_origin = true;
         r.xor_mapped = r.mapped = env_addr(m->u.assist.target.ip, m->u.assist.target.port);
-        r.origin = n->local;
+        /* From the second port: the client's test I' goes to our main one
+         * (OTHER-ADDRESS), which must not have sent it anything (natdet.c). */
+        EnvSock out = env_sock_is_set(supernode_priv(n)->udp_alt) ? supernode_priv(n)->udp_alt
+                                                                  : n->udp;
+        r.origin = env_sock_local(&n->env, out);
         uint8_t buf[STUN_MSG_MAX];
         size_t len = stun_encode(&r, buf, sizeof buf);
         node__count(n, NODE_M(n)->sn_stun_answered, 1);
-        (void)env_udp_send(&n->env, n->udp, r.xor_mapped, buf, len);
+        (void)env_udp_send(&n->env, out, r.xor_mapped, buf, len);
     }
 }
 
@@ -766,6 +772,8 @@ static void supernode_on_stun(Node *n, EnvSock s, EnvAddr from, const StunMsg *m
     if (assist) {
         r.has_other = true;
         r.other = assist->main;
+        r.has_change_origin = assist->alt_port != 0; /* the peer answers test II from there */
+        r.change_origin = env_addr(assist->main.ip, assist->alt_port);
     }
     uint8_t buf[STUN_MSG_MAX];
     size_t len = stun_encode(&r, buf, sizeof buf);

@@ -211,7 +211,7 @@ static uint8_t wire_call_mask(uint8_t kind)
     case WIRE_CM_RELAY: return WCF_ADDR | WCF_RESP;
     case WIRE_CM_RELAY_BIND:
     case WIRE_CM_NAT_NOTE: return WCF_INFO;
-    default: return 0; /* BUSY, BYE, PUNCH(_ACK), RELAY_BOUND/REFUSED: the id only */
+    default: return 0; /* BUSY, BYE, PUNCH(_ACK), RELAY_BOUND/REFUSED, PUNCH_GO: the id only */
     }
 }
 
@@ -288,7 +288,8 @@ static void wire_call_get(WireRd *r, WireCall *c)
         c->path = rd_u8(r);
         c->leg = rd_u8(r);
         if (reserved != 0 || c->dnat >= NAT_TYPE_COUNT ||
-            c->path >= WIRE_CALL_PATH_END || c->leg > 1 || c->flags > WIRE_CMF_UDP_OK)
+            c->path >= WIRE_CALL_PATH_END || c->leg > 1 ||
+            (c->flags & ~(WIRE_CMF_UDP_OK | WIRE_CMF_PUNCH_FIRST)) != 0)
             r->ok = false;
     }
     if (mask & WCF_USER) {

@@ -144,10 +144,15 @@ typedef enum WireCallKind {
     WIRE_CM_RELAY_BOUND,   /* relay -> end: bound */
     WIRE_CM_RELAY_REFUSED, /* relay -> end: no spare capacity */
     WIRE_CM_NAT_NOTE,      /* client -> its SN: my detected NatType (dnat), for direct signalling */
+    WIRE_CM_PUNCH_GO,      /* caller -> callee: my first PUNCH has left, punch now (call.c) */
     WIRE_CM_KIND_END
 } WireCallKind;
 /* Flags (WireCall.flags). */
-enum { WIRE_CMF_UDP_OK = 1 /* the sender can send and receive UDP */ };
+enum {
+    WIRE_CMF_UDP_OK = 1,     /* the sender can send and receive UDP */
+    WIRE_CMF_PUNCH_FIRST = 2 /* the sender's NAT keeps state for unsolicited packets (its
+                                detection, stun_keeps_unsolicited): it must punch first */
+};
 #define WIRE_CALL_MAX 128     /* largest encoded call message, bytes */
 #define WIRE_CALL_PATH_END 5  /* WireCall.path < this (node.h: NODE_CALL_PATH_COUNT) */
 #define WIRE_CF_FIRST 0x40    /* FORWARD payloads from this kind byte on are conference messages */

@@ -49,6 +49,7 @@ struct Probe {
     uint16_t ports[NP_MAX_PORTS];         /* external ports numbered r1, r2, ... */
     int nports;
     NetEp punch_to[NP_INSIDE]; /* punch target of A and C */
+    bool keeps[2];             /* side 1/2's router keeps state for unsolicited packets */
     GString *out;
 };
 
@@ -225,16 +226,27 @@ static void np_inbound(Probe *pr, const NatProbeOpts *op, int o, int h)
     if (pr->out->len == len) g_string_append(pr->out, "-");
 }
 
+/* Whether the protocol's NAT detection finds that a router of this kind
+ * keeps state for unsolicited packets (probe natdet_state: its last step
+ * moves only behind plain MASQUERADE); the calls' punching order rests on
+ * it (protocol/call.c). */
+static bool np_kind_keeps_state(const char *kind)
+{
+    return strcmp(kind, "linux_masquerade") == 0;
+}
+
 static void np_punch(Probe *pr, const NatProbeOpts *op)
 {
     const int a = 0, c = 2;
     pr->punch_to[a] = np_believed(pr, 0, c);
     pr->punch_to[c] = np_believed(pr, 0, a);
     pr->sk[a].heard = pr->sk[c].heard = false;
+    bool caller_first = pr->keeps[0] && !pr->keeps[1];
+    int first = caller_first ? a : c, second = caller_first ? c : a;
     for (TimeNs t = 0; t < op->punch_ns; t += 100 * TIMENS_MS) {
-        np_send(pr, c, pr->punch_to[c]);
+        np_send(pr, first, pr->punch_to[first]);
         np_run_for(pr, 50 * TIMENS_MS);
-        np_send(pr, a, pr->punch_to[a]);
+        np_send(pr, second, pr->punch_to[second]);
         np_run_for(pr, 50 * TIMENS_MS);
     }
     np_run_for(pr, op->step_ns);
@@ -305,6 +317,8 @@ char *natprobe_run(const char *kind1, const char *kind2, const char *steps, cons
     }
     np_side(pr, 0, kind1, o);
     np_side(pr, 1, kind2, o);
+    pr->keeps[0] = np_kind_keeps_state(kind1);
+    pr->keeps[1] = np_kind_keeps_state(kind2);
     gchar **tok = g_strsplit_set(steps, " \t", -1);
     bool ok = true;
     for (gchar **t = tok; *t && ok; t++) {

@@ -20,9 +20,12 @@
  *   wait:2.5 time passes (seconds).
  *   punch    hole punching as the project's calls do it: C (the callee)
  *            and A (the caller) send to each other's endpoint as X1 saw it,
- *            C first, every 100 ms, A 50 ms after C, for punch_ns; each
- *            side then sends to the source of what it hears. Result: two
- *            letters, "y"/"n" for A heard C and C heard A.
+ *            every 100 ms for punch_ns, the second 50 ms after the first;
+ *            each side then sends to the source of what it hears. C goes
+ *            first unless only A's router keeps state for unsolicited
+ *            packets (plain MASQUERADE, as the protocol's detection finds
+ *            it: probe natdet_state); then A goes first and C holds.
+ *            Result: two letters, "y"/"n" for A heard C and C heard A.
  */
 #ifndef SKYSIM_TEST_NATPROBE_H
 #define SKYSIM_TEST_NATPROBE_H

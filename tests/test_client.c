@@ -505,6 +505,40 @@ static void test_client_failover_exhausted_relogin(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* The polls keep the main socket's NAT flow alive (client_poll): a Linux
+ * router forgets a UDP flow 30 s after its last packet until it is assured.
+ * A client whose alternate table is empty pings its supernode instead, and
+ * with a poll period set above 30 s the polls still go out every 25 s: in
+ * 10 idle minutes no gap of 30 s between UDP datagrams from its main
+ * socket. */
+static void test_client_polls_keep_the_udp_flow_within_30s(void)
+{
+    NodeParams p;
+    node_params_default(&p);
+    p.server_key_bits = 1024;
+    p.alt_targets = 0;             /* an empty alternate table */
+    p.poll_ns = 60 * TIMENS_S;     /* slower than the flow lives */
+    FakeWorld *w = fakeworld_new(120, &p, true);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_OPEN);
+    login_and_settle(w, c);
+    T_EQ_U64(node_alt_count(w->node[c]), 0);
+    fakenet_records_clear(w->net);
+    TimeNs t0 = fakenet_now(w->net), last = t0, gap = 0;
+    fakenet_run_for(w->net, 10 * TIMENS_MIN);
+    uint16_t port = node_listen_port(w->node[c]);
+    for (size_t i = 0; i < fakenet_record_count(w->net); i++) {
+        const FakeRecord *r = fakenet_record_get(w->net, i);
+        if (r->proto != FAKE_UDP || r->from.ip != CLIENT_IP || r->from.port != port) continue;
+        gap = MAX(gap, r->t - last);
+        last = r->t;
+    }
+    gap = MAX(gap, fakenet_now(w->net) - last);
+    T_CMP_I64(gap, <=, 25 * TIMENS_S);
+    T_CMP_I64(fakenet_metric(w->net, "poll.sent"), >=, 24); /* 600 s / 25 s */
+    T_EQ_I64(node_state(w->node[c]), NODE_ST_ONLINE);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 static void test_client_polls_drop_dead_alternate(void)
 {
     FakeWorld *w = fakeworld_new(119, NULL, true);
@@ -910,6 +944,8 @@ T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_see
               test_client_failover_on_sn_close_is_immediate},
              {"test_client_failover_exhausted_relogin", test_client_failover_exhausted_relogin},
              {"test_client_polls_drop_dead_alternate", test_client_polls_drop_dead_alternate},
+             {"test_client_polls_keep_the_udp_flow_within_30s",
+              test_client_polls_keep_the_udp_flow_within_30s},
              {"test_client_hostcache_persists_offline_online",
               test_client_hostcache_persists_offline_online},
              {"test_client_sweep_fills_cache", test_client_sweep_fills_cache},

@@ -677,6 +677,16 @@ static void test_nat_conntrack_detection_sequence(void)
      * (RFC 5780 §4.3) is not poisoned: the entry holds the port only for
      * the endpoint that answered. */
     probe_check("linux_masquerade", "public", "A>X1 Y2>A X2>A A>Y1", "= - - =");
+    /* The detection as the protocol now runs it (natdet.c): that mapping
+     * test, then a state test to the endpoint that answered test II. Only
+     * a router that kept state for the unsolicited answer moves it. */
+    const char *state = "A>X1 Y2>A X2>A A>Y1 A>Y2";
+    probe_check("linux_masquerade", "public", state, "= - - = r1");
+    probe_check("linux_home_router", "public", state, "= - - = =");
+    probe_check("linux_random_fully", "public", state, "r1 - - r2 r3");
+    probe_check("static_forward", "public", state, "= A A = =");
+    probe_check("port_restricted_cone", "public", state, "= - - = =");
+    probe_check("restricted_cone", "public", state, "= - A = =");
 }
 
 /* A and B both use port 5000: the second to the same peer collides and
@@ -707,16 +717,17 @@ static void test_nat_conntrack_udp_lifetimes(void)
     probe_check(k, "public", "A>X1 wait:20 X1>A wait:20 X1>A wait:20 X1>A", "= A A A");
 }
 
-/* Hole punching, the callee (C) first, for every pair of conntrack presets
- * and a public host: what a Linux router does to the first unsolicited
- * PUNCH decides it. */
+/* Hole punching in the protocol's order (the callee C first, unless only
+ * the caller A is behind plain MASQUERADE: natprobe.h) for every pair of
+ * conntrack presets and a public host: what a Linux router does to the
+ * first unsolicited PUNCH decides it. */
 static void test_nat_conntrack_hole_punching(void)
 {
     static const char *const kinds[] = {"linux_masquerade", "linux_home_router",
                                         "linux_random_fully", "static_forward", "public"};
     /* [caller][callee]: both heard each other. */
     static const bool ok[5][5] = {
-        {false, false, false, true, true}, /* masquerade: the callee's PUNCH poisons it */
+        {false, true, false, true, true}, /* masquerade: sends first; two of them poison */
         {true, true, false, true, true},
         {false, false, false, true, true},
         {true, true, true, true, true},

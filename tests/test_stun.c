@@ -154,12 +154,12 @@ static StunResults results_for(NatType t)
         r.t1_mapped = pub;
         break;
     case NAT_RESTRICTED:
-        r.t1_ok = r.t1b_ok = r.t3_ok = true;
-        r.t1_mapped = r.t1b_mapped = pub;
+        r.t1_ok = r.t1b_ok = r.t3_ok = r.t4_ok = true;
+        r.t1_mapped = r.t1b_mapped = r.t4_mapped = pub;
         break;
     case NAT_PORT_RESTRICTED:
-        r.t1_ok = r.t1b_ok = true;
-        r.t1_mapped = r.t1b_mapped = pub;
+        r.t1_ok = r.t1b_ok = r.t4_ok = true;
+        r.t1_mapped = r.t1b_mapped = r.t4_mapped = pub;
         break;
     case NAT_SYMMETRIC:
         r.t1_ok = r.t1b_ok = true;
@@ -193,7 +193,7 @@ static void test_stun_next_test_sequence(void)
         NatType t;
         const char *seq;
     } cases[] = {{NAT_OPEN, "12"},         {NAT_SYMMETRIC_FIREWALL, "12"}, {NAT_FULL_CONE, "12"},
-                 {NAT_RESTRICTED, "1243"}, {NAT_PORT_RESTRICTED, "1243"},  {NAT_SYMMETRIC, "124"},
+                 {NAT_RESTRICTED, "12435"}, {NAT_PORT_RESTRICTED, "12435"}, {NAT_SYMMETRIC, "124"},
                  {NAT_UDP_BLOCKED, "1"}};
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         StunResults full = results_for(cases[i].t), seen = {0};
@@ -213,10 +213,56 @@ static void test_stun_next_test_sequence(void)
                 seen.t1b_ok = full.t1b_ok;
                 seen.t1b_mapped = full.t1b_mapped;
             }
+            if (t == 5) {
+                seen.t4_ok = full.t4_ok;
+                seen.t4_mapped = full.t4_mapped;
+            }
         }
         T_STR_EQ(got, cases[i].seq);
         T_EQ_I64(stun_classify(&seen), cases[i].t);
     }
+}
+
+/* The state test (docs/nat.md, probe natdet_state): a cone NAT whose
+ * request to the endpoint that sent test II's answer unsolicited left from
+ * another port keeps state for unsolicited packets (plain MASQUERADE); the
+ * same port (a router that drops them), an unanswered test, a full cone
+ * (test II passed) or a symmetric NAT (I' moved already) say nothing. */
+static void test_stun_keeps_unsolicited_only_when_the_state_test_moves(void)
+{
+    StunResults r = results_for(NAT_PORT_RESTRICTED);
+    T_TRUE(!stun_keeps_unsolicited(&r));
+    r.t4_mapped.port = 1234;
+    T_TRUE(stun_keeps_unsolicited(&r));
+    T_EQ_I64(stun_classify(&r), NAT_PORT_RESTRICTED); /* the type stays what fresh flows see */
+    r.t4_ok = false;
+    T_TRUE(!stun_keeps_unsolicited(&r));
+    StunResults s = results_for(NAT_SYMMETRIC);
+    s.t4_ok = true;
+    s.t4_mapped = env_addr(s.t1_mapped.ip, 1234);
+    T_TRUE(!stun_keeps_unsolicited(&s));
+    StunResults f = results_for(NAT_FULL_CONE);
+    f.t1b_ok = f.t4_ok = true;
+    f.t1b_mapped = f.t1_mapped;
+    f.t4_mapped = env_addr(f.t1_mapped.ip, 1234);
+    T_TRUE(!stun_keeps_unsolicited(&f));
+}
+
+static void test_stun_change_origin_roundtrip(void)
+{
+    StunMsg m = {.type = STUN_BINDING_SUCCESS, .has_xor_mapped = true, .has_other = true,
+                 .has_change_origin = true, .has_fingerprint = true};
+    memset(m.txid, 9, 12);
+    m.xor_mapped = env_addr(ENV_IP(81, 2, 3, 4), 40000);
+    m.other = env_addr(ENV_IP(66, 235, 181, 9), 33033);
+    m.change_origin = env_addr(ENV_IP(66, 235, 181, 9), 33034);
+    uint8_t buf[STUN_MSG_MAX];
+    size_t len = stun_encode(&m, buf, sizeof buf);
+    StunMsg d;
+    T_TRUE(stun_decode(buf, len, &d));
+    T_TRUE(d.has_change_origin && d.has_other);
+    T_TRUE(env_addr_eq(d.change_origin, m.change_origin));
+    T_TRUE(env_addr_eq(d.other, m.other));
 }
 
 static void test_stun_nat_names(void)
@@ -233,4 +279,7 @@ T_SUITE_MAIN("stun", {"test_stun_rfc5769_request", test_stun_rfc5769_request},
              {"test_stun_malformed_rejected", test_stun_malformed_rejected},
              {"test_stun_classify_every_type", test_stun_classify_every_type},
              {"test_stun_next_test_sequence", test_stun_next_test_sequence},
+             {"test_stun_keeps_unsolicited_only_when_the_state_test_moves",
+              test_stun_keeps_unsolicited_only_when_the_state_test_moves},
+             {"test_stun_change_origin_roundtrip", test_stun_change_origin_roundtrip},
              {"test_stun_nat_names", test_stun_nat_names})

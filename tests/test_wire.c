@@ -214,7 +214,7 @@ static size_t call_samples(WireCall *c)
         }
         if (kind == WIRE_CM_INVITE || kind == WIRE_CM_ANSWER || kind == WIRE_CM_PATH ||
             kind == WIRE_CM_RELAY_BIND || kind == WIRE_CM_NAT_NOTE) {
-            x->flags = WIRE_CMF_UDP_OK;
+            x->flags = WIRE_CMF_UDP_OK | (kind == WIRE_CM_INVITE ? WIRE_CMF_PUNCH_FIRST : 0);
             x->dnat = NAT_PORT_RESTRICTED;
             x->path = WIRE_CALL_PATH_END - 1;
             x->leg = 1;
@@ -300,7 +300,7 @@ static void test_wire_call_truncated_and_overlong_rejected(void)
     uint8_t bind[] = {WIRE_CM_RELAY_BIND, 0, 0, 0, 1, 4, 0, 0, 0, 0, 0};
     T_TRUE(wire_call_decode(bind, sizeof bind, &d));
     const size_t info = 6; /* flags, reserved, dnat, path, leg */
-    const uint8_t bad[5] = {WIRE_CMF_UDP_OK << 1, 1, NAT_TYPE_COUNT, WIRE_CALL_PATH_END, 2};
+    const uint8_t bad[5] = {WIRE_CMF_PUNCH_FIRST << 1, 1, NAT_TYPE_COUNT, WIRE_CALL_PATH_END, 2};
     for (size_t f = 0; f < 5; f++) {
         uint8_t x[sizeof bind];
         memcpy(x, bind, sizeof x);

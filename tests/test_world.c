@@ -60,18 +60,21 @@ static void test_world_nat_presets_log_in_and_detect(void)
 /* NAT detection behind the Linux presets: what the kernel's routers make of
  * the detection's tests. A plain MASQUERADE router takes the
  * change-address answer (it arrives before the client sent anything to that
- * address), keeps state for it, and moves the client's next flow there to
- * another port: "symmetric", though its label is port-restricted (a router
- * that drops unsolicited input keeps nothing and is detected right). */
+ * endpoint) and keeps state for it; the mapping test goes to another
+ * endpoint of that address (natdet.c), so the type is the port-restricted
+ * cone of the label, and the state test, sent to the endpoint that
+ * answered, leaves from another port: it keeps state (keeps). A router
+ * that drops unsolicited input keeps nothing. */
 static void test_world_nat_detection_behind_linux_routers(void)
 {
     static const struct {
         const char *preset, *label, *detected;
+        int keeps; /* clients found to keep unsolicited state */
     } cases[] = {
-        {"linux_masquerade", "port_restricted_cone", "symmetric"},
-        {"linux_home_router", "port_restricted_cone", "port_restricted_cone"},
-        {"linux_random_fully", "symmetric", "symmetric"},
-        {"static_forward", "full_cone", "full_cone"},
+        {"linux_masquerade", "port_restricted_cone", "port_restricted_cone", 3},
+        {"linux_home_router", "port_restricted_cone", "port_restricted_cone", 0},
+        {"linux_random_fully", "symmetric", "symmetric", 0},
+        {"static_forward", "full_cone", "full_cone", 0},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         char *js = g_strdup_printf(
@@ -88,14 +91,17 @@ static void test_world_nat_detection_behind_linux_routers(void)
                    cases[i].detected);
         if (tworld_metric(&t, name) != 3) fprintf(stderr, "%s: not %s\n", cases[i].preset, name);
         T_EQ_I64(tworld_metric(&t, name), 3);
+        T_EQ_I64(tworld_metric(&t, "nat.detect.keeps_state"), cases[i].keeps);
         tworld_free(&t);
         g_free(js);
     }
     /* Three hosts behind one static forward: the first gets what matches no
-     * flow (full cone), the other two only replies (port-restricted). Their
-     * detection says symmetric: the change-address answer to their port is
-     * forwarded to the first host, and that flow holds the port for the
-     * alternate server, so their own next flow there takes another. */
+     * flow (full cone), the other two only replies (port-restricted). The
+     * change-address answer to their port is forwarded to the first host,
+     * and that flow holds the port for the endpoint that sent it: their
+     * mapping test, sent elsewhere, keeps the port (port-restricted), and
+     * their state test to that endpoint takes another (keeps state, as
+     * plain MASQUERADE does: they punch first). */
     TWorld t;
     T_TRUE(tworld_new(&t, "{\"seed\": 11, \"duration\": \"3min\", \"population\": {\"clients\": 6,"
                           " \"groups\": [{\"name\": \"pub\", \"fraction\": 0.5, \"nat\": \"none\"},"
@@ -103,7 +109,9 @@ static void test_world_nat_detection_behind_linux_routers(void)
                           " \"hosts_per_nat\": 3}]}}", "test_world", NULL));
     world_run(t.w, 3 * TIMENS_MIN);
     T_EQ_I64(tworld_metric(&t, "nat.detect.true=full_cone.detected=full_cone"), 1);
-    T_EQ_I64(tworld_metric(&t, "nat.detect.true=port_restricted_cone.detected=symmetric"), 2);
+    T_EQ_I64(tworld_metric(&t, "nat.detect.true=port_restricted_cone.detected=port_restricted_cone"),
+             2);
+    T_EQ_I64(tworld_metric(&t, "nat.detect.keeps_state"), 2);
     tworld_free(&t);
 }
 

@@ -215,15 +215,17 @@ static const char *const linux_sits[] = {
 #define NLSIT G_N_ELEMENTS(linux_sits)
 
 /* The path of every call between the Linux presets, [caller][callee], as
- * the protocol punches today (the callee first) and as tests/netns measured
- * the kernel's routers: two plain MASQUERADE routers, or one against a
- * random-fully router, poison each other; a random-fully router defeats
- * every filtering peer; a MASQUERADE caller's router takes the callee's
- * first PUNCH and moves the caller's flow to another port, which a
- * filtering callee drops. The calls run one after the other on the same
- * routers, so history counts too: once a MASQUERADE client's flow has been
- * moved, its later flows reuse the new port (the kernel's source lookup)
- * and the public endpoint it announced is stale. See docs/nat.md. */
+ * the protocol punches (the end whose NAT keeps unsolicited state first,
+ * call.c) and as tests/netns measured the kernel's routers: two plain
+ * MASQUERADE routers, or one against a random-fully router, poison each
+ * other; a random-fully router defeats every filtering peer. The calls run
+ * one after the other on the same routers, so history counts: the
+ * MASQUERADE caller's call to the other MASQUERADE client moved its flow
+ * (the callee's PUNCH came first), its later flows reuse the new port (the
+ * kernel's source lookup), and the public endpoint it announces to the
+ * home router and the stateful firewall after that is stale, so those two
+ * calls still relay; with fresh routers they punch
+ * (test_world_call_masquerade_punches_first). See docs/nat.md. */
 #define D NODE_CALL_PATH_DIRECT
 #define H NODE_CALL_PATH_HOLE_PUNCHED
 #define U NODE_CALL_PATH_UDP_RELAY
@@ -312,18 +314,78 @@ static NodeCallPath fresh_call_path(const char *a, const char *b)
     return path;
 }
 
-/* The gap the protocol still has (docs/nat.md, "Hole punching"): the callee
- * punches first, so a plain MASQUERADE caller's router takes the callee's
- * first PUNCH and moves the caller's flow to another port; a filtering
- * callee then relays, even with fresh routers. The other way round the
- * MASQUERADE end sends first and the call is punched. */
-static void test_world_call_masquerade_caller_poisoned_by_callee_first(void)
+/* The classic situations (RFC 3489 presets, public, a stateful firewall)
+ * and the Linux presets, each with what a fresh flow sees: a new port per
+ * destination (APDM), and filtering none, by address (ADF) or by address
+ * and port (APDF). */
+typedef struct PunchSit {
+    const char *json; /* group keys */
+    bool apdm;        /* new external port per destination */
+    int filter;       /* 0 none, 1 ADF, 2 APDF */
+    bool open;        /* public, no filtering */
+} PunchSit;
+
+static const PunchSit classic_sits[] = {
+    {"\"nat\": \"none\"", false, 0, true},
+    {"\"nat\": \"full_cone\"", false, 0, false},
+    {"\"nat\": \"restricted_cone\"", false, 1, false},
+    {"\"nat\": \"port_restricted_cone\"", false, 2, false},
+    {"\"nat\": \"symmetric\"", true, 2, false},
+    {"\"nat\": \"none\", \"firewall\": \"stateful\"", false, 2, false},
+};
+static const PunchSit new_sits[] = {
+    {"\"nat\": \"linux_masquerade\"", false, 2, false},
+    {"\"nat\": \"linux_home_router\"", false, 2, false},
+    {"\"nat\": \"linux_random_fully\"", true, 2, false},
+    {"\"nat\": \"static_forward\"", false, 0, false},
+};
+
+/* The path RFC 4787 behaviours allow once nothing poisons a flow: a new
+ * port per destination against address-and-port filtering cannot punch. */
+static NodeCallPath punch_expected(const PunchSit *a, const PunchSit *b)
+{
+    if (a->open && b->open) return NODE_CALL_PATH_DIRECT;
+    if ((a->apdm && b->filter == 2) || (b->apdm && a->filter == 2)) return NODE_CALL_PATH_UDP_RELAY;
+    return NODE_CALL_PATH_HOLE_PUNCHED;
+}
+
+/* Every Linux preset against every classic situation, each way round, with
+ * fresh routers: the path the NAT behaviours allow. Plain MASQUERADE used
+ * to relay as caller against every filtering callee (the callee punched
+ * first and its PUNCH, arriving unsolicited, moved the caller's flow); its
+ * detection now finds that state (natdet.c) and the callee holds its
+ * PUNCHes until the caller's first has left (call.c, call_punch_start). */
+static void test_world_call_new_presets_punch_against_classic_ones(void)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(new_sits); i++)
+        for (size_t k = 0; k < G_N_ELEMENTS(classic_sits); k++)
+            for (int dir = 0; dir < 2; dir++) {
+                const PunchSit *a = dir ? &classic_sits[k] : &new_sits[i];
+                const PunchSit *b = dir ? &new_sits[i] : &classic_sits[k];
+                NodeCallPath want = punch_expected(a, b), got = fresh_call_path(a->json, b->json);
+                if (got != want)
+                    fprintf(stderr, "pair %s -> %s: %s, want %s\n", a->json, b->json,
+                            node_call_path_name(got), node_call_path_name(want));
+                T_EQ_I64(got, want);
+                n += want == NODE_CALL_PATH_HOLE_PUNCHED;
+            }
+    T_EQ_I64(n, 38); /* of 48 calls: the 10 others pair a new port per destination with APDF */
+}
+
+/* Plain MASQUERADE against the Linux routers, fresh: as caller it now
+ * punches through the home router and the stateful firewall (it sends
+ * first); as callee it always did. Two MASQUERADE ends both keep state:
+ * whichever PUNCH arrives first moves the other end's flow, so they relay
+ * (the kernel agrees: tests/netns, probe punch). */
+static void test_world_call_masquerade_punches_first(void)
 {
     const char *masq = "\"nat\": \"linux_masquerade\"";
-    T_EQ_I64(fresh_call_path(masq, "\"nat\": \"linux_home_router\""), NODE_CALL_PATH_UDP_RELAY);
+    const char *home = "\"nat\": \"linux_home_router\"";
+    T_EQ_I64(fresh_call_path(masq, home), NODE_CALL_PATH_HOLE_PUNCHED);
+    T_EQ_I64(fresh_call_path(home, masq), NODE_CALL_PATH_HOLE_PUNCHED);
     T_EQ_I64(fresh_call_path(masq, "\"nat\": \"none\", \"firewall\": \"stateful\""),
-             NODE_CALL_PATH_UDP_RELAY);
-    T_EQ_I64(fresh_call_path("\"nat\": \"linux_home_router\"", masq), NODE_CALL_PATH_HOLE_PUNCHED);
+             NODE_CALL_PATH_HOLE_PUNCHED);
     T_EQ_I64(fresh_call_path(masq, "\"nat\": \"static_forward\""), NODE_CALL_PATH_HOLE_PUNCHED);
     T_EQ_I64(fresh_call_path(masq, masq), NODE_CALL_PATH_UDP_RELAY);
 }
@@ -439,8 +501,9 @@ T_SUITE_MAIN("world_call",
              {"test_world_call_outcomes_by_callee_state", test_world_call_outcomes_by_callee_state},
              {"test_world_call_linux_presets_take_the_path_the_kernel_allows",
               test_world_call_linux_presets_take_the_path_the_kernel_allows},
-             {"test_world_call_masquerade_caller_poisoned_by_callee_first",
-              test_world_call_masquerade_caller_poisoned_by_callee_first},
+             {"test_world_call_new_presets_punch_against_classic_ones",
+              test_world_call_new_presets_punch_against_classic_ones},
+             {"test_world_call_masquerade_punches_first", test_world_call_masquerade_punches_first},
              {"test_world_call_media_counts", test_world_call_media_counts},
              {"test_world_call_2004_sizes_in_capture", test_world_call_2004_sizes_in_capture},
              {"test_world_call_workload_holds_calls", test_world_call_workload_holds_calls})

@@ -73,6 +73,9 @@ RULES = {
     "public": [],
 }
 NAT_KINDS = {"linux_masquerade", "linux_home_router", "linux_random_fully", "static_forward"}
+# Routers the protocol's NAT detection finds keeping state for unsolicited
+# packets (probe natdet_state); as natprobe.c, the punch order rests on it.
+KEEPS_STATE = {"linux_masquerade"}
 
 
 class Kernel:
@@ -189,9 +192,14 @@ class Run:
     def punch(self):
         self.punch_to = {"A": self.believed("X1", "C"), "C": self.believed("X1", "A")}
         heard = set()
+        # The callee first, unless only the caller's router keeps state for
+        # unsolicited packets: then the caller first and the callee holds.
+        caller_first = (self.k.kinds["r1"] in KEEPS_STATE and
+                        self.k.kinds["r2"] not in KEEPS_STATE)
+        order = ("A", "C") if caller_first else ("C", "A")
         t = 0.0
         while t < PUNCH - 1e-9:
-            for side in ("C", "A"):  # the callee first
+            for side in order:
                 self.k.send(side, self.punch_to[side])
                 self.heard = set()
                 self.note(self.k.drain(0.05))

@@ -37,7 +37,7 @@ local types = {
 local call_kinds = {
     [1] = "LOCATE", [2] = "LOCATED", [3] = "INVITE", [4] = "ANSWER", [5] = "BUSY", [6] = "PATH",
     [7] = "RELAY", [8] = "BYE", [9] = "PUNCH", [10] = "PUNCH_ACK", [11] = "RELAY_BIND",
-    [12] = "RELAY_BOUND", [13] = "RELAY_REFUSED", [14] = "NAT_NOTE",
+    [12] = "RELAY_BOUND", [13] = "RELAY_REFUSED", [14] = "NAT_NOTE", [15] = "PUNCH_GO",
 }
 local roles = { [0] = "client", [1] = "supernode", [2] = "bootstrap", [3] = "login_server",
                 [4] = "web_server", [5] = "gateway" }
