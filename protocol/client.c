@@ -969,12 +969,25 @@ static void client_on_connect_ack(Node *n, int idx, const WireMsg *m)
          * round while the tier had room elsewhere). */
         if (cl->ci < cl->ncand) hostcache_entry_load(&n->hc, cl->cand[cl->ci], 100);
         cl->redirected = true;
+        /* The named supernodes go next, before the candidates not yet
+         * tried (the last of those drop out when the list is full). */
+        EnvAddr rest[CAND_MAX];
+        uint8_t nrest = 0, next = (uint8_t)MIN(cl->ci + 1, cl->ncand);
+        for (uint8_t j = next; j < cl->ncand; j++)
+            rest[nrest++] = cl->cand[j];
+        cl->ncand = next;
         for (uint8_t k = 0; k < m->u.connect_ack.n && cl->ncand < CAND_MAX; k++) {
             EnvAddr a = env_addr(m->u.connect_ack.e[k].ip, m->u.connect_ack.e[k].port);
             bool known = !a.ip || !a.port;
             for (uint8_t j = 0; j < cl->ncand && !known; j++)
                 known = env_addr_eq(cl->cand[j], a);
             if (!known) cl->cand[cl->ncand++] = a;
+        }
+        for (uint8_t j = 0; j < nrest && cl->ncand < CAND_MAX; j++) {
+            bool known = false;
+            for (uint8_t i = next; i < cl->ncand && !known; i++)
+                known = env_addr_eq(cl->cand[i], rest[j]);
+            if (!known) cl->cand[cl->ncand++] = rest[j];
         }
         client_tcp_attempt_failed(n, true);
         return;
