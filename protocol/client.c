@@ -40,8 +40,10 @@
  *
  * Host cache (a1-a3, a25): the login's supernode is asked for
  * hc_sweep_entries entries at login and every hc_refresh_ns (the hourly
- * sweep); handed-out entries are merged, failed contacts lower an entry's
- * score until it is removed, the cache is saved at login and logout.
+ * sweep), and sooner while the cache is short and still growing (fill
+ * sweeps, client_sweep_tick); handed-out entries are merged, failed
+ * contacts lower an entry's score until it is removed, the cache is saved
+ * at login and logout.
  * Bootstrap entries are probed only when fewer ordinary entries than a
  * round's probes are left (hostcache_best ranks them last).
  *
@@ -573,9 +575,37 @@ static void client_alt_start(Node *n)
 static void client_sweep(Node *n)
 {
     if (n->state != NODE_ST_ONLINE || n->uplink < 0 || n->sh->p.hc_sweep_entries == 0) return;
+    client__state(n)->hc_n_swept = n->hc.n;
     WireMsg m = {.type = WIRE_HC_REQUEST, .u.hc_request = {n->sh->p.hc_sweep_entries}};
     node__send_msg(n, n->uplink, &m);
     node__count(n, NODE_M(n)->hc_sweeps, 1);
+}
+
+/* Every sixth of hc_refresh_ns online. Each full hour (a25): the cache
+ * as it stands is sampled, then the sweep. In between, fill sweeps at 10,
+ * 20 and 40 minutes of the first hour: a25 describes a client whose cache
+ * is established; one that logged in while the tier was small (a cold
+ * start) or whose supernode knew few others would otherwise keep a short
+ * cache for an hour. A fill sweep is sent while the cache is under
+ * hc_sweep_entries; the first fill sweep that brings nothing new ends
+ * them until the next login. */
+static void client_sweep_tick(Node *n)
+{
+    ClientState *cl = client__state(n);
+    cl->sweep_tick = (uint8_t)(cl->sweep_tick % 6 + 1);
+    if (cl->sweep_tick == 6) {
+        cl->hc_filling = false;
+        env_metric_observe(&n->env, NODE_M(n)->hc_size_hourly, n->hc.n);
+        client_sweep(n);
+        return;
+    }
+    if (cl->sweep_tick != 1 && cl->sweep_tick != 2 && cl->sweep_tick != 4) return;
+    if (!cl->hc_filling) return;
+    if (n->hc.n >= n->sh->p.hc_sweep_entries || n->hc.n <= cl->hc_n_swept) {
+        cl->hc_filling = false;
+        return;
+    }
+    client_sweep(n);
 }
 
 /* Merges handed-out entries (CONNECT_ACK, HC_ENTRIES, SHED, redirects),
@@ -618,11 +648,14 @@ static void client_login_succeeded(Node *n)
     TimeNs poll = client_poll_period(n);
     cl->t_poll = node__timer_start_periodic(n, NODE_FEAT_CLIENT, poll, poll, CLIENT_TM_POLL);
     env_timer_cancel(&n->env, &cl->t_sweep);
-    cl->t_sweep = node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->hc_refresh_ns,
-                                             p->hc_refresh_ns, CLIENT_TM_SWEEP);
+    cl->t_sweep = node__timer_start_periodic(n, NODE_FEAT_CLIENT, p->hc_refresh_ns / 6,
+                                             p->hc_refresh_ns / 6, CLIENT_TM_SWEEP);
+    cl->sweep_tick = 0;
+    cl->hc_filling = true;
     cl->ka_miss = 0;
     client_alt_start(n);
     client_sweep(n); /* the login's own sweep: fill the cache from the new SN */
+    cl->hc_n_swept = 0; /* the first fill sweep goes whatever this one brings */
     node__emit(n, NODE_EV_LOGGED_IN, NULL);
     if (n->uplink < 0) client_sn_lost(n); /* the SN link died while we authenticated */
 }
@@ -846,9 +879,8 @@ static void client_on_timer(Node *n, EnvTimer t, uint32_t kind)
         if (n->state == NODE_ST_ONLINE && !n->sn && n->uplink >= 0)
             natdet__start(n, n->uplink_addr);
         break;
-    case CLIENT_TM_SWEEP: /* each full hour online: the cache as it stands, then the sweep */
-        env_metric_observe(&n->env, NODE_M(n)->hc_size_hourly, n->hc.n);
-        client_sweep(n);
+    case CLIENT_TM_SWEEP:
+        client_sweep_tick(n);
         break;
     default:
         CHECK(false, "client timer kind %u", kind);

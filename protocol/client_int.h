@@ -74,6 +74,9 @@ typedef struct ClientState {
     uint8_t udp_silent;         /* probes of this login with no UDP answer at all (saturating) */
     uint8_t ka_miss;            /* keep-alives in a row left unanswered */
     bool moving;                /* the failover under way is a move (SHED), not a loss */
+    uint8_t sweep_tick;         /* sixths of hc_refresh_ns online since the login */
+    bool hc_filling;            /* fill sweeps go on: each one so far grew the cache */
+    uint16_t hc_n_swept;        /* cache size just before the last sweep */
     uint16_t frame_id;          /* UDP frame id of this round's probes */
     uint32_t alt_nonce;         /* nonce of PINGs (alt phase and polls) */
     uint32_t ka_seq;            /* last keep-alive sequence */

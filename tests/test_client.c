@@ -607,8 +607,43 @@ static void test_client_sweep_fills_cache(void)
     T_EQ_U64(ordinary, 12); /* its own supernode and the 11 others */
     T_EQ_U64(hc->n, 12 + w->nboot);
     T_CMP_I64(fakenet_metric(w->net, "hostcache.added"), >=, 11);
-    fakenet_run_for(w->net, TIMENS_H);
+    /* One fill sweep 10 minutes on (the cache is under 100 entries); it
+     * brings nothing new, which ends them; then the hourly one. */
+    fakenet_run_for(w->net, 11 * TIMENS_MIN);
     T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 2);
+    fakenet_run_for(w->net, 45 * TIMENS_MIN);
+    T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 2);
+    fakenet_run_for(w->net, 5 * TIMENS_MIN);
+    T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 3);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* A client that logged in while the tier was small (a cold start) does not
+ * wait an hour for the supernodes promoted since: fill sweeps at 10, 20
+ * and 40 minutes go on while each grew the cache. */
+static void test_client_fill_sweeps_follow_a_growing_tier(void)
+{
+    FakeWorld *w = fakeworld_new(126, NULL, true);
+    for (uint8_t i = 0; i < 3; i++) {
+        NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = (uint16_t)(41000 + i)};
+        fakeworld_start(w, fakeworld_add(w, ENV_IP(90, 0, 0, (uint8_t)(1 + i)), &dc, NAT_OPEN, 0));
+    }
+    fakenet_run_for(w->net, 3 * TIMENS_MIN);
+    unsigned c = fakeworld_client(w, CLIENT_IP, NAT_FULL_CONE);
+    login_and_settle(w, c);
+    const HostCache *hc = node_hostcache(w->node[c]);
+    T_EQ_U64(hc->n, 3 + w->nboot);
+    for (uint8_t i = 3; i < 12; i++) { /* the tier grows after the login */
+        NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = (uint16_t)(41000 + i)};
+        fakeworld_start(w, fakeworld_add(w, ENV_IP(90, 0, 0, (uint8_t)(1 + i)), &dc, NAT_OPEN, 0));
+    }
+    fakenet_run_for(w->net, 11 * TIMENS_MIN);
+    T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 2);
+    T_EQ_U64(hc->n, 12 + w->nboot); /* not an hour later: now */
+    fakenet_run_for(w->net, 10 * TIMENS_MIN); /* the 10-minute one grew the cache: again */
+    T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 3);
+    fakenet_run_for(w->net, 30 * TIMENS_MIN);
+    T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 3);
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
@@ -949,6 +984,8 @@ T_SUITE_MAIN("client", {"test_client_same_seed_same_bytes", test_client_same_see
              {"test_client_hostcache_persists_offline_online",
               test_client_hostcache_persists_offline_online},
              {"test_client_sweep_fills_cache", test_client_sweep_fills_cache},
+             {"test_client_fill_sweeps_follow_a_growing_tier",
+              test_client_fill_sweeps_follow_a_growing_tier},
              {"test_client_port_random_above_1024", test_client_port_random_above_1024},
              {"test_client_idle_memory_under_2k", test_client_idle_memory_under_2k},
              {"test_client_malformed_datagrams_dropped", test_client_malformed_datagrams_dropped},
