@@ -1106,6 +1106,26 @@ double world_hostcache_freshness(const World *w)
     return total ? (double)live / (double)total : NAN;
 }
 
+/* The median host-cache size (entries) over the logged-in clients, NaN
+ * when none is logged in. A count per size (at most HOSTCACHE_MAX + 1
+ * sizes), so a row costs one pass over the clients and no sort. */
+static double world_hostcache_median(const World *w)
+{
+    uint32_t count[HOSTCACHE_MAX + 1] = {0};
+    uint64_t n = 0;
+    for (size_t i = w->first_client; i < w->npeers; i++) {
+        const Node *nd = w->peers[i].node;
+        if (!nd || node_is_supernode(nd) || node_state(nd) != NODE_ST_ONLINE) continue;
+        count[MIN(node_hostcache(nd)->n, HOSTCACHE_MAX)]++;
+        n++;
+    }
+    if (!n) return NAN;
+    uint64_t seen = 0; /* the lower median of an even count: a whole number of entries */
+    for (size_t k = 0; k <= HOSTCACHE_MAX; k++)
+        if ((seen += count[k]) * 2 >= n) return (double)k;
+    return NAN; /* not reached */
+}
+
 /* Relayed traffic since the previous row (METRIC_RELAY_BYTES, both directions
  * of every relay), bit/s; 0 at the first row. */
 static double world_ts_relay_bps(const World *w)
@@ -1121,7 +1141,8 @@ static double world_ts_relay_bps(const World *w)
 static const char *const world_ts_names[] = {
     "online_users", "logged_in", "supernodes", "clients_per_supernode", "logins", "logouts", "crashes",
     "hostcache_fresh", "searches", "search_success", "active_calls", "relayed_calls",
-    "relay_bandwidth_bps", "supernodes_with_clients", "bootstrap_share",
+    "relay_bandwidth_bps", "supernodes_with_clients", "bootstrap_share", "hostcache_size",
+    "search_online", "search_online_found",
 };
 
 size_t world_ts_columns(const char *const **names)
@@ -1150,6 +1171,10 @@ void world_ts_row(const World *w, double *v)
     v[12] = world_ts_relay_bps(w);
     v[13] = (double)st.sn_loaded;
     v[14] = st.sn_clients ? (double)st.boot_clients / (double)st.sn_clients : NAN;
+    v[15] = world_hostcache_median(w);
+    double online_found = metrics_value(w->metrics, w->m_search[0][0]);
+    v[16] = online_found + metrics_value(w->metrics, w->m_search[0][1]);
+    v[17] = online_found;
 }
 
 void world_nat_confusion(const World *w, uint64_t *counts)
