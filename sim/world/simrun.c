@@ -71,51 +71,56 @@ static void simrun_log(const gchar *domain, GLogLevelFlags level, const gchar *m
 }
 
 
-/* One headline figure for the summary: v * scale with `decimals` digits,
- * or "n/a" when the run had no observation of it (the headline holds NaN,
- * e.g. the failover time of a run without failovers). Writes into buf. */
-static const char *simrun_fig(char *buf, size_t cap, double v, double scale, int decimals)
+/* One headline figure for the summary: v * scale with `decimals` digits
+ * and its unit (" s", " %" or ""), or "n/a" with no unit when the run had
+ * no observation of it (the headline holds NaN, e.g. the failover time of
+ * a run without failovers). Writes into buf. */
+static const char *simrun_fig(char *buf, size_t cap, double v, double scale, int decimals,
+                              const char *unit)
 {
     if (isnan(v)) return "n/a";
-    g_snprintf(buf, cap, "%.*f", decimals, v * scale);
+    g_snprintf(buf, cap, "%.*f%s", decimals, v * scale, unit);
     return buf;
 }
 
 static void simrun_summary(const RunnerResult *r, const char *dir)
 {
     char b[12][32];
-#define SIMRUN_FIG(i, key, scale, dec)                                                             \
-    simrun_fig(b[i], sizeof b[i], runner_headline_get(r->headline, key), scale, dec)
+#define SIMRUN_FIG(i, key, scale, dec, unit)                                                       \
+    simrun_fig(b[i], sizeof b[i], runner_headline_get(r->headline, key), scale, dec, unit)
     printf("%s\n", r->interrupted ? "run INTERRUPTED: results so far" : "run complete");
-    printf("  login success      %6s %%   mean time %s s (p95 %s s)\n",
-           SIMRUN_FIG(0, "login_success_rate", 100, 1), SIMRUN_FIG(1, "login_time_mean_s", 1, 2),
-           SIMRUN_FIG(2, "login_time_p95_s", 1, 2));
-    printf("  NAT detection      %6s %% correct\n",
-           SIMRUN_FIG(0, "nat_detection_accuracy", 100, 1));
-    printf("  supernodes         %6s     %s hold clients, %s clients each; bootstraps hold %s %%\n",
-           SIMRUN_FIG(0, "supernodes_at_end", 1, 0), SIMRUN_FIG(1, "supernodes_with_clients", 1, 0),
-           SIMRUN_FIG(2, "clients_per_loaded_supernode", 1, 1),
-           SIMRUN_FIG(3, "bootstrap_client_share", 100, 1));
-    printf("  host-cache fresh   %6s %%   failover mean %s s\n",
-           SIMRUN_FIG(0, "hostcache_freshness", 100, 1),
-           SIMRUN_FIG(1, "failover_time_mean_s", 1, 2));
-    printf("  calls              %6s %% set up (callee online and free %s %%)   mean setup %s s   "
+    printf("  login success      %8s   mean time %s (p95 %s)\n",
+           SIMRUN_FIG(0, "login_success_rate", 100, 1, " %"),
+           SIMRUN_FIG(1, "login_time_mean_s", 1, 2, " s"),
+           SIMRUN_FIG(2, "login_time_p95_s", 1, 2, " s"));
+    printf("  NAT detection      %8s correct\n",
+           SIMRUN_FIG(0, "nat_detection_accuracy", 100, 1, " %"));
+    printf("  supernodes         %6s     %s hold clients, %s clients each; bootstraps hold %s\n",
+           SIMRUN_FIG(0, "supernodes_at_end", 1, 0, ""),
+           SIMRUN_FIG(1, "supernodes_with_clients", 1, 0, ""),
+           SIMRUN_FIG(2, "clients_per_loaded_supernode", 1, 1, ""),
+           SIMRUN_FIG(3, "bootstrap_client_share", 100, 1, " %"));
+    printf("  host-cache fresh   %8s   failover mean %s\n",
+           SIMRUN_FIG(0, "hostcache_freshness", 100, 1, " %"),
+           SIMRUN_FIG(1, "failover_time_mean_s", 1, 2, " s"));
+    printf("  calls              %8s set up (callee online and free %s)   mean setup %s   "
            "%s dropped\n",
-           SIMRUN_FIG(0, "call_success_rate", 100, 1), SIMRUN_FIG(1, "call_success_free", 100, 1),
-           SIMRUN_FIG(2, "call_setup_mean_s", 1, 2), SIMRUN_FIG(3, "calls_dropped", 1, 0));
-    printf("  call paths         direct %s %%  punched %s %%  UDP relay %s %%  TCP relay %s %%\n",
-           SIMRUN_FIG(0, "path_share_direct", 100, 1),
-           SIMRUN_FIG(1, "path_share_hole_punched", 100, 1),
-           SIMRUN_FIG(2, "path_share_udp_relay", 100, 1),
-           SIMRUN_FIG(3, "path_share_tcp_relay", 100, 1));
-    printf("  relayed calls      %6s %%   mean MOS %s\n", SIMRUN_FIG(0, "relay_share", 100, 1),
-           SIMRUN_FIG(1, "mos_mean", 1, 2));
-    printf("  user search        %6s %% found   mean latency %s s   online targets %s %%, "
-           "logged out < 72 h %s %%\n",
-           SIMRUN_FIG(0, "search_success_rate", 100, 1),
-           SIMRUN_FIG(1, "search_latency_mean_s", 1, 2),
-           SIMRUN_FIG(2, "search_success_online", 100, 1),
-           SIMRUN_FIG(3, "search_success_recent", 100, 1));
+           SIMRUN_FIG(0, "call_success_rate", 100, 1, " %"),
+           SIMRUN_FIG(1, "call_success_free", 100, 1, " %"),
+           SIMRUN_FIG(2, "call_setup_mean_s", 1, 2, " s"), SIMRUN_FIG(3, "calls_dropped", 1, 0, ""));
+    printf("  call paths         direct %s  punched %s  UDP relay %s  TCP relay %s\n",
+           SIMRUN_FIG(0, "path_share_direct", 100, 1, " %"),
+           SIMRUN_FIG(1, "path_share_hole_punched", 100, 1, " %"),
+           SIMRUN_FIG(2, "path_share_udp_relay", 100, 1, " %"),
+           SIMRUN_FIG(3, "path_share_tcp_relay", 100, 1, " %"));
+    printf("  relayed calls      %8s   mean MOS %s\n",
+           SIMRUN_FIG(0, "relay_share", 100, 1, " %"), SIMRUN_FIG(1, "mos_mean", 1, 2, ""));
+    printf("  user search        %8s found   mean latency %s   online targets %s, "
+           "logged out < 72 h %s\n",
+           SIMRUN_FIG(0, "search_success_rate", 100, 1, " %"),
+           SIMRUN_FIG(1, "search_latency_mean_s", 1, 2, " s"),
+           SIMRUN_FIG(2, "search_success_online", 100, 1, " %"),
+           SIMRUN_FIG(3, "search_success_recent", 100, 1, " %"));
     printf("  clients at end     %6llu logged in, %llu online (started) of %llu\n",
            (unsigned long long)r->logged_in, (unsigned long long)r->online,
            (unsigned long long)r->clients);
