@@ -586,16 +586,22 @@ static void test_client_hostcache_persists_offline_online(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* Starts ordinary supernodes first..last-1 on 90.0.0.(1+i), port 41000+i. */
+static void start_supernodes(FakeWorld *w, uint8_t first, uint8_t last)
+{
+    for (uint8_t i = first; i < last; i++) {
+        NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = (uint16_t)(41000 + i)};
+        fakeworld_start(w, fakeworld_add(w, ENV_IP(90, 0, 0, (uint8_t)(1 + i)), &dc, NAT_OPEN, 0));
+    }
+}
+
 /* The host-cache sweep (a25): at login and every hour the client asks its
  * supernode for entries and merges them; the supernode answers with the
  * supernodes it has heard alive (its gossip), never the bootstraps. */
 static void test_client_sweep_fills_cache(void)
 {
     FakeWorld *w = fakeworld_new(125, NULL, true);
-    for (uint8_t i = 0; i < 12; i++) {
-        NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = (uint16_t)(41000 + i)};
-        fakeworld_start(w, fakeworld_add(w, ENV_IP(90, 0, 0, (uint8_t)(1 + i)), &dc, NAT_OPEN, 0));
-    }
+    start_supernodes(w, 0, 12);
     fakenet_run_for(w->net, 3 * TIMENS_MIN); /* gossip: each knows the others */
     unsigned c = fakeworld_client(w, CLIENT_IP, NAT_FULL_CONE);
     login_and_settle(w, c);
@@ -624,19 +630,13 @@ static void test_client_sweep_fills_cache(void)
 static void test_client_fill_sweeps_follow_a_growing_tier(void)
 {
     FakeWorld *w = fakeworld_new(126, NULL, true);
-    for (uint8_t i = 0; i < 3; i++) {
-        NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = (uint16_t)(41000 + i)};
-        fakeworld_start(w, fakeworld_add(w, ENV_IP(90, 0, 0, (uint8_t)(1 + i)), &dc, NAT_OPEN, 0));
-    }
+    start_supernodes(w, 0, 3);
     fakenet_run_for(w->net, 3 * TIMENS_MIN);
     unsigned c = fakeworld_client(w, CLIENT_IP, NAT_FULL_CONE);
     login_and_settle(w, c);
     const HostCache *hc = node_hostcache(w->node[c]);
     T_EQ_U64(hc->n, 3 + w->nboot);
-    for (uint8_t i = 3; i < 12; i++) { /* the tier grows after the login */
-        NodeConfig dc = {.role = NODE_ROLE_SUPERNODE, .port = (uint16_t)(41000 + i)};
-        fakeworld_start(w, fakeworld_add(w, ENV_IP(90, 0, 0, (uint8_t)(1 + i)), &dc, NAT_OPEN, 0));
-    }
+    start_supernodes(w, 3, 12); /* the tier grows after the login */
     fakenet_run_for(w->net, 11 * TIMENS_MIN);
     T_EQ_I64(fakenet_metric(w->net, "hostcache.sweeps"), 2);
     T_EQ_U64(hc->n, 12 + w->nboot); /* not an hour later: now */
