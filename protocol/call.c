@@ -141,6 +141,9 @@ static void call_report(Node *n, EnvCallEvent ev, bool failed)
     const CallState *c = call__cur(n);
     EnvCallReport r = {.call_id = c->id, .event = (uint8_t)ev, .path = c->path, .pstn = c->pstn,
                        .failed = failed};
+    if (failed) /* "call.failed.<cause>": the counter's name tells the host why */
+        r.fail_cause = metric_table_name((MetricId)(METRIC_CALL_FAILED_NOT_LOCATED + c->fail)) +
+                       sizeof "call.failed." - 1;
     if (ev == ENV_CALL_DIALLED && !c->pstn) {
         r.callee = c->peer_user;
         r.callee_len = c->ulen;

@@ -188,6 +188,9 @@ typedef struct EnvCallReport {
     uint8_t path;     /* CONNECTED: the media path, a NodeCallPath (protocol/node.h) */
     bool pstn;        /* the callee is the phone network (a gateway), not a user */
     bool failed;      /* ENDED: the call failed before it connected (call.failure) */
+    const char *fail_cause; /* ENDED and failed: why, the caller's counter name without
+                               its "call.failed." prefix ("not_located", "no_answer"...);
+                               static storage; NULL otherwise */
     const char *callee; /* DIALLED, a user call: the callee's name, borrowed, not
                            NUL-terminated (the host may count outcomes by the
                            callee's true state); NULL otherwise */

@@ -200,6 +200,28 @@ static void test_world_call_outcomes_by_callee_state(void)
     T_EQ_I64(tworld_metric(&t, "call.target.offline.failed"), 1);
     T_EQ_I64(tworld_metric(&t, "call.failed.not_located"), 1);
     T_EQ_I64(tworld_metric(&t, "call.failure"), 2);
+    /* 2 is free when dialled and its host dies at once: a failed call to a
+     * free callee, counted with the caller's cause of failure. */
+    char u2[32];
+    world_peer_username(t.w, c0 + 2, u2, sizeof u2);
+    T_TRUE(node_call(world_peer_node(t.w, c0), u2, TIMENS_MIN));
+    world_peer_crash(t.w, c0 + 2);
+    T_TRUE(run_until_idle(&t, c0, 2 * TIMENS_MIN));
+    T_EQ_I64(tworld_metric(&t, "call.target.free.failed"), 1);
+    T_EQ_I64(tworld_metric(&t, "call.failure"), 3);
+    static const char *const causes[] = {"not_located", "no_answer", "busy", "refused",
+                                         "signalling", "no_path", "no_supernode"};
+    double by_cause = 0, caller_cause = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(causes); i++) {
+        char name[64];
+        g_snprintf(name, sizeof name, "call.target.free.failed.%s", causes[i]);
+        double v = tworld_metric(&t, name);
+        by_cause += v;
+        g_snprintf(name, sizeof name, "call.failed.%s", causes[i]);
+        if (v) caller_cause = tworld_metric(&t, name);
+    }
+    T_EQ_I64(by_cause, 1);
+    T_CMP_I64(caller_cause, >=, 1); /* the same cause the caller counted */
     tworld_free(&t);
 }
 

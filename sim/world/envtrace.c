@@ -578,6 +578,7 @@ static void envtrace_call_report(void *ctx, const EnvCallReport *r)
         envtrace_arg(t, "event=%u", (unsigned)r->event);
         envtrace_arg(t, "path=%u", (unsigned)r->path);
         envtrace_arg(t, "pstn=%d", (int)r->pstn);
+        if (r->fail_cause) envtrace_arg(t, "cause=%s", r->fail_cause);
         envtrace_end(t, NULL);
     }
 }

@@ -427,6 +427,13 @@ static void world_on_call(void *ctx, uint32_t node_id, const EnvCallReport *r)
         if ((st & WORLD_CALL_CONNECTED) || r->failed)
             metrics_add(w->metrics, w->m_call[st & 3][(st & WORLD_CALL_CONNECTED) ? 0 : 1], 1,
                         sim_now(w->sim));
+        if (!(st & WORLD_CALL_CONNECTED) && r->failed && (st & 3) == WORLD_CALL_FREE &&
+            r->fail_cause) { /* why calls to reachable users fail: per cause */
+            char name[64];
+            g_snprintf(name, sizeof name, "call.target.free.failed.%s", r->fail_cause);
+            metrics_add(w->metrics, metrics_intern(w->metrics, name, METRICS_COUNTER), 1,
+                        sim_now(w->sim));
+        }
     }
 }
 
