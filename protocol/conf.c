@@ -32,8 +32,8 @@
  * decodes the latest frame of each member (packet-loss concealment when
  * none came), adds its own voice, and for each member encodes the sum
  * without that member's voice (mix-minus) with the member's own encoder
- * (charged ENV_COST_OPUS_ENCODE per frame; decoding is charged by media_rx
- * per packet, concealment per frame) and sends it. Mesh: each participant
+ * (charged per frame as its codec's encoding, media_cost_encode; decoding
+ * is charged by media_rx per packet, concealment per frame) and sends it. Mesh: each participant
  * sends its one stream to every other. Media goes to the endpoint each
  * participant announced, then to the address its packets come from (the
  * NATs let both directions pass once both sides send: hole punching as in
@@ -682,7 +682,8 @@ static void conf_decode(Node *n, MediaDec *dec, ConfPeer *q, const uint8_t *f, s
                         int16_t *pcm)
 {
     media_dec_run(dec, f, flen, pcm);
-    if (!flen) env_charge_cpu(&n->env, ENV_COST_OPUS_DECODE, 0); /* concealment */
+    if (!flen) /* concealment */
+        env_charge_cpu(&n->env, media_cost_decode(conf_cur(n)->mc.profile), 0);
     if (q) q->fresh = false;
 }
 
@@ -709,7 +710,7 @@ static void conf_mix(Node *n)
         if (!q->enc) continue;
         for (int s = 0; s < spf; s++) mix[s] = (int16_t)CLAMP(sum[s] - q->pcm[s], -32768, 32767);
         size_t len = media_enc_run(q->enc, mix, f, sizeof f);
-        env_charge_cpu(&n->env, ENV_COST_OPUS_ENCODE, (size_t)spf * sizeof(int16_t));
+        env_charge_cpu(&n->env, media_cost_encode(c->mc.profile), (size_t)spf * sizeof(int16_t));
         size_t pl = media_tx_next_with(q->mix, &n->env, f, len, pkt + CONF_HDR,
                                        sizeof pkt - CONF_HDR);
         conf_send_media(n, q, pkt, pl + CONF_HDR);

@@ -149,8 +149,10 @@ typedef enum EnvCost {
     ENV_COST_RSA_VERIFY = 3,  /* RSA public-key op (verify/encrypt); bytes = modulus bytes */
     ENV_COST_RSA_KEYGEN = 4,  /* RSA key-pair generation; bytes = modulus bytes */
     ENV_COST_HASH = 5,        /* SHA-1/SHA-256/MD5; bytes = input length */
-    ENV_COST_OPUS_ENCODE = 6, /* later (media issue); bytes = PCM bytes in */
-    ENV_COST_OPUS_DECODE = 7, /* later (media issue); bytes = packet bytes in */
+    ENV_COST_OPUS_ENCODE = 6, /* libopus encode of one frame; bytes = PCM bytes in */
+    ENV_COST_OPUS_DECODE = 7, /* libopus decode or concealment of one frame; bytes = its bytes */
+    ENV_COST_G729_ENCODE = 8, /* bcg729 encode of one 10 ms frame; bytes = PCM bytes in */
+    ENV_COST_G729_DECODE = 9, /* bcg729 decode or concealment of one frame; bytes = its bytes */
     ENV_COST_COUNT
 } EnvCost;
 

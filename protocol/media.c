@@ -15,9 +15,9 @@
  * of that signal per (profile, bit rate, frame) (at most MEDIA_LOOPS_MAX
  * loops), and every sender replays the loop from its own random offset.
  * The encoding cost is still charged per frame at the sender
- * (ENV_COST_OPUS_ENCODE with the frame's PCM bytes, 16-bit mono), and the
- * decoding cost per packet at the receiver (ENV_COST_OPUS_DECODE with the
- * codec bytes used); the decoder really runs once over each loop when it
+ * (the codec's encode cost, media_cost_encode, with the frame's PCM bytes,
+ * 16-bit mono), and the decoding cost per packet at the receiver
+ * (media_cost_decode, with the codec bytes used); the decoder really runs once over each loop when it
  * is built (a check that the loop decodes). That is "replay" execution
  * (MediaConfig.replay). In "frames" execution each sender has its own
  * source, seeded per call, and its own encoder, and every frame is
@@ -79,8 +79,8 @@
  * and conceals a missing one with G.729's erasure concealment (the
  * decoder called with the frame-erasure flag). bcg729 allocates its
  * encoder and decoder contexts itself, so they are not in a node's
- * counted memory. Its CPU is charged as ENV_COST_OPUS_ENCODE and
- * ENV_COST_OPUS_DECODE (the calibration table has no G.729 entry yet).
+ * counted memory. Its CPU is charged as ENV_COST_G729_ENCODE and
+ * ENV_COST_G729_DECODE (simcalibrate measures bcg729 itself).
  * On hold: one header-only packet every 1/3 s (a36), flagged HOLD by the
  * end that put the call on hold (the other end learns it from them and
  * answers with packets flagged HELD, at the same rate). Silence:
@@ -628,7 +628,7 @@ static size_t media_tx_encode(MediaTx *tx, const Env *e, uint8_t *out, int cap, 
         n = opus_encode(fr->enc, fr->pcm, fr->spf, out, cap);
         CHECK(n > 0, "opus_encode: %s", opus_strerror(n));
     }
-    env_charge_cpu(e, ENV_COST_OPUS_ENCODE, (size_t)fr->spf * 2);
+    env_charge_cpu(e, media_cost_encode(tx->c.profile), (size_t)fr->spf * 2);
     fr->frames++;
     return (size_t)n;
 }
@@ -682,7 +682,7 @@ static size_t media_tx_body(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *f
     uint32_t f = tx->pos;
     tx->pos = (tx->pos + 1) % l->frames;
     *voiced = l->voiced[f];
-    env_charge_cpu(e, ENV_COST_OPUS_ENCODE, l->pcm_bytes);
+    env_charge_cpu(e, media_cost_encode(tx->c.profile), l->pcm_bytes);
     size_t n = l->off[f + 1] - l->off[f];
     media_put16(body, (uint32_t)n);
     memcpy(body + 2, l->data + l->off[f], n);
@@ -828,6 +828,16 @@ int media_frame_samples(const MediaConfig *c)
     return (int)((int64_t)media_sample_rate(&f) * f.frame_ns / TIMENS_S);
 }
 
+EnvCost media_cost_encode(MediaProfile p)
+{
+    return p == MEDIA_PROFILE_G729 ? ENV_COST_G729_ENCODE : ENV_COST_OPUS_ENCODE;
+}
+
+EnvCost media_cost_decode(MediaProfile p)
+{
+    return p == MEDIA_PROFILE_G729 ? ENV_COST_G729_DECODE : ENV_COST_OPUS_DECODE;
+}
+
 MediaDec *media_dec_new(const Env *e, const MediaConfig *c)
 {
     MediaDec *d = env_mem_alloc(e, sizeof *d);
@@ -922,7 +932,7 @@ static MediaRxFrames *media_rx_frames(MediaRx *rx, const Env *e)
 static void media_rx_decode(MediaRxFrames *fr, const Env *e, const uint8_t *f, size_t flen)
 {
     media_dec_run(fr->dec, f, flen, fr->pcm);
-    env_charge_cpu(e, ENV_COST_OPUS_DECODE, flen);
+    env_charge_cpu(e, fr->dec->g729 ? ENV_COST_G729_DECODE : ENV_COST_OPUS_DECODE, flen);
 }
 
 /* Decodes frame f (flen bytes), or with f NULL conceals a missing frame,
@@ -1195,7 +1205,7 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
         size_t rest = len > MEDIA_HDR ? len - MEDIA_HDR - 2 - codec : 0;
         media_rx_play(rx, e, seq, f, codec, f + codec, fec ? rest : 0);
     } else if (codec) {
-        env_charge_cpu(e, ENV_COST_OPUS_DECODE, codec); /* replay: charged, not run */
+        env_charge_cpu(e, media_cost_decode(rx->c.profile), codec); /* replay: charged, not run */
     }
     if (frame && codec && !is2004 && codec <= cap) {
         memcpy(frame, p + MEDIA_HDR + 2, codec);

@@ -176,5 +176,7 @@ double media_ie_eff(double ie, double bpl, double ppl, double burst_r);
  * packetisation, ns (see media.c). */
 TimeNs media_codec_delay_ns(const MediaConfig *c);
 void media_codec_impairment(MediaProfile p, double *ie, double *bpl); /* Ie, Bpl of a profile */
+EnvCost media_cost_encode(MediaProfile p); /* the CPU cost op of encoding a frame of p */
+EnvCost media_cost_decode(MediaProfile p); /* ... of decoding or concealing one */
 
 #endif

@@ -61,6 +61,12 @@ static void test_envsim_calibration_good_file_and_shipped_default(void)
     T_NEAR(c.per_byte_ns[ENV_COST_AES256], 0.25, 0);
     T_NEAR(c.per_byte_ns[ENV_COST_HASH], 0.5, 0);
     T_NEAR(c.per_op_ns[ENV_COST_OPUS_DECODE], 11, 0);
+    /* The file predates the G.729 costs: the built-in ones fill in. */
+    EnvSimCost def;
+    envsim_cost_default(&def);
+    T_CMP_I64((int64_t)def.per_op_ns[ENV_COST_G729_ENCODE], >, 0);
+    T_NEAR(c.per_op_ns[ENV_COST_G729_ENCODE], def.per_op_ns[ENV_COST_G729_ENCODE], 0);
+    T_NEAR(c.per_op_ns[ENV_COST_G729_DECODE], def.per_op_ns[ENV_COST_G729_DECODE], 0);
     g_free(text);
     /* The shipped file loads and the built-in defaults are exactly it (the
      * build compiles the file in: they cannot diverge). */

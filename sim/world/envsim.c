@@ -112,6 +112,8 @@ static const char *const envsim_cost_names[ENV_COST_COUNT + 1] = {
     [ENV_COST_HASH] = "hash",
     [ENV_COST_OPUS_ENCODE] = "opus_encode",
     [ENV_COST_OPUS_DECODE] = "opus_decode",
+    [ENV_COST_G729_ENCODE] = "g729_encode",
+    [ENV_COST_G729_DECODE] = "g729_decode",
 };
 
 const char *envsim_cost_name(EnvCost op)
@@ -140,7 +142,13 @@ static bool envsim_cost_number(const cJSON *cost, const char *path, const char *
     return false;
 }
 
-/* Fills c from the "costs" object; every cost must be there, nothing else. */
+/* Costs from here on were added after files of format 1 were written
+ * (simcalibrate of an older build): a file may lack them, and they are
+ * then taken from the built-in table (envsim_cost_load). */
+#define ENVSIM_COST_OPTIONAL_FROM ENV_COST_G729_ENCODE
+
+/* Fills c from the "costs" object: every cost must be there (those from
+ * ENVSIM_COST_OPTIONAL_FROM on may be missing: NaN), nothing else. */
 static bool envsim_cost_parse(const cJSON *costs, const char *path, EnvSimCost *c, GError **err)
 {
     if (!cJSON_IsObject(costs)) {
@@ -163,6 +171,10 @@ static bool envsim_cost_parse(const cJSON *costs, const char *path, EnvSimCost *
     for (int i = 0; i < ENV_COST_COUNT; i++) {
         const char *name = envsim_cost_names[i];
         const cJSON *one = cJSON_GetObjectItemCaseSensitive(costs, name);
+        if (!one && i >= ENVSIM_COST_OPTIONAL_FROM) {
+            c->per_op_ns[i] = c->per_byte_ns[i] = NAN;
+            continue;
+        }
         if (!envsim_cost_number(one, path, name, "per_op_ns", &c->per_op_ns[i], err) ||
             !envsim_cost_number(one, path, name, "per_byte_ns", &c->per_byte_ns[i], err))
             return false;
@@ -207,6 +219,8 @@ void envsim_cost_default(EnvSimCost *c)
     bool ok = envsim_cost_parse_text(envsim__calibration_default, envsim__calibration_default_len,
                                      "scenarios/calibration/default.json (built in)", c, &err);
     CHECK(ok, "%s", err->message);
+    for (int i = 0; i < ENV_COST_COUNT; i++)
+        CHECK(!isnan(c->per_op_ns[i]), "the built-in calibration lacks %s", envsim_cost_names[i]);
 }
 
 bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err)
@@ -221,6 +235,15 @@ bool envsim_cost_load(const char *path, EnvSimCost *c, GError **err)
     if (!text) return false;
     bool ok = envsim_cost_parse_text(text, len, path, c, err);
     g_free(text);
+    if (ok) { /* costs the file predates: the built-in ones */
+        EnvSimCost def;
+        envsim_cost_default(&def);
+        for (int i = ENVSIM_COST_OPTIONAL_FROM; i < ENV_COST_COUNT; i++)
+            if (isnan(c->per_op_ns[i])) {
+                c->per_op_ns[i] = def.per_op_ns[i];
+                c->per_byte_ns[i] = def.per_byte_ns[i];
+            }
+    }
     return ok;
 }
 

@@ -6,6 +6,7 @@
  * now(), a pure read of the clock.
  */
 #include "sim/world/envtrace.h"
+#include "sim/world/envsim.h"
 
 #include <glib.h>
 #include <inttypes.h>
@@ -73,17 +74,6 @@ static const char *envtrace_status_name(int st)
     }
     return NULL;
 }
-
-static const char *const envtrace_cost_names[ENV_COST_COUNT] = {
-    [ENV_COST_RC4] = "rc4",
-    [ENV_COST_AES256] = "aes256",
-    [ENV_COST_RSA_SIGN] = "rsa_sign",
-    [ENV_COST_RSA_VERIFY] = "rsa_verify",
-    [ENV_COST_RSA_KEYGEN] = "rsa_keygen",
-    [ENV_COST_HASH] = "hash",
-    [ENV_COST_OPUS_ENCODE] = "opus_encode",
-    [ENV_COST_OPUS_DECODE] = "opus_decode",
-};
 
 static const char *const envtrace_kind_names[] = {
     [ENV_METRIC_COUNTER] = "counter",
@@ -415,7 +405,7 @@ static void envtrace_charge_cpu(void *ctx, EnvCost op, size_t bytes)
     EnvTrace *t = TR(ctx);
     INNER(t)->charge_cpu(ICTX(t), op, bytes);
     if (envtrace_begin(t, "->", "charge_cpu")) {
-        if ((unsigned)op < ENV_COST_COUNT) envtrace_arg(t, "op=%s", envtrace_cost_names[op]);
+        if ((unsigned)op < ENV_COST_COUNT) envtrace_arg(t, "op=%s", envsim_cost_name(op));
         else envtrace_arg(t, "op=%d", (int)op);
         envtrace_arg(t, "bytes=%zu", bytes);
         envtrace_end(t, NULL);

@@ -16,7 +16,9 @@
  *     search is random);
  *   opus_encode: 16 kHz mono VoIP at 24 kb/s, 10/20/40 ms frames (bytes =
  *     PCM bytes in);
- *   opus_decode: 20 ms frames at 12/24/48/96 kb/s (bytes = packet bytes).
+ *   opus_decode: 20 ms frames at 12/24/48/96 kb/s (bytes = packet bytes);
+ *   g729_encode, g729_decode: bcg729 (G.729 Annex A), 8 kHz, its one frame
+ *     size (10 ms: 160 PCM bytes in, 10 bytes out), so per_op only.
  * Each point is the best of 3 runs of at least 20 ms of this thread's CPU
  * time (CLOCK_THREAD_CPUTIME_ID, so other processes sharing the machine do
  * not inflate it): a throughput figure of one warm core.
@@ -28,6 +30,8 @@
 #include <glib.h>
 #include <math.h>
 #include <openssl/crypto.h>
+#include <bcg729/decoder.h>
+#include <bcg729/encoder.h>
 #include <opus.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +81,9 @@ typedef struct Cal {
     size_t pcm_at;          /* next frame's offset in pcm, samples */
     uint8_t pkt[20][400];   /* encoded 20 ms frames for decoding */
     opus_int32 pkt_len[20]; /* their lengths, bytes */
+    bcg729EncoderChannelContextStruct *g729e; /* G.729 encoder */
+    bcg729DecoderChannelContextStruct *g729d; /* G.729 decoder */
+    uint8_t g729[100][10];                    /* 1 s of encoded 10 ms frames */
 } Cal;
 
 typedef void (*CalFn)(Cal *c, size_t bytes);
@@ -183,6 +190,22 @@ static void cal_decode(Cal *c, size_t n)
         g_error("simcalibrate: opus_decode failed");
 }
 
+static void cal_g729_encode(Cal *c, size_t pcm_bytes)
+{
+    (void)pcm_bytes; /* bcg729 has one frame size: 80 samples */
+    if (c->pcm_at + 80 > 8000) c->pcm_at = 0;
+    uint8_t out[10], n = 0;
+    bcg729Encoder(c->g729e, c->pcm + c->pcm_at, out, &n);
+    if (n != 10) g_error("simcalibrate: bcg729 frame of %u bytes", n);
+    c->pcm_at += 80;
+}
+static void cal_g729_decode(Cal *c, size_t n)
+{
+    (void)n;
+    int16_t out[80];
+    bcg729Decoder(c->g729d, c->g729[c->pcm_at++ % 100], 10, 0, 0, 0, out);
+}
+
 /* ---- per cost ------------------------------------------------------------- */
 
 /* Times fn at sizes x[0..n) and fits cost op into cost. */
@@ -248,6 +271,27 @@ static void cal_opus(Cal *c, EnvSimCost *cost)
     opus_decoder_destroy(c->dec);
 }
 
+/* G.729: the first second of the opus test signal (cal_opus fills it),
+ * read as 8 kHz samples. One frame size, so one point each: per_op. */
+static void cal_g729(Cal *c, EnvSimCost *cost)
+{
+    c->g729e = initBcg729EncoderChannel(0);
+    c->g729d = initBcg729DecoderChannel();
+    if (!c->g729e || !c->g729d) g_error("simcalibrate: bcg729 channel init failed");
+    for (int f = 0; f < 100; f++) {
+        uint8_t n = 0;
+        bcg729Encoder(c->g729e, c->pcm + 80 * f, c->g729[f], &n);
+    }
+    c->pcm_at = 0;
+    cost->per_op_ns[ENV_COST_G729_ENCODE] = cal_time(c, cal_g729_encode, 160);
+    cost->per_byte_ns[ENV_COST_G729_ENCODE] = 0;
+    c->pcm_at = 0;
+    cost->per_op_ns[ENV_COST_G729_DECODE] = cal_time(c, cal_g729_decode, 10);
+    cost->per_byte_ns[ENV_COST_G729_DECODE] = 0;
+    closeBcg729EncoderChannel(c->g729e);
+    closeBcg729DecoderChannel(c->g729d);
+}
+
 static void cal_measure(Cal *c, EnvSimCost *cost)
 {
     const double sizes[3] = {16, 256, 4096};
@@ -256,6 +300,7 @@ static void cal_measure(Cal *c, EnvSimCost *cost)
     cal_point_fit(c, cal_hash, sizes, 3, cost, ENV_COST_HASH);
     cal_rsa(c, cost);
     cal_opus(c, cost);
+    cal_g729(c, cost);
 }
 
 /* ---- output --------------------------------------------------------------- */
