@@ -15,9 +15,13 @@
  * signatures are deterministic. So the same seed gives the same bytes.
  *
  * A Crypto object holds a private OpenSSL library context with the default
- * and legacy providers (RC4 lives in "legacy" in OpenSSL 3) and the fetched
- * algorithms. It is shared by all nodes of a world (protocol/node.h:
- * NodeShared), single-threaded like the world; nothing here is global.
+ * and legacy providers (RC4 lives in "legacy" in OpenSSL 3), the fetched
+ * algorithms and the cipher contexts kept between packets (one set to RC4,
+ * a small cache of AES contexts keyed by key; crypto.c says why). It is
+ * shared by all nodes of a world (protocol/node.h: NodeShared),
+ * single-threaded like the world; nothing here is global. The contexts
+ * carry no state from one call to the next that could change a byte: each
+ * call's output depends only on its key, IV and input.
  */
 #ifndef SKYSIM_CRYPTO_H
 #define SKYSIM_CRYPTO_H

@@ -1,7 +1,8 @@
-/* simbench: kernel benchmarks. `simbench phold ...` runs PHOLD and prints
- * events, wall time, events per second, ns per event, peak RSS and the
- * execution-order checksum. Wall time is read here, in the front end, and
- * never on the simulation path. */
+/* simbench: benchmarks. `simbench phold ...` runs PHOLD on the kernel and
+ * prints events, wall time, events per second, ns per event, peak RSS and
+ * the execution-order checksum. `simbench crypto ...` prints ns per packet
+ * of the per-packet ciphers (sim/bench/cryptobench.h). Wall time is read
+ * here, in the front end, and never on the simulation path. */
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "sim/buildinfo/buildinfo.h"
+#include "sim/bench/cryptobench.h"
 #include "sim/bench/phold.h"
 
 typedef struct SimbenchOpts {
@@ -21,6 +23,9 @@ typedef struct SimbenchOpts {
     gchar *end;       /* --end, owned */
     gint64 seed;      /* --seed */
     gchar *queue;     /* --queue, owned */
+    gint packets;     /* --packets (crypto) */
+    gint reps;        /* --reps (crypto) */
+    gint streams;     /* --streams (crypto) */
 } SimbenchOpts;
 
 static double simbench_wall(void)
@@ -87,9 +92,23 @@ static int simbench_phold(const SimbenchOpts *o)
     return 0;
 }
 
+static int simbench_crypto(const SimbenchOpts *o)
+{
+    if (o->packets < 1 || o->reps < 1 || o->streams < 17 || o->streams > CRYPTOBENCH_STREAMS_MAX) {
+        fprintf(stderr, "simbench: expected --packets >= 1, --reps >= 1, 17 <= --streams <= %d; "
+                        "found %d, %d, %d\n", CRYPTOBENCH_STREAMS_MAX, o->packets, o->reps,
+                o->streams);
+        return 2;
+    }
+    CryptobenchConfig cfg = {
+        .packets = (uint32_t)o->packets, .reps = (uint32_t)o->reps, .streams = (uint32_t)o->streams};
+    return cryptobench_run(&cfg, stdout);
+}
+
 int main(int argc, char **argv)
 {
-    SimbenchOpts o = {.lps = 1000, .population = 1, .remote = 0.9, .seed = 1};
+    SimbenchOpts o = {.lps = 1000, .population = 1, .remote = 0.9, .seed = 1,
+                      .packets = 20000, .reps = 15, .streams = 1024};
     gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"lps", 0, 0, G_OPTION_ARG_INT, &o.lps, "Logical processes (default 1000)", "N"},
@@ -100,14 +119,20 @@ int main(int argc, char **argv)
         {"end", 0, 0, G_OPTION_ARG_STRING, &o.end, "Virtual end time (default 100s)", "T"},
         {"seed", 0, 0, G_OPTION_ARG_INT64, &o.seed, "Master seed (default 1)", "S"},
         {"queue", 0, 0, G_OPTION_ARG_STRING, &o.queue, "Event queue: heap, ladder or bucket (default bucket)", "Q"},
+        {"packets", 0, 0, G_OPTION_ARG_INT, &o.packets, "crypto: packets per timed batch (default 20000)", "N"},
+        {"reps", 0, 0, G_OPTION_ARG_INT, &o.reps, "crypto: batches per case, interleaved; the median is printed (default 15)", "R"},
+        {"streams", 0, 0, G_OPTION_ARG_INT, &o.streams, "crypto: AES keys in rotation in the many-stream cases (default 1024)", "S"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version, git commit, build and libraries, then exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL}};
-    GOptionContext *ctx = g_option_context_new("phold - run a kernel benchmark");
+    GOptionContext *ctx = g_option_context_new("phold|crypto - run a benchmark");
     g_option_context_set_summary(ctx,
-        "Benchmarks of the skysim event kernel.\n\n"
+        "Benchmarks of the skysim event kernel and of the per-packet crypto.\n\n"
         "  phold   the PHOLD benchmark: --lps N logical processes with --population P\n"
         "          events each; every event schedules one more, to another LP with\n"
-        "          probability --remote, after --lookahead + Exp(--mean).\n\n"
+        "          probability --remote, after --lookahead + Exp(--mean).\n"
+        "  crypto  ns per packet of RC4 (80-byte key, 40 and 200 B) and AES-256-CTR\n"
+        "          (67 and 160 B) through crypto.c's path and the alternatives,\n"
+        "          interleaved: --reps batches of --packets per case.\n\n"
         "Example: simbench phold --lps 100000 --population 16 --end 12.5");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
@@ -122,12 +147,13 @@ int main(int argc, char **argv)
         buildinfo_print(stdout, "simbench");
         return 0;
     }
-    if (argc != 2 || strcmp(argv[1], "phold") != 0) {
-        fprintf(stderr, "simbench: expected the benchmark name \"phold\"; found %s\n",
+    bool crypto = argc == 2 && strcmp(argv[1], "crypto") == 0;
+    if (argc != 2 || (!crypto && strcmp(argv[1], "phold") != 0)) {
+        fprintf(stderr, "simbench: expected the benchmark name \"phold\" or \"crypto\"; found %s\n",
                 argc < 2 ? "nothing" : argv[1]);
         return 2;
     }
-    int rc = simbench_phold(&o);
+    int rc = crypto ? simbench_crypto(&o) : simbench_phold(&o);
     g_free(o.lookahead);
     g_free(o.mean);
     g_free(o.end);
