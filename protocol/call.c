@@ -70,6 +70,7 @@ enum { CALL_CALLER = 0, CALL_CALLEE = 1 };
 /* Steps of a call (CallState.st). */
 enum {
     CST_LOCATE = 1, /* caller: waiting for LOCATED */
+    CST_RELOCATE,   /* caller: a bridge was refused; searching again after a pause */
     CST_INVITE,     /* caller: waiting for ANSWER */
     CST_PUNCH,      /* punching */
     CST_RELAY,      /* binding our relay leg */
@@ -92,6 +93,8 @@ struct CallState {
     bool relayed_counted;    /* counted in call.relayed_active (the path it connected on) */
     bool pstn;               /* a call to the phone network (caller) or at the gateway */
     bool via_sn;             /* caller: sig_conn goes to the callee's supernode (a bridge) */
+    bool sig_up;             /* caller: sig_conn opened (a close now is a refusal, not a port to skip) */
+    bool relocated;          /* caller: the callee was searched for again after a refused bridge */
     bool held;               /* we put the call on hold (node_call_hold) */
     bool peer_held;          /* the peer's last packet says it holds the call */
     bool setup_counted;      /* the setup's signalling was observed (call_setup_cost) */
@@ -194,6 +197,7 @@ static void call_metrics_intern(CallMetrics *m, const Env *e)
     m->sig_fallbacks = metric_table_intern(e, METRIC_CALL_SIGNAL_FALLBACKS);
     m->bridges = metric_table_intern(e, METRIC_CALL_BRIDGES);
     m->bridge_refused = metric_table_intern(e, METRIC_CALL_BRIDGE_REFUSED);
+    m->relocations = metric_table_intern(e, METRIC_CALL_RELOCATIONS);
     m->setup_caller_bytes = metric_table_intern(e, METRIC_CALL_SETUP_CALLER_BYTES);
     m->setup_callee_bytes = metric_table_intern(e, METRIC_CALL_SETUP_CALLEE_BYTES);
     m->setup_caller_pkts = metric_table_intern(e, METRIC_CALL_SETUP_CALLER_PACKETS);
@@ -805,16 +809,37 @@ static bool call_sig_open(Node *n, EnvAddr to)
     return false;
 }
 
+/* Pause before searching again for a callee whose supernode refused the
+ * bridge: the refusal means the callee left that supernode, and a client
+ * that lost its supernode is attached again (and its record published
+ * again) within about a second in the shipped scenarios (failover mean
+ * 0.6 s, docs/overlay.md); three seconds cover most failovers. */
+#define CALL_RELOCATE_DELAY_NS (3 * TIMENS_S)
+
 /* The direct connection failed (refused, timed out, closed before ANSWER):
- * the next port to the gateway, or for a buddy the supernode path (the
- * FORWARD flood: counted as call.signal_fallbacks). */
+ * the next port to the gateway or supernode when the connection did not
+ * open; for a bridge the callee's supernode refused (it opened, then
+ * closed: the callee is no longer attached there), one fresh search after
+ * CALL_RELOCATE_DELAY_NS (call.relocations); else for a buddy the
+ * supernode path (the FORWARD flood: counted as call.signal_fallbacks). */
 static void call_sig_failed(Node *n)
 {
     CallState *c = call__cur(n);
     if (c->sig_conn >= 0) node__conn_close(n, c->sig_conn, true);
     c->sig_conn = -1;
     c->sig_pi++;
-    if (c->via_sn && c->sig_pi < 3 && call_sig_open(n, c->peer_sn)) return;
+    bool refused = c->via_sn && c->sig_up;
+    c->sig_up = false;
+    if (refused && !c->relocated) {
+        c->relocated = true;
+        c->via_sn = false;
+        c->sig_pi = 0;
+        c->st = CST_RELOCATE;
+        node__count(n, CM(n)->relocations, 1);
+        call_step_timer(n, CALL_RELOCATE_DELAY_NS);
+        return;
+    }
+    if (c->via_sn && !refused && c->sig_pi < 3 && call_sig_open(n, c->peer_sn)) return;
     c->via_sn = false;
     if (!c->pstn) {
         node__count(n, CM(n)->sig_fallbacks, 1);
@@ -832,6 +857,7 @@ static void call_sig_connected(Node *n, int idx, int status)
     }
     node__conn_hello(n, idx, HELLO_CALL);
     CallState *c = call__cur(n);
+    c->sig_up = true;
     if (c->via_sn) { /* first: whom the supernode should bridge us to */
         WireCall r = {.kind = WIRE_CM_LOCATE, .call_id = c->id, .from_id = mediapath_self_id(n)};
         r.ulen = c->ulen;
@@ -1239,6 +1265,11 @@ static void call_step_expired(Node *n)
         call_fail(n, CALL_FAIL_NO_ANSWER);
         break;
     case CST_LOCATE: call_fail(n, CALL_FAIL_NOT_LOCATED); break;
+    case CST_RELOCATE:
+        c->st = CST_LOCATE;
+        call_step_timer(n, PAR(n)->call_step_timeout_ns);
+        if (!call_locate(n, c->peer_user, c->ulen)) call_fail(n, CALL_FAIL_NOT_LOCATED);
+        break;
     case CST_PUNCH: call_relay_start(n); break;
     case CST_RELAY: call_relay_failed(n); break;
     case CST_WAIT: /* the path is chosen but no media comes: one more relay */

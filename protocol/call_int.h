@@ -44,7 +44,7 @@ typedef struct CallMetrics {
     EnvMetric attempts, success, failure, dropped, reestablished, setup_s; /* outcomes */
     EnvMetric failed[CALL_FAIL_COUNT];                                  /* failures by cause */
     EnvMetric holds;                                                    /* holds begun */
-    EnvMetric locate_fallbacks, sig_fallbacks, bridges, bridge_refused; /* locating, signalling */
+    EnvMetric locate_fallbacks, sig_fallbacks, bridges, bridge_refused, relocations; /* locating, signalling */
     EnvMetric setup_caller_bytes, setup_callee_bytes, setup_caller_pkts, setup_callee_pkts, sig_dup;
     EnvMetric path[NODE_CALL_PATH_COUNT];                               /* path types */
     EnvMetric mos, r_factor, delay_ms, jitter_ms, loss;                 /* media quality */

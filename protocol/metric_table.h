@@ -134,6 +134,7 @@
     X(METRIC_CALL_SIGNAL_FALLBACKS, "call.signal_fallbacks", ENV_METRIC_COUNTER)                   \
     X(METRIC_CALL_BRIDGES, "call.bridges", ENV_METRIC_COUNTER)                                     \
     X(METRIC_CALL_BRIDGE_REFUSED, "call.bridge_refused", ENV_METRIC_COUNTER)                       \
+    X(METRIC_CALL_RELOCATIONS, "call.relocations", ENV_METRIC_COUNTER)                             \
     X(METRIC_CALL_SETUP_CALLER_BYTES, "call.setup.caller_bytes", ENV_METRIC_SAMPLE)                \
     X(METRIC_CALL_SETUP_CALLEE_BYTES, "call.setup.callee_bytes", ENV_METRIC_SAMPLE)                \
     X(METRIC_CALL_SETUP_CALLER_PACKETS, "call.setup.caller_packets", ENV_METRIC_SAMPLE)            \

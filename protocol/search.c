@@ -247,7 +247,10 @@ static SearchEntry *search_upsert(Node *n, const char *user, size_t ulen)
 }
 
 /* Stores an answer or a publication m (found) under kind (SE_CACHE or
- * SE_DHT); never overrides an attached client's own entry. */
+ * SE_DHT); never overrides an attached client's own entry, and an
+ * "offline" publication overrides an online record only when it comes
+ * for the supernode the record names (a client that moved from X to Y
+ * may be detached at X after Y published it online). */
 static void search_store(Node *n, const WireSearch *m, uint8_t kind)
 {
     if (m->ulen == 0) return;
@@ -255,9 +258,11 @@ static void search_store(Node *n, const WireSearch *m, uint8_t kind)
     if (e->flags & SE_ATTACHED) return;
     if (kind == SE_CACHE && (e->flags & SE_DHT)) return; /* keep the authoritative copy */
     TimeNs last = env_now(&n->env) - (TimeNs)m->age_ms * TIMENS_MS;
-    if ((e->flags & SE_DHT) && kind == SE_DHT && last < e->last_online &&
-        !(m->flags & WIRE_SF_ONLINE))
-        return; /* an older copy (a pull crossing a fresher publication) */
+    if ((e->flags & SE_DHT) && kind == SE_DHT && !(m->flags & WIRE_SF_ONLINE)) {
+        if (last < e->last_online) return; /* an older copy (a pull crossing a fresher publication) */
+        if (search_entry_online(n, e) && !env_addr_eq(e->sn, search_addr(m->sn)))
+            return; /* a supernode the user has left says it left: it is online at another */
+    }
     e->flags = kind;
     if (m->flags & WIRE_SF_ONLINE) e->flags |= SE_ONLINE;
     e->client = search_addr(m->client);

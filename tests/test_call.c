@@ -17,6 +17,7 @@
 #include "protocol/conf.h"
 #include "protocol/mediapath.h"
 #include "protocol/node_int.h"
+#include "protocol/search_int.h"
 
 #include "fakeenv.h"
 #include "tpeer.h"
@@ -292,6 +293,63 @@ static void test_call_natted_callee_signals_through_supernodes(void)
     T_EQ_I64(fakenet_metric(w->net, "call.signal_fallbacks"), 0);
     T_EQ_I64(fakenet_metric(w->net, "supernode.forward.duplicates"), 0);
     T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* Points every copy of user's record (its supernode's own entry, and
+ * slot members' stored copies when there is a ring) at supernode sn, as a
+ * record left behind when its user moved. Returns the copies changed. */
+static int index_point_at(FakeWorld *w, const char *user, EnvAddr sn)
+{
+    int k = 0;
+    for (unsigned i = 0; i < w->n; i++) {
+        SearchNode *s = w->node[i] ? search__node(w->node[i]) : NULL;
+        for (uint16_t j = 0; s && j < s->nidx; j++) {
+            SearchEntry *e = &s->idx[j];
+            if ((e->flags & (SE_DHT | SE_ATTACHED)) && e->ulen == strlen(user) && !memcmp(e->user, user, e->ulen)) {
+                e->sn = sn;
+                k++;
+            }
+        }
+    }
+    return k;
+}
+
+static bool metric_reached(void *arg)
+{
+    FakeWorld *w = arg;
+    return fakenet_metric(w->net, "call.bridge_refused") >= 1;
+}
+
+/* The index names a supernode the callee has left: that supernode refuses
+ * the bridge, the caller searches once more after a pause and reaches the
+ * callee through the supernode the fresh answer names, with no flood; a
+ * record still wrong on the second try falls back to the flood. */
+static void test_call_refused_bridge_searches_again(void)
+{
+    for (int stale = 0; stale < 2; stale++) {
+        unsigned a, b;
+        NodeParams p = direct_params();
+        FakeWorld *w = two_clients_p(510, &p, NAT_FULL_CONE, NAT_FULL_CONE, &a, &b);
+        EnvAddr bsn = w->node[b]->uplink_addr, other = {0, 0};
+        for (unsigned i = w->boot0; i < w->boot0 + w->nboot; i++) {
+            EnvAddr x = w->p.bootstrap[i - w->boot0];
+            if (!env_addr_eq(x, bsn) && !env_addr_eq(x, w->node[a]->uplink_addr)) other = x;
+        }
+        T_TRUE(other.ip != 0);
+        T_CMP_I64(index_point_at(w, w->user[b], other), >, 0);
+        T_TRUE(node_call(w->node[a], w->user[b], 10 * TIMENS_S));
+        T_TRUE(fakenet_run_while_not(w->net, metric_reached, w, fakenet_now(w->net) + 20 * TIMENS_S));
+        if (!stale) index_point_at(w, w->user[b], bsn); /* the new supernode's publication */
+        T_TRUE(run_until(w, a, 1, 60 * TIMENS_S));
+        T_EQ_I64(fakenet_metric(w->net, "call.relocations"), 1);
+        T_EQ_I64(fakenet_metric(w->net, "call.bridge_refused"), stale ? 2 : 1);
+        T_EQ_I64(fakenet_metric(w->net, "call.signal_fallbacks"), stale ? 1 : 0);
+        T_EQ_I64(fakenet_metric(w->net, "call.bridges"), stale ? 0 : 1);
+        if (!stale) T_EQ_I64(fakenet_metric(w->net, "supernode.peer_signal_bytes"), 0);
+        T_TRUE(run_until(w, a, 2, 30 * TIMENS_S));
+        T_EQ_I64(fakenet_metric(w->net, "call.success"), 1);
+        T_EQ_U64(fakeworld_free(w), 0);
+    }
 }
 
 /* The first implementation, kept for comparison (call_locate_flood): the
@@ -661,6 +719,7 @@ T_SUITE_MAIN("call", {"test_call_public_to_public_is_direct", test_call_public_t
               test_call_relay_default_cap_carries_2004_stream},
              {"test_call_natted_callee_signals_through_supernodes",
               test_call_natted_callee_signals_through_supernodes},
+             {"test_call_refused_bridge_searches_again", test_call_refused_bridge_searches_again},
              {"test_call_locate_flood_still_works", test_call_locate_flood_still_works},
              {"test_call_phone_public_is_direct", test_call_phone_public_is_direct},
              {"test_call_phone_symmetric_nat_needs_no_relay",

@@ -357,22 +357,30 @@ static void probe_fini(Probe *p)
     crypto_free(p->c);
 }
 
-/* Whether the supernode at sn answers that it holds user's record (an
- * answer must come within a second). */
-static bool probe_holds(Probe *p, EnvAddr sn, const char *user)
+/* Sends m to the supernode at sn over UDP, sealed as a supernode's. */
+static void probe_send(Probe *p, EnvAddr sn, const WireMsg *m)
+{
+    uint8_t body[ENV_UDP_MAX], pkt[ENV_UDP_MAX];
+    size_t len = wire_encode(m, body, sizeof body - WIRE_UDP_HDR - WIRE_UDP_TRAILER);
+    size_t pl = wire_udp_seal(p->c, &p->e, (uint16_t)++p->qid, fakeenv_ip(p->h), sn.ip, body, len,
+                              pkt, sizeof pkt);
+    T_EQ_I64(env_udp_send(&p->e, p->s, sn, pkt, pl), ENV_OK);
+}
+
+/* The flags of the supernode at sn's answer about user's record
+ * (WIRE_SF_FOUND, WIRE_SF_ONLINE; an answer must come within a second). */
+static uint8_t probe_query(Probe *p, EnvAddr sn, const char *user)
 {
     uint32_t ip = fakeenv_ip(p->h);
     size_t seen = fakeenv_inbox_count(p->h);
     WireMsg q = {.type = WIRE_SEARCH_Q};
-    q.u.search.qid = ++p->qid;
+    q.u.search.qid = p->qid + 1;
     q.u.search.flags = WIRE_SF_FRESH;
     q.u.search.ulen = (uint8_t)strlen(user);
     q.u.search.user = (const uint8_t *)user;
-    uint8_t body[ENV_UDP_MAX], pkt[ENV_UDP_MAX];
-    size_t len = wire_encode(&q, body, sizeof body - WIRE_UDP_HDR - WIRE_UDP_TRAILER);
-    size_t pl = wire_udp_seal(p->c, &p->e, (uint16_t)p->qid, ip, sn.ip, body, len, pkt, sizeof pkt);
-    T_EQ_I64(env_udp_send(&p->e, p->s, sn, pkt, pl), ENV_OK);
+    probe_send(p, sn, &q);
     fakenet_run_for(p->w->net, TIMENS_S);
+    uint8_t body[ENV_UDP_MAX];
     for (size_t i = seen; i < fakeenv_inbox_count(p->h); i++) {
         const FakeInbox *x = fakeenv_inbox_get(p->h, i);
         uint16_t fid;
@@ -383,10 +391,16 @@ static bool probe_holds(Probe *p, EnvAddr sn, const char *user)
         if (bl < 0 || !wire_decode(body, (size_t)bl, &a) || a.type != WIRE_SEARCH_A ||
             a.u.search.qid != p->qid)
             continue;
-        return (a.u.search.flags & WIRE_SF_FOUND) != 0;
+        return a.u.search.flags;
     }
     CU_FAIL("no SEARCH_A from the supernode");
-    return false;
+    return 0;
+}
+
+/* Whether the supernode at sn answers that it holds user's record. */
+static bool probe_holds(Probe *p, EnvAddr sn, const char *user)
+{
+    return (probe_query(p, sn, user) & WIRE_SF_FOUND) != 0;
 }
 
 /* Asserts that, among sn[0..nsn-1], exactly the members of slot[0..ns-1]
@@ -443,6 +457,41 @@ static void test_search_slots_record_at_its_slot(void)
     fakenet_run_for(w->net, p.index_republish_ns);
     T_EQ_I64(fakenet_metric(w->net, "search.index.puts") - puts, 4);
     assert_held_by_slot(&pr, sn, 6, slot, 2, own, user);
+    probe_fini(&pr);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
+/* A client moved from supernode X to Y: X's "offline" publication, late,
+ * must not hide it while Y says it is online; the same publication from Y
+ * (the user logs out there) does. */
+static void test_search_slots_late_offline_from_old_supernode(void)
+{
+    NodeParams p = slots_params(2);
+    FakeWorld *w = fakeworld_new(511, &p, true);
+    unsigned sn[6], slot[2];
+    add_ring(w, sn);
+    unsigned c = fakeworld_client(w, CL(1), NAT_OPEN);
+    const char *user = w->user[c];
+    slot_of(w, sn, 6, user, slot);
+    EnvAddr avoid[2] = {sn_addr(w, slot[0]), sn_addr(w, slot[1])};
+    EnvAddr y = start_avoiding(w, c, avoid, 2);
+    EnvAddr x = sn_addr(w, slot[1]); /* a supernode the client is not attached to */
+    Probe pr;
+    probe_init(&pr, w, ENV_IP(99, 2, 0, 1));
+    EnvAddr m0 = sn_addr(w, slot[0]);
+    T_EQ_U64(probe_query(&pr, m0, user), WIRE_SF_FOUND | WIRE_SF_ONLINE);
+    WireMsg off = {.type = WIRE_SN_NOTE};
+    off.u.search = (WireSearch){.flags = WIRE_SF_PUT | WIRE_SF_FOUND, .ulen = (uint8_t)strlen(user),
+                                .user = (const uint8_t *)user,
+                                .client = {CL(1), node_listen_port(w->node[c])},
+                                .sn = {x.ip, x.port}};
+    probe_send(&pr, m0, &off);
+    fakenet_run_for(w->net, TIMENS_S);
+    T_EQ_U64(probe_query(&pr, m0, user), WIRE_SF_FOUND | WIRE_SF_ONLINE);
+    off.u.search.sn = (WireEntry){y.ip, y.port};
+    probe_send(&pr, m0, &off);
+    fakenet_run_for(w->net, TIMENS_S);
+    T_EQ_U64(probe_query(&pr, m0, user), WIRE_SF_FOUND);
     probe_fini(&pr);
     T_EQ_U64(fakeworld_free(w), 0);
 }
@@ -642,6 +691,8 @@ T_SUITE_MAIN(
     {"test_search_udp_blocked_uses_supernode_only", test_search_udp_blocked_uses_supernode_only},
     {"test_search_dht_finds_with_few_supernodes", test_search_dht_finds_with_few_supernodes},
     {"test_search_slots_record_at_its_slot", test_search_slots_record_at_its_slot},
+    {"test_search_slots_late_offline_from_old_supernode",
+     test_search_slots_late_offline_from_old_supernode},
     {"test_search_slots_forget_after_72_hours", test_search_slots_forget_after_72_hours},
     {"test_search_slots_records_move_with_the_ring", test_search_slots_records_move_with_the_ring},
     {"test_search_slots_silent_member_costs_one_wave_timeout",
