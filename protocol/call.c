@@ -820,8 +820,10 @@ static bool call_sig_open(Node *n, EnvAddr to)
  * the next port to the gateway or supernode when the connection did not
  * open; for a bridge the callee's supernode refused (it opened, then
  * closed: the callee is no longer attached there), one fresh search after
- * CALL_RELOCATE_DELAY_NS (call.relocations); else for a buddy the
- * supernode path (the FORWARD flood: counted as call.signal_fallbacks). */
+ * CALL_RELOCATE_DELAY_NS (call.relocations); for an open callee whose
+ * port did not take the call, its supernode's bridge; else for a buddy
+ * the supernode path (the FORWARD flood: counted as
+ * call.signal_fallbacks). */
 static void call_sig_failed(Node *n)
 {
     CallState *c = call__cur(n);
@@ -840,6 +842,14 @@ static void call_sig_failed(Node *n)
         return;
     }
     if (c->via_sn && !refused && c->sig_pi < 3 && call_sig_open(n, c->peer_sn)) return;
+    if (!c->via_sn && !c->pstn && !c->relocated && c->peer_sn.ip &&
+        !env_addr_eq(c->peer_sn, c->peer_id)) {
+        /* The callee said it was open, but its port did not take the call
+         * (a firewall the detection missed, or it moved): its supernode. */
+        c->via_sn = true;
+        c->sig_pi = 0;
+        if (call_sig_open(n, c->peer_sn)) return;
+    }
     c->via_sn = false;
     if (!c->pstn) {
         node__count(n, CM(n)->sig_fallbacks, 1);

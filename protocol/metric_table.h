@@ -106,6 +106,7 @@
     X(METRIC_SEARCH_CACHE_HITS, "search.cache_hits", ENV_METRIC_COUNTER)                           \
     X(METRIC_SEARCH_DHT_PUTS, "search.dht_puts", ENV_METRIC_COUNTER)                               \
     X(METRIC_SEARCH_INDEX_PUTS, "search.index.puts", ENV_METRIC_COUNTER)                           \
+    X(METRIC_SEARCH_INDEX_RING_MSGS, "search.index.ring_msgs", ENV_METRIC_COUNTER)                 \
     X(METRIC_SEARCH_INDEX_PULLS, "search.index.pulls", ENV_METRIC_COUNTER)                         \
     X(METRIC_SEARCH_INDEX_MOVED, "search.index.moved", ENV_METRIC_COUNTER)                         \
     X(METRIC_SEARCH_INDEX_DROPPED, "search.index.dropped", ENV_METRIC_COUNTER)                     \

@@ -414,6 +414,81 @@ static void search_on_gossip(Node *n, const WireMsg *m)
     }
 }
 
+/* ---- The ring's anti-entropy (slots) ----
+ * The peer links' gossip names 16 supernodes every 30 s, sampled from host
+ * caches of at most 200 entries: past about 200 supernodes the rings stay
+ * partial (at 100,000 clients a ring held 272 of 416 supernodes on
+ * average) and supernodes disagree on which ones form a slot, so records
+ * land where searches do not look. So at each upkeep a supernode also
+ * sends its whole ring to one member drawn at random, and that member
+ * answers with its own (push-pull, as the anti-entropy of epidemic
+ * databases): SN_RING datagrams of up to SEARCH_RING_CHUNK entries (IPv4
+ * 4, port 2, seconds since last heard alive 2), the first flagged ASK.
+ * Ages travel with the entries, so a supernode that is gone still leaves
+ * every ring sn_entry_ttl after anyone last heard of it. A supernode
+ * answers at most SEARCH_RING_ANSWERS asks between two upkeeps (one
+ * datagram must not buy many). */
+#define SEARCH_RING_CHUNK 80 /* 640 bytes of blob (WIRE_BLOB_MAX 700) */
+#define SEARCH_RING_ANSWERS 4
+
+/* Sends this supernode's ring to `to`, the first datagram flagged ask. */
+static void search_ring_send(Node *n, EnvAddr to, bool ask)
+{
+    const SearchSlots *s = search__node(n)->sl;
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    uint8_t blob[SEARCH_RING_CHUNK * 8];
+    for (uint16_t i = 0; i < s->nring;) {
+        uint16_t k = 0;
+        for (; k < SEARCH_RING_CHUNK && i < s->nring; k++, i++) {
+            const SearchRingEntry *x = &s->ring[i];
+            wire_put_u32(blob + 8 * k, x->a.ip);
+            wire_put_u16(blob + 8 * k + 4, x->a.port);
+            wire_put_u16(blob + 8 * k + 6, (uint16_t)MIN(now_s - MIN(now_s, x->seen_s), UINT16_MAX));
+        }
+        WireMsg m = {.type = WIRE_SN_RING};
+        m.u.search.flags = ask && i == k ? WIRE_SF_ASK : 0;
+        m.u.search.len = (uint16_t)(8 * k);
+        m.u.search.data = blob;
+        node__count(n, SM(n)->idx_ring_msgs, 1);
+        node__udp_send_msg(n, n->udp, to, (uint16_t)node__random_u32(n), &m, PH_NONE);
+    }
+}
+
+/* The upkeep's exchange: the ring to one member drawn at random. */
+static void search_ring_exchange(Node *n)
+{
+    const SearchSlots *s = search__node(n)->sl;
+    EnvAddr self = search_self(n);
+    if (s->nring < 2) return;
+    uint16_t i = (uint16_t)(node__random_u32(n) % s->nring);
+    if (env_addr_eq(s->ring[i].a, self)) i = (uint16_t)((i + 1) % s->nring);
+    search_ring_send(n, s->ring[i].a, true);
+}
+
+/* SN_RING from a supernode at `from`: its entries wait for the next
+ * rebuild; an ask is answered with this ring (within the budget). */
+static void search_on_ring(Node *n, EnvAddr from, const WireMsg *m)
+{
+    if (!n->sn || n->sh->p.search_mode != NODE_SEARCH_SLOTS) return;
+    const WireSearch *r = &m->u.search;
+    if (r->len % 8 != 0 || (r->flags & ~WIRE_SF_ASK)) {
+        node__count(n, NODE_M(n)->malformed_udp, 1);
+        return;
+    }
+    SearchSlots *s = search_slots(n);
+    uint32_t now_s = (uint32_t)(env_now(&n->env) / TIMENS_S);
+    for (uint16_t k = 0; k < r->len / 8; k++) {
+        const uint8_t *e = r->data + 8 * k;
+        uint16_t age = wire_get_u16(e + 6);
+        search_ring_heard(n, s, env_addr(wire_get_u32(e), wire_get_u16(e + 4)),
+                          now_s - MIN(now_s, age));
+    }
+    if ((r->flags & WIRE_SF_ASK) && s->ring_answers < SEARCH_RING_ANSWERS && s->nring > 0) {
+        s->ring_answers++;
+        search_ring_send(n, from, false);
+    }
+}
+
 /* Ring index of the first supernode whose id is key or follows it. */
 static uint16_t search_ring_pos(const SearchSlots *s, uint32_t key)
 {
@@ -627,6 +702,8 @@ static void search_index_upkeep(Node *n)
     const SearchMetrics *sm = SM(n);
     search_ring_build(n);
     SearchSlots *sl = s->sl;
+    sl->ring_answers = 0;
+    search_ring_exchange(n);
     search_push_new_members(n);
     uint32_t turns = (uint32_t)MAX(1, p->index_republish_ns / MAX(p->keepalive_ns, 1));
     uint32_t turn = sl->maint_tick++ % turns;
@@ -1228,6 +1305,9 @@ static void search_on_udp(Node *n, EnvSock s, EnvAddr from, uint16_t frame_id, c
     case WIRE_INDEX_PULL:
         if (n->sn) search_on_pull(n, from, m);
         break;
+    case WIRE_SN_RING:
+        search_on_ring(n, from, m);
+        break;
     case WIRE_SN_NOTE:
         if (!n->sn) break;
         if (m->u.search.flags & WIRE_SF_PUT)
@@ -1352,7 +1432,8 @@ static void search_on_event(Node *n, NodeEvent ev, const NodeEventArg *a)
     }
 }
 
-static const uint8_t search_udp[] = {WIRE_SEARCH_Q, WIRE_SEARCH_A, WIRE_SN_NOTE, WIRE_INDEX_PULL};
+static const uint8_t search_udp[] = {WIRE_SEARCH_Q, WIRE_SEARCH_A, WIRE_SN_NOTE, WIRE_INDEX_PULL,
+                                     WIRE_SN_RING};
 static const uint8_t search_tcp[] = {WIRE_SEARCH_REQ,  WIRE_SEARCH_RESULT, WIRE_SEARCH_NODES,
                                      WIRE_SEARCH_MORE, WIRE_ANNOUNCE,      WIRE_PRESENCE,
                                      WIRE_BUDDY_LIST};
@@ -1370,6 +1451,7 @@ static void search_metrics_intern(SearchMetrics *m, const Env *e)
     m->dht_puts = metric_table_intern(e, METRIC_SEARCH_DHT_PUTS);
     m->idx_puts = metric_table_intern(e, METRIC_SEARCH_INDEX_PUTS);
     m->idx_pulls = metric_table_intern(e, METRIC_SEARCH_INDEX_PULLS);
+    m->idx_ring_msgs = metric_table_intern(e, METRIC_SEARCH_INDEX_RING_MSGS);
     m->idx_moved = metric_table_intern(e, METRIC_SEARCH_INDEX_MOVED);
     m->idx_dropped = metric_table_intern(e, METRIC_SEARCH_INDEX_DROPPED);
     m->idx_expired = metric_table_intern(e, METRIC_SEARCH_INDEX_EXPIRED);

@@ -37,7 +37,7 @@
 typedef struct SearchMetrics {
     EnvMetric latency, messages, sns, success, failure;     /* per user search */
     EnvMetric sn_queries, sn_served, sn_cache_hits, dht_puts; /* supernode load */
-    EnvMetric idx_puts, idx_pulls, idx_moved, idx_dropped, idx_expired; /* slots index */
+    EnvMetric idx_puts, idx_pulls, idx_ring_msgs, idx_moved, idx_dropped, idx_expired; /* slots index */
     EnvMetric idx_records, idx_bytes, idx_ring;
     EnvMetric staleness, presence_updates, buddy_lookups;   /* presence */
 } SearchMetrics;
@@ -142,6 +142,7 @@ typedef struct SearchSlots {
     bool range_set;         /* range_lo was computed (the first pull was sent) */
     bool range_full;        /* the ring is no larger than a slot: every key is ours */
     uint32_t maint_tick;    /* upkeep rounds, for the republication rotation */
+    uint8_t ring_answers;   /* SN_RING asks answered since the last upkeep */
 } SearchSlots;
 
 typedef struct PresenceBuddy {

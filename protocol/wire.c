@@ -117,6 +117,7 @@ static unsigned wire_search_fields(uint8_t type)
     case WIRE_SEARCH_A: return WSF_QID | WSF_FLAGS | WSF_ENTRY | WSF_LIST;
     case WIRE_SN_NOTE: return WSF_FLAGS | WSF_TO | WSF_ENTRY;
     case WIRE_INDEX_PULL: return WSF_RANGE;
+    case WIRE_SN_RING: return WSF_FLAGS | WSF_BLOB;
     case WIRE_SEARCH_REQ: return WSF_QID | WSF_FLAGS | WSF_USER;
     case WIRE_SEARCH_RESULT: return WSF_QID | WSF_FLAGS | WSF_ENTRY | WSF_COST;
     case WIRE_SEARCH_NODES: return WSF_QID | WSF_LIST;
@@ -557,6 +558,7 @@ static void wire_encode_fields(const WireMsg *m, WireWr *w)
     case WIRE_SEARCH_A:
     case WIRE_SN_NOTE:
     case WIRE_INDEX_PULL:
+    case WIRE_SN_RING:
     case WIRE_SEARCH_REQ:
     case WIRE_SEARCH_RESULT:
     case WIRE_SEARCH_NODES:
@@ -701,6 +703,7 @@ static void wire_decode_fields(WireRd *r, WireMsg *m)
     case WIRE_SEARCH_A:
     case WIRE_SN_NOTE:
     case WIRE_INDEX_PULL:
+    case WIRE_SN_RING:
     case WIRE_SEARCH_REQ:
     case WIRE_SEARCH_RESULT:
     case WIRE_SEARCH_NODES:

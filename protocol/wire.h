@@ -67,10 +67,12 @@ typedef enum WireType {
     WIRE_SEARCH_Q = 6, /* searcher -> SN: do you know this user? (a27 UDP waves; DHT lookups) */
     WIRE_SEARCH_A = 7, /* SN -> searcher: the user's entry, or not found (+ DHT referrals) */
     WIRE_SN_NOTE = 8,  /* SN -> SN: index publication or presence notification for a client */
-    /* ---- calls (call.c, relay.c): UDP 9, 11-14 ---- */
+    /* ---- calls (call.c, relay.c): UDP 9, 12-14 ---- */
     WIRE_CALL_UDP = 9, /* a call message (WireCall) over UDP: hole punching, relay binding */
     WIRE_INDEX_PULL = 10, /* SN -> ring neighbour SN: send me the index records of a key range
                              (search.c: slots that changed members) */
+    WIRE_SN_RING = 11,    /* SN -> SN: supernodes on my ring with their ages, packed in the
+                             blob (search.c: the ring's anti-entropy; flag ASK: send me yours) */
     WIRE_UDP_TYPE_END = 15, /* UDP types below 15 */
     WIRE_CONNECT = 16,     /* client -> SN over TCP: attach me */
     WIRE_CONNECT_ACK = 17, /* SN -> client: verdict + host-cache entries */
@@ -113,6 +115,7 @@ enum {
     WIRE_SF_PUT = 16,   /* SN_NOTE: an index publication (else a presence notification) */
     WIRE_SF_FRESH = 32, /* SEARCH_REQ/Q: not from cached answers (a call needs where the user
                            is now) */
+    WIRE_SF_ASK = 64,   /* SN_RING: answer with your own ring */
 };
 
 /* ---- Call messages ----
@@ -285,8 +288,8 @@ typedef struct WireSearch {
     uint16_t msgs;                 /* RESULT: messages the search took */
     uint8_t n;                     /* entries used */
     WireEntry e[WIRE_MAX_ENTRIES]; /* node lists (wave targets, DHT referrals) */
-    uint16_t len;                  /* BUDDY_LIST blob bytes */
-    const uint8_t *data;           /* BUDDY_LIST blob, borrowed */
+    uint16_t len;                  /* BUDDY_LIST, SN_RING blob bytes */
+    const uint8_t *data;           /* BUDDY_LIST, SN_RING blob, borrowed */
 } WireSearch;
 
 /* A decoded (or to-be-encoded) message. Only the fields of `type` are

@@ -496,6 +496,94 @@ static void test_search_slots_late_offline_from_old_supernode(void)
     T_EQ_U64(fakeworld_free(w), 0);
 }
 
+/* SN_RING datagrams from sn in the probe's inbox from index `seen` on:
+ * returns how many; *asks counts those flagged ask; the first one's
+ * entries go to out (up to max), their number to *nout. */
+static unsigned probe_rings(Probe *p, size_t seen, EnvAddr sn, unsigned *asks, EnvAddr *out,
+                            uint16_t *age, unsigned max, unsigned *nout)
+{
+    unsigned k = 0;
+    *asks = *nout = 0;
+    uint8_t body[ENV_UDP_MAX];
+    for (size_t i = seen; i < fakeenv_inbox_count(p->h); i++) {
+        const FakeInbox *x = fakeenv_inbox_get(p->h, i);
+        uint16_t fid;
+        WireMsg a;
+        long bl = x->kind == 1 ? wire_udp_open(p->c, &p->e, x->data, x->len, sn.ip,
+                                               fakeenv_ip(p->h), body, sizeof body, &fid)
+                               : -1;
+        if (bl < 0 || !wire_decode(body, (size_t)bl, &a) || a.type != WIRE_SN_RING) continue;
+        if (a.u.search.flags & WIRE_SF_ASK) (*asks)++;
+        for (unsigned j = 0; k == 0 && j < a.u.search.len / 8u && *nout < max; j++, (*nout)++) {
+            const uint8_t *e = a.u.search.data + 8 * j;
+            out[*nout] = env_addr(wire_get_u32(e), wire_get_u16(e + 4));
+            age[*nout] = wire_get_u16(e + 6);
+        }
+        k++;
+    }
+    return k;
+}
+
+/* The ring's anti-entropy: a supernode merges the ring another one sends
+ * (SN_RING, entries with their ages) into its own at the next upkeep,
+ * leaving out entries older than sn_entry_ttl; it answers an ask with its
+ * own ring (itself, just heard), at most four asks between two upkeeps;
+ * and at each upkeep it sends its ring to one member, flagged ask. */
+static void test_search_slots_ring_exchange(void)
+{
+    NodeParams p = slots_params(2);
+    FakeWorld *w = fakeworld_new(512, &p, true);
+    unsigned sn = add_supernodes(w, 1);
+    fakenet_run_for(w->net, 15 * TIMENS_MIN); /* ages below the clock's value */
+    T_EQ_I64(fakenet_sample_last(w->net, "search.index.ring_size"), 1);
+    int64_t sent0 = fakenet_metric(w->net, "search.index.ring_msgs");
+    Probe pr;
+    probe_init(&pr, w, ENV_IP(99, 2, 0, 1));
+    EnvAddr a = env_addr(ENV_IP(90, 1, 0, 1), 33033), b = env_addr(ENV_IP(90, 1, 0, 2), 33033),
+            c = env_addr(ENV_IP(90, 1, 0, 3), 33033);
+    uint8_t blob[24];
+    EnvAddr in[3] = {a, b, c};
+    uint16_t ages[3] = {10, 100, 700}; /* c: older than sn_entry_ttl (600 s) */
+    for (int i = 0; i < 3; i++) {
+        wire_put_u32(blob + 8 * i, in[i].ip);
+        wire_put_u16(blob + 8 * i + 4, in[i].port);
+        wire_put_u16(blob + 8 * i + 6, ages[i]);
+    }
+    WireMsg m = {.type = WIRE_SN_RING};
+    m.u.search = (WireSearch){.flags = WIRE_SF_ASK, .len = sizeof blob, .data = blob};
+    size_t seen = fakeenv_inbox_count(pr.h);
+    EnvAddr self = sn_addr(w, sn), got[8];
+    uint16_t got_age[8];
+    unsigned asks, ngot;
+    for (int i = 0; i < 6; i++)
+        probe_send(&pr, self, &m);
+    fakenet_run_for(w->net, TIMENS_S);
+    /* Four answers (the budget), none an ask, each the ring: the supernode. */
+    T_EQ_U64(probe_rings(&pr, seen, self, &asks, got, got_age, 8, &ngot), 4);
+    T_EQ_U64(asks, 0);
+    T_EQ_U64(ngot, 1);
+    T_TRUE(env_addr_eq(got[0], self));
+    T_CMP_I64(got_age[0], <=, 60);
+    /* After the next upkeep: a and b on the ring, not c. */
+    fakenet_run_for(w->net, p.keepalive_ns);
+    T_EQ_I64(fakenet_sample_last(w->net, "search.index.ring_size"), 3);
+    /* Its own exchange went to a or b (not there: nothing answers). */
+    T_CMP_I64(fakenet_metric(w->net, "search.index.ring_msgs") - sent0, >=, 5);
+    /* A new upkeep, a new budget: an ask is answered with all three. */
+    seen = fakeenv_inbox_count(pr.h);
+    probe_send(&pr, self, &m);
+    fakenet_run_for(w->net, TIMENS_S);
+    T_EQ_U64(probe_rings(&pr, seen, self, &asks, got, got_age, 8, &ngot), 1);
+    T_EQ_U64(ngot, 3);
+    /* A blob that is not whole entries is malformed. */
+    m.u.search.len = 7;
+    probe_send(&pr, self, &m);
+    fakenet_run_for(w->net, TIMENS_S);
+    T_EQ_I64(fakeenv_metric(w->h[sn], "wire.malformed.udp"), 1);
+    probe_fini(&pr);
+    T_EQ_U64(fakeworld_free(w), 0);
+}
+
 /* a29 with the slots index: the slot keeps a logged-out user's record
  * 72 h after the logout and no longer: found at 71 h (the slot's members
  * still hold it), absent at 73 h, the records dropped (expired), not kept
@@ -691,6 +779,7 @@ T_SUITE_MAIN(
     {"test_search_udp_blocked_uses_supernode_only", test_search_udp_blocked_uses_supernode_only},
     {"test_search_dht_finds_with_few_supernodes", test_search_dht_finds_with_few_supernodes},
     {"test_search_slots_record_at_its_slot", test_search_slots_record_at_its_slot},
+    {"test_search_slots_ring_exchange", test_search_slots_ring_exchange},
     {"test_search_slots_late_offline_from_old_supernode",
      test_search_slots_late_offline_from_old_supernode},
     {"test_search_slots_forget_after_72_hours", test_search_slots_forget_after_72_hours},

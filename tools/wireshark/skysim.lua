@@ -28,6 +28,7 @@ local skysim = Proto("skysim", "skysim overlay")
 local types = {
     [1] = "PROBE", [2] = "PROBE_ACK", [3] = "PING", [4] = "PONG", [5] = "STUN_ASSIST",
     [6] = "SEARCH_Q", [7] = "SEARCH_A", [8] = "SN_NOTE", [9] = "CALL_UDP", [10] = "INDEX_PULL",
+    [11] = "SN_RING",
     [16] = "CONNECT", [17] = "CONNECT_ACK", [18] = "KEEPALIVE", [19] = "KEEPALIVE_ACK",
     [20] = "HC_REQUEST", [21] = "HC_ENTRIES", [22] = "SN_HELLO", [23] = "FORWARD", [24] = "SHED",
     [25] = "LOGIN_REQ", [26] = "LOGIN_CERT", [27] = "LOGIN_FAIL", [28] = "PROMOTE", [29] = "SN_GOSSIP", [32] = "SEARCH_REQ",
