@@ -90,7 +90,14 @@
  *
  * FEC (OPUS and G729 profiles): each packet also carries a copy of the
  * previous frame (a39's RF = 2): one isolated loss is recovered by the next
- * packet, a burst of two or more loses all but the last.
+ * packet, a burst of two or more loses all but the last. In-band FEC
+ * (fec_inband, opus only): the encoder runs with OPUS_SET_INBAND_FEC and
+ * an expected loss of MEDIA_INBAND_LOSS_PERC, and puts a low-rate copy of
+ * the previous frame (LBRR) inside the frame when it codes speech in
+ * its SILK layer, within the same bit rate (no extra bytes: the main
+ * frame gets fewer); the receiver decodes a missing frame from the next
+ * packet with decode_fec = 1 when that packet's frame says it has LBRR
+ * (media_opus_has_lbrr). Frames coded by the CELT layer alone carry none.
  *
  * Receiver. Loss after FEC is decided over a 64-packet window: a sequence
  * number that leaves it unreceived and unrecovered is lost; packets later
@@ -151,6 +158,7 @@
                                             charged cost comes from the calibration table */
 #define MEDIA_G729_FRAME 10              /* bcg729's bytes per 10 ms frame (8 kb/s) */
 #define MEDIA_FLAG_FEC 0x01              /* body carries the previous frame */
+#define MEDIA_INBAND_LOSS_PERC 10        /* in-band FEC: the loss the encoder is told to expect */
 #define MEDIA_FLAG_HOLD 0x02             /* on-hold keepalive, empty body: the sender holds */
 #define MEDIA_FLAG_HELD 0x04             /* on-hold keepalive, empty body: the receiver holds */
 #define MEDIA_FLAG_POS_SHIFT 4           /* 2004: bits 4..6 of flags: the block's place 0..6 in
@@ -162,6 +170,7 @@ typedef struct MediaLoop {
     MediaProfile profile; /* key: profile */
     uint32_t bitrate_bps; /* key: codec bit rate, bit/s */
     TimeNs frame_ns;      /* key: frame duration, ns */
+    bool fec_inband;      /* key: opus in-band FEC */
     uint32_t frames;      /* frames in the loop */
     size_t pcm_bytes;     /* PCM bytes per frame (16-bit mono), bytes */
     uint32_t *off;        /* start of each frame in data, bytes (frames + 1 entries) */
@@ -335,6 +344,39 @@ static void media_signal(uint64_t seed, int fs, size_t n, int16_t *pcm, uint8_t 
     media_signal_run(&g, fs, n, pcm, on);
 }
 
+/* Whether stream c uses opus's in-band FEC. */
+static bool media_inband(const MediaConfig *c)
+{
+    return c->fec && c->fec_inband && c->profile == MEDIA_PROFILE_OPUS;
+}
+
+/* Turns opus's in-band FEC on an encoder on (on) or leaves it off. */
+static void media_opus_inband(OpusEncoder *enc, bool on)
+{
+    if (!on) return;
+    opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(1));
+    opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(MEDIA_INBAND_LOSS_PERC));
+}
+
+/* Whether the mono opus packet pkt (len bytes) carries an LBRR copy of the
+ * frame before it. libopus 1.5 has opus_packet_has_lbrr; Debian 12's 1.3
+ * does not, so this is its logic: no LBRR in a CELT-only packet (TOC
+ * configurations 16-31); else the SILK layer's first range-coded symbols
+ * are one VAD flag per 20 ms of the frame and then the LBRR flag, each of
+ * probability one half, which puts them in the top bits of the frame's
+ * first byte. */
+static bool media_opus_has_lbrr(const uint8_t *pkt, size_t len)
+{
+    if (len < 1 || (pkt[0] >> 3) >= 16) return false;
+    int spf = opus_packet_get_samples_per_frame(pkt, 48000);
+    int nb = spf > 960 ? spf / 960 : 1;
+    const unsigned char *frames[48];
+    opus_int16 size[48];
+    int n = opus_packet_parse(pkt, (opus_int32)len, NULL, frames, size, NULL);
+    if (n <= 0 || size[0] == 0) return false;
+    return (frames[0][0] >> (7 - nb)) & 1;
+}
+
 /* Codec settings of a profile: sample rate, bit rate, frame, CBR. */
 static void media_codec_params(const MediaLoop *l, int *fs, bool *cbr)
 {
@@ -391,6 +433,7 @@ static void media_loop_encode(MediaLoop *l, const int16_t *pcm, int spf, int fs,
     opus_encoder_ctl(enc, OPUS_SET_BITRATE(is2004 ? 29200 : (opus_int32)l->bitrate_bps));
     opus_encoder_ctl(enc, OPUS_SET_VBR(cbr ? 0 : 1));
     opus_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+    media_opus_inband(enc, l->fec_inband);
     l->data = g_malloc((size_t)l->frames * MEDIA_FRAME_MAX); /* not per node */
     int16_t *out = g_new(int16_t, (size_t)spf);              /* not per node */
     l->off[0] = 0;
@@ -437,13 +480,16 @@ static const MediaLoop *media_loop_get(const MediaShared *ms, const MediaConfig 
     for (unsigned i = 0; i < t->n; i++) {
         const MediaLoop *l = &t->loop[i];
         if (l->profile == c->profile && l->bitrate_bps == c->bitrate_bps &&
-            l->frame_ns == c->frame_ns)
+            l->frame_ns == c->frame_ns && l->fec_inband == media_inband(c))
             return l;
     }
     CHECK(t->n < MEDIA_LOOPS_MAX, "more than %d media codec settings in one world",
           MEDIA_LOOPS_MAX);
     MediaLoop *l = &t->loop[t->n++];
-    *l = (MediaLoop){.profile = c->profile, .bitrate_bps = c->bitrate_bps, .frame_ns = c->frame_ns};
+    *l = (MediaLoop){.profile = c->profile,
+                     .bitrate_bps = c->bitrate_bps,
+                     .frame_ns = c->frame_ns,
+                     .fec_inband = media_inband(c)};
     media_loop_build(l, ms->seed);
     return l;
 }
@@ -493,10 +539,12 @@ static MediaConfig media_config_fix(const MediaConfig *c)
         f.bitrate_bps = MEDIA_2004_BITRATE;
         f.frame_ns = 20 * TIMENS_MS;
         f.fec = false;
+        f.fec_inband = false;
         break;
     case MEDIA_PROFILE_G729:
         f.bitrate_bps = 8000;
         f.frame_ns = 10 * TIMENS_MS;
+        f.fec_inband = false; /* G.729 has none: redundant copies */
         break;
     case MEDIA_PROFILE_OPUS:
         if (!f.bitrate_bps) f.bitrate_bps = 24000;
@@ -605,6 +653,7 @@ static MediaTxFrames *media_tx_frames(MediaTx *tx, const Env *e)
     opus_encoder_ctl(fr->enc, OPUS_SET_VBR(tx->c.profile == MEDIA_PROFILE_OPUS ? 1 : 0));
     opus_encoder_ctl(fr->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
     opus_encoder_ctl(fr->enc, OPUS_SET_COMPLEXITY(MEDIA_COMPLEXITY));
+    media_opus_inband(fr->enc, media_inband(&tx->c));
     return fr;
 }
 
@@ -655,7 +704,7 @@ static size_t media_tx_body_frames(MediaTx *tx, const Env *e, uint8_t *body, uin
     size_t n = media_tx_encode(tx, e, body + 2, MEDIA_FRAME_MAX, voiced);
     media_put16(body, (uint32_t)n);
     size_t len = 2 + n;
-    if (tx->c.fec && fr->prev_len) { /* a39's RF = 2: the previous frame again */
+    if (tx->c.fec && !tx->c.fec_inband && fr->prev_len) { /* a39's RF = 2: the previous frame again */
         memcpy(body + len, fr->prev, fr->prev_len);
         len += fr->prev_len;
         *flags |= MEDIA_FLAG_FEC;
@@ -687,7 +736,7 @@ static size_t media_tx_body(MediaTx *tx, const Env *e, uint8_t *body, uint8_t *f
     media_put16(body, (uint32_t)n);
     memcpy(body + 2, l->data + l->off[f], n);
     size_t len = 2 + n;
-    if (tx->c.fec && tx->prev >= 0) {
+    if (tx->c.fec && !tx->c.fec_inband && tx->prev >= 0) {
         size_t pn = l->off[tx->prev + 1] - l->off[tx->prev];
         memcpy(body + len, l->data + l->off[tx->prev], pn);
         len += pn;
@@ -787,7 +836,7 @@ uint32_t media_relay_cap_default(const MediaConfig *c)
     } else {
         pps = (double)TIMENS_S / (double)f.frame_ns;
         double codec = (double)f.bitrate_bps / 8 / pps;
-        pkt = MEDIA_HDR + 2 + codec * (f.fec ? 2 : 1);
+        pkt = MEDIA_HDR + 2 + codec * (f.fec && !f.fec_inband ? 2 : 1);
     }
     double rate = 1.25 * pps * (MEDIA_FRAME_HDR + pkt);
     uint32_t cap = (uint32_t)ceil(rate / 64) * 64;
@@ -962,7 +1011,7 @@ static void media_rx_conceal_or_decode(MediaRxFrames *fr, const Env *e, const ui
  * packet is not played. Long gaps: at most MEDIA_PLC_MAX concealed frames
  * really run, the rest are counted. */
 static void media_rx_play(MediaRx *rx, const Env *e, uint32_t seq, const uint8_t *f, size_t flen,
-                          const uint8_t *fec, size_t fec_len)
+                          const uint8_t *fec, size_t fec_len, bool inband)
 {
     MediaRxFrames *fr = media_rx_frames(rx, e);
     if (!fr->started) {
@@ -973,7 +1022,13 @@ static void media_rx_play(MediaRx *rx, const Env *e, uint32_t seq, const uint8_t
     if (gap < 0) return;
     for (int32_t q = 0; q < gap; q++) {
         if (q == gap - 1 && fec_len) {
-            media_rx_decode(fr, e, fec, fec_len);
+            if (inband) { /* the LBRR copy inside the next frame (decode_fec = 1) */
+                int got = opus_decode(fr->dec->opus, fec, (opus_int32)fec_len, fr->pcm, fr->spf, 1);
+                if (got != fr->spf) memset(fr->pcm, 0, (size_t)fr->spf * sizeof *fr->pcm);
+                env_charge_cpu(e, ENV_COST_OPUS_DECODE, fec_len);
+            } else {
+                media_rx_decode(fr, e, fec, fec_len);
+            }
             fr->st.fec++;
             continue;
         }
@@ -1190,7 +1245,9 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
     TimeNs sent_ns = 0;
     for (int i = 0; i < 5; i++)
         sent_ns = sent_ns << 8 | p[4 + i];
-    bool fec = (p[9] & MEDIA_FLAG_FEC) != 0;
+    bool inband = media_inband(&rx->c) && codec &&
+                  media_opus_has_lbrr(p + MEDIA_HDR + 2, codec);
+    bool fec = (p[9] & MEDIA_FLAG_FEC) != 0 || inband;
     rx->peer_holds = (p[9] & MEDIA_FLAG_HOLD) != 0;
     media_rx_mark(rx, seq, fec);
     media_rx_timing(rx, env_now(e), sent_ns * 1000);
@@ -1203,7 +1260,10 @@ bool media_rx_packet_frame(MediaRx *rx, const Env *e, const uint8_t *buf, size_t
     } else if (!rx->c.replay) { /* frames: every frame decoded, losses concealed */
         const uint8_t *f = p + MEDIA_HDR + 2;
         size_t rest = len > MEDIA_HDR ? len - MEDIA_HDR - 2 - codec : 0;
-        media_rx_play(rx, e, seq, f, codec, f + codec, fec ? rest : 0);
+        if (inband)
+            media_rx_play(rx, e, seq, f, codec, f, codec, true);
+        else
+            media_rx_play(rx, e, seq, f, codec, f + codec, fec ? rest : 0, false);
     } else if (codec) {
         env_charge_cpu(e, media_cost_decode(rx->c.profile), codec); /* replay: charged, not run */
     }

@@ -41,7 +41,10 @@ typedef struct MediaConfig {
     MediaProfile profile;     /* codec profile */
     uint32_t bitrate_bps;     /* codec bit rate (opus profile), bit/s */
     TimeNs frame_ns;          /* audio per packet, ns */
-    bool fec;                 /* redundant copies of earlier frames */
+    bool fec;                 /* forward error correction: redundant copies of earlier frames */
+    bool fec_inband;          /* with fec, opus profile only: the codec's in-band FEC (LBRR,
+                                 a low-rate copy of the previous frame inside each frame)
+                                 instead of redundant copies */
     bool silence_suppression; /* no packets during silence (off: a35) */
     bool replay;              /* execution: false ("frames"): every frame of a per-call source
                                  encoded and every frame received decoded (loss concealed);

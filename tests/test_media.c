@@ -403,6 +403,61 @@ static void test_media_2004_blocks_reassembled_into_frames(void)
     fx_fini(&f);
 }
 
+/* Opus in-band FEC (fec_mode "inband"): no redundant copy is appended
+ * (packets about the size of those without FEC, never doubled); a lost
+ * frame whose next packet carries LBRR is decoded from it (decode_fec)
+ * and counted recovered, the others concealed; without FEC every lost
+ * frame is concealed. Replay execution decides the same recoveries from
+ * the same kind of packets without decoding. */
+static void test_media_inband_fec_recovers_from_the_next_frame(void)
+{
+    enum { N = 150 };
+    Fixture f;
+    fx_init(&f, 19);
+    const int drop[] = {20, 40, 60, 80, 100, 120};
+    static uint8_t pkts[N][PKT_MAX];
+    size_t lens[N];
+    MediaConfig plain = cfg(MEDIA_PROFILE_OPUS, 24000, 20 * TIMENS_MS, false);
+    size_t lo, hi;
+    double m_plain = mean_payload(&f, &plain, N, &lo, &hi);
+    for (int mode = 0; mode < 3; mode++) { /* none, in-band frames, in-band replay */
+        MediaConfig c = cfg(MEDIA_PROFILE_OPUS, 24000, 20 * TIMENS_MS, mode > 0);
+        c.fec_inband = mode > 0;
+        c.replay = mode == 2;
+        if (mode == 1) {
+            double m = mean_payload(&f, &c, N, &lo, &hi);
+            T_CMP_I64((long long)(m * 100), <, (long long)(m_plain * 130));
+        }
+        MediaTx *tx = media_tx_new(&f.e, f.ms, &c, key_a);
+        MediaRx *rx = media_rx_new(&f.e, f.ms, &c, key_a);
+        send_n(&f, tx, N, pkts, lens);
+        for (int i = 0; i < N; i++) {
+            bool skip = false;
+            for (size_t j = 0; j < G_N_ELEMENTS(drop); j++)
+                skip |= drop[j] == i;
+            if (!skip) T_TRUE(media_rx_packet(rx, &f.e, pkts[i], lens[i]));
+        }
+        MediaStats st;
+        media_rx_stats(rx, &st);
+        T_EQ_U64(st.recovered + st.packets_lost, G_N_ELEMENTS(drop));
+        printf("\n    %s: %u of %zu lost frames recovered",
+               mode == 0 ? "no FEC" : mode == 1 ? "in-band, frames" : "in-band, replay",
+               (unsigned)st.recovered, G_N_ELEMENTS(drop));
+        if (mode == 0) T_EQ_U64(st.recovered, 0);
+        if (mode > 0) T_CMP_I64(st.recovered, >=, 3); /* talk spurts carry LBRR */
+        if (mode == 1) {
+            MediaFrameStats fs;
+            media_rx_frame_stats(rx, &fs);
+            T_EQ_U64(fs.fec, st.recovered);
+            T_EQ_U64(fs.concealed, st.packets_lost);
+            T_EQ_U64(fs.decoded, N - G_N_ELEMENTS(drop));
+        }
+        media_rx_free(rx, &f.e);
+        media_tx_free(tx, &f.e);
+    }
+    fx_fini(&f);
+}
+
 static void test_media_fec_recovers_isolated_loss_not_burst(void)
 {
     Fixture f;
@@ -616,6 +671,8 @@ T_SUITE_MAIN("media",
              {"test_media_g729_lost_frame_is_concealed", test_media_g729_lost_frame_is_concealed},
              {"test_media_2004_blocks_reassembled_into_frames",
               test_media_2004_blocks_reassembled_into_frames},
+             {"test_media_inband_fec_recovers_from_the_next_frame",
+              test_media_inband_fec_recovers_from_the_next_frame},
              {"test_media_fec_recovers_isolated_loss_not_burst",
               test_media_fec_recovers_isolated_loss_not_burst},
              {"test_media_delay_and_jitter_on_a_known_sequence",

@@ -38,7 +38,7 @@ static const BadCase bad_cases[] = {
      BAD "unknown_key_near.json: $.populaton: unknown key (did you mean \"population\"?)"},
     {"unknown_key_far.json",
      BAD "unknown_key_far.json: $.media.volume: unknown key; expected one of \"codec\", "
-         "\"bitrate\", \"frame\", \"fec\", \"silence_suppression\", \"execution\""},
+         "\"bitrate\", \"frame\", \"fec\", \"fec_mode\", \"silence_suppression\", \"execution\""},
     {"unknown_key_nested.json",
      BAD "unknown_key_nested.json: $.population.groups[1].hosts_per_nats: unknown key (did you "
          "mean \"hosts_per_nat\"?)"},
@@ -111,6 +111,9 @@ static const BadCase bad_cases[] = {
     {"media_frame.json",
      BAD "media_frame.json: $.media.frame: expected one of \"2.5ms\", \"5ms\", \"10ms\", "
          "\"20ms\", \"40ms\", \"60ms\"; found \"30ms\""},
+    {"media_fec_mode.json",
+     BAD "media_fec_mode.json: $.media.fec_mode: expected \"redundant\" (in-band FEC is opus's: "
+         "codec \"opus\"); found \"inband\""},
     /* out of range */
     {"range_host_cache.json",
      BAD "range_host_cache.json: $.protocol.host_cache_size: expected an integer from 1 to 200; "

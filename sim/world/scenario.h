@@ -229,6 +229,7 @@ typedef struct ScenarioMedia {
     uint64_t bitrate_bps;     /* codec bit rate, bits per second */
     TimeNs frame_ns;          /* audio per packet */
     bool fec;                 /* forward error correction */
+    bool fec_inband;          /* fec_mode "inband": opus's in-band FEC, not redundant copies */
     bool silence_suppression; /* no packets during silence */
     bool replay;              /* execution "replay" (a pre-encoded loop), else "frames" */
 } ScenarioMedia;

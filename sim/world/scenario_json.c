@@ -373,6 +373,7 @@ static void scn_rest_json(cJSON *root, const ScenarioResolved *r)
     scn_add_bitrate(m, "bitrate", sp->media.bitrate_bps);
     scn_add_duration(m, "frame", sp->media.frame_ns);
     cJSON_AddBoolToObject(m, "fec", sp->media.fec);
+    cJSON_AddStringToObject(m, "fec_mode", sp->media.fec_inband ? "inband" : "redundant");
     cJSON_AddBoolToObject(m, "silence_suppression", sp->media.silence_suppression);
     cJSON_AddStringToObject(m, "execution", sp->media.replay ? "replay" : "frames");
     scn_add_opt_str(cJSON_AddObjectToObject(root, "cost"), "calibration", r->calibration_given);

@@ -230,12 +230,14 @@ const KeyDef scenario__keys_protocol[] = {
     K_END};
 
 static const char *const scn_executions[] = {"frames", "replay", NULL};
+static const char *const scn_fec_modes[] = {"redundant", "inband", NULL};
 
 const KeyDef scenario__keys_media[] = {
     K_ENUM("codec", scenario__codecs, "codec profile"),
     K_BPS("bitrate", 6000, 510000, "codec bit rate"),
     K_DUR("frame", 1, "frame: 2.5, 5, 10, 20, 40 or 60 ms"),
     K_BOOL("fec", "forward error correction"),
+    K_ENUM("fec_mode", scn_fec_modes, "redundant copies, or opus's in-band FEC"),
     K_BOOL("silence_suppression", "silence suppression"),
     K_ENUM("execution", scn_executions, "codec per frame, or replayed bytes"),
     K_END};

@@ -722,6 +722,7 @@ static void scn_codec_profile(ScenarioMedia *m, ScenarioCodec c)
     m->bitrate_bps = c == SCENARIO_CODEC_OPUS ? np.media.bitrate_bps : prof[c].bps;
     m->frame_ns = c == SCENARIO_CODEC_OPUS ? np.media.frame_ns : prof[c].frame_ms * TIMENS_MS;
     m->fec = c == SCENARIO_CODEC_OPUS ? np.media.fec : prof[c].fec;
+    m->fec_inband = false;
     m->silence_suppression = np.media.silence_suppression;
     m->replay = np.media.replay;
 }
@@ -754,6 +755,16 @@ static void scn_read_media(Rd *rd, const cJSON *root, ScenarioMedia *m)
     scenario__get_bitrate(rd, v, scenario__keys_media, "bitrate", &m->bitrate_bps);
     scn_read_frame(rd, v, m);
     scenario__get_bool(rd, v, scenario__keys_media, "fec", &m->fec);
+    int fec_mode = m->fec_inband ? 1 : 0;
+    if (scenario__get_enum(rd, v, scenario__keys_media, "fec_mode", &fec_mode)) {
+        m->fec_inband = fec_mode == 1;
+        if (m->fec_inband && m->codec != SCENARIO_CODEC_OPUS) {
+            size_t k = scenario__push_key(rd, "fec_mode");
+            scenario__expect(rd, scenario__item(v, "fec_mode"),
+                             "\"redundant\" (in-band FEC is opus's: codec \"opus\")");
+            scenario__pop(rd, k);
+        }
+    }
     scenario__get_bool(rd, v, scenario__keys_media, "silence_suppression", &m->silence_suppression);
     int exec = m->replay ? 1 : 0;
     if (scenario__get_enum(rd, v, scenario__keys_media, "execution", &exec)) m->replay = exec == 1;
@@ -769,6 +780,7 @@ static MediaConfig scn_media_config(const ScenarioMedia *m)
                          .bitrate_bps = (uint32_t)m->bitrate_bps,
                          .frame_ns = m->frame_ns,
                          .fec = m->fec,
+                         .fec_inband = m->fec_inband,
                          .silence_suppression = m->silence_suppression,
                          .replay = m->replay};
 }

@@ -744,6 +744,7 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     p->media.bitrate_bps = (uint32_t)sm->bitrate_bps;
     p->media.frame_ns = sm->frame_ns;
     p->media.fec = sm->fec;
+    p->media.fec_inband = sm->fec_inband;
     p->media.silence_suppression = sm->silence_suppression;
     p->media.replay = sm->replay; /* media.execution */
     p->relay_call_bytes_per_s = (uint32_t)(sp->relay_bandwidth_bps / 8); /* a48, media.c */
