@@ -150,6 +150,8 @@ typedef struct NodeParams {
                                                       (a42: slots of 9-10) */
     TimeNs index_republish_ns;                     /* slots: an attached client's record is
                                                       published again this often: 20 min */
+    bool ring_exchange;                            /* slots: the ring's anti-entropy (SN_RING
+                                                      to one member each upkeep): on */
 
     /* ---- calls and relays (call.c, relay.c; a31, a32, a48) ---- */
     MediaConfig media;             /* the voice stream of calls */

@@ -99,6 +99,7 @@ void search__params_default(NodeParams *p)
     p->dht_replicas = 2;
     p->slot_size = 10; /* a42 */
     p->index_republish_ns = 20 * TIMENS_MIN;
+    p->ring_exchange = true;
 }
 
 
@@ -459,7 +460,7 @@ static void search_ring_exchange(Node *n)
 {
     const SearchSlots *s = search__node(n)->sl;
     EnvAddr self = search_self(n);
-    if (s->nring < 2) return;
+    if (s->nring < 2 || !n->sh->p.ring_exchange) return;
     uint16_t i = (uint16_t)(node__random_u32(n) % s->nring);
     if (env_addr_eq(s->ring[i].a, self)) i = (uint16_t)((i + 1) % s->nring);
     search_ring_send(n, s->ring[i].a, true);

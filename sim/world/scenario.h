@@ -213,6 +213,7 @@ typedef struct ScenarioProtocol {
     TimeNs presence_ttl_ns;        /* how long the global index remembers a user */
     uint32_t slot_size;            /* slots: supernodes storing each user's record */
     TimeNs index_republish_ns;     /* slots: records of attached clients published again */
+    bool ring_exchange;            /* slots: the ring's anti-entropy exchange */
     bool call_locate_flood;        /* calls locate by the supernode flood, not the index */
     uint64_t relay_bandwidth_bps;  /* relay cap per relayed call and direction, bit/s (a48);
                                       not given: media_relay_cap_default() of the media */

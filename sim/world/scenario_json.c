@@ -359,6 +359,7 @@ static cJSON *scn_protocol_json(const ScenarioProtocol *p)
     scn_add_duration(o, "presence_ttl", p->presence_ttl_ns);
     cJSON_AddNumberToObject(o, "slot_size", p->slot_size);
     scn_add_duration(o, "index_republish", p->index_republish_ns);
+    cJSON_AddBoolToObject(o, "ring_exchange", p->ring_exchange);
     cJSON_AddStringToObject(o, "call_locate", scenario__call_locates[p->call_locate_flood]);
     scn_add_bitrate(o, "relay_bandwidth", p->relay_bandwidth_bps);
     return o;

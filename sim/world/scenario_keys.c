@@ -224,6 +224,7 @@ const KeyDef scenario__keys_protocol[] = {
     K_DUR("presence_ttl", 1, "presence kept in the index"),
     K_INT("slot_size", 1, 100, "slots index: supernodes storing each record"),
     K_DUR("index_republish", 1, "slots index: records published again this often"),
+    K_BOOL("ring_exchange", "slots index: supernodes exchange their rings (anti-entropy)"),
     K_ENUM("call_locate", scenario__call_locates, "how a caller finds its callee"),
     K_DUR("login_pause", 0, "pause after a login gives up, before the next attempt"),
     K_BPS("relay_bandwidth", 8000, 1e9, "bandwidth a relay gives one call"),

@@ -698,6 +698,7 @@ static void scn_read_protocol(Rd *rd, const cJSON *root, ScenarioProtocol *p)
     scenario__get_duration(rd, v, scenario__keys_protocol, "presence_ttl", &p->presence_ttl_ns);
     scenario__get_u32(rd, v, scenario__keys_protocol, "slot_size", &p->slot_size);
     scenario__get_duration(rd, v, scenario__keys_protocol, "index_republish", &p->index_republish_ns);
+    scenario__get_bool(rd, v, scenario__keys_protocol, "ring_exchange", &p->ring_exchange);
     int flood = p->call_locate_flood;
     scenario__get_enum(rd, v, scenario__keys_protocol, "call_locate", &flood);
     p->call_locate_flood = flood != 0;
@@ -908,6 +909,7 @@ static void scn_default_protocol(ScenarioProtocol *p)
         .presence_ttl_ns = np.presence_ttl_ns,
         .slot_size = np.slot_size,
         .index_republish_ns = np.index_republish_ns,
+        .ring_exchange = np.ring_exchange,
         .call_locate_flood = np.call_locate_flood};
     p->n_bootstrap = np.n_bootstrap;
     p->bootstrap = g_new0(ScenarioEndpoint, p->n_bootstrap);

@@ -759,6 +759,7 @@ static void world_params(const ScenarioSpec *s, NodeParams *p)
     p->presence_ttl_ns = sp->presence_ttl_ns;
     p->slot_size = (uint8_t)MIN(sp->slot_size, UINT8_MAX);
     p->index_republish_ns = sp->index_republish_ns;
+    p->ring_exchange = sp->ring_exchange;
     p->call_locate_flood = sp->call_locate_flood;
     p->conf_mesh = s->workload.conference_mesh;
 }
